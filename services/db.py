@@ -1,0 +1,74 @@
+"""The database: real MongoDB when MONGODB_URI is set, else the embedded mongoeco engine on SQLite.
+
+Every service takes a `db` (a pymongo-compatible Database) as its first argument, so tests can hand
+it any target. `get_db()` is the process-wide default.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+_lock = threading.Lock()
+_default = None
+
+# Collection -> indexes, created idempotently by `ensure_schema`. No unique secondary index on a
+# growing collection: uniqueness lives in `_id` (the embedded engine's unique indexes slow down as
+# the collection grows; `_id` does not).
+INDEXES: dict[str, list[list[tuple[str, int]]]] = {
+    "ledger": [[("user_id", 1), ("seq", -1)], [("created_at", 1)]],
+    "rollups": [[("user_id", 1), ("day", 1)], [("day", 1)]],
+    "settings_history": [[("at", -1)]],
+    "payment_links": [[("user_id", 1), ("created_at", -1)], [("status", 1)]],
+    "payment_events": [[("kind", 1), ("at", -1)]],
+    "calls": [[("user_id", 1), ("started_at", -1)], [("status", 1)]],
+    "campaigns": [[("user_id", 1), ("created_at", -1)]],
+    "audit_log": [[("at", -1)]],
+}
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("WALLET_DATA_DIR") or Path(__file__).resolve().parent.parent / "data")
+
+
+def open_db(uri: str | None = None, name: str | None = None, path: str | os.PathLike | None = None):
+    """Open a database. `uri` → real MongoDB via pymongo; else the embedded engine at `path`."""
+    uri = uri if uri is not None else os.environ.get("MONGODB_URI")
+    name = name or os.environ.get("MONGODB_DB", "wallet")
+    if uri:
+        import pymongo
+        client = pymongo.MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)
+        return client[name]
+    from mongoeco import MongoClient
+    from mongoeco.engines import SQLiteEngine
+    if path is None:
+        data_dir().mkdir(parents=True, exist_ok=True)
+        path = data_dir() / "wallet.sqlite"
+    # No materialisation cap: audits and exports aggregate over the whole ledger.
+    engine = SQLiteEngine(str(path), aggregation_materialization_limit=None)
+    return MongoClient(engine)[name]
+
+
+def get_db():
+    """The process-wide database, opened and prepared once."""
+    global _default
+    with _lock:
+        if _default is None:
+            db = open_db()
+            ensure_schema(db)
+            _default = db
+        return _default
+
+
+def ensure_schema(db) -> None:
+    for coll, specs in INDEXES.items():
+        for spec in specs:
+            db[coll].create_index(spec)
+
+
+def ping(db) -> bool:
+    try:
+        db.command("ping")
+        return True
+    except Exception:
+        return False

@@ -1,0 +1,128 @@
+"""Users: who they are, their role, their password; a wallet is created with every user."""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+
+import bcrypt
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from services import clock, ledger
+from services.errors import AuthError, Conflict, InvalidInput, NotFound
+
+ROLES = ("user", "admin", "analyst")
+_USERNAME = re.compile(r"^[a-z0-9_-]{3,32}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
+
+
+def create_user(db, username: str, password: str, name: str, email: str, role: str = "user") -> dict:
+    """Create a user and their wallet (balance 0). Raises InvalidInput or Conflict; writes nothing then."""
+    username = normalize_username(username)
+    _check_password(password)
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not 1 <= len(name) <= 80:
+        raise InvalidInput("Name must be 1 to 80 characters.")
+    if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+        raise InvalidInput("Enter a valid email address.")
+    if role not in ROLES:
+        raise InvalidInput(f"Role must be one of {', '.join(ROLES)}.")
+    doc = {"_id": username, "name": name, "email": email.strip().lower(), "role": role,
+           "password_hash": _hash(password), "created_at": clock.now()}
+    try:
+        db.users.insert_many([doc])
+    except (DuplicateKeyError, BulkWriteError):
+        raise Conflict(f"The username {username!r} is taken.")
+    ledger.ensure_wallet(db, username)  # a crash before this is healed by get_wallet on first use
+    return public(doc)
+
+
+def authenticate(db, username: str, password: str) -> dict:
+    try:
+        username = normalize_username(username)
+    except InvalidInput:
+        raise AuthError("Wrong username or password.")
+    doc = db.users.find_one({"_id": username})
+    if not doc or not isinstance(password, str) or not bcrypt.checkpw(password.encode()[:72],
+                                                                       doc["password_hash"].encode()):
+        raise AuthError("Wrong username or password.")
+    return public(doc)
+
+
+def get(db, username: str) -> dict:
+    doc = db.users.find_one({"_id": username}) if isinstance(username, str) else None
+    if doc is None:
+        raise NotFound(f"No user {username!r}.")
+    return public(doc)
+
+
+def list_all(db, *, search: str = "", role: str | None = None, limit: int = 5000) -> list[dict]:
+    flt = {}
+    if role:
+        flt["role"] = role
+    out = [public(d) for d in db.users.find(flt).limit(limit)]
+    s = (search or "").strip().lower()
+    if s:
+        out = [u for u in out if s in u["username"] or s in u["name"].lower() or s in u["email"]]
+    return out
+
+
+def set_password(db, username: str, new_password: str, *, by: str) -> None:
+    _check_password(new_password)
+    res = db.users.update_one({"_id": username}, {"$set": {"password_hash": _hash(new_password),
+                                                          "password_set_by": by,
+                                                          "password_set_at": clock.now()}})
+    if res.matched_count != 1:
+        raise NotFound(f"No user {username!r}.")
+
+
+def credentials(db) -> dict:
+    """The structure streamlit-authenticator wants, built fresh from the users collection."""
+    return {"usernames": {d["_id"]: {"name": d["name"], "email": d["email"], "password": d["password_hash"],
+                                     "roles": [d["role"]]}
+                          for d in db.users.find({}, {"name": 1, "email": 1, "password_hash": 1, "role": 1})}}
+
+
+def ensure_first_admin(db) -> dict | None:
+    """Create the admin named by WALLET_ADMIN_USER / WALLET_ADMIN_PASSWORD if no admin exists."""
+    user, pw = os.environ.get("WALLET_ADMIN_USER"), os.environ.get("WALLET_ADMIN_PASSWORD")
+    if not user or not pw or db.users.find_one({"role": "admin"}, {"_id": 1}):
+        return None
+    return create_user(db, user, pw, "Administrator", f"{normalize_username(user)}@localhost.localdomain",
+                       "admin")
+
+
+def seed_demo(db) -> list[tuple[str, str, str]]:
+    """On an empty database: a demo admin, analyst and user with fresh random passwords."""
+    if db.users.find_one({}, {"_id": 1}):
+        return []
+    made = []
+    for username, name, role in (("admin", "Demo Admin", "admin"), ("analyst", "Demo Analyst", "analyst"),
+                                 ("demo", "Demo User", "user")):
+        pw = secrets.token_urlsafe(9)
+        try:
+            create_user(db, username, pw, name, f"{username}@example.com", role)
+            made.append((username, pw, role))
+        except Conflict:
+            pass
+    return made
+
+
+def normalize_username(username) -> str:
+    if not isinstance(username, str) or not _USERNAME.match(username.strip().lower()):
+        raise InvalidInput("Username must be 3-32 characters: lowercase letters, digits, '_' or '-'.")
+    return username.strip().lower()
+
+
+def public(doc: dict) -> dict:
+    return {"username": doc["_id"], "name": doc["name"], "email": doc["email"], "role": doc["role"],
+            "created_at": clock.as_utc(doc.get("created_at"))}
+
+
+def _check_password(pw) -> None:
+    if not isinstance(pw, str) or not 8 <= len(pw) or len(pw.encode()) > 72:
+        raise InvalidInput("Password must be at least 8 characters (at most 72 bytes).")
+
+
+def _hash(pw: str) -> str:
+    return bcrypt.hashpw(pw.encode(), bcrypt.gensalt(rounds=10)).decode()

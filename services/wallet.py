@@ -1,0 +1,50 @@
+"""What a user and an admin do with a wallet: read the balance, grant audited credits."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services import clock, ledger, settings
+from services.errors import InvalidInput, NotFound
+from services.money import parse_rupees
+
+ADMIN_CATEGORIES = ("manual_credit", "promo_credit", "refund")
+
+
+@dataclass(frozen=True)
+class Balance:
+    user_id: str
+    balance: int
+    held: int
+    available: int
+    low_threshold: int
+
+    @property
+    def low(self) -> bool:
+        """The low-balance warning: the spendable amount is below the threshold from settings."""
+        return self.available < self.low_threshold
+
+
+def balance(db, user_id: str) -> Balance:
+    w = ledger.get_wallet(db, user_id)
+    return Balance(user_id, w.balance, w.held, w.available, settings.get(db)["low_balance_paise"])
+
+
+def admin_credit(db, *, admin: str, user_id: str, amount, category: str, reason: str, key: str) -> dict:
+    """A manual, promotional or refund credit from rupees, with a reason; audited, once per key."""
+    if category not in ADMIN_CATEGORIES:
+        raise InvalidInput(f"Category must be one of {', '.join(ADMIN_CATEGORIES)}.")
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not 3 <= len(reason) <= 300:
+        raise InvalidInput("A reason of 3 to 300 characters is required.")
+    if db.users.find_one({"_id": user_id}, {"_id": 1}) is None:
+        raise NotFound(f"No user {user_id!r}.")
+    paise = parse_rupees(amount, maximum=settings.get(db)["max_amount_paise"])
+    entry = ledger.post(db, user_id, key=f"admin:{key}", type=ledger.CREDIT, category=category,
+                        amount=paise, source=f"admin:{admin}", note=reason,
+                        meta={"admin": admin, "reason": reason})
+    # The ledger entry already names the admin and the reason; this log makes admin actions listable.
+    db.audit_log.update_one({"_id": entry["_id"]},
+                            {"$setOnInsert": {"at": clock.now(), "actor": admin, "action": category,
+                                              "target": user_id, "amount": paise, "reason": reason}},
+                            upsert=True)
+    return entry
