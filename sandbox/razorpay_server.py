@@ -191,7 +191,7 @@ class WebhookDispatcher:
         self.closed = False
 
     def submit(self, url: str, event_id: str, event: str, body: bytes, delay: float = 0.0) -> dict:
-        record = {"delivery_id": len(self.log) + 1, "event_id": event_id, "event": event, "url": url,
+        record = {"delivery_id": 0, "event_id": event_id, "event": event, "url": url,
                   "status": "pending", "attempts": 0, "http_status": None, "error": None,
                   "queued_at": time.time(), "delivered_at": None, "body": body.decode("utf-8")}
         with self.cv:
@@ -199,7 +199,7 @@ class WebhookDispatcher:
             self.log.append(record)
             heapq.heappush(self.heap, (time.monotonic() + delay, next(self.seq), record))
             self.closed = False
-            if self.thread is None or not self.thread.is_alive():
+            if self.thread is None:  # the worker clears this under the lock when it exits
                 self.thread = threading.Thread(target=self._run, name="sandbox-webhooks", daemon=True)
                 self.thread.start()
             self.cv.notify_all()
@@ -215,6 +215,7 @@ class WebhookDispatcher:
                         wait = self.heap[0][0] - time.monotonic() if self.heap else None
                         self.cv.wait(wait)
                     if self.closed:
+                        self.thread = None
                         return
                     _, _, record = heapq.heappop(self.heap)
                 self._attempt(client, record)
@@ -346,8 +347,8 @@ class Sandbox:
         if mode not in ("none", "5xx", "non_json", "slow"):
             raise ApiError("mode must be one of none, 5xx, non_json, slow", "mode")
         count = body.get("count")
-        if count is not None:
-            count = _require_int(count, "count")
+        if count is not None and _require_int(count, "count") <= 0:
+            mode, count = "none", None
         delay = body.get("delay", 1.0)
         if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
             raise ApiError("delay must be a non-negative number of seconds", "delay")
@@ -445,7 +446,7 @@ class Sandbox:
             first_min = _amount(first_min, "first_min_partial_amount")
             if first_min > amount:
                 raise ApiError("first_min_partial_amount should be less than amount", "first_min_partial_amount")
-        description = _short_str(body.get("description", ""), "description", 2048)
+        description = _short_str(body.get("description") or "", "description", 2048)
         customer = body.get("customer") or {}
         if not isinstance(customer, dict) or set(customer) - {"name", "email", "contact"}:
             raise ApiError("customer may only contain name, email and contact", "customer")
@@ -466,7 +467,7 @@ class Sandbox:
             raise ApiError("UPI Payment Links is not supported in Test Mode", "upi_link")
         with self.lock:
             expire_by = self._check_expire_by(body["expire_by"]) if body.get("expire_by") is not None else 0
-            reference_id = self._check_reference(body.get("reference_id", ""))
+            reference_id = self._check_reference(body.get("reference_id") or "")
             now, link_id = self.now(), new_id("plink_")
             link = {
                 "id": link_id, "entity": "payment_link", "amount": amount, "amount_paid": 0, "currency": currency,
@@ -898,17 +899,18 @@ async def pay_page_action(request: Request) -> Response:
     form = await _form(request)
     back = f'<p><a href="/pay/{html.escape(link_id)}">Back to the payment page</a></p>'
     try:
+        if action not in ("pay", "fail", "partial"):
+            return _page("<p>Unknown action</p>", status=404)
         if action == "fail":
             _, payment = sb.fail_link(link_id, form.get("method", "upi"))
             # Razorpay does not redirect on failure: the customer stays on the page and may retry.
             return _page(f"<h2>Payment failed</h2><p>Payment {html.escape(payment['id'])} failed.</p>{back}")
         amount = None
         if action == "partial":
-            if not sb.get_link(link_id)["accept_partial"]:
-                raise ApiError("partial payment is not enabled for this payment link", "amount")
-            raw = form.get("amount", "").strip()
             link = sb.get_link(link_id)
-            due = link["amount"] - link["amount_paid"]
+            if not link["accept_partial"]:
+                raise ApiError("partial payment is not enabled for this payment link", "amount")
+            raw, due = form.get("amount", "").strip(), link["amount"] - link["amount_paid"]
             try:
                 amount = int(raw) if raw else max(MIN_AMOUNT, due // 2)
             except ValueError:
@@ -963,6 +965,8 @@ def c_redeliver(request: Request, sb: Sandbox) -> dict:
 
 async def c_link_action(request: Request, sb: Sandbox) -> dict:
     link_id, action = request.path_params["id"], request.path_params["action"]
+    if action not in ("pay", "fail", "expire"):
+        raise ApiError("action must be pay, fail or expire", "action", status=404)
     body = await _json_body(request)
     if action == "expire":
         return sb.force_expire(link_id)
@@ -978,6 +982,8 @@ async def c_link_action(request: Request, sb: Sandbox) -> dict:
 
 async def c_order_action(request: Request, sb: Sandbox) -> dict:
     order_id, action = request.path_params["id"], request.path_params["action"]
+    if action not in ("pay", "fail"):
+        raise ApiError("action must be pay or fail", "action", status=404)
     body = await _json_body(request)
     payment = sb.pay_order(order_id, body.get("method", "upi"), fail=action == "fail")
     if action == "fail":
