@@ -1,32 +1,322 @@
-"""Read models for charts and admin views: daily rollups, never a re-aggregation of the ledger."""
+"""Read models for charts, admin views and exports: daily rollups, never a re-aggregation of the ledger.
+
+Where the numbers live: each wallet document keeps today's and yesterday's counters in `days`; older
+days sit in the `rollups` collection (moved there by `ledger._archive_days`). Where both hold a day,
+the wallet's copy wins: it is the live one. CSV exports stream the ledger through `ledger.iter_entries`.
+"""
 from __future__ import annotations
 
-from datetime import date, timedelta
+import csv
+import io
+from datetime import date, datetime, time, timedelta, timezone
 
-from services import clock
+from services import clock, ledger, settings
+from services.errors import InvalidInput
+from services.money import to_rupees
+
+# Longest date range a report may span: bounds what one request reads.
+MAX_RANGE_DAYS = 366
+
+
+# ------------------------------------------------------------------------------------- daily rollups
+
+def _row(day: str, r: dict) -> dict:
+    return {"day": day, "credits": int(r.get("credits", 0)), "debits": int(r.get("debits", 0)),
+            "credit_count": int(r.get("credit_count", 0)), "debit_count": int(r.get("debit_count", 0)),
+            "calls": int(r.get("calls", 0)), "call_seconds": int(r.get("call_seconds", 0)),
+            "cat": {k: int(v) for k, v in (r.get("cat") or {}).items()},
+            "balance": int(r["balance"]) if r.get("balance") is not None else None}
 
 
 def daily(db, user_id: str, start: date, end: date) -> list[dict]:
     """One row per day in [start, end] (inclusive) with credits, debits, per-category amounts, calls,
-    call seconds and the closing balance; days with no activity are filled with zeros."""
+    call seconds and the closing balance; days with no activity are filled with zeros (balance None)."""
+    _check_range(start, end)
     lo, hi = start.isoformat(), end.isoformat()
     rows = {d["day"]: d for d in db.rollups.find({"user_id": user_id, "day": {"$gte": lo, "$lte": hi}})}
     w = db.wallets.find_one({"_id": user_id}, {"days": 1}) or {}
-    for day, vals in (w.get("days") or {}).items():  # the wallet's copy wins: it is the live one
+    for day, vals in (w.get("days") or {}).items():
         if lo <= day <= hi:
             rows[day] = dict(vals, day=day)
     out = []
     d = start
     while d <= end:
-        r = rows.get(d.isoformat(), {})
-        out.append({"day": d.isoformat(), "credits": int(r.get("credits", 0)), "debits": int(r.get("debits", 0)),
-                    "credit_count": int(r.get("credit_count", 0)), "debit_count": int(r.get("debit_count", 0)),
-                    "calls": int(r.get("calls", 0)), "call_seconds": int(r.get("call_seconds", 0)),
-                    "cat": {k: int(v) for k, v in (r.get("cat") or {}).items()},
-                    "balance": int(r["balance"]) if "balance" in r else None})
+        out.append(_row(d.isoformat(), rows.get(d.isoformat(), {})))
         d += timedelta(days=1)
     return out
 
 
+def balance_series(db, user_id: str, start: date, end: date, *, rows: list[dict] | None = None) -> list[dict]:
+    """Closing balance per day, carried over days without activity (a rollup only records active days)."""
+    rows = rows if rows is not None else daily(db, user_id, start, end)
+    first = next((i for i, r in enumerate(rows) if r["balance"] is not None), None)
+    if first is None:
+        bal = ledger.get_wallet(db, user_id).balance
+        return [{"day": r["day"], "balance": bal} for r in rows]
+    # Before the first active day in range: that day's opening balance = its close - credits + debits.
+    r0 = rows[first]
+    bal = r0["balance"] - r0["credits"] + r0["debits"]
+    out = []
+    for r in rows:
+        if r["balance"] is not None:
+            bal = r["balance"]
+        out.append({"day": r["day"], "balance": bal})
+    return out
+
+
+def category_totals(rows: list[dict], kind: str = "debit") -> dict[str, int]:
+    """Sum of each category over daily rows; `kind` picks spending (debit) or money in (credit)."""
+    want = set(ledger.CALL_CATEGORIES) if kind == "debit" else set(ledger.CATEGORIES) - set(ledger.CALL_CATEGORIES)
+    out: dict[str, int] = {}
+    for r in rows:
+        for k, v in r["cat"].items():
+            if k in want:
+                out[k] = out.get(k, 0) + v
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def runway(db, user_id: str, *, window_days: int = 30, available: int | None = None) -> dict:
+    """"At this rate your balance lasts about N days": the available balance over the average daily
+    spend of the last `window_days` (today included). Integer math; `days` is None with no spending."""
+    if not 1 <= int(window_days) <= MAX_RANGE_DAYS:
+        raise InvalidInput(f"The window must be 1 to {MAX_RANGE_DAYS} days.")
+    end = today()
+    start = end - timedelta(days=window_days - 1)
+    w = db.wallets.find_one({"_id": user_id}, {"created_at": 1}) or {}
+    created = clock.as_utc(w.get("created_at"))
+    # A wallet younger than the window would look thriftier than it is if we divided by the window.
+    if created is not None and created.date() > start:
+        start = created.date()
+    spent = sum(r["debits"] for r in daily(db, user_id, start, end))
+    if available is None:
+        available = ledger.get_wallet(db, user_id).available
+    span = (end - start).days + 1
+    if spent <= 0:
+        return {"days": None, "avg_daily_paise": 0, "available_paise": available, "window_days": span}
+    # days = available / (spent / span), rounded down: promise no more than the money covers.
+    return {"days": available * span // spent, "avg_daily_paise": -(-spent // span),
+            "available_paise": available, "window_days": span}
+
+
+# ------------------------------------------------------------------------------------ across users
+
+def _days_across(db, start: date, end: date, fields: dict | None = None):
+    """(user_id, day, values) for every active (user, day) in range: rollups, overridden by wallets."""
+    lo, hi = start.isoformat(), end.isoformat()
+    seen: dict[tuple[str, str], dict] = {}
+    proj = dict(fields or {}, user_id=1, day=1)
+    for d in db.rollups.find({"day": {"$gte": lo, "$lte": hi}}, proj):
+        seen[(d["user_id"], d["day"])] = d
+    for w in db.wallets.find({}, {"days": 1}):
+        for day, vals in (w.get("days") or {}).items():
+            if lo <= day <= hi:
+                seen[(w["_id"], day)] = vals
+    for (uid, day), vals in seen.items():
+        yield uid, day, vals
+
+
+def admin_summary(db, *, top: int = 10, period_days: int = 30) -> dict:
+    """Totals and lists for the admin dashboard and `GET /admin/summary`, from wallets and rollups."""
+    if not 1 <= int(top) <= 1000:
+        raise InvalidInput("top must be between 1 and 1000.")
+    if not 1 <= int(period_days) <= MAX_RANGE_DAYS:
+        raise InvalidInput(f"period_days must be between 1 and {MAX_RANGE_DAYS}.")
+    low_at = settings.get(db)["low_balance_paise"]
+    roles = {u["_id"]: u.get("role", "user") for u in db.users.find({}, {"role": 1})}
+    t = today().isoformat()
+    total = held = credits = debits = count = 0
+    balances, low = [], []
+    for w in db.wallets.find({}, {"balance": 1, "held": 1, "days": 1}):
+        b, h = int(w.get("balance", 0)), int(w.get("held", 0))
+        total += b
+        held += h
+        balances.append({"username": w["_id"], "balance_paise": b})
+        # Staff wallets sit at zero by design: they are not customers running low.
+        if roles.get(w["_id"], "user") == "user" and b - h < low_at:
+            low.append({"username": w["_id"], "balance_paise": b, "available_paise": b - h})
+        d = (w.get("days") or {}).get(t) or {}
+        credits += int(d.get("credits", 0))
+        debits += int(d.get("debits", 0))
+        count += int(d.get("credit_count", 0)) + int(d.get("debit_count", 0))
+    spent: dict[str, int] = {}
+    start = today() - timedelta(days=period_days - 1)
+    for uid, _day, vals in _days_across(db, start, today(), {"debits": 1}):
+        if int(vals.get("debits", 0)):
+            spent[uid] = spent.get(uid, 0) + int(vals["debits"])
+    low.sort(key=lambda r: (r["available_paise"], r["username"]))
+    balances.sort(key=lambda r: (-r["balance_paise"], r["username"]))
+    spenders = sorted(({"username": u, "spent_paise": s} for u, s in spent.items()),
+                      key=lambda r: (-r["spent_paise"], r["username"]))
+    return {"total_balance_paise": total, "total_held_paise": held, "users": len(roles),
+            "today_credits_paise": credits, "today_debits_paise": debits, "today_count": count,
+            "low_balance_paise": low_at, "low_balance_count": len(low),
+            "low_balance_users": low[:max(top, 100)], "top_spenders": spenders[:top],
+            "top_balances": balances[:top], "period_days": period_days,
+            "failed_payments": _failed_payments(db)}
+
+
+def _failed_payments(db, limit: int = 100) -> list:
+    try:
+        from services import payments
+    except ImportError:  # the payments module is optional for reports
+        return []
+    fn = getattr(payments, "failed_payments", None)
+    return list(fn(db, limit=limit)) if fn else []
+
+
+def user_balances(db, *, search: str = "", sort: str = "balance", descending: bool = True,
+                  limit: int = 500) -> list[dict]:
+    """Users with their balances for the admin table: one read of users, one of wallets."""
+    from services import users
+    us = users.list_all(db, search=search)
+    ws = {w["_id"]: w for w in db.wallets.find({}, {"balance": 1, "held": 1})}
+    rows = []
+    for u in us:
+        w = ws.get(u["username"], {})
+        b, h = int(w.get("balance", 0)), int(w.get("held", 0))
+        rows.append({"username": u["username"], "name": u["name"], "email": u["email"], "role": u["role"],
+                     "balance_paise": b, "held_paise": h, "available_paise": b - h})
+    keys = {"balance": "balance_paise", "available": "available_paise", "username": "username",
+            "name": "name", "role": "role"}
+    if sort not in keys:
+        raise InvalidInput(f"Sort by one of {', '.join(keys)}.")
+    rows.sort(key=lambda r: r[keys[sort]], reverse=descending)
+    return rows[:limit]
+
+
+def top_spenders(db, start: date, end: date, *, top: int = 10) -> list[dict]:
+    _check_range(start, end)
+    spent: dict[str, dict] = {}
+    for uid, _day, vals in _days_across(db, start, end, {"debits": 1, "calls": 1, "call_seconds": 1}):
+        s = spent.setdefault(uid, {"username": uid, "spent_paise": 0, "calls": 0, "call_seconds": 0})
+        s["spent_paise"] += int(vals.get("debits", 0))
+        s["calls"] += int(vals.get("calls", 0))
+        s["call_seconds"] += int(vals.get("call_seconds", 0))
+    rows = [r for r in spent.values() if r["spent_paise"] > 0]
+    rows.sort(key=lambda r: (-r["spent_paise"], r["username"]))
+    return rows[:top]
+
+
+def spending_trends(db, start: date, end: date) -> list[dict]:
+    """Per day across all users: credits, debits, per-category amounts, calls, call seconds, active users."""
+    _check_range(start, end)
+    days = {}
+    d = start
+    while d <= end:
+        days[d.isoformat()] = {"day": d.isoformat(), "credits": 0, "debits": 0, "calls": 0, "call_seconds": 0,
+                               "active_users": 0, "cat": {}}
+        d += timedelta(days=1)
+    for _uid, day, vals in _days_across(db, start, end):
+        r = days[day]
+        r["credits"] += int(vals.get("credits", 0))
+        r["debits"] += int(vals.get("debits", 0))
+        r["calls"] += int(vals.get("calls", 0))
+        r["call_seconds"] += int(vals.get("call_seconds", 0))
+        r["active_users"] += 1
+        for k, v in (vals.get("cat") or {}).items():
+            r["cat"][k] = r["cat"].get(k, 0) + int(v)
+    return list(days.values())
+
+
+def user_summary(db, start: date, end: date) -> list[dict]:
+    """Per user over [start, end]: money in, money out, calls, call seconds, and the current balance."""
+    _check_range(start, end)
+    roles = {u["_id"]: u.get("role", "user") for u in db.users.find({}, {"role": 1})}
+    ws = {w["_id"]: w for w in db.wallets.find({}, {"balance": 1, "held": 1})}
+    acc = {u: {"credits": 0, "debits": 0, "credit_count": 0, "debit_count": 0, "calls": 0, "call_seconds": 0}
+           for u in roles}
+    for uid, _day, vals in _days_across(db, start, end):
+        a = acc.setdefault(uid, {"credits": 0, "debits": 0, "credit_count": 0, "debit_count": 0, "calls": 0,
+                                 "call_seconds": 0})
+        for k in a:
+            a[k] += int(vals.get(k, 0))
+    out = []
+    for uid in sorted(acc):
+        w = ws.get(uid, {})
+        out.append({"username": uid, "role": roles.get(uid, ""), **acc[uid],
+                    "balance_paise": int(w.get("balance", 0)), "held_paise": int(w.get("held", 0))})
+    return out
+
+
+# ------------------------------------------------------------------------------------------- CSV
+
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+LEDGER_COLUMNS = ("created_at", "entry_id", "user_id", "seq", "type", "category", "amount_rupees",
+                  "balance_after_rupees", "source", "note")
+
+
+def csv_safe(cell) -> str:
+    """Text for a CSV cell that a spreadsheet shows as text, never evaluates."""
+    text = "" if cell is None else str(cell)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _line(cells) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerow([csv_safe(c) for c in cells])
+    return buf.getvalue()
+
+
+def entry_cells(e: dict) -> list:
+    t = clock.as_utc(e["created_at"])
+    return [t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z", e["_id"], e["user_id"],
+            int(e["seq"]), e["type"], e["category"], str(to_rupees(e["amount"])),
+            str(to_rupees(e["balance_after"])), e.get("source", ""), e.get("note", "")]
+
+
+def csv_rows(entries, *, columns=LEDGER_COLUMNS, cells=entry_cells):
+    """Lines of CSV text (header first) for ledger entries; a generator, so memory stays flat."""
+    yield _line(columns)
+    for e in entries:
+        yield _line(cells(e))
+
+
+def export_csv(db, *, user_id: str | None = None, type: str | None = None, category: str | None = None,
+               start: datetime | None = None, end: datetime | None = None, progress=None):
+    """Stream the matching ledger entries as CSV lines, oldest first.
+
+    `progress(done_fraction, rows)` is called every 500 rows when a start and end are given.
+    """
+    entries = ledger.iter_entries(db, user_id=user_id, type=type, category=category, start=start, end=end)
+    if progress is None:
+        yield from csv_rows(entries)
+        return
+    span = (end - start).total_seconds() if start and end else 0
+    n = 0
+    yield _line(LEDGER_COLUMNS)
+    for e in entries:
+        yield _line(entry_cells(e))
+        n += 1
+        if n % 500 == 0 and span > 0:
+            progress(min(1.0, (clock.as_utc(e["created_at"]) - start).total_seconds() / span), n)
+    progress(1.0, n)
+
+
+def dicts_csv(rows: list[dict], columns: list[str]):
+    """CSV lines for report rows (paise columns become rupees, named *_rupees)."""
+    yield _line([c.replace("_paise", "_rupees") for c in columns])
+    for r in rows:
+        yield _line([str(to_rupees(r[c])) if c.endswith("_paise") else r[c] for c in columns])
+
+
+# ------------------------------------------------------------------------------------------ dates
+
 def today() -> date:
     return clock.now().date()
+
+
+def day_range(start: date, end: date) -> tuple[datetime, datetime]:
+    """[start 00:00 UTC, the day after end 00:00 UTC): the datetimes a ledger query wants."""
+    _check_range(start, end)
+    return (datetime.combine(start, time(), tzinfo=timezone.utc),
+            datetime.combine(end + timedelta(days=1), time(), tzinfo=timezone.utc))
+
+
+def _check_range(start: date, end: date) -> None:
+    if not isinstance(start, date) or not isinstance(end, date):
+        raise InvalidInput("Pick a start and an end date.")
+    if start > end:
+        raise InvalidInput("The start date is after the end date.")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise InvalidInput(f"Pick a range of at most {MAX_RANGE_DAYS} days.")
