@@ -25,6 +25,7 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "calls": [[("user_id", 1), ("started_at", -1)], [("status", 1)]],
     "campaigns": [[("user_id", 1), ("created_at", -1)]],
     "audit_log": [[("at", -1)]],
+    "tokens": [[("username", 1)], [("expires_at", 1)]],
 }
 
 

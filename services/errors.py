@@ -58,3 +58,9 @@ class Forbidden(WalletError):
 
 class SpendCapReached(WalletError):
     code = "spend_cap_reached"
+
+
+class RateLimited(WalletError):
+    """Too many attempts (e.g. failed logins) in a short time; try again later."""
+
+    code = "rate_limited"

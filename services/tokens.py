@@ -1,0 +1,116 @@
+"""API bearer tokens and the failed-login throttle.
+
+A token is 32 random bytes (url-safe text) handed out once; only its SHA-256 is stored, as the `_id` of a
+`tokens` document, so a leaked database does not leak usable tokens and lookup is a primary-key read.
+Tokens expire after API_TOKEN_TTL_MINUTES (default 1440). Failed logins are counted per username in a
+fixed window, in the database, so every API process shares the count.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from datetime import timedelta
+
+from services import clock, users
+from services.errors import AuthError, InvalidInput, NotFound, RateLimited
+
+DEFAULT_TTL_MINUTES = 1440
+# A payments product must not let anyone guess passwords at speed: 5 failures lock a username for the
+# rest of a 15-minute window (a right password does not help during the lock).
+MAX_FAILED_LOGINS = 5
+FAILED_LOGIN_WINDOW = timedelta(minutes=15)
+
+
+def ttl() -> timedelta:
+    raw = os.environ.get("API_TOKEN_TTL_MINUTES", "")
+    try:
+        minutes = int(raw) if raw.strip() else DEFAULT_TTL_MINUTES
+    except ValueError:
+        minutes = DEFAULT_TTL_MINUTES
+    return timedelta(minutes=max(1, minutes))
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue(db, username: str, *, lifetime: timedelta | None = None) -> str:
+    """A new token for an existing user. The token text is returned once and never stored."""
+    user = users.get(db, username)
+    token = secrets.token_urlsafe(32)
+    t = clock.now()
+    db.tokens.insert_many([{"_id": _hash(token), "username": user["username"], "created_at": t,
+                            "expires_at": t + (lifetime if lifetime is not None else ttl())}])
+    return token
+
+
+def resolve(db, token) -> dict:
+    """The user a token belongs to (users.public shape). Raises AuthError if unknown, expired or orphaned."""
+    if not isinstance(token, str) or not 20 <= len(token) <= 200:
+        raise AuthError("Sign in: a valid bearer token is required.")
+    key = _hash(token)
+    doc = db.tokens.find_one({"_id": key})
+    if doc is None:
+        raise AuthError("Sign in: this token is not valid.")
+    if clock.as_utc(doc["expires_at"]) <= clock.now():
+        db.tokens.delete_one({"_id": key})
+        raise AuthError("Your session has expired: sign in again.")
+    try:
+        return users.get(db, doc["username"])
+    except NotFound:  # the user was removed: the token dies with them
+        db.tokens.delete_one({"_id": key})
+        raise AuthError("Sign in: this token is not valid.")
+
+
+def revoke(db, token) -> bool:
+    """End one token (logout). True if it existed."""
+    if not isinstance(token, str):
+        return False
+    return db.tokens.delete_one({"_id": _hash(token)}).deleted_count == 1
+
+
+def revoke_all(db, username: str) -> int:
+    """End every token of a user (password change, account lock)."""
+    return db.tokens.delete_many({"username": username}).deleted_count
+
+
+def purge_expired(db) -> int:
+    return db.tokens.delete_many({"expires_at": {"$lte": clock.now()}}).deleted_count
+
+
+def login(db, username, password) -> str:
+    """Check a password and issue a token, refusing (RateLimited) after too many recent failures."""
+    try:
+        name = users.normalize_username(username)
+    except InvalidInput:
+        raise AuthError("Wrong username or password.")
+    _check_throttle(db, name)
+    try:
+        users.authenticate(db, name, password)
+    except AuthError:
+        _record_failure(db, name)
+        raise
+    db.login_attempts.delete_one({"_id": name})
+    return issue(db, name)
+
+
+def _check_throttle(db, name: str) -> None:
+    doc = db.login_attempts.find_one({"_id": name})
+    if doc is None:
+        return
+    start = clock.as_utc(doc["window_start"])
+    if clock.now() - start < FAILED_LOGIN_WINDOW and int(doc.get("count", 0)) >= MAX_FAILED_LOGINS:
+        wait = FAILED_LOGIN_WINDOW - (clock.now() - start)
+        minutes = max(1, int(wait.total_seconds() // 60) + 1)
+        raise RateLimited(f"Too many failed sign-ins for this username. Try again in {minutes} minutes.")
+
+
+def _record_failure(db, name: str) -> None:
+    t = clock.now()
+    doc = db.login_attempts.find_one({"_id": name})
+    if doc is None or t - clock.as_utc(doc["window_start"]) >= FAILED_LOGIN_WINDOW:
+        # A fresh window; two racing resets can lose one count, which only errs towards the user.
+        db.login_attempts.update_one({"_id": name}, {"$set": {"window_start": t, "count": 1}}, upsert=True)
+    else:
+        db.login_attempts.update_one({"_id": name}, {"$inc": {"count": 1}})
