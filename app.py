@@ -1,0 +1,144 @@
+"""The wallet dashboard's entrypoint: sign-in, the role's navigation, and the sidebar every page shares.
+
+Run with `streamlit run app.py` (or `make run`). Set the cookie key first: `cookie_key` in
+.streamlit/secrets.toml or the WALLET_COOKIE_KEY environment variable (32+ random characters).
+"""
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+import streamlit_authenticator as stauth
+from streamlit_authenticator.utilities.exceptions import LoginError
+
+import app_ui as ui
+from services import users
+from services.errors import WalletError
+
+st.set_page_config(page_title="Wallet · Voice AI", page_icon=":material/account_balance_wallet:",
+                   layout="wide")
+
+# Which pages each role may open. A page not listed for a role is unreachable for it (and each page
+# checks the role again, for anyone who types its URL).
+PAGES = {
+    "wallet": ("pages/wallet.py", "Wallet", ":material/account_balance_wallet:", ("user",)),
+    "transactions": ("pages/transactions.py", "Transactions", ":material/receipt_long:", ("user",)),
+    "calls": ("pages/calls.py", "Calls", ":material/call:", ("user",)),
+    "insights": ("pages/insights.py", "Insights", ":material/insights:", ("user",)),
+    "admin": ("pages/admin.py", "Admin", ":material/admin_panel_settings:", ("admin",)),
+    "analyst": ("pages/analyst.py", "Analytics", ":material/analytics:", ("analyst", "admin")),
+}
+SECTIONS = {"Your wallet": ("wallet", "transactions", "calls", "insights"), "Operations": ("admin", "analyst")}
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def cookie_key() -> str:
+    try:
+        key = st.secrets.get("cookie_key")
+    except Exception:  # no secrets.toml at all
+        key = None
+    key = key or os.environ.get("WALLET_COOKIE_KEY")
+    if not key or len(key) < 32:
+        st.error("The dashboard has no sign-in cookie key, so nobody can sign in safely yet.\n\n"
+                 "Set one of 32 or more random characters, either as `cookie_key = \"...\"` in "
+                 "`.streamlit/secrets.toml` or as the `WALLET_COOKIE_KEY` environment variable, e.g. "
+                 "`export WALLET_COOKIE_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')`, "
+                 "then restart.", icon=":material/key_off:")
+        st.stop()
+    return key
+
+
+def navigation_for(role: str) -> dict[str, list]:
+    nav = {}
+    for section, names in SECTIONS.items():
+        pages = [st.Page(os.path.join(HERE, PAGES[n][0]), title=PAGES[n][1], icon=PAGES[n][2], url_path=n)
+                 for n in names if role in PAGES[n][3]]
+        if pages:
+            nav[section] = pages
+    return nav
+
+
+def sign_in_page() -> None:
+    st.title(":material/account_balance_wallet: Voice AI wallet")
+    st.caption("Prepaid balance for your AI voice calls: recharge, see every rupee, never guess.")
+    tab_in, tab_up = st.tabs(["Sign in", "Create an account"])
+    throttle = ui.login_throttle()
+    with tab_in:
+        try:
+            auth.login(location="main", max_login_attempts=ui.MAX_LOGIN_ATTEMPTS,
+                       fields={"Form name": "Sign in", "Username": "Username", "Password": "Password",
+                               "Login": "Login"})
+        except LoginError as exc:
+            if "attempts" in str(exc):
+                st.error(f"Too many wrong passwords for this username. Try again in "
+                         f"{ui.LOCKOUT_SECONDS // 60} minutes, or ask an administrator to reset it.",
+                         icon=":material/lock_clock:")
+            else:
+                st.error(str(exc))
+        # Keep the library's failure count beyond this run (its dict is rebuilt every run).
+        for name, c in creds["usernames"].items():
+            if c.get("failed_login_attempts", 0) != counts.get(name, 0):
+                throttle.set(name, c.get("failed_login_attempts", 0))
+        status = st.session_state.get("authentication_status")
+        if status is False:
+            st.error("Wrong username or password.", icon=":material/lock:")
+        elif status:
+            st.success("Signed in. Opening your wallet…")
+    with tab_up:
+        with st.form("signup", clear_on_submit=False):
+            st.subheader("Create an account")
+            st.caption("Your wallet starts at Rs. 0.00; recharge it once you are in.")
+            username = st.text_input("Choose a username", help="3-32 lowercase letters, digits, _ or -")
+            name = st.text_input("Your name")
+            email = st.text_input("Email")
+            pw = st.text_input("Password", type="password", help="At least 8 characters")
+            pw2 = st.text_input("Repeat the password", type="password")
+            if st.form_submit_button("Create account", type="primary"):
+                if pw != pw2:
+                    st.error("The two passwords differ.")
+                else:
+                    try:
+                        u = users.create_user(ui.get_db(), username, pw, name, email, "user")
+                    except WalletError as exc:
+                        ui.show_error(exc)
+                    else:
+                        ui.invalidate("users")
+                        st.success(f"Account **{u['username']}** created with a Rs. 0.00 wallet. "
+                                   "Sign in on the first tab.")
+
+
+def sidebar(user: dict) -> None:
+    with st.sidebar:
+        st.markdown(f"**{user['name']}**  \n`{user['username']}` · {ui.ROLE_LABELS.get(user['role'], user['role'])}")
+        b = ui.balance_of(user["username"])
+        st.metric("Balance", ui.rupees(b.balance),
+                  help=f"Held for calls in progress: {ui.rupees(b.held)}; available: {ui.rupees(b.available)}")
+        if b.low and user["role"] == "user":
+            st.caption(f":orange[:material/warning: Below {ui.rupees(b.low_threshold)}]")
+        ui.sandbox_badge()
+        auth.logout("Sign out", location="sidebar", key="logout_btn")
+
+
+db = ui.get_db()
+creds = ui.credentials()
+_throttle = ui.login_throttle()
+counts = {name: _throttle.count(name) for name in creds["usernames"]}
+for name, n in counts.items():
+    if n:
+        creds["usernames"][name]["failed_login_attempts"] = n
+# Created once per run, here: a second instance collides on the cookie manager's widget key.
+auth = stauth.Authenticate(creds, cookie_name="wallet_session", cookie_key=cookie_key(),
+                           cookie_expiry_days=1, login_sleep_time=0)
+# Restore a session from the cookie before navigation is built, so a reload stays on its page.
+auth.login(location="unrendered")
+
+me = ui.current_user() if st.session_state.get("authentication_status") else None
+if me is None and st.session_state.get("authentication_status"):
+    auth.logout(location="unrendered")  # the account is gone: end its session
+if me is None:
+    st.navigation([st.Page(sign_in_page, title="Sign in", icon=":material/login:", url_path="signin")],
+                  position="hidden").run()
+else:
+    page = st.navigation(navigation_for(me["role"]))
+    sidebar(me)
+    page.run()

@@ -1,0 +1,215 @@
+"""The dashboard's small shared helpers: the database, the signed-in user, role checks, error display,
+money display and the few cached reads (each cleared by the writes that change it).
+
+Pages stay thin: read input, call one service function, render. Anything two pages need lives here.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+
+import streamlit as st
+
+from services import db as dbmod
+from services import errors, settings, users, wallet
+from services.money import format_rupees
+
+log = logging.getLogger("wallet.dashboard")
+
+ROLE_LABELS = {"user": "Customer", "admin": "Administrator", "analyst": "Analyst"}
+# A username is locked for this long after this many wrong passwords (per server process).
+MAX_LOGIN_ATTEMPTS = 5
+LOCKOUT_SECONDS = 15 * 60
+SANDBOX_BADGE = ":orange-badge[:material/science: Sandbox — no real money]"
+
+# Tests may hand the app a database object directly; otherwise the environment decides.
+TEST_DB = None
+
+
+# ------------------------------------------------------------------------------------------ database
+
+@st.cache_resource(show_spinner=False)
+def _open(uri: str, name: str, path: str):
+    db = dbmod.open_db(uri=uri, name=name, path=path or None)
+    dbmod.ensure_schema(db)
+    return db
+
+
+def get_db():
+    """One client per process (and per configured target), shared by every session."""
+    if TEST_DB is not None:
+        return TEST_DB
+    # The same choice services.db.get_db() makes, keyed on the environment so a changed target reopens.
+    uri = os.environ.get("MONGODB_URI", "")
+    path = "" if uri else str(dbmod.data_dir() / "wallet.sqlite")
+    if not uri:
+        dbmod.data_dir().mkdir(parents=True, exist_ok=True)
+    return _open(uri, os.environ.get("MONGODB_DB", "wallet"), path)
+
+
+# -------------------------------------------------------------------------------------- cached reads
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _settings(_db, key: str) -> dict:
+    return settings.get(_db)
+
+
+def app_settings() -> dict:
+    """Global settings, cached for a few seconds (other processes may change them; ours clear it)."""
+    return _settings(get_db(), str(id(get_db())))
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _credentials(_db, key: str) -> dict:
+    return users.credentials(_db)
+
+
+def credentials() -> dict:
+    """A fresh copy each call (cache_data copies): streamlit-authenticator mutates what it is given."""
+    return _credentials(get_db(), str(id(get_db())))
+
+
+def invalidate(*what: str) -> None:
+    """Clear cached reads after a write: "settings", "users", "summary" (or everything)."""
+    targets = {"settings": [_settings], "users": [_credentials], "summary": [_summary]}
+    for name in (what or targets):
+        for fn in targets[name]:
+            fn.clear()
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _summary(_db, key: str, top: int, period_days: int) -> dict:
+    from services import reports
+    return reports.admin_summary(_db, top=top, period_days=period_days)
+
+
+def admin_summary(top: int = 10, period_days: int = 30) -> dict:
+    return _summary(get_db(), str(id(get_db())), top, period_days)
+
+
+# ----------------------------------------------------------------------------------------- identity
+
+def current_user() -> dict | None:
+    """The signed-in user as stored now (a role changed by an admin applies on the next click)."""
+    name = st.session_state.get("username")
+    if not st.session_state.get("authentication_status") or not name:
+        return None
+    try:
+        return users.get(get_db(), name)
+    except errors.NotFound:
+        return None
+
+
+def require_role(*roles: str) -> dict:
+    """Stop the page unless the signed-in user has one of `roles` (URL access included)."""
+    user = current_user()
+    if user is None:
+        st.error("Please sign in to see this page.")
+        st.stop()
+    if roles and user["role"] not in roles:
+        st.error(f"This page is for {' and '.join(ROLE_LABELS.get(r, r).lower() + 's' for r in roles)} only.")
+        st.stop()
+    return user
+
+
+# ------------------------------------------------------------------------------------------- errors
+
+_HINTS = {
+    errors.InsufficientBalance: "Recharge your wallet on the Wallet page, then try again.",
+    errors.SpendCapReached: "Your daily spending cap is reached; it resets at midnight UTC.",
+    errors.PaymentUnavailable: "No money was taken. Please try again in a few minutes.",
+    errors.Forbidden: "Ask an administrator if you need this.",
+}
+
+
+def show_error(exc: BaseException) -> None:
+    """THE one place that turns an exception into what a person sees."""
+    if isinstance(exc, errors.WalletError):
+        hint = next((h for cls, h in _HINTS.items() if isinstance(exc, cls)), "")
+        icon = ":material/account_balance_wallet:" if isinstance(exc, errors.InsufficientBalance) \
+            else ":material/error:"
+        st.error(f"{exc.message} {hint}".strip(), icon=icon)
+        return
+    ref = uuid.uuid4().hex[:8]
+    log.exception("dashboard error ref=%s", ref)
+    st.error(f"Something went wrong on our side (reference {ref}). Nothing you entered was lost; please "
+             "try again, and tell support the reference if it keeps happening.", icon=":material/error:")
+
+
+# -------------------------------------------------------------------------------------------- money
+
+def rupees(paise: int | None) -> str:
+    return "—" if paise is None else format_rupees(paise)
+
+
+def rupee_number(paise: int):
+    """Rupees for a chart axis or a NumberColumn: display only, never computed with again."""
+    from decimal import Decimal
+    return Decimal(int(paise)) / 100
+
+
+def payment_mode() -> str:
+    try:
+        from services import payments
+        return payments.mode()
+    except Exception:  # the payments module may be absent or misconfigured: payments are then off
+        return "off"
+
+
+def sandbox_badge() -> None:
+    if payment_mode() == "sandbox":
+        st.markdown(SANDBOX_BADGE)
+
+
+def new_key(name: str) -> str:
+    """An idempotency key kept in session_state until `done_key(name)`: a double click reuses it."""
+    k = f"_idem_{name}"
+    if k not in st.session_state:
+        st.session_state[k] = uuid.uuid4().hex
+    return st.session_state[k]
+
+
+def done_key(name: str) -> None:
+    st.session_state.pop(f"_idem_{name}", None)
+
+
+# ------------------------------------------------------------------------------------ login throttle
+
+class LoginThrottle:
+    """Failed sign-ins per username, shared by every session of this server process.
+
+    streamlit-authenticator counts failures in the credentials dict, which we rebuild each run; this
+    keeps the count across runs and sessions, and lets a lockout expire instead of lasting forever.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._fails: dict[str, tuple[int, float]] = {}
+
+    def count(self, username: str) -> int:
+        with self._lock:
+            n, since = self._fails.get(username, (0, 0.0))
+            if n and time.monotonic() - since > LOCKOUT_SECONDS:
+                del self._fails[username]
+                return 0
+            return n
+
+    def set(self, username: str, n: int) -> None:
+        with self._lock:
+            if n <= 0:
+                self._fails.pop(username, None)
+            else:
+                _, since = self._fails.get(username, (0, time.monotonic()))
+                self._fails[username] = (n, since if n > 1 else time.monotonic())
+
+
+@st.cache_resource(show_spinner=False)
+def login_throttle() -> LoginThrottle:
+    return LoginThrottle()
+
+
+def balance_of(user_id: str) -> wallet.Balance:
+    return wallet.balance(get_db(), user_id)

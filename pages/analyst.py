@@ -1,0 +1,115 @@
+"""Analytics: spending trends across all users, a per-user summary CSV, and a full transaction export
+written to a temporary file in chunks (memory stays flat while it runs; progress shows how far it got)."""
+import os
+import tempfile
+from datetime import timedelta
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+import app_ui as ui
+from services import reports
+from services.errors import WalletError
+
+user = ui.require_role("analyst", "admin")
+db = ui.get_db()
+
+st.title("Analytics")
+today = reports.today()
+picked = st.date_input("Dates (UTC)", value=(today - timedelta(days=29), today), max_value=today,
+                       key="an_dates", format="DD/MM/YYYY")
+if not isinstance(picked, (tuple, list)) or len(picked) != 2:
+    st.info("Pick an end date.")
+    st.stop()
+d0, d1 = picked
+try:
+    trends = reports.spending_trends(db, d0, d1)
+except WalletError as exc:
+    ui.show_error(exc)
+    st.stop()
+
+spent = sum(r["debits"] for r in trends)
+added = sum(r["credits"] for r in trends)
+m = st.columns(4)
+m[0].metric("Spent on calls", ui.rupees(spent), border=True)
+m[1].metric("Money added", ui.rupees(added), border=True)
+m[2].metric("Calls", f"{sum(r['calls'] for r in trends):,}", border=True)
+m[3].metric("Call minutes", f"{sum(r['call_seconds'] for r in trends) // 60:,}", border=True)
+
+st.subheader("Spending trends across all users")
+days = pd.to_datetime([r["day"] for r in trends])
+tdf = pd.DataFrame({"day": days, "Spent": [float(ui.rupee_number(r["debits"])) for r in trends],
+                    "Added": [float(ui.rupee_number(r["credits"])) for r in trends]})
+c1, c2 = st.columns(2)
+with c1:
+    fig = px.line(tdf.melt(id_vars="day", var_name="flow", value_name="rupees"), x="day", y="rupees",
+                  color="flow", markers=True, labels={"day": "", "rupees": "₹ per day", "flow": ""})
+    fig.update_layout(height=320, margin=dict(l=0, r=0, t=10, b=0))
+    st.plotly_chart(fig, width="stretch", key="an_flow")
+with c2:
+    adf = pd.DataFrame({"day": days, "active users": [r["active_users"] for r in trends],
+                        "calls": [r["calls"] for r in trends]})
+    fig = px.bar(adf.melt(id_vars="day", var_name="measure", value_name="count"), x="day", y="count",
+                 color="measure", barmode="group", labels={"day": "", "count": "", "measure": ""})
+    fig.update_layout(height=320, margin=dict(l=0, r=0, t=10, b=0))
+    st.plotly_chart(fig, width="stretch", key="an_users")
+
+
+
+def _read(path: str) -> bytes:
+    # Read at click time only (a deferred download), never on each rerun.
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+st.subheader("Exports")
+e1, e2 = st.columns(2)
+with e1, st.container(border=True):
+    st.markdown("**Per-user summary** for the dates above")
+    cols = ["username", "role", "credits", "debits", "credit_count", "debit_count", "calls", "call_seconds",
+            "balance_paise", "held_paise"]
+
+    def _summary_csv() -> str:
+        rows = reports.user_summary(db, d0, d1)
+        for r in rows:  # rollup money fields are paise too: name them so dicts_csv converts them
+            r["credits_paise"], r["debits_paise"] = r.pop("credits"), r.pop("debits")
+        return "".join(reports.dicts_csv(rows, [c if c not in ("credits", "debits") else c + "_paise"
+                                                for c in cols]))
+
+    st.download_button("Download per-user summary", data=_summary_csv, mime="text/csv",
+                       file_name=f"user-summary-{d0:%Y%m%d}-{d1:%Y%m%d}.csv", on_click="ignore",
+                       icon=":material/download:")
+
+with e2, st.container(border=True):
+    st.markdown("**Every transaction** of every user for the dates above")
+    if st.button("Prepare the export", icon=":material/construction:"):
+        start, end = reports.day_range(d0, d1)
+        old = st.session_state.pop("an_export", None)
+        if old and os.path.exists(old["path"]):
+            os.unlink(old["path"])
+        bar = st.progress(0.0, text="Reading the ledger…")
+        fd, path = tempfile.mkstemp(prefix="wallet-export-", suffix=".csv")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                rows = 0
+
+                def _progress(frac, n):
+                    bar.progress(frac, text=f"{n:,} transactions written…")
+
+                for line in reports.export_csv(db, start=start, end=end, progress=_progress):
+                    fh.write(line)
+                    rows += 1
+        except Exception as exc:
+            os.unlink(path)
+            ui.show_error(exc)
+        else:
+            bar.progress(1.0, text=f"Done: {rows - 1:,} transactions.")
+            st.session_state["an_export"] = {"path": path, "rows": rows - 1, "d0": d0, "d1": d1}
+    ex = st.session_state.get("an_export")
+    if ex and os.path.exists(ex["path"]):
+        size = os.path.getsize(ex["path"])
+        st.caption(f"{ex['rows']:,} transactions, {size / 1e6:.1f} MB, {ex['d0']:%d %b} – {ex['d1']:%d %b %Y}")
+        st.download_button("Download transactions CSV", data=lambda p=ex["path"]: _read(p),
+                           mime="text/csv", file_name=f"transactions-{ex['d0']:%Y%m%d}-{ex['d1']:%Y%m%d}.csv",
+                           on_click="ignore", icon=":material/download:", key="an_dl")

@@ -1,0 +1,191 @@
+"""Calls: place a (simulated) AI voice call, see what each call cost, and run campaigns over many numbers
+with an estimate first ("you can afford N of M calls") and a resume after a recharge."""
+import pandas as pd
+import streamlit as st
+
+import app_ui as ui
+from services import settings
+from services.errors import WalletError
+
+user = ui.require_role("user")
+uid = user["username"]
+db = ui.get_db()
+
+try:
+    from services import calls
+except ImportError:
+    calls = None
+try:
+    from services import campaigns
+except ImportError:
+    campaigns = None
+
+st.title("Calls")
+cfg = ui.app_settings()
+rate = settings.call_rate_for(db, uid)
+b = ui.balance_of(uid)
+st.caption(f"Your rate: **{ui.rupees(rate)} per minute**, billed per second (rounded up to the paisa). "
+           f"Available now: **{ui.rupees(b.available)}**. A call holds enough for its maximum length and "
+           "returns what it does not use.")
+if calls is None:
+    st.info("Calling is not set up on this server yet.")
+    st.stop()
+
+VIEWS = ["Make a call", "Call history", "Campaigns"]
+view = st.segmented_control("Section", VIEWS, default="Make a call", key="calls_view",
+                            label_visibility="collapsed") or "Make a call"
+
+
+def _status(c: dict) -> str:
+    return {"completed": "Completed", "failed": "Not placed", "expired": "Closed, no charge",
+            "active": "In progress", "starting": "Connecting", "ending": "Ending"}.get(c["status"], c["status"])
+
+
+if view == "Make a call":
+    with st.form("call"):
+        a, b_, c = st.columns([2, 2, 1])
+        number = a.text_input("Phone number", placeholder="+919876543210")
+        kb = b_.text_input("Knowledge base id", placeholder="kb_support")
+        most = c.number_input("Max minutes", min_value=1, max_value=240, value=cfg["default_call_minutes"], step=1)
+        dur = st.number_input("Simulated talk time (seconds, 0 = a random length)", min_value=0,
+                              max_value=24 * 3600, value=0, step=1,
+                              help="There is no phone network in this demo: the call is simulated.")
+        go = st.form_submit_button("Call", type="primary", icon=":material/call:")
+    if go:
+        try:
+            with st.spinner("Calling…"):
+                r = calls.simulate_call(db, uid, number, kb, max_minutes=int(most),
+                                        duration_seconds=int(dur) or None)
+        except Exception as exc:
+            ui.show_error(exc)
+        else:
+            st.session_state["_last_call"] = r
+    r = st.session_state.get("_last_call")
+    if r:
+        mins, secs = divmod(int(r.get("billed_seconds", 0)), 60)
+        with st.container(border=True):
+            st.markdown(f"**Call {r.get('status', '')}** · {mins} min {secs} s billed · "
+                        f"cost **{ui.rupees(r.get('cost_paise', 0))}** · balance now "
+                        f"**{ui.rupees(r.get('balance_paise', 0))}**")
+            if r.get("cut_off"):
+                st.warning("The call was cut off when its held amount ran out. Recharge for longer calls.",
+                           icon=":material/call_end:")
+
+if view == "Call history":
+    try:
+        rows = calls.list_calls(db, uid, limit=50)
+    except WalletError as exc:
+        ui.show_error(exc)
+        rows = []
+    if not rows:
+        st.caption("No calls yet.")
+    else:
+        st.dataframe(pd.DataFrame([{
+            "Started (UTC)": c["started_at"].strftime("%d %b %Y, %H:%M") if c.get("started_at") else "",
+            "Number": c["to_number"], "Knowledge base": c["kb_id"], "Status": _status(c),
+            "Billed": f"{(c.get('billed_seconds') or 0) // 60}m {(c.get('billed_seconds') or 0) % 60}s",
+            "Rate / min": ui.rupees(c["rate_paise"]), "Cost": ui.rupees(c.get("cost_paise") or 0),
+            "Note": ("cut off · " if c.get("cut_off") else "") + (c.get("message") or ""),
+            "Campaign": c.get("campaign_id") or ""} for c in rows]), hide_index=True, width="stretch")
+
+
+def _progress_cb(bar):
+    def cb(*args, **kw):
+        # Accept (done, total) or a dict with done/total: the summary carries the final numbers anyway.
+        d = args[0] if args and isinstance(args[0], dict) else kw
+        done = d.get("done", args[0] if args and not isinstance(args[0], dict) else 0)
+        total = d.get("total", args[1] if len(args) > 1 else 0)
+        if total:
+            bar.progress(min(1.0, int(done) / int(total)), text=f"{done} of {total} calls")
+    return cb
+
+
+def _show_summary(s: dict) -> None:
+    st.markdown("**Campaign summary**")
+    m = st.columns(4)
+    m[0].metric("Calls placed", s.get("completed", s.get("placed", 0)))
+    m[1].metric("Not placed", s.get("failed", 0) + s.get("skipped", 0) if isinstance(s.get("failed", 0), int) else 0)
+    m[2].metric("Waiting (resume after recharge)", s.get("pending", s.get("remaining", 0)))
+    m[3].metric("Spent", ui.rupees(s.get("spent_paise", s.get("cost_paise", 0))))
+    if s.get("message"):
+        st.caption(s["message"])
+
+
+if view == "Campaigns":
+    if campaigns is None:
+        st.info("Campaigns are not set up on this server yet.")
+        st.stop()
+    st.subheader("New campaign")
+    src = st.radio("Numbers", ["Paste them", "Upload a CSV"], horizontal=True, key="cmp_src")
+    numbers, bad = [], []
+    try:
+        if src == "Paste them":
+            text = st.text_area("One number per line (or separated by commas)", key="cmp_text",
+                                placeholder="+919876543210\n+919812345678")
+            if text.strip():
+                numbers, bad = campaigns.parse_numbers(text)
+        else:
+            up = st.file_uploader("CSV with a phone number column", type=["csv", "txt"], key="cmp_file")
+            if up is not None:
+                numbers, bad = campaigns.parse_csv(up.getvalue())
+    except WalletError as exc:
+        ui.show_error(exc)
+    a, b_ = st.columns(2)
+    kb = a.text_input("Knowledge base id", key="cmp_kb", placeholder="kb_sales")
+    mpc = b_.number_input("Minutes per call (for the estimate and each call's cap)", min_value=1, max_value=240,
+                          value=cfg["default_call_minutes"], step=1, key="cmp_mpc")
+    if bad:
+        with st.expander(f"{len(bad)} row(s) skipped"):
+            st.dataframe(pd.DataFrame(bad if isinstance(bad[0], dict) else [{"row": x} for x in bad]),
+                         hide_index=True)
+    if numbers:
+        try:
+            est = campaigns.estimate(db, uid, len(numbers), int(mpc))
+        except WalletError as exc:
+            ui.show_error(exc)
+            est = None
+        if est:
+            msg = (f"You can afford **{est['affordable']:,} of {est['calls']:,} calls** at "
+                   f"{ui.rupees(est['cost_per_call_paise'])} each ({int(mpc)} min at "
+                   f"{ui.rupees(est['rate_paise'])}/min). All of them: {ui.rupees(est['total_paise'])}; "
+                   f"available: {ui.rupees(est['available_paise'])}.")
+            (st.success if est["affordable"] >= est["calls"] else st.warning)(msg, icon=":material/calculate:")
+            if st.button("Start campaign", type="primary", icon=":material/campaign:"):
+                try:
+                    c = campaigns.create_campaign(db, uid, numbers, kb, int(mpc))
+                    bar = st.progress(0.0, text="Starting…")
+                    s = campaigns.run_campaign(db, uid, c["campaign_id"], progress=_progress_cb(bar))
+                except Exception as exc:
+                    ui.show_error(exc)
+                else:
+                    st.session_state["_cmp_summary"] = s
+    s = st.session_state.get("_cmp_summary")
+    if s:
+        _show_summary(s)
+
+    st.subheader("Your campaigns")
+    try:
+        mine = campaigns.list_campaigns(db, uid)
+    except WalletError as exc:
+        ui.show_error(exc)
+        mine = []
+    if not mine:
+        st.caption("No campaigns yet.")
+    for c in mine:
+        cid = c.get("campaign_id") or c.get("_id")
+        with st.container(border=True):
+            x, y, z = st.columns([3, 3, 1], vertical_alignment="center")
+            x.markdown(f"**{c.get('kb_id', '')}** · {c.get('total', len(c.get('numbers', [])))} numbers")
+            if c.get("created_at"):
+                x.caption(f"{c['created_at']:%d %b %Y, %H:%M} UTC")
+            y.markdown(f"{c.get('status', '')} · {c.get('done', c.get('completed', 0))} done, "
+                       f"{c.get('pending', c.get('remaining', 0))} waiting")
+            if c.get("status") not in ("completed", "done", "finished") and z.button("Resume", key=f"res_{cid}"):
+                try:
+                    bar = st.progress(0.0, text="Resuming…")
+                    s = campaigns.run_campaign(db, uid, cid, progress=_progress_cb(bar))
+                except Exception as exc:
+                    ui.show_error(exc)
+                else:
+                    st.session_state["_cmp_summary"] = s
+                    st.rerun()
