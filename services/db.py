@@ -22,7 +22,7 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "payment_links": [[("user_id", 1), ("created_at", -1)], [("status", 1)], [("payment_link_id", 1)],
                       [("order_id", 1)]],
     "payment_events": [[("kind", 1), ("at", -1)]],
-    "calls": [[("user_id", 1), ("started_at", -1)], [("status", 1)]],
+    "calls": [[("user_id", 1), ("started_at", -1)], [("status", 1)], [("campaign_id", 1)]],
     "campaigns": [[("user_id", 1), ("created_at", -1)]],
     "audit_log": [[("at", -1)]],
     "tokens": [[("username", 1)], [("expires_at", 1)]],
