@@ -1,0 +1,27 @@
+"""REST API of the voice platform's prepaid wallet: a thin JSON layer over `services/`.
+
+Money: out as rupees (JSON number, at most 2 decimals, e.g. `balance`) and exact paise (`balance_paise`);
+in as rupees (number or string, `amount`), checked by services.money.parse_rupees. Errors always have the
+shape `{"error": {"code": "...", "message": "..."}}` (api/errors.py maps service errors to statuses:
+400 bad input, 401 no/expired token, 402 insufficient balance or spend cap, 403 role, 404 not found or not
+yours, 409 conflict, 422 schema, 429 too many failed logins, 503 payments unavailable).
+
+Access (Authorization: Bearer <token> from /api/auth/login or /api/auth/signup):
+
+| endpoint                                  | no token | user | analyst | admin |
+|-------------------------------------------|----------|------|---------|-------|
+| POST /api/auth/signup, /api/auth/login    | yes      | yes  | yes     | yes   |
+| GET /api/health                           | yes      | yes  | yes     | yes   |
+| POST /api/payment/webhook (signature)     | yes      | yes  | yes     | yes   |
+| /api/auth/me, /api/auth/logout            | 401      | own  | own     | own   |
+| wallet balance, transactions (+download)  | 401      | own  | own     | own   |
+| payment key/order/verify/links            | 401      | own  | own     | own   |
+| POST /api/call, /api/call/{id}/end        | 401      | own  | own     | own   |
+| GET /api/admin/summary                    | 401      | 403  | read    | read  |
+| POST /api/admin/credit, wallet/set-call-rate | 401   | 403  | 403     | yes   |
+
+"own": every such endpoint acts on the token's own user only; there is no user id parameter to point at
+someone else, and another user's payment link or call answers 404 (not 403: no hint that it exists).
+Analysts are the reporting role: they may read the aggregated admin summary, and change nothing outside
+their own wallet. Only admins move money on someone else's behalf or change prices.
+"""

@@ -1,0 +1,79 @@
+"""What every route needs: the database, the signed-in user, role checks, exact JSON numbers."""
+from __future__ import annotations
+
+import json
+import threading
+from decimal import Decimal
+from typing import Callable
+
+from fastapi import Depends, Request
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services import db as dbmod
+from services import ledger, tokens, users
+from services.errors import AuthError, Forbidden
+
+_lock = threading.Lock()
+bearer = HTTPBearer(auto_error=False, description="A token from POST /api/auth/login or /api/auth/signup")
+
+
+def prepare(app) -> None:
+    """Open (once) and ready the app's database: indexes, the first admin, postings a crash interrupted."""
+    with _lock:
+        if getattr(app.state, "ready", False):
+            return
+        if app.state.db is None:
+            app.state.db = dbmod.get_db()
+        db = app.state.db
+        dbmod.ensure_schema(db)
+        users.ensure_first_admin(db)
+        ledger.recover(db)
+        app.state.ready = True
+
+
+def get_db(request: Request):
+    app = request.app
+    if not getattr(app.state, "ready", False):
+        prepare(app)
+    return app.state.db
+
+
+def bearer_token(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
+    if creds is None or not creds.credentials:
+        raise AuthError("Sign in: send Authorization: Bearer <token>.")
+    return creds.credentials
+
+
+def current_user(token: str = Depends(bearer_token), db=Depends(get_db)) -> dict:
+    return tokens.resolve(db, token)
+
+
+def require_role(*roles: str) -> Callable:
+    def check(user: dict = Depends(current_user)) -> dict:
+        if user["role"] not in roles:
+            raise Forbidden("Your account may not do this.")
+        return user
+    return check
+
+
+require_admin = require_role("admin")
+require_reporting = require_role("admin", "analyst")
+
+
+class ExactJSONRequest(Request):
+    """JSON numbers parsed as Decimal, so `99.1` reaches the money parser as written, not as a float."""
+
+    async def json(self):
+        if not hasattr(self, "_json"):
+            self._json = json.loads(await self.body(), parse_float=Decimal)
+        return self._json
+
+
+class ExactRoute(APIRoute):
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def exact(request: Request):
+            return await handler(ExactJSONRequest(request.scope, request.receive))
+        return exact

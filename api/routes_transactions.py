@@ -1,0 +1,85 @@
+"""The signed-in user's ledger: a page as JSON (newest first) or everything as streamed CSV."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from itertools import islice
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+
+from api.deps import ExactRoute, current_user, get_db
+from api.schemas import TransactionOut, TransactionsOut, rupees
+from services import clock, ledger, reports
+from services.errors import InvalidInput
+
+router = APIRouter(prefix="/api/transactions", tags=["transactions"], route_class=ExactRoute)
+
+Kind = Literal["credit", "debit"]
+Category = Literal[ledger.CATEGORIES]  # type: ignore[valid-type]
+WHEN = "A date (YYYY-MM-DD, UTC) or an ISO datetime; `from` is inclusive, `to` is exclusive for a datetime " \
+       "and includes the whole day for a date"
+
+
+def transaction_out(e: dict) -> TransactionOut:
+    meta = e.get("meta") or {}
+    return TransactionOut(id=e["_id"], seq=int(e["seq"]), type=e["type"], category=e["category"],
+                          amount=rupees(e["amount"]), amount_paise=int(e["amount"]),
+                          balance_after=rupees(e["balance_after"]), balance_after_paise=int(e["balance_after"]),
+                          created_at=clock.as_utc(e["created_at"]), source=e.get("source", ""),
+                          note=e.get("note", ""), meta={str(k): v if isinstance(v, (str, int, float, bool))
+                                                        or v is None else str(v) for k, v in meta.items()})
+
+
+def _when(text: str | None, name: str, end: bool) -> datetime | None:
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            d = date.fromisoformat(text)
+            t = datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+            return t + timedelta(days=1) if end else t
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"`{name}` must be a date like 2026-01-31 or an ISO datetime.")
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+
+
+def _filters(transaction_type, category, start, end) -> dict:
+    return {"type": transaction_type, "category": category, "start": _when(start, "from", False),
+            "end": _when(end, "to", True)}
+
+
+@router.get("", response_model=TransactionsOut)
+def transactions(transaction_type: Kind | None = None, category: Category | None = None,
+                 start: str | None = Query(None, alias="from", max_length=40, description=WHEN),
+                 end: str | None = Query(None, alias="to", max_length=40, description=WHEN),
+                 limit: int = Query(50, ge=1, le=500),
+                 cursor: int | None = Query(None, ge=1, description="`next_cursor` of the previous page"),
+                 user=Depends(current_user), db=Depends(get_db)):
+    """Your transactions, newest first, one page at a time."""
+    page, nxt = ledger.entries(db, user["username"], before_seq=cursor, limit=limit,
+                               **_filters(transaction_type, category, start, end))
+    return TransactionsOut(transactions=[transaction_out(e) for e in page], next_cursor=nxt)
+
+
+@router.get("/download", response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                             "description": "CSV, oldest first; cells a spreadsheet would run as a formula "
+                                            "are prefixed with '"}})
+def download(transaction_type: Kind | None = None, category: Category | None = None,
+             start: str | None = Query(None, alias="from", max_length=40, description=WHEN),
+             end: str | None = Query(None, alias="to", max_length=40, description=WHEN),
+             user=Depends(current_user), db=Depends(get_db)):
+    """All your matching transactions as CSV, streamed (memory stays flat however many there are)."""
+    lines = reports.export_csv(db, user_id=user["username"], **_filters(transaction_type, category, start, end))
+    # Take the header and the first row now: a bad filter raises here, as a JSON error, not mid-stream.
+    head = list(islice(lines, 2))
+
+    def body():
+        yield from head
+        yield from lines
+    name = f"transactions-{user['username']}-{reports.today().isoformat()}.csv"
+    return StreamingResponse(body(), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})

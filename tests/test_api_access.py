@@ -1,0 +1,199 @@
+"""The API's access matrix: every endpoint x (no token, expired token, the user, another user, analyst,
+admin) -> the status the access rules promise (api/__init__.py has the table).
+
+Columns: `anon` no Authorization header; `expired` the owner's token past its expiry; `owner` user A acting
+on A's own data (A owns the payment link and the call below); `other` user B (also used on A's link and
+call: must be 404, and A's data unchanged); `analyst`, `admin` acting on their own wallets, and on A's link
+and call (also 404: admin powers live only under /api/admin and set-call-rate).
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import uuid
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from services import calls, db as dbmod, ledger, payments, tokens, users, wallet
+from services.errors import NotFound
+from tests.test_api_support import PASSWORD, bearer, sandbox_post
+
+COLUMNS = ("anon", "expired", "owner", "other", "analyst", "admin")
+OK, AUTH, ROLE, GONE = 200, 401, 403, 404
+_n = itertools.count(1)
+
+
+def everyone(ok):
+    return {"anon": AUTH, "expired": AUTH, "owner": ok, "other": ok, "analyst": ok, "admin": ok}
+
+
+PUBLIC = lambda ok: {c: ok for c in COLUMNS}  # noqa: E731
+OWN_RESOURCE = {"anon": AUTH, "expired": AUTH, "owner": OK, "other": GONE, "analyst": GONE, "admin": GONE}
+ADMIN_ONLY = {"anon": AUTH, "expired": AUTH, "owner": ROLE, "other": ROLE, "analyst": ROLE, "admin": OK}
+REPORTING = {"anon": AUTH, "expired": AUTH, "owner": ROLE, "other": ROLE, "analyst": OK, "admin": OK}
+
+
+def _signup(ctx, col):
+    return {"username": f"new{next(_n)}{col[:3]}", "password": PASSWORD, "name": "New", "email": "n@example.com"}
+
+
+def _verify(ctx, col):
+    """A paid Checkout order: the caller's own, except `other`, who replays A's."""
+    owner = ctx["names"]["owner" if col in ("other", "anon", "expired") else col]
+    order = payments.create_order(ctx["db"], owner, 100)
+    paid = sandbox_post(ctx["sandbox"], f"/sandbox/orders/{order['order_id']}/pay")
+    return {k: paid[k] for k in ("razorpay_order_id", "razorpay_payment_id", "razorpay_signature")} | {"amount": 100}
+
+
+def _webhook_headers(ctx, col):
+    return {"X-Razorpay-Signature": "0" * 64, "X-Razorpay-Event-Id": "evt_" + uuid.uuid4().hex[:14]}
+
+
+ENDPOINTS = {
+    # name: (method, path, body or body(ctx, col), extra headers(ctx, col) or None, expected per column)
+    "signup": ("POST", "/api/auth/signup", _signup, None, PUBLIC(201)),
+    "login": ("POST", "/api/auth/login", lambda c, col: {"username": c["names"]["owner"], "password": PASSWORD},
+              None, PUBLIC(OK)),
+    "logout": ("POST", "/api/auth/logout", None, None, everyone(OK)),
+    "me": ("GET", "/api/auth/me", None, None, everyone(OK)),
+    "balance": ("GET", "/api/wallet/balance", None, None, everyone(OK)),
+    "set_call_rate": ("POST", "/api/wallet/set-call-rate?rate=10", None, None, ADMIN_ONLY),
+    "razorpay_key": ("GET", "/api/payment/razorpay-key", None, None, everyone(OK)),
+    "create_order": ("POST", "/api/payment/create-order", {"amount": 100}, None, everyone(OK)),
+    "verify": ("POST", "/api/payment/verify", _verify, None, everyone(OK) | {"other": 400}),
+    "create_link": ("POST", "/api/payment/payment-link", {"amount": "250.50"}, None, everyone(OK)),
+    "link_status": ("GET", "/api/payment/payment-link/{link}", None, None, OWN_RESOURCE),
+    # The webhook's only credential is Razorpay's signature: a token neither helps nor is needed.
+    "webhook": ("POST", "/api/payment/webhook", {"event": "payment.captured"}, _webhook_headers, PUBLIC(400)),
+    "transactions": ("GET", "/api/transactions", None, None, everyone(OK)),
+    "download": ("GET", "/api/transactions/download", None, None, everyone(OK)),
+    "start_call": ("POST", "/api/call", {"to_number": "+919876543210", "kb_id": "kb1", "max_minutes": 2}, None,
+                   everyone(OK)),
+    "end_call": ("POST", "/api/call/{call}/end", {"duration_seconds": 30}, None, OWN_RESOURCE),
+    "admin_credit": ("POST", "/api/admin/credit", lambda c, col: {"user_id": c["names"]["owner"], "amount": 1,
+                                                                  "category": "promo_credit", "reason": "matrix"},
+                     None, ADMIN_ONLY),
+    "admin_summary": ("GET", "/api/admin/summary", None, None, REPORTING),
+    "health": ("GET", "/api/health", None, None, PUBLIC(OK)),
+}
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory):
+    from sandbox.razorpay_server import run_in_thread
+    mp = pytest.MonkeyPatch()
+    sb = run_in_thread({"seed": 3})
+    for name in ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET", "RAZORPAY_WEBHOOK_SECRET"):
+        mp.delenv(name, raising=False)
+    mp.setenv("RAZORPAY_SANDBOX_URL", sb.url)
+    db = dbmod.open_db(uri="", name="access", path=str(tmp_path_factory.mktemp("access") / "w.sqlite"))
+    dbmod.ensure_schema(db)
+    names = {"owner": "alice", "other": "bob", "analyst": "ana", "admin": "root"}
+    roles = {"owner": "user", "other": "user", "analyst": "analyst", "admin": "admin"}
+    for col, name in names.items():
+        users.create_user(db, name, PASSWORD, name.title(), f"{name}@example.com", roles[col])
+        wallet.admin_credit(db, admin="root", user_id=name, amount=100, category="promo_credit",
+                            reason="setup", key=f"setup-{name}")
+    link = payments.create_payment_link(db, "alice", 150)["payment_link_id"]
+    call = calls.start_call(db, "alice", "+919812345678", "kb1", 2)["call_id"]
+    expired = tokens.issue(db, "alice", lifetime=timedelta(seconds=-1))
+    app = create_app(db=db)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield {"db": db, "client": client, "names": names, "link": link, "call": call, "expired": expired,
+               "sandbox": sb}
+    sb.stop()
+    mp.undo()
+
+
+def _token(ctx, col):
+    if col == "anon":
+        return None
+    if col == "expired":
+        return ctx["expired"]
+    return tokens.issue(ctx["db"], ctx["names"][col])  # fresh: `logout` revokes the one it is given
+
+
+# Owner last: the others' attempts on A's link and call must find them untouched.
+@pytest.mark.parametrize("col", ("anon", "expired", "other", "analyst", "admin", "owner"))
+@pytest.mark.parametrize("name", list(ENDPOINTS))
+def test_access(ctx, name, col):
+    method, path, body, extra, expected = ENDPOINTS[name]
+    db = ctx["db"]
+    path = path.format(link=ctx["link"], call=ctx["call"])
+    headers = {}
+    tok = _token(ctx, col)
+    if tok:
+        headers.update(bearer(tok))
+    if extra:
+        headers.update(extra(ctx, col))
+    if callable(body):
+        body = body(ctx, col)
+    a_before = ledger.get_wallet(db, "alice")
+    r = ctx["client"].request(method, path, json=body, headers=headers)
+    assert r.status_code == expected[col], (name, col, r.text)
+    if r.status_code >= 400:
+        assert set(r.json()) == {"error"} and {"code", "message"} <= set(r.json()["error"])
+        if r.status_code == 401:
+            assert r.headers.get("www-authenticate") == "Bearer"
+    if col not in ("owner", "admin") and method == "POST" and r.status_code >= 400:
+        # a refused request by anyone but A (or the admin crediting A) leaves A's wallet as it was
+        assert ledger.get_wallet(db, "alice") == a_before
+    if r.status_code == 200 and col != "anon":
+        me = ctx["names"][col] if col != "expired" else None
+        _only_own(name, r, me, db)
+
+
+def _only_own(name, r, me, db):
+    """What a caller got back is theirs alone."""
+    if name == "balance":
+        assert r.json()["balance_paise"] == ledger.get_wallet(db, me).balance
+    elif name == "transactions":
+        ids = [t["id"] for t in r.json()["transactions"]]
+        assert ids and all(ledger.find_entry(db, i)["user_id"] == me for i in ids)
+    elif name == "download":
+        rows = r.text.strip().splitlines()[1:]
+        assert rows and all(row.split(",")[2] == me for row in rows)
+    elif name == "me":
+        assert r.json()["username"] == me
+
+
+def test_others_could_not_touch_alices_call_and_link(ctx):
+    """After the matrix: A's call was ended by A alone (billed once), A's link is still A's."""
+    c = calls.get_call(ctx["db"], "alice", ctx["call"])
+    assert c["status"] == "completed"
+    assert c.get("billed_seconds") == 30
+    for who in ("bob", "ana", "root"):
+        with pytest.raises(NotFound):
+            calls.get_call(ctx["db"], who, ctx["call"])
+        with pytest.raises(NotFound):
+            payments.get_link(ctx["db"], ctx["link"], user_id=who)
+
+
+def test_garbage_and_wrong_scheme_tokens_are_401(ctx):
+    cl = ctx["client"]
+    for headers in ({"Authorization": "Bearer not-a-real-token-at-all-000000"}, {"Authorization": "Basic abc"},
+                    {"Authorization": "Bearer "}, {"Authorization": "Bearer " + "x" * 5000}):
+        r = cl.get("/api/wallet/balance", headers=headers)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", r.text
+
+
+def test_token_is_stored_hashed_and_dies_on_logout(ctx):
+    db, cl = ctx["db"], ctx["client"]
+    tok = cl.post("/api/auth/login", json={"username": "bob", "password": PASSWORD}).json()["token"]
+    assert db.tokens.find_one({"_id": tok}) is None
+    assert db.tokens.find_one({"_id": hashlib.sha256(tok.encode()).hexdigest()})["username"] == "bob"
+    assert cl.post("/api/auth/logout", headers=bearer(tok)).status_code == 200
+    assert cl.get("/api/wallet/balance", headers=bearer(tok)).status_code == 401
+
+
+def test_a_role_change_takes_effect_on_the_next_request(ctx):
+    """Roles are read per request, not baked into the token."""
+    db, cl = ctx["db"], ctx["client"]
+    users.create_user(db, "temp-admin", PASSWORD, "Temp", "t@example.com", "admin")
+    tok = tokens.issue(db, "temp-admin")
+    assert cl.get("/api/admin/summary", headers=bearer(tok)).status_code == 200
+    db.users.update_one({"_id": "temp-admin"}, {"$set": {"role": "user"}})
+    assert cl.get("/api/admin/summary", headers=bearer(tok)).status_code == 403
