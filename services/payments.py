@@ -94,21 +94,10 @@ def create_payment_link(db, user_id: str, amount) -> dict:
     cfg = _cfg()
     paise = _amount(db, amount)
     user = users.get(db, user_id)
-    ref = "wr_" + secrets.token_hex(12)
-    now = clock.now()
-    expire_at = now + max(LINK_TTL, MIN_EXPIRY)
-    record = {"_id": ref, "kind": "link", "reference_id": ref, "user_id": user["username"],
-              "amount_paise": paise, "currency": "INR", "status": "creating", "payment_link_id": None,
-              "short_url": None, "order_id": None, "expire_by": expire_at, "credited": {}, "events": [],
-              "last_error": None, "mode": cfg.mode, "created_at": now, "updated_at": now}
+    record = _link_record(user, paise, cfg.mode)
+    ref = record["_id"]
     db.payment_links.insert_many([record])  # BEFORE Razorpay: no link can exist that we do not know
-    body = {"amount": paise, "currency": "INR", "accept_partial": False, "reference_id": ref,
-            "description": f"Wallet recharge for {user['username']}",
-            "customer": {"name": user["name"][:80], "email": user["email"]},
-            "notify": {"sms": False, "email": False}, "reminder_enable": False,
-            "notes": {"user_id": user["username"], "reference_id": ref},
-            "callback_url": wallet_url(), "callback_method": "get",
-            "expire_by": int(expire_at.timestamp())}
+    body = _link_body(user, record)
     try:
         link = rzp.call(cfg, "payment_link.create", body)
         _check_link(link, record)
@@ -122,6 +111,25 @@ def create_payment_link(db, user_id: str, amount) -> dict:
     _adopt_events(db, ref, link["id"])
     return {"payment_link_id": link["id"], "short_url": link["short_url"], "status": "created",
             "amount_paise": paise, "reference_id": ref}
+
+
+def _link_record(user: dict, paise: int, mode_: str) -> dict:
+    ref = "wr_" + secrets.token_hex(12)  # 27 chars; Razorpay allows 40
+    now = clock.now()
+    return {"_id": ref, "kind": "link", "reference_id": ref, "user_id": user["username"],
+            "amount_paise": paise, "currency": "INR", "status": "creating", "payment_link_id": None,
+            "short_url": None, "order_id": None, "expire_by": now + max(LINK_TTL, MIN_EXPIRY), "credited": {},
+            "events": [], "last_error": None, "mode": mode_, "created_at": now, "updated_at": now}
+
+
+def _link_body(user: dict, record: dict) -> dict:
+    return {"amount": record["amount_paise"], "currency": "INR", "accept_partial": False,
+            "reference_id": record["_id"], "description": f"Wallet recharge for {user['username']}",
+            "customer": {"name": user["name"][:80], "email": user["email"]},
+            "notify": {"sms": False, "email": False}, "reminder_enable": False,
+            "notes": {"user_id": user["username"], "reference_id": record["_id"]},
+            "callback_url": wallet_url(), "callback_method": "get",
+            "expire_by": int(record["expire_by"].timestamp())}
 
 
 def _check_link(link: dict, record: dict) -> None:
@@ -144,7 +152,8 @@ def _attach(db, record: dict, link: dict) -> None:
 def handle_callback(db, user_id: str, params: dict) -> dict:
     """The redirect back to the wallet page. Returns dict(outcome, message, amount_paise) with outcome
     "credited" | "already_credited" | "pending". Raises InvalidPayment (forged, unknown, another user's,
-    closed link; recorded for admins) or PaymentUnavailable (payments off)."""
+    closed link; recorded for admins) or PaymentUnavailable (payments off, or Razorpay unreachable: the
+    link stays open and reconcile/webhook credit it later)."""
     cfg = _cfg()
     if not isinstance(params, dict):
         raise InvalidInput("Payment details are missing.")
@@ -177,7 +186,7 @@ def handle_callback(db, user_id: str, params: dict) -> dict:
         link = rzp.call(cfg, "payment_link.fetch", plink)
     except (rzp.RazorpayDown, rzp.RazorpayRefused) as exc:
         _set(db, ref, {"last_error": f"callback fetch: {exc}"[:300]})
-        return {"outcome": "pending", "message": CONFIRM_LATER, "amount_paise": 0}
+        raise PaymentUnavailable(CONFIRM_LATER) from None
     if link.get("id") != plink or link.get("reference_id") != ref:
         refuse("Razorpay's link does not match the callback", "The payment confirmation is not valid.")
     result = _settle_link(db, record, link, source="callback", event=None)

@@ -1,0 +1,615 @@
+"""Recharge through Razorpay Payment Links, credited exactly once.
+
+Everything runs against the offline sandbox (sandbox/razorpay_server.py) over real HTTP with the real
+`razorpay` SDK; webhooks travel sandbox -> a small HTTP receiver in this module -> payments.handle_webhook.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import pytest
+import razorpay
+
+from sandbox.razorpay_server import run_in_thread
+from services import ledger, payments, users
+from services.errors import BelowMinimum, InvalidAmount, InvalidPayment, NotFound, PaymentUnavailable
+
+KEY_ID, KEY_SECRET, WEBHOOK_SECRET = "rzp_test_sandbox", "sandbox_secret", "sandbox_webhook_secret"
+
+
+# --------------------------------------------------------------------------------------- plumbing
+
+class Receiver:
+    """Webhook endpoint: "forward" hands each delivery to payments.handle_webhook (like the API does),
+    "collect" only keeps it, so a test can replay the exact signed bytes itself."""
+
+    def __init__(self):
+        self.db, self.mode, self.got, self.results = None, "forward", [], []
+        self.lock = threading.Lock()
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                sig, eid = self.headers.get("X-Razorpay-Signature"), self.headers.get("X-Razorpay-Event-Id")
+                with outer.lock:
+                    outer.got.append((body, sig, eid))
+                    db, mode = outer.db, outer.mode
+                code, out = 200, {"status": "collected"}
+                if mode == "forward" and db is not None:
+                    t0 = time.monotonic()
+                    try:
+                        out = payments.handle_webhook(db, body, sig, eid)
+                        out["seconds"] = time.monotonic() - t0
+                    except InvalidPayment as exc:
+                        code, out = 400, {"error": exc.message}
+                    except Exception as exc:  # noqa: BLE001 - a 500 makes the sandbox retry, like Razorpay
+                        code, out = 500, {"error": repr(exc)}
+                    with outer.lock:
+                        outer.results.append(out)
+                data = json.dumps(out, default=str).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def reset(self, db, mode="forward"):
+        with self.lock:
+            self.db, self.mode, self.got, self.results = db, mode, [], []
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def server(receiver):
+    h = run_in_thread({"webhook_url": receiver.url, "duplicate_probability": 1.0, "seed": 7,
+                       "webhook_backoff": 0.05})
+    yield h
+    h.stop()
+
+
+def setup_db(db, receiver, server, monkeypatch, mode="forward"):
+    server.sandbox.webhooks.wait_idle(15)  # nothing of the previous test may land in this one
+    httpx.post(f"{server.url}/sandbox/reset").raise_for_status()
+    httpx.post(f"{server.url}/sandbox/config", json={"webhook_url": receiver.url}).raise_for_status()
+    monkeypatch.setenv("RAZORPAY_SANDBOX_URL", server.url)
+    for n in ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET", "RAZORPAY_WEBHOOK_SECRET", "RAZORPAY_TIMEOUT"):
+        monkeypatch.delenv(n, raising=False)
+    receiver.reset(db, mode)
+    users.create_user(db, "alice", "password-a", "Alice", "alice@example.com")
+    users.create_user(db, "bob", "password-b", "Bob", "bob@example.com")
+    return db
+
+
+@pytest.fixture
+def env(edb, receiver, server, monkeypatch):
+    return setup_db(edb, receiver, server, monkeypatch)
+
+
+def control(server, path, **body):
+    r = httpx.post(f"{server.url}/sandbox/{path}", json=body, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def settle_webhooks(server):
+    assert server.sandbox.webhooks.wait_idle(15)
+
+
+def balance(db, uid):
+    return ledger.get_wallet(db, uid).balance
+
+
+def recharges(db, uid):
+    return ledger.entries(db, uid, category="recharge")[0]
+
+
+def sign(message: str, secret: str = KEY_SECRET) -> str:
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def callback_for(plink, ref, status, pay_id, secret=KEY_SECRET):
+    return {"razorpay_payment_id": pay_id, "razorpay_payment_link_id": plink,
+            "razorpay_payment_link_reference_id": ref, "razorpay_payment_link_status": status,
+            "razorpay_signature": sign(f"{plink}|{ref}|{status}|{pay_id}", secret)}
+
+
+def admin_reasons(db):
+    return [r["reason"] for r in payments.failed_payments(db)]
+
+
+def sdk():
+    return razorpay.Client(auth=(KEY_ID, KEY_SECRET), base_url=_server_url[0])
+
+
+_server_url = [None]
+
+
+@pytest.fixture(autouse=True)
+def _remember_url(server):
+    _server_url[0] = server.url
+
+
+# ------------------------------------------------------------------------------------ happy path
+
+def test_signature_formula_matches_the_published_test_vector():
+    assert sign("plink_IH3cNucfVEgV68|TSsd1989|paid|pay_IH3d0ara9bSsjQ", "EnLs21M47BllR3X8PSFtjtbd") == \
+        "07ae18789e35093e51d0a491eb9922646f3f82773547e5b0f67ee3f2d3bf7d5b"
+
+
+def test_create_pay_through_hosted_page_credits_exactly_once(db, receiver, server, monkeypatch):
+    setup_db(db, receiver, server, monkeypatch)
+    assert payments.mode() == "sandbox"
+    link = payments.create_payment_link(db, "alice", "250.50")
+    assert link["status"] == "created" and link["amount_paise"] == 25050
+    assert link["payment_link_id"].startswith("plink_") and len(link["reference_id"]) <= 40
+    rec = db.payment_links.find_one({"_id": link["reference_id"]})
+    assert rec["payment_link_id"] == link["payment_link_id"] and rec["status"] == "created"
+    at_rzp = server.sandbox.links[link["payment_link_id"]]
+    assert at_rzp["callback_url"] == "http://127.0.0.1:8501/wallet" and at_rzp["callback_method"] == "get"
+    assert at_rzp["notes"]["user_id"] == "alice" and at_rzp["customer"]["email"] == "alice@example.com"
+    assert at_rzp["expire_by"] - at_rzp["created_at"] >= 16 * 60
+
+    page = httpx.get(link["short_url"])
+    assert page.status_code == 200 and "Pay" in page.text
+    r = httpx.post(link["short_url"] + "/pay", data={"method": "upi"}, follow_redirects=False)
+    assert r.status_code == 303
+    params = dict(parse_qsl(urlsplit(r.headers["location"]).query))
+    out = payments.handle_callback(db, "alice", params)
+    assert out["amount_paise"] == 25050 and out["outcome"] in ("credited", "already_credited")
+    settle_webhooks(server)
+    assert len(receiver.results) >= 3  # paid + captured + a duplicate
+    assert all(x.get("status") in ("processed", "duplicate") for x in receiver.results), receiver.results
+    assert max(x["seconds"] for x in receiver.results) < 2.0  # answers fast: no network call inside
+    payments.reconcile_open(db)
+
+    assert balance(db, "alice") == 25050
+    [entry] = recharges(db, "alice")
+    pay_id = params["razorpay_payment_id"]
+    assert entry["_id"] == f"razorpay:{pay_id}" and entry["amount"] == 25050 and entry["source"] == pay_id
+    assert entry["meta"] == {"payment_link_id": link["payment_link_id"], "reference_id": link["reference_id"]}
+    [mine] = payments.list_links(db, "alice")
+    assert mine["status"] == "paid" and mine["credited_paise"] == 25050 and mine["events"] >= 2
+    assert payments.list_links(db, "bob") == []
+    assert payments.handle_callback(db, "alice", params)["outcome"] == "already_credited"
+    assert balance(db, "alice") == 25050 and ledger.audit(db) == []
+
+
+def test_redirect_ten_duplicate_webhooks_and_reconcile_concurrently_credit_once(env, receiver, server):
+    db = env
+    receiver.mode = "collect"
+    link = payments.create_payment_link(db, "alice", 500)
+    paid = control(server, f"links/{link['payment_link_id']}/pay")
+    settle_webhooks(server)
+    deliveries = list(receiver.got)
+    assert {json.loads(b)["event"] for b, _, _ in deliveries} == {"payment_link.paid", "payment.captured"}
+    assert balance(db, "alice") == 0  # nothing forwarded yet
+
+    jobs = [lambda d=deliveries[i % len(deliveries)]: payments.handle_webhook(db, *d) for i in range(10)]
+    jobs += [lambda: payments.handle_callback(db, "alice", paid["callback_params"]),
+             lambda: payments.reconcile_link(db, link["reference_id"], "alice"),
+             lambda: payments.reconcile_open(db)]
+    barrier, errors, outs = threading.Barrier(len(jobs)), [], []
+
+    def run(job):
+        barrier.wait()
+        try:
+            outs.append(job())
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(j,)) for j in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert balance(db, "alice") == 50000
+    assert len(recharges(db, "alice")) == 1
+    assert payments.list_links(db, "alice")[0]["status"] == "paid"
+    assert ledger.audit(db) == []
+    # And again, sequentially, for good measure.
+    for d in deliveries:
+        assert payments.handle_webhook(db, *d)["status"] == "duplicate"
+    assert payments.reconcile_open(db)["credited"] == 0 and balance(db, "alice") == 50000
+
+
+# ----------------------------------------------------------------------------- refused and recorded
+
+def test_forged_callback_signature_credits_nothing_and_is_recorded(env, receiver, server):
+    db = env
+    receiver.mode = "collect"
+    link = payments.create_payment_link(db, "alice", 100)
+    paid = control(server, f"links/{link['payment_link_id']}/pay")
+    forged = dict(paid["callback_params"], razorpay_signature="0" * 64)
+    with pytest.raises(InvalidPayment):
+        payments.handle_callback(db, "alice", forged)
+    wrong_key = callback_for(link["payment_link_id"], link["reference_id"], "paid", paid["payment_id"],
+                             secret="not-the-secret")
+    with pytest.raises(InvalidPayment):
+        payments.handle_callback(db, "alice", wrong_key)
+    with pytest.raises(InvalidPayment):  # the SDK key-name trap: raw keys must not slip through as "ok"
+        payments.handle_callback(db, "alice", {k: v for k, v in paid["callback_params"].items()
+                                               if k != "razorpay_payment_link_status"})
+    # A forged webhook: right shape, wrong secret.
+    settle_webhooks(server)
+    body, _, eid = receiver.got[0]
+    with pytest.raises(InvalidPayment):
+        payments.handle_webhook(db, body, sign(body.decode(), "guess"), eid)
+    with pytest.raises(InvalidPayment):
+        payments.handle_webhook(db, body, None, eid)
+    assert balance(db, "alice") == 0 and recharges(db, "alice") == []
+    reasons = admin_reasons(db)
+    assert "callback signature does not match" in reasons
+    assert "callback with missing parameters" in reasons
+    assert "webhook signature does not match" in reasons
+
+
+def test_tampered_amount_credits_nothing_extra_and_is_recorded(env, receiver, server):
+    db = env
+    receiver.mode = "collect"
+    link = payments.create_payment_link(db, "alice", 100)
+    paid = control(server, f"links/{link['payment_link_id']}/pay")
+    settle_webhooks(server)
+    # Webhook body with the amount raised but the original signature: refused, nothing credited.
+    body, sig, eid = next(d for d in receiver.got if json.loads(d[0])["event"] == "payment.captured")
+    tampered = body.replace(b'"amount":10000', b'"amount":9999900')
+    assert tampered != body
+    with pytest.raises(InvalidPayment):
+        payments.handle_webhook(db, tampered, sig, eid)
+    assert balance(db, "alice") == 0
+    # Callback carrying a made-up amount: the amount is Razorpay's (fetched), the tamper is recorded.
+    out = payments.handle_callback(db, "alice", dict(paid["callback_params"], amount="9999900"))
+    assert out["amount_paise"] == 10000
+    assert balance(db, "alice") == 10000 and len(recharges(db, "alice")) == 1
+    reasons = admin_reasons(db)
+    assert "webhook signature does not match" in reasons
+    assert any("callback carried an amount" in r for r in reasons)
+
+
+def test_callback_replayed_for_another_user_is_refused(env, receiver, server):
+    db = env
+    receiver.mode = "collect"
+    link = payments.create_payment_link(db, "alice", 300)
+    paid = control(server, f"links/{link['payment_link_id']}/pay")
+    with pytest.raises(InvalidPayment, match="different account"):
+        payments.handle_callback(db, "bob", paid["callback_params"])
+    assert balance(db, "bob") == 0 and recharges(db, "bob") == []
+    with pytest.raises(NotFound):  # nor can bob poke at alice's link
+        payments.reconcile_link(db, link["reference_id"], "bob")
+    rows = [r for r in payments.failed_payments(db) if "another user" in r["reason"]]
+    assert rows and rows[0]["user_id"] == "bob" and rows[0]["payment_link_id"] == link["payment_link_id"]
+    # The real owner still gets the money, once.
+    assert payments.handle_callback(db, "alice", paid["callback_params"])["outcome"] == "credited"
+    assert balance(db, "alice") == 30000 and balance(db, "bob") == 0
+
+
+def test_unknown_link_ids_credit_nothing_and_are_recorded(env, receiver, server):
+    db = env
+    # Correctly signed (we know the sandbox secret) but for a link we never made.
+    with pytest.raises(InvalidPayment, match="not known"):
+        payments.handle_callback(db, "alice", callback_for("plink_Nope0000000000", "wr_nope", "paid",
+                                                           "pay_Nope0000000000"))
+    with pytest.raises(NotFound):
+        payments.reconcile_link(db, "plink_Nope0000000000")
+    # A link made at Razorpay by someone else, paid: its webhooks match nothing here.
+    foreign = sdk().payment_link.create({"amount": 70000, "reference_id": "someone-else-1"}, timeout=5)
+    control(server, f"links/{foreign['id']}/pay")
+    settle_webhooks(server)
+    assert {x["status"] for x in receiver.results} == {"unmatched", "duplicate"} or \
+        {x["status"] for x in receiver.results} == {"unmatched"}
+    payments.reconcile_open(db)
+    assert balance(db, "alice") == 0 and balance(db, "bob") == 0
+    assert db.ledger.count_documents({}) == 0
+    rows = payments.failed_payments(db)
+    assert "callback for an unknown payment link" in [r["reason"] for r in rows]
+    assert any(r["kind"] == "unmatched" and r["payment_link_id"] == foreign["id"] for r in rows)
+
+
+def test_expired_and_cancelled_links_close_without_credit(env, receiver, server):
+    db = env
+    a = payments.create_payment_link(db, "alice", 100)
+    b = payments.create_payment_link(db, "alice", 200)
+    control(server, f"links/{a['payment_link_id']}/expire")
+    sdk().payment_link.cancel(b["payment_link_id"], timeout=5)
+    settle_webhooks(server)
+    # A correctly signed callback claiming a payment on the expired link: Razorpay knows no such payment.
+    with pytest.raises(InvalidPayment, match="expired"):
+        payments.handle_callback(db, "alice", callback_for(a["payment_link_id"], a["reference_id"], "paid",
+                                                           "pay_Fake0000000000"))
+    payments.reconcile_open(db)
+    st = {x["reference_id"]: x["status"] for x in payments.list_links(db, "alice")}
+    assert st == {a["reference_id"]: "expired", b["reference_id"]: "cancelled"}
+    assert balance(db, "alice") == 0 and recharges(db, "alice") == []
+    reasons = admin_reasons(db)
+    assert "payment link expired without payment" in reasons
+    assert "payment link cancelled without payment" in reasons
+    assert "callback for a expired link with no such payment" in reasons
+    assert payments.reconcile_open(db)["checked"] == 0  # closed links are not polled again
+
+
+# ------------------------------------------------------------------------------------ bad amounts
+
+@pytest.mark.parametrize("amount, exc, words", [
+    ("9.99", BelowMinimum, "below minimum"), (5, BelowMinimum, "below minimum"),
+    ("abc", InvalidAmount, "number"), ("", InvalidAmount, "number"), (None, InvalidAmount, "number"),
+    ("-50", InvalidAmount, "negative"), ("0", InvalidAmount, "more than zero"),
+    ("100000.01", InvalidAmount, "maximum"), ("10.001", InvalidAmount, "decimal"),
+    ("nan", InvalidAmount, "finite"), (True, InvalidAmount, "number"),
+])
+def test_bad_amounts_are_refused_before_anything_is_written(env, server, amount, exc, words):
+    db = env
+    with pytest.raises(exc) as info:
+        payments.create_payment_link(db, "alice", amount)
+    assert words in info.value.message
+    with pytest.raises(exc):
+        payments.create_order(db, "alice", amount)
+    assert db.payment_links.count_documents({}) == 0
+    assert server.sandbox.links == {} and server.sandbox.orders == {}
+
+
+def test_minimum_follows_settings(env, server):
+    from services import settings
+    settings.set_value(env, "min_recharge_paise", 5000, by="admin")
+    with pytest.raises(BelowMinimum, match="Rs. 50.00"):
+        payments.create_payment_link(env, "alice", 49)
+    assert payments.create_payment_link(env, "alice", 50)["amount_paise"] == 5000
+
+
+def test_unknown_user_gets_no_link(env, server):
+    with pytest.raises(NotFound):
+        payments.create_payment_link(env, "nobody", 100)
+    assert server.sandbox.links == {}
+
+
+# ------------------------------------------------------------------------------ gateway failures
+
+def test_sandbox_stopped_then_back_reconcile_credits_once(edb, receiver, monkeypatch, tmp_path):
+    db = edb
+    state = str(tmp_path / "rzp.json")
+    h = run_in_thread({"state_path": state})  # no webhooks: reconcile alone must do it
+    port = h.port
+    monkeypatch.setenv("RAZORPAY_SANDBOX_URL", h.url)
+    monkeypatch.setenv("RAZORPAY_TIMEOUT", "2")
+    users.create_user(db, "alice", "password-a", "Alice", "alice@example.com")
+    link = payments.create_payment_link(db, "alice", 400)
+    paid = control(h, f"links/{link['payment_link_id']}/pay")
+    h.stop()
+
+    with pytest.raises(PaymentUnavailable, match="credited automatically"):
+        payments.handle_callback(db, "alice", paid["callback_params"])
+    with pytest.raises(PaymentUnavailable, match="Nothing was charged"):
+        payments.create_payment_link(db, "alice", 100)
+    with pytest.raises(PaymentUnavailable):
+        payments.reconcile_link(db, link["reference_id"], "alice")
+    out = payments.reconcile_open(db)
+    assert out["errors"] == 2 and out["credited"] == 0
+    assert balance(db, "alice") == 0
+    statuses = sorted(x["status"] for x in payments.list_links(db, "alice"))
+    assert statuses == ["created", "error_creating"]  # both still on record, still open
+
+    h2 = run_in_thread({"state_path": state}, port=port)
+    try:
+        out = payments.reconcile_open(db)
+        assert out["credited"] == 1 and out["credited_paise"] == 40000 and out["errors"] == 0
+        assert payments.reconcile_open(db)["credited"] == 0
+        assert payments.handle_callback(db, "alice", paid["callback_params"])["outcome"] == "already_credited"
+        assert balance(db, "alice") == 40000 and len(recharges(db, "alice")) == 1
+    finally:
+        h2.stop()
+
+
+@pytest.mark.parametrize("fault", ["5xx", "non_json"])
+def test_gateway_5xx_or_non_json_is_a_clear_error_and_reconcilable(env, server, fault):
+    db = env
+    control(server, "fault", mode=fault, count=1)
+    with pytest.raises(PaymentUnavailable, match="Nothing was charged"):
+        payments.create_payment_link(db, "alice", 100)
+    [rec] = payments.list_links(db, "alice")
+    assert rec["status"] == "error_creating" and rec["last_error"]
+    assert server.sandbox.links == {}
+
+    link = payments.create_payment_link(db, "alice", 200)
+    paid = control(server, f"links/{link['payment_link_id']}/pay")
+    control(server, "fault", mode=fault, count=1)
+    with pytest.raises(PaymentUnavailable):
+        payments.handle_callback(db, "alice", paid["callback_params"])
+    settle_webhooks(server)
+    payments.reconcile_open(db)
+    assert payments.handle_callback(db, "alice", paid["callback_params"])["outcome"] == "already_credited"
+    assert balance(db, "alice") == 20000 and len(recharges(db, "alice")) == 1
+
+
+def test_answer_lost_after_create_is_found_by_reference_and_credited_once(env, receiver, server):
+    db = env
+    receiver.mode = "collect"  # only reconcile may find it
+    control(server, "fault", mode="5xx", count=1, after=True)  # Razorpay made the link, the answer got lost
+    with pytest.raises(PaymentUnavailable):
+        payments.create_payment_link(db, "alice", 150)
+    [rec] = payments.list_links(db, "alice")
+    assert rec["status"] == "error_creating" and rec["payment_link_id"] is None
+    [remote] = server.sandbox.links.values()
+    assert remote["reference_id"] == rec["reference_id"]
+    control(server, f"links/{remote['id']}/pay")
+    assert payments.reconcile_open(db)["credited_paise"] == 15000
+    assert payments.reconcile_open(db)["credited_paise"] == 0
+    [rec] = payments.list_links(db, "alice")
+    assert rec["status"] == "paid" and rec["payment_link_id"] == remote["id"]
+    assert balance(db, "alice") == 15000
+
+
+def test_slow_gateway_times_out(env, server, monkeypatch):
+    monkeypatch.setenv("RAZORPAY_TIMEOUT", "1")
+    control(server, "fault", mode="slow", count=1, delay=3)
+    t0 = time.monotonic()
+    with pytest.raises(PaymentUnavailable):
+        payments.create_payment_link(env, "alice", 100)
+    assert time.monotonic() - t0 < 2.5
+
+
+# ------------------------------------------------------------------------------------------ the race
+
+def test_webhook_before_our_record_is_committed_is_not_lost(env, receiver, server):
+    """Razorpay's webhooks arrive while our record is not visible yet: they are stored as "unmatched"
+    with their payload, then picked up when the record lands, credited once."""
+    db = env
+    user = users.get(db, "alice")
+    rec = payments._link_record(user, 12300, "sandbox")
+    # What create_payment_link does, with the record's commit delayed until after the payment.
+    remote = sdk().payment_link.create(payments._link_body(user, rec), timeout=5)
+    control(server, f"links/{remote['id']}/pay")
+    settle_webhooks(server)
+    assert receiver.results and {x["status"] for x in receiver.results} <= {"unmatched"}
+    assert balance(db, "alice") == 0
+    assert any(r["kind"] == "unmatched" for r in payments.failed_payments(db))
+
+    db.payment_links.insert_many([rec])  # the commit lands
+    assert payments._adopt_events(db, rec["_id"]) >= 2  # what the create path runs right after it
+    assert balance(db, "alice") == 12300 and len(recharges(db, "alice")) == 1
+    assert not any(r["kind"] == "unmatched" for r in payments.failed_payments(db))
+    # Redelivery of everything, and reconcile: still once.
+    control(server, "webhooks/redeliver")
+    settle_webhooks(server)
+    payments.reconcile_open(db)
+    assert balance(db, "alice") == 12300 and len(recharges(db, "alice")) == 1
+    assert payments.list_links(db, "alice")[0]["status"] == "paid"
+
+
+def test_race_resolved_by_reconcile_alone(env, receiver, server):
+    db = env
+    user = users.get(db, "alice")
+    rec = payments._link_record(user, 9900, "sandbox")
+    remote = sdk().payment_link.create(payments._link_body(user, rec), timeout=5)
+    control(server, f"links/{remote['id']}/pay")
+    settle_webhooks(server)
+    assert balance(db, "alice") == 0
+    db.payment_links.insert_many([rec])  # the record lands, nothing else runs
+    out = payments.reconcile_open(db)  # the scheduled worker
+    assert out["credited_paise"] == 9900
+    assert balance(db, "alice") == 9900 and len(recharges(db, "alice")) == 1
+    assert not any(r["kind"] == "unmatched" for r in payments.failed_payments(db))
+    assert payments.reconcile_open(db)["events_retried"] == 0
+
+
+# ------------------------------------------------------------------ partial, failed, orders, config
+
+def test_partial_payments_credit_what_was_paid(env, server):
+    db = env
+    link = payments.create_payment_link(db, "alice", 100)
+    # Partial payments switched on for this link at Razorpay (e.g. from its dashboard).
+    sdk().payment_link.edit(link["payment_link_id"], {"accept_partial": True}, timeout=5)
+    first = control(server, f"links/{link['payment_link_id']}/pay", amount=3000)
+    assert first["status"] == "partially_paid"
+    out = payments.handle_callback(db, "alice", first["callback_params"])
+    assert out["amount_paise"] == 3000
+    settle_webhooks(server)
+    assert balance(db, "alice") == 3000
+    assert payments.list_links(db, "alice")[0]["status"] == "partially_paid"
+    assert payments.reconcile_open(db)["credited_paise"] == 0
+    second = control(server, f"links/{link['payment_link_id']}/pay", amount=7000)
+    settle_webhooks(server)
+    payments.reconcile_open(db)
+    payments.handle_callback(db, "alice", second["callback_params"])
+    assert balance(db, "alice") == 10000
+    assert sorted(e["amount"] for e in recharges(db, "alice")) == [3000, 7000]
+    [mine] = payments.list_links(db, "alice")
+    assert mine["status"] == "paid" and mine["credited_paise"] == 10000
+
+
+def test_payment_failed_is_recorded_and_link_stays_open(env, server):
+    db = env
+    link = payments.create_payment_link(db, "alice", 100)
+    failed = control(server, f"links/{link['payment_link_id']}/fail")
+    settle_webhooks(server)
+    rows = [r for r in payments.failed_payments(db) if r["kind"] == "failed"]
+    assert rows and rows[0]["payment_id"] == failed["payment_id"] and rows[0]["user_id"] == "alice"
+    assert "payment failed" in rows[0]["reason"]
+    payments.reconcile_open(db)
+    assert payments.list_links(db, "alice")[0]["status"] == "created" and balance(db, "alice") == 0
+    # The customer retries and pays.
+    control(server, f"links/{link['payment_link_id']}/pay")
+    settle_webhooks(server)
+    assert balance(db, "alice") == 10000 and payments.list_links(db, "alice")[0]["status"] == "paid"
+
+
+def test_orders_flow_credits_once_and_checks_signature_and_owner(env, receiver, server):
+    db = env
+    with pytest.raises(BelowMinimum, match="below minimum"):
+        payments.create_order(db, "alice", "9")
+    order = payments.create_order(db, "alice", "75")
+    assert order["amount_paise"] == 7500 and order["currency"] == "INR" and order["order_id"].startswith("order_")
+    assert payments.razorpay_key() == KEY_ID
+    receiver.mode = "collect"
+    paid = control(server, f"orders/{order['order_id']}/pay")
+    good = (paid["razorpay_order_id"], paid["razorpay_payment_id"], paid["razorpay_signature"])
+    with pytest.raises(InvalidPayment):
+        payments.verify_order_payment(db, "alice", good[0], good[1], "f" * 64)
+    with pytest.raises(InvalidPayment):  # signature of another payment id
+        payments.verify_order_payment(db, "alice", good[0], "pay_Other000000000", good[2])
+    with pytest.raises(InvalidPayment, match="different account"):
+        payments.verify_order_payment(db, "bob", *good)
+    assert balance(db, "alice") == 0 and balance(db, "bob") == 0
+    out = payments.verify_order_payment(db, "alice", *good)
+    assert out == {"outcome": "credited", "amount_paise": 7500, "balance_paise": 7500}
+    assert payments.verify_order_payment(db, "alice", *good)["outcome"] == "already_credited"
+    settle_webhooks(server)
+    for d in receiver.got:  # payment.captured + order.paid for the same payment
+        payments.handle_webhook(db, *d)
+    payments.reconcile_open(db)
+    assert balance(db, "alice") == 7500 and len(recharges(db, "alice")) == 1
+    [e] = recharges(db, "alice")
+    assert e["_id"] == f"razorpay:{good[1]}" and e["meta"]["order_id"] == order["order_id"]
+    reasons = admin_reasons(db)
+    assert "order payment signature does not match" in reasons
+    assert any("another user" in r for r in reasons)
+
+
+def test_order_paid_only_by_webhook_or_reconcile(env, server):
+    db = env
+    order = payments.create_order(db, "alice", 60)
+    control(server, f"orders/{order['order_id']}/pay")
+    settle_webhooks(server)  # forwarded: payment.captured / order.paid credit it
+    assert balance(db, "alice") == 6000
+    payments.reconcile_open(db)
+    assert balance(db, "alice") == 6000 and len(recharges(db, "alice")) == 1
+
+
+def test_mode_and_keys(monkeypatch, tmp_path, edb):
+    for n in ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET", "RAZORPAY_WEBHOOK_SECRET", "RAZORPAY_SANDBOX_URL"):
+        monkeypatch.delenv(n, raising=False)
+    monkeypatch.setenv("WALLET_SECRETS_FILE", str(tmp_path / "missing.toml"))
+    assert payments.mode() == "off" and payments.razorpay_key() == ""
+    users.create_user(edb, "alice", "password-a", "Alice", "alice@example.com")
+    with pytest.raises(PaymentUnavailable, match="Online recharge is not available right now"):
+        payments.create_payment_link(edb, "alice", 100)
+    with pytest.raises(PaymentUnavailable):
+        payments.handle_webhook(edb, b"{}", "x", "evt_1")
+    assert edb.payment_links.count_documents({}) == 0
+    toml = tmp_path / "secrets.toml"
+    toml.write_text('RAZORPAY_KEY_ID = "rzp_test_abc"\nRAZORPAY_KEY_SECRET = "s"\n')
+    monkeypatch.setenv("WALLET_SECRETS_FILE", str(toml))
+    assert payments.mode() == "test" and payments.razorpay_key() == "rzp_test_abc"
+    toml.write_text('[razorpay]\nkey_id = "rzp_live_abc"\nkey_secret = "s"\n')
+    assert payments.mode() == "live"
+    monkeypatch.setenv("RAZORPAY_SANDBOX_URL", "http://127.0.0.1:9")
+    assert payments.mode() == "sandbox" and payments.razorpay_key() == KEY_ID  # never real keys to a fake
