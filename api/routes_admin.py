@@ -55,7 +55,7 @@ def _plain(value):
     return str(value)
 
 
-@router.get("/summary", response_model=SummaryOut)
+@router.get("/summary", response_model=SummaryOut, response_model_exclude_none=True)
 def summary(_reader=Depends(require_reporting), db=Depends(get_db)):
     """Totals across all wallets: balance held, today's credits and debits, low-balance users, top
     spenders (30 days), failed payments. Read-only; admins and analysts."""
