@@ -46,6 +46,21 @@ _HOLD_ID = re.compile(r"^[A-Za-z0-9_:\-]{1,100}$")
 _done_lock = threading.Lock()
 _done: dict[str, set[str]] = {}
 
+# Threads of one process take turns per wallet instead of racing each other's CAS: correctness
+# comes from the CAS (other processes still race), this only saves wasted round trips.
+_wallet_locks: dict[str, threading.Lock] = {}
+_wallet_locks_guard = threading.Lock()
+
+
+def _turn(user_id: str) -> threading.Lock:
+    with _wallet_locks_guard:
+        lock = _wallet_locks.get(user_id)
+        if lock is None:
+            if len(_wallet_locks) > 10_000:
+                _wallet_locks.clear()  # bounded; a dropped lock only costs a CAS retry
+            lock = _wallet_locks[user_id] = threading.Lock()
+        return lock
+
 
 @dataclass(frozen=True)
 class Wallet:
@@ -107,7 +122,15 @@ def post(db, user_id: str, *, key: str, type: str, category: str, amount: int, s
     _check_text(source, "Source", 200)
     _check_text(note, "Note", 500)
     want = {"user_id": user_id, "type": type, "amount": amount, "category": category}
+    with _turn(user_id):
+        entry = _post_locked(db, user_id, key, type, category, amount, source, note, meta, want)
+    if entry.get("_fresh"):
+        del entry["_fresh"]
+        _insert_entry(db, entry)
+    return entry
 
+
+def _post_locked(db, user_id, key, type, category, amount, source, note, meta, want) -> dict:
     while True:
         w = _read_wallet(db, user_id)
         # Order matters: the wallet first, then the ledger. An earlier posting of this key either is
@@ -124,8 +147,7 @@ def post(db, user_id: str, *, key: str, type: str, category: str, amount: int, s
         delta = amount if type == CREDIT else -amount
         entry = _entry(w, key, user_id, type, category, amount, int(w["balance"]) + delta, source, note, meta)
         if _cas(db, w, entry=entry, balance_delta=delta):
-            _insert_entry(db, entry)
-            return entry
+            return dict(entry, _fresh=True)
 
 
 def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None = None,
@@ -140,6 +162,11 @@ def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None 
     require_paise(amount)
     if min_amount is not None:
         require_paise(min_amount, allow_zero=True)
+    with _turn(user_id):
+        return _hold_locked(db, user_id, hold_id, amount, min_amount, ref)
+
+
+def _hold_locked(db, user_id, hold_id, amount, min_amount, ref) -> int:
     while True:
         w = _read_wallet(db, user_id)
         if hold_id in w["holds"]:
@@ -171,18 +198,26 @@ def settle(db, user_id: str, hold_id: str, amount: int, *, key: str, category: s
     require_paise(amount, allow_zero=True)
     if category not in CATEGORIES:
         raise InvalidInput(f"Unknown category {category!r}.")
+    with _turn(user_id):
+        entry, fresh = _settle_locked(db, user_id, hold_id, amount, key, category, source, note, meta)
+    if fresh:
+        _insert_entry(db, entry)
+    return entry
+
+
+def _settle_locked(db, user_id, hold_id, amount, key, category, source, note, meta):
     while True:
         w = _read_wallet(db, user_id)
         h = w["holds"].get(hold_id)
         if h is None:
             if any(p["_id"] == key for p in w["pending"]):
-                return _finish_pending(db, w, key)
+                return _finish_pending(db, w, key), False
             done = find_entry(db, key)
             if done is not None:
-                return done
+                return done, False
             if hold_id in w.get("closed_holds", []):
                 if amount == 0:
-                    return None
+                    return None, False
                 raise Conflict(f"Hold {hold_id} was already released.")
             raise NotFound(f"No open hold {hold_id}.")
         if amount > int(h["amount"]):
@@ -195,15 +230,18 @@ def settle(db, user_id: str, hold_id: str, amount: int, *, key: str, category: s
                            note, meta)
         if _cas(db, w, entry=entry, balance_delta=-amount, held_delta=-int(h["amount"]), holds=holds,
                 closed_holds=closed):
-            if entry is not None:
-                _insert_entry(db, entry)
-            return entry
+            return entry, entry is not None
 
 
 def release(db, user_id: str, hold_id: str) -> bool:
     """Give a hold back. True if this call released it, False if it was already resolved."""
     _check_user_id(user_id)
     _check_hold_id(hold_id)
+    with _turn(user_id):
+        return _release_locked(db, user_id, hold_id)
+
+
+def _release_locked(db, user_id, hold_id) -> bool:
     while True:
         w = _read_wallet(db, user_id)
         h = w["holds"].get(hold_id)

@@ -92,14 +92,15 @@ def ensure_first_admin(db) -> dict | None:
                        "admin")
 
 
-def seed_demo(db) -> list[tuple[str, str, str]]:
-    """On an empty database: a demo admin, analyst and user with fresh random passwords."""
+def seed_demo(db, password: str | None = None) -> list[tuple[str, str, str]]:
+    """On an empty database: a demo admin, analyst and user, with fresh random passwords unless one is
+    given (tests and the browser test pass WALLET_DEMO_PASSWORD)."""
     if db.users.find_one({}, {"_id": 1}):
         return []
     made = []
     for username, name, role in (("admin", "Demo Admin", "admin"), ("analyst", "Demo Analyst", "analyst"),
                                  ("demo", "Demo User", "user")):
-        pw = secrets.token_urlsafe(9)
+        pw = password or secrets.token_urlsafe(9)
         try:
             create_user(db, username, pw, name, f"{username}@example.com", role)
             made.append((username, pw, role))

@@ -78,6 +78,7 @@ def make_target(target: str, tmp_path, request):
         spec = {"uri": uri, "name": name, "path": None}
         request.addfinalizer(lambda: db.client.drop_database(name))
     dbmod.ensure_schema(db)
+    request.addfinalizer(db.client.close)
     return db, spec
 
 

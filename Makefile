@@ -1,0 +1,50 @@
+# Two commands matter: `make run` (the product on the embedded defaults) and `make test` (the suite).
+# Everything else here is what those two need, installed on demand.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+# The embedded engine needs Python >= 3.13: take it from PATH or from pyenv's install.
+PYTHON313 ?= $(firstword $(shell command -v python3.13 2>/dev/null | xargs -r -I{} sh -c '{} -c "" 2>/dev/null && echo {}') $(wildcard /root/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13))
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run api test test-fast bench screenshots install browser clean
+
+$(BIN)/python:
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found: install python3.13 (the embedded MongoDB engine needs it)"; exit 1; }
+	$(PYTHON313) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.installed
+
+# Debian's Chromium for the browser tests (`playwright install` cannot download browsers here).
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
+
+browser: $(CHROMIUM)
+
+run: install
+	$(BIN)/python scripts/run.py
+
+api: install
+	$(BIN)/python scripts/run.py --only api
+
+test: install browser
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+test-fast: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests -m "not slow and not browser"
+
+bench: install
+	$(BIN)/python bench/ledger.py
+	@if [ -f bench/api.py ]; then $(BIN)/python bench/api.py; fi
+	@if [ -f bench/dashboard.py ]; then $(BIN)/python bench/dashboard.py; fi
+
+screenshots: install browser
+	$(BIN)/python scripts/screenshots.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,395 @@
+"""The ledger's invariants, each tested on every target (embedded, wire, real MongoDB if configured):
+
+I1 balance == Σ credits − Σ debits, held == Σ open holds (ledger.audit)
+I2 no balance or available amount ever goes below zero, whatever the concurrency
+I3 one idempotency key → at most one entry, however often and however concurrently it is sent
+I4 a crash at any point loses no acknowledged operation and doubles none (after recover)
+I5 bad input writes nothing
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from services import clock, ledger, reports, settings, users, wallet
+from services.errors import Conflict, InsufficientBalance, InvalidAmount, InvalidInput, NotFound, WalletError
+from tests import workers
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def credit(db, uid, paise, key):
+    return ledger.post(db, uid, key=key, type="credit", category="recharge", amount=paise)
+
+
+def snapshot(db):
+    """Everything a bad call could have written."""
+    return {c: sorted(map(repr, db[c].find({}))) for c in
+            ("wallets", "ledger", "users", "settings", "settings_history", "rollups", "audit_log")}
+
+
+# ------------------------------------------------------------------------------------------- basics
+
+def test_new_wallet_is_zero_and_posting_moves_balance(db):
+    users.create_user(db, "asha", "password1", "Asha", "asha@example.com")
+    assert wallet.balance(db, "asha").balance == 0
+    e = credit(db, "asha", 10000, "r1")
+    assert (e["type"], e["amount"], e["balance_after"], e["category"]) == ("credit", 10000, 10000, "recharge")
+    d = ledger.post(db, "asha", key="d1", type="debit", category="call", amount=2550, source="call_1")
+    assert d["balance_after"] == 7450
+    assert wallet.balance(db, "asha").balance == 7450
+    page, cursor = ledger.entries(db, "asha")
+    assert [x["_id"] for x in page] == ["d1", "r1"] and cursor is None
+    assert ledger.audit(db) == []
+
+
+def test_debit_beyond_available_is_refused(db):
+    credit(db, "u1", 1000, "r1")
+    ledger.hold(db, "u1", "h1", 600)
+    with pytest.raises(InsufficientBalance):
+        ledger.post(db, "u1", key="d1", type="debit", category="call", amount=401)
+    ledger.post(db, "u1", key="d2", type="debit", category="call", amount=400)
+    w = ledger.get_wallet(db, "u1")
+    assert (w.balance, w.held, w.available) == (600, 600, 0)
+    assert ledger.audit(db) == []
+
+
+def test_hold_settle_release(db):
+    credit(db, "u1", 10000, "r1")
+    assert ledger.hold(db, "u1", "call_a", 5000) == 5000
+    assert ledger.hold(db, "u1", "call_a", 5000) == 5000          # idempotent while open
+    assert ledger.get_wallet(db, "u1").available == 5000
+    # partial hold: as much as is available, if at least the floor
+    assert ledger.hold(db, "u1", "call_b", 9000, min_amount=1000) == 5000
+    with pytest.raises(InsufficientBalance):
+        ledger.hold(db, "u1", "call_c", 9000, min_amount=1000)
+    e = ledger.settle(db, "u1", "call_a", 3000, key="call:call_a", meta={"seconds": 180})
+    assert e["amount"] == 3000 and e["balance_after"] == 7000
+    assert ledger.settle(db, "u1", "call_a", 3000, key="call:call_a") == e   # settling again: same result
+    with pytest.raises(Conflict):
+        ledger.hold(db, "u1", "call_a", 100)                         # a resolved hold is not reopened
+    assert ledger.release(db, "u1", "call_b") is True
+    assert ledger.release(db, "u1", "call_b") is False
+    with pytest.raises(Conflict):
+        ledger.settle(db, "u1", "call_b", 100, key="call:call_b")
+    with pytest.raises(NotFound):
+        ledger.settle(db, "u1", "never", 100, key="call:never")
+    w = ledger.get_wallet(db, "u1")
+    assert (w.balance, w.held) == (7000, 0)
+    assert ledger.audit(db) == []
+
+
+def test_settle_more_than_hold_is_refused(db):
+    credit(db, "u1", 10000, "r1")
+    ledger.hold(db, "u1", "h", 1000)
+    before = snapshot(db)
+    with pytest.raises(InvalidInput):
+        ledger.settle(db, "u1", "h", 1001, key="call:h")
+    assert snapshot(db) == before
+
+
+def test_same_key_other_operation_conflicts(db):
+    credit(db, "u1", 1000, "k")
+    for kwargs in ({"amount": 999}, {"type": "debit"}, {"user": "u2"}):
+        uid = kwargs.get("user", "u1")
+        with pytest.raises(Conflict):
+            ledger.post(db, uid, key="k", type=kwargs.get("type", "credit"), category="recharge",
+                        amount=kwargs.get("amount", 1000))
+    assert ledger.get_wallet(db, "u1").balance == 1000
+
+
+# --------------------------------------------------------------------------------- I3 idempotency
+
+def test_same_key_ten_times_concurrently_one_entry(db):
+    credit(db, "u1", 5000, "seed")
+    barrier = threading.Barrier(10)
+
+    def send(_):
+        barrier.wait()
+        return ledger.post(db, "u1", key="same", type="debit", category="call", amount=1234)
+
+    with ThreadPoolExecutor(10) as ex:
+        results = list(ex.map(send, range(10)))
+    assert len({r["_id"] for r in results}) == 1 and all(r["balance_after"] == 3766 for r in results)
+    assert db.ledger.count_documents({"_id": "same"}) == 1
+    assert ledger.get_wallet(db, "u1").balance == 3766
+    assert ledger.audit(db) == []
+
+
+# ------------------------------------------------------------------------------ I2 concurrency
+
+def test_eight_threads_500_debits_each(db):
+    credit(db, "u1", 100000, "seed")          # Rs. 1,000
+    lows = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            w = ledger.get_wallet(db, "u1")
+            lows.append(min(w.balance, w.available))
+            time.sleep(0.005)
+
+    def worker(t):
+        ok = 0
+        for i in range(500):
+            try:
+                ledger.post(db, "u1", key=f"t{t}-{i}", type="debit", category="call", amount=100)
+                ok += 1
+            except InsufficientBalance:
+                pass
+        return ok
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    with ThreadPoolExecutor(8) as ex:
+        total = sum(ex.map(worker, range(8)))
+    stop.set()
+    watcher.join()
+    assert total == 1000
+    assert ledger.get_wallet(db, "u1").balance == 0
+    assert min(lows) >= 0
+    assert db.ledger.count_documents({"type": "debit"}) == 1000
+    assert ledger.audit(db) == []
+
+
+def test_four_processes_500_debits_each(target):
+    db, spec = target
+    credit(db, "u1", 100000, "seed")
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=workers.debit_many, args=(spec, "u1", 500, f"p{i}", q)) for i in range(4)]
+    for p in procs:
+        p.start()
+    total = sum(q.get(timeout=600) for _ in procs)
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert total == 1000
+    assert ledger.get_wallet(db, "u1").balance == 0
+    assert ledger.audit(db) == []
+
+
+# ------------------------------------------------------------------------------------ I4 crashes
+
+def test_crash_between_balance_change_and_ledger_insert_is_recovered(db, monkeypatch):
+    credit(db, "u1", 5000, "seed")
+
+    def die(*_a, **_k):
+        raise SystemExit("killed")   # stands for the process dying right after the CAS
+
+    monkeypatch.setattr(ledger, "_insert_entry", die)
+    with pytest.raises(SystemExit):
+        ledger.post(db, "u1", key="lost?", type="debit", category="call", amount=700)
+    monkeypatch.undo()
+    assert ledger.find_entry(db, "lost?") is None               # the ledger doesn't have it yet ...
+    assert ledger.get_wallet(db, "u1").balance == 4300          # ... but the balance moved
+    assert ledger.audit(db) == []                               # audit counts the pending entry
+    # the client retries the same key: it gets the entry, not a second debit
+    e = ledger.post(db, "u1", key="lost?", type="debit", category="call", amount=700)
+    assert e["balance_after"] == 4300 and ledger.get_wallet(db, "u1").balance == 4300
+    ledger.recover(db)
+    assert db.wallets.find_one({"_id": "u1"})["pending"] == []
+    assert ledger.find_entry(db, "lost?")["amount"] == 700
+    assert ledger.audit(db) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["embedded", "wire"])
+def test_sigkill_at_random_points(kind, tmp_path, request):
+    """A child streams operations; we SIGKILL it at random moments ≥ 20 times, recovering after each
+    kill. Every acknowledged operation is present exactly once; the audit is clean."""
+    from tests.conftest import make_target
+    db, spec = make_target(kind, tmp_path, request)
+    credit(db, "u1", 50000, "seed")
+    log_path = str(tmp_path / "ops.log")
+    rnd = random.Random(7)
+    ops, kills = 400, 0
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "tests.workers", "crash", json.dumps(spec), "u1", log_path, "1", str(ops)]
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        p = subprocess.Popen(cmd, cwd=ROOT, env=env)
+        if kills < 25:
+            time.sleep(rnd.uniform(0.4, 1.2))   # past start-up, into the stream
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                kills += 1
+            p.wait()
+            ledger.recover(db)
+            assert ledger.audit(db) == []
+            continue
+        assert p.wait(300) == 0
+        break
+    assert kills >= 20
+    done, _ = workers._read_log(log_path)
+    assert len(done) == ops
+    ledger.recover(db)
+    assert ledger.audit(db) == []
+    # every acknowledged credit/debit exactly once; every hold resolved
+    keys = {f"s1-op{n}" for n in range(ops)}
+    present = {d["_id"] for d in db.ledger.find({}, {"_id": 1})}
+    w = db.wallets.find_one({"_id": "u1"})
+    assert w["holds"] == {} and int(w["held"]) == 0
+    for log_rec in map(json.loads, open(log_path)):
+        if "intent" in log_rec and log_rec["intent"]["kind"] == "credit":
+            assert log_rec["intent"]["key"] in present
+    assert present - {"seed"} <= keys | {f"settle:{k}" for k in keys}
+    assert db.ledger.count_documents({}) == len(present)
+
+
+# ------------------------------------------------------------------------------ I5 bad input
+
+BAD_CALLS = [
+    ("post: negative", lambda db: ledger.post(db, "u1", key="k", type="credit", category="recharge", amount=-1)),
+    ("post: zero", lambda db: ledger.post(db, "u1", key="k", type="credit", category="recharge", amount=0)),
+    ("post: float", lambda db: ledger.post(db, "u1", key="k", type="credit", category="recharge", amount=1.5)),
+    ("post: bool", lambda db: ledger.post(db, "u1", key="k", type="credit", category="recharge", amount=True)),
+    ("post: str", lambda db: ledger.post(db, "u1", key="k", type="credit", category="recharge", amount="100")),
+    ("post: type", lambda db: ledger.post(db, "u1", key="k", type="refund", category="recharge", amount=1)),
+    ("post: category", lambda db: ledger.post(db, "u1", key="k", type="credit", category="gift", amount=1)),
+    ("post: empty key", lambda db: ledger.post(db, "u1", key="", type="credit", category="recharge", amount=1)),
+    ("post: key type", lambda db: ledger.post(db, "u1", key=5, type="credit", category="recharge", amount=1)),
+    ("post: long key", lambda db: ledger.post(db, "u1", key="k" * 201, type="credit", category="recharge",
+                                              amount=1)),
+    ("post: user", lambda db: ledger.post(db, "$bad", key="k", type="credit", category="recharge", amount=1)),
+    ("post: dotted user", lambda db: ledger.post(db, "a.b", key="k", type="credit", category="recharge",
+                                                 amount=1)),
+    ("post: note", lambda db: ledger.post(db, "u1", key="k", type="credit", category="recharge", amount=1,
+                                          note="x" * 501)),
+    ("post: overdraw", lambda db: ledger.post(db, "u1", key="k", type="debit", category="call", amount=10**6)),
+    ("hold: id", lambda db: ledger.hold(db, "u1", "a.b", 100)),
+    ("hold: amount", lambda db: ledger.hold(db, "u1", "h", -5)),
+    ("hold: too much", lambda db: ledger.hold(db, "u1", "h", 10**9)),
+    ("settle: unknown", lambda db: ledger.settle(db, "u1", "nope", 10, key="x")),
+    ("settle: negative", lambda db: ledger.settle(db, "u1", "open", -10, key="x")),
+    ("settle: over hold", lambda db: ledger.settle(db, "u1", "open", 10**6, key="x")),
+    ("settle: category", lambda db: ledger.settle(db, "u1", "open", 1, key="x", category="fun")),
+    ("entries: limit", lambda db: ledger.entries(db, "u1", limit=0)),
+    ("entries: type", lambda db: ledger.entries(db, "u1", type="both")),
+    ("entries: dates", lambda db: ledger.entries(db, "u1", start=clock.now(), end=clock.now() - timedelta(1))),
+    ("user: name", lambda db: users.create_user(db, "A B", "password1", "x", "x@example.com")),
+    ("user: password", lambda db: users.create_user(db, "newbie", "short", "x", "x@example.com")),
+    ("user: email", lambda db: users.create_user(db, "newbie", "password1", "x", "not-an-email")),
+    ("user: role", lambda db: users.create_user(db, "newbie", "password1", "x", "x@example.com", "root")),
+    ("user: taken", lambda db: users.create_user(db, "usr1", "password1", "x", "x@example.com")),
+    ("settings: unknown", lambda db: settings.set_value(db, "free_money", 1, by="admin")),
+    ("settings: bounds", lambda db: settings.set_value(db, "low_balance_paise", -1, by="admin")),
+    ("settings: type", lambda db: settings.set_value(db, "low_balance_paise", "5", by="admin")),
+    ("rate: zero", lambda db: settings.set_call_rate(db, "0", by="admin")),
+    ("rate: text", lambda db: settings.set_call_rate(db, "ten", by="admin")),
+    ("rate: 3 decimals", lambda db: settings.set_call_rate(db, "0.505", by="admin")),
+    ("rate: unknown user", lambda db: settings.set_call_rate(db, "5", by="admin", user_id="ghost")),
+    ("admin credit: no reason", lambda db: wallet.admin_credit(db, admin="admin", user_id="usr1", amount="5",
+                                                               category="promo_credit", reason="", key="a")),
+    ("admin credit: category", lambda db: wallet.admin_credit(db, admin="admin", user_id="usr1", amount="5",
+                                                              category="gift", reason="because", key="a")),
+    ("admin credit: amount", lambda db: wallet.admin_credit(db, admin="admin", user_id="usr1", amount="-5",
+                                                            category="refund", reason="because", key="a")),
+    ("admin credit: huge", lambda db: wallet.admin_credit(db, admin="admin", user_id="usr1", amount="1e9",
+                                                          category="refund", reason="because", key="a")),
+    ("admin credit: user", lambda db: wallet.admin_credit(db, admin="admin", user_id="ghost", amount="5",
+                                                          category="refund", reason="because", key="a")),
+]
+
+
+@pytest.mark.parametrize("name,call", BAD_CALLS, ids=[n for n, _ in BAD_CALLS])
+def test_bad_input_writes_nothing(edb, name, call):
+    users.create_user(edb, "usr1", "password1", "U One", "u1@example.com")
+    credit(edb, "u1", 5000, "seed")
+    ledger.hold(edb, "u1", "open", 1000)
+    before = snapshot(edb)
+    with pytest.raises(WalletError) as exc:
+        call(edb)
+    assert exc.value.message and len(exc.value.message) < 200
+    assert snapshot(edb) == before, name
+
+
+# ------------------------------------------------------------------------ pages, rollups, audit
+
+def test_pagination_walks_every_entry_once(edb):
+    for i in range(530):
+        credit(edb, "u1", 100 + i, f"c{i}")
+        if i % 5 == 0:
+            ledger.post(edb, "u1", key=f"d{i}", type="debit", category="call", amount=50)
+    seen, cursor = [], None
+    while True:
+        page, cursor = ledger.entries(edb, "u1", before_seq=cursor, limit=50)
+        seen += page
+        if cursor is None:
+            break
+    assert len(seen) == 530 + 106 and len({e["_id"] for e in seen}) == len(seen)
+    assert [e["seq"] for e in seen] == sorted((e["seq"] for e in seen), reverse=True)
+    debits, cursor = ledger.entries(edb, "u1", type="debit", limit=200)
+    assert len(debits) == 106 and all(e["type"] == "debit" for e in debits)
+    assert len(list(ledger.iter_entries(edb, user_id="u1", chunk=97))) == 636
+    assert len(list(ledger.iter_entries(edb, type="credit"))) == 530
+
+
+def test_rollups_follow_entries_and_survive_archival(edb, monkeypatch):
+    credit(edb, "u1", 10000, "r1")
+    ledger.hold(edb, "u1", "c1", 5000)
+    ledger.settle(edb, "u1", "c1", 1500, key="call:c1", meta={"seconds": 90})
+    day1 = reports.today()
+    real_now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real_now() + timedelta(days=3))
+    credit(edb, "u1", 700, "r2")       # this write moves day1 out of the wallet document
+    w = edb.wallets.find_one({"_id": "u1"})
+    assert day1.isoformat() not in w["days"]
+    rows = reports.daily(edb, "u1", day1, day1 + timedelta(days=3))
+    assert rows[0]["credits"] == 10000 and rows[0]["debits"] == 1500 and rows[0]["calls"] == 1
+    assert rows[0]["call_seconds"] == 90 and rows[0]["cat"] == {"recharge": 10000, "call": 1500}
+    assert rows[0]["balance"] == 8500
+    assert rows[3]["credits"] == 700 and rows[3]["balance"] == 9200
+    assert rows[1]["credits"] == 0 and rows[1]["balance"] is None
+    assert ledger.audit(edb) == []
+
+
+def test_audit_finds_a_tampered_wallet(edb):
+    credit(edb, "u1", 1000, "r1")
+    credit(edb, "u2", 1000, "r2")
+    edb.wallets.update_one({"_id": "u2"}, {"$set": {"balance": 5000}})
+    bad = ledger.audit(edb)
+    assert [b["user_id"] for b in bad] == ["u2"] and "balance 5000 != ledger 1000" in bad[0]["problems"][0]
+
+
+def test_admin_credit_is_audited_and_idempotent(edb):
+    users.create_user(edb, "usr1", "password1", "U One", "u1@example.com")
+    e = wallet.admin_credit(edb, admin="boss", user_id="usr1", amount="50", category="promo_credit",
+                            reason="Diwali promo", key="form-1")
+    again = wallet.admin_credit(edb, admin="boss", user_id="usr1", amount="50", category="promo_credit",
+                                reason="Diwali promo", key="form-1")
+    assert e == again and wallet.balance(edb, "usr1").balance == 5000
+    log = edb.audit_log.find_one({"_id": e["_id"]})
+    assert (log["actor"], log["target"], log["amount"], log["reason"]) == ("boss", "usr1", 5000, "Diwali promo")
+
+
+def test_low_balance_warning_threshold(edb):
+    credit(edb, "u1", 1999, "r1")
+    assert wallet.balance(edb, "u1").low
+    credit(edb, "u1", 1, "r2")
+    assert not wallet.balance(edb, "u1").low
+
+
+def test_users_and_first_admin(edb, monkeypatch):
+    monkeypatch.setenv("WALLET_ADMIN_USER", "root-admin")
+    monkeypatch.setenv("WALLET_ADMIN_PASSWORD", "s3cret-pass")
+    assert users.ensure_first_admin(edb)["role"] == "admin"
+    assert users.ensure_first_admin(edb) is None           # only when none exists
+    assert users.authenticate(edb, "ROOT-ADMIN", "s3cret-pass")["username"] == "root-admin"
+    with pytest.raises(WalletError):
+        users.authenticate(edb, "root-admin", "wrong-pass")
+    assert ledger.get_wallet(edb, "root-admin").balance == 0
+    creds = users.credentials(edb)["usernames"]["root-admin"]
+    assert creds["roles"] == ["admin"] and creds["password"].startswith("$2")

@@ -1,0 +1,94 @@
+"""Code run in child processes by the concurrency and crash tests (importable under `spawn`)."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+
+from services import db as dbmod, ledger
+from services.errors import Conflict, InsufficientBalance
+
+
+def open_spec(spec: dict):
+    return dbmod.open_db(uri=spec["uri"], name=spec["name"], path=spec["path"])
+
+
+def debit_many(spec: dict, user_id: str, n: int, tag: str, out_q) -> None:
+    """Try `n` debits of Rs. 1; report how many succeeded."""
+    db = open_spec(spec)
+    ok = 0
+    for i in range(n):
+        try:
+            ledger.post(db, user_id, key=f"{tag}-{i}", type="debit", category="call", amount=100)
+            ok += 1
+        except InsufficientBalance:
+            pass
+    out_q.put(ok)
+
+
+def crash_stream(spec: dict, user_id: str, log_path: str, seed: int, ops: int) -> None:
+    """A stream of credits, debits and hold/settle/release pairs. Before each operation its intent is
+    logged; after it returns, its ack. On start, the last un-acked intent is retried with the same key,
+    as any client retrying after a crash would."""
+    db = open_spec(spec)
+    rnd = random.Random(seed)
+    done, last_intent = _read_log(log_path)
+    log = open(log_path, "a", buffering=1)
+    if last_intent is not None and last_intent["key"] not in done:
+        _do(db, user_id, last_intent)
+        _write(log, {"ack": last_intent["key"]})
+    n = len(done) + (1 if last_intent is not None and last_intent["key"] not in done else 0)
+    while n < ops:
+        kind = rnd.choice(["credit", "credit", "debit", "hold"])
+        op = {"key": f"s{seed}-op{n}", "kind": kind, "amount": rnd.randint(1, 5000)}
+        _write(log, {"intent": op})
+        _do(db, user_id, op)
+        _write(log, {"ack": op["key"]})
+        n += 1
+
+
+def _do(db, user_id: str, op: dict) -> None:
+    key, kind, amount = op["key"], op["kind"], op["amount"]
+    try:
+        if kind == "credit":
+            ledger.post(db, user_id, key=key, type="credit", category="recharge", amount=amount)
+        elif kind == "debit":
+            ledger.post(db, user_id, key=key, type="debit", category="call", amount=amount)
+        else:
+            try:
+                held = ledger.hold(db, user_id, key, amount, min_amount=1)
+            except Conflict:
+                return  # resolved before the crash: the retry has nothing left to do
+            if amount % 3 == 0:
+                ledger.release(db, user_id, key)
+            else:
+                ledger.settle(db, user_id, key, held // 2, key=f"settle:{key}", meta={"seconds": 30})
+    except InsufficientBalance:
+        pass
+
+
+def _write(log, rec: dict) -> None:
+    log.write(json.dumps(rec) + "\n")
+    log.flush()
+    os.fsync(log.fileno())
+
+
+def _read_log(path: str):
+    done, last = set(), None
+    if os.path.exists(path):
+        for line in open(path):
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue  # a line torn by the kill
+            if "intent" in rec:
+                last = rec["intent"]
+            elif "ack" in rec:
+                done.add(rec["ack"])
+    return done, last
+
+
+if __name__ == "__main__":  # python -m tests.workers crash SPEC_JSON USER LOG SEED OPS
+    _, cmd, spec, user, log_path, seed, ops = sys.argv
+    crash_stream(json.loads(spec), user, log_path, int(seed), int(ops))
