@@ -18,7 +18,7 @@ def balance(user=Depends(current_user), db=Depends(get_db)):
 
 
 @router.post("/set-call-rate", response_model=RateOut)
-def set_call_rate(rate: str | None = Query(None, max_length=40, description="Rupees per minute, e.g. 15.0; "
+def set_call_rate(rate: str | None = Query(None, max_length=40, examples=["15.0"], description="Rupees per minute, e.g. 15.0; "
                                            "omit with user_id to remove that user's own rate"),
                   user_id: str | None = Query(None, max_length=64, description="Set a per-user rate"),
                   admin=Depends(require_admin), db=Depends(get_db)):

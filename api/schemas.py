@@ -32,7 +32,8 @@ def _number_or_text(v):
 
 # In: passed untouched to services.money.parse_rupees, which owns every rule about amounts.
 AmountIn = Annotated[Any, BeforeValidator(_number_or_text),
-                     WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "maxLength": 40}],
+                     WithJsonSchema({"anyOf": [{"type": "number", "exclusiveMinimum": 0, "multipleOf": 0.01},
+                                               {"type": "string", "maxLength": 40}],
                                      "description": "Rupees: 100, 99.5 or \"99.50\" (at most 2 decimals)"})]
 
 
@@ -43,6 +44,8 @@ class Strict(BaseModel):
 # ------------------------------------------------------------------------------------------- auth
 
 class SignupIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"username": "priya_k", "password": "a-long-secret", "name": "Priya K", "email": "priya@example.com"}]})
     username: str = Field(max_length=64)
     password: str = Field(max_length=200)
     name: str = Field(max_length=200)
@@ -50,6 +53,8 @@ class SignupIn(Strict):
 
 
 class LoginIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"username": "priya_k", "password": "a-long-secret"}]})
     username: str = Field(max_length=64)
     password: str = Field(max_length=200)
 
@@ -86,6 +91,7 @@ class BalanceOut(BaseModel):
 # ---------------------------------------------------------------------------------------- payment
 
 class AmountBody(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"amount": 500}, {"amount": "99.50"}]})
     amount: AmountIn
 
 
@@ -169,6 +175,8 @@ class TransactionsOut(BaseModel):
 # ------------------------------------------------------------------------------------------ calls
 
 class CallIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"to_number": "+919876543210", "kb_id": "kb_sales", "max_minutes": 5}]})
     to_number: str = Field(max_length=40)
     kb_id: str = Field(max_length=100)
     max_minutes: int | None = Field(None, ge=1, le=240)
@@ -185,6 +193,7 @@ class CallStartOut(BaseModel):
 
 
 class CallEndIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"duration_seconds": 180}]})
     duration_seconds: int = Field(ge=0, le=86_400)
 
 
@@ -211,6 +220,8 @@ class RateOut(BaseModel):
 
 
 class AdminCreditIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"user_id": "priya_k", "amount": 100, "category": "refund", "reason": "Dropped call on 12 Jan"}]})
     user_id: str = Field(max_length=64)
     amount: AmountIn
     category: Literal["manual_credit", "promo_credit", "refund"]
