@@ -3,8 +3,8 @@
 Item i of campaign C is the call `cmp_{C}_{i}`. That id makes every step of an item idempotent (the
 start, the hold, the placement on the voice backend, the settlement), so a run interrupted at any
 point resumes without placing or billing any number twice. The item states live in the call documents;
-the campaign document carries the numbers, the settings, the progress counters (for a page to poll)
-and a lease so two runners never drive the same campaign at once.
+the campaign document carries the settings, the progress counters (for a page to poll) and a lease so
+two runners never drive the same campaign at once; its numbers sit in `campaign_numbers` chunks.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from services.money import format_rupees
 MAX_NUMBERS = 10_000
 MAX_CSV_BYTES = 5 * 1024 * 1024
 MAX_CONCURRENCY = 20
+NUMBERS_CHUNK = 1000
 LEASE = timedelta(seconds=60)  # a runner renews it with every item; a dead runner's lease lapses
 
 # Item states (derived from the item's call).
@@ -199,21 +200,33 @@ def create_campaign(db, user_id: str, numbers, kb_id: str, minutes_per_call: int
         cid = hashlib.sha256(f"{user_id}\x00{key}".encode()).hexdigest()[:20]
     else:
         cid = uuid.uuid4().hex[:20]
+    cur = db.campaigns.find_one({"_id": cid})
+    if cur is not None:
+        return _existing(cur, user_id)
+    # The numbers first, in chunks of their own: progress is written to the campaign document after
+    # every call, and rewriting 10,000 numbers each time would cost ~40x more per write.
+    for k in range(0, len(clean), NUMBERS_CHUNK):
+        db.campaign_numbers.update_one({"_id": f"{cid}:{k // NUMBERS_CHUNK}"},
+                                       {"$set": {"campaign_id": cid, "numbers": clean[k:k + NUMBERS_CHUNK]}},
+                                       upsert=True)
     t = clock.now()
     doc = {"_id": cid, "user_id": user_id, "name": name or f"Campaign {t:%d %b %H:%M}", "kb_id": kb_id,
            "minutes_per_call": minutes_per_call, "max_minutes": max_minutes, "concurrency": concurrency,
-           "numbers": clean, "total": len(clean), "status": READY, "created_at": t, "updated_at": t,
+           "total": len(clean), "status": READY, "created_at": t, "updated_at": t,
            "progress": _empty_progress(len(clean)), "runner_id": None, "runner_until": None}
     try:
-        db.campaigns.insert_many([doc])
+        db.campaigns.insert_many([doc])  # the campaign exists once this is in: its numbers are complete
     except (DuplicateKeyError, BulkWriteError):
-        cur = db.campaigns.find_one({"_id": cid}, {"numbers": 0})
-        if cur is None or cur["user_id"] != user_id:
-            raise Conflict("This idempotency key was already used.")
-        return _public(cur)
+        return _existing(db.campaigns.find_one({"_id": cid}), user_id)
     out = _public(doc)
     out["estimate"] = estimate(db, user_id, len(clean), minutes_per_call)
     return out
+
+
+def _existing(cur: dict | None, user_id: str) -> dict:
+    if cur is None or cur["user_id"] != user_id:
+        raise Conflict("This idempotency key was already used.")
+    return _public(cur)
 
 
 def item_call_id(campaign_id: str, i: int) -> str:
@@ -277,6 +290,7 @@ class _Run:
         self.lock = threading.Lock()
         self.stopped = threading.Event()
         self.states: dict[int, dict] = {}
+        self.prog: dict = {}
 
     # -- lease
     def acquire(self) -> None:
@@ -305,6 +319,7 @@ class _Run:
     # -- the loop
     def drive(self, conc: int) -> dict:
         self.states = _item_states(self.db, self.cid, len(self.numbers))
+        self.prog = _tally(self.states, len(self.numbers))  # then kept up to date item by item
         todo = deque(i for i in range(len(self.numbers)) if self.states[i]["state"] not in (DONE, FAILED))
         stop = None
         while todo and stop is None:
@@ -315,8 +330,10 @@ class _Run:
             status = stop
             for i in todo:  # what could not be placed is marked, so a page shows it and a rerun resumes it
                 if self.states[i]["state"] == PENDING:
-                    self.states[i] = {"state": stop}
-        return self._write(status, final=True)
+                    self._set_state(i, {"state": stop})
+        out = self._write(status, final=True)
+        self._report(out)
+        return out
 
     def _pass(self, todo: deque, conc: int) -> tuple[deque, str | None]:
         """Dispatch items until done or starved. Returns (items left, why stopped or None to go on)."""
@@ -332,7 +349,8 @@ class _Run:
                 done, _ = wait(inflight, return_when=FIRST_COMPLETED)
                 for f in done:
                     i = inflight.pop(f)
-                    outcome = f.result()  # a bug or a dead database: stop the run, the lease lapses
+                    outcome, snap = f.result()  # a bug or a dead database: stop the run, the lease lapses
+                    self._report(snap)  # from this thread: UI callbacks may not work from workers
                     if outcome == NEEDS_RECHARGE:
                         refused.append(i)
                     elif outcome == SPEND_CAP:
@@ -348,7 +366,7 @@ class _Run:
                 stop = NEEDS_RECHARGE
         return left, stop
 
-    def _item(self, i: int) -> str:
+    def _item(self, i: int) -> tuple[str, dict]:
         number, cid = self.numbers[i], item_call_id(self.cid, i)
         camp = self.camp
         try:
@@ -372,23 +390,28 @@ class _Run:
         except (Conflict, NotFound, InvalidInput) as exc:
             state = {"state": FAILED, "reason": exc.message}
         with self.lock:
-            self.states[i] = state
-            self._write(RUNNING)
-        return state["state"]
+            self._set_state(i, state)
+            return state["state"], self._write(RUNNING)
+
+    def _set_state(self, i: int, state: dict) -> None:
+        _count(self.prog, self.states[i], -1)
+        self.states[i] = state
+        _count(self.prog, state, 1)
+
+    def _report(self, out: dict) -> None:
+        if self.progress_cb is not None:
+            self.progress_cb(out)
 
     def _write(self, status: str, final: bool = False) -> dict:
         now = clock.now()
-        prog = _tally(self.states, len(self.numbers))
+        prog = dict(self.prog)
         sets = {"progress": prog, "status": status, "updated_at": now}
         if not final:
             sets["runner_until"] = now + LEASE
         res = self.db.campaigns.update_one({"_id": self.cid, "runner_id": self.token}, {"$set": sets})
         if res.matched_count != 1:
             raise Conflict("Another runner took this campaign over; this one stops.")
-        out = _summary(self.camp, prog, status)
-        if self.progress_cb is not None:
-            self.progress_cb(out)
-        return out
+        return _summary(self.camp, prog, status)
 
 
 def _dead(cur: dict) -> bool:
@@ -435,25 +458,26 @@ def _empty_progress(total: int) -> dict:
             "failed": 0, "pending": total, "cost_paise": 0, "billed_seconds": 0}
 
 
+def _count(p: dict, s: dict, sign: int) -> None:
+    """Add (sign=1) or remove (sign=-1) one item's contribution to the progress counters."""
+    state = s["state"]
+    if state == DONE:
+        p["completed"] += sign
+        p["placed"] += sign
+        p["cut_off"] += sign if s.get("cut_off") else 0
+        p["cost_paise"] += sign * s["cost_paise"]
+        p["billed_seconds"] += sign * s["billed_seconds"]
+    elif state in (FAILED, NEEDS_RECHARGE, SPEND_CAP):
+        p[state] += sign
+    else:
+        p["pending"] += sign
+
+
 def _tally(states: dict[int, dict], total: int) -> dict:
     p = _empty_progress(total)
     p["pending"] = 0
     for s in states.values():
-        state = s["state"]
-        if state == DONE:
-            p["completed"] += 1
-            p["placed"] += 1
-            p["cut_off"] += 1 if s.get("cut_off") else 0
-            p["cost_paise"] += s["cost_paise"]
-            p["billed_seconds"] += s["billed_seconds"]
-        elif state == FAILED:
-            p["failed"] += 1
-        elif state == NEEDS_RECHARGE:
-            p["needs_recharge"] += 1
-        elif state == SPEND_CAP:
-            p["spend_cap"] += 1
-        else:
-            p["pending"] += 1
+        _count(p, s, 1)
     return p
 
 
@@ -497,7 +521,7 @@ def get_campaign(db, user_id: str, campaign_id: str) -> dict:
 
 def list_campaigns(db, user_id: str, limit: int = 50) -> list[dict]:
     calls._check_user(user_id)
-    docs = [_public(d) for d in db.campaigns.find({"user_id": user_id}, {"numbers": 0})]
+    docs = [_public(d) for d in db.campaigns.find({"user_id": user_id})]
     docs.sort(key=lambda d: d["created_at"], reverse=True)  # a user's campaigns: few; sort in Python
     return docs[:limit]
 
@@ -537,9 +561,14 @@ def _own(db, user_id: str, campaign_id: str, with_numbers: bool = False) -> dict
     calls._check_user(user_id)
     if not isinstance(campaign_id, str) or not campaign_id.isalnum() or len(campaign_id) > 40:
         raise InvalidInput("Malformed campaign id.")
-    doc = db.campaigns.find_one({"_id": campaign_id}, None if with_numbers else {"numbers": 0})
+    doc = db.campaigns.find_one({"_id": campaign_id})
     if doc is None or doc.get("user_id") != user_id:
         raise NotFound(f"No campaign {campaign_id}.")
+    if with_numbers:
+        n_chunks = -(-int(doc["total"]) // NUMBERS_CHUNK)
+        ids = [f"{campaign_id}:{k}" for k in range(n_chunks)]
+        chunks = {c["_id"]: c["numbers"] for c in db.campaign_numbers.find({"_id": {"$in": ids}})}
+        doc["numbers"] = [n for cid in ids for n in chunks[cid]]
     return doc
 
 
