@@ -164,6 +164,17 @@ def sandbox_badge() -> None:
         st.markdown(SANDBOX_BADGE)
 
 
+def flash(message: str) -> None:
+    """A success message that survives the st.rerun() a write needs to redraw what it changed."""
+    st.session_state["_flash"] = message
+
+
+def show_flash() -> None:
+    msg = st.session_state.pop("_flash", None)
+    if msg:
+        st.success(msg, icon=":material/check_circle:")
+
+
 def new_key(name: str) -> str:
     """An idempotency key kept in session_state until `done_key(name)`: a double click reuses it."""
     k = f"_idem_{name}"

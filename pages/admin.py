@@ -16,6 +16,7 @@ db = ui.get_db()
 
 st.title("Admin")
 ui.sandbox_badge()
+ui.show_flash()
 
 # One section at a time: a page reads only what it shows.
 VIEWS = ["Overview", "Users", "Credits & refunds", "Call rates", "Payments", "Ledger audit"]
@@ -153,7 +154,8 @@ if view == "Call rates":
                 ui.show_error(exc)
             else:
                 ui.invalidate("settings")
-                st.success("Global rate changed; the next call is priced at it.")
+                ui.flash("Global rate changed; the next call is priced at it.")
+                st.rerun()
     with b, st.form("rate_user", clear_on_submit=True):
         st.markdown("**A user's own rate**")
         who = st.text_input("Username")
@@ -164,7 +166,8 @@ if view == "Call rates":
             except WalletError as exc:
                 ui.show_error(exc)
             else:
-                st.success(f"Rate for {who.strip().lower()} updated.")
+                ui.flash(f"Rate for {who.strip().lower()} updated.")
+                st.rerun()
     st.subheader("Change history")
     hist = settings.history(db)
 
