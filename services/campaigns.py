@@ -484,7 +484,7 @@ def _tally(states: dict[int, dict], total: int) -> dict:
 # --------------------------------------------------------------------------------------- reading
 
 def _summary(camp: dict, prog: dict, status: str) -> dict:
-    out = {"campaign_id": camp["_id"], "status": status, **prog}
+    out = {"campaign_id": camp["_id"], "status": status, **prog, "done": prog["completed"] + prog["failed"]}
     if status == COMPLETED:
         msg = f"Campaign finished: {prog['completed']:,} calls completed"
     elif status == NEEDS_RECHARGE:
@@ -577,5 +577,6 @@ def _public(doc: dict) -> dict:
     return {"campaign_id": doc["_id"], "user_id": doc["user_id"], "name": doc.get("name", ""),
             "kb_id": doc["kb_id"], "minutes_per_call": int(doc["minutes_per_call"]),
             "max_minutes": int(doc["max_minutes"]), "concurrency": int(doc.get("concurrency", 1)),
-            "total": int(doc["total"]), "status": _status(doc), "progress": prog,
+            "total": int(doc["total"]), "status": _status(doc), "progress": prog, **prog,
+            "done": prog["completed"] + prog["failed"],
             "created_at": clock.as_utc(doc["created_at"]), "updated_at": clock.as_utc(doc.get("updated_at"))}
