@@ -90,54 +90,72 @@ if view == "Call history":
 
 
 def _progress_cb(bar):
-    def cb(*args, **kw):
-        # Accept (done, total) or a dict with done/total: the summary carries the final numbers anyway.
-        d = args[0] if args and isinstance(args[0], dict) else kw
-        done = d.get("done", args[0] if args and not isinstance(args[0], dict) else 0)
-        total = d.get("total", args[1] if len(args) > 1 else 0)
+    def cb(summary: dict) -> None:
+        total = int(summary.get("total") or 0)
+        done = int(summary.get("done") or 0) + int(summary.get("needs_recharge") or 0) + \
+            int(summary.get("spend_cap") or 0)
         if total:
-            bar.progress(min(1.0, int(done) / int(total)), text=f"{done} of {total} calls")
+            bar.progress(min(1.0, done / total), text=f"{summary.get('completed', 0):,} of {total:,} calls done")
     return cb
 
 
 def _show_summary(s: dict) -> None:
-    st.markdown("**Campaign summary**")
-    m = st.columns(4)
-    m[0].metric("Calls placed", s.get("completed", s.get("placed", 0)))
-    m[1].metric("Not placed", s.get("failed", 0) + s.get("skipped", 0) if isinstance(s.get("failed", 0), int) else 0)
-    m[2].metric("Waiting (resume after recharge)", s.get("pending", s.get("remaining", 0)))
-    m[3].metric("Spent", ui.rupees(s.get("spent_paise", s.get("cost_paise", 0))))
-    if s.get("message"):
-        st.caption(s["message"])
+    with st.container(border=True):
+        st.markdown("**Campaign summary**")
+        m = st.columns(5)
+        m[0].metric("Completed", f"{s.get('completed', 0):,}")
+        m[1].metric("Need a recharge", f"{s.get('needs_recharge', 0) + s.get('spend_cap', 0):,}")
+        m[2].metric("Failed", f"{s.get('failed', 0):,}")
+        m[3].metric("Cut off", f"{s.get('cut_off', 0):,}")
+        m[4].metric("Spent", ui.rupees(s.get("cost_paise", 0)))
+        (st.warning if s.get("status") in ("needs_recharge", "spend_cap") else st.caption)(s.get("message", ""))
 
+
+def _run(cid: str, label: str) -> None:
+    bar = st.progress(0.0, text=label)
+    try:
+        s = campaigns.run_campaign(db, uid, cid, progress=_progress_cb(bar))
+    except Exception as exc:
+        ui.show_error(exc)
+    else:
+        st.session_state["_cmp_summary"] = s
+        ui.done_key("campaign")
+        st.rerun()
+
+
+RESUMABLE = ("needs_recharge", "spend_cap", "interrupted", "ready")
+CAMPAIGN_STATUS = {"completed": "Finished", "needs_recharge": "Waiting for a recharge", "spend_cap":
+                   "Daily limit reached", "interrupted": "Interrupted", "ready": "Not started", "running": "Running"}
 
 if view == "Campaigns":
     if campaigns is None:
         st.info("Campaigns are not set up on this server yet.")
         st.stop()
+    s = st.session_state.get("_cmp_summary")
+    if s:
+        _show_summary(s)
     st.subheader("New campaign")
     src = st.radio("Numbers", ["Paste them", "Upload a CSV"], horizontal=True, key="cmp_src")
     numbers, bad = [], []
     try:
         if src == "Paste them":
-            text = st.text_area("One number per line (or separated by commas)", key="cmp_text",
-                                placeholder="+919876543210\n+919812345678")
+            text = st.text_area("One number per line (or separated by commas), with the country code",
+                                key="cmp_text", placeholder="+919876543210\n+919812345678")
             if text.strip():
                 numbers, bad = campaigns.parse_numbers(text)
         else:
-            up = st.file_uploader("CSV with a phone number column", type=["csv", "txt"], key="cmp_file")
+            up = st.file_uploader("CSV with a to_number column", type=["csv", "txt"], key="cmp_file")
             if up is not None:
                 numbers, bad = campaigns.parse_csv(up.getvalue())
     except WalletError as exc:
         ui.show_error(exc)
     a, b_ = st.columns(2)
     kb = a.text_input("Knowledge base id", key="cmp_kb", placeholder="kb_sales")
-    mpc = b_.number_input("Minutes per call (for the estimate and each call's cap)", min_value=1, max_value=240,
+    mpc = b_.number_input("Minutes per call (each call is capped there)", min_value=1, max_value=240,
                           value=cfg["default_call_minutes"], step=1, key="cmp_mpc")
     if bad:
         with st.expander(f"{len(bad)} row(s) skipped"):
-            st.dataframe(pd.DataFrame(bad if isinstance(bad[0], dict) else [{"row": x} for x in bad]),
-                         hide_index=True)
+            st.dataframe(pd.DataFrame(bad), hide_index=True)
     if numbers:
         try:
             est = campaigns.estimate(db, uid, len(numbers), int(mpc))
@@ -147,45 +165,37 @@ if view == "Campaigns":
         if est:
             msg = (f"You can afford **{est['affordable']:,} of {est['calls']:,} calls** at "
                    f"{ui.rupees(est['cost_per_call_paise'])} each ({int(mpc)} min at "
-                   f"{ui.rupees(est['rate_paise'])}/min). All of them: {ui.rupees(est['total_paise'])}; "
-                   f"available: {ui.rupees(est['available_paise'])}.")
+                   f"{ui.rupees(est['rate_paise'])}/min): {ui.rupees(est['total_paise'])} for all, "
+                   f"{ui.rupees(est['available_paise'])} available.")
+            if est.get("shortfall_paise") and est["affordable"] < est["calls"]:
+                msg += f" Recharge {ui.rupees(est['shortfall_paise'])} to cover them all."
             (st.success if est["affordable"] >= est["calls"] else st.warning)(msg, icon=":material/calculate:")
-            if st.button("Start campaign", type="primary", icon=":material/campaign:"):
+            if st.button("Start campaign", type="primary", icon=":material/campaign:",
+                         disabled=est["affordable"] == 0):
                 try:
-                    c = campaigns.create_campaign(db, uid, numbers, kb, int(mpc))
-                    bar = st.progress(0.0, text="Starting…")
-                    s = campaigns.run_campaign(db, uid, c["campaign_id"], progress=_progress_cb(bar))
-                except Exception as exc:
+                    # One key per filled-in form: a double click creates one campaign, not two.
+                    c = campaigns.create_campaign(db, uid, numbers, kb, int(mpc), key=ui.new_key("campaign"))
+                except WalletError as exc:
                     ui.show_error(exc)
                 else:
-                    st.session_state["_cmp_summary"] = s
-    s = st.session_state.get("_cmp_summary")
-    if s:
-        _show_summary(s)
+                    _run(c["campaign_id"], "Starting…")
 
     st.subheader("Your campaigns")
     try:
-        mine = campaigns.list_campaigns(db, uid)
+        mine = campaigns.list_campaigns(db, uid, limit=20)
     except WalletError as exc:
         ui.show_error(exc)
         mine = []
     if not mine:
         st.caption("No campaigns yet.")
     for c in mine:
-        cid = c.get("campaign_id") or c.get("_id")
+        cid = c["campaign_id"]
         with st.container(border=True):
-            x, y, z = st.columns([3, 3, 1], vertical_alignment="center")
-            x.markdown(f"**{c.get('kb_id', '')}** · {c.get('total', len(c.get('numbers', [])))} numbers")
-            if c.get("created_at"):
-                x.caption(f"{c['created_at']:%d %b %Y, %H:%M} UTC")
-            y.markdown(f"{c.get('status', '')} · {c.get('done', c.get('completed', 0))} done, "
-                       f"{c.get('pending', c.get('remaining', 0))} waiting")
-            if c.get("status") not in ("completed", "done", "finished") and z.button("Resume", key=f"res_{cid}"):
-                try:
-                    bar = st.progress(0.0, text="Resuming…")
-                    s = campaigns.run_campaign(db, uid, cid, progress=_progress_cb(bar))
-                except Exception as exc:
-                    ui.show_error(exc)
-                else:
-                    st.session_state["_cmp_summary"] = s
-                    st.rerun()
+            x, y, z = st.columns([3, 4, 1], vertical_alignment="center")
+            x.markdown(f"**{c['name']}** · `{c['kb_id']}`")
+            x.caption(f"{c['total']:,} numbers · {c['minutes_per_call']} min each · "
+                      f"{c['created_at']:%d %b %Y, %H:%M} UTC")
+            y.markdown(f"{CAMPAIGN_STATUS.get(c['status'], c['status'])} · {c['completed']:,} completed · "
+                       f"{ui.rupees(c['cost_paise'])} spent")
+            if c["status"] in RESUMABLE and z.button("Resume", key=f"res_{cid}", icon=":material/play_arrow:"):
+                _run(cid, "Resuming…")

@@ -633,3 +633,46 @@ def test_report_ranges_are_checked(adb):
         reports.daily(adb, "asha", t - timedelta(days=400), t)
     with pytest.raises(InvalidInput):
         reports.admin_summary(adb, top=0)
+
+
+# ----------------------------------------------------------------------------------------- campaigns
+
+NUMBERS = "+919800000001\n+919800000002, +919800000003\n+919800000004\nnot-a-number\n+919800000005\n+919800000001"
+
+
+def test_campaign_estimate_run_and_resume_after_recharge(adb):
+    fund(adb, "asha", 10000)  # Rs. 100 at Rs. 10/min, 3 minutes a call = Rs. 30 a call
+    at = signed_in("asha", "user", "calls")
+    at.segmented_control(key="calls_view").set_value("Campaigns").run()
+    at.text_area(key="cmp_text").input(NUMBERS)
+    at.text_input(key="cmp_kb").input("kb_sales")
+    at.number_input(key="cmp_mpc").set_value(3).run()
+    assert not at.exception, at.exception
+    est = texts(at.warning)
+    assert "You can afford **3 of 5 calls** at Rs. 30.00 each" in est
+    assert "Rs. 150.00 for all, Rs. 100.00 available" in est and "Recharge Rs. 50.00" in est
+    assert "2 row(s) skipped" in [e.label for e in at.expander]
+    next(b for b in at.button if b.label == "Start campaign").click().run()
+    assert not at.exception, at.exception
+    m = {x.label: x.value for x in at.metric}
+    # 3 full calls, then a 4th starts on the last Rs. 10 (the minimum to start) and is cut off at 1 minute.
+    assert (m["Completed"], m["Cut off"], m["Need a recharge"], m["Spent"]) == ("4", "1", "1", "Rs. 100.00")
+    assert "recharge and resume" in texts(at.warning)
+    assert wallet.balance(adb, "asha").balance == 0
+    fund(adb, "asha", 10000, key="topup")
+    next(b for b in at.button if b.label == "Resume").click().run()
+    assert not at.exception, at.exception
+    m = {x.label: x.value for x in at.metric}
+    assert (m["Completed"], m["Need a recharge"], m["Spent"]) == ("5", "0", "Rs. 130.00")
+    assert "Finished" in markdown(at)
+    assert wallet.balance(adb, "asha").balance == 7000
+
+
+def test_campaign_csv_upload_needs_a_to_number_column(adb):
+    from services import campaigns
+    nums, bad = campaigns.parse_csv(b"name,to_number\nA,+919800000001\nB,=cmd\n")
+    assert nums == ["+919800000001"] and bad[0]["row"] == 3
+    at = signed_in("asha", "user", "calls")
+    at.segmented_control(key="calls_view").set_value("Campaigns").run()
+    at.text_area(key="cmp_text").input("nothing here").run()
+    assert "No valid phone numbers" in texts(at.error)
