@@ -441,12 +441,21 @@ def simulate_call(db, user_id: str, to_number: str, kb_id: str, max_minutes: int
     try:
         handle = backend.place(normalize_number(to_number), kb_id, started["max_duration_seconds"], call_id=cid)
         talked = check_duration(handle.wait())
-    except Exception:
-        end_call(db, user_id, cid, 0)  # the call never connected: free, and the hold comes back
+    except Exception as exc:
+        not_placed(db, user_id, cid, exc)
         raise
     res = end_call(db, user_id, cid, talked)
     return dict(res, to_number=normalize_number(to_number), kb_id=kb_id, rate_paise=started["rate_paise"],
                 max_duration_seconds=started["max_duration_seconds"], reported_seconds=talked)
+
+
+def not_placed(db, user_id: str, call_id: str, exc: BaseException) -> dict:
+    """The voice backend could not place an active call: end it free (the hold comes back) and say why."""
+    res = end_call(db, user_id, call_id, 0)
+    db.calls.update_one({"_id": call_id, "cost_paise": 0},
+                        {"$set": {"reason": "not_placed",
+                                  "message": f"The call could not be placed: {exc}"[:300]}})
+    return res
 
 
 def _insert(db, doc: dict) -> bool:

@@ -374,12 +374,13 @@ class _Run:
                                   call_id=cid, category="campaign", campaign_id=self.cid)
             if st["status"] == calls.ACTIVE:
                 # The same call_id again after a crash: the backend returns that call, it does not redial.
-                handle = self.backend.place(number, camp["kb_id"], st["max_duration_seconds"], call_id=cid)
                 try:
+                    handle = self.backend.place(number, camp["kb_id"], st["max_duration_seconds"], call_id=cid)
                     talked = calls.check_duration(handle.wait())
-                except InvalidInput:
-                    talked = 0  # a backend reporting nonsense: do not bill guesses
-                calls.end_call(self.db, self.uid, cid, talked)
+                except Exception as exc:  # a carrier error or a nonsense duration: free, and say so
+                    calls.not_placed(self.db, self.uid, cid, exc)
+                else:
+                    calls.end_call(self.db, self.uid, cid, talked)
             elif st["status"] == calls.ENDING:
                 calls.end_call(self.db, self.uid, cid, 0)  # the recorded duration wins over this 0
             state = _call_state(self.db.calls.find_one({"_id": cid}))
@@ -433,6 +434,8 @@ def _call_state(doc: dict | None) -> dict:
     if doc is None:
         return {"state": PENDING}
     st = doc["status"]
+    if st == calls.COMPLETED and doc.get("reason") == "not_placed":
+        return {"state": FAILED, "reason": doc.get("message")}
     if st == calls.COMPLETED:
         return {"state": DONE, "cost_paise": int(doc["cost_paise"]), "billed_seconds": int(doc["billed_seconds"]),
                 "cut_off": bool(doc.get("cut_off"))}

@@ -506,5 +506,5 @@ def test_backend_failure_releases_the_hold(edb):
     with pytest.raises(ConnectionError):
         calls.simulate_call(edb, "f", NUM, KB, backend=Down())
     (c,) = calls.list_calls(edb, "f")
-    assert (c["status"], c["cost_paise"]) == ("completed", 0)
+    assert (c["status"], c["cost_paise"], c["reason"]) == ("completed", 0, "not_placed")
     assert ledger.get_wallet(edb, "f").held == 0 and debits(edb, "f") == []

@@ -320,3 +320,24 @@ def test_sigkill_mid_campaign_bills_every_number_at_most_once(target):
     w = ledger.get_wallet(db, "crash")
     assert (w.balance, w.held) == (10**7 - sum(want), 0)
     assert ledger.audit(db) == []
+
+
+def test_backend_failures_fail_the_item_not_the_campaign(edb):
+    credit(edb, "flaky", 100000, "rch")
+
+    class Flaky(telephony.SimulatedBackend):
+        def place(self, to_number, kb_id, max_seconds, *, call_id):
+            if call_id.endswith("_1"):
+                raise ConnectionError("carrier busy")
+            if call_id.endswith("_2"):
+                return telephony.SimulatedHandle("x", to_number, kb_id, max_seconds, -5)  # nonsense
+            return super().place(to_number, kb_id, max_seconds, call_id=call_id)
+    c = campaigns.create_campaign(edb, "flaky", numbers(4), KB, 1)
+    s = campaigns.run_campaign(edb, "flaky", c["campaign_id"], backend=Flaky(60))
+    assert (s["status"], s["completed"], s["failed"], s["cost_paise"]) == ("completed", 2, 2, 2000)
+    items = campaigns.campaign_items(edb, "flaky", c["campaign_id"])
+    assert [it["state"] for it in items] == ["completed", "failed", "failed", "completed"]
+    assert "carrier busy" in calls.get_call(edb, "flaky", items[1]["call_id"])["message"]
+    w = ledger.get_wallet(edb, "flaky")
+    assert (w.balance, w.held) == (98000, 0) and len(debits(edb, "flaky")) == 2
+    assert ledger.audit(edb) == []
