@@ -34,7 +34,7 @@ STARTING_GRACE = timedelta(minutes=1)
 
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _KB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
-_CALL_ID = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
+_CALL_ID = re.compile(r"^[A-Za-z0-9_\-]{1,90}$")  # room for the ":<attempt>" of later hold ids
 _NUMBER_NOISE = re.compile(r"[\s\-().]")
 
 
@@ -131,9 +131,9 @@ def start_call(db, user_id: str, to_number: str, kb_id: str, max_minutes: int | 
         rate = settings.call_rate_for(db, user_id)  # the price is fixed here, at the start
         minutes = max_minutes or cfg["default_call_minutes"]
         attempt = {"status": STARTING, "rate_paise": rate, "max_minutes": minutes, "started_at": t,
-                   "updated_at": t}
+                   "updated_at": t, "attempts": 1, "hold_id": call_id}
         doc = {"_id": call_id, "user_id": user_id, "to_number": to_number, "kb_id": kb_id,
-               "category": category, "campaign_id": campaign_id, "attempts": 1, **attempt}
+               "category": category, "campaign_id": campaign_id, **attempt}
         # The call document exists BEFORE the hold: recovery finds every hold through its call.
         if _insert(db, doc):
             return _take_hold(db, doc, cfg)
@@ -148,36 +148,43 @@ def start_call(db, user_id: str, to_number: str, kb_id: str, max_minutes: int | 
             raise Conflict(f"Call {call_id} was started for a different number or knowledge base.")
         if cur["status"] == STARTING:
             return _take_hold(db, cur, cfg)
-        if cur["status"] in (REFUSED, FAILED):  # never held anything: a new attempt at today's rate
-            res = db.calls.update_one({"_id": call_id, "status": cur["status"]},
-                                      {"$set": attempt, "$inc": {"attempts": 1},
-                                       "$unset": {"reason": "", "message": "", "ended_at": ""}})
+        if cur["status"] in (REFUSED, FAILED):  # holds nothing: a new attempt at today's rate
+            # A fresh hold id per attempt: the last attempt's may have been taken and released, and the
+            # ledger refuses to reopen a resolved hold. The debit key stays per call: billed once.
+            n = int(cur.get("attempts", 1)) + 1
+            attempt.update(attempts=n, hold_id=f"{call_id}:{n}")
+            res = db.calls.update_one({"_id": call_id, "status": cur["status"], "attempts": cur.get("attempts", 1)},
+                                      {"$set": attempt, "$unset": {"reason": "", "message": "", "ended_at": ""}})
             if res.matched_count == 1:
                 return _take_hold(db, dict(cur, **attempt), cfg)
             continue
         return _start_result(cur)
 
 
+def _hold_id(doc: dict) -> str:
+    return doc.get("hold_id") or doc["_id"]
+
+
 def _take_hold(db, doc: dict, cfg: dict) -> dict:
-    uid, cid = doc["user_id"], doc["_id"]
+    uid, cid, hid = doc["user_id"], doc["_id"], _hold_id(doc)
     rate, minutes = int(doc["rate_paise"]), int(doc["max_minutes"])
     max_cost = minutes * rate
     floor = cfg["min_call_balance_paise"]
     cap = settings.user_overrides(db, uid).get("daily_cap_paise")
     w = _wallet_view(db, uid)
     available = w["balance"] - w["held"]
-    if available < max(floor, 1) and cid not in w["holds"]:
+    if available < max(floor, 1) and hid not in w["holds"]:
         msg = (f"Insufficient balance to start a call: {format_rupees(available)} available, at least "
                f"{format_rupees(max(floor, 1))} needed. Please recharge.")
         _refuse(db, cid, "insufficient_balance", msg)
         raise InsufficientBalance(msg)
-    if cap is not None and cid not in w["holds"]:
+    if cap is not None and hid not in w["holds"]:
         msg = _cap_problem(cap, w["today_debits"] + w["held"], min(max_cost, available), rate)
         if msg:
             _refuse(db, cid, "spend_cap", msg)
             raise SpendCapReached(msg)
     try:
-        held = ledger.hold(db, uid, cid, max_cost, min_amount=floor, ref=f"call:{cid}")
+        held = ledger.hold(db, uid, hid, max_cost, min_amount=floor, ref=f"call:{cid}")
     except InsufficientBalance:
         avail = ledger.get_wallet(db, uid).available
         msg = (f"Insufficient balance to start a call: {format_rupees(avail)} available, at least "
@@ -191,7 +198,7 @@ def _take_hold(db, doc: dict, cfg: dict) -> dict:
         if msg:
             # Release before marking refused: a crash in between leaves a "starting" call with no
             # hold, which recovery marks failed; the other order could strand the hold.
-            ledger.release(db, uid, cid)
+            ledger.release(db, uid, hid)
             _refuse(db, cid, "spend_cap", msg)
             raise SpendCapReached(msg)
     max_secs = min(minutes * 60, covered_seconds(held, rate))
@@ -203,7 +210,7 @@ def _take_hold(db, doc: dict, cfg: dict) -> dict:
         cur = db.calls.find_one({"_id": cid})
         if cur is not None and cur["status"] in (ACTIVE, ENDING, COMPLETED):
             return _start_result(cur)  # recovery activated it meanwhile: same hold, same call
-        ledger.release(db, uid, cid)  # recovery gave up on it: give the money back
+        ledger.release(db, uid, hid)  # recovery gave up on it: give the money back
         raise Conflict("The call could not be started; please try again.")
     return {"call_id": cid, "max_duration_seconds": max_secs, "rate_paise": rate, "held_paise": held,
             "status": ACTIVE}
@@ -288,7 +295,7 @@ def _finish(db, doc: dict) -> dict:
     if doc.get("campaign_id"):
         meta["campaign_id"] = doc["campaign_id"]
     try:
-        entry = ledger.settle(db, uid, cid, int(doc["cost_paise"]), key=f"call:{cid}",
+        entry = ledger.settle(db, uid, _hold_id(doc), int(doc["cost_paise"]), key=f"call:{cid}",
                               category=doc.get("category") or "call", source="calls",
                               note=f"Call to {doc['to_number']}, {int(doc['billed_seconds'])} s", meta=meta)
     except NotFound:
@@ -399,7 +406,7 @@ def recover_stale_calls(db, *, now=None) -> int:
 
 def _recover_starting(db, doc: dict) -> int:
     cid, uid = doc["_id"], doc["user_id"]
-    h = ledger.get_wallet(db, uid).holds.get(cid)
+    h = ledger.get_wallet(db, uid).holds.get(_hold_id(doc))
     t = clock.now()
     if h is not None:
         held = int(h["amount"])
@@ -415,7 +422,7 @@ def _recover_starting(db, doc: dict) -> int:
 
 
 def _expire(db, doc: dict) -> None:
-    ledger.release(db, doc["user_id"], doc["_id"])
+    ledger.release(db, doc["user_id"], _hold_id(doc))
     t = clock.now()
     db.calls.update_one({"_id": doc["_id"], "status": EXPIRING},
                         {"$set": {"status": EXPIRED, "reason": "stale",

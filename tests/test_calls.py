@@ -311,7 +311,7 @@ def test_bad_end_input_bills_nothing(edb):
         assert "duration" in exc.value.message.lower()
     with pytest.raises(NotFound):
         calls.end_call(edb, "alice", "call_" + "0" * 32, 60)
-    for bad_id in ("", "../x", None, 42, "x" * 101):
+    for bad_id in ("", "../x", None, 42, "x" * 91):
         with pytest.raises(InvalidInput):
             calls.end_call(edb, "alice", bad_id, 60)
     # Another user's call id is simply not found for them: not ended, not shown, not billed.
@@ -463,10 +463,17 @@ def test_recovery_racing_a_slow_start_never_strands_a_hold(edb, monkeypatch):
         return real(db, uid, hold_id, *a, **k)
     monkeypatch.setattr(ledger, "hold", slow_hold)
     with pytest.raises(Conflict):
-        calls.start_call(edb, "r", NUM, KB)
+        calls.start_call(edb, "r", NUM, KB, call_id="client_key_1")
     monkeypatch.undo()
     w = ledger.get_wallet(edb, "r")
     assert (w.balance, w.held) == (10000, 0) and ledger.audit(edb) == []
+    # The client retries with the same id: a new attempt with a new hold (the old one is resolved).
+    s = calls.start_call(edb, "r", NUM, KB, max_minutes=2, call_id="client_key_1")
+    assert (s["status"], s["held_paise"]) == ("active", 2000)
+    assert calls.end_call(edb, "r", "client_key_1", 60)["cost_paise"] == 1000
+    assert calls.start_call(edb, "r", NUM, KB, call_id="client_key_1")["status"] == "completed"
+    assert [e["_id"] for e in debits(edb, "r")] == ["call:client_key_1"]
+    assert ledger.get_wallet(edb, "r").held == 0 and ledger.audit(edb) == []
 
 
 # --------------------------------------------------------------------------- reading, simulator
