@@ -13,7 +13,6 @@ request) can finish. docs/calls.md walks through each kill point.
 """
 from __future__ import annotations
 
-import math
 import re
 import uuid
 from datetime import timedelta

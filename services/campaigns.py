@@ -23,7 +23,7 @@ from typing import Callable
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services import calls, clock, ledger, settings, telephony
-from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached, WalletError
+from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached
 from services.money import format_rupees
 
 MAX_NUMBERS = 10_000

@@ -16,7 +16,7 @@ from collections import Counter
 
 import pytest
 
-from services import calls, campaigns, ledger, settings, telephony, users
+from services import calls, campaigns, clock, ledger, settings, telephony, users
 from services.errors import Conflict, InvalidInput, NotFound
 
 KB = "kb_support"
@@ -259,7 +259,6 @@ def test_a_live_runner_is_not_doubled_but_a_dead_one_is_taken_over(edb):
     credit(edb, "lease", 100000, "rch")
     c = campaigns.create_campaign(edb, "lease", numbers(3), KB, 1)
     cid = c["campaign_id"]
-    from services import clock
     live = {"runner_id": "other", "runner_pid": os.getpid(), "runner_host": socket.gethostname(),
             "runner_until": clock.now() + campaigns.LEASE, "status": "running"}
     edb.campaigns.update_one({"_id": cid}, {"$set": live})
