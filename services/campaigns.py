@@ -254,9 +254,8 @@ def run_campaign(db, user_id: str, campaign_id: str, progress: Callable[[dict], 
         raise InvalidInput(f"Calls at once must be from 1 to {MAX_CONCURRENCY}.")
     if camp["status"] == COMPLETED:
         return summary(db, user_id, campaign_id)
-    numbers = camp["numbers"]
     if backend is None:
-        backend = _simulator(campaign_id, numbers, int(camp["minutes_per_call"]), duration)
+        backend = _simulator(campaign_id, int(camp["minutes_per_call"]), duration)
     run = _Run(db, camp, backend, progress)
     run.acquire()
     beat = threading.Thread(target=run.heartbeat, daemon=True)
@@ -268,7 +267,7 @@ def run_campaign(db, user_id: str, campaign_id: str, progress: Callable[[dict], 
         beat.join(5)
 
 
-def _simulator(campaign_id: str, numbers: list[str], minutes: int, duration) -> telephony.SimulatedBackend:
+def _simulator(campaign_id: str, minutes: int, duration) -> telephony.SimulatedBackend:
     prefix = item_call_id(campaign_id, "")
 
     def seconds(to_number: str, max_seconds: int, call_id: str) -> int:
