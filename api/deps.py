@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Callable
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -32,10 +33,12 @@ def prepare(app) -> None:
         app.state.ready = True
 
 
-def get_db(request: Request):
+async def get_db(request: Request):
+    # async: no thread-pool hop once the app is ready (startup prepared it), so a request that waits for
+    # a pool thread (the webhook has its own) never waits just to be handed the database.
     app = request.app
     if not getattr(app.state, "ready", False):
-        prepare(app)
+        await run_in_threadpool(prepare, app)
     return app.state.db
 
 

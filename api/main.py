@@ -4,10 +4,12 @@ Run: `make api` (uvicorn api.main:app --host 127.0.0.1 --port ${API_PORT:-8800})
 """
 from __future__ import annotations
 
+import os
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+import api
 from api import deps, errors, routes_admin, routes_auth, routes_calls, routes_health, routes_payment, \
     routes_transactions, routes_wallet
 
@@ -15,17 +17,28 @@ ROUTERS = (routes_auth, routes_wallet, routes_payment, routes_transactions, rout
            routes_health)
 
 
+def _threads() -> int:
+    try:
+        return max(1, int(os.environ.get("API_THREADS", "8")))
+    except ValueError:
+        return 8
+
+
 def create_app(db=None) -> FastAPI:
     """An app on `db` (default: services.db.get_db(), opened at startup, not at import)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        import anyio.to_thread
         from fastapi.concurrency import run_in_threadpool
+        # Sync endpoints share one thread pool. The embedded engine serialises writes anyway, so more
+        # threads only add compare-and-set retries and GIL switching; API_THREADS tunes it (default 8).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = _threads()
         await run_in_threadpool(deps.prepare, app)
         yield
 
     app = FastAPI(title="Voice platform wallet API", version="1.0.0", lifespan=lifespan,
-                  description=__import__("api").__doc__, responses=errors.ERROR_RESPONSES)
+                  description=api.__doc__, responses=errors.ERROR_RESPONSES)
     app.state.db = db
     app.state.ready = False
     errors.install(app)

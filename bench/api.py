@@ -1,0 +1,297 @@
+"""Load on the REST API over real HTTP: uvicorn (1 worker) in a subprocess on the embedded engine in a temp dir.
+
+50 client threads (one httpx.Client each) x 40 billed calls (start + end), spread over 10 pre-credited
+wallets (some wallets run dry near the end: 402 is an expected answer, nothing else is). Meanwhile one
+thread pays payment links in the Razorpay sandbox and re-posts every webhook event three more times on top
+of the sandbox's own (at-least-once, duplicated) deliveries, timing each answer.
+
+Afterwards, on the same database file: `ledger.audit` must be clean, every wallet's balance must equal its
+credits minus the costs the API reported for its calls, and the webhook user must hold exactly one credit
+per paid link. Prints requests/s and p50/p99 latency; the last line is `api_rps=X p99_ms=Y errors=Z`.
+
+    .venv/bin/python bench/api.py [--clients 50] [--calls 40] [--wallets 10]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from services import db as dbmod, ledger  # noqa: E402
+
+PASSWORD = "bench-password-1"
+CREDIT_RUPEES = 1000
+LINK_RUPEES = 100
+WEBHOOK_LIMIT_S = 5.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
+
+
+class Server:
+    """`uvicorn api.main:app` as `make api` runs it, on a temp data dir and a free port."""
+
+    def __init__(self, data_dir: str, sandbox_url: str | None):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RAZORPAY_", "MONGODB_"))}
+        env.update(WALLET_DATA_DIR=data_dir, API_PORT=str(self.port), WALLET_ADMIN_USER="benchadmin",
+                   WALLET_ADMIN_PASSWORD=PASSWORD, WALLET_SECRETS_FILE=os.devnull, PYTHONUNBUFFERED="1")
+        if sandbox_url:
+            env["RAZORPAY_SANDBOX_URL"] = sandbox_url
+        self.log = open(Path(data_dir) / "uvicorn.log", "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(self.port),
+             "--workers", "1", "--log-level", "warning", "--no-access-log"],
+            cwd=str(ROOT), env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"uvicorn exited: see {self.log.name}")
+            try:
+                if httpx.get(self.url + "/api/health", timeout=2, trust_env=False).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("uvicorn did not answer within 60 s")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.log.close()
+
+
+def _client(url: str, token: str | None = None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=url, headers=headers, timeout=60, trust_env=False)
+
+
+def _setup(url: str, wallets: int, webhook_user: bool) -> tuple[list[tuple[str, str]], str, tuple | None]:
+    with _client(url) as c:
+        admin = c.post("/api/auth/login", json={"username": "benchadmin", "password": PASSWORD})
+        admin.raise_for_status()
+        ah = {"Authorization": f"Bearer {admin.json()['token']}"}
+        out = []
+        names = [f"wallet{i:02d}" for i in range(wallets)] + (["hookuser"] if webhook_user else [])
+        for name in names:
+            r = c.post("/api/auth/signup", json={"username": name, "password": PASSWORD, "name": name.title(),
+                                                  "email": f"{name}@example.com"})
+            r.raise_for_status()
+            out.append((name, r.json()["token"]))
+            if name != "hookuser":
+                c.post("/api/admin/credit", headers=dict(ah, **{"Idempotency-Key": f"seed-{name}"}),
+                       json={"user_id": name, "amount": CREDIT_RUPEES, "category": "promo_credit",
+                             "reason": "bench seed"}).raise_for_status()
+    hook = out.pop() if webhook_user else None
+    return out, admin.json()["token"], hook
+
+
+def _caller(url, token, n_calls, seed, stats, lock):
+    rng = random.Random(seed)
+    lat, errors, refused, costs, calls_done = [], [], 0, 0, 0
+    with _client(url, token) as c:
+        for i in range(n_calls):
+            body = {"to_number": f"+9198{rng.randrange(10**8):08d}", "kb_id": "kb_bench", "max_minutes": 1}
+            t0 = time.perf_counter()
+            try:
+                r = c.post("/api/call", json=body)
+            except httpx.HTTPError as exc:
+                errors.append(f"start: {type(exc).__name__}: {exc}")
+                continue
+            lat.append(time.perf_counter() - t0)
+            if r.status_code == 402:
+                refused += 1
+                continue
+            if r.status_code != 200:
+                errors.append(f"start {r.status_code}: {r.text[:200]}")
+                continue
+            cid = r.json()["call_id"]
+            t0 = time.perf_counter()
+            try:
+                e = c.post(f"/api/call/{cid}/end", json={"duration_seconds": rng.randint(1, 75)})
+            except httpx.HTTPError as exc:
+                errors.append(f"end: {type(exc).__name__}: {exc}")
+                continue
+            lat.append(time.perf_counter() - t0)
+            if e.status_code != 200:
+                errors.append(f"end {e.status_code}: {e.text[:200]}")
+                continue
+            costs += e.json()["cost_paise"]
+            calls_done += 1
+    with lock:
+        stats["lat"] += lat
+        stats["errors"] += errors
+        stats["refused"] += refused
+        stats["calls"] += calls_done
+        stats["costs"][token] = stats["costs"].get(token, 0) + costs
+
+
+def _webhooks(url, sandbox, hook_token, stop, n_links, result):
+    """Pay links in the sandbox; re-post each event body 3 more times ourselves, timing every answer."""
+    from sandbox.razorpay_server import DEFAULT_WEBHOOK_SECRET
+    lat, bad, paid, posted = [], [], 0, set()
+    hook = url + "/api/payment/webhook"
+    sb = sandbox.sandbox
+    with _client(url, hook_token) as c, httpx.Client(timeout=30, trust_env=False) as raw:
+        while paid < n_links:
+            link = c.post("/api/payment/payment-link", json={"amount": LINK_RUPEES})
+            if link.status_code != 200:
+                bad.append(f"link {link.status_code}: {link.text[:200]}")
+                break
+            r = raw.post(f"{sandbox.url}/sandbox/links/{link.json()['payment_link_id']}/pay", json={})
+            if r.status_code != 200:
+                bad.append(f"pay {r.status_code}: {r.text[:200]}")
+                break
+            paid += 1
+            sb.webhooks.wait_idle(30)
+            for d in sb.webhooks.snapshot():
+                if d["event_id"] in posted:
+                    continue
+                posted.add(d["event_id"])
+                body = d["body"].encode()
+                sig = hmac.new(DEFAULT_WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+                for _ in range(3):
+                    t0 = time.perf_counter()
+                    w = raw.post(hook, content=body, headers={"Content-Type": "application/json",
+                                                              "X-Razorpay-Signature": sig,
+                                                              "X-Razorpay-Event-Id": d["event_id"]})
+                    lat.append(time.perf_counter() - t0)
+                    if w.status_code != 200:
+                        bad.append(f"webhook {w.status_code}: {w.text[:200]}")
+            if stop.wait(0.05) and paid >= 1:
+                break
+    sb.webhooks.wait_idle(30)
+    deliveries = sb.webhooks.snapshot()
+    bad += [f"sandbox delivery {d['event_id']} -> {d['http_status']} {d['error']}" for d in deliveries
+            if d["http_status"] != 200]
+    result.update(lat=lat, bad=bad, paid=paid, events=len(posted),
+                  posts=len(lat) + len(deliveries))
+
+
+def run(clients: int = 50, calls: int = 40, wallets: int = 10, *, webhook_links: int = 10,
+        out=print) -> dict:
+    """Run the load; returns the numbers the report prints (tests call this with small sizes)."""
+    from sandbox.razorpay_server import run_in_thread
+    tmp = tempfile.mkdtemp(prefix="bench-api-")
+    sandbox = run_in_thread({"seed": 5}) if webhook_links else None
+    server = Server(tmp, sandbox.url if sandbox else None)
+    try:
+        if sandbox:
+            httpx.post(sandbox.url + "/sandbox/config", json={"webhook_url": server.url + "/api/payment/webhook"},
+                       trust_env=False).raise_for_status()
+        accounts, _admin, hook = _setup(server.url, wallets, bool(webhook_links))
+        stats = {"lat": [], "errors": [], "refused": 0, "calls": 0, "costs": {}}
+        lock, stop, hook_result = threading.Lock(), threading.Event(), {}
+        threads = [threading.Thread(target=_caller, args=(server.url, accounts[i % len(accounts)][1], calls, i,
+                                                          stats, lock)) for i in range(clients)]
+        hook_thread = threading.Thread(target=_webhooks, args=(server.url, sandbox, hook[1], stop, webhook_links,
+                                                               hook_result)) if hook else None
+        t0 = time.perf_counter()
+        if hook_thread:
+            hook_thread.start()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - t0
+        stop.set()
+        if hook_thread:
+            hook_thread.join()
+    finally:
+        server.stop()
+        if sandbox:
+            sandbox.stop()
+
+    # The same database file, after the server is gone.
+    db = dbmod.open_db(uri="", name=os.environ.get("MONGODB_DB", "wallet"), path=str(Path(tmp) / "wallet.sqlite"))
+    bad_wallets = ledger.audit(db)
+    mismatched = []
+    for name, token in accounts:
+        want = CREDIT_RUPEES * 100 - stats["costs"].get(token, 0)
+        w = ledger.get_wallet(db, name)
+        if w.balance != want or w.held != 0:
+            mismatched.append(f"{name}: balance {w.balance} held {w.held}, expected {want} held 0")
+    hook_balance = ledger.get_wallet(db, hook[0]).balance if hook else 0
+    hook_expected = hook_result.get("paid", 0) * LINK_RUPEES * 100
+
+    lat = stats["lat"]
+    n = len(lat)
+    rps = n / elapsed if elapsed else 0.0
+    p50, p99 = _pct(lat, 50) * 1000, _pct(lat, 99) * 1000
+    errors = len(stats["errors"]) + len(bad_wallets) + len(mismatched)
+    out(f"API load: {clients} clients x {calls} calls over {len(accounts)} wallets, uvicorn 1 worker, embedded engine")
+    out(f"  requests: {n} in {elapsed:.1f} s = {rps:.1f} req/s; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+        f"max {max(lat, default=0) * 1000:.1f} ms")
+    out(f"  calls billed: {stats['calls']}, refused 402 (wallet empty): {stats['refused']}, "
+        f"other errors: {len(stats['errors'])}")
+    for e in stats["errors"][:5]:
+        out(f"    error: {e}")
+    out(f"  audit: {'clean' if not bad_wallets else bad_wallets[:3]}; balances = credits - reported costs: "
+        f"{'yes' if not mismatched else mismatched[:3]}")
+    wh = {}
+    if hook:
+        wl = hook_result.get("lat", [])
+        wmax = max(wl, default=0.0)
+        credited_once = hook_balance == hook_expected
+        slow = sum(1 for x in wl if x >= WEBHOOK_LIMIT_S)
+        errors += len(hook_result.get("bad", [])) + (0 if credited_once else 1) + slow
+        out(f"  webhooks under load: {hook_result.get('paid', 0)} links paid, {hook_result.get('events', 0)} events, "
+            f"{hook_result.get('posts', 0)} deliveries (sandbox + 3 re-posts each); answer p50 "
+            f"{_pct(wl, 50) * 1000:.1f} ms, max {wmax * 1000:.1f} ms (limit {WEBHOOK_LIMIT_S:.0f} s: "
+            f"{'ok' if slow == 0 else f'{slow} too slow'}); credited once: "
+            f"{'yes' if credited_once else 'NO'} (Rs. {hook_balance / 100:.2f} for Rs. {hook_expected / 100:.2f} paid)")
+        for e in hook_result.get("bad", [])[:5]:
+            out(f"    webhook error: {e}")
+        wh = {"webhook_max_ms": wmax * 1000, "webhook_credited_once": credited_once,
+              "webhook_errors": hook_result.get("bad", []), "webhook_paid": hook_result.get("paid", 0)}
+    out(f"api_rps={rps:.1f} p99_ms={p99:.1f} errors={errors}")
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "requests": n, "calls": stats["calls"],
+            "refused": stats["refused"], "errors": errors, "error_samples": stats["errors"][:10],
+            "audit": bad_wallets, "mismatched": mismatched, "data_dir": tmp, **wh}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--clients", type=int, default=50)
+    p.add_argument("--calls", type=int, default=40)
+    p.add_argument("--wallets", type=int, default=10)
+    p.add_argument("--webhook-links", type=int, default=10)
+    a = p.parse_args(argv)
+    r = run(a.clients, a.calls, a.wallets, webhook_links=a.webhook_links)
+    return 1 if r["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

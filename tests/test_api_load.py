@@ -1,0 +1,31 @@
+"""A small run of bench/api.py in CI: uvicorn in a subprocess, concurrent clients billing calls over real
+HTTP while webhooks are re-delivered; no error but 402, audit clean, every wallet equals its credits minus
+the costs the API reported, and each paid link credited once. No timing assertions."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_api", ROOT / "bench" / "api.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.slow
+def test_small_api_load_run_is_clean():
+    lines = []
+    r = _bench().run(clients=5, calls=4, wallets=2, webhook_links=2, out=lines.append)
+    report = "\n".join(lines)
+    assert r["error_samples"] == [], report
+    assert r["audit"] == [] and r["mismatched"] == [], report
+    assert r["calls"] + r["refused"] == 5 * 4, report
+    assert r["webhook_credited_once"] and r["webhook_errors"] == [] and r["webhook_paid"] == 2, report
+    assert r["errors"] == 0, report
+    assert lines[-1].startswith("api_rps=") and lines[-1].endswith("errors=0")
