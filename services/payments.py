@@ -152,8 +152,8 @@ def _attach(db, record: dict, link: dict) -> None:
 def handle_callback(db, user_id: str, params: dict) -> dict:
     """The redirect back to the wallet page. Returns dict(outcome, message, amount_paise) with outcome
     "credited" | "already_credited" | "pending". Raises InvalidPayment (forged, unknown, another user's,
-    closed link; recorded for admins) or PaymentUnavailable (payments off, or Razorpay unreachable: the
-    link stays open and reconcile/webhook credit it later)."""
+    closed link; recorded for admins) or PaymentUnavailable (payments off). Razorpay unreachable →
+    outcome "pending" with a message saying it will be credited automatically (nothing credited now)."""
     cfg = _cfg()
     if not isinstance(params, dict):
         raise InvalidInput("Payment details are missing.")
@@ -185,8 +185,10 @@ def handle_callback(db, user_id: str, params: dict) -> dict:
     try:
         link = rzp.call(cfg, "payment_link.fetch", plink)
     except (rzp.RazorpayDown, rzp.RazorpayRefused) as exc:
+        # The customer HAS paid: "pending" (not an error saying nothing was taken); webhook or reconcile
+        # will credit it, and nothing is credited from the unverified redirect meanwhile.
         _set(db, ref, {"last_error": f"callback fetch: {exc}"[:300]})
-        raise PaymentUnavailable(CONFIRM_LATER) from None
+        return {"outcome": "pending", "message": CONFIRM_LATER, "amount_paise": 0}
     if link.get("id") != plink or link.get("reference_id") != ref:
         refuse("Razorpay's link does not match the callback", "The payment confirmation is not valid.")
     result = _settle_link(db, record, link, source="callback", event=None)
