@@ -33,6 +33,8 @@ CREATE_GRACE = timedelta(minutes=15)
 # Orders have no expiry at Razorpay; after this we stop polling an unpaid one.
 ORDER_WINDOW = timedelta(days=2)
 EVENTS_KEPT = 50
+# A webhook that found no record is retried by reconcile this long (a record appears within seconds).
+UNMATCHED_RETRY = timedelta(days=3)
 
 OPEN = ("creating", "error_creating", "created", "attempted", "partially_paid")
 # Status only moves up this ladder, whichever path (and in whatever order) reports it.
@@ -435,8 +437,11 @@ def reconcile_open(db) -> dict:
     stale = clock.now() - timedelta(seconds=30)
     for ev in list(db.payment_events.find({"kind": {"$in": ["pending", "unmatched"]}})):
         # A "pending" event younger than this is most likely being handled right now.
-        if ev["kind"] == "pending" and clock.as_utc(ev.get("received_at") or ev["at"]) > stale:
+        received = clock.as_utc(ev.get("received_at") or ev["at"])
+        if ev["kind"] == "pending" and received > stale:
             continue
+        if ev["kind"] == "unmatched" and received < clock.now() - UNMATCHED_RETRY:
+            continue  # stays in the admin view; not polled for ever
         out["events_retried"] += 1
         pid = ev.get("payment_id")
         if ev["kind"] == "unmatched" and pid and ledger.find_entry(db, f"razorpay:{pid}") is not None:
@@ -555,16 +560,16 @@ def _note_event(db, rec: dict | None, event_id: str, name: str, payment_id) -> N
 def _suspicious(db, reason: str, *, source: str, user_id=None, payment_id=None, payment_link_id=None,
                 reference_id=None, amount_paise=None, details: dict | None = None) -> None:
     """One record per distinct (reason, who, what); repeats bump `count` instead of flooding."""
-    ident = json.dumps([reason, source, user_id, payment_id, payment_link_id, reference_id,
-                        (details or {}).get("body_sha256")], default=str)
+    # Not keyed by anything an unauthenticated sender chooses freely (a webhook body): a flood of forged
+    # webhooks bumps one counter instead of filling the collection.
+    ident = json.dumps([reason, source, user_id, payment_id, payment_link_id, reference_id], default=str)
     _id = "suspicious:" + hashlib.sha256(ident.encode()).hexdigest()[:32]
     now = clock.now()
     db.payment_events.update_one({"_id": _id}, {
         "$setOnInsert": {"first_at": now, "kind": "suspicious", "reason": reason, "source": source,
                          "user_id": user_id, "payment_id": payment_id, "payment_link_id": payment_link_id,
-                         "reference_id": reference_id, "amount_paise": amount_paise,
-                         "details": details or {}},
-        "$set": {"at": now}, "$inc": {"count": 1}}, upsert=True)
+                         "reference_id": reference_id, "amount_paise": amount_paise},
+        "$set": {"at": now, "details": details or {}}, "$inc": {"count": 1}}, upsert=True)
 
 
 def _failed(db, pay: dict, rec: dict | None, *, source: str) -> None:
@@ -596,7 +601,16 @@ def _closed_unpaid(db, rec: dict, status: str) -> None:
 def failed_payments(db, limit: int = 100) -> list[dict]:
     """For admins: failed payments, closed-unpaid links, refused/suspicious confirmations (with reasons)
     and webhooks still unmatched. Newest first."""
-    rows = list(db.payment_events.find({"kind": {"$in": list(ADMIN_KINDS)}}))
+    limit = max(1, min(int(limit), 1000))
+    now = clock.now()
+    # Widening windows over the (kind, at) index: a sort would cost the whole collection on the embedded engine.
+    for days in (7, 60, 730, None):
+        flt: dict = {"kind": {"$in": list(ADMIN_KINDS)}}
+        if days is not None:
+            flt["at"] = {"$gte": now - timedelta(days=days)}
+        rows = list(db.payment_events.find(flt))
+        if len(rows) >= limit:
+            break
     out = []
     for r in rows:
         at = clock.as_utc(r.get("at"))
@@ -609,8 +623,8 @@ def failed_payments(db, limit: int = 100) -> list[dict]:
         if r["kind"] == "unmatched":
             row["reason"] = f"{r.get('event')}: {r.get('outcome')}"
         out.append(row)
-    out.sort(key=lambda r: r["at"] or clock.now(), reverse=True)
-    return out[:max(1, min(int(limit), 1000))]
+    out.sort(key=lambda r: r["at"] or now, reverse=True)
+    return out[:limit]
 
 
 # --------------------------------------------------------------------------------------- listing
@@ -695,6 +709,8 @@ def verify_order_payment(db, user_id: str, order_id: str, payment_id: str, signa
         raise PaymentUnavailable(CONFIRM_LATER) from None
     if pay.get("id") != payment_id or pay.get("order_id") != order_id:
         refuse("payment is not on this order", "The payment confirmation is not valid.")
+    if pay.get("status") == "authorized":  # captured shortly; webhook or reconcile credit it then
+        return {"outcome": "pending", "amount_paise": 0, "balance_paise": ledger.get_wallet(db, user_id).balance}
     if pay.get("status") != "captured":
         if pay.get("status") == "failed":
             _failed(db, pay, rec, source="order")

@@ -258,6 +258,11 @@ def test_forged_callback_signature_credits_nothing_and_is_recorded(env, receiver
         payments.handle_webhook(db, body, sign(body.decode(), "guess"), eid)
     with pytest.raises(InvalidPayment):
         payments.handle_webhook(db, body, None, eid)
+    for i in range(5):  # a flood of forged webhooks bumps one counter, it does not fill the collection
+        with pytest.raises(InvalidPayment):
+            payments.handle_webhook(db, body + b" " * i, "0" * 64, f"evt_flood{i}")
+    [flood] = [r for r in payments.failed_payments(db) if r["reason"] == "webhook signature does not match"]
+    assert flood["count"] == 7
     assert balance(db, "alice") == 0 and recharges(db, "alice") == []
     reasons = admin_reasons(db)
     assert "callback signature does not match" in reasons
