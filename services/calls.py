@@ -298,9 +298,11 @@ def _finish(db, doc: dict) -> dict:
                               category=doc.get("category") or "call", source="calls",
                               note=f"Call to {doc['to_number']}, {int(doc['billed_seconds'])} s", meta=meta)
     except NotFound:
-        if int(doc["cost_paise"]) != 0:
+        # The hold is resolved and the wallet no longer remembers it (it keeps only recent ones):
+        # this call was settled before, so its debit (if any) is found by its key. Never settle twice.
+        entry = ledger.find_entry(db, f"call:{cid}")
+        if entry is None and int(doc["cost_paise"]) != 0:
             raise
-        entry = None  # a free call settled so long ago that the wallet forgot its hold id: done
     balance = int(entry["balance_after"]) if entry else ledger.get_wallet(db, uid).balance
     t = clock.now()
     fields = {"status": COMPLETED, "balance_paise": balance, "entry_id": entry["_id"] if entry else None,

@@ -472,7 +472,7 @@ def test_recovery_racing_a_slow_start_never_strands_a_hold(edb, monkeypatch):
     assert (s["status"], s["held_paise"]) == ("active", 2000)
     assert calls.end_call(edb, "r", "client_key_1", 60)["cost_paise"] == 1000
     assert calls.start_call(edb, "r", NUM, KB, call_id="client_key_1")["status"] == "completed"
-    assert [e["_id"] for e in debits(edb, "r")] == ["call:client_key_1"]
+    assert [e["meta"]["call_id"] for e in debits(edb, "r")] == ["client_key_1"]
     assert ledger.get_wallet(edb, "r").held == 0 and ledger.audit(edb) == []
 
 
