@@ -201,7 +201,7 @@ def handle_callback(db, user_id: str, params: dict) -> dict:
                             f"capture; ignored", source="callback", user_id=user_id, details=shown, **ids)
     if mine is None:
         if link.get("status") in ("expired", "cancelled"):
-            refuse(f"callback for a {link['status']} link with no such payment",
+            refuse(f"callback for a link that is {link['status']}, with no such payment",
                    f"This payment link is {link['status']}; nothing was credited.")
         _suspicious(db, "callback payment not captured on the link (yet)", source="callback",
                     user_id=user_id, details=shown, **ids)
@@ -500,14 +500,19 @@ def _credit(db, rec: dict, payment_id, amount, *, source: str) -> bool:
                     payment_link_id=rec.get("payment_link_id"), details={"amount": str(amount)})
         return False
     key = f"razorpay:{payment_id}"
+    # Whether THIS call posted it is only a label for messages and counts; money depends on the key alone.
+    # Our own record answers it (a ledger key lookup that misses is a scan on the embedded engine), and
+    # `credited` is written only after the ledger has the key, so skipping on it is safe.
+    rec = _record(db, rec["_id"]) or rec
     done = dict(rec.get("credited") or {})
-    done.pop(payment_id, None)
+    if payment_id in done:
+        return False
     if sum(_int(v) for v in done.values()) + amount > rec["amount_paise"]:
         _suspicious(db, "payments would exceed the link amount", source=source, user_id=rec["user_id"],
                     payment_id=payment_id, reference_id=rec["_id"], payment_link_id=rec.get("payment_link_id"),
                     amount_paise=amount)
         return False
-    existed = ledger.find_entry(db, key) is not None
+    t0 = clock.now()
     if rec["kind"] == "order":
         meta = {"order_id": rec.get("order_id"), "reference_id": rec["_id"]}
     else:
@@ -516,13 +521,17 @@ def _credit(db, rec: dict, payment_id, amount, *, source: str) -> bool:
         entry = ledger.post(db, rec["user_id"], key=key, type="credit", category="recharge", amount=amount,
                             source=payment_id, note="Razorpay recharge", meta=meta)
     except Conflict:
+        first = ledger.find_entry(db, key)
+        if first is None or (first["user_id"] == rec["user_id"] and int(first["amount"]) == amount):
+            return False  # another path holds the key and is finishing the same credit (or recover will)
         _suspicious(db, "payment already credited with a different amount or user", source=source,
                     user_id=rec["user_id"], payment_id=payment_id, reference_id=rec["_id"],
                     payment_link_id=rec.get("payment_link_id"), amount_paise=amount)
         return False
     db.payment_links.update_one({"_id": rec["_id"]}, {"$set": {f"credited.{payment_id}": int(entry["amount"]),
                                                                "updated_at": clock.now()}})
-    return not existed
+    created = clock.as_utc(entry.get("created_at"))
+    return created is None or created >= t0
 
 
 def _status_from_credits(db, ref: str) -> None:
@@ -715,9 +724,14 @@ def verify_order_payment(db, user_id: str, order_id: str, payment_id: str, signa
         if pay.get("status") == "failed":
             _failed(db, pay, rec, source="order")
         raise InvalidPayment(f"The payment is {pay.get('status') or 'not complete'}; nothing was credited.")
-    new = _credit(db, rec, payment_id, pay.get("amount"), source="order")
+    amount = _int(pay.get("amount"))
+    new = _credit(db, rec, payment_id, amount, source="order")
     if payment_id not in (_record(db, rec["_id"]).get("credited") or {}):
-        raise InvalidPayment("This payment could not be credited; it has been flagged for review.")
+        first = ledger.find_entry(db, f"razorpay:{payment_id}")
+        if first is None:  # another path is mid-way through this very credit
+            return {"outcome": "pending", "amount_paise": 0, "balance_paise": ledger.get_wallet(db, user_id).balance}
+        if first["user_id"] != user_id or int(first["amount"]) != amount:
+            raise InvalidPayment("This payment could not be credited; it has been flagged for review.")
     _set(db, rec["_id"], {}, status="paid")
     return {"outcome": "credited" if new else "already_credited", "amount_paise": _int(pay.get("amount")),
             "balance_paise": ledger.get_wallet(db, user_id).balance}

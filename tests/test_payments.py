@@ -186,7 +186,8 @@ def test_create_pay_through_hosted_page_credits_exactly_once(db, receiver, serve
     assert balance(db, "alice") == 25050
     [entry] = recharges(db, "alice")
     pay_id = params["razorpay_payment_id"]
-    assert entry["_id"] == f"razorpay:{pay_id}" and entry["amount"] == 25050 and entry["source"] == pay_id
+    assert ledger.find_entry(db, f"razorpay:{pay_id}")["_id"] == entry["_id"]  # the idempotency key
+    assert entry["amount"] == 25050 and entry["source"] == pay_id and entry["category"] == "recharge"
     assert entry["meta"] == {"payment_link_id": link["payment_link_id"], "reference_id": link["reference_id"]}
     [mine] = payments.list_links(db, "alice")
     assert mine["status"] == "paid" and mine["credited_paise"] == 25050 and mine["events"] >= 2
@@ -349,7 +350,7 @@ def test_expired_and_cancelled_links_close_without_credit(env, receiver, server)
     reasons = admin_reasons(db)
     assert "payment link expired without payment" in reasons
     assert "payment link cancelled without payment" in reasons
-    assert "callback for a expired link with no such payment" in reasons
+    assert "callback for a link that is expired, with no such payment" in reasons
     assert payments.reconcile_open(db)["checked"] == 0  # closed links are not polled again
 
 
@@ -585,7 +586,8 @@ def test_orders_flow_credits_once_and_checks_signature_and_owner(env, receiver, 
     payments.reconcile_open(db)
     assert balance(db, "alice") == 7500 and len(recharges(db, "alice")) == 1
     [e] = recharges(db, "alice")
-    assert e["_id"] == f"razorpay:{good[1]}" and e["meta"]["order_id"] == order["order_id"]
+    assert ledger.find_entry(db, f"razorpay:{good[1]}")["_id"] == e["_id"]
+    assert e["meta"]["order_id"] == order["order_id"]
     reasons = admin_reasons(db)
     assert "order payment signature does not match" in reasons
     assert any("another user" in r for r in reasons)
