@@ -68,6 +68,11 @@ def ensure_schema(db) -> None:
             db[coll].create_index(spec)
 
 
+def client_of(db):
+    """The client behind a database (pymongo names it `client`, mongoeco `_client`)."""
+    return db._client if hasattr(db, "_client") else db.client
+
+
 def ping(db) -> bool:
     try:
         db.command("ping")

@@ -1,24 +1,27 @@
 """The ledger: every balance change is one immutable entry; balances never go negative.
 
-Protocol (docs/ledger.md has the full argument). A wallet document carries the balance, the held amount,
-the open holds, today's and yesterday's rollups, a version `seq`, and `pending`: entries whose balance
-change is applied but whose ledger insert may not be done yet. Every change is one compare-and-set on
-(`_id`, `seq`) that writes whole top-level values, so it is atomic on any MongoDB and fast on the embedded
-engine. The steps of one posting:
+docs/ledger.md has the protocol and why it is safe; in short:
 
-  1. read the wallet, then look the idempotency key up in the ledger (in that order: see `post`);
-  2. CAS: new balance (+ rollup counters) and the full entry appended to `pending`;
-  3. insert the entry into the ledger with `_id` = key (a duplicate means it is already there);
-  4. later (the next CAS by this process, or `recover`): drop the entry from `pending`.
+- A wallet document holds the balance, the held amount, the open holds, the entry count `n`, a
+  version `seq`, today's and yesterday's rollups, and `pending`: entries whose balance change is
+  applied but whose ledger insert may not be done yet. Every change is one compare-and-set on
+  (`_id`, `seq`) that writes whole top-level values: atomic on any MongoDB, and the fast path of the
+  embedded engine.
+- Entries are keyed `"{user}:{n}"` (n = 1, 2, 3 … per wallet) so every read is a primary-key hit:
+  on the embedded engine a lookup that misses, or any secondary-index query, scans the collection.
+- Idempotency keys live in `ledger_keys`, claimed by an insert before the balance moves (a duplicate
+  insert is the cheap "seen before" test) and pointed at their entry once it is written.
 
-A crash after 2 leaves the entry in `pending`; `recover` inserts it (idempotently) and drops it. Nothing
-is lost (the entry rides with the balance change) and nothing doubles (the ledger `_id` is the key, and
-a key cannot pass step 1 while it is pending or already in the ledger).
+A posting: claim the key → CAS (balance, rollups, entry into `pending`) → insert the entry → point
+the claim at it → (next CAS or `recover`) drop it from `pending`. A crash anywhere leaves a state
+that `recover` or a retry of the same key completes; see docs/ledger.md.
 """
 from __future__ import annotations
 
+import os
 import random
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -27,7 +30,7 @@ from datetime import datetime, timedelta
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services import clock
-from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
+from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, WalletError
 from services.money import format_rupees, require_paise
 
 CREDIT, DEBIT = "credit", "debit"
@@ -35,19 +38,44 @@ CATEGORIES = ("recharge", "call", "campaign", "manual_credit", "promo_credit", "
 CALL_CATEGORIES = ("call", "campaign")
 # Days kept inside the wallet document; older ones move to the `rollups` collection.
 WALLET_DAYS = 2
-# Resolved hold ids remembered on the wallet so a late duplicate "hold" is refused, not re-opened.
-CLOSED_HOLDS_KEPT = 200
+# Resolved holds remembered on the wallet ("hold=entry_id" tokens) so a late settle returns its first
+# result and a late duplicate hold is refused. One string, not a list: on the embedded engine a list
+# field costs several times a scalar on every write. The calls layer's records guard older ids.
+CLOSED_HOLDS_KEPT = 64
+# How long a retry waits for a key's first attempt to finish before giving up with Conflict.
+CLAIM_WAIT_SECONDS = 5.0
+# A claim whose owner runs on another host is adopted only after this long (owners on this host are
+# checked directly: a dead process cannot finish its write).
+CLAIM_GRACE_SECONDS = int(os.environ.get("WALLET_CLAIM_GRACE_SECONDS", "300"))
 
 _KEY = re.compile(r"^[^\x00-\x1f]{1,200}$")
 _HOLD_ID = re.compile(r"^[A-Za-z0-9_:\-]{1,100}$")
 
-# Keys whose ledger insert this process has finished: the next CAS on that wallet drops them from
-# `pending`, which saves a write per posting. Anything left (crash, exit) is cleaned by `recover`.
+
+def _proc_start(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+_HOST = socket.gethostname()
+
+
+def _owner() -> str:
+    # Computed per call: a forked child must not claim in its parent's name.
+    pid = os.getpid()
+    return f"{_HOST}|{pid}|{_proc_start(pid)}"
+
+
+# Keys of entries this process has fully finished (ledger insert and claim pointer done): the next
+# CAS on that wallet drops them from `pending`, saving a write per posting.
 _done_lock = threading.Lock()
 _done: dict[str, set[str]] = {}
 
-# Threads of one process take turns per wallet instead of racing each other's CAS: correctness
-# comes from the CAS (other processes still race), this only saves wasted round trips.
+# Threads of one process take turns per wallet instead of racing each other's CAS. Correctness comes
+# from the CAS (other processes still race); this only saves wasted round trips.
 _wallet_locks: dict[str, threading.Lock] = {}
 _wallet_locks_guard = threading.Lock()
 
@@ -69,17 +97,22 @@ class Wallet:
     held: int
     seq: int
     holds: dict
+    entries: int = 0
 
     @property
     def available(self) -> int:
         return self.balance - self.held
 
 
+def entry_id(user_id: str, n: int) -> str:
+    return f"{user_id}:{n:010d}"
+
+
 # ---------------------------------------------------------------------------------------------- wallets
 
 def new_wallet_doc(user_id: str) -> dict:
     t = clock.now()
-    return {"_id": user_id, "balance": 0, "held": 0, "seq": 0, "holds": {}, "closed_holds": [],
+    return {"_id": user_id, "balance": 0, "held": 0, "seq": 0, "n": 0, "holds": {}, "closed_holds": "",
             "pending": [], "days": {}, "created_at": t, "updated_at": t}
 
 
@@ -97,10 +130,12 @@ def ensure_wallet(db, user_id: str) -> dict:
 
 
 def get_wallet(db, user_id: str) -> Wallet:
-    doc = db.wallets.find_one({"_id": user_id}, {"balance": 1, "held": 1, "seq": 1, "holds": 1})
+    _check_user_id(user_id)
+    doc = db.wallets.find_one({"_id": user_id}, {"balance": 1, "held": 1, "seq": 1, "holds": 1, "n": 1})
     if doc is None:
         doc = ensure_wallet(db, user_id)
-    return Wallet(user_id, int(doc["balance"]), int(doc["held"]), int(doc["seq"]), doc.get("holds") or {})
+    return Wallet(user_id, int(doc["balance"]), int(doc["held"]), int(doc["seq"]), doc.get("holds") or {},
+                  int(doc.get("n", 0)))
 
 
 # --------------------------------------------------------------------------------------------- postings
@@ -109,8 +144,9 @@ def post(db, user_id: str, *, key: str, type: str, category: str, amount: int, s
          note: str = "", meta: dict | None = None) -> dict:
     """Credit or debit `amount` paise once per `key`. Repeating a key returns the first entry.
 
-    Raises InsufficientBalance (a debit beyond the available balance), InvalidInput/InvalidAmount (bad
-    arguments, nothing written), Conflict (the key was used for a different operation).
+    Raises InsufficientBalance (a debit beyond the available balance; the key stays free for a later
+    attempt), InvalidInput/InvalidAmount (bad arguments, nothing written), Conflict (the key was used
+    for a different operation, or its first attempt is still running).
     """
     _check_user_id(user_id)
     _check_key(key)
@@ -122,32 +158,80 @@ def post(db, user_id: str, *, key: str, type: str, category: str, amount: int, s
     _check_text(source, "Source", 200)
     _check_text(note, "Note", 500)
     want = {"user_id": user_id, "type": type, "amount": amount, "category": category}
-    with _turn(user_id):
-        entry = _post_locked(db, user_id, key, type, category, amount, source, note, meta, want)
-    if entry.get("_fresh"):
-        del entry["_fresh"]
-        _insert_entry(db, entry)
+
+    owner = _owner()
+    while True:
+        claim = dict(want, _id=key, entry_id=None, at=clock.now(), owner=owner)
+        if _insert_new(db.ledger_keys, claim):
+            break
+        prior = _prior_result(db, key, want, owner)
+        if prior is _ADOPTED:
+            break
+        if prior is not _RETRY:
+            return prior
+    try:
+        with _turn(user_id):
+            entry, fresh = _post_locked(db, user_id, key, type, category, amount, source, note, meta)
+    except WalletError:
+        # Nothing moved: free the key so a later attempt (after a recharge, say) can use it.
+        db.ledger_keys.delete_one({"_id": key, "owner": owner, "entry_id": None})
+        raise
+    _finish(db, entry)
     return entry
 
 
-def _post_locked(db, user_id, key, type, category, amount, source, note, meta, want) -> dict:
+_ADOPTED, _RETRY = object(), object()
+
+
+def _prior_result(db, key: str, want: dict, owner: str):
+    """The key is claimed already: its entry, or _ADOPTED (its first attempt died before moving any
+    money, and we now own it), or _RETRY (the claim vanished: that attempt failed cleanly)."""
+    deadline = time.monotonic() + CLAIM_WAIT_SECONDS
+    while True:
+        c = db.ledger_keys.find_one({"_id": key})
+        if c is None:
+            return _RETRY
+        _same(c, want)
+        if c.get("entry_id"):
+            return _get(db, c["entry_id"])
+        w = _read_wallet(db, want["user_id"])
+        p = next((p for p in w["pending"] if p.get("key") == key), None)
+        if p is not None:          # the money moved; the writer has not finished recording it
+            _finish(db, p)
+            return _clean(p)
+        if _owner_gone(c) and db.ledger_keys.update_one(
+                {"_id": key, "owner": c["owner"], "entry_id": None},
+                {"$set": {"owner": owner, "at": clock.now()}}).matched_count == 1:
+            return _ADOPTED
+        if time.monotonic() > deadline:
+            raise Conflict("An operation with this idempotency key is still in progress; retry shortly.")
+        time.sleep(0.01)
+
+
+def _owner_gone(claim: dict) -> bool:
+    host, _, rest = (claim.get("owner") or "").partition("|")
+    pid, _, start = rest.partition("|")
+    if host == _HOST and pid.isdigit():
+        return _proc_start(int(pid)) != start
+    age = clock.now() - clock.as_utc(claim["at"])
+    return age > timedelta(seconds=CLAIM_GRACE_SECONDS)
+
+
+def _post_locked(db, user_id, key, type, category, amount, source, note, meta) -> tuple[dict, bool]:
     while True:
         w = _read_wallet(db, user_id)
-        # Order matters: the wallet first, then the ledger. An earlier posting of this key either is
-        # still in `pending` (seen below) or left it only after its ledger insert (seen by find_entry).
-        if any(p["_id"] == key for p in w["pending"]):
-            return _same(_finish_pending(db, w, key), want)
-        existing = find_entry(db, key)
-        if existing is not None:
-            return _same(existing, want)
+        p = next((p for p in w["pending"] if p.get("key") == key), None)
+        if p is not None:  # we adopted a claim whose owner had already moved the money
+            return _clean(p), False
         available = int(w["balance"]) - int(w["held"])
         if type == DEBIT and amount > available:
             raise InsufficientBalance(
                 f"Insufficient balance: this needs {_rs(amount)} but {_rs(available)} is available.")
         delta = amount if type == CREDIT else -amount
-        entry = _entry(w, key, user_id, type, category, amount, int(w["balance"]) + delta, source, note, meta)
+        entry = _entry(w, key, user_id, type, category, amount, int(w["balance"]) + delta, source, note,
+                       meta, claimed=True)
         if _cas(db, w, entry=entry, balance_delta=delta):
-            return dict(entry, _fresh=True)
+            return entry, True
 
 
 def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None = None,
@@ -163,34 +247,31 @@ def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None 
     if min_amount is not None:
         require_paise(min_amount, allow_zero=True)
     with _turn(user_id):
-        return _hold_locked(db, user_id, hold_id, amount, min_amount, ref)
-
-
-def _hold_locked(db, user_id, hold_id, amount, min_amount, ref) -> int:
-    while True:
-        w = _read_wallet(db, user_id)
-        if hold_id in w["holds"]:
-            return int(w["holds"][hold_id]["amount"])
-        if hold_id in w.get("closed_holds", []):
-            raise Conflict(f"Hold {hold_id} was already resolved.")
-        available = int(w["balance"]) - int(w["held"])
-        take = amount if min_amount is None else min(amount, available)
-        floor = amount if min_amount is None else min_amount
-        if available < floor or take <= 0:
-            raise InsufficientBalance(
-                f"Insufficient balance: {_rs(available)} available, at least {_rs(floor)} needed.")
-        holds = dict(w["holds"])
-        holds[hold_id] = {"amount": take, "ref": ref, "created_at": clock.now()}
-        if _cas(db, w, held_delta=take, holds=holds):
-            return take
+        while True:
+            w = _read_wallet(db, user_id)
+            if hold_id in w["holds"]:
+                return int(w["holds"][hold_id]["amount"])
+            if hold_id in _closed(w):
+                raise Conflict(f"Hold {hold_id} was already resolved.")
+            available = int(w["balance"]) - int(w["held"])
+            take = amount if min_amount is None else min(amount, available)
+            floor = amount if min_amount is None else min_amount
+            if available < floor or take <= 0:
+                raise InsufficientBalance(
+                    f"Insufficient balance: {_rs(available)} available, at least {_rs(floor)} needed.")
+            holds = dict(w["holds"])
+            holds[hold_id] = {"amount": take, "ref": ref, "created_at": clock.now()}
+            if _cas(db, w, held_delta=take, holds=holds):
+                return take
 
 
 def settle(db, user_id: str, hold_id: str, amount: int, *, key: str, category: str = "call",
            source: str = "", note: str = "", meta: dict | None = None) -> dict | None:
-    """Debit `amount` (at most the hold) and release the rest of the hold, in one step.
+    """Debit `amount` (at most the hold) and release the rest of the hold, in one atomic step.
 
     Returns the debit entry (None when `amount` is 0: nothing moved, so nothing to record). Settling a
-    resolved hold again returns the first result; a released hold raises Conflict.
+    resolved hold again returns the first result; a released hold raises Conflict. The hold is the
+    idempotency guard here; `key` is recorded on the entry.
     """
     _check_user_id(user_id)
     _check_hold_id(hold_id)
@@ -201,7 +282,7 @@ def settle(db, user_id: str, hold_id: str, amount: int, *, key: str, category: s
     with _turn(user_id):
         entry, fresh = _settle_locked(db, user_id, hold_id, amount, key, category, source, note, meta)
     if fresh:
-        _insert_entry(db, entry)
+        _finish(db, entry)
     return entry
 
 
@@ -210,24 +291,24 @@ def _settle_locked(db, user_id, hold_id, amount, key, category, source, note, me
         w = _read_wallet(db, user_id)
         h = w["holds"].get(hold_id)
         if h is None:
-            if any(p["_id"] == key for p in w["pending"]):
-                return _finish_pending(db, w, key), False
-            done = find_entry(db, key)
-            if done is not None:
-                return done, False
-            if hold_id in w.get("closed_holds", []):
-                if amount == 0:
-                    return None, False
-                raise Conflict(f"Hold {hold_id} was already released.")
-            raise NotFound(f"No open hold {hold_id}.")
+            closed = _closed(w)
+            if hold_id not in closed:
+                raise NotFound(f"No open hold {hold_id}.")
+            eid = closed[hold_id]
+            if eid:
+                p = next((p for p in w["pending"] if p["_id"] == eid), None)
+                return (_clean(p) if p else _get(db, eid)), False
+            if amount == 0:
+                return None, False
+            raise Conflict(f"Hold {hold_id} was already released.")
         if amount > int(h["amount"]):
             raise InvalidInput(f"Cannot settle {_rs(amount)} against a hold of {_rs(int(h['amount']))}.")
         holds = {k: v for k, v in w["holds"].items() if k != hold_id}
-        closed = (w.get("closed_holds", []) + [hold_id])[-CLOSED_HOLDS_KEPT:]
         entry = None
         if amount > 0:
             entry = _entry(w, key, user_id, DEBIT, category, amount, int(w["balance"]) - amount, source,
-                           note, meta)
+                           note, meta, claimed=False)
+        closed = _close(w, hold_id, entry["_id"] if entry else "")
         if _cas(db, w, entry=entry, balance_delta=-amount, held_delta=-int(h["amount"]), holds=holds,
                 closed_holds=closed):
             return entry, entry is not None
@@ -238,80 +319,105 @@ def release(db, user_id: str, hold_id: str) -> bool:
     _check_user_id(user_id)
     _check_hold_id(hold_id)
     with _turn(user_id):
-        return _release_locked(db, user_id, hold_id)
-
-
-def _release_locked(db, user_id, hold_id) -> bool:
-    while True:
-        w = _read_wallet(db, user_id)
-        h = w["holds"].get(hold_id)
-        if h is None:
-            return False
-        holds = {k: v for k, v in w["holds"].items() if k != hold_id}
-        closed = (w.get("closed_holds", []) + [hold_id])[-CLOSED_HOLDS_KEPT:]
-        if _cas(db, w, held_delta=-int(h["amount"]), holds=holds, closed_holds=closed):
-            return True
+        while True:
+            w = _read_wallet(db, user_id)
+            h = w["holds"].get(hold_id)
+            if h is None:
+                return False
+            holds = {k: v for k, v in w["holds"].items() if k != hold_id}
+            if _cas(db, w, held_delta=-int(h["amount"]), holds=holds, closed_holds=_close(w, hold_id, "")):
+                return True
 
 
 # ------------------------------------------------------------------------------------------ reading
 
 def find_entry(db, key: str) -> dict | None:
-    docs = list(db.ledger.find({"_id": key}).limit(1))
-    return _clean(docs[0]) if docs else None
+    """The entry a `post` key produced, or None (also while its first attempt is still running).
+
+    On the embedded engine a key that was never used costs a scan of `ledger_keys`: callers on a hot
+    path should keep their own record of what they posted.
+    """
+    c = db.ledger_keys.find_one({"_id": key})
+    if c is None:
+        return None
+    if c.get("entry_id"):
+        return _get(db, c["entry_id"])
+    w = db.wallets.find_one({"_id": c["user_id"]}, {"pending": 1}) or {}
+    p = next((p for p in w.get("pending") or [] if p.get("key") == key), None)
+    return _clean(p) if p else None
 
 
-def entries(db, user_id: str | None = None, *, type: str | None = None, category: str | None = None,
+def get_entry(db, eid: str) -> dict | None:
+    d = db.ledger.find_one({"_id": eid}) if isinstance(eid, str) else None
+    return _clean(d) if d else None
+
+
+def entries(db, user_id: str, *, type: str | None = None, category: str | None = None,
             start: datetime | None = None, end: datetime | None = None, before_seq: int | None = None,
-            limit: int = 50) -> tuple[list[dict], int | None]:
+            limit: int = 50, budget: int = 5000) -> tuple[list[dict], int | None]:
     """One page of a user's entries, newest first, and the cursor for the next page (None at the end).
 
-    Pages walk down `seq` in widening windows: a sorted query would cost as much as the whole ledger on
-    the embedded engine, a window costs only what it reads.
+    The cursor is an entry number: pages walk `n` down with primary-key reads, so a page costs what it
+    shows, not what the ledger holds. Filters are applied while walking; at most `budget` entries are
+    read per call (a page may then come back short, with a cursor to continue). A date range first
+    narrows the walk by binary search (entries are in time order within a wallet).
     """
     _check_user_id(user_id)
-    if not 1 <= int(limit) <= 1000:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
         raise InvalidInput("Page size must be between 1 and 1000.")
-    flt = _filter(type, category, start, end)
-    flt["user_id"] = user_id
-    top = (before_seq if before_seq is not None else get_wallet(db, user_id).seq + 1)
-    window = max(4 * limit, 200)
-    found: list[dict] = []
-    while top > 0 and len(found) < limit:
-        low = max(0, top - window)
-        q = dict(flt, seq={"$lt": top, "$gte": low})
-        found.extend(sorted((_clean(d) for d in db.ledger.find(q)), key=lambda e: -e["seq"]))
-        top = low
-        window *= 2
-    page = found[:limit]
-    more = len(found) > limit or top > 0
-    return page, (page[-1]["seq"] if page and more else None)
+    if before_seq is not None and (isinstance(before_seq, bool) or not isinstance(before_seq, int)
+                                   or before_seq < 1):
+        raise InvalidInput("Malformed page cursor.")
+    _filter(type, category, start, end)  # validates
+    w = _read_wallet(db, user_id)
+    pending = {int(p["n"]): p for p in w["pending"] if "n" in p}
+    total = int(w.get("n", 0))
+
+    def at(k: int) -> dict | None:
+        p = pending.get(k)
+        return _clean(p) if p else get_entry(db, entry_id(user_id, k))
+
+    top = min(before_seq, total + 1) if before_seq else total + 1
+    low = 1
+    if end is not None:
+        top = min(top, _first_at_or_after(at, total, end))
+    if start is not None:
+        low = _first_at_or_after(at, total, start)
+    page: list[dict] = []
+    k = top - 1
+    reads = 0
+    while k >= low and len(page) < limit and reads < budget:
+        e = at(k)
+        reads += 1
+        if e is not None and (type is None or e["type"] == type) and \
+                (category is None or e["category"] == category):
+            page.append(e)
+        k -= 1
+    return page, (k + 1 if k >= low else None)
+
+
+def _first_at_or_after(at, total: int, t: datetime) -> int:
+    """Smallest n whose entry is at or after t (total + 1 if none)."""
+    lo, hi = 1, total + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        e = at(mid)
+        if e is not None and e["created_at"] >= t:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def iter_entries(db, *, user_id: str | None = None, type: str | None = None, category: str | None = None,
-                 start: datetime | None = None, end: datetime | None = None, chunk: int = 2000):
-    """Every matching entry, oldest first, in bounded chunks (exports stream this; memory stays flat)."""
+                 start: datetime | None = None, end: datetime | None = None):
+    """Every matching entry, in insertion order, streamed by one cursor (memory stays flat)."""
     flt = _filter(type, category, start, end)
     if user_id is not None:
         _check_user_id(user_id)
         flt["user_id"] = user_id
-        top = get_wallet(db, user_id).seq + 1
-        low = 0
-        while low < top:
-            q = dict(flt, seq={"$gte": low, "$lt": low + chunk})
-            yield from sorted((_clean(d) for d in db.ledger.find(q)), key=lambda e: e["seq"])
-            low += chunk
-        return
-    # All users: walk created_at in hour slices so no single query materialises the ledger.
-    first = db.ledger.find_one(flt, sort=[("created_at", 1)]) if start is None else None
-    lo = start or (clock.as_utc(first["created_at"]) if first else None)
-    hi = end or clock.now() + timedelta(seconds=1)
-    if lo is None:
-        return
-    step = timedelta(hours=1)
-    while lo < hi:
-        q = dict(flt, created_at={"$gte": lo, "$lt": min(lo + step, hi)})
-        yield from sorted((_clean(d) for d in db.ledger.find(q)), key=lambda e: (e["created_at"], e["_id"]))
-        lo += step
+    for d in db.ledger.find(flt, batch_size=1000):
+        yield _clean(d)
 
 
 def _filter(type, category, start, end) -> dict:
@@ -324,6 +430,9 @@ def _filter(type, category, start, end) -> dict:
         if category not in CATEGORIES:
             raise InvalidInput(f"Unknown category {category!r}.")
         flt["category"] = category
+    for t in (start, end):
+        if t is not None and not isinstance(t, datetime):
+            raise InvalidInput("Dates must be dates.")
     if start is not None and end is not None and start > end:
         raise InvalidInput("The start date is after the end date.")
     rng = {}
@@ -339,16 +448,16 @@ def _filter(type, category, start, end) -> dict:
 # ----------------------------------------------------------------------------- recovery and audit
 
 def recover(db, user_id: str | None = None) -> dict:
-    """Finish every posting a crash interrupted and move old rollup days out of wallets.
+    """Finish every posting a crash interrupted, and move old rollup days out of wallets.
 
-    Safe to run at any time, from any process, concurrently with live traffic: every step it takes is
-    one a live posting would take, and each is idempotent.
+    Safe at any time, from any process, beside live traffic: each step is one a live posting takes
+    too, and each is idempotent.
     """
     flt = {"_id": user_id} if user_id else {}
     finished = archived = 0
     for w in db.wallets.find(flt, {"_id": 1, "pending": 1, "days": 1}):
         for e in w.get("pending") or []:
-            _insert_entry(db, e)
+            _finish(db, e)
             finished += 1
         if w.get("pending"):
             _drop_pending(db, w["_id"], {e["_id"] for e in w["pending"]})
@@ -358,25 +467,33 @@ def recover(db, user_id: str | None = None) -> dict:
 
 
 def audit(db) -> list[dict]:
-    """Wallets whose balance != credits - debits, or held != open holds, or that went negative."""
+    """Wallets whose balance != credits - debits, or held != open holds, or that left the bounds."""
     sums: dict[str, int] = {}
+    counts: dict[str, int] = {}
     for row in db.ledger.aggregate([
-        {"$group": {"_id": {"u": "$user_id", "t": "$type"}, "s": {"$sum": "$amount"}}},
+        {"$group": {"_id": {"u": "$user_id", "t": "$type"}, "s": {"$sum": "$amount"}, "c": {"$sum": 1}}},
     ]):
+        u = row["_id"]["u"]
         sign = 1 if row["_id"]["t"] == CREDIT else -1
-        sums[row["_id"]["u"]] = sums.get(row["_id"]["u"], 0) + sign * int(row["s"])
+        sums[u] = sums.get(u, 0) + sign * int(row["s"])
+        counts[u] = counts.get(u, 0) + int(row["c"])
     bad = []
-    for w in db.wallets.find({}, {"balance": 1, "held": 1, "holds": 1, "pending": 1}):
+    seen = set()
+    for w in db.wallets.find({}, {"balance": 1, "held": 1, "holds": 1, "pending": 1, "n": 1}):
         uid = w["_id"]
-        expected = sums.get(uid, 0)
+        seen.add(uid)
+        expected, count = sums.get(uid, 0), counts.get(uid, 0)
         for p in w.get("pending") or []:  # applied to the balance, maybe not yet in the ledger
-            if find_entry(db, p["_id"]) is None:
+            if get_entry(db, p["_id"]) is None:
                 expected += p["amount"] if p["type"] == CREDIT else -p["amount"]
+                count += 1
         balance, held = int(w["balance"]), int(w["held"])
         holds = sum(int(h["amount"]) for h in (w.get("holds") or {}).values())
         problems = []
         if balance != expected:
             problems.append(f"balance {balance} != ledger {expected}")
+        if count != int(w.get("n", 0)):
+            problems.append(f"{count} entries but the wallet counted {int(w.get('n', 0))}")
         if held != holds:
             problems.append(f"held {held} != open holds {holds}")
         if balance < 0 or held < 0 or held > balance:
@@ -384,8 +501,7 @@ def audit(db) -> list[dict]:
         if problems:
             bad.append({"user_id": uid, "balance": balance, "ledger": expected, "held": held,
                         "holds": holds, "problems": problems})
-    # Entries of users with no wallet at all are money with no home.
-    for uid in set(sums) - {w["_id"] for w in db.wallets.find({}, {"_id": 1})}:
+    for uid in set(sums) - seen:  # money with no wallet
         bad.append({"user_id": uid, "balance": None, "ledger": sums[uid], "held": None, "holds": None,
                     "problems": ["ledger entries without a wallet"]})
     return bad
@@ -402,18 +518,20 @@ def _read_wallet(db, user_id: str) -> dict:
     return w
 
 
-def _entry(w, key, user_id, type, category, amount, balance_after, source, note, meta) -> dict:
+def _entry(w, key, user_id, type, category, amount, balance_after, source, note, meta, *, claimed) -> dict:
     t = clock.now()
-    e = {"_id": key, "user_id": user_id, "seq": int(w["seq"]) + 1, "type": type, "category": category,
-         "amount": amount, "balance_after": balance_after, "created_at": t, "day": clock.day_of(t),
-         "source": source or "", "note": note or ""}
+    n = int(w.get("n", 0)) + 1
+    e = {"_id": entry_id(user_id, n), "key": key, "user_id": user_id, "n": n, "seq": int(w["seq"]) + 1,
+         "type": type, "category": category, "amount": amount, "balance_after": balance_after,
+         "created_at": t, "day": clock.day_of(t), "source": source or "", "note": note or "",
+         "claimed": claimed}
     if meta:
         e["meta"] = meta
     return e
 
 
 def _cas(db, w: dict, *, entry: dict | None = None, balance_delta: int = 0, held_delta: int = 0,
-         holds: dict | None = None, closed_holds: list | None = None) -> bool:
+         holds: dict | None = None, closed_holds: str | None = None) -> bool:
     """Apply one change if the wallet is still at the version we read. False: re-read and retry."""
     if _old_days(w):
         _archive_days(db, w)
@@ -421,36 +539,60 @@ def _cas(db, w: dict, *, entry: dict | None = None, balance_delta: int = 0, held
     uid = w["_id"]
     with _done_lock:
         done = set(_done.get(uid, ()))
-        pending = [p for p in w["pending"] if p["_id"] not in done]
+    pending = [p for p in w["pending"] if p["_id"] not in done]
     if entry is not None:
         pending.append(entry)
     balance = int(w["balance"]) + balance_delta
     held = int(w["held"]) + held_delta
-    if balance < 0 or held < 0 or held > balance:  # the invariant, checked at the one place that writes
+    if balance < 0 or held < 0 or held > balance:  # the invariant, checked where the write happens
         raise InsufficientBalance("Insufficient balance for this operation.")
-    now = clock.now()
-    sets = {"balance": balance, "held": held, "seq": int(w["seq"]) + 1, "pending": pending,
-            "updated_at": now}
+    sets = {"balance": balance, "held": held, "seq": int(w["seq"]) + 1, "updated_at": clock.now()}
+    if pending != w["pending"]:
+        sets["pending"] = pending
     if holds is not None:
         sets["holds"] = holds
     if closed_holds is not None:
         sets["closed_holds"] = closed_holds
-    update: dict = {"$set": sets}
     if entry is not None:
-        d, amt = entry["day"], entry["amount"]
-        incs = {f"days.{d}.{'credits' if entry['type'] == CREDIT else 'debits'}": amt,
-                f"days.{d}.{entry['type']}_count": 1,
-                f"days.{d}.cat.{entry['category']}": amt}
-        if entry["category"] in CALL_CATEGORIES:
-            incs[f"days.{d}.calls"] = 1
-            incs[f"days.{d}.call_seconds"] = int((entry.get("meta") or {}).get("seconds", 0))
-        update["$inc"] = incs
-        sets[f"days.{d}.balance"] = balance
-    res = db.wallets.update_one({"_id": uid, "seq": w["seq"]}, update)
+        sets["n"] = entry["n"]
+        # Rollups ride in the same atomic write as the balance. The whole map is rewritten (two days
+        # at most): nested $inc paths cost ~3x a top-level $set on the embedded engine.
+        sets["days"] = _add_to_day(w.get("days") or {}, entry, balance)
+    res = db.wallets.update_one({"_id": uid, "seq": w["seq"]}, {"$set": sets})
     if res.matched_count != 1:
         return _backoff()
     _forget_done(uid, done)
     return True
+
+
+def _add_to_day(days: dict, entry: dict, balance: int) -> dict:
+    d, amt, kind = entry["day"], entry["amount"], entry["type"]
+    day = dict(days.get(d) or {})
+    side = "credits" if kind == CREDIT else "debits"
+    day[side] = int(day.get(side, 0)) + amt
+    day[f"{kind}_count"] = int(day.get(f"{kind}_count", 0)) + 1
+    cat = dict(day.get("cat") or {})
+    cat[entry["category"]] = int(cat.get(entry["category"], 0)) + amt
+    day["cat"] = cat
+    if entry["category"] in CALL_CATEGORIES:
+        day["calls"] = int(day.get("calls", 0)) + 1
+        day["call_seconds"] = int(day.get("call_seconds", 0)) + int((entry.get("meta") or {}).get("seconds", 0))
+    day["balance"] = balance
+    return {**days, d: day}
+
+
+def _closed(w: dict) -> dict[str, str]:
+    """Resolved holds: hold id -> its settle entry id ('' when released or settled at zero)."""
+    out = {}
+    for tok in (w.get("closed_holds") or "").split():
+        hid, _, eid = tok.partition("=")
+        out[hid] = eid
+    return out
+
+
+def _close(w: dict, hold_id: str, eid: str) -> str:
+    toks = (w.get("closed_holds") or "").split() + [f"{hold_id}={eid}"]
+    return " ".join(toks[-CLOSED_HOLDS_KEPT:])
 
 
 def _forget_done(uid: str, keys: set) -> None:
@@ -462,26 +604,39 @@ def _forget_done(uid: str, keys: set) -> None:
 
 
 def _backoff() -> bool:
-    # Under contention many writers lose the CAS; a short random sleep spreads them out.
+    # Other processes won the CAS; a short random sleep spreads the next attempts.
     time.sleep(random.uniform(0, 0.002))
     return False
 
 
-def _insert_entry(db, entry: dict) -> None:
-    doc = {k: v for k, v in entry.items()}
-    try:
-        db.ledger.insert_many([doc])  # insert_many: the embedded engine's insert_one is slow
-    except (DuplicateKeyError, BulkWriteError) as exc:
-        _reraise_unless_duplicate(exc)
+def _finish(db, entry: dict) -> None:
+    """Record an applied entry: ledger insert, then point its key's claim at it. Both idempotent."""
+    doc = {k: v for k, v in entry.items() if k != "_fresh"}
+    if not _insert_new(db.ledger, doc):
+        existing = db.ledger.find_one({"_id": doc["_id"]})
+        if existing is None or existing.get("key") != doc.get("key"):
+            raise RuntimeError(f"ledger entry {doc['_id']} exists with other content")
+    if entry.get("claimed"):
+        db.ledger_keys.update_one({"_id": entry["key"]}, {"$set": {"entry_id": entry["_id"]}})
     with _done_lock:
         _done.setdefault(entry["user_id"], set()).add(entry["_id"])
 
 
-def _finish_pending(db, w: dict, key: str) -> dict:
-    """Another writer applied this key and may not have inserted it yet: insert it (idempotent)."""
-    e = next(p for p in w["pending"] if p["_id"] == key)
-    _insert_entry(db, e)
-    return _clean(e)
+def _insert_new(coll, doc: dict) -> bool:
+    """Insert; False if the _id exists. insert_many: the embedded engine's insert_one is slow."""
+    try:
+        coll.insert_many([doc])
+        return True
+    except (DuplicateKeyError, BulkWriteError) as exc:
+        _reraise_unless_duplicate(exc)
+        return False
+
+
+def _get(db, eid: str) -> dict:
+    e = get_entry(db, eid)
+    if e is None:
+        raise RuntimeError(f"ledger entry {eid} is missing")
+    return e
 
 
 def _drop_pending(db, user_id: str, ids: set) -> None:
@@ -489,14 +644,13 @@ def _drop_pending(db, user_id: str, ids: set) -> None:
         w = _read_wallet(db, user_id)
         keep = [p for p in w["pending"] if p["_id"] not in ids]
         if len(keep) == len(w["pending"]):
-            _forget_done(user_id, ids)
-            return
+            break
         res = db.wallets.update_one({"_id": user_id, "seq": w["seq"]},
                                     {"$set": {"pending": keep, "seq": int(w["seq"]) + 1}})
         if res.matched_count == 1:
-            _forget_done(user_id, ids)
-            return
+            break
         _backoff()
+    _forget_done(user_id, ids)
 
 
 def _old_days(w: dict) -> list[str]:
@@ -517,17 +671,17 @@ def _archive_days(db, w: dict) -> int:
     return len(old)
 
 
-def _same(entry: dict, want: dict) -> dict:
+def _same(doc: dict, want: dict) -> dict:
     for k, v in want.items():
-        if entry.get(k) != v:
+        if doc.get(k) != v:
             raise Conflict("This idempotency key was already used for a different operation.")
-    return entry
+    return doc
 
 
 def _clean(doc: dict) -> dict:
     doc = dict(doc)
     doc["created_at"] = clock.as_utc(doc.get("created_at"))
-    for k in ("amount", "balance_after", "seq"):
+    for k in ("amount", "balance_after", "seq", "n"):
         if k in doc:
             doc[k] = int(doc[k])  # small Int64 may come back as 32-bit
     return doc
@@ -546,7 +700,7 @@ def _reraise_unless_duplicate(exc) -> None:
 
 def _check_user_id(user_id) -> None:
     if not isinstance(user_id, str) or not user_id or len(user_id) > 64 or "." in user_id or \
-            user_id.startswith("$"):
+            ":" in user_id or user_id.startswith("$"):
         raise InvalidInput("Unknown or malformed user id.")
 
 

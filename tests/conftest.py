@@ -76,9 +76,9 @@ def make_target(target: str, tmp_path, request):
             pytest.skip("MONGODB_URI not set: no real MongoDB to test against")
         db = dbmod.open_db(uri=uri, name=name)
         spec = {"uri": uri, "name": name, "path": None}
-        request.addfinalizer(lambda: db.client.drop_database(name))
+        request.addfinalizer(lambda: dbmod.client_of(db).drop_database(name))
     dbmod.ensure_schema(db)
-    request.addfinalizer(db.client.close)
+    request.addfinalizer(dbmod.client_of(db).close)
     return db, spec
 
 

@@ -37,7 +37,8 @@ def credit(db, uid, paise, key):
 def snapshot(db):
     """Everything a bad call could have written."""
     return {c: sorted(map(repr, db[c].find({}))) for c in
-            ("wallets", "ledger", "users", "settings", "settings_history", "rollups", "audit_log")}
+            ("wallets", "ledger", "ledger_keys", "users", "settings", "settings_history", "rollups",
+                      "audit_log")}
 
 
 # ------------------------------------------------------------------------------------------- basics
@@ -51,7 +52,8 @@ def test_new_wallet_is_zero_and_posting_moves_balance(db):
     assert d["balance_after"] == 7450
     assert wallet.balance(db, "asha").balance == 7450
     page, cursor = ledger.entries(db, "asha")
-    assert [x["_id"] for x in page] == ["d1", "r1"] and cursor is None
+    assert [x["key"] for x in page] == ["d1", "r1"] and cursor is None
+    assert [x["n"] for x in page] == [2, 1]
     assert ledger.audit(db) == []
 
 
@@ -123,7 +125,7 @@ def test_same_key_ten_times_concurrently_one_entry(db):
     with ThreadPoolExecutor(10) as ex:
         results = list(ex.map(send, range(10)))
     assert len({r["_id"] for r in results}) == 1 and all(r["balance_after"] == 3766 for r in results)
-    assert db.ledger.count_documents({"_id": "same"}) == 1
+    assert db.ledger.count_documents({"key": "same"}) == 1
     assert ledger.get_wallet(db, "u1").balance == 3766
     assert ledger.audit(db) == []
 
@@ -184,16 +186,17 @@ def test_four_processes_500_debits_each(target):
 # ------------------------------------------------------------------------------------ I4 crashes
 
 def test_crash_between_balance_change_and_ledger_insert_is_recovered(db, monkeypatch):
+    """Deterministic version of a kill right after the CAS (the SIGKILL test below does it for real)."""
     credit(db, "u1", 5000, "seed")
 
     def die(*_a, **_k):
         raise SystemExit("killed")   # stands for the process dying right after the CAS
 
-    monkeypatch.setattr(ledger, "_insert_entry", die)
+    monkeypatch.setattr(ledger, "_finish", die)
     with pytest.raises(SystemExit):
         ledger.post(db, "u1", key="lost?", type="debit", category="call", amount=700)
     monkeypatch.undo()
-    assert ledger.find_entry(db, "lost?") is None               # the ledger doesn't have it yet ...
+    assert db.ledger.count_documents({"key": "lost?"}) == 0     # the ledger doesn't have it yet ...
     assert ledger.get_wallet(db, "u1").balance == 4300          # ... but the balance moved
     assert ledger.audit(db) == []                               # audit counts the pending entry
     # the client retries the same key: it gets the entry, not a second debit
@@ -202,6 +205,27 @@ def test_crash_between_balance_change_and_ledger_insert_is_recovered(db, monkeyp
     ledger.recover(db)
     assert db.wallets.find_one({"_id": "u1"})["pending"] == []
     assert ledger.find_entry(db, "lost?")["amount"] == 700
+    assert db.ledger.count_documents({"key": "lost?"}) == 1
+
+
+def test_claimed_key_of_a_dead_process_is_adopted(db):
+    """A process that claimed a key and died before moving money: the retry takes the key over."""
+    credit(db, "u1", 5000, "seed")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    db.ledger_keys.insert_many([{"_id": "orphan", "user_id": "u1", "type": "debit", "amount": 900,
+                                 "category": "call", "entry_id": None, "at": clock.now(),
+                                 "owner": f"{ledger._HOST}|{dead}|0"}])
+    e = ledger.post(db, "u1", key="orphan", type="debit", category="call", amount=900)
+    assert e["balance_after"] == 4100 and ledger.find_entry(db, "orphan")["_id"] == e["_id"]
+    assert ledger.audit(db) == []
+
+
+def test_failed_debit_leaves_the_key_free(db):
+    with pytest.raises(InsufficientBalance):
+        ledger.post(db, "u1", key="later", type="debit", category="call", amount=500)
+    credit(db, "u1", 1000, "seed")
+    assert ledger.post(db, "u1", key="later", type="debit", category="call", amount=500)["balance_after"] == 500
     assert ledger.audit(db) == []
 
 
@@ -239,14 +263,15 @@ def test_sigkill_at_random_points(kind, tmp_path, request):
     assert ledger.audit(db) == []
     # every acknowledged credit/debit exactly once; every hold resolved
     keys = {f"s1-op{n}" for n in range(ops)}
-    present = {d["_id"] for d in db.ledger.find({}, {"_id": 1})}
+    all_keys = [d["key"] for d in db.ledger.find({}, {"key": 1})]
+    present = set(all_keys)
+    assert len(all_keys) == len(present), "a key was applied twice"
     w = db.wallets.find_one({"_id": "u1"})
     assert w["holds"] == {} and int(w["held"]) == 0
     for log_rec in map(json.loads, open(log_path)):
         if "intent" in log_rec and log_rec["intent"]["kind"] == "credit":
             assert log_rec["intent"]["key"] in present
     assert present - {"seed"} <= keys | {f"settle:{k}" for k in keys}
-    assert db.ledger.count_documents({}) == len(present)
 
 
 # ------------------------------------------------------------------------------ I5 bad input
@@ -330,10 +355,16 @@ def test_pagination_walks_every_entry_once(edb):
         if cursor is None:
             break
     assert len(seen) == 530 + 106 and len({e["_id"] for e in seen}) == len(seen)
-    assert [e["seq"] for e in seen] == sorted((e["seq"] for e in seen), reverse=True)
+    assert [e["n"] for e in seen] == list(range(636, 0, -1))
     debits, cursor = ledger.entries(edb, "u1", type="debit", limit=200)
-    assert len(debits) == 106 and all(e["type"] == "debit" for e in debits)
-    assert len(list(ledger.iter_entries(edb, user_id="u1", chunk=97))) == 636
+    assert len(debits) == 106 and all(e["type"] == "debit" for e in debits) and cursor is None
+    cheap, cursor = ledger.entries(edb, "u1", type="credit", limit=10, budget=5)
+    assert len(cheap) <= 5 and cursor is not None            # a short page, with a way to continue
+    mid = seen[300]["created_at"]
+    newer, _ = ledger.entries(edb, "u1", start=mid, limit=1000)
+    assert newer and all(e["created_at"] >= mid for e in newer)
+    assert len(newer) == sum(1 for e in seen if e["created_at"] >= mid)
+    assert len(list(ledger.iter_entries(edb, user_id="u1"))) == 636
     assert len(list(ledger.iter_entries(edb, type="credit"))) == 530
 
 

@@ -1,0 +1,101 @@
+"""Ledger benchmark on the embedded engine (prints figures and ratios; asserts nothing).
+
+(a) one raw guarded find_one_and_update on a wallet document;
+(b) one full billed call: hold + settle (ledger entry + rollup) — what every AI call costs us;
+then (b) with 1k and with 100k entries already in the ledger (the cost must not grow with it).
+Targets: b/a <= 4, 100k/1k <= 1.5. Last line: ratio_call_vs_raw=X ratio_100k_vs_1k=Y
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pymongo import ReturnDocument
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from services import clock, db as dbmod, ledger  # noqa: E402
+
+N = 400
+
+
+def fresh(tmp: str, name: str):
+    db = dbmod.open_db(uri="", name="bench", path=str(Path(tmp) / f"{name}.sqlite"))
+    dbmod.ensure_schema(db)
+    return db
+
+
+def seed(db, user_id: str, n: int) -> None:
+    """n ledger entries for this user, written in bulk, with a wallet that agrees with them."""
+    ledger.ensure_wallet(db, user_id)
+    t = clock.now()
+    batch = []
+    for i in range(1, n + 1):
+        batch.append({"_id": ledger.entry_id(user_id, i), "key": f"seed-{user_id}-{i}", "user_id": user_id,
+                      "n": i, "seq": i, "type": "credit", "claimed": False,
+                      "category": "recharge", "amount": 100_000, "balance_after": i * 100_000, "created_at": t,
+                      "day": clock.day_of(t), "source": "seed", "note": ""})
+        if len(batch) == 2000:
+            db.ledger.insert_many(batch)
+            batch = []
+    if batch:
+        db.ledger.insert_many(batch)
+    db.wallets.update_one({"_id": user_id}, {"$set": {"balance": n * 100_000, "seq": n, "n": n}})
+
+
+def billed_calls(db, user_id: str, n: int, tag: str) -> list[float]:
+    times = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        hid = f"{tag}{i}"
+        held = ledger.hold(db, user_id, hid, 10_000, min_amount=1_000)
+        ledger.settle(db, user_id, hid, min(held, 3_000), key=f"call:{hid}", meta={"seconds": 180})
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def raw_updates(db, user_id: str, n: int) -> list[float]:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        db.wallets.find_one_and_update({"_id": user_id, "balance": {"$gte": 1}}, {"$inc": {"balance": -1}},
+                                       return_document=ReturnDocument.AFTER)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def ms(xs: list[float]) -> float:
+    return statistics.mean(xs) * 1000
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = fresh(tmp, "ab")
+        ledger.post(db, "u", key="seed", type="credit", category="recharge", amount=10**10)
+        billed_calls(db, "u", 30, "warm")
+        a = ms(raw_updates(db, "u", N))
+        b = ms(billed_calls(db, "u", N, "b"))
+        print(f"raw guarded find_one_and_update: {a:.2f} ms")
+        print(f"full billed call (hold+settle+entry+rollup): {b:.2f} ms  ({1000 / b:.0f} calls/s)")
+        print(f"ratio call/raw: {b / a:.2f}  (target <= 4)")
+
+        per = {}
+        for n in (1_000, 100_000):
+            db = fresh(tmp, f"n{n}")
+            t0 = time.perf_counter()
+            seed(db, "u", n)
+            seed(db, "other", n // 10)
+            print(f"seeded {n} entries in {time.perf_counter() - t0:.1f} s")
+            billed_calls(db, "u", 30, "warm")
+            per[n] = ms(billed_calls(db, "u", N, "c"))
+            print(f"billed call with {n:>7,} entries in the ledger: {per[n]:.2f} ms")
+            assert ledger.audit(db) == [], "audit must stay clean"
+        r2 = per[100_000] / per[1_000]
+        print(f"ratio 100k/1k: {r2:.2f}  (target <= 1.5)")
+        print(f"ratio_call_vs_raw={b / a:.2f} ratio_100k_vs_1k={r2:.2f}")
+
+
+if __name__ == "__main__":
+    main()
