@@ -298,9 +298,9 @@ def _finish(db, doc: dict) -> dict:
                               category=doc.get("category") or "call", source="calls",
                               note=f"Call to {doc['to_number']}, {int(doc['billed_seconds'])} s", meta=meta)
     except NotFound:
-        # The hold is resolved and the wallet no longer remembers it (it keeps only recent ones):
-        # this call was settled before, so its debit (if any) is found by its key. Never settle twice.
-        entry = ledger.find_entry(db, f"call:{cid}")
+        # The wallet keeps only recent resolved holds. An "ending" call's hold can only have been
+        # resolved by this settlement, so it happened: find its debit instead of settling twice.
+        entry = _settled_entry(db, doc)
         if entry is None and int(doc["cost_paise"]) != 0:
             raise
     balance = int(entry["balance_after"]) if entry else ledger.get_wallet(db, uid).balance
@@ -311,6 +311,17 @@ def _finish(db, doc: dict) -> dict:
     if res.matched_count != 1:  # someone else finished it first: theirs is the first result
         return _end_result(db.calls.find_one({"_id": cid}))
     return _end_result(dict(doc, **fields))
+
+
+def _settled_entry(db, doc: dict) -> dict | None:
+    """The debit an earlier settlement of this call posted (searched from when it started ending)."""
+    uid, key = doc["user_id"], f"call:{doc['_id']}"
+    ledger.recover(db, uid)  # an entry still riding in the wallet's `pending` goes to the ledger first
+    since = clock.as_utc(doc.get("ending_at") or doc["started_at"]) - timedelta(minutes=1)  # clock skew
+    for e in ledger.iter_entries(db, user_id=uid, type=ledger.DEBIT, start=since):
+        if e.get("key") == key or e.get("_id") == key or (e.get("meta") or {}).get("call_id") == doc["_id"]:
+            return e
+    return None
 
 
 def _end_result(doc: dict) -> dict:

@@ -515,3 +515,26 @@ def test_backend_failure_releases_the_hold(edb):
     (c,) = calls.list_calls(edb, "f")
     assert (c["status"], c["cost_paise"], c["reason"]) == ("completed", 0, "not_placed")
     assert ledger.get_wallet(edb, "f").held == 0 and debits(edb, "f") == []
+
+
+def test_half_ended_call_is_finished_once_even_after_the_wallet_forgot_its_hold(edb, monkeypatch):
+    """The wallet remembers only recent resolved holds; the call record and the debit key still keep
+    a late finisher from billing twice."""
+    credit(edb, "old", 100000, "rch")
+    s = calls.start_call(edb, "old", NUM, KB, max_minutes=5)
+    real = ledger.settle
+
+    def settles_then_dies(*a, **k):
+        real(*a, **k)
+        raise Crash()
+    monkeypatch.setattr(ledger, "settle", settles_then_dies)
+    with pytest.raises(Crash):
+        calls.end_call(edb, "old", s["call_id"], 90)
+    monkeypatch.undo()
+    for i in range(70):  # more resolved holds than the wallet keeps (64)
+        ledger.hold(edb, "old", f"other_{i}", 100)
+        ledger.release(edb, "old", f"other_{i}")
+    assert calls.recover_stale_calls(edb) == 1
+    assert calls.get_call(edb, "old", s["call_id"])["status"] == "completed"
+    assert [e["amount"] for e in debits(edb, "old")] == [1500]
+    assert ledger.get_wallet(edb, "old").balance == 98500 and ledger.audit(edb) == []
