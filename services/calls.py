@@ -184,6 +184,16 @@ def _take_hold(db, doc: dict, cfg: dict) -> dict:
             raise SpendCapReached(msg)
     try:
         held = ledger.hold(db, uid, hid, max_cost, min_amount=floor, ref=f"call:{cid}")
+    except Conflict:
+        # This attempt's hold was taken and given back (killed between a release and the refusal it
+        # precedes): the ledger never reopens it, so continue under the next attempt's hold id.
+        n = int(doc.get("attempts", 1)) + 1
+        nxt = {"attempts": n, "hold_id": f"{cid}:{n}"}
+        res = db.calls.update_one({"_id": cid, "status": STARTING, "attempts": doc.get("attempts", 1)},
+                                  {"$set": nxt})
+        if res.matched_count != 1:
+            raise Conflict("The call could not be started; please try again.")
+        return _take_hold(db, dict(doc, **nxt), cfg)
     except InsufficientBalance:
         avail = ledger.get_wallet(db, uid).available
         msg = (f"Insufficient balance to start a call: {format_rupees(avail)} available, at least "

@@ -538,3 +538,26 @@ def test_half_ended_call_is_finished_once_even_after_the_wallet_forgot_its_hold(
     assert calls.get_call(edb, "old", s["call_id"])["status"] == "completed"
     assert [e["amount"] for e in debits(edb, "old")] == [1500]
     assert ledger.get_wallet(edb, "old").balance == 98500 and ledger.audit(edb) == []
+
+
+def test_start_resumes_under_a_new_hold_id_if_its_hold_was_given_back(edb, monkeypatch):
+    """Killed between giving a hold back and recording the refusal: the call is still "starting" and
+    its hold id resolved. Repeating the start continues under the next attempt's hold id."""
+    credit(edb, "back", 10000, "rch")
+    real_hold = ledger.hold
+
+    def holds_releases_dies(db, uid, hold_id, *a, **k):
+        real_hold(db, uid, hold_id, *a, **k)
+        ledger.release(db, uid, hold_id)
+        raise Crash()
+    monkeypatch.setattr(ledger, "hold", holds_releases_dies)
+    with pytest.raises(Crash):
+        calls.start_call(edb, "back", NUM, KB, max_minutes=2, call_id="k1")
+    monkeypatch.undo()
+    assert calls.get_call(edb, "back", "k1")["status"] == "starting"
+    s = calls.start_call(edb, "back", NUM, KB, max_minutes=2, call_id="k1")
+    assert (s["status"], s["held_paise"]) == ("active", 2000)
+    assert edb.calls.find_one({"_id": "k1"})["hold_id"] == "k1:2"
+    assert calls.end_call(edb, "back", "k1", 120)["cost_paise"] == 2000
+    w = ledger.get_wallet(edb, "back")
+    assert (w.balance, w.held) == (8000, 0) and ledger.audit(edb) == []
