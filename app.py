@@ -18,15 +18,18 @@ from services.errors import WalletError
 st.set_page_config(page_title="Wallet · Voice AI", page_icon=":material/account_balance_wallet:",
                    layout="wide")
 
+# The page scripts live in app_pages/, not pages/: a pages/ folder switches a fresh server into the legacy
+# multipage mode until the first st.navigation call, and that first visitor would get every page listed
+# in the sidebar and run directly, with no sign-in gate in front.
 # Which pages each role may open. A page not listed for a role is unreachable for it (and each page
 # checks the role again, for anyone who types its URL).
 PAGES = {
-    "wallet": ("pages/wallet.py", "Wallet", ":material/account_balance_wallet:", ("user",)),
-    "transactions": ("pages/transactions.py", "Transactions", ":material/receipt_long:", ("user",)),
-    "calls": ("pages/calls.py", "Calls", ":material/call:", ("user",)),
-    "insights": ("pages/insights.py", "Insights", ":material/insights:", ("user",)),
-    "admin": ("pages/admin.py", "Admin", ":material/admin_panel_settings:", ("admin",)),
-    "analyst": ("pages/analyst.py", "Analytics", ":material/analytics:", ("analyst", "admin")),
+    "wallet": ("app_pages/wallet.py", "Wallet", ":material/account_balance_wallet:", ("user",)),
+    "transactions": ("app_pages/transactions.py", "Transactions", ":material/receipt_long:", ("user",)),
+    "calls": ("app_pages/calls.py", "Calls", ":material/call:", ("user",)),
+    "insights": ("app_pages/insights.py", "Insights", ":material/insights:", ("user",)),
+    "admin": ("app_pages/admin.py", "Admin", ":material/admin_panel_settings:", ("admin",)),
+    "analyst": ("app_pages/analyst.py", "Analytics", ":material/analytics:", ("analyst", "admin")),
 }
 SECTIONS = {"Your wallet": ("wallet", "transactions", "calls", "insights"), "Operations": ("admin", "analyst")}
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,11 +51,12 @@ def cookie_key() -> str:
     return key
 
 
-def navigation_for(role: str) -> dict[str, list]:
+def navigation_for(role: str | None) -> dict[str, list]:
+    """The pages `role` may open, by section (`None`: every page, for the signed-out URL registry)."""
     nav = {}
     for section, names in SECTIONS.items():
         pages = [st.Page(os.path.join(HERE, PAGES[n][0]), title=PAGES[n][1], icon=PAGES[n][2], url_path=n)
-                 for n in names if role in PAGES[n][3]]
+                 for n in names if role is None or role in PAGES[n][3]]
         if pages:
             nav[section] = pages
     return nav
@@ -91,7 +95,7 @@ def sign_in_page() -> None:
             username = st.text_input("Choose a username", help="3-32 lowercase letters, digits, _ or -")
             name = st.text_input("Your name")
             email = st.text_input("Email")
-            pw = st.text_input("Password", type="password", help="At least 8 characters")
+            pw = st.text_input("Choose a password", type="password", help="At least 8 characters")
             pw2 = st.text_input("Repeat the password", type="password")
             if st.form_submit_button("Create account", type="primary"):
                 if pw != pw2:
@@ -136,9 +140,18 @@ me = ui.current_user() if st.session_state.get("authentication_status") else Non
 if me is None and st.session_state.get("authentication_status"):
     auth.logout(location="unrendered")  # the account is gone: end its session
 if me is None:
-    st.navigation([st.Page(sign_in_page, title="Sign in", icon=":material/login:", url_path="signin")],
-                  position="hidden").run()
+    # Every page is registered (hidden) so a deep link such as the payment callback's /wallet?... keeps
+    # its URL through sign-in, but nothing except the sign-in form runs until someone is signed in.
+    signin = st.Page(sign_in_page, title="Sign in", icon=":material/login:", url_path="signin", default=True)
+    st.navigation([signin] + [p for ps in navigation_for(None).values() for p in ps], position="hidden")
+    sign_in_page()
 else:
-    page = st.navigation(navigation_for(me["role"]))
+    nav = navigation_for(me["role"])
+    first = next(iter(nav.values()))[0]
+    # The default page answers only at "/", so a real page as default would make /wallet (the payment
+    # callback's URL) "not found". A hidden home page forwards "/" to the role's first page instead.
+    home = st.Page(lambda: st.switch_page(first, query_params=st.query_params.to_dict()), title="Home",
+                   url_path="home", default=True, visibility="hidden")
+    page = st.navigation({"": [home], **nav})
     sidebar(me)
     page.run()

@@ -242,8 +242,8 @@ def user_summary(db, start: date, end: date) -> list[dict]:
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-LEDGER_COLUMNS = ("created_at", "entry_id", "user_id", "seq", "type", "category", "amount_rupees",
-                  "balance_after_rupees", "source", "note")
+LEDGER_COLUMNS = ("created_at", "entry_id", "user_id", "entry_no", "type", "category", "amount_rupees",
+                  "balance_after_rupees", "reference", "source", "note")
 
 
 def csv_safe(cell) -> str:
@@ -261,8 +261,8 @@ def _line(cells) -> str:
 def entry_cells(e: dict) -> list:
     t = clock.as_utc(e["created_at"])
     return [t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z", e["_id"], e["user_id"],
-            int(e["seq"]), e["type"], e["category"], str(to_rupees(e["amount"])),
-            str(to_rupees(e["balance_after"])), e.get("source", ""), e.get("note", "")]
+            int(e.get("n", e.get("seq", 0))), e["type"], e["category"], str(to_rupees(e["amount"])),
+            str(to_rupees(e["balance_after"])), e.get("key", ""), e.get("source", ""), e.get("note", "")]
 
 
 def csv_rows(entries, *, columns=LEDGER_COLUMNS, cells=entry_cells):

@@ -69,7 +69,7 @@ def signed_in(username: str, role: str, page: str | None = None) -> AppTest:
     at.session_state["logout"] = None
     at.run()
     if page:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -139,7 +139,7 @@ def test_sign_up_creates_a_user_with_an_empty_wallet(adb):
     for ti in at.text_input:
         if ti.label in form:
             ti.input(form[ti.label])
-    pw_fields = [ti for ti in at.text_input if ti.label in ("Password", "Repeat the password")][1:]
+    pw_fields = [ti for ti in at.text_input if ti.label in ("Choose a password", "Repeat the password")]
     for ti in pw_fields:
         ti.input("a-good-password")
     next(b for b in at.button if b.label == "Create account").click().run()
@@ -168,19 +168,19 @@ def test_each_role_gets_only_its_pages(adb, role, username):
     at = signed_in(username, role)
     for page in ALL_PAGES:
         if page in ROLE_PAGES[role]:
-            at.switch_page(f"pages/{page}.py").run()
+            at.switch_page(f"app_pages/{page}.py").run()
             assert not at.exception, (page, at.exception)
             assert not at.error, (page, texts(at.error))
         else:
             fresh = signed_in(username, role)  # AppTest knows the registered pages of the first run
             with pytest.raises(ValueError, match="Could not find"):
-                fresh.switch_page(f"pages/{page}.py").run()
+                fresh.switch_page(f"app_pages/{page}.py").run()
 
 
 @pytest.mark.parametrize("page,role,username", [("admin", "user", "asha"), ("admin", "analyst", "ana"),
                                                 ("analyst", "user", "asha"), ("wallet", "analyst", "ana")])
 def test_a_page_refuses_a_role_that_reaches_it_directly(adb, page, role, username):
-    at = AppTest.from_file(os.path.join(ROOT, "pages", f"{page}.py"), default_timeout=60)
+    at = AppTest.from_file(os.path.join(ROOT, "app_pages", f"{page}.py"), default_timeout=60)
     at.session_state["authentication_status"] = True
     at.session_state["username"] = username
     at.run()
@@ -192,9 +192,10 @@ def test_a_demoted_admin_loses_admin_pages_on_the_next_run(adb):
     at = signed_in("boss", "admin", "admin")
     adb.users.update_one({"_id": "boss"}, {"$set": {"role": "user"}})
     at.run()
-    assert "for administrators only" in texts(at.error) and not at.main.metric
+    # The admin page is gone from the navigation: the session falls back to the user's home page.
+    assert "Admin" not in texts(at.title) and "Wallet" in texts(at.title)
     with pytest.raises(ValueError):
-        signed_in("boss", "user").switch_page("pages/admin.py").run()
+        signed_in("boss", "user").switch_page("app_pages/admin.py").run()
 
 
 def test_sidebar_shows_who_role_balance_and_sandbox_badge(adb, sandbox):
@@ -360,8 +361,9 @@ def test_csv_export_neutralises_formulas_and_respects_filters(adb):
     assert rows[0] == list(reports.LEDGER_COLUMNS)
     assert [r[5] for r in rows[1:]] == ["manual_credit", "call", "campaign", "promo_credit", "refund"]  # oldest first
     assert rows[2][6] == "12.34" and rows[1][7] == "1000.00"
-    assert rows[4][9] == "'=HYPERLINK(x)"
-    assert rows[5][1] == "'@evil" and rows[5][9] == "'+1-1" and rows[5][8] == "'\tx"
+    assert rows[4][10] == "'=HYPERLINK(x)"
+    assert rows[5][8] == "'@evil" and rows[5][10] == "'+1-1" and rows[5][9] == "'\tx"
+    assert [r[3] for r in rows[1:]] == ["1", "2", "3", "4", "5"]
     only = list(csv.reader(io.StringIO("".join(reports.export_csv(adb, user_id="asha", type="debit")))))
     assert [r[5] for r in only[1:]] == ["call", "campaign"]
     start, end = reports.day_range(reports.today() - timedelta(days=3), reports.today() - timedelta(days=1))
@@ -607,7 +609,7 @@ def test_analyst_trends_summary_and_export(adb):
     ex = at.session_state["an_export"]
     with open(ex["path"], encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
-    assert ex["rows"] == 4 and len(rows) == 5 and rows[4][9] == "'=HYPERLINK(x)"
+    assert ex["rows"] == 4 and len(rows) == 5 and rows[4][10] == "'=HYPERLINK(x)"
     os.unlink(ex["path"])
 
 

@@ -52,7 +52,9 @@ except WalletError as exc:
     ui.show_error(exc)
     st.stop()
 
-if not rows:
+if not rows and next_cursor is not None:
+    st.info("Nothing matched in the stretch of history searched so far: press Older to keep looking.")
+elif not rows:
     st.info("No transactions match these filters." if len(cursors) == 1 else "No more transactions.")
 else:
     df = pd.DataFrame([{
