@@ -23,7 +23,8 @@ WHEN = "A date (YYYY-MM-DD, UTC) or an ISO datetime; `from` is inclusive, `to` i
 
 def transaction_out(e: dict) -> TransactionOut:
     meta = e.get("meta") or {}
-    return TransactionOut(id=e["_id"], seq=int(e["seq"]), type=e["type"], category=e["category"],
+    # `seq` is the entry's number in its wallet (1, 2, 3 ...): the page cursor counts in it.
+    return TransactionOut(id=e["_id"], seq=int(e.get("n") or e["seq"]), type=e["type"], category=e["category"],
                           amount=rupees(e["amount"]), amount_paise=int(e["amount"]),
                           balance_after=rupees(e["balance_after"]), balance_after_paise=int(e["balance_after"]),
                           created_at=clock.as_utc(e["created_at"]), source=e.get("source", ""),

@@ -154,7 +154,7 @@ class WebhookOut(BaseModel):
 
 class TransactionOut(BaseModel):
     id: str
-    seq: int
+    seq: int = Field(description="The entry's number in this wallet: 1, 2, 3 ... (`cursor` counts in it)")
     type: Literal["credit", "debit"]
     category: str
     amount: Rupees

@@ -40,6 +40,8 @@ def issue(db, username: str, *, lifetime: timedelta | None = None) -> str:
     user = users.get(db, username)
     token = secrets.token_urlsafe(32)
     t = clock.now()
+    if secrets.randbelow(100) == 0:  # expired tokens are dropped on use; this sweeps the never-used ones
+        purge_expired(db)
     db.tokens.insert_many([{"_id": _hash(token), "username": user["username"], "created_at": t,
                             "expires_at": t + (lifetime if lifetime is not None else ttl())}])
     return token

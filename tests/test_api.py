@@ -16,13 +16,13 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from services import calls, ledger, settings, tokens, wallet
-from tests.test_api_support import (PASSWORD, api_db, app, bearer, client, make_user,  # noqa: F401
+from tests.test_api_support import (PASSWORD, app, bearer, client, make_user,  # noqa: F401
                                     payments_off, sandbox, sandbox_post)
 
 
 @pytest.fixture
-def admin(api_db):
-    return bearer(make_user(api_db, "admin")[1])
+def admin(edb):
+    return bearer(make_user(edb, "admin")[1])
 
 
 def credit(client, admin, user, amount, key=None, reason="test credit", category="promo_credit"):
@@ -42,8 +42,8 @@ def assert_error(r, status, code=None):
         assert body["error"]["code"] == code, body
 
 
-def test_every_kind_of_error_has_the_one_shape(client, api_db):
-    _, tok = make_user(api_db)
+def test_every_kind_of_error_has_the_one_shape(client, edb):
+    _, tok = make_user(edb)
     h = bearer(tok)
     assert_error(client.get("/api/wallet/balance"), 401, "unauthorized")
     assert_error(client.get("/api/nowhere", headers=h), 404, "not_found")
@@ -57,8 +57,8 @@ def test_every_kind_of_error_has_the_one_shape(client, api_db):
     assert_error(client.get("/api/admin/summary", headers=h), 403, "forbidden")
 
 
-def test_unexpected_errors_are_500_generic_and_logged(app, api_db, monkeypatch, caplog):
-    _, tok = make_user(api_db)
+def test_unexpected_errors_are_500_generic_and_logged(app, edb, monkeypatch, caplog):
+    _, tok = make_user(edb)
 
     def boom(*a, **k):
         raise RuntimeError("secret internals: mongodb://user:pw@host")
@@ -102,18 +102,18 @@ def test_new_user_is_refused_a_call_then_credit_100_and_a_3_minute_call_costs_30
     assert again.json()["cost_paise"] == 3000 and again.json()["balance_paise"] == 7000
 
 
-def test_daily_spend_cap_is_402_spend_cap_reached(client, admin, api_db):
-    user, tok = make_user(api_db)
+def test_daily_spend_cap_is_402_spend_cap_reached(client, admin, edb):
+    user, tok = make_user(edb)
     credit(client, admin, user, 500)
-    settings.set_user_value(api_db, user, "daily_cap_paise", 5000, by="test")
+    settings.set_user_value(edb, user, "daily_cap_paise", 5000, by="test")
     r = client.post("/api/call", headers=bearer(tok), json={"to_number": "+919876543210", "kb_id": "kb1",
                                                              "max_minutes": 10})
     assert_error(r, 402, "spend_cap_reached")
-    assert ledger.get_wallet(api_db, user).held == 0
+    assert ledger.get_wallet(edb, user).held == 0
 
 
-def test_per_user_call_rate_set_by_admin(client, admin, api_db):
-    user, tok = make_user(api_db)
+def test_per_user_call_rate_set_by_admin(client, admin, edb):
+    user, tok = make_user(edb)
     credit(client, admin, user, 100)
     r = client.post(f"/api/wallet/set-call-rate?rate=2.5&user_id={user}", headers=admin)
     assert r.status_code == 200 and r.json()["rate_paise"] == 250 and r.json()["scope"] == f"user:{user}"
@@ -130,8 +130,8 @@ def test_per_user_call_rate_set_by_admin(client, admin, api_db):
 @pytest.mark.parametrize("sent, paise", [
     (100, 10000), (99.5, 9950), ("99.50", 9950), (0.29, 29), (0.1, 10), ("1,000.25", 100025), (1234.56, 123456),
 ])
-def test_money_comes_in_as_rupees_and_is_exact(client, admin, api_db, sent, paise):
-    user, tok = make_user(api_db)
+def test_money_comes_in_as_rupees_and_is_exact(client, admin, edb, sent, paise):
+    user, tok = make_user(edb)
     r = credit(client, admin, user, sent)
     assert r.status_code == 200, r.text
     assert r.json()["transaction"]["amount_paise"] == paise
@@ -150,14 +150,14 @@ def test_money_comes_in_as_rupees_and_is_exact(client, admin, api_db, sent, pais
     (100001, 400, "invalid_amount"), (True, 422, "invalid_request"), (None, 422, "invalid_request"),
     ([1], 422, "invalid_request"), ({"rupees": 1}, 422, "invalid_request"),
 ])
-def test_bad_amounts_are_refused_and_nothing_is_written(client, admin, api_db, sent, status, code):
-    user, _ = make_user(api_db)
+def test_bad_amounts_are_refused_and_nothing_is_written(client, admin, edb, sent, status, code):
+    user, _ = make_user(edb)
     assert_error(credit(client, admin, user, sent), status, code)
-    assert ledger.get_wallet(api_db, user).balance == 0
+    assert ledger.get_wallet(edb, user).balance == 0
 
 
-def test_json_numbers_are_parsed_exactly_not_through_float(client, admin, api_db):
-    user, _ = make_user(api_db)
+def test_json_numbers_are_parsed_exactly_not_through_float(client, admin, edb):
+    user, _ = make_user(edb)
     body = b'{"user_id": "%s", "amount": 12345678901234567.01, "category": "refund", "reason": "big"}' % user.encode()
     r = client.post("/api/admin/credit", headers=dict(admin, **{"Content-Type": "application/json"}), content=body)
     assert_error(r, 400, "invalid_amount")  # far too large, not silently rounded to a float
@@ -168,26 +168,26 @@ def test_json_numbers_are_parsed_exactly_not_through_float(client, admin, api_db
 
 # ---------------------------------------------------------------------------------- idempotency
 
-def test_admin_credit_idempotency_key_credits_once(client, admin, api_db):
-    user, _ = make_user(api_db)
+def test_admin_credit_idempotency_key_credits_once(client, admin, edb):
+    user, _ = make_user(edb)
     first = credit(client, admin, user, 50, key="refund-123")
     again = credit(client, admin, user, 50, key="refund-123")
     assert first.status_code == again.status_code == 200
     assert first.json()["transaction"]["id"] == again.json()["transaction"]["id"]
-    assert ledger.get_wallet(api_db, user).balance == 5000
+    assert ledger.get_wallet(edb, user).balance == 5000
     assert_error(credit(client, admin, user, 60, key="refund-123"), 409, "conflict")
     r = client.post("/api/admin/credit", headers=admin, json={"user_id": user, "amount": 5, "category": "refund",
                                                               "reason": "field key", "idempotency_key": "k-9"})
     r2 = client.post("/api/admin/credit", headers=dict(admin, **{"Idempotency-Key": "k-9"}),
                      json={"user_id": user, "amount": 5, "category": "refund", "reason": "field key"})
     assert r.json()["transaction"]["id"] == r2.json()["transaction"]["id"]
-    assert ledger.get_wallet(api_db, user).balance == 5500
+    assert ledger.get_wallet(edb, user).balance == 5500
     assert_error(credit(client, admin, "nobody-here", 5), 404, "not_found")
 
 
-def test_call_start_idempotency_key_starts_one_call(client, admin, api_db):
-    user, tok = make_user(api_db)
-    other, otok = make_user(api_db)
+def test_call_start_idempotency_key_starts_one_call(client, admin, edb):
+    user, tok = make_user(edb)
+    other, otok = make_user(edb)
     credit(client, admin, user, 100)
     credit(client, admin, other, 100)
     body = {"to_number": "+919876543210", "kb_id": "kb1", "max_minutes": 2}
@@ -195,7 +195,7 @@ def test_call_start_idempotency_key_starts_one_call(client, admin, api_db):
     a = client.post("/api/call", headers=h, json=body).json()
     b = client.post("/api/call", headers=h, json=body).json()
     assert a["call_id"] == b["call_id"] and a["held_paise"] == b["held_paise"] == 2000
-    assert ledger.get_wallet(api_db, user).held == 2000  # held once
+    assert ledger.get_wallet(edb, user).held == 2000  # held once
     # the same key from another user is their own, separate call
     c = client.post("/api/call", headers=dict(bearer(otok), **{"Idempotency-Key": "retry-me"}), json=body).json()
     assert c["call_id"] != a["call_id"]
@@ -205,52 +205,52 @@ def test_call_start_idempotency_key_starts_one_call(client, admin, api_db):
 
 # ---------------------------------------------------------------------------------- auth
 
-def test_login_throttle_429_after_5_failures_even_with_the_right_password(client, api_db):
-    user, _ = make_user(api_db)
+def test_login_throttle_429_after_5_failures_even_with_the_right_password(client, edb):
+    user, _ = make_user(edb)
     for _ in range(5):
         assert_error(client.post("/api/auth/login", json={"username": user, "password": "wrong-pass"}), 401)
     assert_error(client.post("/api/auth/login", json={"username": user, "password": PASSWORD}), 429, "rate_limited")
     # other usernames are unaffected
-    other, _ = make_user(api_db)
+    other, _ = make_user(edb)
     assert client.post("/api/auth/login", json={"username": other, "password": PASSWORD}).status_code == 200
     # the window passes: the right password works again
-    api_db.login_attempts.update_one({"_id": user}, {"$set": {"window_start": tokens.clock.now() -
+    edb.login_attempts.update_one({"_id": user}, {"$set": {"window_start": tokens.clock.now() -
                                                            tokens.FAILED_LOGIN_WINDOW}})
     assert client.post("/api/auth/login", json={"username": user, "password": PASSWORD}).status_code == 200
 
 
-def test_token_ttl_comes_from_the_environment(client, api_db, monkeypatch):
-    user, _ = make_user(api_db)
+def test_token_ttl_comes_from_the_environment(client, edb, monkeypatch):
+    user, _ = make_user(edb)
     monkeypatch.setenv("API_TOKEN_TTL_MINUTES", "5")
     r = client.post("/api/auth/login", json={"username": user, "password": PASSWORD}).json()
     assert r["expires_in_minutes"] == 5
-    doc = api_db.tokens.find_one({"_id": hashlib.sha256(r["token"].encode()).hexdigest()})
+    doc = edb.tokens.find_one({"_id": hashlib.sha256(r["token"].encode()).hexdigest()})
     life = tokens.clock.as_utc(doc["expires_at"]) - tokens.clock.as_utc(doc["created_at"])
     assert life.total_seconds() == 300
 
 
-def test_signup_refuses_bad_input_and_taken_names(client, api_db):
+def test_signup_refuses_bad_input_and_taken_names(client, edb):
     ok = {"username": "ravi", "password": PASSWORD, "name": "Ravi", "email": "ravi@example.com"}
     assert client.post("/api/auth/signup", json=ok).status_code == 201
     assert_error(client.post("/api/auth/signup", json=ok), 409, "conflict")
     assert_error(client.post("/api/auth/signup", json=dict(ok, username="x y")), 400, "invalid_input")
     assert_error(client.post("/api/auth/signup", json=dict(ok, username="ravi2", password="short")), 400)
     assert_error(client.post("/api/auth/signup", json=dict(ok, username="ravi3", role="admin")), 422)
-    assert api_db.users.find_one({"_id": "ravi3"}) is None
+    assert edb.users.find_one({"_id": "ravi3"}) is None
 
 
-def test_startup_creates_the_first_admin_from_the_environment(api_db, monkeypatch):
+def test_startup_creates_the_first_admin_from_the_environment(edb, monkeypatch):
     monkeypatch.setenv("WALLET_ADMIN_USER", "boss")
     monkeypatch.setenv("WALLET_ADMIN_PASSWORD", PASSWORD)
-    with TestClient(create_app(db=api_db), raise_server_exceptions=False) as c:
+    with TestClient(create_app(db=edb), raise_server_exceptions=False) as c:
         tok = c.post("/api/auth/login", json={"username": "boss", "password": PASSWORD}).json()["token"]
         assert c.get("/api/admin/summary", headers=bearer(tok)).status_code == 200
 
 
 # ------------------------------------------------------------------------- transactions and CSV
 
-def test_transactions_newest_first_paginated_and_filtered(client, admin, api_db):
-    user, tok = make_user(api_db)
+def test_transactions_newest_first_paginated_and_filtered(client, admin, edb):
+    user, tok = make_user(edb)
     h = bearer(tok)
     for i in range(7):
         credit(client, admin, user, 10 + i, key=f"p{i}")
@@ -271,7 +271,7 @@ def test_transactions_newest_first_paginated_and_filtered(client, admin, api_db)
     first = seen[0]
     assert first["type"] == "debit" and first["category"] == "call" and first["amount_paise"] == 100
     assert first["amount"] == 1 and first["meta"]["seconds"] == 6
-    assert first["balance_after_paise"] == ledger.get_wallet(api_db, user).balance
+    assert first["balance_after_paise"] == ledger.get_wallet(edb, user).balance
     debits = client.get("/api/transactions?transaction_type=debit", headers=h).json()["transactions"]
     assert [t["category"] for t in debits] == ["call"]
     promos = client.get("/api/transactions?category=promo_credit&limit=100", headers=h).json()
@@ -282,8 +282,8 @@ def test_transactions_newest_first_paginated_and_filtered(client, admin, api_db)
     assert_error(client.get(f"/api/transactions?from={today}&to=2000-01-01", headers=h), 400, "invalid_input")
 
 
-def test_csv_download_streams_and_neutralises_formulas(client, admin, api_db):
-    user, tok = make_user(api_db)
+def test_csv_download_streams_and_neutralises_formulas(client, admin, edb):
+    user, tok = make_user(edb)
     credit(client, admin, user, 12.5, reason="=HYPERLINK(\"http://evil\",\"x\")")
     credit(client, admin, user, 7, reason="+cmd|' /C calc'!A0")
     credit(client, admin, user, 1, reason="-2+3")
@@ -308,8 +308,8 @@ def test_csv_download_streams_and_neutralises_formulas(client, admin, api_db):
 
 # -------------------------------------------------------------------------------- admin, health
 
-def test_admin_summary_in_rupees_and_paise(client, admin, api_db):
-    user, tok = make_user(api_db)
+def test_admin_summary_in_rupees_and_paise(client, admin, edb):
+    user, tok = make_user(edb)
     credit(client, admin, user, 100)
     c = client.post("/api/call", headers=bearer(tok), json={"to_number": "+919876543210", "kb_id": "kb1"}).json()
     client.post(f"/api/call/{c['call_id']}/end", headers=bearer(tok), json={"duration_seconds": 120})
@@ -320,8 +320,8 @@ def test_admin_summary_in_rupees_and_paise(client, admin, api_db):
     assert isinstance(s["failed_payments"], list) and isinstance(s["low_balance_users"], list)
 
 
-def test_health_and_key_when_payments_are_off(client, api_db, payments_off):
-    _, tok = make_user(api_db)
+def test_health_and_key_when_payments_are_off(client, edb, payments_off):
+    _, tok = make_user(edb)
     assert client.get("/api/health").json() == {"database": True, "payment_mode": "off"}
     assert_error(client.get("/api/payment/razorpay-key", headers=bearer(tok)), 503, "payment_unavailable")
     assert_error(client.post("/api/payment/payment-link", headers=bearer(tok), json={"amount": 100}), 503)
@@ -329,8 +329,8 @@ def test_health_and_key_when_payments_are_off(client, api_db, payments_off):
 
 # --------------------------------------------------------------------------- Razorpay via sandbox
 
-def test_checkout_order_create_verify_credits_once(client, api_db, sandbox):
-    user, tok = make_user(api_db)
+def test_checkout_order_create_verify_credits_once(client, edb, sandbox):
+    user, tok = make_user(edb)
     h = bearer(tok)
     assert client.get("/api/payment/razorpay-key", headers=h).json() == {"razorpay_key": "rzp_test_sandbox"}
     assert_error(client.post("/api/payment/create-order", headers=h, json={"amount": 5}), 400, "below_minimum")
@@ -346,11 +346,11 @@ def test_checkout_order_create_verify_credits_once(client, api_db, sandbox):
     assert r.json()["amount_paise"] == 25075 and r.json()["balance_paise"] == 25075  # the order's amount
     again = client.post("/api/payment/verify", headers=h, json=body).json()
     assert again["balance_paise"] == 25075
-    assert ledger.get_wallet(api_db, user).balance == 25075
+    assert ledger.get_wallet(edb, user).balance == 25075
 
 
-def test_payment_link_status_reconciles_and_credits_once(client, api_db, sandbox):
-    user, tok = make_user(api_db)
+def test_payment_link_status_reconciles_and_credits_once(client, edb, sandbox):
+    user, tok = make_user(edb)
     h = bearer(tok)
     link = client.post("/api/payment/payment-link", headers=h, json={"amount": 100}).json()
     assert link["status"] == "created" and link["amount_paise"] == 10000 and link["short_url"].startswith("http")
@@ -360,19 +360,19 @@ def test_payment_link_status_reconciles_and_credits_once(client, api_db, sandbox
     st = client.get(f"/api/payment/payment-link/{link['payment_link_id']}", headers=h).json()
     assert (st["status"], st["credited_paise"], st["credited_now_paise"], st["credited"]) == ("paid", 10000, 10000, 100)
     st = client.get(f"/api/payment/payment-link/{link['payment_link_id']}", headers=h).json()
-    assert st["credited_now_paise"] == 0 and ledger.get_wallet(api_db, user).balance == 10000
+    assert st["credited_now_paise"] == 0 and ledger.get_wallet(edb, user).balance == 10000
     assert_error(client.get("/api/payment/payment-link/plink_doesnotexist1", headers=h), 404, "not_found")
 
 
-def test_webhooks_over_http_check_the_signature_and_credit_once(api_db, sandbox):
+def test_webhooks_over_http_check_the_signature_and_credit_once(edb, sandbox):
     """The API served by uvicorn; the sandbox delivers every webhook twice (duplicate_probability=1) and
     then again on redelivery; the wallet is credited exactly once. Forged or altered bodies get 400."""
     from sandbox.razorpay_server import DEFAULT_WEBHOOK_SECRET, run_in_thread
-    api = run_in_thread(create_app(db=api_db))
+    api = run_in_thread(create_app(db=edb))
     try:
         hook = api.url + "/api/payment/webhook"
         sandbox_post(sandbox, "/sandbox/config", {"webhook_url": hook})
-        user, tok = make_user(api_db)
+        user, tok = make_user(edb)
         with httpx.Client(base_url=api.url, headers=bearer(tok), trust_env=False, timeout=10) as c:
             link = c.post("/api/payment/payment-link", json={"amount": 321}).json()
             sandbox_post(sandbox, f"/sandbox/links/{link['payment_link_id']}/pay")
@@ -382,7 +382,7 @@ def test_webhooks_over_http_check_the_signature_and_credit_once(api_db, sandbox)
             deliveries = sandbox.sandbox.webhooks.snapshot()
             assert len(deliveries) >= 4 and all(d["http_status"] == 200 for d in deliveries), deliveries
             assert len({d["event_id"] for d in deliveries}) < len(deliveries)  # there were re-deliveries
-            assert ledger.get_wallet(api_db, user).balance == 32100
+            assert ledger.get_wallet(edb, user).balance == 32100
             assert c.get("/api/wallet/balance").json()["balance_paise"] == 32100
 
             body = deliveries[0]["body"].encode()
@@ -402,6 +402,6 @@ def test_webhooks_over_http_check_the_signature_and_credit_once(api_db, sandbox)
                            headers={"X-Razorpay-Signature": good_sig, "Content-Type": "application/json",
                                     "X-Razorpay-Event-Id": deliveries[0]["event_id"]})
             assert r.status_code == 200
-            assert ledger.get_wallet(api_db, user).balance == 32100
+            assert ledger.get_wallet(edb, user).balance == 32100
     finally:
         api.stop()

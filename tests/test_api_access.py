@@ -152,7 +152,7 @@ def _only_own(name, r, me, db):
         assert r.json()["balance_paise"] == ledger.get_wallet(db, me).balance
     elif name == "transactions":
         ids = [t["id"] for t in r.json()["transactions"]]
-        assert ids and all(ledger.find_entry(db, i)["user_id"] == me for i in ids)
+        assert ids and all(ledger.get_entry(db, i)["user_id"] == me for i in ids)
     elif name == "download":
         rows = r.text.strip().splitlines()[1:]
         assert rows and all(row.split(",")[2] == me for row in rows)

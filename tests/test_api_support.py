@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import itertools
 import os
-import uuid
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from services import db as dbmod, tokens, users
+from services import tokens, users
 
 PASSWORD = "correct-horse-9"
 _n = itertools.count(1)
@@ -28,17 +27,8 @@ def make_user(db, role: str = "user", name: str | None = None) -> tuple[str, str
 
 
 @pytest.fixture
-def api_db(tmp_path):
-    """A fresh embedded-engine database (conftest's `edb` finaliser calls db.client.close, which the
-    embedded engine's Database does not have: it answers a collection named "client")."""
-    db = dbmod.open_db(uri="", name="api_" + uuid.uuid4().hex[:10], path=str(tmp_path / "wallet.sqlite"))
-    dbmod.ensure_schema(db)
-    return db
-
-
-@pytest.fixture
-def app(api_db):
-    return create_app(db=api_db)
+def app(edb):
+    return create_app(db=edb)
 
 
 @pytest.fixture
