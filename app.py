@@ -17,6 +17,9 @@ from services.errors import WalletError
 
 st.set_page_config(page_title="Wallet · Voice AI", page_icon=":material/account_balance_wallet:",
                    layout="wide")
+# Rupee amounts with paise need more room than the default metric size leaves in a 4-6 column row.
+st.html("<style>[data-testid='stMetricValue']{font-size:1.55rem}"
+        "[data-testid='stMainBlockContainer']{padding-top:2.5rem}</style>")
 
 # The page scripts live in app_pages/, not pages/: a pages/ folder switches a fresh server into the legacy
 # multipage mode until the first st.navigation call, and that first visitor would get every page listed

@@ -36,7 +36,7 @@ if view == "Overview":
     period = st.segmented_control("Top spenders over", [1, 7, 30, 90], default=30, key="adm_period",
                                   format_func=lambda d: "Today" if d == 1 else f"{d} days") or 30
     s = ui.admin_summary(top=10, period_days=period)
-    m = st.columns(6)
+    m = st.columns(3) + st.columns(3)
     m[0].metric("Total balance held", ui.rupees(s["total_balance_paise"]), border=True)
     m[1].metric("Reserved for live calls", ui.rupees(s["total_held_paise"]), border=True)
     m[2].metric("Users", f"{s['users']:,}", border=True)

@@ -34,7 +34,8 @@ m3.metric("Calls", f"{calls:,}", border=True)
 m4.metric("Call minutes", f"{minutes:,}", border=True)
 
 if run["days"] is None:
-    st.info("No spending in the last 30 days, so your balance is not running down.", icon=":material/savings:")
+    st.info(f"No spending in the last {run['window_days']} day(s), so your balance is not running down.",
+            icon=":material/savings:")
 else:
     msg = (f"At this rate (about {ui.rupees(run['avg_daily_paise'])} a day over the last "
            f"{run['window_days']} days) your balance lasts about **{run['days']:,} days**.")

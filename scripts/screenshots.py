@@ -41,26 +41,28 @@ def seed(db, sandbox_url: str) -> None:
     from services import calls, campaigns, clock, ledger, payments, settings, users, wallet
     import httpx
 
-    for u, name, role in (("asha", "Asha Rao", "user"), ("vikram", "Vikram Shah", "user"),
-                          ("meera", "Meera Iyer", "user"), ("admin", "Priya Admin", "admin"),
-                          ("analyst", "Rahul Analyst", "analyst")):
-        users.create_user(db, u, PW, name, f"{u}@example.com", role)
     rnd = random.Random(7)
     real_now = clock.now
     today = real_now().replace(hour=0, minute=0, second=0, microsecond=0)
-    t = {"now": today}
+    t = {"now": today - timedelta(days=DAYS, hours=1)}
     clock.now = lambda: t["now"]  # services read the time only through clock.now()
     try:
+        for u, name, role in (("asha", "Asha Rao", "user"), ("vikram", "Vikram Shah", "user"),
+                              ("meera", "Meera Iyer", "user"), ("admin", "Priya Admin", "admin"),
+                              ("analyst", "Rahul Analyst", "analyst")):
+            users.create_user(db, u, PW, name, f"{u}@example.com", role)
         for back in range(DAYS, -1, -1):
             day = today - timedelta(days=back)
             for uid, per_day, topup in (("asha", 3, 150000), ("vikram", 6, 300000), ("meera", 1, 50000)):
-                t["now"] = day + timedelta(hours=9, minutes=rnd.randint(0, 50))
-                # asha stops recharging ten days ago: her wallet page shows the low-balance warning.
-                if back == DAYS or (wallet.balance(db, uid).available < 20000 and (uid != "asha" or back > 10)):
+                t["now"] = min(day + timedelta(hours=9, minutes=rnd.randint(0, 50)),
+                               real_now() - timedelta(minutes=45))
+                # asha stops recharging three days ago: her wallet page shows the low-balance warning.
+                if back == DAYS or (wallet.balance(db, uid).available < 20000 and (uid != "asha" or back > 3)):
                     ledger.post(db, uid, key=f"seed:{uid}:{back}", type="credit", category="recharge",
                                 amount=topup, source="seed", note="Recharge (seeded history)")
                 for i in range(rnd.randint(0, per_day * 2)):
-                    t["now"] = day + timedelta(hours=10 + i % 10, minutes=rnd.randint(0, 59))
+                    t["now"] = min(day + timedelta(hours=10 + i % 10, minutes=rnd.randint(0, 59)),
+                                   real_now() - timedelta(minutes=30 - i))
                     try:
                         calls.simulate_call(db, uid, f"+9198{rnd.randint(10000000, 99999999)}",
                                             rnd.choice(["kb_support", "kb_sales", "kb_renewals"]),
@@ -74,7 +76,7 @@ def seed(db, sandbox_url: str) -> None:
                             source="admin:admin", note="Festive promotion")
         # asha keeps calling this morning until what is left cannot start a call.
         for i in range(40):
-            t["now"] = today + timedelta(hours=7, minutes=i)
+            t["now"] = real_now() - timedelta(minutes=20 - i / 4)
             try:
                 calls.simulate_call(db, "asha", "+919811112222", "kb_support", max_minutes=5, duration_seconds=300)
             except Exception:

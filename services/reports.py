@@ -104,7 +104,7 @@ def _days_across(db, start: date, end: date, fields: dict | None = None):
     """(user_id, day, values) for every active (user, day) in range: rollups, overridden by wallets."""
     lo, hi = start.isoformat(), end.isoformat()
     seen: dict[tuple[str, str], dict] = {}
-    proj = dict(fields or {}, user_id=1, day=1)
+    proj = dict(fields, user_id=1, day=1) if fields else None  # None: every field
     for d in db.rollups.find({"day": {"$gte": lo, "$lte": hi}}, proj):
         seen[(d["user_id"], d["day"])] = d
     for w in db.wallets.find({}, {"days": 1}):

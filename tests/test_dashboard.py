@@ -626,6 +626,23 @@ def test_user_summary_and_trends(adb):
     assert lines == [["username", "spent_rupees"], ["'=x", "17.34"]]
 
 
+def test_trends_and_user_summary_read_archived_days(adb):
+    old = (reports.today() - timedelta(days=4)).isoformat()
+    adb.rollups.update_one({"_id": f"asha|{old}"}, {"$set": {
+        "user_id": "asha", "day": old, "credits": 5000, "debits": 700, "credit_count": 1, "debit_count": 2,
+        "calls": 2, "call_seconds": 65, "cat": {"call": 700, "recharge": 5000}, "balance": 4300}}, upsert=True)
+    t = reports.today()
+    tr = reports.spending_trends(adb, t - timedelta(days=6), t)
+    day = next(r for r in tr if r["day"] == old)
+    assert (day["credits"], day["debits"], day["calls"], day["call_seconds"], day["active_users"]) == \
+        (5000, 700, 2, 65, 1)
+    assert day["cat"] == {"call": 700, "recharge": 5000}
+    row = next(r for r in reports.user_summary(adb, t - timedelta(days=6), t) if r["username"] == "asha")
+    assert (row["credits"], row["debits"], row["calls"], row["call_seconds"]) == (5000, 700, 2, 65)
+    assert reports.top_spenders(adb, t - timedelta(days=6), t) == [
+        {"username": "asha", "spent_paise": 700, "calls": 2, "call_seconds": 65}]
+
+
 def test_report_ranges_are_checked(adb):
     from services.errors import InvalidInput
     t = reports.today()
