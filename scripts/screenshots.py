@@ -194,6 +194,12 @@ def shots(p, base: str, tmp: Path) -> None:
     def campaigns_view(pg):
         pg.get_by_text("Campaigns", exact=True).click()
         settle(pg, "Your campaigns")
+        pg.locator("textarea").first.fill("\n".join(f"+91980000{i:04d}" for i in range(250)) + "\n12345")
+        pg.get_by_label("Knowledge base id").fill("kb_renewals")
+        pg.get_by_label("Knowledge base id").press("Enter")
+        settle(pg, "You can afford")
+        pg.mouse.wheel(0, 260)
+        pg.wait_for_timeout(800)
 
     snap(page, "06-campaigns", "calls", "Your rate", before=campaigns_view)
     ctx.close()
