@@ -83,6 +83,8 @@ def install(app: FastAPI) -> None:
     async def wallet_error(_: Request, exc: E.WalletError):
         status = status_of(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if status == 429 and getattr(exc, "retry_after", None):
+            headers = {"Retry-After": str(int(exc.retry_after))}
         return error_response(status, exc.code, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)

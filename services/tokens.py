@@ -105,7 +105,9 @@ def _check_throttle(db, name: str) -> None:
     if clock.now() - start < FAILED_LOGIN_WINDOW and int(doc.get("count", 0)) >= MAX_FAILED_LOGINS:
         wait = FAILED_LOGIN_WINDOW - (clock.now() - start)
         minutes = max(1, int(wait.total_seconds() // 60) + 1)
-        raise RateLimited(f"Too many failed sign-ins for this username. Try again in {minutes} minutes.")
+        exc = RateLimited(f"Too many failed sign-ins for this username. Try again in {minutes} minutes.")
+        exc.retry_after = max(1, int(wait.total_seconds()) + 1)
+        raise exc
 
 
 def _record_failure(db, name: str) -> None:

@@ -209,7 +209,9 @@ def test_login_throttle_429_after_5_failures_even_with_the_right_password(client
     user, _ = make_user(edb)
     for _ in range(5):
         assert_error(client.post("/api/auth/login", json={"username": user, "password": "wrong-pass"}), 401)
-    assert_error(client.post("/api/auth/login", json={"username": user, "password": PASSWORD}), 429, "rate_limited")
+    r = client.post("/api/auth/login", json={"username": user, "password": PASSWORD})
+    assert_error(r, 429, "rate_limited")
+    assert 0 < int(r.headers["retry-after"]) <= 15 * 60
     # other usernames are unaffected
     other, _ = make_user(edb)
     assert client.post("/api/auth/login", json={"username": other, "password": PASSWORD}).status_code == 200
