@@ -27,13 +27,16 @@ if any(k.startswith("razorpay_") for k in params):
     # Parameters are consumed once: a reload must not re-submit them.
     st.query_params.clear()
 
-res = st.session_state.pop("_callback_result", None)
+# Kept until dismissed: the browser reruns the page right after a callback (the sign-in cookie's
+# component answers), and a message popped in the first run would flash and vanish.
+res = st.session_state.get("_callback_result")
 if res:
     amt = res.get("amount_paise")
     if res.get("outcome") in ("credited", "already_credited", "success", "paid"):
         st.success(f"Payment received: {ui.rupees(amt)} added to your wallet. {res.get('message', '')}",
                    icon=":material/check_circle:")
-        st.balloons()
+        if not res.get("_shown"):
+            st.balloons()
     elif res.get("outcome") in ("pending", "processing"):
         st.info(f"{res.get('message', 'Your payment is being confirmed.')} Your balance updates as soon as "
                 "Razorpay confirms it; use \"Check status\" below.", icon=":material/hourglass_top:")
@@ -42,6 +45,10 @@ if res:
                  "No money was added and none was taken from your wallet.", icon=":material/cancel:")
     if sandbox:
         st.caption(ui.SANDBOX_BADGE)
+    res["_shown"] = True
+    if st.button("Dismiss", key="cb_dismiss", type="tertiary"):
+        st.session_state.pop("_callback_result", None)
+        st.rerun()
 
 # --- Balance
 b = ui.balance_of(uid)
@@ -78,6 +85,7 @@ else:
             ui.show_error(exc)
         else:
             st.session_state["_last_link"] = link
+            st.session_state.pop("_callback_result", None)
     link = st.session_state.get("_last_link")
     if link:
         st.success(f"Payment link for {ui.rupees(link['amount_paise'])} is ready. Pay on Razorpay's page; "

@@ -276,8 +276,11 @@ def test_callback_success_credits_once_and_clears_the_url(adb, sandbox):
     assert at.main.metric[0].value == "Rs. 500.00"
     assert not dict(at.query_params)  # consumed: a reload cannot resubmit it
     assert "Paid — credited" in markdown(at)
-    at.run()
+    at.run()  # the browser's next rerun: the message stays until dismissed, nothing is credited twice
+    assert "Rs. 500.00 added to your wallet" in texts(at.success)
     assert wallet.balance(adb, "asha").balance == 50000
+    next(b for b in at.button if b.label == "Dismiss").click().run()
+    assert not at.success
 
 
 def test_callback_with_a_forged_signature_fails_and_credits_nothing(adb, sandbox):
