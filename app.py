@@ -69,7 +69,6 @@ def sign_in_page() -> None:
     st.title(":material/account_balance_wallet: Voice AI wallet")
     st.caption("Prepaid balance for your AI voice calls: recharge, see every rupee, never guess.")
     tab_in, tab_up = st.tabs(["Sign in", "Create an account"])
-    throttle = ui.login_throttle()
     with tab_in:
         try:
             auth.login(location="main", max_login_attempts=ui.MAX_LOGIN_ATTEMPTS,
@@ -78,14 +77,11 @@ def sign_in_page() -> None:
         except LoginError as exc:
             if "attempts" in str(exc):
                 st.error(f"Too many wrong passwords for this username. Try again in "
-                         f"{ui.LOCKOUT_SECONDS // 60} minutes, or ask an administrator to reset it.",
+                         f"{ui.LOCKOUT_MINUTES} minutes, or ask an administrator to reset it.",
                          icon=":material/lock_clock:")
             else:
                 st.error(str(exc))
-        # Keep the library's failure count beyond this run (its dict is rebuilt every run).
-        for name, c in creds["usernames"].items():
-            if c.get("failed_login_attempts", 0) != counts.get(name, 0):
-                throttle.set(name, c.get("failed_login_attempts", 0))
+        ui.record_login(counts, creds)  # the library's count lives in this run's dict only
         status = st.session_state.get("authentication_status")
         if status is False:
             st.error("Wrong username or password.", icon=":material/lock:")
@@ -128,10 +124,9 @@ def sidebar(user: dict) -> None:
 
 db = ui.get_db()
 creds = ui.credentials()
-_throttle = ui.login_throttle()
-counts = {name: _throttle.count(name) for name in creds["usernames"]}
+counts = ui.failed_logins()
 for name, n in counts.items():
-    if n:
+    if name in creds["usernames"]:
         creds["usernames"][name]["failed_login_attempts"] = n
 # Created once per run, here: a second instance collides on the cookie manager's widget key.
 auth = stauth.Authenticate(creds, cookie_name="wallet_session", cookie_key=cookie_key(),

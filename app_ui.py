@@ -7,22 +7,20 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-import time
 import uuid
 
 import streamlit as st
 
 from services import db as dbmod
-from services import errors, settings, users, wallet
+from services import clock, errors, settings, users, wallet
 from services.money import format_rupees
 
 log = logging.getLogger("wallet.dashboard")
 
 ROLE_LABELS = {"user": "Customer", "admin": "Administrator", "analyst": "Analyst"}
 # A username is locked for this long after this many wrong passwords (per server process).
-MAX_LOGIN_ATTEMPTS = 5
-LOCKOUT_SECONDS = 15 * 60
+MAX_LOGIN_ATTEMPTS = 5  # the same number services.tokens applies to API sign-ins
+LOCKOUT_MINUTES = 15
 SANDBOX_BADGE = ":orange-badge[:material/science: Sandbox — no real money]"
 
 # Tests may hand the app a database object directly; otherwise the environment decides.
@@ -189,37 +187,32 @@ def done_key(name: str) -> None:
 
 # ------------------------------------------------------------------------------------ login throttle
 
-class LoginThrottle:
-    """Failed sign-ins per username, shared by every session of this server process.
+def failed_logins() -> dict[str, int]:
+    """Recent failed sign-ins per username, shared with the API (services.tokens keeps them in the
+    database): 5 wrong passwords lock a username for the rest of a 15-minute window everywhere.
 
-    streamlit-authenticator counts failures in the credentials dict, which we rebuild each run; this
-    keeps the count across runs and sessions, and lets a lockout expire instead of lasting forever.
+    streamlit-authenticator counts failures in the credentials dict, which we rebuild every run, so the
+    counts are injected from here before it runs and written back after (`record_login`).
     """
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._fails: dict[str, tuple[int, float]] = {}
-
-    def count(self, username: str) -> int:
-        with self._lock:
-            n, since = self._fails.get(username, (0, 0.0))
-            if n and time.monotonic() - since > LOCKOUT_SECONDS:
-                del self._fails[username]
-                return 0
-            return n
-
-    def set(self, username: str, n: int) -> None:
-        with self._lock:
-            if n <= 0:
-                self._fails.pop(username, None)
-            else:
-                _, since = self._fails.get(username, (0, time.monotonic()))
-                self._fails[username] = (n, since if n > 1 else time.monotonic())
+    from services import tokens
+    now = clock.now()
+    out = {}
+    for d in get_db().login_attempts.find({}):  # only usernames with recent failures: a small collection
+        if now - clock.as_utc(d["window_start"]) < tokens.FAILED_LOGIN_WINDOW:
+            out[d["_id"]] = int(d.get("count", 0))
+    return out
 
 
-@st.cache_resource(show_spinner=False)
-def login_throttle() -> LoginThrottle:
-    return LoginThrottle()
+def record_login(before: dict[str, int], creds: dict) -> None:
+    """Write back what the sign-in form did: a failure counts once; a success clears the count."""
+    from services import tokens
+    for name, c in creds["usernames"].items():
+        after = int(c.get("failed_login_attempts", 0))
+        if after > before.get(name, 0):
+            tokens._record_failure(get_db(), name)  # the API's own rule, so both count alike
+        elif after == 0 and before.get(name) and st.session_state.get("username") == name \
+                and st.session_state.get("authentication_status"):
+            get_db().login_attempts.delete_one({"_id": name})
 
 
 def balance_of(user_id: str) -> wallet.Balance:

@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import app_ui
-from services import calls, ledger, reports, settings, users, wallet
+from services import calls, clock, ledger, reports, settings, users, wallet
 from services import db as dbmod
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -39,7 +39,6 @@ def adb(tmp_path, monkeypatch):
     users.create_user(edb, "asha", PW, "Asha Rao", "asha@example.com", "user")
     users.create_user(edb, "boss", PW, "Big Boss", "boss@example.com", "admin")
     users.create_user(edb, "ana", PW, "Ana Lyst", "ana@example.com", "analyst")
-    app_ui.login_throttle().__init__()  # a fresh failure count per test
     app_ui.invalidate()
     return edb
 
@@ -131,6 +130,24 @@ def test_wrong_password_is_refused_and_repeated_failures_lock_the_username(adb):
     at = login(app().run(), "asha", PW)
     assert "Too many wrong passwords" in texts(at.error)
     assert at.session_state["authentication_status"] is not True
+    # The lock is the API's too (one count in the database for both doors).
+    from services import tokens
+    from services.errors import RateLimited
+    with pytest.raises(RateLimited):
+        tokens.login(adb, "asha", PW)
+    # Once the window has passed, the right password works and clears the count.
+    adb.login_attempts.update_one({"_id": "asha"}, {"$set": {"window_start": clock.now() - timedelta(hours=1)}})
+    at = login(app().run(), "asha", PW)
+    assert at.session_state["authentication_status"] is True
+
+
+def test_failures_below_the_limit_are_cleared_by_a_success(adb):
+    for _ in range(2):
+        login(app().run(), "asha", "wrong-password")
+    assert adb.login_attempts.find_one({"_id": "asha"})["count"] == 2
+    at = login(app().run(), "asha", PW)
+    assert at.session_state["authentication_status"] is True
+    assert adb.login_attempts.find_one({"_id": "asha"}) is None
 
 
 def test_sign_up_creates_a_user_with_an_empty_wallet(adb):
