@@ -1,7 +1,9 @@
 """Analytics: spending trends across all users, a per-user summary CSV, and a full transaction export
 written to a temporary file in chunks (memory stays flat while it runs; progress shows how far it got)."""
+import glob
 import os
 import tempfile
+import time
 from datetime import timedelta
 
 import pandas as pd
@@ -57,6 +59,21 @@ with c2:
 
 
 
+EXPORT_PREFIX = "wallet-export-"
+EXPORT_KEEP_SECONDS = 6 * 3600
+
+
+def _sweep() -> None:
+    """Exports of sessions that ended are not tied to anything: drop ones older than a few hours."""
+    now = time.time()
+    for p in glob.glob(os.path.join(tempfile.gettempdir(), EXPORT_PREFIX + "*.csv")):
+        try:
+            if now - os.path.getmtime(p) > EXPORT_KEEP_SECONDS:
+                os.unlink(p)
+        except OSError:
+            pass
+
+
 def _read(path: str) -> bytes:
     # Read at click time only (a deferred download), never on each rerun.
     with open(path, "rb") as fh:
@@ -88,8 +105,9 @@ with e2, st.container(border=True):
         old = st.session_state.pop("an_export", None)
         if old and os.path.exists(old["path"]):
             os.unlink(old["path"])
+        _sweep()
         bar = st.progress(0.0, text="Reading the ledger…")
-        fd, path = tempfile.mkstemp(prefix="wallet-export-", suffix=".csv")
+        fd, path = tempfile.mkstemp(prefix=EXPORT_PREFIX, suffix=".csv")
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
                 rows = 0
