@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import app_ui
+from services import db as dbmod
 from services import ledger, reports
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +43,7 @@ def seeded(bench, tmp_path, monkeypatch):
     bench.use_db(db)
     yield db, counts
     app_ui.invalidate()
+    dbmod.client_of(db).close()
 
 
 def test_seed_is_consistent_with_the_ledger(bench, seeded):
