@@ -86,7 +86,7 @@ def sign_in_page() -> None:
         if status is False:
             st.error("Wrong username or password.", icon=":material/lock:")
         elif status:
-            st.success("Signed in. Opening your wallet…")
+            st.success("Signed in. Opening your dashboard…")
     with tab_up:
         with st.form("signup", clear_on_submit=False):
             st.subheader("Create an account")
@@ -122,7 +122,7 @@ def sidebar(user: dict) -> None:
         auth.logout("Sign out", location="sidebar", key="logout_btn")
 
 
-db = ui.get_db()
+ui.get_db()  # open (and index) the database before anything reads it
 creds = ui.credentials()
 counts = ui.failed_logins()
 for name, n in counts.items():
