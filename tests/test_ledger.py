@@ -132,6 +132,7 @@ def test_same_key_ten_times_concurrently_one_entry(db):
 
 # ------------------------------------------------------------------------------ I2 concurrency
 
+@pytest.mark.slow
 def test_eight_threads_500_debits_each(db):
     credit(db, "u1", 100000, "seed")          # Rs. 1,000
     lows = []
@@ -166,6 +167,7 @@ def test_eight_threads_500_debits_each(db):
     assert ledger.audit(db) == []
 
 
+@pytest.mark.slow
 def test_four_processes_500_debits_each(target):
     db, spec = target
     credit(db, "u1", 100000, "seed")
