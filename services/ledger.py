@@ -354,13 +354,14 @@ def get_entry(db, eid: str) -> dict | None:
 
 def entries(db, user_id: str, *, type: str | None = None, category: str | None = None,
             start: datetime | None = None, end: datetime | None = None, before_seq: int | None = None,
-            limit: int = 50, budget: int = 5000) -> tuple[list[dict], int | None]:
+            limit: int = 50, budget: int = 2000) -> tuple[list[dict], int | None]:
     """One page of a user's entries, newest first, and the cursor for the next page (None at the end).
 
     The cursor is an entry number: pages walk `n` down with primary-key reads, so a page costs what it
-    shows, not what the ledger holds. Filters are applied while walking; at most `budget` entries are
-    read per call (a page may then come back short, with a cursor to continue). A date range first
-    narrows the walk by binary search (entries are in time order within a wallet).
+    shows, not what the ledger holds. With a type or category filter, the daily rollups say which days
+    can match and how many entries each day holds; since a wallet numbers its entries in time order,
+    that gives each day's range of `n` by arithmetic, and days without a match are never read. At most
+    `budget` entries are read per call (a page may come back short, with a cursor to continue).
     """
     _check_user_id(user_id)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
@@ -377,23 +378,66 @@ def entries(db, user_id: str, *, type: str | None = None, category: str | None =
         p = pending.get(k)
         return _clean(p) if p else get_entry(db, entry_id(user_id, k))
 
+    def wanted(e: dict | None) -> bool:
+        return e is not None and (type is None or e["type"] == type) and \
+            (category is None or e["category"] == category) and \
+            (start is None or e["created_at"] >= start) and (end is None or e["created_at"] < end)
+
     top = min(before_seq, total + 1) if before_seq else total + 1
-    low = 1
-    if end is not None:
-        top = min(top, _first_at_or_after(at, total, end))
-    if start is not None:
-        low = _first_at_or_after(at, total, start)
+    if type is None and category is None:
+        spans = [(1, top)]
+        if end is not None:
+            spans = [(1, min(top, _first_at_or_after(at, total, end)))]
+        if start is not None:
+            spans = [(_first_at_or_after(at, total, start), spans[0][1])]
+    else:
+        spans = [(max(lo, 1), min(hi, top)) for lo, hi in _matching_day_spans(db, w, type, category, start, end)
+                 if lo < top]
     page: list[dict] = []
-    k = top - 1
     reads = 0
-    while k >= low and len(page) < limit and reads < budget:
-        e = at(k)
-        reads += 1
-        if e is not None and (type is None or e["type"] == type) and \
-                (category is None or e["category"] == category):
-            page.append(e)
-        k -= 1
-    return page, (k + 1 if k >= low else None)
+    for lo, hi in spans:                      # newest span first; each walked from its top down
+        k = hi - 1
+        while k >= lo and len(page) < limit and reads < budget:
+            e = at(k)
+            reads += 1
+            if wanted(e):
+                page.append(e)
+            k -= 1
+        if len(page) >= limit or reads >= budget:
+            more = k >= lo or any(l2 < h2 for l2, h2 in spans[spans.index((lo, hi)) + 1:])
+            return page, (k + 1 if more else None)
+    return page, None
+
+
+def _matching_day_spans(db, w: dict, type, category, start, end) -> list[tuple[int, int]]:
+    """[lo, hi) ranges of entry numbers for the days whose rollup shows a possible match, newest first."""
+    uid, total = w["_id"], int(w.get("n", 0))
+    first_day = clock.day_of(start) if start is not None else "0000-00-00"
+    days = day_totals(db, uid, first_day, clock.day_of(clock.now() + timedelta(days=1)), wallet=w)
+    spans, hi = [], total + 1
+    for d in sorted(days, reverse=True):      # walk back from today: each day's count gives its range
+        v = days[d]
+        count = int(v.get("credit_count", 0)) + int(v.get("debit_count", 0))
+        lo = hi - count
+        match = (category is None or int((v.get("cat") or {}).get(category, 0)) > 0) and \
+            (type is None or int(v.get(f"{type}_count", 0)) > 0)
+        in_range = end is None or d <= clock.day_of(end)
+        if match and in_range and count > 0:
+            spans.append((lo, hi))
+        hi = lo
+    return spans
+
+
+def day_totals(db, user_id: str, first_day: str, last_day: str, *, wallet: dict | None = None) -> dict:
+    """Rollup counters per active day in [first_day, last_day] (ISO dates): the `rollups` collection
+    for closed days, the wallet's own copy for the live ones (it wins where both exist)."""
+    rows = {d["day"]: d for d in db.rollups.find({"user_id": user_id, "day": {"$gte": first_day,
+                                                                           "$lte": last_day}})}
+    w = wallet if wallet is not None else (db.wallets.find_one({"_id": user_id}, {"days": 1}) or {})
+    for day, vals in (w.get("days") or {}).items():
+        if first_day <= day <= last_day:
+            rows[day] = dict(vals, day=day)
+    return rows
 
 
 def _first_at_or_after(at, total: int, t: datetime) -> int:
@@ -409,12 +453,29 @@ def _first_at_or_after(at, total: int, t: datetime) -> int:
     return lo
 
 
+# Below this many entries an export reads a wallet by point lookups; above, one streamed scan is cheaper.
+_POINT_READ_EXPORT = 20_000
+
+
 def iter_entries(db, *, user_id: str | None = None, type: str | None = None, category: str | None = None,
                  start: datetime | None = None, end: datetime | None = None):
-    """Every matching entry, in insertion order, streamed by one cursor (memory stays flat)."""
+    """Every matching entry, oldest first for one user (insertion order for all), with flat memory."""
     flt = _filter(type, category, start, end)
     if user_id is not None:
         _check_user_id(user_id)
+        w = _read_wallet(db, user_id)
+        total = int(w.get("n", 0))
+        if total <= _POINT_READ_EXPORT:
+            # A small customer in a big ledger: read their entries, not everybody's. In-flight entries
+            # come from `pending` (a point read of one not yet inserted would miss, and misses scan).
+            pending = {int(p["n"]): p for p in w["pending"] if "n" in p}
+            for k in range(1, total + 1):
+                e = _clean(pending[k]) if k in pending else get_entry(db, entry_id(user_id, k))
+                if e is not None and (type is None or e["type"] == type) and \
+                        (category is None or e["category"] == category) and \
+                        (start is None or e["created_at"] >= start) and (end is None or e["created_at"] < end):
+                    yield e
+            return
         flt["user_id"] = user_id
     for d in db.ledger.find(flt, batch_size=1000):
         yield _clean(d)
