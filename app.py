@@ -138,20 +138,13 @@ me = ui.current_user() if st.session_state.get("authentication_status") else Non
 if me is None and st.session_state.get("authentication_status"):
     auth.logout(location="unrendered")  # the account is gone: end its session
 if me is None:
-    # The form renders before navigation so that a sign-in can open the app in this same run: the
-    # library's follow-up rerun (its cookie component answering) does not always come, and st.rerun()
-    # here would drop the cookie before it is written.
-    with st.container(key="signin_box"):
-        sign_in_page()
-    me = ui.current_user() if st.session_state.get("authentication_status") else None
-    if me is not None:
-        # Hidden, not removed: the cookie component inside must stay mounted to store the cookie.
-        st.html("<style>.st-key-signin_box{display:none}</style>")
-if me is None:
     # Every page is registered (hidden) so a deep link such as the payment callback's /wallet?... keeps
     # its URL through sign-in, but nothing except the sign-in form runs until someone is signed in.
-    signin = st.Page(lambda: None, title="Sign in", icon=":material/login:", url_path="signin", default=True)
+    # After a successful sign-in the app appears on the cookie component's rerun, once the cookie is
+    # stored (st.rerun() here would drop the cookie; drawing the app in this run let a reload beat it).
+    signin = st.Page(sign_in_page, title="Sign in", icon=":material/login:", url_path="signin", default=True)
     st.navigation([signin] + [p for ps in navigation_for(None).values() for p in ps], position="hidden")
+    sign_in_page()
 else:
     nav = navigation_for(me["role"])
     first = next(n for names in SECTIONS.values() for n in names if me["role"] in PAGES[n][3])
