@@ -130,7 +130,8 @@ for name, n in counts.items():
         creds["usernames"][name]["failed_login_attempts"] = n
 # Created once per run, here: a second instance collides on the cookie manager's widget key.
 auth = stauth.Authenticate(creds, cookie_name="wallet_session", cookie_key=cookie_key(),
-                           cookie_expiry_days=1, login_sleep_time=0)
+                           cookie_expiry_days=1, login_sleep_time=0,
+                           auto_hash=False)  # users.credentials holds bcrypt hashes already
 # Restore a session from the cookie before navigation is built, so a reload stays on its page.
 auth.login(location="unrendered")
 

@@ -1,8 +1,5 @@
 """Admin: money held, who is running low, who spends most, call rates, audited credits, failed payments,
 password resets and the ledger audit."""
-from datetime import datetime, time, timedelta, timezone
-from itertools import islice
-
 import pandas as pd
 import streamlit as st
 
@@ -55,13 +52,12 @@ if view == "Overview":
         st.caption(f"Customers with less than {ui.rupees(s['low_balance_paise'])} available")
         money_table(s["low_balance_users"], {"username": "User", "available_paise": "Available"})
     st.subheader("Today's transactions")
-    t0 = datetime.combine(reports.today(), time(), tzinfo=timezone.utc)
-    today_rows = list(islice(ledger.iter_entries(db, start=t0, end=t0 + timedelta(days=1)), 201))
+    today_rows = reports.today_transactions(db, limit=200)
     if not today_rows:
         st.caption("None yet today.")
     else:
-        if len(today_rows) > 200:
-            st.caption("Showing the first 200; the Analytics page exports all of them.")
+        if len(today_rows) == 200:
+            st.caption("Showing the latest 200; the Analytics page exports all of them.")
         st.dataframe(pd.DataFrame([{
             "Time (UTC)": e["created_at"].strftime("%H:%M:%S"), "User": e["user_id"], "Type": e["type"],
             "Category": e["category"], "Amount": ui.rupees(e["amount"]), "Note": e.get("note", "")}

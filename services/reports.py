@@ -32,12 +32,7 @@ def daily(db, user_id: str, start: date, end: date) -> list[dict]:
     """One row per day in [start, end] (inclusive) with credits, debits, per-category amounts, calls,
     call seconds and the closing balance; days with no activity are filled with zeros (balance None)."""
     _check_range(start, end)
-    lo, hi = start.isoformat(), end.isoformat()
-    rows = {d["day"]: d for d in db.rollups.find({"user_id": user_id, "day": {"$gte": lo, "$lte": hi}})}
-    w = db.wallets.find_one({"_id": user_id}, {"days": 1}) or {}
-    for day, vals in (w.get("days") or {}).items():
-        if lo <= day <= hi:
-            rows[day] = dict(vals, day=day)
+    rows = ledger.day_totals(db, user_id, start.isoformat(), end.isoformat())
     out = []
     d = start
     while d <= end:
@@ -301,6 +296,23 @@ def dicts_csv(rows: list[dict], columns: list[str]):
 
 
 # ------------------------------------------------------------------------------------------ dates
+
+def today_transactions(db, *, limit: int = 200) -> list[dict]:
+    """Today's entries across all users, newest first, at most `limit`.
+
+    The wallets' own rollups say who had activity today; only their pages are read (a ledger-wide
+    date query would scan the whole ledger on the embedded engine).
+    """
+    day = today().isoformat()
+    t0 = datetime.combine(today(), time(), tzinfo=timezone.utc)
+    out: list[dict] = []
+    for w in db.wallets.find({}, {"days": 1}):
+        if (w.get("days") or {}).get(day):
+            page, _ = ledger.entries(db, w["_id"], start=t0, limit=limit)
+            out.extend(page)
+    out.sort(key=lambda e: (e["created_at"], e["_id"]), reverse=True)
+    return out[:limit]
+
 
 def today() -> date:
     return clock.now().date()
