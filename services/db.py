@@ -42,13 +42,35 @@ def open_db(uri: str | None = None, name: str | None = None, path: str | os.Path
         client = pymongo.MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)
         return client[name]
     from mongoeco import MongoClient
-    from mongoeco.engines import SQLiteEngine
     if path is None:
         data_dir().mkdir(parents=True, exist_ok=True)
         path = data_dir() / "wallet.sqlite"
     # No materialisation cap: audits and exports aggregate over the whole ledger.
-    engine = SQLiteEngine(str(path), aggregation_materialization_limit=None)
+    engine = _patient_engine()(str(path), aggregation_materialization_limit=None)
     return MongoClient(engine)[name]
+
+
+_Patient = None
+
+
+def _patient_engine():
+    """mongoeco's SQLite engine, waiting up to 60 s for another process's write lock.
+
+    The dashboard, the API and the worker write one file; SQLite's default 5 s busy timeout is
+    exceeded on a loaded machine and the write then fails with "database is locked".
+    """
+    global _Patient
+    if _Patient is None:
+        from mongoeco.engines import SQLiteEngine
+
+        class PatientSQLiteEngine(SQLiteEngine):
+            def _create_sqlite_connection(self):
+                conn = super()._create_sqlite_connection()
+                conn.execute("PRAGMA busy_timeout = 60000")
+                return conn
+
+        _Patient = PatientSQLiteEngine
+    return _Patient
 
 
 def get_db():

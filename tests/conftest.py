@@ -18,7 +18,6 @@ class WireServer:
     """mongoeco's wire-protocol server on a free 127.0.0.1 port, in a thread with its own loop."""
 
     def __init__(self, path: str):
-        from mongoeco.engines import SQLiteEngine
         from mongoeco.wire import AsyncMongoEcoProxyServer
         self._ready = threading.Event()
         self._box: dict = {}
@@ -29,7 +28,7 @@ class WireServer:
 
             async def main():
                 srv = AsyncMongoEcoProxyServer(
-                    engine=SQLiteEngine(path, aggregation_materialization_limit=None),
+                    engine=dbmod._patient_engine()(path, aggregation_materialization_limit=None),
                     host="127.0.0.1", port=0)
                 await srv.start()
                 self._box.update(srv=srv, loop=loop, stop=asyncio.Event())

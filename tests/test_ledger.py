@@ -176,7 +176,9 @@ def test_four_processes_500_debits_each(target):
     procs = [ctx.Process(target=workers.debit_many, args=(spec, "u1", 500, f"p{i}", q)) for i in range(4)]
     for p in procs:
         p.start()
-    total = sum(q.get(timeout=600) for _ in procs)
+    results = [q.get(timeout=600) for _ in procs]
+    assert all(isinstance(r, int) for r in results), results
+    total = sum(results)
     for p in procs:
         p.join(60)
         assert p.exitcode == 0

@@ -16,15 +16,19 @@ def open_spec(spec: dict):
 
 def debit_many(spec: dict, user_id: str, n: int, tag: str, out_q) -> None:
     """Try `n` debits of Rs. 1; report how many succeeded."""
-    db = open_spec(spec)
-    ok = 0
-    for i in range(n):
-        try:
-            ledger.post(db, user_id, key=f"{tag}-{i}", type="debit", category="call", amount=100)
-            ok += 1
-        except InsufficientBalance:
-            pass
-    out_q.put(ok)
+    try:
+        db = open_spec(spec)
+        ok = 0
+        for i in range(n):
+            try:
+                ledger.post(db, user_id, key=f"{tag}-{i}", type="debit", category="call", amount=100)
+                ok += 1
+            except InsufficientBalance:
+                pass
+        out_q.put(ok)
+    except BaseException as exc:  # tell the parent, or it waits for a number that never comes
+        out_q.put(f"{type(exc).__name__}: {exc}")
+        raise
 
 
 def crash_stream(spec: dict, user_id: str, log_path: str, seed: int, ops: int) -> None:
