@@ -13,7 +13,7 @@ import streamlit as st
 
 from services import db as dbmod
 from services import clock, errors, settings, users, wallet
-from services.money import format_rupees
+from services.money import format_rupees, to_rupees
 
 log = logging.getLogger("wallet.dashboard")
 
@@ -145,8 +145,7 @@ def rupees(paise: int | None) -> str:
 
 def rupee_number(paise: int):
     """Rupees for a chart axis or a NumberColumn: display only, never computed with again."""
-    from decimal import Decimal
-    return Decimal(int(paise)) / 100
+    return to_rupees(paise)
 
 
 def payment_mode() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 import uuid
 
@@ -12,6 +13,19 @@ import pytest
 from services import db as dbmod
 
 TARGETS = ["embedded", "wire", "mongodb"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """AppTest runs app.py as `__main__` and leaves it there; a later multiprocessing "spawn" child
+    would then re-run app.py instead of pytest's main. Put pytest's back after every test."""
+    main = sys.modules.get("__main__")
+    saved = {k: getattr(main, k) for k in ("__file__", "__spec__") if hasattr(main, k)}
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
+        for k, v in saved.items():
+            setattr(main, k, v)
 
 
 class WireServer:
