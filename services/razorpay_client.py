@@ -1,7 +1,7 @@
 """Razorpay configuration and one SDK client per call.
 
-Keys come from the environment, else `.streamlit/secrets.toml` (read here with tomllib: services never
-import streamlit). `RAZORPAY_SANDBOX_URL` points the SDK at the offline sandbox with the sandbox's keys.
+Keys come from the environment, else `.streamlit/secrets.toml` (read here with tomllib: services/ stays
+free of streamlit). `RAZORPAY_SANDBOX_URL` points the SDK at the offline sandbox with the sandbox's keys.
 Every call goes through `call()`: it passes a timeout (the SDK has none) and turns every failure the SDK
 can raise into one of two internal errors, so callers map them to user messages in one place each.
 """
