@@ -17,9 +17,9 @@ import re
 import uuid
 from datetime import timedelta
 
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services import clock, ledger, settings, telephony
+from services.db import insert_new
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached, WalletError
 from services.money import format_rupees
 
@@ -488,11 +488,4 @@ def not_placed(db, user_id: str, call_id: str, exc: BaseException) -> dict:
 
 
 def _insert(db, doc: dict) -> bool:
-    try:
-        db.calls.insert_many([doc])  # insert_many: the embedded engine's insert_one is slow
-        return True
-    except (DuplicateKeyError, BulkWriteError) as exc:
-        if isinstance(exc, BulkWriteError) and not all(
-                e.get("code") == 11000 for e in exc.details.get("writeErrors", [])):
-            raise
-        return False
+    return insert_new(db.calls, doc)

@@ -20,9 +20,9 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import timedelta
 from typing import Callable
 
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services import calls, clock, ledger, settings, telephony
+from services.db import insert_new
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached
 from services.money import format_rupees
 
@@ -214,9 +214,8 @@ def create_campaign(db, user_id: str, numbers, kb_id: str, minutes_per_call: int
            "minutes_per_call": minutes_per_call, "max_minutes": max_minutes, "concurrency": concurrency,
            "total": len(clean), "status": READY, "created_at": t, "updated_at": t,
            "progress": _empty_progress(len(clean)), "runner_id": None, "runner_until": None}
-    try:
-        db.campaigns.insert_many([doc])  # the campaign exists once this is in: its numbers are complete
-    except (DuplicateKeyError, BulkWriteError):
+    # The campaign exists once this is in: its numbers are complete.
+    if not insert_new(db.campaigns, doc):
         return _existing(db.campaigns.find_one({"_id": cid}), user_id)
     out = _public(doc)
     out["estimate"] = estimate(db, user_id, len(clean), minutes_per_call)

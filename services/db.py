@@ -90,6 +90,23 @@ def ensure_schema(db) -> None:
             db[coll].create_index(spec)
 
 
+def insert_new(coll, doc: dict) -> bool:
+    """Insert `doc`; False if its `_id` exists. This is how "seen before?" is asked everywhere: on the
+    embedded engine a lookup that misses scans the collection, a duplicate-key insert does not.
+    insert_many, because the embedded engine's insert_one takes a slow path."""
+    from pymongo.errors import BulkWriteError, DuplicateKeyError
+    try:
+        coll.insert_many([doc])
+        return True
+    except DuplicateKeyError:
+        return False
+    except BulkWriteError as exc:
+        errs = exc.details.get("writeErrors", [])
+        if errs and all(e.get("code") == 11000 for e in errs):
+            return False
+        raise
+
+
 def client_of(db):
     """The client behind a database (pymongo names it `client`, mongoeco `_client`)."""
     return db._client if hasattr(db, "_client") else db.client

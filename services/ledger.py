@@ -27,10 +27,9 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pymongo.errors import BulkWriteError, DuplicateKeyError
-
 from services import clock
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, WalletError
+from services.db import insert_new
 from services.money import format_rupees, require_paise
 
 CREDIT, DEBIT = "credit", "debit"
@@ -122,10 +121,7 @@ def ensure_wallet(db, user_id: str) -> dict:
     doc = db.wallets.find_one({"_id": user_id})
     if doc is not None:
         return doc
-    try:
-        db.wallets.insert_many([new_wallet_doc(user_id)])
-    except (DuplicateKeyError, BulkWriteError) as exc:
-        _reraise_unless_duplicate(exc)
+    insert_new(db.wallets, new_wallet_doc(user_id))
     return db.wallets.find_one({"_id": user_id})
 
 
@@ -162,7 +158,7 @@ def post(db, user_id: str, *, key: str, type: str, category: str, amount: int, s
     owner = _owner()
     while True:
         claim = dict(want, _id=key, entry_id=None, at=clock.now(), owner=owner)
-        if _insert_new(db.ledger_keys, claim):
+        if insert_new(db.ledger_keys, claim):
             break
         prior = _prior_result(db, key, want, owner)
         if prior is _ADOPTED:
@@ -673,7 +669,7 @@ def _backoff() -> bool:
 def _finish(db, entry: dict) -> None:
     """Record an applied entry: ledger insert, then point its key's claim at it. Both idempotent."""
     doc = {k: v for k, v in entry.items() if k != "_fresh"}
-    if not _insert_new(db.ledger, doc):
+    if not insert_new(db.ledger, doc):
         existing = db.ledger.find_one({"_id": doc["_id"]})
         if existing is None or existing.get("key") != doc.get("key"):
             raise RuntimeError(f"ledger entry {doc['_id']} exists with other content")
@@ -681,16 +677,6 @@ def _finish(db, entry: dict) -> None:
         db.ledger_keys.update_one({"_id": entry["key"]}, {"$set": {"entry_id": entry["_id"]}})
     with _done_lock:
         _done.setdefault(entry["user_id"], set()).add(entry["_id"])
-
-
-def _insert_new(coll, doc: dict) -> bool:
-    """Insert; False if the _id exists. insert_many: the embedded engine's insert_one is slow."""
-    try:
-        coll.insert_many([doc])
-        return True
-    except (DuplicateKeyError, BulkWriteError) as exc:
-        _reraise_unless_duplicate(exc)
-        return False
 
 
 def _get(db, eid: str) -> dict:
@@ -746,17 +732,6 @@ def _clean(doc: dict) -> dict:
         if k in doc:
             doc[k] = int(doc[k])  # small Int64 may come back as 32-bit
     return doc
-
-
-def _reraise_unless_duplicate(exc) -> None:
-    if isinstance(exc, BulkWriteError):
-        errs = exc.details.get("writeErrors", [])
-        if errs and all(e.get("code") == 11000 for e in errs):
-            return
-        raise exc
-    if isinstance(exc, DuplicateKeyError):
-        return
-    raise exc
 
 
 def _check_user_id(user_id) -> None:

@@ -19,10 +19,10 @@ import re
 import secrets
 from datetime import timedelta
 
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services import clock, ledger, settings, users
 from services import razorpay_client as rzp
+from services.db import insert_new
 from services.errors import BelowMinimum, Conflict, InvalidInput, InvalidPayment, NotFound, PaymentUnavailable
 from services.money import format_rupees, parse_rupees
 
@@ -251,10 +251,7 @@ def handle_webhook(db, raw_body: bytes, signature: str | None, event_id: str | N
     now = clock.now()
     doc = {"_id": event_id, "kind": "pending", "status": "received", "event": payload["event"],
            "payload": payload, "at": now, "received_at": now, "attempts": 0, **keys}
-    try:
-        db.payment_events.insert_many([doc])
-    except (DuplicateKeyError, BulkWriteError) as exc:
-        _dup_or_raise(exc)
+    if not insert_new(db.payment_events, doc):
         old = db.payment_events.find_one({"_id": event_id}) or doc
         if old.get("kind") == "webhook":
             return {"status": "duplicate", "event": payload["event"], "event_id": event_id}
@@ -767,9 +764,3 @@ def _int(v) -> int:
     except (TypeError, ValueError):
         return 0
 
-
-def _dup_or_raise(exc) -> None:
-    if isinstance(exc, BulkWriteError):
-        errs = exc.details.get("writeErrors", [])
-        if not (errs and all(e.get("code") == 11000 for e in errs)):
-            raise exc

@@ -6,9 +6,9 @@ import re
 import secrets
 
 import bcrypt
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services import clock, ledger
+from services.db import insert_new
 from services.errors import AuthError, Conflict, InvalidInput, NotFound
 
 ROLES = ("user", "admin", "analyst")
@@ -29,9 +29,7 @@ def create_user(db, username: str, password: str, name: str, email: str, role: s
         raise InvalidInput(f"Role must be one of {', '.join(ROLES)}.")
     doc = {"_id": username, "name": name, "email": email.strip().lower(), "role": role,
            "password_hash": _hash(password), "created_at": clock.now()}
-    try:
-        db.users.insert_many([doc])
-    except (DuplicateKeyError, BulkWriteError):
+    if not insert_new(db.users, doc):
         raise Conflict(f"The username {username!r} is taken.")
     ledger.ensure_wallet(db, username)  # a crash before this is healed by get_wallet on first use
     return public(doc)

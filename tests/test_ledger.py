@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from services import clock, ledger, reports, settings, users, wallet
-from services.errors import Conflict, InsufficientBalance, InvalidAmount, InvalidInput, NotFound, WalletError
+from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, WalletError
 from tests import workers
 
 ROOT = Path(__file__).resolve().parent.parent
