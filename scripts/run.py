@@ -71,9 +71,10 @@ def main() -> int:
     sandbox_port = int(os.environ.get("SANDBOX_PORT", "8900"))
     env = dict(os.environ)
     env.setdefault("WALLET_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    # The data folder first: a fresh clone has none, and the cookie key is written into it.
+    dbmod.data_dir().mkdir(parents=True, exist_ok=True)
     env["WALLET_COOKIE_KEY"] = _cookie_key()
     env["PYTHONPATH"] = str(ROOT)
-    dbmod.data_dir().mkdir(parents=True, exist_ok=True)
     made = prepare()
 
     py = sys.executable
