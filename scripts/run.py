@@ -21,26 +21,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services import db as dbmod, ledger, users  # noqa: E402
+from services import config, db as dbmod, ledger, users  # noqa: E402
 
 
-def _cookie_key() -> str:
-    """The login cookie's signing key: env or secrets.toml, else one generated once per data folder."""
-    if os.environ.get("WALLET_COOKIE_KEY"):
-        return os.environ["WALLET_COOKIE_KEY"]
-    path = dbmod.data_dir() / "cookie_key"
+def _cookie_key(cfg: config.Config) -> str:
+    """The login cookie's signing key: the configuration's, else one generated once per data folder."""
+    if cfg.cookie_key:
+        return cfg.cookie_key
+    path = cfg.data_dir / "cookie_key"
     if not path.exists():
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()
 
 
-def prepare() -> list[tuple[str, str, str]]:
+def demo_credentials_file(cfg: config.Config) -> Path:
+    return cfg.data_dir / "demo_credentials.txt"
+
+
+def prepare(cfg: config.Config) -> list[tuple[str, str, str]]:
     db = dbmod.get_db()
     users.ensure_first_admin(db)
-    made = users.seed_demo(db, password=os.environ.get("WALLET_DEMO_PASSWORD"))
+    made = users.seed_demo(db, password=cfg.demo_password or None)
     if made:
-        creds = dbmod.data_dir() / "demo_credentials.txt"
+        creds = demo_credentials_file(cfg)
         creds.write_text("".join(f"{u} {pw} {role}\n" for u, pw, role in made))
         creds.chmod(0o600)
     ledger.recover(db)
@@ -66,16 +70,15 @@ def main() -> int:
     ap.add_argument("--only", choices=["api"], default=None)
     args = ap.parse_args()
 
-    port = int(os.environ.get("PORT", "8501"))
-    api_port = int(os.environ.get("API_PORT", "8800"))
-    sandbox_port = int(os.environ.get("SANDBOX_PORT", "8900"))
-    env = dict(os.environ)
-    env.setdefault("WALLET_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    cfg = config.get()
+    port, api_port, sandbox_port = cfg.port, cfg.api_port, cfg.sandbox_port
+    env = dict(os.environ)  # the children's environment: they read it through services.config
+    env["WALLET_PUBLIC_URL"] = cfg.public_url
     # The data folder first: a fresh clone has none, and the cookie key is written into it.
-    dbmod.data_dir().mkdir(parents=True, exist_ok=True)
-    env["WALLET_COOKIE_KEY"] = _cookie_key()
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    env["WALLET_COOKIE_KEY"] = _cookie_key(cfg)
     env["PYTHONPATH"] = str(ROOT)
-    made = prepare()
+    made = prepare(cfg)
 
     py = sys.executable
     procs: list[tuple[str, subprocess.Popen, str]] = []
@@ -86,11 +89,13 @@ def main() -> int:
         if health and not _wait(health, p):
             print(f"!! {name} did not come up ({health})", flush=True)
 
-    sandbox = not env.get("RAZORPAY_KEY_ID") and (ROOT / "sandbox" / "razorpay_server.py").exists()
+    # Keys from anywhere in the configuration (environment or secrets.toml) mean a real account: no sandbox.
+    # RAZORPAY_SANDBOX_URL already set: a sandbox someone else runs.
+    sandbox = cfg.razorpay.mode == "off"
     if sandbox:
         env["RAZORPAY_SANDBOX_URL"] = f"http://127.0.0.1:{sandbox_port}"
         env.setdefault("SANDBOX_WEBHOOK_URL", f"http://127.0.0.1:{api_port}/api/payment/webhook")
-        env.setdefault("SANDBOX_STATE", str(dbmod.data_dir() / "sandbox_state.json"))
+        env.setdefault("SANDBOX_STATE", str(cfg.data_dir / "sandbox_state.json"))
         start("razorpay-sandbox", [py, "-m", "sandbox.razorpay_server", "--host", "127.0.0.1",
                                    "--port", str(sandbox_port)], f"http://127.0.0.1:{sandbox_port}/sandbox/health")
     if (ROOT / "api" / "main.py").exists():
@@ -104,15 +109,20 @@ def main() -> int:
               f"http://127.0.0.1:{port}/_stcore/health")
 
     print("\n== AI calling wallet is running ==", flush=True)
-    for name, p, health in procs:
-        if health:
-            print(f"  {name:17s} {health.rsplit('/', 1)[0] if name != 'api' else health.replace('/health', '')}")
     if args.only is None:
         print(f"  dashboard         http://127.0.0.1:{port}")
+    if any(name == "api" for name, _, _ in procs):
+        print(f"  api               http://127.0.0.1:{api_port}/api/health")
+        print(f"  api docs          http://127.0.0.1:{api_port}/docs")
     if sandbox:
-        print("  payments          Sandbox — no real money (no RAZORPAY_KEY_ID set)")
+        print(f"  razorpay-sandbox  http://127.0.0.1:{sandbox_port}/sandbox/health")
+        print("  payments          Sandbox — no real money (no Razorpay keys configured)")
+    elif cfg.razorpay.mode == "sandbox":
+        print(f"  payments          Sandbox at {cfg.razorpay.base_url} — no real money")
+    else:
+        print(f"  payments          Razorpay, {cfg.razorpay.mode} mode")
     if made:
-        print("  demo logins (also in data/demo_credentials.txt):")
+        print(f"  demo logins (also in {demo_credentials_file(cfg)}):")
         for u, pw, role in made:
             print(f"    {u:8s} {pw}   ({role})")
     print("Ctrl-C stops everything.", flush=True)

@@ -1,0 +1,168 @@
+"""The one configuration of every process (dashboard, API, worker, `make run`): read here and only here.
+
+Each value comes from the environment, else `.streamlit/secrets.toml` (upper-case name at the top level,
+or its short name in a section: `[razorpay] key_id = ...`), else its default. `get()` is read on every
+call, cheaply: the environment is a dict lookup and the TOML file is parsed again only when its mtime
+changes, so operators (and tests) can change either at run time. services/ stays free of streamlit:
+the file is read with tomllib, not st.secrets.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The offline Razorpay sandbox's own keys (sandbox/razorpay_server.py uses the same defaults).
+SANDBOX_KEYS = {"key_id": "rzp_test_sandbox", "key_secret": "sandbox_secret",
+                "webhook_secret": "sandbox_webhook_secret"}
+
+
+@dataclass(frozen=True)
+class Razorpay:
+    mode: str                 # live | test | sandbox | off
+    key_id: str
+    key_secret: str
+    webhook_secrets: tuple[str, ...]   # current first; older ones still verify retries of older events
+    base_url: str | None      # None: Razorpay itself
+    timeout: int | None       # seconds for one SDK call; None: services.razorpay_client's default
+
+    @property
+    def webhook_secret(self) -> str:
+        return self.webhook_secrets[0] if self.webhook_secrets else ""
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    mongodb_uri: str
+    mongodb_db: str
+    razorpay: Razorpay
+    public_url: str           # where Razorpay sends the payer back (the dashboard)
+    cookie_key: str           # signs the dashboard's sign-in cookie ("" = not configured)
+    admin_user: str
+    admin_password: str
+    demo_password: str        # fixed demo passwords (tests); "" = random ones
+    claim_grace_seconds: int  # a ledger key claimed on another host is adopted after this long
+    api_token_ttl_minutes: int
+    api_threads: int
+    worker_interval_seconds: float
+    port: int
+    api_port: int
+    sandbox_port: int
+    secrets_file: Path
+
+
+# name -> (environment variable, default). The same upper-case name is looked up in secrets.toml.
+_PLAIN = {
+    "mongodb_uri": ("MONGODB_URI", ""),
+    "mongodb_db": ("MONGODB_DB", "wallet"),
+    "public_url": ("WALLET_PUBLIC_URL", ""),
+    "cookie_key": ("WALLET_COOKIE_KEY", ""),
+    "admin_user": ("WALLET_ADMIN_USER", ""),
+    "admin_password": ("WALLET_ADMIN_PASSWORD", ""),
+    "demo_password": ("WALLET_DEMO_PASSWORD", ""),
+}
+_INTS = {  # name -> (variable, default, smallest allowed)
+    "claim_grace_seconds": ("WALLET_CLAIM_GRACE_SECONDS", 300, 0),
+    "api_token_ttl_minutes": ("API_TOKEN_TTL_MINUTES", 1440, 1),
+    "api_threads": ("API_THREADS", 8, 1),
+    "port": ("PORT", 8501, 1),
+    "api_port": ("API_PORT", 8800, 1),
+    "sandbox_port": ("SANDBOX_PORT", 8900, 1),
+}
+
+_toml_lock = threading.Lock()
+_toml_cache: dict = {}
+
+
+def secrets_file() -> Path:
+    return Path(os.environ.get("WALLET_SECRETS_FILE") or ROOT / ".streamlit" / "secrets.toml")
+
+
+def _toml(path: Path) -> dict:
+    """secrets.toml flattened to UPPER_NAME -> text ([razorpay] key_id becomes RAZORPAY_KEY_ID)."""
+    try:
+        stamp = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return {}
+    with _toml_lock:
+        if _toml_cache.get("stamp") != stamp:
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                data = {}
+            flat: dict[str, str] = {}
+            for k, v in data.items():
+                if isinstance(v, dict):
+                    for k2, v2 in v.items():
+                        if isinstance(v2, (str, int)) and not isinstance(v2, bool):
+                            flat.setdefault(f"{k}_{k2}".upper(), str(v2).strip())
+                elif isinstance(v, (str, int)) and not isinstance(v, bool):
+                    flat[k.upper()] = str(v).strip()
+            _toml_cache.update(stamp=stamp, values=flat)
+        return _toml_cache["values"]
+
+
+def _lookup(name: str, toml: dict) -> str:
+    val = (os.environ.get(name) or "").strip()
+    return val or toml.get(name, "")
+
+
+def _int(text: str, default: int, low: int) -> int:
+    try:
+        value = int(text) if text else default
+    except ValueError:
+        return default
+    return max(low, value)
+
+
+def _razorpay(toml: dict) -> Razorpay:
+    def get(short: str) -> str:
+        return _lookup(f"RAZORPAY_{short.upper()}", toml)
+
+    timeout = _int(get("timeout"), 0, 0) or None
+    sandbox = get("sandbox_url").rstrip("/")
+    secrets = tuple(s.strip() for s in get("webhook_secret").split(",") if s.strip())
+    if sandbox:
+        # Real keys in secrets.toml must never be sent to a local fake: only the environment counts here.
+        env = {k: (os.environ.get(f"RAZORPAY_{k.upper()}") or "").strip() for k in SANDBOX_KEYS}
+        secrets = tuple(s.strip() for s in env["webhook_secret"].split(",") if s.strip()) or \
+            (SANDBOX_KEYS["webhook_secret"],)
+        return Razorpay("sandbox", env["key_id"] or SANDBOX_KEYS["key_id"],
+                        env["key_secret"] or SANDBOX_KEYS["key_secret"], secrets, sandbox, timeout)
+    key_id, key_secret = get("key_id"), get("key_secret")
+    if not (key_id and key_secret):
+        return Razorpay("off", "", "", secrets, None, timeout)
+    return Razorpay("live" if key_id.startswith("rzp_live_") else "test", key_id, key_secret, secrets,
+                    get("base_url").rstrip("/") or None, timeout)
+
+
+def get() -> Config:
+    """The configuration as it stands now."""
+    path = secrets_file()
+    toml = _toml(path)
+    plain = {name: _lookup(var, toml) or default for name, (var, default) in _PLAIN.items()}
+    ints = {name: _int(_lookup(var, toml), default, low) for name, (var, default, low) in _INTS.items()}
+    try:
+        interval = float(_lookup("WORKER_INTERVAL_SECONDS", toml) or 30)
+    except ValueError:
+        interval = 30.0
+    data_dir = Path(_lookup("WALLET_DATA_DIR", toml) or ROOT / "data")
+    if not plain["public_url"]:
+        plain["public_url"] = f"http://127.0.0.1:{ints['port']}"
+    return Config(data_dir=data_dir, razorpay=_razorpay(toml), worker_interval_seconds=max(0.05, interval),
+                  secrets_file=path, **plain, **ints)
+
+
+def names() -> list[str]:
+    """Every variable this module reads (for docs and the newcomer test's clean environment)."""
+    out = [var for var, _ in _PLAIN.values()] + [var for var, _, _ in _INTS.values()]
+    out += ["WALLET_DATA_DIR", "WALLET_SECRETS_FILE", "WORKER_INTERVAL_SECONDS"]
+    out += [f"RAZORPAY_{k}" for k in ("KEY_ID", "KEY_SECRET", "WEBHOOK_SECRET", "SANDBOX_URL", "BASE_URL",
+                                      "TIMEOUT")]
+    return out
+
