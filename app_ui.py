@@ -208,7 +208,7 @@ def record_login(before: dict[str, int], creds: dict) -> None:
     for name, c in creds["usernames"].items():
         after = int(c.get("failed_login_attempts", 0))
         if after > before.get(name, 0):
-            tokens._record_failure(get_db(), name)  # the API's own rule, so both count alike
+            tokens.record_failed_login(get_db(), name)  # the API's own rule, so both count alike
         elif after == 0 and before.get(name) and st.session_state.get("username") == name \
                 and st.session_state.get("authentication_status"):
             get_db().login_attempts.delete_one({"_id": name})

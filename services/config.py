@@ -120,21 +120,24 @@ def _int(text: str, default: int, low: int) -> int:
     return max(low, value)
 
 
+def _secret_list(text: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def _sandbox(url: str, timeout: int | None) -> Razorpay:
+    # Real keys in secrets.toml must never be sent to a local fake: only the environment counts here.
+    env = {k: (os.environ.get(f"RAZORPAY_{k.upper()}") or "").strip() or v for k, v in SANDBOX_KEYS.items()}
+    return Razorpay("sandbox", env["key_id"], env["key_secret"], _secret_list(env["webhook_secret"]), url, timeout)
+
+
 def _razorpay(toml: dict) -> Razorpay:
     def get(short: str) -> str:
         return _lookup(f"RAZORPAY_{short.upper()}", toml)
 
     timeout = _int(get("timeout"), 0, 0) or None
-    sandbox = get("sandbox_url").rstrip("/")
-    secrets = tuple(s.strip() for s in get("webhook_secret").split(",") if s.strip())
-    if sandbox:
-        # Real keys in secrets.toml must never be sent to a local fake: only the environment counts here.
-        env = {k: (os.environ.get(f"RAZORPAY_{k.upper()}") or "").strip() for k in SANDBOX_KEYS}
-        secrets = tuple(s.strip() for s in env["webhook_secret"].split(",") if s.strip()) or \
-            (SANDBOX_KEYS["webhook_secret"],)
-        return Razorpay("sandbox", env["key_id"] or SANDBOX_KEYS["key_id"],
-                        env["key_secret"] or SANDBOX_KEYS["key_secret"], secrets, sandbox, timeout)
-    key_id, key_secret = get("key_id"), get("key_secret")
+    if get("sandbox_url"):
+        return _sandbox(get("sandbox_url").rstrip("/"), timeout)
+    key_id, key_secret, secrets = get("key_id"), get("key_secret"), _secret_list(get("webhook_secret"))
     if not (key_id and key_secret):
         return Razorpay("off", "", "", secrets, None, timeout)
     return Razorpay("live" if key_id.startswith("rzp_live_") else "test", key_id, key_secret, secrets,

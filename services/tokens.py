@@ -20,6 +20,7 @@ DEFAULT_TTL_MINUTES = 1440
 # rest of a 15-minute window (a right password does not help during the lock).
 MAX_FAILED_LOGINS = 5
 FAILED_LOGIN_WINDOW = timedelta(minutes=15)
+LOCKOUT_MINUTES = int(FAILED_LOGIN_WINDOW.total_seconds() // 60)
 
 
 def ttl() -> timedelta:
@@ -91,10 +92,22 @@ def login(db, username, password) -> str:
     try:
         users.authenticate(db, name, password)
     except AuthError:
-        _record_failure(db, name)
+        record_failed_login(db, name)
         raise
-    db.login_attempts.delete_one({"_id": name})
+    clear_failed_logins(db, name)
     return issue(db, name)
+
+
+def failed_login_counts(db) -> dict[str, int]:
+    """Usernames with failures in their current window, and how many (the dashboard's sign-in form
+    counts with these, so the API and the dashboard lock alike)."""
+    now = clock.now()
+    return {d["_id"]: int(d.get("count", 0)) for d in db.login_attempts.find({})
+            if now - clock.as_utc(d["window_start"]) < FAILED_LOGIN_WINDOW}
+
+
+def clear_failed_logins(db, name: str) -> None:
+    db.login_attempts.delete_one({"_id": name})
 
 
 def _check_throttle(db, name: str) -> None:
@@ -110,7 +123,7 @@ def _check_throttle(db, name: str) -> None:
         raise exc
 
 
-def _record_failure(db, name: str) -> None:
+def record_failed_login(db, name: str) -> None:
     t = clock.now()
     doc = db.login_attempts.find_one({"_id": name})
     if doc is None or t - clock.as_utc(doc["window_start"]) >= FAILED_LOGIN_WINDOW:
