@@ -19,6 +19,7 @@ import razorpay
 
 from sandbox.razorpay_server import run_in_thread
 from services import ledger, payments, users
+from services.payments import links, records, webhooks
 from services.errors import BelowMinimum, InvalidAmount, InvalidPayment, NotFound, PaymentUnavailable
 
 KEY_ID, KEY_SECRET, WEBHOOK_SECRET = "rzp_test_sandbox", "sandbox_secret", "sandbox_webhook_secret"
@@ -326,7 +327,7 @@ def test_unknown_link_ids_credit_nothing_and_are_recorded(env, receiver, server)
         {x["status"] for x in receiver.results} == {"unmatched"}
     payments.reconcile_open(db)
     assert balance(db, "alice") == 0 and balance(db, "bob") == 0
-    assert db.ledger.count_documents({}) == 0
+    assert list(ledger.iter_entries(db)) == []
     rows = payments.failed_payments(db)
     assert "callback for an unknown payment link" in [r["reason"] for r in rows]
     assert any(r["kind"] == "unmatched" and r["payment_link_id"] == foreign["id"] for r in rows)
@@ -482,9 +483,9 @@ def test_webhook_before_our_record_is_committed_is_not_lost(env, receiver, serve
     with their payload, then picked up when the record lands, credited once."""
     db = env
     user = users.get(db, "alice")
-    rec = payments._link_record(user, 12300, "sandbox")
+    rec = records.build("link", user, 12300, "sandbox")
     # What create_payment_link does, with the record's commit delayed until after the payment.
-    remote = sdk().payment_link.create(payments._link_body(user, rec), timeout=5)
+    remote = sdk().payment_link.create(links.link_body(user, rec), timeout=5)
     control(server, f"links/{remote['id']}/pay")
     settle_webhooks(server)
     assert receiver.results and {x["status"] for x in receiver.results} <= {"unmatched"}
@@ -492,7 +493,7 @@ def test_webhook_before_our_record_is_committed_is_not_lost(env, receiver, serve
     assert any(r["kind"] == "unmatched" for r in payments.failed_payments(db))
 
     db.payment_links.insert_many([rec])  # the commit lands
-    assert payments._adopt_events(db, rec["_id"]) >= 2  # what the create path runs right after it
+    assert webhooks.adopt_events(db, rec["_id"]) >= 2  # what the create path runs right after it
     assert balance(db, "alice") == 12300 and len(recharges(db, "alice")) == 1
     assert not any(r["kind"] == "unmatched" for r in payments.failed_payments(db))
     # Redelivery of everything, and reconcile: still once.
@@ -506,8 +507,8 @@ def test_webhook_before_our_record_is_committed_is_not_lost(env, receiver, serve
 def test_race_resolved_by_reconcile_alone(env, receiver, server):
     db = env
     user = users.get(db, "alice")
-    rec = payments._link_record(user, 9900, "sandbox")
-    remote = sdk().payment_link.create(payments._link_body(user, rec), timeout=5)
+    rec = records.build("link", user, 9900, "sandbox")
+    remote = sdk().payment_link.create(links.link_body(user, rec), timeout=5)
     control(server, f"links/{remote['id']}/pay")
     settle_webhooks(server)
     assert balance(db, "alice") == 0

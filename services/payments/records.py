@@ -1,0 +1,193 @@
+"""Our recharge records (`payment_links`, `_id` = reference_id, one per link or order): built, found,
+moved up the status ladder, listed and shown. The only module that writes a record's fields."""
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import timedelta
+
+from services import clock, settings, users
+from services.errors import BelowMinimum, NotFound
+from services.money import format_rupees, parse_rupees
+
+LINK_TTL = timedelta(hours=24)
+MIN_EXPIRY = timedelta(minutes=16)  # Razorpay wants MORE than 15 minutes
+EVENTS_KEPT = 50
+_PREFIX = {"link": "wr_", "order": "wo_"}  # + 24 hex characters: 27, Razorpay allows 40
+
+OPEN = ("creating", "error_creating", "created", "attempted", "partially_paid")
+# Status only moves up this ladder, whichever path (and in whatever order) reports it.
+_RANK = {"creating": 0, "error_creating": 0, "created": 1, "attempted": 1, "partially_paid": 2,
+         "paid": 3, "expired": 3, "cancelled": 3, "not_created": 3, "abandoned": 3}
+STATUSES = tuple(_RANK)
+_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+
+def valid_id(value) -> bool:
+    """A Razorpay or reference id we are willing to look up or store."""
+    return isinstance(value, str) and bool(_ID.match(value))
+
+
+def to_int(v) -> int:
+    """Paise from Razorpay's JSON (int or digit string); anything else is 0, never a float."""
+    if isinstance(v, bool):
+        return 0
+    if isinstance(v, int):
+        return v
+    return int(v) if isinstance(v, str) and v.isdecimal() else 0
+
+
+# ------------------------------------------------------------------------------------------ create
+
+def recharge_amount(db, amount) -> int:
+    s = settings.get(db)
+    try:
+        return parse_rupees(amount, minimum=s["min_recharge_paise"], maximum=s["max_amount_paise"],
+                            what="Recharge amount")
+    except BelowMinimum:
+        raise BelowMinimum(f"Recharge amount is below minimum: the smallest recharge is "
+                           f"{format_rupees(s['min_recharge_paise'])}.") from None
+
+
+def build(kind: str, user: dict, paise: int, mode: str) -> dict:
+    """THE recharge record, for a payment link or an order, status `creating`."""
+    ref = _PREFIX[kind] + secrets.token_hex(12)
+    now = clock.now()
+    return {"_id": ref, "kind": kind, "reference_id": ref, "user_id": user["username"],
+            "amount_paise": paise, "currency": "INR", "status": "creating", "payment_link_id": None,
+            "short_url": None, "order_id": None,
+            "expire_by": now + max(LINK_TTL, MIN_EXPIRY) if kind == "link" else None, "credited": {},
+            "events": [], "last_error": None, "mode": mode, "created_at": now, "updated_at": now}
+
+
+def create(db, kind: str, user_id: str, amount, mode: str) -> tuple[dict, dict]:
+    """Check the amount and the user (both before anything is written), then store the record.
+    Returns (user, record). Called BEFORE Razorpay: no link or order can exist that we do not know."""
+    paise = recharge_amount(db, amount)
+    user = users.get(db, user_id)
+    record = build(kind, user, paise, mode)
+    db.payment_links.insert_many([record])
+    return user, record
+
+
+# ------------------------------------------------------------------------------------------- find
+
+def get(db, ref: str) -> dict | None:
+    return db.payment_links.find_one({"_id": ref})
+
+
+def find(db, keys: dict) -> dict | None:
+    """Our record for an event/answer: by reference_id (our _id), else plink id, else order id."""
+    ref = keys.get("reference_id")
+    if valid_id(ref):
+        rec = get(db, ref)
+        if rec is not None:
+            return rec
+    for field in ("payment_link_id", "order_id"):
+        val = keys.get(field)
+        if isinstance(val, str) and val:
+            rec = db.payment_links.find_one({field: val})
+            if rec is not None:
+                return rec
+    return None
+
+
+def lookup(db, ident, fields=("payment_link_id",)) -> dict | None:
+    """By reference_id, else by each Razorpay id field in `fields`."""
+    if not isinstance(ident, str):
+        return None
+    return find(db, {"reference_id": ident, **{f: ident for f in fields}})
+
+
+def open_records(db) -> list[dict]:
+    return list(db.payment_links.find({"status": {"$in": list(OPEN)}}))
+
+
+# ------------------------------------------------------------------------------------------ write
+
+def update(db, ref: str, sets: dict | None = None, *, status: str | None = None) -> None:
+    """Plain fields always; the status only if it moves UP the ladder (paths report in any order)."""
+    now = clock.now()
+    if sets:
+        db.payment_links.update_one({"_id": ref}, {"$set": dict(sets, updated_at=now)})
+    if status is not None:
+        db.payment_links.update_one({"_id": ref, "status": {"$in": _below(status)}},
+                                    {"$set": {"status": status, "updated_at": now}})
+
+
+def _below(status: str) -> list[str]:
+    if status == "error_creating":
+        return ["creating"]
+    return [s for s, r in _RANK.items() if r < _RANK[status]]
+
+
+def is_remote_status(status) -> bool:
+    """A status Razorpay reports that our record follows (ours alone: creating, error_creating)."""
+    return status in _RANK and status not in ("creating", "error_creating")
+
+
+def follow_credits(db, ref: str) -> None:
+    """A link's status from what has been credited on it: paid in full, or partially."""
+    rec = get(db, ref)
+    total = credited_total(rec)
+    if total >= rec["amount_paise"]:
+        update(db, ref, status="paid")
+    elif total > 0:
+        update(db, ref, status="partially_paid")
+
+
+def note_error(db, ref: str, where: str, exc: Exception) -> None:
+    update(db, ref, {"last_error": f"{where}{exc}"[:300]})
+
+
+def attach_link(db, rec: dict, link: dict) -> None:
+    """Razorpay's link is ours (checked by the caller): keep its ids; the record is `created`."""
+    sets = {"payment_link_id": link["id"], "short_url": link.get("short_url"), "last_error": None}
+    if link.get("order_id"):
+        sets["order_id"] = link["order_id"]
+    update(db, rec["_id"], sets, status="created")
+
+
+def mark_credited(db, ref: str, payment_id: str, paise: int) -> None:
+    """Written only AFTER the ledger holds the payment's key (crediting relies on that order)."""
+    db.payment_links.update_one({"_id": ref}, {"$set": {f"credited.{payment_id}": int(paise),
+                                                        "updated_at": clock.now()}})
+
+
+def credited_total(rec: dict) -> int:
+    return sum(to_int(v) for v in (rec.get("credited") or {}).values())
+
+
+def note_event(db, rec: dict | None, event_id: str, name: str, payment_id) -> None:
+    if rec is None:
+        return
+    db.payment_links.update_one({"_id": rec["_id"]}, {"$push": {"events": {
+        "$each": [{"id": event_id, "event": name, "payment_id": payment_id, "at": clock.now()}],
+        "$slice": -EVENTS_KEPT}}})
+
+
+# ------------------------------------------------------------------------------------------- show
+
+def list_links(db, user_id: str, limit: int = 20) -> list[dict]:
+    """A user's recharges (links and orders), newest first."""
+    rows = sorted(db.payment_links.find({"user_id": user_id}), key=lambda r: clock.as_utc(r["created_at"]),
+                  reverse=True)[:max(1, min(int(limit), 500))]
+    return [public(r) for r in rows]
+
+
+def get_link(db, link_id: str, user_id: str | None = None) -> dict:
+    """One recharge by reference_id or plink id; with `user_id`, only that user's own (else NotFound)."""
+    rec = lookup(db, link_id)
+    if rec is None or (user_id is not None and rec["user_id"] != user_id):
+        raise NotFound("No such payment link.")
+    return public(rec)
+
+
+def public(r: dict) -> dict:
+    credited = {k: to_int(v) for k, v in (r.get("credited") or {}).items()}
+    return {"reference_id": r["_id"], "kind": r.get("kind", "link"), "payment_link_id": r.get("payment_link_id"),
+            "order_id": r.get("order_id"), "short_url": r.get("short_url"), "status": r["status"],
+            "amount_paise": int(r["amount_paise"]), "credited_paise": sum(credited.values()),
+            "payments": credited, "user_id": r["user_id"], "created_at": clock.as_utc(r["created_at"]),
+            "updated_at": clock.as_utc(r.get("updated_at")), "expire_by": clock.as_utc(r.get("expire_by")),
+            "last_error": r.get("last_error"), "events": len(r.get("events") or [])}
