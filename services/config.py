@@ -28,7 +28,7 @@ class Razorpay:
     key_secret: str
     webhook_secrets: tuple[str, ...]   # current first; older ones still verify retries of older events
     base_url: str | None      # None: Razorpay itself
-    timeout: int | None       # seconds for one SDK call; None: services.razorpay_client's default
+    timeout: int | None       # seconds for one SDK call; None: services.payments.gateway's default
 
     @property
     def webhook_secret(self) -> str:

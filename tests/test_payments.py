@@ -272,6 +272,20 @@ def test_forged_callback_signature_credits_nothing_and_is_recorded(env, receiver
     assert "webhook signature does not match" in reasons
 
 
+def test_webhook_verifies_with_any_configured_secret_current_first(env, monkeypatch):
+    """Secret rotation: Razorpay retries older events signed with the old secret; both must verify."""
+    db = env
+    monkeypatch.setenv("RAZORPAY_WEBHOOK_SECRET", f"rotated_secret, {WEBHOOK_SECRET}")
+    body = json.dumps({"event": "payment.authorized", "payload": {}}).encode()
+    old = payments.handle_webhook(db, body, sign(body.decode(), WEBHOOK_SECRET), "evt_Rotate0000001")
+    assert old["status"] == "ignored"
+    new = payments.handle_webhook(db, body, sign(body.decode(), "rotated_secret"), "evt_Rotate0000002")
+    assert new["status"] == "ignored"
+    with pytest.raises(InvalidPayment):
+        payments.handle_webhook(db, body, sign(body.decode(), "retired_secret"), "evt_Rotate0000003")
+    assert "webhook signature does not match" in admin_reasons(db)
+
+
 def test_tampered_amount_credits_nothing_extra_and_is_recorded(env, receiver, server):
     db = env
     receiver.mode = "collect"
