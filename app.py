@@ -1,7 +1,8 @@
 """The wallet dashboard's entrypoint: sign-in, the role's navigation, and the sidebar every page shares.
 
 Run with `streamlit run app.py` (or `make run`). Set the cookie key first: `cookie_key` in
-.streamlit/secrets.toml or the WALLET_COOKIE_KEY environment variable (32+ random characters).
+.streamlit/secrets.toml or the WALLET_COOKIE_KEY environment variable (32+ random characters), both
+read by services.config.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities.exceptions import LoginError
 
 import app_ui as ui
-from services import users
+from services import config, tokens, users
 from services.errors import WalletError
 
 st.set_page_config(page_title="Wallet · Voice AI", page_icon=":material/account_balance_wallet:",
@@ -24,26 +25,29 @@ st.html("<style>[data-testid='stMetricValue']{font-size:1.55rem}"
 # The page scripts live in app_pages/, not pages/: a pages/ folder switches a fresh server into the legacy
 # multipage mode until the first st.navigation call, and that first visitor would get every page listed
 # in the sidebar and run directly, with no sign-in gate in front.
-# Which pages each role may open. A page not listed for a role is unreachable for it (and each page
-# checks the role again, for anyone who types its URL).
+# url_path (the deep link, e.g. /admin-users) -> (script, title, icon, roles that may open it). A page not
+# listed for a role is unreachable for it (and each page checks the role again, for anyone who types its URL).
 PAGES = {
     "wallet": ("app_pages/wallet.py", "Wallet", ":material/account_balance_wallet:", ("user",)),
     "transactions": ("app_pages/transactions.py", "Transactions", ":material/receipt_long:", ("user",)),
     "calls": ("app_pages/calls.py", "Calls", ":material/call:", ("user",)),
     "insights": ("app_pages/insights.py", "Insights", ":material/insights:", ("user",)),
-    "admin": ("app_pages/admin.py", "Admin", ":material/admin_panel_settings:", ("admin",)),
+    "admin": ("app_pages/admin/overview.py", "Overview", ":material/dashboard:", ("admin",)),
+    "admin-users": ("app_pages/admin/users.py", "Users", ":material/group:", ("admin",)),
+    "admin-credits": ("app_pages/admin/credits.py", "Credits & refunds", ":material/redeem:", ("admin",)),
+    "admin-rates": ("app_pages/admin/rates.py", "Call rates", ":material/price_change:", ("admin",)),
+    "admin-payments": ("app_pages/admin/payments.py", "Payments", ":material/credit_card_off:", ("admin",)),
+    "admin-audit": ("app_pages/admin/audit.py", "Ledger audit", ":material/rule:", ("admin",)),
     "analyst": ("app_pages/analyst.py", "Analytics", ":material/analytics:", ("analyst", "admin")),
 }
-SECTIONS = {"Your wallet": ("wallet", "transactions", "calls", "insights"), "Operations": ("admin", "analyst")}
+SECTIONS = {"Your wallet": ("wallet", "transactions", "calls", "insights"),
+            "Admin": ("admin", "admin-users", "admin-credits", "admin-rates", "admin-payments", "admin-audit"),
+            "Reports": ("analyst",)}
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def cookie_key() -> str:
-    try:
-        key = st.secrets.get("cookie_key")
-    except Exception:  # no secrets.toml at all
-        key = None
-    key = key or os.environ.get("WALLET_COOKIE_KEY")
+    key = config.get().cookie_key
     if not key or len(key) < 32:
         st.error("The dashboard has no sign-in cookie key, so nobody can sign in safely yet.\n\n"
                  "Set one of 32 or more random characters, either as `cookie_key = \"...\"` in "
@@ -71,13 +75,13 @@ def sign_in_page() -> None:
     tab_in, tab_up = st.tabs(["Sign in", "Create an account"])
     with tab_in:
         try:
-            auth.login(location="main", max_login_attempts=ui.MAX_LOGIN_ATTEMPTS,
+            auth.login(location="main", max_login_attempts=tokens.MAX_FAILED_LOGINS,
                        fields={"Form name": "Sign in", "Username": "Username", "Password": "Password",
                                "Login": "Login"})
         except LoginError as exc:
             if "attempts" in str(exc):
                 st.error(f"Too many wrong passwords for this username. Try again in "
-                         f"{ui.LOCKOUT_MINUTES} minutes, or ask an administrator to reset it.",
+                         f"{tokens.LOCKOUT_MINUTES} minutes, or ask an administrator to reset it.",
                          icon=":material/lock_clock:")
             else:
                 st.error(str(exc))

@@ -6,24 +6,21 @@ Pages stay thin: read input, call one service function, render. Anything two pag
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 
+import pandas as pd
 import streamlit as st
 
 from services import db as dbmod
-from services import clock, errors, settings, users, wallet
+from services import config, errors, payments, reports, settings, tokens, users, wallet
 from services.money import format_rupees, to_rupees
 
 log = logging.getLogger("wallet.dashboard")
 
 ROLE_LABELS = {"user": "Customer", "admin": "Administrator", "analyst": "Analyst"}
-# A username is locked for this long after this many wrong passwords (per server process).
-MAX_LOGIN_ATTEMPTS = 5  # the same number services.tokens applies to API sign-ins
-LOCKOUT_MINUTES = 15
 SANDBOX_BADGE = ":orange-badge[:material/science: Sandbox — no real money]"
 
-# Tests may hand the app a database object directly; otherwise the environment decides.
+# Tests may hand the app a database object directly; otherwise the configuration decides.
 TEST_DB = None
 
 
@@ -40,12 +37,13 @@ def get_db():
     """One client per process (and per configured target), shared by every session."""
     if TEST_DB is not None:
         return TEST_DB
-    # The same choice services.db.get_db() makes, keyed on the environment so a changed target reopens.
-    uri = os.environ.get("MONGODB_URI", "")
-    path = "" if uri else str(dbmod.data_dir() / "wallet.sqlite")
-    if not uri:
-        dbmod.data_dir().mkdir(parents=True, exist_ok=True)
-    return _open(uri, os.environ.get("MONGODB_DB", "wallet"), path)
+    # The same choice services.db.get_db() makes, keyed on the configuration so a changed target reopens.
+    cfg = config.get()
+    path = ""
+    if not cfg.mongodb_uri:
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        path = str(cfg.data_dir / "wallet.sqlite")
+    return _open(cfg.mongodb_uri, cfg.mongodb_db, path)
 
 
 # -------------------------------------------------------------------------------------- cached reads
@@ -80,7 +78,6 @@ def invalidate(*what: str) -> None:
 
 @st.cache_data(ttl=30, show_spinner=False)
 def _summary(_db, key: str, top: int, period_days: int) -> dict:
-    from services import reports
     return reports.admin_summary(_db, top=top, period_days=period_days)
 
 
@@ -111,6 +108,15 @@ def require_role(*roles: str) -> dict:
         st.error(f"This page is for {' and '.join(ROLE_LABELS.get(r, r).lower() + 's' for r in roles)} only.")
         st.stop()
     return user
+
+
+def admin_page(section: str) -> dict:
+    """The head of every admin page: the role check first (a typed URL included), then its title."""
+    admin = require_role("admin")
+    st.title("Admin" if section == "Overview" else f"{section} · Admin")
+    sandbox_badge()
+    show_flash()
+    return admin
 
 
 # ------------------------------------------------------------------------------------------- errors
@@ -148,12 +154,16 @@ def rupee_number(paise: int):
     return to_rupees(paise)
 
 
+def money_table(rows: list[dict], columns: dict[str, str]) -> None:
+    """Rows with *_paise fields shown as formatted rupees under friendly column names."""
+    out = [{label: (rupees(r[k]) if k.endswith("_paise") else r[k]) for k, label in columns.items()}
+           for r in rows]
+    st.dataframe(pd.DataFrame(out, columns=list(columns.values())), hide_index=True, width="stretch")
+
+
 def payment_mode() -> str:
-    try:
-        from services import payments
-        return payments.mode()
-    except Exception:  # the payments module may be absent or misconfigured: payments are then off
-        return "off"
+    """live | test | sandbox | off."""
+    return payments.mode()
 
 
 def sandbox_badge() -> None:
@@ -188,30 +198,23 @@ def done_key(name: str) -> None:
 
 def failed_logins() -> dict[str, int]:
     """Recent failed sign-ins per username, shared with the API (services.tokens keeps them in the
-    database): 5 wrong passwords lock a username for the rest of a 15-minute window everywhere.
+    database): tokens.MAX_FAILED_LOGINS wrong passwords lock a username for the rest of its window.
 
     streamlit-authenticator counts failures in the credentials dict, which we rebuild every run, so the
     counts are injected from here before it runs and written back after (`record_login`).
     """
-    from services import tokens
-    now = clock.now()
-    out = {}
-    for d in get_db().login_attempts.find({}):  # only usernames with recent failures: a small collection
-        if now - clock.as_utc(d["window_start"]) < tokens.FAILED_LOGIN_WINDOW:
-            out[d["_id"]] = int(d.get("count", 0))
-    return out
+    return tokens.failed_login_counts(get_db())
 
 
 def record_login(before: dict[str, int], creds: dict) -> None:
     """Write back what the sign-in form did: a failure counts once; a success clears the count."""
-    from services import tokens
+    signed_in = st.session_state.get("username") if st.session_state.get("authentication_status") else None
     for name, c in creds["usernames"].items():
         after = int(c.get("failed_login_attempts", 0))
         if after > before.get(name, 0):
             tokens.record_failed_login(get_db(), name)  # the API's own rule, so both count alike
-        elif after == 0 and before.get(name) and st.session_state.get("username") == name \
-                and st.session_state.get("authentication_status"):
-            get_db().login_attempts.delete_one({"_id": name})
+        elif after == 0 and before.get(name) and name == signed_in:
+            tokens.clear_failed_logins(get_db(), name)
 
 
 def balance_of(user_id: str) -> wallet.Balance:

@@ -4,21 +4,12 @@ import pandas as pd
 import streamlit as st
 
 import app_ui as ui
-from services import settings
+from services import calls, campaigns, settings
 from services.errors import WalletError
 
 user = ui.require_role("user")
 uid = user["username"]
 db = ui.get_db()
-
-try:
-    from services import calls
-except ImportError:
-    calls = None
-try:
-    from services import campaigns
-except ImportError:
-    campaigns = None
 
 st.title("Calls")
 cfg = ui.app_settings()
@@ -27,9 +18,6 @@ b = ui.balance_of(uid)
 st.caption(f"Your rate: **{ui.rupees(rate)} per minute**, billed per second (rounded up to the paisa). "
            f"Available now: **{ui.rupees(b.available)}**. A call holds enough for its maximum length and "
            "returns what it does not use.")
-if calls is None:
-    st.info("Calling is not set up on this server yet.")
-    st.stop()
 
 VIEWS = ["Make a call", "Call history", "Campaigns"]
 view = st.segmented_control("Section", VIEWS, default="Make a call", key="calls_view",
@@ -46,7 +34,7 @@ if view == "Make a call":
         a, b_, c = st.columns([2, 2, 1])
         number = a.text_input("Phone number", placeholder="+919876543210")
         kb = b_.text_input("Knowledge base id", placeholder="kb_support")
-        most = c.number_input("Max minutes", min_value=1, max_value=240, value=cfg["default_call_minutes"], step=1)
+        most = c.number_input("Max minutes", min_value=1, max_value=calls.MAX_CALL_MINUTES, value=cfg["default_call_minutes"], step=1)
         dur = st.number_input("Simulated talk time (seconds, 0 = a random length)", min_value=0,
                               max_value=24 * 3600, value=0, step=1,
                               help="There is no phone network in this demo: the call is simulated.")
@@ -128,9 +116,6 @@ CAMPAIGN_STATUS = {"completed": "Finished", "needs_recharge": "Waiting for a rec
                    "Daily limit reached", "interrupted": "Interrupted", "ready": "Not started", "running": "Running"}
 
 if view == "Campaigns":
-    if campaigns is None:
-        st.info("Campaigns are not set up on this server yet.")
-        st.stop()
     s = st.session_state.get("_cmp_summary")
     if s:
         _show_summary(s)
@@ -151,7 +136,8 @@ if view == "Campaigns":
         ui.show_error(exc)
     a, b_ = st.columns(2)
     kb = a.text_input("Knowledge base id", key="cmp_kb", placeholder="kb_sales")
-    mpc = b_.number_input("Minutes per call (each call is capped there)", min_value=1, max_value=240,
+    mpc = b_.number_input("Minutes per call (each call is capped there)", min_value=1,
+                      max_value=calls.MAX_CALL_MINUTES,
                           value=cfg["default_call_minutes"], step=1, key="cmp_mpc")
     if bad:
         with st.expander(f"{len(bad)} row(s) skipped"):

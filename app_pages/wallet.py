@@ -3,6 +3,7 @@ payment link with its status, so nobody has to wonder whether a payment went thr
 import streamlit as st
 
 import app_ui as ui
+from services import payments
 from services.errors import WalletError
 
 user = ui.require_role("user")
@@ -15,7 +16,6 @@ st.title("Wallet")
 # --- The payment callback: Razorpay redirects here with razorpay_* parameters after a payment.
 params = {k: st.query_params[k] for k in st.query_params.keys()}
 if any(k.startswith("razorpay_") for k in params):
-    from services import payments
     try:
         res = payments.handle_callback(db, uid, params)
     except WalletError as exc:
@@ -32,12 +32,12 @@ if any(k.startswith("razorpay_") for k in params):
 res = st.session_state.get("_callback_result")
 if res:
     amt = res.get("amount_paise")
-    if res.get("outcome") in ("credited", "already_credited", "success", "paid"):
+    if res.get("outcome") in ("credited", "already_credited"):
         st.success(f"Payment received: {ui.rupees(amt)} added to your wallet. {res.get('message', '')}",
                    icon=":material/check_circle:")
         if not res.get("_shown"):
             st.balloons()
-    elif res.get("outcome") in ("pending", "processing"):
+    elif res.get("outcome") == "pending":
         st.info(f"{res.get('message', 'Your payment is being confirmed.')} Your balance updates as soon as "
                 "Razorpay confirms it; use \"Check status\" below.", icon=":material/hourglass_top:")
     else:
@@ -79,7 +79,6 @@ else:
     if go:
         amount = {"Rs. 100": "100", "Rs. 500": "500", "Rs. 1,000": "1000"}.get(choice, custom)
         try:
-            from services import payments
             link = payments.create_payment_link(db, uid, amount)
         except Exception as exc:
             ui.show_error(exc)
@@ -95,10 +94,7 @@ else:
 # --- Payment links
 st.subheader("Your payments")
 try:
-    from services import payments
     links = payments.list_links(db, uid, limit=20)
-except ImportError:
-    links = []
 except Exception as exc:
     ui.show_error(exc)
     links = []
@@ -116,7 +112,6 @@ STATUS = {
     "not_created": ":gray[:material/block: Not created — nothing charged]",
     "abandoned": ":gray[:material/block: Abandoned — nothing charged]",
 }
-OPEN = ("creating", "error_creating", "created", "attempted", "partially_paid")
 for ln in links:
     lid = ln["reference_id"]
     with st.container(border=True):
@@ -129,7 +124,7 @@ for ln in links:
         s.markdown(STATUS.get(status, status))
         if ln.get("credited_paise") and status != "paid":
             s.caption(f"Credited so far: {ui.rupees(ln['credited_paise'])}")
-        if status in OPEN:
+        if status in payments.OPEN:
             if c.button("Check status", key=f"chk_{lid}", icon=":material/refresh:"):
                 try:
                     r = payments.reconcile_link(db, lid, user_id=uid)

@@ -44,7 +44,8 @@ PAGE_LIMIT_MS = 1000
 EXPORT_LIMIT_MB = 50
 BATCH = 5000
 
-# (label, role, user, page, (widget key, value) to pick after the first render, or None)
+# (label, role, user, page script under app_pages/ without ".py", (widget key, value) to pick after the
+# first render, or None)
 PAGES = [
     ("wallet", "user", HEAVY, "wallet", None),
     ("transactions", "user", HEAVY, "transactions", None),
@@ -57,10 +58,12 @@ PAGES = [
     ("calls: call history", "user", HEAVY, "calls", ("calls_view", "Call history")),
     ("insights (30 days)", "user", HEAVY, "insights", None),
     ("insights (90 days)", "user", HEAVY, "insights", ("ins_days", 90)),
-    ("admin: overview", "admin", "admin", "admin", None),
-    ("admin: users", "admin", "admin", "admin", ("adm_view", "Users")),
-    ("admin: call rates", "admin", "admin", "admin", ("adm_view", "Call rates")),
-    ("admin: payments", "admin", "admin", "admin", ("adm_view", "Payments")),
+    ("admin: overview", "admin", "admin", "admin/overview", None),
+    ("admin: users", "admin", "admin", "admin/users", None),
+    ("admin: credits & refunds", "admin", "admin", "admin/credits", None),
+    ("admin: call rates", "admin", "admin", "admin/rates", None),
+    ("admin: payments", "admin", "admin", "admin/payments", None),
+    ("admin: ledger audit", "admin", "admin", "admin/audit", None),
     ("analytics (as analyst)", "analyst", "analyst", "analyst", None),
     ("analytics (as admin)", "admin", "admin", "analyst", None),
 ]

@@ -75,6 +75,9 @@ _INTS = {  # name -> (variable, default, smallest allowed)
     "sandbox_port": ("SANDBOX_PORT", 8900, 1),
 }
 
+# secrets.toml names that differ from the variable: the documented top-level `cookie_key = "..."`.
+_TOML_ALIASES = {"WALLET_COOKIE_KEY": "COOKIE_KEY"}
+
 _toml_lock = threading.Lock()
 _toml_cache: dict = {}
 
@@ -109,7 +112,7 @@ def _toml(path: Path) -> dict:
 
 def _lookup(name: str, toml: dict) -> str:
     val = (os.environ.get(name) or "").strip()
-    return val or toml.get(name, "")
+    return val or toml.get(name, "") or toml.get(_TOML_ALIASES.get(name, ""), "")
 
 
 def _int(text: str, default: int, low: int) -> int:

@@ -2,7 +2,8 @@
 
 demo signs in → recharges Rs. 100 on the Wallet page → pays on the sandbox's hosted Razorpay page →
 lands back on /wallet with the signed callback → success and Rs. 100.00 → the Transactions CSV holds
-the credit → signs out; admin signs in and finds demo among the largest balances.
+the credit → signs out; admin signs in, finds demo among the largest balances and opens every admin page
+at its own deep link.
 Screenshots (1280×800) go to the test's tmp dir (Chromium's fresh profile too); the key ones are copied to docs/screenshots/ on success.
 """
 from __future__ import annotations
@@ -228,6 +229,15 @@ def _flow(product, browser):
     sync_api.expect(table).to_contain_text("demo")
     sync_api.expect(table).to_contain_text("Rs. 100.00")
     snap(page, "admin")
+
+    # --- every other admin page answers at its own URL (a bookmark or a shared link), not only via the menu
+    for path, text in (("admin-users", "Reset a password"), ("admin-credits", "Every credit needs a reason"),
+                       ("admin-rates", "Change history"), ("admin-payments", "Failed and suspicious payments"),
+                       ("admin-audit", "Run ledger audit")):
+        page.goto(f"{base}/{path}")
+        settle(page, text)
+        assert page.url.split("?")[0].rstrip("/").endswith(f"/{path}"), (path, page.url)
+        sync_api.expect(page.get_by_role("heading", level=1).first).to_contain_text("Admin")
 
     assert time.time() - t0 < 180, f"the browser flow took {time.time() - t0:.0f}s"
     text = product["log"].read_text(errors="replace")

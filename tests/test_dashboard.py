@@ -14,15 +14,17 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import app_ui
-from services import calls, clock, ledger, reports, settings, users, wallet
+from services import calls, clock, ledger, reports, settings, tokens, users, wallet
 from services import db as dbmod
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APP = os.path.join(ROOT, "app.py")
 PW = "correct-horse"
 COOKIE_KEY = "k" * 40
-ALL_PAGES = ["wallet", "transactions", "calls", "insights", "admin", "analyst"]
-ROLE_PAGES = {"user": ["wallet", "transactions", "calls", "insights"], "admin": ["admin", "analyst"],
+# Page scripts under app_pages/, without ".py".
+ADMIN_PAGES = ["admin/overview", "admin/users", "admin/credits", "admin/rates", "admin/payments", "admin/audit"]
+ALL_PAGES = ["wallet", "transactions", "calls", "insights", *ADMIN_PAGES, "analyst"]
+ROLE_PAGES = {"user": ["wallet", "transactions", "calls", "insights"], "admin": [*ADMIN_PAGES, "analyst"],
               "analyst": ["analyst"]}
 
 
@@ -36,11 +38,13 @@ def adb(tmp_path, monkeypatch):
     for env in ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET"):
         monkeypatch.delenv(env, raising=False)
     monkeypatch.setenv("WALLET_SECRETS_FILE", os.path.join(ROOT, "tests", "no-such-secrets.toml"))
+    monkeypatch.setenv("WALLET_COOKIE_KEY", COOKIE_KEY)
     users.create_user(edb, "asha", PW, "Asha Rao", "asha@example.com", "user")
     users.create_user(edb, "boss", PW, "Big Boss", "boss@example.com", "admin")
     users.create_user(edb, "ana", PW, "Ana Lyst", "ana@example.com", "analyst")
     app_ui.invalidate()
-    return edb
+    yield edb
+    dbmod.client_of(edb).close()
 
 
 @pytest.fixture
@@ -53,13 +57,12 @@ def sandbox(monkeypatch):
 
 
 def app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.secrets["cookie_key"] = COOKIE_KEY
-    return at
+    return AppTest.from_file(APP, default_timeout=60)
 
 
 def signed_in(username: str, role: str, page: str | None = None) -> AppTest:
-    """An app with a session already signed in (what the cookie restores), optionally on a page."""
+    """An app with a session already signed in (what the cookie restores), optionally on a page
+    (its script under app_pages/, e.g. "admin/rates")."""
     at = app()
     at.session_state["authentication_status"] = True
     at.session_state["username"] = username
@@ -111,6 +114,20 @@ def test_missing_cookie_key_stops_with_instructions(adb, monkeypatch):
     assert not at.text_input  # no sign-in form without a key
 
 
+@pytest.mark.parametrize("key,works", [(COOKIE_KEY, True), ("k" * 31, False)])
+def test_cookie_key_from_secrets_toml_as_documented(adb, monkeypatch, tmp_path, key, works):
+    # .streamlit/secrets.toml.example documents a top-level `cookie_key`; too short a key is refused.
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(f'cookie_key = "{key}"\n', encoding="utf-8")
+    monkeypatch.setenv("WALLET_SECRETS_FILE", str(secrets))
+    monkeypatch.delenv("WALLET_COOKIE_KEY", raising=False)
+    at = app().run()
+    assert not at.exception
+    assert bool(at.text_input) is works and ("cookie key" in texts(at.error)) is not works
+    if works:
+        assert login(at, "asha", PW).session_state["authentication_status"] is True
+
+
 def test_login_form_signs_in_and_shows_the_wallet(adb):
     at = login(app().run(), "asha", PW)
     assert "Signed in" in texts(at.success)
@@ -125,14 +142,14 @@ def test_wrong_password_is_refused_and_repeated_failures_lock_the_username(adb):
     at = login(app().run(), "asha", "not-the-password")
     assert "Wrong username or password" in texts(at.error)
     assert at.session_state["authentication_status"] is False
-    for _ in range(app_ui.MAX_LOGIN_ATTEMPTS - 1):
+    for _ in range(tokens.MAX_FAILED_LOGINS - 1):
         at = login(app().run(), "asha", "still-wrong")
     # Locked now, across sessions: even the right password is refused until the lockout ends.
     at = login(app().run(), "asha", PW)
     assert "Too many wrong passwords" in texts(at.error)
+    assert f"Try again in {tokens.LOCKOUT_MINUTES} minutes" in texts(at.error)
     assert at.session_state["authentication_status"] is not True
     # The lock is the API's too (one count in the database for both doors).
-    from services import tokens
     from services.errors import RateLimited
     with pytest.raises(RateLimited):
         tokens.login(adb, "asha", PW)
@@ -146,6 +163,7 @@ def test_failures_below_the_limit_are_cleared_by_a_success(adb):
     for _ in range(2):
         login(app().run(), "asha", "wrong-password")
     assert adb.login_attempts.find_one({"_id": "asha"})["count"] == 2
+    assert tokens.failed_login_counts(adb) == {"asha": 2}
     at = login(app().run(), "asha", PW)
     assert at.session_state["authentication_status"] is True
     assert adb.login_attempts.find_one({"_id": "asha"}) is None
@@ -195,8 +213,9 @@ def test_each_role_gets_only_its_pages(adb, role, username):
                 fresh.switch_page(f"app_pages/{page}.py").run()
 
 
-@pytest.mark.parametrize("page,role,username", [("admin", "user", "asha"), ("admin", "analyst", "ana"),
-                                                ("analyst", "user", "asha"), ("wallet", "analyst", "ana")])
+@pytest.mark.parametrize("page,role,username",
+                         [(p, "user", "asha") for p in ADMIN_PAGES] + [(p, "analyst", "ana") for p in ADMIN_PAGES]
+                         + [("analyst", "user", "asha"), ("wallet", "analyst", "ana")])
 def test_a_page_refuses_a_role_that_reaches_it_directly(adb, page, role, username):
     at = AppTest.from_file(os.path.join(ROOT, "app_pages", f"{page}.py"), default_timeout=60)
     at.session_state["authentication_status"] = True
@@ -207,13 +226,15 @@ def test_a_page_refuses_a_role_that_reaches_it_directly(adb, page, role, usernam
 
 
 def test_a_demoted_admin_loses_admin_pages_on_the_next_run(adb):
-    at = signed_in("boss", "admin", "admin")
+    at = signed_in("boss", "admin", "admin/users")
+    assert "Users · Admin" in texts(at.title)
     adb.users.update_one({"_id": "boss"}, {"$set": {"role": "user"}})
     at.run()
-    # The admin page is gone from the navigation: the session falls back to the user's home page.
+    # The admin pages are gone from the navigation: the session falls back to the user's home page.
     assert "Admin" not in texts(at.title) and "Wallet" in texts(at.title)
-    with pytest.raises(ValueError):
-        signed_in("boss", "user").switch_page("app_pages/admin.py").run()
+    for page in ADMIN_PAGES:
+        with pytest.raises(ValueError):
+            signed_in("boss", "user").switch_page(f"app_pages/{page}.py").run()
 
 
 def test_sidebar_shows_who_role_balance_and_sandbox_badge(adb, sandbox):
@@ -483,8 +504,9 @@ def test_admin_overview_totals_lists_and_todays_transactions(adb):
     _history(adb)
     users.create_user(adb, "low_one", PW, "Low One", "low@example.com", "user")
     fund(adb, "low_one", 500)
-    at = signed_in("boss", "admin", "admin")
+    at = signed_in("boss", "admin", "admin/overview")
     assert not at.exception, at.exception
+    assert "Admin" in texts(at.title)
     metrics = {m.label: m.value for m in at.main.metric}
     assert metrics["Total balance held"] == "Rs. 1,012.66"
     assert metrics["Users"] == "4" and metrics["Transactions today"] == "5"
@@ -510,8 +532,7 @@ def test_admin_summary_reads_rollups_for_older_days(adb):
 
 def test_admin_rate_change_prices_the_next_call(adb):
     fund(adb, "asha", 100000)
-    at = signed_in("boss", "admin", "admin")
-    at.segmented_control(key="adm_view").set_value("Call rates").run()
+    at = signed_in("boss", "admin", "admin/rates")
     at.text_input[0].input("12.50")
     next(b for b in at.button if b.label == "Set global rate").click().run()
     assert not at.exception, at.exception
@@ -530,8 +551,7 @@ def test_admin_rate_change_prices_the_next_call(adb):
 
 
 def test_admin_per_user_rate(adb):
-    at = signed_in("boss", "admin", "admin")
-    at.segmented_control(key="adm_view").set_value("Call rates").run()
+    at = signed_in("boss", "admin", "admin/rates")
     at.text_input[1].input("asha")
     at.text_input[2].input("7")
     next(b for b in at.button if b.label == "Set user rate").click().run()
@@ -540,8 +560,7 @@ def test_admin_per_user_rate(adb):
 
 
 def test_admin_credit_needs_confirmation_and_credits_once(adb):
-    at = signed_in("boss", "admin", "admin")
-    at.segmented_control(key="adm_view").set_value("Credits & refunds").run()
+    at = signed_in("boss", "admin", "admin/credits")
     at.text_input[0].input("asha")
     at.selectbox[0].set_value("promo_credit")
     at.text_input[1].input("250")
@@ -572,8 +591,7 @@ def test_admin_credit_needs_confirmation_and_credits_once(adb):
 
 
 def test_admin_credit_without_reason_is_refused(adb):
-    at = signed_in("boss", "admin", "admin")
-    at.segmented_control(key="adm_view").set_value("Credits & refunds").run()
+    at = signed_in("boss", "admin", "admin/credits")
     at.text_input[0].input("asha")
     at.text_input[1].input("100")
     next(b for b in at.button if b.label == "Review").click().run()
@@ -585,8 +603,7 @@ def test_admin_credit_without_reason_is_refused(adb):
 def test_admin_users_search_sort_and_password_reset(adb):
     fund(adb, "asha", 700)
     fund(adb, "ana", 900)
-    at = signed_in("boss", "admin", "admin")
-    at.segmented_control(key="adm_view").set_value("Users").run()
+    at = signed_in("boss", "admin", "admin/users")
     df = at.dataframe[0].value
     assert list(df["Username"]) == ["ana", "asha", "boss"]
     at.text_input(key="adm_search").input("asha").run()
@@ -603,11 +620,10 @@ def test_admin_failed_payments_and_ledger_audit(adb, sandbox):
     from services import payments
     with pytest.raises(Exception):
         payments.handle_callback(adb, "asha", dict(params, razorpay_signature="f" * 64))
-    at = signed_in("boss", "admin", "admin")
-    at.segmented_control(key="adm_view").set_value("Payments").run()
+    at = signed_in("boss", "admin", "admin/payments")
     df = at.dataframe[0].value
     assert "Suspicious" in set(df["Kind"]) and df["Reason"].str.contains("signature").any()
-    at.segmented_control(key="adm_view").set_value("Ledger audit").run()
+    at = signed_in("boss", "admin", "admin/audit")
     next(b for b in at.button if b.label == "Run ledger audit").click().run()
     assert "Every wallet reconciles" in texts(at.success)
     adb.wallets.update_one({"_id": "asha"}, {"$inc": {"balance": 100}})  # corrupt it behind the ledger
