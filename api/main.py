@@ -4,7 +4,6 @@ Run: `make api` (uvicorn api.main:app --host 127.0.0.1 --port ${API_PORT:-8800})
 """
 from __future__ import annotations
 
-import os
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -12,16 +11,10 @@ from fastapi import FastAPI
 import api
 from api import deps, errors, routes_admin, routes_auth, routes_calls, routes_health, routes_payment, \
     routes_transactions, routes_wallet
+from services import config
 
 ROUTERS = (routes_auth, routes_wallet, routes_payment, routes_transactions, routes_calls, routes_admin,
            routes_health)
-
-
-def _threads() -> int:
-    try:
-        return max(1, int(os.environ.get("API_THREADS", "8")))
-    except ValueError:
-        return 8
 
 
 def create_app(db=None) -> FastAPI:
@@ -33,7 +26,7 @@ def create_app(db=None) -> FastAPI:
         from fastapi.concurrency import run_in_threadpool
         # Sync endpoints share one thread pool. The embedded engine serialises writes anyway, so more
         # threads only add compare-and-set retries and GIL switching; API_THREADS tunes it (default 8).
-        anyio.to_thread.current_default_thread_limiter().total_tokens = _threads()
+        anyio.to_thread.current_default_thread_limiter().total_tokens = config.get().api_threads
         await run_in_threadpool(deps.prepare, app)
         yield
 
