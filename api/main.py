@@ -1,12 +1,15 @@
 """The FastAPI app: `app = create_app()` for uvicorn; tests call `create_app(db=...)` with their own database.
 
-Run: `make api` (uvicorn api.main:app --host 127.0.0.1 --port ${API_PORT:-8800}).
+Run: `make api` (uvicorn api.main:app --host 127.0.0.1 --port ${API_PORT:-8800}). The interactive docs at
+`/docs` (Swagger UI) and `/redoc` load their scripts from the installed fastapi-offline package, never
+from a CDN, so they work on a machine with no internet.
 """
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 import api
 from api import deps, errors, routes_admin, routes_auth, routes_calls, routes_health, routes_payment, \
@@ -30,8 +33,10 @@ def create_app(db=None) -> FastAPI:
         await run_in_threadpool(deps.prepare, app)
         yield
 
-    app = FastAPI(title="Voice platform wallet API", version="1.0.0", lifespan=lifespan,
-                  description=api.__doc__, responses=errors.ERROR_RESPONSES)
+    app = FastAPIOffline(title="Voice platform wallet API", version="1.0.0", lifespan=lifespan,
+                         description=api.__doc__, responses=errors.ERROR_RESPONSES,
+                         # Swagger UI would otherwise fetch a validity badge from validator.swagger.io
+                         swagger_ui_parameters={"validatorUrl": None})
     app.state.db = db
     app.state.ready = False
     errors.install(app)
