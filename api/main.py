@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 import api
-from api import deps, errors, routes_admin, routes_auth, routes_calls, routes_health, routes_payment, \
+from api import deps, errors, limits, routes_admin, routes_auth, routes_calls, routes_health, routes_payment, \
     routes_transactions, routes_wallet
 from services import config
 
@@ -40,6 +40,7 @@ def create_app(db=None) -> FastAPI:
     app.state.db = db
     app.state.ready = False
     errors.install(app)
+    app.add_middleware(limits.BodyLimit)  # 413 before an oversized body is read (api/limits.py)
     for module in ROUTERS:
         app.include_router(module.router)
     return app
