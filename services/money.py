@@ -41,10 +41,12 @@ def parse_rupees(value, *, minimum: int | None = None, maximum: int | None = DEF
         raise InvalidAmount(f"{what} cannot be negative.")
     if dec >= _ABSURD:
         raise InvalidAmount(f"{what} is far too large.")
-    scaled = dec * PAISE_PER_RUPEE  # exact: Decimal keeps 28 digits and _ABSURD bounds the size
-    if scaled != scaled.to_integral_value():
+    # Read the digits, not arithmetic: Decimal rounds a product to 28 digits, so 1.000...0001 (31
+    # decimals) times 100 would come out a whole 100 paise.
+    _, digits, exponent = dec.as_tuple()
+    if exponent < -2 and any(digits[exponent + 2:]):
         raise InvalidAmount(f"{what} can have at most 2 decimal places (paise).")
-    paise = int(scaled)
+    paise = int(dec * PAISE_PER_RUPEE)  # exact now: below _ABSURD with at most 2 decimals is < 28 digits
     if paise == 0 and not allow_zero:
         raise InvalidAmount(f"{what} must be more than zero.")
     if minimum is not None and paise < minimum:
