@@ -17,8 +17,12 @@ router = APIRouter(prefix="/api/transactions", tags=["transactions"], route_clas
 
 Kind = Literal["credit", "debit"]
 Category = Literal[ledger.CATEGORIES]  # type: ignore[valid-type]
-WHEN = ("A date (YYYY-MM-DD, UTC) or an ISO datetime; `from` is inclusive, `to` is exclusive for a datetime "
-        "and includes the whole day for a date")
+# Wider than any ledger and far from datetime's edges (year 1 and 9999), where a day more or a time zone
+# overflows: an absurd date is a 400 naming the field, never a 500.
+EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(3000, 1, 1, tzinfo=timezone.utc)
+WHEN = ("A date (YYYY-MM-DD, UTC) or an ISO datetime, from 1900 to 2999; `from` is inclusive, `to` is "
+        "exclusive for a datetime and includes the whole day for a date")
 From = Annotated[str | None, Query(alias="from", max_length=40, description=WHEN)]
 To = Annotated[str | None, Query(alias="to", max_length=40, description=WHEN)]
 
@@ -33,19 +37,26 @@ def transaction_out(e: dict) -> TransactionOut:
                                                         or v is None else str(v) for k, v in meta.items()})
 
 
+def _parse_when(text: str, end: bool) -> datetime:
+    if len(text) == 10:
+        d = date.fromisoformat(text)
+        t = datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+        return t + timedelta(days=1) if end else t
+    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+
+
 def _when(text: str | None, name: str, end: bool) -> datetime | None:
     if text is None or not text.strip():
         return None
-    text = text.strip()
     try:
-        if len(text) == 10:
-            d = date.fromisoformat(text)
-            t = datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
-            return t + timedelta(days=1) if end else t
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"`{name}` must be a date like 2026-01-31 or an ISO datetime.")
-    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+        t = _parse_when(text.strip(), end)
+    except (ValueError, OverflowError):  # OverflowError: a day after 9999-12-31, or before year 1 in UTC
+        t = None
+    if t is None or not EARLIEST <= t <= LATEST:
+        raise InvalidInput(f"`{name}` must be a date like 2026-01-31 or an ISO datetime, between 1900 and 2999 "
+                           f"(got {text[:40]!r}).")
+    return t
 
 
 def _filters(transaction_type, category, start, end) -> dict:
