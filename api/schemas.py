@@ -3,7 +3,7 @@
 Money goes out twice, by one rule: every `x_paise` field of a response (`MoneyOut`) has a twin `x` in
 rupees, a JSON number with at most 2 decimals, derived from the paise when the response is written. Routes
 hand over paise only. Money comes in as rupees (a number or a string), checked by
-services.money.parse_rupees.
+services.money.parse_rupees. Request bodies are strict (`Strict`): JSON types are taken as sent.
 """
 from datetime import datetime
 from decimal import Decimal
@@ -42,6 +42,8 @@ class MoneyOut(BaseModel):
 def _number_or_text(v):
     if isinstance(v, bool) or not isinstance(v, (int, float, Decimal, str)):
         raise ValueError("must be an amount in rupees: a number like 100 or 99.50, or a string")
+    if isinstance(v, str) and len(v) > 40:
+        raise ValueError("must be at most 40 characters")
     return v
 
 
@@ -53,8 +55,9 @@ AmountIn = Annotated[Any, BeforeValidator(_number_or_text),
 
 
 class Strict(BaseModel):
-    """Every request body: unknown fields refused."""
-    model_config = ConfigDict(extra="forbid")
+    """Every request body: unknown fields refused, and no coercion: `true` is not the whole number 1 (it
+    billed a 1-second call), `"5"` and `5.0` are not 5."""
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # ------------------------------------------------------------------------------------------- auth
