@@ -16,6 +16,11 @@ from api import deps, errors, limits, routes_admin, routes_auth, routes_calls, r
     routes_transactions, routes_wallet
 from services import config
 
+def operation_id(route) -> str:
+    """`<tag>_<function>` (auth_signup, calls_end ...): short, stable ids that api/links.py can name."""
+    return f"{route.tags[0]}_{route.name}" if route.tags else route.name
+
+
 ROUTERS = (routes_auth, routes_wallet, routes_payment, routes_transactions, routes_calls, routes_admin,
            routes_health)
 
@@ -36,7 +41,7 @@ def create_app(db=None) -> FastAPI:
     app = FastAPIOffline(title="Voice platform wallet API", version="1.0.0", lifespan=lifespan,
                          description=api.__doc__, responses=errors.ERROR_RESPONSES,
                          # Swagger UI would otherwise fetch a validity badge from validator.swagger.io
-                         swagger_ui_parameters={"validatorUrl": None})
+                         swagger_ui_parameters={"validatorUrl": None}, generate_unique_id_function=operation_id)
     app.state.db = db
     app.state.ready = False
     errors.install(app)

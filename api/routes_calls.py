@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from api import links
 from api.deps import DB, CurrentUser, ExactRoute, IdempotencyKey
 from api.schemas import CallEndIn, CallEndOut, CallIn, CallStartOut
 from services import calls
@@ -21,7 +22,7 @@ def call_id_for(username: str, idempotency_key: str) -> str:
     return "idem_" + hashlib.sha256(f"{username}\n{idempotency_key}".encode()).hexdigest()[:40]
 
 
-@router.post("", response_model=CallStartOut)
+@router.post("", response_model=CallStartOut, responses=links.CALL_STARTED)
 def start(body: CallIn, user: CurrentUser, db: DB, idempotency_key: IdempotencyKey = None):
     """Start a call: 402 when the wallet cannot cover the minimum. With an Idempotency-Key header a
     retried request returns the same call instead of starting (and holding for) another."""

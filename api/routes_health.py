@@ -11,12 +11,12 @@ router = APIRouter(prefix="/api", tags=["health"])
 
 
 @router.get("/health", response_model=HealthOut)
-def health(db: DB):
+def check(db: DB):
     return HealthOut(database=dbmod.ping(db), payment_mode=payments.mode())
 
 
 # Load balancers and uptime probes often send HEAD: the GET's status (always 200: the body says what is
 # down), no body. Kept out of the schema, where a body-less twin operation would only be noise.
 @router.head("/health", include_in_schema=False)
-def health_head(_db: DB):
+def check_head(_db: DB):
     return Response(status_code=200, media_type="application/json")

@@ -10,6 +10,7 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, Header, Path, Request
 
+from api import links
 from api.deps import DB, CurrentUser, ExactRoute
 from api.schemas import AmountBody, CreateOrderOut, KeyOut, LinkOut, LinkStatusOut, VerifyIn, VerifyOut, WebhookOut
 from services import payments
@@ -45,7 +46,7 @@ def verify(body: VerifyIn, user: CurrentUser, db: DB):
         db, user["username"], body.razorpay_order_id, body.razorpay_payment_id, body.razorpay_signature))
 
 
-@router.post("/payment-link", response_model=LinkOut)
+@router.post("/payment-link", response_model=LinkOut, responses=links.LINK_CREATED)
 def create_link(body: AmountBody, user: CurrentUser, db: DB):
     return LinkOut.model_validate(payments.create_payment_link(db, user["username"], body.amount))
 

@@ -65,7 +65,7 @@ def _filters(transaction_type, category, start, end) -> dict:
 
 
 @router.get("", response_model=TransactionsOut)
-def transactions(user: CurrentUser, db: DB, transaction_type: Kind | None = None, category: Category | None = None,
+def page(user: CurrentUser, db: DB, transaction_type: Kind | None = None, category: Category | None = None,
                  start: From = None, end: To = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
                  cursor: Annotated[int | None, Query(ge=1, description="`next_cursor` of the previous "
                                                                                 "page")] = None):
