@@ -1,10 +1,12 @@
 """REST API of the voice platform's prepaid wallet: a thin JSON layer over `services/`.
 
-Money: out as rupees (JSON number, at most 2 decimals, e.g. `balance`) and exact paise (`balance_paise`);
-in as rupees (number or string, `amount`), checked by services.money.parse_rupees. Errors always have the
-shape `{"error": {"code": "...", "message": "..."}}` (api/errors.py maps service errors to statuses:
-400 bad input, 401 no/expired token, 402 insufficient balance or spend cap, 403 role, 404 not found or not
-yours, 409 conflict, 422 schema, 429 too many failed logins, 503 payments unavailable).
+Money: out as exact paise (`balance_paise`) with its rupee twin (`balance`, a JSON number with at most 2
+decimals); in as rupees (number or string, `amount`; a comma only groups thousands: `1,00,000`), checked by
+services.money.parse_rupees. Request bodies are strict JSON (`true` is not 1) of at most 64 KiB. Errors
+always have the shape `{"error": {"code": "...", "message": "..."}}` (api/errors.py maps service errors to
+statuses: 400 bad input, 401 no/expired token, 402 insufficient balance or spend cap, 403 role, 404 not
+found or not yours, 409 conflict, 413 body too large, 422 schema, 429 too many failed logins, 503 payments
+unavailable).
 
 Access (Authorization: Bearer <token> from /api/auth/login or /api/auth/signup):
 

@@ -1,12 +1,15 @@
-"""What every route needs: the database, the signed-in user, role checks, exact JSON numbers."""
+"""What every route needs, as typed seams: `DB`, `CurrentUser`, `AdminUser`, `Reporter`, `Token`,
+`IdempotencyKey` (the `Annotated` dependency aliases of FastAPI's full-stack template), plus exact JSON
+numbers (`ExactRoute`). A route names what it needs in its signature, e.g. `def f(user: CurrentUser, db: DB)`.
+"""
 from __future__ import annotations
 
 import json
 import threading
 from decimal import Decimal
-from typing import Callable
+from typing import Annotated, Any, Callable
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -42,26 +45,35 @@ async def get_db(request: Request):
     return app.state.db
 
 
-def bearer_token(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
+def bearer_token(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
     if creds is None or not creds.credentials:
         raise AuthError("Sign in: send Authorization: Bearer <token>.")
     return creds.credentials
 
 
-def current_user(token: str = Depends(bearer_token), db=Depends(get_db)) -> dict:
+DB = Annotated[Any, Depends(get_db)]
+Token = Annotated[str, Depends(bearer_token)]
+
+
+def current_user(token: Token, db: DB) -> dict:
     return tokens.resolve(db, token)
 
 
+CurrentUser = Annotated[dict, Depends(current_user)]
+
+
 def require_role(*roles: str) -> Callable:
-    def check(user: dict = Depends(current_user)) -> dict:
+    def check(user: CurrentUser) -> dict:
         if user["role"] not in roles:
             raise Forbidden("Your account may not do this.")
         return user
     return check
 
 
-require_admin = require_role("admin")
-require_reporting = require_role("admin", "analyst")
+AdminUser = Annotated[dict, Depends(require_role("admin"))]
+Reporter = Annotated[dict, Depends(require_role("admin", "analyst"))]  # reads aggregates, changes nothing
+IdempotencyKey = Annotated[str | None, Header(max_length=150, description="A retry with the same key does "
+                                                                          "the work once")]
 
 
 class ExactJSONRequest(Request):

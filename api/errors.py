@@ -52,6 +52,7 @@ def _describe(status: int) -> dict:
         404: "Not found (or not yours)",
         405: "Method not allowed",
         409: "Conflict: idempotency key reused for something else, or a state change not allowed",
+        413: "The request body is larger than the endpoint accepts (api/limits.py); nothing was written",
         422: "The request does not match the schema",
         429: "Too many failed sign-ins",
         500: "Unexpected error",
@@ -60,7 +61,7 @@ def _describe(status: int) -> dict:
 
 
 # Declared on every operation so the OpenAPI schema lists every status the API may answer.
-ERROR_RESPONSES = {s: _describe(s) for s in (400, 401, 402, 403, 404, 405, 409, 422, 429, 500, 503)}
+ERROR_RESPONSES = {s: _describe(s) for s in (400, 401, 402, 403, 404, 405, 409, 413, 422, 429, 500, 503)}
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:

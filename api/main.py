@@ -1,27 +1,28 @@
 """The FastAPI app: `app = create_app()` for uvicorn; tests call `create_app(db=...)` with their own database.
 
-Run: `make api` (uvicorn api.main:app --host 127.0.0.1 --port ${API_PORT:-8800}).
+Run: `make api` (uvicorn api.main:app --host 127.0.0.1 --port ${API_PORT:-8800}). The interactive docs at
+`/docs` (Swagger UI) and `/redoc` load their scripts from the installed fastapi-offline package, never
+from a CDN, so they work on a machine with no internet.
 """
 from __future__ import annotations
 
-import os
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 import api
-from api import deps, errors, routes_admin, routes_auth, routes_calls, routes_health, routes_payment, \
+from api import deps, errors, limits, routes_admin, routes_auth, routes_calls, routes_health, routes_payment, \
     routes_transactions, routes_wallet
+from services import config
+
+def operation_id(route) -> str:
+    """`<tag>_<function>` (auth_signup, calls_end ...): short, stable ids that api/links.py can name."""
+    return f"{route.tags[0]}_{route.name}" if route.tags else route.name
+
 
 ROUTERS = (routes_auth, routes_wallet, routes_payment, routes_transactions, routes_calls, routes_admin,
            routes_health)
-
-
-def _threads() -> int:
-    try:
-        return max(1, int(os.environ.get("API_THREADS", "8")))
-    except ValueError:
-        return 8
 
 
 def create_app(db=None) -> FastAPI:
@@ -33,15 +34,18 @@ def create_app(db=None) -> FastAPI:
         from fastapi.concurrency import run_in_threadpool
         # Sync endpoints share one thread pool. The embedded engine serialises writes anyway, so more
         # threads only add compare-and-set retries and GIL switching; API_THREADS tunes it (default 8).
-        anyio.to_thread.current_default_thread_limiter().total_tokens = _threads()
+        anyio.to_thread.current_default_thread_limiter().total_tokens = config.get().api_threads
         await run_in_threadpool(deps.prepare, app)
         yield
 
-    app = FastAPI(title="Voice platform wallet API", version="1.0.0", lifespan=lifespan,
-                  description=api.__doc__, responses=errors.ERROR_RESPONSES)
+    app = FastAPIOffline(title="Voice platform wallet API", version="1.0.0", lifespan=lifespan,
+                         description=api.__doc__, responses=errors.ERROR_RESPONSES,
+                         # Swagger UI would otherwise fetch a validity badge from validator.swagger.io
+                         swagger_ui_parameters={"validatorUrl": None}, generate_unique_id_function=operation_id)
     app.state.db = db
     app.state.ready = False
     errors.install(app)
+    app.add_middleware(limits.BodyLimit)  # 413 before an oversized body is read (api/limits.py)
     for module in ROUTERS:
         app.include_router(module.router)
     return app

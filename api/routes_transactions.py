@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 from itertools import islice
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from api.deps import ExactRoute, current_user, get_db
-from api.schemas import TransactionOut, TransactionsOut, rupees
+from api.deps import DB, CurrentUser, ExactRoute
+from api.schemas import TransactionOut, TransactionsOut
 from services import clock, ledger, reports
 from services.errors import InvalidInput
 
@@ -17,34 +17,46 @@ router = APIRouter(prefix="/api/transactions", tags=["transactions"], route_clas
 
 Kind = Literal["credit", "debit"]
 Category = Literal[ledger.CATEGORIES]  # type: ignore[valid-type]
-WHEN = "A date (YYYY-MM-DD, UTC) or an ISO datetime; `from` is inclusive, `to` is exclusive for a datetime " \
-       "and includes the whole day for a date"
+# Wider than any ledger and far from datetime's edges (year 1 and 9999), where a day more or a time zone
+# overflows: an absurd date is a 400 naming the field, never a 500.
+EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(3000, 1, 1, tzinfo=timezone.utc)
+WHEN = ("A date (YYYY-MM-DD, UTC) or an ISO datetime, from 1900 to 2999; `from` is inclusive, `to` is "
+        "exclusive for a datetime and includes the whole day for a date")
+From = Annotated[str | None, Query(alias="from", max_length=40, description=WHEN)]
+To = Annotated[str | None, Query(alias="to", max_length=40, description=WHEN)]
 
 
 def transaction_out(e: dict) -> TransactionOut:
     meta = e.get("meta") or {}
     # `seq` is the entry's number in its wallet (1, 2, 3 ...): the page cursor counts in it.
     return TransactionOut(id=e["_id"], seq=int(e.get("n") or e["seq"]), type=e["type"], category=e["category"],
-                          amount=rupees(e["amount"]), amount_paise=int(e["amount"]),
-                          balance_after=rupees(e["balance_after"]), balance_after_paise=int(e["balance_after"]),
+                          amount_paise=int(e["amount"]), balance_after_paise=int(e["balance_after"]),
                           created_at=clock.as_utc(e["created_at"]), source=e.get("source", ""),
                           note=e.get("note", ""), meta={str(k): v if isinstance(v, (str, int, float, bool))
                                                         or v is None else str(v) for k, v in meta.items()})
 
 
+def _parse_when(text: str, end: bool) -> datetime:
+    if len(text) == 10:
+        d = date.fromisoformat(text)
+        t = datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+        return t + timedelta(days=1) if end else t
+    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+
+
 def _when(text: str | None, name: str, end: bool) -> datetime | None:
     if text is None or not text.strip():
         return None
-    text = text.strip()
     try:
-        if len(text) == 10:
-            d = date.fromisoformat(text)
-            t = datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
-            return t + timedelta(days=1) if end else t
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"`{name}` must be a date like 2026-01-31 or an ISO datetime.")
-    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+        t = _parse_when(text.strip(), end)
+    except (ValueError, OverflowError):  # OverflowError: a day after 9999-12-31, or before year 1 in UTC
+        t = None
+    if t is None or not EARLIEST <= t <= LATEST:
+        raise InvalidInput(f"`{name}` must be a date like 2026-01-31 or an ISO datetime, between 1900 and 2999 "
+                           f"(got {text[:40]!r}).")
+    return t
 
 
 def _filters(transaction_type, category, start, end) -> dict:
@@ -53,12 +65,10 @@ def _filters(transaction_type, category, start, end) -> dict:
 
 
 @router.get("", response_model=TransactionsOut)
-def transactions(transaction_type: Kind | None = None, category: Category | None = None,
-                 start: str | None = Query(None, alias="from", max_length=40, description=WHEN),
-                 end: str | None = Query(None, alias="to", max_length=40, description=WHEN),
-                 limit: int = Query(50, ge=1, le=500),
-                 cursor: int | None = Query(None, ge=1, description="`next_cursor` of the previous page"),
-                 user=Depends(current_user), db=Depends(get_db)):
+def page(user: CurrentUser, db: DB, transaction_type: Kind | None = None, category: Category | None = None,
+                 start: From = None, end: To = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                 cursor: Annotated[int | None, Query(ge=1, description="`next_cursor` of the previous "
+                                                                                "page")] = None):
     """Your transactions, newest first, one page at a time."""
     page, nxt = ledger.entries(db, user["username"], before_seq=cursor, limit=limit,
                                **_filters(transaction_type, category, start, end))
@@ -69,10 +79,8 @@ def transactions(transaction_type: Kind | None = None, category: Category | None
             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
                              "description": "CSV, oldest first; cells a spreadsheet would run as a formula "
                                             "are prefixed with '"}})
-def download(transaction_type: Kind | None = None, category: Category | None = None,
-             start: str | None = Query(None, alias="from", max_length=40, description=WHEN),
-             end: str | None = Query(None, alias="to", max_length=40, description=WHEN),
-             user=Depends(current_user), db=Depends(get_db)):
+def download(user: CurrentUser, db: DB, transaction_type: Kind | None = None, category: Category | None = None,
+             start: From = None, end: To = None):
     """All your matching transactions as CSV, streamed (memory stays flat however many there are)."""
     lines = reports.export_csv(db, user_id=user["username"], **_filters(transaction_type, category, start, end))
     # Take the header and the first row now: a bad filter raises here, as a JSON error, not mid-stream.

@@ -1,32 +1,49 @@
 """Request and response models: the OpenAPI schema the API promises (and schemathesis checks).
 
-Money goes out twice: rupees as a JSON number with at most 2 decimals (`balance`) and exact integer paise
-(`balance_paise`). Money comes in as rupees (a number or a string), checked by services.money.parse_rupees.
+Money goes out twice, by one rule: every `x_paise` field of a response (`MoneyOut`) has a twin `x` in
+rupees, a JSON number with at most 2 decimals, derived from the paise when the response is written. Routes
+hand over paise only. Money comes in as rupees (a number or a string), checked by
+services.money.parse_rupees. Request bodies are strict (`Strict`): JSON types are taken as sent.
 """
-from __future__ import annotations
-
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, computed_field
 
 from services.money import to_rupees
 
-
-def rupees(paise: int) -> Decimal:
-    return to_rupees(int(paise))
-
-
 # Out: a Decimal with 2 places becomes a JSON number (its float has the same shortest text, so it is exact).
-Rupees = Annotated[Decimal, PlainSerializer(lambda d: float(d), return_type=float, when_used="json"),
+Rupees = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json"),
                    WithJsonSchema({"type": "number", "description": "Rupees, at most 2 decimal places"})]
 Paise = Annotated[int, Field(description="Exact amount in paise (1 rupee = 100 paise)")]
+
+
+def _rupee_twin(paise_field: str, optional: bool):
+    def rupees(self) -> Decimal | None:
+        paise = getattr(self, paise_field)
+        return None if paise is None else to_rupees(paise)
+    return computed_field(property(rupees), return_type=Rupees | None if optional else Rupees,
+                          description=f"`{paise_field}` in rupees (a JSON number, at most 2 decimals)")
+
+
+class MoneyOut(BaseModel):
+    """A response whose `x_paise` fields each gain a read-only rupee twin `x` (also in the schema)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Runs inside class creation, before pydantic collects computed fields: the twins become real
+        # fields of the model and of its OpenAPI schema, not a rewrite of the JSON behind the schema's back.
+        for name, annotation in cls.__dict__.get("__annotations__", {}).items():
+            if name.endswith("_paise"):
+                setattr(cls, name[:-len("_paise")], _rupee_twin(name, type(None) in get_args(annotation)))
 
 
 def _number_or_text(v):
     if isinstance(v, bool) or not isinstance(v, (int, float, Decimal, str)):
         raise ValueError("must be an amount in rupees: a number like 100 or 99.50, or a string")
+    if isinstance(v, str) and len(v) > 40:
+        raise ValueError("must be at most 40 characters")
     return v
 
 
@@ -38,13 +55,15 @@ AmountIn = Annotated[Any, BeforeValidator(_number_or_text),
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Every request body: unknown fields refused, and no coercion: `true` is not the whole number 1 (it
+    billed a 1-second call), `"5"` and `5.0` are not 5."""
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # ------------------------------------------------------------------------------------------- auth
 
 class SignupIn(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"examples": [
         {"username": "priya_k", "password": "a-long-secret", "name": "Priya K", "email": "priya@example.com"}]})
     username: str = Field(max_length=64)
     password: str = Field(max_length=200)
@@ -53,8 +72,7 @@ class SignupIn(Strict):
 
 
 class LoginIn(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"username": "priya_k", "password": "a-long-secret"}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"username": "priya_k", "password": "a-long-secret"}]})
     username: str = Field(max_length=64)
     password: str = Field(max_length=200)
 
@@ -78,11 +96,9 @@ class OkOut(BaseModel):
 
 # ----------------------------------------------------------------------------------------- wallet
 
-class BalanceOut(BaseModel):
-    balance: Rupees
+class BalanceOut(MoneyOut):
     balance_paise: Paise
     held_paise: Paise
-    available: Rupees
     available_paise: Paise
     low_balance: bool
     currency: Literal["INR"] = "INR"
@@ -91,7 +107,7 @@ class BalanceOut(BaseModel):
 # ---------------------------------------------------------------------------------------- payment
 
 class AmountBody(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"amount": 500}, {"amount": "99.50"}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"amount": 500}, {"amount": "99.50"}]})
     amount: AmountIn
 
 
@@ -99,11 +115,10 @@ class KeyOut(BaseModel):
     razorpay_key: str
 
 
-class OrderOut(BaseModel):
+class OrderOut(MoneyOut):
     order_id: str
-    amount: Rupees
     amount_paise: Paise
-    currency: str
+    currency: str = "INR"
 
 
 class CreateOrderOut(BaseModel):
@@ -118,30 +133,25 @@ class VerifyIn(Strict):
                                                       "is credited (a client's number proves nothing)")
 
 
-class VerifyOut(BaseModel):
+class VerifyOut(MoneyOut):
     outcome: str
-    amount: Rupees
     amount_paise: Paise
-    balance: Rupees
     balance_paise: Paise
 
 
-class LinkOut(BaseModel):
+class LinkOut(MoneyOut):
     payment_link_id: str
     short_url: str | None = None
     status: str
-    amount: Rupees | None = None
     amount_paise: Paise | None = None
 
 
-class LinkStatusOut(BaseModel):
+class LinkStatusOut(MoneyOut):
     payment_link_id: str
     status: str = Field(description="created | partially_paid | paid | expired | cancelled | ...")
     outcome: str | None = None
-    amount: Rupees
     amount_paise: Paise
-    credited: Rupees = Field(description="Credited to the wallet from this link so far")
-    credited_paise: Paise
+    credited_paise: Paise = Field(description="Credited to the wallet from this link so far")
     credited_now_paise: Paise = Field(description="Credited by this very request (0 if already credited)")
 
 
@@ -152,14 +162,12 @@ class WebhookOut(BaseModel):
 
 # ----------------------------------------------------------------------------------- transactions
 
-class TransactionOut(BaseModel):
+class TransactionOut(MoneyOut):
     id: str
     seq: int = Field(description="The entry's number in this wallet: 1, 2, 3 ... (`cursor` counts in it)")
     type: Literal["credit", "debit"]
     category: str
-    amount: Rupees
     amount_paise: Paise
-    balance_after: Rupees
     balance_after_paise: Paise
     created_at: datetime
     source: str
@@ -175,52 +183,47 @@ class TransactionsOut(BaseModel):
 # ------------------------------------------------------------------------------------------ calls
 
 class CallIn(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"examples": [
         {"to_number": "+919876543210", "kb_id": "kb_sales", "max_minutes": 5}]})
     to_number: str = Field(max_length=40)
     kb_id: str = Field(max_length=100)
     max_minutes: int | None = Field(None, ge=1, le=240)
 
 
-class CallStartOut(BaseModel):
+class CallStartOut(MoneyOut):
     call_id: str
     status: str
     max_duration_seconds: int
-    rate: Rupees = Field(description="Rupees per minute")
-    rate_paise: Paise
-    held: Rupees
+    rate_paise: Paise = Field(description="Paise per minute")
     held_paise: Paise
 
 
 class CallEndIn(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"duration_seconds": 180}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"duration_seconds": 180}]})
     duration_seconds: int = Field(ge=0, le=86_400)
 
 
-class CallEndOut(BaseModel):
+class CallEndOut(MoneyOut):
     call_id: str
     status: str
     billed_seconds: int
-    cost: Rupees
     cost_paise: Paise
-    balance: Rupees
     balance_paise: Paise
     cut_off: bool = False
 
 
 # ------------------------------------------------------------------------------------------ admin
 
-class RateOut(BaseModel):
+class RateOut(MoneyOut):
     scope: str
     user_id: str | None = None
-    rate: Rupees | None
-    rate_paise: Paise | None
+    rate_paise: Paise | None = Field(description="Paise per minute; null: the user's own rate was removed")
     previous_rate_paise: Paise | None = None
     by: str
 
 
 class AdminCreditIn(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"examples": [
         {"user_id": "priya_k", "amount": 100, "category": "refund", "reason": "Dropped call on 12 Jan"}]})
     user_id: str = Field(max_length=64)
     amount: AmountIn
@@ -229,41 +232,57 @@ class AdminCreditIn(Strict):
     idempotency_key: str | None = Field(None, max_length=150)
 
 
-class AdminCreditOut(BaseModel):
+class AdminCreditOut(MoneyOut):
     transaction: TransactionOut
-    balance: Rupees
     balance_paise: Paise
 
 
-class UserMoney(BaseModel):
+class LowBalanceUser(MoneyOut):
     username: str
-    balance: Rupees | None = None
-    balance_paise: Paise | None = None
-    available: Rupees | None = None
-    available_paise: Paise | None = None
-    spent: Rupees | None = None
-    spent_paise: Paise | None = None
+    balance_paise: Paise
+    available_paise: Paise
 
 
-class SummaryOut(BaseModel):
-    total_balance: Rupees
+class Spender(MoneyOut):
+    username: str
+    spent_paise: Paise
+
+
+class UserBalance(MoneyOut):
+    username: str
+    balance_paise: Paise
+
+
+class FailedPaymentOut(MoneyOut):
+    """One row of services.payments.failed_payments (what an admin needs to follow a payment up)."""
+    id: Annotated[str, BeforeValidator(str)]
+    kind: str
+    at: datetime | None = None
+    first_at: datetime | None = None
+    count: int = 1
+    source: str = ""
+    reason: str = ""
+    user_id: str | None = None
+    payment_id: str | None = None
+    payment_link_id: str | None = None
+    reference_id: str | None = None
+    amount_paise: Paise | None = None
+
+
+class SummaryOut(MoneyOut):
     total_balance_paise: Paise
-    total_held: Rupees
     total_held_paise: Paise
     users: int
-    today_credits: Rupees
     today_credits_paise: Paise
-    today_debits: Rupees
     today_debits_paise: Paise
     today_count: int
-    low_balance_threshold: Rupees
     low_balance_threshold_paise: Paise
     low_balance_count: int
-    low_balance_users: list[UserMoney]
-    top_spenders: list[UserMoney]
-    top_balances: list[UserMoney]
+    low_balance_users: list[LowBalanceUser]
+    top_spenders: list[Spender]
+    top_balances: list[UserBalance]
     period_days: int
-    failed_payments: list[dict[str, Any]]
+    failed_payments: list[FailedPaymentOut]
 
 
 class HealthOut(BaseModel):

@@ -2,7 +2,7 @@
 
 `parse_rupees` is the one way user input becomes paise; `format_rupees` the one way paise become text.
 """
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 import re
 
 from services.errors import InvalidAmount, BelowMinimum
@@ -13,39 +13,40 @@ DEFAULT_MAX_PAISE = 100_000 * PAISE_PER_RUPEE
 
 # Beyond any int64 balance: rejected before arithmetic so Decimal never rounds.
 _ABSURD = Decimal(10) ** 15
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+# ASCII digits only ([0-9], never \d: that also matches Devanagari, Arabic-Indic and full-width digits).
+# A comma only groups thousands: plain 100000, international 100,000 or Indian 1,00,000.
+_WHOLE = r"(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,2}(?:,[0-9]{2})*,[0-9]{3})"
+_NUMBER = re.compile(rf"^[+-]?(?:{_WHOLE}(?:\.[0-9]*)?|\.[0-9]+)$")
+_CURRENCY = re.compile(r"^(?:₹|rs\.?)\s*", re.IGNORECASE)
 
 
 def parse_rupees(value, *, minimum: int | None = None, maximum: int | None = DEFAULT_MAX_PAISE,
                  allow_zero: bool = False, what: str = "Amount") -> int:
-    """Turn rupees from a user (`"100"`, `"99.50"`, `100`, `Decimal("1.5")`) into exact paise.
+    """Turn rupees from a user (`"100"`, `"99.50"`, `"1,00,000"`, `"₹250"`, `100`, `Decimal("1.5")`) into
+    exact paise.
 
-    Rejects, with a message naming `what`: booleans, non-numbers, NaN/inf, negatives, zero unless
-    allowed, more than 2 decimals, below `minimum` or above `maximum` (both in paise).
+    Rejects, with a message naming `what` (and, for text, showing what was typed): booleans, non-numbers,
+    NaN/inf, negatives, zero unless allowed, more than 2 decimals, below `minimum` or above `maximum`
+    (both in paise). Text rules (`_from_text`): a comma only as a thousands separator in valid Indian
+    (`1,00,000`) or international (`100,000`) grouping, so `"99,50"`, `"15,5"` and `"1,2,3"` are refused,
+    never read as 9950, 155 or 123; no space inside the number (`"1 00"` is refused: a space is no
+    grouping mark here, and it may stand for a lost point); the digits 0-9 only (Devanagari,
+    Arabic-Indic and full-width digits are refused, not normalised: some look like other digits, e.g.
+    Bengali 4 like an 8, and for money what the person sees must be exactly what is charged).
     """
-    if isinstance(value, bool) or value is None:
-        raise InvalidAmount(f"{what} must be a number of rupees, like 100 or 99.50.")
-    if isinstance(value, int):
-        dec = Decimal(value)
-    elif isinstance(value, Decimal):
-        dec = value
-    elif isinstance(value, float):
-        # JSON numbers arrive as floats: their shortest repr is what the sender wrote ("99.5").
-        dec = _from_text(repr(value), what)
-    elif isinstance(value, str):
-        dec = _from_text(value, what)
-    else:
-        raise InvalidAmount(f"{what} must be a number of rupees, like 100 or 99.50.")
+    dec = _as_decimal(value, what)
     if not dec.is_finite():
         raise InvalidAmount(f"{what} must be a finite number.")
     if dec < 0:
         raise InvalidAmount(f"{what} cannot be negative.")
     if dec >= _ABSURD:
         raise InvalidAmount(f"{what} is far too large.")
-    scaled = dec * PAISE_PER_RUPEE  # exact: Decimal keeps 28 digits and _ABSURD bounds the size
-    if scaled != scaled.to_integral_value():
+    # Read the digits, not arithmetic: Decimal rounds a product to 28 digits, so 1.000...0001 (31
+    # decimals) times 100 would come out a whole 100 paise.
+    _, digits, exponent = dec.as_tuple()
+    if exponent < -2 and any(digits[exponent + 2:]):
         raise InvalidAmount(f"{what} can have at most 2 decimal places (paise).")
-    paise = int(scaled)
+    paise = int(dec * PAISE_PER_RUPEE)  # exact now: below _ABSURD with at most 2 decimals is < 28 digits
     if paise == 0 and not allow_zero:
         raise InvalidAmount(f"{what} must be more than zero.")
     if minimum is not None and paise < minimum:
@@ -55,18 +56,37 @@ def parse_rupees(value, *, minimum: int | None = None, maximum: int | None = DEF
     return paise
 
 
+def _as_decimal(value, what: str) -> Decimal:
+    if isinstance(value, bool) or value is None:
+        raise InvalidAmount(f"{what} must be a number of rupees, like 100 or 99.50.")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        # JSON numbers arrive as floats: their shortest repr is what the sender wrote ("99.5").
+        return _from_text(repr(value), what)
+    if isinstance(value, str):
+        return _from_text(value, what)
+    raise InvalidAmount(f"{what} must be a number of rupees, like 100 or 99.50.")
+
+
 def _from_text(text: str, what: str) -> Decimal:
-    cleaned = text.strip().replace(",", "").replace("₹", "").replace(" ", "")
-    if cleaned.lower().startswith("rs."):
-        cleaned = cleaned[3:]
-    if cleaned.lower() in ("nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"):
+    typed = repr(text[:40])
+    cleaned = _CURRENCY.sub("", text.strip(), count=1)
+    if cleaned.lower().lstrip("+-") in ("nan", "inf", "infinity"):
         raise InvalidAmount(f"{what} must be a finite number.")
-    if not _NUMBER.match(cleaned):
-        raise InvalidAmount(f"{what} must be a number of rupees, like 100 or 99.50 (got {text[:40]!r}).")
-    try:
-        return Decimal(cleaned)
-    except InvalidOperation:  # pragma: no cover - the regex already guards this
-        raise InvalidAmount(f"{what} must be a number of rupees.")
+    if _NUMBER.match(cleaned):
+        return Decimal(cleaned.replace(",", ""))
+    if any(ch.isdigit() and not "0" <= ch <= "9" for ch in cleaned):
+        raise InvalidAmount(f"{what} must be written with the digits 0-9 (got {typed}).")
+    if any(ch.isspace() for ch in cleaned):
+        raise InvalidAmount(f"{what} cannot have a space inside the number (got {typed}); write 100, 1,000 "
+                            "or 99.50.")
+    if "," in cleaned:
+        raise InvalidAmount(f"{what}: a comma can only separate thousands, as in 1,000 or 1,00,000; for paise "
+                            f"use a point, like 99.50 (got {typed}).")
+    raise InvalidAmount(f"{what} must be a number of rupees, like 100 or 99.50 (got {typed}).")
 
 
 def require_paise(value, *, what: str = "Amount", allow_zero: bool = False) -> int:

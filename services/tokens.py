@@ -2,20 +2,18 @@
 
 A token is 32 random bytes (url-safe text) handed out once; only its SHA-256 is stored, as the `_id` of a
 `tokens` document, so a leaked database does not leak usable tokens and lookup is a primary-key read.
-Tokens expire after API_TOKEN_TTL_MINUTES (default 1440). Failed logins are counted per username in a
+Tokens expire after `config.get().api_token_ttl_minutes` (API_TOKEN_TTL_MINUTES, default 1440). Failed logins are counted per username in a
 fixed window, in the database, so every API process shares the count.
 """
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from datetime import timedelta
 
-from services import clock, users
+from services import clock, config, users
 from services.errors import AuthError, InvalidInput, NotFound, RateLimited
 
-DEFAULT_TTL_MINUTES = 1440
 # A payments product must not let anyone guess passwords at speed: 5 failures lock a username for the
 # rest of a 15-minute window (a right password does not help during the lock).
 MAX_FAILED_LOGINS = 5
@@ -24,12 +22,7 @@ LOCKOUT_MINUTES = int(FAILED_LOGIN_WINDOW.total_seconds() // 60)
 
 
 def ttl() -> timedelta:
-    raw = os.environ.get("API_TOKEN_TTL_MINUTES", "")
-    try:
-        minutes = int(raw) if raw.strip() else DEFAULT_TTL_MINUTES
-    except ValueError:
-        minutes = DEFAULT_TTL_MINUTES
-    return timedelta(minutes=max(1, minutes))
+    return timedelta(minutes=config.get().api_token_ttl_minutes)  # config keeps it >= 1
 
 
 def _hash(token: str) -> str:

@@ -78,8 +78,8 @@ def test_new_user_is_refused_a_call_then_credit_100_and_a_3_minute_call_costs_30
     assert r.status_code == 201
     h = bearer(r.json()["token"])
     b = client.get("/api/wallet/balance", headers=h).json()
-    assert b == {"balance": 0, "balance_paise": 0, "held_paise": 0, "available": 0, "available_paise": 0,
-                 "low_balance": True, "currency": "INR"}
+    assert b == {"balance": 0, "balance_paise": 0, "held": 0, "held_paise": 0, "available": 0,
+                 "available_paise": 0, "low_balance": True, "currency": "INR"}
     call = {"to_number": "+91 98765 43210", "kb_id": "kb_sales"}
     assert_error(client.post("/api/call", headers=h, json=call), 402, "insufficient_balance")
 
@@ -407,3 +407,56 @@ def test_webhooks_over_http_check_the_signature_and_credit_once(edb, sandbox):
             assert ledger.get_wallet(edb, user).balance == 32100
     finally:
         api.stop()
+
+
+# ------------------------------------------------------------------------------- typed seams
+
+def _twins_ok(schema: dict, name: str) -> list[str]:
+    """Problems with the rupee twins of one component schema of /openapi.json."""
+    props, required = schema.get("properties", {}), set(schema.get("required", ()))
+    bad = []
+    for key in props:
+        if not key.endswith("_paise"):
+            continue
+        twin = key[:-len("_paise")]
+        kinds = {s.get("type") for s in props.get(twin, {}).get("anyOf", [props.get(twin, {})])}
+        if "number" not in kinds:
+            bad.append(f"{name}.{key} has no rupee twin {twin!r} of type number")
+        elif twin not in required:
+            bad.append(f"{name}.{twin} is not always present")
+    return bad
+
+
+def test_every_paise_field_goes_out_with_its_rupee_twin(client, admin, edb):
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    out = [n for n in schemas if n.endswith("Out") or n.endswith("Out-Output")]
+    assert len(out) >= 15
+    problems = [p for n in out for p in _twins_ok(schemas[n], n)]
+    assert problems == []
+    assert sum(k.endswith("_paise") for n in out for k in schemas[n].get("properties", {})) >= 25
+    # and in the JSON itself: each twin is exactly its paise / 100
+    user, _ = make_user(edb)
+    credit(client, admin, user, "1234.56")
+    s = client.get("/api/admin/summary", headers=admin)
+    raw = json.loads(s.text, parse_float=str)
+    from decimal import Decimal
+
+    def walk(v):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if k.endswith("_paise") and x is not None:
+                    assert Decimal(str(v[k[:-len("_paise")]])) * 100 == int(x), (k, v)
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+    walk(raw)
+    assert raw["total_balance"] == "1234.56" and raw["top_balances"][0]["balance"] == "1234.56"
+
+
+def test_routes_name_their_dependencies_through_the_typed_aliases():
+    """api/deps.py alone calls Depends(): routes say `user: CurrentUser, db: DB`, never `x=Depends(...)`."""
+    from pathlib import Path
+    api_dir = Path(__file__).resolve().parent.parent / "api"
+    offenders = [p.name for p in api_dir.glob("*.py") if p.name != "deps.py" and "Depends(" in p.read_text()]
+    assert offenders == []

@@ -1,0 +1,37 @@
+"""OpenAPI links: which answer feeds which next request (sign up -> sign in -> start a call -> end it).
+
+They document the flows for client authors (Swagger UI lists them under each response) and drive
+schemathesis's stateful run (tests/test_api_schema.py). Operation ids are `<tag>_<function>`
+(api/main.operation_id). Ending a call needs the token that started it: an OpenAPI link cannot carry
+a request header forward, so clients keep it, and so does the test.
+"""
+from __future__ import annotations
+
+BEARER = {"header.Authorization": "Bearer {$response.body#/token}"}
+
+
+def link(operation_id: str, description: str, *, parameters: dict | None = None, body: dict | None = None) -> dict:
+    out = {"operationId": operation_id, "description": description}
+    if parameters:
+        out["parameters"] = parameters
+    if body is not None:
+        out["requestBody"] = body
+    return out
+
+
+SIGNED_IN = {
+    "start_call": link("calls_start", "Start a call with the new token", parameters=BEARER),
+    "me": link("auth_me", "Who the token belongs to", parameters=BEARER),
+    "balance": link("wallet_balance", "The token's wallet", parameters=BEARER),
+}
+SIGNUP = {201: {"links": {
+    "login": link("auth_login", "Sign in again with the credentials just registered",
+                  body={"username": "$request.body#/username", "password": "$request.body#/password"}),
+    **SIGNED_IN}}}
+LOGIN = {200: {"links": SIGNED_IN}}
+CALL_STARTED = {200: {"links": {
+    "end_call": link("calls_end", "End (and bill) this call, with the token that started it",
+                     parameters={"path.call_id": "$response.body#/call_id"})}}}
+LINK_CREATED = {200: {"links": {
+    "link_status": link("payment_link_status", "Follow this payment link",
+                        parameters={"path.link_id": "$response.body#/payment_link_id"})}}}
