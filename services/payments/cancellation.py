@@ -18,7 +18,7 @@ def cancel_link(db, link_id: str, *, user_id: str | None = None, by: str | None 
     NotFound); `by`: the admin doing it. Returns the record's public shape, status "cancelled" (also when
     it already was). Raises Conflict when Razorpay says it is paid, expired or still being created (the
     record then shows what it is), PaymentUnavailable when Razorpay cannot be asked."""
-    rec = records.lookup(db, link_id) if valid_id(link_id) else None
+    rec = records.lookup(db, link_id, ("payment_link_id", "order_id")) if valid_id(link_id) else None
     if rec is None or (user_id is not None and rec["user_id"] != user_id):
         raise NotFound("No such payment link.")
     if rec["kind"] != "link":
