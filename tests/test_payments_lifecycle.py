@@ -7,7 +7,6 @@ import json
 import threading
 from datetime import timedelta
 
-import httpx
 import pytest
 import razorpay
 

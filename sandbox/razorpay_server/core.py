@@ -20,7 +20,7 @@ from sandbox.razorpay_server.common import (ACCOUNT_ID, DEFAULT_KEY_ID, DEFAULT_
 from sandbox.razorpay_server.dispatch import WebhookDispatcher
 
 _NO_FAULT = {"mode": "none", "count": None, "delay": 0.0, "after": False}
-# What tests may change at run time through /sandbox/config (name -> check).
+# How a new refund settles: "pending" waits for /sandbox/refunds/{id}/process|fail; the others at once.
 REFUND_MODES = ("pending", "processed", "failed")
 
 
@@ -45,8 +45,7 @@ class SandboxCore:
         self.payments: dict[str, dict] = {}
         self.refunds: dict[str, dict] = {}
         self.fault = dict(_NO_FAULT)
-        # Payer-borne convenience fee (paise) added to hosted-page payments; "pending" refunds wait for
-        # /sandbox/refunds/{id}/process|fail, the other modes settle at once.
+        # Payer-borne convenience fee (paise) added to hosted-page payments; see REFUND_MODES.
         self.convenience_fee = 0
         self.refund_mode = "pending"
         self.calls: Counter = Counter()  # "GET /v1/payment_links/{id}" -> count, for tests of call volume

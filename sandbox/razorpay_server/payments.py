@@ -114,7 +114,9 @@ class PaymentsMixin:
             "id": new_id("pay_"), "entity": "payment", "amount": amount, "currency": "INR", "status": status,
             "order_id": order_id, "invoice_id": None, "international": False, "method": method,
             "amount_refunded": 0, "refund_status": None, "captured": False,
-            "description": (link or {}).get("description", ""), "card_id": None, "bank": None, "wallet": None,
+            # A link's payment is described "#<link id without plink_>", as Razorpay's are.
+            "description": "#" + link["id"][len("plink_"):] if link else "", "card_id": None, "bank": None,
+            "wallet": None,
             "vpa": ("failure@razorpay" if status == "failed" else "success@razorpay") if method == "upi" else None,
             "email": customer.get("email", "void@razorpay.com"), "contact": customer.get("contact", "+919999999999"),
             "notes": (link or {}).get("notes") or (self.orders.get(order_id) or {}).get("notes") or [],

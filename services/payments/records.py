@@ -248,8 +248,9 @@ def list_links(db, user_id: str, limit: int = 20) -> list[dict]:
 
 
 def get_link(db, link_id: str, user_id: str | None = None) -> dict:
-    """One recharge by reference_id or plink id; with `user_id`, only that user's own (else NotFound)."""
-    rec = lookup(db, link_id)
+    """One recharge by reference_id, plink id or order id; with `user_id`, only that user's own (else
+    NotFound)."""
+    rec = lookup(db, link_id, ("payment_link_id", "order_id"))
     if rec is None or (user_id is not None and rec["user_id"] != user_id):
         raise NotFound("No such payment link.")
     return public(rec)

@@ -5,7 +5,8 @@ Which event debits: the FIRST sighting of a refund that is not failed (usually `
 `pending`). Razorpay takes the amount from the merchant's balance when the refund is created and the
 customer's money is on its way back from then on; debiting only at `refund.processed` (days later for
 a normal refund) would let the customer spend the same money twice meanwhile. `refund.processed` then
-only confirms. A refund that FAILS after its debit gives the amount back exactly once, as a credit with
+only confirms (and `refund.created` is never final, even when its entity says "processed" as Razorpay's
+published sample does). A refund that FAILS after its debit gives the amount back exactly once, as a credit with
 its own key (`razorpay-refund-failed:<id>`). Every handler moves the status up first, then the money,
 then reads the status again, so a `refund.failed` racing a `refund.created` still ends returned once.
 
@@ -56,6 +57,8 @@ def _fields(refund: dict, event: str | None) -> dict:
     status = refund.get("status") if refund.get("status") in STATUSES else "pending"
     if event in ("refund.processed", "refund.failed"):  # the event's name is Razorpay's final word
         status = event.split(".")[1]
+    elif event is not None:  # refund.created (even one that says "processed", as published) is not final
+        status = "pending"
     return {"_id": rid, "payment_id": pid, "amount_paise": amount, "status": status}
 
 

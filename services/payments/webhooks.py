@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import timedelta
 
 from services import clock
@@ -34,6 +35,7 @@ UNMATCHED_RETRY = timedelta(days=3)
 # A "pending" event younger than this is most likely being handled right now.
 STALE = timedelta(seconds=30)
 _WAITING = ("pending", "unmatched")
+_LINK_DESCRIPTION = re.compile(r"#[A-Za-z0-9]{14}")
 
 
 def handle_webhook(db, raw_body: bytes, signature: str | None, event_id: str | None, *,
@@ -122,9 +124,18 @@ def event_keys(payload: dict) -> dict:
     ents = entities(payload)
     link, pay, order = ents.get("payment_link") or {}, ents.get("payment") or {}, ents.get("order") or {}
     notes = pay.get("notes") if isinstance(pay.get("notes"), dict) else {}
-    return {"payment_link_id": link.get("id"), "payment_id": pay.get("id"),
+    return {"payment_link_id": link.get("id") or _link_of(pay), "payment_id": pay.get("id"),
             "reference_id": link.get("reference_id") or notes.get("reference_id") or order.get("receipt"),
             "order_id": pay.get("order_id") or order.get("id") or link.get("order_id")}
+
+
+def _link_of(pay: dict) -> str | None:
+    """A payment made on a payment link is described "#<link id without plink_>" by Razorpay (its
+    published samples): the only tie of a bare payment.failed/captured to its link when notes are empty."""
+    desc = pay.get("description")
+    if isinstance(desc, str) and _LINK_DESCRIPTION.fullmatch(desc):
+        return "plink_" + desc[1:]
+    return None
 
 
 # ------------------------------------------------------------------------------------------- act
