@@ -318,12 +318,16 @@ def test_partial_refunds_of_a_fee_payment_never_take_more_than_was_credited(env,
     assert sorted(e["amount"] for e in refunds_of(db, "alice")) == [40000, 60000]
 
 
-def test_a_refund_whose_webhook_never_came_is_found_by_the_daily_reconciliation(env, receiver, server):  # noqa: F811
+def test_a_refund_whose_webhook_never_came_is_found_by_the_daily_reconciliation(env, receiver, server,  # noqa: F811
+                                                                               monkeypatch):
     db = env
     _, paid = paid_recharge(db, server, receiver)
     receiver.reset(db, "collect")  # the refund's webhooks are lost
     control(server, f"payments/{paid['payment_id']}/refund", amount=10000)  # made on Razorpay's dashboard
-    report = payments.reconcile_day(db, clock.now().date())
+    today = clock.now().date()
+    tomorrow = clock.now() + timedelta(days=1)
+    monkeypatch.setattr(clock, "now", lambda: tomorrow)
+    report = payments.reconcile_day(db, today)
     assert report["refunds_checked"] == 1 and balance(db, "alice") == 40000
     assert report["matched"] == 1 and report["unmatched_payments"] == [] and report["unmatched_credits"] == []
 
@@ -382,7 +386,8 @@ def test_a_signed_body_that_is_not_an_event_or_too_deep_is_rejected_not_a_500(en
 
 # ------------------------------------------------------------------------------ daily reconciliation
 
-def test_daily_reconciliation_matches_payments_and_credits_and_runs_once_a_day(env, receiver, server):  # noqa: F811
+def test_daily_reconciliation_matches_payments_and_credits_and_runs_once_a_day(env, receiver, server,  # noqa: F811
+                                                                               monkeypatch):
     db = env
     sb = server.sandbox
     paid_recharge(db, server, receiver, rupees=500)
@@ -393,8 +398,12 @@ def test_daily_reconciliation_matches_payments_and_credits_and_runs_once_a_day(e
     ledger.post(db, "bob", key="razorpay:pay_NoSuchPayment0", type="credit", category="recharge", amount=700,
                 source="pay_NoSuchPayment0")
     today = clock.now().date()
-    report = payments.reconcile_day(db, today)
-    assert report["status"] == "done" and report["payments_checked"] == 122 and report["matched"] == 2
+    with pytest.raises(InvalidInput, match="not over"):
+        payments.reconcile_day(db, today)
+    later = clock.now() + timedelta(days=1, hours=2)  # the worker's first tick an hour after the day ended
+    monkeypatch.setattr(clock, "now", lambda: later)
+    report = payments.run_daily(db)
+    assert report["day"] == today.isoformat() and report["status"] == "done" and report["payments_checked"] == 122 and report["matched"] == 2
     assert report["unmatched_payments_count"] == 120
     assert {r["reason"] for r in report["unmatched_payments"]} == {"no wallet credit"}
     assert report["credits_checked"] == 3
@@ -404,9 +413,8 @@ def test_daily_reconciliation_matches_payments_and_credits_and_runs_once_a_day(e
     again = payments.reconcile_day(db, today.isoformat())
     assert again == report and sum(sb.calls.values()) == calls  # done once: not fetched again
     assert payments.reconciliation_report(db, today) == report
+    assert payments.run_daily(db) == report  # every later tick: the stored report
     assert payments.reconciliation_report(db, today - timedelta(days=3)) is None
-    assert payments.run_daily(db)["day"] == (today - timedelta(days=1)).isoformat()
-    assert payments.run_daily(db)["status"] == "done"
     with pytest.raises(InvalidInput):
         payments.reconcile_day(db, "yesterday")
 

@@ -22,21 +22,27 @@ from services.payments.records import to_int, valid_id
 PAGE = 100          # Razorpay's largest page
 MAX_PAGES = 2000    # 200,000 payments a day: beyond that, something is wrong with the answers
 STALE_RUN = timedelta(minutes=30)
+# A day is reconciled this long after it ends: webhooks and polling of its last payments land first.
+SETTLE_TIME = timedelta(hours=1)
 ROWS_KEPT = 500     # unmatched rows kept per list (the counts are always complete)
 
 
 def run_daily(db) -> dict | None:
-    """For the worker, on every tick: reconcile yesterday once. None while payments are off."""
+    """For the worker, on every tick: reconcile the last day that ended more than SETTLE_TIME ago, once.
+    None while payments are off."""
     if gateway.settings().mode == "off":
         return None
-    return reconcile_day(db, (clock.now() - timedelta(days=1)).date())
+    return reconcile_day(db, (clock.now() - timedelta(days=1) - SETTLE_TIME).date())
 
 
 def reconcile_day(db, day) -> dict:
-    """Reconcile one UTC day (a date or "YYYY-MM-DD") with Razorpay, once: a day already done (or being
-    done by another process) answers its stored report. Raises PaymentUnavailable when Razorpay cannot be
-    asked (the day is marked failed and is tried again next time)."""
+    """Reconcile one UTC day (a date or "YYYY-MM-DD") that is over with Razorpay, once: a day already done
+    (or being done by another process) answers its stored report. Raises InvalidInput for a day not over
+    yet, PaymentUnavailable when Razorpay cannot be asked (the day is marked failed and is tried again
+    next time)."""
     day = _day(day)
+    if _start(day) + timedelta(days=1) > clock.now():
+        raise InvalidInput("That day is not over yet: it can be reconciled from midnight UTC.")
     cfg = gateway.required()
     doc, mine = _claim(db, day)
     if not mine:
@@ -89,8 +95,12 @@ def _finish(db, day: str, owner: str, sets: dict) -> None:
                                           {"$set": dict(sets, finished_at=clock.now())})
 
 
+def _start(day: str) -> datetime:
+    return datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+
+
 def _run(db, cfg, day: str) -> dict:
-    start = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+    start = _start(day)
     end = start + timedelta(days=1)
     window = {"from": int(start.timestamp()), "to": int(end.timestamp()) - 1}
     captured = {p["id"]: p for p in _pages(cfg, "payment.all", window)
