@@ -1,44 +1,39 @@
-"""Background worker: finishes interrupted postings, releases calls never ended, reconciles open
-payment links. Every step is idempotent, so running it alongside live traffic (or twice) is safe."""
+"""Background worker: finishes interrupted postings, releases calls never ended, polls open payment links,
+and once a day reconciles yesterday's payments with Razorpay. Every step is idempotent (the daily one
+per day), so running it alongside live traffic (or twice) is safe."""
 from __future__ import annotations
 
-import importlib
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services import db as dbmod, ledger  # noqa: E402
+from services import calls, config, db as dbmod, ledger, payments  # noqa: E402
 
 log = logging.getLogger("worker")
 
 
 def tick(db) -> dict:
     out = {"ledger": ledger.recover(db)}
-    for mod, fn in (("services.calls", "recover_stale_calls"), ("services.payments", "reconcile_open")):
+    steps = [(calls.recover_stale_calls, "recover_stale_calls")]
+    if payments.mode() != "off":
+        steps += [(payments.reconcile_open, "reconcile_open"), (payments.run_daily, "run_daily")]
+    for fn, name in steps:
         try:
-            m = importlib.import_module(mod)
-        except ImportError:
-            continue
-        if mod == "services.payments" and m.mode() == "off":
-            continue
-        try:
-            out[fn] = getattr(m, fn)(db)
+            out[name] = fn(db)
         except Exception as exc:  # one failing step must not stop the others; it runs again next tick
-            log.warning("%s failed: %s", fn, exc)
+            log.warning("%s failed: %s", name, exc)
     return out
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
-    interval = float(os.environ.get("WORKER_INTERVAL_SECONDS", "30"))
     db = dbmod.get_db()
     while True:
         log.info("%s", tick(db))
-        time.sleep(interval)
+        time.sleep(config.get().worker_interval_seconds)
 
 
 if __name__ == "__main__":

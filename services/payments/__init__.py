@@ -1,32 +1,40 @@
-"""Wallet recharge through Razorpay Payment Links (and the older Orders/Checkout flow), credited once.
+"""Wallet recharge through Razorpay Payment Links (and the older Orders/Checkout flow), credited once;
+and what happens after and around a payment: failures the customer sees, cancellations, convenience
+fees, refunds, the daily reconciliation.
 
 docs/payments.md has the argument. In short:
 - our record (`payment_links`, `_id` = reference_id) is written BEFORE Razorpay is called, so every link
   Razorpay knows has a record here, and a failed create stays reconcilable by reference_id;
 - three confirmation paths (callback redirect, webhook, reconciliation), each sufficient alone;
 - every credit is `ledger.post(key="razorpay:<payment_id>")` with the user from OUR record and the amount
-  Razorpay captured (fetched, or from a signed webhook), so any number of paths, repeats and races
-  credit each payment exactly once;
+  Razorpay captured (less a convenience fee the payer bore), so any number of paths, repeats and races
+  credit each payment exactly once; every refund debits once, `key="razorpay-refund:<refund_id>"`;
 - a webhook is stored (keyed by its event id) before it is processed; one that finds no record stays
   "unmatched" with its payload until the record appears (create path, reconcile), so it is never lost.
 
 One module per resource or concern: links, orders, callbacks, webhooks, reconciliation (the three paths
-and the two creates), crediting (the one way into the wallet), records (our documents and their status
-ladder), admin (records for admins), gateway (settings, SDK calls, signatures), outcomes (the answers).
-This package re-exports the public API.
+and the two creates), cancellation, refunds, daily (reconciliation), crediting (the one way into and out
+of the wallet), records (our documents and their status ladder), admin (records for admins), gateway
+(settings, SDK calls, signatures), outcomes (the answers). This package re-exports the public API.
 """
 from services.payments.admin import ADMIN_KINDS, failed_payments
 from services.payments.callbacks import handle_callback
+from services.payments.cancellation import cancel_link
+from services.payments.daily import reconcile_day, reconciliation_report, run_daily
 from services.payments.gateway import mode, razorpay_key
 from services.payments.links import create_payment_link
 from services.payments.orders import create_order, verify_order_payment
 from services.payments.outcomes import (ALREADY_CREDITED, CONFIRM_LATER, CREDITED, DOWN_MESSAGE, OFF_MESSAGE,
-                                        OUTCOMES, PENDING)
+                                        OUTCOMES, PENDING, REFUND_OUTCOMES, REVIEW)
 from services.payments.reconciliation import reconcile_link, reconcile_open
 from services.payments.records import OPEN, STATUSES, get_link, list_links
+from services.payments.refunds import get_refund, list_refunds
+from services.payments.screening import ForgedWebhook, forged_count
 from services.payments.webhooks import handle_webhook
 
-__all__ = ["ADMIN_KINDS", "ALREADY_CREDITED", "CONFIRM_LATER", "CREDITED", "DOWN_MESSAGE", "OFF_MESSAGE", "OPEN",
-           "OUTCOMES", "PENDING", "STATUSES", "create_order", "create_payment_link", "failed_payments",
-           "get_link", "handle_callback", "handle_webhook", "list_links", "mode", "razorpay_key",
-           "reconcile_link", "reconcile_open", "verify_order_payment"]
+__all__ = ["ADMIN_KINDS", "ALREADY_CREDITED", "CONFIRM_LATER", "CREDITED", "DOWN_MESSAGE", "ForgedWebhook",
+           "OFF_MESSAGE", "OPEN", "OUTCOMES", "PENDING", "REFUND_OUTCOMES", "REVIEW", "STATUSES", "cancel_link",
+           "create_order", "create_payment_link", "failed_payments", "forged_count", "get_link", "get_refund",
+           "handle_callback", "handle_webhook", "list_links", "list_refunds", "mode", "razorpay_key",
+           "reconcile_day", "reconcile_link", "reconcile_open", "reconciliation_report", "run_daily",
+           "verify_order_payment"]

@@ -1,5 +1,6 @@
 """Records for admins in `payment_events`: refused or suspicious confirmations, failed payments, links
-closed unpaid; and `failed_payments`, which lists them with the webhooks still unmatched."""
+closed unpaid, signed webhooks rejected for their content; and `failed_payments`, which lists them with
+the webhooks still unmatched."""
 from __future__ import annotations
 
 import hashlib
@@ -10,7 +11,7 @@ from services import clock
 from services.errors import InvalidPayment
 from services.payments.records import to_int, valid_id
 
-ADMIN_KINDS = ("failed", "suspicious", "unmatched")
+ADMIN_KINDS = ("failed", "suspicious", "unmatched", "rejected")
 
 
 def suspicious(db, reason: str, *, source: str, user_id=None, payment_id=None, payment_link_id=None,
@@ -80,8 +81,8 @@ def closed_unpaid(db, rec: dict, status: str) -> None:
 
 
 def failed_payments(db, limit: int = 100) -> list[dict]:
-    """For admins: failed payments, closed-unpaid links, refused/suspicious confirmations (with reasons)
-    and webhooks still unmatched. Newest first."""
+    """For admins: failed payments, closed-unpaid links, refused/suspicious confirmations (with reasons),
+    signed webhooks rejected for their content and webhooks still unmatched. Newest first."""
     limit = max(1, min(int(limit), 1000))
     now = clock.now()
     # Widening windows over the (kind, at) index: a sort would cost the whole collection on the embedded engine.

@@ -6,9 +6,10 @@ Steps: verify the signature -> identify our record (known, the caller's) -> fetc
 from __future__ import annotations
 
 from services.errors import InvalidInput
-from services.payments import crediting, gateway, records
+from services.payments import crediting, gateway, links, records
 from services.payments.admin import Refusal
-from services.payments.outcomes import ALREADY_CREDITED, CREDITED, PENDING, callback_result
+from services.payments.crediting import Credit
+from services.payments.outcomes import ALREADY_CREDITED, CREDITED, PENDING, REVIEW, callback_result
 from services.payments.records import valid_id
 
 FIELDS = ("razorpay_payment_id", "razorpay_payment_link_id", "razorpay_payment_link_reference_id",
@@ -32,7 +33,8 @@ class _Callback(Refusal):
 
 
 def handle_callback(db, user_id: str, params: dict) -> dict:
-    """Returns dict(outcome, message, amount_paise), outcome credited | already_credited | pending.
+    """Returns dict(outcome, message, amount_paise), outcome credited | already_credited | pending | review
+    (credited only when a ledger entry holds the payment).
     Raises InvalidPayment (forged, unknown, another user's, closed link; recorded for admins) or
     PaymentUnavailable (payments off). Razorpay unreachable -> "pending" with a message saying it will be
     credited automatically (nothing is credited from the unverified redirect meanwhile)."""
@@ -42,7 +44,7 @@ def handle_callback(db, user_id: str, params: dict) -> dict:
     cb = _Callback(db, user_id, params)
     _verify(cb, cfg)
     rec = _our_record(cb)
-    link = _fetch(cb, cfg)
+    link = _fetch(cb, cfg, rec)
     if link is None:
         return callback_result(PENDING)
     mine = crediting.settle_link(db, rec, link, source="callback")["payments"].get(cb.pay_id)
@@ -69,11 +71,11 @@ def _our_record(cb: _Callback) -> dict:
     return rec
 
 
-def _fetch(cb: _Callback, cfg) -> dict | None:
+def _fetch(cb: _Callback, cfg, rec: dict) -> dict | None:
     """Razorpay's own view of the link; None when it cannot be asked (the customer HAS paid: webhook or
     reconcile will credit it)."""
     try:
-        link = gateway.call(cfg, "payment_link.fetch", cb.plink)
+        link = links.fetch_link(cfg, rec, cb.plink)
     except gateway.FAILURES as exc:
         records.note_error(cb.db, cb.ref, "callback fetch: ", exc)
         return None
@@ -82,16 +84,20 @@ def _fetch(cb: _Callback, cfg) -> dict | None:
     return link
 
 
-def _note_amounts(cb: _Callback, mine: dict | None) -> None:
-    captured = str(mine["amount"]) if mine else ""
+def _note_amounts(cb: _Callback, mine: Credit | None) -> None:
+    captured = str(mine.amount) if mine else ""
     for k in _AMOUNT_KEYS:
         if k in cb.params and str(cb.params[k]) != captured:
             cb.note(f"callback carried an amount ({str(cb.params[k])[:20]}) that Razorpay did not capture; ignored")
 
 
-def _describe(cb: _Callback, link: dict, mine: dict | None) -> dict:
-    if mine is not None:
-        return callback_result(CREDITED if mine["new"] else ALREADY_CREDITED, mine["amount"])
+def _describe(cb: _Callback, link: dict, mine: Credit | None) -> dict:
+    if mine is not None and mine.flagged:
+        return callback_result(REVIEW)
+    if mine is not None and mine.credited:
+        return callback_result(CREDITED if mine.new else ALREADY_CREDITED, mine.amount)
+    if mine is not None:  # another path is finishing this very credit
+        return callback_result(PENDING)
     if link.get("status") in ("expired", "cancelled"):
         cb.refuse(f"callback for a link that is {link['status']}, with no such payment",
                   f"This payment link is {link['status']}; nothing was credited.")

@@ -1,10 +1,16 @@
-"""Crediting: the one path from a captured payment to the wallet, and the settling of a link or an order
-with what Razorpay reports. The only module of the package that talks to the ledger.
+"""Crediting: the one path from a captured payment to the wallet, the settling of a link or an order with
+what Razorpay reports, and the two money moves of a refund. The only module of the package that talks
+to the ledger.
 
 Every credit is `ledger.post(key="razorpay:<payment_id>")` with the user from OUR record and the amount
-Razorpay captured, so any number of paths, repeats and races credit each payment exactly once.
+Razorpay captured, so any number of paths, repeats and races credit each payment exactly once. The
+amount is THE rule in `creditable`: what was paid, or exactly the record's amount when the payer bore a
+convenience fee on top (the difference covered by the payment's `fee`). Anything else is refused and
+flagged for admins, never shown as credited.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from services import clock, ledger
 from services.errors import Conflict
@@ -13,9 +19,20 @@ from services.payments.admin import closed_unpaid, failed, suspicious_on
 from services.payments.outcomes import AMOUNT_MISMATCH, settled
 from services.payments.records import to_int, valid_id
 
+# A payment in one of these states was captured once: it is credited (a later refund debits separately).
+CAPTURED = ("captured", "refunded")
+
 
 def payment_key(payment_id: str) -> str:
     return f"razorpay:{payment_id}"
+
+
+def refund_key(refund_id: str) -> str:
+    return f"razorpay-refund:{refund_id}"
+
+
+def refund_return_key(refund_id: str) -> str:
+    return f"razorpay-refund-failed:{refund_id}"
 
 
 def balance(db, user_id: str) -> int:
@@ -24,6 +41,25 @@ def balance(db, user_id: str) -> int:
 
 def in_ledger(db, payment_id: str) -> bool:
     return ledger.find_entry(db, payment_key(payment_id)) is not None
+
+
+def credit_entry(db, payment_id: str) -> dict | None:
+    """The wallet credit of a payment (its user, amount and our reference in `meta`), or None."""
+    return ledger.find_entry(db, payment_key(payment_id)) if valid_id(payment_id) else None
+
+
+def recharges(db, start, end):
+    """The recharge credits posted in [start, end), oldest first (for the daily reconciliation)."""
+    return ledger.iter_entries(db, type="credit", category="recharge", start=start, end=end)
+
+
+def payment_of(entry: dict) -> str | None:
+    """The Razorpay payment a recharge credit is for (its key), or None for a credit of another kind."""
+    key = entry.get("key") or ""
+    if key.startswith("razorpay:"):
+        return key[len("razorpay:"):]
+    source = entry.get("source")
+    return source if isinstance(source, str) and source.startswith("pay_") else None
 
 
 def ledger_match(db, rec: dict, payment_id: str, amount: int) -> bool | None:
@@ -37,49 +73,79 @@ def ledger_match(db, rec: dict, payment_id: str, amount: int) -> bool | None:
 
 # ------------------------------------------------------------------------------------------ credit
 
-def credit(db, rec: dict, payment_id, amount, *, source: str) -> bool:
-    """Credit one captured payment to the owner of OUR record. True if this call posted it."""
-    amount = to_int(amount)
-    if not _acceptable(db, rec, payment_id, amount, source):
-        return False
+@dataclass(frozen=True)
+class Credit:
+    """How one payment stands after `credit`: `credited` only when a ledger entry holds it."""
+    payment_id: str
+    amount: int           # paise in the wallet for it (0 unless credited)
+    new: bool = False     # this call posted it
+    credited: bool = False
+    flagged: bool = False  # refused and recorded for admins (mismatch, bad id)
+
+
+def view(pay: dict) -> tuple:
+    """(id, amount, fee or None, status, captured flag or None) of a payment entity or a link's summary."""
+    pid = pay.get("payment_id") or pay.get("id")
+    fee = pay.get("fee")
+    fee = to_int(fee) if isinstance(fee, int) and not isinstance(fee, bool) else None
+    captured = pay.get("captured") if isinstance(pay.get("captured"), bool) else None
+    return pid, to_int(pay.get("amount")), fee, pay.get("status"), captured
+
+
+def is_captured(pay: dict) -> bool:
+    _, _, _, status, captured = view(pay)
+    return status in CAPTURED and captured is not False
+
+
+def creditable(rec: dict, paid: int, fee: int | None) -> int | None:
+    """THE amount rule. `paid` within what is still due on the record: credit it (partial payments too).
+    More than due, by no more than the fee the payer bore, on a record nothing was credited to yet:
+    credit exactly the record's amount. None: a mismatch."""
+    due = rec["amount_paise"] - records.credited_total(rec)
+    if 0 < paid <= due:
+        return paid
+    if fee is not None and due == rec["amount_paise"] and 0 < paid - due <= fee:
+        return due
+    return None
+
+
+def credit(db, rec: dict, pay: dict, *, source: str) -> Credit:
+    """Credit one captured payment (entity or summary) to the owner of OUR record, once."""
+    pid, paid, fee, _, _ = view(pay)
+    if not (valid_id(pid) and pid.startswith("pay_") and paid > 0):
+        suspicious_on(db, rec, "captured payment with a bad id or amount", source=source,
+                      payment_id=str(pid)[:64], details={"amount": str(pay.get("amount"))[:40]})
+        return Credit(str(pid)[:64], 0, flagged=True)
     # Whether THIS call posted it is only a label for messages and counts; money depends on the key alone.
     # Our own record answers it (a ledger key lookup that misses is a scan on the embedded engine), and
     # `credited` is written only after the ledger has the key, so skipping on it is safe.
     rec = records.get(db, rec["_id"]) or rec
-    if payment_id in (rec.get("credited") or {}) or _exceeds(db, rec, payment_id, amount, source):
-        return False
+    if pid in (rec.get("credited") or {}):
+        return Credit(pid, to_int(rec["credited"][pid]), credited=True)
+    amount = creditable(rec, paid, fee)
+    if amount is None:
+        suspicious_on(db, rec, f"payment of {paid} paise (fee {fee}) does not match the {rec['amount_paise']} "
+                               f"paise due ({records.credited_total(rec)} credited)", source=source,
+                      payment_id=pid, amount_paise=paid)
+        return Credit(pid, 0, flagged=True)
     t0 = clock.now()
-    entry = _post(db, rec, payment_id, amount, source)
+    entry = _post(db, rec, pid, amount, paid, source)
     if entry is None:
-        return False
-    records.mark_credited(db, rec["_id"], payment_id, int(entry["amount"]))
+        return Credit(pid, 0, flagged=ledger_match(db, rec, pid, amount) is False)
+    records.mark_credited(db, rec["_id"], pid, int(entry["amount"]))
     created = clock.as_utc(entry.get("created_at"))
-    return created is None or created >= t0
+    return Credit(pid, int(entry["amount"]), new=created is None or created >= t0, credited=True)
 
 
-def _acceptable(db, rec: dict, payment_id, amount: int, source: str) -> bool:
-    if valid_id(payment_id) and payment_id.startswith("pay_") and amount > 0:
-        return True
-    suspicious_on(db, rec, "captured payment with a bad id or amount", source=source,
-                  payment_id=str(payment_id)[:64], details={"amount": str(amount)})
-    return False
-
-
-def _exceeds(db, rec: dict, payment_id: str, amount: int, source: str) -> bool:
-    if records.credited_total(rec) + amount <= rec["amount_paise"]:
-        return False
-    suspicious_on(db, rec, "payments would exceed the link amount", source=source, payment_id=payment_id,
-                  amount_paise=amount)
-    return True
-
-
-def _post(db, rec: dict, payment_id: str, amount: int, source: str) -> dict | None:
-    ids = {"order_id": rec.get("order_id")} if rec["kind"] == "order" else \
+def _post(db, rec: dict, payment_id: str, amount: int, paid: int, source: str) -> dict | None:
+    meta = {"order_id": rec.get("order_id")} if rec["kind"] == "order" else \
         {"payment_link_id": rec.get("payment_link_id")}
+    meta["reference_id"] = rec["_id"]
+    if paid != amount:  # the payer's convenience fee: kept for reconciliation and refunds
+        meta.update(payment_amount=paid, fee_paise=paid - amount)
     try:
         return ledger.post(db, rec["user_id"], key=payment_key(payment_id), type="credit", category="recharge",
-                           amount=amount, source=payment_id, note="Razorpay recharge",
-                           meta={**ids, "reference_id": rec["_id"]})
+                           amount=amount, source=payment_id, note="Razorpay recharge", meta=meta)
     except Conflict:
         if ledger_match(db, rec, payment_id, amount) is False:
             suspicious_on(db, rec, "payment already credited with a different amount or user", source=source,
@@ -91,26 +157,31 @@ def _post(db, rec: dict, payment_id: str, amount: int, source: str) -> dict | No
 
 def settle_link(db, rec: dict, link: dict, *, source: str, extra_payments=()) -> dict:
     """Credit every captured payment Razorpay reports on `link` (fetched, or from a signed webhook) and
-    move our status up to Razorpay's. Returns {payments: {pay_id: {amount, new}}, status, credited_now,
-    summary}."""
+    move our status up. Returns {payments: {pay_id: Credit}, status, credited_now, summary}."""
     if to_int(link.get("amount")) != rec["amount_paise"]:
         suspicious_on(db, rec, f"Razorpay's link amount {link.get('amount')} differs from ours "
                                f"{rec['amount_paise']}", source=source, payment_link_id=link.get("id"))
         return {"payments": {}, "status": rec["status"], "credited_now": 0, "summary": AMOUNT_MISMATCH}
     _keep_link_ids(db, rec, link)
-    pays = captured_payments(link, extra_payments)
-    credited_now = 0
-    for pid, info in pays.items():
-        info["new"] = credit(db, rec, pid, info["amount"], source=source)
-        credited_now += info["amount"] if info["new"] else 0
-    status = link.get("status")
-    if records.is_remote_status(status):
-        if status in ("expired", "cancelled") and not (rec.get("credited") or pays):
-            closed_unpaid(db, rec, status)
-        records.update(db, rec["_id"], status=status)
+    results = {pid: credit(db, rec, p, source=source) for pid, p in captured_payments(link, extra_payments).items()}
+    _follow_link(db, rec, link.get("status"), results)
     now = records.get(db, rec["_id"])
-    return {"payments": pays, "status": now["status"], "credited_now": credited_now,
-            "summary": settled(len(now["credited"]), status)}
+    return {"payments": results, "status": now["status"],
+            "credited_now": sum(c.amount for c in results.values() if c.new),
+            "summary": settled(len(now["credited"]), link.get("status"))}
+
+
+def _follow_link(db, rec: dict, status, results: dict) -> None:
+    """Our status after a settle: paid or partly paid only from ledger credits; closed as Razorpay says."""
+    paying = status in ("paid", "partially_paid")
+    if paying or results:
+        records.follow_credits(db, rec["_id"])
+        if any(c.flagged for c in results.values()):
+            records.update(db, rec["_id"], status="review")
+    if status in ("expired", "cancelled") and not records.get(db, rec["_id"]).get("credited"):
+        closed_unpaid(db, rec, status)
+    if records.is_remote_status(status) and not paying:
+        records.update(db, rec["_id"], status=status)
 
 
 def _keep_link_ids(db, rec: dict, link: dict) -> None:
@@ -121,46 +192,76 @@ def _keep_link_ids(db, rec: dict, link: dict) -> None:
 
 
 def captured_payments(link: dict, extra=()) -> dict:
-    """{pay_id: {amount, new: False}} for the captured payments on `link` (its payment summaries, plus
-    payment entities from a webhook), each once."""
+    """{pay_id: payment} for the captured payments on `link`: its payment summaries (the API's answer),
+    with full payment entities (a webhook's, or fetched) taking their place, each once."""
     pays: dict = {}
     for p in list(link.get("payments") or []) + list(extra):
-        pid = _captured_id(p, link)
-        if pid is not None and pid not in pays:
-            pays[pid] = {"amount": to_int(p.get("amount")), "new": False}
+        if isinstance(p, dict) and is_captured(p) and _on_link(p, link):
+            pid = view(p)[0]
+            if isinstance(pid, str) and (pid not in pays or "id" in p):
+                pays[pid] = p
     return pays
 
 
-def _captured_id(p, link: dict) -> str | None:
-    if not isinstance(p, dict) or p.get("status") != "captured":
-        return None
-    pid = p.get("payment_id") or p.get("id")
-    if not isinstance(pid, str):
-        return None
-    if "payment_id" not in p and link.get("order_id") and p.get("order_id") != link.get("order_id"):
-        return None  # a payment entity that is not on this link
-    return pid
+def _on_link(p: dict, link: dict) -> bool:
+    # A payment entity (not a summary) must be on this link's order.
+    return "payment_id" in p or not link.get("order_id") or p.get("order_id") == link.get("order_id")
 
 
-def settle_payment(db, rec: dict, pay: dict, *, source: str) -> bool:
+def settle_payment(db, rec: dict, pay: dict, *, source: str) -> Credit:
     """One captured payment entity (a webhook without a link): credit it, then move the status up."""
-    new = credit(db, rec, pay.get("id"), pay.get("amount"), source=source)
-    if rec["kind"] == "order":
+    result = credit(db, rec, pay, source=source)
+    if result.flagged:
+        records.update(db, rec["_id"], status="review")
+    elif rec["kind"] == "order" and result.credited:
         records.update(db, rec["_id"], status="paid")
     else:
         records.follow_credits(db, rec["_id"])
-    return new
+    return result
 
 
 def settle_order(db, rec: dict, pays: list, *, source: str) -> int:
     """Razorpay's payments of our order: credit the captured ones, record the failed. Paise credited now."""
     now_credited = 0
     for pay in pays:
-        if not isinstance(pay, dict):
+        if not isinstance(pay, dict) or pay.get("order_id") != rec["order_id"]:
             continue
-        if pay.get("status") == "captured" and pay.get("order_id") == rec["order_id"]:
-            if credit(db, rec, pay.get("id"), pay.get("amount"), source=source):
-                now_credited += to_int(pay.get("amount"))
+        if is_captured(pay):
+            result = settle_payment(db, rec, pay, source=source)
+            now_credited += result.amount if result.new else 0
         elif pay.get("status") == "failed":
-            failed(db, pay, rec, source=source)
+            note_failed(db, rec, pay, source=source)
     return now_credited
+
+
+def note_failed(db, rec: dict | None, pay: dict, *, source: str) -> None:
+    """A failed attempt: for admins, and on our record for the customer (unless already credited)."""
+    failed(db, pay, rec, source=source)
+    if rec is not None and valid_id(pay.get("id")):
+        records.note_failure(db, rec, pay)
+
+
+# ------------------------------------------------------------------------------------------ refunds
+
+def debit_refund(db, user_id: str, refund_id: str, amount: int, *, payment_id: str, reference_id) -> dict:
+    """Take a refund's amount out of the wallet, once per refund id. Raises InsufficientBalance when the
+    wallet cannot cover it (nothing moved; the caller decides what is owed)."""
+    return ledger.post(db, user_id, key=refund_key(refund_id), type="debit", category="refund", amount=amount,
+                       source=refund_id, note="Razorpay refund",
+                       meta={"payment_id": payment_id, "reference_id": reference_id})
+
+
+def return_refund(db, refund_id: str) -> dict | None:
+    """A refund that failed at Razorpay after its debit: the debited amount comes back, once, under its own
+    key. None when nothing was debited for it."""
+    taken = ledger.find_entry(db, refund_key(refund_id))
+    if taken is None:
+        return None
+    return ledger.post(db, taken["user_id"], key=refund_return_key(refund_id), type="credit", category="refund",
+                       amount=int(taken["amount"]), source=refund_id, note="Razorpay refund failed: returned",
+                       meta={"payment_id": (taken.get("meta") or {}).get("payment_id")})
+
+
+def refund_debited(db, refund_id: str) -> dict | None:
+    return ledger.find_entry(db, refund_key(refund_id))
+

@@ -1,15 +1,30 @@
-"""Payment Links: create one at Razorpay for a recharge, after our record exists.
+"""Payment Links: create one at Razorpay for a recharge, after our record exists; reuse a fresh unpaid one;
+fetch one with the payment details crediting needs.
 
 Our record (`_id` = reference_id) is written BEFORE Razorpay is called, so every link Razorpay knows has a
 record here, and a create whose answer was lost stays reconcilable by reference_id.
+
+Asking again for the same amount while an unpaid link of that amount is younger than REUSE_WINDOW returns
+that link. A claim per (user, amount) in `payment_link_claims`, taken by insert or compare-and-set, makes
+it race-safe: of two concurrent creates (a double click), one makes the link and the other waits for it.
 """
 from __future__ import annotations
 
-from services import config
+import time
+from datetime import timedelta
+
+from services import clock, config
+from services.db import insert_new
 from services.errors import PaymentUnavailable
 from services.payments import gateway, records, webhooks
 from services.payments.outcomes import DOWN_MESSAGE, refused_message
-from services.payments.records import to_int
+from services.payments.records import to_int, valid_id
+
+REUSE_WINDOW = timedelta(minutes=15)
+# A claim whose link is still being made is waited for this long; after IN_FLIGHT it counts as dead.
+WAIT_SECONDS = 10.0
+IN_FLIGHT = timedelta(seconds=30)
+BUSY_MESSAGE = "A payment link for this amount is being created right now; please try again in a moment."
 
 
 def callback_url() -> str:
@@ -18,15 +33,20 @@ def callback_url() -> str:
 
 
 def create_payment_link(db, user_id: str, amount) -> dict:
-    """A Razorpay Payment Link for a recharge of `amount` rupees. Returns
-    dict(payment_link_id, short_url, status, amount_paise, reference_id).
+    """A Razorpay Payment Link for a recharge of `amount` rupees, or the caller's own unpaid link of that
+    amount made in the last 15 minutes. Returns dict(payment_link_id, short_url, status, amount_paise,
+    reference_id, reused).
 
     Raises InvalidAmount/BelowMinimum (nothing written anywhere), NotFound (no such user),
     PaymentUnavailable (payments off, or Razorpay failed: our record stays, reconcilable by reference).
     """
     cfg = gateway.required()
-    user, record = records.create(db, "link", user_id, amount, cfg.mode)
-    ref = record["_id"]
+    user, paise = records.checked(db, user_id, amount)
+    ref, reused = _claim(db, user["username"], paise)
+    if reused is not None:
+        return _answer(reused, reused=True)
+    record = records.build("link", user, paise, cfg.mode, ref=ref)
+    records.insert(db, record)
     try:
         link = gateway.call(cfg, "payment_link.create", link_body(user, record))
         check_link(link, record)
@@ -37,8 +57,49 @@ def create_payment_link(db, user_id: str, amount) -> dict:
         raise PaymentUnavailable(DOWN_MESSAGE) from None
     records.attach_link(db, record, link)
     webhooks.adopt_events(db, ref, link["id"])
-    return {"payment_link_id": link["id"], "short_url": link["short_url"], "status": "created",
-            "amount_paise": record["amount_paise"], "reference_id": ref}
+    return _answer(records.get(db, ref), reused=False)
+
+
+def _answer(rec: dict, *, reused: bool) -> dict:
+    return {"payment_link_id": rec["payment_link_id"], "short_url": rec["short_url"], "status": rec["status"],
+            "amount_paise": int(rec["amount_paise"]), "reference_id": rec["_id"], "reused": reused}
+
+
+def _claim(db, user_id: str, paise: int) -> tuple[str, dict | None]:
+    """(new reference to create under, None) or (its reference, the reusable record). The claim of
+    (user, amount) names the latest link made for it; it is taken over once that link is no longer
+    reusable nor being made."""
+    key, ref = f"{user_id}|{paise}", records.new_reference("link")
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        now = clock.now()
+        if insert_new(db.payment_link_claims, {"_id": key, "ref": ref, "at": now}):
+            return ref, None
+        claim = db.payment_link_claims.find_one({"_id": key})
+        if claim is None:
+            continue
+        rec = records.get(db, claim["ref"])
+        if _reusable(rec, now):
+            return rec["_id"], rec
+        if _in_flight(rec, claim, now):
+            if time.monotonic() > deadline:
+                raise PaymentUnavailable(BUSY_MESSAGE)
+            time.sleep(0.05)
+            continue
+        if db.payment_link_claims.update_one({"_id": key, "ref": claim["ref"]},
+                                             {"$set": {"ref": ref, "at": now}}).modified_count == 1:
+            return ref, None
+
+
+def _reusable(rec: dict | None, now) -> bool:
+    return (rec is not None and rec["status"] in ("created", "attempted") and bool(rec.get("short_url"))
+            and not rec.get("credited") and now - clock.as_utc(rec["created_at"]) < REUSE_WINDOW)
+
+
+def _in_flight(rec: dict | None, claim: dict, now) -> bool:
+    if rec is None:  # claimed, record not written yet (or its writer died: then the claim grows old)
+        return now - clock.as_utc(claim["at"]) < IN_FLIGHT
+    return rec["status"] == "creating" and now - clock.as_utc(rec["created_at"]) < IN_FLIGHT
 
 
 def link_body(user: dict, record: dict) -> dict:
@@ -58,3 +119,17 @@ def check_link(link: dict, record: dict) -> None:
             and link.get("reference_id") == record["reference_id"]
             and to_int(link.get("amount")) == record["amount_paise"] and isinstance(link.get("short_url"), str)):
         raise gateway.RazorpayDown("payment link answer does not match the request")
+
+
+def fetch_link(cfg, rec: dict, plink: str) -> dict:
+    """Razorpay's link, where each payment summary not credited yet that exceeds what is due is replaced
+    by the payment itself: only its `fee` says whether a convenience fee explains the difference."""
+    link = gateway.call(cfg, "payment_link.fetch", plink)
+    due = rec["amount_paise"] - records.credited_total(rec)
+    pays = []
+    for p in link.get("payments") or []:
+        pid = p.get("payment_id") if isinstance(p, dict) else None
+        if valid_id(pid) and pid not in (rec.get("credited") or {}) and to_int(p.get("amount")) > due:
+            p = gateway.call(cfg, "payment.fetch", pid)
+        pays.append(p)
+    return dict(link, payments=pays) if pays else link

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from services.errors import InvalidPayment, PaymentUnavailable
 from services.payments import crediting, gateway, records, webhooks
-from services.payments.admin import Refusal, failed
+from services.payments.admin import Refusal
 from services.payments.outcomes import ALREADY_CREDITED, CONFIRM_LATER, CREDITED, DOWN_MESSAGE, PENDING
 from services.payments.records import to_int, valid_id
 
@@ -50,12 +50,12 @@ def verify_order_payment(db, user_id: str, order_id: str, payment_id: str, signa
     if pay.get("status") == "authorized":  # captured shortly; webhook or reconcile credit it then
         return _answer(db, user_id, PENDING)
     _require_captured(db, rec, pay)
-    amount = to_int(pay.get("amount"))
-    new = crediting.credit(db, rec, payment_id, amount, source="order")
-    if not _credited(db, rec, payment_id, amount):
+    result = crediting.settle_payment(db, rec, pay, source="order")
+    if result.flagged:
+        raise InvalidPayment("This payment could not be credited; it has been flagged for review.")
+    if not result.credited:  # another path is mid-way through this very credit
         return _answer(db, user_id, PENDING)
-    records.update(db, rec["_id"], status="paid")
-    return _answer(db, user_id, CREDITED if new else ALREADY_CREDITED, amount)
+    return _answer(db, user_id, CREDITED if result.new else ALREADY_CREDITED, result.amount)
 
 
 def _our_order(check: Refusal, cfg, user_id: str, order_id, payment_id, signature) -> dict:
@@ -83,23 +83,12 @@ def _fetch_payment(check: Refusal, cfg, order_id: str, payment_id: str) -> dict:
 
 
 def _require_captured(db, rec: dict, pay: dict) -> None:
-    status = pay.get("status")
-    if status == "captured":
+    if crediting.is_captured(pay):
         return
+    status = pay.get("status")
     if status == "failed":
-        failed(db, pay, rec, source="order")
+        crediting.note_failed(db, rec, pay, source="order")
     raise InvalidPayment(f"The payment is {status or 'not complete'}; nothing was credited.")
-
-
-def _credited(db, rec: dict, payment_id: str, amount: int) -> bool:
-    """Is the payment in the wallet now? False while another path is mid-way through this very credit;
-    InvalidPayment if its key was used for another amount or user (recorded by crediting)."""
-    if payment_id in (records.get(db, rec["_id"]).get("credited") or {}):
-        return True
-    match = crediting.ledger_match(db, rec, payment_id, amount)
-    if match is False:
-        raise InvalidPayment("This payment could not be credited; it has been flagged for review.")
-    return bool(match)
 
 
 def _answer(db, user_id: str, outcome: str, amount: int = 0) -> dict:

@@ -10,10 +10,21 @@ from services.money import format_rupees
 CREDITED = "credited"                  # this call put the money in the wallet
 ALREADY_CREDITED = "already_credited"  # another path (or an earlier call) did
 PENDING = "pending"                    # paid, not confirmable now: webhook or reconcile will credit it
-OUTCOMES = (CREDITED, ALREADY_CREDITED, PENDING)
+REVIEW = "review"                      # paid, but refused here (amount mismatch): flagged for admins
+OUTCOMES = (CREDITED, ALREADY_CREDITED, PENDING, REVIEW)
 
 # handle_webhook: dict(status=...)
 PROCESSED, DUPLICATE, IGNORED, UNMATCHED = "processed", "duplicate", "ignored", "unmatched"
+REJECTED = "rejected"                  # signed, but its content is not sane (e.g. an amount of 2**63)
+
+# A refund's money on our side (refunds.record: dict(outcome=...)).
+DEBITED = "debited"                    # its amount left the wallet, once (key razorpay-refund:<id>)
+RETURNED = "returned"                  # it failed after the debit: the amount came back, once
+NEEDS_AMOUNT_DUE = "needs_amount_due"  # the wallet could not cover it (already spent): owed, not taken
+NOTHING_TO_DEBIT = "nothing_to_debit"  # failed before any debit, or nothing of the credit left to take
+NOT_CREDITED = "not_credited"          # its payment is not credited here (not ours, or not yet)
+AUTO_REFUND = "auto_refund"            # Razorpay refunded a payment never captured: never credited
+REFUND_OUTCOMES = (DEBITED, RETURNED, NEEDS_AMOUNT_DUE, NOTHING_TO_DEBIT, NOT_CREDITED, AUTO_REFUND)
 
 # reconcile_link: dict(outcome=...) is one of these, or `settled(...)` / `order_settled(...)` below.
 NEVER_CREATED = "never created at Razorpay"
@@ -27,6 +38,8 @@ DOWN_MESSAGE = ("Online recharge is not available right now: the payment gateway
 CONFIRM_LATER = ("We could not confirm this payment with Razorpay right now. If you paid, your wallet "
                  "will be credited automatically within a few minutes.")
 CHECK_LATER = "Could not check this payment with Razorpay right now; please try again in a few minutes."
+UNDER_REVIEW = ("Razorpay reports this payment, but its amount does not match the recharge, so it was not "
+                "added to your wallet automatically. It has been flagged for review; support will sort it out.")
 
 
 def refused_message(reason: str) -> str:
@@ -48,6 +61,8 @@ def callback_result(outcome: str, amount_paise: int = 0) -> dict:
         message = f"Payment received: {format_rupees(amount_paise)} added to your wallet."
     elif outcome == ALREADY_CREDITED:
         message = f"This payment of {format_rupees(amount_paise)} is already in your wallet."
+    elif outcome == REVIEW:
+        message, amount_paise = UNDER_REVIEW, 0
     else:
         message, amount_paise = CONFIRM_LATER, 0
     return {"outcome": outcome, "message": message, "amount_paise": amount_paise}

@@ -1,5 +1,6 @@
 """Our recharge records (`payment_links`, `_id` = reference_id, one per link or order): built, found,
-moved up the status ladder, listed and shown. The only module that writes a record's fields."""
+moved up the status ladder, scheduled for polling, listed and shown. The only module that writes a
+record's fields."""
 from __future__ import annotations
 
 import re
@@ -16,10 +17,20 @@ EVENTS_KEPT = 50
 _PREFIX = {"link": "wr_", "order": "wo_"}  # + 24 hex characters: 27, Razorpay allows 40
 
 OPEN = ("creating", "error_creating", "created", "attempted", "partially_paid")
-# Status only moves up this ladder, whichever path (and in whatever order) reports it.
-_RANK = {"creating": 0, "error_creating": 0, "created": 1, "attempted": 1, "partially_paid": 2,
-         "paid": 3, "expired": 3, "cancelled": 3, "not_created": 3, "abandoned": 3}
+# Status only moves up this ladder, whichever path (and in whatever order) reports it. THE ladder: nothing
+# else ranks statuses. "paid" is set only from ledger credits (`follow_credits`), never from Razorpay's
+# word alone; "review" = Razorpay says paid but a payment was refused here (amount mismatch, flagged for
+# admins), below "paid" so a credit that lands after all still moves it up.
+_RANK = {"creating": 0, "error_creating": 0, "created": 1, "attempted": 1, "partially_paid": 2, "review": 3,
+         "paid": 4, "expired": 4, "cancelled": 4, "not_created": 4, "abandoned": 4}
 STATUSES = tuple(_RANK)
+# Our polling of an open record backs off with its age (a payment is most likely right after the link is
+# made; webhooks and the callback do the real work): (age below, interval).
+POLL_STEPS = ((timedelta(minutes=5), timedelta(seconds=30)), (timedelta(minutes=30), timedelta(minutes=2)),
+              (timedelta(hours=2), timedelta(minutes=10)))
+POLL_SLOWEST = timedelta(hours=1)
+# Once expire_by has passed, one more look (after this grace) sees Razorpay's "expired".
+EXPIRY_GRACE = timedelta(minutes=1)
 _ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
@@ -49,25 +60,39 @@ def recharge_amount(db, amount) -> int:
                            f"{format_rupees(s['min_recharge_paise'])}.") from None
 
 
-def build(kind: str, user: dict, paise: int, mode: str) -> dict:
+def new_reference(kind: str) -> str:
+    return _PREFIX[kind] + secrets.token_hex(12)
+
+
+def build(kind: str, user: dict, paise: int, mode: str, *, ref: str | None = None) -> dict:
     """THE recharge record, for a payment link or an order, status `creating`."""
-    ref = _PREFIX[kind] + secrets.token_hex(12)
+    ref = ref or new_reference(kind)
     now = clock.now()
     return {"_id": ref, "kind": kind, "reference_id": ref, "user_id": user["username"],
             "amount_paise": paise, "currency": "INR", "status": "creating", "payment_link_id": None,
             "short_url": None, "order_id": None,
             "expire_by": now + max(LINK_TTL, MIN_EXPIRY) if kind == "link" else None, "credited": {},
-            "events": [], "last_error": None, "mode": mode, "created_at": now, "updated_at": now}
+            "events": [], "last_error": None, "last_failed": None, "cancelled_by": None, "mode": mode,
+            "next_check_at": now, "created_at": now, "updated_at": now}
 
 
 def create(db, kind: str, user_id: str, amount, mode: str) -> tuple[dict, dict]:
     """Check the amount and the user (both before anything is written), then store the record.
     Returns (user, record). Called BEFORE Razorpay: no link or order can exist that we do not know."""
-    paise = recharge_amount(db, amount)
-    user = users.get(db, user_id)
+    user, paise = checked(db, user_id, amount)
     record = build(kind, user, paise, mode)
     db.payment_links.insert_many([record])
     return user, record
+
+
+def checked(db, user_id: str, amount) -> tuple[dict, int]:
+    """(user, paise) for a recharge request; raises before anything is written."""
+    paise = recharge_amount(db, amount)
+    return users.get(db, user_id), paise
+
+
+def insert(db, record: dict) -> None:
+    db.payment_links.insert_many([record])
 
 
 # ------------------------------------------------------------------------------------------- find
@@ -101,6 +126,40 @@ def lookup(db, ident, fields=("payment_link_id",)) -> dict | None:
 
 def open_records(db) -> list[dict]:
     return list(db.payment_links.find({"status": {"$in": list(OPEN)}}))
+
+
+def due_records(db, now, limit: int) -> list[dict]:
+    """Open records whose next poll is due, most overdue first, at most `limit`."""
+    epoch = now - timedelta(days=3650)
+    due = [r for r in open_records(db) if clock.as_utc(r.get("next_check_at") or epoch) <= now]
+    due.sort(key=lambda r: clock.as_utc(r.get("next_check_at") or epoch))
+    return due[:limit]
+
+
+def user_links(db, user_id: str) -> list[dict]:
+    return list(db.payment_links.find({"user_id": user_id}))
+
+
+# ------------------------------------------------------------------------------------------ polling
+
+def poll_interval(age: timedelta) -> timedelta:
+    for below, interval in POLL_STEPS:
+        if age < below:
+            return interval
+    return POLL_SLOWEST
+
+
+def next_check(rec: dict, now) -> object:
+    """When to poll `rec` again after a check at `now`: by its age, and once just after its expiry."""
+    nxt = now + poll_interval(now - clock.as_utc(rec["created_at"]))
+    expire_by = clock.as_utc(rec.get("expire_by"))
+    if expire_by is not None and now < expire_by + EXPIRY_GRACE:
+        nxt = min(nxt, expire_by + EXPIRY_GRACE)
+    return nxt
+
+
+def checked_now(db, rec: dict, now) -> None:
+    db.payment_links.update_one({"_id": rec["_id"]}, {"$set": {"next_check_at": next_check(rec, now)}})
 
 
 # ------------------------------------------------------------------------------------------ write
@@ -158,6 +217,19 @@ def credited_total(rec: dict) -> int:
     return sum(to_int(v) for v in (rec.get("credited") or {}).values())
 
 
+def note_failure(db, rec: dict, pay: dict) -> None:
+    """The last failed attempt on our record, in Razorpay's words, so the customer sees why and retries."""
+    failure = {"payment_id": pay.get("id"), "error_code": _short(pay.get("error_code")),
+               "error_description": _short(pay.get("error_description")) or "The payment did not go through.",
+               "error_reason": _short(pay.get("error_reason")), "method": _short(pay.get("method")),
+               "at": clock.now()}
+    update(db, rec["_id"], {"last_failed": failure})
+
+
+def _short(value) -> str | None:
+    return str(value)[:300] if value not in (None, "") else None
+
+
 def note_event(db, rec: dict | None, event_id: str, name: str, payment_id) -> None:
     if rec is None:
         return
@@ -176,18 +248,28 @@ def list_links(db, user_id: str, limit: int = 20) -> list[dict]:
 
 
 def get_link(db, link_id: str, user_id: str | None = None) -> dict:
-    """One recharge by reference_id or plink id; with `user_id`, only that user's own (else NotFound)."""
-    rec = lookup(db, link_id)
+    """One recharge by reference_id, plink id or order id; with `user_id`, only that user's own (else
+    NotFound)."""
+    rec = lookup(db, link_id, ("payment_link_id", "order_id"))
     if rec is None or (user_id is not None and rec["user_id"] != user_id):
         raise NotFound("No such payment link.")
     return public(rec)
 
 
 def public(r: dict) -> dict:
+    """What pages and the API show. `payments`/`credited_paise` come from ledger-backed credits only;
+    `last_failed` (payment_id, error_code, error_description, error_reason, method, at) is the latest failed
+    attempt while the record is still payable, so the customer sees Razorpay's reason and tries again."""
     credited = {k: to_int(v) for k, v in (r.get("credited") or {}).items()}
+    failed = r.get("last_failed")
+    if not failed or r["status"] not in OPEN or failed.get("payment_id") in credited:
+        failed = None
+    else:
+        failed = dict(failed, at=clock.as_utc(failed.get("at")))
     return {"reference_id": r["_id"], "kind": r.get("kind", "link"), "payment_link_id": r.get("payment_link_id"),
             "order_id": r.get("order_id"), "short_url": r.get("short_url"), "status": r["status"],
             "amount_paise": int(r["amount_paise"]), "credited_paise": sum(credited.values()),
             "payments": credited, "user_id": r["user_id"], "created_at": clock.as_utc(r["created_at"]),
             "updated_at": clock.as_utc(r.get("updated_at")), "expire_by": clock.as_utc(r.get("expire_by")),
-            "last_error": r.get("last_error"), "events": len(r.get("events") or [])}
+            "last_error": r.get("last_error"), "last_failed": failed, "cancelled_by": r.get("cancelled_by"),
+            "events": len(r.get("events") or [])}

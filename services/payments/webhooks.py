@@ -1,5 +1,11 @@
-"""Razorpay's webhooks: verify the signature over the raw body, store the event (keyed by its event id)
-BEFORE acting on it, then act with no network call (Razorpay wants an answer within seconds).
+"""Razorpay's webhooks: verify the signature over the raw body, check the content is sane, store the event
+(keyed by its event id) BEFORE acting on it, then act with no network call (Razorpay wants an answer
+within seconds).
+
+A request whose signature fails writes NOTHING to the database (anyone can send those, as fast as they
+like): it is counted in process memory and logged, and `ForgedWebhook` tells the caller whether the
+client address should be slowed down. A signed event whose content is not sane (an amount of 2**63, a
+float, a body that is not an event) is refused with InvalidPayment and recorded as "rejected".
 
 An event that finds no record stays "unmatched" with its payload; the create path (`adopt_events`) and
 reconciliation (`retry_stored`) act on it once the record is there, so it is never lost.
@@ -8,39 +14,45 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import timedelta
 
 from services import clock
 from services.db import insert_new
 from services.errors import InvalidInput, InvalidPayment, PaymentUnavailable
-from services.payments import crediting, gateway, records
-from services.payments.admin import failed, suspicious, suspicious_on
-from services.payments.outcomes import DUPLICATE, IGNORED, OFF_MESSAGE, PROCESSED, UNMATCHED
-from services.payments.records import to_int, valid_id
+from services.payments import crediting, gateway, records, refunds
+from services.payments.admin import suspicious_on
+from services.payments.outcomes import DUPLICATE, IGNORED, OFF_MESSAGE, PROCESSED, REJECTED, UNMATCHED
+from services.payments.records import valid_id
+from services.payments.screening import ForgedWebhook, forged_count, insane, note_forged  # noqa: F401 (forged_count: public here too)
 
-# Events that can credit or close a record; payment.failed is recorded; the rest is ignored.
+# Events that can credit or close a record; payment.failed and refund.* are recorded; the rest is ignored.
 SETTLING = ("payment_link.paid", "payment_link.partially_paid", "payment_link.expired",
             "payment_link.cancelled", "payment.captured", "order.paid")
+
 # A webhook that found no record is retried by reconcile this long (a record appears within seconds).
 UNMATCHED_RETRY = timedelta(days=3)
 # A "pending" event younger than this is most likely being handled right now.
 STALE = timedelta(seconds=30)
 _WAITING = ("pending", "unmatched")
+_LINK_DESCRIPTION = re.compile(r"#[A-Za-z0-9]{14}")
 
 
-def handle_webhook(db, raw_body: bytes, signature: str | None, event_id: str | None) -> dict:
+def handle_webhook(db, raw_body: bytes, signature: str | None, event_id: str | None, *,
+                   client: str | None = None) -> dict:
     """A Razorpay webhook. Returns dict(status, event, event_id, ...), status processed | duplicate |
-    ignored | unmatched. Raises InvalidPayment on a bad signature/body (recorded), PaymentUnavailable
-    when no webhook secret is configured."""
+    ignored | unmatched. Raises ForgedWebhook (an InvalidPayment: nothing written) on a bad signature,
+    InvalidPayment on a signed body that is not a sane event (recorded as rejected), PaymentUnavailable
+    when no webhook secret is configured. `client`: the sender's address, for counting forgeries."""
     cfg = gateway.settings()
     if not cfg.webhook_secret:
         raise PaymentUnavailable(OFF_MESSAGE)
     body = _as_bytes(raw_body)
     digest = hashlib.sha256(body).hexdigest()
-    text = _verified_text(db, cfg, body, signature, event_id, digest)
-    payload = _event(db, text, digest)
+    text = _verified_text(cfg, body, signature, client)
     if not valid_id(event_id):
         event_id = "body_" + digest[:40]  # redeliveries resend the same bytes
+    payload = _event(db, text, digest, event_id)
     if not _store(db, event_id, payload):
         return {"status": DUPLICATE, "event": payload["event"], "event_id": event_id}
     return process_event(db, event_id, payload)
@@ -54,27 +66,38 @@ def _as_bytes(raw_body) -> bytes:
     return bytes(raw_body)
 
 
-def _verified_text(db, cfg, body: bytes, signature, event_id, digest: str) -> str:
+def _verified_text(cfg, body: bytes, signature, client) -> str:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         text = None
     if text is None or not gateway.verify_webhook(cfg, text, signature):
-        suspicious(db, "webhook signature does not match", source="webhook",
-                   details={"event_id": str(event_id)[:64], "body_sha256": digest, "body": (text or "")[:500]})
-        raise InvalidPayment("Webhook signature does not match.")
+        raise ForgedWebhook(client, note_forged(client))
     return text
 
 
-def _event(db, text: str, digest: str) -> dict:
+def _event(db, text: str, digest: str, event_id: str) -> dict:
+    """The signed body as an event, or InvalidPayment (recorded as rejected) when it is not a sane one."""
     try:
         payload = json.loads(text)
-        if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
-            raise ValueError("not an event")
-    except ValueError:
-        suspicious(db, "signed webhook with an unreadable body", source="webhook", details={"body_sha256": digest})
-        raise InvalidPayment("Webhook body is not a Razorpay event.") from None
+    except (ValueError, RecursionError):
+        payload = None
+    if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
+        _reject(db, event_id, None, digest, "body is not a Razorpay event")
+        raise InvalidPayment("Webhook body is not a Razorpay event.")
+    bad = insane(payload)
+    if bad:
+        _reject(db, event_id, payload["event"], digest, bad)
+        raise InvalidPayment(f"Webhook refused: {bad}.")
     return payload
+
+
+def _reject(db, event_id: str, name, digest: str, reason: str) -> None:
+    """A signed event refused for its content: recorded (once per event id), not its payload."""
+    now = clock.now()
+    insert_new(db.payment_events, {"_id": event_id, "kind": REJECTED, "status": REJECTED, "event": name,
+                                   "reason": f"signed webhook refused: {reason}"[:300], "body_sha256": digest,
+                                   "source": "webhook", "at": now, "received_at": now, "count": 1})
 
 
 def _store(db, event_id: str, payload: dict) -> bool:
@@ -86,7 +109,7 @@ def _store(db, event_id: str, payload: dict) -> bool:
         return True
     old = db.payment_events.find_one({"_id": event_id}) or doc
     # Stored but not finished (unmatched, or a crash mid-way): acting again is safe.
-    return old.get("kind") != "webhook"
+    return old.get("kind") not in ("webhook", REJECTED)
 
 
 def entities(payload: dict) -> dict:
@@ -101,9 +124,18 @@ def event_keys(payload: dict) -> dict:
     ents = entities(payload)
     link, pay, order = ents.get("payment_link") or {}, ents.get("payment") or {}, ents.get("order") or {}
     notes = pay.get("notes") if isinstance(pay.get("notes"), dict) else {}
-    return {"payment_link_id": link.get("id"), "payment_id": pay.get("id"),
+    return {"payment_link_id": link.get("id") or _link_of(pay), "payment_id": pay.get("id"),
             "reference_id": link.get("reference_id") or notes.get("reference_id") or order.get("receipt"),
             "order_id": pay.get("order_id") or order.get("id") or link.get("order_id")}
+
+
+def _link_of(pay: dict) -> str | None:
+    """A payment made on a payment link is described "#<link id without plink_>" by Razorpay (its
+    published samples): the only tie of a bare payment.failed/captured to its link when notes are empty."""
+    desc = pay.get("description")
+    if isinstance(desc, str) and _LINK_DESCRIPTION.fullmatch(desc):
+        return "plink_" + desc[1:]
+    return None
 
 
 # ------------------------------------------------------------------------------------------- act
@@ -113,6 +145,8 @@ def process_event(db, event_id: str, payload: dict) -> dict:
     name = payload["event"]
     if name == "payment.failed":
         return _failed_payment(db, event_id, payload)
+    if name.startswith("refund."):
+        return _refund_event(db, event_id, payload)
     if name not in SETTLING:
         return _conclude(db, event_id, name, IGNORED, "event not used")
     keys = event_keys(payload)
@@ -124,7 +158,7 @@ def process_event(db, event_id: str, payload: dict) -> dict:
     if ents.get("payment_link") is not None:
         return _link_event(db, event_id, name, rec, ents, keys)
     pay = ents.get("payment")
-    if pay is not None and pay.get("status") == "captured":
+    if pay is not None and crediting.is_captured(pay):
         return _payment_event(db, event_id, name, rec, pay)
     return _conclude(db, event_id, name, IGNORED, "no captured payment in the event")
 
@@ -132,9 +166,20 @@ def process_event(db, event_id: str, payload: dict) -> dict:
 def _failed_payment(db, event_id: str, payload: dict) -> dict:
     pay = entities(payload).get("payment") or {}
     rec = records.find(db, event_keys(payload))
-    failed(db, pay, rec, source="webhook")
+    crediting.note_failed(db, rec, pay, source="webhook")
     records.note_event(db, rec, event_id, payload["event"], pay.get("id"))
     return _conclude(db, event_id, payload["event"], PROCESSED, "failed payment recorded")
+
+
+def _refund_event(db, event_id: str, payload: dict) -> dict:
+    ents = entities(payload)
+    if ents.get("refund") is None:
+        return _conclude(db, event_id, payload["event"], IGNORED, "no refund in the event")
+    try:
+        doc = refunds.record(db, ents["refund"], ents.get("payment"), source="webhook", event=payload["event"])
+    except InvalidPayment as exc:
+        return _conclude(db, event_id, payload["event"], IGNORED, exc.message)
+    return _conclude(db, event_id, payload["event"], PROCESSED, f"refund {doc['status']}: {doc['outcome']}")
 
 
 def _link_event(db, event_id: str, name: str, rec: dict, ents: dict, keys: dict) -> dict:
@@ -143,7 +188,7 @@ def _link_event(db, event_id: str, name: str, rec: dict, ents: dict, keys: dict)
         suspicious_on(db, rec, "webhook link does not match our record", source="webhook",
                       payment_link_id=link.get("id"), payment_id=keys["payment_id"])
         return _conclude(db, event_id, name, PROCESSED, "link mismatch recorded")
-    extra = [pay] if pay and pay.get("status") == "captured" else []
+    extra = [pay] if pay and crediting.is_captured(pay) else []
     res = crediting.settle_link(db, rec, link, source="webhook", extra_payments=extra)
     return _conclude(db, event_id, name, PROCESSED, res["summary"], credited=res["credited_now"])
 
@@ -153,9 +198,9 @@ def _payment_event(db, event_id: str, name: str, rec: dict, pay: dict) -> dict:
     if rec.get("order_id") and theirs and theirs != rec["order_id"] and \
             (pay.get("notes") or {}).get("reference_id") != rec["_id"]:
         return _conclude(db, event_id, name, UNMATCHED, "payment's order is not ours")
-    new = crediting.settle_payment(db, rec, pay, source="webhook")
-    return _conclude(db, event_id, name, PROCESSED, "credited" if new else "already credited",
-                     credited=to_int(pay.get("amount")) if new else 0)
+    result = crediting.settle_payment(db, rec, pay, source="webhook")
+    outcome = "flagged for review" if result.flagged else ("credited" if result.new else "already credited")
+    return _conclude(db, event_id, name, PROCESSED, outcome, credited=result.amount if result.new else 0)
 
 
 def _conclude(db, event_id: str, name: str, status: str, outcome: str, credited: int = 0) -> dict:

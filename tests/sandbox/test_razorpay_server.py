@@ -270,10 +270,10 @@ def test_webhooks_signed_and_duplicates_reuse_event_id(server, client, receiver)
     assert verify_callback(client, result["callback_params"])
     assert result["redirect_url"].startswith(link["callback_url"])
 
-    hits = wait_for(lambda: len(receiver.ok_hits()) >= 3 and receiver.ok_hits())
+    hits = wait_for(lambda: len(receiver.ok_hits()) >= 4 and receiver.ok_hits())
     assert server.sandbox.webhooks.wait_idle(5)
     hits = receiver.ok_hits()
-    assert len(hits) == 3
+    assert len(hits) == 4
     for hit in hits:
         assert hit["headers"]["content-type"] == "application/json"
         assert client.utility.verify_webhook_signature(hit["body"].decode("utf-8"),
@@ -283,25 +283,29 @@ def test_webhooks_signed_and_duplicates_reuse_event_id(server, client, receiver)
     by_id: dict[str, list] = {}
     for hit in hits:
         by_id.setdefault(hit["headers"]["x-razorpay-event-id"], []).append(hit["body"])
-    assert sorted(len(v) for v in by_id.values()) == [1, 2]  # one event re-delivered under the same id
+    assert sorted(len(v) for v in by_id.values()) == [1, 1, 2]  # one event re-delivered under the same id
     assert all(len(set(bodies)) == 1 for bodies in by_id.values())
 
     events = {e["event"]: e for e in events_of(hits)}
-    assert set(events) == {"payment_link.paid", "payment.captured"}
+    assert set(events) == {"payment_link.paid", "payment.captured", "order.paid"}
     paid = events["payment_link.paid"]
     assert (paid["entity"], paid["account_id"]) == ("event", "acc_sandbox")
     assert set(paid["contains"]) == {"payment_link", "order", "payment"}
     assert paid["payload"]["payment_link"]["entity"]["id"] == link["id"]
     assert paid["payload"]["payment_link"]["entity"]["status"] == "paid"
+    assert "payments" not in paid["payload"]["payment_link"]["entity"]  # the real payload has no list
+    order = events["order.paid"]["payload"]["order"]["entity"]
+    assert order["id"] == events["payment.captured"]["payload"]["payment"]["entity"]["order_id"]
+    assert (order["status"], order["receipt"]) == ("paid", link["reference_id"])  # receipt = reference_id
     assert paid["payload"]["payment"]["entity"]["id"] == result["payment_id"]
     captured = events["payment.captured"]["payload"]["payment"]["entity"]
     assert (captured["id"], captured["amount"], captured["status"]) == (result["payment_id"], 50000, "captured")
 
     # the log lists every delivery; redeliver re-sends each distinct event under its old id
     log = httpx.get(server.url + "/sandbox/webhooks").json()["deliveries"]
-    assert len(log) == 3 and all(d["status"] == "delivered" for d in log)
-    assert httpx.post(server.url + "/sandbox/webhooks/redeliver").json() == {"redelivered": 2}
-    wait_for(lambda: len(receiver.ok_hits()) == 5)
+    assert len(log) == 4 and all(d["status"] == "delivered" for d in log)
+    assert httpx.post(server.url + "/sandbox/webhooks/redeliver").json() == {"redelivered": 3}
+    wait_for(lambda: len(receiver.ok_hits()) == 7)
     assert {h["headers"]["x-razorpay-event-id"] for h in receiver.ok_hits()} == set(by_id)
 
 
@@ -324,9 +328,9 @@ def test_webhook_order_and_duplicates_are_random_but_seeded(receiver):
 
     first, again = run(11), run(11)
     assert first == again  # same seed: same order and same duplicates
-    assert all(set(events) == {"payment_link.paid", "payment.captured"} for events in first)
-    assert {events[0] for events in first} == {"payment_link.paid", "payment.captured"}  # order varies
-    assert {len(events) for events in first} == {2, 3}  # sometimes one event arrives twice
+    assert all(set(events) == {"payment_link.paid", "payment.captured", "order.paid"} for events in first)
+    assert len({events[0] for events in first}) > 1  # order varies
+    assert {len(events) for events in first} == {3, 4}  # sometimes one event arrives twice
 
 
 def test_webhook_retried_after_receiver_error(server, client, receiver):
@@ -393,7 +397,7 @@ def test_fail_then_partial_then_full(server, client, receiver):
     assert server.sandbox.webhooks.wait_idle(5)
     names = [d["event"] for d in server.sandbox.webhooks.snapshot()]
     assert sorted(names) == sorted(["payment.failed", "payment_link.partially_paid", "payment.captured",
-                                    "payment_link.paid", "payment.captured"])
+                                    "payment_link.paid", "payment.captured", "order.paid"])
 
 
 def test_partial_refused_when_not_accepted(server, client):
