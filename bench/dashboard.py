@@ -3,7 +3,7 @@
 <= 50 MB.
 
 Seeding is direct and bulk (users, wallets, ledger, rollups written with the exact shapes
-services/ledger.py writes, checked by `ledger.audit` = []), so it takes seconds, not the hours 100k
+services/ledger/ writes, checked by `ledger.audit` = []), so it takes seconds, not the hours 100k
 real postings would. Each page is rendered once cold, then timed over `REPEATS` warm reruns (median).
 The export is measured with tracemalloc around `reports.export_csv` (what the Transactions download
 calls) consuming all of the heavy user's rows; the page's own `"".join(...)` is measured beside it.
@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from services import clock, ledger, reports  # noqa: E402
+from services.ledger import rollups as ledger_rollups, wallets as ledger_wallets  # noqa: E402  (their shapes)
 from services import db as dbmod  # noqa: E402
 
 APP = str(ROOT / "app.py")
@@ -102,18 +103,18 @@ class _UserBuilder:
         if meta:
             e["meta"] = meta
         d = e["day"]
-        self.days[d] = ledger._add_to_day({d: self.days.get(d) or {}}, e, self.balance)[d]
+        self.days[d] = ledger_rollups.add_to_day({d: self.days.get(d) or {}}, e, self.balance)[d]
         return e
 
     def wallet_doc(self) -> dict:
-        w = ledger.new_wallet_doc(self.uid)
-        cutoff = clock.day_of(clock.now() - timedelta(days=ledger.WALLET_DAYS - 1))
+        w = ledger_wallets.new_wallet_doc(self.uid)
+        cutoff = clock.day_of(clock.now() - timedelta(days=ledger_rollups.WALLET_DAYS - 1))
         w.update(balance=self.balance, n=self.n, seq=self.n, created_at=self.created_at,
                  days={d: v for d, v in self.days.items() if d >= cutoff})
         return w
 
     def rollup_docs(self) -> list[dict]:
-        cutoff = clock.day_of(clock.now() - timedelta(days=ledger.WALLET_DAYS - 1))
+        cutoff = clock.day_of(clock.now() - timedelta(days=ledger_rollups.WALLET_DAYS - 1))
         return [{"_id": f"{self.uid}|{d}", "user_id": self.uid, "day": d, **v}
                 for d, v in sorted(self.days.items()) if d < cutoff]
 

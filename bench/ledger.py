@@ -80,6 +80,7 @@ def main() -> None:
         print(f"raw guarded find_one_and_update: {a:.2f} ms")
         print(f"full billed call (hold+settle+entry+rollup): {b:.2f} ms  ({1000 / b:.0f} calls/s)")
         print(f"ratio call/raw: {b / a:.2f}  (target <= 4)")
+        dbmod.client_of(db).close()  # an engine left to the garbage collector complains at exit
 
         per = {}
         for n in (1_000, 100_000):
@@ -92,6 +93,7 @@ def main() -> None:
             per[n] = ms(billed_calls(db, "u", N, "c"))
             print(f"billed call with {n:>7,} entries in the ledger: {per[n]:.2f} ms")
             assert ledger.audit(db) == [], "audit must stay clean"
+            dbmod.client_of(db).close()
         r2 = per[100_000] / per[1_000]
         print(f"ratio 100k/1k: {r2:.2f}  (target <= 1.5)")
         print(f"ratio_call_vs_raw={b / a:.2f} ratio_100k_vs_1k={r2:.2f}")

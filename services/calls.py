@@ -17,16 +17,15 @@ import re
 import uuid
 from datetime import timedelta
 
-
-from services import clock, ledger, settings, telephony
+from services import clock, ledger, settings, telephony, users
+from services.checks import whole_number
 from services.db import insert_new
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached, WalletError
-from services.money import format_rupees
+from services.money import cost_paise, covered_seconds, format_rupees
 
 STARTING, ACTIVE, ENDING, COMPLETED = "starting", "active", "ending", "completed"
 REFUSED, FAILED, EXPIRING, EXPIRED = "refused", "failed", "expiring", "expired"
-OPEN = (STARTING, ACTIVE, ENDING, EXPIRING)
-MAX_CALL_MINUTES = 240            # the same bound settings put on default_call_minutes
+MAX_CALL_MINUTES = settings.MAX_CALL_MINUTES
 MAX_DURATION_SECONDS = 24 * 3600  # a reported duration beyond a day is a bug upstream, not a call
 # A "starting" call younger than this may still be taking its hold in another process.
 STARTING_GRACE = timedelta(minutes=1)
@@ -35,21 +34,6 @@ _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _KB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
 _CALL_ID = re.compile(r"^[A-Za-z0-9_\-]{1,90}$")  # room for the ":<attempt>" of later hold ids
 _NUMBER_NOISE = re.compile(r"[\s\-().]")
-
-
-# ------------------------------------------------------------------------------------- the price
-
-def cost_paise(seconds: int, rate_paise_per_min: int) -> int:
-    """THE rounding rule: ceil(seconds x rate / 60), in integers (a started paisa is charged)."""
-    for v, what in ((seconds, "Seconds"), (rate_paise_per_min, "Rate")):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise InvalidInput(f"{what} must be a whole number >= 0.")
-    return -(-(seconds * rate_paise_per_min) // 60)
-
-
-def covered_seconds(amount_paise: int, rate_paise_per_min: int) -> int:
-    """The longest call `amount_paise` pays for: the largest s with cost_paise(s, rate) <= amount."""
-    return amount_paise * 60 // rate_paise_per_min
 
 
 # ------------------------------------------------------------------------------------ validation
@@ -76,26 +60,11 @@ def check_kb_id(kb_id) -> str:
 def check_max_minutes(max_minutes) -> int | None:
     if max_minutes is None:
         return None
-    if isinstance(max_minutes, bool) or not isinstance(max_minutes, int) or \
-            not 1 <= max_minutes <= MAX_CALL_MINUTES:
-        raise InvalidInput(f"Maximum call length must be a whole number of minutes from 1 to {MAX_CALL_MINUTES}.")
-    return max_minutes
+    return whole_number(max_minutes, 1, MAX_CALL_MINUTES, what="Maximum call length", unit="of minutes")
 
 
 def check_duration(seconds) -> int:
-    if isinstance(seconds, bool) or not isinstance(seconds, int):
-        raise InvalidInput("Call duration must be a whole number of seconds.")
-    if seconds < 0:
-        raise InvalidInput("Call duration cannot be negative.")
-    if seconds > MAX_DURATION_SECONDS:
-        raise InvalidInput("Call duration cannot be more than 24 hours.")
-    return seconds
-
-
-def _check_user(user_id) -> None:
-    if not isinstance(user_id, str) or not user_id or len(user_id) > 64 or "." in user_id or \
-            user_id.startswith("$"):
-        raise InvalidInput("Unknown or malformed user id.")
+    return whole_number(seconds, 0, MAX_DURATION_SECONDS, what="Call duration", unit="of seconds")
 
 
 def _check_call_id(call_id) -> str:
@@ -116,7 +85,7 @@ def start_call(db, user_id: str, to_number: str, kb_id: str, max_minutes: int | 
     Refusals are recorded as calls with status "refused". With `call_id` (campaign items) the start is
     idempotent: repeating it returns the call as it stands, or retries one that was refused or failed.
     """
-    _check_user(user_id)
+    users.check_user_id(user_id)
     to_number = normalize_number(to_number)
     check_kb_id(kb_id)
     check_max_minutes(max_minutes)
@@ -165,52 +134,46 @@ def _hold_id(doc: dict) -> str:
 
 
 def _take_hold(db, doc: dict, cfg: dict) -> dict:
+    """Hold the call's maximum cost (or what the wallet has, if at least the minimum to start) and make
+    the call active. The minimum balance and the daily cap are checked by the ledger inside the hold's
+    own compare-and-set: two racing starts cannot both squeeze under the cap."""
     uid, cid, hid = doc["user_id"], doc["_id"], _hold_id(doc)
     rate, minutes = int(doc["rate_paise"]), int(doc["max_minutes"])
-    max_cost = minutes * rate
     floor = cfg["min_call_balance_paise"]
     cap = settings.user_overrides(db, uid).get("daily_cap_paise")
-    w = _wallet_view(db, uid)
-    available = w["balance"] - w["held"]
-    if available < max(floor, 1) and hid not in w["holds"]:
-        msg = (f"Insufficient balance to start a call: {format_rupees(available)} available, at least "
-               f"{format_rupees(max(floor, 1))} needed. Please recharge.")
-        _refuse(db, cid, "insufficient_balance", msg)
-        raise InsufficientBalance(msg)
-    if cap is not None and hid not in w["holds"]:
-        msg = _cap_problem(cap, w["today_debits"] + w["held"], min(max_cost, available), rate)
-        if msg:
-            _refuse(db, cid, "spend_cap", msg)
-            raise SpendCapReached(msg)
     try:
-        held = ledger.hold(db, uid, hid, max_cost, min_amount=floor, ref=f"call:{cid}")
+        held = ledger.hold(db, uid, hid, minutes * rate, min_amount=floor, daily_cap=cap, ref=f"call:{cid}")
     except Conflict:
-        # This attempt's hold was taken and given back (killed between a release and the refusal it
-        # precedes): the ledger never reopens it, so continue under the next attempt's hold id.
-        n = int(doc.get("attempts", 1)) + 1
-        nxt = {"attempts": n, "hold_id": f"{cid}:{n}"}
-        res = db.calls.update_one({"_id": cid, "status": STARTING, "attempts": doc.get("attempts", 1)},
-                                  {"$set": nxt})
-        if res.matched_count != 1:
-            raise Conflict("The call could not be started; please try again.")
-        return _take_hold(db, dict(doc, **nxt), cfg)
-    except InsufficientBalance:
-        avail = ledger.get_wallet(db, uid).available
+        # This attempt's hold was taken and given back already (an earlier run of this start died
+        # after giving it back): the ledger never reopens it, so continue under the next attempt's id.
+        return _take_hold(db, _next_hold_id(db, doc), cfg)
+    except InsufficientBalance as exc:
+        avail = exc.available if exc.available is not None else ledger.get_wallet(db, uid).available
         msg = (f"Insufficient balance to start a call: {format_rupees(avail)} available, at least "
                f"{format_rupees(max(floor, 1))} needed. Please recharge.")
         _refuse(db, cid, "insufficient_balance", msg)
-        raise InsufficientBalance(msg)
-    if cap is not None:
-        # Again with our hold in place: two calls racing past the first check cannot both fit.
-        w = _wallet_view(db, uid)
-        msg = _cap_problem(cap, w["today_debits"] + w["held"] - held, held, rate)
-        if msg:
-            # Release before marking refused: a crash in between leaves a "starting" call with no
-            # hold, which recovery marks failed; the other order could strand the hold.
-            ledger.release(db, uid, hid)
-            _refuse(db, cid, "spend_cap", msg)
-            raise SpendCapReached(msg)
-    max_secs = min(minutes * 60, covered_seconds(held, rate))
+        raise InsufficientBalance(msg, available=avail, needed=max(floor, 1)) from None
+    except SpendCapReached as exc:
+        msg = _cap_message(exc, rate)
+        _refuse(db, cid, "spend_cap", msg)
+        raise SpendCapReached(msg, cap=exc.cap, committed=exc.committed, wanted=exc.wanted) from None
+    return _activate(db, doc, held)
+
+
+def _next_hold_id(db, doc: dict) -> dict:
+    n = int(doc.get("attempts", 1)) + 1
+    nxt = {"attempts": n, "hold_id": f"{doc['_id']}:{n}"}
+    res = db.calls.update_one({"_id": doc["_id"], "status": STARTING, "attempts": doc.get("attempts", 1)},
+                              {"$set": nxt})
+    if res.matched_count != 1:
+        raise Conflict("The call could not be started; please try again.")
+    return dict(doc, **nxt)
+
+
+def _activate(db, doc: dict, held: int) -> dict:
+    """Guarded starting -> active with the held amount and the longest call it pays for."""
+    uid, cid, rate = doc["user_id"], doc["_id"], int(doc["rate_paise"])
+    max_secs = min(int(doc["max_minutes"]) * 60, covered_seconds(held, rate))
     t = clock.now()
     res = db.calls.update_one({"_id": cid, "status": STARTING},
                               {"$set": {"status": ACTIVE, "held_paise": held, "max_duration_seconds": max_secs,
@@ -219,31 +182,20 @@ def _take_hold(db, doc: dict, cfg: dict) -> dict:
         cur = db.calls.find_one({"_id": cid})
         if cur is not None and cur["status"] in (ACTIVE, ENDING, COMPLETED):
             return _start_result(cur)  # recovery activated it meanwhile: same hold, same call
-        ledger.release(db, uid, hid)  # recovery gave up on it: give the money back
+        ledger.release(db, uid, _hold_id(doc))  # recovery gave up on it: give the money back
         raise Conflict("The call could not be started; please try again.")
     return {"call_id": cid, "max_duration_seconds": max_secs, "rate_paise": rate, "held_paise": held,
             "status": ACTIVE}
 
 
-def _cap_problem(cap: int, committed: int, this_call: int, rate: int) -> str | None:
-    """Why a call that could cost `this_call` does not fit under the daily cap, or None if it fits.
-    `committed` = today's debits + every other open hold (those calls may still be billed today)."""
-    if committed + this_call <= cap:
-        return None
-    fits = max(0, cap - committed) // rate
+def _cap_message(exc: SpendCapReached, rate: int) -> str:
+    """Why this call does not fit under the daily cap, and what would: `committed` is today's debits +
+    every open hold (those calls may still be billed today)."""
+    fits = exc.room // rate
     hint = (f" A call of up to {fits} minute{'s' if fits != 1 else ''} would fit." if fits >= 1
             else " Try again tomorrow or ask an admin to raise the limit.")
-    return (f"Daily spend limit of {format_rupees(cap)} reached: {format_rupees(committed)} already spent or "
-            f"reserved today, and this call could cost up to {format_rupees(this_call)}.{hint}")
-
-
-def _wallet_view(db, uid: str) -> dict:
-    """Balance, held, open holds and today's debits from ONE read, so they agree with each other."""
-    ledger.ensure_wallet(db, uid)
-    w = db.wallets.find_one({"_id": uid}, {"balance": 1, "held": 1, "holds": 1, "days": 1}) or {}
-    today = (w.get("days") or {}).get(clock.day_of(clock.now())) or {}
-    return {"balance": int(w.get("balance", 0)), "held": int(w.get("held", 0)), "holds": w.get("holds") or {},
-            "today_debits": int(today.get("debits", 0))}
+    return (f"Daily spend limit of {format_rupees(exc.cap)} reached: {format_rupees(exc.committed)} already "
+            f"spent or reserved today, and this call could cost up to {format_rupees(exc.wanted)}.{hint}")
 
 
 def _refuse(db, cid: str, reason: str, message: str) -> None:
@@ -266,7 +218,7 @@ def end_call(db, user_id: str, call_id: str, duration_seconds: int) -> dict:
     (then `cut_off` is True). Returns dict(call_id, billed_seconds, cost_paise, status, balance_paise,
     cut_off). Ending again returns the first result, whatever duration is passed.
     """
-    _check_user(user_id)
+    users.check_user_id(user_id)
     _check_call_id(call_id)
     seconds = check_duration(duration_seconds)
     doc = _own(db, user_id, call_id)
@@ -275,7 +227,7 @@ def end_call(db, user_id: str, call_id: str, duration_seconds: int) -> dict:
         if st == COMPLETED:
             return _end_result(doc)
         if st == ENDING:
-            return _finish(db, doc)
+            return _bill(db, doc)
         if st == ACTIVE:
             billed = min(seconds, int(doc["max_duration_seconds"]))
             t = clock.now()
@@ -285,7 +237,7 @@ def end_call(db, user_id: str, call_id: str, duration_seconds: int) -> dict:
                       "cut_off": seconds > int(doc["max_duration_seconds"]), "ending_at": t, "updated_at": t}
             res = db.calls.update_one({"_id": call_id, "status": ACTIVE}, {"$set": fields})
             if res.matched_count == 1:
-                return _finish(db, dict(doc, **fields))
+                return _bill(db, dict(doc, **fields))
             doc = _own(db, user_id, call_id)
             continue
         if st == STARTING:
@@ -295,7 +247,7 @@ def end_call(db, user_id: str, call_id: str, duration_seconds: int) -> dict:
         raise Conflict("This call was closed without charge because no end was reported in time.")
 
 
-def _finish(db, doc: dict) -> dict:
+def _bill(db, doc: dict) -> dict:
     """Settle an "ending" call: one debit (none for a free call), the rest of the hold released."""
     cid, uid = doc["_id"], doc["user_id"]
     meta = {"call_id": cid, "to_number": doc["to_number"], "kb_id": doc["kb_id"],
@@ -344,7 +296,7 @@ def _end_result(doc: dict) -> dict:
 
 def get_call(db, user_id: str, call_id: str) -> dict:
     """One of the user's calls (NotFound for an unknown id or another user's call)."""
-    _check_user(user_id)
+    users.check_user_id(user_id)
     _check_call_id(call_id)
     return _public(_own(db, user_id, call_id))
 
@@ -355,9 +307,8 @@ def list_calls(db, user_id: str, limit: int = 50) -> list[dict]:
     Walks back in time in widening windows: a sorted query costs as much as the whole collection on
     the embedded engine; a window costs only what it reads.
     """
-    _check_user(user_id)
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
-        raise InvalidInput("Page size must be between 1 and 1000.")
+    users.check_user_id(user_id)
+    whole_number(limit, 1, 1000, what="Page size")
     top = clock.now() + timedelta(seconds=1)
     span = timedelta(hours=1)
     found: list[dict] = []
@@ -408,7 +359,7 @@ def recover_stale_calls(db, *, now=None) -> int:
     for doc in list(db.calls.find({"status": {"$in": [STARTING, ENDING, EXPIRING]}})):
         try:
             if doc["status"] == ENDING:
-                _finish(db, doc)
+                _bill(db, doc)
                 fixed += 1
             elif doc["status"] == EXPIRING:
                 _expire(db, doc)
@@ -431,7 +382,7 @@ def _recover_starting(db, doc: dict) -> int:
     h = ledger.get_wallet(db, uid).holds.get(_hold_id(doc))
     t = clock.now()
     if h is not None:
-        held = int(h["amount"])
+        held = h.amount
         secs = min(int(doc["max_minutes"]) * 60, covered_seconds(held, int(doc["rate_paise"])))
         fields = {"status": ACTIVE, "held_paise": held, "max_duration_seconds": secs, "active_at": t,
                   "updated_at": t}

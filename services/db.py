@@ -1,13 +1,15 @@
 """The database: real MongoDB when MONGODB_URI is set, else the embedded mongoeco engine on SQLite.
 
 Every service takes a `db` (a pymongo-compatible Database) as its first argument, so tests can hand
-it any target. `get_db()` is the process-wide default.
+it any target. `get_db()` is the process-wide default. Where it lives comes from services.config.
 """
 from __future__ import annotations
 
 import os
 import threading
 from pathlib import Path
+
+from services import config
 
 _lock = threading.Lock()
 _default = None
@@ -30,13 +32,14 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("WALLET_DATA_DIR") or Path(__file__).resolve().parent.parent / "data")
+    return config.get().data_dir
 
 
 def open_db(uri: str | None = None, name: str | None = None, path: str | os.PathLike | None = None):
     """Open a database. `uri` → real MongoDB via pymongo; else the embedded engine at `path`."""
-    uri = uri if uri is not None else os.environ.get("MONGODB_URI")
-    name = name or os.environ.get("MONGODB_DB", "wallet")
+    cfg = config.get()
+    uri = uri if uri is not None else cfg.mongodb_uri
+    name = name or cfg.mongodb_db
     if uri:
         import pymongo
         client = pymongo.MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)

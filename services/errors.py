@@ -27,6 +27,10 @@ class InvalidInput(WalletError):
 class InsufficientBalance(WalletError):
     code = "insufficient_balance"
 
+    def __init__(self, message: str, *, available: int | None = None, needed: int | None = None):
+        super().__init__(message)
+        self.available, self.needed = available, needed  # paise, when the refusal knows them
+
 
 class NotFound(WalletError):
     code = "not_found"
@@ -58,6 +62,17 @@ class Forbidden(WalletError):
 
 class SpendCapReached(WalletError):
     code = "spend_cap_reached"
+
+    def __init__(self, message: str, *, cap: int | None = None, committed: int | None = None,
+                 wanted: int | None = None):
+        super().__init__(message)
+        # paise: the cap, what today already spent or holds, and what this operation asked for
+        self.cap, self.committed, self.wanted = cap, committed, wanted
+
+    @property
+    def room(self) -> int | None:
+        """What still fits under the cap today (None if unknown)."""
+        return None if self.cap is None or self.committed is None else max(0, self.cap - self.committed)
 
 
 class RateLimited(WalletError):

@@ -1,10 +1,12 @@
-"""Money: integer paise inside, rupees only at the edges.
+"""Money: integer paise inside, rupees only at the edges, and the price of a call.
 
-`parse_rupees` is the one way user input becomes paise; `format_rupees` the one way paise become text.
+`parse_rupees` is the one way user input becomes paise; `format_rupees` the one way paise become text;
+`cost_paise` the one rounding rule of a call's price (and `covered_seconds` its inverse).
 """
 from decimal import Decimal
 import re
 
+from services.checks import whole_number
 from services.errors import InvalidAmount, BelowMinimum
 
 PAISE_PER_RUPEE = 100
@@ -117,3 +119,17 @@ def format_rupees(paise: int) -> str:
             head = head[:-2]
         digits = ",".join([head] + pairs + [tail])
     return f"{sign}Rs. {digits}.{frac:02d}"
+
+
+# ------------------------------------------------------------------------------------- the price
+
+def cost_paise(seconds: int, rate_paise_per_min: int) -> int:
+    """THE rounding rule: ceil(seconds x rate / 60), in integers (a started paisa is charged)."""
+    whole_number(seconds, 0, what="Seconds")
+    whole_number(rate_paise_per_min, 0, what="Rate")
+    return -(-(seconds * rate_paise_per_min) // 60)
+
+
+def covered_seconds(amount_paise: int, rate_paise_per_min: int) -> int:
+    """The longest call `amount_paise` pays for: the largest s with cost_paise(s, rate) <= amount."""
+    return amount_paise * 60 // rate_paise_per_min

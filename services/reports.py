@@ -1,8 +1,8 @@
 """Read models for charts, admin views and exports: daily rollups, never a re-aggregation of the ledger.
 
-Where the numbers live: each wallet document keeps today's and yesterday's counters in `days`; older
-days sit in the `rollups` collection (moved there by `ledger._archive_days`). Where both hold a day,
-the wallet's copy wins: it is the live one. CSV exports stream the ledger through `ledger.iter_entries`.
+Every number comes through the ledger's views: `ledger.day_totals` (one wallet's days),
+`ledger.days_across` (every wallet's days), `ledger.wallet_summaries` (every wallet's balance and today),
+`ledger.get_wallet`; CSV exports stream the ledger through `ledger.iter_entries`.
 """
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import csv
 import io
 from datetime import date, datetime, time, timedelta, timezone
 
-from services import clock, ledger, settings
+from services import clock, ledger, payments, settings, users, wallet
+from services.checks import whole_number
 from services.errors import InvalidInput
 from services.money import to_rupees
 
@@ -73,18 +74,16 @@ def category_totals(rows: list[dict], kind: str = "debit") -> dict[str, int]:
 def runway(db, user_id: str, *, window_days: int = 30, available: int | None = None) -> dict:
     """"At this rate your balance lasts about N days": the available balance over the average daily
     spend of the last `window_days` (today included). Integer math; `days` is None with no spending."""
-    if not 1 <= int(window_days) <= MAX_RANGE_DAYS:
-        raise InvalidInput(f"The window must be 1 to {MAX_RANGE_DAYS} days.")
+    whole_number(window_days, 1, MAX_RANGE_DAYS, what="The window", unit="of days")
     end = today()
     start = end - timedelta(days=window_days - 1)
-    w = db.wallets.find_one({"_id": user_id}, {"created_at": 1}) or {}
-    created = clock.as_utc(w.get("created_at"))
+    w = ledger.get_wallet(db, user_id)
     # A wallet younger than the window would look thriftier than it is if we divided by the window.
-    if created is not None and created.date() > start:
-        start = created.date()
+    if w.created_at is not None and w.created_at.date() > start:
+        start = w.created_at.date()
     spent = sum(r["debits"] for r in daily(db, user_id, start, end))
     if available is None:
-        available = ledger.get_wallet(db, user_id).available
+        available = w.available
     span = (end - start).days + 1
     if spent <= 0:
         return {"days": None, "avg_daily_paise": 0, "available_paise": available, "window_days": span}
@@ -96,79 +95,48 @@ def runway(db, user_id: str, *, window_days: int = 30, available: int | None = N
 # ------------------------------------------------------------------------------------ across users
 
 def _days_across(db, start: date, end: date, fields: dict | None = None):
-    """(user_id, day, values) for every active (user, day) in range: rollups, overridden by wallets."""
-    lo, hi = start.isoformat(), end.isoformat()
-    seen: dict[tuple[str, str], dict] = {}
-    proj = dict(fields, user_id=1, day=1) if fields else None  # None: every field
-    for d in db.rollups.find({"day": {"$gte": lo, "$lte": hi}}, proj):
-        seen[(d["user_id"], d["day"])] = d
-    for w in db.wallets.find({}, {"days": 1}):
-        for day, vals in (w.get("days") or {}).items():
-            if lo <= day <= hi:
-                seen[(w["_id"], day)] = vals
-    for (uid, day), vals in seen.items():
-        yield uid, day, vals
+    """(user_id, day, values) for every active (user, day) in range."""
+    return ledger.days_across(db, start.isoformat(), end.isoformat(), fields)
 
 
 def admin_summary(db, *, top: int = 10, period_days: int = 30) -> dict:
     """Totals and lists for the admin dashboard and `GET /admin/summary`, from wallets and rollups."""
-    if not 1 <= int(top) <= 1000:
-        raise InvalidInput("top must be between 1 and 1000.")
-    if not 1 <= int(period_days) <= MAX_RANGE_DAYS:
-        raise InvalidInput(f"period_days must be between 1 and {MAX_RANGE_DAYS}.")
+    whole_number(top, 1, 1000, what="top")
+    whole_number(period_days, 1, MAX_RANGE_DAYS, what="period_days")
     low_at = settings.get(db)["low_balance_paise"]
-    roles = {u["_id"]: u.get("role", "user") for u in db.users.find({}, {"role": 1})}
-    t = today().isoformat()
+    roles = users.roles(db)
     total = held = credits = debits = count = 0
     balances, low = [], []
-    for w in db.wallets.find({}, {"balance": 1, "held": 1, "days": 1}):
-        b, h = int(w.get("balance", 0)), int(w.get("held", 0))
-        total += b
-        held += h
-        balances.append({"username": w["_id"], "balance_paise": b})
-        # Staff wallets sit at zero by design: they are not customers running low.
-        if roles.get(w["_id"], "user") == "user" and b - h < low_at:
-            low.append({"username": w["_id"], "balance_paise": b, "available_paise": b - h})
-        d = (w.get("days") or {}).get(t) or {}
-        credits += int(d.get("credits", 0))
-        debits += int(d.get("debits", 0))
-        count += int(d.get("credit_count", 0)) + int(d.get("debit_count", 0))
-    spent: dict[str, int] = {}
-    start = today() - timedelta(days=period_days - 1)
-    for uid, _day, vals in _days_across(db, start, today(), {"debits": 1}):
-        if int(vals.get("debits", 0)):
-            spent[uid] = spent.get(uid, 0) + int(vals["debits"])
+    for w in ledger.wallet_summaries(db):
+        total += w.balance
+        held += w.held
+        balances.append({"username": w.user_id, "balance_paise": w.balance})
+        if wallet.is_low(w.available, low_at, roles.get(w.user_id)):
+            low.append({"username": w.user_id, "balance_paise": w.balance, "available_paise": w.available})
+        credits += w.today_credits
+        debits += w.today_debits
+        count += w.today_count
     low.sort(key=lambda r: (r["available_paise"], r["username"]))
     balances.sort(key=lambda r: (-r["balance_paise"], r["username"]))
-    spenders = sorted(({"username": u, "spent_paise": s} for u, s in spent.items()),
-                      key=lambda r: (-r["spent_paise"], r["username"]))
+    spenders = [{"username": r["username"], "spent_paise": r["spent_paise"]}
+                for r in top_spenders(db, today() - timedelta(days=period_days - 1), today(), top=top)]
     return {"total_balance_paise": total, "total_held_paise": held, "users": len(roles),
             "today_credits_paise": credits, "today_debits_paise": debits, "today_count": count,
             "low_balance_paise": low_at, "low_balance_count": len(low),
-            "low_balance_users": low[:max(top, 100)], "top_spenders": spenders[:top],
+            "low_balance_users": low[:max(top, 100)], "top_spenders": spenders,
             "top_balances": balances[:top], "period_days": period_days,
-            "failed_payments": _failed_payments(db)}
-
-
-def _failed_payments(db, limit: int = 100) -> list:
-    try:
-        from services import payments
-    except ImportError:  # the payments module is optional for reports
-        return []
-    fn = getattr(payments, "failed_payments", None)
-    return list(fn(db, limit=limit)) if fn else []
+            "failed_payments": list(payments.failed_payments(db, limit=100))}
 
 
 def user_balances(db, *, search: str = "", sort: str = "balance", descending: bool = True,
                   limit: int = 500) -> list[dict]:
     """Users with their balances for the admin table: one read of users, one of wallets."""
-    from services import users
     us = users.list_all(db, search=search)
-    ws = {w["_id"]: w for w in db.wallets.find({}, {"balance": 1, "held": 1})}
+    ws = {w.user_id: w for w in ledger.wallet_summaries(db)}
     rows = []
     for u in us:
-        w = ws.get(u["username"], {})
-        b, h = int(w.get("balance", 0)), int(w.get("held", 0))
+        w = ws.get(u["username"])
+        b, h = (w.balance, w.held) if w else (0, 0)
         rows.append({"username": u["username"], "name": u["name"], "email": u["email"], "role": u["role"],
                      "balance_paise": b, "held_paise": h, "available_paise": b - h})
     keys = {"balance": "balance_paise", "available": "available_paise", "username": "username",
@@ -216,8 +184,8 @@ def spending_trends(db, start: date, end: date) -> list[dict]:
 def user_summary(db, start: date, end: date) -> list[dict]:
     """Per user over [start, end]: money in, money out, calls, call seconds, and the current balance."""
     _check_range(start, end)
-    roles = {u["_id"]: u.get("role", "user") for u in db.users.find({}, {"role": 1})}
-    ws = {w["_id"]: w for w in db.wallets.find({}, {"balance": 1, "held": 1})}
+    roles = users.roles(db)
+    ws = {w.user_id: w for w in ledger.wallet_summaries(db)}
     acc = {u: {"credits": 0, "debits": 0, "credit_count": 0, "debit_count": 0, "calls": 0, "call_seconds": 0}
            for u in roles}
     for uid, _day, vals in _days_across(db, start, end):
@@ -227,9 +195,9 @@ def user_summary(db, start: date, end: date) -> list[dict]:
             a[k] += int(vals.get(k, 0))
     out = []
     for uid in sorted(acc):
-        w = ws.get(uid, {})
+        w = ws.get(uid)
         out.append({"username": uid, "role": roles.get(uid, ""), **acc[uid],
-                    "balance_paise": int(w.get("balance", 0)), "held_paise": int(w.get("held", 0))})
+                    "balance_paise": w.balance if w else 0, "held_paise": w.held if w else 0})
     return out
 
 
@@ -303,12 +271,11 @@ def today_transactions(db, *, limit: int = 200) -> list[dict]:
     The wallets' own rollups say who had activity today; only their pages are read (a ledger-wide
     date query would scan the whole ledger on the embedded engine).
     """
-    day = today().isoformat()
     t0 = datetime.combine(today(), time(), tzinfo=timezone.utc)
     out: list[dict] = []
-    for w in db.wallets.find({}, {"days": 1}):
-        if (w.get("days") or {}).get(day):
-            page, _ = ledger.entries(db, w["_id"], start=t0, limit=limit)
+    for w in ledger.wallet_summaries(db):
+        if w.today_count:
+            page, _ = ledger.entries(db, w.user_id, start=t0, limit=limit)
             out.extend(page)
     out.sort(key=lambda e: (e["created_at"], e["_id"]), reverse=True)
     return out[:limit]

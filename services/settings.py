@@ -4,8 +4,12 @@ from __future__ import annotations
 import uuid
 
 from services import clock
-from services.errors import InvalidInput
+from services.checks import whole_number
+from services.errors import InvalidInput, NotFound
 from services.money import DEFAULT_MAX_PAISE, parse_rupees
+
+# The longest call anyone may ask for, in minutes (calls and campaigns check requests against it).
+MAX_CALL_MINUTES = 240
 
 # The product's rules, in one place.
 DEFAULTS = {
@@ -24,7 +28,7 @@ _BOUNDS = {
     "min_recharge_paise": (100, 1_000_000),
     "low_balance_paise": (0, 10_000_000),
     "max_amount_paise": (100, 100_000_000),
-    "default_call_minutes": (1, 240),
+    "default_call_minutes": (1, MAX_CALL_MINUTES),
     "stale_call_minutes": (5, 10_080),
 }
 USER_KEYS = ("call_rate_paise", "daily_cap_paise")
@@ -40,8 +44,7 @@ def set_value(db, name: str, value: int, *, by: str) -> dict:
     if name not in _BOUNDS:
         raise InvalidInput(f"Unknown setting {name!r}.")
     lo, hi = _BOUNDS[name]
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise InvalidInput(f"{name} must be a whole number between {lo} and {hi}.")
+    whole_number(value, lo, hi, what=name)
     old = get(db)[name]
     db.settings.update_one({"_id": "global"}, {"$set": {name: value}}, upsert=True)
     return _record(db, "global", name, old, value, by)
@@ -65,10 +68,9 @@ def set_user_value(db, user_id: str, name: str, value: int | None, *, by: str) -
     if name not in USER_KEYS:
         raise InvalidInput(f"Unknown per-user setting {name!r}.")
     if db.users.find_one({"_id": user_id}, {"_id": 1}) is None:
-        from services.errors import NotFound
         raise NotFound(f"No user {user_id!r}.")
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-        raise InvalidInput(f"{name} must be a positive whole number of paise.")
+    if value is not None:
+        whole_number(value, 1, what=name, unit="of paise")
     old = user_overrides(db, user_id).get(name)
     op = {"$set": {name: value}} if value is not None else {"$unset": {name: ""}}
     db.settings.update_one({"_id": f"user:{user_id}"}, op, upsert=True)

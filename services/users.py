@@ -1,17 +1,26 @@
-"""Users: who they are, their role, their password; a wallet is created with every user."""
+"""Users: who they are, their role, their password; a wallet is created with every user.
+
+Also THE user-id rule (`check_user_id`), which the ledger, calls and campaigns apply to every id they
+are given. New usernames follow the stricter `normalize_username`; every username is a valid user id.
+"""
 from __future__ import annotations
 
-import os
 import re
 import secrets
 
 import bcrypt
 
-from services import clock, ledger
+# users -> ledger (a wallet per user) and ledger -> users (the id rule): each side only looks the other
+# up when called, so either may be imported first.
+from services import clock, config, ledger
 from services.db import insert_new
 from services.errors import AuthError, Conflict, InvalidInput, NotFound
 
 ROLES = ("user", "admin", "analyst")
+STAFF_ROLES = ("admin", "analyst")
+# A user id lives inside other ids (`{user}:{n}` entries, `{user}|{day}` rollups) and in `_id` fields:
+# no dot, no colon, no leading '$'. Ids made by tests and scripts may be shorter than a username.
+USER_ID_MAX = 64
 _USERNAME = re.compile(r"^[a-z0-9_-]{3,32}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 
@@ -81,9 +90,21 @@ def credentials(db) -> dict:
                           for d in db.users.find({}, {"name": 1, "email": 1, "password_hash": 1, "role": 1})}}
 
 
+def role_of(db, user_id: str) -> str | None:
+    """The user's role, or None for an id with no user behind it."""
+    doc = db.users.find_one({"_id": user_id}, {"role": 1}) if isinstance(user_id, str) else None
+    return doc.get("role", "user") if doc else None
+
+
+def roles(db) -> dict[str, str]:
+    """Every user's role, by username (one read of the users collection)."""
+    return {d["_id"]: d.get("role", "user") for d in db.users.find({}, {"role": 1})}
+
+
 def ensure_first_admin(db) -> dict | None:
     """Create the admin named by WALLET_ADMIN_USER / WALLET_ADMIN_PASSWORD if no admin exists."""
-    user, pw = os.environ.get("WALLET_ADMIN_USER"), os.environ.get("WALLET_ADMIN_PASSWORD")
+    cfg = config.get()
+    user, pw = cfg.admin_user, cfg.admin_password
     if not user or not pw or db.users.find_one({"role": "admin"}, {"_id": 1}):
         return None
     return create_user(db, user, pw, "Administrator", f"{normalize_username(user)}@localhost.localdomain",
@@ -105,6 +126,14 @@ def seed_demo(db, password: str | None = None) -> list[tuple[str, str, str]]:
         except Conflict:
             pass
     return made
+
+
+def check_user_id(user_id) -> str:
+    """THE user-id rule: 1-64 characters, no '.', no ':', not starting with '$'. Returns the id."""
+    if not isinstance(user_id, str) or not 1 <= len(user_id) <= USER_ID_MAX or "." in user_id or \
+            ":" in user_id or user_id.startswith("$"):
+        raise InvalidInput("Unknown or malformed user id.")
+    return user_id
 
 
 def normalize_username(username) -> str:

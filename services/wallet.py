@@ -1,13 +1,21 @@
-"""What a user and an admin do with a wallet: read the balance, grant audited credits."""
+"""What a user and an admin do with a wallet: read the balance, grant audited credits; and the
+low-balance rule."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services import clock, ledger, settings
+from services import clock, ledger, settings, users
 from services.errors import InvalidInput, NotFound
 from services.money import parse_rupees
 
 ADMIN_CATEGORIES = ("manual_credit", "promo_credit", "refund")
+
+
+def is_low(available: int, threshold: int, role: str | None = "user") -> bool:
+    """THE low-balance rule: a customer's spendable amount is below the threshold from settings. Staff
+    wallets (admin, analyst) sit at zero by design and are never low; an id without a user counts as
+    a customer."""
+    return role not in users.STAFF_ROLES and available < threshold
 
 
 @dataclass(frozen=True)
@@ -17,16 +25,18 @@ class Balance:
     held: int
     available: int
     low_threshold: int
+    role: str | None = "user"
 
     @property
     def low(self) -> bool:
-        """The low-balance warning: the spendable amount is below the threshold from settings."""
-        return self.available < self.low_threshold
+        """The low-balance warning (`is_low`)."""
+        return is_low(self.available, self.low_threshold, self.role)
 
 
 def balance(db, user_id: str) -> Balance:
     w = ledger.get_wallet(db, user_id)
-    return Balance(user_id, w.balance, w.held, w.available, settings.get(db)["low_balance_paise"])
+    return Balance(user_id, w.balance, w.held, w.available, settings.get(db)["low_balance_paise"],
+                   users.role_of(db, user_id))
 
 
 def admin_credit(db, *, admin: str, user_id: str, amount, category: str, reason: str, key: str) -> dict:
@@ -36,7 +46,7 @@ def admin_credit(db, *, admin: str, user_id: str, amount, category: str, reason:
     reason = reason.strip() if isinstance(reason, str) else ""
     if not 3 <= len(reason) <= 300:
         raise InvalidInput("A reason of 3 to 300 characters is required.")
-    if db.users.find_one({"_id": user_id}, {"_id": 1}) is None:
+    if users.role_of(db, user_id) is None:
         raise NotFound(f"No user {user_id!r}.")
     paise = parse_rupees(amount, maximum=settings.get(db)["max_amount_paise"])
     entry = ledger.post(db, user_id, key=f"admin:{key}", type=ledger.CREDIT, category=category,

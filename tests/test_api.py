@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from services import calls, ledger, settings, tokens, wallet
+from services import ledger, money, settings, tokens, wallet
 from tests.test_api_support import (PASSWORD, app, bearer, client, make_user,  # noqa: F401
                                     payments_off, sandbox, sandbox_post)
 
@@ -121,7 +121,7 @@ def test_per_user_call_rate_set_by_admin(client, admin, edb):
     c = client.post("/api/call", headers=bearer(tok), json={"to_number": "+919876543210", "kb_id": "kb1"}).json()
     assert c["rate"] == 2.5 and c["rate_paise"] == 250
     end = client.post(f"/api/call/{c['call_id']}/end", headers=bearer(tok), json={"duration_seconds": 61}).json()
-    assert end["cost_paise"] == calls.cost_paise(61, 250) == 255  # ceil(61 x 250 / 60)
+    assert end["cost_paise"] == money.cost_paise(61, 250) == 255  # ceil(61 x 250 / 60)
     assert end["cost"] == 2.55
 
 

@@ -15,7 +15,7 @@ from fractions import Fraction
 
 import pytest
 
-from services import calls, clock, ledger, reports, settings, telephony, users, wallet
+from services import calls, clock, ledger, money, reports, settings, telephony, users, wallet
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached
 
 NUM = "+919876543210"
@@ -126,7 +126,7 @@ def test_twenty_concurrent_calls_never_overdraw(db):
     w = ledger.get_wallet(db, "busy")
     assert (w.balance, w.held, w.holds) == (start - total, 0, {})
     for r in results:  # each call cost what its own seconds and the formula say, capped at its maximum
-        assert r["cost_paise"] == calls.cost_paise(r["billed_seconds"], 1000)
+        assert r["cost_paise"] == money.cost_paise(r["billed_seconds"], 1000)
         assert r["billed_seconds"] == min(r["reported_seconds"], r["max_duration_seconds"])
         assert r["cut_off"] == (r["reported_seconds"] > r["max_duration_seconds"])
     assert ledger.audit(db) == []
@@ -146,7 +146,7 @@ CASES = [(rate, s, want) for rate, row in TABLE.items() for s, want in row.items
 @pytest.mark.parametrize("rate,seconds,want", CASES)
 def test_cost_table(rate, seconds, want):
     assert math.ceil(Fraction(seconds * rate, 60)) == want  # the table itself, checked independently
-    assert calls.cost_paise(seconds, rate) == want
+    assert money.cost_paise(seconds, rate) == want
 
 
 def test_cost_table_is_what_calls_bill(edb):
@@ -166,9 +166,9 @@ def test_cost_table_is_what_calls_bill(edb):
 def test_cost_rejects_bad_arguments():
     for bad in (-1, 1.5, True, None, "60"):
         with pytest.raises(InvalidInput):
-            calls.cost_paise(bad, 1000)
+            money.cost_paise(bad, 1000)
         with pytest.raises(InvalidInput):
-            calls.cost_paise(60, bad)
+            money.cost_paise(60, bad)
 
 
 def test_rate_change_during_a_call_keeps_its_price(edb):
@@ -212,7 +212,7 @@ def test_hold_is_capped_by_balance_and_long_calls_are_cut_off(edb):
     credit(edb, uid, 1234, "rch-odd")
     s = calls.start_call(edb, uid, NUM, KB)
     assert (s["held_paise"], s["max_duration_seconds"]) == (1234, 49)
-    assert calls.cost_paise(49, 1500) <= 1234 < calls.cost_paise(50, 1500)
+    assert money.cost_paise(49, 1500) <= 1234 < money.cost_paise(50, 1500)
     assert calls.end_call(edb, uid, s["call_id"], 10_000)["cost_paise"] == 1225
     assert ledger.get_wallet(edb, uid).balance == 9
     assert ledger.audit(edb) == []

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from services import clock, ledger, reports, settings, users, wallet
+from services.ledger import posting, queries
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, WalletError
 from tests import workers
 
@@ -35,7 +36,8 @@ def credit(db, uid, paise, key):
 
 
 def snapshot(db):
-    """Everything a bad call could have written."""
+    """Everything a bad call could have written (raw documents: "nothing at all changed" has no public
+    view short of reading every collection)."""
     return {c: sorted(map(repr, db[c].find({}))) for c in
             ("wallets", "ledger", "ledger_keys", "users", "settings", "settings_history", "rollups",
                       "audit_log")}
@@ -125,7 +127,7 @@ def test_same_key_ten_times_concurrently_one_entry(db):
     with ThreadPoolExecutor(10) as ex:
         results = list(ex.map(send, range(10)))
     assert len({r["_id"] for r in results}) == 1 and all(r["balance_after"] == 3766 for r in results)
-    assert db.ledger.count_documents({"key": "same"}) == 1
+    assert sum(1 for e in ledger.iter_entries(db) if e["key"] == "same") == 1
     assert ledger.get_wallet(db, "u1").balance == 3766
     assert ledger.audit(db) == []
 
@@ -163,7 +165,7 @@ def test_eight_threads_500_debits_each(db):
     assert total == 1000
     assert ledger.get_wallet(db, "u1").balance == 0
     assert min(lows) >= 0
-    assert db.ledger.count_documents({"type": "debit"}) == 1000
+    assert sum(1 for _ in ledger.iter_entries(db, type="debit")) == 1000
     assert ledger.audit(db) == []
 
 
@@ -194,32 +196,44 @@ def test_crash_between_balance_change_and_ledger_insert_is_recovered(db, monkeyp
     credit(db, "u1", 5000, "seed")
 
     def die(*_a, **_k):
-        raise SystemExit("killed")   # stands for the process dying right after the CAS
+        raise SystemExit("killed")   # stands for the process dying right after the CAS (step 2)
 
-    monkeypatch.setattr(ledger, "_finish", die)
+    monkeypatch.setattr(posting, "record", die)  # steps 3-4 never run
     with pytest.raises(SystemExit):
         ledger.post(db, "u1", key="lost?", type="debit", category="call", amount=700)
     monkeypatch.undo()
-    assert db.ledger.count_documents({"key": "lost?"}) == 0     # the ledger doesn't have it yet ...
+    assert ledger.get_entry(db, ledger.entry_id("u1", 2)) is None          # the ledger doesn't have it yet ...
+    assert not any(e["key"] == "lost?" for e in ledger.iter_entries(db))
     assert ledger.get_wallet(db, "u1").balance == 4300          # ... but the balance moved
     assert ledger.audit(db) == []                               # audit counts the pending entry
     # the client retries the same key: it gets the entry, not a second debit
     e = ledger.post(db, "u1", key="lost?", type="debit", category="call", amount=700)
     assert e["balance_after"] == 4300 and ledger.get_wallet(db, "u1").balance == 4300
     ledger.recover(db)
-    assert db.wallets.find_one({"_id": "u1"})["pending"] == []
+    assert ledger.recover(db)["pending_finished"] == 0          # nothing left in flight
     assert ledger.find_entry(db, "lost?")["amount"] == 700
-    assert db.ledger.count_documents({"key": "lost?"}) == 1
+    assert sum(1 for e in ledger.iter_entries(db) if e["key"] == "lost?") == 1
 
 
-def test_claimed_key_of_a_dead_process_is_adopted(db):
+# A child that claims the key, then dies before moving any money (exits in step 2).
+_CLAIM_AND_DIE = """
+import json, os, sys
+from services import ledger
+from services.ledger import posting
+from tests.workers import open_spec
+posting._apply = lambda *a, **k: os._exit(9)
+ledger.post(open_spec(json.loads(sys.argv[1])), "u1", key="orphan", type="debit", category="call", amount=900)
+"""
+
+
+def test_claimed_key_of_a_dead_process_is_adopted(target):
     """A process that claimed a key and died before moving money: the retry takes the key over."""
+    db, spec = target
     credit(db, "u1", 5000, "seed")
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True).stdout.strip()
-    db.ledger_keys.insert_many([{"_id": "orphan", "user_id": "u1", "type": "debit", "amount": 900,
-                                 "category": "call", "entry_id": None, "at": clock.now(),
-                                 "owner": f"{ledger._HOST}|{dead}|0"}])
+    child = subprocess.run([sys.executable, "-c", _CLAIM_AND_DIE, json.dumps(spec)], cwd=ROOT,
+                           env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
+    assert child.returncode == 9, child.stderr
+    assert ledger.find_entry(db, "orphan") is None and ledger.get_wallet(db, "u1").balance == 5000
     e = ledger.post(db, "u1", key="orphan", type="debit", category="call", amount=900)
     assert e["balance_after"] == 4100 and ledger.find_entry(db, "orphan")["_id"] == e["_id"]
     assert ledger.audit(db) == []
@@ -267,11 +281,11 @@ def test_sigkill_at_random_points(kind, tmp_path, request):
     assert ledger.audit(db) == []
     # every acknowledged credit/debit exactly once; every hold resolved
     keys = {f"s1-op{n}" for n in range(ops)}
-    all_keys = [d["key"] for d in db.ledger.find({}, {"key": 1})]
+    all_keys = [e["key"] for e in ledger.iter_entries(db)]
     present = set(all_keys)
     assert len(all_keys) == len(present), "a key was applied twice"
-    w = db.wallets.find_one({"_id": "u1"})
-    assert w["holds"] == {} and int(w["held"]) == 0
+    w = ledger.get_wallet(db, "u1")
+    assert w.holds == {} and w.held == 0
     for log_rec in map(json.loads, open(log_path)):
         if "intent" in log_rec and log_rec["intent"]["kind"] == "credit":
             assert log_rec["intent"]["key"] in present
@@ -391,8 +405,8 @@ def test_filtered_pages_read_only_days_that_can_match(edb, monkeypatch):
     monkeypatch.setattr(clock, "now", lambda: base + timedelta(days=4, hours=1))
     ledger.recover(edb)
     reads = []
-    real_get = ledger.get_entry
-    monkeypatch.setattr(ledger, "get_entry", lambda db, eid: reads.append(eid) or real_get(db, eid))
+    real_get = queries.get_entry  # counts the entry reads a page makes
+    monkeypatch.setattr(queries, "get_entry", lambda db, eid: reads.append(eid) or real_get(db, eid))
     page, cursor = ledger.entries(edb, "u1", category="refund")
     assert [e["key"] for e in page] == expected_refunds[::-1] and cursor is None
     assert len(reads) <= 2 * 42, "only the two days with refunds are walked"
@@ -423,9 +437,8 @@ def test_rollups_follow_entries_and_survive_archival(edb, monkeypatch):
     day1 = reports.today()
     real_now = clock.now
     monkeypatch.setattr(clock, "now", lambda: real_now() + timedelta(days=3))
-    credit(edb, "u1", 700, "r2")       # this write moves day1 out of the wallet document
-    w = edb.wallets.find_one({"_id": "u1"})
-    assert day1.isoformat() not in w["days"]
+    credit(edb, "u1", 700, "r2")       # this write moves day1 out of the wallet document ...
+    assert ledger.recover(edb)["days_archived"] == 0   # ... so recovery finds no closed day left in it
     rows = reports.daily(edb, "u1", day1, day1 + timedelta(days=3))
     assert rows[0]["credits"] == 10000 and rows[0]["debits"] == 1500 and rows[0]["calls"] == 1
     assert rows[0]["call_seconds"] == 90 and rows[0]["cat"] == {"recharge": 10000, "call": 1500}
@@ -438,7 +451,7 @@ def test_rollups_follow_entries_and_survive_archival(edb, monkeypatch):
 def test_audit_finds_a_tampered_wallet(edb):
     credit(edb, "u1", 1000, "r1")
     credit(edb, "u2", 1000, "r2")
-    edb.wallets.update_one({"_id": "u2"}, {"$set": {"balance": 5000}})
+    edb.wallets.update_one({"_id": "u2"}, {"$set": {"balance": 5000}})  # tampering: only a raw write can
     bad = ledger.audit(edb)
     assert [b["user_id"] for b in bad] == ["u2"] and "balance 5000 != ledger 1000" in bad[0]["problems"][0]
 

@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from services.errors import BelowMinimum, InvalidAmount
-from services.money import format_rupees, parse_rupees, require_paise, to_rupees
+from services.money import cost_paise, covered_seconds, format_rupees, parse_rupees, require_paise, to_rupees
 
 
 @pytest.mark.parametrize("value,paise", [
@@ -51,3 +51,10 @@ def test_require_paise_and_to_rupees():
             require_paise(bad)
     assert to_rupees(12345) == Decimal("123.45")
     assert str(to_rupees(100)) == "1.00"
+
+
+def test_covered_seconds_is_the_longest_call_an_amount_pays_for():
+    for rate in (1, 50, 725, 1000, 1500):
+        for amount in (0, 1, 9, 1234, 10_000):
+            s = covered_seconds(amount, rate)
+            assert cost_paise(s, rate) <= amount < cost_paise(s + 1, rate)

@@ -1,0 +1,30 @@
+"""The ledger: every balance change is one immutable entry; balances never go negative.
+
+This package alone reads and writes the collections `wallets`, `ledger`, `ledger_keys` and `rollups`;
+everything else reaches balances through the views below. docs/ledger.md has the protocol and why a
+crash at any point loses nothing and doubles nothing. One module per concern:
+
+- `wallets`   wallet documents, `get_wallet` -> WalletView, `wallet_summaries` for admin lists
+- `posting`   `post` (credits, debits) and the idempotency-key claim protocol
+- `holds`     `hold` (with the minimum and the daily cap checked in its compare-and-set), `settle`, `release`
+- `cas`       the one compare-and-set write, `new_state`, and step 5 (dropping recorded entries)
+- `record`    building an entry and recording it (ledger insert, claim pointer)
+- `queries`   `find_entry`, `get_entry`, `entries` (pages), `iter_entries` (exports)
+- `rollups`   daily counters: `day_totals` per wallet, `days_across` users, archival of closed days
+- `recovery`  `recover`;  `auditing` the invariants (`audit`);  `ids` names and input checks
+"""
+from services import clock  # noqa: F401  (callers read ledger.clock for the time entries carry)
+from services.ledger.auditing import audit
+from services.ledger.holds import hold, release, settle
+from services.ledger.ids import CALL_CATEGORIES, CATEGORIES, CREDIT, DEBIT, entry_id
+from services.ledger.posting import post
+from services.ledger.queries import entries, find_entry, get_entry, iter_entries
+from services.ledger.recovery import recover
+from services.ledger.rollups import day_totals, days_across
+from services.ledger.wallets import (Hold, Wallet, WalletSummary, WalletView, ensure_wallet, get_wallet,
+                                     wallet_summaries)
+
+__all__ = ["CALL_CATEGORIES", "CATEGORIES", "CREDIT", "DEBIT", "Hold", "Wallet", "WalletSummary", "WalletView",
+           "audit", "day_totals", "days_across", "ensure_wallet", "entries", "entry_id", "find_entry",
+           "get_entry", "get_wallet", "hold", "iter_entries", "post", "recover", "release", "settle",
+           "wallet_summaries"]

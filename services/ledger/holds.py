@@ -1,0 +1,155 @@
+"""Holds: money set aside for an operation in progress (a call), then settled or released.
+
+`hold` moves money from available to held in one compare-and-set, after checking, on the very wallet
+state it writes over, the minimum to hold and the daily spend cap (today's debits + every open hold).
+`settle` debits the actual cost (<= the hold), releases the rest and appends the entry to `pending`
+in one compare-and-set, then records it. `release` gives the hold back. A hold resolves once: the
+write removes it from `holds` and remembers it in `closed_holds` (the last 64, as `hold=entry_id`), so
+a late settle returns its first result and a late duplicate hold is refused.
+"""
+from __future__ import annotations
+
+from services import checks, clock
+from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached
+from services.ledger import cas, ids, queries, rollups, wallets
+from services.ledger.record import new_entry, record
+from services.money import format_rupees, require_paise
+
+# Resolved holds remembered on the wallet. One string, not a list: on the embedded engine a list field
+# costs several times a scalar on every write. The calls layer's records guard older ids.
+CLOSED_HOLDS_KEPT = 64
+
+
+def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None = None,
+         daily_cap: int | None = None, ref: str = "") -> int:
+    """Reserve funds (available = balance - held). Returns the amount held. Idempotent per hold_id.
+
+    With `min_amount`, holds as much of `amount` as is available, if that is at least `min_amount`
+    (a call holds up to its maximum length, never more than the wallet covers); without, exactly
+    `amount`. With `daily_cap`, refuses a hold that would take today's debits plus every open hold past
+    the cap. Raises InsufficientBalance (carrying `available`, `needed`) or SpendCapReached (carrying
+    `cap`, `committed`, `wanted`, `room`); Conflict if the hold id was already resolved.
+    """
+    ids.check_user_id(user_id)
+    ids.check_hold_id(hold_id)
+    require_paise(amount)
+    if min_amount is not None:
+        require_paise(min_amount, allow_zero=True)
+    if daily_cap is not None:
+        checks.whole_number(daily_cap, 0, what="Daily spend cap", unit="of paise")
+    with cas.turn(user_id):
+        while True:
+            w = wallets.read(db, user_id)
+            if hold_id in w["holds"]:
+                return int(w["holds"][hold_id]["amount"])
+            if hold_id in _closed(w):
+                raise Conflict(f"Hold {hold_id} was already resolved.")
+            take = _admit(w, amount, min_amount, daily_cap)
+            holds = dict(w["holds"])
+            holds[hold_id] = {"amount": take, "ref": ref, "created_at": clock.now()}
+            if cas.commit(db, w, cas.Change(held_delta=take, holds=holds)):
+                return take
+
+
+def _admit(w: dict, amount: int, min_amount: int | None, daily_cap: int | None) -> int:
+    """What a new hold on the wallet document `w` takes, or why it may not."""
+    available = int(w["balance"]) - int(w["held"])
+    take = amount if min_amount is None else min(amount, available)
+    need = amount if min_amount is None else max(min_amount, 1)
+    if available < need:
+        raise InsufficientBalance(f"Insufficient balance: {format_rupees(available)} available, at least "
+                                  f"{format_rupees(need)} needed.", available=available, needed=need)
+    if daily_cap is not None:
+        # Holds count as spent: each may still be billed today.
+        committed = int(rollups.today(w).get("debits", 0)) + int(w["held"])
+        if committed + take > daily_cap:
+            raise SpendCapReached(f"Daily spend limit of {format_rupees(daily_cap)} reached: "
+                                  f"{format_rupees(committed)} already spent or reserved today, and this "
+                                  f"needs up to {format_rupees(take)}.", cap=daily_cap, committed=committed,
+                                  wanted=take)
+    return take
+
+
+def settle(db, user_id: str, hold_id: str, amount: int, *, key: str, category: str = "call",
+           source: str = "", note: str = "", meta: dict | None = None) -> dict | None:
+    """Debit `amount` (at most the hold) and release the rest of the hold, in one atomic step.
+
+    Returns the debit entry (None when `amount` is 0: nothing moved, so nothing to record). Settling a
+    resolved hold again returns the first result; a released hold raises Conflict. The hold is the
+    idempotency guard here; `key` is recorded on the entry.
+    """
+    ids.check_user_id(user_id)
+    ids.check_hold_id(hold_id)
+    ids.check_key(key)
+    require_paise(amount, allow_zero=True)
+    ids.check_category(category)
+    with cas.turn(user_id):
+        entry, fresh = _settle(db, user_id, hold_id, amount, key, category, source, note, meta)
+    if fresh:
+        record(db, entry)
+    return entry
+
+
+def _settle(db, user_id, hold_id, amount, key, category, source, note, meta) -> tuple[dict | None, bool]:
+    while True:
+        w = wallets.read(db, user_id)
+        h = w["holds"].get(hold_id)
+        if h is None:
+            return _settled_before(db, w, hold_id, amount), False
+        held = int(h["amount"])
+        if amount > held:
+            raise InvalidInput(f"Cannot settle {format_rupees(amount)} against a hold of {format_rupees(held)}.")
+        entry = new_entry(w, key, ids.DEBIT, category, amount, source, note, meta, claimed=False) \
+            if amount > 0 else None
+        change = cas.Change(balance_delta=-amount, held_delta=-held, entry=entry, holds=_without(w, hold_id),
+                            closed_holds=_close(w, hold_id, entry["_id"] if entry else ""))
+        if cas.commit(db, w, change):
+            return entry, entry is not None
+
+
+def _settled_before(db, w: dict, hold_id: str, amount: int) -> dict | None:
+    """A settle of a hold that is no longer open: its first result, if it was settled."""
+    closed = _closed(w)
+    if hold_id not in closed:
+        raise NotFound(f"No open hold {hold_id}.")
+    eid = closed[hold_id]
+    if eid:
+        p = next((p for p in w["pending"] if p["_id"] == eid), None)
+        return queries.clean(p) if p else queries.must_get(db, eid)
+    if amount == 0:
+        return None
+    raise Conflict(f"Hold {hold_id} was already released.")
+
+
+def release(db, user_id: str, hold_id: str) -> bool:
+    """Give a hold back. True if this call released it, False if it was already resolved."""
+    ids.check_user_id(user_id)
+    ids.check_hold_id(hold_id)
+    with cas.turn(user_id):
+        while True:
+            w = wallets.read(db, user_id)
+            h = w["holds"].get(hold_id)
+            if h is None:
+                return False
+            change = cas.Change(held_delta=-int(h["amount"]), holds=_without(w, hold_id),
+                                closed_holds=_close(w, hold_id, ""))
+            if cas.commit(db, w, change):
+                return True
+
+
+def _without(w: dict, hold_id: str) -> dict:
+    return {k: v for k, v in w["holds"].items() if k != hold_id}
+
+
+def _closed(w: dict) -> dict[str, str]:
+    """Resolved holds: hold id -> its settle entry id ('' when released or settled at zero)."""
+    out = {}
+    for tok in (w.get("closed_holds") or "").split():
+        hid, _, eid = tok.partition("=")
+        out[hid] = eid
+    return out
+
+
+def _close(w: dict, hold_id: str, eid: str) -> str:
+    toks = (w.get("closed_holds") or "").split() + [f"{hold_id}={eid}"]
+    return " ".join(toks[-CLOSED_HOLDS_KEPT:])

@@ -1,0 +1,206 @@
+"""Reading entries: by key, by id, a page of a wallet's history, every match for an export.
+
+On the embedded engine a lookup that misses, or any secondary-index query, scans the collection. So a
+page walks entry numbers down with primary-key reads (`{user}:{n}`), and entries still riding in the
+wallet's `pending` are read from there (a point read of one not yet inserted would miss).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from services import clock
+from services.checks import whole_number
+from services.errors import InvalidInput
+from services.ledger import ids, rollups, wallets
+
+# Below this many entries an export reads a wallet by point lookups; above, one streamed scan is cheaper.
+_POINT_READ_EXPORT = 20_000
+
+
+def find_entry(db, key: str) -> dict | None:
+    """The entry a `post` key produced, or None (also while its first attempt is still running).
+
+    On the embedded engine a key that was never used costs a scan of `ledger_keys`: callers on a hot
+    path should keep their own record of what they posted.
+    """
+    c = db.ledger_keys.find_one({"_id": key})
+    if c is None:
+        return None
+    if c.get("entry_id"):
+        return must_get(db, c["entry_id"])
+    w = db.wallets.find_one({"_id": c["user_id"]}, {"pending": 1}) or {}
+    p = pending_with_key(w, key)
+    return clean(p) if p else None
+
+
+def get_entry(db, eid: str) -> dict | None:
+    d = db.ledger.find_one({"_id": eid}) if isinstance(eid, str) else None
+    return clean(d) if d else None
+
+
+def must_get(db, eid: str) -> dict:
+    e = get_entry(db, eid)
+    if e is None:
+        raise RuntimeError(f"ledger entry {eid} is missing")
+    return e
+
+
+def pending_with_key(w: dict, key: str) -> dict | None:
+    return next((p for p in w.get("pending") or [] if p.get("key") == key), None)
+
+
+def clean(doc: dict) -> dict:
+    """An entry as callers get it: aware UTC time, plain ints."""
+    doc = dict(doc)
+    doc["created_at"] = clock.as_utc(doc.get("created_at"))
+    for k in ("amount", "balance_after", "seq", "n"):
+        if k in doc:
+            doc[k] = int(doc[k])  # small Int64 may come back as 32-bit
+    return doc
+
+
+class _Wallet:
+    """Entry number -> entry for one wallet, as of one read of it (in-flight entries from `pending`)."""
+
+    def __init__(self, db, w: dict):
+        self.db, self.w, self.user_id = db, w, w["_id"]
+        self.total = int(w.get("n", 0))
+        self.pending = {int(p["n"]): p for p in w["pending"] if "n" in p}
+
+    def at(self, k: int) -> dict | None:
+        p = self.pending.get(k)
+        return clean(p) if p else get_entry(self.db, ids.entry_id(self.user_id, k))
+
+    def first_at_or_after(self, t: datetime) -> int:
+        """Smallest n whose entry is at or after t (total + 1 if none): entries are numbered in time order."""
+        lo, hi = 1, self.total + 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            e = self.at(mid)
+            if e is not None and e["created_at"] >= t:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+
+def entries(db, user_id: str, *, type: str | None = None, category: str | None = None,
+            start: datetime | None = None, end: datetime | None = None, before_seq: int | None = None,
+            limit: int = 50, budget: int = 2000) -> tuple[list[dict], int | None]:
+    """One page of a user's entries, newest first, and the cursor for the next page (None at the end).
+
+    The cursor is an entry number: pages walk `n` down with primary-key reads, so a page costs what it
+    shows, not what the ledger holds. With a type or category filter, the daily rollups say which days
+    can match and how many entries each day holds; since a wallet numbers its entries in time order,
+    that gives each day's range of `n` by arithmetic, and days without a match are never read. At most
+    `budget` entries are read per call (a page may come back short, with a cursor to continue).
+    """
+    ids.check_user_id(user_id)
+    whole_number(limit, 1, 1000, what="Page size")
+    if before_seq is not None:
+        whole_number(before_seq, 1, what="Page cursor")
+    _filter(type, category, start, end)  # validates
+    wal = _Wallet(db, wallets.read(db, user_id))
+    top = min(before_seq, wal.total + 1) if before_seq else wal.total + 1
+    if type is None and category is None:
+        spans = [_time_span(wal, top, start, end)]
+    else:
+        spans = [(max(lo, 1), min(hi, top)) for lo, hi in _matching_day_spans(db, wal, type, category, start, end)
+                 if lo < top]
+    return _walk(wal, spans, _matcher(type, category, start, end), limit, budget)
+
+
+def _time_span(wal: _Wallet, top: int, start, end) -> tuple[int, int]:
+    """[lo, hi) entry numbers below `top` inside [start, end), found by binary search on time."""
+    hi = min(top, wal.first_at_or_after(end)) if end is not None else top
+    lo = wal.first_at_or_after(start) if start is not None else 1
+    return lo, hi
+
+
+def _walk(wal: _Wallet, spans: list[tuple[int, int]], wanted, limit: int, budget: int):
+    """Read each span from its top down until the page is full or the budget spent."""
+    page: list[dict] = []
+    reads = 0
+    for i, (lo, hi) in enumerate(spans):      # newest span first
+        k = hi - 1
+        while k >= lo and len(page) < limit and reads < budget:
+            e = wal.at(k)
+            reads += 1
+            if wanted(e):
+                page.append(e)
+            k -= 1
+        if len(page) >= limit or reads >= budget:
+            more = k >= lo or any(l2 < h2 for l2, h2 in spans[i + 1:])
+            return page, (k + 1 if more else None)
+    return page, None
+
+
+def _matching_day_spans(db, wal: _Wallet, type, category, start, end) -> list[tuple[int, int]]:
+    """[lo, hi) ranges of entry numbers for the days whose rollup shows a possible match, newest first."""
+    first_day = clock.day_of(start) if start is not None else "0000-00-00"
+    last_day = clock.day_of(end) if end is not None else None
+    days = rollups.day_totals(db, wal.user_id, first_day, clock.day_of(clock.now() + timedelta(days=1)),
+                              wallet=wal.w)
+    spans, hi = [], wal.total + 1
+    for d in sorted(days, reverse=True):      # walk back from today: each day's count gives its range
+        v = days[d]
+        count = int(v.get("credit_count", 0)) + int(v.get("debit_count", 0))
+        lo = hi - count
+        match = (category is None or int((v.get("cat") or {}).get(category, 0)) > 0) and \
+            (type is None or int(v.get(f"{type}_count", 0)) > 0)
+        if match and (last_day is None or d <= last_day) and count > 0:
+            spans.append((lo, hi))
+        hi = lo
+    return spans
+
+
+def iter_entries(db, *, user_id: str | None = None, type: str | None = None, category: str | None = None,
+                 start: datetime | None = None, end: datetime | None = None):
+    """Every matching entry, oldest first for one user (insertion order for all), with flat memory."""
+    flt = _filter(type, category, start, end)
+    if user_id is not None:
+        ids.check_user_id(user_id)
+        wal = _Wallet(db, wallets.read(db, user_id))
+        if wal.total <= _POINT_READ_EXPORT:
+            # A small customer in a big ledger: read their entries, not everybody's.
+            wanted = _matcher(type, category, start, end)
+            yield from (e for e in map(wal.at, range(1, wal.total + 1)) if wanted(e))
+            return
+        flt["user_id"] = user_id
+    for d in db.ledger.find(flt, batch_size=1000):
+        yield clean(d)
+
+
+def _matcher(type, category, start, end):
+    def wanted(e: dict | None) -> bool:
+        return e is not None and (type is None or e["type"] == type) and \
+            (category is None or e["category"] == category) and \
+            (start is None or e["created_at"] >= start) and (end is None or e["created_at"] < end)
+    return wanted
+
+
+def _filter(type, category, start, end) -> dict:
+    """The query for these filters (checked: bad ones raise InvalidInput)."""
+    flt: dict = {}
+    if type is not None:
+        flt["type"] = ids.check_type(type)
+    if category is not None:
+        flt["category"] = ids.check_category(category)
+    rng = _time_range(start, end)
+    if rng:
+        flt["created_at"] = rng
+    return flt
+
+
+def _time_range(start, end) -> dict:
+    for t in (start, end):
+        if t is not None and not isinstance(t, datetime):
+            raise InvalidInput("Dates must be dates.")
+    if start is not None and end is not None and start > end:
+        raise InvalidInput("The start date is after the end date.")
+    rng = {}
+    if start is not None:
+        rng["$gte"] = start
+    if end is not None:
+        rng["$lt"] = end
+    return rng

@@ -1,0 +1,83 @@
+"""Daily rollups: counters per wallet and day, kept in the same write as the balance.
+
+Each entry adds to `days[day]` of its wallet document (credits, debits, counts, per-category amounts,
+calls, call seconds, the closing balance). Today's and yesterday's days live there; an older day is
+copied to the `rollups` collection (`{user}|{day}`, an idempotent `$set`) and then dropped from the
+wallet by the next write on it (services.ledger.cas). Readers take the wallet's copy when both exist:
+it is the live one. Charts and admin views read these, never the ledger.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from services import clock
+from services.ledger.ids import CALL_CATEGORIES, CREDIT, rollup_id
+
+# Days kept inside the wallet document; older ones move to the `rollups` collection.
+WALLET_DAYS = 2
+
+
+def add_to_day(days: dict, entry: dict, balance: int) -> dict:
+    """`days` with `entry` counted in its day and `balance` as that day's close (a new map)."""
+    d, amt, kind = entry["day"], entry["amount"], entry["type"]
+    day = dict(days.get(d) or {})
+    side = "credits" if kind == CREDIT else "debits"
+    day[side] = int(day.get(side, 0)) + amt
+    day[f"{kind}_count"] = int(day.get(f"{kind}_count", 0)) + 1
+    cat = dict(day.get("cat") or {})
+    cat[entry["category"]] = int(cat.get(entry["category"], 0)) + amt
+    day["cat"] = cat
+    if entry["category"] in CALL_CATEGORIES:
+        day["calls"] = int(day.get("calls", 0)) + 1
+        day["call_seconds"] = int(day.get("call_seconds", 0)) + int((entry.get("meta") or {}).get("seconds", 0))
+    day["balance"] = balance
+    return {**days, d: day}
+
+
+def today(w: dict) -> dict:
+    """Today's counters of a wallet document ({} before its first entry of the day)."""
+    return (w.get("days") or {}).get(clock.day_of(clock.now())) or {}
+
+
+def closed_days(w: dict) -> list[str]:
+    """Days of a wallet document old enough to move out of it."""
+    cutoff = clock.day_of(clock.now() - timedelta(days=WALLET_DAYS - 1))
+    return [d for d in (w.get("days") or {}) if d < cutoff]
+
+
+def copy_out(db, w: dict) -> dict:
+    """Copy the closed days to `rollups` (idempotent). Returns the days the wallet keeps."""
+    old = closed_days(w)
+    for d in old:
+        db.rollups.update_one({"_id": rollup_id(w["_id"], d)},
+                              {"$set": {"user_id": w["_id"], "day": d, **w["days"][d]}}, upsert=True)
+    return {d: v for d, v in (w.get("days") or {}).items() if d not in old}
+
+
+# ------------------------------------------------------------------------------------------ readers
+
+def day_totals(db, user_id: str, first_day: str, last_day: str, *, wallet: dict | None = None) -> dict:
+    """Rollup counters per active day in [first_day, last_day] (ISO dates) of one wallet: the `rollups`
+    collection for closed days, the wallet's own copy for the live ones (it wins where both exist)."""
+    rows = {d["day"]: d for d in db.rollups.find({"user_id": user_id, "day": {"$gte": first_day,
+                                                                           "$lte": last_day}})}
+    w = wallet if wallet is not None else (db.wallets.find_one({"_id": user_id}, {"days": 1}) or {})
+    for day, vals in (w.get("days") or {}).items():
+        if first_day <= day <= last_day:
+            rows[day] = dict(vals, day=day)
+    return rows
+
+
+def days_across(db, first_day: str, last_day: str, fields: dict | None = None):
+    """(user_id, day, counters) for every active (wallet, day) in [first_day, last_day], across users.
+    `fields` projects the counters read from the `rollups` collection (None: all of them)."""
+    seen: dict[tuple[str, str], dict] = {}
+    proj = dict(fields, user_id=1, day=1) if fields else None
+    for d in db.rollups.find({"day": {"$gte": first_day, "$lte": last_day}}, proj):
+        seen[(d["user_id"], d["day"])] = d
+    for w in db.wallets.find({}, {"days": 1}):
+        for day, vals in (w.get("days") or {}).items():
+            if first_day <= day <= last_day:
+                seen[(w["_id"], day)] = vals
+    for (uid, day), vals in seen.items():
+        yield uid, day, vals

@@ -1,0 +1,113 @@
+"""Wallet documents and the typed views every other module reads them through.
+
+`wallets/{user}`: `balance`, `held`, `holds {hold_id: {amount, ref, created_at}}`, `closed_holds`,
+`n` (entries so far), `seq` (version), `pending` (applied entries whose ledger insert may not be done),
+`days` (today's and yesterday's rollups). Only services.ledger.cas writes an existing one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterator
+
+from services import clock
+from services.db import insert_new
+from services.ledger import ids, rollups
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Money set aside for an operation in progress (a call), not yet debited."""
+    amount: int
+    ref: str = ""
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WalletView:
+    """One wallet as of one read: its numbers agree with each other."""
+    user_id: str
+    balance: int
+    held: int
+    seq: int
+    holds: dict[str, Hold] = field(default_factory=dict)   # the open holds
+    entries: int = 0                                      # ledger entries so far (n)
+    today_debits: int = 0                                 # from today's live rollup
+    created_at: datetime | None = None
+
+    @property
+    def available(self) -> int:
+        """What may be spent or held now: the balance less every open hold."""
+        return self.balance - self.held
+
+
+Wallet = WalletView  # the name callers used before the view grew
+
+
+@dataclass(frozen=True)
+class WalletSummary:
+    """A wallet's numbers for admin lists: balance, held and today's activity."""
+    user_id: str
+    balance: int
+    held: int
+    today_credits: int = 0
+    today_debits: int = 0
+    today_count: int = 0
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+def new_wallet_doc(user_id: str) -> dict:
+    t = clock.now()
+    return {"_id": user_id, "balance": 0, "held": 0, "seq": 0, "n": 0, "holds": {}, "closed_holds": "",
+            "pending": [], "days": {}, "created_at": t, "updated_at": t}
+
+
+def ensure_wallet(db, user_id: str) -> dict:
+    """Create the wallet (balance 0) if missing; safe under races. Returns its document."""
+    ids.check_user_id(user_id)
+    doc = db.wallets.find_one({"_id": user_id})
+    if doc is not None:
+        return doc
+    insert_new(db.wallets, new_wallet_doc(user_id))
+    return db.wallets.find_one({"_id": user_id})
+
+
+def read(db, user_id: str) -> dict:
+    """The whole wallet document (created if missing), as a compare-and-set starts from."""
+    w = db.wallets.find_one({"_id": user_id})
+    if w is None:
+        w = ensure_wallet(db, user_id)
+    w.setdefault("pending", [])
+    w.setdefault("holds", {})
+    return w
+
+
+_VIEW_FIELDS = {"balance": 1, "held": 1, "seq": 1, "holds": 1, "n": 1, "days": 1, "created_at": 1}
+
+
+def get_wallet(db, user_id: str) -> WalletView:
+    ids.check_user_id(user_id)
+    doc = db.wallets.find_one({"_id": user_id}, _VIEW_FIELDS)
+    if doc is None:
+        doc = ensure_wallet(db, user_id)
+    return view(doc)
+
+
+def view(doc: dict) -> WalletView:
+    holds = {hid: Hold(int(h["amount"]), h.get("ref", ""), clock.as_utc(h.get("created_at")))
+             for hid, h in (doc.get("holds") or {}).items()}
+    return WalletView(doc["_id"], int(doc["balance"]), int(doc["held"]), int(doc["seq"]), holds,
+                      int(doc.get("n", 0)), int(rollups.today(doc).get("debits", 0)),
+                      clock.as_utc(doc.get("created_at")))
+
+
+def wallet_summaries(db) -> Iterator[WalletSummary]:
+    """Every wallet's balance, held amount and today's credits, debits and entry count, in one pass."""
+    for w in db.wallets.find({}, {"balance": 1, "held": 1, "days": 1}):
+        d = rollups.today(w)
+        yield WalletSummary(w["_id"], int(w.get("balance", 0)), int(w.get("held", 0)),
+                            int(d.get("credits", 0)), int(d.get("debits", 0)),
+                            int(d.get("credit_count", 0)) + int(d.get("debit_count", 0)))
