@@ -120,7 +120,7 @@ def sidebar(user: dict) -> None:
         b = ui.balance_of(user["username"])
         st.metric("Balance", ui.rupees(b.balance),
                   help=f"Held for calls in progress: {ui.rupees(b.held)}; available: {ui.rupees(b.available)}")
-        if b.low and user["role"] == "user":
+        if b.low:
             st.caption(f":orange[:material/warning: Below {ui.rupees(b.low_threshold)}]")
         ui.sandbox_badge()
         auth.logout("Sign out", location="sidebar", key="logout_btn")

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, computed_field
 
 from services.money import to_rupees
+from services.settings import MAX_CALL_MINUTES
 
 # Out: a Decimal with 2 places becomes a JSON number (its float has the same shortest text, so it is exact).
 Rupees = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json"),
@@ -187,7 +188,7 @@ class CallIn(Strict):
         {"to_number": "+919876543210", "kb_id": "kb_sales", "max_minutes": 5}]})
     to_number: str = Field(max_length=40)
     kb_id: str = Field(max_length=100)
-    max_minutes: int | None = Field(None, ge=1, le=240)
+    max_minutes: int | None = Field(None, ge=1, le=MAX_CALL_MINUTES)
 
 
 class CallStartOut(MoneyOut):

@@ -65,57 +65,80 @@ def _wait(url: str, proc: subprocess.Popen, seconds: float = 60) -> bool:
     return False
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--only", choices=["api"], default=None)
-    args = ap.parse_args()
+class Supervisor:
+    """The product's processes: started in order (each waited for), watched, stopped together."""
 
-    cfg = config.get()
-    port, api_port, sandbox_port = cfg.port, cfg.api_port, cfg.sandbox_port
-    env = dict(os.environ)  # the children's environment: they read it through services.config
-    env["WALLET_PUBLIC_URL"] = cfg.public_url
-    # The data folder first: a fresh clone has none, and the cookie key is written into it.
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    env["WALLET_COOKIE_KEY"] = _cookie_key(cfg)
-    env["PYTHONPATH"] = str(ROOT)
-    made = prepare(cfg)
+    def __init__(self, env: dict):
+        self.env = env
+        self.procs: list[tuple[str, subprocess.Popen, str | None]] = []
 
-    py = sys.executable
-    procs: list[tuple[str, subprocess.Popen, str]] = []
-
-    def start(name: str, cmd: list[str], health: str | None):
-        p = subprocess.Popen(cmd, cwd=ROOT, env=env)
-        procs.append((name, p, health))
+    def start(self, name: str, cmd: list[str], health: str | None) -> None:
+        p = subprocess.Popen(cmd, cwd=ROOT, env=self.env)
+        self.procs.append((name, p, health))
         if health and not _wait(health, p):
             print(f"!! {name} did not come up ({health})", flush=True)
 
-    # Keys from anywhere in the configuration (environment or secrets.toml) mean a real account: no sandbox.
-    # RAZORPAY_SANDBOX_URL already set: a sandbox someone else runs.
+    def running(self, name: str) -> bool:
+        return any(n == name for n, _, _ in self.procs)
+
+    def watch(self) -> int:
+        """Until Ctrl-C / SIGTERM (0), or until one process dies (1); then stop every process."""
+        stopping = []
+        signal.signal(signal.SIGINT, lambda *_: stopping.append(0))
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(0))
+        while not stopping:
+            dead = next(((n, p) for n, p, _ in self.procs if p.poll() is not None), None)
+            if dead:
+                print(f"!! {dead[0]} exited with {dead[1].returncode}; stopping the rest", flush=True)
+                stopping.append(1)
+            time.sleep(0.5)
+        self.stop()
+        return stopping[0]
+
+    def stop(self) -> None:
+        for _, p, _ in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for _, p, _ in self.procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def start_all(sup: Supervisor, cfg: config.Config, only_api: bool) -> bool:
+    """Start the product's processes; True when the offline Razorpay sandbox is one of them."""
+    py, env = sys.executable, sup.env
+    # Keys anywhere in the configuration (environment or secrets.toml) mean a real account: no sandbox.
+    # RAZORPAY_SANDBOX_URL already set means a sandbox someone else runs.
     sandbox = cfg.razorpay.mode == "off"
     if sandbox:
-        env["RAZORPAY_SANDBOX_URL"] = f"http://127.0.0.1:{sandbox_port}"
-        env.setdefault("SANDBOX_WEBHOOK_URL", f"http://127.0.0.1:{api_port}/api/payment/webhook")
+        env["RAZORPAY_SANDBOX_URL"] = f"http://127.0.0.1:{cfg.sandbox_port}"
+        env.setdefault("SANDBOX_WEBHOOK_URL", f"http://127.0.0.1:{cfg.api_port}/api/payment/webhook")
         env.setdefault("SANDBOX_STATE", str(cfg.data_dir / "sandbox_state.json"))
-        start("razorpay-sandbox", [py, "-m", "sandbox.razorpay_server", "--host", "127.0.0.1",
-                                   "--port", str(sandbox_port)], f"http://127.0.0.1:{sandbox_port}/sandbox/health")
-    if (ROOT / "api" / "main.py").exists():
-        start("api", [py, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(api_port),
-                      "--log-level", "warning"], f"http://127.0.0.1:{api_port}/api/health")
-    if args.only is None:
-        start("worker", [py, str(ROOT / "scripts" / "worker.py")], None)
-        start("dashboard", [py, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-                            "--server.address", "127.0.0.1", "--server.port", str(port),
-                            "--browser.gatherUsageStats", "false"],
-              f"http://127.0.0.1:{port}/_stcore/health")
+        sup.start("razorpay-sandbox", [py, "-m", "sandbox.razorpay_server", "--host", "127.0.0.1",
+                                       "--port", str(cfg.sandbox_port)],
+                  f"http://127.0.0.1:{cfg.sandbox_port}/sandbox/health")
+    sup.start("api", [py, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(cfg.api_port),
+                      "--log-level", "warning"], f"http://127.0.0.1:{cfg.api_port}/api/health")
+    if not only_api:
+        sup.start("worker", [py, str(ROOT / "scripts" / "worker.py")], None)
+        sup.start("dashboard", [py, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+                                "--server.address", "127.0.0.1", "--server.port", str(cfg.port),
+                                "--browser.gatherUsageStats", "false"],
+                  f"http://127.0.0.1:{cfg.port}/_stcore/health")
+    return sandbox
 
+
+def banner(sup: Supervisor, cfg: config.Config, sandbox: bool, made: list) -> None:
+    """Every URL printed here answers (the newcomer test checks each one)."""
     print("\n== AI calling wallet is running ==", flush=True)
-    if args.only is None:
-        print(f"  dashboard         http://127.0.0.1:{port}")
-    if any(name == "api" for name, _, _ in procs):
-        print(f"  api               http://127.0.0.1:{api_port}/api/health")
-        print(f"  api docs          http://127.0.0.1:{api_port}/docs")
+    if sup.running("dashboard"):
+        print(f"  dashboard         http://127.0.0.1:{cfg.port}")
+    print(f"  api               http://127.0.0.1:{cfg.api_port}/api/health")
+    print(f"  api docs          http://127.0.0.1:{cfg.api_port}/docs")
     if sandbox:
-        print(f"  razorpay-sandbox  http://127.0.0.1:{sandbox_port}/sandbox/health")
+        print(f"  razorpay-sandbox  http://127.0.0.1:{cfg.sandbox_port}/sandbox/health")
         print("  payments          Sandbox — no real money (no Razorpay keys configured)")
     elif cfg.razorpay.mode == "sandbox":
         print(f"  payments          Sandbox at {cfg.razorpay.base_url} — no real money")
@@ -127,31 +150,23 @@ def main() -> int:
             print(f"    {u:8s} {pw}   ({role})")
     print("Ctrl-C stops everything.", flush=True)
 
-    stopping = False
 
-    def stop(*_):
-        nonlocal stopping
-        stopping = True
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", choices=["api"], default=None)
+    args = ap.parse_args()
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    code = 0
-    while not stopping:
-        for name, p, _ in procs:
-            if p.poll() is not None:
-                print(f"!! {name} exited with {p.returncode}; stopping the rest", flush=True)
-                stopping, code = True, 1
-                break
-        time.sleep(0.5)
-    for _, p, _ in procs:
-        if p.poll() is None:
-            p.terminate()
-    for _, p, _ in procs:
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-    return code
+    cfg = config.get()
+    # The data folder first: a fresh clone has none, and the cookie key is written into it.
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    # The children's environment: they read it through services.config like this process.
+    env = dict(os.environ, WALLET_PUBLIC_URL=cfg.public_url, WALLET_COOKIE_KEY=_cookie_key(cfg),
+               PYTHONPATH=str(ROOT))
+    made = prepare(cfg)
+    sup = Supervisor(env)
+    sandbox = start_all(sup, cfg, args.only == "api")
+    banner(sup, cfg, sandbox, made)
+    return sup.watch()
 
 
 if __name__ == "__main__":

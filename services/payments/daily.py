@@ -50,9 +50,9 @@ def reconcile_day(db, day) -> dict:
     try:
         result = _run(db, cfg, day)
     except gateway.FAILURES as exc:
-        _finish(db, day, doc["owner"], {"status": "failed", "error": str(exc)[:300]})
+        _close_day(db, day, doc["owner"], {"status": "failed", "error": str(exc)[:300]})
         raise PaymentUnavailable(CHECK_LATER) from None
-    _finish(db, day, doc["owner"], dict(result, status="done"))
+    _close_day(db, day, doc["owner"], dict(result, status="done"))
     return public(db.payment_reconciliations.find_one({"_id": day}))
 
 
@@ -90,7 +90,7 @@ def _claim(db, day: str) -> tuple[dict, bool]:
     return (dict(doc), True) if taken else (db.payment_reconciliations.find_one({"_id": day}), False)
 
 
-def _finish(db, day: str, owner: str, sets: dict) -> None:
+def _close_day(db, day: str, owner: str, sets: dict) -> None:
     db.payment_reconciliations.update_one({"_id": day, "owner": owner},
                                           {"$set": dict(sets, finished_at=clock.now())})
 
