@@ -31,16 +31,17 @@ def days(n: int | None) -> str:
 
 
 def sentence(a: dict) -> str:
-    bal = format_rupees(a["balance_paise"])
-    parts = {"zero": f"Your wallet balance reached {bal}. New calls and campaigns cannot start until you "
-                     "recharge.",
-             "threshold": f"Your wallet balance fell to {bal}, below your alert at "
-                          f"{format_rupees(a['threshold_paise'])}.",
-             "runway": f"At your average spend of the last 7 days, your balance of {bal} lasts about "
-                       f"{days(a['runway_days'])}.",
-             "test": "This is a test event. Nothing happened to your wallet."}
-    text = parts[a["kind"]]
-    if a["kind"] != "runway" and a.get("runway_days") is not None:
+    bal, kind = format_rupees(a["balance_paise"]), a["kind"]
+    if kind == "zero":
+        text = f"Your wallet balance reached {bal}. New calls and campaigns cannot start until you recharge."
+    elif kind == "threshold":
+        text = f"Your wallet balance fell to {bal}, below your alert at {format_rupees(a['threshold_paise'])}."
+    elif kind == "runway":
+        return (f"At your average spend of the last 7 days, your balance of {bal} lasts about "
+                f"{days(a['runway_days'])}.")
+    else:
+        return "This is a test event. Nothing happened to your wallet."
+    if a.get("runway_days") is not None:
         text += f" At your recent spend that is about {days(a['runway_days'])} of calls."
     return text
 

@@ -99,10 +99,12 @@ def new_secret() -> str:
 def check_thresholds(db, amounts) -> list[int]:
     if not isinstance(amounts, (list, tuple)):
         raise InvalidInput("Thresholds must be a list of amounts in rupees.")
-    if len(amounts) > MAX_THRESHOLDS:
+    if len(amounts) > 2 * MAX_THRESHOLDS:  # bounds the work before parsing
         raise InvalidInput(f"Set at most {MAX_THRESHOLDS} thresholds of your own.")
     cap = settings.get(db)["max_amount_paise"]
     paise = {parse_rupees(a, maximum=cap, what="Threshold") for a in amounts}
+    if len(paise) > MAX_THRESHOLDS:
+        raise InvalidInput(f"Set at most {MAX_THRESHOLDS} thresholds of your own.")
     return sorted(paise, reverse=True)
 
 

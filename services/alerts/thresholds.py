@@ -64,11 +64,12 @@ def judge(before: int, after: int, thresholds, role: str | None, basis: tuple[in
     if role in users.STAFF_ROLES:  # staff wallets sit at zero by design
         return None
     hits = crossed(before, after, thresholds, role)
-    left = runway_fell(before, after, basis, runway_days) if basis is not None else None
+    fell = basis is not None and runway_fell(before, after, basis, runway_days) is not None
+    left = reports.runway_days(after, *basis) if basis is not None else None
     if hit_zero(before, after):
         return Crossing("zero", "zero", 0, hits, left)
     if hits:
         return Crossing(f"below-{hits[-1]}", "threshold", hits[-1], hits, left)
-    if left is not None:
+    if fell:
         return Crossing(f"runway-{runway_days}d", "runway", runway_line(basis, runway_days), hits, left)
     return None
