@@ -16,10 +16,11 @@ by e-mail (SMTP) and to the customer's signed webhook, retrying for 24 hours. On
 """
 from services.alerts.delivery import deliver_due, run
 from services.alerts.derive import derive
+from services.alerts.mail import sink_messages
 from services.alerts.outbox import counts, of_user, recent
 from services.alerts.prefs import Prefs, rotate_secret, update
 from services.alerts.prefs import get as get_prefs
 from services.alerts.webhooks import delivery_log, send_test, sign, verify
 
 __all__ = ["Prefs", "counts", "deliver_due", "delivery_log", "derive", "get_prefs", "of_user", "recent",
-           "rotate_secret", "run", "send_test", "sign", "update", "verify"]
+           "rotate_secret", "run", "send_test", "sign", "sink_messages", "update", "verify"]

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime
+
+import httpx
 
 from services import clock, config
 from services.alerts import message
@@ -91,3 +94,14 @@ def _connect(cfg) -> smtplib.SMTP:
             smtp.close()
             raise
     return smtp
+
+
+def sink_messages(limit: int = 100) -> list[dict]:
+    """What the local SMTP sink received (newest first), when `make run` started one (SMTP_SINK_URL);
+    [] otherwise. Raises OSError-like httpx errors for the page to show."""
+    url = config.get().smtp.sink_url
+    if not url:
+        return []
+    r = httpx.get(f"{url}/messages", timeout=5, trust_env=False)
+    r.raise_for_status()
+    return [dict(m, received_at=datetime.fromtimestamp(m["received_at"] or 0, timezone.utc)) for m in r.json()[:limit]]
