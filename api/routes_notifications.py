@@ -26,7 +26,7 @@ def get_settings(user: CurrentUser, db: DB):
     return _out(db, alerts.get_prefs(db, user["username"]))
 
 
-@router.put("", response_model=NotificationsOut)
+@router.put("/settings", response_model=NotificationsOut)
 def update_settings(body: NotificationsIn, user: CurrentUser, db: DB):
     """Change your alert settings; bad input changes nothing. Setting a webhook URL the first time makes
     its signing secret."""

@@ -94,7 +94,9 @@ def _http_handler(store: Store):
                 return self._send(200, "application/json", json.dumps(store.listed()))
             if path.startswith("/messages/") and path.endswith(".eml"):
                 raw = store.raw(path[len("/messages/"):-len(".eml")])
-                return self._send(200, "message/rfc822", raw) if raw else self._send(404, "text/plain", "no such message")
+                if raw is None:
+                    return self._send(404, "text/plain", "no such message")
+                return self._send(200, "message/rfc822", raw)
             if path == "/":
                 return self._send(200, "text/html; charset=utf-8", _page(store.listed()))
             return self._send(404, "text/plain", "not found")

@@ -78,14 +78,15 @@ def test_notifications_api(edb, wired):
         got = c.get("/api/notifications", headers=h).json()
         assert got["emails"] == ["apiu@example.com"] and got["emails_default"] and got["runway_days"] == 2
         assert got["thresholds"] == [{"amount_paise": 2000, "amount": 20.0, "source": "platform"}]
-        r = c.put("/api/notifications", headers=h, json={"thresholds": [500, "99.50", 99.5], "emails": ["x@y.co"]})
+        r = c.put("/api/notifications/settings", headers=h,
+                  json={"thresholds": [500, "99.50", 99.5], "emails": ["x@y.co"]})
         assert r.status_code == 200, r.text
         assert [t["amount_paise"] for t in r.json()["thresholds"]] == [2000, 50_000, 9_950]
-        bad = c.put("/api/notifications", headers=h, json={"emails": ["nope"], "runway_days": 3})
+        bad = c.put("/api/notifications/settings", headers=h, json={"emails": ["nope"], "runway_days": 3})
         assert bad.status_code == 400 and c.get("/api/notifications", headers=h).json()["runway_days"] == 2
-        assert c.put("/api/notifications", headers=h, json={"runway_days": True}).status_code == 422
+        assert c.put("/api/notifications/settings", headers=h, json={"runway_days": True}).status_code == 422
         assert c.post("/api/notifications/webhook/test", headers=h).status_code == 400
-        r = c.put("/api/notifications", headers=h, json={"webhook_url": receiver.url})
+        r = c.put("/api/notifications/settings", headers=h, json={"webhook_url": receiver.url})
         secret = r.json()["webhook_secret"]
         receiver.secrets["apiu"] = secret
         t = c.post("/api/notifications/webhook/test", headers=h).json()

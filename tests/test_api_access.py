@@ -79,7 +79,7 @@ ENDPOINTS = {
     "admin_summary": ("GET", "/api/admin/summary", None, None, REPORTING),
     "health": ("GET", "/api/health", None, None, PUBLIC(OK)),
     "notifications": ("GET", "/api/notifications", None, None, everyone(OK)),
-    "notifications_update": ("PUT", "/api/notifications", {"thresholds": [50], "runway_days": 3}, None,
+    "notifications_update": ("PUT", "/api/notifications/settings", {"thresholds": [50], "runway_days": 3}, None,
                              everyone(OK)),
     # Each caller's own webhook: nobody in the matrix has set one, so there is nothing to rotate or test.
     "notifications_rotate": ("POST", "/api/notifications/webhook/rotate-secret", None, None, everyone(400)),
