@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from api.main import create_app
 from services import alerts, ledger, tokens
-from tests.alert_support import receiver, rzp, sink, smtp_env, wired  # noqa: F401
+from tests.alert_support import receiver, rzp, sink, wired  # noqa: F401
 from tests.test_dashboard import ROOT, adb, signed_in, texts  # noqa: F401
 
 
