@@ -289,3 +289,78 @@ class SummaryOut(MoneyOut):
 class HealthOut(BaseModel):
     database: bool
     payment_mode: Literal["live", "test", "sandbox", "off"]
+
+
+# ---------------------------------------------------------------------------------- notifications
+
+class NotificationsIn(Strict):
+    """What to change (a field left out stays as it is)."""
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"thresholds": [500, "100"], "runway_days": 2, "emails": ["finance@example.com", "ops@example.com"],
+         "webhook_url": "https://example.com/wallet-hook"}]})
+    thresholds: list[AmountIn] | None = Field(None, max_length=3, description="Your own alert lines in rupees "
+                                                                              "(up to 3; [] removes them)")
+    runway_days: int | None = Field(None, ge=0, le=60, description="Alert when fewer days than this are left "
+                                                                  "at your recent spend (0: off)")
+    emails: list[Annotated[str, Field(max_length=254)]] | None = Field(
+        None, max_length=5, description="Where alert e-mails go ([]: no e-mail)")
+    webhook_url: str | None = Field(None, max_length=500, description="Your endpoint (\"\" removes it)")
+
+
+class ThresholdOut(MoneyOut):
+    amount_paise: Paise
+    source: Literal["platform", "yours"]
+
+
+class NotificationsOut(BaseModel):
+    thresholds: list[ThresholdOut]
+    runway_days: int
+    emails: list[str]
+    emails_default: bool = Field(description="True: no addresses chosen, alerts go to the account's e-mail")
+    webhook_url: str
+    webhook_secret: str = Field(description="Signs each delivery: X-Wallet-Signature is sha256=HMAC-SHA256 "
+                                            "of the raw body under this secret, in hex")
+
+
+class WebhookTestOut(BaseModel):
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+    event_id: str
+
+
+class DeliveryOut(BaseModel):
+    at: datetime
+    event_id: str
+    type: str
+    url: str
+    attempt: int
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+    ms: int
+
+
+class DeliveriesOut(BaseModel):
+    deliveries: list[DeliveryOut]
+
+
+class AlertOut(MoneyOut):
+    id: str
+    kind: Literal["threshold", "zero", "runway"]
+    status: Literal["pending", "sent", "failed", "off"]
+    threshold_paise: Paise
+    balance_paise: Paise
+    runway_days: int | None = None
+    created_at: datetime
+    event_id: str
+    link_url: str | None = None
+    link_amount_paise: Paise | None = None
+    email_state: str
+    webhook_state: str
+    webhook_attempts: int
+    webhook_last_error: str | None = None
+
+
+class AlertsOut(BaseModel):
+    alerts: list[AlertOut]

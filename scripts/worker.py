@@ -1,6 +1,6 @@
 """Background worker: finishes interrupted postings, releases calls never ended, polls open payment links,
-and once a day reconciles yesterday's payments with Razorpay. Every step is idempotent (the daily one
-per day), so running it alongside live traffic (or twice) is safe."""
+once a day reconciles yesterday's payments with Razorpay, and decides and delivers low-balance alerts.
+Every step is idempotent (the daily one per day), so running it alongside live traffic (or twice) is safe."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services import calls, config, db as dbmod, ledger, payments  # noqa: E402
+from services import alerts, calls, config, db as dbmod, ledger, payments  # noqa: E402
 
 log = logging.getLogger("worker")
 
@@ -20,6 +20,7 @@ def tick(db) -> dict:
     steps = [(calls.recover_stale_calls, "recover_stale_calls")]
     if payments.mode() != "off":
         steps += [(payments.reconcile_open, "reconcile_open"), (payments.run_daily, "run_daily")]
+    steps += [(alerts.run, "alerts")]
     for fn, name in steps:
         try:
             out[name] = fn(db)

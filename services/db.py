@@ -28,6 +28,7 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "campaigns": [[("user_id", 1), ("created_at", -1)]],
     "audit_log": [[("at", -1)]],
     "tokens": [[("username", 1)], [("expires_at", 1)]],
+    "alerts": [[("status", 1)]],
 }
 
 

@@ -71,25 +71,40 @@ def category_totals(rows: list[dict], kind: str = "debit") -> dict[str, int]:
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def runway(db, user_id: str, *, window_days: int = 30, available: int | None = None) -> dict:
+def runway(db, user_id: str, *, window_days: int = 30, available: int | None = None,
+           through: date | None = None) -> dict:
     """"At this rate your balance lasts about N days": the available balance over the average daily
-    spend of the last `window_days` (today included). Integer math; `days` is None with no spending."""
-    whole_number(window_days, 1, MAX_RANGE_DAYS, what="The window", unit="of days")
-    end = today()
-    start = end - timedelta(days=window_days - 1)
-    w = ledger.get_wallet(db, user_id)
-    # A wallet younger than the window would look thriftier than it is if we divided by the window.
-    if w.created_at is not None and w.created_at.date() > start:
-        start = w.created_at.date()
-    spent = sum(r["debits"] for r in daily(db, user_id, start, end))
+    spend of the `window_days` days ending with `through` (default today, included). Integer math; `days`
+    is None with no spending."""
     if available is None:
-        available = w.available
-    span = (end - start).days + 1
-    if spent <= 0:
-        return {"days": None, "avg_daily_paise": 0, "available_paise": available, "window_days": span}
-    # days = available / (spent / span), rounded down: promise no more than the money covers.
-    return {"days": available * span // spent, "avg_daily_paise": -(-spent // span),
+        available = ledger.get_wallet(db, user_id).available
+    spent, span = runway_basis(db, user_id, window_days=window_days, through=through)
+    return {"days": runway_days(available, spent, span), "avg_daily_paise": -(-spent // span) if spent > 0 else 0,
             "available_paise": available, "window_days": span}
+
+
+def runway_basis(db, user_id: str, *, window_days: int = 30, through: date | None = None) -> tuple[int, int]:
+    """(paise spent, days) over the window `runway` divides by: `window_days` days ending with `through`
+    (default today), cut to the wallet's age. Low-balance alerts ask for 7 days through yesterday: whole
+    business days, so the figure for a day does not move while that day's entries come in."""
+    whole_number(window_days, 1, MAX_RANGE_DAYS, what="The window", unit="of days")
+    end = through if through is not None else today()
+    start = end - timedelta(days=window_days - 1)
+    created = ledger.get_wallet(db, user_id).created_at
+    # A wallet younger than the window would look thriftier than it is if we divided by the window.
+    if created is not None and created.date() > start:
+        start = created.date()
+    if start > end:  # not one day of history yet
+        return 0, 0
+    return sum(r["debits"] for r in daily(db, user_id, start, end)), (end - start).days + 1
+
+
+def runway_days(available: int, spent: int, span: int) -> int | None:
+    """THE runway arithmetic: whole days `available` paise last at `spent` paise per `span` days, rounded
+    down (promise no more than the money covers); None when nothing was spent."""
+    if spent <= 0:
+        return None
+    return max(0, available) * span // spent
 
 
 # ------------------------------------------------------------------------------------ across users

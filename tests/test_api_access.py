@@ -78,6 +78,14 @@ ENDPOINTS = {
                      None, ADMIN_ONLY),
     "admin_summary": ("GET", "/api/admin/summary", None, None, REPORTING),
     "health": ("GET", "/api/health", None, None, PUBLIC(OK)),
+    "notifications": ("GET", "/api/notifications", None, None, everyone(OK)),
+    "notifications_update": ("PUT", "/api/notifications/settings", {"thresholds": [50], "runway_days": 3}, None,
+                             everyone(OK)),
+    # Each caller's own webhook: nobody in the matrix has set one, so there is nothing to rotate or test.
+    "notifications_rotate": ("POST", "/api/notifications/webhook/rotate-secret", None, None, everyone(400)),
+    "notifications_test": ("POST", "/api/notifications/webhook/test", None, None, everyone(400)),
+    "notifications_deliveries": ("GET", "/api/notifications/webhook/deliveries", None, None, everyone(OK)),
+    "notifications_alerts": ("GET", "/api/notifications/alerts", None, None, everyone(OK)),
 }
 
 
@@ -158,6 +166,8 @@ def _only_own(name, r, me, db):
         assert rows and all(row.split(",")[2] == me for row in rows)
     elif name == "me":
         assert r.json()["username"] == me
+    elif name == "notifications":
+        assert r.json()["emails"] == [users.get(db, me)["email"]]  # the caller's own address, nobody else's
 
 
 def test_others_could_not_touch_alices_call_and_link(ctx):

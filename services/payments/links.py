@@ -32,21 +32,34 @@ def callback_url() -> str:
     return config.get().public_url.rstrip("/") + "/wallet"
 
 
-def create_payment_link(db, user_id: str, amount) -> dict:
+def create_payment_link(db, user_id: str, amount, *, expire_in: timedelta | None = None,
+                        reference: str | None = None) -> dict:
     """A Razorpay Payment Link for a recharge of `amount` rupees, or the caller's own unpaid link of that
     amount made in the last 15 minutes. Returns dict(payment_link_id, short_url, status, amount_paise,
     reference_id, reused).
+
+    `expire_in`: how long the link stays payable (default records.LINK_TTL). `reference`: a reference id
+    the caller derived for one purpose (a low-balance alert): that link and no other is made or returned,
+    never an unrelated open one, however often the caller asks (it is the create's idempotency key).
 
     Raises InvalidAmount/BelowMinimum (nothing written anywhere), NotFound (no such user),
     PaymentUnavailable (payments off, or Razorpay failed: our record stays, reconcilable by reference).
     """
     cfg = gateway.required()
     user, paise = records.checked(db, user_id, amount)
-    ref, reused = _claim(db, user["username"], paise)
+    if reference is not None:
+        ref, reused = reference, _own_reference(db, cfg, reference)
+    else:
+        ref, reused = _claim(db, user["username"], paise)
     if reused is not None:
         return _answer(reused, reused=True)
     record = records.build("link", user, paise, cfg.mode, ref=ref)
-    records.insert(db, record)
+    if expire_in is not None:
+        record["expire_by"] = record["created_at"] + max(expire_in, records.MIN_EXPIRY)
+    if reference is None:
+        records.insert(db, record)
+    elif not insert_new(db.payment_links, record):
+        record = records.get(db, ref)  # an earlier attempt's record whose link Razorpay does not have
     try:
         link = gateway.call(cfg, "payment_link.create", link_body(user, record))
         check_link(link, record)
@@ -58,6 +71,26 @@ def create_payment_link(db, user_id: str, amount) -> dict:
     records.attach_link(db, record, link)
     webhooks.adopt_events(db, ref, link["id"])
     return _answer(records.get(db, ref), reused=False)
+
+
+def _own_reference(db, cfg, ref: str) -> dict | None:
+    """The record already made under a caller's reference, once Razorpay's link is attached to it (looked
+    up at Razorpay by reference when an earlier create's answer was lost); None: create it now."""
+    rec = records.get(db, ref)
+    if rec is None or rec.get("short_url"):
+        return rec
+    if rec["status"] not in ("creating", "error_creating"):  # closed without a link: not made again
+        raise PaymentUnavailable(DOWN_MESSAGE)
+    try:
+        found = [x for x in gateway.call(cfg, "payment_link.all", {"reference_id": ref}).get("payment_links") or []
+                 if isinstance(x, dict) and x.get("reference_id") == ref]
+        if not found:
+            return None
+        check_link(found[0], rec)
+    except gateway.FAILURES:
+        raise PaymentUnavailable(DOWN_MESSAGE) from None
+    records.attach_link(db, rec, found[0])
+    return records.get(db, ref)
 
 
 def _answer(rec: dict, *, reused: bool) -> dict:
