@@ -12,6 +12,7 @@ db = ui.get_db()
 sandbox = ui.payment_mode() == "sandbox"
 
 st.title("Wallet")
+ui.times_note()
 
 # --- The payment callback: Razorpay redirects here with razorpay_* parameters after a payment.
 params = {k: st.query_params[k] for k in st.query_params.keys()}
@@ -119,7 +120,7 @@ for ln in links:
         when = ln.get("created_at")
         a.markdown(f"**{ui.rupees(ln.get('amount_paise', 0))}**")
         if when:
-            a.caption(f"{when:%d %b %Y, %H:%M} UTC")
+            a.caption(ui.when(when))
         status = ln.get("status", "created")
         s.markdown(STATUS.get(status, status))
         if ln.get("credited_paise") and status != "paid":

@@ -48,6 +48,8 @@ def prepare(cfg: config.Config) -> list[tuple[str, str, str]]:
         creds.write_text("".join(f"{u} {pw} {role}\n" for u, pw, role in made))
         creds.chmod(0o600)
     ledger.recover(db)
+    # Rollups counted by business day (IST): recounted from the ledger once per zone, a no-op afterwards.
+    ledger.rebuild_rollups(db)
     return made
 
 
