@@ -38,10 +38,13 @@ PAGES = {
     "admin-rates": ("app_pages/admin/rates.py", "Call rates", ":material/price_change:", ("admin",)),
     "admin-payments": ("app_pages/admin/payments.py", "Payments", ":material/credit_card_off:", ("admin",)),
     "admin-audit": ("app_pages/admin/audit.py", "Ledger audit", ":material/rule:", ("admin",)),
+    "admin-documents": ("app_pages/admin/documents.py", "Customer documents", ":material/receipt:", ("admin",)),
+    "admin-business": ("app_pages/admin/business.py", "Business & GST", ":material/storefront:", ("admin",)),
     "analyst": ("app_pages/analyst.py", "Analytics", ":material/analytics:", ("analyst", "admin")),
 }
 SECTIONS = {"Your wallet": ("wallet", "transactions", "calls", "insights"),
-            "Admin": ("admin", "admin-users", "admin-credits", "admin-rates", "admin-payments", "admin-audit"),
+            "Admin": ("admin", "admin-users", "admin-credits", "admin-rates", "admin-payments", "admin-audit",
+                      "admin-documents", "admin-business"),
             "Reports": ("analyst",)}
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -3,7 +3,9 @@ payment link with its status, so nobody has to wonder whether a payment went thr
 import streamlit as st
 
 import app_ui as ui
+from app_pages import documents_ui
 from services import payments
+from services.payments import charge
 from services.errors import WalletError
 
 user = ui.require_role("user")
@@ -90,6 +92,9 @@ else:
     if link:
         st.success(f"Payment link for {ui.rupees(link['amount_paise'])} is ready. Pay on Razorpay's page; "
                    "you come back here when it is done.", icon=":material/link:")
+        pays = charge.link_amount(db, link["amount_paise"])
+        if pays != link["amount_paise"]:
+            st.caption(f"You pay {ui.rupees(pays)}: {ui.rupees(link['amount_paise'])} for your wallet plus GST.")
         st.link_button("Pay with Razorpay", link["short_url"], type="primary", icon=":material/open_in_new:")
 
 # --- Payment links
@@ -141,3 +146,12 @@ for ln in links:
         r = recon[1]
         got = f" — {ui.rupees(r['credited_paise'])} credited just now" if r.get("credited_paise") else ""
         st.caption(f"Checked with Razorpay: {r.get('outcome') or r.get('status', '')}{got}")
+
+# --- Receipts, invoices and statements (app_pages/documents_ui.py)
+st.subheader("Receipts and invoices")
+ui.show_flash()
+documents_ui.receipts(db, uid, key="me")
+st.subheader("Monthly statements")
+documents_ui.statements(db, uid, key="me")
+with st.expander("Billing details on your invoices", icon=":material/badge:"):
+    documents_ui.billing_form(db, uid, by=uid, key="me")

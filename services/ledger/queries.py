@@ -220,6 +220,17 @@ def entries_after(db, user_id: str, after: int, *, category: str | None = None) 
     if category is not None:
         ids.check_category(category)
     wal = _Wallet(db, wallets.read(db, user_id))
+    spans, covered = _live_day_spans(wal, after, category)
+    if not covered:  # older than the live days: the rollups say which days can match
+        spans = [(max(lo, after + 1), h) for lo, h in _matching_day_spans(db, wal, None, category, None, None)
+                 if h - 1 > after]
+    wanted = _matcher(None, category, None, None)
+    return [e for lo, h in sorted(spans) for e in map(wal.at, range(lo, h)) if wanted(e)]
+
+
+def _live_day_spans(wal: _Wallet, after: int, category) -> tuple[list[tuple[int, int]], bool]:
+    """[lo, hi) spans above `after` of the wallet document's own days that can hold `category`, and
+    whether those days reach back to `after` (else older entries are involved)."""
     spans, hi = [], wal.total + 1
     live = wal.w.get("days") or {}
     for d in sorted(live, reverse=True):
@@ -230,9 +241,4 @@ def entries_after(db, user_id: str, after: int, *, category: str | None = None) 
         if category is None or int((v.get("cat") or {}).get(category, 0)) > 0:
             spans.append((max(lo, after + 1), hi))
         hi = lo
-    if hi - 1 > after:  # older than the live days: the rollups say which days can match
-        spans = [(max(lo, after + 1), h) for lo, h in _matching_day_spans(db, wal, None, category, None, None)
-                 if h - 1 > after]
-    wanted = _matcher(None, category, None, None)
-    out = [e for lo, h in sorted(spans) for e in map(wal.at, range(lo, h)) if wanted(e)]
-    return out
+    return spans, hi - 1 <= after
