@@ -11,6 +11,13 @@ from services import settings
 from services.documents.gst import gst_on_top
 
 
+def record_fields(db, amount_paise: int) -> dict:
+    """What a new recharge record of `amount_paise` carries about GST: nothing while GST is off (records
+    stay as they always were), else {"gst": its terms}."""
+    terms = terms_for(db, amount_paise)
+    return {} if terms["mode"] == "off" else {"gst": terms}
+
+
 def terms_for(db, amount_paise: int) -> dict:
     """The GST terms of a new recharge of `amount_paise` (paise = 0 unless charged on top)."""
     biz = settings.business(db)
@@ -35,6 +42,6 @@ def charged(rec: dict) -> int:
 
 
 def entry_meta(rec: dict) -> dict:
-    """The GST terms for the credit's ledger entry ({} for records made before GST terms existed)."""
+    """The GST terms for the credit's ledger entry ({} for a record without: GST off, or an order)."""
     g = rec.get("gst")
     return {} if not g else {"gst_mode": g["mode"], "gst_rate_bp": int(g["rate_bp"]), "gst_paise": int(g["paise"])}

@@ -46,7 +46,7 @@ def create_payment_link(db, user_id: str, amount) -> dict:
     if reused is not None:
         return _answer(reused, reused=True)
     record = records.build("link", user, paise, cfg.mode, ref=ref)
-    record["gst"] = charge.terms_for(db, paise)  # GST charged on top, if any, is asked of the payer too
+    record.update(charge.record_fields(db, paise))  # with GST on: its terms (GST on top is asked of the payer)
     records.insert(db, record)
     try:
         link = gateway.call(cfg, "payment_link.create", link_body(user, record))
