@@ -147,11 +147,7 @@ def _checked_business(b: dict) -> dict:
     for k, most in _BUSINESS_TEXT.items():
         out[k] = checks.text(out[k], what=k.replace("_", " ").capitalize(), most=most).strip()
     whole_number(out["gst_rate_bp"], 0, 4000, what="GST rate", unit="of basis points (1800 = 18 %)")
-    for k in ("invoice_prefix", "credit_note_prefix"):
-        if not isinstance(out[k], str) or not re.fullmatch(r"[A-Z0-9]{1,4}", out[k]):
-            raise InvalidInput("A number prefix is 1 to 4 capital letters or digits (e.g. RV).")
-    if out["invoice_prefix"] == out["credit_note_prefix"]:
-        raise InvalidInput("Invoices and credit notes need different prefixes.")
+    _check_prefixes(out)
     if out["gst_mode"] not in gst.MODES:
         raise InvalidInput(f"GST mode must be one of {', '.join(gst.MODES)}.")
     out["state"] = gst.check_state(out["state"], what="Business state") if out["state"] else ""
@@ -159,9 +155,22 @@ def _checked_business(b: dict) -> dict:
     out["pan"] = gst.check_pan(out["pan"]) if out["pan"] else ""
     if out["gstin"] and out["pan"] and out["gstin"][2:12] != out["pan"]:
         raise InvalidInput("The PAN must be the one inside the GSTIN (its characters 3 to 12).")
-    if out["gst_mode"] != "off" and not (out["legal_name"] and out["address"] and out["state"] and out["gstin"]):
+    if out["gst_mode"] != "off":
+        _check_ready_for_gst(out)
+    return out
+
+
+def _check_prefixes(b: dict) -> None:
+    for k in ("invoice_prefix", "credit_note_prefix"):
+        if not isinstance(b[k], str) or not re.fullmatch(r"[A-Z0-9]{1,4}", b[k]):
+            raise InvalidInput("A number prefix is 1 to 4 capital letters or digits (e.g. RV).")
+    if b["invoice_prefix"] == b["credit_note_prefix"]:
+        raise InvalidInput("Invoices and credit notes need different prefixes.")
+
+
+def _check_ready_for_gst(b: dict) -> None:
+    if not (b["legal_name"] and b["address"] and b["state"] and b["gstin"]):
         raise InvalidInput("A tax invoice names the business: set the legal name, address, state and GSTIN "
                            "before turning GST on.")
-    if out["gst_mode"] != "off" and out["gst_rate_bp"] == 0:
+    if b["gst_rate_bp"] == 0:
         raise InvalidInput("Set a GST rate above 0 % before turning GST on.")
-    return out
