@@ -20,6 +20,7 @@ Access (Authorization: Bearer <token> from /api/auth/login or /api/auth/signup):
 | payment key/order/verify/links            | 401      | own  | own     | own   |
 | POST /api/call, /api/call/{id}/end        | 401      | own  | own     | own   |
 | /api/notifications (alerts, webhook)      | 401      | own  | own     | own   |
+| GET /api/receipts (+ /{number}.pdf), GET /api/statements/{yyyy-mm}.pdf (.csv) | 401 | own | own | own |
 | GET /api/admin/summary                    | 401      | 403  | read    | read  |
 | POST /api/admin/credit, wallet/set-call-rate | 401   | 403  | 403     | yes   |
 

@@ -364,3 +364,28 @@ class AlertOut(MoneyOut):
 
 class AlertsOut(BaseModel):
     alerts: list[AlertOut]
+# -------------------------------------------------------------------------------------- documents
+
+class ReceiptOut(MoneyOut):
+    """A receipt, tax invoice or credit note (immutable once issued)."""
+    number: str = Field(description="Consecutive per financial year, e.g. RV/2627/000123")
+    kind: Literal["receipt", "invoice", "credit_note"]
+    title: str
+    date: str = Field(description="Business day of the payment (IST), YYYY-MM-DD")
+    issued_at: datetime
+    entry_id: str = Field(description="The ledger entry of the recharge")
+    payment_id: str
+    gst_mode: Literal["off", "inclusive", "exclusive"]
+    refers_to: str | None = Field(None, description="A credit note: the document it reverses")
+    credited_by: str | None = Field(None, description="The credit note that reverses this document, if any")
+    taxable_paise: Paise
+    cgst_paise: Paise
+    sgst_paise: Paise
+    igst_paise: Paise
+    total_paise: Paise = Field(description="What the payer paid (taxable value + GST)")
+    wallet_paise: Paise = Field(description="What the wallet was credited")
+    pdf_url: str
+
+
+class ReceiptsOut(BaseModel):
+    receipts: list[ReceiptOut]

@@ -12,6 +12,7 @@ uid = user["username"]
 db = ui.get_db()
 
 st.title("Calls")
+ui.times_note()
 cfg = ui.app_settings()
 rate = settings.call_rate_for(db, uid)
 b = ui.balance_of(uid)
@@ -69,7 +70,7 @@ if view == "Call history":
         st.caption("No calls yet.")
     else:
         st.dataframe(pd.DataFrame([{
-            "Started (UTC)": c["started_at"].strftime("%d %b %Y, %H:%M") if c.get("started_at") else "",
+            "Started": ui.when(c.get("started_at")),
             "Number": c["to_number"], "Knowledge base": c["kb_id"], "Status": _status(c),
             "Billed": f"{(c.get('billed_seconds') or 0) // 60}m {(c.get('billed_seconds') or 0) % 60}s",
             "Rate / min": ui.rupees(c["rate_paise"]), "Cost": ui.rupees(c.get("cost_paise") or 0),
@@ -180,7 +181,7 @@ if view == "Campaigns":
             x, y, z = st.columns([3, 4, 1], vertical_alignment="center")
             x.markdown(f"**{c['name']}** · `{c['kb_id']}`")
             x.caption(f"{c['total']:,} numbers · {c['minutes_per_call']} min each · "
-                      f"{c['created_at']:%d %b %Y, %H:%M} UTC")
+                      f"{ui.when(c['created_at'])}")
             y.markdown(f"{CAMPAIGN_STATUS.get(c['status'], c['status'])} · {c['completed']:,} completed · "
                        f"{ui.rupees(c['cost_paise'])} spent")
             if c["status"] in RESUMABLE and z.button("Resume", key=f"res_{cid}", icon=":material/play_arrow:"):

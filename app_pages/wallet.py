@@ -3,7 +3,9 @@ payment link with its status, so nobody has to wonder whether a payment went thr
 import streamlit as st
 
 import app_ui as ui
+from app_pages import documents_ui
 from services import payments
+from services.payments import charge
 from services.errors import WalletError
 
 user = ui.require_role("user")
@@ -12,6 +14,7 @@ db = ui.get_db()
 sandbox = ui.payment_mode() == "sandbox"
 
 st.title("Wallet")
+ui.times_note()
 
 # --- The payment callback: Razorpay redirects here with razorpay_* parameters after a payment.
 params = {k: st.query_params[k] for k in st.query_params.keys()}
@@ -89,6 +92,9 @@ else:
     if link:
         st.success(f"Payment link for {ui.rupees(link['amount_paise'])} is ready. Pay on Razorpay's page; "
                    "you come back here when it is done.", icon=":material/link:")
+        pays = charge.link_amount(db, link["amount_paise"])
+        if pays != link["amount_paise"]:
+            st.caption(f"You pay {ui.rupees(pays)}: {ui.rupees(link['amount_paise'])} for your wallet plus GST.")
         st.link_button("Pay with Razorpay", link["short_url"], type="primary", icon=":material/open_in_new:")
 
 # --- Payment links
@@ -119,7 +125,7 @@ for ln in links:
         when = ln.get("created_at")
         a.markdown(f"**{ui.rupees(ln.get('amount_paise', 0))}**")
         if when:
-            a.caption(f"{when:%d %b %Y, %H:%M} UTC")
+            a.caption(ui.when(when))
         status = ln.get("status", "created")
         s.markdown(STATUS.get(status, status))
         if ln.get("credited_paise") and status != "paid":
@@ -140,3 +146,12 @@ for ln in links:
         r = recon[1]
         got = f" — {ui.rupees(r['credited_paise'])} credited just now" if r.get("credited_paise") else ""
         st.caption(f"Checked with Razorpay: {r.get('outcome') or r.get('status', '')}{got}")
+
+# --- Receipts, invoices and statements (app_pages/documents_ui.py)
+st.subheader("Receipts and invoices")
+ui.show_flash()
+documents_ui.receipts(db, uid, key="me")
+st.subheader("Monthly statements")
+documents_ui.statements(db, uid, key="me")
+with st.expander("Billing details on your invoices", icon=":material/badge:"):
+    documents_ui.billing_form(db, uid, by=uid, key="me")

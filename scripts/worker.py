@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services import alerts, calls, config, db as dbmod, ledger, payments  # noqa: E402
+from services import alerts, calls, config, db as dbmod, documents, ledger, payments  # noqa: E402
 
 log = logging.getLogger("worker")
 
@@ -18,6 +18,7 @@ log = logging.getLogger("worker")
 def tick(db) -> dict:
     out = {"ledger": ledger.recover(db)}
     steps = [(calls.recover_stale_calls, "recover_stale_calls")]
+    steps.append((documents.sweep, "documents"))  # numbering recovery, then each recharge's receipt/invoice
     if payments.mode() != "off":
         steps += [(payments.reconcile_open, "reconcile_open"), (payments.run_daily, "run_daily")]
     steps += [(alerts.run, "alerts")]

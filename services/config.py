@@ -68,6 +68,7 @@ class Config:
     secrets_file: Path
     smtp: Smtp                # where alert e-mails go (services.alerts)
     webhook_private_ok: bool  # customer webhooks may point at loopback/private addresses (development)
+    business_tz: str          # days, months and what people read (storage stays UTC): services.clock
 
 
 # name -> (environment variable, default). The same upper-case name is looked up in secrets.toml.
@@ -79,6 +80,7 @@ _PLAIN = {
     "admin_user": ("WALLET_ADMIN_USER", ""),
     "admin_password": ("WALLET_ADMIN_PASSWORD", ""),
     "demo_password": ("WALLET_DEMO_PASSWORD", ""),
+    "business_tz": ("WALLET_BUSINESS_TZ", "Asia/Kolkata"),
 }
 _INTS = {  # name -> (variable, default, smallest allowed)
     "claim_grace_seconds": ("WALLET_CLAIM_GRACE_SECONDS", 300, 0),

@@ -278,7 +278,7 @@ def test_transactions_newest_first_paginated_and_filtered(client, admin, edb):
     assert [t["category"] for t in debits] == ["call"]
     promos = client.get("/api/transactions?category=promo_credit&limit=100", headers=h).json()
     assert len(promos["transactions"]) == 7 and promos["next_cursor"] is None
-    today = ledger.clock.now().date().isoformat()
+    today = ledger.clock.today().isoformat()
     assert len(client.get(f"/api/transactions?from={today}&to={today}", headers=h).json()["transactions"]) == 8
     assert client.get("/api/transactions?from=2000-01-01&to=2000-01-02", headers=h).json()["transactions"] == []
     assert_error(client.get(f"/api/transactions?from={today}&to=2000-01-01", headers=h), 400, "invalid_input")

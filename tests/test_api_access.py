@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from services import calls, db as dbmod, ledger, payments, tokens, users, wallet
+from services import calls, clock, db as dbmod, documents, ledger, payments, tokens, users, wallet
 from services.errors import NotFound
 from tests.test_api_support import PASSWORD, bearer, sandbox_post
 
@@ -86,6 +86,10 @@ ENDPOINTS = {
     "notifications_test": ("POST", "/api/notifications/webhook/test", None, None, everyone(400)),
     "notifications_deliveries": ("GET", "/api/notifications/webhook/deliveries", None, None, everyone(OK)),
     "notifications_alerts": ("GET", "/api/notifications/alerts", None, None, everyone(OK)),
+    "receipts": ("GET", "/api/receipts", None, None, everyone(OK)),
+    "receipt_pdf": ("GET", "/api/receipts/{receipt}.pdf", None, None, OWN_RESOURCE),
+    "statement_pdf": ("GET", "/api/statements/{month}.pdf", None, None, everyone(OK)),
+    "statement_csv": ("GET", "/api/statements/{month}.csv", None, None, everyone(OK)),
 }
 
 
@@ -107,11 +111,14 @@ def ctx(tmp_path_factory):
                             reason="setup", key=f"setup-{name}")
     link = payments.create_payment_link(db, "alice", 150)["payment_link_id"]
     call = calls.start_call(db, "alice", "+919812345678", "kb1", 2)["call_id"]
+    ledger.post(db, "alice", key="access-recharge", type="credit", category="recharge", amount=100, source="pay_acc")
+    documents.catch_up(db, "alice")
+    receipt = documents.slug(documents.list_documents(db, "alice")[0]["number"])
     expired = tokens.issue(db, "alice", lifetime=timedelta(seconds=-1))
     app = create_app(db=db)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield {"db": db, "client": client, "names": names, "link": link, "call": call, "expired": expired,
-               "sandbox": sb}
+               "sandbox": sb, "receipt": receipt}
     sb.stop()
     mp.undo()
 
@@ -130,7 +137,8 @@ def _token(ctx, col):
 def test_access(ctx, name, col):
     method, path, body, extra, expected = ENDPOINTS[name]
     db = ctx["db"]
-    path = path.format(link=ctx["link"], call=ctx["call"])
+    path = path.format(link=ctx["link"], call=ctx["call"], receipt=ctx.get("receipt"),
+                       month=clock.today().strftime("%Y-%m"))
     headers = {}
     tok = _token(ctx, col)
     if tok:
@@ -168,6 +176,10 @@ def _only_own(name, r, me, db):
         assert r.json()["username"] == me
     elif name == "notifications":
         assert r.json()["emails"] == [users.get(db, me)["email"]]  # the caller's own address, nobody else's
+    elif name == "receipts":
+        assert all(documents.get_document(db, d["number"])["user_id"] == me for d in r.json()["receipts"])
+    elif name == "statement_csv":
+        assert f"Opening balance {clock.today():%Y-%m},{me}" in r.text
 
 
 def test_others_could_not_touch_alices_call_and_link(ctx):

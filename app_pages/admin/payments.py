@@ -7,6 +7,7 @@ import app_ui as ui
 from services import payments
 
 ui.admin_page("Payments")
+ui.times_note()
 db = ui.get_db()
 KIND = {"failed": "Failed", "suspicious": "Suspicious", "unmatched": "Unmatched webhook"}
 
@@ -20,7 +21,7 @@ if not failed:
     st.success("No failed or suspicious payments.", icon=":material/verified:")
 else:
     st.dataframe(pd.DataFrame([{
-        "When (UTC)": f["at"].strftime("%d %b %Y, %H:%M") if f.get("at") else "",
+        "When": ui.when(f.get("at")),
         "Kind": KIND.get(f["kind"], f["kind"]), "User": f.get("user_id") or "",
         "Amount": ui.rupees(f.get("amount_paise")), "Reason": f.get("reason", ""),
         "Times": f.get("count", 1),

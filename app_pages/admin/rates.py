@@ -43,8 +43,9 @@ def _val(name: str, v) -> str:
 
 
 st.subheader("Change history")
-COLUMNS = ["When (UTC)", "Scope", "Setting", "Old", "New", "By"]
-st.dataframe(pd.DataFrame([{"When (UTC)": h["at"].strftime("%d %b %Y, %H:%M"),
+ui.times_note()
+COLUMNS = ["When", "Scope", "Setting", "Old", "New", "By"]
+st.dataframe(pd.DataFrame([{"When": ui.when(h["at"]),
                             "Scope": "Global" if h["scope"] == "global" else h["scope"].removeprefix("user:"),
                             "Setting": h["name"], "Old": _val(h["name"], h["old"]),
                             "New": _val(h["name"], h["new"]), "By": h["by"]} for h in settings.history(db)],

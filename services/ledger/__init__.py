@@ -9,8 +9,9 @@ crash at any point loses nothing and doubles nothing. One module per concern:
 - `holds`     `hold` (with the minimum and the daily cap checked in its compare-and-set), `settle`, `release`
 - `cas`       the one compare-and-set write, `new_state`, and step 5 (dropping recorded entries)
 - `record`    building an entry and recording it (ledger insert, claim pointer)
-- `queries`   `find_entry`, `get_entry`, `entries` (pages), `iter_entries` (exports)
+- `queries`   `find_entry`, `get_entry`, `entries` (pages), `iter_entries` (exports), `entries_after` (sweeps)
 - `rollups`   daily counters: `day_totals` per wallet, `days_across` users, archival of closed days
+- `rebuild`   `rebuild_rollups`: the idempotent recount of rollups by business day (`make run` calls it)
 - `recovery`  `recover`;  `auditing` the invariants (`audit`);  `ids` names and input checks
 """
 from services import clock  # noqa: F401  (callers read ledger.clock for the time entries carry)
@@ -18,7 +19,8 @@ from services.ledger.auditing import audit
 from services.ledger.holds import hold, release, settle
 from services.ledger.ids import CALL_CATEGORIES, CATEGORIES, CREDIT, DEBIT, entry_id
 from services.ledger.posting import post
-from services.ledger.queries import entries, find_entry, get_entry, iter_entries
+from services.ledger.queries import entries, entries_after, entry_counts, find_entry, get_entry, iter_entries
+from services.ledger.rebuild import rebuild_rollups
 from services.ledger.recovery import recover
 from services.ledger.rollups import day_totals, days_across
 from services.ledger.wallets import (Hold, Wallet, WalletSummary, WalletView, ensure_wallet, get_wallet,
@@ -27,4 +29,4 @@ from services.ledger.wallets import (Hold, Wallet, WalletSummary, WalletView, en
 __all__ = ["CALL_CATEGORIES", "CATEGORIES", "CREDIT", "DEBIT", "Hold", "Wallet", "WalletSummary", "WalletView",
            "audit", "day_totals", "days_across", "ensure_wallet", "entries", "entry_id", "find_entry",
            "get_entry", "get_wallet", "hold", "iter_entries", "post", "recover", "release", "settle",
-           "wallet_summaries"]
+           "wallet_summaries", "rebuild_rollups", "entries_after", "entry_counts"]

@@ -117,6 +117,11 @@ def archive(db, w: dict) -> int:
     return len(w.get("days") or {}) - len(keep)
 
 
+def set_days(db, w: dict, days: dict) -> bool:
+    """Replace the wallet's live rollup days (services.ledger.rebuild) if it is still at the version read."""
+    return _write(db, w, {"days": days})
+
+
 def _write(db, w: dict, sets: dict) -> bool:
     res = db.wallets.update_one({"_id": w["_id"], "seq": w["seq"]},
                                 {"$set": dict(sets, seq=int(w["seq"]) + 1)})

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from services import clock, ledger
 from services.errors import Conflict
-from services.payments import records
+from services.payments import charge, records
 from services.payments.admin import closed_unpaid, failed, suspicious_on
 from services.payments.outcomes import AMOUNT_MISMATCH, settled
 from services.payments.records import to_int, valid_id
@@ -101,6 +101,7 @@ def creditable(rec: dict, paid: int, fee: int | None) -> int | None:
     """THE amount rule. `paid` within what is still due on the record: credit it (partial payments too).
     More than due, by no more than the fee the payer bore, on a record nothing was credited to yet:
     credit exactly the record's amount. None: a mismatch."""
+    paid -= charge.gst_of(rec)  # GST charged on top goes to the tax, not the wallet
     due = rec["amount_paise"] - records.credited_total(rec)
     if 0 < paid <= due:
         return paid
@@ -141,8 +142,9 @@ def _post(db, rec: dict, payment_id: str, amount: int, paid: int, source: str) -
     meta = {"order_id": rec.get("order_id")} if rec["kind"] == "order" else \
         {"payment_link_id": rec.get("payment_link_id")}
     meta["reference_id"] = rec["_id"]
-    if paid != amount:  # the payer's convenience fee: kept for reconciliation and refunds
-        meta.update(payment_amount=paid, fee_paise=paid - amount)
+    meta.update(charge.entry_meta(rec))
+    if paid != amount + charge.gst_of(rec):  # the payer's convenience fee: kept for reconciliation and refunds
+        meta.update(payment_amount=paid, fee_paise=paid - amount - charge.gst_of(rec))
     try:
         return ledger.post(db, rec["user_id"], key=payment_key(payment_id), type="credit", category="recharge",
                            amount=amount, source=payment_id, note="Razorpay recharge", meta=meta)
@@ -158,7 +160,7 @@ def _post(db, rec: dict, payment_id: str, amount: int, paid: int, source: str) -
 def settle_link(db, rec: dict, link: dict, *, source: str, extra_payments=()) -> dict:
     """Credit every captured payment Razorpay reports on `link` (fetched, or from a signed webhook) and
     move our status up. Returns {payments: {pay_id: Credit}, status, credited_now, summary}."""
-    if to_int(link.get("amount")) != rec["amount_paise"]:
+    if to_int(link.get("amount")) != charge.charged(rec):
         suspicious_on(db, rec, f"Razorpay's link amount {link.get('amount')} differs from ours "
                                f"{rec['amount_paise']}", source=source, payment_link_id=link.get("id"))
         return {"payments": {}, "status": rec["status"], "credited_now": 0, "summary": AMOUNT_MISMATCH}

@@ -138,7 +138,7 @@ def mismatch(entry: dict | None, pay: dict) -> str | None:
     if entry is None:
         return "no wallet credit"
     _, paid, fee, _, _ = crediting.view(pay)
-    short = paid - int(entry["amount"])
+    short = paid - int(entry["amount"]) - int((entry.get("meta") or {}).get("gst_paise", 0))  # GST on top
     if short == 0 or (fee is not None and 0 < short <= fee):
         return None
     return f"credited {int(entry['amount'])} paise for a payment of {paid}"
