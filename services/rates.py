@@ -130,3 +130,51 @@ def check_plan_name(name) -> str:
     if not isinstance(name, str) or not _PLAN_NAME.match(name.strip().lower()):
         raise InvalidInput("A plan name is 1-40 lowercase letters, digits, '_' or '-', starting with a letter.")
     return name.strip().lower()
+
+
+# -------------------------------------------------------------------------------- customer terms
+
+def as_dict(t: Tariff) -> dict:
+    """A tariff for pages and the API: its terms and a sentence."""
+    return {"plan": t.plan, "rate_paise": t.rate_paise, "initial_increment_seconds": t.initial_seconds,
+            "subsequent_increment_seconds": t.subsequent_seconds, "min_billable_seconds": t.min_billable_seconds,
+            "attempt_fee_paise": t.attempt_fee_paise, "description": describe(t)}
+
+
+def customer_terms(db, user_id: str) -> dict:
+    """What a customer is shown: their tariff now, their limits (daily spend cap, simultaneous calls)
+    and the tariff changes ahead (`upcoming`, each with `effective_at`)."""
+    out = as_dict(tariff_for(db, user_id)) | settings.limits_for(db, user_id)
+    out["upcoming"] = [as_dict(u["tariff"]) | {"effective_at": u["effective_at"]} for u in upcoming(db, user_id)]
+    return out
+
+
+_CUSTOMER_FIELDS = ("plan", "rate", "daily_cap", "max_concurrent_calls")
+
+
+def set_customer_terms(db, user_id: str, changes: dict, *, by: str, at: datetime | None = None) -> list[dict]:
+    """Change several of a customer's terms from `at` (default now): `plan` (None: standard), `rate`
+    and `daily_cap` in rupees and `max_concurrent_calls` (None removes the customer's own value). All
+    are checked before any is written. Returns the audit records."""
+    settings.check_user(db, user_id)
+    unknown = set(changes) - set(_CUSTOMER_FIELDS)
+    if unknown or not changes:
+        raise InvalidInput(f"Change one or more of {', '.join(_CUSTOMER_FIELDS)}.")
+    when = settings.check_when(at)
+    writes = []  # (function, args) once everything is known to be valid
+    if "plan" in changes:
+        plan = STANDARD if changes["plan"] in (None, STANDARD) else check_plan_name(changes["plan"])
+        if plan != STANDARD and settings.value_at(settings.scope_doc(db, "plans"), plan, when) is None:
+            raise NotFound(f"No plan {plan!r} in force then; define it first.")
+        writes.append(lambda: assign_plan(db, user_id, plan, by=by, at=when))
+    for key, name, what in (("rate", "call_rate_paise", "Call rate"), ("daily_cap", "daily_cap_paise",
+                                                                      "Daily spend limit")):
+        if key in changes:
+            v = None if changes[key] is None else parse_rupees(changes[key], what=what, maximum=10**12)
+            settings.check_user_value(name, v)
+            writes.append(lambda name=name, v=v: settings.set_user_value(db, user_id, name, v, by=by, at=when))
+    if "max_concurrent_calls" in changes:
+        v = changes["max_concurrent_calls"]
+        settings.check_user_value("max_concurrent_calls", v)
+        writes.append(lambda v=v: settings.set_user_value(db, user_id, "max_concurrent_calls", v, by=by, at=when))
+    return [w() for w in writes]

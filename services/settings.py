@@ -145,13 +145,17 @@ def set_call_rate(db, rupees_per_minute, *, by: str, user_id: str | None = None,
 def set_user_value(db, user_id: str, name: str, value: int | None, *, by: str,
                    at: datetime | None = None) -> dict:
     """A per-user override (call rate, daily spend cap, simultaneous calls) from `at`; None removes it."""
+    check_user_value(name, value)
+    check_user(db, user_id)
+    return schedule(db, f"user:{user_id}", name, value, by=by, at=at)
+
+
+def check_user_value(name: str, value: int | None) -> None:
     if name not in USER_KEYS:
         raise InvalidInput(f"Unknown per-user setting {name!r}.")
-    check_user(db, user_id)
     if value is not None:
         lo, hi = _USER_BOUNDS[name]
         whole_number(value, lo, hi, what=name, unit="of paise" if name.endswith("_paise") else "")
-    return schedule(db, f"user:{user_id}", name, value, by=by, at=at)
 
 
 def check_user(db, user_id) -> None:
