@@ -22,7 +22,7 @@ Access (Authorization: Bearer <token> from /api/auth/login or /api/auth/signup):
 | GET /api/wallet/terms                     | 401      | own  | own     | own   |
 | GET /api/admin/summary                    | 401      | 403  | read    | read  |
 | POST /api/admin/credit, wallet/set-call-rate | 401   | 403  | 403     | yes   |
-| /api/admin/plans, /api/admin/customers/{id}/terms | 401 | 403 | 403   | yes   |
+| /api/admin/plans (+ PUT /{name}), /api/admin/customers/{id}/terms | 401 | 403 | 403 | yes |
 
 "own": every such endpoint acts on the token's own user only; there is no user id parameter to point at
 someone else, and another user's payment link or call answers 404 (not 403: no hint that it exists).

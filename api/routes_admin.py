@@ -44,11 +44,15 @@ def plans(admin: AdminUser, db: DB):
     return [PlanOut.model_validate(rates.as_dict(p["tariff"])) for p in rates.list_plans(db)]
 
 
-@router.post("/plans", response_model=PlanOut)
-def define_plan(body: PlanIn, admin: AdminUser, db: DB):
-    """Create or change a rate plan from now or `effective_at` (audited). Increments (initial/subsequent
-    seconds) are one of 1/1, 6/6, 30/6, 30/30, 60/1, 60/60. Calls already started keep their terms."""
-    rec = rates.define_plan(db, body.name, rate=body.rate, initial_seconds=body.initial_increment_seconds,
+PlanName = Annotated[str, Path(max_length=40, description="1-40 lowercase letters, digits, '_' or '-'")]
+
+
+@router.put("/plans/{name}", response_model=PlanOut)
+def define_plan(body: PlanIn, name: PlanName, admin: AdminUser, db: DB):
+    """Create or change the rate plan `name` from now or `effective_at` (audited). Increments
+    (initial/subsequent seconds) are one of 1/1, 6/6, 30/6, 30/30, 60/1, 60/60. Calls already started keep
+    their terms."""
+    rec = rates.define_plan(db, name, rate=body.rate, initial_seconds=body.initial_increment_seconds,
                             subsequent_seconds=body.subsequent_increment_seconds,
                             min_billable_seconds=body.min_billable_seconds, attempt_fee=body.attempt_fee,
                             by=admin["username"], at=body.effective_at)

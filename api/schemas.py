@@ -266,9 +266,8 @@ class TermsOut(TariffOut):
 
 class PlanIn(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {"name": "business", "rate": "8.50", "initial_increment_seconds": 30, "subsequent_increment_seconds": 6,
+        {"rate": "8.50", "initial_increment_seconds": 30, "subsequent_increment_seconds": 6,
          "min_billable_seconds": 0, "attempt_fee": "0.50", "effective_at": "2031-12-05T12:00:00+05:30"}]})
-    name: str = Field(max_length=40)
     rate: AmountIn
     initial_increment_seconds: int = Field(1, ge=1, le=60)
     subsequent_increment_seconds: int = Field(1, ge=1, le=60)

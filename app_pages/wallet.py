@@ -3,7 +3,7 @@ payment link with its status, so nobody has to wonder whether a payment went thr
 import streamlit as st
 
 import app_ui as ui
-from services import payments
+from services import payments, rates
 from services.errors import WalletError
 
 user = ui.require_role("user")
@@ -60,6 +60,9 @@ c3.metric("Available", ui.rupees(b.available), border=True, help="What you can s
 if b.low:
     st.warning(f"Your available balance is below {ui.rupees(b.low_threshold)}. Calls stop when it runs "
                "out: recharge below to keep your agents talking.", icon=":material/warning:")
+for ahead in rates.upcoming(db, uid, limit=2):  # told in advance; a call keeps the rate of its start
+    st.info(f"From {ahead['effective_at']:%H:%M on %d %b %Y} (UTC) your rate is {ahead['description']}.",
+            icon=":material/event:")
 
 # --- Recharge
 cfg = ui.app_settings()

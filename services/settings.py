@@ -109,6 +109,15 @@ def ahead(doc: dict, name: str, t: datetime) -> list[dict]:
             if clock.as_utc(e["at"]) > t]
 
 
+def changes_ahead(db) -> list[dict]:
+    """Every change still to take effect, soonest first: [{id, scope, name, at, value}] (the settings
+    collection is a few documents: global, plans and the users an admin gave their own terms)."""
+    now = clock.now()
+    out = [dict(e, scope=doc["_id"], name=name) for doc in db.settings.find({}, {"sched": 1})
+           for name in (doc.get("sched") or {}) for e in ahead(doc, name, now)]
+    return sorted(out, key=lambda e: e["at"])
+
+
 def history(db, limit: int = 50) -> list[dict]:
     docs = list(db.settings_history.find({}).sort("at", -1).limit(limit))
     for d in docs:

@@ -76,7 +76,7 @@ ENDPOINTS = {
     "update_call": ("POST", "/api/call/{call2}/update", {"usage_seconds": 30}, None, OWN_RESOURCE),
     "terms": ("GET", "/api/wallet/terms", None, None, everyone(OK)),
     "plans": ("GET", "/api/admin/plans", None, None, ADMIN_ONLY),
-    "define_plan": ("POST", "/api/admin/plans", {"name": "matrix", "rate": 9}, None, ADMIN_ONLY),
+    "define_plan": ("PUT", "/api/admin/plans/matrix", {"rate": 9}, None, ADMIN_ONLY),
     "customer_terms": ("POST", "/api/admin/customers/{owner}/terms", {"max_concurrent_calls": 12}, None,
                        ADMIN_ONLY),
     "admin_credit": ("POST", "/api/admin/credit", lambda c, col: {"user_id": c["names"]["owner"], "amount": 1,
@@ -145,7 +145,7 @@ def test_access(ctx, name, col):
         assert set(r.json()) == {"error"} and {"code", "message"} <= set(r.json()["error"])
         if r.status_code == 401:
             assert r.headers.get("www-authenticate") == "Bearer"
-    if col not in ("owner", "admin") and method == "POST" and r.status_code >= 400:
+    if col not in ("owner", "admin") and method in ("POST", "PUT") and r.status_code >= 400:
         # a refused request by anyone but A (or the admin crediting A) leaves A's wallet as it was
         assert ledger.get_wallet(db, "alice") == a_before
     if r.status_code == 200 and col != "anon":

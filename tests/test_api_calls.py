@@ -61,9 +61,8 @@ def test_too_many_simultaneous_calls_is_429_with_retry_after(client, edb, admin)
 def test_terms_plans_and_an_attempt_fee(client, edb, admin):
     user, tok = make_user(edb)
     fund(edb, user, 100)
-    plan = {"name": "business", "rate": "8.50", "initial_increment_seconds": 30, "subsequent_increment_seconds": 6,
-            "attempt_fee": "0.50"}
-    r = client.post("/api/admin/plans", headers=admin, json=plan)
+    plan = {"rate": "8.50", "initial_increment_seconds": 30, "subsequent_increment_seconds": 6, "attempt_fee": "0.50"}
+    r = client.put("/api/admin/plans/business", headers=admin, json=plan)
     assert r.status_code == 200, r.text
     assert (r.json()["rate_paise"], r.json()["attempt_fee"], r.json()["plan"]) == (850, 0.5, "business")
     assert [p["plan"] for p in client.get("/api/admin/plans", headers=admin).json()] == ["standard", "business"]
@@ -100,10 +99,10 @@ def test_a_scheduled_rate_is_shown_ahead_and_bad_changes_write_nothing(client, e
         assert r.status_code in (400, 404), (body, r.text)
     error(client.post("/api/admin/customers/nobody/terms", headers=admin, json={"max_concurrent_calls": 5}), 404,
           "not_found")
-    error(client.post("/api/admin/plans", headers=admin, json={"name": "odd", "rate": 5,
-                                                                "initial_increment_seconds": 7,
-                                                                "subsequent_increment_seconds": 7}), 400, "invalid_input")
-    error(client.post("/api/admin/plans", headers=admin, json={"name": "standard", "rate": 5}), 400, "invalid_input")
+    error(client.put("/api/admin/plans/odd", headers=admin, json={"rate": 5, "initial_increment_seconds": 7,
+                                                                   "subsequent_increment_seconds": 7}), 400, "invalid_input")
+    error(client.put("/api/admin/plans/standard", headers=admin, json={"rate": 5}), 400, "invalid_input")
+    error(client.put("/api/admin/plans/Bad%20Name", headers=admin, json={"rate": 5}), 400, "invalid_input")
     assert edb.settings_history.count_documents({}) == n
     assert settings.limits_for(edb, user)["max_concurrent_calls"] == 10
-    error(client.post("/api/admin/plans", headers=bearer(tok), json={"name": "x", "rate": 5}), 403, "forbidden")
+    error(client.put("/api/admin/plans/x", headers=bearer(tok), json={"rate": 5}), 403, "forbidden")
