@@ -4,7 +4,6 @@ at random points, 24 times. Afterwards every bill adds up, nothing is lost or do
 """
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import os
 import random
