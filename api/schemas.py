@@ -239,8 +239,8 @@ class CallEndOut(MoneyOut):
 
 # ------------------------------------------------------------------------------------------ rates
 
-When = Annotated[datetime | None, Field(None, strict=False, description="When the change takes effect (ISO 8601; "
-                                                                        "UTC if no offset); default now")]
+When = Annotated[datetime | None, Field(strict=False, description="When the change takes effect (ISO 8601; UTC "
+                                                                  "if no offset); default now")]
 
 
 class TariffOut(MoneyOut):

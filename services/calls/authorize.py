@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from services import clock, ledger, settings, users
 from services.calls.records import (ACTIVE, COMPLETED, ENDING, authorized, check_call_id, check_duration,
-                                    grant_fields, grant_result, hold_id, max_seconds, own, tariff_of)
+                                    grant_fields, grant_result, hold_id, max_seconds, own, slice_seconds,
+                                    tariff_of)
 from services.errors import Conflict, NotFound
 from services.pricing import call_price
 
@@ -54,7 +55,7 @@ def _step(db, doc: dict, usage: int) -> dict | None:
 def _wants_more(doc: dict, auth: int, used: int) -> bool:
     """Less than a slice is left, and neither the money nor the maximum length has set the end."""
     return doc.get("end_at_seconds") is None and auth < max_seconds(doc) and \
-        used + int(doc["slice_seconds"]) > auth
+        used + slice_seconds(doc) > auth
 
 
 def _extend(db, doc: dict, auth: int) -> dict | None:
@@ -62,7 +63,7 @@ def _extend(db, doc: dict, auth: int) -> dict | None:
     retry after a crash (or a racing update of the same step) gets the same total."""
     tariff = tariff_of(doc)
     step = int(doc.get("steps") or 0) + 1
-    target = min(max_seconds(doc), auth + int(doc["slice_seconds"]))
+    target = min(max_seconds(doc), auth + slice_seconds(doc))
     held = int(doc["held_paise"])
     more = max(call_price(target, tariff), tariff.attempt_fee_paise) - held
     if more > 0:

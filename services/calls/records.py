@@ -80,6 +80,11 @@ def max_seconds(doc: dict) -> int:
     return int(doc["max_minutes"]) * 60
 
 
+def slice_seconds(doc: dict) -> int:
+    """The call's slice (calls from before rolling authorisation held their whole length at once)."""
+    return int(doc.get("slice_seconds") or max_seconds(doc))
+
+
 def authorized(doc: dict) -> int:
     """The seconds the call's hold pays for now."""
     a = doc.get("authorized_seconds")

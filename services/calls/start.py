@@ -6,7 +6,8 @@ import uuid
 from services import clock, ledger, rates, settings, users
 from services.calls.records import (ACTIVE, COMPLETED, ENDING, FAILED, REFUSED, STARTING, check_call_id,
                                     check_duration, check_kb_id, check_max_minutes, grant_fields,
-                                    grant_result, hold_id, insert, max_seconds, normalize_number, tariff_of)
+                                    grant_result, hold_id, insert, max_seconds, normalize_number, slice_seconds,
+                                    tariff_of)
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached, TooManyCalls
 from services.money import format_rupees
 from services.pricing import Tariff, affordable_seconds, call_price
@@ -88,8 +89,7 @@ def _again(db, cur: dict, attempt: dict, user_id: str, to_number: str, kb_id: st
 
 
 def first_slice(doc: dict) -> int:
-    return min(max_seconds(doc), max(int(doc.get("slice_seconds") or max_seconds(doc)),
-                                     int(doc.get("need_seconds") or 0)))
+    return min(max_seconds(doc), max(slice_seconds(doc), int(doc.get("need_seconds") or 0)))
 
 
 def _take_hold(db, doc: dict, cfg: dict) -> dict:
