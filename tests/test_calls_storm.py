@@ -87,8 +87,8 @@ def test_fifty_concurrent_calls_on_one_wallet_threads_and_processes(target):
     results, errors = [], []
 
     def run(seed):
-        try:
-            results.append(workers_calls.session(db, uid, seed, "t"))
+        try:  # the first three fall silent (started first, they find money; later ones may be refused)
+            results.append(workers_calls.session(db, uid, seed, "t", silent=True if seed < 3 else None))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(repr(exc))
     with BoundsWatch(db, uid) as watch:

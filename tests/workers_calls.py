@@ -21,8 +21,9 @@ def open_spec(spec: dict):
     return dbmod.open_db(uri=spec["uri"], name=spec["name"], path=spec["path"])
 
 
-def session(db, uid: str, seed: int, tag: str) -> dict:
-    """One call with random updates and a random end; 1 in 8 falls silent (recovery closes it)."""
+def session(db, uid: str, seed: int, tag: str, silent: bool | None = None) -> dict:
+    """One call with random updates and a random end; 1 in 8 falls silent (recovery closes it), or
+    as `silent` says."""
     rnd = random.Random(seed)
     cid = f"{tag}_{seed}"
     try:
@@ -36,7 +37,8 @@ def session(db, uid: str, seed: int, tag: str) -> dict:
         if g["end_at_seconds"] is not None:
             used = min(used, g["end_at_seconds"])
             break
-    if rnd.random() < 0.125:
+    quiet = (rnd.random() < 0.125) if silent is None else silent
+    if quiet:
         return {"call_id": cid, "silent": True, "usage": used}
     talked = used + rnd.randint(0, 120)  # sometimes past the grant: billed up to the grant only
     outcome = "answered" if rnd.random() < 0.85 else rnd.choice(["no-answer", "busy", "failed"])
