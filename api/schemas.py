@@ -191,17 +191,40 @@ class CallIn(Strict):
     max_minutes: int | None = Field(None, ge=1, le=MAX_CALL_MINUTES)
 
 
-class CallStartOut(MoneyOut):
+class CallGrantOut(MoneyOut):
+    """A call's authorisation as it stands (rolling: a slice at a time)."""
     call_id: str
     status: str
-    max_duration_seconds: int
-    rate_paise: Paise = Field(description="Paise per minute")
-    held_paise: Paise
+    rate_paise: Paise = Field(description="Paise per minute, fixed when the call started")
+    plan: str = Field(description="The rate plan in force when the call started")
+    held_paise: Paise = Field(description="Held for this call so far")
+    authorized_seconds: int = Field(description="The call may run this long now; send an update before it runs "
+                                                "out to be authorised the next slice")
+    end_at_seconds: int | None = Field(None, description="Set once the money (or the daily spend limit) runs "
+                                                         "out: the exact second the call must end")
+    max_duration_seconds: int = Field(description="The longest this call may run: its maximum length, or "
+                                                  "end_at_seconds once set")
+    usage_seconds: int = Field(0, description="The largest usage reported so far")
+
+
+class CallStartOut(CallGrantOut):
+    pass
+
+
+class CallUpdateIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"usage_seconds": 290}]})
+    usage_seconds: int = Field(ge=0, le=86_400, description="Seconds talked so far")
+
+
+Outcome = Literal["answered", "no-answer", "busy", "failed"]
 
 
 class CallEndIn(Strict):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"duration_seconds": 180}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"duration_seconds": 180},
+                                                              {"duration_seconds": 0, "outcome": "no-answer"}]})
     duration_seconds: int = Field(ge=0, le=86_400)
+    outcome: Outcome = Field("answered", description="Only answered calls are billed for time; the others pay "
+                                                     "the plan's attempt fee, if any")
 
 
 class CallEndOut(MoneyOut):
@@ -211,6 +234,61 @@ class CallEndOut(MoneyOut):
     cost_paise: Paise
     balance_paise: Paise
     cut_off: bool = False
+    outcome: Outcome = "answered"
+
+
+# ------------------------------------------------------------------------------------------ rates
+
+When = Annotated[datetime | None, Field(strict=False, description="When the change takes effect (ISO 8601; UTC "
+                                                                  "if no offset); default now")]
+
+
+class TariffOut(MoneyOut):
+    plan: str
+    rate_paise: Paise = Field(description="Paise per minute")
+    initial_increment_seconds: int
+    subsequent_increment_seconds: int
+    min_billable_seconds: int
+    attempt_fee_paise: Paise = Field(description="Charged for an unanswered, busy or failed attempt")
+    description: str
+
+
+class UpcomingOut(TariffOut):
+    effective_at: datetime
+
+
+class TermsOut(TariffOut):
+    """A customer's price and limits now, and the changes ahead."""
+    daily_cap_paise: Paise | None = Field(description="Daily spend limit; null: none")
+    max_concurrent_calls: int = Field(description="Calls on the line at once; more answer 429")
+    upcoming: list[UpcomingOut]
+
+
+class PlanIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"rate": "8.50", "initial_increment_seconds": 30, "subsequent_increment_seconds": 6,
+         "min_billable_seconds": 0, "attempt_fee": "0.50", "effective_at": "2031-12-05T12:00:00+05:30"}]})
+    rate: AmountIn
+    initial_increment_seconds: int = Field(1, ge=1, le=60)
+    subsequent_increment_seconds: int = Field(1, ge=1, le=60)
+    min_billable_seconds: int = Field(0, ge=0, le=3600)
+    attempt_fee: AmountIn = 0
+    effective_at: When = None
+
+
+class PlanOut(TariffOut):
+    effective_at: datetime | None = None
+
+
+class CustomerTermsIn(Strict):
+    """Only the fields sent change; null removes the customer's own value (plan: back to standard)."""
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"plan": "business", "daily_cap": 500, "max_concurrent_calls": 20}, {"rate": None}]})
+    plan: str | None = Field(None, max_length=40)
+    rate: AmountIn | None = None
+    daily_cap: AmountIn | None = None
+    max_concurrent_calls: int | None = Field(None, ge=1, le=1000)
+    effective_at: When = None
 
 
 # ------------------------------------------------------------------------------------------ admin
@@ -221,6 +299,7 @@ class RateOut(MoneyOut):
     rate_paise: Paise | None = Field(description="Paise per minute; null: the user's own rate was removed")
     previous_rate_paise: Paise | None = None
     by: str
+    effective_at: datetime | None = None
 
 
 class AdminCreditIn(Strict):

@@ -4,7 +4,7 @@ import streamlit as st
 
 import app_ui as ui
 from app_pages import documents_ui
-from services import payments
+from services import clock, payments, rates
 from services.payments import charge
 from services.errors import WalletError
 
@@ -63,6 +63,10 @@ c3.metric("Available", ui.rupees(b.available), border=True, help="What you can s
 if b.low:
     st.warning(f"Your available balance is below {ui.rupees(b.low_threshold)}. Calls stop when it runs "
                "out: recharge below to keep your agents talking.", icon=":material/warning:")
+for ahead in rates.upcoming(db, uid, limit=2):  # told in advance; a call keeps the rate of its start
+    st.info(f"From {ui.when(ahead['effective_at'], '%H:%M on %d %b %Y')} {clock.abbr()} your rate is "
+            f"{ahead['description']}.",
+            icon=":material/event:")
 
 # --- Recharge
 cfg = ui.app_settings()

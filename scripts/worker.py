@@ -1,6 +1,7 @@
-"""Background worker: finishes interrupted postings, releases calls never ended, polls open payment links,
-once a day reconciles yesterday's payments with Razorpay, and decides and delivers low-balance alerts.
-Every step is idempotent (the daily one per day), so running it alongside live traffic (or twice) is safe."""
+"""Background worker: finishes interrupted postings, closes calls whose voice platform fell silent (at the end
+of their last authorised slice, billed the last reported usage, never unreported time), polls open payment links,
+once a day reconciles yesterday's payments with Razorpay, issues receipts, and decides and delivers low-balance
+alerts. Every step is idempotent (the daily one per day), so running it alongside live traffic (or twice) is safe."""
 from __future__ import annotations
 
 import logging
@@ -17,7 +18,7 @@ log = logging.getLogger("worker")
 
 def tick(db) -> dict:
     out = {"ledger": ledger.recover(db)}
-    steps = [(calls.recover_stale_calls, "recover_stale_calls")]
+    steps = [(calls.recover_stale_calls, "recover_stale_calls")]  # also silent calls past their last slice
     steps.append((documents.sweep, "documents"))  # numbering recovery, then each recharge's receipt/invoice
     if payments.mode() != "off":
         steps += [(payments.reconcile_open, "reconcile_open"), (payments.run_daily, "run_daily")]

@@ -100,6 +100,11 @@ def today() -> date:
     return date_of(now())
 
 
+def at_local(d: date, t: time | None = None) -> datetime:
+    """The UTC instant of a wall-clock date and time in the business zone (what a person picks)."""
+    return datetime.combine(d, t or time(), tzinfo=zone()).astimezone(timezone.utc)
+
+
 def start_of_day(d: date) -> datetime:
     """The UTC instant at which business day `d` begins (midnight in the business zone)."""
     return datetime.combine(d, time(), tzinfo=zone()).astimezone(timezone.utc)

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from services import calls, clock, db as dbmod, documents, ledger, payments, tokens, users, wallet
+from services import calls, clock, db as dbmod, documents, ledger, payments, settings, tokens, users, wallet
 from services.errors import NotFound
 from tests.test_api_support import PASSWORD, bearer, sandbox_post
 
@@ -73,6 +73,12 @@ ENDPOINTS = {
     "start_call": ("POST", "/api/call", {"to_number": "+919876543210", "kb_id": "kb1", "max_minutes": 2}, None,
                    everyone(OK)),
     "end_call": ("POST", "/api/call/{call}/end", {"duration_seconds": 30}, None, OWN_RESOURCE),
+    "update_call": ("POST", "/api/call/{call2}/update", {"usage_seconds": 30}, None, OWN_RESOURCE),
+    "terms": ("GET", "/api/wallet/terms", None, None, everyone(OK)),
+    "plans": ("GET", "/api/admin/plans", None, None, ADMIN_ONLY),
+    "define_plan": ("PUT", "/api/admin/plans/matrix", {"rate": 9}, None, ADMIN_ONLY),
+    "customer_terms": ("POST", "/api/admin/customers/{owner}/terms", {"max_concurrent_calls": 12}, None,
+                       ADMIN_ONLY),
     "admin_credit": ("POST", "/api/admin/credit", lambda c, col: {"user_id": c["names"]["owner"], "amount": 1,
                                                                   "category": "promo_credit", "reason": "matrix"},
                      None, ADMIN_ONLY),
@@ -111,14 +117,15 @@ def ctx(tmp_path_factory):
                             reason="setup", key=f"setup-{name}")
     link = payments.create_payment_link(db, "alice", 150)["payment_link_id"]
     call = calls.start_call(db, "alice", "+919812345678", "kb1", 2)["call_id"]
+    call2 = calls.start_call(db, "alice", "+919812345679", "kb1", 10)["call_id"]
     ledger.post(db, "alice", key="access-recharge", type="credit", category="recharge", amount=100, source="pay_acc")
     documents.catch_up(db, "alice")
     receipt = documents.slug(documents.list_documents(db, "alice")[0]["number"])
     expired = tokens.issue(db, "alice", lifetime=timedelta(seconds=-1))
     app = create_app(db=db)
     with TestClient(app, raise_server_exceptions=False) as client:
-        yield {"db": db, "client": client, "names": names, "link": link, "call": call, "expired": expired,
-               "sandbox": sb, "receipt": receipt}
+        yield {"db": db, "client": client, "names": names, "link": link, "call": call, "call2": call2,
+               "expired": expired, "sandbox": sb, "receipt": receipt}
     sb.stop()
     mp.undo()
 
@@ -137,8 +144,8 @@ def _token(ctx, col):
 def test_access(ctx, name, col):
     method, path, body, extra, expected = ENDPOINTS[name]
     db = ctx["db"]
-    path = path.format(link=ctx["link"], call=ctx["call"], receipt=ctx.get("receipt"),
-                       month=clock.today().strftime("%Y-%m"))
+    path = path.format(link=ctx["link"], call=ctx["call"], call2=ctx["call2"], owner=ctx["names"]["owner"],
+                       receipt=ctx.get("receipt"), month=clock.today().strftime("%Y-%m"))
     headers = {}
     tok = _token(ctx, col)
     if tok:
@@ -154,7 +161,7 @@ def test_access(ctx, name, col):
         assert set(r.json()) == {"error"} and {"code", "message"} <= set(r.json()["error"])
         if r.status_code == 401:
             assert r.headers.get("www-authenticate") == "Bearer"
-    if col not in ("owner", "admin") and method == "POST" and r.status_code >= 400:
+    if col not in ("owner", "admin") and method in ("POST", "PUT") and r.status_code >= 400:
         # a refused request by anyone but A (or the admin crediting A) leaves A's wallet as it was
         assert ledger.get_wallet(db, "alice") == a_before
     if r.status_code == 200 and col != "anon":
@@ -180,13 +187,17 @@ def _only_own(name, r, me, db):
         assert all(documents.get_document(db, d["number"])["user_id"] == me for d in r.json()["receipts"])
     elif name == "statement_csv":
         assert f"Opening balance {clock.today():%Y-%m},{me}" in r.text
+    elif name == "terms":
+        assert r.json()["max_concurrent_calls"] == settings.limits_for(db, me)["max_concurrent_calls"]
 
 
 def test_others_could_not_touch_alices_call_and_link(ctx):
-    """After the matrix: A's call was ended by A alone (billed once), A's link is still A's."""
+    """After the matrix: A's call was ended by A alone (billed once), A's other call was updated by A
+    alone, A's link is still A's."""
     c = calls.get_call(ctx["db"], "alice", ctx["call"])
     assert c["status"] == "completed"
     assert c.get("billed_seconds") == 30
+    assert calls.get_call(ctx["db"], "alice", ctx["call2"])["usage_seconds"] == 30
     for who in ("bob", "ana", "root"):
         with pytest.raises(NotFound):
             calls.get_call(ctx["db"], who, ctx["call"])
