@@ -1,5 +1,6 @@
-"""Background worker: finishes interrupted postings, releases calls never ended, polls open payment links,
-and once a day reconciles yesterday's payments with Razorpay. Every step is idempotent (the daily one
+"""Background worker: finishes interrupted postings, releases calls never ended, collects amounts due from
+money released since, polls open payment links, carries on self-serve refunds a crash interrupted, and
+once a day reconciles yesterday's payments with Razorpay. Every step is idempotent (the daily one
 per day), so running it alongside live traffic (or twice) is safe."""
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services import calls, config, db as dbmod, ledger, payments  # noqa: E402
+from services import calls, config, db as dbmod, ledger, payments, wallet  # noqa: E402
 
 log = logging.getLogger("worker")
 
 
 def tick(db) -> dict:
     out = {"ledger": ledger.recover(db)}
-    steps = [(calls.recover_stale_calls, "recover_stale_calls")]
+    steps = [(calls.recover_stale_calls, "recover_stale_calls"), (wallet.collect_dues, "collect_dues")]
     if payments.mode() != "off":
-        steps += [(payments.reconcile_open, "reconcile_open"), (payments.run_daily, "run_daily")]
+        steps += [(payments.reconcile_open, "reconcile_open"), (payments.run_daily, "run_daily"),
+                  (payments.recover_refund_requests, "recover_refund_requests")]
     for fn, name in steps:
         try:
             out[name] = fn(db)

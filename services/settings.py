@@ -20,6 +20,7 @@ DEFAULTS = {
     "max_amount_paise": DEFAULT_MAX_PAISE,  # Rs. 1,00,000 per operation
     "default_call_minutes": 10,       # a call's hold covers this many minutes unless told otherwise
     "stale_call_minutes": 180,        # a call never ended is released after this long
+    "refund_approval_required": 0,    # 1: a self-serve refund waits for an admin's approval
 }
 # What an admin may set, and the bounds that keep a typo from becoming a disaster.
 _BOUNDS = {
@@ -30,6 +31,7 @@ _BOUNDS = {
     "max_amount_paise": (100, 100_000_000),
     "default_call_minutes": (1, MAX_CALL_MINUTES),
     "stale_call_minutes": (5, 10_080),
+    "refund_approval_required": (0, 1),
 }
 USER_KEYS = ("call_rate_paise", "daily_cap_paise")
 

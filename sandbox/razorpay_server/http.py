@@ -149,7 +149,8 @@ def payment_item(request: Request, sb: Sandbox) -> dict:
 
 
 async def payment_refund(request: Request, sb: Sandbox) -> dict:
-    return sb.create_refund(request.path_params["id"], await json_body(request))
+    return sb.create_refund(request.path_params["id"], await json_body(request),
+                            idempotency_key=request.headers.get("x-refund-idempotency"))
 
 
 def payment_refunds(request: Request, sb: Sandbox) -> dict:

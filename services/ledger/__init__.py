@@ -12,9 +12,11 @@ crash at any point loses nothing and doubles nothing. One module per concern:
 - `queries`   `find_entry`, `get_entry`, `entries` (pages), `iter_entries` (exports)
 - `rollups`   daily counters: `day_totals` per wallet, `days_across` users, archival of closed days
 - `recovery`  `recover`;  `auditing` the invariants (`audit`);  `ids` names and input checks
+- `dues`      the amount due: `debit_owing` (a refund beyond the balance), credits paying it first, `pay_due`
 """
 from services import clock  # noqa: F401  (callers read ledger.clock for the time entries carry)
 from services.ledger.auditing import audit
+from services.ledger.dues import Due, amounts_due, debit_owing, pay_due
 from services.ledger.holds import hold, release, settle
 from services.ledger.ids import CALL_CATEGORIES, CATEGORIES, CREDIT, DEBIT, entry_id
 from services.ledger.posting import post
@@ -28,3 +30,4 @@ __all__ = ["CALL_CATEGORIES", "CATEGORIES", "CREDIT", "DEBIT", "Hold", "Wallet",
            "audit", "day_totals", "days_across", "ensure_wallet", "entries", "entry_id", "find_entry",
            "get_entry", "get_wallet", "hold", "iter_entries", "post", "recover", "release", "settle",
            "wallet_summaries"]
+__all__ += ["Due", "amounts_due", "debit_owing", "pay_due"]
