@@ -18,15 +18,13 @@ class WalletPage:
     refunds: list = field(default_factory=list)     # Razorpay refunds of the user's payments
     requests: list = field(default_factory=list)    # self-serve refund requests
     refundable: Refundable | None = None            # None while payments are off
-    min_recharge_paise: int = 0
 
 
 def wallet_page(db, user_id: str, *, links: int = 20) -> WalletPage:
     mode = gateway.mode()
     return WalletPage(wallet.balance(db, user_id), mode, records.list_links(db, user_id, limit=links),
                       refunds.list_refunds(db, user_id, limit=20), selfserve.list_requests(db, user_id, limit=20),
-                      selfserve.refundable_for(db, user_id) if mode != "off" else None,
-                      settings.get(db)["min_recharge_paise"])
+                      selfserve.refundable_for(db, user_id) if mode != "off" else None)
 
 
 @dataclass(frozen=True)
