@@ -13,8 +13,8 @@ the wallet is simply
 where `reserved` is what the open refund request (one per user at a time) has set aside and not yet
 sent, `available` is the balance less every hold (a refund's own holds included), and `due` an amount
 owed from an earlier refund. No ledger scan: the customer's recharge records (`payment_links`, the
-same read as the wallet page's list) name each credited payment, and one point read per payment gives
-what its refunds took (`refunds.allocated`).
+same read as the wallet page's list) name each credited payment, and one read of their refund
+allocations gives what their refunds took (`refunds.allocated`).
 """
 from __future__ import annotations
 
@@ -56,11 +56,12 @@ def compute(db, user_id: str, reserved: dict | None = None) -> Refundable:
     recent = [r for r in records.user_links(db, user_id)
               if r.get("credited") and clock.as_utc(r["created_at"]) >= since]
     recent.sort(key=lambda r: clock.as_utc(r["created_at"]), reverse=True)
+    taken = refunds.allocated(db, [pid for rec in recent for pid in rec["credited"]])
     sources = []
     for rec in recent:
         for pid, paise in rec["credited"].items():
             credited = records.to_int(paise)
-            left = max(0, credited - refunds.allocated(db, pid) - int(reserved.get(pid, 0)))
+            left = max(0, credited - taken.get(pid, 0) - int(reserved.get(pid, 0)))
             sources.append(Source(pid, rec["_id"], credited, left, clock.as_utc(rec["created_at"])))
     w = ledger.get_wallet(db, user_id)
     pool = sum(s.left_paise for s in sources if s.left_paise >= MIN_PART)

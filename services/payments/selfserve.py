@@ -26,6 +26,7 @@ ledger one debit per refund id; a part Razorpay refuses releases its hold.
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import timedelta
 
 from services import checks, clock, procs, settings, users
@@ -34,6 +35,7 @@ from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFoun
 from services.money import format_rupees, parse_rupees
 from services.payments import crediting, gateway, refundable, refunds
 
+log = logging.getLogger("payments.refunds")
 HOLDING, APPROVAL, REFUNDING = "holding", "approval", "refunding"
 DONE, PARTLY_DONE, FAILED, REJECTED = "done", "partly_done", "failed", "rejected"
 OPEN = (HOLDING, APPROVAL, REFUNDING)
@@ -239,7 +241,10 @@ def recover_requests(db) -> int:
         if req["status"] == APPROVAL or not _take_over(db, req, now):
             continue
         taken += 1
-        advance(db, req["_id"])
+        try:
+            advance(db, req["_id"])
+        except Exception:  # one broken request must not keep the others waiting; it is tried next tick
+            log.exception("refund request %s could not be carried on", req["_id"])
     return taken
 
 
