@@ -9,7 +9,7 @@ import pytest
 from scripts import worker
 from services import ledger, payments, settings, wallet
 from services.errors import Conflict, InvalidAmount, InvalidInput, NotFound
-from services.payments import refundable, selfserve
+from services.payments import refund_requests, refundable
 from tests.test_payments import balance, control, receiver, server, settle_webhooks, setup_db  # noqa: F401
 from tests.test_payments_lifecycle import deliveries, paid_recharge, race, refunds_of, sdk
 
@@ -153,7 +153,7 @@ def test_the_same_key_is_the_same_request_and_another_amount_with_it_is_refused(
     db = env
     paid_recharge(db, server, receiver, rupees=500)
     outs = race(*[lambda: payments.request_refund(db, "alice", 100, key="dbl") for _ in range(5)])
-    assert {o["request_id"] for o in outs} == {selfserve.request_id("alice", "dbl")}
+    assert {o["request_id"] for o in outs} == {refund_requests.request_id("alice", "dbl")}
     assert len(at_razorpay(server, outs[0]["request_id"])) == 1
     assert balance(db, "alice") == 40000
     with pytest.raises(Conflict, match="another amount"):
@@ -200,7 +200,7 @@ def test_with_approval_required_the_money_is_held_until_an_admin_decides(env, re
     assert req["status"] == "approval" and held(db) == 20000 and at_razorpay(server, req["request_id"]) == []
     assert [r["request_id"] for r in payments.admin_page(db).waiting] == [req["request_id"]]
     worker.tick(db)  # recovery leaves a request waiting for approval alone
-    assert selfserve.public(db.refund_requests.find_one({"_id": req["request_id"]}))["status"] == "approval"
+    assert refund_requests.public(db.refund_requests.find_one({"_id": req["request_id"]}))["status"] == "approval"
     rejected = payments.reject_refund_request(db, req["request_id"], by="root", reason="not eligible")
     assert (rejected["status"], rejected["reason"], held(db), balance(db, "alice")) == \
         ("rejected", "not eligible", 0, 50000)

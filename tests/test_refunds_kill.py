@@ -17,7 +17,7 @@ import pytest
 
 from scripts import worker
 from services import ledger, payments
-from services.payments import selfserve
+from services.payments import refund_requests
 from tests.conftest import make_target
 from tests.test_payments import control, receiver, server, settle_webhooks, setup_db  # noqa: F401
 from tests.test_payments_lifecycle import paid_recharge
@@ -62,7 +62,7 @@ def _check(db, server, rid: str) -> int:  # noqa: F811
     if doc is None:
         assert at_rp == []
         return 0
-    assert doc["status"] in selfserve.FINAL and doc["tidy"], doc
+    assert doc["status"] in refund_requests.FINAL and doc["tidy"], doc
     refunded = 0
     for part in doc["parts"]:
         mine = [r for r in at_rp if r["receipt"] == part["receipt"]]
@@ -100,7 +100,7 @@ def test_self_serve_refund_killed_at_random_points_ends_with_one_refund_and_one_
             if p.poll() is None:
                 p.kill()
             p.wait()
-        rid = selfserve.request_id("alice", key)
+        rid = refund_requests.request_id("alice", key)
         if killed:  # where it died, before any webhook or recovery moves on
             kills += 1
             made = any((r.get("receipt") or "").startswith(rid) for r in server.sandbox.refunds.values())

@@ -32,7 +32,7 @@ from services.payments.records import OPEN, STATUSES, get_link, list_links
 from services.payments.refunds import get_refund, list_refunds
 from services.payments.screening import ForgedWebhook, forged_count
 from services.payments.selfserve import approve as approve_refund_request
-from services.payments.selfserve import list_requests as list_refund_requests
+from services.payments.refund_requests import list_requests as list_refund_requests
 from services.payments.selfserve import recover_requests as recover_refund_requests
 from services.payments.selfserve import refundable_for, request_refund
 from services.payments.selfserve import reject as reject_refund_request

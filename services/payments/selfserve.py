@@ -1,8 +1,8 @@
 """Self-serve refunds of unused balance: a customer asks for up to the refundable part of the wallet
 (services.payments.refundable) and it goes back to the payments it came from, newest first.
 
-One document per request in `refund_requests` (`_id` = `rq_` + 24 hex characters, derived from the user
-and the caller's idempotency key, so a repeated request is the same request), moving through
+One document per request (services.payments.refund_requests: `_id` derived from the user and the
+caller's idempotency key, so a repeated request is the same request), moving through
 
     holding -> refunding -> done | partly_done | failed          (or holding -> approval -> refunding,
                                                                   or approval -> rejected)
@@ -25,32 +25,17 @@ ledger one debit per refund id; a part Razorpay refuses releases its hold.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
-from datetime import timedelta
 
 from services import checks, clock, procs, settings, users
 from services.db import insert_new
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, PaymentUnavailable
 from services.money import format_rupees, parse_rupees
 from services.payments import crediting, gateway, refundable, refunds
+from services.payments import refund_requests as store
+from services.payments.refund_requests import receipt, request_id
 
 log = logging.getLogger("payments.refunds")
-HOLDING, APPROVAL, REFUNDING = "holding", "approval", "refunding"
-DONE, PARTLY_DONE, FAILED, REJECTED = "done", "partly_done", "failed", "rejected"
-OPEN = (HOLDING, APPROVAL, REFUNDING)
-FINAL = (DONE, PARTLY_DONE, FAILED, REJECTED)
-# A process working on a request renews this lease; another takes over once it lapses or the owner is gone.
-LEASE = timedelta(seconds=60)
-
-
-def request_id(user_id: str, key: str) -> str:
-    return "rq_" + hashlib.sha256(f"{user_id}\n{key}".encode()).hexdigest()[:24]
-
-
-def receipt(rid: str, n: int) -> str:
-    """A part's receipt at Razorpay, its idempotency key there and its hold id here."""
-    return f"{rid}-{n}"
 
 
 # ------------------------------------------------------------------------------------------ ask
@@ -59,7 +44,7 @@ def refundable_for(db, user_id: str, *, besides: str | None = None) -> refundabl
     """The refundable part of the wallet now: what the open request (other than `besides`) set aside and
     did not send yet is not refundable again."""
     users.check_user_id(user_id)
-    return refundable.compute(db, user_id, _reserved(db, user_id, besides))
+    return refundable.compute(db, user_id, store.reserved(db, user_id, besides))
 
 
 def request_refund(db, user_id: str, amount, *, key: str) -> dict:
@@ -75,19 +60,19 @@ def request_refund(db, user_id: str, amount, *, key: str) -> dict:
     paise = parse_rupees(amount, minimum=refundable.MIN_PART, maximum=settings.get(db)["max_amount_paise"],
                          what="Refund amount")
     rid = request_id(user_id, key)
-    old = _get(db, rid)
+    old = store.get(db, rid)
     if old is not None:
         return _same(old, paise)
     parts = _plan(refundable_for(db, user_id), paise)
     doc = _new(db, rid, user_id, key, paise, parts)
     if not insert_new(db.refund_requests, doc):
-        return _same(_get(db, rid), paise)
+        return _same(store.get(db, rid), paise)
     try:
-        _lock(db, user_id, rid)
+        store.lock(db, user_id, rid)
         _plan(refundable_for(db, user_id, besides=rid), paise, parts)  # again: no other request runs now
     except (Conflict, InvalidInput):
-        _unlock(db, user_id, rid)
-        db.refund_requests.delete_one({"_id": rid, "status": HOLDING})
+        store.unlock(db, user_id, rid)
+        db.refund_requests.delete_one({"_id": rid, "status": store.HOLDING})
         raise
     return advance(db, rid)
 
@@ -114,15 +99,15 @@ def _new(db, rid: str, user_id: str, key: str, paise: int, parts: list) -> dict:
     for p in parts:
         p["receipt"] = receipt(rid, p["n"])
     return {"_id": rid, "kind": "request", "user_id": user_id, "key": key, "amount_paise": paise,
-            "status": HOLDING, "parts": parts, "approval": bool(settings.get(db)["refund_approval_required"]),
-            "tidy": False, "owner": procs.owner(), "lease_until": now + LEASE, "reason": None,
+            "status": store.HOLDING, "parts": parts, "approval": bool(settings.get(db)["refund_approval_required"]),
+            "tidy": False, "owner": procs.owner(), "lease_until": now + store.LEASE, "reason": None,
             "decided_by": None, "created_at": now, "updated_at": now}
 
 
 def _same(old: dict, paise: int) -> dict:
     if old["amount_paise"] != paise:
         raise Conflict("This idempotency key was already used for a refund of another amount.")
-    return public(old)
+    return store.public(old)
 
 
 # ------------------------------------------------------------------------------------------ move
@@ -130,16 +115,16 @@ def _same(old: dict, paise: int) -> dict:
 def advance(db, rid: str) -> dict:
     """Take the request as far as it can go now (safe to repeat and to race). Returns its public shape;
     a request Razorpay could not be asked about stays `refunding` with `last_error`."""
-    req = _get(db, rid)
-    if req["status"] == HOLDING:
+    req = store.get(db, rid)
+    if req["status"] == store.HOLDING:
         _hold_all(db, req)
-    req = _get(db, rid)
-    if req["status"] == REFUNDING:
+    req = store.get(db, rid)
+    if req["status"] == store.REFUNDING:
         _refund_all(db, req)
-    req = _get(db, rid)
-    if req["status"] in FINAL and not req.get("tidy"):
+    req = store.get(db, rid)
+    if req["status"] in store.FINAL and not req.get("tidy"):
         _tidy(db, req)
-    return public(_get(db, rid))
+    return store.public(store.get(db, rid))
 
 
 def _hold_all(db, req: dict) -> None:
@@ -147,9 +132,9 @@ def _hold_all(db, req: dict) -> None:
         try:
             crediting.hold_refund(db, req["user_id"], p["receipt"], p["amount_paise"])
         except (InsufficientBalance, Conflict) as exc:  # Conflict: resolved before, by an earlier run
-            _move(db, req, FAILED, reason=exc.message)
+            store.move(db, req, store.FAILED, reason=exc.message)
             return
-    _move(db, req, APPROVAL if req.get("approval") else REFUNDING)
+    store.move(db, req, store.APPROVAL if req.get("approval") else store.REFUNDING)
 
 
 def _refund_all(db, req: dict) -> None:
@@ -161,26 +146,26 @@ def _refund_all(db, req: dict) -> None:
     except (PaymentUnavailable, gateway.RazorpayDown) as exc:  # the worker tries again
         db.refund_requests.update_one({"_id": req["_id"]}, {"$set": {"last_error": str(exc)[:300]}})
         return
-    req = _get(db, req["_id"])
+    req = store.get(db, req["_id"])
     sent = [p for p in req["parts"] if p["status"] == "sent"]
     if all(p["status"] in ("sent", "failed") for p in req["parts"]):
-        final = DONE if len(sent) == len(req["parts"]) else (PARTLY_DONE if sent else FAILED)
-        _move(db, req, final, reason=next((p["error"] for p in req["parts"] if p["error"]), None))
+        final = store.DONE if len(sent) == len(req["parts"]) else (store.PARTLY_DONE if sent else store.FAILED)
+        store.move(db, req, final, reason=next((p["error"] for p in req["parts"] if p["error"]), None))
 
 
 def _send(db, cfg, req: dict, p: dict) -> None:
     """One part to Razorpay: marked `sending` first; after a crash (tries > 0) found by its receipt, else
     sent again under the same idempotency key."""
-    _set_part(db, req, p["n"], status="sending", tries=int(p.get("tries") or 0) + 1, sent_at=clock.now())
+    store.set_part(db, req, p["n"], status="sending", tries=int(p.get("tries") or 0) + 1, sent_at=clock.now())
     try:
         refund = (_by_receipt(cfg, p) if p.get("tries") else None) or gateway.call(
             cfg, "payment.refund", p["payment_id"], _body(req, p), headers={"X-Refund-Idempotency": p["receipt"]})
     except gateway.RazorpayRefused as exc:
-        _set_part(db, req, p["n"], status="failed", error=f"Razorpay refused the refund: {exc}"[:300])
+        store.set_part(db, req, p["n"], status="failed", error=f"Razorpay refused the refund: {exc}"[:300])
         crediting.release_refund_hold(db, req["user_id"], p["receipt"])
         return
     refunds.record(db, refund, None, source="self-serve")  # the debit: its hold, once per refund id
-    _set_part(db, req, p["n"], status="sent", refund_id=refund.get("id"))
+    store.set_part(db, req, p["n"], status="sent", refund_id=refund.get("id"))
 
 
 def _body(req: dict, p: dict) -> dict:
@@ -201,7 +186,7 @@ def _tidy(db, req: dict) -> None:
         if p.get("refund_id"):
             refunds.settle(db, p["refund_id"])
         crediting.release_refund_hold(db, req["user_id"], p["receipt"])
-    _unlock(db, req["user_id"], req["_id"])
+    store.unlock(db, req["user_id"], req["_id"])
     db.refund_requests.update_one({"_id": req["_id"]}, {"$set": {"tidy": True, "updated_at": clock.now()}})
 
 
@@ -210,7 +195,7 @@ def _tidy(db, req: dict) -> None:
 def approve(db, rid: str, *, by: str) -> dict:
     """An admin lets a request waiting for approval go to Razorpay."""
     req = _waiting(db, rid)
-    _move(db, req, REFUNDING, decided_by=by, owner=procs.owner(), lease_until=clock.now() + LEASE)
+    store.move(db, req, store.REFUNDING, decided_by=by, owner=procs.owner(), lease_until=clock.now() + store.LEASE)
     return advance(db, rid)
 
 
@@ -218,15 +203,15 @@ def reject(db, rid: str, *, by: str, reason: str = "") -> dict:
     """An admin refuses a request waiting for approval: its holds are released, nothing is refunded."""
     reason = checks.text(reason.strip() if isinstance(reason, str) else "", what="Reason", most=300)
     req = _waiting(db, rid)
-    _move(db, req, REJECTED, decided_by=by, reason=reason or "Rejected by an administrator.")
+    store.move(db, req, store.REJECTED, decided_by=by, reason=reason or "Rejected by an administrator.")
     return advance(db, rid)
 
 
 def _waiting(db, rid) -> dict:
-    req = _get(db, rid) if isinstance(rid, str) and rid.startswith("rq_") else None
+    req = store.get(db, rid) if isinstance(rid, str) and rid.startswith("rq_") else None
     if req is None or req.get("kind") != "request":
         raise NotFound("No such refund request.")
-    if req["status"] != APPROVAL:
+    if req["status"] != store.APPROVAL:
         raise Conflict(f"This refund request is {req['status']}; only one waiting for approval can be decided.")
     return req
 
@@ -238,7 +223,7 @@ def recover_requests(db) -> int:
     final ones. Returns how many were taken up."""
     now, taken = clock.now(), 0
     for req in db.refund_requests.find({"kind": "request", "tidy": False}):
-        if req["status"] == APPROVAL or not _take_over(db, req, now):
+        if req["status"] == store.APPROVAL or not _take_over(db, req, now):
             continue
         taken += 1
         try:
@@ -250,80 +235,8 @@ def recover_requests(db) -> int:
 
 def _take_over(db, req: dict, now) -> bool:
     gone = procs.owner_gone(req.get("owner") or "")
-    if req["status"] in OPEN and not gone and clock.as_utc(req.get("lease_until")) > now:
+    if req["status"] in store.OPEN and not gone and clock.as_utc(req.get("lease_until")) > now:
         return False
     res = db.refund_requests.update_one({"_id": req["_id"], "owner": req.get("owner")},
-                                        {"$set": {"owner": procs.owner(), "lease_until": now + LEASE}})
-    return res.modified_count == 1 or req["status"] in FINAL
-
-
-# ------------------------------------------------------------------------------------------ store
-
-def _get(db, rid: str) -> dict | None:
-    return db.refund_requests.find_one({"_id": rid})
-
-
-def _move(db, req: dict, status: str, **fields) -> bool:
-    """Status moves on from where `req` was (a compare-and-set: two runs cannot both move it)."""
-    res = db.refund_requests.update_one({"_id": req["_id"], "status": req["status"]},
-                                        {"$set": dict(fields, status=status, updated_at=clock.now())})
-    return res.modified_count == 1
-
-
-def _set_part(db, req: dict, n: int, **fields) -> None:
-    sets = {f"parts.{n - 1}.{k}": v for k, v in fields.items()}
-    db.refund_requests.update_one({"_id": req["_id"]}, {"$set": dict(sets, updated_at=clock.now(),
-                                                                     lease_until=clock.now() + LEASE)})
-
-
-def _lock(db, user_id: str, rid: str) -> None:
-    """One open request per user: the lock names it. A lock left by a request that is over is taken over."""
-    lid = f"open:{user_id}"
-    while not insert_new(db.refund_requests, {"_id": lid, "kind": "lock", "user_id": user_id, "request": rid,
-                                              "at": clock.now()}):
-        lock = db.refund_requests.find_one({"_id": lid})
-        if lock is None:
-            continue
-        if lock["request"] == rid:
-            return
-        other = _get(db, lock["request"])
-        if other is not None and other["status"] not in FINAL:
-            raise Conflict("You already have a refund request in progress; wait for it to finish.")
-        if db.refund_requests.update_one({"_id": lid, "request": lock["request"]},
-                                         {"$set": {"request": rid, "at": clock.now()}}).modified_count:
-            return
-
-
-def _unlock(db, user_id: str, rid: str) -> None:
-    db.refund_requests.delete_one({"_id": f"open:{user_id}", "request": rid})
-
-
-def _reserved(db, user_id: str, besides: str | None = None) -> dict:
-    """{payment_id: paise} of the open request's parts not yet known to `refunds` (not sent)."""
-    lock = db.refund_requests.find_one({"_id": f"open:{user_id}"})
-    req = _get(db, lock["request"]) if lock and lock["request"] != besides else None
-    out: dict = {}
-    for p in (req or {}).get("parts", []) if req and req["status"] in OPEN else []:
-        if p["status"] != "sent":
-            out[p["payment_id"]] = out.get(p["payment_id"], 0) + int(p["amount_paise"])
-    return out
-
-
-# ------------------------------------------------------------------------------------------- show
-
-def public(d: dict) -> dict:
-    parts = [{"payment_id": p["payment_id"], "amount_paise": int(p["amount_paise"]), "status": p["status"],
-              "refund_id": p.get("refund_id"), "error": p.get("error")} for p in d["parts"]]
-    return {"request_id": d["_id"], "user_id": d["user_id"], "amount_paise": int(d["amount_paise"]),
-            "status": d["status"], "refunded_paise": sum(p["amount_paise"] for p in parts if p["status"] == "sent"),
-            "parts": parts, "reason": d.get("reason"), "decided_by": d.get("decided_by"),
-            "last_error": d.get("last_error"),
-            "created_at": clock.as_utc(d["created_at"]), "updated_at": clock.as_utc(d.get("updated_at"))}
-
-
-def list_requests(db, user_id: str | None = None, *, status: str | None = None, limit: int = 100) -> list[dict]:
-    """Refund requests, newest first: one user's, or everybody's (admins); optionally of one status."""
-    flt = {"kind": "request", **({"user_id": user_id} if user_id is not None else {}),
-           **({"status": status} if status is not None else {})}
-    rows = sorted(db.refund_requests.find(flt), key=lambda d: clock.as_utc(d["created_at"]), reverse=True)
-    return [public(d) for d in rows[:max(1, min(int(limit), 1000))]]
+                                        {"$set": {"owner": procs.owner(), "lease_until": now + store.LEASE}})
+    return res.modified_count == 1 or req["status"] in store.FINAL

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from services import clock, settings, wallet
-from services.payments import daily, gateway, records, refunds, selfserve
+from services.payments import daily, gateway, records, refund_requests, refunds, selfserve
 from services.payments.admin import failed_payments
 from services.payments.refundable import Refundable
 
@@ -23,7 +23,7 @@ class WalletPage:
 def wallet_page(db, user_id: str, *, links: int = 20) -> WalletPage:
     mode = gateway.mode()
     return WalletPage(wallet.balance(db, user_id), mode, records.list_links(db, user_id, limit=links),
-                      refunds.list_refunds(db, user_id, limit=20), selfserve.list_requests(db, user_id, limit=20),
+                      refunds.list_refunds(db, user_id, limit=20), refund_requests.list_requests(db, user_id, limit=20),
                       selfserve.refundable_for(db, user_id) if mode != "off" else None)
 
 
@@ -39,8 +39,8 @@ class AdminPage:
 
 
 def admin_page(db, *, days: int = 7) -> AdminPage:
-    return AdminPage(failed_payments(db, limit=100), selfserve.list_requests(db, status=selfserve.APPROVAL),
-                     selfserve.list_requests(db, limit=50), refunds.list_refunds(db, limit=50),
+    return AdminPage(failed_payments(db, limit=100), refund_requests.list_requests(db, status=refund_requests.APPROVAL),
+                     refund_requests.list_requests(db, limit=50), refunds.list_refunds(db, limit=50),
                      wallet.amounts_due(db), recent_reports(db, days),
                      bool(settings.get(db)["refund_approval_required"]))
 
