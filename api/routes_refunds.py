@@ -7,7 +7,7 @@ import uuid
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 
 from api.deps import DB, AdminUser, CurrentUser, ExactRoute, IdempotencyKey
 from api.schemas import (AmountsDueOut, ReconciliationOut, RefundableOut, RefundIn, RefundRequestOut, RefundsOut,
@@ -15,7 +15,21 @@ from api.schemas import (AmountsDueOut, ReconciliationOut, RefundableOut, Refund
 from services import clock, ledger, payments, wallet
 from services.errors import InvalidInput, NotFound
 
-router = APIRouter(route_class=ExactRoute)
+
+
+class SharedPathRoute(ExactRoute):
+    """GET and POST /api/refunds are two routes on one path: a 405 names every method of the path in
+    `Allow` (Starlette would name only the first route's)."""
+
+    async def handle(self, scope, receive, send):
+        if self.methods and scope["method"] not in self.methods and "app" in scope:
+            allowed = sorted({m for r in scope["app"].routes if getattr(r, "path", None) == self.path
+                              for m in getattr(r, "methods", None) or ()})
+            raise HTTPException(status_code=405, headers={"Allow": ", ".join(allowed)})
+        await super().handle(scope, receive, send)
+
+
+router = APIRouter(route_class=SharedPathRoute)
 
 RequestId = Annotated[str, Path(max_length=40, pattern=r"^rq_[0-9a-f]{24}$")]
 StatusFilter = Annotated[str | None, Query(pattern=r"^(holding|approval|refunding|done|partly_done|failed|"
