@@ -155,15 +155,18 @@ def _refund_all(db, req: dict) -> None:
 
 def _send(db, cfg, req: dict, p: dict) -> None:
     """One part to Razorpay: marked `sending` first; after a crash (tries > 0) found by its receipt, else
-    sent again under the same idempotency key."""
+    sent again under the same idempotency key. A refusal is believed only once no refund carries our
+    receipt (Razorpay answers 409 to a retry that races the first request)."""
     store.set_part(db, req, p["n"], status="sending", tries=int(p.get("tries") or 0) + 1, sent_at=clock.now())
     try:
         refund = (_by_receipt(cfg, p) if p.get("tries") else None) or gateway.call(
             cfg, "payment.refund", p["payment_id"], _body(req, p), headers={"X-Refund-Idempotency": p["receipt"]})
     except gateway.RazorpayRefused as exc:
-        store.set_part(db, req, p["n"], status="failed", error=f"Razorpay refused the refund: {exc}"[:300])
-        crediting.release_refund_hold(db, req["user_id"], p["receipt"])
-        return
+        refund = _by_receipt(cfg, p)
+        if refund is None:
+            store.set_part(db, req, p["n"], status="failed", error=f"Razorpay refused the refund: {exc}"[:300])
+            crediting.release_refund_hold(db, req["user_id"], p["receipt"])
+            return
     refunds.record(db, refund, None, source="self-serve")  # the debit: its hold, once per refund id
     store.set_part(db, req, p["n"], status="sent", refund_id=refund.get("id"))
 
