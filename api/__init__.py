@@ -17,7 +17,8 @@ Access (Authorization: Bearer <token> from /api/auth/login or /api/auth/signup):
 | POST /api/payment/webhook (signature)     | yes      | yes  | yes     | yes   |
 | /api/auth/me, /api/auth/logout            | 401      | own  | own     | own   |
 | wallet balance, transactions (+download)  | 401      | own  | own     | own   |
-| payment key/order/verify/links            | 401      | own  | own     | own   |
+| payment key/order/verify/links (+cancel)  | 401      | own  | own     | own   |
+| /api/refunds, /api/refunds/refundable     | 401      | own  | own     | own   |
 | POST /api/call, /api/call/{id}/update, /end | 401    | own  | own     | own   |
 | GET /api/wallet/terms                     | 401      | own  | own     | own   |
 | /api/notifications (alerts, webhook)      | 401      | own  | own     | own   |
@@ -25,6 +26,7 @@ Access (Authorization: Bearer <token> from /api/auth/login or /api/auth/signup):
 | GET /api/admin/summary                    | 401      | 403  | read    | read  |
 | POST /api/admin/credit, wallet/set-call-rate | 401   | 403  | 403     | yes   |
 | /api/admin/plans (+ PUT /{name}), /api/admin/customers/{id}/terms | 401 | 403 | 403 | yes |
+| /api/admin/refund-requests (+approve/reject), amounts-due, reconciliation | 401 | 403 | 403 | yes |
 
 "own": every such endpoint acts on the token's own user only; there is no user id parameter to point at
 someone else, and another user's payment link or call answers 404 (not 403: no hint that it exists).

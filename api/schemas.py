@@ -147,13 +147,137 @@ class LinkOut(MoneyOut):
     amount_paise: Paise | None = None
 
 
+class FailedAttemptOut(BaseModel):
+    """The last failed payment attempt on a link, in Razorpay's words (shown while the link is payable)."""
+    payment_id: str | None = None
+    error_code: str | None = None
+    error_description: str | None = Field(None, description="Razorpay's reason, fit to show the payer")
+    error_reason: str | None = None
+    method: str | None = None
+    at: datetime | None = None
+
+
 class LinkStatusOut(MoneyOut):
     payment_link_id: str
-    status: str = Field(description="created | partially_paid | paid | expired | cancelled | ...")
+    status: str = Field(description="created | partially_paid | review | paid | expired | cancelled | ...")
     outcome: str | None = None
     amount_paise: Paise
     credited_paise: Paise = Field(description="Credited to the wallet from this link so far")
     credited_now_paise: Paise = Field(description="Credited by this very request (0 if already credited)")
+    short_url: str | None = None
+    last_failed: FailedAttemptOut | None = Field(None, description="The last failed attempt and its reason, "
+                                                                   "while the link can still be paid")
+    cancelled_by: str | None = None
+
+
+class CancelledLinkOut(MoneyOut):
+    payment_link_id: str | None = None
+    reference_id: str
+    status: str
+    amount_paise: Paise
+    credited_paise: Paise
+    cancelled_by: str | None = None
+
+
+# ---------------------------------------------------------------------------------------- refunds
+
+class RefundIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"amount": 250}, {"amount": "99.50"}]})
+    amount: AmountIn
+
+
+class RefundPartOut(MoneyOut):
+    payment_id: str
+    amount_paise: Paise
+    status: str = Field(description="new | sending | sent | failed")
+    refund_id: str | None = None
+    error: str | None = None
+
+
+class RefundRequestOut(MoneyOut):
+    """A self-serve refund request: held, then refunded at Razorpay part by part (newest payments first)."""
+    request_id: str
+    user_id: str
+    status: str = Field(description="holding | approval | refunding | done | partly_done | failed | rejected")
+    amount_paise: Paise
+    refunded_paise: Paise = Field(description="Sent to Razorpay as refunds")
+    parts: list[RefundPartOut]
+    reason: str | None = None
+    decided_by: str | None = None
+    last_error: str | None = None
+    created_at: datetime
+    updated_at: datetime | None = None
+
+
+class RefundOut(MoneyOut):
+    """A refund as Razorpay reports it, and what it did to the wallet."""
+    refund_id: str
+    payment_id: str
+    status: str = Field(description="pending | processed | failed")
+    outcome: str | None = None
+    amount_paise: Paise
+    debited_paise: Paise
+    amount_due_paise: Paise = Field(description="What the wallet could not cover: owed, paid first from the "
+                                                "next credits")
+    returned_paise: Paise
+    created_at: datetime
+    updated_at: datetime | None = None
+
+
+class RefundsOut(MoneyOut):
+    requests: list[RefundRequestOut]
+    refunds: list[RefundOut]
+    amount_due_paise: Paise
+
+
+class RefundSourceOut(MoneyOut):
+    payment_id: str
+    credited_paise: Paise
+    left_paise: Paise
+    paid_at: datetime | None = None
+
+
+class RefundableOut(MoneyOut):
+    refundable_paise: Paise = Field(description="What a refund request may ask for now")
+    recharges_paise: Paise = Field(description="Recharges of the window not yet refunded (before spending)")
+    available_paise: Paise
+    amount_due_paise: Paise
+    window_days: int
+    payments: list[RefundSourceOut]
+
+
+class RejectIn(Strict):
+    reason: str = Field("", max_length=300)
+
+
+class AmountDueOut(MoneyOut):
+    username: str
+    amount_due_paise: Paise
+    balance_paise: Paise
+    held_paise: Paise
+
+
+class AmountsDueOut(MoneyOut):
+    wallets: list[AmountDueOut]
+    total_due_paise: Paise
+
+
+class ReconciliationOut(BaseModel):
+    """One day's reconciliation of Razorpay's captured payments with wallet credits."""
+    model_config = ConfigDict(extra="allow")
+    day: str
+    status: str = Field(description="running | done | failed")
+    payments_checked: int | None = None
+    matched: int | None = None
+    credits_checked: int | None = None
+    refunds_checked: int | None = None
+    unmatched_payments_count: int | None = None
+    unmatched_credits_count: int | None = None
+    unmatched_payments: list[dict[str, Any]] = []
+    unmatched_credits: list[dict[str, Any]] = []
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
 
 
 class WebhookOut(BaseModel):

@@ -33,6 +33,7 @@ DEFAULTS = {
     "call_slice_seconds": 300,        # a call is authorised (held for) this many seconds at a time
     "silent_call_grace_seconds": 120,  # after its last authorised second, a silent call is closed
     "max_concurrent_calls": 10,       # simultaneous calls per customer, unless set for them
+    "refund_approval_required": 0,    # 1: a self-serve refund waits for an admin's approval
 }
 # What an admin may set, and the bounds that keep a typo from becoming a disaster.
 _BOUNDS = {
@@ -45,6 +46,7 @@ _BOUNDS = {
     "call_slice_seconds": (30, 3600),
     "silent_call_grace_seconds": (30, 3600),
     "max_concurrent_calls": (1, 1000),
+    "refund_approval_required": (0, 1),
 }
 USER_KEYS = ("call_rate_paise", "daily_cap_paise", "max_concurrent_calls")
 _USER_BOUNDS = {"call_rate_paise": _BOUNDS["call_rate_paise"], "daily_cap_paise": (1, 10**12),

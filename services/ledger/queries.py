@@ -146,7 +146,8 @@ def _matching_day_spans(db, wal: _Wallet, type, category, start, end) -> list[tu
         v = days[d]
         count = int(v.get("credit_count", 0)) + int(v.get("debit_count", 0))
         lo = hi - count
-        match = (category is None or int((v.get("cat") or {}).get(category, 0)) > 0) and \
+        # A category's key exists once the day has an entry of it (a refund entry may be of 0 paise).
+        match = (category is None or category in (v.get("cat") or {})) and \
             (type is None or int(v.get(f"{type}_count", 0)) > 0)
         if match and (last_day is None or d <= last_day) and count > 0:
             spans.append((lo, hi))

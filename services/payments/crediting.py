@@ -245,23 +245,37 @@ def note_failed(db, rec: dict | None, pay: dict, *, source: str) -> None:
 
 # ------------------------------------------------------------------------------------------ refunds
 
-def debit_refund(db, user_id: str, refund_id: str, amount: int, *, payment_id: str, reference_id) -> dict:
-    """Take a refund's amount out of the wallet, once per refund id. Raises InsufficientBalance when the
-    wallet cannot cover it (nothing moved; the caller decides what is owed)."""
-    return ledger.post(db, user_id, key=refund_key(refund_id), type="debit", category="refund", amount=amount,
-                       source=refund_id, note="Razorpay refund",
-                       meta={"payment_id": payment_id, "reference_id": reference_id})
+def debit_refund(db, user_id: str, refund_id: str, amount: int, *, payment_id: str, reference_id,
+                 hold_id: str | None = None) -> dict:
+    """Take a refund's amount out of the wallet, once per refund id: from its hold (a self-serve refund)
+    while open, then from what is available; what the wallet cannot cover becomes its amount due
+    (`due_delta` on the entry; the next credits pay it first). Never leaves the balance negative."""
+    return ledger.debit_owing(db, user_id, key=refund_key(refund_id), amount=amount, source=refund_id,
+                              note="Razorpay refund", hold_id=hold_id,
+                              meta={"payment_id": payment_id, "reference_id": reference_id})
 
 
 def return_refund(db, refund_id: str) -> dict | None:
-    """A refund that failed at Razorpay after its debit: the debited amount comes back, once, under its own
-    key. None when nothing was debited for it."""
+    """A refund that failed at Razorpay after its debit: what it took and what it made due come back,
+    once, under their own key (a credit: it pays what is still due first, so an amount due the refund
+    created is cancelled and what was taken returns). None when nothing was debited for it."""
     taken = ledger.find_entry(db, refund_key(refund_id))
     if taken is None:
         return None
+    back = int(taken["amount"]) + int(taken.get("due_delta") or 0)
     return ledger.post(db, taken["user_id"], key=refund_return_key(refund_id), type="credit", category="refund",
-                       amount=int(taken["amount"]), source=refund_id, note="Razorpay refund failed: returned",
+                       amount=back, source=refund_id, note="Razorpay refund failed: returned",
                        meta={"payment_id": (taken.get("meta") or {}).get("payment_id")})
+
+
+def release_refund_hold(db, user_id: str, hold_id: str) -> bool:
+    """Give back the hold of a self-serve refund that Razorpay refused or failed before any debit."""
+    return ledger.release(db, user_id, hold_id)
+
+
+def hold_refund(db, user_id: str, hold_id: str, amount: int) -> int:
+    """Set aside a self-serve refund's part before Razorpay is asked (InsufficientBalance if it cannot)."""
+    return ledger.hold(db, user_id, hold_id, amount, ref="refund")
 
 
 def refund_debited(db, refund_id: str) -> dict | None:
