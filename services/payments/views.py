@@ -47,6 +47,6 @@ def admin_page(db, *, days: int = 7) -> AdminPage:
 
 def recent_reports(db, days: int = 7) -> list[dict]:
     """The daily reconciliations of the last `days` days that ran, newest first."""
-    today = clock.now().date()
+    today = clock.today()
     out = [daily.reconciliation_report(db, today - timedelta(days=i)) for i in range(1, days + 1)]
     return [r for r in out if r]
