@@ -286,7 +286,7 @@ def set_business(db, values: dict, *, by: str) -> dict:
     if changed:
         db.settings.update_one({"_id": "business"}, {"$set": changed}, upsert=True)
         for k, v in changed.items():
-            _record(db, "business", k, old[k], v, by)
+            _record(db, uuid.uuid4().hex, "business", k, old[k], v, by, clock.now())
     return new
 
 
