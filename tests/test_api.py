@@ -108,7 +108,7 @@ def test_new_user_is_refused_a_call_then_credit_100_and_a_3_minute_call_costs_30
 def test_daily_spend_cap_is_402_spend_cap_reached(client, admin, edb):
     user, tok = make_user(edb)
     credit(client, admin, user, 500)
-    settings.set_user_value(edb, user, "daily_cap_paise", 5000, by="test")
+    settings.set_user_value(edb, user, "daily_cap_paise", 4000, by="test")  # below the first slice (5 min x Rs. 10)
     r = client.post("/api/call", headers=bearer(tok), json={"to_number": "+919876543210", "kb_id": "kb1",
                                                              "max_minutes": 10})
     assert_error(r, 402, "spend_cap_reached")
