@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import io
 import json
-import time
 
 import httpx
 import pytest
@@ -398,9 +397,7 @@ def test_webhooks_over_http_check_the_signature_and_credit_once(edb, sandbox):
                 headers = {"Content-Type": "application/json", "X-Razorpay-Event-Id": "evt_forged000001"}
                 if sig:
                     headers["X-Razorpay-Signature"] = sig
-                t0 = time.monotonic()
                 r = httpx.post(hook, content=content, headers=headers, trust_env=False, timeout=10)
-                assert time.monotonic() - t0 < 5
                 assert_error(r, 400, "invalid_payment")
             # a replay of the genuine bytes (a Razorpay retry) is answered 200 and credits nothing more
             r = httpx.post(hook, content=body, trust_env=False, timeout=10,

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.main import create_app
-from services import db as dbmod, tokens, users, wallet
+from services import db as dbmod, settings as wallet_settings, tokens, users, wallet
 
 _dir = tempfile.mkdtemp(prefix="api-schema-")
 DB = dbmod.open_db(uri="", name="schema", path=str(Path(_dir) / "w.sqlite"))
@@ -35,6 +35,9 @@ users.create_user(DB, ADMIN, "schema-pass-1", "Schema Admin", "sa@example.com", 
 wallet.admin_credit(DB, admin=ADMIN, user_id=ADMIN, amount=50_000, category="promo_credit", reason="schema run",
                     key="schema-seed")
 TOKEN = tokens.issue(DB, ADMIN)
+# Calls the run starts and never ends must not meet the simultaneous-call limit: a 429 that depends on
+# what earlier examples left open makes the same draw answer differently, which Hypothesis calls flaky.
+wallet_settings.set_value(DB, "max_concurrent_calls", 1000, by=ADMIN)
 SIGNED_IN: set[str] = set()  # "Bearer <token>" of the users the stateful run signed up or in
 CALLERS: dict[str, str] = {}  # call id -> the token that started it (an OpenAPI link cannot carry it on)
 
@@ -66,15 +69,6 @@ class AdminToken:
     def set(self, case, data, ctx):
         if (case.headers or {}).get("Authorization") not in SIGNED_IN:
             case.headers = dict(case.headers or {}, Authorization=f"Bearer {data}")
-
-
-@schema.parametrize()
-@settings(max_examples=25, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
-def test_api_matches_its_schema(case):
-    # Not checked: "every schema-valid request is accepted". Business rules the schema cannot state (the
-    # minimum recharge from settings, a username's alphabet, a known call id) rightly answer 400/402.
-    case.call_and_validate(excluded_checks=[positive_data_acceptance])
 
 
 # ----------------------------------------------------------------------------------------- stateful
@@ -124,8 +118,10 @@ class Flow(schema.include(operation_id=LINKED).as_state_machine()):
 
 def test_stateful_links_sign_up_sign_in_start_and_end_a_call():
     WALKED.clear()
+    # No shrinking: the database outlives each example, so a replay is not the same run; a failing
+    # example is reported as found.
     Flow.run(settings=settings(max_examples=50, stateful_step_count=10, deadline=None, derandomize=True,
-                               suppress_health_check=list(HealthCheck)))
+                               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck)))
     signed_up = sum(n for (label, status, _), n in WALKED.items() if label == SIGNUP and status == 201)
     own_starts = sum(n for (label, status, admin), n in WALKED.items() if label == START and status == 200
                      and not admin)
@@ -133,3 +129,16 @@ def test_stateful_links_sign_up_sign_in_start_and_end_a_call():
                    and not admin)
     assert signed_up and own_starts and own_ends, WALKED  # the chain ran with the signed-up users' tokens
     assert not [k for k in WALKED if k[1] >= 500], WALKED
+
+
+# ------------------------------------------------------------------------------------- per operation
+# After the stateful run: the cases below leave state (failed sign-ins, open links) that would make
+# the walk above answer differently from one example to the next.
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+def test_api_matches_its_schema(case):
+    # Not checked: "every schema-valid request is accepted". Business rules the schema cannot state (the
+    # minimum recharge from settings, a username's alphabet, a known call id) rightly answer 400/402.
+    case.call_and_validate(excluded_checks=[positive_data_acceptance])

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+import requests
 import pytest
 import razorpay
 
@@ -34,6 +35,7 @@ class Receiver:
     def __init__(self):
         self.db, self.mode, self.got, self.results = None, "forward", [], []
         self.lock = threading.Lock()
+        self.inside = threading.local()  # set while handle_webhook runs on a handler thread
         outer = self
 
         class H(BaseHTTPRequestHandler):
@@ -45,14 +47,15 @@ class Receiver:
                     db, mode = outer.db, outer.mode
                 code, out = 200, {"status": "collected"}
                 if mode == "forward" and db is not None:
-                    t0 = time.monotonic()
+                    outer.inside.on = True
                     try:
                         out = payments.handle_webhook(db, body, sig, eid)
-                        out["seconds"] = time.monotonic() - t0
                     except InvalidPayment as exc:
                         code, out = 400, {"error": exc.message}
                     except Exception as exc:  # noqa: BLE001 - a 500 makes the sandbox retry, like Razorpay
                         code, out = 500, {"error": repr(exc)}
+                    finally:
+                        outer.inside.on = False
                     with outer.lock:
                         outer.results.append(out)
                 data = json.dumps(out, default=str).encode()
@@ -161,6 +164,14 @@ def test_signature_formula_matches_the_published_test_vector():
 def test_create_pay_through_hosted_page_credits_exactly_once(db, receiver, server, monkeypatch):
     setup_db(db, receiver, server, monkeypatch)
     assert payments.mode() == "sandbox"
+    net = []  # the HTTP requests the SDK makes while a webhook is being handled
+    send = requests.Session.request
+
+    def counting(self, method, url, *a, **kw):
+        if getattr(receiver.inside, "on", False):
+            net.append((method, url))
+        return send(self, method, url, *a, **kw)
+    monkeypatch.setattr(requests.Session, "request", counting)
     link = payments.create_payment_link(db, "alice", "250.50")
     assert link["status"] == "created" and link["amount_paise"] == 25050
     assert link["payment_link_id"].startswith("plink_") and len(link["reference_id"]) <= 40
@@ -181,7 +192,7 @@ def test_create_pay_through_hosted_page_credits_exactly_once(db, receiver, serve
     settle_webhooks(server)
     assert len(receiver.results) >= 3  # paid + captured + a duplicate
     assert all(x.get("status") in ("processed", "duplicate") for x in receiver.results), receiver.results
-    assert max(x["seconds"] for x in receiver.results) < 2.0  # answers fast: no network call inside
+    assert net == []  # a webhook is answered from what it carries: no call to Razorpay inside
     payments.reconcile_open(db, due_only=False)
 
     assert balance(db, "alice") == 25050
@@ -488,11 +499,11 @@ def test_answer_lost_after_create_is_found_by_reference_and_credited_once(env, r
 
 def test_slow_gateway_times_out(env, server, monkeypatch):
     monkeypatch.setenv("RAZORPAY_TIMEOUT", "1")
-    control(server, "fault", mode="slow", count=1, delay=3)
+    control(server, "fault", mode="slow", count=1, delay=30)
     t0 = time.monotonic()
     with pytest.raises(PaymentUnavailable):
         payments.create_payment_link(env, "alice", 100)
-    assert time.monotonic() - t0 < 2.5
+    assert time.monotonic() - t0 < 20  # the 1 s timeout cut in, long before the gateway's 30 s answer
 
 
 # ------------------------------------------------------------------------------------------ the race
