@@ -1,5 +1,6 @@
 """Background worker: finishes interrupted postings, releases calls never ended, polls open payment links,
-once a day reconciles yesterday's payments with Razorpay, and decides and delivers low-balance alerts.
+once a day reconciles yesterday's payments with Razorpay, tops wallets up through their auto-recharge
+mandates, and decides and delivers low-balance alerts.
 Every step is idempotent (the daily one per day), so running it alongside live traffic (or twice) is safe."""
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services import alerts, calls, config, db as dbmod, ledger, payments  # noqa: E402
+from services import alerts, autorecharge, calls, config, db as dbmod, ledger, payments  # noqa: E402
 
 log = logging.getLogger("worker")
 
@@ -20,6 +21,7 @@ def tick(db) -> dict:
     steps = [(calls.recover_stale_calls, "recover_stale_calls")]
     if payments.mode() != "off":
         steps += [(payments.reconcile_open, "reconcile_open"), (payments.run_daily, "run_daily")]
+        steps += [(autorecharge.run, "autorecharge")]
     steps += [(alerts.run, "alerts")]
     for fn, name in steps:
         try:
