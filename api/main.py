@@ -15,6 +15,7 @@ import api
 from api import deps, errors, limits, routes_admin, routes_auth, routes_calls, routes_health, routes_payment, \
     routes_transactions, routes_wallet
 from api import routes_notifications
+from api import routes_autorecharge
 from services import config
 
 def operation_id(route) -> str:
@@ -23,7 +24,7 @@ def operation_id(route) -> str:
 
 
 ROUTERS = (routes_auth, routes_wallet, routes_payment, routes_transactions, routes_calls, routes_admin,
-           routes_health, routes_notifications)
+           routes_health, routes_notifications, routes_autorecharge)
 
 
 def create_app(db=None) -> FastAPI:

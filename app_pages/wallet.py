@@ -61,6 +61,10 @@ if b.low:
     st.warning(f"Your available balance is below {ui.rupees(b.low_threshold)}. Calls stop when it runs "
                "out: recharge below to keep your agents talking.", icon=":material/warning:")
 
+# --- Auto-recharge: a section of its own (app_pages/autorecharge_section.py)
+from app_pages.autorecharge_section import render as auto_recharge_section  # noqa: E402
+auto_recharge_section(db, uid)
+
 # --- Recharge
 cfg = ui.app_settings()
 min_rs = cfg["min_recharge_paise"] // 100
