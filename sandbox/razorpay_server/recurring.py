@@ -221,11 +221,11 @@ class RecurringMixin:
             self._timers.pop(payment_id, None)
             if payment is None or payment["status"] != "created" or payment_id not in self.debit_due:
                 return
-            if payment["amount"] > AFA_LIMIT and not payment.get("afa"):
-                payment["afa"] = "required"  # the customer approves it in their UPI app / bank
+            self.debit_due.pop(payment_id)
+            if payment["amount"] > AFA_LIMIT and payment.get("afa") in (None, "required"):
+                payment["afa"] = "required"  # waits for the customer, in their UPI app / bank (decide_afa)
                 self._save()
                 return
-            self.debit_due.pop(payment_id)
             token = self.tokens[payment["token_id"]]
             outcome = self._refusal(token, payment) or self._next_outcome(token["id"])
             if payment.get("afa") == "declined":
