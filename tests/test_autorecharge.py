@@ -274,3 +274,16 @@ def test_the_forecast_plans_ahead_of_the_threshold(env, monkeypatch):
     assert planner.forecast(db, "asha").reaches(10_000)
     assert planner.plan(db, mandates.get(db, "asha")) is not None
     assert planner.plan(db, mandates.get(db, "asha")) is None  # one in flight
+
+
+def test_a_planner_reading_a_stale_mandate_never_charges_a_crossing_twice(env, monkeypatch):
+    db, h = env
+    customer(db, "asha", 300)
+    active_mandate(db, h, "asha")
+    spend(db, "asha", 220, "calls")
+    stale = mandates.get(db, "asha")
+    c = planner.plan(db, stale)
+    assert c is not None and mandates.get(db, "asha")["charged_crossing"] == charges.crossing_of(c["_id"])
+    assert mandates.set_in_flight(db, stale, None, was=c["_id"])  # as if it had concluded meanwhile
+    assert planner.plan(db, stale) is None and planner.plan(db, mandates.get(db, "asha")) is None
+    assert mandates.get(db, "asha")["in_flight"] is None and len(charges.recent(db)) == 1

@@ -27,7 +27,10 @@ LABELS = {PENDING: "pending authorisation", ACTIVE: "active", PAUSED: "paused", 
 FREQUENCY = "as_presented"  # see docs/autorecharge.md: the one UPI frequency that allows several top-ups
 REVOKED = "Your mandate was cancelled at your bank or in your UPI app, so auto-recharge turned itself off."
 BANK_PAUSED = "Paused at your bank or in your UPI app: resume it there."
-FIRST_POLL = timedelta(seconds=5)
+# A pending mandate is asked about by its age (webhooks usually come first): (age below, interval).
+POLL_STEPS = ((timedelta(minutes=10), timedelta(seconds=5)), (timedelta(hours=1), timedelta(minutes=2)),
+              (timedelta(days=1), timedelta(minutes=10)))
+POLL_SLOWEST = timedelta(hours=1)
 MANDATE_LIFE = timedelta(days=3652)  # ten years: the mandate lasts until cancelled, in practice
 
 
@@ -69,7 +72,8 @@ def start(db, user_id: str, terms, *, auth_amount: int) -> dict:
            "expire_at": now + MANDATE_LIFE, "auth_amount_paise": auth_amount,
            "auth_ref": "wm_" + secrets.token_hex(12), "customer_id": None, "registration_id": None,
            "auth_url": None, "auth_order_id": None, "registered_at": None, "token_id": None, "token_status": None,
-           "paused_by": None, "cancelled_by": None, "razorpay_open": False, "in_flight": None, "era": 0,
+           "paused_by": None, "cancelled_by": None, "razorpay_open": False, "in_flight": None,
+           "charged_crossing": None, "era": 0,
            "seen_n": 0, "basis_n": 0, "setup_error": None, "next_check_at": now, "token_checked_at": None,
            "created_at": now, "updated_at": now, "activated_at": None, "ended_at": None}
     if cur is None:
@@ -136,9 +140,15 @@ def cancel(db, m: dict, *, by: str, reason: str) -> bool:
                 sets={"cancelled_by": by, "reason": reason, "razorpay_open": by != "bank"})
 
 
-def set_in_flight(db, m: dict, charge_id: str | None, *, was: str | None) -> bool:
-    return coll(db).update_one({"_id": m["_id"], "no": m["no"], "in_flight": was},
-                               {"$set": {"in_flight": charge_id, "updated_at": clock.now()}}).matched_count == 1
+def set_in_flight(db, m: dict, charge_id: str | None, *, was: str | None, crossing: str | None = None) -> bool:
+    """Compare-and-set of the charge under way; a first charge also marks its crossing as charged (so the
+    planner never asks the charges collection whether one exists: a miss there is a scan)."""
+    sets = {"in_flight": charge_id, "updated_at": clock.now()}
+    flt = {"_id": m["_id"], "no": m["no"], "in_flight": was}
+    if crossing is not None:  # and never twice: a planner reading a stale mandate loses here
+        sets["charged_crossing"] = crossing
+        flt["charged_crossing"] = {"$ne": crossing}
+    return coll(db).update_one(flt, {"$set": sets}).matched_count == 1
 
 
 def attach_token(db, m: dict, token_id: str) -> None:
@@ -147,8 +157,12 @@ def attach_token(db, m: dict, token_id: str) -> None:
                             {"$set": {"token_id": token_id, "next_check_at": clock.now()}})
 
 
-def checked(db, m: dict, *, next_in: timedelta) -> None:
-    coll(db).update_one({"_id": m["_id"], "no": m["no"]}, {"$set": {"next_check_at": clock.now() + next_in}})
+def checked(db, m: dict) -> None:
+    """A pending mandate was asked about: the next time by its age (POLL_STEPS)."""
+    now = clock.now()
+    age = now - clock.as_utc(m["created_at"])
+    wait = next((step for below, step in POLL_STEPS if age < below), POLL_SLOWEST)
+    coll(db).update_one({"_id": m["_id"], "no": m["no"]}, {"$set": {"next_check_at": now + wait}})
 
 
 # ------------------------------------------------------------------------------------------ the token

@@ -86,11 +86,11 @@ def plan(db, m: dict, now: datetime | None = None) -> dict | None:
         return None
     now = now or clock.now()
     cid = charges.charge_id(m, crossing_basis(db, m), 1)
-    if charges.get(db, cid) is not None:
+    if m.get("charged_crossing") == charges.crossing_of(cid):
         return None  # this crossing had its charge (and its retry, if any)
     if not forecast(db, m["user_id"], now).reaches(m["threshold_paise"]) or not caps_allow(db, m, now):
         return None
-    if not mandates.set_in_flight(db, m, cid, was=None):
+    if not mandates.set_in_flight(db, m, cid, was=None, crossing=charges.crossing_of(cid)):
         return None
     return charges.create(db, m, cid, attempt=1)
 

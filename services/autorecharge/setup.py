@@ -24,7 +24,8 @@ from services.payments import gateway, records, webhooks
 
 LINK_VALID = timedelta(days=7)
 AUTH_AMOUNT = {"upi": 100, "card": 100, "emandate": 0}
-TOKEN_CHECK = timedelta(minutes=10)  # a live mandate's token is read this often (webhooks come first)
+TOKEN_CHECK = timedelta(hours=1)  # a live mandate's token is read this often (webhooks come first; and
+# it is read again right before every debit)
 
 
 def register(db, cfg, m: dict) -> dict:
@@ -79,8 +80,7 @@ def sync_pending(db, cfg, m: dict) -> None:
         if invoice.get("status") in ("expired", "cancelled"):
             mandates.move(db, m, mandates.REJECTED, sets={
                 "reason": f"The authorisation link {invoice['status']} before it was approved."})
-    age = clock.now() - clock.as_utc(m["created_at"])
-    mandates.checked(db, m, next_in=mandates.FIRST_POLL if age < timedelta(minutes=10) else timedelta(minutes=2))
+    mandates.checked(db, m)
 
 
 def _token_of_order(cfg, order_id: str | None) -> str | None:
