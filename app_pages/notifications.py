@@ -14,6 +14,7 @@ uid = user["username"]
 db = ui.get_db()
 
 st.title("Notifications")
+ui.times_note()
 ui.show_flash()
 p = alerts.get_prefs(db, uid)
 st.caption("An alert goes out once each time your balance falls below a line, and again only after a "
@@ -72,7 +73,7 @@ if p.webhook_url:
         st.caption("No deliveries yet.")
     else:
         st.dataframe(pd.DataFrame([{
-            "When (UTC)": r["at"].strftime("%d %b %H:%M:%S"), "Event": r["type"], "Try": r["attempt"],
+            "When": ui.when(r["at"], "%d %b %H:%M:%S"), "Event": r["type"], "Try": r["attempt"],
             "Result": "delivered" if r["ok"] else "failed", "Answer": r["status_code"] or "",
             "Error": r["error"] or "", "ms": r["ms"]} for r in log]), hide_index=True, width="stretch")
 
@@ -82,7 +83,7 @@ if not sent:
     st.caption("None yet.")
 else:
     st.dataframe(pd.DataFrame([{
-        "When (UTC)": a["created_at"].strftime("%d %b %Y, %H:%M"), "Alert": a["kind"],
+        "When": ui.when(a["created_at"]), "Alert": a["kind"],
         "Line": ui.rupees(a["threshold_paise"]), "Balance": ui.rupees(a["balance_paise"]),
         "E-mail": a["email_state"], "Webhook": a["webhook_state"], "Recharge link": a["link_url"] or ""}
         for a in sent]), hide_index=True, width="stretch",

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services import config, db as dbmod, ledger, users  # noqa: E402
+from services import config, db as dbmod, documents, ledger, users  # noqa: E402
 
 
 def _cookie_key(cfg: config.Config) -> str:
@@ -50,6 +50,9 @@ def prepare(cfg: config.Config) -> list[tuple[str, str, str]]:
         creds.write_text("".join(f"{u} {pw} {role}\n" for u, pw, role in made))
         creds.chmod(0o600)
     ledger.recover(db)
+    # Rollups counted by business day (IST): recounted from the ledger once per zone, a no-op afterwards.
+    ledger.rebuild_rollups(db)
+    documents.recover_numbering(db)  # document numbers a crash left half-issued
     return made
 
 

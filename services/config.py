@@ -69,6 +69,7 @@ class Config:
     smtp: Smtp                # where alert e-mails go (services.alerts)
     webhook_private_ok: bool  # customer webhooks may point at loopback/private addresses (development)
     predebit_notice_hours: float  # auto-recharge: hours between the pre-debit notice and the debit (25)
+    business_tz: str          # days, months and what people read (storage stays UTC): services.clock
 
 
 # name -> (environment variable, default). The same upper-case name is looked up in secrets.toml.
@@ -80,6 +81,7 @@ _PLAIN = {
     "admin_user": ("WALLET_ADMIN_USER", ""),
     "admin_password": ("WALLET_ADMIN_PASSWORD", ""),
     "demo_password": ("WALLET_DEMO_PASSWORD", ""),
+    "business_tz": ("WALLET_BUSINESS_TZ", "Asia/Kolkata"),
 }
 _INTS = {  # name -> (variable, default, smallest allowed)
     "claim_grace_seconds": ("WALLET_CLAIM_GRACE_SECONDS", 300, 0),

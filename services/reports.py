@@ -2,13 +2,14 @@
 
 Every number comes through the ledger's views: `ledger.day_totals` (one wallet's days),
 `ledger.days_across` (every wallet's days), `ledger.wallet_summaries` (every wallet's balance and today),
-`ledger.get_wallet`; CSV exports stream the ledger through `ledger.iter_entries`.
+`ledger.get_wallet`; CSV exports stream the ledger through `ledger.iter_entries`. Every day here is a
+business day (services.clock: midnight to midnight IST by default) and CSV times carry its offset.
 """
 from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from services import clock, ledger, payments, settings, users, wallet
 from services.checks import whole_number
@@ -92,8 +93,8 @@ def runway_basis(db, user_id: str, *, window_days: int = 30, through: date | Non
     start = end - timedelta(days=window_days - 1)
     created = ledger.get_wallet(db, user_id).created_at
     # A wallet younger than the window would look thriftier than it is if we divided by the window.
-    if created is not None and created.date() > start:
-        start = created.date()
+    if created is not None and clock.date_of(created) > start:
+        start = clock.date_of(created)
     if start > end:  # not one day of history yet
         return 0, 0
     return sum(r["debits"] for r in daily(db, user_id, start, end)), (end - start).days + 1
@@ -237,8 +238,8 @@ def _line(cells) -> str:
 
 
 def entry_cells(e: dict) -> list:
-    t = clock.as_utc(e["created_at"])
-    return [t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z", e["_id"], e["user_id"],
+    # ISO-8601 with the business zone's offset: a spreadsheet shows the time a person in India read.
+    return [clock.iso(e["created_at"]), e["_id"], e["user_id"],
             int(e.get("n", e.get("seq", 0))), e["type"], e["category"], str(to_rupees(e["amount"])),
             str(to_rupees(e["balance_after"])), e.get("key", ""), e.get("source", ""), e.get("note", "")]
 
@@ -286,7 +287,7 @@ def today_transactions(db, *, limit: int = 200) -> list[dict]:
     The wallets' own rollups say who had activity today; only their pages are read (a ledger-wide
     date query would scan the whole ledger on the embedded engine).
     """
-    t0 = datetime.combine(today(), time(), tzinfo=timezone.utc)
+    t0 = clock.start_of_day(today())
     out: list[dict] = []
     for w in ledger.wallet_summaries(db):
         if w.today_count:
@@ -297,14 +298,14 @@ def today_transactions(db, *, limit: int = 200) -> list[dict]:
 
 
 def today() -> date:
-    return clock.now().date()
+    """The business day now (services.clock: midnight in the business zone starts a day)."""
+    return clock.today()
 
 
 def day_range(start: date, end: date) -> tuple[datetime, datetime]:
-    """[start 00:00 UTC, the day after end 00:00 UTC): the datetimes a ledger query wants."""
+    """[start 00:00, the day after end 00:00) in the business zone: the UTC instants a ledger query wants."""
     _check_range(start, end)
-    return (datetime.combine(start, time(), tzinfo=timezone.utc),
-            datetime.combine(end + timedelta(days=1), time(), tzinfo=timezone.utc))
+    return clock.day_span(start, end)
 
 
 def _check_range(start: date, end: date) -> None:

@@ -91,6 +91,7 @@ def test_twenty_concurrent_calls_crossing_a_line_alert_once(db, wired):
     uid = customer(db, "busy")
     subscribe(db, uid, receiver, thresholds=["100"])
     recharge(db, uid, 25_000, "fund")  # Rs. 250; twenty calls of Rs. 10 end at Rs. 50
+    settings.set_user_value(db, uid, "max_concurrent_calls", 20, by="test")  # the default allows 10 at once
     started = [calls.start_call(db, uid, n, KB, 1)["call_id"] for n in numbers(20)]
     barrier, errors = threading.Barrier(20), []
 

@@ -7,6 +7,7 @@ import app_ui as ui
 from services import alerts
 
 ui.admin_page("Alerts")
+ui.times_note()
 db = ui.get_db()
 
 n = alerts.counts(db)
@@ -21,7 +22,7 @@ if not rows:
     st.caption(f"No {shown} alerts." if shown != "all" else "No alerts yet.")
 else:
     st.dataframe(pd.DataFrame([{
-        "When (UTC)": a["created_at"].strftime("%d %b %Y, %H:%M"), "User": a["user_id"], "Alert": a["kind"],
+        "When": ui.when(a["created_at"]), "User": a["user_id"], "Alert": a["kind"],
         "Line": ui.rupees(a["threshold_paise"]), "Balance": ui.rupees(a["balance_paise"]), "Status": a["status"],
         "E-mail": a["email_state"], "E-mail error": a["email_last_error"] or "", "Webhook": a["webhook_state"],
         "Webhook tries": a["webhook_attempts"], "Webhook error": a["webhook_last_error"] or "",
@@ -37,5 +38,5 @@ if mails == []:
     st.caption("No e-mails received yet, or a real SMTP server is configured (SMTP_HOST): then they went out.")
 elif mails:
     st.dataframe(pd.DataFrame([{
-        "Received (UTC)": x["received_at"].strftime("%d %b %H:%M:%S"), "To": ", ".join(x["rcpt_tos"]),
+        "Received": ui.when(x["received_at"], "%d %b %H:%M:%S"), "To": ", ".join(x["rcpt_tos"]),
         "Subject": x["subject"], "Message-ID": x["message_id"]} for x in mails]), hide_index=True, width="stretch")

@@ -75,8 +75,8 @@ def recharge_line(a: dict) -> str:
         return f"Your wallet and its auto-recharge settings: {link['url']}"
     if link["amount_paise"] is None:
         return f"Recharge on your wallet page: {link['url']}"
-    return (f"Recharge {format_rupees(link['amount_paise'])} in one click: {link['url']} "
-            f"(valid until {link['expires_at'][:10]}).")
+    until = clock.fmt(a["link"]["expire_by"], "%d %b %Y, %H:%M") + f" {clock.abbr()}"  # as people read it
+    return f"Recharge {format_rupees(link['amount_paise'])} in one click: {link['url']} (valid until {until})."
 
 
 def payload(a: dict) -> str:

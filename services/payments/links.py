@@ -16,7 +16,7 @@ from datetime import timedelta
 from services import clock, config
 from services.db import insert_new
 from services.errors import PaymentUnavailable
-from services.payments import gateway, records, webhooks
+from services.payments import charge, gateway, records, webhooks
 from services.payments.outcomes import DOWN_MESSAGE, refused_message
 from services.payments.records import to_int, valid_id
 
@@ -54,6 +54,7 @@ def create_payment_link(db, user_id: str, amount, *, expire_in: timedelta | None
     if reused is not None:
         return _answer(reused, reused=True)
     record = records.build("link", user, paise, cfg.mode, ref=ref)
+    record.update(charge.record_fields(db, paise))  # with GST on: its terms (GST on top is asked of the payer)
     if expire_in is not None:
         record["expire_by"] = record["created_at"] + max(expire_in, records.MIN_EXPIRY)
     if reference is None:
@@ -137,7 +138,7 @@ def _in_flight(rec: dict | None, claim: dict, now) -> bool:
 
 def link_body(user: dict, record: dict) -> dict:
     """What Razorpay is asked to create for `record` (notes carry our ids for webhooks to find it)."""
-    return {"amount": record["amount_paise"], "currency": "INR", "accept_partial": False,
+    return {"amount": charge.charged(record), "currency": "INR", "accept_partial": False,
             "reference_id": record["_id"], "description": f"Wallet recharge for {user['username']}",
             "customer": {"name": user["name"][:80], "email": user["email"]},
             "notify": {"sms": False, "email": False}, "reminder_enable": False,
@@ -150,7 +151,7 @@ def check_link(link: dict, record: dict) -> None:
     """The link Razorpay returned must be the one we asked for; otherwise treat the answer as garbage."""
     if not (isinstance(link.get("id"), str) and link["id"].startswith("plink_")
             and link.get("reference_id") == record["reference_id"]
-            and to_int(link.get("amount")) == record["amount_paise"] and isinstance(link.get("short_url"), str)):
+            and to_int(link.get("amount")) == charge.charged(record) and isinstance(link.get("short_url"), str)):
         raise gateway.RazorpayDown("payment link answer does not match the request")
 
 
@@ -158,7 +159,7 @@ def fetch_link(cfg, rec: dict, plink: str) -> dict:
     """Razorpay's link, where each payment summary not credited yet that exceeds what is due is replaced
     by the payment itself: only its `fee` says whether a convenience fee explains the difference."""
     link = gateway.call(cfg, "payment_link.fetch", plink)
-    due = rec["amount_paise"] - records.credited_total(rec)
+    due = rec["amount_paise"] - records.credited_total(rec) + charge.gst_of(rec)
     pays = []
     for p in link.get("payments") or []:
         pid = p.get("payment_id") if isinstance(p, dict) else None
