@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import app_ui as ui
-from services import autorecharge
+from services import autorecharge, clock
 from services.autorecharge.terms import METHODS
 from services.errors import WalletError
 from services.money import to_rupees
@@ -68,7 +68,7 @@ def _next_line(nxt: dict | None) -> str:
         if wait is None:
             return "No top-up planned: no recent spending."
         return f"Next top-up of {ui.rupees(nxt['amount_paise'])} expected in about {_span(wait)} at your pace."
-    when = f" on {nxt['debit_at']:%d %b %Y, %H:%M} UTC" if nxt.get("debit_at") else ""
+    when = f" on {ui.when(nxt['debit_at'])} {clock.abbr()}" if nxt.get("debit_at") else ""
     return f"Top-up of {ui.rupees(nxt['amount_paise'])} {CHARGE_STATE[nxt['state']]}{when}."
 
 
@@ -133,7 +133,7 @@ def _charges(s: dict) -> None:
         return
     st.markdown("**Recent auto-recharges**")
     st.dataframe(pd.DataFrame([{
-        "Planned (UTC)": c["created_at"].strftime("%d %b %H:%M"), "Amount": ui.rupees(c["amount_paise"]),
-        "Try": c["attempt"], "Debit from (UTC)": c["debit_at"].strftime("%d %b %H:%M") if c["debit_at"] else "",
+        f"Planned ({clock.abbr()})": ui.when(c["created_at"], "%d %b %H:%M"), "Amount": ui.rupees(c["amount_paise"]),
+        "Try": c["attempt"], f"Debit from ({clock.abbr()})": ui.when(c["debit_at"], "%d %b %H:%M"),
         "Outcome": CHARGE_STATE[c["state"]], "Reason": c["reason"] or ""} for c in s["charges"]]),
         hide_index=True, width="stretch")

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import app_ui as ui
-from services import autorecharge
+from services import autorecharge, clock
 
 ui.admin_page("Auto-recharge")
 db = ui.get_db()
@@ -21,7 +21,7 @@ if not mandates:
     st.caption("No mandates yet.")
 else:
     st.dataframe(pd.DataFrame([{
-        "Set up (UTC)": x["created_at"].strftime("%d %b %Y, %H:%M"), "User": x["user_id"], "No.": x["no"],
+        f"Set up ({clock.abbr()})": ui.when(x["created_at"]), "User": x["user_id"], "No.": x["no"],
         "State": x["label"], "Method": x["method"], "Threshold": ui.rupees(x["threshold_paise"]),
         "Top-up": ui.rupees(x["amount_paise"]), "Monthly cap": ui.rupees(x["monthly_cap_paise"]),
         "Daily cap": ui.rupees(x["daily_cap_paise"]), "Token": x["token_id"] or "",
@@ -33,8 +33,8 @@ if not charges:
     st.caption("No auto-charges yet.")
 else:
     st.dataframe(pd.DataFrame([{
-        "Planned (UTC)": c["created_at"].strftime("%d %b %Y, %H:%M"), "User": c["user_id"], "Try": c["attempt"],
+        f"Planned ({clock.abbr()})": ui.when(c["created_at"]), "User": c["user_id"], "Try": c["attempt"],
         "Amount": ui.rupees(c["amount_paise"]), "Outcome": c["state"], "Credited": ui.rupees(c["credited_paise"]),
-        "Debit from (UTC)": c["debit_at"].strftime("%d %b %H:%M") if c["debit_at"] else "",
+        f"Debit from ({clock.abbr()})": ui.when(c["debit_at"], "%d %b %H:%M"),
         "Order": c["order_id"] or "", "Payment": c["payment_id"] or "", "Reason": c["reason"] or ""}
         for c in charges]), hide_index=True, width="stretch")

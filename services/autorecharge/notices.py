@@ -17,7 +17,7 @@ from services.money import format_rupees
 
 
 def _when(t) -> str:
-    return t.strftime("%d %b %Y, %H:%M UTC")
+    return f"{clock.fmt(t)} {clock.abbr()}"  # as people read it (the business zone)
 
 
 def _wallet_url() -> str:
@@ -69,7 +69,7 @@ def off(db, m: dict, reason: str, c: dict | None = None) -> bool:
 
 def cap_reached(db, m: dict, period: str, label: str, used: int) -> bool:
     cap = int(m["monthly_cap_paise"] if period == "month" else m["daily_cap_paise"])
-    until, adjective = ("next month", "monthly") if period == "month" else ("tomorrow (UTC)", "daily")
+    until, adjective = ("next month", "monthly") if period == "month" else ("tomorrow", "daily")
     text = (f"Auto-recharge has topped up {format_rupees(used)} this {period}, and another "
             f"{format_rupees(m['amount_paise'])} would pass your {adjective} cap of {format_rupees(cap)}. No more "
             f"automatic top-ups until {until}; raise the cap on your wallet page, or recharge with the link below.")

@@ -97,12 +97,15 @@ def plan(db, m: dict, now: datetime | None = None) -> dict | None:
 
 # ------------------------------------------------------------------------------------------ caps
 
+# The caps' months and days are the business zone's (services.clock), as on the customer's statements.
+
 def month_start(now: datetime) -> datetime:
-    return clock.as_utc(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    d = clock.date_of(now)
+    return clock.month_span(d.year, d.month)[0]
 
 
 def day_start(now: datetime) -> datetime:
-    return clock.as_utc(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    return clock.start_of_day(clock.date_of(now))
 
 
 def caps_allow(db, m: dict, now: datetime) -> bool:
@@ -111,7 +114,7 @@ def caps_allow(db, m: dict, now: datetime) -> bool:
     amount, uid = int(m["amount_paise"]), m["user_id"]
     month_used = charges.committed(db, uid, since=month_start(now))
     if month_used + amount > int(m["monthly_cap_paise"]):
-        notices.cap_reached(db, m, "month", clock.as_utc(now).strftime("%Y-%m"), month_used)
+        notices.cap_reached(db, m, "month", clock.day_of(now)[:7], month_used)
         return False
     daily = m.get("daily_cap_paise")
     if daily is not None:
