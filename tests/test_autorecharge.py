@@ -146,7 +146,11 @@ def test_a_failed_charge_one_alert_with_a_working_link_one_retry_no_more(env, mo
     for _ in range(20):  # the crossing is spent: no third debit, however long the worker runs
         autorecharge.run(db)
         time.sleep(0.05)
-    assert [p["status"] for p in sandbox_payments(h, "asha")] == ["failed", "failed"]
+    pays = sorted(sandbox_payments(h, "asha"), key=lambda p: p["created_at"])
+    assert [p["status"] for p in pays] == ["failed", "failed"]
+    # The retry was delayed: announced after the first failed, debited only after its own notice.
+    retry_order = h.sandbox.orders[pays[1]["order_id"]]
+    assert pays[1]["created_at"] >= retry_order["notification"]["payment_after"] > pays[0]["created_at"]
     first, second = sorted(charges.recent(db), key=lambda c: c["attempt"])
     assert (first["state"], second["state"]) == ("failed", "failed") and "insufficient balance" in first["reason"]
     failures = notices_of(db, "asha", "wallet.autorecharge.failed")
@@ -287,3 +291,54 @@ def test_a_planner_reading_a_stale_mandate_never_charges_a_crossing_twice(env, m
     assert mandates.set_in_flight(db, stale, None, was=c["_id"])  # as if it had concluded meanwhile
     assert planner.plan(db, stale) is None and planner.plan(db, mandates.get(db, "asha")) is None
     assert mandates.get(db, "asha")["in_flight"] is None and len(charges.recent(db)) == 1
+
+
+# ------------------------------------------------------------------------------------------ crash states
+
+def test_killed_between_marking_the_mandate_and_writing_the_charge(env):
+    db, h = env
+    customer(db, "asha", 300)
+    active_mandate(db, h, "asha")
+    spend(db, "asha", 220, "calls")
+    m = mandates.get(db, "asha")
+    cid = charges.charge_id(m, planner.crossing_basis(db, m), 1)
+    assert mandates.set_in_flight(db, m, cid, was=None, crossing=charges.crossing_of(cid))  # ...and killed here
+    assert charges.get(db, cid) is None
+    wait_for(lambda: (charges.get(db, cid) or {}).get("state") == "credited" and
+             not mandates.get(db, "asha")["in_flight"], tick=tick(db), timeout=30)
+    assert [p["status"] for p in sandbox_payments(h, "asha")] == ["captured"] and len(charges.recent(db)) == 1
+    assert ledger.audit(db) == []
+
+
+def test_killed_while_concluding_a_failure_before_the_mandate_moved_to_the_retry(env):
+    db, h = env
+    customer(db, "asha", 300)
+    st = active_mandate(db, h, "asha")
+    control(h, f"tokens/{st['mandate']['token_id']}/debits", outcomes=["bank_down", "success"])
+    spend(db, "asha", 220, "calls")
+    first = wait_for(lambda: next((c for c in charges.recent(db) if c["state"] == "failed"), None), tick=tick(db),
+                     timeout=30)
+    # The state a kill leaves after the retry was written and the customer told, before `in_flight` moved.
+    mandates.coll(db).update_one({"_id": "asha"}, {"$set": {"in_flight": first["id"]}})
+    wait_for(lambda: any(c["state"] == "credited" for c in charges.recent(db)) and
+             not mandates.get(db, "asha")["in_flight"], tick=tick(db), timeout=30)
+    for _ in range(10):
+        autorecharge.run(db)
+    assert [p["status"] for p in sandbox_payments(h, "asha")] == ["failed", "captured"]
+    assert sorted(c["attempt"] for c in charges.recent(db)) == [1, 2]
+    assert len(notices_of(db, "asha", "wallet.autorecharge.failed")) == 1
+    assert len([e for e in recharge_credits(db, "asha") if int(e["amount"]) == 50_000]) == 1
+    assert ledger.audit(db) == []
+
+
+def test_revoked_at_the_bank_is_told_even_after_a_kill_between_the_cancel_and_the_notice(env):
+    db, h = env
+    customer(db, "asha", 300)
+    tid = active_mandate(db, h, "asha")["mandate"]["token_id"]
+    mandates.cancel(db, mandates.get(db, "asha"), by="bank", reason=mandates.REVOKED)  # ...and killed here
+    assert not notices_of(db, "asha", "wallet.autorecharge.off")
+    control(h, f"tokens/{tid}/cancel")  # Razorpay's token.cancelled webhook (and its redeliveries)
+    wait_for(lambda: notices_of(db, "asha", "wallet.autorecharge.off"))
+    control(h, "webhooks/redeliver")
+    h.sandbox.webhooks.wait_idle(10)
+    assert len(notices_of(db, "asha", "wallet.autorecharge.off")) == 1

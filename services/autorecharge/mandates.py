@@ -186,7 +186,7 @@ def adopts(m: dict, token: dict) -> bool:
 
 def apply_token(db, m: dict, token: dict) -> str | None:
     """What Razorpay's token says, applied to its mandate. Returns "revoked" when the customer's bank
-    cancelled a live mandate (the caller tells them), else None."""
+    cancelled the mandate (the caller tells them, once per mandate), else None."""
     status = token_state(token)
     sets = {"token_id": token.get("id"), "token_status": status, "token_checked_at": clock.now()}
     update(db, m, sets)
@@ -199,10 +199,17 @@ def apply_token(db, m: dict, token: dict) -> str | None:
                                    "razorpay_open": True})
     elif status == "paused" and m["state"] == ACTIVE:
         move(db, m, PAUSED, sets={"paused_by": "bank", "reason": BANK_PAUSED})
-    elif status in ("cancelled", "cancellation_initiated") and m["state"] in LIVE:
-        if cancel(db, m, by="bank", reason=REVOKED):
-            return "revoked"
+    elif status in ("cancelled", "cancellation_initiated"):
+        return _revoked(db, m)
     return None
+
+
+def _revoked(db, m: dict) -> str | None:
+    if m["state"] in LIVE:
+        cancel(db, m, by="bank", reason=REVOKED)
+    now = get(db, m["_id"]) or {}
+    # "revoked" again after a crash between the cancel and the notice: the notice is keyed, told once
+    return "revoked" if now.get("no") == m["no"] and now.get("cancelled_by") == "bank" else None
 
 
 def _confirmed(db, m: dict) -> None:

@@ -38,13 +38,29 @@ def run(db) -> dict:
         _guarded(out, setup.close_at_razorpay, db, cfg, m)
     for c in charges.open_charges(db):
         _guarded(out, _advance_counted, db, cfg, c, out)
-    for m in mandates.in_states(db, (mandates.ACTIVE,)):
-        if not m.get("in_flight"):
+    for m in mandates.in_states(db, mandates.LIVE):
+        if m.get("in_flight"):
+            _guarded(out, repair, db, m)
+        elif m["state"] == mandates.ACTIVE:
             c = _guarded(out, planner.plan, db, m)
             if c is not None:
                 out["planned"] += 1
                 _guarded(out, _advance_counted, db, cfg, c, out)
     return out
+
+
+def repair(db, m: dict) -> None:
+    """A mandate whose `in_flight` names a charge that a crash left unwritten (killed between marking the
+    mandate and writing the charge) or concluded only in part (killed before the mandate was freed):
+    write the charge, or conclude it again (idempotent). An open charge is left to `advance`."""
+    cid = m["in_flight"]
+    c = charges.get(db, cid)
+    if c is None:
+        attempt = int(cid.rsplit(":", 1)[1])
+        charges.create(db, m, cid, attempt=attempt,
+                       retry_of=charges.crossing_of(cid) + ":1" if attempt > 1 else None)
+    elif c["state"] in FINAL:
+        conclude(db, m, c)
 
 
 def _guarded(out: dict, fn, *args):
@@ -134,9 +150,9 @@ def conclude(db, m: dict | None, c: dict) -> None:
     if m is None or m["no"] != c["mandate_no"] or m.get("in_flight") != c["_id"]:
         return  # already concluded (or the mandate was replaced)
     if c["state"] == FAILED:
-        if charges.revoked(c):
-            mandates.cancel(db, m, by="bank", reason=mandates.REVOKED)
+        if charges.revoked(c):  # told first: a cancelled mandate is not repaired, so its notice must exist
             notices.off(db, m, mandates.REVOKED, c)
+            mandates.cancel(db, m, by="bank", reason=mandates.REVOKED)
         elif c["attempt"] == 1 and m["state"] == mandates.ACTIVE:
             nxt = charges.crossing_of(c["_id"]) + ":2"
             charges.create(db, m, nxt, attempt=2, retry_of=c["_id"])
