@@ -94,7 +94,7 @@ def _progress(db, rzp) -> int:
 
 def _kill_repeatedly(db, rzp, env) -> int:
     rnd, kills = random.Random(29), 0
-    while kills < 14 and not _all_credited(db):
+    while kills < 10 and not _all_credited(db):
         p = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "worker.py")], cwd=ROOT, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base, deadline = _progress(db, rzp), time.time() + 60
