@@ -1,14 +1,14 @@
-"""SIGKILL the real worker (scripts/worker.py) at random points while it plans, announces and debits
-auto-charges, with Razorpay's webhooks (duplicated, shuffled) and the reconciliation racing it from this
-process: one order and one debit at Razorpay per crossing, one credit each, the ledger audit clean."""
+"""SIGKILL the real worker (scripts/worker.py's loop, forked from a warmed forkserver: tests.workers_autorecharge)
+ten times at random points while it plans, announces and debits auto-charges, with Razorpay's webhooks
+(duplicated, shuffled) and the reconciliation racing it from this process: one order and one debit at
+Razorpay per crossing, one credit each, the ledger audit clean."""
 from __future__ import annotations
 
 import collections
+import multiprocessing as mp
 import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,6 +19,7 @@ import pytest
 from sandbox.razorpay_server import run_in_thread
 from services import autorecharge, db as dbmod, ledger, payments
 from services.autorecharge import charges, mandates
+from tests import workers_autorecharge
 from tests.autorecharge_support import Forwarder, customer, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,16 +55,17 @@ def test_sigkill_the_worker_while_charges_race_their_webhooks_and_reconciliation
             httpx.post(st["mandate"]["authorisation_url"] + "/approve", trust_env=False).raise_for_status()
         wait_for(lambda: all(m["state"] == "active" for m in mandates.in_states(db, mandates.LIVE)) and
                  len(mandates.in_states(db, (mandates.ACTIVE,))) == CUSTOMERS, timeout=60)
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(workers_autorecharge.PRELOAD)
         racer.start()
-        kills = _kill_repeatedly(db, rzp, env)
+        kills = _kill_repeatedly(ctx, db, rzp, env)
         assert kills >= 10, f"the charges finished after {kills} kills: give the worker more work"
-        p = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "worker.py")], cwd=ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = _start_worker(ctx, env)
         try:
             wait_for(lambda: _all_credited(db), timeout=180, every=0.2)
         finally:
             p.terminate()
-            p.wait(20)
+            p.join(20)
         stop.set()
         racer.join(30)
         rzp.sandbox.webhooks.wait_idle(20)
@@ -92,17 +94,22 @@ def _progress(db, rzp) -> int:
     return at_razorpay + sum(1 for c in db.autorecharge_charges.find({}) if c["state"] != "planned")
 
 
-def _kill_repeatedly(db, rzp, env) -> int:
+def _start_worker(ctx, env: dict):
+    p = ctx.Process(target=workers_autorecharge.run_worker, args=(env,), daemon=True)
+    p.start()
+    return p
+
+
+def _kill_repeatedly(ctx, db, rzp, env) -> int:
     rnd, kills = random.Random(29), 0
     while kills < 10 and not _all_credited(db):
-        p = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "worker.py")], cwd=ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = _start_worker(ctx, env)
         base, deadline = _progress(db, rzp), time.time() + 60
-        while _progress(db, rzp) == base and time.time() < deadline and p.poll() is None:
+        while _progress(db, rzp) == base and time.time() < deadline and p.is_alive():
             time.sleep(0.005)
         time.sleep(rnd.uniform(0, 0.5))
         os.kill(p.pid, signal.SIGKILL)
-        p.wait(10)
+        p.join(10)
         kills += 1
     return kills
 
