@@ -132,6 +132,10 @@ def _check(db, rzp) -> None:
     assert set(per_charge) == {c["_id"] for c in docs} and set(per_charge.values()) == {1}
     assert len(debits) == CUSTOMERS and {p["status"] for p in debits} == {"captured"}
     assert {p["id"] for p in debits} == {c["payment_id"] for c in docs}
+    _check_credits(db, docs, debits)
+
+
+def _check_credits(db, docs: list[dict], debits: list[dict]) -> None:
     for p in debits:
         uid = (p["notes"] or {})["user_id"]
         page, _ = ledger.entries(db, uid, type="credit", limit=100)
