@@ -42,11 +42,13 @@ PAGES = {
     "admin-alerts": ("app_pages/admin/alerts.py", "Alerts", ":material/notifications_active:", ("admin",)),
     "admin-documents": ("app_pages/admin/documents.py", "Customer documents", ":material/receipt:", ("admin",)),
     "admin-business": ("app_pages/admin/business.py", "Business & GST", ":material/storefront:", ("admin",)),
+    "admin-autorecharge": ("app_pages/admin/autorecharge.py", "Auto-recharge", ":material/autorenew:", ("admin",)),
     "analyst": ("app_pages/analyst.py", "Analytics", ":material/analytics:", ("analyst", "admin")),
 }
 SECTIONS = {"Your wallet": ("wallet", "transactions", "calls", "insights", "notifications"),
             "Admin": ("admin", "admin-users", "admin-credits", "admin-rates", "admin-payments", "admin-audit",
-                      "admin-alerts", "admin-documents", "admin-business"),
+                      "admin-alerts", "admin-documents", "admin-business",
+                      "admin-autorecharge"),
             "Reports": ("analyst",)}
 HERE = os.path.dirname(os.path.abspath(__file__))
 

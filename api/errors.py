@@ -79,6 +79,16 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
                405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
 
 
+def _allowed(request: Request) -> str:
+    """Every method the path answers: Starlette's 405 names only those of the first route on the path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        regex, allowed = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and allowed and regex.match(request.url.path):
+            methods |= set(allowed)
+    return ", ".join(sorted(methods))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(E.WalletError)
     async def wallet_error(_: Request, exc: E.WalletError):
@@ -97,10 +107,12 @@ def install(app: FastAPI) -> None:
         return error_response(422, "invalid_request", "; ".join(parts) or "The request is not valid.")
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException):
+    async def http_error(request: Request, exc: StarletteHTTPException):
         msg = exc.detail if isinstance(exc.detail, str) else "Request refused."
-        return error_response(exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error"), msg,
-                              getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = dict(headers or {}, Allow=_allowed(request))
+        return error_response(exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error"), msg, headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

@@ -15,6 +15,7 @@ import api
 from api import deps, errors, limits, routes_admin, routes_auth, routes_calls, routes_health, routes_payment, \
     routes_refunds, routes_transactions, routes_wallet
 from api import routes_documents, routes_notifications
+from api import routes_autorecharge
 from services import config
 
 def operation_id(route) -> str:
@@ -23,7 +24,8 @@ def operation_id(route) -> str:
 
 
 ROUTERS = (routes_auth, routes_wallet, routes_payment, routes_transactions, routes_calls, routes_admin,
-           routes_health, routes_refunds, routes_notifications, routes_documents)
+           routes_health, routes_refunds, routes_notifications, routes_documents,
+           routes_autorecharge)
 
 
 def create_app(db=None) -> FastAPI:

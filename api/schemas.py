@@ -550,7 +550,7 @@ class DeliveriesOut(BaseModel):
 
 class AlertOut(MoneyOut):
     id: str
-    kind: Literal["threshold", "zero", "runway"]
+    kind: Literal["threshold", "zero", "runway", "notice"]
     status: Literal["pending", "sent", "failed", "off"]
     threshold_paise: Paise
     balance_paise: Paise
@@ -567,6 +567,8 @@ class AlertOut(MoneyOut):
 
 class AlertsOut(BaseModel):
     alerts: list[AlertOut]
+
+
 # -------------------------------------------------------------------------------------- documents
 
 class ReceiptOut(MoneyOut):
@@ -592,3 +594,61 @@ class ReceiptOut(MoneyOut):
 
 class ReceiptsOut(BaseModel):
     receipts: list[ReceiptOut]
+
+
+# ---------------------------------------------------------------------------------- auto-recharge
+
+class AutoRechargeIn(Strict):
+    """Set auto-recharge up (a new mandate, to authorise at `authorisation_url`) or change its terms."""
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"threshold": 100, "amount": 500, "monthly_cap": 2000, "daily_cap": 1000, "method": "upi"}]})
+    threshold: AmountIn = Field(description="Top up when the balance is forecast to reach this (rupees)")
+    amount: AmountIn = Field(description="Each top-up, in rupees (above Rs. 15,000 only with accept_afa)")
+    monthly_cap: AmountIn = Field(description="At most this much of top-ups per calendar month (IST)")
+    daily_cap: AmountIn | None = Field(None, description="At most this much per day (IST); null: none")
+    method: Literal["upi", "card", "emandate"] = Field("upi", description="The mandate's payment method")
+    accept_afa: bool = Field(False, description="You approve each top-up above Rs. 15,000 in your UPI app/bank")
+    paused: bool | None = Field(None, description="true pauses it, false resumes it; null leaves it")
+
+
+class NextChargeOut(MoneyOut):
+    state: Literal["planned", "notified", "debiting", "forecast"]
+    amount_paise: Paise
+    debit_at: datetime | None = Field(None, description="Not before this time (after the pre-debit notice)")
+    attempt: int
+    expected_in_seconds: int | None = Field(None, description="For a forecast: about when it will be planned "
+                                                              "(null: no recent spending)")
+
+
+class AutoChargeOut(MoneyOut):
+    id: str
+    attempt: int
+    state: Literal["planned", "notified", "debiting", "credited", "failed", "skipped"]
+    amount_paise: Paise
+    credited_paise: Paise
+    debit_at: datetime | None = None
+    payment_id: str | None = None
+    reason: str | None = None
+    created_at: datetime
+    concluded_at: datetime | None = None
+
+
+class AutoRechargeOut(MoneyOut):
+    state: Literal["off", "pending", "active", "paused", "cancelled", "rejected"]
+    label: str
+    reason: str | None = None
+    threshold_paise: Paise | None = None
+    amount_paise: Paise | None = None
+    monthly_cap_paise: Paise | None = None
+    daily_cap_paise: Paise | None = None
+    method: str | None = None
+    frequency: str | None = None
+    max_amount_paise: Paise | None = Field(None, description="The mandate's ceiling per debit")
+    afa_accepted: bool = False
+    authorisation_url: str | None = Field(None, description="Where to authorise a pending mandate")
+    token_status: str | None = None
+    notice_hours: float = Field(description="Hours between the pre-debit notice and the debit")
+    used_this_month_paise: Paise
+    used_today_paise: Paise
+    next_charge: NextChargeOut | None = None
+    charges: list[AutoChargeOut]

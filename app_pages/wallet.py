@@ -59,6 +59,10 @@ if res:
 ui.show_flash()
 top = st.container()
 
+# --- Auto-recharge: a section of its own (app_pages/autorecharge_section.py)
+from app_pages.autorecharge_section import render as auto_recharge_section  # noqa: E402
+auto_recharge_section(db, uid)
+
 # --- Recharge
 min_rs = ui.app_settings()["min_recharge_paise"] // 100
 st.subheader("Recharge")

@@ -1,8 +1,8 @@
 """Background worker: finishes interrupted postings, closes calls whose voice platform fell silent (at the end
 of their last authorised slice, billed the last reported usage, never unreported time), collects amounts due
 from money released since, polls open payment links, carries on self-serve refunds a crash interrupted, once a
-day reconciles yesterday's payments with Razorpay, issues receipts, and decides and delivers low-balance
-alerts. Every step is idempotent (the daily one per day), so running it alongside live traffic (or twice) is safe."""
+day reconciles yesterday's payments with Razorpay, issues receipts, tops wallets up through their auto-recharge
+mandates, and decides and delivers low-balance alerts. Every step is idempotent (the daily one per day), so running it alongside live traffic (or twice) is safe."""
 from __future__ import annotations
 
 import logging
@@ -12,7 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services import alerts, calls, config, db as dbmod, documents, ledger, payments, wallet  # noqa: E402
+from services import alerts, autorecharge, calls, config, db as dbmod, documents, ledger, payments, \
+    wallet  # noqa: E402
 
 log = logging.getLogger("worker")
 
@@ -25,6 +26,7 @@ def tick(db) -> dict:
     if payments.mode() != "off":
         steps += [(payments.reconcile_open, "reconcile_open"), (payments.run_daily, "run_daily"),
                   (payments.recover_refund_requests, "recover_refund_requests")]
+        steps += [(autorecharge.run, "autorecharge")]
     steps += [(alerts.run, "alerts")]
     for fn, name in steps:
         try:

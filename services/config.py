@@ -68,6 +68,7 @@ class Config:
     secrets_file: Path
     smtp: Smtp                # where alert e-mails go (services.alerts)
     webhook_private_ok: bool  # customer webhooks may point at loopback/private addresses (development)
+    predebit_notice_hours: float  # auto-recharge: hours between the pre-debit notice and the debit (25)
     business_tz: str          # days, months and what people read (storage stays UTC): services.clock
 
 
@@ -139,6 +140,15 @@ def _int(text: str, default: int, low: int) -> int:
     return max(low, value)
 
 
+def _hours(text: str, default: float) -> float:
+    # Hours, fractions allowed: tests shorten the 25-hour notice to seconds (0.0005 h = 1.8 s).
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        return default
+    return value if 0 <= value <= 24 * 60 else default
+
+
 def _secret_list(text: str) -> tuple[str, ...]:
     return tuple(s.strip() for s in text.split(",") if s.strip())
 
@@ -186,18 +196,20 @@ def get() -> Config:
     except ValueError:
         interval = 30.0
     data_dir = Path(_lookup("WALLET_DATA_DIR", toml) or ROOT / "data")
+    notice = _hours(_lookup("WALLET_PREDEBIT_NOTICE_HOURS", toml), 25.0)
     if not plain["public_url"]:
         plain["public_url"] = f"http://127.0.0.1:{ints['port']}"
     return Config(data_dir=data_dir, razorpay=_razorpay(toml), worker_interval_seconds=max(0.05, interval),
                   secrets_file=path, smtp=_smtp(toml),
                   webhook_private_ok=_lookup("WALLET_WEBHOOK_PRIVATE_OK", toml).lower() in ("1", "true", "yes"),
-                  **plain, **ints)
+                  predebit_notice_hours=notice, **plain, **ints)
 
 
 def names() -> list[str]:
     """Every variable this module reads (for docs and the newcomer test's clean environment)."""
     out = [var for var, _ in _PLAIN.values()] + [var for var, _, _ in _INTS.values()]
-    out += ["WALLET_DATA_DIR", "WALLET_SECRETS_FILE", "WORKER_INTERVAL_SECONDS", "WALLET_WEBHOOK_PRIVATE_OK"]
+    out += ["WALLET_DATA_DIR", "WALLET_SECRETS_FILE", "WORKER_INTERVAL_SECONDS", "WALLET_WEBHOOK_PRIVATE_OK",
+            "WALLET_PREDEBIT_NOTICE_HOURS"]
     out += [f"RAZORPAY_{k}" for k in ("KEY_ID", "KEY_SECRET", "WEBHOOK_SECRET", "SANDBOX_URL", "BASE_URL",
                                       "TIMEOUT")]
     out += [f"SMTP_{k}" for k in ("HOST", "PORT", "TLS", "USER", "PASSWORD", "SENDER", "SINK_URL", "SINK_PORT")]

@@ -17,7 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from services import calls, clock, db as dbmod, documents, ledger, payments, settings, tokens, users, wallet
+from services import autorecharge, calls, clock, db as dbmod, documents, ledger, payments, settings, tokens, \
+    users, wallet
 from services.errors import NotFound
 from services.payments import screening
 from tests.test_api_support import PASSWORD, bearer, sandbox_post
@@ -109,6 +110,10 @@ ENDPOINTS = {
     "notifications_test": ("POST", "/api/notifications/webhook/test", None, None, everyone(400)),
     "notifications_deliveries": ("GET", "/api/notifications/webhook/deliveries", None, None, everyone(OK)),
     "notifications_alerts": ("GET", "/api/notifications/alerts", None, None, everyone(OK)),
+    "auto_recharge": ("GET", "/api/auto-recharge", None, None, everyone(OK)),
+    "auto_recharge_set": ("PUT", "/api/auto-recharge", {"threshold": 100, "amount": 500, "monthly_cap": 1000}, None,
+                          everyone(OK)),
+    "auto_recharge_off": ("DELETE", "/api/auto-recharge", None, None, everyone(OK)),
     "receipts": ("GET", "/api/receipts", None, None, everyone(OK)),
     "receipt_pdf": ("GET", "/api/receipts/{receipt}.pdf", None, None, OWN_RESOURCE),
     "statement_pdf": ("GET", "/api/statements/{month}.pdf", None, None, everyone(OK)),
@@ -234,6 +239,8 @@ def _only_own(name, r, me, db):
         assert rows and all(row.split(",")[2] == me for row in rows)
     elif name == "me":
         assert r.json()["username"] == me
+    elif name.startswith("auto_recharge"):
+        assert r.json()["state"] == autorecharge.status(db, me)["state"]  # the caller's own mandate
     elif name == "notifications":
         assert r.json()["emails"] == [users.get(db, me)["email"]]  # the caller's own address, nobody else's
     elif name == "receipts":

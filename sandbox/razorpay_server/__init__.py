@@ -9,7 +9,10 @@ docs are silent we choose the stricter answer so bugs surface here rather than i
 
 One module per resource, like the SDK: `links`, `payments` (and orders), `refunds` hold the business
 rules as mixins over `core` (storage, faults, events); `http` is the /v1 API, `paypage` the hosted
-page, `control` the /sandbox/* endpoints tests drive, `app` builds and runs it.
+page, `control` the /sandbox/* endpoints tests drive, `app` builds and runs it. Recurring payments
+(auto-recharge): `customers` (and their tokens), `registration` (registration links and the hosted
+authorisation page), `recurring` (orders with a pre-debit notification, recurring debits, the bank's
+answer), with their routes in `recurring_routes`.
 
 Run:  python -m sandbox.razorpay_server --host 127.0.0.1 --port 8787
 """

@@ -13,7 +13,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from sandbox.razorpay_server import control, http, paypage
+from sandbox.razorpay_server import control, http, paypage, recurring_routes
 from sandbox.razorpay_server.common import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, DEFAULT_WEBHOOK_SECRET
 from sandbox.razorpay_server.state import Sandbox
 
@@ -34,7 +34,7 @@ def create_app(key_id: str = DEFAULT_KEY_ID, key_secret: str = DEFAULT_KEY_SECRE
 
     pages = [Route("/pay/{id}", paypage.pay_page, methods=["GET"]),
              Route("/pay/{id}/{action:str}", paypage.pay_page_action, methods=["POST"])]
-    app = Starlette(routes=http.ROUTES + pages + control.ROUTES, lifespan=lifespan)
+    app = Starlette(routes=recurring_routes.ROUTES + http.ROUTES + pages + control.ROUTES, lifespan=lifespan)
     app.state.sandbox = sb
     return app
 

@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 from sandbox.razorpay_server.core import SandboxCore
+from sandbox.razorpay_server.customers import CustomersMixin
 from sandbox.razorpay_server.links import LinksMixin
 from sandbox.razorpay_server.payments import PaymentsMixin
+from sandbox.razorpay_server.recurring import RecurringMixin
 from sandbox.razorpay_server.refunds import RefundsMixin
+from sandbox.razorpay_server.registration import RegistrationMixin
 
 
-class Sandbox(LinksMixin, PaymentsMixin, RefundsMixin, SandboxCore):
+class Sandbox(RecurringMixin, RegistrationMixin, CustomersMixin, LinksMixin, PaymentsMixin, RefundsMixin,
+              SandboxCore):
     """All fake-Razorpay state and its business rules; see each mixin's module."""
+    STORES = SandboxCore.STORES + ("customers", "tokens", "invoices")

@@ -45,8 +45,8 @@ def build(a: dict, sender: str) -> EmailMessage:
     link = message.link_of(a)
     msg.set_content(f"{message.sentence(a)}\n\n{message.recharge_line(a)}\n\n"
                     "You get this because of the alerts set on your wallet's Notifications page.\n")
-    button = "Recharge now" if link["amount_paise"] is None else \
-        f"Recharge {format_rupees(link['amount_paise'])} now"
+    button = message.button(a) or ("Recharge now" if link["amount_paise"] is None else
+                                   f"Recharge {format_rupees(link['amount_paise'])} now")
     msg.add_alternative(f"<p>{_esc(message.sentence(a))}</p><p><a href=\"{_esc(link['url'])}\" "
                         f"style=\"padding:10px 16px;background:#1a73e8;color:#fff;text-decoration:none;"
                         f"border-radius:6px\">{_esc(button)}</a></p><p style=\"color:#666\">"

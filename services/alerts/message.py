@@ -15,7 +15,19 @@ EVENT_TYPES = {"threshold": "wallet.balance_low", "zero": "wallet.balance_zero",
                "test": "wallet.test"}
 
 
+def event_type(a: dict) -> str:
+    """The webhook's event type: a notice names its own (services.alerts.notices)."""
+    return a.get("event_type") or EVENT_TYPES[a["kind"]]
+
+
+def button(a: dict) -> str | None:
+    """A notice without a payment link opens the wallet page (None: the recharge button)."""
+    return "Open your wallet" if a["kind"] == "notice" and not a.get("link") else None
+
+
 def headline(a: dict) -> str:
+    if a["kind"] == "notice":
+        return a["headline"]
     bal = format_rupees(a["balance_paise"])
     if a["kind"] == "zero":
         return "Your wallet is empty: calls have stopped"
@@ -32,6 +44,8 @@ def days(n: int | None) -> str:
 
 def sentence(a: dict) -> str:
     bal, kind = format_rupees(a["balance_paise"]), a["kind"]
+    if kind == "notice":
+        return a["text"]
     if kind == "zero":
         text = f"Your wallet balance reached {bal}. New calls and campaigns cannot start until you recharge."
     elif kind == "threshold":
@@ -57,6 +71,8 @@ def link_of(a: dict) -> dict:
 
 def recharge_line(a: dict) -> str:
     link = link_of(a)
+    if a["kind"] == "notice" and a.get("with_link") is False:
+        return f"Your wallet and its auto-recharge settings: {link['url']}"
     if link["amount_paise"] is None:
         return f"Recharge on your wallet page: {link['url']}"
     until = clock.fmt(a["link"]["expire_by"], "%d %b %Y, %H:%M") + f" {clock.abbr()}"  # as people read it
@@ -65,12 +81,14 @@ def recharge_line(a: dict) -> str:
 
 def payload(a: dict) -> str:
     """The webhook body: compact JSON with sorted keys (its bytes are what the signature covers)."""
-    body = {"id": a["event_id"], "type": EVENT_TYPES[a["kind"]], "created_at": _iso(a["created_at"]),
+    body = {"id": a["event_id"], "type": event_type(a), "created_at": _iso(a["created_at"]),
             "data": {"user_id": a["user_id"], "balance_paise": int(a["balance_paise"]),
                      "threshold_paise": int(a.get("threshold_paise") or 0),
                      "crossed_paise": [int(x) for x in a.get("crossed_paise") or []],
                      "runway_days": a.get("runway_days"), "entry_id": a.get("entry_id"),
                      "sequence": a.get("n"), "message": sentence(a), "recharge": link_of(a)}}
+    if a["kind"] == "notice":
+        body["data"]["notice"] = a.get("data") or {}
     return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 

@@ -40,6 +40,11 @@ def build(user_id: str, entry: dict, crossing, *, emails, webhook_url: str, send
     return _doc(key, user_id, fields, list(emails), webhook_url, sender_domain)
 
 
+def build_notice(key: str, user_id: str, fields: dict, *, emails, webhook_url: str, sender_domain: str) -> dict:
+    """A notice that is not about a line crossed (services.alerts.notices): `key` is its crossing."""
+    return _doc(key, user_id, fields, list(emails), webhook_url, sender_domain)
+
+
 def _doc(key: str, user_id: str, fields: dict, emails: list, webhook_url: str, sender_domain: str) -> dict:
     h = hashlib.sha256(key.encode()).hexdigest()
     now = clock.now()

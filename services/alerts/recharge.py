@@ -32,13 +32,14 @@ def usual_amount(db, user_id: str) -> int:
 def ensure_link(db, alert: dict) -> bool:
     """True once the alert may go out: its link is stored, or it goes without one (payments off, the
     customer gone, or Razorpay unavailable for longer than LINK_PATIENCE). False: try again shortly."""
-    if alert.get("link") or alert.get("link_error"):
+    if alert.get("link") or alert.get("link_error") or alert.get("with_link") is False:
         return True
     if payments.mode() == "off":
         outbox.fix(db, alert, link_error="Online payments are not configured.")
         return True
     try:
-        made = payments.create_payment_link(db, alert["user_id"], to_rupees(usual_amount(db, alert["user_id"])),
+        amount = alert.get("link_amount_paise") or usual_amount(db, alert["user_id"])
+        made = payments.create_payment_link(db, alert["user_id"], to_rupees(amount),
                                             expire_in=LINK_VALID, reference=alert["link_ref"])
     except PaymentUnavailable as exc:
         if clock.now() - clock.as_utc(alert["created_at"]) < LINK_PATIENCE:

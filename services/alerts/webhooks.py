@@ -79,9 +79,9 @@ def deliver(db, alert: dict, secret: str) -> tuple[bool, int | None, str | None]
     t0 = time.monotonic()
     ch = alert["webhook"]
     ok, status, err = post(ch["to"], alert["payload"].encode(), secret, alert["event_id"],
-                           message.EVENT_TYPES[alert["kind"]])
+                           message.event_type(alert))
     log(db, alert["user_id"], {"event_id": alert["event_id"], "alert_id": alert["_id"], "url": ch["to"],
-                               "type": message.EVENT_TYPES[alert["kind"]], "attempt": int(ch["attempts"]) + 1,
+                               "type": message.event_type(alert), "attempt": int(ch["attempts"]) + 1,
                                "ok": ok, "status_code": status, "error": err,
                                "ms": int((time.monotonic() - t0) * 1000)})
     return ok, status, err

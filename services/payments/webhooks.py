@@ -143,6 +143,9 @@ def _link_of(pay: dict) -> str | None:
 def process_event(db, event_id: str, payload: dict) -> dict:
     """Act on a stored event (signed by Razorpay, so its entities are trusted for amounts)."""
     name = payload["event"]
+    mandate = _mandate_event(db, event_id, payload)
+    if mandate is not None:
+        return mandate
     if name == "payment.failed":
         return _failed_payment(db, event_id, payload)
     if name.startswith("refund."):
@@ -161,6 +164,17 @@ def process_event(db, event_id: str, payload: dict) -> dict:
     if pay is not None and crediting.is_captured(pay):
         return _payment_event(db, event_id, name, rec, pay)
     return _conclude(db, event_id, name, IGNORED, "no captured payment in the event")
+
+
+def _mandate_event(db, event_id: str, payload: dict) -> dict | None:
+    """Token events, and payments made on a token, go to services.autorecharge first (imported here, when
+    needed: it builds on this package). None: the payment paths below go on, as for any payment."""
+    ents = entities(payload)
+    if not payload["event"].startswith("token.") and not (ents.get("payment") or {}).get("token_id"):
+        return None
+    from services.autorecharge import events
+    done = events.seen(db, payload["event"], ents)
+    return None if done is None else _conclude(db, event_id, payload["event"], *done)
 
 
 def _failed_payment(db, event_id: str, payload: dict) -> dict:

@@ -1,0 +1,234 @@
+"""Auto-charges (`autorecharge_charges`): one document per debit attempt, and the steps that take it from
+planned to credited, failed or skipped.
+
+    planned --order + notice--> notified --after payment_after--> debiting --> credited | failed
+          \\______________________________________________ skipped (paused, cancelled, token not confirmed)
+
+- The money path is the payments package's: each charge has an ordinary recharge record (kind "order",
+  `_id` = `ref`, derived from the charge id) written before Razorpay hears of it, and the order's
+  receipt is that ref. The captured payment is credited by whichever of webhook, reconciliation or this
+  worker's look comes first, under the one ledger key `razorpay:<payment id>`.
+- The order carries Razorpay's `notification` object, so the merchant controls the notice: the
+  pre-debit notification leaves with the order, our own notice goes out through the alert channels, and
+  the recurring payment is made only after `payment_after` (now + the notice period). Razorpay does not
+  retry such a debit, which leaves the one retry of a crossing to us.
+- Crash safety: the order is looked up by its receipt before it is made again (Razorpay refuses a second
+  order with the same receipt anyway), the order's payments are looked at before a recurring payment is
+  made (Razorpay refuses a second one on the order, and on the token while one is in flight), and the
+  notices are keyed. A charge is worked on under a lease (services.procs: a dead holder's lease is taken
+  at once).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import datetime, timedelta, timezone
+
+from services import clock, procs, users
+from services.db import insert_new
+from services.errors import PaymentUnavailable
+from services.payments import gateway, records, webhooks
+from services.payments import get_link, reconcile_link
+from services.payments.records import to_int, valid_id
+
+PLANNED, NOTIFIED, DEBITING, CREDITED, FAILED, SKIPPED = \
+    "planned", "notified", "debiting", "credited", "failed", "skipped"
+OPEN = (PLANNED, NOTIFIED, DEBITING)
+FINAL = (CREDITED, FAILED, SKIPPED)
+COUNTED = (PLANNED, NOTIFIED, DEBITING, CREDITED)  # what counts against the caps
+LEASE = timedelta(minutes=2)
+LIVE_PAYMENT = ("created", "authorized", "captured", "refunded")
+# Failures after which a retry cannot help: the mandate is gone.
+REVOKED_REASONS = ("mandate_revoked", "token_cancelled", "mandate_cancelled")
+
+
+def coll(db):
+    return db.autorecharge_charges
+
+
+def charge_id(m: dict, basis: int, attempt: int) -> str:
+    return f"{m['user_id']}:{m['no']}.{int(m.get('era', 0))}:{basis}:{attempt}"
+
+
+def crossing_of(cid: str) -> str:
+    return cid.rsplit(":", 1)[0]
+
+
+def ref_of(cid: str) -> str:
+    """Our recharge record's id and the order's receipt (Razorpay allows 40 characters)."""
+    return "wa_" + hashlib.sha256(cid.encode()).hexdigest()[:24]
+
+
+def get(db, cid: str | None) -> dict | None:
+    return coll(db).find_one({"_id": cid}) if cid else None
+
+
+def create(db, m: dict, cid: str, *, attempt: int, retry_of: str | None = None) -> dict:
+    now = clock.now()
+    insert_new(coll(db), {"_id": cid, "crossing": crossing_of(cid), "attempt": attempt, "retry_of": retry_of,
+                          "user_id": m["user_id"], "mandate_no": m["no"], "amount_paise": int(m["amount_paise"]),
+                          "method": m["method"], "state": PLANNED, "ref": ref_of(cid), "order_id": None,
+                          "notification_id": None, "debit_at": None, "payment_id": None, "reason": None,
+                          "error_reason": None, "credited_paise": 0, "next_check_at": now, "lease_owner": None,
+                          "lease_until": None, "created_at": now, "updated_at": now, "concluded_at": None})
+    return get(db, cid)
+
+
+def set_state(db, c: dict, state: str, **sets) -> dict:
+    now = clock.now()
+    sets.update(state=state, updated_at=now)
+    if state in FINAL:
+        sets["concluded_at"] = now
+    coll(db).update_one({"_id": c["_id"], "state": c["state"]}, {"$set": sets})
+    return get(db, c["_id"])
+
+
+def open_charges(db) -> list[dict]:
+    rows = list(coll(db).find({"state": {"$in": list(OPEN)}}))
+    rows.sort(key=lambda c: clock.as_utc(c["created_at"]))
+    return rows
+
+
+def committed(db, user_id: str, *, since: datetime) -> int:
+    """Paise of the customer's top-ups planned since `since` that are credited or may still be."""
+    return sum(int(c["amount_paise"]) for c in coll(db).find({"user_id": user_id})
+               if c["state"] in COUNTED and clock.as_utc(c["created_at"]) >= since)
+
+
+def of_user(db, user_id: str, limit: int = 20) -> list[dict]:
+    rows = sorted(coll(db).find({"user_id": user_id}), key=lambda c: clock.as_utc(c["created_at"]), reverse=True)
+    return [public(c) for c in rows[:limit]]
+
+
+def recent(db, limit: int = 500) -> list[dict]:
+    rows = sorted(coll(db).find({}), key=lambda c: clock.as_utc(c["created_at"]), reverse=True)
+    return [public(c) for c in rows[:limit]]
+
+
+def public(c: dict) -> dict:
+    return {"id": c["_id"], "user_id": c["user_id"], "attempt": int(c["attempt"]), "state": c["state"],
+            "amount_paise": int(c["amount_paise"]), "method": c.get("method"), "order_id": c.get("order_id"),
+            "payment_id": c.get("payment_id"), "debit_at": clock.as_utc(c.get("debit_at")),
+            "reason": c.get("reason"), "credited_paise": int(c.get("credited_paise") or 0),
+            "created_at": clock.as_utc(c["created_at"]), "concluded_at": clock.as_utc(c.get("concluded_at"))}
+
+
+# ------------------------------------------------------------------------------------------ lease
+
+def claim(db, c: dict, now: datetime) -> bool:
+    me, owner = procs.owner(), c.get("lease_owner")
+    if owner and owner != me and clock.as_utc(c["lease_until"]) > now and procs.owner_gone(owner) is not True:
+        return False
+    res = coll(db).update_one({"_id": c["_id"], "lease_owner": owner},
+                              {"$set": {"lease_owner": me, "lease_until": now + LEASE}})
+    return res.matched_count == 1
+
+
+def release(db, c: dict) -> None:
+    coll(db).update_one({"_id": c["_id"], "lease_owner": procs.owner()},
+                        {"$set": {"lease_owner": None, "lease_until": None}})
+
+
+# ------------------------------------------------------------------------------------------ steps
+
+def announce(db, cfg, m: dict, c: dict, notice: timedelta) -> dict:
+    """planned -> notified: our recharge record, then the order with its pre-debit notification (found by
+    its receipt if an earlier try made it). Raises gateway.FAILURES when Razorpay cannot be asked."""
+    user = users.get(db, c["user_id"])
+    made_now = insert_new(db.payment_links, records.build("order", user, c["amount_paise"], cfg.mode, ref=c["ref"]))
+    order = None if made_now else find_order(cfg, c["ref"])
+    if order is None:
+        payment_after = math.ceil((clock.now() + notice).timestamp())
+        try:
+            order = gateway.call(cfg, "order.create", {
+                "amount": c["amount_paise"], "currency": "INR", "receipt": c["ref"], "payment_capture": True,
+                "notes": {"user_id": c["user_id"], "reference_id": c["ref"], "auto_recharge": c["_id"]},
+                "notification": {"token_id": m["token_id"], "payment_after": payment_after}})
+        except gateway.RazorpayRefused:
+            order = find_order(cfg, c["ref"])  # made by a try whose answer was lost
+            if order is None:
+                raise
+    if order.get("receipt") != c["ref"] or to_int(order.get("amount")) != c["amount_paise"]:
+        raise gateway.RazorpayDown("order answer does not match the charge")
+    records.update(db, c["ref"], {"order_id": order["id"], "last_error": None}, status="created")
+    webhooks.adopt_events(db, c["ref"])
+    notification = order.get("notification") or {}
+    debit_at = datetime.fromtimestamp(int(notification.get("payment_after") or 0), timezone.utc)
+    return set_state(db, c, NOTIFIED, order_id=order["id"], notification_id=notification.get("id"),
+                     debit_at=debit_at)
+
+
+def find_order(cfg, ref: str) -> dict | None:
+    found = [o for o in gateway.call(cfg, "order.all", {"receipt": ref}).get("items") or []
+             if isinstance(o, dict) and o.get("receipt") == ref]
+    return found[0] if found else None
+
+
+def debit(db, cfg, m: dict, c: dict) -> dict:
+    """notified -> debiting (or failed): the order's payment if an earlier try made one, else the recurring
+    payment now. The caller has checked that the mandate and its token allow it."""
+    pays = [p for p in gateway.call(cfg, "order.payments", c["order_id"]).get("items") or [] if isinstance(p, dict)]
+    live = [p for p in pays if p.get("status") in LIVE_PAYMENT and valid_id(p.get("id"))]
+    if live:
+        return set_state(db, c, DEBITING, payment_id=live[0]["id"], next_check_at=clock.now())
+    failed = [p for p in pays if p.get("status") == "failed"]
+    if failed:
+        return fail(db, c, failed[0])
+    user = users.get(db, c["user_id"])
+    try:
+        res = gateway.call(cfg, "payment.createRecurring", {
+            "email": user["email"], "contact": user.get("contact") or "", "amount": c["amount_paise"],
+            "currency": "INR", "order_id": c["order_id"], "customer_id": m["customer_id"], "token": m["token_id"],
+            "recurring": "1", "description": "Wallet auto-recharge",
+            "notes": {"user_id": c["user_id"], "reference_id": c["ref"], "auto_recharge": c["_id"]}})
+    except gateway.RazorpayRefused as exc:
+        return set_state(db, c, FAILED, reason=f"Razorpay refused the debit: {exc}"[:300], error_reason="refused")
+    pid = res.get("razorpay_payment_id")
+    if not valid_id(pid):
+        raise gateway.RazorpayDown("recurring payment answer without a payment id")
+    return set_state(db, c, DEBITING, payment_id=pid, next_check_at=clock.now())
+
+
+def fail(db, c: dict, pay: dict) -> dict:
+    reason = pay.get("error_description") or "The debit did not go through."
+    return set_state(db, c, FAILED, payment_id=pay.get("id"), reason=str(reason)[:300],
+                     error_reason=str(pay.get("error_reason") or "")[:80] or None)
+
+
+def observe(db, c: dict) -> dict:
+    """debiting -> credited | failed, as our recharge record shows it (webhook or reconciliation wrote it);
+    when it shows nothing yet, reconcile the record now and then (payments' own third path)."""
+    c = _outcome(db, c)
+    now = clock.now()
+    if c["state"] != DEBITING or clock.as_utc(c.get("next_check_at")) > now:
+        return c
+    try:
+        reconcile_link(db, c["ref"])
+    except PaymentUnavailable:
+        pass
+    age = now - clock.as_utc(c["updated_at"])
+    coll(db).update_one({"_id": c["_id"]}, {"$set": {"next_check_at": now + records.poll_interval(age)}})
+    return _outcome(db, get(db, c["_id"]))
+
+
+def _outcome(db, c: dict) -> dict:
+    rec = get_link(db, c["ref"])
+    if c["payment_id"] in rec["payments"]:
+        return set_state(db, c, CREDITED, credited_paise=int(rec["payments"][c["payment_id"]]))
+    failed = rec.get("last_failed")
+    if failed and failed.get("payment_id") == c["payment_id"]:
+        return fail(db, c, {"id": c["payment_id"], "error_description": failed.get("error_description"),
+                            "error_reason": failed.get("error_reason")})
+    return c
+
+
+def credited(db, cid: str | None) -> bool:
+    """Was this charge's payment credited after all (a failure can be captured late under its id)?"""
+    c = get(db, cid)
+    if c is None or not c.get("payment_id"):
+        return False
+    return c["payment_id"] in get_link(db, c["ref"])["payments"]
+
+
+def revoked(c: dict) -> bool:
+    return (c.get("error_reason") or "") in REVOKED_REASONS

@@ -1,0 +1,62 @@
+"""What a customer asks of auto-recharge, checked in full before anything is written: the threshold, the
+amount of each top-up, a monthly cap (and an optional daily one), the payment method of the mandate,
+and whether they accept authenticating each debit above Rs. 15,000.
+
+RBI's e-mandate rules let a recurring debit of up to Rs. 15,000 go through on the mandate alone; above it
+the customer approves each debit in their UPI app or bank (an extra authentication, AFA). So a top-up
+above Rs. 15,000 is allowed only when the customer says they accept that.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services import settings
+from services.errors import InvalidInput
+from services.money import format_rupees, parse_rupees
+
+METHODS = {"upi": "UPI Autopay", "card": "card", "emandate": "e-mandate (net banking)"}
+AFA_LIMIT = 1_500_000          # Rs. 15,000
+UPI_LIMIT = 10_000_000         # Rs. 1,00,000: UPI's ceiling per debit
+CAP_MAX = 1_000_000_000        # Rs. 1,00,00,000: a typo guard on caps
+
+
+@dataclass(frozen=True)
+class Terms:
+    threshold_paise: int
+    amount_paise: int
+    monthly_cap_paise: int
+    daily_cap_paise: int | None
+    method: str
+    afa_accepted: bool
+
+    def fields(self) -> dict:
+        return {"threshold_paise": self.threshold_paise, "amount_paise": self.amount_paise,
+                "monthly_cap_paise": self.monthly_cap_paise, "daily_cap_paise": self.daily_cap_paise,
+                "method": self.method, "afa_accepted": self.afa_accepted}
+
+
+def check(db, *, threshold, amount, monthly_cap, daily_cap=None, method="upi", accept_afa=False) -> Terms:
+    """The terms from user input (rupees), or InvalidAmount/InvalidInput naming the field at fault."""
+    s = settings.get(db)
+    if method not in METHODS:
+        raise InvalidInput(f"Payment method must be one of {', '.join(METHODS)}.")
+    if not isinstance(accept_afa, bool):
+        raise InvalidInput("accept_afa must be true or false.")
+    threshold_p = parse_rupees(threshold, maximum=s["max_amount_paise"], what="Threshold")
+    amount_p = parse_rupees(amount, minimum=s["min_recharge_paise"], maximum=s["max_amount_paise"],
+                            what="Recharge amount")
+    if method == "upi" and amount_p > UPI_LIMIT:
+        raise InvalidInput(f"UPI Autopay debits at most {format_rupees(UPI_LIMIT)} at a time.")
+    if amount_p > AFA_LIMIT and not accept_afa:
+        raise InvalidInput(f"A top-up above {format_rupees(AFA_LIMIT)} must be approved by you in your UPI app or "
+                           f"bank each time (RBI's rule for e-mandates): accept that, or choose "
+                           f"{format_rupees(AFA_LIMIT)} or less.")
+    monthly = parse_rupees(monthly_cap, maximum=CAP_MAX, what="Monthly cap")
+    if monthly < amount_p:
+        raise InvalidInput(f"The monthly cap must allow at least one top-up of {format_rupees(amount_p)}.")
+    daily = None
+    if daily_cap is not None and daily_cap != "":
+        daily = parse_rupees(daily_cap, maximum=CAP_MAX, what="Daily cap")
+        if not amount_p <= daily <= monthly:
+            raise InvalidInput("The daily cap must be at least one top-up and at most the monthly cap.")
+    return Terms(threshold_p, amount_p, monthly, daily, method, accept_afa)

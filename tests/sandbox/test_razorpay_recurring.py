@@ -1,0 +1,223 @@
+"""The sandbox's recurring payments, driven by the real SDK: customers, registration links and the hosted
+authorisation page, tokens, orders with a pre-debit notification, payments/create/recurring and the
+bank's answers, and the token and payment webhooks (signed like Razorpay's)."""
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+import razorpay
+
+from sandbox.razorpay_server import create_app, hmac_hex, run_in_thread
+from tests.sandbox.test_razorpay_server import KEY_ID, KEY_SECRET, WEBHOOK_SECRET, Receiver, events_of, make_client
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    r = Receiver()
+    yield r
+    r.handle.stop()
+
+
+@pytest.fixture(scope="module")
+def server(receiver):
+    handle = run_in_thread(create_app(KEY_ID, KEY_SECRET, WEBHOOK_SECRET, webhook_url=receiver.url,
+                                      duplicate_probability=0.0, seed=5, webhook_backoff=0.05))
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def client(server, receiver):
+    server.sandbox.webhooks.wait_idle(5)
+    httpx.post(server.url + "/sandbox/reset")
+    httpx.post(server.url + "/sandbox/config", json={"duplicate_probability": 0.0, "webhook_url": receiver.url,
+                                                     "predebit_notice_hours": 0.0005, "debit_delay": 0.1})
+    receiver.clear()
+    return make_client(server.url)
+
+
+def control(server, path, **body):
+    r = httpx.post(f"{server.url}/sandbox/{path}", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def delivered(server, receiver, name=None):
+    assert server.sandbox.webhooks.wait_idle(5)
+    return [e for e in events_of(receiver.ok_hits()) if name is None or e["event"] == name]
+
+
+def auth_link(client, *, method="upi", frequency="as_presented", amount=100, max_amount=50_000, receipt="wm_1"):
+    reg = {"method": method, "max_amount": max_amount, "expire_at": int(time.time()) + 86400 * 365}
+    if frequency:
+        reg["frequency"] = frequency
+    return client.registration_link.create({
+        "customer": {"name": "Asha", "email": "asha@example.com"}, "type": "link", "amount": amount,
+        "currency": "INR", "description": "Auto-recharge", "subscription_registration": reg, "receipt": receipt,
+        "notes": {"user_id": "asha"}}, timeout=5)
+
+
+def confirmed_token(server, client, **kw) -> tuple[dict, dict]:
+    inv = auth_link(client, **kw)
+    r = httpx.post(inv["short_url"] + "/approve")
+    assert r.status_code == 200 and "confirmed" in r.text
+    pay = client.payment.fetch(client.invoice.fetch(inv["id"])["payment_id"])
+    return inv, client.token.fetch(inv["customer_id"], pay["token_id"])
+
+
+def debit_order(client, token, amount=50_000, receipt="wa_1", after=2):
+    return client.order.create({"amount": amount, "currency": "INR", "receipt": receipt, "payment_capture": True,
+                                "notification": {"token_id": token["id"], "payment_after": int(time.time()) + after}})
+
+
+def recurring(client, inv, token, order, amount=50_000):
+    return client.payment.createRecurring({
+        "email": "asha@example.com", "contact": "9812345678", "amount": amount, "currency": "INR",
+        "order_id": order["id"], "customer_id": inv["customer_id"], "token": token["id"], "recurring": "1"})
+
+
+def wait_status(client, pid, status, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while client.payment.fetch(pid)["status"] != status:
+        assert time.monotonic() < deadline, client.payment.fetch(pid)
+        time.sleep(0.05)
+
+
+# ---------------------------------------------------------------- customers and authorisation
+
+def test_customers_fail_existing(client):
+    a = client.customer.create({"name": "Asha", "email": "a@x.in", "contact": "9812345678"})
+    with pytest.raises(razorpay.errors.BadRequestError, match="already exists"):
+        client.customer.create({"name": "Asha", "email": "a@x.in", "contact": "9812345678"})
+    assert client.customer.create({"name": "Asha", "email": "a@x.in", "contact": "9812345678",
+                                   "fail_existing": "0"})["id"] == a["id"]
+    assert client.customer.fetch(a["id"])["email"] == "a@x.in"
+
+
+@pytest.mark.parametrize("kw, field", [(dict(frequency="weekly"), "frequency"), (dict(frequency=None), "frequency"),
+                                       (dict(max_amount=10_000_001), "max_amount"), (dict(method="wallet"), "method"),
+                                       (dict(amount=0), "amount")])
+def test_registration_links_are_checked(client, kw, field):
+    with pytest.raises(razorpay.errors.BadRequestError, match=field):
+        auth_link(client, **kw)
+
+
+def test_approve_on_the_hosted_page_confirms_a_token_with_signed_webhooks(server, client, receiver):
+    inv = auth_link(client)
+    assert inv["status"] == "issued" and inv["short_url"].endswith(f"/auth/{inv['id']}")
+    page = httpx.get(inv["short_url"]).text
+    assert "Approve mandate" in page and "as_presented" in page and "500.00" in page
+    inv, token = confirmed_token(server, client, receipt="wm_2")
+    assert token["recurring_details"]["status"] == "confirmed" and token["max_amount"] == 50_000
+    assert token["frequency"] == "as_presented" and token["customer_id"] == inv["customer_id"]
+    names = {e["event"] for e in delivered(server, receiver)}
+    assert {"payment.captured", "order.paid", "invoice.paid", "token.confirmed"} <= names
+    for hit in receiver.ok_hits():
+        assert hit["headers"]["x-razorpay-signature"] == hmac_hex(WEBHOOK_SECRET, hit["body"])
+    assert client.invoice.fetch(inv["id"])["status"] == "paid"
+    assert [t["id"] for t in client.token.all(inv["customer_id"])["items"]] == [token["id"]]
+
+
+def test_reject_and_an_e_mandate_the_bank_confirms_later(server, client, receiver):
+    inv = auth_link(client)
+    control(server, f"auth/{inv['id']}/reject")
+    ev = {e["event"]: e for e in delivered(server, receiver)}
+    assert ev["token.rejected"]["payload"]["token"]["entity"]["recurring_details"]["status"] == "rejected"
+    assert ev["payment.failed"]["payload"]["payment"]["entity"]["token_id"]
+    inv = auth_link(client, method="emandate", frequency=None, amount=0, receipt="wm_e")
+    token = control(server, f"auth/{inv['id']}/approve")["token"]
+    assert token["recurring_details"]["status"] == "initiated"
+    assert control(server, f"tokens/{token['id']}/confirm")["recurring_details"]["status"] == "confirmed"
+
+
+# ---------------------------------------------------------------- debits
+
+def test_the_notice_is_honoured_and_a_debit_is_captured_once(server, client, receiver):
+    inv, token = confirmed_token(server, client)
+    with pytest.raises(razorpay.errors.BadRequestError, match="payment_after"):
+        debit_order(client, token, after=0)  # less than the notice period ahead
+    order = debit_order(client, token)
+    assert order["notification"]["id"].startswith("notification_")
+    with pytest.raises(razorpay.errors.BadRequestError, match="payment_after"):
+        recurring(client, inv, token, order)
+    time.sleep(2.1)
+    res = recurring(client, inv, token, order)
+    assert res["razorpay_signature"] == hmac_hex(KEY_SECRET, f"{order['id']}|{res['razorpay_payment_id']}")
+    with pytest.raises(razorpay.errors.BadRequestError, match="already has a payment"):
+        recurring(client, inv, token, order)
+    wait_status(client, res["razorpay_payment_id"], "captured")
+    assert client.order.fetch(order["id"])["status"] == "paid"
+    captured = [e for e in delivered(server, receiver, "payment.captured")
+                if e["payload"]["payment"]["entity"]["id"] == res["razorpay_payment_id"]]
+    assert len(captured) == 1 and captured[0]["payload"]["payment"]["entity"]["recurring"] is True
+
+
+def test_one_debit_in_flight_per_token_and_razorpays_own_notice(server, client, receiver):
+    inv, token = confirmed_token(server, client)
+    control(server, "config", predebit_notice_hours=0.0005)
+    plain = client.order.create({"amount": 50_000, "currency": "INR", "receipt": "wa_plain", "payment_capture": True})
+    first = recurring(client, inv, token, plain)["razorpay_payment_id"]
+    other = client.order.create({"amount": 50_000, "currency": "INR", "receipt": "wa_other"})
+    with pytest.raises(razorpay.errors.BadRequestError, match="no final status"):
+        recurring(client, inv, token, other)
+    assert client.payment.fetch(first)["status"] == "created"  # Razorpay notifies, then waits the notice
+    wait_status(client, first, "captured", timeout=6)
+    assert recurring(client, inv, token, other)["razorpay_payment_id"]
+
+
+def test_the_banks_answers(server, client, receiver):
+    inv, token = confirmed_token(server, client)
+    control(server, f"tokens/{token['id']}/debits", outcomes=["insufficient_funds", "mandate_revoked"])
+    a = debit_order(client, token, receipt="wa_a", after=2)
+    b = debit_order(client, token, receipt="wa_b", after=2)
+    time.sleep(2.1)
+    pa = recurring(client, inv, token, a)["razorpay_payment_id"]
+    wait_status(client, pa, "failed")
+    assert client.payment.fetch(pa)["error_reason"] == "insufficient_funds"
+    pb = recurring(client, inv, token, b)["razorpay_payment_id"]
+    wait_status(client, pb, "failed")
+    assert client.payment.fetch(pb)["error_reason"] == "mandate_revoked"
+    assert client.token.fetch(inv["customer_id"], token["id"])["recurring_details"]["status"] == "cancelled"
+    names = [e["event"] for e in delivered(server, receiver)]
+    assert "token.cancelled" in names and names.count("payment.failed") >= 2
+    with pytest.raises(razorpay.errors.BadRequestError, match="cancelled"):
+        debit_order(client, token, receipt="wa_c")
+
+
+def test_a_monthly_token_allows_one_debit_a_month_as_presented_does_not_limit(server, client, receiver):
+    for frequency, expect in (("monthly", ["captured", "failed"]), ("as_presented", ["captured", "captured"])):
+        inv, token = confirmed_token(server, client, frequency=frequency, receipt=f"wm_{frequency}")
+        statuses = []
+        for i in range(2):
+            order = debit_order(client, token, receipt=f"wa_{frequency}{i}", after=2)
+            time.sleep(2.1)
+            pid = recurring(client, inv, token, order)["razorpay_payment_id"]
+            wait_status(client, pid, expect[i])
+            statuses.append(client.payment.fetch(pid)["status"])
+        assert statuses == expect, frequency
+        if frequency == "monthly":
+            assert client.payment.fetch(pid)["error_reason"] == "debit_limit_exceeded"
+
+
+def test_above_rs_15000_the_customer_authenticates_the_debit(server, client):
+    inv, token = confirmed_token(server, client, max_amount=2_000_000)
+    order = debit_order(client, token, amount=1_600_000, after=2)
+    time.sleep(2.1)
+    pid = recurring(client, inv, token, order, amount=1_600_000)["razorpay_payment_id"]
+    time.sleep(0.4)
+    assert client.payment.fetch(pid)["status"] == "created" and server.sandbox.payments[pid]["afa"] == "required"
+    assert control(server, f"recurring/{pid}/approve")["status"] == "captured"
+
+
+def test_tokens_cancelled_paused_and_resumed(server, client, receiver):
+    inv, token = confirmed_token(server, client)
+    assert control(server, f"tokens/{token['id']}/pause")["recurring_details"]["status"] == "paused"
+    assert control(server, f"tokens/{token['id']}/resume")["recurring_details"]["status"] == "confirmed"
+    assert client.token.cancel(inv["customer_id"], token["id"])["recurring_details"]["status"] == "cancelled"
+    with pytest.raises(razorpay.errors.BadRequestError, match="cannot be cancelled"):
+        client.token.cancel(inv["customer_id"], token["id"])
+    names = [e["event"] for e in delivered(server, receiver) if e["event"].startswith("token.")]
+    assert names[-3:] == ["token.paused", "token.resumed", "token.cancelled"]
+    assert client.token.delete(inv["customer_id"], token["id"]) == {"deleted": True}
