@@ -40,10 +40,8 @@ def free_port() -> int:
 
 def seed(db, sandbox_url: str) -> None:
     """Users of each role and six weeks of recharges, calls and a campaign, through the services."""
-    from services import calls, campaigns, clock, ledger, payments, settings, users, wallet
-    import httpx
+    from services import clock, ledger, settings, users
 
-    rnd = random.Random(7)
     real_now = clock.now
     today = real_now().replace(hour=0, minute=0, second=0, microsecond=0)
     t = {"now": today - timedelta(days=DAYS, hours=1)}
@@ -53,42 +51,57 @@ def seed(db, sandbox_url: str) -> None:
                               ("meera", "Meera Iyer", "user"), ("admin", "Priya Admin", "admin"),
                               ("analyst", "Rahul Analyst", "analyst")):
             users.create_user(db, u, PW, name, f"{u}@example.com", role)
-        for back in range(DAYS, -1, -1):
-            day = today - timedelta(days=back)
-            for uid, per_day, topup in (("asha", 3, 150000), ("vikram", 6, 300000), ("meera", 1, 50000)):
-                t["now"] = min(day + timedelta(hours=9, minutes=rnd.randint(0, 50)),
-                               real_now() - timedelta(minutes=45))
-                # asha stops recharging three days ago: her wallet page shows the low-balance warning.
-                if back == DAYS or (wallet.balance(db, uid).available < 20000 and (uid != "asha" or back > 3)):
-                    ledger.post(db, uid, key=f"seed:{uid}:{back}", type="credit", category="recharge",
-                                amount=topup, source="seed", note="Recharge (seeded history)")
-                for i in range(rnd.randint(0, per_day * 2)):
-                    t["now"] = min(day + timedelta(hours=10 + i % 10, minutes=rnd.randint(0, 59)),
-                                   real_now() - timedelta(minutes=30 - i))
-                    try:
-                        calls.simulate_call(db, uid, f"+9198{rnd.randint(10000000, 99999999)}",
-                                            rnd.choice(["kb_support", "kb_sales", "kb_renewals"]),
-                                            duration_seconds=rnd.randint(20, 420))
-                    except Exception:
-                        pass
-            if back == 20:
-                settings.set_call_rate(db, "12", by="admin")
-            if back == 6:
-                ledger.post(db, "meera", key="seed:promo", type="credit", category="promo_credit", amount=25000,
-                            source="admin:admin", note="Festive promotion")
-        # asha keeps calling this morning until what is left cannot start a call.
-        for i in range(40):
-            t["now"] = real_now() - timedelta(minutes=20 - i / 4)
-            try:
-                calls.simulate_call(db, "asha", "+919811112222", "kb_support", max_minutes=5, duration_seconds=300)
-            except Exception:
-                break
+        _seed_history(db, t, today, real_now)
     finally:
         clock.now = real_now
     ledger.recover(db)  # move closed days from wallets to the rollups collection
     settings.set_call_rate(db, "9", by="admin", user_id="vikram")
+    _seed_payments(db, sandbox_url)
 
-    # A paid recharge (credited through reconciliation), an open one, and a forged callback for admins.
+
+def _seed_history(db, t: dict, today, real_now) -> None:
+    """Six weeks of days: recharges when a wallet runs low, calls, a rate change and a promotion."""
+    from services import calls, ledger, settings, wallet
+
+    rnd = random.Random(7)
+    for back in range(DAYS, -1, -1):
+        day = today - timedelta(days=back)
+        for uid, per_day, topup in (("asha", 3, 150000), ("vikram", 6, 300000), ("meera", 1, 50000)):
+            t["now"] = min(day + timedelta(hours=9, minutes=rnd.randint(0, 50)),
+                           real_now() - timedelta(minutes=45))
+            # asha stops recharging three days ago: her wallet page shows the low-balance warning.
+            if back == DAYS or (wallet.balance(db, uid).available < 20000 and (uid != "asha" or back > 3)):
+                ledger.post(db, uid, key=f"seed:{uid}:{back}", type="credit", category="recharge",
+                            amount=topup, source="seed", note="Recharge (seeded history)")
+            for i in range(rnd.randint(0, per_day * 2)):
+                t["now"] = min(day + timedelta(hours=10 + i % 10, minutes=rnd.randint(0, 59)),
+                               real_now() - timedelta(minutes=30 - i))
+                try:
+                    calls.simulate_call(db, uid, f"+9198{rnd.randint(10000000, 99999999)}",
+                                        rnd.choice(["kb_support", "kb_sales", "kb_renewals"]),
+                                        duration_seconds=rnd.randint(20, 420))
+                except Exception:
+                    pass
+        if back == 20:
+            settings.set_call_rate(db, "12", by="admin")
+        if back == 6:
+            ledger.post(db, "meera", key="seed:promo", type="credit", category="promo_credit", amount=25000,
+                        source="admin:admin", note="Festive promotion")
+    # asha keeps calling this morning until what is left cannot start a call.
+    for i in range(40):
+        t["now"] = real_now() - timedelta(minutes=20 - i / 4)
+        try:
+            calls.simulate_call(db, "asha", "+919811112222", "kb_support", max_minutes=5, duration_seconds=300)
+        except Exception:
+            break
+
+
+def _seed_payments(db, sandbox_url: str) -> None:
+    """A paid recharge (credited through reconciliation), an open one, a forged callback for admins,
+    and a finished campaign."""
+    import httpx
+
+    from services import campaigns, payments
     paid = payments.create_payment_link(db, "vikram", "1000")
     httpx.post(f"{sandbox_url}/sandbox/links/{paid['payment_link_id']}/pay", json={}).raise_for_status()
     payments.reconcile_link(db, paid["reference_id"])
