@@ -27,7 +27,7 @@ def tick(db) -> dict:
         steps += [(payments.reconcile_open, "reconcile_open"), (payments.run_daily, "run_daily"),
                   (payments.recover_refund_requests, "recover_refund_requests")]
         steps += [(autorecharge.run, "autorecharge")]
-    steps += [(alerts.run, "alerts")]
+    steps += [(alerts.announce_tariffs, "tariff_notices"), (alerts.run, "alerts")]
     for fn, name in steps:
         try:
             out[name] = fn(db)

@@ -13,6 +13,7 @@ by e-mail (SMTP) and to the customer's signed webhook, retrying for 24 hours. On
 - `message`     what an alert says; the webhook body
 - `mail`        SMTP;  `webhooks` signed POSTs, the delivery log, the test event
 - `delivery`    the worker's step: `run(db)`
+- `tariffs`     a customer's price change, announced before it takes effect (a notice)
 """
 from services.alerts.delivery import deliver_due, run
 from services.alerts.derive import derive
@@ -20,7 +21,8 @@ from services.alerts.mail import sink_messages
 from services.alerts.outbox import counts, of_user, recent
 from services.alerts.prefs import Prefs, rotate_secret, update
 from services.alerts.prefs import get as get_prefs
+from services.alerts.tariffs import announce as announce_tariffs
 from services.alerts.webhooks import delivery_log, send_test, sign, verify
 
-__all__ = ["Prefs", "counts", "deliver_due", "delivery_log", "derive", "get_prefs", "of_user", "recent",
+__all__ = ["Prefs", "announce_tariffs", "counts", "deliver_due", "delivery_log", "derive", "get_prefs", "of_user", "recent",
            "rotate_secret", "run", "send_test", "sign", "sink_messages", "update", "verify"]

@@ -160,4 +160,6 @@ def public(a: dict) -> dict:
             "event_id": a["event_id"], "link_url": link.get("short_url"),
             "link_amount_paise": link.get("amount_paise"), "link_error": a.get("link_error"),
             **{f"{c}_{k}": a[c][k] for c in CHANNELS for k in ("state", "attempts", "last_error")},
-            "email_to": list(a["email"]["to"] or []), "webhook_url": a["webhook"]["to"] or ""}
+            "email_to": list(a["email"]["to"] or []), "webhook_url": a["webhook"]["to"] or "",
+            # a notice (services.alerts.notices) says what it is about in its own words
+            "event_type": a.get("event_type"), "headline": a.get("headline"), "text": a.get("text")}
