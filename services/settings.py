@@ -127,11 +127,8 @@ def _docs(db) -> dict:
 
 
 def _stamp(db) -> int:
-    doc = db.settings.find_one({"_id": STAMP_ID})
-    if doc is None:  # a miss scans on the embedded engine: create it once
-        insert_new(db.settings, {"_id": STAMP_ID, "n": 0})
-        return 0
-    return int(doc.get("n") or 0)
+    doc = db.settings.find_one({"_id": STAMP_ID})  # absent until the first change: a read writes nothing
+    return int(doc.get("n") or 0) if doc else 0
 
 
 def note_change(db) -> None:
