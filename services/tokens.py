@@ -61,9 +61,10 @@ def resolve(db, token) -> dict:
         raise AuthError("Sign in: this token is not valid.")
 
 
-# The API resolves a token on every request; `resolve_cached` trusts an answer for CACHE_SECONDS in
-# its process, so a token revoked elsewhere (another API worker, the dashboard) stops working within
-# that. A revocation in this process drops the entry at once.
+# The API resolves a token on every request; `resolve_cached` trusts the token -> username answer for
+# CACHE_SECONDS in its process, so a token revoked elsewhere (another API worker, the dashboard) stops
+# working within that; a revocation in this process drops the entry at once. The user is still read
+# on every request: a role change or a removed user counts on the next one.
 CACHE_SECONDS = 0.5
 _CACHE_MOST = 10_000
 _cache_lock = threading.Lock()
@@ -81,7 +82,10 @@ def resolve_cached(db, token) -> dict:
     # Both clocks must agree the entry is fresh: tests (and operators) move services.clock.
     if hit is not None and hit[3] is db and mono - hit[0] < CACHE_SECONDS and \
             timedelta(0) <= now - hit[1] < timedelta(seconds=CACHE_SECONDS):
-        return dict(hit[2])
+        try:
+            return users.get(db, hit[2]["username"])
+        except NotFound:
+            _forget(lambda k, v: k == key)  # removed meanwhile: `resolve` says so and ends the token
     user = resolve(db, token)
     with _cache_lock:
         if len(_cache) >= _CACHE_MOST:

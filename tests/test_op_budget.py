@@ -26,15 +26,16 @@ from services import db as dbmod, ledger, settings, tokens
 from tests.test_api_support import bearer, make_user
 
 # The budgets: round trips per request of a process that is serving (caches warm).
-# A token, its user, the settings, rate plans and user overrides come from the process's caches (0).
-START = 4          # insert the call (before any hold, for recovery); read the wallet; hold (wallet compare-
+# The token, the settings, rate plans and user overrides come from the process's caches (0); the user is
+# read on every request (1: a role change counts on the next request, tests/test_api_access.py).
+START = 5          # read the user; insert the call (before any hold, for recovery); read the wallet; hold (wallet compare-
                    # and-set); activate the call (guarded update). Before: 12 (token, user, 6 settings reads).
-UPDATE = 4         # read the call; read the wallet; extend the hold (compare-and-set); record the grant.
+UPDATE = 5         # read the user; read the call; read the wallet; extend the hold (compare-and-set); record the grant.
                    # Before: 7 (token, user, the user's overrides).
-QUIET_UPDATE = 1   # an update with nothing new to hold or record: read the call. Before: 3.
-END = 6            # read the call; record what is billed (active -> ending, before money moves); read the
+QUIET_UPDATE = 2   # an update with nothing new to hold or record: read the user, the call. Before: 3.
+END = 7            # read the user; read the call; record what is billed (active -> ending, before money moves); read the
                    # wallet; settle (compare-and-set); insert the ledger entry; complete the call. Before: 8.
-BALANCE = 1        # read the wallet (the role comes with the token). Before: 5.
+BALANCE = 2        # read the user, the wallet (the role comes with the user). Before: 5.
 # Webhooks (services.payments; budgets as measured on this change, nothing trimmed there yet):
 WEBHOOK_CREDIT = 15     # payment_link.paid: store the event, the link's claim and credit (ledger key, wallet
                         # read + compare-and-set, entry, key done), the link's status, the event done
