@@ -123,8 +123,9 @@ def _setup(url: str, wallets: int, webhook_user: bool) -> tuple[list[tuple[str, 
     return out, admin.json()["token"], hook
 
 
-def in_process(tmp: str, n: int = 200) -> float:
-    """Billed calls/s of one thread calling services.calls (start, end) on the same engine, no HTTP."""
+def in_process(tmp: str, n: int = 200) -> tuple[float, float]:
+    """Billed calls/s of one thread calling services.calls (start, end) on the same engine, no HTTP; and of
+    the ledger steps alone (hold + settle), for reference."""
     db = dbmod.open_db(uri="", name="inprocess", path=str(Path(tmp) / "inprocess.sqlite"))
     dbmod.ensure_schema(db)
     ledger.post(db, "inproc", key="seed", type=ledger.CREDIT, category="promo_credit", amount=10**9)
@@ -137,8 +138,13 @@ def in_process(tmp: str, n: int = 200) -> float:
         cid = callsvc.start_call(db, "inproc", f"+9198{rng.randrange(10**8):08d}", "kb_bench", 1)["call_id"]
         callsvc.end_call(db, "inproc", cid, rng.randint(1, 75))
     elapsed = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    for i in range(n):  # the ledger's share alone (bench/ledger.py's "billed call"): hold + settle
+        held = ledger.hold(db, "inproc", f"raw{i}", 10_000, min_amount=1_000)
+        ledger.settle(db, "inproc", f"raw{i}", min(held, 3_000), key=f"call:raw{i}")
+    ledger_rate = n / (time.perf_counter() - t1)
     dbmod.client_of(db).close()
-    return n / elapsed
+    return n / elapsed, ledger_rate
 
 
 def _caller(url, token, n_calls, seed, stats, lock):
@@ -231,7 +237,7 @@ def run(clients: int = 50, calls: int = 40, wallets: int = 10, *, webhook_links:
     from sandbox.razorpay_server import run_in_thread
     workers = workers or config.get().api_workers
     tmp = tempfile.mkdtemp(prefix="bench-api-")
-    inproc = in_process(tmp, inprocess_calls)
+    inproc, ledger_rate = in_process(tmp, inprocess_calls)
     sandbox = run_in_thread({"seed": 5}) if webhook_links else None
     server = Server(tmp, sandbox.url if sandbox else None, workers)
     try:
@@ -283,7 +289,8 @@ def run(clients: int = 50, calls: int = 40, wallets: int = 10, *, webhook_links:
     ratio = billed / inproc if inproc else 0.0
     tail = s99 / s50 if s50 else 0.0
     errors = len(stats["errors"]) + len(bad_wallets) + len(mismatched)
-    out(f"In process, same engine, one thread: {inproc:.1f} billed calls/s (services.calls start + end)")
+    out(f"In process, same engine, one thread: {inproc:.1f} billed calls/s (services.calls start + end); "
+        f"the ledger's hold + settle alone {ledger_rate:.1f}/s")
     out(f"API load: {clients} clients x {calls} calls over {len(accounts)} wallets, uvicorn {workers} "
         f"worker{'s' if workers != 1 else ''}, embedded engine")
     out(f"  requests: {n} in {elapsed:.1f} s = {rps:.1f} req/s; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
@@ -314,7 +321,8 @@ def run(clients: int = 50, calls: int = 40, wallets: int = 10, *, webhook_links:
               "webhook_errors": hook_result.get("bad", []), "webhook_paid": hook_result.get("paid", 0)}
     out(f"api_rps={rps:.1f} p99_ms={s99:.1f} errors={errors} api_vs_inprocess={ratio:.2f} p99_vs_p50={tail:.2f}")
     return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "start_p50_ms": s50, "start_p99_ms": s99,
-            "billed_per_s": billed, "inprocess_per_s": inproc, "api_vs_inprocess": ratio, "p99_vs_p50": tail,
+            "billed_per_s": billed, "inprocess_per_s": inproc, "ledger_per_s": ledger_rate,
+            "api_vs_inprocess": ratio, "p99_vs_p50": tail,
             "workers": workers, "requests": n, "calls": stats["calls"],
             "refused": stats["refused"], "errors": errors, "error_samples": stats["errors"][:10],
             "audit": bad_wallets, "mismatched": mismatched, "data_dir": tmp, **wh}
