@@ -73,7 +73,7 @@ class Server:
             [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
             cwd=str(ROOT), env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # workers import the app one after another on a loaded machine
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"uvicorn exited: see {self.log.name}")
@@ -84,7 +84,7 @@ class Server:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError("uvicorn did not answer within 60 s")
+                raise RuntimeError("uvicorn did not answer within 180 s")
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -231,13 +231,9 @@ def _webhooks(url, sandbox, hook_token, stop, n_links, result):
                   posts=len(lat) + len(deliveries))
 
 
-def run(clients: int = 50, calls: int = 40, wallets: int = 10, *, webhook_links: int = 10,
-        workers: int | None = None, inprocess_calls: int = 200, out=print) -> dict:
-    """Run the load; returns the numbers the report prints (tests call this with small sizes)."""
+def _load(tmp: str, clients: int, calls: int, wallets: int, webhook_links: int, workers: int):
+    """The server, the callers and the webhook thread; returns (accounts, hook, stats, hook_result, elapsed)."""
     from sandbox.razorpay_server import run_in_thread
-    workers = workers or config.get().api_workers
-    tmp = tempfile.mkdtemp(prefix="bench-api-")
-    inproc, ledger_rate = in_process(tmp, inprocess_calls)
     sandbox = run_in_thread({"seed": 5}) if webhook_links else None
     server = Server(tmp, sandbox.url if sandbox else None, workers)
     try:
@@ -249,25 +245,27 @@ def run(clients: int = 50, calls: int = 40, wallets: int = 10, *, webhook_links:
         lock, stop, hook_result = threading.Lock(), threading.Event(), {}
         threads = [threading.Thread(target=_caller, args=(server.url, accounts[i % len(accounts)][1], calls, i,
                                                           stats, lock)) for i in range(clients)]
-        hook_thread = threading.Thread(target=_webhooks, args=(server.url, sandbox, hook[1], stop, webhook_links,
-                                                               hook_result)) if hook else None
+        if hook:
+            threads.append(threading.Thread(target=_webhooks, args=(server.url, sandbox, hook[1], stop,
+                                                                    webhook_links, hook_result)))
         t0 = time.perf_counter()
-        if hook_thread:
-            hook_thread.start()
-        for t in threads:
+        for t in reversed(threads):  # the webhook thread first
             t.start()
-        for t in threads:
+        for t in threads[:clients]:
             t.join()
         elapsed = time.perf_counter() - t0
         stop.set()
-        if hook_thread:
-            hook_thread.join()
+        for t in threads[clients:]:
+            t.join()
     finally:
         server.stop()
         if sandbox:
             sandbox.stop()
+    return accounts, hook, stats, hook_result, elapsed
 
-    # The same database file, after the server is gone.
+
+def _check(tmp: str, accounts, stats) -> tuple[object, list, list]:
+    """On the same database file, after the server is gone: the audit and every wallet's balance."""
     db = dbmod.open_db(uri="", name=os.environ.get("MONGODB_DB", "wallet"), path=str(Path(tmp) / "wallet.sqlite"))
     bad_wallets = ledger.audit(db)
     mismatched = []
@@ -276,14 +274,42 @@ def run(clients: int = 50, calls: int = 40, wallets: int = 10, *, webhook_links:
         w = ledger.get_wallet(db, name)
         if w.balance != want or w.held != 0:
             mismatched.append(f"{name}: balance {w.balance} held {w.held}, expected {want} held 0")
-    hook_balance = ledger.get_wallet(db, hook[0]).balance if hook else 0
-    hook_expected = hook_result.get("paid", 0) * LINK_RUPEES * 100
+    return db, bad_wallets, mismatched
 
-    lat = stats["lat"]
+
+def _webhook_report(db, hook, hook_result, out) -> tuple[int, dict]:
+    """The webhook lines of the report: (errors, figures)."""
+    hook_balance = ledger.get_wallet(db, hook[0]).balance
+    hook_expected = hook_result.get("paid", 0) * LINK_RUPEES * 100
+    wl = hook_result.get("lat", [])
+    wmax = max(wl, default=0.0)
+    credited_once = hook_balance == hook_expected
+    slow = sum(1 for x in wl if x >= WEBHOOK_LIMIT_S)
+    errors = len(hook_result.get("bad", [])) + (0 if credited_once else 1) + slow
+    out(f"  webhooks under load: {hook_result.get('paid', 0)} links paid, {hook_result.get('events', 0)} events, "
+        f"{hook_result.get('posts', 0)} deliveries (sandbox + 3 re-posts each); answer p50 "
+        f"{_pct(wl, 50) * 1000:.1f} ms, max {wmax * 1000:.1f} ms (limit {WEBHOOK_LIMIT_S:.0f} s: "
+        f"{'ok' if slow == 0 else f'{slow} too slow'}); credited once: "
+        f"{'yes' if credited_once else 'NO'} (Rs. {hook_balance / 100:.2f} for Rs. {hook_expected / 100:.2f} paid)")
+    for e in hook_result.get("bad", [])[:5]:
+        out(f"    webhook error: {e}")
+    return errors, {"webhook_max_ms": wmax * 1000, "webhook_credited_once": credited_once,
+                    "webhook_errors": hook_result.get("bad", []), "webhook_paid": hook_result.get("paid", 0)}
+
+
+def run(clients: int = 50, calls: int = 40, wallets: int = 10, *, webhook_links: int = 10,
+        workers: int | None = None, inprocess_calls: int = 200, out=print) -> dict:
+    """Run the load; returns the numbers the report prints (tests call this with small sizes)."""
+    workers = workers or config.get().api_workers
+    tmp = tempfile.mkdtemp(prefix="bench-api-")
+    inproc, ledger_rate = in_process(tmp, inprocess_calls)
+    accounts, hook, stats, hook_result, elapsed = _load(tmp, clients, calls, wallets, webhook_links, workers)
+    db, bad_wallets, mismatched = _check(tmp, accounts, stats)
+
+    lat, s_lat = stats["lat"], stats["start_lat"]
     n = len(lat)
     rps = n / elapsed if elapsed else 0.0
     p50, p99 = _pct(lat, 50) * 1000, _pct(lat, 99) * 1000
-    s_lat = stats["start_lat"]
     s50, s99 = _pct(s_lat, 50) * 1000, _pct(s_lat, 99) * 1000
     billed = stats["calls"] / elapsed if elapsed else 0.0
     ratio = billed / inproc if inproc else 0.0
@@ -305,27 +331,15 @@ def run(clients: int = 50, calls: int = 40, wallets: int = 10, *, webhook_links:
         f"{'yes' if not mismatched else mismatched[:3]}")
     wh = {}
     if hook:
-        wl = hook_result.get("lat", [])
-        wmax = max(wl, default=0.0)
-        credited_once = hook_balance == hook_expected
-        slow = sum(1 for x in wl if x >= WEBHOOK_LIMIT_S)
-        errors += len(hook_result.get("bad", [])) + (0 if credited_once else 1) + slow
-        out(f"  webhooks under load: {hook_result.get('paid', 0)} links paid, {hook_result.get('events', 0)} events, "
-            f"{hook_result.get('posts', 0)} deliveries (sandbox + 3 re-posts each); answer p50 "
-            f"{_pct(wl, 50) * 1000:.1f} ms, max {wmax * 1000:.1f} ms (limit {WEBHOOK_LIMIT_S:.0f} s: "
-            f"{'ok' if slow == 0 else f'{slow} too slow'}); credited once: "
-            f"{'yes' if credited_once else 'NO'} (Rs. {hook_balance / 100:.2f} for Rs. {hook_expected / 100:.2f} paid)")
-        for e in hook_result.get("bad", [])[:5]:
-            out(f"    webhook error: {e}")
-        wh = {"webhook_max_ms": wmax * 1000, "webhook_credited_once": credited_once,
-              "webhook_errors": hook_result.get("bad", []), "webhook_paid": hook_result.get("paid", 0)}
+        more, wh = _webhook_report(db, hook, hook_result, out)
+        errors += more
     out(f"api_rps={rps:.1f} p99_ms={s99:.1f} errors={errors} api_vs_inprocess={ratio:.2f} p99_vs_p50={tail:.2f}")
     return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "start_p50_ms": s50, "start_p99_ms": s99,
             "billed_per_s": billed, "inprocess_per_s": inproc, "ledger_per_s": ledger_rate,
-            "api_vs_inprocess": ratio, "p99_vs_p50": tail,
-            "workers": workers, "requests": n, "calls": stats["calls"],
-            "refused": stats["refused"], "errors": errors, "error_samples": stats["errors"][:10],
-            "audit": bad_wallets, "mismatched": mismatched, "data_dir": tmp, **wh}
+            "api_vs_inprocess": ratio, "p99_vs_p50": tail, "workers": workers, "requests": n,
+            "calls": stats["calls"], "refused": stats["refused"], "errors": errors,
+            "error_samples": stats["errors"][:10], "audit": bad_wallets, "mismatched": mismatched,
+            "data_dir": tmp, **wh}
 
 
 def main(argv=None) -> int:
