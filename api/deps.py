@@ -56,7 +56,7 @@ Token = Annotated[str, Depends(bearer_token)]
 
 
 def current_user(token: Token, db: DB) -> dict:
-    return tokens.resolve(db, token)
+    return tokens.resolve_cached(db, token)  # no round trip on most requests; a revocation counts within 1 s
 
 
 CurrentUser = Annotated[dict, Depends(current_user)]

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/api/wallet", tags=["wallet"], route_class=ExactRoute
 
 @router.get("/balance", response_model=BalanceOut)
 def balance(user: CurrentUser, db: DB):
-    b = wallet.balance(db, user["username"])
+    b = wallet.balance(db, user["username"], role=user["role"])
     return BalanceOut(balance_paise=b.balance, held_paise=b.held, available_paise=b.available, low_balance=b.low)
 
 

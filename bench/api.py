@@ -1,4 +1,5 @@
-"""Load on the REST API over real HTTP: uvicorn (1 worker) in a subprocess on the embedded engine in a temp dir.
+"""Load on the REST API over real HTTP: uvicorn (API_WORKERS processes, default one per core) in a subprocess
+on the embedded engine in a temp dir, against what the same engine bills in process.
 
 50 client threads (one httpx.Client each) x 40 billed calls (start + end), spread over 10 pre-credited
 wallets (some wallets run dry near the end: 402 is an expected answer, nothing else is). Meanwhile one
@@ -7,9 +8,14 @@ of the sandbox's own (at-least-once, duplicated) deliveries, timing each answer.
 
 Afterwards, on the same database file: `ledger.audit` must be clean, every wallet's balance must equal its
 credits minus the costs the API reported for its calls, and the webhook user must hold exactly one credit
-per paid link. Prints requests/s and p50/p99 latency; the last line is `api_rps=X p99_ms=Y errors=Z`.
+per paid link. First, on a database file of its own in the same temp dir, one thread bills calls in process:
+the ledger's complete billed call (hold + settle: entry and rollup included, bench/ledger.py's "billed call")
+is the yardstick, and services.calls start + end (what the API does per call, without HTTP) is printed beside.
+Prints requests/s, billed calls/s, p50/p99 latency of call start; the last line is
+`api_rps=X p99_ms=Y errors=Z api_vs_inprocess=R p99_vs_p50=Q` (p99 and p50 of call start; R = the API's billed
+calls/s over the in-process hold + settle per second). Targets: R >= 0.5, Q <= 5, errors=0.
 
-    .venv/bin/python bench/api.py [--clients 50] [--calls 40] [--wallets 10]
+    .venv/bin/python bench/api.py [--clients 50] [--calls 40] [--wallets 10] [--workers N]
 """
 from __future__ import annotations
 
@@ -31,7 +37,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services import db as dbmod, ledger  # noqa: E402
+from services import calls as callsvc, config, db as dbmod, ledger  # noqa: E402
 
 PASSWORD = "bench-password-1"
 CREDIT_RUPEES = 1000
@@ -55,7 +61,7 @@ def _pct(values: list[float], p: float) -> float:
 class Server:
     """`uvicorn api.main:app` as `make api` runs it, on a temp data dir and a free port."""
 
-    def __init__(self, data_dir: str, sandbox_url: str | None):
+    def __init__(self, data_dir: str, sandbox_url: str | None, workers: int = 1):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RAZORPAY_", "MONGODB_"))}
@@ -66,9 +72,9 @@ class Server:
         self.log = open(Path(data_dir) / "uvicorn.log", "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", "1", "--log-level", "warning", "--no-access-log"],
+             "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
             cwd=str(ROOT), env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # workers import the app one after another on a loaded machine
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"uvicorn exited: see {self.log.name}")
@@ -79,7 +85,7 @@ class Server:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError("uvicorn did not answer within 60 s")
+                raise RuntimeError("uvicorn did not answer within 180 s")
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -118,9 +124,33 @@ def _setup(url: str, wallets: int, webhook_user: bool) -> tuple[list[tuple[str, 
     return out, admin.json()["token"], hook
 
 
+def in_process(tmp: str, n: int = 200) -> tuple[float, float]:
+    """Billed calls/s of one thread on the same engine, no HTTP: (services.calls start + end, the ledger's
+    hold + settle)."""
+    db = dbmod.open_db(uri="", name="inprocess", path=str(Path(tmp) / "inprocess.sqlite"))
+    dbmod.ensure_schema(db)
+    ledger.post(db, "inproc", key="seed", type=ledger.CREDIT, category="promo_credit", amount=10**9)
+    rng = random.Random(1)
+    for _ in range(5):  # warm: imports, caches, the first pages of the file
+        cid = callsvc.start_call(db, "inproc", "+919876543210", "kb_bench", 1)["call_id"]
+        callsvc.end_call(db, "inproc", cid, 30)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        cid = callsvc.start_call(db, "inproc", f"+9198{rng.randrange(10**8):08d}", "kb_bench", 1)["call_id"]
+        callsvc.end_call(db, "inproc", cid, rng.randint(1, 75))
+    elapsed = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    for i in range(n):  # the ledger's share alone (bench/ledger.py's "billed call"): hold + settle
+        held = ledger.hold(db, "inproc", f"raw{i}", 10_000, min_amount=1_000)
+        ledger.settle(db, "inproc", f"raw{i}", min(held, 3_000), key=f"call:raw{i}")
+    ledger_rate = n / (time.perf_counter() - t1)
+    dbmod.client_of(db).close()
+    return n / elapsed, ledger_rate
+
+
 def _caller(url, token, n_calls, seed, stats, lock):
     rng = random.Random(seed)
-    lat, errors, refused, costs, calls_done = [], [], 0, 0, 0
+    lat, start_lat, errors, refused, costs, calls_done = [], [], [], 0, 0, 0
     with _client(url, token) as c:
         for i in range(n_calls):
             body = {"to_number": f"+9198{rng.randrange(10**8):08d}", "kb_id": "kb_bench", "max_minutes": 1}
@@ -131,6 +161,7 @@ def _caller(url, token, n_calls, seed, stats, lock):
                 errors.append(f"start: {type(exc).__name__}: {exc}")
                 continue
             lat.append(time.perf_counter() - t0)
+            start_lat.append(lat[-1])
             if r.status_code == 402:
                 refused += 1
                 continue
@@ -152,6 +183,7 @@ def _caller(url, token, n_calls, seed, stats, lock):
             calls_done += 1
     with lock:
         stats["lat"] += lat
+        stats["start_lat"] += start_lat
         stats["errors"] += errors
         stats["refused"] += refused
         stats["calls"] += calls_done
@@ -200,41 +232,41 @@ def _webhooks(url, sandbox, hook_token, stop, n_links, result):
                   posts=len(lat) + len(deliveries))
 
 
-def run(clients: int = 50, calls: int = 40, wallets: int = 10, *, webhook_links: int = 10,
-        out=print) -> dict:
-    """Run the load; returns the numbers the report prints (tests call this with small sizes)."""
+def _load(tmp: str, clients: int, calls: int, wallets: int, webhook_links: int, workers: int):
+    """The server, the callers and the webhook thread; returns (accounts, hook, stats, hook_result, elapsed)."""
     from sandbox.razorpay_server import run_in_thread
-    tmp = tempfile.mkdtemp(prefix="bench-api-")
     sandbox = run_in_thread({"seed": 5}) if webhook_links else None
-    server = Server(tmp, sandbox.url if sandbox else None)
+    server = Server(tmp, sandbox.url if sandbox else None, workers)
     try:
         if sandbox:
             httpx.post(sandbox.url + "/sandbox/config", json={"webhook_url": server.url + "/api/payment/webhook"},
                        trust_env=False).raise_for_status()
         accounts, _admin, hook = _setup(server.url, wallets, bool(webhook_links))
-        stats = {"lat": [], "errors": [], "refused": 0, "calls": 0, "costs": {}}
+        stats = {"lat": [], "start_lat": [], "errors": [], "refused": 0, "calls": 0, "costs": {}}
         lock, stop, hook_result = threading.Lock(), threading.Event(), {}
         threads = [threading.Thread(target=_caller, args=(server.url, accounts[i % len(accounts)][1], calls, i,
                                                           stats, lock)) for i in range(clients)]
-        hook_thread = threading.Thread(target=_webhooks, args=(server.url, sandbox, hook[1], stop, webhook_links,
-                                                               hook_result)) if hook else None
+        if hook:
+            threads.append(threading.Thread(target=_webhooks, args=(server.url, sandbox, hook[1], stop,
+                                                                    webhook_links, hook_result)))
         t0 = time.perf_counter()
-        if hook_thread:
-            hook_thread.start()
-        for t in threads:
+        for t in reversed(threads):  # the webhook thread first
             t.start()
-        for t in threads:
+        for t in threads[:clients]:
             t.join()
         elapsed = time.perf_counter() - t0
         stop.set()
-        if hook_thread:
-            hook_thread.join()
+        for t in threads[clients:]:
+            t.join()
     finally:
         server.stop()
         if sandbox:
             sandbox.stop()
+    return accounts, hook, stats, hook_result, elapsed
 
-    # The same database file, after the server is gone.
+
+def _check(tmp: str, accounts, stats) -> tuple[object, list, list]:
+    """On the same database file, after the server is gone: the audit and every wallet's balance."""
     db = dbmod.open_db(uri="", name=os.environ.get("MONGODB_DB", "wallet"), path=str(Path(tmp) / "wallet.sqlite"))
     bad_wallets = ledger.audit(db)
     mismatched = []
@@ -243,17 +275,55 @@ def run(clients: int = 50, calls: int = 40, wallets: int = 10, *, webhook_links:
         w = ledger.get_wallet(db, name)
         if w.balance != want or w.held != 0:
             mismatched.append(f"{name}: balance {w.balance} held {w.held}, expected {want} held 0")
-    hook_balance = ledger.get_wallet(db, hook[0]).balance if hook else 0
-    hook_expected = hook_result.get("paid", 0) * LINK_RUPEES * 100
+    return db, bad_wallets, mismatched
 
-    lat = stats["lat"]
+
+def _webhook_report(db, hook, hook_result, out) -> tuple[int, dict]:
+    """The webhook lines of the report: (errors, figures)."""
+    hook_balance = ledger.get_wallet(db, hook[0]).balance
+    hook_expected = hook_result.get("paid", 0) * LINK_RUPEES * 100
+    wl = hook_result.get("lat", [])
+    wmax = max(wl, default=0.0)
+    credited_once = hook_balance == hook_expected
+    slow = sum(1 for x in wl if x >= WEBHOOK_LIMIT_S)
+    errors = len(hook_result.get("bad", [])) + (0 if credited_once else 1) + slow
+    out(f"  webhooks under load: {hook_result.get('paid', 0)} links paid, {hook_result.get('events', 0)} events, "
+        f"{hook_result.get('posts', 0)} deliveries (sandbox + 3 re-posts each); answer p50 "
+        f"{_pct(wl, 50) * 1000:.1f} ms, max {wmax * 1000:.1f} ms (limit {WEBHOOK_LIMIT_S:.0f} s: "
+        f"{'ok' if slow == 0 else f'{slow} too slow'}); credited once: "
+        f"{'yes' if credited_once else 'NO'} (Rs. {hook_balance / 100:.2f} for Rs. {hook_expected / 100:.2f} paid)")
+    for e in hook_result.get("bad", [])[:5]:
+        out(f"    webhook error: {e}")
+    return errors, {"webhook_max_ms": wmax * 1000, "webhook_credited_once": credited_once,
+                    "webhook_errors": hook_result.get("bad", []), "webhook_paid": hook_result.get("paid", 0)}
+
+
+def run(clients: int = 50, calls: int = 40, wallets: int = 10, *, webhook_links: int = 10,
+        workers: int | None = None, inprocess_calls: int = 200, out=print) -> dict:
+    """Run the load; returns the numbers the report prints (tests call this with small sizes)."""
+    workers = workers or config.get().api_workers
+    tmp = tempfile.mkdtemp(prefix="bench-api-")
+    inproc, ledger_rate = in_process(tmp, inprocess_calls)
+    accounts, hook, stats, hook_result, elapsed = _load(tmp, clients, calls, wallets, webhook_links, workers)
+    db, bad_wallets, mismatched = _check(tmp, accounts, stats)
+
+    lat, s_lat = stats["lat"], stats["start_lat"]
     n = len(lat)
     rps = n / elapsed if elapsed else 0.0
     p50, p99 = _pct(lat, 50) * 1000, _pct(lat, 99) * 1000
+    s50, s99 = _pct(s_lat, 50) * 1000, _pct(s_lat, 99) * 1000
+    billed = stats["calls"] / elapsed if elapsed else 0.0
+    ratio = billed / ledger_rate if ledger_rate else 0.0
+    tail = s99 / s50 if s50 else 0.0
     errors = len(stats["errors"]) + len(bad_wallets) + len(mismatched)
-    out(f"API load: {clients} clients x {calls} calls over {len(accounts)} wallets, uvicorn 1 worker, embedded engine")
+    out(f"In process, same engine, one thread: {ledger_rate:.1f} billed calls/s (the ledger's hold + settle); "
+        f"through services.calls (start + end) {inproc:.1f}/s")
+    out(f"API load: {clients} clients x {calls} calls over {len(accounts)} wallets, uvicorn {workers} "
+        f"worker{'s' if workers != 1 else ''}, embedded engine")
     out(f"  requests: {n} in {elapsed:.1f} s = {rps:.1f} req/s; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
         f"max {max(lat, default=0) * 1000:.1f} ms")
+    out(f"  call start: p50 {s50:.1f} ms, p99 {s99:.1f} ms (p99/p50 {tail:.2f}); billed {billed:.1f} calls/s = "
+        f"{ratio:.2f} x in process")
     out(f"  calls billed: {stats['calls']}, refused 402 (wallet empty): {stats['refused']}, "
         f"other errors: {len(stats['errors'])}")
     for e in stats["errors"][:5]:
@@ -262,24 +332,15 @@ def run(clients: int = 50, calls: int = 40, wallets: int = 10, *, webhook_links:
         f"{'yes' if not mismatched else mismatched[:3]}")
     wh = {}
     if hook:
-        wl = hook_result.get("lat", [])
-        wmax = max(wl, default=0.0)
-        credited_once = hook_balance == hook_expected
-        slow = sum(1 for x in wl if x >= WEBHOOK_LIMIT_S)
-        errors += len(hook_result.get("bad", [])) + (0 if credited_once else 1) + slow
-        out(f"  webhooks under load: {hook_result.get('paid', 0)} links paid, {hook_result.get('events', 0)} events, "
-            f"{hook_result.get('posts', 0)} deliveries (sandbox + 3 re-posts each); answer p50 "
-            f"{_pct(wl, 50) * 1000:.1f} ms, max {wmax * 1000:.1f} ms (limit {WEBHOOK_LIMIT_S:.0f} s: "
-            f"{'ok' if slow == 0 else f'{slow} too slow'}); credited once: "
-            f"{'yes' if credited_once else 'NO'} (Rs. {hook_balance / 100:.2f} for Rs. {hook_expected / 100:.2f} paid)")
-        for e in hook_result.get("bad", [])[:5]:
-            out(f"    webhook error: {e}")
-        wh = {"webhook_max_ms": wmax * 1000, "webhook_credited_once": credited_once,
-              "webhook_errors": hook_result.get("bad", []), "webhook_paid": hook_result.get("paid", 0)}
-    out(f"api_rps={rps:.1f} p99_ms={p99:.1f} errors={errors}")
-    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "requests": n, "calls": stats["calls"],
-            "refused": stats["refused"], "errors": errors, "error_samples": stats["errors"][:10],
-            "audit": bad_wallets, "mismatched": mismatched, "data_dir": tmp, **wh}
+        more, wh = _webhook_report(db, hook, hook_result, out)
+        errors += more
+    out(f"api_rps={rps:.1f} p99_ms={s99:.1f} errors={errors} api_vs_inprocess={ratio:.2f} p99_vs_p50={tail:.2f}")
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "start_p50_ms": s50, "start_p99_ms": s99,
+            "billed_per_s": billed, "inprocess_per_s": inproc, "ledger_per_s": ledger_rate,
+            "api_vs_inprocess": ratio, "p99_vs_p50": tail, "workers": workers, "requests": n,
+            "calls": stats["calls"], "refused": stats["refused"], "errors": errors,
+            "error_samples": stats["errors"][:10], "audit": bad_wallets, "mismatched": mismatched,
+            "data_dir": tmp, **wh}
 
 
 def main(argv=None) -> int:
@@ -288,8 +349,11 @@ def main(argv=None) -> int:
     p.add_argument("--calls", type=int, default=40)
     p.add_argument("--wallets", type=int, default=10)
     p.add_argument("--webhook-links", type=int, default=10)
+    p.add_argument("--workers", type=int, default=None, help="uvicorn workers (default API_WORKERS: the cores)")
+    p.add_argument("--inprocess-calls", type=int, default=200)
     a = p.parse_args(argv)
-    r = run(a.clients, a.calls, a.wallets, webhook_links=a.webhook_links)
+    r = run(a.clients, a.calls, a.wallets, webhook_links=a.webhook_links, workers=a.workers,
+            inprocess_calls=a.inprocess_calls)
     return 1 if r["errors"] else 0
 
 

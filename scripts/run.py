@@ -127,6 +127,7 @@ def start_all(sup: Supervisor, cfg: config.Config, only_api: bool) -> bool:
     if not only_api:
         start_smtp_sink(sup, cfg)  # first: the API and the dashboard learn where it is
     sup.start("api", [py, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(cfg.api_port),
+                      "--workers", str(cfg.api_workers),  # API_WORKERS: one process per core by default
                       "--log-level", "warning"], f"http://127.0.0.1:{cfg.api_port}/api/health")
     if not only_api:
         sup.start("worker", [py, str(ROOT / "scripts" / "worker.py")], None)

@@ -61,6 +61,8 @@ class Config:
     claim_grace_seconds: int  # a ledger key claimed on another host is adopted after this long
     api_token_ttl_minutes: int
     api_threads: int
+    api_workers: int          # uvicorn worker processes of the API (default: the machine's cores)
+    sqlite_sync: str          # the embedded engine's SQLite synchronous mode: normal (default) | full
     worker_interval_seconds: float
     port: int
     api_port: int
@@ -82,11 +84,13 @@ _PLAIN = {
     "admin_password": ("WALLET_ADMIN_PASSWORD", ""),
     "demo_password": ("WALLET_DEMO_PASSWORD", ""),
     "business_tz": ("WALLET_BUSINESS_TZ", "Asia/Kolkata"),
+    "sqlite_sync": ("WALLET_SQLITE_SYNC", "normal"),
 }
 _INTS = {  # name -> (variable, default, smallest allowed)
     "claim_grace_seconds": ("WALLET_CLAIM_GRACE_SECONDS", 300, 0),
     "api_token_ttl_minutes": ("API_TOKEN_TTL_MINUTES", 1440, 1),
     "api_threads": ("API_THREADS", 8, 1),
+    "api_workers": ("API_WORKERS", os.cpu_count() or 1, 1),
     "port": ("PORT", 8501, 1),
     "api_port": ("API_PORT", 8800, 1),
     "sandbox_port": ("SANDBOX_PORT", 8900, 1),
@@ -197,6 +201,9 @@ def get() -> Config:
         interval = 30.0
     data_dir = Path(_lookup("WALLET_DATA_DIR", toml) or ROOT / "data")
     notice = _hours(_lookup("WALLET_PREDEBIT_NOTICE_HOURS", toml), 25.0)
+    if plain["sqlite_sync"].lower() not in ("normal", "full"):
+        plain["sqlite_sync"] = "normal"
+    plain["sqlite_sync"] = plain["sqlite_sync"].lower()
     if not plain["public_url"]:
         plain["public_url"] = f"http://127.0.0.1:{ints['port']}"
     return Config(data_dir=data_dir, razorpay=_razorpay(toml), worker_interval_seconds=max(0.05, interval),

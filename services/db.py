@@ -62,6 +62,9 @@ def _patient_engine():
 
     The dashboard, the API and the worker write one file; SQLite's default 5 s busy timeout is
     exceeded on a loaded machine and the write then fails with "database is locked".
+    mongoeco opens the file in WAL mode with synchronous=NORMAL (a process crash loses nothing, a power
+    cut may lose the last commits); WALLET_SQLITE_SYNC=full makes every commit wait for the disk
+    (docs/deploy.md, "Durability").
     """
     global _Patient
     if _Patient is None:
@@ -71,6 +74,8 @@ def _patient_engine():
             def _create_sqlite_connection(self):
                 conn = super()._create_sqlite_connection()
                 conn.execute("PRAGMA busy_timeout = 60000")
+                if config.get().sqlite_sync == "full":
+                    conn.execute("PRAGMA synchronous = FULL")
                 return conn
 
         _Patient = PatientSQLiteEngine

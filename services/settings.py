@@ -10,6 +10,8 @@ force, so a timeline stays a few entries long. Writes are a compare-and-set on t
 from __future__ import annotations
 
 import re
+import threading
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -90,7 +92,50 @@ def call_rate_for(db, user_id: str, at: datetime | None = None) -> int:
 
 
 def scope_doc(db, scope: str) -> dict:
-    return db.settings.find_one({"_id": scope}) or {}
+    """A settings document as this process last loaded it (`_docs`): no round trip on the hot path."""
+    return _docs(db).get(scope) or {}
+
+
+# Settings are read on every call and change a few times a day: each process keeps the whole (small)
+# settings collection and loads it again when the version stamp `settings/stamp` moves. The stamp is
+# checked at most every STAMP_CHECK_SECONDS, so a change made in another process is seen within that;
+# a change made in this one at once. A scheduled change needs no reload: value_at reads the timeline.
+STAMP_ID = "stamp"
+STAMP_CHECK_SECONDS = 1.0
+_MAX_AGE_SECONDS = 60.0   # reload even without a new stamp (a writer that died before stamping)
+_cache_lock = threading.Lock()
+_cache: dict[int, dict] = {}   # id(db) -> {db, docs, stamp, checked, loaded}
+
+
+def _docs(db) -> dict:
+    now = time.monotonic()
+    with _cache_lock:
+        c = _cache.get(id(db))
+    if c is not None and c["db"] is db:
+        if now - c["checked"] < STAMP_CHECK_SECONDS:
+            return c["docs"]
+        if now - c["loaded"] < _MAX_AGE_SECONDS and _stamp(db) == c["stamp"]:
+            c["checked"] = now
+            return c["docs"]
+    stamp = _stamp(db)  # before the documents: a change landing in between is picked up next time
+    docs = {d["_id"]: d for d in db.settings.find({"_id": {"$ne": STAMP_ID}})}
+    with _cache_lock:
+        if len(_cache) > 32:  # tests open many databases; a server one
+            _cache.clear()
+        _cache[id(db)] = {"db": db, "docs": docs, "stamp": stamp, "checked": now, "loaded": now}
+    return docs
+
+
+def _stamp(db) -> int:
+    doc = db.settings.find_one({"_id": STAMP_ID})  # absent until the first change: a read writes nothing
+    return int(doc.get("n") or 0) if doc else 0
+
+
+def note_change(db) -> None:
+    """After any write to `settings`: move the stamp (other processes reload) and drop this process's copy."""
+    db.settings.update_one({"_id": STAMP_ID}, {"$inc": {"n": 1}}, upsert=True)
+    with _cache_lock:
+        _cache.pop(id(db), None)
 
 
 def value_at(doc: dict, name: str, t: datetime, default=None):
@@ -210,6 +255,7 @@ def schedule(db, scope: str, name: str, value, *, by: str, at: datetime | None =
                                      {"$set": {f"sched.{name}": line, "v": int(doc.get("v") or 0) + 1}})
         if res.matched_count == 1:
             break
+    note_change(db)
     return _record(db, cid, scope, name, old, value, by, when)
 
 
@@ -220,7 +266,7 @@ def cancel(db, change_id: str, *, by: str) -> dict:
         raise NotFound("No such scheduled change.")
     scope, name = rec["scope"], rec["name"]
     while True:
-        doc = scope_doc(db, scope)
+        doc = db.settings.find_one({"_id": scope}) or {}  # fresh: the compare-and-set below needs its `v`
         line = (doc.get("sched") or {}).get(name) or []
         if not any(e["id"] == change_id and clock.as_utc(e["at"]) > clock.now() for e in line):
             raise NotFound("That change is no longer ahead: it took effect or was withdrawn.")
@@ -229,6 +275,7 @@ def cancel(db, change_id: str, *, by: str) -> dict:
                                      {"$set": {f"sched.{name}": keep, "v": int(doc.get("v") or 0) + 1}})
         if res.matched_count == 1:
             break
+    note_change(db)
     return _record(db, uuid.uuid4().hex, scope, name, rec["new"], rec["old"], by, clock.as_utc(rec["effective_at"]),
                    cancels=change_id)
 
@@ -285,6 +332,7 @@ def set_business(db, values: dict, *, by: str) -> dict:
     changed = {k: v for k, v in new.items() if v != old[k]}
     if changed:
         db.settings.update_one({"_id": "business"}, {"$set": changed}, upsert=True)
+        note_change(db)
         for k, v in changed.items():
             _record(db, uuid.uuid4().hex, "business", k, old[k], v, by, clock.now())
     return new

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from datetime import timedelta
 
 from services import clock, config, users
@@ -59,15 +61,57 @@ def resolve(db, token) -> dict:
         raise AuthError("Sign in: this token is not valid.")
 
 
+# The API resolves a token on every request; `resolve_cached` trusts the token -> username answer for
+# CACHE_SECONDS in its process, so a token revoked elsewhere (another API worker, the dashboard) stops
+# working within that; a revocation in this process drops the entry at once. The user is still read
+# on every request: a role change or a removed user counts on the next one.
+CACHE_SECONDS = 0.5
+_CACHE_MOST = 10_000
+_cache_lock = threading.Lock()
+_cache: dict[tuple[int, str], tuple[float, object, dict, object]] = {}
+
+
+def resolve_cached(db, token) -> dict:
+    """`resolve`, remembered briefly (see CACHE_SECONDS). A thin wrapper: the rules stay in `resolve`."""
+    if not isinstance(token, str):
+        return resolve(db, token)
+    key = (id(db), _hash(token))
+    mono, now = time.monotonic(), clock.now()
+    with _cache_lock:
+        hit = _cache.get(key)
+    # Both clocks must agree the entry is fresh: tests (and operators) move services.clock.
+    if hit is not None and hit[3] is db and mono - hit[0] < CACHE_SECONDS and \
+            timedelta(0) <= now - hit[1] < timedelta(seconds=CACHE_SECONDS):
+        try:
+            return users.get(db, hit[2]["username"])
+        except NotFound:
+            _forget(lambda k, v: k == key)  # removed meanwhile: `resolve` says so and ends the token
+    user = resolve(db, token)
+    with _cache_lock:
+        if len(_cache) >= _CACHE_MOST:
+            _cache.clear()
+        _cache[key] = (mono, now, dict(user), db)
+    return user
+
+
+def _forget(match) -> None:
+    with _cache_lock:
+        for k in [k for k, v in _cache.items() if match(k, v)]:
+            _cache.pop(k, None)
+
+
 def revoke(db, token) -> bool:
     """End one token (logout). True if it existed."""
     if not isinstance(token, str):
         return False
-    return db.tokens.delete_one({"_id": _hash(token)}).deleted_count == 1
+    key = _hash(token)
+    _forget(lambda k, v: k[1] == key)
+    return db.tokens.delete_one({"_id": key}).deleted_count == 1
 
 
 def revoke_all(db, username: str) -> int:
     """End every token of a user (password change, account lock)."""
+    _forget(lambda k, v: v[2].get("username") == username)
     return db.tokens.delete_many({"username": username}).deleted_count
 
 

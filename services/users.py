@@ -107,8 +107,11 @@ def ensure_first_admin(db) -> dict | None:
     user, pw = cfg.admin_user, cfg.admin_password
     if not user or not pw or db.users.find_one({"role": "admin"}, {"_id": 1}):
         return None
-    return create_user(db, user, pw, "Administrator", f"{normalize_username(user)}@localhost.localdomain",
-                       "admin")
+    try:
+        return create_user(db, user, pw, "Administrator", f"{normalize_username(user)}@localhost.localdomain",
+                           "admin")
+    except Conflict:  # another API worker starting at the same moment created it first
+        return None
 
 
 def seed_demo(db, password: str | None = None) -> list[tuple[str, str, str]]:

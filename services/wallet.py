@@ -34,10 +34,14 @@ class Balance:
         return is_low(self.available, self.low_threshold, self.role)
 
 
-def balance(db, user_id: str) -> Balance:
+_LOOK_UP = object()
+
+
+def balance(db, user_id: str, *, role=_LOOK_UP) -> Balance:
+    """The wallet's numbers and the low-balance warning (`role`: the user's, when the caller has it)."""
     w = ledger.get_wallet(db, user_id)
     return Balance(user_id, w.balance, w.held, w.available, settings.get(db)["low_balance_paise"],
-                   users.role_of(db, user_id), w.due)
+                   users.role_of(db, user_id) if role is _LOOK_UP else role, w.due)
 
 
 def amounts_due(db) -> list[ledger.Due]:

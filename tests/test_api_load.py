@@ -21,11 +21,16 @@ def _bench():
 @pytest.mark.slow
 def test_small_api_load_run_is_clean():
     lines = []
-    r = _bench().run(clients=5, calls=4, wallets=2, webhook_links=2, out=lines.append)
+    r = _bench().run(clients=5, calls=4, wallets=2, webhook_links=2, workers=2, inprocess_calls=10,
+                     out=lines.append)
     report = "\n".join(lines)
     assert r["error_samples"] == [], report
     assert r["audit"] == [] and r["mismatched"] == [], report
     assert r["calls"] + r["refused"] == 5 * 4, report
-    assert r["webhook_credited_once"] and r["webhook_errors"] == [] and r["webhook_paid"] == 2, report
+    # The webhook thread stops paying links once the callers are done (two workers may finish before the
+    # second link); every link it paid is credited exactly once.
+    assert r["webhook_credited_once"] and r["webhook_errors"] == [] and 1 <= r["webhook_paid"] <= 2, report
     assert r["errors"] == 0, report
-    assert lines[-1].startswith("api_rps=") and lines[-1].endswith("errors=0")
+    assert lines[-1].startswith("api_rps=") and " errors=0 " in lines[-1]
+    assert {k.split("=")[0] for k in lines[-1].split()} == {"api_rps", "p99_ms", "errors", "api_vs_inprocess",
+                                                           "p99_vs_p50"}, lines[-1]
