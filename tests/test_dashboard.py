@@ -274,8 +274,8 @@ def test_recharge_without_payments_configured_says_so(adb):
 def test_recharge_creates_a_payment_link(adb, sandbox):
     at = signed_in("asha", "user")
     assert "Sandbox — no real money" in markdown(at)
-    at.radio[0].set_value("Rs. 1,000")
-    next(b for b in at.button if b.label == "Create payment link").click().run()
+    at.radio[0].set_value("Rs. 1,000").run()
+    next(b for b in at.button if b.label == "Pay Rs. 1,000.00").click().run()
     assert not at.exception, at.exception
     link = at.get("link_button")[0]
     assert link.proto.label == "Pay with Razorpay" and link.proto.url.startswith(sandbox.url)
@@ -286,10 +286,10 @@ def test_recharge_creates_a_payment_link(adb, sandbox):
 
 def test_recharge_custom_amount_below_minimum_is_refused(adb, sandbox):
     at = signed_in("asha", "user")
-    at.radio[0].set_value("Other amount")
-    next(t for t in at.text_input if t.label.startswith("Other amount")).input("9.99")
-    next(b for b in at.button if b.label == "Create payment link").click().run()
+    at.radio[0].set_value("Other amount").run()
+    next(t for t in at.text_input if t.label.startswith("Amount in rupees")).input("9.99").run()
     assert "minimum" in texts(at.error)
+    next(b for b in at.button if b.label == "Pay").click().run()
     assert adb.payment_links.count_documents({}) == 0
 
 
@@ -567,7 +567,7 @@ def test_admin_credit_needs_confirmation_and_credits_once(adb):
     at.text_area[0].input("Diwali promotion")
     next(b for b in at.button if b.label == "Review").click().run()
     assert wallet.balance(adb, "asha").balance == 0  # nothing until confirmed
-    assert "Promotional credit of **Rs. 250**" in markdown(at)
+    assert "Promotional credit of **Rs. 250.00** to **Asha Rao**" in markdown(at)  # formatted, named
     key = at.session_state["_idem_credit"]
     confirm = next(b for b in at.button if b.label == "Confirm credit")
     # A double click: the same key reaches the service twice; the second is the same entry.
@@ -595,8 +595,8 @@ def test_admin_credit_without_reason_is_refused(adb):
     at.text_input[0].input("asha")
     at.text_input[1].input("100")
     next(b for b in at.button if b.label == "Review").click().run()
-    next(b for b in at.button if b.label == "Confirm credit").click().run()
-    assert "reason" in texts(at.error)
+    assert not [b for b in at.button if b.label == "Confirm credit"]  # it never reaches the review
+    assert "A reason of 3 to 300 characters is required." in markdown(at)
     assert wallet.balance(adb, "asha").balance == 0
 
 
