@@ -260,7 +260,7 @@ _PHONE_JS = """<script>
   w.document.addEventListener("click", (ev) => {
     if (w.innerWidth >= 768 || !ev.target.closest('[data-testid="stSidebarNav"] a')) return;
     setTimeout(() => {
-      const open = w.document.querySelector('[data-testid="stSidebar"][aria-expanded="true"]');
+      const open = w.document.querySelector('[data-testid="stSidebar"][data-collapsed="false"]');
       const btn = w.document.querySelector('[data-testid="stSidebarCollapseButton"] button');
       if (open && btn) btn.click();
     }, 50);
