@@ -35,8 +35,12 @@ m2.metric(f"Added, {days} days", ui.rupees(added), border=True)
 m3.metric("Calls", f"{calls:,}", border=True)
 m4.metric("Call minutes", f"{minutes:,}", border=True)
 
+def _window(days: int) -> str:
+    return "today" if days == 1 else f"in the last {days} days"  # a new wallet's window is its first day
+
+
 if run["days"] is None:
-    st.info(f"No spending in the last {ui.days_text(run['window_days'])}, so your balance is not running down.",
+    st.info(f"No spending {_window(run['window_days'])}, so your balance is not running down.",
             icon=":material/savings:")
 else:
     msg = (f"At this rate (about {ui.rupees(run['avg_daily_paise'])} a day over the last "

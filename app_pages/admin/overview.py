@@ -18,16 +18,16 @@ m = st.columns(3) + st.columns(4)
 m[0].metric("Total balance held", ui.rupees(s["total_balance_paise"]), border=True)
 m[1].metric("Reserved for live calls", ui.rupees(s["total_held_paise"]), border=True)
 m[2].metric("Customers", f"{s['users']:,}", border=True, help=f"Not counting {ui.plural(s['staff'], 'staff account')}")
-m[3].metric("Recharges today (paid)", ui.rupees(s["today_recharges_paise"]), border=True)
-m[4].metric("Credits given today (free)", ui.rupees(s["today_free_credits_paise"]), border=True,
-            help="Manual and promotional credits, refunds back to wallets")
+m[3].metric("Recharges today", ui.rupees(s["today_recharges_paise"]), border=True, help="Paid at the gateway")
+m[4].metric("Credits given today", ui.rupees(s["today_free_credits_paise"]), border=True,
+            help="Free: manual and promotional credits, refunds back to wallets")
 m[5].metric("Debits today", ui.rupees(s["today_debits_paise"]), border=True)
 m[6].metric("Transactions today", f"{s['today_count']:,}", border=True)
 c1, c2, c3 = st.columns(3)
 with c1:
     st.subheader("Top spenders")
-    st.segmented_control("Over", [1, 7, 30, 90], default=30, key="adm_period",
-                         format_func=lambda d: "Today" if d == 1 else f"{d} days")
+    st.selectbox("Over", [1, 7, 30, 90], index=2, key="adm_period",  # fits a third of the page, unlike pills
+                 format_func=lambda d: "Today" if d == 1 else f"The last {d} days")
     ui.money_table(s["top_spenders"], {"username": "Customer", "spent_paise": "Spent"})
 with c2:
     st.subheader("Largest balances")
