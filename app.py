@@ -39,6 +39,7 @@ PAGES = {
     "admin-rates": ("app_pages/admin/rates.py", "Call rates", ":material/price_change:", ("admin",)),
     "admin-payments": ("app_pages/admin/payments.py", "Payments", ":material/credit_card_off:", ("admin",)),
     "admin-audit": ("app_pages/admin/audit.py", "Ledger audit", ":material/rule:", ("admin",)),
+    "admin-log": ("app_pages/admin/audit_log.py", "Audit log", ":material/history:", ("admin",)),
     "admin-alerts": ("app_pages/admin/alerts.py", "Alerts", ":material/notifications_active:", ("admin",)),
     "admin-documents": ("app_pages/admin/documents.py", "Customer documents", ":material/receipt:", ("admin",)),
     "admin-business": ("app_pages/admin/business.py", "Business & GST", ":material/storefront:", ("admin",)),
@@ -47,6 +48,7 @@ PAGES = {
 }
 SECTIONS = {"Your wallet": ("wallet", "transactions", "calls", "insights", "notifications"),
             "Admin": ("admin", "admin-users", "admin-credits", "admin-rates", "admin-payments", "admin-audit",
+                      "admin-log",
                       "admin-alerts", "admin-documents", "admin-business",
                       "admin-autorecharge"),
             "Reports": ("analyst",)}
@@ -108,28 +110,35 @@ def sign_in_page() -> None:
             pw = st.text_input("Choose a password", type="password", help="At least 8 characters")
             pw2 = st.text_input("Repeat the password", type="password")
             if st.form_submit_button("Create account", type="primary"):
-                if pw != pw2:
-                    st.error("The two passwords differ.")
-                else:
-                    try:
-                        u = users.create_user(ui.get_db(), username, pw, name, email, "user")
-                    except WalletError as exc:
-                        ui.show_error(exc)
-                    else:
-                        ui.invalidate("users")
-                        st.success(f"Account **{u['username']}** created with a Rs. 0.00 wallet. "
-                                   "Sign in on the first tab.")
+                _sign_up(username, pw, pw2, name, email)
+
+
+def _sign_up(username: str, pw: str, pw2: str, name: str, email: str) -> None:
+    """Every problem of the form at once (not one per try), else the account."""
+    problems = users.signup_problems(ui.get_db(), username, pw, pw2, name, email)
+    if problems:
+        st.error("Please fix:\n" + "\n".join(f"- {p.message}" for p in problems), icon=":material/error:")
+        return
+    try:
+        u = users.create_user(ui.get_db(), username, pw, name, email, "user")
+    except WalletError as exc:  # taken a moment ago by someone else
+        ui.show_error(exc)
+    else:
+        ui.invalidate("users")
+        st.success(f"Account **{u['username']}** created with a Rs. 0.00 wallet. Sign in on the first tab.")
 
 
 def sidebar(user: dict) -> None:
     with st.sidebar:
         st.markdown(f"**{user['name']}**  \n`{user['username']}` · {ui.ROLE_LABELS.get(user['role'], user['role'])}")
-        b = ui.balance_of(user["username"])
-        st.metric("Balance", ui.rupees(b.balance),
-                  help=f"Held for calls in progress: {ui.rupees(b.held)}; available: {ui.rupees(b.available)}")
-        if b.low:
-            st.caption(f":orange[:material/warning: Below {ui.rupees(b.low_threshold)}]")
-        ui.sandbox_badge()
+        if user["role"] == "user":  # staff wallets sit at zero by design: no balance to show them
+            b = ui.balance_of(user["username"])
+            st.metric("Balance", ui.rupees(b.balance),
+                      help=f"Held for calls in progress: {ui.rupees(b.held)}; available: {ui.rupees(b.available)}")
+            if b.low:
+                st.caption(f":orange[:material/warning: Below {ui.rupees(b.low_threshold)}]")
+        ui.sandbox_badge()  # the one place it shows: once per screen
+        ui.phone_layout()
         auth.logout("Sign out", location="sidebar", key="logout_btn")
 
 

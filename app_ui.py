@@ -6,18 +6,21 @@ Pages stay thin: read input, call one service function, render. Anything two pag
 from __future__ import annotations
 
 import logging
+import re
 import uuid
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import streamlit as st
 
 from services import db as dbmod
-from services import clock, config, errors, payments, reports, settings, tokens, users, wallet
-from services.money import format_rupees, to_rupees
+from services import clock, config, errors, names, payments, reports, settings, tokens, users, wallet
+from services.money import format_rupees, format_rupees_short, to_rupees
 
 log = logging.getLogger("wallet.dashboard")
 
-ROLE_LABELS = {"user": "Customer", "admin": "Administrator", "analyst": "Analyst"}
+ROLE_LABELS = names.ROLE
+CATEGORY_LABELS = names.CATEGORY
 SANDBOX_BADGE = ":orange-badge[:material/science: Sandbox — no real money]"
 
 # Tests may hand the app a database object directly; otherwise the configuration decides.
@@ -114,7 +117,6 @@ def admin_page(section: str) -> dict:
     """The head of every admin page: the role check first (a typed URL included), then its title."""
     admin = require_role("admin")
     st.title("Admin" if section == "Overview" else f"{section} · Admin")
-    sandbox_badge()
     show_flash()
     return admin
 
@@ -154,11 +156,78 @@ def rupee_number(paise: int):
     return to_rupees(paise)
 
 
-def money_table(rows: list[dict], columns: dict[str, str]) -> None:
+def money_table(rows: list[dict], columns: dict[str, str], *, pinned: tuple[str, ...] = ()) -> None:
     """Rows with *_paise fields shown as formatted rupees under friendly column names."""
     out = [{label: (rupees(r[k]) if k.endswith("_paise") else r[k]) for k, label in columns.items()}
            for r in rows]
-    st.dataframe(pd.DataFrame(out, columns=list(columns.values())), hide_index=True, width="stretch")
+    table(pd.DataFrame(out, columns=list(columns.values())), pinned=pinned)
+
+
+def table(df: pd.DataFrame, *, pinned: tuple[str, ...] = (), wrap: tuple[str, ...] = (), key: str | None = None,
+          column_config: dict | None = None) -> None:
+    """A table that reads on a phone too: the `pinned` columns (who, money, status) stay in view while the
+    rest scrolls sideways; `wrap` columns (notes) get room for their text."""
+    cfg = {c: st.column_config.Column(pinned=True) for c in pinned if c in df.columns}
+    cfg |= {c: st.column_config.TextColumn(width="large") for c in wrap if c in df.columns}
+    cfg |= column_config or {}
+    st.dataframe(df, hide_index=True, width="stretch", column_config=cfg, key=key)
+
+
+def recharge_link(paise: int) -> None:
+    """"Recharge Rs. X": the Wallet page's recharge form with X filled in (whole rupees, at least the
+    smallest recharge)."""
+    rupees_ = max(-(-int(paise) // 100), app_settings()["min_recharge_paise"] // 100)
+    st.page_link("app_pages/wallet.py", label=f"Recharge {format_rupees(rupees_ * 100)}",
+                 query_params={"recharge": str(rupees_)}, icon=":material/add_card:")
+
+
+# ------------------------------------------------------------------------------------- words, charts
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`1 day`, `2 days`, `1,234 calls`."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def days_text(n: int) -> str:
+    """How long something lasts in days, as a person says it (`less than a day` for 0)."""
+    return "less than a day" if n <= 0 else plural(n, "day")
+
+
+CHART_CONFIG = {"displayModeBar": False, "responsive": True}  # no toolbar over a legend or a title
+
+
+def chart(fig, *, key: str, title: str, height: int = 300) -> None:
+    """Every chart the same way: its title on top, the legend underneath, no plotly toolbar."""
+    fig.update_layout(height=height, title=dict(text=title, x=0, xanchor="left", font=dict(size=15)),
+                      margin=dict(l=0, r=0, t=36, b=0), legend=dict(orientation="h", yanchor="top", y=-0.12, x=0,
+                                                                   title_text=""))
+    st.plotly_chart(fig, width="stretch", key=key, config=CHART_CONFIG)
+
+
+def rupee_axis(fig, max_paise: int, *, axis: str = "y", title: str = "") -> None:
+    """A rupee axis in the app's style (`Rs. 75,000`, `Rs. 1.5 lakh`, `Rs. 2 crore`), ticks at round steps."""
+    top = max(int(max_paise), 100)
+    raw = top / 4
+    mag = 10 ** (len(str(int(raw))) - 1)
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    ticks = [int(i * step) for i in range(0, int(top // step) + 2)]
+    update = fig.update_yaxes if axis == "y" else fig.update_xaxes
+    update(tickmode="array", tickvals=[t / 100 for t in ticks], ticktext=[format_rupees_short(t) for t in ticks],
+           title_text=title, range=[0, ticks[-1] / 100], rangemode="tozero")
+
+
+def day_axis(fig, first: date, last: date) -> None:
+    """Days from `first` to `last` with half a day either side: the first and today's bars in full."""
+    fig.update_xaxes(range=[datetime.combine(first, datetime.min.time()) - timedelta(hours=12),
+                            datetime.combine(last, datetime.min.time()) + timedelta(hours=12)], title_text="")
+
+
+def csv_name(*parts, first: date | None = None, last: date | None = None) -> str:
+    """A CSV file name that says what it holds: `calls-asha-completed-20250601-20250630.csv`."""
+    words = [re.sub(r"[^A-Za-z0-9_-]+", "-", str(p)).strip("-").lower() for p in parts if p not in (None, "")]
+    if first is not None and last is not None:
+        words.append(f"{first:%Y%m%d}-{last:%Y%m%d}")
+    return "-".join(w for w in words if w) + ".csv"
 
 
 def when(t, pattern: str = "%d %b %Y, %H:%M") -> str:
@@ -179,6 +248,30 @@ def payment_mode() -> str:
 def sandbox_badge() -> None:
     if payment_mode() == "sandbox":
         st.markdown(SANDBOX_BADGE)
+
+
+# A page picked in the sidebar closes it on a narrow screen (Streamlit does so only for a phone's user
+# agent, not for a narrow window); the listener is installed once per browser tab.
+_PHONE_JS = """<script>
+(() => {
+  const w = window;
+  if (w.__walletNavCloser) return;
+  w.__walletNavCloser = true;
+  w.document.addEventListener("click", (ev) => {
+    if (w.innerWidth >= 768 || !ev.target.closest('[data-testid="stSidebarNav"] a')) return;
+    setTimeout(() => {
+      const open = w.document.querySelector('[data-testid="stSidebar"][data-collapsed="false"]');
+      const btn = w.document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+      if (open && btn) btn.click();
+    }, 50);
+  }, true);
+})();
+</script>"""
+
+
+def phone_layout() -> None:
+    """What a phone needs: the sidebar closes after choosing a page."""
+    st.html(_PHONE_JS, unsafe_allow_javascript=True)
 
 
 def flash(message: str) -> None:

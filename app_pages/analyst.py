@@ -34,30 +34,45 @@ except WalletError as exc:
 
 spent = sum(r["debits"] for r in trends)
 added = sum(r["credits"] for r in trends)
+recharged = sum(int(r["cat"].get("recharge", 0)) for r in trends)
 m = st.columns(4)
 m[0].metric("Spent on calls", ui.rupees(spent), border=True)
 m[1].metric("Money added", ui.rupees(added), border=True)
 m[2].metric("Calls", f"{sum(r['calls'] for r in trends):,}", border=True)
 m[3].metric("Call minutes", f"{sum(r['call_seconds'] for r in trends) // 60:,}", border=True)
+st.caption(f"Money added: {ui.rupees(recharged)} paid recharges, {ui.rupees(added - recharged)} credits given "
+           "(manual, promotional, refunds back).")
 
 st.subheader("Spending trends across all users")
+# Spent and added on charts of their own: one Rs. 1 lakh recharge would flatten a day's spending to zero.
 days = pd.to_datetime([r["day"] for r in trends])
-tdf = pd.DataFrame({"day": days, "Spent": [float(ui.rupee_number(r["debits"])) for r in trends],
-                    "Added": [float(ui.rupee_number(r["credits"])) for r in trends]})
+paid = [int(r["cat"].get("recharge", 0)) for r in trends]
+tdf = pd.DataFrame({"day": days, "spent": [float(ui.rupee_number(r["debits"])) for r in trends],
+                    "spent_text": [ui.rupees(r["debits"]) for r in trends]})
+adf = pd.DataFrame({"day": list(days) * 2,
+                    "rupees": [float(ui.rupee_number(p)) for p in paid] +
+                              [float(ui.rupee_number(r["credits"] - p)) for r, p in zip(trends, paid)],
+                    "text": [ui.rupees(p) for p in paid] + [ui.rupees(r["credits"] - p) for r, p in zip(trends, paid)],
+                    "kind": ["Recharges (paid)"] * len(trends) + ["Credits given (free, refunds)"] * len(trends)})
 c1, c2 = st.columns(2)
 with c1:
-    fig = px.line(tdf.melt(id_vars="day", var_name="flow", value_name="rupees"), x="day", y="rupees",
-                  color="flow", markers=True, labels={"day": "", "rupees": "₹ per day", "flow": ""})
-    fig.update_layout(height=320, margin=dict(l=0, r=0, t=10, b=0))
-    st.plotly_chart(fig, width="stretch", key="an_flow")
+    fig = px.bar(tdf, x="day", y="spent", custom_data=["spent_text"])
+    fig.update_traces(hovertemplate="%{x|%d %b}: %{customdata[0]}<extra></extra>")
+    ui.rupee_axis(fig, max([r["debits"] for r in trends] + [0]))
+    ui.day_axis(fig, d0, d1)
+    ui.chart(fig, key="an_spent", title="Spent on calls per day", height=320)
 with c2:
-    adf = pd.DataFrame({"day": days, "active users": [r["active_users"] for r in trends],
-                        "calls": [r["calls"] for r in trends]})
-    fig = px.bar(adf.melt(id_vars="day", var_name="measure", value_name="count"), x="day", y="count",
-                 color="measure", barmode="group", labels={"day": "", "count": "", "measure": ""})
-    fig.update_layout(height=320, margin=dict(l=0, r=0, t=10, b=0))
-    st.plotly_chart(fig, width="stretch", key="an_users")
-
+    fig = px.bar(adf, x="day", y="rupees", color="kind", custom_data=["text"], barmode="stack")
+    fig.update_traces(hovertemplate="%{x|%d %b}: %{customdata[0]}<extra></extra>")
+    ui.rupee_axis(fig, max([r["credits"] for r in trends] + [0]))
+    ui.day_axis(fig, d0, d1)
+    ui.chart(fig, key="an_added", title="Money added per day", height=320)
+udf = pd.DataFrame({"day": list(days) * 2,
+                    "count": [r["active_users"] for r in trends] + [r["calls"] for r in trends],
+                    "measure": ["Active customers"] * len(trends) + ["Calls"] * len(trends)})
+fig = px.bar(udf, x="day", y="count", color="measure", barmode="group", labels={"day": "", "count": ""})
+ui.day_axis(fig, d0, d1)
+ui.chart(fig, key="an_users", title="Active customers and calls per day", height=300)
 
 
 EXPORT_PREFIX = "wallet-export-"
@@ -84,19 +99,15 @@ def _read(path: str) -> bytes:
 st.subheader("Exports")
 e1, e2 = st.columns(2)
 with e1, st.container(border=True):
-    st.markdown("**Per-user summary** for the dates above")
-    cols = ["username", "role", "credits", "debits", "credit_count", "debit_count", "calls", "call_seconds",
-            "balance_paise", "held_paise"]
+    st.markdown("**Per-customer summary** for the dates above")
+    st.caption("Name, e-mail, paid recharges and free credits apart, spending, calls and balance; staff "
+               "accounts are left out.")
 
     def _summary_csv() -> str:
-        rows = reports.user_summary(db, d0, d1)
-        for r in rows:  # rollup money fields are paise too: name them so dicts_csv converts them
-            r["credits_paise"], r["debits_paise"] = r.pop("credits"), r.pop("debits")
-        return "".join(reports.dicts_csv(rows, [c if c not in ("credits", "debits") else c + "_paise"
-                                                for c in cols]))
+        return "".join(reports.dicts_csv(reports.user_summary(db, d0, d1), list(reports.SUMMARY_COLUMNS)))
 
-    st.download_button("Download per-user summary", data=_summary_csv, mime="text/csv",
-                       file_name=f"user-summary-{d0:%Y%m%d}-{d1:%Y%m%d}.csv", on_click="ignore",
+    st.download_button("Download per-customer summary", data=_summary_csv, mime="text/csv",
+                       file_name=ui.csv_name("per-customer-summary", first=d0, last=d1), on_click="ignore",
                        icon=":material/download:")
 
 with e2, st.container(border=True):
@@ -130,5 +141,6 @@ with e2, st.container(border=True):
         size = os.path.getsize(ex["path"])
         st.caption(f"{ex['rows']:,} transactions, {size / 1e6:.1f} MB, {ex['d0']:%d %b} – {ex['d1']:%d %b %Y}")
         st.download_button("Download transactions CSV", data=lambda p=ex["path"]: _read(p),
-                           mime="text/csv", file_name=f"transactions-{ex['d0']:%Y%m%d}-{ex['d1']:%Y%m%d}.csv",
+                           mime="text/csv", file_name=ui.csv_name("transactions", "all-customers", first=ex["d0"],
+                                                                 last=ex["d1"]),
                            on_click="ignore", icon=":material/download:", key="an_dl")

@@ -5,7 +5,8 @@ import pandas as pd
 import streamlit as st
 
 import app_ui as ui
-from services import calls, campaigns, rates
+from app_pages import calls_history_ui
+from services import calls, campaigns, names, rates
 from services.errors import WalletError
 
 user = ui.require_role("user")
@@ -29,24 +30,20 @@ view = st.segmented_control("Section", VIEWS, default="Make a call", key="calls_
                             label_visibility="collapsed") or "Make a call"
 
 
-def _status(c: dict) -> str:
-    return {"completed": "Completed", "failed": "Not placed", "expired": "Closed, no charge",
-            "active": "In progress", "starting": "Connecting", "ending": "Ending"}.get(c["status"], c["status"])
-
-
 if view == "Make a call":
     with st.form("call"):
         a, b_, c = st.columns([2, 2, 1])
-        number = a.text_input("Phone number", placeholder="+919876543210")
+        number = a.text_input("Phone number", placeholder="9876543210 or +919876543210")
         kb = b_.text_input("Knowledge base id", placeholder="kb_support")
         most = c.number_input("Max minutes", min_value=1, max_value=calls.MAX_CALL_MINUTES, value=cfg["default_call_minutes"], step=1)
         d_, o_ = st.columns([3, 2])
         dur = d_.number_input("Simulated talk time (seconds, 0 = a random length)", min_value=0,
                               max_value=24 * 3600, value=0, step=1,
                               help="There is no phone network in this demo: the call is simulated.")
-        outcome = o_.selectbox("Simulated outcome", calls.OUTCOMES)
+        outcome = o_.selectbox("Simulated outcome", calls.OUTCOMES, format_func=lambda o: names.label(names.OUTCOME, o))
         go = st.form_submit_button("Call", type="primary", icon=":material/call:")
     if go:
+        st.session_state.pop("_last_call", None)  # the last call's result must not linger under a new error
         try:
             with st.spinner("Calling…"):
                 r = calls.simulate_call(db, uid, number, kb, max_minutes=int(most),
@@ -59,8 +56,10 @@ if view == "Make a call":
     if r:
         mins, secs = divmod(int(r.get("billed_seconds", 0)), 60)
         with st.container(border=True):
-            heard = "" if r.get("outcome", "answered") == "answered" else f" ({r['outcome']})"
-            st.markdown(f"**Call {r.get('status', '')}**{heard} · {mins} min {secs} s billed · "
+            heard = "" if r.get("outcome", "answered") == "answered" else \
+                f" ({names.label(names.OUTCOME, r['outcome']).lower()})"
+            st.markdown(f"**Call {names.label(names.CALL_STATUS, r.get('status')).lower()}**{heard} · "
+                        f"{mins} min {secs} s billed · "
                         f"cost **{ui.rupees(r.get('cost_paise', 0))}** · balance now "
                         f"**{ui.rupees(r.get('balance_paise', 0))}**")
             if r.get("cut_off"):
@@ -68,22 +67,7 @@ if view == "Make a call":
                            "longer calls.", icon=":material/call_end:")
 
 if view == "Call history":
-    try:
-        rows = calls.list_calls(db, uid, limit=50)
-    except WalletError as exc:
-        ui.show_error(exc)
-        rows = []
-    if not rows:
-        st.caption("No calls yet.")
-    else:
-        st.dataframe(pd.DataFrame([{
-            "Started": ui.when(c.get("started_at")),
-            "Number": c["to_number"], "Knowledge base": c["kb_id"], "Status": _status(c),
-            "Billed": f"{(c.get('billed_seconds') or 0) // 60}m {(c.get('billed_seconds') or 0) % 60}s",
-            "Rate / min": ui.rupees(c["rate_paise"]), "Cost": ui.rupees(c.get("cost_paise") or 0),
-            "Outcome": c.get("outcome") or "",
-            "Note": ("cut off · " if c.get("cut_off") else "") + (c.get("message") or ""),
-            "Campaign": c.get("campaign_id") or ""} for c in rows]), hide_index=True, width="stretch")
+    calls_history_ui.show(db, uid)
 
 
 def _progress_cb(bar):
@@ -106,9 +90,21 @@ def _show_summary(s: dict) -> None:
         m[3].metric("Cut off", f"{s.get('cut_off', 0):,}")
         m[4].metric("Spent", ui.rupees(s.get("cost_paise", 0)))
         (st.warning if s.get("status") in ("needs_recharge", "spend_cap") else st.caption)(s.get("message", ""))
+        if s.get("status") == "needs_recharge":
+            _recharge_for(s["campaign_id"])
 
 
-def _run(cid: str, label: str) -> None:
+def _recharge_for(cid: str) -> None:
+    """"Recharge Rs. X": what the calls still to place need, filled in on the Wallet page."""
+    try:
+        need = campaigns.recharge_to_finish(db, uid, cid)
+    except WalletError:
+        return  # the campaign is gone: nothing to offer
+    if need:
+        ui.recharge_link(need)
+
+
+def _run(cid: str, label: str, *, started: bool = False) -> None:
     bar = st.progress(0.0, text=label)
     try:
         s = campaigns.run_campaign(db, uid, cid, progress=_progress_cb(bar))
@@ -117,6 +113,8 @@ def _run(cid: str, label: str) -> None:
     else:
         st.session_state["_cmp_summary"] = s
         ui.done_key("campaign")
+        if started:  # the list is spent: a second click must not start the same numbers again
+            st.session_state["_cmp_clear"] = True
         st.rerun()
 
 
@@ -158,16 +156,20 @@ if view == "Campaigns":
     if s:
         _show_summary(s)
     st.subheader("New campaign")
+    if st.session_state.pop("_cmp_clear", False):  # started: an empty form for the next one
+        st.session_state["cmp_text"] = ""
+        st.session_state["cmp_upload"] = st.session_state.get("cmp_upload", 0) + 1
     src = st.radio("Numbers", ["Paste them", "Upload a CSV"], horizontal=True, key="cmp_src")
     numbers, bad = [], []
     try:
         if src == "Paste them":
-            text = st.text_area("One number per line (or separated by commas), with the country code",
-                                key="cmp_text", placeholder="+919876543210\n+919812345678")
+            text = st.text_area("One number per line (or separated by commas); 10-digit Indian numbers or with "
+                                "the country code", key="cmp_text", placeholder="9876543210\n+919812345678")
             if text.strip():
                 numbers, bad = campaigns.parse_numbers(text)
         else:
-            up = st.file_uploader("CSV with a to_number column", type=["csv", "txt"], key="cmp_file")
+            up = st.file_uploader("CSV with a to_number column", type=["csv", "txt"],
+                                  key=f"cmp_file_{st.session_state.get('cmp_upload', 0)}")
             if up is not None:
                 numbers, bad = campaigns.parse_csv(up.getvalue())
     except WalletError as exc:
@@ -175,8 +177,7 @@ if view == "Campaigns":
     a, b_ = st.columns(2)
     kb = a.text_input("Knowledge base id", key="cmp_kb", placeholder="kb_sales")
     mpc = b_.number_input("Minutes per call (each call is capped there)", min_value=1,
-                      max_value=calls.MAX_CALL_MINUTES,
-                          value=cfg["default_call_minutes"], step=1, key="cmp_mpc")
+                          max_value=calls.MAX_CALL_MINUTES, value=cfg["default_call_minutes"], step=1, key="cmp_mpc")
     if bad:
         with st.expander(f"{len(bad)} row(s) skipped"):
             st.dataframe(pd.DataFrame(bad), hide_index=True)
@@ -191,9 +192,12 @@ if view == "Campaigns":
                    f"{ui.rupees(est['cost_per_call_paise'])} each ({int(mpc)} min, {est['terms']}): "
                    f"{ui.rupees(est['total_paise'])} for all, {ui.rupees(est['available_paise'])} available. "
                    "The campaign keeps this price.")
-            if est.get("shortfall_paise") and est["affordable"] < est["calls"]:
+            short = est["affordable"] < est["calls"] and est.get("shortfall_paise")
+            if short:
                 msg += f" Recharge {ui.rupees(est['shortfall_paise'])} to cover them all."
             (st.success if est["affordable"] >= est["calls"] else st.warning)(msg, icon=":material/calculate:")
+            if short:
+                ui.recharge_link(est["shortfall_paise"])
             if st.button("Start campaign", type="primary", icon=":material/campaign:",
                          disabled=est["affordable"] == 0):
                 try:
@@ -202,7 +206,7 @@ if view == "Campaigns":
                 except WalletError as exc:
                     ui.show_error(exc)
                 else:
-                    _run(c["campaign_id"], "Starting…")
+                    _run(c["campaign_id"], "Starting…", started=True)
 
     st.subheader("Your campaigns")
     try:
@@ -215,12 +219,15 @@ if view == "Campaigns":
     for c in mine:
         cid = c["campaign_id"]
         with st.container(border=True):
-            x, y, z = st.columns([3, 4, 1], vertical_alignment="center")
+            x, y, z = st.columns([4, 4, 2], vertical_alignment="center")
             x.markdown(f"**{c['name']}** · `{c['kb_id']}`")
             x.caption(f"{c['total']:,} numbers · {c['minutes_per_call']} min each · "
                       f"{ui.when(c['created_at'])}")
             y.markdown(f"{CAMPAIGN_STATUS.get(c['status'], c['status'])} · {c['completed']:,} completed · "
                        f"{ui.rupees(c['cost_paise'])} spent")
-            if c["status"] in RESUMABLE and z.button("Resume", key=f"res_{cid}", icon=":material/play_arrow:"):
+            if c["status"] in RESUMABLE and z.button("Resume", key=f"res_{cid}", icon=":material/play_arrow:",
+                                                     width="stretch"):
                 _resume(cid)
+            if c["status"] == "needs_recharge":
+                _recharge_for(cid)
             _confirm_box(cid)

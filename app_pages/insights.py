@@ -1,4 +1,5 @@
-"""Insights: where the money goes and how long it lasts, from the daily rollups (never the raw ledger)."""
+"""Insights: where the money goes and how long it lasts, from the daily rollups (never the raw ledger).
+A chart with nothing to draw says so instead of drawing empty axes."""
 from datetime import timedelta
 
 import pandas as pd
@@ -34,50 +35,69 @@ m2.metric(f"Added, {days} days", ui.rupees(added), border=True)
 m3.metric("Calls", f"{calls:,}", border=True)
 m4.metric("Call minutes", f"{minutes:,}", border=True)
 
+def _window(days: int) -> str:
+    return "today" if days == 1 else f"in the last {days} days"  # a new wallet's window is its first day
+
+
 if run["days"] is None:
-    st.info(f"No spending in the last {run['window_days']} day(s), so your balance is not running down.",
+    st.info(f"No spending {_window(run['window_days'])}, so your balance is not running down.",
             icon=":material/savings:")
 else:
     msg = (f"At this rate (about {ui.rupees(run['avg_daily_paise'])} a day over the last "
-           f"{run['window_days']} days) your balance lasts about **{run['days']:,} days**.")
+           f"{ui.days_text(run['window_days'])}) your balance lasts "
+           + (f"about **{ui.days_text(run['days'])}**." if run["days"] else "**less than a day**."))
     (st.warning if run["days"] < 7 else st.info)(msg, icon=":material/hourglass_bottom:")
 
+if not calls and not spent and not added and not b.balance:
+    st.info("No calls yet: your charts fill in from your first recharge and call.", icon=":material/insights:")
+    st.stop()
+
 df = pd.DataFrame({"day": pd.to_datetime([r["day"] for r in rows]),
-                   "spent": [ui.rupee_number(r["debits"]) for r in rows],
+                   "spent": [float(ui.rupee_number(r["debits"])) for r in rows],  # display only
+                   "spent_text": [ui.rupees(r["debits"]) for r in rows],
                    "calls": [r["calls"] for r in rows],
-                   "minutes": [r["call_seconds"] / 60 for r in rows]})
-df["spent"] = df["spent"].astype(float)  # plotly needs floats; display only
+                   "minutes": [r["call_seconds"] // 60 for r in rows]})
 bal = reports.balance_series(db, uid, start, end, rows=rows)
 bdf = pd.DataFrame({"day": pd.to_datetime([r["day"] for r in bal]),
-                    "balance": [float(ui.rupee_number(r["balance"])) for r in bal]})
+                    "balance": [float(ui.rupee_number(r["balance"])) for r in bal],
+                    "balance_text": [ui.rupees(r["balance"]) for r in bal]})
 
 c1, c2 = st.columns(2)
 with c1:
-    st.subheader("Daily spend")
-    fig = px.bar(df, x="day", y="spent", labels={"day": "", "spent": "Spent (₹)"})
-    fig.update_layout(height=300, margin=dict(l=0, r=0, t=10, b=0))
-    st.plotly_chart(fig, width="stretch", key="ch_spend")
+    if spent:
+        fig = px.bar(df, x="day", y="spent", custom_data=["spent_text"])
+        fig.update_traces(hovertemplate="%{x|%d %b}: %{customdata[0]}<extra></extra>")
+        ui.rupee_axis(fig, max(r["debits"] for r in rows))
+        ui.day_axis(fig, start, end)
+        ui.chart(fig, key="ch_spend", title="Daily spend")
+    else:
+        st.info(f"Daily spend: nothing spent in the last {ui.days_text(days)}.", icon=":material/bar_chart:")
 with c2:
-    st.subheader("Balance over time")
-    fig = px.area(bdf, x="day", y="balance", labels={"day": "", "balance": "Balance (₹)"})
-    fig.update_layout(height=300, margin=dict(l=0, r=0, t=10, b=0))
-    st.plotly_chart(fig, width="stretch", key="ch_balance")
+    fig = px.area(bdf, x="day", y="balance", custom_data=["balance_text"])
+    fig.update_traces(hovertemplate="%{x|%d %b}: %{customdata[0]}<extra></extra>")
+    ui.rupee_axis(fig, max(r["balance"] for r in bal))
+    ui.day_axis(fig, start, end)
+    ui.chart(fig, key="ch_balance", title="Balance at the end of each day")
 
 c3, c4 = st.columns(2)
 with c3:
-    st.subheader("Spend by category")
     cats = reports.category_totals(rows, "debit")
     if cats:
         cdf = pd.DataFrame({"category": [CATEGORY_LABELS.get(k, k) for k in cats],
-                            "spent": [float(ui.rupee_number(v)) for v in cats.values()]})
-        fig = px.pie(cdf, names="category", values="spent", hole=0.5)
-        fig.update_layout(height=300, margin=dict(l=0, r=0, t=10, b=0))
-        st.plotly_chart(fig, width="stretch", key="ch_cat")
+                            "spent": [float(ui.rupee_number(v)) for v in cats.values()],
+                            "spent_text": [ui.rupees(v) for v in cats.values()]})
+        fig = px.pie(cdf, names="category", values="spent", hole=0.5, custom_data=["spent_text"])
+        fig.update_traces(hovertemplate="%{label}: %{customdata[0]}<extra></extra>")
+        ui.chart(fig, key="ch_cat", title="Spend by category")
     else:
-        st.caption("No spending in this period.")
+        st.info("Spend by category: no spending in this period.", icon=":material/donut_large:")
 with c4:
-    st.subheader("Calls and minutes per day")
-    long = df.melt(id_vars="day", value_vars=["calls", "minutes"], var_name="measure", value_name="count")
-    fig = px.line(long, x="day", y="count", color="measure", markers=True, labels={"day": "", "count": ""})
-    fig.update_layout(height=300, margin=dict(l=0, r=0, t=10, b=0), legend_title_text="")
-    st.plotly_chart(fig, width="stretch", key="ch_calls")
+    if calls:
+        long = df.melt(id_vars="day", value_vars=["calls", "minutes"], var_name="measure", value_name="count")
+        long["measure"] = long["measure"].map({"calls": "Calls", "minutes": "Minutes"})
+        fig = px.line(long, x="day", y="count", color="measure", markers=True, labels={"day": "", "count": ""})
+        fig.update_yaxes(rangemode="tozero")
+        ui.day_axis(fig, start, end)
+        ui.chart(fig, key="ch_calls", title="Calls and minutes per day")
+    else:
+        st.info(f"Calls and minutes per day: no calls in the last {ui.days_text(days)}.", icon=":material/call:")

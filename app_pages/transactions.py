@@ -10,9 +10,7 @@ from services import ledger, reports
 from services.errors import WalletError
 
 PAGE_SIZE = 25
-CATEGORY_LABELS = {"recharge": "Recharge", "call": "Call", "campaign": "Campaign call",
-                   "manual_credit": "Manual credit", "promo_credit": "Promotional credit", "refund": "Refund",
-                   "adjustment": "Adjustment"}
+CATEGORY_LABELS = ui.CATEGORY_LABELS
 
 user = ui.require_role("user")
 uid = user["username"]
@@ -66,8 +64,8 @@ else:
         "Balance after": ui.rupees(e["balance_after"]),
         "Details": e.get("note") or e.get("source") or "",
     } for e in rows])
-    st.dataframe(df, hide_index=True, width="stretch",
-                 column_config={"Amount": st.column_config.TextColumn(help="+ money in, − money out")})
+    ui.table(df, pinned=("When", "Amount"), wrap=("Details",),
+             column_config={"Amount": st.column_config.TextColumn(help="+ money in, − money out", pinned=True)})
 
 p1, p2, p3 = st.columns([1, 1, 4], vertical_alignment="center")
 if p1.button("Newer", icon=":material/chevron_left:", disabled=len(cursors) == 1):
@@ -85,5 +83,6 @@ def _csv() -> str:
 
 
 st.download_button("Download CSV of these filters", data=_csv,
-                   file_name=f"transactions-{uid}-{picked[0]:%Y%m%d}-{picked[1]:%Y%m%d}.csv",
+                   file_name=ui.csv_name("transactions", uid, type_ and type_ + "s", category, first=picked[0],
+                                         last=picked[1]),
                    mime="text/csv", on_click="ignore", icon=":material/download:")

@@ -13,7 +13,6 @@ from services.errors import WalletError
 user = ui.require_role("user")
 uid = user["username"]
 db = ui.get_db()
-sandbox = ui.payment_mode() == "sandbox"
 
 st.title("Wallet")
 ui.times_note()
@@ -37,19 +36,17 @@ if any(k.startswith("razorpay_") for k in params):
 res = st.session_state.get("_callback_result")
 if res:
     amt = res.get("amount_paise")
-    if res.get("outcome") in ("credited", "already_credited"):
-        st.success(f"Payment received: {ui.rupees(amt)} added to your wallet. {res.get('message', '')}",
-                   icon=":material/check_circle:")
+    if res.get("outcome") in ("credited", "already_credited"):  # one message, whichever path credited it
+        st.success(f"Payment received: {ui.rupees(amt)} added to your wallet.", icon=":material/check_circle:")
         if not res.get("_shown"):
             st.balloons()
     elif res.get("outcome") == "pending":
         st.info(f"{res.get('message', 'Your payment is being confirmed.')} Your balance updates as soon as "
-                "Razorpay confirms it; use \"Check status\" below.", icon=":material/hourglass_top:")
+                "Razorpay confirms it; this page checks by itself.", icon=":material/hourglass_top:")
     else:
-        st.error(f"The payment did not go through: {res.get('message', 'it was not completed')}. "
-                 "No money was added and none was taken from your wallet.", icon=":material/cancel:")
-    if sandbox:
-        st.caption(ui.SANDBOX_BADGE)
+        why = (res.get("message") or "it was not completed").rstrip(". ")
+        st.error(f"The payment did not go through: {why}. No money was added and none was taken from your "
+                 "wallet.", icon=":material/cancel:")
     res["_shown"] = True
     if st.button("Dismiss", key="cb_dismiss", type="tertiary"):
         st.session_state.pop("_callback_result", None)
@@ -63,21 +60,36 @@ top = st.container()
 from app_pages.autorecharge_section import render as auto_recharge_section  # noqa: E402
 auto_recharge_section(db, uid)
 
-# --- Recharge
+# --- Recharge: the amount picked or typed last is the one the button names and the link charges.
+PRESETS = {"Rs. 100": "100", "Rs. 500": "500", "Rs. 1,000": "1000"}
+OTHER = "Other amount"
+asked = st.query_params.get("recharge")  # "Recharge Rs. X" on the Calls page links here with X
+if asked:
+    st.session_state.update(rc_choice=OTHER, rc_other=asked[:20])
+    del st.query_params["recharge"]
+st.session_state.setdefault("rc_choice", "Rs. 500")
 min_rs = ui.app_settings()["min_recharge_paise"] // 100
 st.subheader("Recharge")
-if sandbox:
-    st.markdown(ui.SANDBOX_BADGE)
 if ui.payment_mode() == "off":
     st.info("Online payments are not configured on this server yet. Ask an administrator to add funds.")
 else:
-    with st.form("recharge"):
-        choice = st.radio("Amount", ["Rs. 100", "Rs. 500", "Rs. 1,000", "Other amount"], horizontal=True,
-                          index=1)
-        custom = st.text_input(f"Other amount in rupees (at least Rs. {min_rs})", placeholder="e.g. 250")
-        go = st.form_submit_button("Create payment link", type="primary", icon=":material/payments:")
-    if go:
-        amount = {"Rs. 100": "100", "Rs. 500": "500", "Rs. 1,000": "1000"}.get(choice, custom)
+    choice = st.radio("Amount", [*PRESETS, OTHER], horizontal=True, key="rc_choice")
+    amount = PRESETS.get(choice) or st.text_input(f"Amount in rupees (at least Rs. {min_rs})", key="rc_other",
+                                                  placeholder="e.g. 250")
+    paise = None
+    if amount.strip():
+        try:
+            paise = payments.recharge_amount(db, amount)
+        except WalletError as exc:
+            ui.show_error(exc)
+    pays = charge.link_amount(db, paise) if paise else None
+    if pays and pays != paise:
+        st.caption(f"You pay {ui.rupees(pays)}: {ui.rupees(paise)} for your wallet plus GST.")
+    go = st.button(f"Pay {ui.rupees(pays)}" if pays else "Pay", key="rc_go", type="primary",
+                   icon=":material/payments:", disabled=paise is None and choice != OTHER)
+    if go and not amount.strip():
+        st.error("Type the amount in rupees first.", icon=":material/error:")
+    elif go and paise is not None:  # an amount refused above stays refused: its error is on screen
         try:
             link = payments.create_payment_link(db, uid, amount)
         except Exception as exc:
@@ -86,12 +98,9 @@ else:
             st.session_state["_last_link"] = link
             st.session_state.pop("_callback_result", None)
     link = st.session_state.get("_last_link")
-    if link:
+    if link and link["amount_paise"] == paise:  # a link of another amount than the one picked now: not offered
         st.success(f"Payment link for {ui.rupees(link['amount_paise'])} is ready. Pay on Razorpay's page; "
                    "you come back here when it is done.", icon=":material/link:")
-        pays = charge.link_amount(db, link["amount_paise"])
-        if pays != link["amount_paise"]:
-            st.caption(f"You pay {ui.rupees(pays)}: {ui.rupees(link['amount_paise'])} for your wallet plus GST.")
         st.link_button("Pay with Razorpay", link["short_url"], type="primary", icon=":material/open_in_new:")
 
 # --- One read of everything shown
@@ -174,6 +183,23 @@ for ln in view.links:
         r = recon[1]
         got = f" — {ui.rupees(r['credited_paise'])} credited just now" if r.get("credited_paise") else ""
         st.caption(f"Checked with Razorpay: {r.get('outcome') or r.get('status', '')}{got}")
+
+
+
+# --- While a link is open the page watches it: paid, failed or expired in the other tab (or by Razorpay's
+# webhook), the page redraws by itself, sidebar balance included. The watch reads only the links and balance.
+def _seen() -> tuple:
+    links = payments.list_links(db, uid, limit=20)
+    return ui.balance_of(uid), tuple((x["reference_id"], x.get("status"), bool(x.get("last_failed"))) for x in links)
+
+
+def _watch(seen: tuple) -> None:
+    if _seen() != seen:
+        st.rerun()
+
+
+if any(ln.get("status") in payments.OPEN for ln in view.links):
+    st.fragment(_watch, run_every=5)(_seen())
 
 # --- Refunds
 st.subheader("Refunds")

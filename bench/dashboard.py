@@ -57,6 +57,14 @@ PAGES = [
     ("transactions: refunds (none)", "user", HEAVY, "transactions", ("tx_cat", "refund")),
     ("calls", "user", HEAVY, "calls", None),
     ("calls: call history", "user", HEAVY, "calls", ("calls_view", "Call history")),
+    # The history with filters: a status over a 30-day window, then a rare one (single calls only are
+    # refused ones here: none), then a number's digits.
+    ("calls: history, completed", "user", HEAVY, "calls", (("calls_view", "Call history"),
+                                                             ("ch_status", "completed"))),
+    ("calls: history, refused (none)", "user", HEAVY, "calls", (("calls_view", "Call history"),
+                                                                  ("ch_status", "refused"))),
+    ("calls: history, number 98765", "user", HEAVY, "calls", (("calls_view", "Call history"),
+                                                                ("ch_number", "98765"))),
     ("insights (30 days)", "user", HEAVY, "insights", None),
     ("insights (90 days)", "user", HEAVY, "insights", ("ins_days", 90)),
     ("admin: overview", "admin", "admin", "admin/overview", None),
@@ -65,6 +73,8 @@ PAGES = [
     ("admin: call rates", "admin", "admin", "admin/rates", None),
     ("admin: payments", "admin", "admin", "admin/payments", None),
     ("admin: ledger audit", "admin", "admin", "admin/audit", None),
+    ("admin: audit log", "admin", "admin", "admin/audit_log", None),
+    ("admin: audit log, credits", "admin", "admin", "admin/audit_log", ("al_kind", "credit")),
     ("analytics (as analyst)", "analyst", "analyst", "analyst", None),
     ("analytics (as admin)", "admin", "admin", "analyst", None),
 ]
@@ -194,6 +204,13 @@ def seed(db, *, users: int = 1000, entries: int = 100_000, days: int = 90, seed_
         wallets.append(b.wallet_doc())
         rollups.extend(b.rollup_docs())
     flush(force=True)
+    counts["calls"] = _seed_calls(db)
+    # Admin actions for the audit log: a manual or promotional credit every hour or so over the period.
+    db.audit_log.insert_many([{"_id": f"bench-audit-{i}", "at": start + timedelta(minutes=61 * i), "actor": "admin",
+                               "action": rnd.choice(["manual_credit", "promo_credit"]),
+                               "target": f"user{rnd.randint(0, max(0, users - 4)):05d}", "amount": 10_000,
+                               "reason": f"Bench goodwill {i}"}
+                              for i in range(days * 24 * 60 // 61)])
     for i in range(0, len(wallets), BATCH):
         db.wallets.insert_many(wallets[i:i + BATCH])
     for i in range(0, len(rollups), BATCH):
@@ -201,6 +218,30 @@ def seed(db, *, users: int = 1000, entries: int = 100_000, days: int = 90, seed_
     counts["rollups"] = len(rollups)
     counts["heavy_entries"] = next(w["n"] for w in wallets if w["_id"] == HEAVY)
     return counts
+
+
+def _seed_calls(db) -> int:
+    """A call record (as services/calls leaves a finished one) for each of the heavy user's call debits, so
+    the call history pages a real 100k-entry history; campaign calls belong to ten campaigns."""
+    camps = [f"bench-camp-{i}" for i in range(10)]
+    db.campaigns.insert_many([{"_id": c, "user_id": HEAVY, "name": f"Bench campaign {i}", "kb_id": "kb_bench",
+                               "status": "completed", "total": 0, "minutes_per_call": 10, "max_minutes": 10,
+                               "created_at": clock.now() - timedelta(days=30)} for i, c in enumerate(camps)])
+    n, batch = 0, []
+    for e in db.ledger.find({"user_id": HEAVY, "type": ledger.DEBIT}):
+        m = e.get("meta") or {}
+        seconds = int(m.get("seconds", 0))
+        batch.append({"_id": m["call_id"], "user_id": HEAVY, "to_number": e["note"], "kb_id": "kb_bench",
+                      "category": e["category"], "campaign_id": camps[e["n"] % 10] if e["category"] == "campaign"
+                      else None, "status": "completed", "outcome": "answered", "rate_paise": RATE, "max_minutes": 10,
+                      "started_at": e["created_at"] - timedelta(seconds=seconds), "ended_at": e["created_at"],
+                      "billed_seconds": seconds, "cost_paise": int(e["amount"])})
+        if len(batch) >= BATCH:
+            db.calls.insert_many(batch)
+            n, batch = n + len(batch), []
+    if batch:
+        db.calls.insert_many(batch)
+    return n + len(batch)
 
 
 # ---------------------------------------------------------------------------------------- rendering
@@ -254,10 +295,10 @@ def open_page(username: str, role: str, page: str, pick=None, label: str = ""):
     _check(at, label or page)
     at.switch_page(f"app_pages/{page}.py").run()
     _check(at, label or page)
-    if pick is not None:
-        key, value = pick
-        widget = next(w for w in list(at.segmented_control) + list(at.selectbox) if w.key == key)
-        widget.set_value(value).run()
+    for key, value in ([] if pick is None else [pick] if isinstance(pick[0], str) else pick):
+        widget = next(w for w in list(at.segmented_control) + list(at.selectbox) + list(at.text_input)
+                      if w.key == key)
+        (widget.input(value) if hasattr(widget, "input") else widget.set_value(value)).run()
         _check(at, label or page)
     return at
 
@@ -342,7 +383,7 @@ def main() -> None:
         else:
             t0 = time.perf_counter()
             counts = seed(db, users=args.users, entries=args.entries, days=args.days)
-            print(f"seeded {counts['users']:,} users, {counts['ledger']:,} ledger entries "
+            print(f"seeded {counts['users']:,} users, {counts['ledger']:,} ledger entries, {counts['calls']:,} calls "
                   f"({counts['heavy_entries']:,} for {HEAVY}), {counts['rollups']:,} rollup days "
                   f"in {time.perf_counter() - t0:.1f} s", flush=True)
         t0 = time.perf_counter()

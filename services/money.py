@@ -122,6 +122,18 @@ def format_rupees(paise: int) -> str:
     return f"{sign}Rs. {digits}.{frac:02d}"
 
 
+def format_rupees_short(paise: int) -> str:
+    """A chart axis's rupees, in the lakh/crore style: `Rs. 75,000` below a lakh, then `Rs. 1.5 lakh`,
+    `Rs. 2.25 crore` (at most two decimals, trailing zeros dropped). Display only."""
+    rupees = Decimal(int(paise)) / PAISE_PER_RUPEE
+    for unit, size in (("crore", 10_000_000), ("lakh", 100_000)):
+        if abs(rupees) >= size:
+            text = f"{(rupees / size).quantize(Decimal('0.01')):f}".rstrip("0").rstrip(".")
+            return f"Rs. {text} {unit}"
+    whole = format_rupees(int(paise))
+    return whole[:-3] if whole.endswith(".00") else whole
+
+
 # ------------------------------------------------------------------------------------- the price
 
 def cost_paise(seconds: int, rate_paise_per_min: int) -> int:

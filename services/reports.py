@@ -11,7 +11,7 @@ import csv
 import io
 from datetime import date, datetime, timedelta
 
-from services import clock, ledger, payments, settings, users, wallet
+from services import calls, clock, ledger, names, payments, settings, users, wallet
 from services.checks import whole_number
 from services.errors import InvalidInput
 from services.money import to_rupees
@@ -116,51 +116,74 @@ def _days_across(db, start: date, end: date, fields: dict | None = None):
 
 
 def admin_summary(db, *, top: int = 10, period_days: int = 30) -> dict:
-    """Totals and lists for the admin dashboard and `GET /admin/summary`, from wallets and rollups."""
+    """Totals and lists for the admin dashboard and `GET /admin/summary`, from wallets and rollups.
+    `users` and the lists count customers only (staff wallets sit at zero by design); money totals
+    count every wallet. Today's credits are split: paid recharges and credits given (manual,
+    promotional, refunds back)."""
     whole_number(top, 1, 1000, what="top")
     whole_number(period_days, 1, MAX_RANGE_DAYS, what="period_days")
     low_at = settings.get(db)["low_balance_paise"]
     roles = users.roles(db)
-    total = held = credits = debits = count = 0
+    total = held = credits = paid = debits = count = 0
     balances, low = [], []
     for w in ledger.wallet_summaries(db):
         total += w.balance
         held += w.held
-        balances.append({"username": w.user_id, "balance_paise": w.balance})
+        if roles.get(w.user_id) not in users.STAFF_ROLES:
+            balances.append({"username": w.user_id, "balance_paise": w.balance})
         if wallet.is_low(w.available, low_at, roles.get(w.user_id)):
             low.append({"username": w.user_id, "balance_paise": w.balance, "available_paise": w.available})
         credits += w.today_credits
+        paid += w.today_recharges
         debits += w.today_debits
         count += w.today_count
     low.sort(key=lambda r: (r["available_paise"], r["username"]))
     balances.sort(key=lambda r: (-r["balance_paise"], r["username"]))
     spenders = [{"username": r["username"], "spent_paise": r["spent_paise"]}
                 for r in top_spenders(db, today() - timedelta(days=period_days - 1), today(), top=top)]
-    return {"total_balance_paise": total, "total_held_paise": held, "users": len(roles),
-            "today_credits_paise": credits, "today_debits_paise": debits, "today_count": count,
+    customers = sum(1 for r in roles.values() if r not in users.STAFF_ROLES)
+    return {"total_balance_paise": total, "total_held_paise": held, "users": customers,
+            "staff": len(roles) - customers, "today_credits_paise": credits, "today_recharges_paise": paid,
+            "today_free_credits_paise": credits - paid, "today_debits_paise": debits, "today_count": count,
             "low_balance_paise": low_at, "low_balance_count": len(low),
             "low_balance_users": low[:max(top, 100)], "top_spenders": spenders,
             "top_balances": balances[:top], "period_days": period_days,
             "failed_payments": list(payments.failed_payments(db, limit=100))}
 
 
+USER_SORTS = {"balance": "balance_paise", "available": "available_paise", "last_activity": "last_activity",
+              "username": "username", "name": "name", "role": "role"}
+
+
 def user_balances(db, *, search: str = "", sort: str = "balance", descending: bool = True,
                   limit: int = 500) -> list[dict]:
-    """Users with their balances for the admin table: one read of users, one of wallets."""
-    us = users.list_all(db, search=search)
+    """Users with their balances and last activity for the admin table: one read of users, one of
+    wallets. `search` finds a username, name, e-mail or phone number (any of its digits)."""
+    if sort not in USER_SORTS:
+        raise InvalidInput(f"Sort by one of {', '.join(USER_SORTS)}.")
     ws = {w.user_id: w for w in ledger.wallet_summaries(db)}
     rows = []
-    for u in us:
+    for u in users.list_all(db):
+        if not _found(u, search):
+            continue
         w = ws.get(u["username"])
         b, h = (w.balance, w.held) if w else (0, 0)
         rows.append({"username": u["username"], "name": u["name"], "email": u["email"], "role": u["role"],
-                     "balance_paise": b, "held_paise": h, "available_paise": b - h})
-    keys = {"balance": "balance_paise", "available": "available_paise", "username": "username",
-            "name": "name", "role": "role"}
-    if sort not in keys:
-        raise InvalidInput(f"Sort by one of {', '.join(keys)}.")
-    rows.sort(key=lambda r: r[keys[sort]], reverse=descending)
-    return rows[:limit]
+                     "phone": u.get("phone") or "", "balance_paise": b, "held_paise": h, "available_paise": b - h,
+                     "last_activity": w.updated_at if w else None})
+    key = USER_SORTS[sort]
+    known = sorted((r for r in rows if r[key] is not None), key=lambda r: r[key], reverse=descending)
+    return (known + [r for r in rows if r[key] is None])[:limit]  # never active: last either way
+
+
+def _found(u: dict, search: str) -> bool:
+    s = (search or "").strip().lower()
+    if not s:
+        return True
+    digits = "".join(ch for ch in s if ch.isdigit())
+    phone = "".join(ch for ch in str(u.get("phone") or "") if ch.isdigit())
+    return s in u["username"] or s in u["name"].lower() or s in u["email"].lower() or \
+        (len(digits) >= 3 and digits == s.replace(" ", "").lstrip("+") and digits in phone)
 
 
 def top_spenders(db, start: date, end: date, *, top: int = 10) -> list[dict]:
@@ -197,23 +220,39 @@ def spending_trends(db, start: date, end: date) -> list[dict]:
     return list(days.values())
 
 
+SUMMARY_COLUMNS = ("username", "name", "email", "recharges_paise", "free_credits_paise", "other_credits_paise",
+                   "debits_paise", "credit_count", "debit_count", "calls", "call_seconds", "balance_paise",
+                   "held_paise")
+
+
 def user_summary(db, start: date, end: date) -> list[dict]:
-    """Per user over [start, end]: money in, money out, calls, call seconds, and the current balance."""
+    """Per customer over [start, end] (staff accounts are not customers): money in, split into paid
+    recharges, free credits (manual, promotional) and other credits (refunds back, adjustments); money
+    out; calls, call seconds; the current balance. Keys: SUMMARY_COLUMNS (plus `credits_paise`)."""
     _check_range(start, end)
-    roles = users.roles(db)
+    people = {u["username"]: u for u in users.list_all(db) if u["role"] not in users.STAFF_ROLES}
     ws = {w.user_id: w for w in ledger.wallet_summaries(db)}
-    acc = {u: {"credits": 0, "debits": 0, "credit_count": 0, "debit_count": 0, "calls": 0, "call_seconds": 0}
-           for u in roles}
+    zero = {"credits": 0, "debits": 0, "credit_count": 0, "debit_count": 0, "calls": 0, "call_seconds": 0,
+            "paid": 0, "free": 0}
+    acc = {u: dict(zero) for u in people}
     for uid, _day, vals in _days_across(db, start, end):
-        a = acc.setdefault(uid, {"credits": 0, "debits": 0, "credit_count": 0, "debit_count": 0, "calls": 0,
-                                 "call_seconds": 0})
-        for k in a:
+        if uid not in acc:
+            continue
+        a = acc[uid]
+        for k in ("credits", "debits", "credit_count", "debit_count", "calls", "call_seconds"):
             a[k] += int(vals.get(k, 0))
+        cat = vals.get("cat") or {}
+        a["paid"] += int(cat.get("recharge", 0))
+        a["free"] += sum(int(cat.get(c, 0)) for c in names.FREE_CREDIT_CATEGORIES)
     out = []
     for uid in sorted(acc):
-        w = ws.get(uid)
-        out.append({"username": uid, "role": roles.get(uid, ""), **acc[uid],
-                    "balance_paise": w.balance if w else 0, "held_paise": w.held if w else 0})
+        a, w, u = acc[uid], ws.get(uid), people[uid]
+        out.append({"username": uid, "name": u["name"], "email": u["email"], "credits_paise": a["credits"],
+                    "recharges_paise": a["paid"], "free_credits_paise": a["free"],
+                    "other_credits_paise": a["credits"] - a["paid"] - a["free"], "debits_paise": a["debits"],
+                    "credit_count": a["credit_count"], "debit_count": a["debit_count"], "calls": a["calls"],
+                    "call_seconds": a["call_seconds"], "balance_paise": w.balance if w else 0,
+                    "held_paise": w.held if w else 0})
     return out
 
 
@@ -277,6 +316,27 @@ def dicts_csv(rows: list[dict], columns: list[str]):
     yield _line([c.replace("_paise", "_rupees") for c in columns])
     for r in rows:
         yield _line([str(to_rupees(r[c])) if c.endswith("_paise") else r[c] for c in columns])
+
+
+CALL_COLUMNS = ("started_at", "call_id", "to_number", "status", "outcome", "campaign", "kb_id", "billed_seconds",
+                "rate_rupees", "cost_rupees", "note")
+
+
+def call_note(c: dict) -> str:
+    """What a person should know about a call beyond its status: cut off, and why it was refused or ended."""
+    return "; ".join(x for x in ("cut off" if c.get("cut_off") else "", c.get("message") or "") if x)
+
+
+def calls_csv(db, user_id: str, f, campaign_names: dict[str, str] | None = None):
+    """CSV lines of every call of `user_id` matching `f` (services.calls.Filters), newest first."""
+    cn = campaign_names or {}
+
+    def cells(c: dict) -> list:
+        return [clock.iso(c["started_at"]) if c.get("started_at") else "", c["call_id"], c["to_number"],
+                names.label(names.CALL_STATUS, c["status"]), names.label(names.OUTCOME, c.get("outcome")),
+                cn.get(c.get("campaign_id") or "", c.get("campaign_id") or ""), c["kb_id"], c.get("billed_seconds") or 0,
+                str(to_rupees(c["rate_paise"])), str(to_rupees(c.get("cost_paise") or 0)), call_note(c)]
+    yield from csv_rows(calls.iter_history(db, user_id, f), columns=CALL_COLUMNS, cells=cells)
 
 
 # ------------------------------------------------------------------------------------------ dates

@@ -29,11 +29,8 @@ def create_user(db, username: str, password: str, name: str, email: str, role: s
     """Create a user and their wallet (balance 0). Raises InvalidInput or Conflict; writes nothing then."""
     username = normalize_username(username)
     _check_password(password)
-    name = (name or "").strip() if isinstance(name, str) else ""
-    if not 1 <= len(name) <= 80:
-        raise InvalidInput("Name must be 1 to 80 characters.")
-    if not isinstance(email, str) or not _EMAIL.match(email.strip()):
-        raise InvalidInput("Enter a valid email address.")
+    name = _check_name(name)
+    _check_email(email)
     if role not in ROLES:
         raise InvalidInput(f"Role must be one of {', '.join(ROLES)}.")
     doc = {"_id": username, "name": name, "email": email.strip().lower(), "role": role,
@@ -42,6 +39,23 @@ def create_user(db, username: str, password: str, name: str, email: str, role: s
         raise Conflict(f"The username {username!r} is taken.")
     ledger.ensure_wallet(db, username)  # a crash before this is healed by get_wallet on first use
     return public(doc)
+
+
+def signup_problems(db, username, password, password2, name, email) -> list[InvalidInput | Conflict]:
+    """Every problem of a sign-up form at once (create_user stops at the first): the same checks, each
+    field on its own, plus the two passwords agreeing and the username being free. [] means it will do."""
+    problems = []
+    for check, value in ((normalize_username, username), (_check_password, password), (_check_name, name),
+                         (_check_email, email)):
+        try:
+            check(value)
+        except InvalidInput as exc:
+            problems.append(exc)
+    if isinstance(password, str) and password != password2:
+        problems.append(InvalidInput("The two passwords differ."))
+    if not problems and db.users.find_one({"_id": normalize_username(username)}, {"_id": 1}):
+        problems.append(Conflict(f"The username {normalize_username(username)!r} is taken."))
+    return problems
 
 
 def authenticate(db, username: str, password: str) -> dict:
@@ -153,6 +167,18 @@ def public(doc: dict) -> dict:
 def _check_password(pw) -> None:
     if not isinstance(pw, str) or not 8 <= len(pw) or len(pw.encode()) > 72:
         raise InvalidInput("Password must be at least 8 characters (at most 72 bytes).")
+
+
+def _check_name(name) -> str:
+    name = name.strip() if isinstance(name, str) else ""
+    if not 1 <= len(name) <= 80:
+        raise InvalidInput("Name must be 1 to 80 characters.")
+    return name
+
+
+def _check_email(email) -> None:
+    if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+        raise InvalidInput("Enter a valid email address.")
 
 
 def _hash(pw: str) -> str:

@@ -2,10 +2,10 @@
 low-balance rule."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services import clock, ledger, settings, users
-from services.errors import InvalidInput, NotFound
+from services.errors import InvalidAmount, InvalidInput, NotFound
 from services.money import parse_rupees
 
 ADMIN_CATEGORIES = ("manual_credit", "promo_credit", "refund")
@@ -60,22 +60,60 @@ def collect_dues(db) -> int:
     return total
 
 
-def admin_credit(db, *, admin: str, user_id: str, amount, category: str, reason: str, key: str) -> dict:
-    """A manual, promotional or refund credit from rupees, with a reason; audited, once per key."""
+@dataclass(frozen=True)
+class CreditReview:
+    """An admin credit as it would be posted, every value checked; what is known so far while some are not
+    (`problems`: field -> typed error, for user_id, amount, category, reason)."""
+    user_id: str
+    name: str | None
+    balance: int | None
+    amount: int | None
+    category: str
+    reason: str
+    problems: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def review_credit(db, *, user_id, amount, category: str, reason) -> CreditReview:
+    """THE checks of an admin credit, all at once (a form shows them as they are typed; `admin_credit`
+    raises the first). The user's name and balance are filled in as soon as the user is known."""
+    problems: dict = {}
     if category not in ADMIN_CATEGORIES:
-        raise InvalidInput(f"Category must be one of {', '.join(ADMIN_CATEGORIES)}.")
+        problems["category"] = InvalidInput(f"Category must be one of {', '.join(ADMIN_CATEGORIES)}.")
     reason = reason.strip() if isinstance(reason, str) else ""
     if not 3 <= len(reason) <= 300:
-        raise InvalidInput("A reason of 3 to 300 characters is required.")
-    if users.role_of(db, user_id) is None:
-        raise NotFound(f"No user {user_id!r}.")
-    paise = parse_rupees(amount, maximum=settings.get(db)["max_amount_paise"])
-    entry = ledger.post(db, user_id, key=f"admin:{key}", type=ledger.CREDIT, category=category,
-                        amount=paise, source=f"admin:{admin}", note=reason,
-                        meta={"admin": admin, "reason": reason})
+        problems["reason"] = InvalidInput("A reason of 3 to 300 characters is required.")
+    uid = user_id.strip().lower() if isinstance(user_id, str) else ""
+    name = balance_now = paise = None
+    try:
+        if not uid:
+            raise InvalidInput("Enter the customer's username.")
+        name = users.get(db, uid)["name"]
+        balance_now = ledger.get_wallet(db, uid).balance
+    except (InvalidInput, NotFound) as exc:
+        problems["user_id"] = exc
+    try:
+        paise = parse_rupees(amount, maximum=settings.get(db)["max_amount_paise"])
+    except InvalidAmount as exc:
+        problems["amount"] = exc
+    return CreditReview(uid, name, balance_now, paise, category, reason, problems)
+
+
+def admin_credit(db, *, admin: str, user_id: str, amount, category: str, reason: str, key: str) -> dict:
+    """A manual, promotional or refund credit from rupees, with a reason; audited, once per key."""
+    review = review_credit(db, user_id=user_id, amount=amount, category=category, reason=reason)
+    if not review.ok:
+        raise next(iter(review.problems.values()))
+    entry = ledger.post(db, review.user_id, key=f"admin:{key}", type=ledger.CREDIT, category=category,
+                        amount=review.amount, source=f"admin:{admin}", note=review.reason,
+                        meta={"admin": admin, "reason": review.reason})
     # The ledger entry already names the admin and the reason; this log makes admin actions listable.
     db.audit_log.update_one({"_id": entry["_id"]},
                             {"$setOnInsert": {"at": clock.now(), "actor": admin, "action": category,
-                                              "target": user_id, "amount": paise, "reason": reason}},
+                                              "target": review.user_id, "amount": review.amount,
+                                              "reason": review.reason}},
                             upsert=True)
     return entry

@@ -165,7 +165,7 @@ def _flow(product, browser):
 
     # --- Rs. 100 (a preset) → a payment link
     page.get_by_text("Rs. 100", exact=True).click()
-    page.get_by_role("button", name="Create payment link").click()
+    page.get_by_role("button", name="Pay Rs. 100.00").click()
     settle(page, "Payment link for Rs. 100.00 is ready")
     pay = page.get_by_role("link", name="Pay with Razorpay")
     href = pay.get_attribute("href")

@@ -47,7 +47,7 @@ def _flow(product, ctx):
 
     # --- Rs. 100 through the hosted sandbox page, back to /wallet
     page.get_by_text("Rs. 100", exact=True).click()
-    page.get_by_role("button", name="Create payment link").click()
+    page.get_by_role("button", name=re.compile(r"^Pay Rs\. ")).click()  # the amount (GST on top, if any)
     settle(page, "Payment link for Rs. 100.00 is ready")
     with ctx.expect_page() as new_tab:
         page.get_by_role("link", name="Pay with Razorpay").click()

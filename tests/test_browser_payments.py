@@ -66,7 +66,7 @@ def _flow(product, browser):  # noqa: F811
     page.goto(f"{base}/wallet")
     settle(page, "Your payments")
     page.get_by_text("Rs. 100", exact=True).click()
-    page.get_by_role("button", name="Create payment link").click()
+    page.get_by_role("button", name="Pay Rs. 100.00").click()
     settle(page, "Payment link for Rs. 100.00 is ready")
 
     # --- fail on the hosted page: it says why and links back to the app

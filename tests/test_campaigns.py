@@ -84,11 +84,13 @@ def test_spec_campaign_runs_out_then_resumes_after_recharge(db):
 # ------------------------------------------------------------------------------------- input
 
 def test_parse_numbers():
-    text = "+919876543210, +919876543211\n\n  +91 98765 43212 ;9876543213\n+919876543210\nhello,+1-415-555-0100"
+    # A 10-digit Indian mobile number is taken as +91; other digits without a country code are not.
+    text = ("+919876543210, +919876543211\n\n  +91 98765 43212 ;9876543213\n+919876543210\nhello,+1-415-555-0100,"
+            "4155550100")
     nums, bad = campaigns.parse_numbers(text)
-    assert nums == ["+919876543210", "+919876543211", "+919876543212", "+14155550100"]
-    assert [(b["row"], b["value"]) for b in bad] == [(4, "9876543213"), (5, "+919876543210"), (6, "hello")]
-    assert "country code" in bad[0]["reason"] and bad[1]["reason"] == "Duplicate of row 1."
+    assert nums == ["+919876543210", "+919876543211", "+919876543212", "+919876543213", "+14155550100"]
+    assert [(b["row"], b["value"]) for b in bad] == [(5, "+919876543210"), (6, "hello"), (8, "4155550100")]
+    assert "country code" in bad[2]["reason"] and bad[0]["reason"] == "Duplicate of row 1."
     for empty in ("", "  \n , ,\n", "abc\n123"):
         with pytest.raises(InvalidInput, match="No valid phone numbers"):
             campaigns.parse_numbers(empty)
@@ -102,16 +104,17 @@ def test_parse_numbers():
 def test_parse_csv():
     data = ("\ufeffname,To_Number ,city\n"
             "Asha,+919876543210,Pune\n"
-            "Ravi,919876543211,Delhi\n"        # Excel ate the +
+            "Ravi,919876543211,Delhi\n"        # Excel ate the +: still an Indian mobile number
+            "Joe,4155550100,Boston\n"          # no country code, not Indian: refused
             "\n"
             "Meena,+919876543212\n"
             "Dup,+919876543210,Pune\n"
             "Short\n"
             '"Quoted, Name","+91 98765 43213",X\n').encode()
     nums, bad = campaigns.parse_csv(data)
-    assert nums == ["+919876543210", "+919876543212", "+919876543213"]
+    assert nums == ["+919876543210", "+919876543211", "+919876543212", "+919876543213"]
     assert [(b["row"], b["reason"][:20]) for b in bad] == [
-        (3, "'919876543211' needs"), (6, "Duplicate of row 2."), (7, "No number in this ro")]
+        (4, "'4155550100' needs a"), (7, "Duplicate of row 2."), (8, "No number in this ro")]
 
 
 @pytest.mark.parametrize("data,message", [
@@ -140,7 +143,7 @@ def test_bad_csv_is_a_clear_error_and_bills_nothing(edb, data, message):
 def test_create_campaign_rejects_bad_input(edb):
     credit(edb, "cc", 10000, "rch")
     before = snapshot(edb, "cc")
-    bad = [([], KB, 1), (["9876543210"], KB, 1), (numbers(2) + numbers(1), KB, 1), ("+919876543210", KB, 1),
+    bad = [([], KB, 1), (["4155550100"], KB, 1), (numbers(2) + numbers(1), KB, 1), ("+919876543210", KB, 1),
            (numbers(10_001), KB, 1), (numbers(2), "bad kb", 1), (numbers(2), KB, 0), (numbers(2), KB, 1.5),
            (numbers(2), KB, True), (numbers(2), KB, 241)]
     for nums, kb, minutes in bad:

@@ -274,8 +274,8 @@ def test_recharge_without_payments_configured_says_so(adb):
 def test_recharge_creates_a_payment_link(adb, sandbox):
     at = signed_in("asha", "user")
     assert "Sandbox — no real money" in markdown(at)
-    at.radio[0].set_value("Rs. 1,000")
-    next(b for b in at.button if b.label == "Create payment link").click().run()
+    at.radio[0].set_value("Rs. 1,000").run()
+    next(b for b in at.button if b.label == "Pay Rs. 1,000.00").click().run()
     assert not at.exception, at.exception
     link = at.get("link_button")[0]
     assert link.proto.label == "Pay with Razorpay" and link.proto.url.startswith(sandbox.url)
@@ -286,10 +286,10 @@ def test_recharge_creates_a_payment_link(adb, sandbox):
 
 def test_recharge_custom_amount_below_minimum_is_refused(adb, sandbox):
     at = signed_in("asha", "user")
-    at.radio[0].set_value("Other amount")
-    next(t for t in at.text_input if t.label.startswith("Other amount")).input("9.99")
-    next(b for b in at.button if b.label == "Create payment link").click().run()
+    at.radio[0].set_value("Other amount").run()
+    next(t for t in at.text_input if t.label.startswith("Amount in rupees")).input("9.99").run()
     assert "minimum" in texts(at.error)
+    next(b for b in at.button if b.label == "Pay").click().run()
     assert adb.payment_links.count_documents({}) == 0
 
 
@@ -509,11 +509,15 @@ def test_admin_overview_totals_lists_and_todays_transactions(adb):
     assert "Admin" in texts(at.title)
     metrics = {m.label: m.value for m in at.main.metric}
     assert metrics["Total balance held"] == "Rs. 1,012.66"
-    assert metrics["Users"] == "4" and metrics["Transactions today"] == "5"
-    assert metrics["Credits today"] == "Rs. 1,030.00" and metrics["Debits today"] == "Rs. 17.34"
+    assert metrics["Customers"] == "2" and metrics["Transactions today"] == "5"  # staff are not customers
+    # Manual and promotional credits are given, not paid: apart from recharges.
+    assert metrics["Credits given today"] == "Rs. 1,030.00" and metrics["Recharges today"] == "Rs. 0.00"
+    assert metrics["Debits today"] == "Rs. 17.34"
     tables = [d.value for d in at.dataframe]
-    assert list(tables[0]["User"]) == ["asha"] and list(tables[0]["Spent"]) == ["Rs. 17.34"]
-    assert list(tables[2]["User"]) == ["low_one"]  # below Rs. 20; staff wallets are not listed
+    assert list(tables[0]["Customer"]) == ["asha"] and list(tables[0]["Spent"]) == ["Rs. 17.34"]
+    assert "boss" not in set(tables[1]["Customer"])  # staff wallets sit at zero: not a largest balance
+    assert list(tables[2]["Customer"]) == ["low_one"]  # below Rs. 20; staff wallets are not listed
+    assert "Manual credit" in set(tables[3]["Category"])  # a name, not the key manual_credit
     assert len(tables[3]) == 5  # today's transactions
 
 
@@ -525,7 +529,7 @@ def test_admin_summary_reads_rollups_for_older_days(adb):
     s = reports.admin_summary(adb, period_days=30)
     assert s["top_spenders"] == [{"username": "ana", "spent_paise": 9000}]
     assert reports.admin_summary(adb, period_days=7)["top_spenders"] == []
-    assert s["total_balance_paise"] == 5000 and s["users"] == 3 and s["today_count"] == 1
+    assert s["total_balance_paise"] == 5000 and s["users"] == 1 and s["staff"] == 2 and s["today_count"] == 1
     assert s["top_balances"][0] == {"username": "asha", "balance_paise": 5000}
     assert isinstance(s["failed_payments"], list)
 
@@ -567,7 +571,7 @@ def test_admin_credit_needs_confirmation_and_credits_once(adb):
     at.text_area[0].input("Diwali promotion")
     next(b for b in at.button if b.label == "Review").click().run()
     assert wallet.balance(adb, "asha").balance == 0  # nothing until confirmed
-    assert "Promotional credit of **Rs. 250**" in markdown(at)
+    assert "Promotional credit of **Rs. 250.00** to **Asha Rao**" in markdown(at)  # formatted, named
     key = at.session_state["_idem_credit"]
     confirm = next(b for b in at.button if b.label == "Confirm credit")
     # A double click: the same key reaches the service twice; the second is the same entry.
@@ -595,8 +599,8 @@ def test_admin_credit_without_reason_is_refused(adb):
     at.text_input[0].input("asha")
     at.text_input[1].input("100")
     next(b for b in at.button if b.label == "Review").click().run()
-    next(b for b in at.button if b.label == "Confirm credit").click().run()
-    assert "reason" in texts(at.error)
+    assert not [b for b in at.button if b.label == "Confirm credit"]  # it never reaches the review
+    assert "A reason of 3 to 300 characters is required." in markdown(at)
     assert wallet.balance(adb, "asha").balance == 0
 
 
@@ -640,7 +644,7 @@ def test_analyst_trends_summary_and_export(adb):
     assert not at.exception, at.exception
     m = {x.label: x.value for x in at.metric}
     assert m["Spent on calls"] == "Rs. 17.34" and m["Money added"] == "Rs. 1,025.00" and m["Calls"] == "2"
-    assert len(at.get("plotly_chart")) == 2
+    assert len(at.get("plotly_chart")) == 3  # spent and added apart: a big recharge hides no spending
     next(b for b in at.button if b.label == "Prepare the export").click().run()
     assert not at.exception, at.exception
     ex = at.session_state["an_export"]
@@ -654,8 +658,9 @@ def test_user_summary_and_trends(adb):
     _history(adb)
     t = reports.today()
     rows = {r["username"]: r for r in reports.user_summary(adb, t, t)}
-    assert rows["asha"]["debits"] == 1734 and rows["asha"]["calls"] == 2 and rows["asha"]["call_seconds"] == 104
-    assert rows["boss"]["debits"] == 0
+    assert rows["asha"]["debits_paise"] == 1734 and rows["asha"]["calls"] == 2 and rows["asha"]["call_seconds"] == 104
+    assert rows["asha"]["free_credits_paise"] == 102500 and rows["asha"]["recharges_paise"] == 0
+    assert set(rows) == {"asha"}  # staff accounts are not customers
     tr = reports.spending_trends(adb, t - timedelta(days=1), t)
     assert [r["debits"] for r in tr] == [0, 1734] and tr[1]["active_users"] == 1
     lines = list(csv.reader(io.StringIO("".join(reports.dicts_csv(
@@ -675,7 +680,8 @@ def test_trends_and_user_summary_read_archived_days(adb):
         (5000, 700, 2, 65, 1)
     assert day["cat"] == {"call": 700, "recharge": 5000}
     row = next(r for r in reports.user_summary(adb, t - timedelta(days=6), t) if r["username"] == "asha")
-    assert (row["credits"], row["debits"], row["calls"], row["call_seconds"]) == (5000, 700, 2, 65)
+    assert (row["credits_paise"], row["debits_paise"], row["calls"], row["call_seconds"]) == (5000, 700, 2, 65)
+    assert (row["recharges_paise"], row["free_credits_paise"], row["other_credits_paise"]) == (5000, 0, 0)
     assert reports.top_spenders(adb, t - timedelta(days=6), t) == [
         {"username": "asha", "spent_paise": 700, "calls": 2, "call_seconds": 65}]
 

@@ -1,54 +1,79 @@
-"""Admin credits and refunds: a reviewed, reasoned credit to one wallet, posted once however often
-"Confirm" is clicked (the idempotency key lives in the session until the next form)."""
+"""Admin credits and refunds: a reviewed, reasoned credit to one wallet, checked as it is typed (an
+unknown user or a bad amount never reaches the review), posted once however often "Confirm" is clicked
+(the idempotency key lives in the session until the next form). Each credit is in the Audit log page."""
 import streamlit as st
 
 import app_ui as ui
 from services import wallet
 from services.errors import WalletError
+from services.money import to_rupees
 
 CREDIT_KINDS = {"manual_credit": "Manual credit", "promo_credit": "Promotional credit", "refund": "Refund"}
+FIELDS = ("user_id", "category", "amount", "reason")
 
 me = ui.admin_page("Credits & refunds")["username"]
 db = ui.get_db()
 
 
+def _problem(problems: dict, field: str, typed: str) -> None:
+    """A field's problem under it, once something was typed there (or Review was pressed)."""
+    if field in problems and (typed.strip() or st.session_state.get("cr_tried")):
+        st.caption(f":red[:material/error: {problems[field].message}]")
+
+
 def _form() -> None:
-    with st.form("credit_form"):
-        who = st.text_input("Username")
-        kind = st.selectbox("Kind", list(CREDIT_KINDS), format_func=CREDIT_KINDS.get)
-        amount = st.text_input("Amount in rupees", placeholder="e.g. 250 or 99.50")
-        reason = st.text_area("Reason (required)", max_chars=300)
-        if st.form_submit_button("Review", icon=":material/fact_check:"):
-            st.session_state["adm_credit"] = {"user_id": who.strip().lower(), "category": kind,
-                                              "amount": amount.strip(), "reason": reason.strip()}
+    who = st.text_input("Customer's username", key="cr_user")
+    r = wallet.review_credit(db, user_id=who, amount=st.session_state.get("cr_amount", ""),
+                             category=st.session_state.get("cr_kind", "manual_credit"),
+                             reason=st.session_state.get("cr_reason", ""))
+    if r.name is not None:  # who it goes to, as soon as the username is right
+        st.caption(f":material/person: **{r.name}** · balance {ui.rupees(r.balance)}")
+    _problem(r.problems, "user_id", who)
+    st.selectbox("Kind", list(CREDIT_KINDS), format_func=CREDIT_KINDS.get, key="cr_kind")
+    amount = st.text_input("Amount in rupees", placeholder="e.g. 250 or 99.50", key="cr_amount")
+    _problem(r.problems, "amount", amount)
+    if r.amount is not None and "amount" not in r.problems:
+        st.caption(f"= {ui.rupees(r.amount)}")
+    reason = st.text_area("Reason (required)", max_chars=300, key="cr_reason")
+    _problem(r.problems, "reason", reason)
+    if st.button("Review", icon=":material/fact_check:", key="cr_review"):
+        st.session_state["cr_tried"] = True
+        if r.ok:  # only a credit whose every value is valid reaches the review
+            st.session_state["adm_credit"] = r
             ui.done_key("credit")  # a new form is a new operation: a fresh idempotency key
-            st.rerun()
+        st.rerun()
 
 
-def _review(pending: dict) -> None:
+def _review(r: wallet.CreditReview) -> None:
     with st.container(border=True):
-        st.markdown(f"**Confirm:** {CREDIT_KINDS[pending['category']]} of **Rs. {pending['amount']}** to "
-                    f"**{pending['user_id']}**")
-        st.markdown(f"Reason: {pending['reason']}")
+        st.markdown(f"**Confirm:** {CREDIT_KINDS[r.category]} of **{ui.rupees(r.amount)}** to **{r.name}** "
+                    f"(`{r.user_id}`), whose balance is {ui.rupees(r.balance)} now and "
+                    f"{ui.rupees(r.balance + r.amount)} after.")
+        st.markdown(f"Reason: {r.reason}")
         key = ui.new_key("credit")  # same key across reruns and double clicks: credits once
         ok, cancel = st.columns([1, 4])
         if ok.button("Confirm credit", type="primary", key="credit_confirm"):
             try:
-                e = wallet.admin_credit(db, admin=me, key=key, **pending)
+                e = wallet.admin_credit(db, admin=me, key=key, user_id=r.user_id, amount=to_rupees(r.amount),
+                                        category=r.category, reason=r.reason)
             except WalletError as exc:
                 ui.show_error(exc)
             else:
                 st.session_state["adm_credit_done"] = e
                 st.session_state.pop("adm_credit", None)
+                for k in ("cr_user", "cr_amount", "cr_reason", "cr_tried"):
+                    st.session_state.pop(k, None)
                 ui.invalidate("summary")
                 st.rerun()
-        if cancel.button("Cancel", key="credit_cancel"):
+        if cancel.button("Back to the form", key="credit_cancel"):
             st.session_state.pop("adm_credit", None)
+            st.session_state.update(cr_user=r.user_id, cr_kind=r.category, cr_amount=str(to_rupees(r.amount)),
+                                    cr_reason=r.reason)  # the form again as it was
             ui.done_key("credit")
             st.rerun()
 
 
-st.caption("Every credit needs a reason and is recorded with your name in the ledger and the audit log.")
+st.caption("Every credit needs a reason and is recorded with your name in the ledger and on the Audit log page.")
 pending = st.session_state.get("adm_credit")
 if pending is None:
     _form()

@@ -1,5 +1,6 @@
-"""Admin overview: money held, today's totals, who spends most, who holds most, who is running low,
-and today's transactions."""
+"""Admin overview: money held, today's totals (paid recharges apart from credits given), who spends most
+(over a period picked right there), who holds most, who is running low, and today's transactions.
+Customers only in the counts and lists: staff wallets sit at zero by design."""
 import pandas as pd
 import streamlit as st
 
@@ -11,27 +12,30 @@ ui.times_note()
 db = ui.get_db()
 TODAY_ROWS = 200
 
-period = st.segmented_control("Top spenders over", [1, 7, 30, 90], default=30, key="adm_period",
-                              format_func=lambda d: "Today" if d == 1 else f"{d} days") or 30
+period = st.session_state.get("adm_period") or 30
 s = ui.admin_summary(top=10, period_days=period)
-m = st.columns(3) + st.columns(3)
+m = st.columns(3) + st.columns(4)
 m[0].metric("Total balance held", ui.rupees(s["total_balance_paise"]), border=True)
 m[1].metric("Reserved for live calls", ui.rupees(s["total_held_paise"]), border=True)
-m[2].metric("Users", f"{s['users']:,}", border=True)
-m[3].metric("Credits today", ui.rupees(s["today_credits_paise"]), border=True)
-m[4].metric("Debits today", ui.rupees(s["today_debits_paise"]), border=True)
-m[5].metric("Transactions today", f"{s['today_count']:,}", border=True)
+m[2].metric("Customers", f"{s['users']:,}", border=True, help=f"Not counting {ui.plural(s['staff'], 'staff account')}")
+m[3].metric("Recharges today", ui.rupees(s["today_recharges_paise"]), border=True, help="Paid at the gateway")
+m[4].metric("Credits given today", ui.rupees(s["today_free_credits_paise"]), border=True,
+            help="Free: manual and promotional credits, refunds back to wallets")
+m[5].metric("Debits today", ui.rupees(s["today_debits_paise"]), border=True)
+m[6].metric("Transactions today", f"{s['today_count']:,}", border=True)
 c1, c2, c3 = st.columns(3)
 with c1:
     st.subheader("Top spenders")
-    ui.money_table(s["top_spenders"], {"username": "User", "spent_paise": "Spent"})
+    st.selectbox("Over", [1, 7, 30, 90], index=2, key="adm_period",  # fits a third of the page, unlike pills
+                 format_func=lambda d: "Today" if d == 1 else f"The last {d} days")
+    ui.money_table(s["top_spenders"], {"username": "Customer", "spent_paise": "Spent"})
 with c2:
     st.subheader("Largest balances")
-    ui.money_table(s["top_balances"], {"username": "User", "balance_paise": "Balance"})
+    ui.money_table(s["top_balances"], {"username": "Customer", "balance_paise": "Balance"})
 with c3:
     st.subheader(f"Low balance ({s['low_balance_count']})")
     st.caption(f"Customers with less than {ui.rupees(s['low_balance_paise'])} available")
-    ui.money_table(s["low_balance_users"], {"username": "User", "available_paise": "Available"})
+    ui.money_table(s["low_balance_users"], {"username": "Customer", "available_paise": "Available"})
 
 st.subheader("Today's transactions")
 today_rows = reports.today_transactions(db, limit=TODAY_ROWS)
@@ -40,10 +44,11 @@ if not today_rows:
 else:
     if len(today_rows) == TODAY_ROWS:
         st.caption(f"Showing the latest {TODAY_ROWS}; the Analytics page exports all of them.")
-    st.dataframe(pd.DataFrame([{
-        "Time": ui.when(e["created_at"], "%H:%M:%S"), "User": e["user_id"], "Type": e["type"],
-        "Category": e["category"], "Amount": ui.rupees(e["amount"]), "Note": e.get("note", "")}
-        for e in today_rows]), hide_index=True, width="stretch")
+    ui.table(pd.DataFrame([{
+        "Time": ui.when(e["created_at"], "%H:%M:%S"), "User": e["user_id"],
+        "Amount": ("+ " if e["type"] == "credit" else "− ") + ui.rupees(e["amount"]),
+        "Category": ui.CATEGORY_LABELS.get(e["category"], e["category"]), "Note": e.get("note", "")}
+        for e in today_rows]), pinned=("Time", "User", "Amount"), wrap=("Note",))
 if st.button("Refresh", icon=":material/refresh:"):
     ui.invalidate("summary")
     st.rerun()

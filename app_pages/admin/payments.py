@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import app_ui as ui
-from services import payments, settings
+from services import clock, payments, settings
 
 me = ui.admin_page("Payments")["username"]
 ui.times_note()
@@ -19,19 +19,15 @@ except Exception as exc:  # shown with a reference, the page stays up
     st.stop()
 
 
-def when(t) -> str:
-    return t.strftime("%d %b %Y, %H:%M") if t else ""
-
-
 st.subheader("Failed and suspicious payments")
 if not view.failed:
     st.success("No failed or suspicious payments.", icon=":material/verified:")
 else:
-    st.dataframe(pd.DataFrame([{
-        "When": ui.when(f.get("at")), "Kind": KIND.get(f["kind"], f["kind"]), "User": f.get("user_id") or "",
-        "Amount": ui.rupees(f.get("amount_paise")), "Reason": f.get("reason", ""), "Times": f.get("count", 1),
+    ui.table(pd.DataFrame([{
+        "When": ui.when(f.get("at")), "Amount": ui.rupees(f.get("amount_paise")), "User": f.get("user_id") or "",
+        "Kind": KIND.get(f["kind"], f["kind"]), "Reason": f.get("reason", ""), "Times": f.get("count", 1),
         "Reference": f.get("payment_id") or f.get("payment_link_id") or f.get("reference_id") or ""}
-        for f in view.failed]), hide_index=True, width="stretch")
+        for f in view.failed]), pinned=("When", "Amount"), wrap=("Reason",), key="failed_payments")
 
 # --- Refund requests waiting for a decision
 st.subheader("Refund approvals")
@@ -48,7 +44,7 @@ for r in view.waiting:
     with st.container(border=True):
         a, b, c = st.columns([3, 1, 1], vertical_alignment="center")
         a.markdown(f"**{r['user_id']}** asks for **{ui.rupees(r['amount_paise'])}** "
-                   f"({len(r['parts'])} payment(s)) · {when(r['created_at'])} UTC")
+                   f"({ui.plural(len(r['parts']), 'payment')}) · {ui.when(r['created_at'])}")
         decision = None
         if b.button("Approve", key=f"ok_{r['request_id']}", type="primary"):
             decision = lambda: payments.approve_refund_request(db, r["request_id"], by=me)  # noqa: E731
@@ -74,12 +70,12 @@ else:
 # --- Refunds
 st.subheader("Refunds")
 if view.requests:
-    ui.money_table([dict(r, at=when(r["created_at"]), note=r.get("reason") or "") for r in view.requests],
-                   {"at": "Asked (UTC)", "user_id": "User", "amount_paise": "Amount", "refunded_paise": "Refunded",
+    ui.money_table([dict(r, at=ui.when(r["created_at"]), note=r.get("reason") or "") for r in view.requests],
+                   {"at": "Asked", "user_id": "User", "amount_paise": "Amount", "refunded_paise": "Refunded",
                     "status": "Status", "decided_by": "Decided by", "note": "Note"})
 if view.refunds:
-    ui.money_table([dict(r, at=when(r["created_at"]), outcome=r.get("outcome") or "") for r in view.refunds],
-                   {"at": "When (UTC)", "user_id": "User", "payment_id": "Payment", "amount_paise": "Refund",
+    ui.money_table([dict(r, at=ui.when(r["created_at"]), outcome=r.get("outcome") or "") for r in view.refunds],
+                   {"at": "When", "user_id": "User", "payment_id": "Payment", "amount_paise": "Refund",
                     "debited_paise": "Debited", "amount_due_paise": "Became due", "status": "Status",
                     "outcome": "Outcome"})
 if not view.requests and not view.refunds:
@@ -88,7 +84,7 @@ if not view.requests and not view.refunds:
 # --- Daily reconciliation
 st.subheader("Daily reconciliation with Razorpay")
 if not view.reports:
-    st.caption("No day reconciled yet: the worker reconciles each day an hour after it ends (UTC).")
+    st.caption(f"No day reconciled yet: the worker reconciles each day an hour after it ends ({clock.abbr()}).")
 else:
     st.dataframe(pd.DataFrame([{
         "Day": r.get("day"), "Status": r.get("status"), "Payments": r.get("payments_checked"),

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import app_ui as ui
-from services import clock, pricing, rates, settings
+from services import audit, clock, pricing, rates, settings
 from services.errors import WalletError
 
 me = ui.admin_page("Call rates")["username"]
@@ -116,26 +116,15 @@ if look.strip():
                         for u in t["upcoming"]), icon=":material/person:")
 
 
-def _val(name: str, v) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, dict):
-        return rates.describe(pricing.Tariff(**v))
-    return ui.rupees(v) if name.endswith("_paise") else str(v)
-
-
-def _scope(scope: str) -> str:
-    return {"global": "Global", "plans": "Plan"}.get(scope, scope.removeprefix("user:"))
-
-
 st.subheader("Changes ahead")
 ahead = settings.changes_ahead(db)
 if not ahead:
     st.caption("None scheduled.")
 for ch in ahead:
+    row = audit.setting_row({"scope": ch["scope"], "name": ch["name"], "old": None, "new": ch["value"],
+                             "at": ch["at"], "effective_at": ch["at"]})
     x, y = st.columns([6, 1], vertical_alignment="center")
-    x.markdown(f"**{ui.when(ch['at'], '%H:%M on %d %b %Y')}** · {_scope(ch['scope'])} · {ch['name']} → "
-               f"{_val(ch['name'], ch['value'])}")
+    x.markdown(f"**{ui.when(ch['at'], '%H:%M on %d %b %Y')}** · {row['scope']} · {row['setting']} → {row['new']}")
     if y.button("Withdraw", key=f"cancel_{ch['id']}"):
         try:
             settings.cancel(db, ch["id"], by=me)
@@ -146,9 +135,10 @@ for ch in ahead:
 
 st.subheader("Change history")
 ui.times_note()
+st.caption("Every change with who made it; the Audit log page has all of them, filtered and as CSV.")
 COLUMNS = ["When", "Takes effect", "Scope", "Setting", "Old", "New", "By"]
-st.dataframe(pd.DataFrame([{"When": ui.when(h["at"]), "Takes effect": ui.when(h["effective_at"]),
-                            "Scope": _scope(h["scope"]), "Setting": h["name"] + (" (withdrawn)" if h.get("cancels")
-                                                                                else ""),
-                            "Old": _val(h["name"], h["old"]), "New": _val(h["name"], h["new"]), "By": h["by"]}
-                           for h in settings.history(db)], columns=COLUMNS), hide_index=True, width="stretch")
+hist = [(h, audit.setting_row(h)) for h in settings.history(db)]
+ui.table(pd.DataFrame([{"When": ui.when(h["at"]), "Takes effect": ui.when(h["effective_at"]), "Scope": r["scope"],
+                        "Setting": r["setting"] + (" (withdrawn)" if h.get("cancels") else ""),
+                        "Old": r["old"], "New": r["new"], "By": h["by"]} for h, r in hist], columns=COLUMNS),
+         pinned=("When", "Setting"), wrap=("Old", "New"))

@@ -8,17 +8,22 @@ from services.errors import WalletError
 me = ui.admin_page("Users")["username"]
 db = ui.get_db()
 
-a, b, c = st.columns([3, 1, 1])
-q = a.text_input("Search by username, name or email", key="adm_search")
-sort = b.selectbox("Sort by", ["balance", "available", "username", "name", "role"], key="adm_sort")
-desc = c.toggle("Descending", value=True, key="adm_desc")
+a, b, c = st.columns([3, 2, 1], vertical_alignment="bottom")
+q = a.text_input("Search by name, username, e-mail or phone", key="adm_search")
+sort = b.selectbox("Sort by", list(reports.USER_SORTS), key="adm_sort",
+                   format_func=lambda k: k.replace("_", " ").capitalize())
+desc = c.toggle("Highest / latest first", value=True, key="adm_desc")
 try:
     rows = reports.user_balances(db, search=q, sort=sort, descending=desc)
 except WalletError as exc:
     ui.show_error(exc)
     rows = []
-ui.money_table(rows, {"username": "Username", "name": "Name", "email": "Email", "role": "Role",
-                      "balance_paise": "Balance", "held_paise": "Held", "available_paise": "Available"})
+st.caption(f"{ui.plural(len(rows), 'account')}" + (f" matching {q.strip()!r}" if q.strip() else ""))
+ui.money_table([dict(r, role=ui.ROLE_LABELS.get(r["role"], r["role"]), last=ui.when(r["last_activity"]) or "never")
+                for r in rows],
+               {"username": "Username", "name": "Name", "balance_paise": "Balance", "available_paise": "Available",
+                "last": "Last activity", "role": "Role", "email": "E-mail", "phone": "Phone",
+                "held_paise": "Held"}, pinned=("Username", "Balance"))
 
 st.subheader("Reset a password")
 with st.form("reset_pw", clear_on_submit=True):

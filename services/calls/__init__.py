@@ -14,7 +14,8 @@ Every step is one guarded single-document update (filter on the state it leaves)
 ledger step, so a crash at any point leaves a state `recover_stale_calls` (or simply repeating the
 request) can finish. docs/calls.md walks through each kill point.
 
-- `records`    states, input checks, the grant rule, reading calls back
+- `records`    states, input checks (the one phone-number rule), the grant rule, reading calls back
+- `history`    the history with filters, a page at a time (history) or all of it (iter_history)
 - `start`      start_call: the first slice
 - `authorize`  update_call: the next slices, or the second the call must end
 - `billing`    end_call: one settlement from the final usage and outcome
@@ -23,6 +24,8 @@ request) can finish. docs/calls.md walks through each kill point.
 """
 from services.calls.authorize import update_call
 from services.calls.billing import end_call, not_placed
+from services.calls.history import SINGLE, Filters, filters, history, iter_history
+from services.calls.history import STATUSES as HISTORY_STATUSES
 from services.calls.records import (ACTIVE, COMPLETED, ENDING, EXPIRED, EXPIRING, FAILED, MAX_CALL_MINUTES,
                                     MAX_DURATION_SECONDS, REFUSED, STARTING, check_duration, check_kb_id,
                                     check_max_minutes, check_outcome, get_call, list_calls, normalize_number)
@@ -36,3 +39,4 @@ __all__ = ["ACTIVE", "ANSWERED", "BUSY", "COMPLETED", "ENDING", "EXPIRED", "EXPI
            "STARTING_GRACE", "Session", "check_duration", "check_kb_id", "check_max_minutes", "check_outcome",
            "converse", "end_call", "get_call", "list_calls", "normalize_number", "not_placed",
            "recover_stale_calls", "simulate_call", "start_call", "update_call"]
+__all__ += ["HISTORY_STATUSES", "SINGLE", "Filters", "filters", "history", "iter_history"]

@@ -24,19 +24,27 @@ _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _KB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
 _CALL_ID = re.compile(r"^[A-Za-z0-9_\-]{1,90}$")  # room for the ":<attempt>" of later hold ids
 _NUMBER_NOISE = re.compile(r"[\s\-().]")
+# An Indian mobile number starts with 6-9; before it, nothing, the trunk 0, or the country code without "+".
+_INDIAN_MOBILE = re.compile(r"^(?:0|91)?([6-9][0-9]{9})$")
 
 
 # ------------------------------------------------------------------------------------ validation
 
 def normalize_number(raw) -> str:
-    """An E.164 number (`+919876543210`); spaces, dashes, dots and brackets are ignored."""
+    """THE phone-number rule: an E.164 number (`+919876543210`); spaces, dashes, dots and brackets are
+    ignored. An Indian mobile number written the way people here write it, 10 digits (`9876543210`),
+    with the trunk 0 (`09876543210`) or with 91 but no + (`919876543210`), is taken as +91."""
     if not isinstance(raw, str):
         raise InvalidInput("Phone number must be text like +919876543210.")
     n = _NUMBER_NOISE.sub("", raw.strip())
+    indian = _INDIAN_MOBILE.match(n)
+    if indian:
+        n = "+91" + indian.group(1)
     if not _E164.match(n):
         shown = raw.strip()[:40]
         if n.isdigit():
-            raise InvalidInput(f"{shown!r} needs a + and the country code, like +919876543210.")
+            raise InvalidInput(f"{shown!r} needs a + and the country code, like +919876543210 (a 10-digit "
+                               "Indian mobile number works as it is).")
         raise InvalidInput(f"{shown!r} is not a phone number in E.164 form, like +919876543210.")
     return n
 

@@ -16,10 +16,11 @@ from services.campaigns.items import (COMPLETED, DONE, FAILED, NEEDS_RECHARGE, P
                                       SPEND_CAP, THROTTLED, item_call_id)
 from services.campaigns.numbers import MAX_CSV_BYTES, MAX_NUMBERS, parse_csv, parse_numbers
 from services.campaigns.records import (MAX_CONCURRENCY, NUMBERS_CHUNK, campaign_items, confirm_rate,
-                                        create_campaign, estimate, get_campaign, list_campaigns, rate_change, summary)
+                                        create_campaign, estimate, get_campaign, list_campaigns, rate_change,
+                                        recharge_to_finish, summary)
 from services.campaigns.runner import LEASE, run_campaign
 
 __all__ = ["COMPLETED", "DONE", "FAILED", "LEASE", "MAX_CONCURRENCY", "MAX_CSV_BYTES", "MAX_NUMBERS",
            "NEEDS_RECHARGE", "NUMBERS_CHUNK", "PENDING", "READY", "RUNNING", "SPEND_CAP", "THROTTLED", "campaign_items",
            "confirm_rate", "create_campaign", "estimate", "get_campaign", "item_call_id", "list_campaigns", "parse_csv",
-           "parse_numbers", "rate_change", "run_campaign", "summary"]
+           "parse_numbers", "rate_change", "recharge_to_finish", "run_campaign", "summary"]

@@ -97,7 +97,8 @@ def _collect(items) -> tuple[list[str], list[dict]]:
     if not numbers:
         detail = "; ".join(f"row {b['row']}: {b['reason']}" for b in bad[:3])
         raise InvalidInput("No valid phone numbers found" + (f" ({detail})" if detail else "") +
-                           ". Numbers need a + and the country code, like +919876543210.")
+                           ". Write each with its country code, like +919876543210, or as a 10-digit Indian "
+                           "mobile number.")
     if len(numbers) > MAX_NUMBERS:
         raise InvalidInput(f"{len(numbers):,} numbers: a campaign takes at most {MAX_NUMBERS:,}. "
                            "Split the list into several campaigns.")

@@ -87,6 +87,17 @@ def confirm_rate(db, user_id: str, campaign_id: str, tariff: dict) -> dict:
     return public(db.campaigns.find_one({"_id": camp["_id"]}))
 
 
+def recharge_to_finish(db, user_id: str, campaign_id: str) -> int:
+    """Paise a recharge must add for the campaign's calls still to place, at its agreed tariff (0: the
+    balance covers them)."""
+    doc = own(db, user_id, campaign_id)
+    camp = public(doc)
+    left = camp["total"] - camp["done"]
+    if left <= 0:
+        return 0
+    return estimate(db, user_id, left, camp["minutes_per_call"], tariff=agreed_tariff(doc))["shortfall_paise"]
+
+
 def agreed_tariff(camp: dict) -> Tariff | None:
     """The tariff the customer agreed to for this campaign (None: created before campaigns kept one)."""
     return Tariff.from_doc(camp["tariff"]) if camp.get("tariff") else None

@@ -55,6 +55,8 @@ class WalletSummary:
     today_credits: int = 0
     today_debits: int = 0
     today_count: int = 0
+    today_recharges: int = 0                              # paid money in today (category recharge)
+    updated_at: datetime | None = None                    # the wallet's last change: its last activity
 
     @property
     def available(self) -> int:
@@ -108,8 +110,9 @@ def view(doc: dict) -> WalletView:
 
 def wallet_summaries(db) -> Iterator[WalletSummary]:
     """Every wallet's balance, held amount and today's credits, debits and entry count, in one pass."""
-    for w in db.wallets.find({}, {"balance": 1, "held": 1, "days": 1}):
+    for w in db.wallets.find({}, {"balance": 1, "held": 1, "days": 1, "updated_at": 1}):
         d = rollups.today(w)
         yield WalletSummary(w["_id"], int(w.get("balance", 0)), int(w.get("held", 0)),
                             int(d.get("credits", 0)), int(d.get("debits", 0)),
-                            int(d.get("credit_count", 0)) + int(d.get("debit_count", 0)))
+                            int(d.get("credit_count", 0)) + int(d.get("debit_count", 0)),
+                            int((d.get("cat") or {}).get("recharge", 0)), clock.as_utc(w.get("updated_at")))

@@ -28,7 +28,7 @@ from services.payments.orders import create_order, verify_order_payment
 from services.payments.outcomes import (ALREADY_CREDITED, CONFIRM_LATER, CREDITED, DOWN_MESSAGE, OFF_MESSAGE,
                                         OUTCOMES, PENDING, REFUND_OUTCOMES, REVIEW)
 from services.payments.reconciliation import reconcile_link, reconcile_open
-from services.payments.records import OPEN, STATUSES, get_link, list_links
+from services.payments.records import OPEN, STATUSES, get_link, list_links, recharge_amount
 from services.payments.refunds import get_refund, list_refunds
 from services.payments.screening import ForgedWebhook, forged_count
 from services.payments.selfserve import approve as approve_refund_request
@@ -45,5 +45,6 @@ __all__ = ["ADMIN_KINDS", "ALREADY_CREDITED", "CONFIRM_LATER", "CREDITED", "DOWN
            "handle_callback", "handle_webhook", "list_links", "list_refunds", "mode", "razorpay_key",
            "reconcile_day", "reconcile_link", "reconcile_open", "reconciliation_report", "run_daily",
            "verify_order_payment"]
+__all__ += ["recharge_amount"]
 __all__ += ["admin_page", "approve_refund_request", "list_refund_requests", "recent_reports", "recover_refund_requests",
             "refundable_for", "reject_refund_request", "request_refund", "wallet_page"]

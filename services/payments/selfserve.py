@@ -198,7 +198,8 @@ def _tidy(db, req: dict) -> None:
 def approve(db, rid: str, *, by: str) -> dict:
     """An admin lets a request waiting for approval go to Razorpay."""
     req = _waiting(db, rid)
-    store.move(db, req, store.REFUNDING, decided_by=by, owner=procs.owner(), lease_until=clock.now() + store.LEASE)
+    store.move(db, req, store.REFUNDING, decided_by=by, decided_at=clock.now(), owner=procs.owner(),
+               lease_until=clock.now() + store.LEASE)
     return advance(db, rid)
 
 
@@ -206,7 +207,8 @@ def reject(db, rid: str, *, by: str, reason: str = "") -> dict:
     """An admin refuses a request waiting for approval: its holds are released, nothing is refunded."""
     reason = checks.text(reason.strip() if isinstance(reason, str) else "", what="Reason", most=300)
     req = _waiting(db, rid)
-    store.move(db, req, store.REJECTED, decided_by=by, reason=reason or "Rejected by an administrator.")
+    store.move(db, req, store.REJECTED, decided_by=by, decided_at=clock.now(),
+               reason=reason or "Rejected by an administrator.")
     return advance(db, rid)
 
 

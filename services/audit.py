@@ -1,0 +1,178 @@
+"""The audit log: every administrator action the system records, as one list people can read and filter
+(who, when, what, why), and its CSV.
+
+Each action is recorded where it happens; this module reads them all back the same way:
+- `audit_log`: manual, promotional and refund credits (services.wallet), and any other action written
+  there (`actor`, `action`, `target`, `at`, optional `amount`, `reason`, `detail`);
+- `settings_history`: settings, call rates, plans, customers' terms and business details, with the
+  value before and after and when it takes effect; withdrawn changes;
+- `refund_requests`: self-serve refunds an administrator approved or rejected;
+- `documents`: credit notes;
+- `users`: password resets by an administrator.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services import clock, names
+from services.errors import InvalidInput
+from services.money import format_rupees
+
+KINDS = {"credit": "Credits", "setting": "Settings, rates and plans", "refund": "Refund decisions",
+         "credit_note": "Credit notes", "password": "Password resets", "other": "Other"}
+ACTIONS = {"manual_credit": "Manual credit", "promo_credit": "Promotional credit", "refund": "Refund credit"}
+COLUMNS = ("at", "actor", "kind", "action", "target", "what", "why", "ref")
+_SCHEDULED = timedelta(minutes=1)  # a change taking effect later than this after it was made was scheduled
+
+
+@dataclass(frozen=True)
+class Query:
+    start: datetime | None = None
+    end: datetime | None = None
+    actor: str | None = None
+    kind: str | None = None
+    text: str = ""  # found in the target, what or why (any case)
+
+
+def query(*, start=None, end=None, actor=None, kind=None, text="") -> Query:
+    """Checked filters (InvalidInput for a bad one)."""
+    for t in (start, end):
+        if t is not None and not isinstance(t, datetime):
+            raise InvalidInput("Dates must be dates.")
+    if start is not None and end is not None and start >= end:
+        raise InvalidInput("The start date is after the end date.")
+    if kind is not None and kind not in KINDS:
+        raise InvalidInput(f"Kind must be one of {', '.join(KINDS)}.")
+    if not isinstance(text, str) or len(text) > 100:
+        raise InvalidInput("Search with at most 100 characters.")
+    return Query(clock.as_utc(start), clock.as_utc(end), actor or None, kind, text.strip().lower())
+
+
+def entries(db, q: Query = Query()) -> list[dict]:
+    """Every recorded action matching `q`, newest first: dicts with COLUMNS (`at` a UTC datetime)."""
+    rows = [r for source in (_credits, _settings, _refunds, _credit_notes, _passwords) for r in source(db, q)]
+    rows = [r for r in rows if _matches(r, q)]
+    rows.sort(key=lambda r: (r["at"], r["ref"]), reverse=True)
+    return rows
+
+
+def actors(rows: list[dict]) -> list[str]:
+    return sorted({r["actor"] for r in rows if r["actor"]})
+
+
+def _matches(r: dict, q: Query) -> bool:
+    if r["at"] is None or (q.start and r["at"] < q.start) or (q.end and r["at"] >= q.end):
+        return False
+    if (q.actor and r["actor"] != q.actor) or (q.kind and r["kind"] != q.kind):
+        return False
+    return not q.text or any(q.text in str(r[k]).lower() for k in ("target", "what", "why", "action"))
+
+
+def _when(q: Query, field: str = "at") -> dict:
+    rng = {}
+    if q.start:
+        rng["$gte"] = q.start
+    if q.end:
+        rng["$lt"] = q.end
+    return {field: rng} if rng else {}
+
+
+def _row(at, actor, kind, action, target, what, why, ref) -> dict:
+    return {"at": clock.as_utc(at), "actor": actor or "", "kind": kind, "action": action, "target": target or "",
+            "what": what or "", "why": why or "", "ref": str(ref)}
+
+
+# ------------------------------------------------------------------------------------------ sources
+
+def _credits(db, q: Query):
+    if q.kind not in (None, "credit", "other"):
+        return
+    for d in db.audit_log.find(_when(q)):
+        kind = "credit" if d.get("action") in ACTIONS else "other"
+        what = format_rupees(int(d["amount"])) if d.get("amount") is not None else d.get("detail", "")
+        yield _row(d.get("at"), d.get("actor"), kind, names.label(ACTIONS, d.get("action")), d.get("target"), what,
+                   d.get("reason"), d["_id"])
+
+
+def _settings(db, q: Query):
+    if q.kind not in (None, "setting"):
+        return
+    for h in db.settings_history.find(_when(q)):
+        s = setting_row(h)
+        yield _row(h["at"], h.get("by"), "setting", s["action"], s["scope"],
+                   f"{s['setting']}: {s['old']} → {s['new']}" + s["from"], "", h["_id"])
+
+
+def _refunds(db, q: Query):
+    if q.kind not in (None, "refund"):
+        return
+    for r in db.refund_requests.find({"kind": "request", "decided_by": {"$nin": [None, ""]}}):
+        rejected = r.get("status") == "rejected"
+        yield _row(r.get("decided_at") or r.get("updated_at"), r["decided_by"], "refund",
+                   "Rejected a refund" if rejected else "Approved a refund", r.get("user_id"),
+                   format_rupees(int(r.get("amount_paise") or 0)), r.get("reason") if rejected else "", r["_id"])
+
+
+def _credit_notes(db, q: Query):
+    if q.kind not in (None, "credit_note"):
+        return
+    for d in db.documents.find({"kind": "credit_note"}):
+        total = int((d.get("amounts") or {}).get("total", 0))
+        yield _row(d.get("issued_at"), d.get("by"), "credit_note", "Issued a credit note", d.get("user_id"),
+                   f"{d['_id']} reverses {d.get('refers_to', '')} ({format_rupees(total)})", d.get("reason"), d["_id"])
+
+
+def _passwords(db, q: Query):
+    if q.kind not in (None, "password"):
+        return
+    for u in db.users.find({"password_set_by": {"$exists": True}}, {"password_set_by": 1, "password_set_at": 1}):
+        if u.get("password_set_by") and u["password_set_by"] != u["_id"]:
+            yield _row(u.get("password_set_at"), u["password_set_by"], "password", "Reset a password", u["_id"],
+                       "A new password was set", "", f"pw:{u['_id']}")
+
+
+# ------------------------------------------------------------------------------ a settings change
+
+def setting_row(h: dict) -> dict:
+    """A settings-history record as people read it: action, scope, setting, old, new, `from` (when a
+    change was scheduled ahead)."""
+    scope, name = h["scope"], h["name"]
+    if scope == "plans":
+        setting, where = f"Plan {name}", "All customers on it"
+    else:
+        setting = names.label(names.SETTING, name)
+        where = {"global": "All customers", "business": "Business details"}.get(scope, scope.removeprefix("user:"))
+    at, eff = clock.as_utc(h["at"]), clock.as_utc(h.get("effective_at")) or clock.as_utc(h["at"])
+    later = eff - at > _SCHEDULED
+    action = "Withdrew a scheduled change" if h.get("cancels") else (
+        "Scheduled a change" if later else "Changed a setting")
+    return {"action": action, "scope": where, "setting": setting, "old": describe_value(name, h.get("old")),
+            "new": describe_value(name, h.get("new")),
+            "from": f" (from {clock.fmt(eff, '%H:%M on %d %b %Y')} {clock.abbr()})" if later else ""}
+
+
+def describe_value(name: str, v) -> str:
+    """A setting's value in words: rupees for paise, a plan's terms, yes/no, a percentage."""
+    if v is None:
+        return "standard" if name == "plan" else "—"
+    if isinstance(v, dict):
+        from services import pricing, rates  # rates builds on settings, which this module's callers import
+        return rates.describe(pricing.Tariff(**v))
+    if name.endswith("_paise"):
+        return format_rupees(int(v))
+    if name == "gst_rate_bp":
+        return f"{int(v) / 100:g}%"
+    if name == "refund_approval_required":
+        return "yes" if int(v) else "no"
+    return str(v) if v != "" else "(empty)"
+
+
+# ------------------------------------------------------------------------------------------- CSV
+
+def csv_lines(rows: list[dict]):
+    """The rows as CSV lines (times with the business zone's offset; formula-safe cells)."""
+    from services import reports
+    yield from reports.csv_rows(rows, columns=COLUMNS,
+                                cells=lambda r: [clock.iso(r["at"]), r["actor"], KINDS.get(r["kind"], r["kind"]),
+                                                 r["action"], r["target"], r["what"], r["why"], r["ref"]])

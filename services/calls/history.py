@@ -1,0 +1,155 @@
+"""A customer's call history: filtered by dates, status, campaign and number, newest first, a page at a
+time with a cursor (never the whole collection at once), and every match for a CSV.
+
+The only query is the (user_id, started_at) index over a window of time; the other filters are applied
+to what a window returns. Windows start at an hour and widen fourfold, newest first, back to the start
+of the date range (or the account's opening: no call is older). A page reads at most `budget` calls:
+a rare filter over a long history comes back short, with a cursor to look further.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services import clock, users
+from services.calls import records
+from services.checks import whole_number
+from services.errors import InvalidInput
+
+SINGLE = "single"  # the campaign filter's value for calls placed one by one, outside any campaign
+STATUSES = (records.COMPLETED, records.REFUSED, records.FAILED, records.EXPIRED, records.ACTIVE, records.STARTING,
+            records.ENDING, records.EXPIRING)
+_FIRST_WINDOW = timedelta(hours=1)
+_DIGITS = re.compile(r"[0-9]+")
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: datetime | None = None   # started at or after (UTC)
+    end: datetime | None = None     # started before
+    status: str | None = None
+    campaign_id: str | None = None  # a campaign's id, or SINGLE
+    number: str | None = None       # digits the number contains (3 or more), or a whole number
+
+    def query(self) -> dict:
+        """The part of the filters the database can apply itself: a rare status, campaign or whole number
+        then costs the calls that match, not every call of the window (the rest is checked by `wanted`)."""
+        q: dict = {}
+        if self.status is not None:
+            q["status"] = self.status
+        if self.campaign_id is not None:
+            q["campaign_id"] = None if self.campaign_id == SINGLE else self.campaign_id
+        if self.number is not None and self.number.startswith("+"):
+            q["to_number"] = self.number
+        return q
+
+    def wanted(self, doc: dict) -> bool:
+        if self.status is not None and doc.get("status") != self.status:
+            return False
+        if self.campaign_id == SINGLE and doc.get("campaign_id"):
+            return False
+        if self.campaign_id not in (None, SINGLE) and doc.get("campaign_id") != self.campaign_id:
+            return False
+        return self.number is None or self.number in doc.get("to_number", "")
+
+
+def filters(*, start=None, end=None, status=None, campaign_id=None, number=None) -> Filters:
+    """Checked filters (InvalidInput for a bad one). `number`: a whole number (`98765 43210`, taken as
+    +91 like everywhere) or at least 3 of its digits; empty means any."""
+    for t in (start, end):
+        if t is not None and not isinstance(t, datetime):
+            raise InvalidInput("Dates must be dates.")
+    if start is not None and end is not None and start >= end:
+        raise InvalidInput("The start date is after the end date.")
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"Status must be one of {', '.join(STATUSES)}.")
+    if campaign_id is not None and (not isinstance(campaign_id, str) or not 1 <= len(campaign_id) <= 100):
+        raise InvalidInput("Unknown campaign.")
+    return Filters(clock.as_utc(start), clock.as_utc(end), status, campaign_id, _number(number))
+
+
+def _number(raw) -> str | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    try:
+        return records.normalize_number(raw)
+    except InvalidInput:
+        pass
+    digits = "".join(_DIGITS.findall(raw)) if isinstance(raw, str) else ""
+    if len(digits) < 3 or not isinstance(raw, str) or len(raw) > 40:
+        raise InvalidInput("Search a number by at least 3 of its digits, or give the whole number.")
+    return digits
+
+
+def history(db, user_id: str, f: Filters = Filters(), *, before: str | None = None, limit: int = 50,
+            budget: int = 5000) -> tuple[list[dict], str | None]:
+    """One page of the user's calls matching `f`, newest first, and the cursor of the next page (None at
+    the end). Reads at most `budget` calls: a page may come back short, with a cursor to continue."""
+    users.check_user_id(user_id)
+    whole_number(limit, 1, 500, what="Page size")
+    whole_number(budget, limit, 100_000, what="Budget")
+    top = _cursor(before)
+    page: list[dict] = []
+    reads = 0
+    for doc in _walk(db, user_id, f, top):
+        reads += 1
+        if f.wanted(doc):
+            if len(page) == limit:  # one more exists: the page is full and there is a next one
+                return page, _cursor_of(page[-1])
+            page.append(records.public(doc))
+        if reads >= budget:
+            return page, _cursor_of(doc)
+    return page, None
+
+
+def iter_history(db, user_id: str, f: Filters = Filters()):
+    """Every call of the user matching `f`, newest first (for a CSV), reading a window at a time."""
+    users.check_user_id(user_id)
+    for doc in _walk(db, user_id, f, None):
+        if f.wanted(doc):
+            yield records.public(doc)
+
+
+def _walk(db, user_id: str, f: Filters, top: tuple[datetime, str] | None):
+    """The user's calls in [f.start, f.end), below `top` (a (started_at, call id) cursor), newest first."""
+    high = clock.now() + timedelta(seconds=1)
+    if f.end is not None:
+        high = min(high, f.end)
+    if top is not None:
+        high = min(high, top[0] + timedelta(milliseconds=1))
+    floor = _floor(db, user_id, f)
+    span = _FIRST_WINDOW
+    while high > floor:
+        low = max(high - span, floor)
+        docs = list(db.calls.find({"user_id": user_id, "started_at": {"$gte": low, "$lt": high}, **f.query()}))
+        for d in docs:
+            d["started_at"] = clock.as_utc(d.get("started_at"))
+        docs.sort(key=lambda d: (d["started_at"], d["_id"]), reverse=True)
+        for d in docs:
+            if top is None or (d["started_at"], d["_id"]) < top:
+                yield d
+        high, span = low, span * 4
+
+
+def _floor(db, user_id: str, f: Filters) -> datetime:
+    """How far back to look: the range's start, else the account's opening (no call is older)."""
+    if f.start is not None:
+        return f.start
+    created = (db.users.find_one({"_id": user_id}, {"created_at": 1}) or {}).get("created_at")
+    return clock.as_utc(created) - timedelta(days=1) if created else clock.now() - timedelta(days=3660)
+
+
+def _cursor_of(doc: dict) -> str:
+    t = clock.as_utc(doc["started_at"])
+    return f"{t.isoformat()}|{doc.get('_id') or doc['call_id']}"
+
+
+def _cursor(before: str | None) -> tuple[datetime, str] | None:
+    if before is None:
+        return None
+    try:
+        t, cid = before.split("|", 1)
+        return clock.as_utc(datetime.fromisoformat(t)), records.check_call_id(cid)
+    except (ValueError, AttributeError, InvalidInput):
+        raise InvalidInput("Malformed page cursor.") from None
