@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services import clock, ledger, settings, users
+from services import checks, clock, ledger, settings, users
 from services.errors import InvalidInput, NotFound
 from services.money import parse_rupees
 
@@ -46,6 +46,7 @@ def admin_credit(db, *, admin: str, user_id: str, amount, category: str, reason:
     reason = reason.strip() if isinstance(reason, str) else ""
     if not 3 <= len(reason) <= 300:
         raise InvalidInput("A reason of 3 to 300 characters is required.")
+    checks.text(reason, what="The reason", most=300, lines=True)  # no control or direction characters
     if users.role_of(db, user_id) is None:
         raise NotFound(f"No user {user_id!r}.")
     paise = parse_rupees(amount, maximum=settings.get(db)["max_amount_paise"])
