@@ -13,7 +13,7 @@ from fastapi_offline import FastAPIOffline
 
 import api
 from api import deps, errors, limits, routes_admin, routes_auth, routes_calls, routes_health, routes_payment, \
-    routes_transactions, routes_wallet
+    routes_transactions, routes_users, routes_wallet
 from services import config
 
 def operation_id(route) -> str:
@@ -22,7 +22,7 @@ def operation_id(route) -> str:
 
 
 ROUTERS = (routes_auth, routes_wallet, routes_payment, routes_transactions, routes_calls, routes_admin,
-           routes_health)
+           routes_health, routes_users)
 
 
 def create_app(db=None) -> FastAPI:
