@@ -268,8 +268,11 @@ def ensure_first_admin(db) -> dict | None:
     user, pw = cfg.admin_user, cfg.admin_password
     if not user or not pw or db.users.find_one({"role": "admin"}, {"_id": 1}):
         return None
-    return create_user(db, user, pw, "Administrator", f"{normalize_username(user)}@localhost.localdomain",
-                       "admin")
+    try:
+        return create_user(db, user, pw, "Administrator", f"{normalize_username(user)}@localhost.localdomain",
+                           "admin")
+    except InvalidInput as exc:  # say which setting to fix: this runs at start-up, far from any form
+        raise InvalidInput(f"WALLET_ADMIN_USER / WALLET_ADMIN_PASSWORD refused: {exc.message}") from None
 
 
 def seed_demo(db, password: str | None = None) -> list[tuple[str, str, str]]:

@@ -171,3 +171,11 @@ def test_a_shared_sticky_folder_is_left_alone(tmp_path):
     assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
     mine = dbmod.private_dir(tmp_path / "mine" / "data")
     assert stat.S_IMODE(mine.stat().st_mode) == 0o700
+
+
+def test_a_weak_first_admin_password_is_refused_naming_the_setting(edb, monkeypatch):
+    monkeypatch.setenv("WALLET_ADMIN_USER", "root")
+    monkeypatch.setenv("WALLET_ADMIN_PASSWORD", "password")
+    with pytest.raises(InvalidInput, match="WALLET_ADMIN_PASSWORD refused: Password is one of the most common"):
+        users.ensure_first_admin(edb)
+    assert edb.users.count_documents({}) == 0
