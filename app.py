@@ -32,16 +32,21 @@ PAGES = {
     "transactions": ("app_pages/transactions.py", "Transactions", ":material/receipt_long:", ("user",)),
     "calls": ("app_pages/calls.py", "Calls", ":material/call:", ("user",)),
     "insights": ("app_pages/insights.py", "Insights", ":material/insights:", ("user",)),
+    "notifications": ("app_pages/notifications.py", "Notifications", ":material/notifications:", ("user",)),
     "admin": ("app_pages/admin/overview.py", "Overview", ":material/dashboard:", ("admin",)),
     "admin-users": ("app_pages/admin/users.py", "Users", ":material/group:", ("admin",)),
     "admin-credits": ("app_pages/admin/credits.py", "Credits & refunds", ":material/redeem:", ("admin",)),
     "admin-rates": ("app_pages/admin/rates.py", "Call rates", ":material/price_change:", ("admin",)),
     "admin-payments": ("app_pages/admin/payments.py", "Payments", ":material/credit_card_off:", ("admin",)),
     "admin-audit": ("app_pages/admin/audit.py", "Ledger audit", ":material/rule:", ("admin",)),
+    "admin-alerts": ("app_pages/admin/alerts.py", "Alerts", ":material/notifications_active:", ("admin",)),
+    "admin-documents": ("app_pages/admin/documents.py", "Customer documents", ":material/receipt:", ("admin",)),
+    "admin-business": ("app_pages/admin/business.py", "Business & GST", ":material/storefront:", ("admin",)),
     "analyst": ("app_pages/analyst.py", "Analytics", ":material/analytics:", ("analyst", "admin")),
 }
-SECTIONS = {"Your wallet": ("wallet", "transactions", "calls", "insights"),
-            "Admin": ("admin", "admin-users", "admin-credits", "admin-rates", "admin-payments", "admin-audit"),
+SECTIONS = {"Your wallet": ("wallet", "transactions", "calls", "insights", "notifications"),
+            "Admin": ("admin", "admin-users", "admin-credits", "admin-rates", "admin-payments", "admin-audit",
+                      "admin-alerts", "admin-documents", "admin-business"),
             "Reports": ("analyst",)}
 HERE = os.path.dirname(os.path.abspath(__file__))
 

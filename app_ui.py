@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from services import db as dbmod
-from services import config, errors, payments, reports, settings, tokens, users, wallet
+from services import clock, config, errors, payments, reports, settings, tokens, users, wallet
 from services.money import format_rupees, to_rupees
 
 log = logging.getLogger("wallet.dashboard")
@@ -122,7 +122,7 @@ def admin_page(section: str) -> dict:
 
 _HINTS = {
     errors.InsufficientBalance: "Recharge your wallet on the Wallet page, then try again.",
-    errors.SpendCapReached: "Your daily spending cap is reached; it resets at midnight UTC.",
+    errors.SpendCapReached: f"Your daily spending cap is reached; it resets at midnight {clock.abbr()}.",
     errors.PaymentUnavailable: "No money was taken. Please try again in a few minutes.",
     errors.Forbidden: "Ask an administrator if you need this.",
 }
@@ -158,6 +158,16 @@ def money_table(rows: list[dict], columns: dict[str, str]) -> None:
     out = [{label: (rupees(r[k]) if k.endswith("_paise") else r[k]) for k, label in columns.items()}
            for r in rows]
     st.dataframe(pd.DataFrame(out, columns=list(columns.values())), hide_index=True, width="stretch")
+
+
+def when(t, pattern: str = "%d %b %Y, %H:%M") -> str:
+    """A stored time as people here read it: in the business time zone (services.clock)."""
+    return clock.fmt(t, pattern)
+
+
+def times_note() -> None:
+    """Once per screen that shows times: which zone they are in."""
+    st.caption(f":material/schedule: {clock.note()}")
 
 
 def payment_mode() -> str:

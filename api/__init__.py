@@ -5,8 +5,8 @@ decimals); in as rupees (number or string, `amount`; a comma only groups thousan
 services.money.parse_rupees. Request bodies are strict JSON (`true` is not 1) of at most 64 KiB. Errors
 always have the shape `{"error": {"code": "...", "message": "..."}}` (api/errors.py maps service errors to
 statuses: 400 bad input, 401 no/expired token, 402 insufficient balance or spend cap, 403 role, 404 not
-found or not yours, 409 conflict, 413 body too large, 422 schema, 429 sign-in throttle, 503 payments
-unavailable).
+found or not yours, 409 conflict, 413 body too large, 422 schema, 429 sign-in throttle, simultaneous calls
+or forged webhooks (with Retry-After), 503 payments unavailable).
 
 Access (Authorization: Bearer <token> from /api/auth/login or /api/auth/signup):
 
@@ -17,10 +17,16 @@ Access (Authorization: Bearer <token> from /api/auth/login or /api/auth/signup):
 | POST /api/payment/webhook (signature)     | yes      | yes  | yes     | yes   |
 | /api/auth/me, /api/auth/logout, password  | 401      | own  | own     | own   |
 | wallet balance, transactions (+download)  | 401      | own  | own     | own   |
-| payment key/order/verify/links            | 401      | own  | own     | own   |
-| POST /api/call, /api/call/{id}/end        | 401      | own  | own     | own   |
+| payment key/order/verify/links (+cancel)  | 401      | own  | own     | own   |
+| /api/refunds, /api/refunds/refundable     | 401      | own  | own     | own   |
+| POST /api/call, /api/call/{id}/update, /end | 401    | own  | own     | own   |
+| GET /api/wallet/terms                     | 401      | own  | own     | own   |
+| /api/notifications (alerts, webhook)      | 401      | own  | own     | own   |
+| GET /api/receipts (+ /{number}.pdf), GET /api/statements/{yyyy-mm}.pdf (.csv) | 401 | own | own | own |
 | GET /api/admin/summary                    | 401      | 403  | read    | read  |
 | POST /api/admin/credit, wallet/set-call-rate | 401   | 403  | 403     | yes   |
+| /api/admin/plans (+ PUT /{name}), /api/admin/customers/{id}/terms | 401 | 403 | 403 | yes |
+| /api/admin/refund-requests (+approve/reject), amounts-due, reconciliation | 401 | 403 | 403 | yes |
 | /api/admin/users/... (roles, disable, locks) | 401   | 403  | 403     | yes   |
 
 "own": every such endpoint acts on the token's own user only; there is no user id parameter to point at

@@ -54,7 +54,7 @@ def _describe(status: int) -> dict:
         409: "Conflict: idempotency key reused for something else, or a state change not allowed",
         413: "The request body is larger than the endpoint accepts (api/limits.py); nothing was written",
         422: "The request does not match the schema",
-        429: "Too many failed sign-ins",
+        429: "Too many failed sign-ins, or too many simultaneous calls (see Retry-After)",
         500: "Unexpected error",
         503: "Payments are not configured or the payment gateway is unavailable",
     }[status]}

@@ -1,4 +1,5 @@
-"""OpenAPI links: which answer feeds which next request (sign up -> sign in -> start a call -> end it).
+"""OpenAPI links: which answer feeds which next request (sign up -> sign in -> start a call -> update and
+end it).
 
 They document the flows for client authors (Swagger UI lists them under each response) and drive
 schemathesis's stateful run (tests/test_api_schema.py). Operation ids are `<tag>_<function>`
@@ -30,6 +31,8 @@ SIGNUP = {201: {"links": {
     **SIGNED_IN}}}
 LOGIN = {200: {"links": SIGNED_IN}}
 CALL_STARTED = {200: {"links": {
+    "update_call": link("calls_update", "Report this call's usage: the next slice, or the second to end",
+                        parameters={"path.call_id": "$response.body#/call_id"}),
     "end_call": link("calls_end", "End (and bill) this call, with the token that started it",
                      parameters={"path.call_id": "$response.body#/call_id"})}}}
 LINK_CREATED = {200: {"links": {

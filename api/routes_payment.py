@@ -12,9 +12,11 @@ from fastapi import APIRouter, Header, Path, Request
 
 from api import links
 from api.deps import DB, CurrentUser, ExactRoute
-from api.schemas import AmountBody, CreateOrderOut, KeyOut, LinkOut, LinkStatusOut, VerifyIn, VerifyOut, WebhookOut
+from api.schemas import (AmountBody, CancelledLinkOut, CreateOrderOut, KeyOut, LinkOut, LinkStatusOut, VerifyIn,
+                         VerifyOut, WebhookOut)
 from services import payments
-from services.errors import PaymentUnavailable
+from services.errors import PaymentUnavailable, RateLimited
+from services.payments.screening import FORGED_WINDOW_SECONDS
 
 router = APIRouter(prefix="/api/payment", tags=["payment"], route_class=ExactRoute)
 
@@ -53,7 +55,8 @@ def create_link(body: AmountBody, user: CurrentUser, db: DB):
 
 @router.get("/payment-link/{link_id}", response_model=LinkStatusOut)
 def link_status(link_id: LinkId, user: CurrentUser, db: DB):
-    """Your link's status, after asking Razorpay (credits it if paid and not yet credited)."""
+    """Your link's status, after asking Razorpay (credits it if paid and not yet credited). While it can
+    still be paid, `last_failed` shows the last failed attempt with Razorpay's reason: pay it again."""
     r = payments.reconcile_link(db, link_id, user_id=user["username"])
     link = payments.get_link(db, link_id, user_id=user["username"])  # the record after reconciling
     return LinkStatusOut.model_validate(link | {"payment_link_id": link.get("payment_link_id") or link_id,
@@ -61,13 +64,34 @@ def link_status(link_id: LinkId, user: CurrentUser, db: DB):
                                                 "credited_now_paise": int(r.get("credited_paise") or 0)})
 
 
+@router.post("/payment-link/{link_id}/cancel", response_model=CancelledLinkOut)
+def cancel_link(link_id: LinkId, user: CurrentUser, db: DB):
+    """Cancel your unpaid link through Razorpay (a repeat answers the same). 409 when it was paid meanwhile
+    (it is then credited) or is no longer open."""
+    return CancelledLinkOut.model_validate(payments.cancel_link(db, link_id, user_id=user["username"],
+                                                                by=user["username"]))
+
+
 @router.post("/webhook", response_model=WebhookOut, openapi_extra={"security": []})
 async def webhook(request: Request, db: DB, x_razorpay_signature: RazorpayHeader = None,
                   x_razorpay_event_id: RazorpayHeader = None):
     """Razorpay's webhooks. The signature is checked over the raw body, exactly as received (at most
-    api.limits.WEBHOOK_MAX_BYTES)."""
+    api.limits.WEBHOOK_MAX_BYTES). A forged one writes nothing (400); an address that keeps sending
+    forged ones is told to slow down (429 with Retry-After)."""
     raw = await request.body()
-    result = await anyio.to_thread.run_sync(payments.handle_webhook, db, raw, x_razorpay_signature,
-                                            x_razorpay_event_id, limiter=_WEBHOOK_THREADS)
+    client = request.client.host if request.client else None
+    try:
+        result = await anyio.to_thread.run_sync(_handle, db, raw, x_razorpay_signature, x_razorpay_event_id,
+                                                client, limiter=_WEBHOOK_THREADS)
+    except payments.ForgedWebhook as exc:
+        if not exc.slow_down:
+            raise
+        slow = RateLimited("Too many webhooks with a bad signature from this address; slow down.")
+        slow.retry_after = int(FORGED_WINDOW_SECONDS)
+        raise slow from None
     return WebhookOut(**{str(k): v for k, v in (result or {}).items()
                          if isinstance(v, (str, int, float, bool)) or v is None})
+
+
+def _handle(db, raw: bytes, signature, event_id, client):
+    return payments.handle_webhook(db, raw, signature, event_id, client=client)

@@ -21,8 +21,9 @@ Category = Literal[ledger.CATEGORIES]  # type: ignore[valid-type]
 # overflows: an absurd date is a 400 naming the field, never a 500.
 EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(3000, 1, 1, tzinfo=timezone.utc)
-WHEN = ("A date (YYYY-MM-DD, UTC) or an ISO datetime, from 1900 to 2999; `from` is inclusive, `to` is "
-        "exclusive for a datetime and includes the whole day for a date")
+WHEN = ("A date (YYYY-MM-DD: a business day, midnight to midnight in the business time zone, IST by "
+        "default) or an ISO datetime (without an offset it is read in that zone), from 1900 to 2999; `from` "
+        "is inclusive, `to` is exclusive for a datetime and includes the whole day for a date")
 From = Annotated[str | None, Query(alias="from", max_length=40, description=WHEN)]
 To = Annotated[str | None, Query(alias="to", max_length=40, description=WHEN)]
 
@@ -38,12 +39,11 @@ def transaction_out(e: dict) -> TransactionOut:
 
 
 def _parse_when(text: str, end: bool) -> datetime:
-    if len(text) == 10:
+    if len(text) == 10:  # a date is a business day: it starts at midnight in the business zone
         d = date.fromisoformat(text)
-        t = datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
-        return t + timedelta(days=1) if end else t
+        return clock.start_of_day(d + timedelta(days=1) if end else d)
     t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+    return (t.replace(tzinfo=clock.zone()) if t.tzinfo is None else t).astimezone(timezone.utc)
 
 
 def _when(text: str | None, name: str, end: bool) -> datetime | None:

@@ -192,13 +192,137 @@ class LinkOut(MoneyOut):
     amount_paise: Paise | None = None
 
 
+class FailedAttemptOut(BaseModel):
+    """The last failed payment attempt on a link, in Razorpay's words (shown while the link is payable)."""
+    payment_id: str | None = None
+    error_code: str | None = None
+    error_description: str | None = Field(None, description="Razorpay's reason, fit to show the payer")
+    error_reason: str | None = None
+    method: str | None = None
+    at: datetime | None = None
+
+
 class LinkStatusOut(MoneyOut):
     payment_link_id: str
-    status: str = Field(description="created | partially_paid | paid | expired | cancelled | ...")
+    status: str = Field(description="created | partially_paid | review | paid | expired | cancelled | ...")
     outcome: str | None = None
     amount_paise: Paise
     credited_paise: Paise = Field(description="Credited to the wallet from this link so far")
     credited_now_paise: Paise = Field(description="Credited by this very request (0 if already credited)")
+    short_url: str | None = None
+    last_failed: FailedAttemptOut | None = Field(None, description="The last failed attempt and its reason, "
+                                                                   "while the link can still be paid")
+    cancelled_by: str | None = None
+
+
+class CancelledLinkOut(MoneyOut):
+    payment_link_id: str | None = None
+    reference_id: str
+    status: str
+    amount_paise: Paise
+    credited_paise: Paise
+    cancelled_by: str | None = None
+
+
+# ---------------------------------------------------------------------------------------- refunds
+
+class RefundIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"amount": 250}, {"amount": "99.50"}]})
+    amount: AmountIn
+
+
+class RefundPartOut(MoneyOut):
+    payment_id: str
+    amount_paise: Paise
+    status: str = Field(description="new | sending | sent | failed")
+    refund_id: str | None = None
+    error: str | None = None
+
+
+class RefundRequestOut(MoneyOut):
+    """A self-serve refund request: held, then refunded at Razorpay part by part (newest payments first)."""
+    request_id: str
+    user_id: str
+    status: str = Field(description="holding | approval | refunding | done | partly_done | failed | rejected")
+    amount_paise: Paise
+    refunded_paise: Paise = Field(description="Sent to Razorpay as refunds")
+    parts: list[RefundPartOut]
+    reason: str | None = None
+    decided_by: str | None = None
+    last_error: str | None = None
+    created_at: datetime
+    updated_at: datetime | None = None
+
+
+class RefundOut(MoneyOut):
+    """A refund as Razorpay reports it, and what it did to the wallet."""
+    refund_id: str
+    payment_id: str
+    status: str = Field(description="pending | processed | failed")
+    outcome: str | None = None
+    amount_paise: Paise
+    debited_paise: Paise
+    amount_due_paise: Paise = Field(description="What the wallet could not cover: owed, paid first from the "
+                                                "next credits")
+    returned_paise: Paise
+    created_at: datetime
+    updated_at: datetime | None = None
+
+
+class RefundsOut(MoneyOut):
+    requests: list[RefundRequestOut]
+    refunds: list[RefundOut]
+    amount_due_paise: Paise
+
+
+class RefundSourceOut(MoneyOut):
+    payment_id: str
+    credited_paise: Paise
+    left_paise: Paise
+    paid_at: datetime | None = None
+
+
+class RefundableOut(MoneyOut):
+    refundable_paise: Paise = Field(description="What a refund request may ask for now")
+    recharges_paise: Paise = Field(description="Recharges of the window not yet refunded (before spending)")
+    available_paise: Paise
+    amount_due_paise: Paise
+    window_days: int
+    payments: list[RefundSourceOut]
+
+
+class RejectIn(Strict):
+    reason: str = Field("", max_length=300)
+
+
+class AmountDueOut(MoneyOut):
+    username: str
+    amount_due_paise: Paise
+    balance_paise: Paise
+    held_paise: Paise
+
+
+class AmountsDueOut(MoneyOut):
+    wallets: list[AmountDueOut]
+    total_due_paise: Paise
+
+
+class ReconciliationOut(BaseModel):
+    """One day's reconciliation of Razorpay's captured payments with wallet credits."""
+    model_config = ConfigDict(extra="allow")
+    day: str
+    status: str = Field(description="running | done | failed")
+    payments_checked: int | None = None
+    matched: int | None = None
+    credits_checked: int | None = None
+    refunds_checked: int | None = None
+    unmatched_payments_count: int | None = None
+    unmatched_credits_count: int | None = None
+    unmatched_payments: list[dict[str, Any]] = []
+    unmatched_credits: list[dict[str, Any]] = []
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
 
 
 class WebhookOut(BaseModel):
@@ -236,17 +360,40 @@ class CallIn(Strict):
     max_minutes: int | None = Field(None, ge=1, le=MAX_CALL_MINUTES)
 
 
-class CallStartOut(MoneyOut):
+class CallGrantOut(MoneyOut):
+    """A call's authorisation as it stands (rolling: a slice at a time)."""
     call_id: str
     status: str
-    max_duration_seconds: int
-    rate_paise: Paise = Field(description="Paise per minute")
-    held_paise: Paise
+    rate_paise: Paise = Field(description="Paise per minute, fixed when the call started")
+    plan: str = Field(description="The rate plan in force when the call started")
+    held_paise: Paise = Field(description="Held for this call so far")
+    authorized_seconds: int = Field(description="The call may run this long now; send an update before it runs "
+                                                "out to be authorised the next slice")
+    end_at_seconds: int | None = Field(None, description="Set once the money (or the daily spend limit) runs "
+                                                         "out: the exact second the call must end")
+    max_duration_seconds: int = Field(description="The longest this call may run: its maximum length, or "
+                                                  "end_at_seconds once set")
+    usage_seconds: int = Field(0, description="The largest usage reported so far")
+
+
+class CallStartOut(CallGrantOut):
+    pass
+
+
+class CallUpdateIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"usage_seconds": 290}]})
+    usage_seconds: int = Field(ge=0, le=86_400, description="Seconds talked so far")
+
+
+Outcome = Literal["answered", "no-answer", "busy", "failed"]
 
 
 class CallEndIn(Strict):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"duration_seconds": 180}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"duration_seconds": 180},
+                                                              {"duration_seconds": 0, "outcome": "no-answer"}]})
     duration_seconds: int = Field(ge=0, le=86_400)
+    outcome: Outcome = Field("answered", description="Only answered calls are billed for time; the others pay "
+                                                     "the plan's attempt fee, if any")
 
 
 class CallEndOut(MoneyOut):
@@ -256,6 +403,61 @@ class CallEndOut(MoneyOut):
     cost_paise: Paise
     balance_paise: Paise
     cut_off: bool = False
+    outcome: Outcome = "answered"
+
+
+# ------------------------------------------------------------------------------------------ rates
+
+When = Annotated[datetime | None, Field(strict=False, description="When the change takes effect (ISO 8601; UTC "
+                                                                  "if no offset); default now")]
+
+
+class TariffOut(MoneyOut):
+    plan: str
+    rate_paise: Paise = Field(description="Paise per minute")
+    initial_increment_seconds: int
+    subsequent_increment_seconds: int
+    min_billable_seconds: int
+    attempt_fee_paise: Paise = Field(description="Charged for an unanswered, busy or failed attempt")
+    description: str
+
+
+class UpcomingOut(TariffOut):
+    effective_at: datetime
+
+
+class TermsOut(TariffOut):
+    """A customer's price and limits now, and the changes ahead."""
+    daily_cap_paise: Paise | None = Field(description="Daily spend limit; null: none")
+    max_concurrent_calls: int = Field(description="Calls on the line at once; more answer 429")
+    upcoming: list[UpcomingOut]
+
+
+class PlanIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"rate": "8.50", "initial_increment_seconds": 30, "subsequent_increment_seconds": 6,
+         "min_billable_seconds": 0, "attempt_fee": "0.50", "effective_at": "2031-12-05T12:00:00+05:30"}]})
+    rate: AmountIn
+    initial_increment_seconds: int = Field(1, ge=1, le=60)
+    subsequent_increment_seconds: int = Field(1, ge=1, le=60)
+    min_billable_seconds: int = Field(0, ge=0, le=3600)
+    attempt_fee: AmountIn = 0
+    effective_at: When = None
+
+
+class PlanOut(TariffOut):
+    effective_at: datetime | None = None
+
+
+class CustomerTermsIn(Strict):
+    """Only the fields sent change; null removes the customer's own value (plan: back to standard)."""
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"plan": "business", "daily_cap": 500, "max_concurrent_calls": 20}, {"rate": None}]})
+    plan: str | None = Field(None, max_length=40)
+    rate: AmountIn | None = None
+    daily_cap: AmountIn | None = None
+    max_concurrent_calls: int | None = Field(None, ge=1, le=1000)
+    effective_at: When = None
 
 
 # ------------------------------------------------------------------------------------------ admin
@@ -266,6 +468,7 @@ class RateOut(MoneyOut):
     rate_paise: Paise | None = Field(description="Paise per minute; null: the user's own rate was removed")
     previous_rate_paise: Paise | None = None
     by: str
+    effective_at: datetime | None = None
 
 
 class AdminCreditIn(Strict):
@@ -334,3 +537,103 @@ class SummaryOut(MoneyOut):
 class HealthOut(BaseModel):
     database: bool
     payment_mode: Literal["live", "test", "sandbox", "off"]
+
+
+# ---------------------------------------------------------------------------------- notifications
+
+class NotificationsIn(Strict):
+    """What to change (a field left out stays as it is)."""
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"thresholds": [500, "100"], "runway_days": 2, "emails": ["finance@example.com", "ops@example.com"],
+         "webhook_url": "https://example.com/wallet-hook"}]})
+    thresholds: list[AmountIn] | None = Field(None, max_length=3, description="Your own alert lines in rupees "
+                                                                              "(up to 3; [] removes them)")
+    runway_days: int | None = Field(None, ge=0, le=60, description="Alert when fewer days than this are left "
+                                                                  "at your recent spend (0: off)")
+    emails: list[Annotated[str, Field(max_length=254)]] | None = Field(
+        None, max_length=5, description="Where alert e-mails go ([]: no e-mail)")
+    webhook_url: str | None = Field(None, max_length=500, description="Your endpoint (\"\" removes it)")
+
+
+class ThresholdOut(MoneyOut):
+    amount_paise: Paise
+    source: Literal["platform", "yours"]
+
+
+class NotificationsOut(BaseModel):
+    thresholds: list[ThresholdOut]
+    runway_days: int
+    emails: list[str]
+    emails_default: bool = Field(description="True: no addresses chosen, alerts go to the account's e-mail")
+    webhook_url: str
+    webhook_secret: str = Field(description="Signs each delivery: X-Wallet-Signature is sha256=HMAC-SHA256 "
+                                            "of the raw body under this secret, in hex")
+
+
+class WebhookTestOut(BaseModel):
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+    event_id: str
+
+
+class DeliveryOut(BaseModel):
+    at: datetime
+    event_id: str
+    type: str
+    url: str
+    attempt: int
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+    ms: int
+
+
+class DeliveriesOut(BaseModel):
+    deliveries: list[DeliveryOut]
+
+
+class AlertOut(MoneyOut):
+    id: str
+    kind: Literal["threshold", "zero", "runway"]
+    status: Literal["pending", "sent", "failed", "off"]
+    threshold_paise: Paise
+    balance_paise: Paise
+    runway_days: int | None = None
+    created_at: datetime
+    event_id: str
+    link_url: str | None = None
+    link_amount_paise: Paise | None = None
+    email_state: str
+    webhook_state: str
+    webhook_attempts: int
+    webhook_last_error: str | None = None
+
+
+class AlertsOut(BaseModel):
+    alerts: list[AlertOut]
+# -------------------------------------------------------------------------------------- documents
+
+class ReceiptOut(MoneyOut):
+    """A receipt, tax invoice or credit note (immutable once issued)."""
+    number: str = Field(description="Consecutive per financial year, e.g. RV/2627/000123")
+    kind: Literal["receipt", "invoice", "credit_note"]
+    title: str
+    date: str = Field(description="Business day of the payment (IST), YYYY-MM-DD")
+    issued_at: datetime
+    entry_id: str = Field(description="The ledger entry of the recharge")
+    payment_id: str
+    gst_mode: Literal["off", "inclusive", "exclusive"]
+    refers_to: str | None = Field(None, description="A credit note: the document it reverses")
+    credited_by: str | None = Field(None, description="The credit note that reverses this document, if any")
+    taxable_paise: Paise
+    cgst_paise: Paise
+    sgst_paise: Paise
+    igst_paise: Paise
+    total_paise: Paise = Field(description="What the payer paid (taxable value + GST)")
+    wallet_paise: Paise = Field(description="What the wallet was credited")
+    pdf_url: str
+
+
+class ReceiptsOut(BaseModel):
+    receipts: list[ReceiptOut]

@@ -18,8 +18,9 @@ user = ui.require_role("analyst", "admin")
 db = ui.get_db()
 
 st.title("Analytics")
+ui.times_note()
 today = reports.today()
-picked = st.date_input("Dates (UTC)", value=(today - timedelta(days=29), today), max_value=today,
+picked = st.date_input("Dates", value=(today - timedelta(days=29), today), max_value=today,
                        key="an_dates", format="DD/MM/YYYY")
 if not isinstance(picked, (tuple, list)) or len(picked) != 2:
     st.info("Pick an end date.")

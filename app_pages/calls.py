@@ -1,10 +1,11 @@
 """Calls: place a (simulated) AI voice call, see what each call cost, and run campaigns over many numbers
-with an estimate first ("you can afford N of M calls") and a resume after a recharge."""
+with an estimate first ("you can afford N of M calls"), a resume after a recharge, and a new estimate to
+confirm when the rate changed since the campaign was estimated."""
 import pandas as pd
 import streamlit as st
 
 import app_ui as ui
-from services import calls, campaigns, settings
+from services import calls, campaigns, rates
 from services.errors import WalletError
 
 user = ui.require_role("user")
@@ -12,12 +13,16 @@ uid = user["username"]
 db = ui.get_db()
 
 st.title("Calls")
+ui.times_note()
 cfg = ui.app_settings()
-rate = settings.call_rate_for(db, uid)
+terms = rates.customer_terms(db, uid)
 b = ui.balance_of(uid)
-st.caption(f"Your rate: **{ui.rupees(rate)} per minute**, billed per second (rounded up to the paisa). "
-           f"Available now: **{ui.rupees(b.available)}**. A call holds enough for its maximum length and "
-           "returns what it does not use.")
+cap = f"a daily spend limit of {ui.rupees(terms['daily_cap_paise'])}" if terms["daily_cap_paise"] else \
+    "no daily spend limit"
+st.caption(f"Your rate: **{terms['description']}** (plan *{terms['plan']}*, rounded up to the paisa). "
+           f"Available now: **{ui.rupees(b.available)}**. Up to **{terms['max_concurrent_calls']} calls at once**, "
+           f"{cap}. A call holds {cfg['call_slice_seconds'] // 60} minutes at a time while it lasts and returns "
+           "what it does not use; when the money runs out it is told the exact second to end.")
 
 VIEWS = ["Make a call", "Call history", "Campaigns"]
 view = st.segmented_control("Section", VIEWS, default="Make a call", key="calls_view",
@@ -35,15 +40,17 @@ if view == "Make a call":
         number = a.text_input("Phone number", placeholder="+919876543210")
         kb = b_.text_input("Knowledge base id", placeholder="kb_support")
         most = c.number_input("Max minutes", min_value=1, max_value=calls.MAX_CALL_MINUTES, value=cfg["default_call_minutes"], step=1)
-        dur = st.number_input("Simulated talk time (seconds, 0 = a random length)", min_value=0,
+        d_, o_ = st.columns([3, 2])
+        dur = d_.number_input("Simulated talk time (seconds, 0 = a random length)", min_value=0,
                               max_value=24 * 3600, value=0, step=1,
                               help="There is no phone network in this demo: the call is simulated.")
+        outcome = o_.selectbox("Simulated outcome", calls.OUTCOMES)
         go = st.form_submit_button("Call", type="primary", icon=":material/call:")
     if go:
         try:
             with st.spinner("Calling…"):
                 r = calls.simulate_call(db, uid, number, kb, max_minutes=int(most),
-                                        duration_seconds=int(dur) or None)
+                                        duration_seconds=int(dur) or None, outcome=outcome)
         except Exception as exc:
             ui.show_error(exc)
         else:
@@ -52,12 +59,13 @@ if view == "Make a call":
     if r:
         mins, secs = divmod(int(r.get("billed_seconds", 0)), 60)
         with st.container(border=True):
-            st.markdown(f"**Call {r.get('status', '')}** · {mins} min {secs} s billed · "
+            heard = "" if r.get("outcome", "answered") == "answered" else f" ({r['outcome']})"
+            st.markdown(f"**Call {r.get('status', '')}**{heard} · {mins} min {secs} s billed · "
                         f"cost **{ui.rupees(r.get('cost_paise', 0))}** · balance now "
                         f"**{ui.rupees(r.get('balance_paise', 0))}**")
             if r.get("cut_off"):
-                st.warning("The call was cut off when its held amount ran out. Recharge for longer calls.",
-                           icon=":material/call_end:")
+                st.warning("The call was cut off at its maximum length or when the money ran out. Recharge for "
+                           "longer calls.", icon=":material/call_end:")
 
 if view == "Call history":
     try:
@@ -69,10 +77,11 @@ if view == "Call history":
         st.caption("No calls yet.")
     else:
         st.dataframe(pd.DataFrame([{
-            "Started (UTC)": c["started_at"].strftime("%d %b %Y, %H:%M") if c.get("started_at") else "",
+            "Started": ui.when(c.get("started_at")),
             "Number": c["to_number"], "Knowledge base": c["kb_id"], "Status": _status(c),
             "Billed": f"{(c.get('billed_seconds') or 0) // 60}m {(c.get('billed_seconds') or 0) % 60}s",
             "Rate / min": ui.rupees(c["rate_paise"]), "Cost": ui.rupees(c.get("cost_paise") or 0),
+            "Outcome": c.get("outcome") or "",
             "Note": ("cut off · " if c.get("cut_off") else "") + (c.get("message") or ""),
             "Campaign": c.get("campaign_id") or ""} for c in rows]), hide_index=True, width="stretch")
 
@@ -111,9 +120,38 @@ def _run(cid: str, label: str) -> None:
         st.rerun()
 
 
-RESUMABLE = ("needs_recharge", "spend_cap", "interrupted", "ready")
+def _resume(cid: str) -> None:
+    """Resume, unless the rate changed since the estimate: then show the new one to confirm first."""
+    try:
+        change = campaigns.rate_change(db, uid, cid)
+    except WalletError as exc:
+        ui.show_error(exc)
+        return
+    if change is None:
+        _run(cid, "Resuming…")
+    else:
+        st.session_state[f"_rate_change_{cid}"] = change
+
+
+def _confirm_box(cid: str) -> None:
+    change = st.session_state.get(f"_rate_change_{cid}")
+    if not change:
+        return
+    st.warning(change["message"], icon=":material/price_change:")
+    if st.button("Confirm the new estimate and resume", key=f"conf_{cid}", type="primary"):
+        try:
+            campaigns.confirm_rate(db, uid, cid, change["new"])
+        except WalletError as exc:
+            ui.show_error(exc)
+        else:
+            st.session_state.pop(f"_rate_change_{cid}", None)
+            _run(cid, "Resuming…")
+
+
+RESUMABLE = ("needs_recharge", "spend_cap", "interrupted", "ready", "too_many_calls")
 CAMPAIGN_STATUS = {"completed": "Finished", "needs_recharge": "Waiting for a recharge", "spend_cap":
-                   "Daily limit reached", "interrupted": "Interrupted", "ready": "Not started", "running": "Running"}
+                   "Daily limit reached", "interrupted": "Interrupted", "ready": "Not started", "running": "Running",
+                   "too_many_calls": "Waiting for a free call slot"}
 
 if view == "Campaigns":
     s = st.session_state.get("_cmp_summary")
@@ -150,9 +188,9 @@ if view == "Campaigns":
             est = None
         if est:
             msg = (f"You can afford **{est['affordable']:,} of {est['calls']:,} calls** at "
-                   f"{ui.rupees(est['cost_per_call_paise'])} each ({int(mpc)} min at "
-                   f"{ui.rupees(est['rate_paise'])}/min): {ui.rupees(est['total_paise'])} for all, "
-                   f"{ui.rupees(est['available_paise'])} available.")
+                   f"{ui.rupees(est['cost_per_call_paise'])} each ({int(mpc)} min, {est['terms']}): "
+                   f"{ui.rupees(est['total_paise'])} for all, {ui.rupees(est['available_paise'])} available. "
+                   "The campaign keeps this price.")
             if est.get("shortfall_paise") and est["affordable"] < est["calls"]:
                 msg += f" Recharge {ui.rupees(est['shortfall_paise'])} to cover them all."
             (st.success if est["affordable"] >= est["calls"] else st.warning)(msg, icon=":material/calculate:")
@@ -180,8 +218,9 @@ if view == "Campaigns":
             x, y, z = st.columns([3, 4, 1], vertical_alignment="center")
             x.markdown(f"**{c['name']}** · `{c['kb_id']}`")
             x.caption(f"{c['total']:,} numbers · {c['minutes_per_call']} min each · "
-                      f"{c['created_at']:%d %b %Y, %H:%M} UTC")
+                      f"{ui.when(c['created_at'])}")
             y.markdown(f"{CAMPAIGN_STATUS.get(c['status'], c['status'])} · {c['completed']:,} completed · "
                        f"{ui.rupees(c['cost_paise'])} spent")
             if c["status"] in RESUMABLE and z.button("Resume", key=f"res_{cid}", icon=":material/play_arrow:"):
-                _run(cid, "Resuming…")
+                _resume(cid)
+            _confirm_box(cid)

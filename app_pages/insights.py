@@ -15,6 +15,7 @@ uid = user["username"]
 db = ui.get_db()
 
 st.title("Insights")
+ui.times_note()
 days = st.segmented_control("Period", [30, 90], default=30, format_func=lambda d: f"Last {d} days",
                             key="ins_days") or 30
 end = reports.today()

@@ -19,13 +19,14 @@ uid = user["username"]
 db = ui.get_db()
 
 st.title("Transactions")
+ui.times_note()
 
 today = reports.today()
 f1, f2, f3 = st.columns([1, 1, 2])
 kind = f1.selectbox("Type", ["All", "Credits (money in)", "Debits (money out)"], key="tx_type")
 cat = f2.selectbox("Category", ["All"] + list(ledger.CATEGORIES), key="tx_cat",
                    format_func=lambda c: CATEGORY_LABELS.get(c, c))
-picked = f3.date_input("Dates (UTC)", value=(today - timedelta(days=29), today), max_value=today,
+picked = f3.date_input("Dates", value=(today - timedelta(days=29), today), max_value=today,
                        key="tx_dates", format="DD/MM/YYYY")
 if not isinstance(picked, (tuple, list)) or len(picked) != 2:
     st.info("Pick an end date to see the transactions.")
@@ -58,7 +59,7 @@ elif not rows:
     st.info("No transactions match these filters." if len(cursors) == 1 else "No more transactions.")
 else:
     df = pd.DataFrame([{
-        "When (UTC)": e["created_at"].strftime("%d %b %Y, %H:%M"),
+        "When": ui.when(e["created_at"]),
         "Type": "Credit" if e["type"] == "credit" else "Debit",
         "Category": CATEGORY_LABELS.get(e["category"], e["category"]),
         "Amount": ("+ " if e["type"] == "credit" else "− ") + ui.rupees(e["amount"]),

@@ -1,9 +1,13 @@
-"""Wallet: the balance at a glance, the low-balance warning, recharge through Razorpay, and every
-payment link with its status, so nobody has to wonder whether a payment went through."""
+"""Wallet: the balance at a glance (and an amount due, if a refund took more than was left), recharge
+through Razorpay, every payment link with its status (a failed attempt with Razorpay's reason and a way to
+try again, a way to cancel an unpaid link), and refunds: the refundable part of the balance, a refund
+request, and every refund with what it did to the wallet."""
 import streamlit as st
 
 import app_ui as ui
-from services import payments
+from app_pages import documents_ui
+from services import clock, payments, rates
+from services.payments import charge
 from services.errors import WalletError
 
 user = ui.require_role("user")
@@ -12,6 +16,7 @@ db = ui.get_db()
 sandbox = ui.payment_mode() == "sandbox"
 
 st.title("Wallet")
+ui.times_note()
 
 # --- The payment callback: Razorpay redirects here with razorpay_* parameters after a payment.
 params = {k: st.query_params[k] for k in st.query_params.keys()}
@@ -50,25 +55,16 @@ if res:
         st.session_state.pop("_callback_result", None)
         st.rerun()
 
-# --- Balance
-b = ui.balance_of(uid)
-c1, c2, c3 = st.columns(3)
-c1.metric("Balance", ui.rupees(b.balance), border=True)
-c2.metric("Held for calls", ui.rupees(b.held), border=True,
-          help="Reserved while a call is running; the unused part returns when the call ends.")
-c3.metric("Available", ui.rupees(b.available), border=True, help="What you can spend on new calls now.")
-if b.low:
-    st.warning(f"Your available balance is below {ui.rupees(b.low_threshold)}. Calls stop when it runs "
-               "out: recharge below to keep your agents talking.", icon=":material/warning:")
+# --- Balance: drawn here, filled once the recharge form had its say (a link made now is listed below)
+ui.show_flash()
+top = st.container()
 
 # --- Recharge
-cfg = ui.app_settings()
-min_rs = cfg["min_recharge_paise"] // 100
+min_rs = ui.app_settings()["min_recharge_paise"] // 100
 st.subheader("Recharge")
 if sandbox:
     st.markdown(ui.SANDBOX_BADGE)
-mode = ui.payment_mode()
-if mode == "off":
+if ui.payment_mode() == "off":
     st.info("Online payments are not configured on this server yet. Ask an administrator to add funds.")
 else:
     with st.form("recharge"):
@@ -89,16 +85,33 @@ else:
     if link:
         st.success(f"Payment link for {ui.rupees(link['amount_paise'])} is ready. Pay on Razorpay's page; "
                    "you come back here when it is done.", icon=":material/link:")
+        pays = charge.link_amount(db, link["amount_paise"])
+        if pays != link["amount_paise"]:
+            st.caption(f"You pay {ui.rupees(pays)}: {ui.rupees(link['amount_paise'])} for your wallet plus GST.")
         st.link_button("Pay with Razorpay", link["short_url"], type="primary", icon=":material/open_in_new:")
+
+# --- One read of everything shown
+view = payments.wallet_page(db, uid)
+b = view.balance
+with top:
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Balance", ui.rupees(b.balance), border=True)
+    c2.metric("Held for calls", ui.rupees(b.held), border=True,
+              help="Reserved while a call is running (or a refund is on its way); the unused part returns.")
+    c3.metric("Available", ui.rupees(b.available), border=True, help="What you can spend on new calls now.")
+    if b.due:
+        st.error(f"Amount due: {ui.rupees(b.due)}. A refund went back to your bank after that money was "
+                 "spent; your next recharge pays this first.", icon=":material/account_balance:")
+    if b.low:
+        st.warning(f"Your available balance is below {ui.rupees(b.low_threshold)}. Calls stop when it runs "
+                   "out: recharge below to keep your agents talking.", icon=":material/warning:")
+    for ahead in rates.upcoming(db, uid, limit=2):  # told in advance; a call keeps the rate of its start
+        st.info(f"From {ui.when(ahead['effective_at'], '%H:%M on %d %b %Y')} {clock.abbr()} your rate is "
+                f"{ahead['description']}.", icon=":material/event:")
 
 # --- Payment links
 st.subheader("Your payments")
-try:
-    links = payments.list_links(db, uid, limit=20)
-except Exception as exc:
-    ui.show_error(exc)
-    links = []
-if not links:
+if not view.links:
     st.caption("No payments yet.")
 STATUS = {
     "paid": ":green[:material/check_circle: Paid — credited]",
@@ -107,36 +120,96 @@ STATUS = {
     "creating": ":blue[:material/schedule: Being created]",
     "error_creating": ":orange[:material/sync_problem: Razorpay did not answer — nothing charged]",
     "partially_paid": ":orange[:material/pie_chart: Partly paid]",
+    "review": ":orange[:material/rate_review: Paid at Razorpay — under review, not credited yet]",
     "expired": ":gray[:material/timer_off: Expired — nothing charged]",
     "cancelled": ":gray[:material/block: Cancelled — nothing charged]",
     "not_created": ":gray[:material/block: Not created — nothing charged]",
     "abandoned": ":gray[:material/block: Abandoned — nothing charged]",
 }
-for ln in links:
+PAYABLE = ("created", "attempted", "partially_paid")
+
+
+for ln in view.links:
     lid = ln["reference_id"]
+    status = ln.get("status", "created")
+    failed = ln.get("last_failed")
     with st.container(border=True):
         a, s, c = st.columns([2, 3, 2], vertical_alignment="center")
         when = ln.get("created_at")
         a.markdown(f"**{ui.rupees(ln.get('amount_paise', 0))}**")
         if when:
-            a.caption(f"{when:%d %b %Y, %H:%M} UTC")
-        status = ln.get("status", "created")
+            a.caption(ui.when(when))
         s.markdown(STATUS.get(status, status))
+        if failed:
+            s.markdown(f":red[:material/error: Payment failed: {failed.get('error_description')}]")
+            s.caption("Nothing was charged. Try again on the same link, with another method if you like.")
         if ln.get("credited_paise") and status != "paid":
             s.caption(f"Credited so far: {ui.rupees(ln['credited_paise'])}")
         if status in payments.OPEN:
+            if ln.get("short_url") and status in PAYABLE:
+                c.link_button("Try again" if failed else "Pay", ln["short_url"],
+                              type="primary" if failed else "secondary")
             if c.button("Check status", key=f"chk_{lid}", icon=":material/refresh:"):
                 try:
-                    r = payments.reconcile_link(db, lid, user_id=uid)
+                    st.session_state["_recon"] = (lid, payments.reconcile_link(db, lid, user_id=uid))
                 except Exception as exc:
                     ui.show_error(exc)
                 else:
-                    st.session_state["_recon"] = (lid, r)
                     st.rerun()
-            if ln.get("short_url") and status in ("created", "attempted", "partially_paid"):
-                c.link_button("Pay", ln["short_url"])
+            if ln.get("kind") == "link" and status in ("created", "attempted") and \
+                    c.button("Cancel link", key=f"cxl_{lid}", icon=":material/block:", type="tertiary"):
+                try:
+                    payments.cancel_link(db, lid, user_id=uid, by=uid)
+                except Exception as exc:
+                    ui.show_error(exc)
+                else:
+                    ui.flash(f"Payment link for {ui.rupees(ln['amount_paise'])} cancelled; nothing was charged.")
+                    st.rerun()
     recon = st.session_state.get("_recon")
     if recon and recon[0] == lid:
         r = recon[1]
         got = f" — {ui.rupees(r['credited_paise'])} credited just now" if r.get("credited_paise") else ""
         st.caption(f"Checked with Razorpay: {r.get('outcome') or r.get('status', '')}{got}")
+
+# --- Refunds
+st.subheader("Refunds")
+if view.refundable is not None:
+    plan = view.refundable
+    st.caption(f"Refundable now: **{ui.rupees(plan.amount_paise)}** — recharges of the last "
+               f"{plan.window_days} days not yet refunded or spent (spending uses promotional and manual "
+               "credits first). It goes back to the payments it came from, newest first.")
+    if plan.amount_paise > 0:
+        with st.form("refund", clear_on_submit=True):
+            amt = st.text_input("Refund amount in rupees", placeholder=f"up to {plan.amount_paise // 100}")
+            ask = st.form_submit_button("Request refund", icon=":material/undo:")
+        if ask:
+            try:
+                got = payments.request_refund(db, uid, amt, key=ui.new_key("refund"))
+            except Exception as exc:
+                ui.show_error(exc)
+            else:
+                ui.done_key("refund")
+                ui.flash(f"Refund request for {ui.rupees(got['amount_paise'])}: {got['status']}.")
+                st.rerun()
+REQUEST = {"holding": "Being set aside", "approval": "Waiting for approval", "refunding": "Sent to Razorpay",
+           "done": "Refunded", "partly_done": "Partly refunded", "failed": "Not refunded",
+           "rejected": "Rejected"}
+if view.requests:
+    ui.money_table([dict(r, when=ui.when(r['created_at']), state=REQUEST.get(r["status"], r["status"]),
+                         why=r.get("reason") or "") for r in view.requests],
+                   {"when": "Asked", "amount_paise": "Amount", "refunded_paise": "Refunded",
+                    "state": "Status", "why": "Note"})
+if view.refunds:
+    ui.money_table([dict(r, when=ui.when(r['created_at'])) for r in view.refunds],
+                   {"when": "When", "payment_id": "Payment", "amount_paise": "Refund",
+                    "debited_paise": "Taken from wallet", "amount_due_paise": "Became due", "status": "Status"})
+elif not view.requests:
+    st.caption("No refunds.")
+
+# --- Receipts, invoices and statements (app_pages/documents_ui.py)
+st.subheader("Receipts and invoices")
+documents_ui.receipts(db, uid, key="me")
+st.subheader("Monthly statements")
+documents_ui.statements(db, uid, key="me")
+with st.expander("Billing details on your invoices", icon=":material/badge:"):
+    documents_ui.billing_form(db, uid, by=uid, key="me")

@@ -2,7 +2,8 @@
 
 - the Razorpay sandbox (only when no Razorpay keys are configured: "Sandbox — no real money"),
 - the REST API (uvicorn api.main:app; Razorpay's webhooks land there),
-- the worker (recovery and payment reconciliation on a schedule),
+- the worker (recovery, payment reconciliation and low-balance alerts on a schedule),
+- the local SMTP sink (only when no SMTP server is configured: alert e-mails land there),
 - the Streamlit dashboard.
 `--only api` starts the API alone (`make api`). Ctrl-C stops everything.
 """
@@ -12,6 +13,7 @@ import argparse
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services import config, db as dbmod, ledger, users  # noqa: E402
+from services import config, db as dbmod, documents, ledger, users  # noqa: E402
 
 
 def _cookie_key(cfg: config.Config) -> str:
@@ -46,6 +48,9 @@ def prepare(cfg: config.Config) -> list[tuple[str, str, str]]:
         creds = demo_credentials_file(cfg)
         dbmod.write_private(creds, "".join(f"{u} {pw} {role}\n" for u, pw, role in made))
     ledger.recover(db)
+    # Rollups counted by business day (IST): recounted from the ledger once per zone, a no-op afterwards.
+    ledger.rebuild_rollups(db)
+    documents.recover_numbering(db)  # document numbers a crash left half-issued
     return made
 
 
@@ -117,6 +122,8 @@ def start_all(sup: Supervisor, cfg: config.Config, only_api: bool) -> bool:
         sup.start("razorpay-sandbox", [py, "-m", "sandbox.razorpay_server", "--host", "127.0.0.1",
                                        "--port", str(cfg.sandbox_port)],
                   f"http://127.0.0.1:{cfg.sandbox_port}/sandbox/health")
+    if not only_api:
+        start_smtp_sink(sup, cfg)  # first: the API and the dashboard learn where it is
     sup.start("api", [py, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(cfg.api_port),
                       "--log-level", "warning"], f"http://127.0.0.1:{cfg.api_port}/api/health")
     if not only_api:
@@ -126,6 +133,32 @@ def start_all(sup: Supervisor, cfg: config.Config, only_api: bool) -> bool:
                                 "--browser.gatherUsageStats", "false"],
                   f"http://127.0.0.1:{cfg.port}/_stcore/health")
     return sandbox
+
+
+def _port_or_free(port: int) -> int:
+    """`port` if nothing listens there, else a free one (a second checkout running beside this one)."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_smtp_sink(sup: Supervisor, cfg: config.Config) -> None:
+    """No SMTP server configured: alert e-mails go to a local sink the admin page shows."""
+    if cfg.smtp.host:
+        return
+    smtp_port = _port_or_free(cfg.smtp.sink_port)
+    http_port = _port_or_free(cfg.smtp.sink_port + 1)
+    url = f"http://127.0.0.1:{http_port}"
+    # Local development: the children send there, and a customer webhook may point at this machine.
+    sup.env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port), SMTP_TLS="none", SMTP_USER="",
+                   SMTP_PASSWORD="", SMTP_SINK_URL=url)
+    sup.env.setdefault("WALLET_WEBHOOK_PRIVATE_OK", "1")
+    sup.start("smtp-sink", [sys.executable, "-m", "sandbox.smtp_sink", "--smtp-port", str(smtp_port),
+                            "--http-port", str(http_port), "--dir", str(cfg.data_dir / "smtp_sink")],
+              f"{url}/health")
 
 
 def banner(sup: Supervisor, cfg: config.Config, sandbox: bool, made: list) -> None:
@@ -142,6 +175,8 @@ def banner(sup: Supervisor, cfg: config.Config, sandbox: bool, made: list) -> No
         print(f"  payments          Sandbox at {cfg.razorpay.base_url} — no real money")
     else:
         print(f"  payments          Razorpay, {cfg.razorpay.mode} mode")
+    if sup.running("smtp-sink"):
+        print(f"  smtp-sink         {sup.env['SMTP_SINK_URL']}/  (alert e-mails land here: no SMTP server set)")
     if made:
         print(f"  demo logins (also in {demo_credentials_file(cfg)}):")
         for u, pw, role in made:

@@ -1,6 +1,8 @@
-"""Background worker: finishes interrupted postings, releases calls never ended, polls open payment links,
-and once a day reconciles yesterday's payments with Razorpay. Every step is idempotent (the daily one
-per day), so running it alongside live traffic (or twice) is safe."""
+"""Background worker: finishes interrupted postings, closes calls whose voice platform fell silent (at the end
+of their last authorised slice, billed the last reported usage, never unreported time), collects amounts due
+from money released since, polls open payment links, carries on self-serve refunds a crash interrupted, once a
+day reconciles yesterday's payments with Razorpay, issues receipts, and decides and delivers low-balance
+alerts. Every step is idempotent (the daily one per day), so running it alongside live traffic (or twice) is safe."""
 from __future__ import annotations
 
 import logging
@@ -10,16 +12,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services import calls, config, db as dbmod, ledger, payments  # noqa: E402
+from services import alerts, calls, config, db as dbmod, documents, ledger, payments, wallet  # noqa: E402
 
 log = logging.getLogger("worker")
 
 
 def tick(db) -> dict:
     out = {"ledger": ledger.recover(db)}
-    steps = [(calls.recover_stale_calls, "recover_stale_calls")]
+    steps = [(calls.recover_stale_calls, "recover_stale_calls"),  # also silent calls past their last slice
+             (wallet.collect_dues, "collect_dues")]
+    steps.append((documents.sweep, "documents"))  # numbering recovery, then each recharge's receipt/invoice
     if payments.mode() != "off":
-        steps += [(payments.reconcile_open, "reconcile_open"), (payments.run_daily, "run_daily")]
+        steps += [(payments.reconcile_open, "reconcile_open"), (payments.run_daily, "run_daily"),
+                  (payments.recover_refund_requests, "recover_refund_requests")]
+    steps += [(alerts.run, "alerts")]
     for fn, name in steps:
         try:
             out[name] = fn(db)

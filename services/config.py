@@ -36,6 +36,18 @@ class Razorpay:
 
 
 @dataclass(frozen=True)
+class Smtp:
+    host: str                 # "" = no server configured: `make run` starts the local sink
+    port: int
+    tls: str                  # starttls | ssl | none
+    user: str
+    password: str
+    sender: str
+    sink_url: str             # the local sink's HTTP endpoint (what it received), "" if none
+    sink_port: int            # the sink's SMTP port under `make run`; its HTTP port is the next one
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path
     mongodb_uri: str
@@ -54,6 +66,9 @@ class Config:
     api_port: int
     sandbox_port: int
     secrets_file: Path
+    smtp: Smtp                # where alert e-mails go (services.alerts)
+    webhook_private_ok: bool  # customer webhooks may point at loopback/private addresses (development)
+    business_tz: str          # days, months and what people read (storage stays UTC): services.clock
 
 
 # name -> (environment variable, default). The same upper-case name is looked up in secrets.toml.
@@ -65,6 +80,7 @@ _PLAIN = {
     "admin_user": ("WALLET_ADMIN_USER", ""),
     "admin_password": ("WALLET_ADMIN_PASSWORD", ""),
     "demo_password": ("WALLET_DEMO_PASSWORD", ""),
+    "business_tz": ("WALLET_BUSINESS_TZ", "Asia/Kolkata"),
 }
 _INTS = {  # name -> (variable, default, smallest allowed)
     "claim_grace_seconds": ("WALLET_CLAIM_GRACE_SECONDS", 300, 0),
@@ -147,6 +163,18 @@ def _razorpay(toml: dict) -> Razorpay:
                     get("base_url").rstrip("/") or None, timeout)
 
 
+def _smtp(toml: dict) -> Smtp:
+    def get(short: str) -> str:
+        return _lookup(f"SMTP_{short.upper()}", toml)
+
+    tls = get("tls").lower() or "starttls"
+    host = get("host")
+    return Smtp(host=host, port=_int(get("port"), 465 if tls == "ssl" else 587, 1),
+                tls=tls if tls in ("starttls", "ssl", "none") else "starttls", user=get("user"),
+                password=get("password"), sender=get("sender") or "Wallet alerts <alerts@localhost>",
+                sink_url=get("sink_url").rstrip("/"), sink_port=_int(get("sink_port"), 8925, 1))
+
+
 def get() -> Config:
     """The configuration as it stands now."""
     path = secrets_file()
@@ -161,14 +189,17 @@ def get() -> Config:
     if not plain["public_url"]:
         plain["public_url"] = f"http://127.0.0.1:{ints['port']}"
     return Config(data_dir=data_dir, razorpay=_razorpay(toml), worker_interval_seconds=max(0.05, interval),
-                  secrets_file=path, **plain, **ints)
+                  secrets_file=path, smtp=_smtp(toml),
+                  webhook_private_ok=_lookup("WALLET_WEBHOOK_PRIVATE_OK", toml).lower() in ("1", "true", "yes"),
+                  **plain, **ints)
 
 
 def names() -> list[str]:
     """Every variable this module reads (for docs and the newcomer test's clean environment)."""
     out = [var for var, _ in _PLAIN.values()] + [var for var, _, _ in _INTS.values()]
-    out += ["WALLET_DATA_DIR", "WALLET_SECRETS_FILE", "WORKER_INTERVAL_SECONDS"]
+    out += ["WALLET_DATA_DIR", "WALLET_SECRETS_FILE", "WORKER_INTERVAL_SECONDS", "WALLET_WEBHOOK_PRIVATE_OK"]
     out += [f"RAZORPAY_{k}" for k in ("KEY_ID", "KEY_SECRET", "WEBHOOK_SECRET", "SANDBOX_URL", "BASE_URL",
                                       "TIMEOUT")]
+    out += [f"SMTP_{k}" for k in ("HOST", "PORT", "TLS", "USER", "PASSWORD", "SENDER", "SINK_URL", "SINK_PORT")]
     return out
 

@@ -34,6 +34,7 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "audit_log": [[("at", -1)]],
     "tokens": [[("username", 1)], [("expires_at", 1)]],
     "login_attempts": [[("username", 1)]],
+    "alerts": [[("status", 1)]],
 }
 
 

@@ -79,3 +79,13 @@ class RateLimited(WalletError):
     """Too many attempts (e.g. failed logins) in a short time; try again later."""
 
     code = "rate_limited"
+
+
+class TooManyCalls(RateLimited):
+    """The customer already has as many calls on the line as they may (HTTP 429 with Retry-After)."""
+
+    code = "too_many_calls"
+
+    def __init__(self, message: str, *, limit: int | None = None, retry_after: int | None = None):
+        super().__init__(message)
+        self.limit, self.retry_after = limit, retry_after

@@ -1,13 +1,14 @@
 """Money: integer paise inside, rupees only at the edges, and the price of a call.
 
 `parse_rupees` is the one way user input becomes paise; `format_rupees` the one way paise become text;
-`cost_paise` the one rounding rule of a call's price (and `covered_seconds` its inverse).
+`cost_paise` the default tariff's price of a call (and `covered_seconds` its inverse), both asking
+services.pricing, which owns the arithmetic of every tariff.
 """
 from decimal import Decimal
 import re
 
-from services.checks import whole_number
 from services.errors import InvalidAmount, BelowMinimum
+from services.pricing import Tariff, affordable_seconds, call_price
 
 PAISE_PER_RUPEE = 100
 # Default ceiling for one operation (Rs. 1,00,000); settings may lower or raise it.
@@ -124,12 +125,11 @@ def format_rupees(paise: int) -> str:
 # ------------------------------------------------------------------------------------- the price
 
 def cost_paise(seconds: int, rate_paise_per_min: int) -> int:
-    """THE rounding rule: ceil(seconds x rate / 60), in integers (a started paisa is charged)."""
-    whole_number(seconds, 0, what="Seconds")
-    whole_number(rate_paise_per_min, 0, what="Rate")
-    return -(-(seconds * rate_paise_per_min) // 60)
+    """ceil(seconds x rate / 60), in integers (a started paisa is charged): the default tariff's price.
+    The arithmetic is services.pricing.call_price's, the one owner of call prices."""
+    return call_price(seconds, Tariff(rate_paise_per_min))
 
 
 def covered_seconds(amount_paise: int, rate_paise_per_min: int) -> int:
     """The longest call `amount_paise` pays for: the largest s with cost_paise(s, rate) <= amount."""
-    return amount_paise * 60 // rate_paise_per_min
+    return affordable_seconds(amount_paise, Tariff(rate_paise_per_min))

@@ -2,14 +2,15 @@
 
 Every number comes through the ledger's views: `ledger.day_totals` (one wallet's days),
 `ledger.days_across` (every wallet's days), `ledger.wallet_summaries` (every wallet's balance and today),
-`ledger.get_wallet`; CSV exports stream the ledger through `ledger.iter_entries`.
+`ledger.get_wallet`; CSV exports stream the ledger through `ledger.iter_entries`. Every day here is a
+business day (services.clock: midnight to midnight IST by default) and CSV times carry its offset.
 """
 from __future__ import annotations
 
 import csv
 import io
 import unicodedata
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from services import clock, ledger, payments, settings, users, wallet
 from services.checks import whole_number
@@ -72,25 +73,40 @@ def category_totals(rows: list[dict], kind: str = "debit") -> dict[str, int]:
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def runway(db, user_id: str, *, window_days: int = 30, available: int | None = None) -> dict:
+def runway(db, user_id: str, *, window_days: int = 30, available: int | None = None,
+           through: date | None = None) -> dict:
     """"At this rate your balance lasts about N days": the available balance over the average daily
-    spend of the last `window_days` (today included). Integer math; `days` is None with no spending."""
-    whole_number(window_days, 1, MAX_RANGE_DAYS, what="The window", unit="of days")
-    end = today()
-    start = end - timedelta(days=window_days - 1)
-    w = ledger.get_wallet(db, user_id)
-    # A wallet younger than the window would look thriftier than it is if we divided by the window.
-    if w.created_at is not None and w.created_at.date() > start:
-        start = w.created_at.date()
-    spent = sum(r["debits"] for r in daily(db, user_id, start, end))
+    spend of the `window_days` days ending with `through` (default today, included). Integer math; `days`
+    is None with no spending."""
     if available is None:
-        available = w.available
-    span = (end - start).days + 1
-    if spent <= 0:
-        return {"days": None, "avg_daily_paise": 0, "available_paise": available, "window_days": span}
-    # days = available / (spent / span), rounded down: promise no more than the money covers.
-    return {"days": available * span // spent, "avg_daily_paise": -(-spent // span),
+        available = ledger.get_wallet(db, user_id).available
+    spent, span = runway_basis(db, user_id, window_days=window_days, through=through)
+    return {"days": runway_days(available, spent, span), "avg_daily_paise": -(-spent // span) if spent > 0 else 0,
             "available_paise": available, "window_days": span}
+
+
+def runway_basis(db, user_id: str, *, window_days: int = 30, through: date | None = None) -> tuple[int, int]:
+    """(paise spent, days) over the window `runway` divides by: `window_days` days ending with `through`
+    (default today), cut to the wallet's age. Low-balance alerts ask for 7 days through yesterday: whole
+    business days, so the figure for a day does not move while that day's entries come in."""
+    whole_number(window_days, 1, MAX_RANGE_DAYS, what="The window", unit="of days")
+    end = through if through is not None else today()
+    start = end - timedelta(days=window_days - 1)
+    created = ledger.get_wallet(db, user_id).created_at
+    # A wallet younger than the window would look thriftier than it is if we divided by the window.
+    if created is not None and clock.date_of(created) > start:
+        start = clock.date_of(created)
+    if start > end:  # not one day of history yet
+        return 0, 0
+    return sum(r["debits"] for r in daily(db, user_id, start, end)), (end - start).days + 1
+
+
+def runway_days(available: int, spent: int, span: int) -> int | None:
+    """THE runway arithmetic: whole days `available` paise last at `spent` paise per `span` days, rounded
+    down (promise no more than the money covers); None when nothing was spent."""
+    if spent <= 0:
+        return None
+    return max(0, available) * span // spent
 
 
 # ------------------------------------------------------------------------------------ across users
@@ -224,8 +240,8 @@ def _line(cells) -> str:
 
 
 def entry_cells(e: dict) -> list:
-    t = clock.as_utc(e["created_at"])
-    return [t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z", e["_id"], e["user_id"],
+    # ISO-8601 with the business zone's offset: a spreadsheet shows the time a person in India read.
+    return [clock.iso(e["created_at"]), e["_id"], e["user_id"],
             int(e.get("n", e.get("seq", 0))), e["type"], e["category"], str(to_rupees(e["amount"])),
             str(to_rupees(e["balance_after"])), e.get("key", ""), e.get("source", ""), e.get("note", "")]
 
@@ -273,7 +289,7 @@ def today_transactions(db, *, limit: int = 200) -> list[dict]:
     The wallets' own rollups say who had activity today; only their pages are read (a ledger-wide
     date query would scan the whole ledger on the embedded engine).
     """
-    t0 = datetime.combine(today(), time(), tzinfo=timezone.utc)
+    t0 = clock.start_of_day(today())
     out: list[dict] = []
     for w in ledger.wallet_summaries(db):
         if w.today_count:
@@ -284,14 +300,14 @@ def today_transactions(db, *, limit: int = 200) -> list[dict]:
 
 
 def today() -> date:
-    return clock.now().date()
+    """The business day now (services.clock: midnight in the business zone starts a day)."""
+    return clock.today()
 
 
 def day_range(start: date, end: date) -> tuple[datetime, datetime]:
-    """[start 00:00 UTC, the day after end 00:00 UTC): the datetimes a ledger query wants."""
+    """[start 00:00, the day after end 00:00) in the business zone: the UTC instants a ledger query wants."""
     _check_range(start, end)
-    return (datetime.combine(start, time(), tzinfo=timezone.utc),
-            datetime.combine(end + timedelta(days=1), time(), tzinfo=timezone.utc))
+    return clock.day_span(start, end)
 
 
 def _check_range(start: date, end: date) -> None:

@@ -1,10 +1,21 @@
-"""Product settings with their defaults; every change records who, when, old and new."""
+"""Product settings with their defaults; every change records who, when, old, new and when it takes effect.
+
+A change takes effect at a time the admin chooses (default: now), so customers can be told in advance.
+Each settings document (`settings/global`, `settings/user:{id}`, `settings/plans`) keeps, per name, a
+timeline `sched.{name}`: the changes in effect order, each {id, at, value}. The value in force at t is
+the last change at or before t; a document written before timelines existed keeps its plain field as
+the value before every change. Writing a change folds away those past their time except the one in
+force, so a timeline stays a few entries long. Writes are a compare-and-set on the document's `v`.
+"""
 from __future__ import annotations
 
+import re
 import uuid
+from datetime import datetime, timedelta
 
-from services import clock
+from services import checks, clock
 from services.checks import whole_number
+from services.db import insert_new
 from services.errors import InvalidInput, NotFound
 from services.money import DEFAULT_MAX_PAISE, parse_rupees
 
@@ -13,13 +24,16 @@ MAX_CALL_MINUTES = 240
 
 # The product's rules, in one place.
 DEFAULTS = {
-    "call_rate_paise": 1000,          # Rs. 10 per minute
+    "call_rate_paise": 1000,          # Rs. 10 per minute (the standard plan's rate)
     "min_call_balance_paise": 1000,   # Rs. 10 needed to start a call
     "min_recharge_paise": 1000,       # Rs. 10 smallest recharge
     "low_balance_paise": 2000,        # warn below Rs. 20
     "max_amount_paise": DEFAULT_MAX_PAISE,  # Rs. 1,00,000 per operation
-    "default_call_minutes": 10,       # a call's hold covers this many minutes unless told otherwise
-    "stale_call_minutes": 180,        # a call never ended is released after this long
+    "default_call_minutes": 10,       # a call may run this many minutes unless told otherwise
+    "call_slice_seconds": 300,        # a call is authorised (held for) this many seconds at a time
+    "silent_call_grace_seconds": 120,  # after its last authorised second, a silent call is closed
+    "max_concurrent_calls": 10,       # simultaneous calls per customer, unless set for them
+    "refund_approval_required": 0,    # 1: a self-serve refund waits for an admin's approval
 }
 # What an admin may set, and the bounds that keep a typo from becoming a disaster.
 _BOUNDS = {
@@ -29,73 +43,283 @@ _BOUNDS = {
     "low_balance_paise": (0, 10_000_000),
     "max_amount_paise": (100, 100_000_000),
     "default_call_minutes": (1, MAX_CALL_MINUTES),
-    "stale_call_minutes": (5, 10_080),
+    "call_slice_seconds": (30, 3600),
+    "silent_call_grace_seconds": (30, 3600),
+    "max_concurrent_calls": (1, 1000),
+    "refund_approval_required": (0, 1),
 }
-USER_KEYS = ("call_rate_paise", "daily_cap_paise")
+USER_KEYS = ("call_rate_paise", "daily_cap_paise", "max_concurrent_calls")
+_USER_BOUNDS = {"call_rate_paise": _BOUNDS["call_rate_paise"], "daily_cap_paise": (1, 10**12),
+                "max_concurrent_calls": _BOUNDS["max_concurrent_calls"]}
+MAX_AHEAD = timedelta(days=366)
+_PAST_SLACK = timedelta(minutes=1)  # a form filled in a minute ago still means "now"
 
 
-def get(db) -> dict:
-    doc = db.settings.find_one({"_id": "global"}) or {}
-    return {k: int(doc.get(k, v)) for k, v in DEFAULTS.items()}
+# ---------------------------------------------------------------------------------------- reading
+
+def get(db, at: datetime | None = None) -> dict:
+    """Every global setting in force at `at` (default now)."""
+    doc = scope_doc(db, "global")
+    t = at or clock.now()
+    return {k: int(value_at(doc, k, t, v)) for k, v in DEFAULTS.items()}
 
 
-def set_value(db, name: str, value: int, *, by: str) -> dict:
-    """Set one global setting (an int in its own unit). Returns the history record."""
-    if name not in _BOUNDS:
-        raise InvalidInput(f"Unknown setting {name!r}.")
-    lo, hi = _BOUNDS[name]
-    whole_number(value, lo, hi, what=name)
-    old = get(db)[name]
-    db.settings.update_one({"_id": "global"}, {"$set": {name: value}}, upsert=True)
-    return _record(db, "global", name, old, value, by)
+def user_overrides(db, user_id: str, at: datetime | None = None) -> dict:
+    """The user's own settings in force at `at` (call rate, daily spend cap, simultaneous calls)."""
+    doc = scope_doc(db, f"user:{user_id}")
+    t = at or clock.now()
+    out = {}
+    for k in USER_KEYS:
+        v = value_at(doc, k, t)
+        if v is not None:
+            out[k] = int(v)
+    return out
 
 
-def set_call_rate(db, rupees_per_minute, *, by: str, user_id: str | None = None) -> dict:
-    """Set the per-minute call rate from rupees (`"15"`, `0.5`), globally or for one user.
-
-    `rupees_per_minute=None` with a user_id removes that user's own rate.
-    """
-    if user_id is not None and rupees_per_minute is None:
-        return set_user_value(db, user_id, "call_rate_paise", None, by=by)
-    paise = parse_rupees(rupees_per_minute, maximum=_BOUNDS["call_rate_paise"][1], what="Call rate")
-    if user_id is None:
-        return set_value(db, "call_rate_paise", paise, by=by)
-    return set_user_value(db, user_id, "call_rate_paise", paise, by=by)
+def limits_for(db, user_id: str) -> dict:
+    """What bounds this user's calls now: daily_cap_paise (None: no cap) and max_concurrent_calls."""
+    own = user_overrides(db, user_id)
+    return {"daily_cap_paise": own.get("daily_cap_paise"),
+            "max_concurrent_calls": own.get("max_concurrent_calls") or get(db)["max_concurrent_calls"]}
 
 
-def set_user_value(db, user_id: str, name: str, value: int | None, *, by: str) -> dict:
-    """A per-user override (call rate, daily spend cap); None removes it."""
-    if name not in USER_KEYS:
-        raise InvalidInput(f"Unknown per-user setting {name!r}.")
-    if db.users.find_one({"_id": user_id}, {"_id": 1}) is None:
-        raise NotFound(f"No user {user_id!r}.")
-    if value is not None:
-        whole_number(value, 1, what=name, unit="of paise")
-    old = user_overrides(db, user_id).get(name)
-    op = {"$set": {name: value}} if value is not None else {"$unset": {name: ""}}
-    db.settings.update_one({"_id": f"user:{user_id}"}, op, upsert=True)
-    return _record(db, f"user:{user_id}", name, old, value, by)
+def call_rate_for(db, user_id: str, at: datetime | None = None) -> int:
+    """Paise per minute for this user's call started at `at` (their tariff's rate: services.rates)."""
+    from services import rates  # rates builds on this module
+    return rates.tariff_for(db, user_id, at).rate_paise
 
 
-def user_overrides(db, user_id: str) -> dict:
-    doc = db.settings.find_one({"_id": f"user:{user_id}"}) or {}
-    return {k: int(doc[k]) for k in USER_KEYS if doc.get(k) is not None}
+def scope_doc(db, scope: str) -> dict:
+    return db.settings.find_one({"_id": scope}) or {}
 
 
-def call_rate_for(db, user_id: str) -> int:
-    """Paise per minute for this user's next call: their own rate if an admin set one, else global."""
-    return user_overrides(db, user_id).get("call_rate_paise") or get(db)["call_rate_paise"]
+def value_at(doc: dict, name: str, t: datetime, default=None):
+    """The value of `name` in force at `t` in a settings document (None value: removed)."""
+    found = None
+    for e in (doc.get("sched") or {}).get(name) or []:
+        if clock.as_utc(e["at"]) > t:
+            break
+        found = e
+    if found is not None:
+        return default if found["value"] is None else found["value"]
+    plain = doc.get(name)
+    return default if plain is None else plain
+
+
+def ahead(doc: dict, name: str, t: datetime) -> list[dict]:
+    """The changes of `name` that take effect after `t`: [{id, at, value}], in effect order."""
+    return [dict(e, at=clock.as_utc(e["at"])) for e in (doc.get("sched") or {}).get(name) or []
+            if clock.as_utc(e["at"]) > t]
+
+
+def changes_ahead(db) -> list[dict]:
+    """Every change still to take effect, soonest first: [{id, scope, name, at, value}] (the settings
+    collection is a few documents: global, plans and the users an admin gave their own terms)."""
+    now = clock.now()
+    out = [dict(e, scope=doc["_id"], name=name) for doc in db.settings.find({}, {"sched": 1})
+           for name in (doc.get("sched") or {}) for e in ahead(doc, name, now)]
+    return sorted(out, key=lambda e: e["at"])
 
 
 def history(db, limit: int = 50) -> list[dict]:
     docs = list(db.settings_history.find({}).sort("at", -1).limit(limit))
     for d in docs:
         d["at"] = clock.as_utc(d["at"])
+        d["effective_at"] = clock.as_utc(d.get("effective_at")) or d["at"]
     return docs
 
 
-def _record(db, scope: str, name: str, old, new, by: str) -> dict:
-    rec = {"_id": uuid.uuid4().hex, "scope": scope, "name": name, "old": old, "new": new, "by": by,
-           "at": clock.now()}
+# ---------------------------------------------------------------------------------------- writing
+
+def set_value(db, name: str, value: int, *, by: str, at: datetime | None = None) -> dict:
+    """Set one global setting (an int in its own unit) from `at` (default now). Returns the record."""
+    if name not in _BOUNDS:
+        raise InvalidInput(f"Unknown setting {name!r}.")
+    lo, hi = _BOUNDS[name]
+    whole_number(value, lo, hi, what=name)
+    return schedule(db, "global", name, value, by=by, at=at, default=DEFAULTS[name])
+
+
+def set_call_rate(db, rupees_per_minute, *, by: str, user_id: str | None = None,
+                  at: datetime | None = None) -> dict:
+    """Set the per-minute call rate from rupees (`"15"`, `0.5`), globally or for one user, from `at`.
+
+    `rupees_per_minute=None` with a user_id removes that user's own rate.
+    """
+    if user_id is not None and rupees_per_minute is None:
+        return set_user_value(db, user_id, "call_rate_paise", None, by=by, at=at)
+    paise = parse_rupees(rupees_per_minute, maximum=_BOUNDS["call_rate_paise"][1], what="Call rate")
+    if user_id is None:
+        return set_value(db, "call_rate_paise", paise, by=by, at=at)
+    return set_user_value(db, user_id, "call_rate_paise", paise, by=by, at=at)
+
+
+def set_user_value(db, user_id: str, name: str, value: int | None, *, by: str,
+                   at: datetime | None = None) -> dict:
+    """A per-user override (call rate, daily spend cap, simultaneous calls) from `at`; None removes it."""
+    check_user_value(name, value)
+    check_user(db, user_id)
+    return schedule(db, f"user:{user_id}", name, value, by=by, at=at)
+
+
+def check_user_value(name: str, value: int | None) -> None:
+    if name not in USER_KEYS:
+        raise InvalidInput(f"Unknown per-user setting {name!r}.")
+    if value is not None:
+        lo, hi = _USER_BOUNDS[name]
+        whole_number(value, lo, hi, what=name, unit="of paise" if name.endswith("_paise") else "")
+
+
+def check_user(db, user_id) -> None:
+    if not isinstance(user_id, str) or db.users.find_one({"_id": user_id}, {"_id": 1}) is None:
+        raise NotFound(f"No user {user_id!r}.")
+
+
+def check_when(at) -> datetime:
+    """When a change takes effect: now (None), or a time up to a year ahead; never in the past."""
+    now = clock.now()
+    if at is None:
+        return now
+    if not isinstance(at, datetime):
+        raise InvalidInput("The time a change takes effect must be a date and time.")
+    at = clock.as_utc(at)
+    if at < now - _PAST_SLACK:
+        raise InvalidInput("A change cannot take effect in the past; choose now or a later time.")
+    if at > now + MAX_AHEAD:
+        raise InvalidInput("A change can be scheduled at most a year ahead.")
+    at = max(at, now)
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)  # what BSON keeps
+
+
+def schedule(db, scope: str, name: str, value, *, by: str, at: datetime | None = None,
+             default=None) -> dict:
+    """THE writer: `name` of settings document `scope` becomes `value` at `at` (default now), audited
+    (who, when recorded, effective when, old value then, new). Callers check the value first."""
+    when = check_when(at)
+    cid = uuid.uuid4().hex
+    entry = {"id": cid, "at": when, "value": value}
+    while True:
+        doc = db.settings.find_one({"_id": scope})
+        old = value_at(doc or {}, name, when, default)
+        if doc is None:
+            if insert_new(db.settings, {"_id": scope, "v": 1, "sched": {name: [entry]}}):
+                break
+            continue
+        line = _fold(doc, name, entry)
+        res = db.settings.update_one({"_id": scope, "v": doc.get("v")},
+                                     {"$set": {f"sched.{name}": line, "v": int(doc.get("v") or 0) + 1}})
+        if res.matched_count == 1:
+            break
+    return _record(db, cid, scope, name, old, value, by, when)
+
+
+def cancel(db, change_id: str, *, by: str) -> dict:
+    """Withdraw a change that has not taken effect yet (audited). NotFound if it is unknown or past."""
+    rec = db.settings_history.find_one({"_id": change_id}) if isinstance(change_id, str) else None
+    if rec is None:
+        raise NotFound("No such scheduled change.")
+    scope, name = rec["scope"], rec["name"]
+    while True:
+        doc = scope_doc(db, scope)
+        line = (doc.get("sched") or {}).get(name) or []
+        if not any(e["id"] == change_id and clock.as_utc(e["at"]) > clock.now() for e in line):
+            raise NotFound("That change is no longer ahead: it took effect or was withdrawn.")
+        keep = [e for e in line if e["id"] != change_id]
+        res = db.settings.update_one({"_id": scope, "v": doc.get("v")},
+                                     {"$set": {f"sched.{name}": keep, "v": int(doc.get("v") or 0) + 1}})
+        if res.matched_count == 1:
+            break
+    return _record(db, uuid.uuid4().hex, scope, name, rec["new"], rec["old"], by, clock.as_utc(rec["effective_at"]),
+                   cancels=change_id)
+
+
+def _fold(doc: dict, name: str, entry: dict) -> list[dict]:
+    """The timeline with `entry` in effect order (after equal times), past changes but the one in force
+    dropped."""
+    now = clock.now()
+    line = [dict(e, at=clock.as_utc(e["at"])) for e in (doc.get("sched") or {}).get(name) or []]
+    i = sum(1 for e in line if e["at"] <= entry["at"])
+    line.insert(i, entry)
+    past = [e for e in line if e["at"] <= now]
+    return past[-1:] + [e for e in line if e["at"] > now]
+
+
+def _record(db, cid: str, scope: str, name: str, old, new, by: str, when: datetime, **extra) -> dict:
+    rec = {"_id": cid, "scope": scope, "name": name, "old": old, "new": new, "by": by, "at": clock.now(),
+           "effective_at": when, **extra}
     db.settings_history.insert_many([rec])
     return rec
+
+
+# ------------------------------------------------------------------------------- business details
+
+# What receipts and GST invoices say about the business (services/documents; docs/documents.md).
+BUSINESS_DEFAULTS = {
+    "legal_name": "Voice AI Wallet", "address": "", "state": "", "gstin": "", "pan": "",
+    "sac": "998419",          # other telecommunication services; editable
+    "gst_rate_bp": 1800,      # 18 %, in basis points
+    "invoice_prefix": "RV",   # RV/2627/000123: at most 4 letters or digits, so a number stays <= 16 characters
+    "credit_note_prefix": "CN",
+    "gst_mode": "off",        # off | inclusive | exclusive (how GST applies to a recharge)
+}
+_BUSINESS_TEXT = {"legal_name": 120, "address": 300, "sac": 8}
+
+
+def business(db) -> dict:
+    """The business details as they stand (defaults for what an admin never set)."""
+    doc = db.settings.find_one({"_id": "business"}) or {}
+    out = {k: doc.get(k, v) for k, v in BUSINESS_DEFAULTS.items()}
+    out["gst_rate_bp"] = int(out["gst_rate_bp"])
+    return out
+
+
+def set_business(db, values: dict, *, by: str) -> dict:
+    """Change business details (any subset of BUSINESS_DEFAULTS), checked as a whole: a GST mode other
+    than `off` needs the legal name, address, state, a valid GSTIN of that state and its PAN. Every
+    changed field is recorded in the history. Returns the details now in force."""
+    unknown = set(values) - set(BUSINESS_DEFAULTS)
+    if unknown:
+        raise InvalidInput(f"Unknown business detail {sorted(unknown)[0]!r}.")
+    old = business(db)
+    new = _checked_business({**old, **values})
+    changed = {k: v for k, v in new.items() if v != old[k]}
+    if changed:
+        db.settings.update_one({"_id": "business"}, {"$set": changed}, upsert=True)
+        for k, v in changed.items():
+            _record(db, "business", k, old[k], v, by)
+    return new
+
+
+def _checked_business(b: dict) -> dict:
+    from services.documents import gst  # documents read these settings: imported when used, not at load
+    out = dict(b)
+    for k, most in _BUSINESS_TEXT.items():
+        out[k] = checks.text(out[k], what=k.replace("_", " ").capitalize(), most=most).strip()
+    whole_number(out["gst_rate_bp"], 0, 4000, what="GST rate", unit="of basis points (1800 = 18 %)")
+    _check_prefixes(out)
+    if out["gst_mode"] not in gst.MODES:
+        raise InvalidInput(f"GST mode must be one of {', '.join(gst.MODES)}.")
+    out["state"] = gst.check_state(out["state"], what="Business state") if out["state"] else ""
+    out["gstin"] = gst.check_gstin(out["gstin"], state=out["state"] or None) if out["gstin"] else ""
+    out["pan"] = gst.check_pan(out["pan"]) if out["pan"] else ""
+    if out["gstin"] and out["pan"] and out["gstin"][2:12] != out["pan"]:
+        raise InvalidInput("The PAN must be the one inside the GSTIN (its characters 3 to 12).")
+    if out["gst_mode"] != "off":
+        _check_ready_for_gst(out)
+    return out
+
+
+def _check_prefixes(b: dict) -> None:
+    for k in ("invoice_prefix", "credit_note_prefix"):
+        if not isinstance(b[k], str) or not re.fullmatch(r"[A-Z0-9]{1,4}", b[k]):
+            raise InvalidInput("A number prefix is 1 to 4 capital letters or digits (e.g. RV).")
+    if b["invoice_prefix"] == b["credit_note_prefix"]:
+        raise InvalidInput("Invoices and credit notes need different prefixes.")
+
+
+def _check_ready_for_gst(b: dict) -> None:
+    if not (b["legal_name"] and b["address"] and b["state"] and b["gstin"]):
+        raise InvalidInput("A tax invoice names the business: set the legal name, address, state and GSTIN "
+                           "before turning GST on.")
+    if b["gst_rate_bp"] == 0:
+        raise InvalidInput("Set a GST rate above 0 % before turning GST on.")

@@ -1,8 +1,11 @@
 """The voice side of a call, behind a small interface a real voice backend can implement later.
 
-Billing (services.calls) never talks to telephony directly: the caller starts a call (funds held), hands
-the number to a `VoiceBackend`, and reports the talked seconds back to `calls.end_call`. A real backend
-would report the duration from its hang-up webhook; the simulator reports it at once (fast-forwarded).
+Billing (services.calls) never talks to telephony directly: the caller starts a call (its first slice
+authorised), hands the number to a `VoiceBackend`, and while the call lasts the platform reports its
+usage through an `Authorization` (services.calls.Session: `update(usage)` grows the grant a slice at a
+time, or sets the second it must end). At hang-up the talked seconds and the outcome go to
+`calls.end_call`. A real backend would do this from its webhooks; the simulator does it at once
+(fast-forwarded), sending an update each time the talk reaches the authorised second.
 """
 from __future__ import annotations
 
@@ -12,13 +15,26 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Protocol, runtime_checkable
 
+ANSWERED = "answered"  # the outcomes are services.pricing.OUTCOMES; the simulator only needs this one
+
+
+@runtime_checkable
+class Authorization(Protocol):
+    """What the platform may talk, as the billing side last said."""
+    limit: int    # the last second the call may run now (grant, end, or maximum: the least)
+    final: bool   # no update can grow `limit` any more (the money set the end, or the maximum is reached)
+
+    def update(self, usage_seconds: int) -> None:
+        """Report the seconds talked so far; `limit` and `final` change with the answer."""
+
 
 @runtime_checkable
 class CallHandle(Protocol):
     ref: str
+    outcome: str  # answered, no-answer, busy, failed: known once wait() returns
 
-    def wait(self) -> int:
-        """Block until the call is over; the seconds talked (the backend's own count)."""
+    def wait(self, auth: Authorization | None = None) -> int:
+        """Block until the call is over, sending usage updates to `auth`; the seconds talked."""
 
 
 @runtime_checkable
@@ -34,6 +50,8 @@ class VoiceBackend(Protocol):
 
 # duration: seconds, or a function (to_number, max_seconds, call_id) -> seconds, or None for random.
 Duration = int | Callable[[str, int, str], int] | None
+# outcome: one for every call, or a function (to_number, call_id) -> outcome.
+Outcome = str | Callable[[str, str], str]
 
 
 @dataclass
@@ -43,21 +61,32 @@ class SimulatedHandle:
     kb_id: str
     max_seconds: int
     seconds: int
+    outcome: str = ANSWERED
+    updates: int = 0
 
-    def wait(self) -> int:
-        return self.seconds  # fast-forwarded: no real waiting
+    def wait(self, auth: Authorization | None = None) -> int:
+        """The far end's talk, fast-forwarded: at each authorised second still short of it, an update.
+        Reports what the far end talked; billing caps it at what was authorised (a cut-off call)."""
+        while auth is not None and self.outcome == ANSWERED and self.seconds > auth.limit and not auth.final:
+            before = auth.limit
+            auth.update(auth.limit)
+            self.updates += 1
+            if auth.limit <= before and not auth.final:
+                break  # no progress: the billing side said no more, as good as final
+        return self.seconds
 
 
 class SimulatedBackend:
     """Calls that "end" after a given or random duration, instantly.
 
-    The reported duration is what the far end talked, which may exceed `max_seconds` (billing caps it
-    and marks the call cut off). `dials` counts real dials per call_id, so tests can prove no number
-    was dialled twice.
+    The reported duration is what the far end talked, which may exceed what was authorised (billing caps
+    it and marks the call cut off). `dials` counts real dials per call_id, so tests can prove no number
+    was dialled twice. An outcome other than answered talks 0 seconds.
     """
 
-    def __init__(self, duration: Duration = None, *, seed: int | None = None):
+    def __init__(self, duration: Duration = None, *, seed: int | None = None, outcome: Outcome = ANSWERED):
         self._duration = duration
+        self._outcome = outcome
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._calls: dict[str, SimulatedHandle] = {}
@@ -67,8 +96,9 @@ class SimulatedBackend:
         with self._lock:
             if call_id in self._calls:  # same reference: the same call, never a second dial
                 return self._calls[call_id]
-            seconds = self._seconds(to_number, max_seconds, call_id)
-            h = SimulatedHandle(f"sim-{call_id}", to_number, kb_id, max_seconds, seconds)
+            outcome = self._outcome(to_number, call_id) if callable(self._outcome) else self._outcome
+            seconds = self._seconds(to_number, max_seconds, call_id) if outcome == ANSWERED else 0
+            h = SimulatedHandle(f"sim-{call_id}", to_number, kb_id, max_seconds, seconds, outcome)
             self._calls[call_id] = h
             self.dials[call_id] += 1
             return h

@@ -26,6 +26,7 @@ class Balance:
     available: int
     low_threshold: int
     role: str | None = "user"
+    due: int = 0  # owed from a refund of money already spent: the next credits pay it first
 
     @property
     def low(self) -> bool:
@@ -36,7 +37,23 @@ class Balance:
 def balance(db, user_id: str) -> Balance:
     w = ledger.get_wallet(db, user_id)
     return Balance(user_id, w.balance, w.held, w.available, settings.get(db)["low_balance_paise"],
-                   users.role_of(db, user_id))
+                   users.role_of(db, user_id), w.due)
+
+
+def amounts_due(db) -> list[ledger.Due]:
+    """Wallets that owe an amount due (refunds of money already spent), largest first: for admins."""
+    return ledger.amounts_due(db)
+
+
+def collect_dues(db) -> int:
+    """The worker's step: an amount due is paid from money that became available since (a call's hold
+    released after the refund came). Returns paise collected."""
+    total = 0
+    for d in ledger.amounts_due(db):
+        if d.balance > d.held:
+            entry = ledger.pay_due(db, d.user_id)
+            total += int(entry["amount"]) if entry else 0
+    return total
 
 
 def admin_credit(db, *, admin: str, user_id: str, amount, category: str, reason: str, key: str) -> dict:

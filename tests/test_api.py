@@ -89,13 +89,16 @@ def test_new_user_is_refused_a_call_then_credit_100_and_a_3_minute_call_costs_30
     assert r.status_code == 200, r.text
     started = r.json()
     assert started["rate"] == 10 and started["rate_paise"] == 1000
-    assert started["held_paise"] == 10000 and started["max_duration_seconds"] == 600
-    assert client.get("/api/wallet/balance", headers=h).json()["available_paise"] == 0
+    # rolling authorisation: the call may run 10 minutes; its first 5-minute slice is what is held
+    assert started["held_paise"] == 5000 and started["max_duration_seconds"] == 600
+    assert started["authorized_seconds"] == 300 and started["end_at_seconds"] is None
+    assert client.get("/api/wallet/balance", headers=h).json()["available_paise"] == 5000
 
     r = client.post(f"/api/call/{started['call_id']}/end", headers=h, json={"duration_seconds": 180})
     assert r.status_code == 200, r.text
     assert r.json() == {"call_id": started["call_id"], "status": "completed", "billed_seconds": 180,
-                        "cost": 30, "cost_paise": 3000, "balance": 70, "balance_paise": 7000, "cut_off": False}
+                        "cost": 30, "cost_paise": 3000, "balance": 70, "balance_paise": 7000, "cut_off": False,
+                        "outcome": "answered"}
     b = client.get("/api/wallet/balance", headers=h).json()
     assert (b["balance"], b["balance_paise"], b["held_paise"], b["available_paise"]) == (70, 7000, 0, 7000)
     # ending again bills nothing more and answers the first result
@@ -283,7 +286,7 @@ def test_transactions_newest_first_paginated_and_filtered(client, admin, edb):
     assert [t["category"] for t in debits] == ["call"]
     promos = client.get("/api/transactions?category=promo_credit&limit=100", headers=h).json()
     assert len(promos["transactions"]) == 7 and promos["next_cursor"] is None
-    today = ledger.clock.now().date().isoformat()
+    today = ledger.clock.today().isoformat()
     assert len(client.get(f"/api/transactions?from={today}&to={today}", headers=h).json()["transactions"]) == 8
     assert client.get("/api/transactions?from=2000-01-01&to=2000-01-02", headers=h).json()["transactions"] == []
     assert_error(client.get(f"/api/transactions?from={today}&to=2000-01-01", headers=h), 400, "invalid_input")

@@ -17,8 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from services import calls, db as dbmod, ledger, payments, tokens, users, wallet
+from services import calls, clock, db as dbmod, documents, ledger, payments, settings, tokens, users, wallet
 from services.errors import NotFound
+from services.payments import screening
 from tests.test_api_support import PASSWORD, bearer, sandbox_post
 
 COLUMNS = ("anon", "expired", "owner", "other", "analyst", "admin")
@@ -48,6 +49,21 @@ def _verify(ctx, col):
     return {k: paid[k] for k in ("razorpay_order_id", "razorpay_payment_id", "razorpay_signature")} | {"amount": 100}
 
 
+def _paid(ctx, user_id: str, rupees: int = 100) -> str:
+    """A recharge of `user_id` paid on the sandbox and credited; its payment link id."""
+    plink = payments.create_payment_link(ctx["db"], user_id, rupees)["payment_link_id"]
+    sandbox_post(ctx["sandbox"], f"/sandbox/links/{plink}/pay")
+    payments.reconcile_link(ctx["db"], plink, user_id=user_id)
+    return plink
+
+
+def _refund_request(ctx, col):
+    """Rs. 1 back from a recharge the caller just paid (nothing for callers who are refused anyway)."""
+    if col not in ("anon", "expired"):
+        _paid(ctx, ctx["names"][col])
+    return {"amount": 1}
+
+
 def _webhook_headers(ctx, col):
     return {"X-Razorpay-Signature": "0" * 64, "X-Razorpay-Event-Id": "evt_" + uuid.uuid4().hex[:14]}
 
@@ -66,6 +82,7 @@ ENDPOINTS = {
     "verify": ("POST", "/api/payment/verify", _verify, None, everyone(OK) | {"other": 400}),
     "create_link": ("POST", "/api/payment/payment-link", {"amount": "250.50"}, None, everyone(OK)),
     "link_status": ("GET", "/api/payment/payment-link/{link}", None, None, OWN_RESOURCE),
+    "cancel_link": ("POST", "/api/payment/payment-link/{cancel}/cancel", None, None, OWN_RESOURCE),
     # The webhook's only credential is Razorpay's signature: a token neither helps nor is needed.
     "webhook": ("POST", "/api/payment/webhook", {"event": "payment.captured"}, _webhook_headers, PUBLIC(400)),
     "transactions": ("GET", "/api/transactions", None, None, everyone(OK)),
@@ -73,6 +90,12 @@ ENDPOINTS = {
     "start_call": ("POST", "/api/call", {"to_number": "+919876543210", "kb_id": "kb1", "max_minutes": 2}, None,
                    everyone(OK)),
     "end_call": ("POST", "/api/call/{call}/end", {"duration_seconds": 30}, None, OWN_RESOURCE),
+    "update_call": ("POST", "/api/call/{call2}/update", {"usage_seconds": 30}, None, OWN_RESOURCE),
+    "terms": ("GET", "/api/wallet/terms", None, None, everyone(OK)),
+    "plans": ("GET", "/api/admin/plans", None, None, ADMIN_ONLY),
+    "define_plan": ("PUT", "/api/admin/plans/matrix", {"rate": 9}, None, ADMIN_ONLY),
+    "customer_terms": ("POST", "/api/admin/customers/{owner}/terms", {"max_concurrent_calls": 12}, None,
+                       ADMIN_ONLY),
     "admin_credit": ("POST", "/api/admin/credit", lambda c, col: {"user_id": c["names"]["owner"], "amount": 1,
                                                                   "category": "promo_credit", "reason": "matrix"},
                      None, ADMIN_ONLY),
@@ -88,6 +111,26 @@ ENDPOINTS = {
     "users_password": ("POST", "/api/admin/users/tim/password", {"password": "a-new-secret-1"}, None, ADMIN_ONLY),
     "users_unlock": ("POST", "/api/admin/users/tim/unlock", None, None, ADMIN_ONLY),
     "health": ("GET", "/api/health", None, None, PUBLIC(OK)),
+    "notifications": ("GET", "/api/notifications", None, None, everyone(OK)),
+    "notifications_update": ("PUT", "/api/notifications/settings", {"thresholds": [50], "runway_days": 3}, None,
+                             everyone(OK)),
+    # Each caller's own webhook: nobody in the matrix has set one, so there is nothing to rotate or test.
+    "notifications_rotate": ("POST", "/api/notifications/webhook/rotate-secret", None, None, everyone(400)),
+    "notifications_test": ("POST", "/api/notifications/webhook/test", None, None, everyone(400)),
+    "notifications_deliveries": ("GET", "/api/notifications/webhook/deliveries", None, None, everyone(OK)),
+    "notifications_alerts": ("GET", "/api/notifications/alerts", None, None, everyone(OK)),
+    "receipts": ("GET", "/api/receipts", None, None, everyone(OK)),
+    "receipt_pdf": ("GET", "/api/receipts/{receipt}.pdf", None, None, OWN_RESOURCE),
+    "statement_pdf": ("GET", "/api/statements/{month}.pdf", None, None, everyone(OK)),
+    "statement_csv": ("GET", "/api/statements/{month}.csv", None, None, everyone(OK)),
+    "refunds": ("GET", "/api/refunds", None, None, everyone(OK)),
+    "refundable": ("GET", "/api/refunds/refundable", None, None, everyone(OK)),
+    "request_refund": ("POST", "/api/refunds", _refund_request, None, everyone(OK)),
+    "refund_requests": ("GET", "/api/admin/refund-requests?status=approval", None, None, ADMIN_ONLY),
+    "approve_refund": ("POST", "/api/admin/refund-requests/{approve}/approve", None, None, ADMIN_ONLY),
+    "reject_refund": ("POST", "/api/admin/refund-requests/{reject}/reject", {"reason": "matrix"}, None, ADMIN_ONLY),
+    "amounts_due": ("GET", "/api/admin/amounts-due", None, None, ADMIN_ONLY),
+    "reconciliation": ("GET", "/api/admin/reconciliation?day={day}", None, None, ADMIN_ONLY),
 }
 
 
@@ -110,13 +153,46 @@ def ctx(tmp_path_factory):
     users.create_user(db, "tim", PASSWORD, "Tim", "tim@example.com")  # the user-admin endpoints' target
     link = payments.create_payment_link(db, "alice", 150)["payment_link_id"]
     call = calls.start_call(db, "alice", "+919812345678", "kb1", 2)["call_id"]
+    call2 = calls.start_call(db, "alice", "+919812345679", "kb1", 10)["call_id"]
+    ledger.post(db, "alice", key="access-recharge", type="credit", category="recharge", amount=100, source="pay_acc")
+    documents.catch_up(db, "alice")
+    receipt = documents.slug(documents.list_documents(db, "alice")[0]["number"])
     expired = tokens.issue(db, "alice", lifetime=timedelta(seconds=-1))
     app = create_app(db=db)
     with TestClient(app, raise_server_exceptions=False) as client:
-        yield {"db": db, "client": client, "names": names, "link": link, "call": call, "expired": expired,
-               "sandbox": sb}
+        c = {"db": db, "client": client, "names": names, "link": link, "call": call, "call2": call2,
+             "expired": expired, "sandbox": sb, "receipt": receipt}
+        c["paths"] = {"link": link, "call": call, "call2": call2, "owner": names["owner"], "receipt": receipt,
+                      "month": clock.today().strftime("%Y-%m"), **_refund_setup(c)}
+        yield c
     sb.stop()
     mp.undo()
+
+
+def _refund_setup(ctx) -> dict:
+    """A link of A's to cancel; two refund requests waiting for an admin (of users outside the columns);
+    yesterday's reconciliation report."""
+    db = ctx["db"]
+    out = {"cancel": payments.create_payment_link(db, "alice", 175)["payment_link_id"]}
+    settings.set_value(db, "refund_approval_required", 1, by="root")
+    for who, action in (("carol", "approve"), ("dave", "reject")):
+        users.create_user(db, who, PASSWORD, who.title(), f"{who}@example.com", "user")
+        _paid(ctx, who)
+        out[action] = payments.request_refund(db, who, 1, key="matrix")["request_id"]
+    settings.set_value(db, "refund_approval_required", 0, by="root")
+    day = (clock.now() - timedelta(days=1)).date()
+    payments.reconcile_day(db, day)
+    out["day"] = day.isoformat()
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _forgeries_forgotten():
+    """The matrix sends one forged webhook per column from one address: each must be judged alone (a
+    sixth within a minute would rightly be told to slow down)."""
+    screening._forged_by.clear()
+    yield
+    screening._forged_by.clear()
 
 
 def _token(ctx, col):
@@ -133,7 +209,7 @@ def _token(ctx, col):
 def test_access(ctx, name, col):
     method, path, body, extra, expected = ENDPOINTS[name]
     db = ctx["db"]
-    path = path.format(link=ctx["link"], call=ctx["call"])
+    path = path.format(**ctx["paths"])
     headers = {}
     tok = _token(ctx, col)
     if tok:
@@ -149,7 +225,7 @@ def test_access(ctx, name, col):
         assert set(r.json()) == {"error"} and {"code", "message"} <= set(r.json()["error"])
         if r.status_code == 401:
             assert r.headers.get("www-authenticate") == "Bearer"
-    if col not in ("owner", "admin") and method == "POST" and r.status_code >= 400:
+    if col not in ("owner", "admin") and method in ("POST", "PUT") and r.status_code >= 400:
         # a refused request by anyone but A (or the admin crediting A) leaves A's wallet as it was
         assert ledger.get_wallet(db, "alice") == a_before
     if r.status_code == 200 and col != "anon":
@@ -169,13 +245,28 @@ def _only_own(name, r, me, db):
         assert rows and all(row.split(",")[2] == me for row in rows)
     elif name == "me":
         assert r.json()["username"] == me
+    elif name == "notifications":
+        assert r.json()["emails"] == [users.get(db, me)["email"]]  # the caller's own address, nobody else's
+    elif name == "receipts":
+        assert all(documents.get_document(db, d["number"])["user_id"] == me for d in r.json()["receipts"])
+    elif name == "statement_csv":
+        assert f"Opening balance {clock.today():%Y-%m},{me}" in r.text
+    elif name == "terms":
+        assert r.json()["max_concurrent_calls"] == settings.limits_for(db, me)["max_concurrent_calls"]
+    elif name == "refunds":
+        assert all(q["user_id"] == me for q in r.json()["requests"])
+        assert all(payments.get_refund(db, f["refund_id"], me) for f in r.json()["refunds"])
+    elif name == "request_refund":
+        assert r.json()["user_id"] == me and r.json()["status"] == "done"
 
 
 def test_others_could_not_touch_alices_call_and_link(ctx):
-    """After the matrix: A's call was ended by A alone (billed once), A's link is still A's."""
+    """After the matrix: A's call was ended by A alone (billed once), A's other call was updated by A
+    alone, A's link is still A's."""
     c = calls.get_call(ctx["db"], "alice", ctx["call"])
     assert c["status"] == "completed"
     assert c.get("billed_seconds") == 30
+    assert calls.get_call(ctx["db"], "alice", ctx["call2"])["usage_seconds"] == 30
     for who in ("bob", "ana", "root"):
         with pytest.raises(NotFound):
             calls.get_call(ctx["db"], who, ctx["call"])

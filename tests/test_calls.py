@@ -16,7 +16,7 @@ from fractions import Fraction
 import pytest
 
 from services import calls, clock, ledger, money, reports, settings, telephony, users, wallet
-from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached
+from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached, TooManyCalls
 
 NUM = "+919876543210"
 KB = "kb_sales"
@@ -57,10 +57,12 @@ def test_spec_scenario_refused_then_recharged_three_minute_call(db):
     assert settings.call_rate_for(db, "newbie") == 1000  # Rs. 10 / min
     started = calls.start_call(db, "newbie", NUM, KB)
     assert started["status"] == "active" and started["rate_paise"] == 1000
-    assert started["max_duration_seconds"] == 600 and started["held_paise"] == 10000  # default 10 min
+    # The call may run its default 10 minutes; its first slice (5 minutes) is what is held.
+    assert started["max_duration_seconds"] == 600 and started["authorized_seconds"] == 300
+    assert started["held_paise"] == 5000 and started["end_at_seconds"] is None
     res = calls.end_call(db, "newbie", started["call_id"], 180)
     assert res == {"call_id": started["call_id"], "billed_seconds": 180, "cost_paise": 3000,
-                   "status": "completed", "balance_paise": 7000, "cut_off": False}
+                   "status": "completed", "balance_paise": 7000, "cut_off": False, "outcome": "answered"}
     assert wallet.balance(db, "newbie").balance == 7000
     assert wallet.balance(db, "newbie").held == 0
     ds = debits(db, "newbie")
@@ -68,7 +70,8 @@ def test_spec_scenario_refused_then_recharged_three_minute_call(db):
     d = ds[0]
     assert (d["amount"], d["category"], d["balance_after"]) == (3000, "call", 7000)
     assert d["meta"] == {"call_id": started["call_id"], "to_number": NUM, "kb_id": KB, "seconds": 180,
-                         "rate_paise": 1000, "requested_seconds": 180, "cut_off": False}
+                         "rate_paise": 1000, "requested_seconds": 180, "cut_off": False, "outcome": "answered",
+                         "plan": "standard"}
     today = reports.daily(db, "newbie", reports.today(), reports.today())[0]
     assert (today["debits"], today["calls"], today["call_seconds"]) == (3000, 1, 180)
     assert ledger.audit(db) == []
@@ -98,7 +101,7 @@ def test_twenty_concurrent_calls_never_overdraw(db):
         try:
             results.append(calls.simulate_call(db, "busy", f"+91987654{i:04d}", KB, max_minutes=3,
                                                duration_seconds=rnd.randint(0, 240)))
-        except InsufficientBalance:
+        except (InsufficientBalance, TooManyCalls):
             refused.append(i)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(repr(exc))
@@ -234,31 +237,36 @@ def test_minimum_balance_is_checked_against_available_not_balance(edb):
 def test_daily_spend_cap(edb):
     users.create_user(edb, "capped", "pass-phrase-1", "Capped", "capped@example.com")
     credit(edb, "capped", 100000, "rch")
-    settings.set_user_value(edb, "capped", "daily_cap_paise", 5000, by="admin")  # Rs. 50 a day
+    settings.set_user_value(edb, "capped", "daily_cap_paise", 4000, by="admin")  # Rs. 40 a day
     before = snapshot(edb, "capped")
-    with pytest.raises(SpendCapReached) as exc:  # 10 min x Rs. 10 = Rs. 100 could pass Rs. 50
+    with pytest.raises(SpendCapReached) as exc:  # a first slice of 5 min x Rs. 10 = Rs. 50 passes Rs. 40
         calls.start_call(edb, "capped", NUM, KB)
     msg = exc.value.message
-    assert "Rs. 50.00" in msg and "Rs. 100.00" in msg and "up to 5 minutes would fit" in msg
+    assert "Rs. 40.00" in msg and "Rs. 50.00" in msg and "up to 4 minutes would fit" in msg
     assert exc.value.code == "spend_cap_reached"
     assert snapshot(edb, "capped")[:4] == before[:4]
     assert calls.list_calls(edb, "capped")[0]["reason"] == "spend_cap"
 
-    s = calls.start_call(edb, "capped", NUM, KB, max_minutes=3)
-    calls.end_call(edb, "capped", s["call_id"], 180)                     # Rs. 30 spent today
-    assert reports.daily(edb, "capped", reports.today(), reports.today())[0]["debits"] == 3000
+    s = calls.start_call(edb, "capped", NUM, KB, max_minutes=2)
+    calls.end_call(edb, "capped", s["call_id"], 120)                     # Rs. 20 spent today
+    assert reports.daily(edb, "capped", reports.today(), reports.today())[0]["debits"] == 2000
     with pytest.raises(SpendCapReached):
-        calls.start_call(edb, "capped", NUM, KB, max_minutes=3)          # 30 + 30 > 50
-    open_call = calls.start_call(edb, "capped", NUM, KB, max_minutes=2)  # 30 + 20 = 50: fits exactly
+        calls.start_call(edb, "capped", NUM, KB, max_minutes=3)          # 20 + 30 > 40
+    open_call = calls.start_call(edb, "capped", NUM, KB, max_minutes=1)  # 20 + 10: fits
     with pytest.raises(SpendCapReached) as exc:                          # the open hold counts too
-        calls.start_call(edb, "capped", NUM, KB, max_minutes=1)
-    assert "Try again tomorrow" in exc.value.message
-    calls.end_call(edb, "capped", open_call["call_id"], 30)              # Rs. 5: 35 spent, 15 left
-    calls.end_call(edb, "capped", calls.start_call(edb, "capped", NUM, KB, max_minutes=1)["call_id"], 60)
+        calls.start_call(edb, "capped", NUM, KB, max_minutes=2)
+    calls.end_call(edb, "capped", open_call["call_id"], 30)              # Rs. 5: 25 spent, 15 left
+    # A long call starts on a slice that fits and learns, at its update, where the cap ends it.
+    settings.set_user_value(edb, "capped", "daily_cap_paise", 8500, by="admin")  # Rs. 60 left today
+    long = calls.start_call(edb, "capped", NUM, KB, max_minutes=60)
+    assert (long["authorized_seconds"], long["held_paise"]) == (300, 5000)
+    g = calls.update_call(edb, "capped", long["call_id"], 300)
+    assert (g["held_paise"], g["end_at_seconds"], g["authorized_seconds"]) == (6000, 360, 360)
+    assert calls.end_call(edb, "capped", long["call_id"], 400)["cost_paise"] == 6000  # cut off at the cap
     settings.set_user_value(edb, "capped", "daily_cap_paise", None, by="admin")
-    calls.start_call(edb, "capped", NUM, KB)  # no cap: a full 10-minute hold
+    assert calls.start_call(edb, "capped", NUM, KB)["held_paise"] == 5000  # no cap: a full first slice
     spent = sum(e["amount"] for e in debits(edb, "capped"))
-    assert spent == 3000 + 500 + 1000
+    assert spent == 2000 + 500 + 6000 and ledger.get_wallet(edb, "capped").today_debits == spent
     assert ledger.audit(edb) == []
 
 
@@ -436,18 +444,27 @@ def test_crash_between_ending_and_settle_bills_the_recorded_duration_once(edb, m
     assert ledger.get_wallet(edb, "c").held == 0 and ledger.audit(edb) == []
 
 
-def test_stale_call_is_released_without_charge(edb):
+def test_silent_call_is_closed_at_its_last_slice_and_billed_its_last_reported_usage(edb):
     credit(edb, "s", 10000, "rch")
-    s = calls.start_call(edb, "s", NUM, KB, max_minutes=4)
-    assert calls.recover_stale_calls(edb, now=_later(179)) == 0
-    assert calls.recover_stale_calls(edb, now=_later(181)) == 1
+    s = calls.start_call(edb, "s", NUM, KB, max_minutes=4)  # 240 s authorised; grace 120 s after
+    assert calls.recover_stale_calls(edb, now=_later(5)) == 0
+    assert calls.recover_stale_calls(edb, now=_later(7)) == 1
     c = calls.get_call(edb, "s", s["call_id"])
-    assert c["status"] == "expired" and "nothing was charged" in c["message"]
+    assert (c["status"], c["cost_paise"], c["reason"]) == ("completed", 0, "silent")
+    assert "last reported usage (0 s)" in c["message"]
     w = ledger.get_wallet(edb, "s")
     assert (w.balance, w.held) == (10000, 0)
-    with pytest.raises(Conflict, match="closed without charge"):
-        calls.end_call(edb, "s", s["call_id"], 60)
-    assert debits(edb, "s") == [] and calls.recover_stale_calls(edb, now=_later(500)) == 0
+    assert calls.end_call(edb, "s", s["call_id"], 60)["cost_paise"] == 0  # a late end: the first result
+    # A call whose platform reported 200 s and then fell silent: billed 200 s, not the 300 s authorised.
+    s = calls.start_call(edb, "s", NUM, KB, max_minutes=10)
+    calls.update_call(edb, "s", s["call_id"], 200)
+    assert calls.get_call(edb, "s", s["call_id"])["authorized_seconds"] == 600
+    assert calls.recover_stale_calls(edb, now=_later(11)) == 0  # 600 s + 120 s grace not over yet
+    assert calls.recover_stale_calls(edb, now=_later(13)) == 1
+    c = calls.get_call(edb, "s", s["call_id"])
+    assert (c["status"], c["billed_seconds"], c["cost_paise"]) == ("completed", 200, 3334)
+    assert [e["amount"] for e in debits(edb, "s")] == [3334]
+    assert ledger.get_wallet(edb, "s").held == 0 and calls.recover_stale_calls(edb, now=_later(500)) == 0
     assert ledger.audit(edb) == []
 
 

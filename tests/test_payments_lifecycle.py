@@ -294,15 +294,16 @@ def test_auto_refund_of_a_payment_never_captured_debits_nothing(env, server):  #
     assert balance(db, "alice") == 0 and refunds_of(db, "alice") == []
 
 
-def test_a_refund_of_spent_money_is_recorded_as_owed_and_never_goes_negative(env, receiver, server):  # noqa: F811
+def test_a_refund_of_spent_money_takes_what_is_left_and_the_rest_is_due(env, receiver, server):  # noqa: F811
     db = env
     _, paid = paid_recharge(db, server, receiver)
     ledger.post(db, "alice", key="spent-1", type="debit", category="call", amount=45000)
     sdk(server).payment.refund(paid["payment_id"], {}, timeout=5)
     settle_webhooks(server)
     [rec] = payments.list_refunds(db, "alice")
-    assert (rec["outcome"], rec["amount_due_paise"], rec["debited_paise"]) == ("needs_amount_due", 50000, 0)
-    assert balance(db, "alice") == 5000 and refunds_of(db, "alice") == []
+    assert (rec["outcome"], rec["amount_due_paise"], rec["debited_paise"]) == ("amount_due", 45000, 5000)
+    w = ledger.get_wallet(db, "alice")
+    assert (w.balance, w.due) == (0, 45000) and [e["amount"] for e in refunds_of(db, "alice")] == [5000]
     assert ledger.audit(db) == []
 
 

@@ -7,6 +7,7 @@ import app_ui as ui
 from services import reports
 
 ui.admin_page("Overview")
+ui.times_note()
 db = ui.get_db()
 TODAY_ROWS = 200
 
@@ -40,7 +41,7 @@ else:
     if len(today_rows) == TODAY_ROWS:
         st.caption(f"Showing the latest {TODAY_ROWS}; the Analytics page exports all of them.")
     st.dataframe(pd.DataFrame([{
-        "Time (UTC)": e["created_at"].strftime("%H:%M:%S"), "User": e["user_id"], "Type": e["type"],
+        "Time": ui.when(e["created_at"], "%H:%M:%S"), "User": e["user_id"], "Type": e["type"],
         "Category": e["category"], "Amount": ui.rupees(e["amount"]), "Note": e.get("note", "")}
         for e in today_rows]), hide_index=True, width="stretch")
 if st.button("Refresh", icon=":material/refresh:"):

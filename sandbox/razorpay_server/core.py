@@ -25,7 +25,7 @@ REFUND_MODES = ("pending", "processed", "failed")
 
 
 class SandboxCore:
-    STORES = ("links", "orders", "payments", "refunds")
+    STORES = ("links", "orders", "payments", "refunds", "refund_keys")
 
     def __init__(self, key_id: str = DEFAULT_KEY_ID, key_secret: str = DEFAULT_KEY_SECRET,
                  webhook_secret: str = DEFAULT_WEBHOOK_SECRET, webhook_url: str | None = None,
@@ -44,6 +44,7 @@ class SandboxCore:
         self.orders: dict[str, dict] = {}
         self.payments: dict[str, dict] = {}
         self.refunds: dict[str, dict] = {}
+        self.refund_keys: dict[str, dict] = {}  # X-Refund-Idempotency key -> {refund, payment_id, body}
         self.fault = dict(_NO_FAULT)
         # Payer-borne convenience fee (paise) added to hosted-page payments; see REFUND_MODES.
         self.convenience_fee = 0

@@ -75,16 +75,19 @@ def api(handler: Callable[[Request, Sandbox], Any]) -> Callable:
         route = request.scope.get("route")
         sb.count_call(f"{request.method} {getattr(route, 'path', request.url.path)}")
         fault = sb.take_fault()
-        if fault and fault["mode"] == "slow":
+        if fault and fault["mode"] == "slow" and not fault["after"]:
             await asyncio.sleep(fault["delay"])
         if fault and fault["mode"] in ("5xx", "non_json") and not fault["after"]:
             return _fault_response(fault)
         if not _authorized(request, sb):
             return JSONResponse(AUTH_FAILED, status_code=401)
         response = await _answer(handler, request, sb)
-        # "after" = the work was done but the answer got lost: exercises idempotent retries.
+        # "after" = the work was done but the answer got lost (5xx, non_json) or is late (slow): exercises
+        # idempotent retries, and a client that dies while its request is already done.
         if fault and fault["mode"] in ("5xx", "non_json"):
             return _fault_response(fault)
+        if fault and fault["mode"] == "slow" and fault["after"]:
+            await asyncio.sleep(fault["delay"])
         return response
 
     return endpoint
@@ -149,7 +152,8 @@ def payment_item(request: Request, sb: Sandbox) -> dict:
 
 
 async def payment_refund(request: Request, sb: Sandbox) -> dict:
-    return sb.create_refund(request.path_params["id"], await json_body(request))
+    return sb.create_refund(request.path_params["id"], await json_body(request),
+                            idempotency_key=request.headers.get("x-refund-idempotency"))
 
 
 def payment_refunds(request: Request, sb: Sandbox) -> dict:

@@ -1,6 +1,10 @@
 """Refunds: `POST /v1/payments/{id}/refund`, `GET /v1/refunds/{id}`, `GET /v1/payments/{id}/refunds[/{rid}]`,
 `GET /v1/refunds`, and Razorpay's auto-refund of payments never captured.
 
+`X-Refund-Idempotency` (Razorpay's "idempotent refund request"): a key of at least 10 letters, digits,
+'-' or '_'; a retry with the same key and the same body answers the refund the first request made (never
+a second refund); the same key with another body is refused, as Razorpay does.
+
 Rules as Razorpay's Refunds API states them: only captured payments are refunded; several partial
 refunds while their sum stays within the captured amount; the payment carries `amount_refunded`,
 `refund_status` (null | partial | full) and becomes `status: "refunded"` when fully refunded. A refund
@@ -10,6 +14,8 @@ change emits `refund.created|processed|failed` with `payload.refund.entity` and 
 """
 from __future__ import annotations
 
+import json
+import re
 import secrets
 
 from sandbox.razorpay_server.common import (NOT_FOUND, ApiError, check_amount, check_fields, check_notes, check_str,
@@ -18,12 +24,38 @@ from sandbox.razorpay_server.core import page
 
 REFUND_FIELDS = {"amount", "speed", "notes", "receipt"}
 SPEEDS = ("normal", "optimum")
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{10,100}$")
 
 
 class RefundsMixin:
 
-    def create_refund(self, payment_id: str, body: dict) -> dict:
+    def create_refund(self, payment_id: str, body: dict, idempotency_key: str | None = None) -> dict:
         check_fields(body, REFUND_FIELDS)
+        if idempotency_key is not None:
+            with self.lock:
+                first = self._repeated_request(payment_id, body, idempotency_key)
+                if first is not None:
+                    return first
+                refund = self._create_refund(payment_id, body)
+                self.refund_keys[idempotency_key] = {"refund": refund["id"], "payment_id": payment_id,
+                                                     "body": _canonical(body)}
+                self._save()
+                return refund
+        return self._create_refund(payment_id, body)
+
+    def _repeated_request(self, payment_id: str, body: dict, key: str) -> dict | None:
+        if not _IDEMPOTENCY_KEY.match(key):
+            raise ApiError("The idempotency key must be at least 10 characters long and contain only alphabets, "
+                           "numbers, hyphens and underscores.", "X-Refund-Idempotency")
+        seen = self.refund_keys.get(key)
+        if seen is None:
+            return None
+        if seen["payment_id"] != payment_id or seen["body"] != _canonical(body):
+            raise ApiError("Different request with the same idempotency key has already been processed.",
+                           reason="NA")
+        return dict(self.refunds[seen["refund"]])
+
+    def _create_refund(self, payment_id: str, body: dict) -> dict:
         speed = body.get("speed") or "normal"
         if speed not in SPEEDS:
             raise ApiError("The selected speed is invalid.", "speed")
@@ -109,6 +141,10 @@ class RefundsMixin:
     def list_refunds(self, query) -> dict:
         with self.lock:
             return page(list(self.refunds.values()), query)
+
+
+def _canonical(body: dict) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 
 def _refundable(payment: dict, amount) -> int:

@@ -7,18 +7,19 @@ the campaign document carries the settings, the progress counters (for a page to
 two runners never drive the same campaign at once; its numbers sit in `campaign_numbers` chunks.
 
 - `numbers`  parse_numbers, parse_csv: the input, with every rejected row and why
-- `records`  estimate, create_campaign, get_campaign, list_campaigns, summary, campaign_items
+- `records`  estimate, create_campaign, rate_change, confirm_rate (the agreed tariff), get_campaign,
+             list_campaigns, summary, campaign_items
 - `items`    an item's state from its call, the progress counters, the summary sentence
 - `runner`   run_campaign: the lease and the item loop (docs/calls.md)
 """
 from services.campaigns.items import (COMPLETED, DONE, FAILED, NEEDS_RECHARGE, PENDING, READY, RUNNING,
-                                      SPEND_CAP, item_call_id)
+                                      SPEND_CAP, THROTTLED, item_call_id)
 from services.campaigns.numbers import MAX_CSV_BYTES, MAX_NUMBERS, parse_csv, parse_numbers
-from services.campaigns.records import (MAX_CONCURRENCY, NUMBERS_CHUNK, campaign_items, create_campaign, estimate,
-                                        get_campaign, list_campaigns, summary)
+from services.campaigns.records import (MAX_CONCURRENCY, NUMBERS_CHUNK, campaign_items, confirm_rate,
+                                        create_campaign, estimate, get_campaign, list_campaigns, rate_change, summary)
 from services.campaigns.runner import LEASE, run_campaign
 
 __all__ = ["COMPLETED", "DONE", "FAILED", "LEASE", "MAX_CONCURRENCY", "MAX_CSV_BYTES", "MAX_NUMBERS",
-           "NEEDS_RECHARGE", "NUMBERS_CHUNK", "PENDING", "READY", "RUNNING", "SPEND_CAP", "campaign_items",
-           "create_campaign", "estimate", "get_campaign", "item_call_id", "list_campaigns", "parse_csv",
-           "parse_numbers", "run_campaign", "summary"]
+           "NEEDS_RECHARGE", "NUMBERS_CHUNK", "PENDING", "READY", "RUNNING", "SPEND_CAP", "THROTTLED", "campaign_items",
+           "confirm_rate", "create_campaign", "estimate", "get_campaign", "item_call_id", "list_campaigns", "parse_csv",
+           "parse_numbers", "rate_change", "run_campaign", "summary"]

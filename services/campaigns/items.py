@@ -7,8 +7,9 @@ from services.money import format_rupees
 
 # Item states (derived from the item's call).
 PENDING, DONE, NEEDS_RECHARGE, SPEND_CAP, FAILED = "pending", "completed", "needs_recharge", "spend_cap", "failed"
-# Campaign statuses (besides NEEDS_RECHARGE and SPEND_CAP, which a stopped run shares with its items).
-READY, RUNNING, COMPLETED = "ready", "running", "completed"
+# Campaign statuses (besides NEEDS_RECHARGE and SPEND_CAP, which a stopped run shares with its items;
+# THROTTLED: the customer's other calls held every simultaneous-call slot too long, its items wait).
+READY, RUNNING, COMPLETED, THROTTLED = "ready", "running", "completed", "too_many_calls"
 
 
 def item_call_id(campaign_id: str, i: int) -> str:
@@ -24,7 +25,9 @@ def call_state(doc: dict | None) -> dict:
         return {"state": FAILED, "reason": doc.get("message")}
     if st == calls.COMPLETED:
         return {"state": DONE, "cost_paise": int(doc["cost_paise"]), "billed_seconds": int(doc["billed_seconds"]),
-                "cut_off": bool(doc.get("cut_off"))}
+                "cut_off": bool(doc.get("cut_off")), "outcome": doc.get("outcome") or calls.ANSWERED}
+    if st == calls.REFUSED and doc.get("reason") == "too_many_calls":
+        return {"state": PENDING}  # not placed yet: a run retries it
     if st == calls.REFUSED:
         return {"state": SPEND_CAP if doc.get("reason") == "spend_cap" else NEEDS_RECHARGE}
     if st == calls.EXPIRED:
@@ -43,8 +46,8 @@ def item_states(db, campaign_id: str, total: int) -> dict[int, dict]:
 
 
 def empty_progress(total: int) -> dict:
-    return {"total": total, "placed": 0, "completed": 0, "cut_off": 0, "needs_recharge": 0, "spend_cap": 0,
-            "failed": 0, "pending": total, "cost_paise": 0, "billed_seconds": 0}
+    return {"total": total, "placed": 0, "completed": 0, "unanswered": 0, "cut_off": 0, "needs_recharge": 0,
+            "spend_cap": 0, "failed": 0, "pending": total, "cost_paise": 0, "billed_seconds": 0}
 
 
 def count(p: dict, s: dict, sign: int) -> None:
@@ -54,6 +57,7 @@ def count(p: dict, s: dict, sign: int) -> None:
         p["completed"] += sign
         p["placed"] += sign
         p["cut_off"] += sign if s.get("cut_off") else 0
+        p["unanswered"] += sign if s.get("outcome", calls.ANSWERED) != calls.ANSWERED else 0
         p["cost_paise"] += sign * s["cost_paise"]
         p["billed_seconds"] += sign * s["billed_seconds"]
     elif state in (FAILED, NEEDS_RECHARGE, SPEND_CAP):
@@ -76,6 +80,8 @@ _MESSAGES = {
                     "recharge and resume to place them",
     SPEND_CAP: "Daily spend limit reached: {completed:,} calls completed, {spend_cap:,} wait; resume tomorrow "
                "or ask an admin to raise the limit",
+    THROTTLED: "Paused: your other calls used all your simultaneous-call slots; {completed:,} calls completed, "
+               "{pending:,} wait; resume when they end",
 }
 
 
@@ -83,7 +89,9 @@ def summary_of(camp: dict, prog: dict, status: str) -> dict:
     """The summary a run or a page shows: the counters, `done`, the status and a sentence."""
     out = {"campaign_id": camp["_id"], "status": status, **prog, "done": prog["completed"] + prog["failed"]}
     msg = _MESSAGES.get(status, "{completed:,} of {total:,} calls completed so far").format(**prog)
+    if prog.get("unanswered"):
+        msg += f" ({prog['unanswered']:,} not answered)"
     if prog["cut_off"]:
-        msg += f" ({prog['cut_off']:,} cut off at the maximum length)"
+        msg += f" ({prog['cut_off']:,} cut off at their maximum length or when the money ran out)"
     out["message"] = msg + f"; {format_rupees(prog['cost_paise'])} spent."
     return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from services import calls, clock, ledger, settings, users
+from services import calls, clock, ledger, rates, settings, users
 from services.campaigns.items import (NEEDS_RECHARGE, PENDING, READY, RUNNING, SPEND_CAP,
                                       call_state, empty_progress, item_call_id, item_states, summary_of,
                                       tally)
@@ -16,7 +16,8 @@ from services.campaigns.numbers import MAX_NUMBERS
 from services.checks import text, whole_number
 from services.db import insert_new
 from services.errors import Conflict, InvalidInput, NotFound
-from services.money import cost_paise, format_rupees
+from services.money import format_rupees
+from services.pricing import Tariff, call_price
 
 MAX_CONCURRENCY = 20
 NUMBERS_CHUNK = 1000
@@ -24,19 +25,20 @@ NUMBERS_CHUNK = 1000
 
 # ---------------------------------------------------------------------------------------- estimate
 
-def estimate(db, user_id: str, n_calls: int, minutes_per_call: int) -> dict:
+def estimate(db, user_id: str, n_calls: int, minutes_per_call: int, *, tariff: Tariff | None = None) -> dict:
     """What the campaign costs against the available balance: "you can afford N of M calls".
 
-    A call needs at least settings min_call_balance_paise available to start and holds up to its full
-    cost, so N counts the calls that can each start and run their full length, one after another.
-    Returns dict(calls, affordable, rate_paise, cost_per_call_paise, total_paise, available_paise,
+    A call needs at least settings min_call_balance_paise available to start and holds its full expected
+    cost, so N counts the calls that can each start and run their full length, one after another. The
+    price is the user's tariff in force now (or `tariff`). Returns dict(calls, affordable, rate_paise,
+    plan, tariff (its document), terms, cost_per_call_paise, total_paise, available_paise,
     shortfall_paise, daily_cap_paise, message).
     """
     users.check_user_id(user_id)
     whole_number(n_calls, 1, MAX_NUMBERS, what="The number of calls")
     check_minutes(minutes_per_call)
-    rate = settings.call_rate_for(db, user_id)
-    per_call = cost_paise(minutes_per_call * 60, rate)
+    tariff = tariff or rates.tariff_for(db, user_id)
+    per_call = call_price(minutes_per_call * 60, tariff)
     need = max(settings.get(db)["min_call_balance_paise"], per_call, 1)
     w = ledger.get_wallet(db, user_id)
     affordable = 0 if w.available < need else min(n_calls, (w.available - need) // per_call + 1)
@@ -51,9 +53,43 @@ def estimate(db, user_id: str, n_calls: int, minutes_per_call: int) -> dict:
         msg += f" Recharge {format_rupees(shortfall)} to cover them all."
     if cap is not None:
         msg += f" Your daily spend limit is {format_rupees(cap)}."
-    return {"calls": n_calls, "affordable": affordable, "rate_paise": rate, "cost_per_call_paise": per_call,
+    return {"calls": n_calls, "affordable": affordable, "rate_paise": tariff.rate_paise, "plan": tariff.plan,
+            "tariff": tariff.to_doc(), "terms": rates.describe(tariff), "cost_per_call_paise": per_call,
             "total_paise": total, "available_paise": w.available, "shortfall_paise": shortfall,
             "daily_cap_paise": cap, "message": msg}
+
+
+def rate_change(db, user_id: str, campaign_id: str) -> dict | None:
+    """None while the tariff the campaign was estimated at is the one in force; else what changed and a
+    new estimate for the calls still to place: dict(old, new (tariff documents), old_terms, new_terms,
+    estimate, message). The campaign does not run until the customer confirms it (`confirm_rate`)."""
+    camp = own(db, user_id, campaign_id)
+    agreed, now = agreed_tariff(camp), rates.tariff_for(db, user_id)
+    if agreed is None or agreed == now:
+        return None
+    prog = public(camp)["progress"]
+    left = max(1, int(camp["total"]) - prog["completed"] - prog["failed"])
+    est = estimate(db, user_id, left, int(camp["minutes_per_call"]), tariff=now)
+    msg = (f"The call rate changed since this campaign was estimated: it was {rates.describe(agreed)}; it is "
+           f"now {rates.describe(now)}. {est['message']} Confirm the new estimate to resume.")
+    return {"old": agreed.to_doc(), "new": now.to_doc(), "old_terms": rates.describe(agreed),
+            "new_terms": rates.describe(now), "estimate": est, "message": msg}
+
+
+def confirm_rate(db, user_id: str, campaign_id: str, tariff: dict) -> dict:
+    """The customer accepts `tariff` (the `new` that rate_change showed) for the rest of the campaign.
+    Conflict if the tariff in force is no longer the one shown (it changed again: show the new one)."""
+    camp = own(db, user_id, campaign_id)
+    now = rates.tariff_for(db, user_id)
+    if not isinstance(tariff, dict) or now.to_doc() != tariff:
+        raise Conflict("The call rate changed again; please review the new estimate.")
+    db.campaigns.update_one({"_id": camp["_id"]}, {"$set": {"tariff": now.to_doc(), "estimated_at": clock.now()}})
+    return public(db.campaigns.find_one({"_id": camp["_id"]}))
+
+
+def agreed_tariff(camp: dict) -> Tariff | None:
+    """The tariff the customer agreed to for this campaign (None: created before campaigns kept one)."""
+    return Tariff.from_doc(camp["tariff"]) if camp.get("tariff") else None
 
 
 def check_minutes(minutes, what: str = "Minutes per call") -> int:
@@ -71,8 +107,9 @@ def create_campaign(db, user_id: str, numbers, kb_id: str, minutes_per_call: int
                     key: str | None = None) -> dict:
     """A campaign ready to run. `numbers` come from parse_numbers/parse_csv (re-checked here).
 
-    Each call may run up to `max_minutes` (default: minutes_per_call) and is cut off there. With `key`
-    the creation is idempotent (a double submit returns the first campaign).
+    Each call may run up to `max_minutes` (default: minutes_per_call) and is cut off there. Its calls
+    are priced at the tariff of its estimate (returned as `estimate`) until the customer confirms a new
+    one (`rate_change`). With `key` the creation is idempotent (a double submit returns the first).
     """
     users.check_user_id(user_id)
     clean = _clean_numbers(numbers)
@@ -86,15 +123,17 @@ def create_campaign(db, user_id: str, numbers, kb_id: str, minutes_per_call: int
         return _existing(cur, user_id)
     _store_numbers(db, cid, clean)
     t = clock.now()
+    est = estimate(db, user_id, len(clean), minutes_per_call)
     doc = {"_id": cid, "user_id": user_id, "name": name or f"Campaign {t:%d %b %H:%M}", "kb_id": kb_id,
            "minutes_per_call": minutes_per_call, "max_minutes": max_minutes, "concurrency": concurrency,
            "total": len(clean), "status": READY, "created_at": t, "updated_at": t,
-           "progress": empty_progress(len(clean)), "runner_id": None, "runner_until": None}
+           "progress": empty_progress(len(clean)), "runner_id": None, "runner_until": None,
+           "tariff": est["tariff"], "estimated_at": t}  # its calls keep this price (rate_change)
     # The campaign exists once this is in: its numbers are complete.
     if not insert_new(db.campaigns, doc):
         return _existing(db.campaigns.find_one({"_id": cid}), user_id)
     out = public(doc)
-    out["estimate"] = estimate(db, user_id, len(clean), minutes_per_call)
+    out["estimate"] = est
     return out
 
 
@@ -223,5 +262,5 @@ def public(doc: dict) -> dict:
             "kb_id": doc["kb_id"], "minutes_per_call": int(doc["minutes_per_call"]),
             "max_minutes": int(doc["max_minutes"]), "concurrency": int(doc.get("concurrency", 1)),
             "total": int(doc["total"]), "status": status(doc), "progress": prog, **prog,
-            "done": prog["completed"] + prog["failed"],
+            "done": prog["completed"] + prog["failed"], "tariff": doc.get("tariff"),
             "created_at": clock.as_utc(doc["created_at"]), "updated_at": clock.as_utc(doc.get("updated_at"))}

@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import timedelta
 from typing import Callable
 
-from services import calls, clock, ledger, procs, settings, telephony
-from services.campaigns.items import (COMPLETED, DONE, FAILED, NEEDS_RECHARGE, PENDING, RUNNING, SPEND_CAP,
+from services import calls, clock, ledger, procs, rates, settings, telephony
+from services.campaigns.items import (COMPLETED, DONE, FAILED, NEEDS_RECHARGE, PENDING, RUNNING, SPEND_CAP, THROTTLED,
                                       call_state, count, item_call_id, item_states, summary_of, tally)
-from services.campaigns.records import check_concurrency, own, summary
-from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached
+from services.campaigns.records import agreed_tariff, check_concurrency, own, rate_change, summary
+from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached, TooManyCalls
+from services.pricing import call_price
 
 LEASE = timedelta(seconds=60)  # a runner renews it with every item; a dead runner's lease lapses
+# How long an item waits for a simultaneous-call slot held by the customer's other calls.
+THROTTLE_WAIT_SECONDS = 60.0
 
 
 def run_campaign(db, user_id: str, campaign_id: str, progress: Callable[[dict], None] | None = None, *,
@@ -31,7 +35,10 @@ def run_campaign(db, user_id: str, campaign_id: str, progress: Callable[[dict], 
 
     `backend` defaults to the simulator, where each call lasts the expected minutes unless
     `duration(index, to_number) -> seconds` says otherwise. `progress(summary)` is called after each
-    call. Raises NotFound (not the user's campaign), Conflict (another runner is driving it).
+    call. Calls are priced at the tariff of the campaign's estimate; at most the customer's
+    simultaneous-call limit run at once. Raises NotFound (not the user's campaign), Conflict (another
+    runner is driving it, or the rate changed since the estimate: `rate_change` says how, and
+    `confirm_rate` accepts it).
     """
     camp = own(db, user_id, campaign_id, with_numbers=True)
     if backend is not None and duration is not None:
@@ -39,6 +46,10 @@ def run_campaign(db, user_id: str, campaign_id: str, progress: Callable[[dict], 
     conc = check_concurrency(camp.get("concurrency", 1) if concurrency is None else concurrency)
     if camp["status"] == COMPLETED:
         return summary(db, user_id, campaign_id)
+    changed = rate_change(db, user_id, campaign_id)
+    if changed is not None:
+        raise Conflict(changed["message"])
+    conc = min(conc, settings.limits_for(db, user_id)["max_concurrent_calls"])
     if backend is None:
         backend = _simulator(campaign_id, int(camp["minutes_per_call"]), duration)
     run = _Run(db, camp, backend, progress)
@@ -70,6 +81,7 @@ class _Run:
         self.db, self.camp, self.backend, self.progress_cb = db, camp, backend, progress
         self.cid, self.uid = camp["_id"], camp["user_id"]
         self.numbers = camp["numbers"]
+        self.tariff = agreed_tariff(camp)  # None (an older campaign): each call at the tariff of its start
         self.token = uuid.uuid4().hex
         self.lock = threading.Lock()
         self.stopped = threading.Event()
@@ -116,7 +128,7 @@ class _Run:
         else:
             status = stop
             for i in todo:  # what could not be placed is marked, so a page shows it and a rerun resumes it
-                if self.states[i]["state"] == PENDING:
+                if self.states[i]["state"] == PENDING and stop != THROTTLED:
                     self._set_state(i, {"state": stop})
         out = self._write(status, final=True)
         self._report(out)
@@ -143,8 +155,11 @@ class _Run:
         return left, p.stop
 
     def _can_start(self) -> bool:
-        # Calls still running when the money ran out may have returned part of their holds.
-        floor = max(settings.get(self.db)["min_call_balance_paise"], 1)
+        # Calls still running when the money ran out may have returned part of their holds; a new call
+        # needs its expected length covered.
+        tariff = self.tariff or rates.tariff_for(self.db, self.uid)
+        floor = max(settings.get(self.db)["min_call_balance_paise"],
+                    call_price(int(self.camp["minutes_per_call"]) * 60, tariff), 1)
         return ledger.get_wallet(self.db, self.uid).available >= floor
 
     def _item(self, i: int) -> tuple[str, dict]:
@@ -156,6 +171,8 @@ class _Run:
             state = {"state": NEEDS_RECHARGE}
         except SpendCapReached:
             state = {"state": SPEND_CAP}
+        except TooManyCalls:
+            state = {"state": THROTTLED}
         except (Conflict, NotFound, InvalidInput) as exc:
             state = {"state": FAILED, "reason": exc.message}
         with self.lock:
@@ -165,19 +182,29 @@ class _Run:
     def _call(self, number: str, cid: str) -> None:
         """Start, place and end one item's call; each step is idempotent through the call id."""
         camp = self.camp
-        st = calls.start_call(self.db, self.uid, number, camp["kb_id"], int(camp["max_minutes"]),
-                              call_id=cid, category="campaign", campaign_id=self.cid)
+        st = self._start(number, cid)
         if st["status"] == calls.ACTIVE:
-            # The same call_id again after a crash: the backend returns that call, it does not redial.
-            try:
-                handle = self.backend.place(number, camp["kb_id"], st["max_duration_seconds"], call_id=cid)
-                talked = calls.check_duration(handle.wait())
-            except Exception as exc:  # a carrier error or a nonsense duration: free, and say so
-                calls.not_placed(self.db, self.uid, cid, exc)
-            else:
-                calls.end_call(self.db, self.uid, cid, talked)
+            # The same call_id again after a crash: the backend returns that call, it does not redial. A
+            # call it cannot place is ended free (its item counts as failed; its call says why).
+            calls.converse(self.db, self.uid, st, self.backend, number, camp["kb_id"], raise_unplaced=False)
         elif st["status"] == calls.ENDING:
             calls.end_call(self.db, self.uid, cid, 0)  # the recorded duration wins over this 0
+
+    def _start(self, number: str, cid: str) -> dict:
+        """Start the item's call at the campaign's tariff, covering its expected length in full; wait a
+        while for a slot when the customer's other calls hold every simultaneous-call slot."""
+        camp, waited = self.camp, 0.0
+        while True:
+            try:
+                return calls.start_call(self.db, self.uid, number, camp["kb_id"], int(camp["max_minutes"]),
+                                        call_id=cid, category="campaign", campaign_id=self.cid,
+                                        need_seconds=int(camp["minutes_per_call"]) * 60, tariff=self.tariff)
+            except TooManyCalls as exc:
+                if waited >= THROTTLE_WAIT_SECONDS or self.stopped.is_set():
+                    raise
+                pause = min(float(exc.retry_after or 1), 1.0)
+                time.sleep(pause)
+                waited += pause
 
     def _set_state(self, i: int, state: dict) -> None:
         count(self.prog, self.states[i], -1)
@@ -215,9 +242,9 @@ class _Pass:
         return not self.refused and self.stop is None
 
     def saw(self, i: int, outcome: str) -> None:
-        if outcome in (NEEDS_RECHARGE, SPEND_CAP):
+        if outcome in (NEEDS_RECHARGE, SPEND_CAP, THROTTLED):
             self.refused.append(i)
-            if outcome == SPEND_CAP:
-                self.stop = SPEND_CAP
+            if outcome != NEEDS_RECHARGE:
+                self.stop = outcome
         elif self.refused and outcome == DONE:
             self.freed = True

@@ -6,25 +6,31 @@ crash at any point loses nothing and doubles nothing. One module per concern:
 
 - `wallets`   wallet documents, `get_wallet` -> WalletView, `wallet_summaries` for admin lists
 - `posting`   `post` (credits, debits) and the idempotency-key claim protocol
-- `holds`     `hold` (with the minimum and the daily cap checked in its compare-and-set), `settle`, `release`
+- `holds`     `hold` (with the minimum and the daily cap checked in its compare-and-set), `extend`, `settle`,
+              `release`
 - `cas`       the one compare-and-set write, `new_state`, and step 5 (dropping recorded entries)
 - `record`    building an entry and recording it (ledger insert, claim pointer)
-- `queries`   `find_entry`, `get_entry`, `entries` (pages), `iter_entries` (exports)
+- `queries`   `find_entry`, `get_entry`, `entries` (pages), `iter_entries` (exports), `entries_after` (sweeps)
 - `rollups`   daily counters: `day_totals` per wallet, `days_across` users, archival of closed days
+- `rebuild`   `rebuild_rollups`: the idempotent recount of rollups by business day (`make run` calls it)
 - `recovery`  `recover`;  `auditing` the invariants (`audit`);  `ids` names and input checks
+- `dues`      the amount due: `debit_owing` (a refund beyond the balance), credits paying it first, `pay_due`
 """
 from services import clock  # noqa: F401  (callers read ledger.clock for the time entries carry)
 from services.ledger.auditing import audit
-from services.ledger.holds import hold, release, settle
+from services.ledger.dues import Due, amounts_due, debit_owing, pay_due
+from services.ledger.holds import extend, hold, release, settle
 from services.ledger.ids import CALL_CATEGORIES, CATEGORIES, CREDIT, DEBIT, entry_id
 from services.ledger.posting import post
-from services.ledger.queries import entries, find_entry, get_entry, iter_entries
+from services.ledger.queries import entries, entries_after, entry_counts, find_entry, get_entry, iter_entries
+from services.ledger.rebuild import rebuild_rollups
 from services.ledger.recovery import recover
 from services.ledger.rollups import day_totals, days_across
 from services.ledger.wallets import (Hold, Wallet, WalletSummary, WalletView, ensure_wallet, get_wallet,
                                      wallet_summaries)
 
 __all__ = ["CALL_CATEGORIES", "CATEGORIES", "CREDIT", "DEBIT", "Hold", "Wallet", "WalletSummary", "WalletView",
-           "audit", "day_totals", "days_across", "ensure_wallet", "entries", "entry_id", "find_entry",
+           "audit", "day_totals", "days_across", "ensure_wallet", "entries", "entry_id", "extend", "find_entry",
            "get_entry", "get_wallet", "hold", "iter_entries", "post", "recover", "release", "settle",
-           "wallet_summaries"]
+           "wallet_summaries", "rebuild_rollups", "entries_after", "entry_counts"]
+__all__ += ["Due", "amounts_due", "debit_owing", "pay_due"]

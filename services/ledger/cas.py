@@ -31,6 +31,8 @@ class Change:
     entry: dict | None = None        # a new entry: into `pending`, counted in `n` and the day's rollup
     holds: dict | None = None        # the open holds afterwards
     closed_holds: str | None = None  # the resolved-holds memory afterwards
+    due_delta: int = 0               # change of the amount due (services.ledger.dues)
+    extra: tuple = ()                # entries after `entry` in the same write (a credit paying the due)
 
 
 class Finished:
@@ -76,6 +78,12 @@ def new_state(w: dict, change: Change, drop: frozenset = frozenset()) -> dict:
         # Rollups ride in the same atomic write as the balance. The whole map is rewritten (two days
         # at most): nested $inc paths cost ~3x a top-level $set on the embedded engine.
         sets["days"] = rollups.add_to_day(w.get("days") or {}, change.entry, balance)
+    for e in change.extra:
+        pending.append(e)
+        sets["n"] = e["n"]
+        sets["days"] = rollups.add_to_day(sets["days"], e, balance)
+    if change.due_delta:
+        sets["due"] = _due_after(w, change.due_delta)
     if pending != w["pending"]:
         sets["pending"] = pending
     if change.holds is not None:
@@ -83,6 +91,13 @@ def new_state(w: dict, change: Change, drop: frozenset = frozenset()) -> dict:
     if change.closed_holds is not None:
         sets["closed_holds"] = change.closed_holds
     return sets
+
+
+def _due_after(w: dict, delta: int) -> int:
+    due = int(w.get("due") or 0) + delta
+    if due < 0:  # an amount due is never paid beyond what is owed
+        raise InsufficientBalance("The amount due cannot go below zero.")
+    return due
 
 
 def commit(db, w: dict, change: Change) -> bool:
@@ -115,6 +130,11 @@ def archive(db, w: dict) -> int:
     keep = rollups.copy_out(db, w)
     _write(db, w, {"days": keep})
     return len(w.get("days") or {}) - len(keep)
+
+
+def set_days(db, w: dict, days: dict) -> bool:
+    """Replace the wallet's live rollup days (services.ledger.rebuild) if it is still at the version read."""
+    return _write(db, w, {"days": days})
 
 
 def _write(db, w: dict, sets: dict) -> bool:

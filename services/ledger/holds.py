@@ -2,6 +2,7 @@
 
 `hold` moves money from available to held in one compare-and-set, after checking, on the very wallet
 state it writes over, the minimum to hold and the daily spend cap (today's debits + every open hold).
+`extend` adds to an open hold the same way (a call's rolling authorisation), once per (hold, step).
 `settle` debits the actual cost (<= the hold), releases the rest and appends the entry to `pending`
 in one compare-and-set, then records it. `release` gives the hold back. A hold resolves once: the
 write removes it from `holds` and remembers it in `closed_holds` (the last 64, as `hold=entry_id`), so
@@ -10,7 +11,7 @@ a late settle returns its first result and a late duplicate hold is refused.
 from __future__ import annotations
 
 from services import checks, clock
-from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached
+from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached, TooManyCalls
 from services.ledger import cas, ids, queries, rollups, wallets
 from services.ledger.record import new_entry, record
 from services.money import format_rupees, require_paise
@@ -21,14 +22,16 @@ CLOSED_HOLDS_KEPT = 64
 
 
 def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None = None,
-         daily_cap: int | None = None, ref: str = "") -> int:
+         daily_cap: int | None = None, ref: str = "", max_open: int | None = None) -> int:
     """Reserve funds (available = balance - held). Returns the amount held. Idempotent per hold_id.
 
     With `min_amount`, holds as much of `amount` as is available, if that is at least `min_amount`
     (a call holds up to its maximum length, never more than the wallet covers); without, exactly
     `amount`. With `daily_cap`, refuses a hold that would take today's debits plus every open hold past
-    the cap. Raises InsufficientBalance (carrying `available`, `needed`) or SpendCapReached (carrying
-    `cap`, `committed`, `wanted`, `room`); Conflict if the hold id was already resolved.
+    the cap. With `max_open`, refuses when the wallet already has that many open holds (TooManyCalls:
+    every call holds once, so this is a customer's limit on simultaneous calls). Raises
+    InsufficientBalance (carrying `available`, `needed`) or SpendCapReached (carrying `cap`, `committed`,
+    `wanted`, `room`); Conflict if the hold id was already resolved.
     """
     ids.check_user_id(user_id)
     ids.check_hold_id(hold_id)
@@ -37,6 +40,8 @@ def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None 
         require_paise(min_amount, allow_zero=True)
     if daily_cap is not None:
         checks.whole_number(daily_cap, 0, what="Daily spend cap", unit="of paise")
+    if max_open is not None:
+        checks.whole_number(max_open, 1, what="Open holds allowed")
     with cas.turn(user_id):
         while True:
             w = wallets.read(db, user_id)
@@ -44,6 +49,7 @@ def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None 
                 return int(w["holds"][hold_id]["amount"])
             if hold_id in _closed(w):
                 raise Conflict(f"Hold {hold_id} was already resolved.")
+            _check_open(w, max_open)
             take = _admit(w, amount, min_amount, daily_cap)
             holds = dict(w["holds"])
             holds[hold_id] = {"amount": take, "ref": ref, "created_at": clock.now()}
@@ -68,6 +74,66 @@ def _admit(w: dict, amount: int, min_amount: int | None, daily_cap: int | None) 
                                   f"needs up to {format_rupees(take)}.", cap=daily_cap, committed=committed,
                                   wanted=take)
     return take
+
+
+def _check_open(w: dict, max_open: int | None) -> None:
+    if max_open is not None and len(w["holds"]) >= max_open:
+        raise TooManyCalls(f"{len(w['holds'])} calls are already on the line; at most {max_open} at once.",
+                           limit=max_open)
+
+
+def extend(db, user_id: str, hold_id: str, more: int, *, step: int, min_amount: int | None = None,
+           daily_cap: int | None = None) -> int:
+    """Add to an open hold (a call's next slice). Returns the hold's total. Idempotent per (hold, step):
+    steps apply in increasing order, each once; a step at or below the last applied returns the total.
+
+    With `min_amount`, adds as much of `more` as the wallet and the daily cap leave room for, if that is
+    at least `min_amount` (0: whatever is left, possibly nothing); without, exactly `more`. The room is
+    checked on the very wallet state the compare-and-set writes over, as `hold` does. Raises
+    InsufficientBalance / SpendCapReached when the room is below the minimum, NotFound for a hold that
+    is not open (Conflict if it was resolved).
+    """
+    ids.check_user_id(user_id)
+    ids.check_hold_id(hold_id)
+    require_paise(more)
+    checks.whole_number(step, 1, what="Extension step")
+    if min_amount is not None:
+        require_paise(min_amount, allow_zero=True)
+    if daily_cap is not None:
+        checks.whole_number(daily_cap, 0, what="Daily spend cap", unit="of paise")
+    with cas.turn(user_id):
+        while True:
+            w = wallets.read(db, user_id)
+            h = w["holds"].get(hold_id)
+            if h is None:
+                if hold_id in _closed(w):
+                    raise Conflict(f"Hold {hold_id} was already resolved.")
+                raise NotFound(f"No open hold {hold_id}.")
+            done, total = int(h.get("step", 0)), int(h["amount"])
+            if step <= done:
+                return total
+            take = _admit_more(w, more, min_amount, daily_cap)
+            holds = dict(w["holds"])
+            holds[hold_id] = dict(h, amount=total + take, step=step)
+            if cas.commit(db, w, cas.Change(held_delta=take, holds=holds)):
+                return total + take
+
+
+def _admit_more(w: dict, more: int, min_amount: int | None, daily_cap: int | None) -> int:
+    """What an extension on the wallet document `w` adds: `more`, or with `min_amount` what room is left."""
+    available = int(w["balance"]) - int(w["held"])
+    room = available
+    if daily_cap is not None:
+        committed = int(rollups.today(w).get("debits", 0)) + int(w["held"])
+        room = min(room, max(0, daily_cap - committed))
+    need = more if min_amount is None else min(min_amount, more)
+    if room < need:
+        if available < need:
+            raise InsufficientBalance(f"Insufficient balance: {format_rupees(available)} available, "
+                                      f"{format_rupees(need)} needed.", available=available, needed=need)
+        raise SpendCapReached(f"Daily spend limit of {format_rupees(daily_cap)} reached.", cap=daily_cap,
+                              committed=daily_cap - room, wanted=need)
+    return more if min_amount is None else min(more, room)
 
 
 def settle(db, user_id: str, hold_id: str, amount: int, *, key: str, category: str = "call",

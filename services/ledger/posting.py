@@ -15,7 +15,7 @@ from datetime import timedelta
 from services import checks, clock, config, procs
 from services.db import insert_new
 from services.errors import Conflict, InsufficientBalance, WalletError
-from services.ledger import cas, ids, queries, wallets
+from services.ledger import cas, dues, ids, queries, wallets
 from services.ledger.record import new_entry, record
 from services.money import format_rupees, require_paise
 
@@ -47,12 +47,14 @@ def post(db, user_id: str, *, key: str, type: str, category: str, amount: int, s
         return prior
     try:
         with cas.turn(user_id):
-            entry = _apply(db, user_id, key, type, category, amount, source, note, meta)
+            entry, extra = _apply(db, user_id, key, type, category, amount, source, note, meta)
     except WalletError:
         # Nothing moved: free the key so a later attempt (after a recharge, say) can use it.
         db.ledger_keys.delete_one({"_id": key, "owner": owner, "entry_id": None})
         raise
     record(db, entry)
+    for e in extra:  # an amount due paid from this credit
+        record(db, e)
     return entry
 
 
@@ -108,13 +110,14 @@ def _same(claim: dict, want: dict) -> None:
             raise Conflict("This idempotency key was already used for a different operation.")
 
 
-def _apply(db, user_id, key, type, category, amount, source, note, meta) -> dict:
-    """Step 2: the balance moves and the entry joins `pending`, in one compare-and-set."""
+def _apply(db, user_id, key, type, category, amount, source, note, meta) -> tuple[dict, tuple]:
+    """Step 2: the balance moves and the entry joins `pending`, in one compare-and-set (with the entry
+    paying an amount due, for a credit on a wallet that has one)."""
     while True:
         w = wallets.read(db, user_id)
         p = queries.pending_with_key(w, key)
         if p is not None:  # we adopted a claim whose owner had already moved the money
-            return queries.clean(p)
+            return queries.clean(p), ()
         available = int(w["balance"]) - int(w["held"])
         if type == ids.DEBIT and amount > available:
             raise InsufficientBalance(f"Insufficient balance: this needs {format_rupees(amount)} but "
@@ -122,5 +125,6 @@ def _apply(db, user_id, key, type, category, amount, source, note, meta) -> dict
                                       needed=amount)
         entry = new_entry(w, key, type, category, amount, source, note, meta, claimed=True)
         delta = amount if type == ids.CREDIT else -amount
-        if cas.commit(db, w, cas.Change(balance_delta=delta, entry=entry)):
-            return entry
+        change = dues.paying_due(w, cas.Change(balance_delta=delta, entry=entry))
+        if cas.commit(db, w, change):
+            return entry, change.extra

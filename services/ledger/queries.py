@@ -146,7 +146,8 @@ def _matching_day_spans(db, wal: _Wallet, type, category, start, end) -> list[tu
         v = days[d]
         count = int(v.get("credit_count", 0)) + int(v.get("debit_count", 0))
         lo = hi - count
-        match = (category is None or int((v.get("cat") or {}).get(category, 0)) > 0) and \
+        # A category's key exists once the day has an entry of it (a refund entry may be of 0 paise).
+        match = (category is None or category in (v.get("cat") or {})) and \
             (type is None or int(v.get(f"{type}_count", 0)) > 0)
         if match and (last_day is None or d <= last_day) and count > 0:
             spans.append((lo, hi))
@@ -204,3 +205,41 @@ def _time_range(start, end) -> dict:
     if end is not None:
         rng["$lt"] = end
     return rng
+
+
+def entry_counts(db) -> dict[str, int]:
+    """Every wallet's number of entries (its highest entry number), in one pass over the wallets."""
+    return {w["_id"]: int(w.get("n", 0)) for w in db.wallets.find({}, {"n": 1})}
+
+
+def entries_after(db, user_id: str, after: int, *, category: str | None = None) -> list[dict]:
+    """The entries numbered above `after`, oldest first, of `category` if given. The wallet's live days
+    (today's and yesterday's counts ride in its document) say which of its newest entries can match, so a
+    reader that keeps up (a worker sweep) reads no rollups and no day without a match."""
+    ids.check_user_id(user_id)
+    whole_number(after, 0, what="Entry number")
+    if category is not None:
+        ids.check_category(category)
+    wal = _Wallet(db, wallets.read(db, user_id))
+    spans, covered = _live_day_spans(wal, after, category)
+    if not covered:  # older than the live days: the rollups say which days can match
+        spans = [(max(lo, after + 1), h) for lo, h in _matching_day_spans(db, wal, None, category, None, None)
+                 if h - 1 > after]
+    wanted = _matcher(None, category, None, None)
+    return [e for lo, h in sorted(spans) for e in map(wal.at, range(lo, h)) if wanted(e)]
+
+
+def _live_day_spans(wal: _Wallet, after: int, category) -> tuple[list[tuple[int, int]], bool]:
+    """[lo, hi) spans above `after` of the wallet document's own days that can hold `category`, and
+    whether those days reach back to `after` (else older entries are involved)."""
+    spans, hi = [], wal.total + 1
+    live = wal.w.get("days") or {}
+    for d in sorted(live, reverse=True):
+        if hi - 1 <= after:
+            break
+        v = live[d]
+        lo = hi - int(v.get("credit_count", 0)) - int(v.get("debit_count", 0))
+        if category is None or int((v.get("cat") or {}).get(category, 0)) > 0:
+            spans.append((max(lo, after + 1), hi))
+        hi = lo
+    return spans, hi - 1 <= after

@@ -1,6 +1,7 @@
 """Daily rollups: counters per wallet and day, kept in the same write as the balance.
 
-Each entry adds to `days[day]` of its wallet document (credits, debits, counts, per-category amounts,
+Days are business days (services.clock: midnight in the business time zone; `rebuild` recounts rollups
+kept in another zone). Each entry adds to `days[day]` of its wallet document (credits, debits, counts, per-category amounts,
 calls, call seconds, the closing balance). Today's and yesterday's days live there; an older day is
 copied to the `rollups` collection (`{user}|{day}`, an idempotent `$set`) and then dropped from the
 wallet by the next write on it (services.ledger.cas). Readers take the wallet's copy when both exist:
@@ -41,8 +42,13 @@ def today(w: dict) -> dict:
 
 def closed_days(w: dict) -> list[str]:
     """Days of a wallet document old enough to move out of it."""
-    cutoff = clock.day_of(clock.now() - timedelta(days=WALLET_DAYS - 1))
+    cutoff = cutoff_day()
     return [d for d in (w.get("days") or {}) if d < cutoff]
+
+
+def cutoff_day() -> str:
+    """The oldest business day a wallet document keeps; older ones live in the `rollups` collection."""
+    return (clock.today() - timedelta(days=WALLET_DAYS - 1)).isoformat()
 
 
 def copy_out(db, w: dict) -> dict:

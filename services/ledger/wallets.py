@@ -2,7 +2,8 @@
 
 `wallets/{user}`: `balance`, `held`, `holds {hold_id: {amount, ref, created_at}}`, `closed_holds`,
 `n` (entries so far), `seq` (version), `pending` (applied entries whose ledger insert may not be done),
-`days` (today's and yesterday's rollups). Only services.ledger.cas writes an existing one.
+`days` (today's and yesterday's rollups), `due` (owed from refunds, absent = 0). Only services.ledger.cas
+writes an existing one.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class WalletView:
     entries: int = 0                                      # ledger entries so far (n)
     today_debits: int = 0                                 # from today's live rollup
     created_at: datetime | None = None
+    due: int = 0                                          # owed from refunds (services.ledger.dues)
 
     @property
     def available(self) -> int:
@@ -85,7 +87,7 @@ def read(db, user_id: str) -> dict:
     return w
 
 
-_VIEW_FIELDS = {"balance": 1, "held": 1, "seq": 1, "holds": 1, "n": 1, "days": 1, "created_at": 1}
+_VIEW_FIELDS = {"balance": 1, "held": 1, "seq": 1, "holds": 1, "n": 1, "days": 1, "created_at": 1, "due": 1}
 
 
 def get_wallet(db, user_id: str) -> WalletView:
@@ -101,7 +103,7 @@ def view(doc: dict) -> WalletView:
              for hid, h in (doc.get("holds") or {}).items()}
     return WalletView(doc["_id"], int(doc["balance"]), int(doc["held"]), int(doc["seq"]), holds,
                       int(doc.get("n", 0)), int(rollups.today(doc).get("debits", 0)),
-                      clock.as_utc(doc.get("created_at")))
+                      clock.as_utc(doc.get("created_at")), int(doc.get("due") or 0))
 
 
 def wallet_summaries(db) -> Iterator[WalletSummary]:

@@ -15,7 +15,8 @@ docs/payments.md has the argument. In short:
 One module per resource or concern: links, orders, callbacks, webhooks, reconciliation (the three paths
 and the two creates), cancellation, refunds, daily (reconciliation), crediting (the one way into and out
 of the wallet), records (our documents and their status ladder), admin (records for admins), gateway
-(settings, SDK calls, signatures), outcomes (the answers). This package re-exports the public API.
+(settings, SDK calls, signatures), outcomes (the answers), refundable (what may be refunded), selfserve
+(refund requests of unused balance), views (what the pages show). This package re-exports the public API.
 """
 from services.payments.admin import ADMIN_KINDS, failed_payments
 from services.payments.callbacks import handle_callback
@@ -30,6 +31,12 @@ from services.payments.reconciliation import reconcile_link, reconcile_open
 from services.payments.records import OPEN, STATUSES, get_link, list_links
 from services.payments.refunds import get_refund, list_refunds
 from services.payments.screening import ForgedWebhook, forged_count
+from services.payments.selfserve import approve as approve_refund_request
+from services.payments.refund_requests import list_requests as list_refund_requests
+from services.payments.selfserve import recover_requests as recover_refund_requests
+from services.payments.selfserve import refundable_for, request_refund
+from services.payments.selfserve import reject as reject_refund_request
+from services.payments.views import admin_page, recent_reports, wallet_page
 from services.payments.webhooks import handle_webhook
 
 __all__ = ["ADMIN_KINDS", "ALREADY_CREDITED", "CONFIRM_LATER", "CREDITED", "DOWN_MESSAGE", "ForgedWebhook",
@@ -38,3 +45,5 @@ __all__ = ["ADMIN_KINDS", "ALREADY_CREDITED", "CONFIRM_LATER", "CREDITED", "DOWN
            "handle_callback", "handle_webhook", "list_links", "list_refunds", "mode", "razorpay_key",
            "reconcile_day", "reconcile_link", "reconcile_open", "reconciliation_report", "run_daily",
            "verify_order_payment"]
+__all__ += ["admin_page", "approve_refund_request", "list_refund_requests", "recent_reports", "recover_refund_requests",
+            "refundable_for", "reject_refund_request", "request_refund", "wallet_page"]

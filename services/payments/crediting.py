@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from services import clock, ledger
 from services.errors import Conflict
-from services.payments import records
+from services.payments import charge, records
 from services.payments.admin import closed_unpaid, failed, suspicious_on
 from services.payments.outcomes import AMOUNT_MISMATCH, settled
 from services.payments.records import to_int, valid_id
@@ -101,6 +101,7 @@ def creditable(rec: dict, paid: int, fee: int | None) -> int | None:
     """THE amount rule. `paid` within what is still due on the record: credit it (partial payments too).
     More than due, by no more than the fee the payer bore, on a record nothing was credited to yet:
     credit exactly the record's amount. None: a mismatch."""
+    paid -= charge.gst_of(rec)  # GST charged on top goes to the tax, not the wallet
     due = rec["amount_paise"] - records.credited_total(rec)
     if 0 < paid <= due:
         return paid
@@ -141,8 +142,9 @@ def _post(db, rec: dict, payment_id: str, amount: int, paid: int, source: str) -
     meta = {"order_id": rec.get("order_id")} if rec["kind"] == "order" else \
         {"payment_link_id": rec.get("payment_link_id")}
     meta["reference_id"] = rec["_id"]
-    if paid != amount:  # the payer's convenience fee: kept for reconciliation and refunds
-        meta.update(payment_amount=paid, fee_paise=paid - amount)
+    meta.update(charge.entry_meta(rec))
+    if paid != amount + charge.gst_of(rec):  # the payer's convenience fee: kept for reconciliation and refunds
+        meta.update(payment_amount=paid, fee_paise=paid - amount - charge.gst_of(rec))
     try:
         return ledger.post(db, rec["user_id"], key=payment_key(payment_id), type="credit", category="recharge",
                            amount=amount, source=payment_id, note="Razorpay recharge", meta=meta)
@@ -158,7 +160,7 @@ def _post(db, rec: dict, payment_id: str, amount: int, paid: int, source: str) -
 def settle_link(db, rec: dict, link: dict, *, source: str, extra_payments=()) -> dict:
     """Credit every captured payment Razorpay reports on `link` (fetched, or from a signed webhook) and
     move our status up. Returns {payments: {pay_id: Credit}, status, credited_now, summary}."""
-    if to_int(link.get("amount")) != rec["amount_paise"]:
+    if to_int(link.get("amount")) != charge.charged(rec):
         suspicious_on(db, rec, f"Razorpay's link amount {link.get('amount')} differs from ours "
                                f"{rec['amount_paise']}", source=source, payment_link_id=link.get("id"))
         return {"payments": {}, "status": rec["status"], "credited_now": 0, "summary": AMOUNT_MISMATCH}
@@ -243,23 +245,37 @@ def note_failed(db, rec: dict | None, pay: dict, *, source: str) -> None:
 
 # ------------------------------------------------------------------------------------------ refunds
 
-def debit_refund(db, user_id: str, refund_id: str, amount: int, *, payment_id: str, reference_id) -> dict:
-    """Take a refund's amount out of the wallet, once per refund id. Raises InsufficientBalance when the
-    wallet cannot cover it (nothing moved; the caller decides what is owed)."""
-    return ledger.post(db, user_id, key=refund_key(refund_id), type="debit", category="refund", amount=amount,
-                       source=refund_id, note="Razorpay refund",
-                       meta={"payment_id": payment_id, "reference_id": reference_id})
+def debit_refund(db, user_id: str, refund_id: str, amount: int, *, payment_id: str, reference_id,
+                 hold_id: str | None = None) -> dict:
+    """Take a refund's amount out of the wallet, once per refund id: from its hold (a self-serve refund)
+    while open, then from what is available; what the wallet cannot cover becomes its amount due
+    (`due_delta` on the entry; the next credits pay it first). Never leaves the balance negative."""
+    return ledger.debit_owing(db, user_id, key=refund_key(refund_id), amount=amount, source=refund_id,
+                              note="Razorpay refund", hold_id=hold_id,
+                              meta={"payment_id": payment_id, "reference_id": reference_id})
 
 
 def return_refund(db, refund_id: str) -> dict | None:
-    """A refund that failed at Razorpay after its debit: the debited amount comes back, once, under its own
-    key. None when nothing was debited for it."""
+    """A refund that failed at Razorpay after its debit: what it took and what it made due come back,
+    once, under their own key (a credit: it pays what is still due first, so an amount due the refund
+    created is cancelled and what was taken returns). None when nothing was debited for it."""
     taken = ledger.find_entry(db, refund_key(refund_id))
     if taken is None:
         return None
+    back = int(taken["amount"]) + int(taken.get("due_delta") or 0)
     return ledger.post(db, taken["user_id"], key=refund_return_key(refund_id), type="credit", category="refund",
-                       amount=int(taken["amount"]), source=refund_id, note="Razorpay refund failed: returned",
+                       amount=back, source=refund_id, note="Razorpay refund failed: returned",
                        meta={"payment_id": (taken.get("meta") or {}).get("payment_id")})
+
+
+def release_refund_hold(db, user_id: str, hold_id: str) -> bool:
+    """Give back the hold of a self-serve refund that Razorpay refused or failed before any debit."""
+    return ledger.release(db, user_id, hold_id)
+
+
+def hold_refund(db, user_id: str, hold_id: str, amount: int) -> int:
+    """Set aside a self-serve refund's part before Razorpay is asked (InsufficientBalance if it cannot)."""
+    return ledger.hold(db, user_id, hold_id, amount, ref="refund")
 
 
 def refund_debited(db, refund_id: str) -> dict | None:

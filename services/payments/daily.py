@@ -1,4 +1,4 @@
-"""Daily reconciliation: once per (UTC) day, every payment Razorpay captured that day is matched to exactly
+"""Daily reconciliation: once per business day (midnight to midnight IST, services.clock), every payment Razorpay captured that day is matched to exactly
 one wallet credit, and every Razorpay recharge credited that day to a captured payment. The day's refunds
 are recorded too (each debits once, like its webhook would), so a refund made on Razorpay's dashboard
 whose webhook never came still reaches the wallet. The result is stored per day for admins
@@ -10,7 +10,7 @@ that there is one at all, for the right amount, and that no credit lacks its pay
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from services import clock
 from services.db import insert_new
@@ -32,17 +32,17 @@ def run_daily(db) -> dict | None:
     None while payments are off."""
     if gateway.settings().mode == "off":
         return None
-    return reconcile_day(db, (clock.now() - timedelta(days=1) - SETTLE_TIME).date())
+    return reconcile_day(db, clock.date_of(clock.now() - timedelta(days=1) - SETTLE_TIME))
 
 
 def reconcile_day(db, day) -> dict:
-    """Reconcile one UTC day (a date or "YYYY-MM-DD") that is over with Razorpay, once: a day already done
+    """Reconcile one business day (a date or "YYYY-MM-DD") that is over with Razorpay, once: a day already done
     (or being done by another process) answers its stored report. Raises InvalidInput for a day not over
     yet, PaymentUnavailable when Razorpay cannot be asked (the day is marked failed and is tried again
     next time)."""
     day = _day(day)
-    if _start(day) + timedelta(days=1) > clock.now():
-        raise InvalidInput("That day is not over yet: it can be reconciled from midnight UTC.")
+    if _end(day) > clock.now():
+        raise InvalidInput(f"That day is not over yet: it can be reconciled from midnight {clock.abbr()}.")
     cfg = gateway.required()
     doc, mine = _claim(db, day)
     if not mine:
@@ -96,12 +96,15 @@ def _close_day(db, day: str, owner: str, sets: dict) -> None:
 
 
 def _start(day: str) -> datetime:
-    return datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+    return clock.start_of_day(date.fromisoformat(day))
+
+
+def _end(day: str) -> datetime:
+    return clock.start_of_day(date.fromisoformat(day) + timedelta(days=1))
 
 
 def _run(db, cfg, day: str) -> dict:
-    start = _start(day)
-    end = start + timedelta(days=1)
+    start, end = _start(day), _end(day)
     window = {"from": int(start.timestamp()), "to": int(end.timestamp()) - 1}
     captured = {p["id"]: p for p in _pages(cfg, "payment.all", window)
                 if crediting.is_captured(p) and valid_id(p.get("id"))}
@@ -138,7 +141,7 @@ def mismatch(entry: dict | None, pay: dict) -> str | None:
     if entry is None:
         return "no wallet credit"
     _, paid, fee, _, _ = crediting.view(pay)
-    short = paid - int(entry["amount"])
+    short = paid - int(entry["amount"]) - int((entry.get("meta") or {}).get("gst_paise", 0))  # GST on top
     if short == 0 or (fee is not None and 0 < short <= fee):
         return None
     return f"credited {int(entry['amount'])} paise for a payment of {paid}"

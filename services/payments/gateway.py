@@ -67,14 +67,15 @@ def client(cfg: Settings) -> razorpay.Client:
     return razorpay.Client(auth=(cfg.key_id, cfg.key_secret), **opts)
 
 
-def call(cfg: Settings, fn_path: str, *args) -> dict:
-    """`call(cfg, "payment_link.fetch", "plink_x")`: one SDK call on a fresh client, with a timeout."""
+def call(cfg: Settings, fn_path: str, *args, headers: dict | None = None) -> dict:
+    """`call(cfg, "payment_link.fetch", "plink_x")`: one SDK call on a fresh client, with a timeout (and
+    extra request headers, e.g. Razorpay's `X-Refund-Idempotency`)."""
     c = client(cfg)
     obj = c
     for part in fn_path.split("."):
         obj = getattr(obj, part)
     try:
-        result = obj(*args, timeout=timeout(cfg))
+        result = obj(*args, timeout=timeout(cfg), **({"headers": dict(headers)} if headers else {}))
     except BadRequestError as exc:
         raise RazorpayRefused(str(exc) or "request refused") from None
     except (GatewayError, ServerError) as exc:

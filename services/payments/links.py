@@ -16,7 +16,7 @@ from datetime import timedelta
 from services import clock, config
 from services.db import insert_new
 from services.errors import PaymentUnavailable
-from services.payments import gateway, records, webhooks
+from services.payments import charge, gateway, records, webhooks
 from services.payments.outcomes import DOWN_MESSAGE, refused_message
 from services.payments.records import to_int, valid_id
 
@@ -32,21 +32,35 @@ def callback_url() -> str:
     return config.get().public_url.rstrip("/") + "/wallet"
 
 
-def create_payment_link(db, user_id: str, amount) -> dict:
+def create_payment_link(db, user_id: str, amount, *, expire_in: timedelta | None = None,
+                        reference: str | None = None) -> dict:
     """A Razorpay Payment Link for a recharge of `amount` rupees, or the caller's own unpaid link of that
     amount made in the last 15 minutes. Returns dict(payment_link_id, short_url, status, amount_paise,
     reference_id, reused).
+
+    `expire_in`: how long the link stays payable (default records.LINK_TTL). `reference`: a reference id
+    the caller derived for one purpose (a low-balance alert): that link and no other is made or returned,
+    never an unrelated open one, however often the caller asks (it is the create's idempotency key).
 
     Raises InvalidAmount/BelowMinimum (nothing written anywhere), NotFound (no such user),
     PaymentUnavailable (payments off, or Razorpay failed: our record stays, reconcilable by reference).
     """
     cfg = gateway.required()
     user, paise = records.checked(db, user_id, amount)
-    ref, reused = _claim(db, user["username"], paise)
+    if reference is not None:
+        ref, reused = reference, _own_reference(db, cfg, reference)
+    else:
+        ref, reused = _claim(db, user["username"], paise)
     if reused is not None:
         return _answer(reused, reused=True)
     record = records.build("link", user, paise, cfg.mode, ref=ref)
-    records.insert(db, record)
+    record.update(charge.record_fields(db, paise))  # with GST on: its terms (GST on top is asked of the payer)
+    if expire_in is not None:
+        record["expire_by"] = record["created_at"] + max(expire_in, records.MIN_EXPIRY)
+    if reference is None:
+        records.insert(db, record)
+    elif not insert_new(db.payment_links, record):
+        record = records.get(db, ref)  # an earlier attempt's record whose link Razorpay does not have
     try:
         link = gateway.call(cfg, "payment_link.create", link_body(user, record))
         check_link(link, record)
@@ -58,6 +72,26 @@ def create_payment_link(db, user_id: str, amount) -> dict:
     records.attach_link(db, record, link)
     webhooks.adopt_events(db, ref, link["id"])
     return _answer(records.get(db, ref), reused=False)
+
+
+def _own_reference(db, cfg, ref: str) -> dict | None:
+    """The record already made under a caller's reference, once Razorpay's link is attached to it (looked
+    up at Razorpay by reference when an earlier create's answer was lost); None: create it now."""
+    rec = records.get(db, ref)
+    if rec is None or rec.get("short_url"):
+        return rec
+    if rec["status"] not in ("creating", "error_creating"):  # closed without a link: not made again
+        raise PaymentUnavailable(DOWN_MESSAGE)
+    try:
+        found = [x for x in gateway.call(cfg, "payment_link.all", {"reference_id": ref}).get("payment_links") or []
+                 if isinstance(x, dict) and x.get("reference_id") == ref]
+        if not found:
+            return None
+        check_link(found[0], rec)
+    except gateway.FAILURES:
+        raise PaymentUnavailable(DOWN_MESSAGE) from None
+    records.attach_link(db, rec, found[0])
+    return records.get(db, ref)
 
 
 def _answer(rec: dict, *, reused: bool) -> dict:
@@ -104,7 +138,7 @@ def _in_flight(rec: dict | None, claim: dict, now) -> bool:
 
 def link_body(user: dict, record: dict) -> dict:
     """What Razorpay is asked to create for `record` (notes carry our ids for webhooks to find it)."""
-    return {"amount": record["amount_paise"], "currency": "INR", "accept_partial": False,
+    return {"amount": charge.charged(record), "currency": "INR", "accept_partial": False,
             "reference_id": record["_id"], "description": f"Wallet recharge for {user['username']}",
             "customer": {"name": user["name"][:80], "email": user["email"]},
             "notify": {"sms": False, "email": False}, "reminder_enable": False,
@@ -117,7 +151,7 @@ def check_link(link: dict, record: dict) -> None:
     """The link Razorpay returned must be the one we asked for; otherwise treat the answer as garbage."""
     if not (isinstance(link.get("id"), str) and link["id"].startswith("plink_")
             and link.get("reference_id") == record["reference_id"]
-            and to_int(link.get("amount")) == record["amount_paise"] and isinstance(link.get("short_url"), str)):
+            and to_int(link.get("amount")) == charge.charged(record) and isinstance(link.get("short_url"), str)):
         raise gateway.RazorpayDown("payment link answer does not match the request")
 
 
@@ -125,7 +159,7 @@ def fetch_link(cfg, rec: dict, plink: str) -> dict:
     """Razorpay's link, where each payment summary not credited yet that exceeds what is due is replaced
     by the payment itself: only its `fee` says whether a convenience fee explains the difference."""
     link = gateway.call(cfg, "payment_link.fetch", plink)
-    due = rec["amount_paise"] - records.credited_total(rec)
+    due = rec["amount_paise"] - records.credited_total(rec) + charge.gst_of(rec)
     pays = []
     for p in link.get("payments") or []:
         pid = p.get("payment_id") if isinstance(p, dict) else None

@@ -20,11 +20,11 @@ REJECTED = "rejected"                  # signed, but its content is not sane (e.
 # A refund's money on our side (refunds.record: dict(outcome=...)).
 DEBITED = "debited"                    # its amount left the wallet, once (key razorpay-refund:<id>)
 RETURNED = "returned"                  # it failed after the debit: the amount came back, once
-NEEDS_AMOUNT_DUE = "needs_amount_due"  # the wallet could not cover it (already spent): owed, not taken
+AMOUNT_DUE = "amount_due"              # the wallet could not cover it all (spent): the rest is its amount due
 NOTHING_TO_DEBIT = "nothing_to_debit"  # failed before any debit, or nothing of the credit left to take
 NOT_CREDITED = "not_credited"          # its payment is not credited here (not ours, or not yet)
 AUTO_REFUND = "auto_refund"            # Razorpay refunded a payment never captured: never credited
-REFUND_OUTCOMES = (DEBITED, RETURNED, NEEDS_AMOUNT_DUE, NOTHING_TO_DEBIT, NOT_CREDITED, AUTO_REFUND)
+REFUND_OUTCOMES = (DEBITED, RETURNED, AMOUNT_DUE, NOTHING_TO_DEBIT, NOT_CREDITED, AUTO_REFUND)
 
 # reconcile_link: dict(outcome=...) is one of these, or `settled(...)` / `order_settled(...)` below.
 NEVER_CREATED = "never created at Razorpay"

@@ -14,18 +14,25 @@ The debit is the refund's amount, capped by what is left of the payment's credit
 refunded to the payer too, but was never in the wallet): the cap is allocated per payment with a
 compare-and-set, so concurrent refunds of one payment never take more than it credited. A refund of a
 payment never captured (Razorpay's auto-refund, `payment.captured == false`) or never credited here
-debits nothing. When the wallet cannot cover the debit (the money was spent), `uncovered` decides.
+debits nothing. When the wallet cannot cover the debit (the money was spent), it takes what the wallet
+has and the rest becomes the wallet's amount due (services.ledger.dues), paid first from the next
+credits; `uncovered` records that on the refund.
+
+A self-serve refund (services.payments.selfserve) carries our `receipt` (`rq_…-<n>`), which is also the
+id of the hold set aside for it: its debit settles that hold, and a refund that fails before any debit
+releases it.
 """
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from services import clock
 from services.db import insert_new
-from services.errors import Conflict, InsufficientBalance, InvalidPayment, NotFound
+from services.errors import Conflict, InvalidPayment, NotFound
 from services.payments import crediting, gateway
 from services.payments.admin import suspicious
-from services.payments.outcomes import (AUTO_REFUND, DEBITED, NEEDS_AMOUNT_DUE, NOT_CREDITED, NOTHING_TO_DEBIT,
+from services.payments.outcomes import (AMOUNT_DUE, AUTO_REFUND, DEBITED, NOT_CREDITED, NOTHING_TO_DEBIT,
                                         RETURNED)
 from services.payments.records import to_int, valid_id
 
@@ -35,6 +42,8 @@ _RANK = {"pending": 0, "processed": 1, "failed": 1}  # both final: the first wor
 WAITING = timedelta(days=7)
 RETRY_SLOWEST = timedelta(hours=1)
 MAX_PAISE = 10 ** 13
+# Our receipts (services.payments.selfserve): the request id and the part number; also the part's hold id.
+_OUR_RECEIPT = re.compile(r"^rq_[0-9a-f]{24}-[0-9]{1,2}$")
 
 
 def record(db, refund: dict, payment: dict | None = None, *, source: str, event: str | None = None) -> dict:
@@ -54,12 +63,14 @@ def _fields(refund: dict, event: str | None) -> dict:
         raise InvalidPayment("The refund does not carry valid Razorpay ids.")
     if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_PAISE:
         raise InvalidPayment("The refund does not carry a valid amount.")
+    receipt = refund.get("receipt")
+    receipt = receipt if isinstance(receipt, str) and _OUR_RECEIPT.match(receipt) else None
     status = refund.get("status") if refund.get("status") in STATUSES else "pending"
     if event in ("refund.processed", "refund.failed"):  # the event's name is Razorpay's final word
         status = event.split(".")[1]
     elif event is not None:  # refund.created (even one that says "processed", as published) is not final
         status = "pending"
-    return {"_id": rid, "payment_id": pid, "amount_paise": amount, "status": status}
+    return {"_id": rid, "payment_id": pid, "amount_paise": amount, "status": status, "receipt": receipt}
 
 
 def _store(db, fields: dict, captured, source: str) -> None:
@@ -77,6 +88,8 @@ def _store(db, fields: dict, captured, source: str) -> None:
     sets = {"updated_at": now}
     if captured is not None and old.get("captured") is None:
         sets["captured"] = captured
+    if fields["receipt"] and not old.get("receipt"):
+        sets["receipt"] = fields["receipt"]
     db.payment_refunds.update_one({"_id": fields["_id"]}, {"$set": sets})
     _raise_status(db, old, fields["status"], source)
 
@@ -97,8 +110,7 @@ def settle(db, refund_id: str) -> dict:
     if not _owner_known(db, doc):
         return get(db, refund_id)
     debit = _allocate(db, doc)
-    # An amount already owed is not taken again on a repeat: `uncovered` decided that refund.
-    if doc["status"] != "failed" and doc.get("outcome") != NEEDS_AMOUNT_DUE:
+    if doc["status"] != "failed":  # the ledger key takes it once, however often this runs
         _take(db, doc, debit)
     if get(db, refund_id)["status"] == "failed":  # read again: a refund.failed may have raced the debit
         _give_back(db, doc)
@@ -143,37 +155,51 @@ def _allocate(db, doc: dict) -> int:
     raise Conflict("Too many concurrent refunds of one payment; retry shortly.")
 
 
+def allocated(db, payment_ids) -> dict[str, int]:
+    """{payment_id: paise of its credit already taken by its refunds (released ones excepted)}, in one read
+    (a point read that misses would scan the collection on the embedded engine)."""
+    wanted = [p for p in payment_ids if valid_id(p)]
+    rows = db.payment_refunds.find({"kind": "allocation", "payment_id": {"$in": wanted}}) if wanted else []
+    return {a["payment_id"]: sum(int(r["debit"]) for r in (a.get("refunds") or {}).values() if not r.get("released"))
+            for a in rows}
+
+
 def _take(db, doc: dict, debit: int) -> None:
     if debit == 0:
+        _release_hold(db, doc)
         _set(db, doc["_id"], outcome=NOTHING_TO_DEBIT)
         return
-    try:
-        crediting.debit_refund(db, doc["user_id"], doc["_id"], debit, payment_id=doc["payment_id"],
-                               reference_id=doc["reference_id"])
-    except InsufficientBalance:
-        uncovered(db, doc, debit)
+    entry = crediting.debit_refund(db, doc["user_id"], doc["_id"], debit, payment_id=doc["payment_id"],
+                                   reference_id=doc["reference_id"], hold_id=doc.get("receipt"))
+    owed = int(entry.get("due_delta") or 0)
+    if owed:
+        uncovered(db, doc, entry)
         return
-    _set(db, doc["_id"], outcome=DEBITED, debited_paise=debit, amount_due_paise=0)
+    _set(db, doc["_id"], outcome=DEBITED, debited_paise=int(entry["amount"]), amount_due_paise=0)
 
 
-def uncovered(db, doc: dict, debit: int) -> None:
-    """THE decision for a refund the wallet cannot cover today (the customer already spent the money):
-    balances never go negative, so nothing is taken and the whole debit is recorded as owed. The ledger's
-    amount due (paid first from the next credits) replaces this body; the debit key stays unused for it."""
-    _set(db, doc["_id"], outcome=NEEDS_AMOUNT_DUE, amount_due_paise=debit)
-    suspicious(db, "refund exceeds what the wallet holds: amount due", source="refund", user_id=doc["user_id"],
-               payment_id=doc["payment_id"], reference_id=doc["reference_id"], amount_paise=debit,
-               details={"refund_id": doc["_id"]})
+def uncovered(db, doc: dict, entry: dict) -> None:
+    """THE decision for a refund the wallet could not cover (the customer already spent the money): the
+    balance never goes negative, so the ledger took what was available and made the rest an amount due
+    on the wallet (`entry.due_delta`), which the next credits pay first. Recorded on the refund."""
+    _set(db, doc["_id"], outcome=AMOUNT_DUE, debited_paise=int(entry["amount"]),
+         amount_due_paise=int(entry.get("due_delta") or 0))
 
 
 def _give_back(db, doc: dict) -> None:
     back = crediting.return_refund(db, doc["_id"])
     if back is not None:
         _set(db, doc["_id"], outcome=RETURNED, returned_paise=int(back["amount"]))
-    else:  # failed before any debit: nothing taken, nothing owed
+    else:  # failed before any debit: nothing taken, nothing owed, its hold (if any) released
+        _release_hold(db, doc)
         _set(db, doc["_id"], outcome=NOTHING_TO_DEBIT, amount_due_paise=0)
     db.payment_refunds.update_one({"_id": f"alloc:{doc['payment_id']}"},
                                   {"$set": {f"refunds.{doc['_id']}.released": True}, "$inc": {"seq": 1}})
+
+
+def _release_hold(db, doc: dict) -> None:
+    if doc.get("receipt") and doc.get("user_id"):
+        crediting.release_refund_hold(db, doc["user_id"], doc["receipt"])
 
 
 def _set(db, refund_id: str, **fields) -> None:
@@ -239,4 +265,5 @@ def public(d: dict) -> dict:
             "debit_paise": d.get("debit_paise"), "status": d["status"], "outcome": d.get("outcome"),
             "amount_due_paise": to_int(d.get("amount_due_paise")), "debited_paise": to_int(d.get("debited_paise")),
             "returned_paise": to_int(d.get("returned_paise")), "auto_refund": d.get("captured") is False,
+            "receipt": d.get("receipt"),
             "created_at": clock.as_utc(d["created_at"]), "updated_at": clock.as_utc(d.get("updated_at"))}

@@ -1,0 +1,38 @@
+"""AI voice calls billed from the wallet with rolling authorisation: never below zero, never cut early.
+
+A call holds its first slice at the start, grows the hold a slice at a time while its platform reports
+usage, and is billed once at the end from its final usage at the tariff of its start. A call document
+(`calls`, `_id` = call id) moves through:
+
+    starting -> active -> ending -> completed
+    starting -> refused            (balance below the minimum, the daily spend cap, too many calls at once)
+    starting -> failed             (recovery: interrupted before funds were held)
+    active   -> ending -> completed (recovery: silent past its last authorised second; billed the last
+                                     reported usage)
+
+Every step is one guarded single-document update (filter on the state it leaves) plus one idempotent
+ledger step, so a crash at any point leaves a state `recover_stale_calls` (or simply repeating the
+request) can finish. docs/calls.md walks through each kill point.
+
+- `records`    states, input checks, the grant rule, reading calls back
+- `start`      start_call: the first slice
+- `authorize`  update_call: the next slices, or the second the call must end
+- `billing`    end_call: one settlement from the final usage and outcome
+- `recovery`   recover_stale_calls
+- `simulate`   Session (the platform's side), simulate_call
+"""
+from services.calls.authorize import update_call
+from services.calls.billing import end_call, not_placed
+from services.calls.records import (ACTIVE, COMPLETED, ENDING, EXPIRED, EXPIRING, FAILED, MAX_CALL_MINUTES,
+                                    MAX_DURATION_SECONDS, REFUSED, STARTING, check_duration, check_kb_id,
+                                    check_max_minutes, check_outcome, get_call, list_calls, normalize_number)
+from services.calls.recovery import STARTING_GRACE, recover_stale_calls
+from services.calls.simulate import Session, converse, simulate_call
+from services.calls.start import RETRY_AFTER_SECONDS, start_call
+from services.pricing import ANSWERED, BUSY, NO_ANSWER, OUTCOMES
+
+__all__ = ["ACTIVE", "ANSWERED", "BUSY", "COMPLETED", "ENDING", "EXPIRED", "EXPIRING", "FAILED", "MAX_CALL_MINUTES",
+           "MAX_DURATION_SECONDS", "NO_ANSWER", "OUTCOMES", "REFUSED", "RETRY_AFTER_SECONDS", "STARTING",
+           "STARTING_GRACE", "Session", "check_duration", "check_kb_id", "check_max_minutes", "check_outcome",
+           "converse", "end_call", "get_call", "list_calls", "normalize_number", "not_placed",
+           "recover_stale_calls", "simulate_call", "start_call", "update_call"]

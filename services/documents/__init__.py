@@ -1,0 +1,26 @@
+"""Receipts, GST tax invoices, credit notes and monthly statements (docs/documents.md).
+
+- `receipts`    the document of every credited recharge (`issue_for_entry`, `sweep`, `catch_up`),
+                credit notes, reading documents
+- `numbering`   consecutive numbers per financial year: never reused, never skipped, crash-safe
+- `gst`         state codes, GSTIN/PAN checks, THE tax computation (CGST + SGST or IGST, in paise)
+- `words`       amounts in words, Indian system (lakh, crore)
+- `profiles`    a customer's billing profile (name, address, state, GSTIN)
+- `statements`  the monthly statement (agrees with the ledger to the paisa) and its CSV
+- `pdf`         PDFs of documents and statements (fpdf2)
+
+The business details they carry live in services.settings (`business`, `set_business`).
+"""
+from services.documents.gst import MODES, STATES, check_gstin, compute, gst_on_top
+from services.documents.numbering import financial_year
+from services.documents.numbering import recover as recover_numbering
+from services.documents.pdf import document_pdf, statement_pdf
+from services.documents.profiles import get_profile, set_profile
+from services.documents.receipts import (catch_up, credit_note, get_document, issue_for_entry, list_documents,
+                                         number_of, slug, sweep, terms)
+from services.documents.statements import monthly, parse_month, statement_csv
+
+__all__ = ["MODES", "STATES", "catch_up", "check_gstin", "compute", "credit_note", "document_pdf", "financial_year",
+           "get_document", "get_profile", "gst_on_top", "issue_for_entry", "list_documents", "monthly",
+           "number_of", "parse_month", "recover_numbering", "set_profile", "slug", "statement_csv", "statement_pdf",
+           "sweep", "terms"]

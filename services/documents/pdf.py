@@ -1,0 +1,159 @@
+"""PDFs of documents and statements, drawn with fpdf2 (pure Python; nothing rendered through a browser).
+
+Text uses the PDF core font Helvetica (no font files to ship), so it is Latin-1: money is written the
+app's way, `Rs. 1,23,456.50`, and characters outside Latin-1 (a name in Devanagari, say) become `?`.
+Each figure is one text run (`Taxable value   Rs. 847.46`) so the text read back from the PDF (the tests
+use pypdf) carries every number as printed. Times are in the business zone, and the page says so.
+"""
+from __future__ import annotations
+
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+from services import clock
+from services.documents import gst
+from services.money import format_rupees
+
+_WIDTH = 180  # mm of text width on A4 with 15 mm margins
+_SUBS = {"\u2014": "-", "\u2013": "-", "\u20b9": "Rs.", "\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'}
+
+
+def _t(text) -> str:
+    text = "".join(_SUBS.get(ch, ch) for ch in str(text or ""))
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+class _Page(FPDF):
+    def __init__(self, title: str):
+        super().__init__(format="A4")
+        self.set_margins(15, 15, 15)
+        self.set_auto_page_break(True, 18)
+        self.set_title(_t(title))
+        self.set_creator("Voice AI Wallet")
+        self.add_page()
+
+    def footer(self):
+        self.set_y(-14)
+        self.set_font("Helvetica", "", 7)
+        self.cell(0, 5, _t(f"{clock.note()}. Computer-generated; no signature required. Page {self.page_no()}"),
+                  align="C")
+
+    def line_text(self, text: str, size: float = 9, style: str = "", h: float = 5, align: str = "L") -> None:
+        self.set_font("Helvetica", style, size)
+        self.multi_cell(_WIDTH, h, _t(text), align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def pair(self, label: str, value: str, *, bold: bool = False) -> None:
+        """A figure as one run of text: the label, a gap, the value, right-aligned in one cell."""
+        self.set_font("Helvetica", "B" if bold else "", 10)
+        self.cell(110, 6, "")
+        self.cell(70, 6, _t(f"{label}   {value}"), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def rule(self) -> None:
+        self.ln(1)
+        self.line(15, self.get_y(), 195, self.get_y())
+        self.ln(2)
+
+
+def _party(p: _Page, heading: str, who: dict, *, pan: bool = False) -> None:
+    p.line_text(heading, 8, "B")
+    p.line_text(who.get("legal_name") or who.get("name") or "", 10, "B")
+    for line in (who.get("address") or "").splitlines():
+        p.line_text(line)
+    if who.get("state"):
+        p.line_text(f"State: {who.get('state_name') or gst.state_name(who['state'])} (code {who['state']})")
+    if who.get("gstin"):
+        p.line_text(f"GSTIN: {who['gstin']}")
+    if pan and who.get("pan"):
+        p.line_text(f"PAN: {who['pan']}")
+
+
+def document_pdf(doc: dict) -> bytes:
+    """A receipt, tax invoice or credit note as PDF bytes."""
+    a, g = doc["amounts"], doc["gst"]
+    p = _Page(f"{doc['title']} {doc['number']}")
+    p.line_text(doc["title"].upper(), 16, "B", h=8)
+    p.line_text(f"Number: {doc['number']}    Date: {_date(doc['date'])}", 10, "B")
+    if doc.get("refers_to"):
+        p.line_text(f"Credit note against {doc['refers_to']} dated {_date(doc['refers_to_date'])}. "
+                    f"Reason: {doc.get('reason', '')}")
+    p.rule()
+    _party(p, "FROM", doc["business"], pan=True)
+    p.ln(2)
+    _party(p, "BILL TO", doc["customer"])
+    if doc["kind"] != "receipt":
+        p.line_text(f"Place of supply: {doc['place_of_supply_name']} (code {doc['place_of_supply']})")
+    p.rule()
+    sac = doc["business"].get("sac")
+    p.line_text(f"{doc['description']}" + (f"    SAC {sac}" if sac and doc["kind"] != "receipt" else ""), 10)
+    p.line_text(f"Paid {clock.fmt(doc['paid_at'], '%d %b %Y, %H:%M')}"
+                + (f"    Payment {doc['payment_id']}" if doc.get("payment_id") else ""), 8)
+    p.ln(2)
+    _figures(p, doc["kind"], a, g)
+    p.ln(2)
+    p.line_text(f"Amount in words: {doc['words']}", 9, "I")
+    p.line_text(f"Credited to the prepaid wallet of {doc['user_id']}: {format_rupees(a['wallet'])}", 9)
+    return bytes(p.output())
+
+
+def _figures(p: _Page, kind: str, a: dict, g: dict) -> None:
+    if kind == "receipt":
+        p.pair("Amount received", format_rupees(a["total"]), bold=True)
+        return
+    half = gst.rate_text(g["rate_bp"] // 2) if g["rate_bp"] % 2 == 0 else f"{g['rate_bp'] / 200:g}%"
+    p.pair("Taxable value", format_rupees(a["taxable"]))
+    if g["intra"]:
+        p.pair(f"CGST @ {half}", format_rupees(a["cgst"]))
+        p.pair(f"SGST @ {half}", format_rupees(a["sgst"]))
+    else:
+        p.pair(f"IGST @ {gst.rate_text(g['rate_bp'])}", format_rupees(a["igst"]))
+    p.pair("Total", format_rupees(a["total"]), bold=True)
+    mode = "GST included in the amount paid" if g["mode"] == "inclusive" else "GST charged on top of the recharge"
+    p.line_text(mode, 8)
+
+
+def statement_pdf(st: dict) -> bytes:
+    """A monthly statement as PDF bytes."""
+    p = _Page(f"Statement {st['month']} {st['user_id']}")
+    p.line_text("STATEMENT OF ACCOUNT", 16, "B", h=8)
+    period = f"{_date(st['first_day'])} to {_date(st['last_day'])}" + (" (to date)" if st["to_date"] else "")
+    p.line_text(f"Prepaid wallet {st['user_id']}    Period: {period}", 10, "B")
+    p.rule()
+    _party(p, "CUSTOMER", st["customer"])
+    p.rule()
+    p.pair("Opening balance", format_rupees(st["opening"]), bold=True)
+    _table(p, "Recharges", st["recharges"], "No recharges this month.")
+    p.line_text("Usage by category", 11, "B", h=7)
+    if not st["usage"]:
+        p.line_text("No usage this month.")
+    for u in st["usage"]:
+        mins, secs = divmod(u["seconds"], 60)
+        p.pair(f"{u['label']}: {u['count']:,} ({mins:,} min {secs} s)", "- " + format_rupees(u["amount"]))
+    _table(p, "Refunds and adjustments", st["other"], "None this month.")
+    p.rule()
+    p.pair("Money in", format_rupees(st["credits"]))
+    p.pair("Money out", format_rupees(st["debits"]))
+    p.pair("Closing balance", format_rupees(st["closing"]), bold=True)
+    return bytes(p.output())
+
+
+def _table(p: _Page, heading: str, rows: list[dict], empty: str) -> None:
+    p.line_text(heading, 11, "B", h=7)
+    if not rows:
+        p.line_text(empty)
+        return
+    p.set_font("Helvetica", "B", 8)
+    for w, head, align in ((38, "When", "L"), (82, "Description", "L"), (30, "Amount", "R"), (30, "Balance after", "R")):
+        p.cell(w, 5, head, align=align, border="B")
+    p.ln(5)
+    p.set_font("Helvetica", "", 8)
+    for r in rows:
+        sign = "+ " if r["type"] == "credit" else "- "
+        p.cell(38, 5, _t(clock.fmt(r["at"], "%d %b %Y, %H:%M")))
+        p.cell(82, 5, _t(f"{r['label']} {r['reference']}".strip()[:60]))
+        p.cell(30, 5, _t(sign + format_rupees(r["amount"])), align="R")
+        p.cell(30, 5, _t(format_rupees(r["balance_after"])), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _date(iso_day: str) -> str:
+    y, m, d = iso_day.split("-")
+    return f"{d} {('Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec'.split())[int(m) - 1]} {y}"

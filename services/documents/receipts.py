@@ -1,0 +1,172 @@
+"""Recharge documents: a receipt (GST off) or a tax invoice for every credited recharge, and credit notes.
+
+The hook is the ledger, not the payment code: every `recharge` credit is a ledger entry, and `sweep` (the
+worker, every tick) issues the document of each one it has not seen, as does `catch_up` for one customer
+when they open their documents (so a receipt is there right after its recharge). Numbering is
+services.documents.numbering (one number per entry, no gap); the figures are services.documents.gst.
+
+A document is immutable: it snapshots the business details, the customer's billing profile and the
+figures when it is issued. A correction is a credit note (`credit_note`) that refers to it.
+"""
+from __future__ import annotations
+
+import re
+
+from services import clock, ledger, settings
+from services.documents import gst, numbering, profiles
+from services.documents.words import rupees_in_words
+from services.errors import Conflict, InvalidInput, NotFound
+
+DESCRIPTION = "Prepaid wallet recharge for AI voice calls"
+TITLES = {"invoice": "Tax invoice", "receipt": "Receipt", "credit_note": "Credit note"}
+_SLUG = re.compile(r"^([A-Z0-9]{1,4})[-/](\d{4})[-/](\d{6,7})$")
+
+
+def slug(number: str) -> str:
+    """The number as a URL path segment: `RV/2627/000123` -> `RV-2627-000123`."""
+    return number.replace("/", "-")
+
+
+def number_of(text) -> str:
+    """A document number from its slug or itself; InvalidInput if it cannot be one."""
+    m = _SLUG.match(text or "") if isinstance(text, str) else None
+    if not m:
+        raise InvalidInput("A document number looks like RV/2627/000123 (or RV-2627-000123).")
+    return "/".join(m.groups())
+
+
+# ------------------------------------------------------------------------------------------- issue
+
+def issue_for_entry(db, entry: dict) -> dict | None:
+    """The document of a recharge credit (issued now if it has none). None while another process is
+    issuing it."""
+    if entry.get("type") != ledger.CREDIT or entry.get("category") != "recharge":
+        raise InvalidInput("Only a recharge gets a receipt or an invoice.")
+    biz = settings.business(db)
+    day = clock.date_of(entry["created_at"])
+    fy = numbering.financial_year(day)
+    body = _recharge_body(db, entry, biz)
+    return numbering.issue(db, entry["_id"], f"inv:{fy}", biz["invoice_prefix"], fy, body)
+
+
+def terms(entry: dict, biz: dict) -> tuple[str, int, int | None]:
+    """(GST mode, rate, GST charged on top) of a recharge: as fixed when its payment link was made (the
+    entry's meta), else the business's mode now, where `exclusive` without a GST charge on record (an order,
+    a payment made before the switch) means the tax is inside what was paid."""
+    meta = entry.get("meta") or {}
+    if meta.get("gst_mode") in gst.MODES:
+        mode = meta["gst_mode"]
+        return mode, int(meta.get("gst_rate_bp", 0)), int(meta.get("gst_paise", 0)) if mode == "exclusive" else None
+    mode = "inclusive" if biz["gst_mode"] == "exclusive" else biz["gst_mode"]
+    return mode, biz["gst_rate_bp"], None
+
+
+def _recharge_body(db, entry: dict, biz: dict) -> dict:
+    customer = profiles.get_profile(db, entry["user_id"])
+    mode, rate, charged = terms(entry, biz)
+    supply = customer["state"] or biz["state"]
+    tax = gst.compute(mode, rate, int(entry["amount"]), intra=supply == biz["state"] or not biz["state"],
+                      charged_gst=charged)
+    kind = "receipt" if mode == "off" else "invoice"
+    meta = entry.get("meta") or {}
+    source = entry.get("source") or ""
+    return {"kind": kind, "title": TITLES[kind], "user_id": entry["user_id"], "entry_id": entry["_id"],
+            "payment_id": source if source.startswith("pay_") else "", "reference_id": meta.get("reference_id", ""),
+            "date": clock.day_of(entry["created_at"]), "paid_at": entry["created_at"], "issued_at": clock.now(),
+            "fy": numbering.financial_year(clock.date_of(entry["created_at"])),
+            "business": {k: biz[k] for k in ("legal_name", "address", "state", "gstin", "pan", "sac")}
+            | {"state_name": gst.state_name(biz["state"])},
+            "customer": {k: customer[k] for k in ("name", "address", "state", "state_name", "gstin", "email")},
+            "place_of_supply": supply, "place_of_supply_name": gst.state_name(supply),
+            "description": DESCRIPTION, "gst": {"mode": mode, "rate_bp": tax.rate_bp, "intra": tax.intra},
+            "amounts": _amounts(tax), "words": rupees_in_words(tax.total), "refers_to": None}
+
+
+def _amounts(tax: gst.Tax) -> dict:
+    return {"taxable": tax.taxable, "cgst": tax.cgst, "sgst": tax.sgst, "igst": tax.igst, "tax": tax.tax,
+            "total": tax.total, "wallet": tax.wallet}
+
+
+def credit_note(db, number: str, *, reason: str, by: str) -> dict:
+    """A credit note for the whole of document `number` (which stays as issued), once per document."""
+    orig = get_document(db, number)
+    if orig["kind"] == "credit_note":
+        raise InvalidInput("A credit note cannot itself be credited.")
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not 3 <= len(reason) <= 300:
+        raise InvalidInput("A reason of 3 to 300 characters is required.")
+    biz = settings.business(db)
+    fy = numbering.financial_year(clock.today())
+    keep = ("user_id", "entry_id", "payment_id", "reference_id", "business", "customer", "place_of_supply",
+            "place_of_supply_name", "description", "gst", "amounts", "words")
+    body = {k: orig[k] for k in keep} | {
+        "kind": "credit_note", "title": TITLES["credit_note"], "date": clock.today().isoformat(),
+        "issued_at": clock.now(), "paid_at": orig["paid_at"], "fy": fy, "refers_to": orig["number"],
+        "refers_to_date": orig["date"], "reason": reason, "by": by}
+    doc = numbering.issue(db, f"cn:{orig['number']}", f"cn:{fy}", biz["credit_note_prefix"], fy, body)
+    if doc is None:
+        raise Conflict("A credit note for this document is being issued right now; try again shortly.")
+    return doc
+
+
+# ------------------------------------------------------------------------------------------ sweep
+
+def catch_up(db, user_id: str) -> int:
+    """Issue the documents of `user_id`'s recharges that have none yet. Returns how many were looked at."""
+    upto = ledger.get_wallet(db, user_id).entries  # read first: entries after it are looked at next time
+    done = db.doc_progress.find_one({"_id": user_id}) or {}
+    return _catch_up(db, user_id, int(done.get("n", 0)), upto)
+
+
+def _catch_up(db, user_id: str, after: int, upto: int) -> int:
+    """Issue the documents of the recharges numbered above `after`; once all of them up to `upto` (read
+    before looking) have one, remember `upto` so they are not looked at again."""
+    if upto <= after:
+        return 0
+    found = ledger.entries_after(db, user_id, after, category="recharge")
+    complete = True
+    for e in found:
+        if e["type"] == ledger.CREDIT and issue_for_entry(db, e) is None:
+            complete = False  # another process is issuing it: look again next time
+    if complete:
+        db.doc_progress.update_one({"_id": user_id}, {"$max": {"n": upto}}, upsert=True)
+    return len(found)
+
+
+def sweep(db) -> dict:
+    """Finish interrupted numbering, then issue every recharge's missing document (the worker's step)."""
+    out = numbering.recover(db)
+    done = {d["_id"]: int(d.get("n", 0)) for d in db.doc_progress.find({})}
+    looked = 0
+    for uid, n in ledger.entry_counts(db).items():
+        if n > done.get(uid, 0):
+            looked += _catch_up(db, uid, done.get(uid, 0), n)
+    return out | {"recharges_looked_at": looked}
+
+
+# ----------------------------------------------------------------------------------------- read
+
+def get_document(db, number: str, *, user_id: str | None = None) -> dict:
+    """A document by number (or slug); with `user_id`, only that customer's (else NotFound)."""
+    doc = db.documents.find_one({"_id": number_of(number)})
+    if doc is None or (user_id is not None and doc["user_id"] != user_id):
+        raise NotFound("No such document.")
+    return _clean(doc)
+
+
+def list_documents(db, user_id: str) -> list[dict]:
+    """A customer's documents, newest first, each with `credited_by` (the credit note that reverses it)."""
+    docs = [_clean(d) for d in db.documents.find({"user_id": user_id})]
+    notes = {d["refers_to"]: d["number"] for d in docs if d["kind"] == "credit_note"}
+    for d in docs:
+        d["credited_by"] = notes.get(d["number"])
+    return sorted(docs, key=lambda d: (d["issued_at"], d["n"]), reverse=True)
+
+
+def _clean(doc: dict) -> dict:
+    doc = dict(doc)
+    for k in ("paid_at", "issued_at"):
+        doc[k] = clock.as_utc(doc.get(k))
+    doc["amounts"] = {k: int(v) for k, v in doc["amounts"].items()}
+    doc["n"] = int(doc["n"])
+    return doc

@@ -1,0 +1,47 @@
+"""What a payer is charged for a recharge: its amount, plus GST when the business charges GST on top
+(`exclusive` in the business details, services.settings). The payments package's one contact with GST.
+
+A recharge record keeps `amount_paise` = what the wallet gets, and `gst` = {mode, rate_bp, paise} as
+they were when its payment link was made; Razorpay is asked for `charged(record)` = amount + paise, and
+the GST terms ride into the credit's ledger entry (`entry_meta`) for its invoice (services.documents).
+"""
+from __future__ import annotations
+
+from services import settings
+from services.documents.gst import gst_on_top
+
+
+def record_fields(db, amount_paise: int) -> dict:
+    """What a new recharge record of `amount_paise` carries about GST: nothing while GST is off (records
+    stay as they always were), else {"gst": its terms}."""
+    terms = terms_for(db, amount_paise)
+    return {} if terms["mode"] == "off" else {"gst": terms}
+
+
+def terms_for(db, amount_paise: int) -> dict:
+    """The GST terms of a new recharge of `amount_paise` (paise = 0 unless charged on top)."""
+    biz = settings.business(db)
+    mode, rate = biz["gst_mode"], int(biz["gst_rate_bp"])
+    return {"mode": mode, "rate_bp": rate if mode != "off" else 0,
+            "paise": gst_on_top(amount_paise, rate) if mode == "exclusive" else 0}
+
+
+def link_amount(db, amount_paise: int) -> int:
+    """What the payment link of a recharge of `amount_paise` will ask the payer for."""
+    return amount_paise + terms_for(db, amount_paise)["paise"]
+
+
+def gst_of(rec: dict) -> int:
+    """GST charged on top on this record (0: none)."""
+    return int((rec.get("gst") or {}).get("paise", 0))
+
+
+def charged(rec: dict) -> int:
+    """What Razorpay charges for this record: the recharge plus any GST on top."""
+    return int(rec["amount_paise"]) + gst_of(rec)
+
+
+def entry_meta(rec: dict) -> dict:
+    """The GST terms for the credit's ledger entry ({} for a record without: GST off, or an order)."""
+    g = rec.get("gst")
+    return {} if not g else {"gst_mode": g["mode"], "gst_rate_bp": int(g["rate_bp"]), "gst_paise": int(g["paise"])}

@@ -1,0 +1,191 @@
+"""Many calls on one wallet at once: 50 concurrent sessions (threads in this process and in two child
+processes) sending updates and ends at random; then a stream of interleaved sessions killed with SIGKILL
+at random points, 24 times. Afterwards every bill adds up, nothing is lost or doubled, the audit is clean.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import random
+import signal
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from services import calls, clock, ledger, settings, users
+from services.pricing import call_price
+from tests import workers_calls
+
+pytestmark = pytest.mark.slow
+
+
+def setup_user(db, uid: str, paise: int) -> None:
+    users.create_user(db, uid, "password1", "Storm", f"{uid}@example.com")
+    settings.set_user_value(db, uid, "max_concurrent_calls", 1000, by="test")
+    ledger.post(db, uid, key=f"rch-{uid}", type="credit", category="recharge", amount=paise)
+
+
+def check_bills(db, uid: str, credits: int) -> list[dict]:
+    """Every call billed at most once, at its own price, within its hold and its grant; the money
+    spent is the sum of the bills; nothing left held. Returns the user's calls."""
+    debits = [e for e in ledger.iter_entries(db, user_id=uid) if e["type"] == "debit"]
+    per_call = Counter(e["meta"]["call_id"] for e in debits)
+    assert not per_call or per_call.most_common(1)[0][1] == 1
+    docs = {d["_id"]: d for d in db.calls.find({"user_id": uid})}
+    assert {d["status"] for d in docs.values()} <= {"completed", "refused"}
+    for e in debits:
+        d = docs[e["meta"]["call_id"]]
+        assert e["amount"] == int(d["cost_paise"]) <= int(d["held_paise"])
+        assert int(d["billed_seconds"]) <= int(d["authorized_seconds"])
+        assert e["amount"] == call_price(int(d["billed_seconds"]), calls.records.tariff_of(d), d["outcome"])
+    spent = sum(e["amount"] for e in debits)
+    assert spent == sum(int(d.get("cost_paise") or 0) for d in docs.values())
+    w = ledger.get_wallet(db, uid)
+    assert (w.balance, w.held, w.holds) == (credits - spent, 0, {})
+    assert all(e["balance_after"] >= 0 for e in debits)
+    assert ledger.audit(db) == []
+    return list(docs.values())
+
+
+class BoundsWatch:
+    """Samples the wallet while the calls run: never below zero, never more held than there is."""
+
+    def __init__(self, db, uid):
+        self.db, self.uid, self.bad, self.seen = db, uid, [], 0
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self.run)
+
+    def run(self):
+        while not self.stop.is_set():
+            w = ledger.get_wallet(self.db, self.uid)
+            self.seen += 1
+            if w.balance < 0 or w.held < 0 or w.held > w.balance:
+                self.bad.append((w.balance, w.held))
+            self.stop.wait(0.005)
+
+    def __enter__(self):
+        self.t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.t.join()
+
+
+def test_fifty_concurrent_calls_on_one_wallet_threads_and_processes(target):
+    db, spec = target
+    uid, start = "storm", 60_000  # Rs. 600: less than 50 first slices, so calls are refused and cut short
+    setup_user(db, uid, start)
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=workers_calls.storm, args=(spec, uid, list(range(k, k + 15)), f"p{k}", q))
+             for k in (100, 200)]
+    results, errors = [], []
+
+    def run(seed):
+        try:  # the first three fall silent (started first, they find money; later ones may be refused)
+            results.append(workers_calls.session(db, uid, seed, "t", silent=True if seed < 3 else None))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(repr(exc))
+    with BoundsWatch(db, uid) as watch:
+        for p in procs:
+            p.start()
+        ts = [threading.Thread(target=run, args=(s,)) for s in range(20)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        for _ in procs:
+            got = q.get(timeout=300)
+            assert all(isinstance(r, dict) for r in got), got
+            results.extend(got)
+        for p in procs:
+            p.join(60)
+    assert errors == [] and watch.bad == [] and watch.seen
+    assert len(results) == 50
+    assert {r.get("refused") for r in results} <= {None, "insufficient_balance"}
+    ended = [r for r in results if "cost_paise" in r]
+    assert ended and any(r.get("refused") for r in results) and any(r.get("silent") for r in results)
+    # The silent ones are closed at the end of their last slice, billed their last reported usage.
+    assert calls.recover_stale_calls(db, now=clock.now() + timedelta(hours=5)) == \
+        sum(1 for r in results if r.get("silent"))
+    docs = {d["_id"]: d for d in check_bills(db, uid, start)}
+    for r in ended:  # what each end answered is what was billed
+        assert int(docs[r["call_id"]]["cost_paise"]) == r["cost_paise"]
+    for r in results:
+        if r.get("silent"):
+            assert int(docs[r["call_id"]]["billed_seconds"]) <= r["usage"]
+
+
+class Stream:
+    """One stream of call sessions in a child process forked from a warmed-up forkserver."""
+
+    def __init__(self, ctx, spec, uid, tmp: Path, seed: int, sessions: int):
+        self.ctx, self.seed, self.log = ctx, seed, tmp / f"stream{seed}.log"
+        self.args = (spec, uid, str(self.log), seed, sessions)
+        self.active = self._spawn()
+
+    def _spawn(self):
+        p = self.ctx.Process(target=workers_calls.crash_stream, args=self.args)
+        p.start()
+        return p
+
+    def steps_done(self) -> int:
+        try:  # cheap enough to poll: count the acks without parsing the log
+            return self.log.read_bytes().count(b'{"ack"')
+        except FileNotFoundError:
+            return 0
+
+    def kill_and_restart(self) -> None:
+        os.kill(self.active.pid, signal.SIGKILL)
+        self.active.join()
+        self.active = self._spawn()
+
+    def finish(self) -> int:
+        self.active.join(300)
+        return self.active.exitcode
+
+
+def test_sigkill_at_random_points_loses_nothing_and_doubles_nothing(tmp_path, request):
+    from tests.conftest import make_target
+    db, spec = make_target("embedded", tmp_path, request)
+    uid, sessions, seeds = "crash", 28, (7, 8)
+    setup_user(db, uid, 30_000)
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(workers_calls.PRELOAD)
+    streams = {s: Stream(ctx, spec, uid, tmp_path, s, sessions) for s in seeds}
+    rnd, kills, live = random.Random(1), 0, set(seeds)
+    while kills < 24 and live:
+        st = streams[rnd.choice(sorted(live))]
+        # Kill once it has done a few steps since its (re)start: inside a step, or between two.
+        goal = st.steps_done() + rnd.randint(1, 3)
+        deadline = time.monotonic() + 60
+        while st.active.is_alive() and st.steps_done() < goal:
+            assert time.monotonic() < deadline, "the stream made no progress"
+            time.sleep(0.02)
+        if not st.active.is_alive():  # it finished its stream before this kill
+            assert st.finish() == 0
+            live.discard(st.seed)
+            continue
+        time.sleep(rnd.uniform(0, 0.06))
+        st.kill_and_restart()
+        kills += 1
+    assert kills >= 20, f"only {kills} kills: the streams ended first"
+    for st in streams.values():  # the last runs finish their streams
+        assert st.finish() == 0
+    ledger.recover(db)
+    calls.recover_stale_calls(db, now=clock.now() + timedelta(hours=5))
+    credits = sum(e["amount"] for e in ledger.iter_entries(db, user_id=uid) if e["type"] == "credit")
+    steps = {s: workers_calls.plan(s, sessions) for s in seeds}
+    assert credits == 30_000 + sum(st["amount"] for s in seeds for st in steps[s] if st["op"] == "credit")
+    docs = {d["_id"]: d for d in check_bills(db, uid, credits)}
+    for s in seeds:
+        acked, _ = workers_calls.read_log(str(streams[s].log))
+        assert sorted(acked) == list(range(len(steps[s])))  # every step done, after however many kills
+        for n, st in enumerate(steps[s]):
+            if st["op"] == "end" and "cost_paise" in acked[n]:  # acknowledged bills: exactly as answered
+                assert int(docs[st["cid"]]["cost_paise"]) == acked[n]["cost_paise"]

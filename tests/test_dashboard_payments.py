@@ -1,0 +1,96 @@
+"""The wallet page and the admin Payments page for issue 11, under Streamlit's AppTest: a failed payment
+with Razorpay's reason and a way to try again, `review`, cancelling a link, refunds and the amount due,
+the refund request; approvals, amounts due and the daily reconciliation for admins."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+
+from services import clock, ledger, payments, settings
+from tests.test_dashboard import adb, fund, markdown, sandbox, signed_in, texts  # noqa: F401
+
+
+def _link(db, sandbox, action="pay", rupees=500):  # noqa: F811
+    link = payments.create_payment_link(db, "asha", str(rupees))
+    r = httpx.post(f"{sandbox.url}/sandbox/links/{link['payment_link_id']}/{action}", json={})
+    r.raise_for_status()
+    return link, r.json()
+
+
+def test_a_failed_payment_shows_the_reason_and_a_try_again_button(adb, sandbox):  # noqa: F811
+    link, _ = _link(adb, sandbox, "fail")
+    payments.reconcile_link(adb, link["payment_link_id"], user_id="asha")  # what the webhook would do
+    at = signed_in("asha", "user")
+    assert not at.exception, at.exception
+    assert "Payment failed: Payment failed because the customer declined it (sandbox)." in markdown(at)
+    [again] = [b for b in at.get("link_button") if b.proto.label == "Try again"]
+    assert again.proto.url == link["short_url"]
+    httpx.post(f"{sandbox.url}/sandbox/links/{link['payment_link_id']}/pay", json={}).raise_for_status()
+    next(b for b in at.button if b.label == "Check status").click().run()
+    assert "Paid — credited" in markdown(at) and "Payment failed" not in markdown(at)
+    assert at.main.metric[0].value == "Rs. 500.00"
+
+
+def test_review_has_its_own_words(adb, sandbox):  # noqa: F811
+    link = payments.create_payment_link(adb, "asha", "100")
+    adb.payment_links.update_one({"_id": link["reference_id"]}, {"$set": {"status": "review"}})
+    at = signed_in("asha", "user")
+    assert "under review, not credited yet" in markdown(at)
+
+
+def test_cancel_an_unpaid_link_from_the_wallet(adb, sandbox):  # noqa: F811
+    payments.create_payment_link(adb, "asha", "100")
+    at = signed_in("asha", "user")
+    next(b for b in at.button if b.label == "Cancel link").click().run()
+    assert not at.exception, at.exception
+    assert "cancelled; nothing was charged" in texts(at.success)
+    assert "Cancelled — nothing charged" in markdown(at)
+    assert not [b for b in at.button if b.label == "Cancel link"]
+
+
+def test_refund_request_from_the_wallet_and_the_amount_due(adb, sandbox):  # noqa: F811
+    _link(adb, sandbox)
+    payments.reconcile_open(adb, due_only=False)
+    at = signed_in("asha", "user")
+    assert "Refundable now: **Rs. 500.00**" in markdown(at)
+    next(t for t in at.text_input if t.label == "Refund amount in rupees").input("200")
+    next(b for b in at.button if b.label == "Request refund").click().run()
+    assert not at.exception, at.exception
+    assert "Refund request for Rs. 200.00: done." in texts(at.success)
+    assert at.main.metric[0].value == "Rs. 300.00"
+    assert "Refunded" in set(at.dataframe[0].value["Status"])
+    # The rest is spent, and Razorpay refunds it anyway (its dashboard): Rs. 300 becomes due.
+    ledger.post(adb, "asha", key="spent", type="debit", category="call", amount=30000)
+    [src] = payments.refundable_for(adb, "asha").sources
+    refund = httpx.post(f"{sandbox.url}/sandbox/payments/{src.payment_id}/refund", json={}).json()
+    from services.payments import refunds
+    refunds.record(adb, refund, None, source="webhook")
+    at.run()
+    assert "Amount due: Rs. 300.00" in texts(at.error)
+    assert "Rs. 300.00" in set(at.dataframe[1].value["Became due"])
+    admin = signed_in("boss", "admin", "admin/payments")
+    assert not admin.exception, admin.exception
+    due = next(d.value for d in admin.dataframe if "Amount due" in d.value.columns)
+    assert list(due["User"]) == ["asha"] and list(due["Amount due"]) == ["Rs. 300.00"]
+
+
+def test_admin_approves_a_waiting_refund_and_sees_the_daily_report(adb, sandbox):  # noqa: F811
+    _link(adb, sandbox)
+    payments.reconcile_open(adb, due_only=False)
+    admin = signed_in("boss", "admin", "admin/payments")
+    assert "No day reconciled yet" in markdown(admin)
+    admin.toggle(key="refund_approval").set_value(True).run()
+    assert settings.get(adb)["refund_approval_required"] == 1
+    req = payments.request_refund(adb, "asha", 100, key="wait")
+    assert req["status"] == "approval"
+    payments.reconcile_day(adb, (clock.now() - timedelta(days=1)).date())
+    admin.run()
+    assert "**asha** asks for **Rs. 100.00**" in markdown(admin)
+    next(b for b in admin.button if b.label == "Approve").click().run()
+    assert not admin.exception, admin.exception
+    assert "Refund request of asha: done." in texts(admin.success)
+    assert ledger.get_wallet(adb, "asha").balance == 40000
+    assert "Every captured payment matches exactly one wallet credit." in texts(admin.success)
+    days = next(d.value for d in admin.dataframe if "Day" in d.value.columns)
+    assert list(days["Status"]) == ["done"]
