@@ -305,10 +305,13 @@ def test_the_matrix_names_every_endpoint(ctx):
     """A new endpoint without a row here would escape the access rules' test."""
     import re
 
-    def norm(path: str) -> str:
-        return re.sub(r"\{[^}]+\}", "{}", path.split("?")[0].replace("/tim/", "/{}/"))
-
-    listed = {(m.lower(), norm(p)) for m, p, *_ in ENDPOINTS.values()}
-    served = {(m, norm(p)) for p, ops in ctx["client"].app.openapi()["paths"].items() for m in ops
+    listed = {(m.lower(), p.split("?")[0]) for m, p, *_ in ENDPOINTS.values()}
+    served = {(m, p) for p, ops in ctx["client"].app.openapi()["paths"].items() for m in ops
               if m in ("get", "post", "put", "patch", "delete")}
-    assert served - listed == set(), served - listed
+
+    def covered(method: str, template: str) -> bool:
+        pattern = re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
+        return any(m == method and pattern.match(p) for m, p in listed)
+
+    missing = {(m, p) for m, p in served if not covered(m, p)}
+    assert missing == set(), missing
