@@ -400,14 +400,14 @@ def test_transactions_page_through_with_a_cursor(adb):
 def test_csv_export_neutralises_formulas_and_respects_filters(adb):
     _history(adb)
     ledger.post(adb, "asha", key="@evil", type="credit", category="refund", amount=1, note="+1-1",
-                source="\tx")
+                source="-x")  # a stored text cannot start with a tab any more (checks.text); csv_safe's own test has one
     text = "".join(reports.export_csv(adb, user_id="asha"))
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == list(reports.LEDGER_COLUMNS)
     assert [r[5] for r in rows[1:]] == ["manual_credit", "call", "campaign", "promo_credit", "refund"]  # oldest first
     assert rows[2][6] == "12.34" and rows[1][7] == "1000.00"
     assert rows[4][10] == "'=HYPERLINK(x)"
-    assert rows[5][8] == "'@evil" and rows[5][10] == "'+1-1" and rows[5][9] == "'\tx"
+    assert rows[5][8] == "'@evil" and rows[5][10] == "'+1-1" and rows[5][9] == "'-x"
     assert [r[3] for r in rows[1:]] == ["1", "2", "3", "4", "5"]
     only = list(csv.reader(io.StringIO("".join(reports.export_csv(adb, user_id="asha", type="debit")))))
     assert [r[5] for r in only[1:]] == ["call", "campaign"]
