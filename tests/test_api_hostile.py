@@ -88,6 +88,12 @@ ROWS = {
     "dates: from=0001-01-01T00:00:00+01:00 on the download was a 500": (
         {"method": "GET", "url": "/api/transactions/download", "params": {"from": "0001-01-01T00:00:00+01:00"},
          "as": "user"}, 400, "invalid_input", "0001-01-01"),
+    "dates: a rate change effective 0001-01-01T00:00:00+01:00 was a 500": (
+        {"method": "POST", "url": "/api/wallet/set-call-rate", "as": "admin",
+         "params": {"rate": "15", "effective_at": "0001-01-01T00:00:00+01:00"}}, 400, "invalid_input", "past"),
+    "dates: a rate change effective 9999-12-31T23:59:59-01:00 was a 500": (
+        {"method": "POST", "url": "/api/wallet/set-call-rate", "as": "admin",
+         "params": {"rate": "15", "effective_at": "9999-12-31T23:59:59-01:00"}}, 400, "invalid_input", "a year ahead"),
     "bools: duration_seconds true billed a 1-second call": (
         {"method": "POST", "url": "/api/call/{call}/end", "as": "user", "json": {"duration_seconds": True}},
         422, "invalid_request", "duration_seconds"),
