@@ -13,8 +13,8 @@ import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities.exceptions import LoginError
 
 import app_ui as ui
-from services import config, tokens, users
-from services.errors import WalletError
+from services import config, users
+from services.errors import AuthError, Forbidden, RateLimited, WalletError
 
 st.set_page_config(page_title="Wallet · Voice AI", page_icon=":material/account_balance_wallet:",
                    layout="wide")
@@ -81,47 +81,60 @@ def navigation_for(role: str | None) -> dict[str, list]:
 def sign_in_page() -> None:
     st.title(":material/account_balance_wallet: Voice AI wallet")
     st.caption("Prepaid balance for your AI voice calls: recharge, see every rupee, never guess.")
+    notice = ui.signin_notice()
+    if notice:
+        st.warning(notice, icon=":material/logout:")
     tab_in, tab_up = st.tabs(["Sign in", "Create an account"])
     with tab_in:
-        try:
-            auth.login(location="main", max_login_attempts=tokens.MAX_FAILED_LOGINS,
-                       fields={"Form name": "Sign in", "Username": "Username", "Password": "Password",
-                               "Login": "Login"})
-        except LoginError as exc:
-            if "attempts" in str(exc):
-                st.error(f"Too many wrong passwords for this username. Try again in "
-                         f"{tokens.LOCKOUT_MINUTES} minutes, or ask an administrator to reset it.",
-                         icon=":material/lock_clock:")
-            else:
-                st.error(str(exc))
-        ui.record_login(counts, creds)  # the library's count lives in this run's dict only
-        status = st.session_state.get("authentication_status")
-        if status is False:
-            st.error("Wrong username or password.", icon=":material/lock:")
-        elif status:
-            st.success("Signed in. Opening your dashboard…")
+        sign_in_form()
     with tab_up:
-        with st.form("signup", clear_on_submit=False):
-            st.subheader("Create an account")
-            st.caption("Your wallet starts at Rs. 0.00; recharge it once you are in.")
-            username = st.text_input("Choose a username", help="3-32 lowercase letters, digits, _ or -")
-            name = st.text_input("Your name")
-            email = st.text_input("Email")
-            pw = st.text_input("Choose a password", type="password", help="At least 8 characters")
-            pw2 = st.text_input("Repeat the password", type="password")
-            if st.form_submit_button("Create account", type="primary"):
-                _sign_up(username, pw, pw2, name, email)
+        sign_up_form()
 
 
-def _sign_up(username: str, pw: str, pw2: str, name: str, email: str) -> None:
-    """Every problem of the form at once (not one per try), else the account."""
-    problems = users.signup_problems(ui.get_db(), username, pw, pw2, name, email)
-    if problems:
-        st.error("Please fix:\n" + "\n".join(f"- {p.message}" for p in problems), icon=":material/error:")
+def sign_in_form() -> None:
+    """Our own form (not the library's): it signs in through services.tokens, so the dashboard and the API
+    share one throttle, and a refusal shows exactly one message."""
+    with st.form("signin"):
+        st.subheader("Sign in")
+        username = st.text_input("Username", autocomplete="username")
+        password = st.text_input("Password", type="password", autocomplete="current-password")
+        submitted = st.form_submit_button("Login", type="primary")  # the label the browser tests click
+    if not submitted:
+        return
+    try:
+        ui.sign_in(username, password)
+    except RateLimited as exc:
+        st.error(exc.message, icon=":material/lock_clock:")
+    except (AuthError, Forbidden) as exc:
+        st.error(exc.message, icon=":material/lock:")
+    else:
+        # The app appears on the cookie component's rerun, once the cookie is stored (st.rerun() here would
+        # drop the cookie; drawing the app in this run let a reload beat it).
+        auth.cookie_controller.set_cookie()
+        st.success("Signed in. Opening your dashboard…")
+
+
+def sign_up_form() -> None:
+    with st.form("signup", clear_on_submit=False):
+        st.subheader("Create an account")
+        st.caption("Your wallet starts at Rs. 0.00; recharge it once you are in.")
+        username = st.text_input("Choose a username", help="3-32 lowercase letters, digits, _ or -")
+        name = st.text_input("Your name")
+        email = st.text_input("Email")
+        pw = st.text_input("Choose a password", type="password",
+                           help="At least 8 characters; not a common password, not containing the username")
+        pw2 = st.text_input("Repeat the password", type="password")
+        if not st.form_submit_button("Create account", type="primary"):
+            return
+    found = users.signup_problems(username, pw, name, email)
+    if pw != pw2:
+        found.append("The two passwords differ.")
+    if found:  # every problem at once, not one per try
+        st.error("\n".join(f"- {p}" for p in found), icon=":material/error:")
         return
     try:
         u = users.create_user(ui.get_db(), username, pw, name, email, "user")
-    except WalletError as exc:  # taken a moment ago by someone else
+    except WalletError as exc:
         ui.show_error(exc)
     else:
         ui.invalidate("users")
@@ -139,25 +152,27 @@ def sidebar(user: dict) -> None:
                 st.caption(f":orange[:material/warning: Below {ui.rupees(b.low_threshold)}]")
         ui.sandbox_badge()  # the one place it shows: once per screen
         ui.phone_layout()
-        auth.logout("Sign out", location="sidebar", key="logout_btn")
+        auth.logout("Sign out", location="sidebar", key="logout_btn", callback=lambda _info: ui.end_session())
 
 
 ui.get_db()  # open (and index) the database before anything reads it
-creds = ui.credentials()
-counts = ui.failed_logins()
-for name, n in counts.items():
-    if name in creds["usernames"]:
-        creds["usernames"][name]["failed_login_attempts"] = n
-# Created once per run, here: a second instance collides on the cookie manager's widget key.
-auth = stauth.Authenticate(creds, cookie_name="wallet_session", cookie_key=cookie_key(),
-                           cookie_expiry_days=1, login_sleep_time=0,
-                           auto_hash=False)  # users.credentials holds bcrypt hashes already
+# Created once per run, here: a second instance collides on the cookie manager's widget key. The library
+# only keeps the sign-in cookie; passwords are checked by services.tokens (sign_in_form).
+auth = stauth.Authenticate(ui.credentials(), cookie_name="wallet_session", cookie_key=cookie_key(),
+                           cookie_expiry_days=ui.COOKIE_EXPIRY_DAYS, login_sleep_time=0, auto_hash=False)
 # Restore a session from the cookie before navigation is built, so a reload stays on its page.
-auth.login(location="unrendered")
+try:
+    auth.login(location="unrendered")
+except LoginError:  # a cookie for a user the (cached) credentials do not list yet: sign in again
+    pass
 
-me = ui.current_user() if st.session_state.get("authentication_status") else None
-if me is None and st.session_state.get("authentication_status"):
-    auth.logout(location="unrendered")  # the account is gone: end its session
+me = None
+if st.session_state.get("authentication_status"):
+    try:
+        me = ui.session_user(auth.cookie_controller.get_cookie())
+    except AuthError as exc:  # password, role or account changed since this session began: it ends
+        auth.logout(location="unrendered")
+        ui.end_session(exc.message)
 if me is None:
     # Every page is registered (hidden) so a deep link such as the payment callback's /wallet?... keeps
     # its URL through sign-in, but nothing except the sign-in form runs until someone is signed in.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
 import streamlit as st
@@ -44,8 +44,7 @@ def get_db():
     cfg = config.get()
     path = ""
     if not cfg.mongodb_uri:
-        cfg.data_dir.mkdir(parents=True, exist_ok=True)
-        path = str(cfg.data_dir / "wallet.sqlite")
+        path = str(dbmod.private_dir(cfg.data_dir) / "wallet.sqlite")
     return _open(cfg.mongodb_uri, cfg.mongodb_db, path)
 
 
@@ -91,13 +90,12 @@ def admin_summary(top: int = 10, period_days: int = 30) -> dict:
 # ----------------------------------------------------------------------------------------- identity
 
 def current_user() -> dict | None:
-    """The signed-in user as stored now (a role changed by an admin applies on the next click)."""
-    name = st.session_state.get("username")
-    if not st.session_state.get("authentication_status") or not name:
+    """The signed-in user as stored now, or None (signed out, or a session that has ended)."""
+    if not st.session_state.get("authentication_status") or not st.session_state.get("username"):
         return None
     try:
-        return users.get(get_db(), name)
-    except errors.NotFound:
+        return session_user(None)
+    except errors.AuthError:
         return None
 
 
@@ -297,27 +295,60 @@ def done_key(name: str) -> None:
     st.session_state.pop(f"_idem_{name}", None)
 
 
-# ------------------------------------------------------------------------------------ login throttle
+# ------------------------------------------------------------------------------------------ sign-in
 
-def failed_logins() -> dict[str, int]:
-    """Recent failed sign-ins per username, shared with the API (services.tokens keeps them in the
-    database): tokens.MAX_FAILED_LOGINS wrong passwords lock a username for the rest of its window.
-
-    streamlit-authenticator counts failures in the credentials dict, which we rebuild every run, so the
-    counts are injected from here before it runs and written back after (`record_login`).
-    """
-    return tokens.failed_login_counts(get_db())
+COOKIE_EXPIRY_DAYS = 1
+_EPOCH = "_session_epoch"   # the user's session epoch when this browser session began (services.users)
+_NOTICE = "_signin_notice"  # why a session was ended, shown once on the sign-in page
 
 
-def record_login(before: dict[str, int], creds: dict) -> None:
-    """Write back what the sign-in form did: a failure counts once; a success clears the count."""
-    signed_in = st.session_state.get("username") if st.session_state.get("authentication_status") else None
-    for name, c in creds["usernames"].items():
-        after = int(c.get("failed_login_attempts", 0))
-        if after > before.get(name, 0):
-            tokens.record_failed_login(get_db(), name)  # the API's own rule, so both count alike
-        elif after == 0 and before.get(name) and name == signed_in:
-            tokens.clear_failed_logins(get_db(), name)
+def client_address() -> str | None:
+    """The browser's IP address (None on localhost, and under AppTest): the sign-in throttle's key."""
+    try:
+        ip = st.context.ip_address
+    except Exception:  # no script run context (bare mode)
+        return None
+    return ip if isinstance(ip, str) else None  # AppTest hands a mock
+
+
+def sign_in(username: str, password: str) -> dict:
+    """Check a password through THE throttle the API uses (services.tokens.sign_in) and, if right, mark
+    this browser session signed in the way streamlit-authenticator does, so its cookie keeps it.
+    Raises what tokens.sign_in raises."""
+    user = tokens.sign_in(get_db(), username, password, client=client_address())
+    epoch = users.session_start(get_db(), user["username"])
+    st.session_state.update({"authentication_status": True, "username": user["username"], "name": user["name"],
+                             "email": user["email"], "roles": [user["role"]], "logout": None, _EPOCH: epoch})
+    return user
+
+
+def session_user(cookie: dict | None) -> dict:
+    """The signed-in user as stored now (a role change ends the session, so a role is never stale).
+
+    A session restored from the library's cookie this run has no epoch yet: the cookie's issue time
+    (its expiry less its lifetime) must be after the user's sessions last ended. Raises AuthError when
+    the session must end (password, role or account changed, account disabled or gone)."""
+    name = st.session_state.get("username")
+    epoch = st.session_state.get(_EPOCH)
+    if epoch is None:
+        issued = None
+        if cookie and cookie.get("exp_date"):
+            issued = datetime.fromtimestamp(float(cookie["exp_date"]), timezone.utc) - \
+                timedelta(days=COOKIE_EXPIRY_DAYS)
+        epoch = users.session_start(get_db(), name, issued_at=issued)
+        st.session_state[_EPOCH] = epoch
+    return users.signed_in(get_db(), name, epoch)
+
+
+def end_session(message: str = "") -> None:
+    """Forget this session's epoch (sign-out, or a session that had to end) and keep why, for the form."""
+    st.session_state.pop(_EPOCH, None)
+    if message:
+        st.session_state[_NOTICE] = message
+
+
+def signin_notice() -> str | None:
+    return st.session_state.pop(_NOTICE, None)
 
 
 def balance_of(user_id: str) -> wallet.Balance:

@@ -5,8 +5,8 @@ decimals); in as rupees (number or string, `amount`; a comma only groups thousan
 services.money.parse_rupees. Request bodies are strict JSON (`true` is not 1) of at most 64 KiB. Errors
 always have the shape `{"error": {"code": "...", "message": "..."}}` (api/errors.py maps service errors to
 statuses: 400 bad input, 401 no/expired token, 402 insufficient balance or spend cap, 403 role, 404 not
-found or not yours, 409 conflict, 413 body too large, 422 schema, 429 too many failed logins or simultaneous
-calls (with Retry-After), 503 payments unavailable).
+found or not yours, 409 conflict, 413 body too large, 422 schema, 429 sign-in throttle, simultaneous calls
+or forged webhooks (with Retry-After), 503 payments unavailable).
 
 Access (Authorization: Bearer <token> from /api/auth/login or /api/auth/signup):
 
@@ -15,7 +15,7 @@ Access (Authorization: Bearer <token> from /api/auth/login or /api/auth/signup):
 | POST /api/auth/signup, /api/auth/login    | yes      | yes  | yes     | yes   |
 | GET /api/health                           | yes      | yes  | yes     | yes   |
 | POST /api/payment/webhook (signature)     | yes      | yes  | yes     | yes   |
-| /api/auth/me, /api/auth/logout            | 401      | own  | own     | own   |
+| /api/auth/me, /api/auth/logout, password  | 401      | own  | own     | own   |
 | wallet balance, transactions (+download)  | 401      | own  | own     | own   |
 | payment key/order/verify/links (+cancel)  | 401      | own  | own     | own   |
 | /api/refunds, /api/refunds/refundable     | 401      | own  | own     | own   |
@@ -27,6 +27,7 @@ Access (Authorization: Bearer <token> from /api/auth/login or /api/auth/signup):
 | POST /api/admin/credit, wallet/set-call-rate | 401   | 403  | 403     | yes   |
 | /api/admin/plans (+ PUT /{name}), /api/admin/customers/{id}/terms | 401 | 403 | 403 | yes |
 | /api/admin/refund-requests (+approve/reject), amounts-due, reconciliation | 401 | 403 | 403 | yes |
+| /api/admin/users/... (roles, disable, locks) | 401   | 403  | 403     | yes   |
 
 "own": every such endpoint acts on the token's own user only; there is no user id parameter to point at
 someone else, and another user's payment link or call answers 404 (not 403: no hint that it exists).

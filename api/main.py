@@ -13,7 +13,7 @@ from fastapi_offline import FastAPIOffline
 
 import api
 from api import deps, errors, limits, routes_admin, routes_auth, routes_calls, routes_health, routes_payment, \
-    routes_refunds, routes_transactions, routes_wallet
+    routes_refunds, routes_transactions, routes_users, routes_wallet
 from api import routes_documents, routes_notifications
 from api import routes_autorecharge
 from services import config
@@ -25,7 +25,7 @@ def operation_id(route) -> str:
 
 ROUTERS = (routes_auth, routes_wallet, routes_payment, routes_transactions, routes_calls, routes_admin,
            routes_health, routes_refunds, routes_notifications, routes_documents,
-           routes_autorecharge)
+           routes_autorecharge, routes_users)
 
 
 def create_app(db=None) -> FastAPI:

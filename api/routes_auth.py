@@ -1,11 +1,11 @@
-"""Sign up, sign in, sign out: bearer tokens from services.tokens."""
+"""Sign up, sign in, sign out, change one's password: bearer tokens from services.tokens."""
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api import links
 from api.deps import DB, CurrentUser, ExactRoute, Token
-from api.schemas import LoginIn, MeOut, OkOut, SignupIn, TokenOut
+from api.schemas import LoginIn, MeOut, OkOut, PasswordChangeIn, SignupIn, TokenOut
 from services import tokens, users
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=ExactRoute)
@@ -15,17 +15,25 @@ def _token_out(token: str) -> TokenOut:
     return TokenOut(token=token, expires_in_minutes=int(tokens.ttl().total_seconds() // 60))
 
 
+def client_address(request: Request) -> str | None:
+    """The caller's address for the sign-in throttle (behind a proxy: run uvicorn with --proxy-headers)."""
+    return request.client.host if request.client else None
+
+
 @router.post("/signup", response_model=TokenOut, status_code=201, responses=links.SIGNUP)
 def signup(body: SignupIn, db: DB):
-    """Create a user (role `user`) with a wallet at Rs. 0 and sign them in."""
+    """Create a user (role `user`) with a wallet at Rs. 0 and sign them in. A refusal (400) names every
+    problem of the input at once."""
     user = users.create_user(db, body.username, body.password, body.name, body.email)
     return _token_out(tokens.issue(db, user["username"]))
 
 
 @router.post("/login", response_model=TokenOut, responses=links.LOGIN)
-def login(body: LoginIn, db: DB):
-    """A token for a username and password; 429 after 5 failures in 15 minutes for that username."""
-    return _token_out(tokens.login(db, body.username, body.password))
+def login(body: LoginIn, db: DB, request: Request):
+    """A token for a username and password. 429 with Retry-After while this address must wait (3 wrong
+    passwords, then 2, 4, 8 ... s) or, when the username is under attack from elsewhere, while a new
+    address waits 30 s; 403 for a disabled account (docs/api.md, "Sign-in throttle")."""
+    return _token_out(tokens.login(db, body.username, body.password, client=client_address(request)))
 
 
 @router.post("/logout", response_model=OkOut)
@@ -36,3 +44,11 @@ def logout(token: Token, _user: CurrentUser, db: DB):
 @router.get("/me", response_model=MeOut)
 def me(user: CurrentUser):
     return MeOut.model_validate(user)
+
+
+@router.post("/password", response_model=TokenOut)
+def change_password(body: PasswordChangeIn, user: CurrentUser, db: DB):
+    """Change your password (the current one first). Every token and dashboard session of the account
+    ends, this token included; the answer carries a new one."""
+    users.change_password(db, user["username"], body.current_password, body.new_password)
+    return _token_out(tokens.issue(db, user["username"]))

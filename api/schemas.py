@@ -95,6 +95,51 @@ class OkOut(BaseModel):
     ok: bool
 
 
+class PasswordChangeIn(Strict):
+    """A user's own password change: every session and token of the account ends, and a new token comes back."""
+    current_password: str = Field(max_length=200)
+    new_password: str = Field(max_length=200)
+
+
+# ------------------------------------------------------------------------------------ user admin
+
+class AccountOut(BaseModel):
+    username: str
+    name: str
+    email: str
+    role: Literal["user", "analyst", "admin"]
+    disabled: bool
+
+
+class RoleIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"role": "analyst"}]})
+    role: Literal["user", "analyst", "admin"]
+
+
+class PasswordIn(Strict):
+    password: str = Field(max_length=200)
+
+
+class LockedAddress(BaseModel):
+    address: str
+    failures: int
+    wait_seconds: int
+
+
+class LockedOut(BaseModel):
+    """A username whose sign-ins are being held back now (services.tokens.locked)."""
+    username: str
+    failures: int = Field(description="Failures across addresses in the current window")
+    guarded_until: datetime | None = Field(description="Until then, addresses it never signed in from wait "
+                                                       "between attempts; null: not guarded")
+    addresses: list[LockedAddress]
+
+
+class UnlockOut(BaseModel):
+    username: str
+    cleared: int = Field(description="How many sign-in counts were removed")
+
+
 # ----------------------------------------------------------------------------------------- wallet
 
 class BalanceOut(MoneyOut):

@@ -32,8 +32,7 @@ def _cookie_key(cfg: config.Config) -> str:
         return cfg.cookie_key
     path = cfg.data_dir / "cookie_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        dbmod.write_private(path, secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 
@@ -47,8 +46,7 @@ def prepare(cfg: config.Config) -> list[tuple[str, str, str]]:
     made = users.seed_demo(db, password=cfg.demo_password or None)
     if made:
         creds = demo_credentials_file(cfg)
-        creds.write_text("".join(f"{u} {pw} {role}\n" for u, pw, role in made))
-        creds.chmod(0o600)
+        dbmod.write_private(creds, "".join(f"{u} {pw} {role}\n" for u, pw, role in made))
     ledger.recover(db)
     # Rollups counted by business day (IST): recounted from the ledger once per zone, a no-op afterwards.
     ledger.rebuild_rollups(db)
@@ -194,7 +192,7 @@ def main() -> int:
 
     cfg = config.get()
     # The data folder first: a fresh clone has none, and the cookie key is written into it.
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    dbmod.private_dir(cfg.data_dir)
     # The children's environment: they read it through services.config like this process.
     env = dict(os.environ, WALLET_PUBLIC_URL=cfg.public_url, WALLET_COOKIE_KEY=_cookie_key(cfg),
                PYTHONPATH=str(ROOT))

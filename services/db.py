@@ -2,10 +2,15 @@
 
 Every service takes a `db` (a pymongo-compatible Database) as its first argument, so tests can hand
 it any target. `get_db()` is the process-wide default. Where it lives comes from services.config.
+
+The data folder holds password hashes, the ledger and the cookie key: it is 0700 and every file in it
+0600 (`private_dir`, `write_private`; the SQLite file is made 0600 before SQLite opens it, and SQLite
+gives its -wal and -shm files the mode of the database file).
 """
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from pathlib import Path
 
@@ -28,6 +33,7 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "campaigns": [[("user_id", 1), ("created_at", -1)]],
     "audit_log": [[("at", -1)]],
     "tokens": [[("username", 1)], [("expires_at", 1)]],
+    "login_attempts": [[("username", 1)]],
     "alerts": [[("status", 1)]],
 }
 
@@ -47,8 +53,7 @@ def open_db(uri: str | None = None, name: str | None = None, path: str | os.Path
         return client[name]
     from mongoeco import MongoClient
     if path is None:
-        data_dir().mkdir(parents=True, exist_ok=True)
-        path = data_dir() / "wallet.sqlite"
+        path = private_dir(data_dir()) / "wallet.sqlite"
     # No materialisation cap: audits and exports aggregate over the whole ledger.
     engine = _patient_engine()(str(path), aggregation_materialization_limit=None)
     return MongoClient(engine)[name]
@@ -72,6 +77,7 @@ def _patient_engine():
 
         class PatientSQLiteEngine(SQLiteEngine):
             def _create_sqlite_connection(self):
+                _private_sqlite(self._path)
                 conn = super()._create_sqlite_connection()
                 conn.execute("PRAGMA busy_timeout = 60000")
                 if config.get().sqlite_sync == "full":
@@ -80,6 +86,43 @@ def _patient_engine():
 
         _Patient = PatientSQLiteEngine
     return _Patient
+
+
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+
+
+def private_dir(path: str | os.PathLike) -> Path:
+    """`path`, created if missing and made 0700 - unless it is a shared sticky folder such as /tmp,
+    which is left alone (what goes into it is 0600 all the same)."""
+    p = Path(path)
+    p.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    mode = p.stat().st_mode
+    if not (mode & stat.S_ISVTX and mode & stat.S_IWOTH) and stat.S_IMODE(mode) != PRIVATE_DIR:
+        p.chmod(PRIVATE_DIR)
+    return p
+
+
+def write_private(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to a file only this user may read or write: 0600 from its first byte."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    os.fchmod(fd, PRIVATE_FILE)  # a file that existed keeps its old mode through os.open
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _private_sqlite(path) -> None:
+    """Create the SQLite file 0600 before SQLite opens it (its -wal and -shm take the same mode), and
+    fix the mode of any of the three made before this rule."""
+    path = str(path)
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE))
+    for p in (path, path + "-wal", path + "-shm"):
+        try:
+            if stat.S_IMODE(os.stat(p).st_mode) != PRIVATE_FILE:
+                os.chmod(p, PRIVATE_FILE)
+        except FileNotFoundError:
+            pass
 
 
 def get_db():

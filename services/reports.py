@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from datetime import date, datetime, timedelta
 
 from services import calls, clock, ledger, names, payments, settings, users, wallet
@@ -265,9 +266,10 @@ LEDGER_COLUMNS = ("created_at", "entry_id", "user_id", "entry_no", "type", "cate
 
 
 def csv_safe(cell) -> str:
-    """Text for a CSV cell that a spreadsheet shows as text, never evaluates."""
+    """Text for a CSV cell that a spreadsheet shows as text, never evaluates. Judged after NFKC: a
+    spreadsheet may read a full-width '＝' (or '＋', '－', '＠') as the formula sign it stands for."""
     text = "" if cell is None else str(cell)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if unicodedata.normalize("NFKC", text).startswith(_FORMULA_START) else text
 
 
 def _line(cells) -> str:

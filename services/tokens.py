@@ -1,9 +1,21 @@
-"""API bearer tokens and the failed-login throttle.
+"""API bearer tokens and THE sign-in throttle (the API and the dashboard both sign in through `sign_in`).
 
 A token is 32 random bytes (url-safe text) handed out once; only its SHA-256 is stored, as the `_id` of a
 `tokens` document, so a leaked database does not leak usable tokens and lookup is a primary-key read.
-Tokens expire after `config.get().api_token_ttl_minutes` (API_TOKEN_TTL_MINUTES, default 1440). Failed logins are counted per username in a
-fixed window, in the database, so every API process shares the count.
+Tokens expire after `config.get().api_token_ttl_minutes` (API_TOKEN_TTL_MINUTES, default 1440), and end
+with their user's session epoch (services.users: a password change or reset, a role change, a disabled
+account).
+
+The throttle cannot be used to keep someone out (docs/api.md, "Sign-in throttle"):
+- per (username, client address): FREE_FAILURES wrong passwords, then each next attempt from that address
+  waits 2, 4, 8 ... seconds after the last failure, capped at MAX_DELAY; a success from the address clears it.
+- per username, across addresses: past MAX_FAILED_LOGINS failures in FAILED_LOGIN_WINDOW the username is
+  "guarded" until the window ends: an address it has never signed in from waits GUARD_DELAY before each
+  attempt (its first one too). An address it signed in from before is not slowed by the guard, and a
+  dashboard session restored from its cookie does not sign in at all: the owner gets in, at worst after
+  GUARD_DELAY from a new address, whatever others send.
+Refused attempts check no password and count nothing. Counts live in the database (`login_attempts`), so
+every API process and the dashboard share them.
 """
 from __future__ import annotations
 
@@ -11,16 +23,18 @@ import hashlib
 import secrets
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from services import clock, config, users
-from services.errors import AuthError, InvalidInput, NotFound, RateLimited
+from services.errors import AuthError, InvalidInput, RateLimited
 
-# A payments product must not let anyone guess passwords at speed: 5 failures lock a username for the
-# rest of a 15-minute window (a right password does not help during the lock).
-MAX_FAILED_LOGINS = 5
+FREE_FAILURES = 3
+MAX_DELAY = timedelta(minutes=15)
+PAIR_MEMORY = timedelta(hours=24)  # an address's failures are forgotten a day after its last one
+MAX_FAILED_LOGINS = 10             # per username across addresses, in a window: then the guard
 FAILED_LOGIN_WINDOW = timedelta(minutes=15)
-LOCKOUT_MINUTES = int(FAILED_LOGIN_WINDOW.total_seconds() // 60)
+GUARD_DELAY = timedelta(seconds=30)
+NO_ADDRESS = "local"  # Streamlit reports no address for localhost
 
 
 def ttl() -> timedelta:
@@ -31,20 +45,28 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+# -------------------------------------------------------------------------------------------- tokens
+
 def issue(db, username: str, *, lifetime: timedelta | None = None) -> str:
-    """A new token for an existing user. The token text is returned once and never stored."""
-    user = users.get(db, username)
+    """A new token for an existing, enabled user. The token text is returned once and never stored."""
+    epoch = users.session_start(db, username)
     token = secrets.token_urlsafe(32)
     t = clock.now()
     if secrets.randbelow(100) == 0:  # expired tokens are dropped on use; this sweeps the never-used ones
         purge_expired(db)
-    db.tokens.insert_many([{"_id": _hash(token), "username": user["username"], "created_at": t,
+    db.tokens.insert_many([{"_id": _hash(token), "username": username, "created_at": t, "epoch": epoch,
                             "expires_at": t + (lifetime if lifetime is not None else ttl())}])
     return token
 
 
 def resolve(db, token) -> dict:
-    """The user a token belongs to (users.public shape). Raises AuthError if unknown, expired or orphaned."""
+    """The user a token belongs to (users.public shape). Raises AuthError if unknown, expired, orphaned,
+    disabled, or issued before the user's sessions were ended."""
+    return _resolve(db, token)[0]
+
+
+def _resolve(db, token) -> tuple[dict, int]:
+    """`resolve`, with the session epoch the token was issued at."""
     if not isinstance(token, str) or not 20 <= len(token) <= 200:
         raise AuthError("Sign in: a valid bearer token is required.")
     key = _hash(token)
@@ -55,16 +77,21 @@ def resolve(db, token) -> dict:
         db.tokens.delete_one({"_id": key})
         raise AuthError("Your session has expired: sign in again.")
     try:
-        return users.get(db, doc["username"])
-    except NotFound:  # the user was removed: the token dies with them
+        return users.signed_in(db, doc["username"], _epoch(doc)), _epoch(doc)
+    except AuthError:  # the user was removed, disabled or their sessions ended: the token dies
         db.tokens.delete_one({"_id": key})
-        raise AuthError("Sign in: this token is not valid.")
+        raise
+
+
+def _epoch(doc: dict) -> int:
+    return int(doc.get("epoch", 0))
 
 
 # The API resolves a token on every request; `resolve_cached` trusts the token -> username answer for
 # CACHE_SECONDS in its process, so a token revoked elsewhere (another API worker, the dashboard) stops
 # working within that; a revocation in this process drops the entry at once. The user is still read
-# on every request: a role change or a removed user counts on the next one.
+# on every request (with the session epoch the token was issued at): a role change, a disabled account,
+# a password reset or a removed user counts on the next one.
 CACHE_SECONDS = 0.5
 _CACHE_MOST = 10_000
 _cache_lock = threading.Lock()
@@ -83,14 +110,14 @@ def resolve_cached(db, token) -> dict:
     if hit is not None and hit[3] is db and mono - hit[0] < CACHE_SECONDS and \
             timedelta(0) <= now - hit[1] < timedelta(seconds=CACHE_SECONDS):
         try:
-            return users.get(db, hit[2]["username"])
-        except NotFound:
-            _forget(lambda k, v: k == key)  # removed meanwhile: `resolve` says so and ends the token
-    user = resolve(db, token)
+            return users.signed_in(db, hit[2]["username"], hit[2]["epoch"])
+        except AuthError:
+            _forget(lambda k, v: k == key)  # ended meanwhile: `resolve` says so and deletes the token
+    user, epoch = _resolve(db, token)
     with _cache_lock:
         if len(_cache) >= _CACHE_MOST:
             _cache.clear()
-        _cache[key] = (mono, now, dict(user), db)
+        _cache[key] = (mono, now, {"username": user["username"], "epoch": epoch}, db)
     return user
 
 
@@ -110,7 +137,7 @@ def revoke(db, token) -> bool:
 
 
 def revoke_all(db, username: str) -> int:
-    """End every token of a user (password change, account lock)."""
+    """End every token of a user (password change or reset, role change, disabled account)."""
     _forget(lambda k, v: v[2].get("username") == username)
     return db.tokens.delete_many({"username": username}).deleted_count
 
@@ -119,52 +146,146 @@ def purge_expired(db) -> int:
     return db.tokens.delete_many({"expires_at": {"$lte": clock.now()}}).deleted_count
 
 
-def login(db, username, password) -> str:
-    """Check a password and issue a token, refusing (RateLimited) after too many recent failures."""
+# ------------------------------------------------------------------------------------------- sign-in
+
+def login(db, username, password, *, client: str | None = None) -> str:
+    """`sign_in`, then a token for the user."""
+    return issue(db, sign_in(db, username, password, client=client)["username"])
+
+
+def sign_in(db, username, password, *, client: str | None = None) -> dict:
+    """Check a password from `client` (an IP address; None: local) under the throttle. The user
+    (users.public shape) or: RateLimited (wait; nothing was checked), AuthError (wrong username or
+    password: counted), Forbidden (a disabled account, with the right password)."""
     try:
         name = users.normalize_username(username)
     except InvalidInput:
-        raise AuthError("Wrong username or password.")
-    _check_throttle(db, name)
+        name = None  # checked all the same (same time as a wrong password), counted nowhere
+    address = client or NO_ADDRESS
+    if name:
+        _check(db, name, address, clock.now())
     try:
-        users.authenticate(db, name, password)
+        user = users.authenticate(db, name or "", password)
     except AuthError:
-        record_failed_login(db, name)
+        if name:
+            _record_failure(db, name, address)
         raise
-    clear_failed_logins(db, name)
-    return issue(db, name)
+    db.login_attempts.delete_one({"_id": _pair_id(name, address)})
+    users.remember_address(db, name, address)
+    return user
 
 
-def failed_login_counts(db) -> dict[str, int]:
-    """Usernames with failures in their current window, and how many (the dashboard's sign-in form
-    counts with these, so the API and the dashboard lock alike)."""
-    now = clock.now()
-    return {d["_id"]: int(d.get("count", 0)) for d in db.login_attempts.find({})
-            if now - clock.as_utc(d["window_start"]) < FAILED_LOGIN_WINDOW}
+def _pair_id(name: str, address: str) -> str:
+    return f"a|{name}|{address}"
 
 
-def clear_failed_logins(db, name: str) -> None:
-    db.login_attempts.delete_one({"_id": name})
+def _user_id(name: str) -> str:
+    return f"u|{name}"
 
 
-def _check_throttle(db, name: str) -> None:
-    doc = db.login_attempts.find_one({"_id": name})
-    if doc is None:
+def pair_delay(failures: int) -> timedelta:
+    """How long after its last failure an address waits, having failed `failures` times."""
+    if failures < FREE_FAILURES:
+        return timedelta(0)
+    return min(timedelta(seconds=2 ** min(failures - FREE_FAILURES + 1, 20)), MAX_DELAY)
+
+
+def _pair_wait(pair: dict | None, now: datetime) -> timedelta:
+    if pair is None or pair.get("last_at") is None:
+        return timedelta(0)
+    return clock.as_utc(pair["last_at"]) + pair_delay(int(pair.get("failures", 0))) - now
+
+
+def _guarded_until(doc: dict | None, now: datetime) -> datetime | None:
+    """The end of a username's guard, if it is guarded now."""
+    if doc is None or int(doc.get("failures", 0)) < MAX_FAILED_LOGINS:
+        return None
+    end = clock.as_utc(doc["window_start"]) + FAILED_LOGIN_WINDOW
+    return end if end > now else None
+
+
+def _check(db, name: str, address: str, now: datetime) -> None:
+    pair = db.login_attempts.find_one({"_id": _pair_id(name, address)})
+    wait = _pair_wait(pair, now)
+    if wait > timedelta(0):
+        raise _limited(wait, "Too many wrong passwords for this username from your address")
+    if _guarded_until(db.login_attempts.find_one({"_id": _user_id(name)}), now) is None or \
+            users.known_address(db, name, address):
         return
-    start = clock.as_utc(doc["window_start"])
-    if clock.now() - start < FAILED_LOGIN_WINDOW and int(doc.get("count", 0)) >= MAX_FAILED_LOGINS:
-        wait = FAILED_LOGIN_WINDOW - (clock.now() - start)
-        minutes = max(1, int(wait.total_seconds() // 60) + 1)
-        exc = RateLimited(f"Too many failed sign-ins for this username. Try again in {minutes} minutes.")
-        exc.retry_after = max(1, int(wait.total_seconds()) + 1)
-        raise exc
-
-
-def record_failed_login(db, name: str) -> None:
-    t = clock.now()
-    doc = db.login_attempts.find_one({"_id": name})
-    if doc is None or t - clock.as_utc(doc["window_start"]) >= FAILED_LOGIN_WINDOW:
-        # A fresh window; two racing resets can lose one count, which only errs towards the user.
-        db.login_attempts.update_one({"_id": name}, {"$set": {"window_start": t, "count": 1}}, upsert=True)
+    if pair is None:  # a new address under the guard waits once before its first attempt
+        db.login_attempts.update_one({"_id": _pair_id(name, address)}, {"$setOnInsert": {
+            "username": name, "address": address, "failures": 0, "last_at": now}}, upsert=True)
+        wait = GUARD_DELAY
     else:
-        db.login_attempts.update_one({"_id": name}, {"$inc": {"count": 1}})
+        wait = clock.as_utc(pair["last_at"]) + GUARD_DELAY - now
+    if wait > timedelta(0):
+        raise _limited(wait, "This username has had many wrong passwords from elsewhere, so sign-ins from "
+                             "new addresses are slowed down")
+
+
+def _limited(wait: timedelta, why: str) -> RateLimited:
+    seconds = max(1, int(wait.total_seconds() + 0.999))
+    exc = RateLimited(f"{why}: wait {_duration(seconds)} and try again.")
+    exc.retry_after = seconds
+    return exc
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    return f"{(seconds + 59) // 60} minutes"
+
+
+def _record_failure(db, name: str, address: str) -> None:
+    now = clock.now()
+    pair = db.login_attempts.find_one({"_id": _pair_id(name, address)})
+    if pair is not None and now - clock.as_utc(pair["last_at"]) >= PAIR_MEMORY:
+        pair = None
+    db.login_attempts.update_one({"_id": _pair_id(name, address)}, {"$set": {
+        "username": name, "address": address, "last_at": now,
+        "failures": (int(pair.get("failures", 0)) if pair else 0) + 1}}, upsert=True)
+    user = db.login_attempts.find_one({"_id": _user_id(name)})
+    if user is None or now - clock.as_utc(user["window_start"]) >= FAILED_LOGIN_WINDOW:
+        # A fresh window; two racing resets can lose one count, which only errs towards the user.
+        db.login_attempts.update_one({"_id": _user_id(name)}, {"$set": {
+            "username": name, "window_start": now, "failures": 1}}, upsert=True)
+    else:
+        db.login_attempts.update_one({"_id": _user_id(name)}, {"$inc": {"failures": 1}})
+    if secrets.randbelow(50) == 0:
+        _forget_old(db, now)
+
+
+def _forget_old(db, now: datetime) -> None:
+    db.login_attempts.delete_many({"last_at": {"$lt": now - PAIR_MEMORY}})
+    db.login_attempts.delete_many({"window_start": {"$lt": now - FAILED_LOGIN_WINDOW}})
+
+
+# ----------------------------------------------------------------------------------- what admins see
+
+def locked(db) -> list[dict]:
+    """Usernames sign-ins are being held back for now: guarded ones, and those with an address that
+    must wait. Each: username, failures (this window), guarded_until (or None), addresses (address,
+    failures, wait_seconds), most recent first."""
+    now = clock.now()
+    out: dict[str, dict] = {}
+    docs = list(db.login_attempts.find({}))
+    for d in docs:
+        if d["_id"].startswith("u|") and _guarded_until(d, now):
+            out[d["username"]] = {"username": d["username"], "failures": int(d.get("failures", 0)),
+                                  "guarded_until": _guarded_until(d, now), "addresses": []}
+    for d in docs:
+        wait = _pair_wait(d, now) if d["_id"].startswith("a|") else timedelta(0)
+        if wait > timedelta(0):
+            row = out.setdefault(d["username"], {"username": d["username"], "failures": 0,
+                                                 "guarded_until": None, "addresses": []})
+            row["addresses"].append({"address": d["address"], "failures": int(d.get("failures", 0)),
+                                     "wait_seconds": max(1, int(wait.total_seconds() + 0.999))})
+    return sorted(out.values(), key=lambda r: r["username"])
+
+
+def unlock(db, username: str, *, by: str) -> int:
+    """Clear every sign-in count of a username (an admin's decision). How many records went."""
+    name = users.normalize_username(username)
+    gone = db.login_attempts.delete_many({"username": name}).deleted_count
+    users.audit(db, by, "unlock", name)
+    return gone

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from services import clock, ledger, settings, users
+from services import checks, clock, ledger, settings, users
 from services.errors import InvalidAmount, InvalidInput, NotFound
 from services.money import parse_rupees
 
@@ -86,6 +86,11 @@ def review_credit(db, *, user_id, amount, category: str, reason) -> CreditReview
     reason = reason.strip() if isinstance(reason, str) else ""
     if not 3 <= len(reason) <= 300:
         problems["reason"] = InvalidInput("A reason of 3 to 300 characters is required.")
+    else:
+        try:
+            checks.text(reason, what="The reason", most=300, lines=True)  # no control or direction characters
+        except InvalidInput as exc:
+            problems["reason"] = exc
     uid = user_id.strip().lower() if isinstance(user_id, str) else ""
     name = balance_now = paise = None
     try:

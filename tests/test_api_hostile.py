@@ -5,12 +5,16 @@ its 4xx) and passes now. A refused amount also leaves the wallet untouched: bad 
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 
 import pytest
 
+from sandbox.razorpay_server import DEFAULT_WEBHOOK_SECRET
 from services import ledger
+from services.payments import screening
 from tests.test_api_support import app, bearer, client, make_user, sandbox  # noqa: F401
 
 BIG = 100 * 1024       # over the 64 KiB limit of the JSON endpoints
@@ -31,6 +35,20 @@ def _chunked(data: bytes):
 
 
 JSON = {"Content-Type": "application/json"}
+
+
+def _webhook(amount: int, *, signed: bool) -> dict:
+    """A payment.captured webhook for `amount` paise, signed with the sandbox's secret or forged."""
+    body = json.dumps({"entity": "event", "event": "payment.captured", "payload": {"payment": {"entity": {
+        "id": "pay_hostile00001", "entity": "payment", "amount": amount, "currency": "INR",
+        "status": "captured", "notes": {}}}}}).encode()
+    sig = hmac.new(DEFAULT_WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest() if signed else "0" * 64
+    return {"method": "POST", "url": "/api/payment/webhook", "content": body,
+            "headers": dict(JSON, **{"X-Razorpay-Signature": sig, "X-Razorpay-Event-Id": "evt_hostile000001"})}
+
+
+def _events(db) -> list[tuple]:
+    return [(e["_id"], e["status"]) for e in db.payment_events.find({}, {"status": 1})]
 
 # name -> (request, expected status, expected error code, text the message must show or None)
 ROWS = {
@@ -70,6 +88,12 @@ ROWS = {
     "dates: from=0001-01-01T00:00:00+01:00 on the download was a 500": (
         {"method": "GET", "url": "/api/transactions/download", "params": {"from": "0001-01-01T00:00:00+01:00"},
          "as": "user"}, 400, "invalid_input", "0001-01-01"),
+    "dates: a rate change effective 0001-01-01T00:00:00+01:00 was a 500": (
+        {"method": "POST", "url": "/api/wallet/set-call-rate", "as": "admin",
+         "params": {"rate": "15", "effective_at": "0001-01-01T00:00:00+01:00"}}, 400, "invalid_input", "past"),
+    "dates: a rate change effective 9999-12-31T23:59:59-01:00 was a 500": (
+        {"method": "POST", "url": "/api/wallet/set-call-rate", "as": "admin",
+         "params": {"rate": "15", "effective_at": "9999-12-31T23:59:59-01:00"}}, 400, "invalid_input", "a year ahead"),
     "bools: duration_seconds true billed a 1-second call": (
         {"method": "POST", "url": "/api/call/{call}/end", "as": "user", "json": {"duration_seconds": True}},
         422, "invalid_request", "duration_seconds"),
@@ -77,11 +101,23 @@ ROWS = {
         {"method": "POST", "url": "/api/call", "as": "user",
          "json": {"to_number": "+919876543210", "kb_id": "kb1", "max_minutes": True}}, 422, "invalid_request",
         "max_minutes"),
+    "webhook: a correctly signed amount of 2^63 was a 500": (
+        _webhook(2 ** 63, signed=True), 400, "invalid_payment", "amount is not a sane amount"),
+    "webhook: each forged request was stored (921 in 12 s slowed calls down)": (
+        _webhook(100, signed=False), 400, "invalid_payment", None),
+}
+
+# what a row must leave in the database besides untouched wallets
+AFTER = {
+    "webhook: a correctly signed amount of 2^63 was a 500":
+        lambda db: _events(db) == [("evt_hostile000001", "rejected")],
+    "webhook: each forged request was stored (921 in 12 s slowed calls down)": lambda db: _events(db) == [],
 }
 
 
 @pytest.fixture
 def ctx(client, edb, sandbox):
+    screening._forged_by.clear()  # forged rows elsewhere must not have slowed this address down already
     admin, admin_token = make_user(edb, "admin")
     user, token = make_user(edb)
     target, _ = make_user(edb)  # the wallet the admin credit rows aim at: must stay at zero
@@ -128,6 +164,8 @@ def test_hostile_input_gets_a_clear_4xx(client, ctx, name):
     assert ledger.get_wallet(ctx["db"], ctx["user"]).balance == 0
     after = ledger.get_wallet(ctx["db"], ctx["owner"])
     assert (after.balance, after.held) == (owner_before.balance, owner_before.held)
+    if name in AFTER:
+        assert AFTER[name](ctx["db"]), (name, _events(ctx["db"]))
 
 
 def test_docs_page_loads_nothing_from_a_cdn(client):

@@ -175,7 +175,7 @@ def test_cost_rejects_bad_arguments():
 
 
 def test_rate_change_during_a_call_keeps_its_price(edb):
-    users.create_user(edb, "priya", "password1", "Priya", "priya@example.com")
+    users.create_user(edb, "priya", "pass-phrase-1", "Priya", "priya@example.com")
     credit(edb, "priya", 100000, "rch")
     first = calls.start_call(edb, "priya", NUM, KB, max_minutes=5)
     settings.set_call_rate(edb, "15", by="admin")                        # global change mid-call
@@ -235,7 +235,7 @@ def test_minimum_balance_is_checked_against_available_not_balance(edb):
 
 
 def test_daily_spend_cap(edb):
-    users.create_user(edb, "capped", "password1", "Capped", "capped@example.com")
+    users.create_user(edb, "capped", "pass-phrase-1", "Capped", "capped@example.com")
     credit(edb, "capped", 100000, "rch")
     settings.set_user_value(edb, "capped", "daily_cap_paise", 4000, by="admin")  # Rs. 40 a day
     before = snapshot(edb, "capped")

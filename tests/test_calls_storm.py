@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 
 def setup_user(db, uid: str, paise: int) -> None:
-    users.create_user(db, uid, "password1", "Storm", f"{uid}@example.com")
+    users.create_user(db, uid, "pass-phrase-1", "Storm", f"{uid}@example.com")
     settings.set_user_value(db, uid, "max_concurrent_calls", 1000, by="test")
     ledger.post(db, uid, key=f"rch-{uid}", type="credit", category="recharge", amount=paise)
 

@@ -184,7 +184,7 @@ def test_estimate(edb):
     assert (e["cost_per_call_paise"], e["affordable"], e["total_paise"]) == (500, 19, 25000)
     assert e["shortfall_paise"] == 25000 - 10000 + 500  # the last call still needs Rs. 10 to start
     assert campaigns.estimate(edb, "est", 5, 1)["affordable"] == 5
-    users.create_user(edb, "est2", "password1", "Est", "est@example.com")
+    users.create_user(edb, "est2", "pass-phrase-1", "Est", "est@example.com")
     credit(edb, "est2", 100000, "rch2")
     settings.set_user_value(edb, "est2", "daily_cap_paise", 1200, by="admin")
     assert campaigns.estimate(edb, "est2", 10, 1)["affordable"] == 2  # the daily cap binds
@@ -245,7 +245,7 @@ def test_concurrent_campaign_never_overdraws_and_resumes(edb):
 
 
 def test_spend_cap_pauses_a_campaign(edb):
-    users.create_user(edb, "cap", "password1", "Cap", "cap@example.com")
+    users.create_user(edb, "cap", "pass-phrase-1", "Cap", "cap@example.com")
     credit(edb, "cap", 100000, "rch")
     settings.set_user_value(edb, "cap", "daily_cap_paise", 5000, by="admin")
     c = campaigns.create_campaign(edb, "cap", numbers(6), KB, 2)

@@ -138,35 +138,38 @@ def test_login_form_signs_in_and_shows_the_wallet(adb):
     assert "Rs. 0.00" in [m.value for m in at.metric]
 
 
-def test_wrong_password_is_refused_and_repeated_failures_lock_the_username(adb):
+def test_wrong_password_is_refused_and_repeated_failures_slow_that_address_only(adb, monkeypatch):
+    now = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: now)  # the waits below are exact, however slow the machine
     at = login(app().run(), "asha", "not-the-password")
-    assert "Wrong username or password" in texts(at.error)
-    assert at.session_state["authentication_status"] is False
-    for _ in range(tokens.MAX_FAILED_LOGINS - 1):
-        at = login(app().run(), "asha", "still-wrong")
-    # Locked now, across sessions: even the right password is refused until the lockout ends.
-    at = login(app().run(), "asha", PW)
-    assert "Too many wrong passwords" in texts(at.error)
-    assert f"Try again in {tokens.LOCKOUT_MINUTES} minutes" in texts(at.error)
+    assert texts(at.error) == "Wrong username or password."  # one message, nothing else
     assert at.session_state["authentication_status"] is not True
-    # The lock is the API's too (one count in the database for both doors).
+    for _ in range(tokens.FREE_FAILURES - 1):
+        at = login(app().run(), "asha", "still-wrong")
+    # This address now waits before its next attempt, the right password included: one message only.
+    at = login(app().run(), "asha", PW)
+    assert len(at.error) == 1 and "wait 2 seconds" in texts(at.error), texts(at.error)
+    assert at.session_state["authentication_status"] is not True
+    # The count is the API's too (one throttle in services.tokens for both doors) ...
     from services.errors import RateLimited
     with pytest.raises(RateLimited):
         tokens.login(adb, "asha", PW)
-    # Once the window has passed, the right password works and clears the count.
-    adb.login_attempts.update_one({"_id": "asha"}, {"$set": {"window_start": clock.now() - timedelta(hours=1)}})
+    # ... but it holds back this address only: the owner signs in from another one at once.
+    assert tokens.login(adb, "asha", PW, client="203.0.113.7")
+    # Once the wait has passed, the right password works here too and clears the count.
+    monkeypatch.setattr(clock, "now", lambda: now + timedelta(seconds=2))
     at = login(app().run(), "asha", PW)
     assert at.session_state["authentication_status"] is True
+    assert adb.login_attempts.find_one({"_id": "a|asha|local"}) is None
 
 
 def test_failures_below_the_limit_are_cleared_by_a_success(adb):
     for _ in range(2):
         login(app().run(), "asha", "wrong-password")
-    assert adb.login_attempts.find_one({"_id": "asha"})["count"] == 2
-    assert tokens.failed_login_counts(adb) == {"asha": 2}
+    assert adb.login_attempts.find_one({"_id": "a|asha|local"})["failures"] == 2
     at = login(app().run(), "asha", PW)
     assert at.session_state["authentication_status"] is True
-    assert adb.login_attempts.find_one({"_id": "asha"}) is None
+    assert adb.login_attempts.find_one({"_id": "a|asha|local"}) is None
 
 
 def test_sign_up_creates_a_user_with_an_empty_wallet(adb):
@@ -397,14 +400,14 @@ def test_transactions_page_through_with_a_cursor(adb):
 def test_csv_export_neutralises_formulas_and_respects_filters(adb):
     _history(adb)
     ledger.post(adb, "asha", key="@evil", type="credit", category="refund", amount=1, note="+1-1",
-                source="\tx")
+                source="-x")  # a stored text cannot start with a tab any more (checks.text); csv_safe's own test has one
     text = "".join(reports.export_csv(adb, user_id="asha"))
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == list(reports.LEDGER_COLUMNS)
     assert [r[5] for r in rows[1:]] == ["manual_credit", "call", "campaign", "promo_credit", "refund"]  # oldest first
     assert rows[2][6] == "12.34" and rows[1][7] == "1000.00"
     assert rows[4][10] == "'=HYPERLINK(x)"
-    assert rows[5][8] == "'@evil" and rows[5][10] == "'+1-1" and rows[5][9] == "'\tx"
+    assert rows[5][8] == "'@evil" and rows[5][10] == "'+1-1" and rows[5][9] == "'-x"
     assert [r[3] for r in rows[1:]] == ["1", "2", "3", "4", "5"]
     only = list(csv.reader(io.StringIO("".join(reports.export_csv(adb, user_id="asha", type="debit")))))
     assert [r[5] for r in only[1:]] == ["call", "campaign"]
@@ -612,8 +615,8 @@ def test_admin_users_search_sort_and_password_reset(adb):
     assert list(df["Username"]) == ["ana", "asha", "boss"]
     at.text_input(key="adm_search").input("asha").run()
     assert list(at.dataframe[0].value["Username"]) == ["asha"]
-    at.text_input[1].input("asha")
-    at.text_input[2].input("brand-new-pass")
+    at.text_input(key="pw_user").input("asha")
+    at.text_input(key="pw_new").input("brand-new-pass")
     next(b for b in at.button if b.label == "Set password").click().run()
     assert "Password for asha changed" in texts(at.success)
     users.authenticate(adb, "asha", "brand-new-pass")

@@ -58,3 +58,19 @@ def test_covered_seconds_is_the_longest_call_an_amount_pays_for():
         for amount in (0, 1, 9, 1234, 10_000):
             s = covered_seconds(amount, rate)
             assert cost_paise(s, rate) <= amount < cost_paise(s + 1, rate)
+
+
+@pytest.mark.parametrize("value,paise", [
+    ("1,00,000", 10_000_000), ("12,34,567", 1_234_567_00), ("100,000", 10_000_000), ("1,234,567", 1_234_567_00),
+    ("1,000.50", 100050), ("99,999", 9_999_900),
+])
+def test_a_comma_groups_thousands_the_indian_or_the_international_way(value, paise):
+    assert parse_rupees(value, maximum=10**12) == paise
+
+
+@pytest.mark.parametrize("value", ["99,50", "15,5", "1,2,3", "1,0000", "10,00,00", ",100", "100,", "1,,000",
+                                   "12,34,5678", "1 00", "１００", "١٠٠", "१००"])
+def test_anything_else_is_refused_showing_what_was_typed(value):
+    with pytest.raises(InvalidAmount) as exc:
+        parse_rupees(value, maximum=10**12)
+    assert repr(value) in exc.value.message or "0-9" in exc.value.message, exc.value.message

@@ -25,7 +25,7 @@ def at(monkeypatch):
 
 
 def customer(db, uid, paise=100_000):
-    users.create_user(db, uid, "password1", uid.title(), f"{uid}@example.com")
+    users.create_user(db, uid, "pass-phrase-1", uid.title(), f"{uid}@example.com")
     ledger.post(db, uid, key=f"rch-{uid}", type="credit", category="recharge", amount=paise)
 
 

@@ -14,8 +14,9 @@ def open_spec(spec: dict):
     return dbmod.open_db(uri=spec["uri"], name=spec["name"], path=spec["path"])
 
 
-def debit_many(spec: dict, user_id: str, n: int, tag: str, out_q) -> None:
-    """Try `n` debits of Rs. 1; report how many succeeded."""
+def debit_many(spec: dict, user_id: str, n: int, tag: str, out_q, progress=None) -> None:
+    """Try `n` debits of Rs. 1; report how many succeeded. `progress` (a shared counter) counts attempts
+    as they finish, so the parent can tell a slow run from a stuck one."""
     try:
         db = open_spec(spec)
         ok = 0
@@ -25,6 +26,9 @@ def debit_many(spec: dict, user_id: str, n: int, tag: str, out_q) -> None:
                 ok += 1
             except InsufficientBalance:
                 pass
+            if progress is not None:
+                with progress.get_lock():
+                    progress.value += 1
         out_q.put(ok)
     except BaseException as exc:  # tell the parent, or it waits for a number that never comes
         out_q.put(f"{type(exc).__name__}: {exc}")

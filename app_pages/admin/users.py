@@ -1,8 +1,11 @@
-"""Admin users: every account with its balance (searched and sorted), and password resets."""
+"""Admin users: every account with its balance (searched and sorted), roles, disabled accounts, password
+resets, and sign-ins being held back (with a way to clear them). A role change, a disabled account and a
+password reset end every session and API token of that user (services.users)."""
+import pandas as pd
 import streamlit as st
 
 import app_ui as ui
-from services import reports, users
+from services import reports, tokens, users
 from services.errors import WalletError
 
 me = ui.admin_page("Users")["username"]
@@ -24,16 +27,60 @@ ui.money_table([dict(r, role=ui.ROLE_LABELS.get(r["role"], r["role"]), last=ui.w
                {"username": "Username", "name": "Name", "balance_paise": "Balance", "available_paise": "Available",
                 "last": "Last activity", "role": "Role", "email": "E-mail", "phone": "Phone",
                 "held_paise": "Held"}, pinned=("Username", "Balance"))
+off = users.list_all(db, disabled=True)
+if off:
+    st.caption("Disabled (cannot sign in): " + ", ".join(f"`{u['username']}`" for u in off))
 
-st.subheader("Reset a password")
-with st.form("reset_pw", clear_on_submit=True):
-    who = st.text_input("Username")
-    pw = st.text_input("New password (at least 8 characters)", type="password")
-    if st.form_submit_button("Set password", icon=":material/key:"):
-        try:
-            users.set_password(db, who.strip().lower(), pw, by=me)
-        except WalletError as exc:
-            ui.show_error(exc)
+
+def _apply(action, done: str) -> None:
+    """Run one account change, then redraw with its outcome (errors shown in place)."""
+    try:
+        action()
+    except WalletError as exc:
+        ui.show_error(exc)
+    else:
+        ui.invalidate("users")
+        ui.flash(done)
+        st.rerun()
+
+
+left, right = st.columns(2)
+with left.form("role_form", clear_on_submit=True):
+    st.subheader("Role or access")
+    who = st.text_input("Username", key="acc_user").strip().lower()
+    change = st.selectbox("Change", ["make a customer (user)", "make an analyst", "make an admin",
+                                     "disable the account", "enable the account"], key="acc_change")
+    if st.form_submit_button("Apply", icon=":material/manage_accounts:"):
+        verb = change.split()[0]
+        if verb == "make":
+            role = {"customer": "user", "analyst": "analyst", "admin": "admin"}[change.split()[2]]
+            _apply(lambda: users.set_role(db, who, role, by=me),
+                   f"{who} is now {ui.ROLE_LABELS[role].lower()}; their sessions were ended.")
+        elif verb == "disable":
+            _apply(lambda: users.disable(db, who, by=me), f"{who} is disabled and signed out everywhere.")
         else:
-            ui.invalidate("users")
-            st.success(f"Password for {who.strip().lower()} changed. Tell them through a channel you trust.")
+            _apply(lambda: users.enable(db, who, by=me), f"{who} may sign in again.")
+
+with right.form("reset_pw", clear_on_submit=True):
+    st.subheader("Reset a password")
+    pw_who = st.text_input("Username", key="pw_user").strip().lower()
+    pw = st.text_input("New password (at least 8 characters)", type="password", key="pw_new")
+    if st.form_submit_button("Set password", icon=":material/key:"):
+        _apply(lambda: users.set_password(db, pw_who, pw, by=me),
+               f"Password for {pw_who} changed, and their sessions ended. Tell them through a channel you trust.")
+
+st.subheader("Sign-ins held back")
+held = tokens.locked(db)
+if not held:
+    st.caption("No username is being slowed down now.")
+else:
+    st.dataframe(pd.DataFrame([{
+        "Username": r["username"], "Failures (15 min)": r["failures"],
+        "Guarded until": r["guarded_until"].strftime("%H:%M:%S UTC") if r["guarded_until"] else "—",
+        "Addresses waiting": ", ".join(f"{x['address']} ({x['wait_seconds']} s)" for x in r["addresses"]) or "—"}
+        for r in held]), hide_index=True, width="stretch")
+    with st.form("unlock_form", clear_on_submit=True):
+        who_lock = st.selectbox("Username", [r["username"] for r in held], key="unlock_user")
+        if st.form_submit_button("Clear the lock", icon=":material/lock_open:"):
+            _apply(lambda: tokens.unlock(db, who_lock, by=me),
+                   f"Sign-ins for {who_lock} are no longer held back.")

@@ -39,7 +39,7 @@ def post(db, user_id: str, *, key: str, type: str, category: str, amount: int, s
     ids.check_category(category)
     require_paise(amount)
     checks.text(source, what="Source", most=200)
-    checks.text(note, what="Note", most=500)
+    checks.text(note, what="Note", most=500, lines=True)
     want = {"user_id": user_id, "type": type, "amount": amount, "category": category}
     owner = procs.owner()
     prior = _claim(db, key, want, owner)
