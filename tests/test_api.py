@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import io
 import json
-import time
 from datetime import timedelta
 
 import httpx
