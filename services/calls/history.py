@@ -83,7 +83,7 @@ def _number(raw) -> str | None:
 
 
 def history(db, user_id: str, f: Filters = Filters(), *, before: str | None = None, limit: int = 50,
-            budget: int = 5000) -> tuple[list[dict], str | None]:
+            budget: int = 2000) -> tuple[list[dict], str | None]:
     """One page of the user's calls matching `f`, newest first, and the cursor of the next page (None at
     the end). Reads at most `budget` calls: a page may come back short, with a cursor to continue."""
     users.check_user_id(user_id)
