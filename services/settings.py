@@ -345,7 +345,8 @@ def _checked_business(b: dict) -> dict:
     from services.documents import gst  # documents read these settings: imported when used, not at load
     out = dict(b)
     for k, most in _BUSINESS_TEXT.items():
-        out[k] = checks.text(out[k], what=k.replace("_", " ").capitalize(), most=most).strip()
+        out[k] = checks.text(out[k], what=k.replace("_", " ").capitalize(), most=most,
+                             lines=k == "address").strip()  # an address has lines
     whole_number(out["gst_rate_bp"], 0, 4000, what="GST rate", unit="of basis points (1800 = 18 %)")
     _check_prefixes(out)
     if out["gst_mode"] not in gst.MODES:

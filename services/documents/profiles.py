@@ -31,7 +31,7 @@ def set_profile(db, user_id: str, *, name: str, address: str, state: str, gstin:
     name = checks.text(name, what="Billing name", most=120).strip()
     if not name:
         raise InvalidInput("Billing name is required (the name your invoices carry).")
-    address = checks.text(address, what="Billing address", most=300).strip()
+    address = checks.text(address, what="Billing address", most=300, lines=True).strip()  # an address has lines
     state = gst.check_state(state, what="Billing state")
     gstin = gst.check_gstin(gstin, state=state) if isinstance(gstin, str) and gstin.strip() else ""
     doc = {"name": name, "address": address, "state": state, "gstin": gstin, "updated_at": clock.now(),
