@@ -33,7 +33,7 @@ api: install
 	$(BIN)/python scripts/run.py --only api
 
 test: install browser
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=25 tests
 
 test-fast: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests -m "not slow and not browser"
