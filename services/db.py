@@ -59,33 +59,10 @@ def open_db(uri: str | None = None, name: str | None = None, path: str | os.Path
     return MongoClient(engine)[name]
 
 
-_Patient = None
-
-
 def _patient_engine():
-    """mongoeco's SQLite engine, waiting up to 60 s for another process's write lock.
-
-    The dashboard, the API and the worker write one file; SQLite's default 5 s busy timeout is
-    exceeded on a loaded machine and the write then fails with "database is locked".
-    mongoeco opens the file in WAL mode with synchronous=NORMAL (a process crash loses nothing, a power
-    cut may lose the last commits); WALLET_SQLITE_SYNC=full makes every commit wait for the disk
-    (docs/deploy.md, "Durability").
-    """
-    global _Patient
-    if _Patient is None:
-        from mongoeco.engines import SQLiteEngine
-
-        class PatientSQLiteEngine(SQLiteEngine):
-            def _create_sqlite_connection(self):
-                _private_sqlite(self._path)
-                conn = super()._create_sqlite_connection()
-                conn.execute("PRAGMA busy_timeout = 60000")
-                if config.get().sqlite_sync == "full":
-                    conn.execute("PRAGMA synchronous = FULL")
-                return conn
-
-        _Patient = PatientSQLiteEngine
-    return _Patient
+    """mongoeco's SQLite engine as the wallet runs it (services.engine)."""
+    from services.engine import patient_engine
+    return patient_engine()
 
 
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
