@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from services import clock, ledger, reports  # noqa: E402
 from services.ledger import rollups as ledger_rollups, wallets as ledger_wallets  # noqa: E402  (their shapes)
 from services import db as dbmod  # noqa: E402
+from services.calls import days as call_days  # noqa: E402
 
 APP = str(ROOT / "app.py")
 HEAVY = "heavy"
@@ -227,7 +228,7 @@ def _seed_calls(db) -> int:
     db.campaigns.insert_many([{"_id": c, "user_id": HEAVY, "name": f"Bench campaign {i}", "kb_id": "kb_bench",
                                "status": "completed", "total": 0, "minutes_per_call": 10, "max_minutes": 10,
                                "created_at": clock.now() - timedelta(days=30)} for i, c in enumerate(camps)])
-    n, batch = 0, []
+    n, batch, by_day = 0, [], {}
     for e in db.ledger.find({"user_id": HEAVY, "type": ledger.DEBIT}):
         m = e.get("meta") or {}
         seconds = int(m.get("seconds", 0))
@@ -236,11 +237,14 @@ def _seed_calls(db) -> int:
                       else None, "status": "completed", "outcome": "answered", "rate_paise": RATE, "max_minutes": 10,
                       "started_at": e["created_at"] - timedelta(seconds=seconds), "ended_at": e["created_at"],
                       "billed_seconds": seconds, "cost_paise": int(e["amount"])})
+        c = batch[-1]  # listed under its day, as services.calls.days.note does
+        by_day.setdefault(call_days.key(HEAVY, clock.as_utc(c["started_at"]).date()), []).append(call_days.entry(c))
         if len(batch) >= BATCH:
             db.calls.insert_many(batch)
             n, batch = n + len(batch), []
     if batch:
         db.calls.insert_many(batch)
+    db[call_days.COLL].insert_many([{"_id": k, "c": v} for k, v in by_day.items()])
     return n + len(batch)
 
 

@@ -117,6 +117,8 @@ def ensure_schema(db) -> None:
     for coll, specs in INDEXES.items():
         for spec in specs:
             db[coll].create_index(spec)
+    from services.calls import days
+    days.backfill(db)  # once: calls from before the by-day index
 
 
 def insert_new(coll, doc: dict) -> bool:

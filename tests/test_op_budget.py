@@ -28,8 +28,9 @@ from tests.test_api_support import bearer, make_user
 # The budgets: round trips per request of a process that is serving (caches warm).
 # The token, the settings, rate plans and user overrides come from the process's caches (0); the user is
 # read on every request (1: a role change counts on the next request, tests/test_api_access.py).
-START = 5          # read the user; insert the call (before any hold, for recovery); read the wallet; hold (wallet compare-
-                   # and-set); activate the call (guarded update). Before: 12 (token, user, 6 settings reads).
+START = 6          # read the user; insert the call (before any hold, for recovery); list it under its day (the call
+                   # history's index: services.calls.days); read the wallet; hold (wallet compare-and-set); activate the
+                   # call (guarded update). Before: 12 (token, user, 6 settings reads); 5 before the day index.
 UPDATE = 5         # read the user; read the call; read the wallet; extend the hold (compare-and-set); record the grant.
                    # Before: 7 (token, user, the user's overrides).
 QUIET_UPDATE = 2   # an update with nothing new to hold or record: read the user, the call. Before: 3.

@@ -1,19 +1,20 @@
 """A customer's call history: filtered by dates, status, campaign and number, newest first, a page at a
 time with a cursor (never the whole collection at once), and every match for a CSV.
 
-The only query is the (user_id, started_at) index over a window of time; the other filters are applied
-to what a window returns. Windows start at an hour and widen fourfold, newest first, back to the start
-of the date range (or the account's opening: no call is older). A page reads at most `budget` calls:
-a rare filter over a long history comes back short, with a cursor to look further.
+A page walks the user's days back from the cursor (services.calls.days: each day lists its calls with
+their number and campaign), filters on what the day lists, and reads only the calls that pass by `_id`.
+A page reads at most `budget` documents (days and calls): a rare status over a long history comes back
+short, with a cursor to look further. The CSV, which wants every match, reads windows of time of the
+calls collection itself, widening fourfold.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 from services import clock, users
-from services.calls import records
+from services.calls import days, records
 from services.checks import whole_number
 from services.errors import InvalidInput
 
@@ -43,6 +44,18 @@ class Filters:
         if self.number is not None and self.number.startswith("+"):
             q["to_number"] = self.number
         return q
+
+    def listed(self, e: list) -> bool:
+        """Whether a day's entry [started_ms, call_id, to_number, campaign_id] can match (all but status)."""
+        if self.start is not None and e[0] < days.ms(self.start):
+            return False
+        if self.end is not None and e[0] >= days.ms(self.end):
+            return False
+        if self.campaign_id == SINGLE and e[3]:
+            return False
+        if self.campaign_id not in (None, SINGLE) and e[3] != self.campaign_id:
+            return False
+        return self.number is None or self.number in (e[2] or "")
 
     def wanted(self, doc: dict) -> bool:
         if self.status is not None and doc.get("status") != self.status:
@@ -83,41 +96,67 @@ def _number(raw) -> str | None:
 
 
 def history(db, user_id: str, f: Filters = Filters(), *, before: str | None = None, limit: int = 50,
-            budget: int = 2000) -> tuple[list[dict], str | None]:
+            budget: int = 400) -> tuple[list[dict], str | None]:
     """One page of the user's calls matching `f`, newest first, and the cursor of the next page (None at
-    the end). Reads at most `budget` calls: a page may come back short, with a cursor to continue."""
+    the end). Reads at most `budget` documents: a page may come back short, with a cursor to continue."""
     users.check_user_id(user_id)
     whole_number(limit, 1, 500, what="Page size")
-    whole_number(budget, limit, 100_000, what="Budget")
+    whole_number(budget, 1, 100_000, what="Budget")
     top = _cursor(before)
+    span = _days_to_walk(db, user_id, f, top)
+    if span is None:
+        return [], None
+    day, floor = span
     page: list[dict] = []
     reads = 0
-    for doc in _walk(db, user_id, f, top):
+    while day >= floor:
         reads += 1
-        if f.wanted(doc):
-            if len(page) == limit:  # one more exists: the page is full and there is a next one
-                return page, _cursor_of(page[-1])
-            page.append(records.public(doc))
-        if reads >= budget:
-            return page, _cursor_of(doc)
+        for e in _listed(db, user_id, day, f, top):
+            doc = db.calls.find_one({"_id": e[1]})
+            reads += 1
+            if days.matches(doc, e, user_id) and f.wanted(doc):
+                if len(page) == limit:  # one more exists: the page is full and there is a next one
+                    return page, _cursor_of(page[-1])
+                page.append(records.public(doc))
+            if reads >= budget:
+                return page, _cursor_at(e[0], e[1])
+        if reads >= budget and day > floor:  # the next page starts below this day
+            return page, _cursor_at(days.ms(datetime.combine(day, time.min, timezone.utc)), "")
+        day -= timedelta(days=1)
     return page, None
+
+
+def _days_to_walk(db, user_id: str, f: Filters, top) -> tuple[date, date] | None:
+    """(the newest day, the oldest day) the walk reads, or None when the user never placed a call."""
+    first = days.first_day(db, user_id)
+    if first is None:
+        return None
+    high = clock.now() if f.end is None else min(clock.now(), f.end)
+    floor = max(first, f.start.date()) if f.start is not None else first
+    return clock.as_utc(top[0] if top else high).date(), floor
+
+
+def _listed(db, user_id: str, day: date, f: Filters, top):
+    """The day's entries below the cursor that pass the filters a day's list can answer, newest first."""
+    below = (days.ms(top[0]), top[1]) if top is not None else None
+    for e in days.day_entries(db, user_id, day):
+        if (below is None or (e[0], e[1]) < below) and f.listed(e):
+            yield e
 
 
 def iter_history(db, user_id: str, f: Filters = Filters()):
     """Every call of the user matching `f`, newest first (for a CSV), reading a window at a time."""
     users.check_user_id(user_id)
-    for doc in _walk(db, user_id, f, None):
+    for doc in _walk(db, user_id, f):
         if f.wanted(doc):
             yield records.public(doc)
 
 
-def _walk(db, user_id: str, f: Filters, top: tuple[datetime, str] | None):
-    """The user's calls in [f.start, f.end), below `top` (a (started_at, call id) cursor), newest first."""
+def _walk(db, user_id: str, f: Filters):
+    """The user's calls in [f.start, f.end), newest first, with the filters the database can apply."""
     high = clock.now() + timedelta(seconds=1)
     if f.end is not None:
         high = min(high, f.end)
-    if top is not None:
-        high = min(high, top[0] + timedelta(milliseconds=1))
     floor = _floor(db, user_id, f)
     span = _FIRST_WINDOW
     while high > floor:
@@ -126,9 +165,7 @@ def _walk(db, user_id: str, f: Filters, top: tuple[datetime, str] | None):
         for d in docs:
             d["started_at"] = clock.as_utc(d.get("started_at"))
         docs.sort(key=lambda d: (d["started_at"], d["_id"]), reverse=True)
-        for d in docs:
-            if top is None or (d["started_at"], d["_id"]) < top:
-                yield d
+        yield from docs
         high, span = low, span * 4
 
 
@@ -145,11 +182,16 @@ def _cursor_of(doc: dict) -> str:
     return f"{t.isoformat()}|{doc.get('_id') or doc['call_id']}"
 
 
+def _cursor_at(started_ms: int, call_id: str) -> str:
+    """Below (started_ms, call_id); an empty call id means below that millisecond."""
+    return f"{days.from_ms(started_ms).isoformat()}|{call_id}"
+
+
 def _cursor(before: str | None) -> tuple[datetime, str] | None:
     if before is None:
         return None
     try:
         t, cid = before.split("|", 1)
-        return clock.as_utc(datetime.fromisoformat(t)), records.check_call_id(cid)
+        return clock.as_utc(datetime.fromisoformat(t)), (records.check_call_id(cid) if cid else "")
     except (ValueError, AttributeError, InvalidInput):
         raise InvalidInput("Malformed page cursor.") from None

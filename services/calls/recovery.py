@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from services import clock, ledger, settings
+from services.calls import days
 from services.calls.billing import bill
 from services.calls.records import (ACTIVE, ENDING, EXPIRED, EXPIRING, FAILED, STARTING, authorized, hold_id,
                                     tariff_of)
@@ -68,6 +69,7 @@ def close_silent(db, doc: dict) -> int:
 
 
 def _recover_starting(db, doc: dict) -> int:
+    days.note(db, doc)  # the start may have died between inserting the call and listing it
     h = ledger.get_wallet(db, doc["user_id"]).holds.get(hold_id(doc))
     t = clock.now()
     if h is not None:

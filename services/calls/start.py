@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 
 from services import clock, ledger, rates, settings, users
+from services.calls import days
 from services.calls.records import (ACTIVE, COMPLETED, ENDING, FAILED, REFUSED, STARTING, check_call_id,
                                     check_duration, check_kb_id, check_max_minutes, grant_fields,
                                     grant_result, hold_id, insert, max_seconds, normalize_number, slice_seconds,
@@ -49,6 +50,7 @@ def start_call(db, user_id: str, to_number: str, kb_id: str, max_minutes: int | 
                "category": category, "campaign_id": campaign_id, **attempt}
         # The call document exists BEFORE the hold: recovery finds every hold through its call.
         if insert(db, doc):
+            days.note(db, doc)
             return _take_hold(db, doc, cfg)
         if fresh:  # a random id collided: impossible in practice, but never reuse someone's call
             raise Conflict("Could not create the call; please try again.")
@@ -74,7 +76,8 @@ def _again(db, cur: dict, attempt: dict, user_id: str, to_number: str, kb_id: st
         raise NotFound(f"No call {cur['_id']}.")
     if cur["to_number"] != to_number or cur["kb_id"] != kb_id:
         raise Conflict(f"Call {cur['_id']} was started for a different number or knowledge base.")
-    if cur["status"] == STARTING:
+    if cur["status"] == STARTING:  # its first start may have died before listing it
+        days.note(db, cur)
         return _take_hold(db, cur, cfg)
     if cur["status"] not in (REFUSED, FAILED):
         return grant_result(cur)
@@ -85,7 +88,10 @@ def _again(db, cur: dict, attempt: dict, user_id: str, to_number: str, kb_id: st
     attempt.update(attempts=n, hold_id=f"{cur['_id']}:{n}")
     res = db.calls.update_one({"_id": cur["_id"], "status": cur["status"], "attempts": cur.get("attempts", 1)},
                               {"$set": attempt, "$unset": {"reason": "", "message": "", "ended_at": ""}})
-    return _take_hold(db, dict(cur, **attempt), cfg) if res.matched_count == 1 else None
+    if res.matched_count != 1:
+        return None
+    days.note(db, dict(cur, **attempt))  # listed again under its new start time
+    return _take_hold(db, dict(cur, **attempt), cfg)
 
 
 def first_slice(doc: dict) -> int:

@@ -1,0 +1,129 @@
+"""The call history's by-day index (services.calls.days): every call listed once under the day it started,
+whatever crashes and retries happen; pages across days, filters and budgets that lose nothing; and the
+backfill of a database from before the index."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from services import calls, clock, ledger
+from services.calls import days
+from services.errors import InvalidInput
+
+KB = "kb_sales"
+T0 = datetime(2026, 11, 20, 23, 30, tzinfo=timezone.utc)
+
+
+class Crash(BaseException):
+    """Stands for the process dying at this point."""
+
+
+@pytest.fixture
+def clockwork(monkeypatch):
+    """clock.now() under the test's control: `t[0]`."""
+    t = [T0]
+    monkeypatch.setattr(clock, "now", lambda: t[0])
+    return t
+
+
+def fund(db, uid, paise):
+    ledger.post(db, uid, key=f"fund-{uid}", type="credit", category="recharge", amount=paise)
+
+
+def place(db, uid, n, **kw):
+    g = calls.start_call(db, uid, f"+9198765{n:05d}", KB, 1, **kw)
+    if g["status"] == "active":
+        calls.end_call(db, uid, g["call_id"], 10)
+    return g["call_id"]
+
+
+def walk(db, uid, f=calls.Filters(), limit=2, budget=400):
+    """Every page from the first, following cursors: the call ids in order and the number of pages."""
+    out, cursor, pages = [], None, 0
+    while True:
+        page, cursor = calls.history(db, uid, f, before=cursor, limit=limit, budget=budget)
+        out += [c["call_id"] for c in page]
+        pages += 1
+        if cursor is None:
+            return out, pages
+        assert pages < 200, "the cursor does not move"
+
+
+def test_pages_cross_days_newest_first_and_lose_nothing(db, clockwork):
+    fund(db, "asha", 100_000)
+    placed = []
+    for i in range(7):  # a call every 5 hours: across three UTC days
+        clockwork[0] = T0 + timedelta(hours=5 * i)
+        placed.append(place(db, "asha", i))
+    got, pages = walk(db, "asha", limit=2)
+    assert got == placed[::-1] and pages == 4
+    assert walk(db, "asha", calls.filters(number="98765 00003"))[0] == [placed[3]]
+    since = calls.filters(start=T0 + timedelta(hours=9), end=T0 + timedelta(hours=21))
+    assert walk(db, "asha", since)[0] == placed[2:5][::-1]
+
+
+def test_a_rare_status_over_a_small_budget_comes_back_short_and_finds_everything(db, clockwork):
+    fund(db, "asha", 100_000)
+    placed = []
+    for i in range(12):
+        clockwork[0] = T0 + timedelta(hours=3 * i)
+        placed.append(place(db, "asha", i))
+    got, pages = walk(db, "asha", calls.filters(status="completed"), limit=50, budget=4)
+    assert got == placed[::-1] and pages > 3
+    none, _ = walk(db, "asha", calls.filters(status="refused"), limit=50, budget=4)
+    assert none == []
+
+
+def test_a_start_that_died_before_listing_its_call_is_listed_by_its_retry_or_by_recovery(edb, clockwork, monkeypatch):
+    fund(edb, "asha", 100_000)
+    real = days.note
+
+    def die(*_a, **_k):
+        raise Crash()
+
+    monkeypatch.setattr(days, "note", die)
+    with pytest.raises(Crash):
+        calls.start_call(edb, "asha", "+919876500001", KB, 1, call_id="retried")
+    with pytest.raises(Crash):
+        calls.start_call(edb, "asha", "+919876500002", KB, 1, call_id="abandoned")
+    monkeypatch.setattr(days, "note", real)
+    assert walk(edb, "asha")[0] == []
+    calls.start_call(edb, "asha", "+919876500001", KB, 1, call_id="retried")   # the client repeats it
+    assert walk(edb, "asha")[0] == ["retried"]
+    clockwork[0] = T0 + timedelta(minutes=5)
+    calls.recover_stale_calls(edb)
+    assert sorted(walk(edb, "asha")[0]) == ["abandoned", "retried"]
+    assert calls.get_call(edb, "asha", "abandoned")["status"] == "failed"
+
+
+def test_a_refused_call_started_over_is_listed_once_at_its_new_time(edb, clockwork):
+    with pytest.raises(Exception):
+        calls.start_call(edb, "asha", "+919876500001", KB, 1, call_id="again")   # nothing in the wallet
+    fund(edb, "asha", 100_000)
+    clockwork[0] = T0 + timedelta(days=2)
+    calls.start_call(edb, "asha", "+919876500001", KB, 1, call_id="again")
+    page, _ = calls.history(edb, "asha")
+    assert [(c["call_id"], c["started_at"], c["status"]) for c in page] == [("again", clockwork[0], "active")]
+    assert len(edb[days.COLL].find_one({"_id": days.key("asha", T0.date())})["c"]) == 1  # the stale entry stays
+
+
+def test_backfill_lists_the_calls_of_a_database_from_before_the_index(db, clockwork):
+    fund(db, "asha", 100_000)
+    placed = []
+    for i in range(5):
+        clockwork[0] = T0 + timedelta(hours=7 * i)
+        placed.append(place(db, "asha", i))
+    db[days.COLL].delete_many({})            # as a database from before the index
+    assert walk(db, "asha")[0] == []
+    assert days.backfill(db) == 5
+    assert walk(db, "asha")[0] == placed[::-1]
+    assert days.backfill(db) == 0            # once
+    clockwork[0] = T0 + timedelta(hours=36)
+    assert walk(db, "asha")[0][0] == placed[-1]
+
+
+def test_malformed_cursors_are_refused():
+    for bad in ("nonsense", "2026-13-01T00:00:00|c1", "2026-11-20T00:00:00|bad id!"):
+        with pytest.raises(InvalidInput):
+            calls.history(None, "asha", before=bad)
