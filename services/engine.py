@@ -41,6 +41,7 @@ def string_id(plan) -> str | None:
 def _build():
     from mongoeco.core.filtering import QueryEngine
     from mongoeco.core.projections import apply_projection
+    from mongoeco.core.query_plan import AndCondition, EqualsCondition
     from mongoeco.engines import SQLiteEngine
     from mongoeco.engines._sqlite_connection import sqlite_read_scope
 
@@ -66,8 +67,10 @@ def _build():
             if row is None:
                 return None
             doc = self._deserialize_document(row[1])
-            if doc.get("_id") != sid or not QueryEngine.match_plan(doc, plan):
+            if doc.get("_id") != sid:
                 return None
+            if isinstance(plan, AndCondition) and not QueryEngine.match_plan(doc, plan):
+                return None  # the other clauses of the filter (a compare-and-set's guard)
             return row[0], doc
 
         def _select_first_document_for_plan(self, db_name, coll_name, plan, *, hint=None, context=None):
@@ -77,10 +80,22 @@ def _build():
             return super()._select_first_document_for_plan(db_name, coll_name, plan, hint=hint,
                                                            context=context)
 
+        def _stored(self, db_name, coll_name, sid, context=None) -> bool:
+            conn = self._require_connection(context)
+            with self._bind_connection(conn), sqlite_read_scope(conn):
+                return conn.execute("SELECT 1 FROM documents WHERE db_name = ? AND coll_name = ? AND storage_key = ?",
+                                    (db_name, coll_name, self._storage_key(sid))).fetchone() is not None
+
         def _open_scan_documents_sync(self, reader):
             s = reader.semantics
-            if s.hint is None and s.text_query is None and s.collation is None and \
-                    not self._is_profile_namespace(reader.coll_name) and string_id(s.query_plan) is not None:
+            sid = string_id(s.query_plan)
+            if sid is not None and s.hint is None and s.text_query is None and s.collation is None and \
+                    not self._is_profile_namespace(reader.coll_name):
+                if isinstance(s.query_plan, EqualsCondition) and s.limit == 1 and not s.skip:
+                    # find_one by _id: the engine's own path answers a hit; only its miss would scan
+                    if not self._stored(reader.db_name, reader.coll_name, sid, reader.context):
+                        return iter(())
+                    return super()._open_scan_documents_sync(reader)
                 hit = self._by_string_id(reader.db_name, reader.coll_name, s.query_plan, reader.context)
                 if hit is None or s.skip:
                     return iter(())
