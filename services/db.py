@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import time
 from pathlib import Path
 
 from services import config
@@ -116,9 +117,24 @@ def get_db():
 def ensure_schema(db) -> None:
     for coll, specs in INDEXES.items():
         for spec in specs:
-            db[coll].create_index(spec)
+            _create_index(db[coll], spec)
     from services.calls import days
     days.backfill(db)  # once: calls from before the by-day index
+
+
+def _create_index(coll, spec, attempts: int = 20) -> None:
+    """Create an index (a no-op if it exists). Two processes preparing one new embedded database at once
+    (uvicorn's workers) race on it: SQLite then says the index "already exists" or the file "is locked"
+    (3 processes: a failure in each of 5 trials). Waiting and asking again finds it made."""
+    import sqlite3
+    for attempt in range(attempts):
+        try:
+            coll.create_index(spec)
+            return
+        except sqlite3.OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def insert_new(coll, doc: dict) -> bool:

@@ -90,6 +90,6 @@ def backfill(db, batch: int = 2000) -> int:
         # a day a running start has just listed merges.
         if not insert_new(db[COLL], {"_id": k, "c": entries}):
             db[COLL].update_one({"_id": k}, {"$addToSet": {"c": {"$each": entries}}})
-    db[COLL].update_one({"_id": _FILLED}, {"$set": {"calls": n, "at": clock.now()}}, upsert=True)
+    insert_new(db[COLL], {"_id": _FILLED, "calls": n, "at": clock.now()})  # another process may have too
     _first.clear()
     return n
