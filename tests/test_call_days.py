@@ -38,6 +38,16 @@ def place(db, uid, n, **kw):
     return g["call_id"]
 
 
+def place_series(db, clockwork, uid, n, every_hours):
+    """Fund `uid` and place `n` calls, one every `every_hours` from T0; their ids, oldest first."""
+    fund(db, uid, 100_000)
+    placed = []
+    for i in range(n):
+        clockwork[0] = T0 + timedelta(hours=every_hours * i)
+        placed.append(place(db, uid, i))
+    return placed
+
+
 def walk(db, uid, f=calls.Filters(), limit=2, budget=400):
     """Every page from the first, following cursors: the call ids in order and the number of pages."""
     out, cursor, pages = [], None, 0
@@ -51,11 +61,7 @@ def walk(db, uid, f=calls.Filters(), limit=2, budget=400):
 
 
 def test_pages_cross_days_newest_first_and_lose_nothing(db, clockwork):
-    fund(db, "asha", 100_000)
-    placed = []
-    for i in range(7):  # a call every 5 hours: across three UTC days
-        clockwork[0] = T0 + timedelta(hours=5 * i)
-        placed.append(place(db, "asha", i))
+    placed = place_series(db, clockwork, "asha", 7, 5)  # a call every 5 hours: across three UTC days
     got, pages = walk(db, "asha", limit=2)
     assert got == placed[::-1] and pages == 4
     assert walk(db, "asha", calls.filters(number="98765 00003"))[0] == [placed[3]]
@@ -64,11 +70,7 @@ def test_pages_cross_days_newest_first_and_lose_nothing(db, clockwork):
 
 
 def test_a_rare_status_over_a_small_budget_comes_back_short_and_finds_everything(db, clockwork):
-    fund(db, "asha", 100_000)
-    placed = []
-    for i in range(12):
-        clockwork[0] = T0 + timedelta(hours=3 * i)
-        placed.append(place(db, "asha", i))
+    placed = place_series(db, clockwork, "asha", 12, 3)
     got, pages = walk(db, "asha", calls.filters(status="completed"), limit=50, budget=4)
     assert got == placed[::-1] and pages > 3
     none, _ = walk(db, "asha", calls.filters(status="refused"), limit=50, budget=4)
@@ -109,11 +111,7 @@ def test_a_refused_call_started_over_is_listed_once_at_its_new_time(edb, clockwo
 
 
 def test_backfill_lists_the_calls_of_a_database_from_before_the_index(db, clockwork):
-    fund(db, "asha", 100_000)
-    placed = []
-    for i in range(5):
-        clockwork[0] = T0 + timedelta(hours=7 * i)
-        placed.append(place(db, "asha", i))
+    placed = place_series(db, clockwork, "asha", 5, 7)
     db[days.COLL].delete_many({})            # as a database from before the index
     assert walk(db, "asha")[0] == []
     assert days.backfill(db) == 5
