@@ -7,9 +7,13 @@ read by services.config.
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 import streamlit as st
 import streamlit_authenticator as stauth
+from extra_streamlit_components.CookieManager import CookieManager
+from extra_streamlit_components.CookieManager import _component_func as cookie_component
+from streamlit_authenticator.models import cookie_model
 from streamlit_authenticator.utilities.exceptions import LoginError
 
 import app_ui as ui
@@ -155,8 +159,26 @@ def sidebar(user: dict) -> None:
         auth.logout("Sign out", location="sidebar", key="logout_btn", callback=lambda _info: ui.end_session())
 
 
+class CookieWriter(CookieManager):
+    """The library's cookie manager without its "getAll" component. streamlit-authenticator reads the
+    session cookie from st.context.cookies; the stock manager also mounts a component on every page load
+    whose first report reruns the script a moment later, and under load that rerun raced the person:
+    a Login click lost its cookie write (a reload then signed them out), a page link bounced back."""
+
+    def __init__(self) -> None:  # not super().__init__(): that mounts the component
+        self.cookie_manager = cookie_component  # set() and delete() still write through it
+        self.cookies = dict(st.context.cookies)
+
+    def delete(self, cookie, key="delete"):
+        self.cookies.setdefault(cookie, "")  # a cookie written in this session is not in st.context yet
+        super().delete(cookie, key)
+
+
+cookie_model.stx = SimpleNamespace(CookieManager=CookieWriter)  # only the sign-in library's manager changes
+
+
 ui.get_db()  # open (and index) the database before anything reads it
-# Created once per run, here: a second instance collides on the cookie manager's widget key. The library
+# Created once per run, here (the library keeps state on it). The library
 # only keeps the sign-in cookie; passwords are checked by services.tokens (sign_in_form).
 auth = stauth.Authenticate(ui.credentials(), cookie_name="wallet_session", cookie_key=cookie_key(),
                            cookie_expiry_days=ui.COOKIE_EXPIRY_DAYS, login_sleep_time=0, auto_hash=False)
