@@ -238,13 +238,13 @@ def _seed_calls(db) -> int:
                       "started_at": e["created_at"] - timedelta(seconds=seconds), "ended_at": e["created_at"],
                       "billed_seconds": seconds, "cost_paise": int(e["amount"])})
         c = batch[-1]  # listed under its day, as services.calls.days.note does
-        by_day.setdefault(call_days.key(HEAVY, clock.as_utc(c["started_at"]).date()), []).append(call_days.entry(c))
+        by_day.setdefault(clock.as_utc(c["started_at"]).date(), []).append(call_days.entry(c))
         if len(batch) >= BATCH:
             db.calls.insert_many(batch)
             n, batch = n + len(batch), []
     if batch:
         db.calls.insert_many(batch)
-    db[call_days.COLL].insert_many([{"_id": k, "c": v} for k, v in by_day.items()])
+    db[call_days.COLL].insert_many([d for day, v in by_day.items() for d in call_days.chunks(HEAVY, day, v)])
     return n + len(batch)
 
 

@@ -3,11 +3,13 @@ whatever crashes and retries happen; pages across days, filters and budgets that
 backfill of a database from before the index."""
 from __future__ import annotations
 
+import multiprocessing as mp
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services import calls, clock, ledger
+from services import calls, clock, db as dbmod, ledger
 from services.calls import days
 from services.errors import InvalidInput
 
@@ -119,6 +121,65 @@ def test_backfill_lists_the_calls_of_a_database_from_before_the_index(db, clockw
     assert days.backfill(db) == 0            # once
     clockwork[0] = T0 + timedelta(hours=36)
     assert walk(db, "asha")[0][0] == placed[-1]
+
+
+def bare_call(uid, i, at=T0):
+    """A call document as days.note reads it (no wallet, no ledger: the index alone)."""
+    return {"_id": f"{uid}-{i:05d}", "user_id": uid, "started_at": at + timedelta(seconds=i), "to_number": "+91",
+            "campaign_id": None}
+
+
+def chunk_sizes(db, uid, day):
+    docs = sorted(db[days.COLL].find({"_id": {"$gte": days.key(uid, day), "$lt": days.key(uid, day) + "$"}}),
+                  key=lambda d: int(d["_id"].partition("#")[2] or 0))
+    return [(d["n"], len(d["c"])) for d in docs]
+
+
+def test_a_busy_day_grows_in_bounded_chunks_and_reads_back_whole(edb):
+    n = 2 * days.CAP + 7  # a note re-encodes its chunk: one growing document made each call slower than the last
+    for i in range(n):
+        days.note(edb, bare_call("asha", i))
+    days._open.clear()                                   # a fresh process finds the open chunk
+    days.note(edb, bare_call("asha", n))
+    days.note(edb, bare_call("asha", 3))                 # a repeat: written again (into the open chunk), read once
+    assert chunk_sizes(edb, "asha", T0.date()) == [(days.CAP, days.CAP)] * 2 + [(9, 9)]
+    got = days.day_entries(edb, "asha", T0.date())
+    assert [e[1] for e in got] == [f"asha-{i:05d}" for i in range(n, -1, -1)]
+
+
+def _note_many(path, uid, lo, hi, start):
+    db = dbmod.open_db(uri="", name="wallet", path=path)
+    start.wait(60)
+    try:
+        for i in range(lo, hi):
+            days.note(db, bare_call(uid, i))
+    finally:
+        dbmod.client_of(db).close()
+
+
+def test_threads_and_processes_noting_one_day_list_every_call_once(tmp_path):
+    path = str(tmp_path / "days.sqlite")
+    db = dbmod.open_db(uri="", name="wallet", path=path)
+    ctx = mp.get_context("spawn")
+    start = ctx.Barrier(4)
+    procs = [ctx.Process(target=_note_many, args=(path, "asha", 60 * k, 60 * (k + 1), start)) for k in (0, 1)]
+    threads = [threading.Thread(target=_note_many, args=(path, "asha", 60 * k, 60 * (k + 1), start)) for k in (2, 3)]
+    for w in procs + threads:
+        w.start()
+    for w in procs + threads:
+        w.join(300)
+    assert [p.exitcode for p in procs] == [0, 0]
+    sizes = chunk_sizes(db, "asha", T0.date())
+    assert all(listed <= n <= days.CAP for n, listed in sizes) and all(n == days.CAP for n, _ in sizes[:-1])
+    assert sorted(e[1] for e in days.day_entries(db, "asha", T0.date())) == [f"asha-{i:05d}" for i in range(240)]
+
+
+def test_backfill_writes_a_busy_day_in_chunks(db):
+    db[days.COLL].delete_many({})  # as a database from before the index
+    db.calls.insert_many([bare_call("asha", i) for i in range(days.CAP + 1)])
+    assert days.backfill(db) == days.CAP + 1
+    assert chunk_sizes(db, "asha", T0.date()) == [(days.CAP, days.CAP), (1, 1)]
+    assert len(days.day_entries(db, "asha", T0.date())) == days.CAP + 1
 
 
 def test_malformed_cursors_are_refused():

@@ -1,22 +1,30 @@
-"""Each customer's calls by day: one document per user and UTC day that lists the calls started that day,
+"""Each customer's calls by day: documents per user and UTC day that list the calls started that day,
 so a page of call history is a few reads by `_id` (the day, then its calls) instead of a query over the
 calls collection. On the embedded engine every query other than by `_id` reads the whole collection: a
 one-day window of one user's calls cost 0.6 s at 100k calls, a page of history two or three of them.
 
-A day is `{"_id": "<user>:<YYYY-MM-DD>", "c": [[started_ms, call_id, to_number, campaign_id], ...]}`.
+A day is a run of chunks `{"_id": "<user>:<YYYY-MM-DD>[#k]", "n": ..., "c": [[started_ms, call_id,
+to_number, campaign_id], ...]}` of at most CAP entries: an update re-encodes its whole document (7 ms at
+30 entries, 76 ms at 500, 308 ms at 2,000), so one document per day made each call start of a busy
+campaign day slower than the last. Chunk k+1 is opened only once chunk k is full (`n`, which only grows,
+reaches CAP), so a reader stops at the first chunk that is not full.
+
 An entry is added right after its call is inserted, again when a refused or failed call starts over
 (under its new start time: the old entry no longer matches the call and is skipped), and by recovery
-for a call a crash left without one. `$addToSet` makes each repeat a no-op. Databases from before this
-index are filled once by `backfill` (services.db.ensure_schema).
+for a call a crash left without one. A repeat is a no-op within a chunk and dropped by the reader
+across chunks. Databases from before this index are filled once by `backfill` (services.db.ensure_schema).
 """
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+from pymongo.errors import DuplicateKeyError
+
 from services import clock
 from services.db import client_of, insert_new
 
 COLL = "call_days"
+CAP = 50  # entries per chunk: a note costs about a bare write up to here
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _FILLED = "~backfilled"  # the marker of a finished backfill (no user id has "~" followed by no ":")
 
@@ -30,24 +38,54 @@ def from_ms(n: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=n)
 
 
-def key(user_id: str, day: date) -> str:
-    return f"{user_id}:{day.isoformat()}"
+def key(user_id: str, day: date, chunk: int = 0) -> str:
+    base = f"{user_id}:{day.isoformat()}"
+    return base if chunk == 0 else f"{base}#{chunk}"
 
 
 def entry(call: dict) -> list:
     return [ms(call["started_at"]), call["_id"], call.get("to_number") or "", call.get("campaign_id")]
 
 
+_open: dict[tuple, int] = {}  # (database, user, day) -> the chunk this process last wrote to
+
+
 def note(db, call: dict) -> None:
-    """List `call` under the day it started (idempotent)."""
-    day = clock.as_utc(call["started_at"]).date()
-    db[COLL].update_one({"_id": key(call["user_id"], day)}, {"$addToSet": {"c": entry(call)}}, upsert=True)
+    """List `call` under the day it started: one guarded write into the day's open chunk."""
+    user, day, e = call["user_id"], clock.as_utc(call["started_at"]).date(), entry(call)
+    k_open = (db.name, id(client_of(db)), user, day)
+    k = _open.get(k_open, 0)
+    for _ in range(10_000):  # a day of 500,000 calls; a loop that cannot end is worse than an error
+        try:
+            db[COLL].update_one({"_id": key(user, day, k), "n": {"$lt": CAP}},
+                                {"$addToSet": {"c": e}, "$inc": {"n": 1}}, upsert=True)
+        except DuplicateKeyError:  # chunk k exists and is full, or another process has just opened it
+            doc = db[COLL].find_one({"_id": key(user, day, k)}, {"n": 1})
+            if doc is not None and doc.get("n", CAP) >= CAP:  # (no "n": a day listed before chunks, taken as full)
+                k += 1
+            continue
+        _open[k_open] = k
+        return
+    raise RuntimeError(f"call day {key(user, day)} has no open chunk")
 
 
 def day_entries(db, user_id: str, day: date) -> list[list]:
     """The day's entries, newest first."""
-    doc = db[COLL].find_one({"_id": key(user_id, day)})
-    return sorted((e for e in (doc or {}).get("c") or []), key=lambda e: (e[0], e[1]), reverse=True)
+    found: dict[tuple, list] = {}
+    k = 0
+    while (doc := db[COLL].find_one({"_id": key(user_id, day, k)})) is not None:
+        found.update(((e[0], e[1]), e) for e in doc.get("c") or [])
+        if doc.get("n", CAP) < CAP:  # a chunk that is not full is the day's last
+            break
+        k += 1
+    return sorted(found.values(), key=lambda e: (e[0], e[1]), reverse=True)
+
+
+def chunks(user_id: str, day: date, entries: list[list]) -> list[dict]:
+    """A whole day written at once (backfill, benchmark seeding): full chunks, then the open one."""
+    entries = sorted(entries, key=lambda e: (e[0], e[1]))
+    return [{"_id": key(user_id, day, i // CAP), "n": len(entries[i:i + CAP]), "c": entries[i:i + CAP]}
+            for i in range(0, len(entries), CAP)]
 
 
 _first: dict[tuple, date] = {}  # (database, user) -> the first day they called: it never moves
@@ -64,7 +102,7 @@ def first_day(db, user_id: str) -> date | None:
                 .sort("_id", 1).limit(1))
     if not docs:
         return None  # not remembered: the first call may come at any moment
-    _first[k] = date.fromisoformat(docs[0]["_id"].rsplit(":", 1)[1])
+    _first[k] = date.fromisoformat(docs[0]["_id"].rsplit(":", 1)[1][:10])  # a day's chunk 0 sorts first
     return _first[k]
 
 
@@ -77,19 +115,21 @@ def backfill(db, batch: int = 2000) -> int:
     """List every call of a database from before this index, once; returns the number listed."""
     if db[COLL].find_one({"_id": _FILLED}) is not None:
         return 0
-    days: dict[str, list] = {}
+    days: dict[tuple, list] = {}
     n = 0
     for call in db.calls.find({}, {"user_id": 1, "started_at": 1, "to_number": 1, "campaign_id": 1},
                               batch_size=batch):
         if call.get("started_at") is None or not call.get("user_id"):
             continue
-        days.setdefault(key(call["user_id"], clock.as_utc(call["started_at"]).date()), []).append(entry(call))
+        days.setdefault((call["user_id"], clock.as_utc(call["started_at"]).date()), []).append(call)
         n += 1
-    for k, entries in days.items():
-        # A new day whole (an $addToSet of a thousand entries compares each with all: minutes at 100k calls);
-        # a day a running start has just listed merges.
-        if not insert_new(db[COLL], {"_id": k, "c": entries}):
-            db[COLL].update_one({"_id": k}, {"$addToSet": {"c": {"$each": entries}}})
+    for (user, day), found in days.items():
+        # A new day in whole chunks; a day a running start has just listed takes its calls one by one.
+        if db[COLL].find_one({"_id": key(user, day)}, {"_id": 1}) is not None or \
+                not all(insert_new(db[COLL], d) for d in chunks(user, day, [entry(c) for c in found])):
+            for c in found:
+                note(db, dict(c, user_id=user))
     insert_new(db[COLL], {"_id": _FILLED, "calls": n, "at": clock.now()})  # another process may have too
     _first.clear()
+    _open.clear()
     return n
