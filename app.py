@@ -112,10 +112,24 @@ def sign_in_form() -> None:
     except (AuthError, Forbidden) as exc:
         st.error(exc.message, icon=":material/lock:")
     else:
-        # The app appears on the cookie component's rerun, once the cookie is stored (st.rerun() here would
-        # drop the cookie; drawing the app in this run let a reload beat it).
+        st.session_state[COOKIE_PENDING] = True  # written by keep_cookie() on the runs that follow
+        st.rerun()
+
+
+COOKIE_PENDING = "_cookie_pending"  # signed in, and the browser has not yet confirmed the session cookie
+
+
+def keep_cookie() -> None:
+    """Write the session cookie on every run until its component reports it stored. A rerun that comes
+    before the component has run in the browser unmounts it, and the write is lost: a reload then signs
+    the person out. Drawn in the sidebar, at the same place every run, so a run that comes after it has
+    reported does not mount it again."""
+    if not st.session_state.get(COOKIE_PENDING) or not st.session_state.get("authentication_status"):
+        return  # (signed out in this very run: the sidebar's button comes first)
+    with st.sidebar:
         auth.cookie_controller.set_cookie()
-        st.success("Signed in. Opening your dashboard…")
+    if auth.cookie_controller.cookie_model.cookie_manager.written:
+        del st.session_state[COOKIE_PENDING]
 
 
 def sign_up_form() -> None:
@@ -160,14 +174,21 @@ def sidebar(user: dict) -> None:
 
 
 class CookieWriter(CookieManager):
-    """The library's cookie manager without its "getAll" component. streamlit-authenticator reads the
-    session cookie from st.context.cookies; the stock manager also mounts a component on every page load
-    whose first report reruns the script a moment later, and under load that rerun raced the person:
-    a Login click lost its cookie write (a reload then signed them out), a page link bounced back."""
+    """The library's cookie manager without its "getAll" component, and with a write that reports back.
+    streamlit-authenticator reads the session cookie from st.context.cookies; the stock manager also
+    mounts a component on every page load whose first report reruns the script a moment later, and under
+    load that rerun raced the person (a Login click lost its cookie write, a page link bounced back)."""
 
     def __init__(self) -> None:  # not super().__init__(): that mounts the component
         self.cookie_manager = cookie_component  # set() and delete() still write through it
         self.cookies = dict(st.context.cookies)
+        self.written = False
+
+    def set(self, cookie, val, key="set", expires_at=None, **_):
+        self.written = self.cookie_manager(method="set", cookie=cookie, value=val, key=key, default=False,
+                                           options={"path": "/", "expires": expires_at.isoformat(),
+                                                    "sameSite": "strict"})
+        self.cookies[cookie] = val
 
     def delete(self, cookie, key="delete"):
         self.cookies.setdefault(cookie, "")  # a cookie written in this session is not in st.context yet
@@ -198,8 +219,6 @@ if st.session_state.get("authentication_status"):
 if me is None:
     # Every page is registered (hidden) so a deep link such as the payment callback's /wallet?... keeps
     # its URL through sign-in, but nothing except the sign-in form runs until someone is signed in.
-    # After a successful sign-in the app appears on the cookie component's rerun, once the cookie is
-    # stored (st.rerun() here would drop the cookie; drawing the app in this run let a reload beat it).
     signin = st.Page(sign_in_page, title="Sign in", icon=":material/login:", url_path="signin", default=True)
     st.navigation([signin] + [p for ps in navigation_for(None).values() for p in ps], position="hidden")
     sign_in_page()
@@ -212,4 +231,5 @@ else:
                    url_path="home", default=True, visibility="hidden")
     page = st.navigation({"": [home], **nav})
     sidebar(me)
+    keep_cookie()
     page.run()
