@@ -24,7 +24,7 @@ from services import clock
 from services.db import client_of, insert_new
 
 COLL = "call_days"
-CAP = 50  # entries per chunk: a note costs about a bare write up to here
+CAP = 100  # entries per chunk: a note re-encodes its chunk, a reader pays a round trip per chunk
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _FILLED = "~backfilled"  # the marker of a finished backfill (no user id has "~" followed by no ":")
 
