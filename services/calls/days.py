@@ -64,6 +64,8 @@ def note(db, call: dict) -> None:
             if doc is not None and doc.get("n", CAP) >= CAP:  # (no "n": a day listed before chunks, taken as full)
                 k += 1
             continue
+        if len(_open) >= 10_000:  # a key per user and day: a long-lived process forgets the old ones
+            _open.clear()
         _open[k_open] = k
         return
     raise RuntimeError(f"call day {key(user, day)} has no open chunk")
