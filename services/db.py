@@ -94,7 +94,14 @@ def _private_sqlite(path) -> None:
     path = str(path)
     if path == ":memory:" or path.startswith("file:"):
         return
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE))
+    # Never open and close a file that exists: closing any descriptor of a file drops every POSIX lock
+    # this process holds on it, SQLite's included (sqlite.org/howtocorrupt.html, 2.2). A process opening
+    # its second connection did exactly that, and another process's checkpoint then truncated pages
+    # under a live reader ("disk I/O error", SQLITE_IOERR_SHORT_READ, after a SIGKILL test's restarts).
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, PRIVATE_FILE))
+    except FileExistsError:
+        pass
     for p in (path, path + "-wal", path + "-shm"):
         try:
             if stat.S_IMODE(os.stat(p).st_mode) != PRIVATE_FILE:
