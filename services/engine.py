@@ -12,8 +12,28 @@ string `_id` lookups.
    already given. A string `_id` is stored under exactly one key (`repr` of the string), so a miss there
    is final; a hit is checked against the whole filter. Other `_id` types (numbers compare across
    int/float/Decimal) keep the engine's own path.
+3. It delivers no change events. mongoeco's SQLite engine keeps a transactional outbox for change streams,
+   and after every write each client dispatches it: it takes a lease (a write and a commit), starts a
+   heartbeat thread, reads the outbox, checkpoints each event (a commit each, every other process's
+   events included) and releases the lease (another commit). The wallet never watches a collection, so
+   that was four extra commits and a thread per write: a guarded update went from 4.5 ms to 1.8 ms
+   without it, and two processes no longer replay each other's writes. The outbox would still get one
+   row per write all the same (a "gap" marker, built from the whole document serialized once more and
+   hashed); writes are therefore made with publication disabled, which skips it. `watch()` is not
+   supported.
+4. Writers queue on a lock file. SQLite makes a writer that finds the file locked sleep and retry (1, 2,
+   5 ... 100 ms), so two API workers writing at once spent most of a lock's wait asleep after it was
+   free: with two processes a guarded update ran slower in total than with one. Each write transaction
+   now first takes an exclusive `flock` on `<file>-writer`, which the kernel hands to the next waiter
+   the moment it is let go; SQLite's own lock and busy timeout stay underneath, for any other writer.
 """
 from __future__ import annotations
+
+import asyncio
+import dataclasses
+import fcntl
+import os
+import threading
 
 from services import config
 
@@ -38,6 +58,20 @@ def string_id(plan) -> str | None:
     return None
 
 
+def _quiet(context):
+    """`context` with change publication disabled (no outbox row: nobody reads the outbox)."""
+    from mongoeco.core.operation_context import ChangePublicationPolicy
+    return None if context is None else context.derive(publication=ChangePublicationPolicy.DISABLED)
+
+
+def _rebound(operation, context, quiet):
+    """`operation` bound to `quiet` where it was bound to `context` (the engine re-binds it and refuses a
+    second, different context)."""
+    if context is None or getattr(operation, "context", None) is not context:
+        return operation
+    return dataclasses.replace(operation, context=quiet)
+
+
 def _build():
     from mongoeco.core.filtering import QueryEngine
     from mongoeco.core.projections import apply_projection
@@ -48,6 +82,43 @@ def _build():
     from services.db import _private_sqlite
 
     class PatientSQLiteEngine(SQLiteEngine):
+        capabilities = dataclasses.replace(SQLiteEngine.capabilities, change_delivery="none")
+
+        # 5. The sync client drives these operations inline, without an event loop; the engine then does
+        # the work in the calling thread instead of handing it to its thread pool and waiting.
+        # Only these three: reads and the *_many writes scan through an iterator that asks for the loop.
+        sync_inline_collection_operations = frozenset({"insert_one", "insert_many", "update_one"})
+
+        async def _run_blocking(self, func, /, *args, **kwargs):
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # driven inline by the sync client: nothing else runs on this thread
+                return func(*args, **kwargs)
+            return await super()._run_blocking(func, *args, **kwargs)
+
+        async def insert_document(self, *args, operation_context=None, **kwargs):
+            return await super().insert_document(*args, operation_context=_quiet(operation_context), **kwargs)
+
+        async def insert_documents(self, *args, operation_context=None, **kwargs):
+            return await super().insert_documents(*args, operation_context=_quiet(operation_context), **kwargs)
+
+        async def update_with_operation(self, db_name, coll_name, operation, *args, operation_context=None,
+                                        **kwargs):
+            quiet = _quiet(operation_context)
+            return await super().update_with_operation(
+                db_name, coll_name, _rebound(operation, operation_context, quiet), *args, operation_context=quiet,
+                **kwargs)
+
+        async def delete_with_operation(self, db_name, coll_name, operation, *args, operation_context=None,
+                                        **kwargs):
+            quiet = _quiet(operation_context)
+            return await super().delete_with_operation(
+                db_name, coll_name, _rebound(operation, operation_context, quiet), *args, operation_context=quiet,
+                **kwargs)
+
+        async def merge_document(self, *args, operation_context=None, **kwargs):
+            return await super().merge_document(*args, operation_context=_quiet(operation_context), **kwargs)
+
         def _create_sqlite_connection(self):
             _private_sqlite(self._path)
             conn = super()._create_sqlite_connection()
@@ -55,6 +126,38 @@ def _build():
             if config.get().sqlite_sync == "full":
                 conn.execute("PRAGMA synchronous = FULL")
             return conn
+
+        @property
+        def _writer(self) -> WriterLock:
+            lock = self.__dict__.get("_writer_lock")
+            if lock is None:
+                lock = self.__dict__["_writer_lock"] = WriterLock(self._path)
+            return lock
+
+        def _begin_write(self, conn, context):
+            outer = not (conn.in_transaction or self._session_runtime.session_owns_transaction(context))
+            if outer:
+                self._writer.acquire()
+            try:
+                super()._begin_write(conn, context)
+            except BaseException:
+                if outer:
+                    self._writer.release()
+                raise
+
+        def _commit_write(self, conn, context):
+            try:
+                super()._commit_write(conn, context)
+            finally:
+                if not conn.in_transaction:
+                    self._writer.release()
+
+        def _rollback_write(self, conn, context):
+            try:
+                super()._rollback_write(conn, context)
+            finally:
+                if not conn.in_transaction:
+                    self._writer.release()
 
         def _by_string_id(self, db_name, coll_name, plan, context=None):
             """(storage key, document) of the one document a string-`_id` filter can match, or None."""
@@ -104,3 +207,30 @@ def _build():
             return super()._open_scan_documents_sync(reader)
 
     return PatientSQLiteEngine
+
+
+class WriterLock:
+    """An exclusive `flock` on `<sqlite file>-writer`, held by one write transaction at a time of this
+    engine (a no-op for an in-memory database). Releasing what is not held does nothing: a commit that
+    fails is followed by a rollback, and both let go."""
+
+    def __init__(self, path: str):
+        self._path = None if path == ":memory:" or str(path).startswith("file:") else f"{path}-writer"
+        self._fd: int | None = None
+        self._held = False
+        self._guard = threading.Lock()
+
+    def acquire(self) -> None:
+        if self._path is None:
+            return
+        with self._guard:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600)
+            fd = self._fd
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            fcntl.flock(self._fd, fcntl.LOCK_UN)

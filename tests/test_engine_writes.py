@@ -1,13 +1,118 @@
-"""services/db.py `_private_sqlite`: opening another connection never drops this process's SQLite locks."""
+"""The embedded engine's write path (services/engine.py, points 3-5; services/db.py `_private_sqlite`):
+no change-event outbox, writers queued on a lock file and never left holding it (writes run inline from
+the sync client), and opening another connection never drops this process's SQLite locks."""
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import stat
 import subprocess
 import sys
+import threading
+
+import pytest
+from pymongo.errors import DuplicateKeyError
 
 from services import db as dbmod
+
+
+def _client(path: str, engine_class):
+    from mongoeco import MongoClient
+    return MongoClient(engine_class(path, aggregation_materialization_limit=None))
+
+
+@pytest.fixture
+def edb(tmp_path):
+    path = str(tmp_path / "w.sqlite")
+    client = _client(path, dbmod._patient_engine())
+    yield client["t"], path
+    client.close()
+
+
+def _writes(db) -> None:
+    db.w.insert_many([{"_id": f"d{i}", "v": 0} for i in range(5)])
+    for i in range(20):
+        assert db.w.update_one({"_id": "d1", "v": i}, {"$set": {"v": i + 1}}).modified_count == 1
+    db.w.insert_one({"_id": "x"})
+    db.w.delete_one({"_id": "x"})
+    db.w.update_many({}, {"$inc": {"n": 1}})
+    db.w.update_one({"_id": "up"}, {"$inc": {"n": 1}}, upsert=True)
+    assert db.w.find_one({"_id": "d1"}) == {"_id": "d1", "v": 20, "n": 1}
+    assert db.w.count_documents({}) == 6
+
+
+def _outbox(path: str) -> tuple[int, int]:
+    """(change events recorded, change consumers registered) in the file (an event's identity row stays
+    after the event itself is delivered and trimmed)."""
+    with sqlite3.connect(path) as c:
+        tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        count = lambda t: c.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] if t in tables else 0  # noqa: E731
+        return count("change_outbox_identities"), count("change_outbox_consumers")
+
+
+def test_writes_keep_no_change_events(edb, tmp_path):
+    db, path = edb
+    _writes(db)
+    assert _outbox(path) == (0, 0)
+    # mongoeco's own engine, same writes: an event recorded per write (its consumer, dispatching them after
+    # each write, is unregistered when the client closes)
+    from mongoeco.engines import SQLiteEngine
+    plain = _client(str(tmp_path / "plain.sqlite"), SQLiteEngine)
+    _writes(plain["t"])
+    plain.close()
+    events, _ = _outbox(str(tmp_path / "plain.sqlite"))
+    assert events >= 20
+
+
+def _held_elsewhere(path: str) -> bool:
+    """Whether another owner holds the writer lock (a new open file description asks without waiting)."""
+    fd = os.open(path + "-writer", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def test_a_write_waits_for_the_writer_lock_then_goes_at_once(edb):
+    db, path = edb
+    db.w.insert_many([{"_id": "a", "v": 0}])
+    assert stat.S_IMODE(os.stat(path + "-writer").st_mode) == 0o600
+    fd = os.open(path + "-writer", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another writer (another process, as flock sees it) is in a write
+    done = threading.Event()
+    t = threading.Thread(target=lambda: (db.w.update_one({"_id": "a"}, {"$set": {"v": 1}}), done.set()))
+    t.start()
+    try:
+        assert not done.wait(0.5)  # queued on the lock file, not failed
+        with sqlite3.connect(path) as c:  # and not written (a reader never waits for the writer lock)
+            docs = [r[0].replace(" ", "") for r in c.execute("SELECT document FROM documents WHERE coll_name = 'w'")]
+            assert len(docs) == 1 and '"v":0' in docs[0], docs
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    assert done.wait(30)
+    t.join()
+    assert db.w.find_one({"_id": "a"})["v"] == 1
+    assert not _held_elsewhere(path)
+
+
+def test_a_failed_write_lets_go_of_the_writer_lock(edb):
+    db, path = edb
+    db.w.insert_many([{"_id": "a", "v": 0}])
+    with pytest.raises(DuplicateKeyError):
+        db.w.insert_one({"_id": "a"})
+    assert not _held_elsewhere(path)
+    db.w.create_index("k", unique=True)
+    db.w.update_one({"_id": "a"}, {"$set": {"k": 1}})
+    with pytest.raises(DuplicateKeyError):  # found inside the write, after the lock was taken
+        db.w.update_one({"_id": "b"}, {"$set": {"k": 1}}, upsert=True)
+    assert not _held_elsewhere(path)
+    assert db.w.update_one({"_id": "a", "v": 0}, {"$set": {"v": 1}}).modified_count == 1
+    assert not _held_elsewhere(path)
 
 
 _PROBE = """
