@@ -186,3 +186,18 @@ def test_malformed_cursors_are_refused():
     for bad in ("nonsense", "2026-13-01T00:00:00|c1", "2026-11-20T00:00:00|bad id!"):
         with pytest.raises(InvalidInput):
             calls.history(None, "asha", before=bad)
+
+
+def test_entries_are_stored_as_strings_and_chunks_of_lists_still_read(edb):
+    """An entry is one string (a note re-encodes its chunk, and the engine encodes a list element by
+    element); chunks written before then hold lists and read the same."""
+    legacy = [[days.ms(T0 + timedelta(seconds=i)), f"asha-{i:05d}", "+919876500001", "cmp1" if i else None]
+              for i in range(2)]
+    edb[days.COLL].insert_many([{"_id": days.key("asha", T0.date()), "n": 2, "c": legacy}])
+    call = dict(bare_call("asha", 2), to_number="+919876500002", campaign_id="cmp2")
+    days.note(edb, call)
+    stored = edb[days.COLL].find_one({"_id": days.key("asha", T0.date())})["c"]
+    assert stored[:2] == legacy and stored[2] == f"{days.ms(call['started_at'])}|asha-00002|cmp2|+919876500002"
+    assert days.parse(stored[2]) == [days.ms(call["started_at"]), "asha-00002", "+919876500002", "cmp2"]
+    assert days.day_entries(edb, "asha", T0.date()) == [days.parse(e) for e in reversed(stored)]
+    assert days.parse(days.entry(bare_call("ravi", 1)))[3] is None  # no campaign reads back as None
