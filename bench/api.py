@@ -59,7 +59,8 @@ def _pct(values: list[float], p: float) -> float:
 
 
 class Server:
-    """`uvicorn api.main:app` as `make api` runs it, on a temp data dir and a free port."""
+    """The API as `make api` runs it (`python -m api.serve`: uvicorn, a socket per process), on a temp data
+    dir and a free port."""
 
     def __init__(self, data_dir: str, sandbox_url: str | None, workers: int = 1):
         self.port = _free_port()
@@ -71,7 +72,7 @@ class Server:
             env["RAZORPAY_SANDBOX_URL"] = sandbox_url
         self.log = open(Path(data_dir) / "uvicorn.log", "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(self.port),
+            [sys.executable, "-m", "api.serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
             cwd=str(ROOT), env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 180  # workers import the app one after another on a loaded machine

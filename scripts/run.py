@@ -1,7 +1,7 @@
 """`make run`: prepare the database, then start what the product is made of, on 127.0.0.1.
 
 - the Razorpay sandbox (only when no Razorpay keys are configured: "Sandbox — no real money"),
-- the REST API (uvicorn api.main:app; Razorpay's webhooks land there),
+- the REST API (api.serve: uvicorn processes on api.main:app; Razorpay's webhooks land there),
 - the worker (recovery, payment reconciliation and low-balance alerts on a schedule),
 - the local SMTP sink (only when no SMTP server is configured: alert e-mails land there),
 - the Streamlit dashboard.
@@ -124,7 +124,7 @@ def start_all(sup: Supervisor, cfg: config.Config, only_api: bool) -> bool:
                   f"http://127.0.0.1:{cfg.sandbox_port}/sandbox/health")
     if not only_api:
         start_smtp_sink(sup, cfg)  # first: the API and the dashboard learn where it is
-    sup.start("api", [py, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(cfg.api_port),
+    sup.start("api", [py, "-m", "api.serve", "--host", "127.0.0.1", "--port", str(cfg.api_port),
                       "--workers", str(cfg.api_workers),  # API_WORKERS: one process per core by default
                       "--log-level", "warning"], f"http://127.0.0.1:{cfg.api_port}/api/health")
     if not only_api:
