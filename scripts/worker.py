@@ -36,11 +36,22 @@ def tick(db) -> dict:
     return out
 
 
+def did_something(result) -> bool:
+    """Whether a tick's result records any work (a count, a flag, a list or a dict of them)."""
+    if isinstance(result, dict):
+        return any(did_something(v) for v in result.values())
+    if isinstance(result, (list, tuple, set)):
+        return bool(result)
+    return bool(result) if isinstance(result, (int, float)) else result is not None
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
     db = dbmod.get_db()
     while True:
-        log.info("%s", tick(db))
+        out = tick(db)
+        # A quiet tick every 30 s would bury the ticks that did something: those only at DEBUG.
+        log.log(logging.INFO if did_something(out) else logging.DEBUG, "%s", out)
         time.sleep(config.get().worker_interval_seconds)
 
 
