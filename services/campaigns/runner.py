@@ -193,7 +193,7 @@ class _Run:
     def _start(self, number: str, cid: str) -> dict:
         """Start the item's call at the campaign's tariff, covering its expected length in full; wait a
         while for a slot when the customer's other calls hold every simultaneous-call slot."""
-        camp, waited = self.camp, 0.0
+        camp, waited = self.camp, 0
         while True:
             try:
                 return calls.start_call(self.db, self.uid, number, camp["kb_id"], int(camp["max_minutes"]),
@@ -202,7 +202,7 @@ class _Run:
             except TooManyCalls as exc:
                 if waited >= THROTTLE_WAIT_SECONDS or self.stopped.is_set():
                     raise
-                pause = min(float(exc.retry_after or 1), 1.0)
+                pause = min(exc.retry_after or 1, 1)  # whole seconds (RETRY_AFTER_SECONDS)
                 time.sleep(pause)
                 waited += pause
 
