@@ -50,19 +50,23 @@ def run(host: str, port: int, workers: int, log_level: str = "info", access_log:
         return
     _check_free(host, port)
     ctx = multiprocessing.get_context("spawn")  # a fresh interpreter each: no database handle crosses a fork
-    args = (host, port, log_level, access_log, True)
-    procs = [ctx.Process(target=serve, args=args, name=f"api-{i}") for i in range(workers)]
-    for p in procs:
+
+    def start(name: str):
+        p = ctx.Process(target=serve, args=(host, port, log_level, access_log, True), name=name)
         p.start()
-    stopping = []
+        return p
+
+    procs = [start(f"api-{i}") for i in range(workers)]
+    stopping: list[bool] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.append(True))
     while not stopping:
-        for i, p in enumerate(procs):
-            if not p.is_alive() and not stopping:
-                procs[i] = ctx.Process(target=serve, args=args, name=p.name)
-                procs[i].start()
+        procs = [p if p.is_alive() or stopping else start(p.name) for p in procs]
         time.sleep(0.5)
+    _stop(procs)
+
+
+def _stop(procs) -> None:
     for p in procs:
         p.terminate()  # uvicorn shuts down gracefully on SIGTERM
     deadline = time.monotonic() + 20
