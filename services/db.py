@@ -90,7 +90,7 @@ def write_private(path: str | os.PathLike, text: str) -> None:
 
 def _private_sqlite(path) -> None:
     """Create the SQLite file 0600 before SQLite opens it (its -wal and -shm take the same mode), and
-    fix the mode of any of the three made before this rule."""
+    fix the mode of any of them made before this rule (and of the writer lock file beside them)."""
     path = str(path)
     if path == ":memory:" or path.startswith("file:"):
         return
@@ -102,7 +102,7 @@ def _private_sqlite(path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, PRIVATE_FILE))
     except FileExistsError:
         pass
-    for p in (path, path + "-wal", path + "-shm"):
+    for p in (path, path + "-wal", path + "-shm", path + "-writer"):  # -writer: services/engine.py WriterLock
         try:
             if stat.S_IMODE(os.stat(p).st_mode) != PRIVATE_FILE:
                 os.chmod(p, PRIVATE_FILE)
