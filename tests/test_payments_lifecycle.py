@@ -325,7 +325,7 @@ def test_a_refund_whose_webhook_never_came_is_found_by_the_daily_reconciliation(
     _, paid = paid_recharge(db, server, receiver)
     receiver.reset(db, "collect")  # the refund's webhooks are lost
     control(server, f"payments/{paid['payment_id']}/refund", amount=10000)  # made on Razorpay's dashboard
-    today = clock.now().date()
+    today = clock.today()  # the business day (IST): from 18:30 UTC it is the next UTC date's
     tomorrow = clock.now() + timedelta(days=1)
     monkeypatch.setattr(clock, "now", lambda: tomorrow)
     report = payments.reconcile_day(db, today)
@@ -398,10 +398,12 @@ def test_daily_reconciliation_matches_payments_and_credits_and_runs_once_a_day(e
         sb.pay_link(foreign["id"])
     ledger.post(db, "bob", key="razorpay:pay_NoSuchPayment0", type="credit", category="recharge", amount=700,
                 source="pay_NoSuchPayment0")
-    today = clock.now().date()
+    today = clock.today()  # the business day (IST), not the UTC date
     with pytest.raises(InvalidInput, match="not over"):
         payments.reconcile_day(db, today)
-    later = clock.now() + timedelta(days=1, hours=2)  # the worker's first tick an hour after the day ended
+    # The worker's first tick an hour after the day settled (its end + SETTLE_TIME): counted from the day's
+    # start, not from now, or a test run late in the day (after 22:00 IST) reconciles the next day.
+    later = clock.start_of_day(today) + timedelta(days=1, hours=2)
     monkeypatch.setattr(clock, "now", lambda: later)
     report = payments.run_daily(db)
     assert report["day"] == today.isoformat() and report["status"] == "done" and report["payments_checked"] == 122 and report["matched"] == 2
