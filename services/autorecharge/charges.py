@@ -140,7 +140,7 @@ def announce(db, cfg, m: dict, c: dict, notice: timedelta) -> dict:
     if order is None:
         payment_after = math.ceil((clock.now() + notice).timestamp())
         try:
-            order = gateway.call(cfg, "order.create", {
+            order = gateway.create_order(cfg, {
                 "amount": c["amount_paise"], "currency": "INR", "receipt": c["ref"], "payment_capture": True,
                 "notes": {"user_id": c["user_id"], "reference_id": c["ref"], "auto_recharge": c["_id"]},
                 "notification": {"token_id": m["token_id"], "payment_after": payment_after}})
@@ -159,7 +159,7 @@ def announce(db, cfg, m: dict, c: dict, notice: timedelta) -> dict:
 
 
 def find_order(cfg, ref: str) -> dict | None:
-    found = [o for o in gateway.call(cfg, "order.all", {"receipt": ref}).get("items") or []
+    found = [o for o in gateway.list_orders(cfg, {"receipt": ref}).get("items") or []
              if isinstance(o, dict) and o.get("receipt") == ref]
     return found[0] if found else None
 
@@ -167,7 +167,7 @@ def find_order(cfg, ref: str) -> dict | None:
 def debit(db, cfg, m: dict, c: dict) -> dict:
     """notified -> debiting (or failed): the order's payment if an earlier try made one, else the recurring
     payment now. The caller has checked that the mandate and its token allow it."""
-    pays = [p for p in gateway.call(cfg, "order.payments", c["order_id"]).get("items") or [] if isinstance(p, dict)]
+    pays = [p for p in gateway.list_order_payments(cfg, c["order_id"]).get("items") or [] if isinstance(p, dict)]
     live = [p for p in pays if p.get("status") in LIVE_PAYMENT and valid_id(p.get("id"))]
     if live:
         return set_state(db, c, DEBITING, payment_id=live[0]["id"], next_check_at=clock.now())
@@ -176,7 +176,7 @@ def debit(db, cfg, m: dict, c: dict) -> dict:
         return fail(db, c, failed[0])
     user = users.get(db, c["user_id"])
     try:
-        res = gateway.call(cfg, "payment.createRecurring", {
+        res = gateway.create_recurring_payment(cfg, {
             "email": user["email"], "contact": user.get("contact") or "", "amount": c["amount_paise"],
             "currency": "INR", "order_id": c["order_id"], "customer_id": m["customer_id"], "token": m["token_id"],
             "recurring": "1", "description": "Wallet auto-recharge",

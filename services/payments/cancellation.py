@@ -54,6 +54,6 @@ def _cancel_at_razorpay(db, cfg, rec: dict) -> dict | None:
         if rec.get("payment_link_id") is None:
             raise Conflict("This payment link is still being created at Razorpay; try again in a minute.")
     try:
-        return gateway.call(cfg, "payment_link.cancel", rec["payment_link_id"])
+        return gateway.cancel_payment_link(cfg, rec["payment_link_id"])
     except gateway.RazorpayRefused:
         return links.fetch_link(cfg, rec, rec["payment_link_id"])

@@ -62,7 +62,7 @@ def create_payment_link(db, user_id: str, amount, *, expire_in: timedelta | None
     elif not insert_new(db.payment_links, record):
         record = records.get(db, ref)  # an earlier attempt's record whose link Razorpay does not have
     try:
-        link = gateway.call(cfg, "payment_link.create", link_body(user, record))
+        link = gateway.create_payment_link(cfg, link_body(user, record))
         check_link(link, record)
     except gateway.FAILURES as exc:
         records.update(db, ref, {"last_error": str(exc)[:300]}, status="error_creating")
@@ -83,7 +83,7 @@ def _own_reference(db, cfg, ref: str) -> dict | None:
     if rec["status"] not in ("creating", "error_creating"):  # closed without a link: not made again
         raise PaymentUnavailable(DOWN_MESSAGE)
     try:
-        found = [x for x in gateway.call(cfg, "payment_link.all", {"reference_id": ref}).get("payment_links") or []
+        found = [x for x in gateway.list_payment_links(cfg, {"reference_id": ref}).get("payment_links") or []
                  if isinstance(x, dict) and x.get("reference_id") == ref]
         if not found:
             return None
@@ -158,12 +158,12 @@ def check_link(link: dict, record: dict) -> None:
 def fetch_link(cfg, rec: dict, plink: str) -> dict:
     """Razorpay's link, where each payment summary not credited yet that exceeds what is due is replaced
     by the payment itself: only its `fee` says whether a convenience fee explains the difference."""
-    link = gateway.call(cfg, "payment_link.fetch", plink)
+    link = gateway.fetch_payment_link(cfg, plink)
     due = rec["amount_paise"] - records.credited_total(rec) + charge.gst_of(rec)
     pays = []
     for p in link.get("payments") or []:
         pid = p.get("payment_id") if isinstance(p, dict) else None
         if valid_id(pid) and pid not in (rec.get("credited") or {}) and to_int(p.get("amount")) > due:
-            p = gateway.call(cfg, "payment.fetch", pid)
+            p = gateway.fetch_payment(cfg, pid)
         pays.append(p)
     return dict(link, payments=pays) if pays else link

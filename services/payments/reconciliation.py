@@ -106,7 +106,7 @@ def look_at_payments(db, cfg, rec: dict, pays: list) -> None:
 def _reconcile_link(db, cfg, rec: dict, base: dict) -> dict:
     ref = rec["_id"]
     if rec.get("payment_link_id") is None:  # the create's answer was lost: look it up by reference
-        found = [x for x in gateway.call(cfg, "payment_link.all", {"reference_id": ref}).get("payment_links") or []
+        found = [x for x in gateway.list_payment_links(cfg, {"reference_id": ref}).get("payment_links") or []
                  if isinstance(x, dict) and x.get("reference_id") == ref]
         if not found:
             return _not_created(db, rec, base)
@@ -131,7 +131,7 @@ def _attempts(cfg, link: dict) -> list:
     captured ones. Asked only once someone tried to pay (the order exists) and while it is still open."""
     if not link.get("order_id") or link.get("status") not in ("created", "partially_paid"):
         return []
-    return [p for p in gateway.call(cfg, "order.payments", link["order_id"]).get("items") or []
+    return [p for p in gateway.list_order_payments(cfg, link["order_id"]).get("items") or []
             if isinstance(p, dict)]
 
 
@@ -140,13 +140,13 @@ def _attempts(cfg, link: dict) -> list:
 def _reconcile_order(db, cfg, rec: dict, base: dict) -> dict:
     ref = rec["_id"]
     if rec.get("order_id") is None:  # the create's answer was lost: look it up by receipt
-        found = [o for o in gateway.call(cfg, "order.all", {"receipt": ref}).get("items") or []
+        found = [o for o in gateway.list_orders(cfg, {"receipt": ref}).get("items") or []
                  if isinstance(o, dict) and o.get("receipt") == ref]
         if not found:
             return _not_created(db, rec, base)
         records.update(db, ref, {"order_id": found[0]["id"]}, status="created")
         rec = records.get(db, ref)
-    pays = gateway.call(cfg, "order.payments", rec["order_id"]).get("items") or []
+    pays = gateway.list_order_payments(cfg, rec["order_id"]).get("items") or []
     credited_now = crediting.settle_order(db, rec, pays, source="reconcile")
     rec = records.get(db, ref)
     look_at_payments(db, cfg, rec, [p for p in pays if isinstance(p, dict) and p.get("status") != "failed"])

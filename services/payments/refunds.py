@@ -210,7 +210,7 @@ def _set(db, refund_id: str, **fields) -> None:
 
 def sync_payment(db, cfg, payment: dict, *, source: str = "reconcile") -> int:
     """Record every refund Razorpay lists for a payment entity (one call). Returns how many it lists."""
-    found = gateway.call(cfg, "payment.fetch_multiple_refund", payment["id"]).get("items") or []
+    found = gateway.list_payment_refunds(cfg, payment["id"]).get("items") or []
     for refund in found:
         if isinstance(refund, dict):
             record_quietly(db, refund, payment, source)

@@ -159,8 +159,8 @@ def _send(db, cfg, req: dict, p: dict) -> None:
     receipt (Razorpay answers 409 to a retry that races the first request)."""
     store.set_part(db, req, p["n"], status="sending", tries=int(p.get("tries") or 0) + 1, sent_at=clock.now())
     try:
-        refund = (_by_receipt(cfg, p) if p.get("tries") else None) or gateway.call(
-            cfg, "payment.refund", p["payment_id"], _body(req, p), headers={"X-Refund-Idempotency": p["receipt"]})
+        refund = (_by_receipt(cfg, p) if p.get("tries") else None) or gateway.refund_payment(
+            cfg, p["payment_id"], _body(req, p), idempotency_key=p["receipt"])
     except gateway.RazorpayRefused as exc:
         refund = _by_receipt(cfg, p)
         if refund is None:
@@ -178,7 +178,7 @@ def _body(req: dict, p: dict) -> dict:
 
 
 def _by_receipt(cfg, p: dict) -> dict | None:
-    found = gateway.call(cfg, "payment.fetch_multiple_refund", p["payment_id"], {"count": 100}).get("items") or []
+    found = gateway.list_payment_refunds(cfg, p["payment_id"], {"count": 100}).get("items") or []
     return next((r for r in found if isinstance(r, dict) and r.get("receipt") == p["receipt"]), None)
 
 
