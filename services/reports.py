@@ -336,8 +336,9 @@ def calls_csv(db, user_id: str, f, campaign_names: dict[str, str] | None = None)
     def cells(c: dict) -> list:
         return [clock.iso(c["started_at"]) if c.get("started_at") else "", c["call_id"], c["to_number"],
                 names.label(names.CALL_STATUS, c["status"]), names.label(names.OUTCOME, c.get("outcome")),
-                cn.get(c.get("campaign_id") or "", c.get("campaign_id") or ""), c["kb_id"], c.get("billed_seconds") or 0,
-                str(to_rupees(c["rate_paise"])), str(to_rupees(c.get("cost_paise") or 0)), call_note(c)]
+                cn.get(c.get("campaign_id") or "", c.get("campaign_id") or ""), c["kb_id"],
+                c.get("billed_seconds") or 0, str(to_rupees(c["rate_paise"])), str(to_rupees(c.get("cost_paise") or 0)),
+                call_note(c)]
     yield from csv_rows(calls.iter_history(db, user_id, f), columns=CALL_COLUMNS, cells=cells)
 
 

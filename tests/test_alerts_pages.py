@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
 from api.main import create_app
-from services import alerts, ledger, tokens
+from services import alerts, ledger, tokens, users
 from tests.alert_support import receiver, rzp, sink, wired  # noqa: F401
 from tests.test_dashboard import ROOT, adb, signed_in, texts  # noqa: F401
 
@@ -65,7 +65,7 @@ def test_pages_refuse_other_roles(adb):
         at.session_state["authentication_status"] = True
         at.session_state["username"] = name
         at.run()
-        assert "only" in texts(at.error)
+        assert users.get(adb, name)["role"] == role and "only" in texts(at.error)
 
 
 def test_notifications_api(edb, wired):

@@ -101,8 +101,8 @@ def test_the_api_sets_up_pauses_resumes_and_turns_off(adb, hooked):
         assert c.put("/api/auto-recharge", headers=h, json={"threshold": 200, "amount": 400, "monthly_cap": 2000,
                                                              "paused": True}).json()["state"] == "paused"
         assert mandates.get(adb, "asha")["threshold_paise"] == 20_000
-        assert c.put("/api/auto-recharge", headers=h, json={"threshold": 200, "amount": 900,
-                                                             "monthly_cap": 2000}).status_code == 400  # above the mandate
+        assert c.put("/api/auto-recharge", headers=h, json={"threshold": 200, "amount": 900,  # above the mandate
+                                                             "monthly_cap": 2000}).status_code == 400
         assert c.put("/api/auto-recharge", headers=h, json={"threshold": 200, "amount": 400, "monthly_cap": 2000,
                                                              "paused": False}).json()["state"] == "active"
         assert c.put("/api/auto-recharge", headers=h, json={"threshold": 200, "amount": 400, "monthly_cap": 2000,

@@ -4,7 +4,8 @@ demo signs in → recharges Rs. 100 on the Wallet page → pays on the sandbox's
 lands back on /wallet with the signed callback → success and Rs. 100.00 → the Transactions CSV holds
 the credit → signs out; admin signs in, finds demo among the largest balances and opens every admin page
 at its own deep link.
-Screenshots (1280×800) go to the test's tmp dir (Chromium's fresh profile too); the key ones are copied to docs/screenshots/ on success.
+Screenshots (1280×800) go to the test's tmp dir (Chromium's fresh profile too); the key ones are copied to
+docs/screenshots/ on success.
 """
 from __future__ import annotations
 
@@ -242,7 +243,8 @@ def _flow(product, browser):
     assert time.time() - t0 < 180, f"the browser flow took {time.time() - t0:.0f}s"
     text = product["log"].read_text(errors="replace")
     if "Traceback" in text:  # the flow worked, but a process logged an error on the way: say so
-        warnings.warn("make run logged a traceback during the flow:\n" + text[text.index("Traceback"):][:3000])
+        warnings.warn("make run logged a traceback during the flow:\n" + text[text.index("Traceback"):][:3000],
+                      stacklevel=1)
     if not os.environ.get("UPDATE_SCREENSHOTS"):  # tests must not rewrite tracked files on every run
         return
     out = ROOT / "docs" / "screenshots"

@@ -11,7 +11,7 @@ import pytest
 
 from services import calls, clock, db as dbmod, ledger
 from services.calls import days
-from services.errors import InvalidInput
+from services.errors import InsufficientBalance, InvalidInput
 
 KB = "kb_sales"
 T0 = datetime(2026, 11, 20, 23, 30, tzinfo=timezone.utc)
@@ -102,7 +102,7 @@ def test_a_start_that_died_before_listing_its_call_is_listed_by_its_retry_or_by_
 
 
 def test_a_refused_call_started_over_is_listed_once_at_its_new_time(edb, clockwork):
-    with pytest.raises(Exception):
+    with pytest.raises(InsufficientBalance):
         calls.start_call(edb, "asha", "+919876500001", KB, 1, call_id="again")   # nothing in the wallet
     fund(edb, "asha", 100_000)
     clockwork[0] = T0 + timedelta(days=2)

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 import app_ui
 from services import calls, clock, ledger, reports, settings, tokens, users, wallet
 from services import db as dbmod
+from services.errors import InvalidPayment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APP = os.path.join(ROOT, "app.py")
@@ -399,8 +400,9 @@ def test_transactions_page_through_with_a_cursor(adb):
 
 def test_csv_export_neutralises_formulas_and_respects_filters(adb):
     _history(adb)
+    # a stored text cannot start with a tab any more (checks.text); csv_safe's own test has one
     ledger.post(adb, "asha", key="@evil", type="credit", category="refund", amount=1, note="+1-1",
-                source="-x")  # a stored text cannot start with a tab any more (checks.text); csv_safe's own test has one
+                source="-x")
     text = "".join(reports.export_csv(adb, user_id="asha"))
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == list(reports.LEDGER_COLUMNS)
@@ -625,7 +627,7 @@ def test_admin_users_search_sort_and_password_reset(adb):
 def test_admin_failed_payments_and_ledger_audit(adb, sandbox):
     params = _paid_link(adb, sandbox)
     from services import payments
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidPayment):
         payments.handle_callback(adb, "asha", dict(params, razorpay_signature="f" * 64))
     at = signed_in("boss", "admin", "admin/payments")
     df = at.dataframe[0].value

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from services import clock, tokens, users
+from services.errors import AuthError
 from tests.test_dashboard import PW, adb, app, login, signed_in, texts  # noqa: F401
 
 ENDS = {
@@ -115,7 +116,7 @@ def test_admin_sees_held_back_sign_ins_and_clears_them(adb, monkeypatch):
     now = clock.now()
     monkeypatch.setattr(clock, "now", lambda: now)
     for _ in range(tokens.FREE_FAILURES):
-        with pytest.raises(Exception):
+        with pytest.raises(AuthError):
             tokens.sign_in(adb, "asha", "wrong-password!", client="203.0.113.5")
     at = signed_in("boss", "admin", "admin/users")
     table = at.dataframe[-1].value

@@ -82,8 +82,8 @@ def customer(db, name: str, state: str | None = None, with_gstin: bool = False) 
     (11_800, "Rupees One Hundred Eighteen Only"),
     (12_345_650, "Rupees One Lakh Twenty-Three Thousand Four Hundred Fifty-Six and Fifty Paise Only"),
     (10_000_000_00, "Rupees One Crore Only"),
-    (12_34_56_789_05, "Rupees Twelve Crore Thirty-Four Lakh Fifty-Six Thousand Seven Hundred Eighty-Nine "
-                      "and Five Paise Only"),
+    (12_34_56_789_05, ("Rupees Twelve Crore Thirty-Four Lakh Fifty-Six Thousand Seven Hundred Eighty-Nine "
+                       "and Five Paise Only")),
     (10**14, "Rupees One Lakh Crore Only"),
 ])
 def test_amounts_in_indian_words(paise, text):
@@ -292,7 +292,8 @@ def test_100_concurrent_recharges_in_4_processes_number_1_to_100(target):
     assert ledger.audit(db) == []
 
 
-_SPAWN = "import json, sys; from tests import doc_workers; doc_workers.{fn}(json.loads(sys.argv[1]), *json.loads(sys.argv[2]))"
+_SPAWN = ("import json, sys; from tests import doc_workers; "
+          "doc_workers.{fn}(json.loads(sys.argv[1]), *json.loads(sys.argv[2]))")
 
 
 def _child(fn: str, spec: dict, *args) -> subprocess.Popen:

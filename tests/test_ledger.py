@@ -263,7 +263,7 @@ def test_claimed_key_of_a_dead_process_is_adopted(target):
     db, spec = target
     credit(db, "u1", 5000, "seed")
     child = subprocess.run([sys.executable, "-c", _CLAIM_AND_DIE, json.dumps(spec)], cwd=ROOT,
-                           env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
+                           env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, check=False)
     assert child.returncode == 9, child.stderr
     assert ledger.find_entry(db, "orphan") is None and ledger.get_wallet(db, "u1").balance == 5000
     e = ledger.post(db, "u1", key="orphan", type="debit", category="call", amount=900)

@@ -198,7 +198,8 @@ def test_rs_1000_paid_with_a_rs_24_fee_credits_rs_1000_once_with_all_paths_racin
          lambda: payments.reconcile_open(db, due_only=False))
     assert balance(db, "alice") == 100000
     [entry] = recharges(db, "alice")
-    assert entry["amount"] == 100000 and entry["meta"]["fee_paise"] == 2400 and entry["meta"]["payment_amount"] == 102400
+    assert entry["amount"] == 100000 and entry["meta"]["fee_paise"] == 2400
+    assert entry["meta"]["payment_amount"] == 102400
     mine = payments.get_link(db, link["reference_id"])
     assert mine["status"] == "paid" and mine["credited_paise"] == 100000
     out = payments.handle_callback(db, "alice", paid["callback_params"])
@@ -252,7 +253,7 @@ def test_refund_of_an_unspent_recharge_puts_the_balance_back_once_under_ten_dupl
     assert ledger.find_entry(db, f"razorpay-refund:{refund['id']}")["_id"] == debit["_id"]
     control(server, f"refunds/{refund['id']}/process")  # Razorpay's final word: nothing more moves
     settle_webhooks(server)
-    race(*[lambda: payments.handle_webhook(db, *d) for d in deliveries(receiver, "refund.processed") * 10])
+    race(*[lambda d=d: payments.handle_webhook(db, *d) for d in deliveries(receiver, "refund.processed") * 10])
     assert balance(db, "alice") == 0 and len(refunds_of(db, "alice")) == 1
     [rec] = payments.list_refunds(db, "alice")
     assert (rec["status"], rec["outcome"], rec["debited_paise"], rec["payment_id"]) == \
@@ -406,7 +407,8 @@ def test_daily_reconciliation_matches_payments_and_credits_and_runs_once_a_day(e
     later = clock.start_of_day(today) + timedelta(days=1, hours=2)
     monkeypatch.setattr(clock, "now", lambda: later)
     report = payments.run_daily(db)
-    assert report["day"] == today.isoformat() and report["status"] == "done" and report["payments_checked"] == 122 and report["matched"] == 2
+    assert report["day"] == today.isoformat() and report["status"] == "done"
+    assert report["payments_checked"] == 122 and report["matched"] == 2
     assert report["unmatched_payments_count"] == 120
     assert {r["reason"] for r in report["unmatched_payments"]} == {"no wallet credit"}
     assert report["credits_checked"] == 3

@@ -119,7 +119,7 @@ def test_refundable_is_recent_paid_recharges_less_refunds_and_spending_counts_ag
     assert payments.refundable_for(db, "alice").amount_paise == 40000
     ledger.post(db, "alice", key="spent2", type="debit", category="call", amount=40000)
     assert payments.refundable_for(db, "alice").amount_paise == 0
-    with pytest.raises(InvalidInput, match="At most Rs. 0.00"):
+    with pytest.raises(InvalidInput, match=r"At most Rs\. 0\.00"):
         payments.request_refund(db, "alice", 1, key="none")
     assert db.refund_requests.count_documents({}) == 0
 

@@ -24,5 +24,5 @@ from services.alerts.prefs import get as get_prefs
 from services.alerts.tariffs import announce as announce_tariffs
 from services.alerts.webhooks import delivery_log, send_test, sign, verify
 
-__all__ = ["Prefs", "announce_tariffs", "counts", "deliver_due", "delivery_log", "derive", "get_prefs", "of_user", "recent",
-           "rotate_secret", "run", "send_test", "sign", "sink_messages", "update", "verify"]
+__all__ = ["Prefs", "announce_tariffs", "counts", "deliver_due", "delivery_log", "derive", "get_prefs", "of_user",
+           "recent", "rotate_secret", "run", "send_test", "sign", "sink_messages", "update", "verify"]

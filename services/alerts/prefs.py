@@ -112,8 +112,8 @@ def check_emails(emails) -> list[str]:
     if not isinstance(emails, (list, tuple)):
         raise InvalidInput("E-mail addresses must be a list.")
     out: list[str] = []
-    for e in emails:
-        e = e.strip().lower() if isinstance(e, str) else e
+    for given in emails:
+        e = given.strip().lower() if isinstance(given, str) else given
         if not isinstance(e, str) or not users._EMAIL.match(e):  # the account e-mail rule, not a second one
             raise InvalidInput(f"{str(e)[:80]!r} is not an e-mail address.")
         if e not in out:

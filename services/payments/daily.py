@@ -1,5 +1,6 @@
-"""Daily reconciliation: once per business day (midnight to midnight IST, services.clock), every payment Razorpay captured that day is matched to exactly
-one wallet credit, and every Razorpay recharge credited that day to a captured payment. The day's refunds
+"""Daily reconciliation: once per business day (midnight to midnight IST, services.clock), every payment Razorpay
+captured that day is matched to exactly one wallet credit, and every Razorpay recharge credited that day to a
+captured payment. The day's refunds
 are recorded too (each debits once, like its webhook would), so a refund made on Razorpay's dashboard
 whose webhook never came still reaches the wallet. The result is stored per day for admins
 (`payment_reconciliations`, `_id` = the day), and a day that is done is never fetched again.

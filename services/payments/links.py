@@ -164,6 +164,7 @@ def fetch_link(cfg, rec: dict, plink: str) -> dict:
     for p in link.get("payments") or []:
         pid = p.get("payment_id") if isinstance(p, dict) else None
         if valid_id(pid) and pid not in (rec.get("credited") or {}) and to_int(p.get("amount")) > due:
-            p = gateway.fetch_payment(cfg, pid)
-        pays.append(p)
+            pays.append(gateway.fetch_payment(cfg, pid))
+        else:
+            pays.append(p)
     return dict(link, payments=pays) if pays else link

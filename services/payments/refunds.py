@@ -234,7 +234,8 @@ def retry_waiting(db) -> int:
     for doc in waiting:
         if settle(db, doc["_id"])["outcome"] == NOT_CREDITED:
             tries = int(doc.get("tries") or 0) + 1
-            _set(db, doc["_id"], tries=tries, retry_at=now + min(RETRY_SLOWEST, timedelta(seconds=30 * 2 ** min(tries, 10))))
+            _set(db, doc["_id"], tries=tries,
+                 retry_at=now + min(RETRY_SLOWEST, timedelta(seconds=30 * 2 ** min(tries, 10))))
     return len(waiting)
 
 

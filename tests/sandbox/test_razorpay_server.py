@@ -152,7 +152,7 @@ def test_create_fetch_list_cancel(server, client, receiver):
 
     assert client.payment_link.fetch(link["id"], timeout=5) == link
     listed = client.payment_link.all({"reference_id": body["reference_id"]}, timeout=5)
-    assert [l["id"] for l in listed["payment_links"]] == [link["id"]]
+    assert [x["id"] for x in listed["payment_links"]] == [link["id"]]
     assert client.payment_link.all({"reference_id": "no-such-ref"}, timeout=5) == {"payment_links": []}
 
     edited = client.payment_link.edit(link["id"], {"notes": {"user_id": "u1", "k": "v"}}, timeout=5)
@@ -435,7 +435,7 @@ def test_orders_flow(server, client):
     assert client.order.fetch(order["id"], timeout=5) == order
     with pytest.raises(razorpay.errors.BadRequestError):
         client.order.create({"amount": 25000, "currency": "INR", "receipt": "rcpt-1"}, timeout=5)
-    with pytest.raises(razorpay.errors.BadRequestError, match="atleast INR 1.00"):
+    with pytest.raises(razorpay.errors.BadRequestError, match=r"atleast INR 1\.00"):
         client.order.create({"amount": 50, "currency": "INR", "receipt": "rcpt-2"}, timeout=5)
 
     checkout = httpx.post(f"{server.url}/sandbox/orders/{order['id']}/pay", json={}).json()
