@@ -20,9 +20,15 @@ ANSWERED = "answered"  # the outcomes are services.pricing.OUTCOMES; the simulat
 
 @runtime_checkable
 class Authorization(Protocol):
-    """What the platform may talk, as the billing side last said."""
-    limit: int    # the last second the call may run now (grant, end, or maximum: the least)
-    final: bool   # no update can grow `limit` any more (the money set the end, or the maximum is reached)
+    """What the platform may talk, as the billing side last said (read-only here: only `update` moves it)."""
+
+    @property
+    def limit(self) -> int:
+        """The last second the call may run now (grant, end, or maximum: the least)."""
+
+    @property
+    def final(self) -> bool:
+        """No update can grow `limit` any more (the money set the end, or the maximum is reached)."""
 
     def update(self, usage_seconds: int) -> None:
         """Report the seconds talked so far; `limit` and `final` change with the answer."""

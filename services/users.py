@@ -17,6 +17,7 @@ import re
 import secrets
 import uuid
 from datetime import datetime
+from typing import Any
 
 # users -> ledger (a wallet per user) and ledger -> users (the id rule), users -> tokens (revoke_all) and
 # tokens -> users: each side only looks the other up when called, so either may be imported first.
@@ -88,7 +89,7 @@ def authenticate(db, username, password) -> dict:
     except InvalidInput:
         username = None
     doc = db.users.find_one({"_id": username}) if username else None
-    if not passwords.matches(password, doc["password_hash"] if doc else None):
+    if not passwords.matches(password, doc["password_hash"] if doc else None) or doc is None:
         raise AuthError(WRONG)
     if doc.get("disabled"):
         raise Forbidden(DISABLED)
@@ -104,7 +105,7 @@ def get(db, username: str) -> dict:
 
 def list_all(db, *, search: str = "", role: str | None = None, disabled: bool | None = None,
              limit: int = 5000) -> list[dict]:
-    flt = {}
+    flt: dict[str, Any] = {}
     if role:
         flt["role"] = role
     if disabled is not None:

@@ -38,10 +38,8 @@ class Prefs:
 def of(doc: dict | None, user_id: str, account_email: str = "") -> Prefs:
     """The preferences stored in `doc` (None: the defaults)."""
     doc = doc or {}
-    emails = doc.get("emails")
-    chosen = emails is not None
-    if not chosen:
-        emails = [account_email] if account_email else []
+    chosen = doc.get("emails") is not None
+    emails = doc["emails"] if chosen else [account_email] if account_email else []
     return Prefs(user_id, tuple(int(t) for t in doc.get("thresholds") or ()),
                  int(doc.get("runway_days", DEFAULT_RUNWAY_DAYS)), tuple(emails), chosen,
                  doc.get("webhook_url") or "", doc.get("webhook_secret") or "")
