@@ -63,6 +63,14 @@ def get(db, cid: str | None) -> dict | None:
     return coll(db).find_one({"_id": cid}) if cid else None
 
 
+def fresh(db, cid: str) -> dict:
+    """A charge as stored now, read again by a caller that has seen it (charges are never deleted)."""
+    c = get(db, cid)
+    if c is None:
+        raise LookupError(f"auto-recharge charge {cid} is missing")
+    return c
+
+
 def create(db, m: dict, cid: str, *, attempt: int, retry_of: str | None = None) -> dict:
     now = clock.now()
     insert_new(coll(db), {"_id": cid, "crossing": crossing_of(cid), "attempt": attempt, "retry_of": retry_of,
@@ -71,7 +79,7 @@ def create(db, m: dict, cid: str, *, attempt: int, retry_of: str | None = None) 
                           "notification_id": None, "debit_at": None, "payment_id": None, "reason": None,
                           "error_reason": None, "credited_paise": 0, "next_check_at": now, "lease_owner": None,
                           "lease_until": None, "created_at": now, "updated_at": now, "concluded_at": None})
-    return get(db, cid)
+    return fresh(db, cid)
 
 
 def set_state(db, c: dict, state: str, **sets) -> dict:
@@ -80,7 +88,7 @@ def set_state(db, c: dict, state: str, **sets) -> dict:
     if state in FINAL:
         sets["concluded_at"] = now
     coll(db).update_one({"_id": c["_id"], "state": c["state"]}, {"$set": sets})
-    return get(db, c["_id"])
+    return fresh(db, c["_id"])
 
 
 def open_charges(db) -> list[dict]:
@@ -200,7 +208,7 @@ def observe(db, c: dict) -> dict:
     when it shows nothing yet, reconcile the record now and then (payments' own third path)."""
     c = _outcome(db, c)
     now = clock.now()
-    if c["state"] != DEBITING or clock.as_utc(c.get("next_check_at")) > now:
+    if c["state"] != DEBITING or clock.as_utc(c["next_check_at"]) > now:
         return c
     try:
         reconcile_link(db, c["ref"])
@@ -208,7 +216,7 @@ def observe(db, c: dict) -> dict:
         pass
     age = now - clock.as_utc(c["updated_at"])
     coll(db).update_one({"_id": c["_id"]}, {"$set": {"next_check_at": now + records.poll_interval(age)}})
-    return _outcome(db, get(db, c["_id"]))
+    return _outcome(db, fresh(db, c["_id"]))
 
 
 def _outcome(db, c: dict) -> dict:

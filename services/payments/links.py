@@ -11,6 +11,7 @@ it race-safe: of two concurrent creates (a double click), one makes the link and
 from __future__ import annotations
 
 import time
+from typing import TypeGuard
 from datetime import timedelta
 
 from services import clock, config
@@ -60,7 +61,7 @@ def create_payment_link(db, user_id: str, amount, *, expire_in: timedelta | None
     if reference is None:
         records.insert(db, record)
     elif not insert_new(db.payment_links, record):
-        record = records.get(db, ref)  # an earlier attempt's record whose link Razorpay does not have
+        record = records.fresh(db, ref)  # an earlier attempt's record whose link Razorpay does not have
     try:
         link = gateway.create_payment_link(cfg, link_body(user, record))
         check_link(link, record)
@@ -71,7 +72,7 @@ def create_payment_link(db, user_id: str, amount, *, expire_in: timedelta | None
         raise PaymentUnavailable(DOWN_MESSAGE) from None
     records.attach_link(db, record, link)
     webhooks.adopt_events(db, ref, link["id"])
-    return _answer(records.get(db, ref), reused=False)
+    return _answer(records.fresh(db, ref), reused=False)
 
 
 def _own_reference(db, cfg, ref: str) -> dict | None:
@@ -125,7 +126,7 @@ def _claim(db, user_id: str, paise: int) -> tuple[str, dict | None]:
             return ref, None
 
 
-def _reusable(rec: dict | None, now) -> bool:
+def _reusable(rec: dict | None, now) -> TypeGuard[dict]:
     return (rec is not None and rec["status"] in ("created", "attempted") and bool(rec.get("short_url"))
             and not rec.get("credited") and now - clock.as_utc(rec["created_at"]) < REUSE_WINDOW)
 
