@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services import config, db as dbmod, documents, ledger, users  # noqa: E402
+from services import accounts, config, documents, files, ledger, schema  # noqa: E402
 
 
 def _cookie_key(cfg: config.Config) -> str:
@@ -32,7 +32,7 @@ def _cookie_key(cfg: config.Config) -> str:
         return cfg.cookie_key
     path = cfg.data_dir / "cookie_key"
     if not path.exists():
-        dbmod.write_private(path, secrets.token_urlsafe(48))
+        files.write_private(path, secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 
@@ -41,12 +41,12 @@ def demo_credentials_file(cfg: config.Config) -> Path:
 
 
 def prepare(cfg: config.Config) -> list[tuple[str, str, str]]:
-    db = dbmod.get_db()
-    users.ensure_first_admin(db)
-    made = users.seed_demo(db, password=cfg.demo_password or None)
+    db = schema.get_db()
+    accounts.ensure_first_admin(db)
+    made = accounts.seed_demo(db, password=cfg.demo_password or None)
     if made:
         creds = demo_credentials_file(cfg)
-        dbmod.write_private(creds, "".join(f"{u} {pw} {role}\n" for u, pw, role in made))
+        files.write_private(creds, "".join(f"{u} {pw} {role}\n" for u, pw, role in made))
     ledger.recover(db)
     # Rollups counted by business day (IST): recounted from the ledger once per zone, a no-op afterwards.
     ledger.rebuild_rollups(db)
@@ -192,7 +192,7 @@ def main() -> int:
 
     cfg = config.get()
     # The data folder first: a fresh clone has none, and the cookie key is written into it.
-    dbmod.private_dir(cfg.data_dir)
+    files.private_dir(cfg.data_dir)
     # The children's environment: they read it through services.config like this process.
     env = dict(os.environ, WALLET_PUBLIC_URL=cfg.public_url, WALLET_COOKIE_KEY=_cookie_key(cfg),
                PYTHONPATH=str(ROOT))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from scripts import worker
-from services import ledger, payments
+from services import ledger
 from services.payments import refund_requests
 from tests.conftest import make_target
 from tests.test_payments import control, receiver, server, settle_webhooks, setup_db  # noqa: F401

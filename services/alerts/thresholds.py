@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services import reports, users, wallet
+from services import spending, users, wallet
 
 RUNWAY_WINDOW_DAYS = 7
 
@@ -47,8 +47,8 @@ def runway_fell(before: int, after: int, basis: tuple[int, int], days: int) -> i
     spent, span = basis
     if days <= 0 or spent <= 0:
         return None
-    left_before = reports.runway_days(before, spent, span)
-    left_after = reports.runway_days(after, spent, span)
+    left_before = spending.runway_days(before, spent, span)
+    left_after = spending.runway_days(after, spent, span)
     return left_after if left_before >= days > left_after else None
 
 
@@ -65,7 +65,7 @@ def judge(before: int, after: int, thresholds, role: str | None, basis: tuple[in
         return None
     hits = crossed(before, after, thresholds, role)
     fell = basis is not None and runway_fell(before, after, basis, runway_days) is not None
-    left = reports.runway_days(after, *basis) if basis is not None else None
+    left = spending.runway_days(after, *basis) if basis is not None else None
     if hit_zero(before, after):
         return Crossing("zero", "zero", 0, hits, left)
     if hits:

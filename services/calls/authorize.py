@@ -2,8 +2,8 @@
 at a time, so calls share a balance and none runs a paisa past zero (docs/calls.md, "Update")."""
 from __future__ import annotations
 
-from services import clock, ledger, settings, users
-from services.calls.records import (ACTIVE, COMPLETED, ENDING, authorized, check_call_id, check_duration,
+from services import clock, ids, ledger, settings
+from services.calls.records import (ACTIVE, COMPLETED, ENDING, authorized, check_duration,
                                     grant_fields, grant_result, hold_id, max_seconds, own, slice_seconds,
                                     tariff_of)
 from services.errors import Conflict, NotFound
@@ -20,8 +20,8 @@ def update_call(db, user_id: str, call_id: str, usage_seconds: int) -> dict:
     falls silent: recovery bills that, never unreported time. Idempotent per step: a retried update
     after a crash applies the same extension once.
     """
-    users.check_user_id(user_id)
-    check_call_id(call_id)
+    ids.check_user_id(user_id)
+    ids.check_call_id(call_id)
     usage = check_duration(usage_seconds, "Usage")
     doc = own(db, user_id, call_id)
     while True:
