@@ -4,7 +4,7 @@
 - the REST API (api.serve: uvicorn processes on api.main:app; Razorpay's webhooks land there),
 - the worker (recovery, payment reconciliation and low-balance alerts on a schedule),
 - the local SMTP sink (only when no SMTP server is configured: alert e-mails land there),
-- the Streamlit dashboard.
+- the Streamlit dashboard, its script run once (scripts/warm.py) before its URL is printed.
 `--only api` starts the API alone (`make api`). Ctrl-C stops everything.
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripts import warm  # noqa: E402
 from services import config, db as dbmod, documents, ledger, users  # noqa: E402
 
 
@@ -135,6 +136,10 @@ def start_all(sup: Supervisor, cfg: config.Config, only_api: bool) -> bool:
                                 "--server.address", "127.0.0.1", "--server.port", str(cfg.port),
                                 "--browser.gatherUsageStats", "false"],
                   f"http://127.0.0.1:{cfg.port}/_stcore/health")
+        # Before its URL is printed: the first visitor must not pay for the app's imports (8.7 s).
+        problem = warm.run_once(f"http://127.0.0.1:{cfg.port}")
+        if problem:
+            print(f"!! the dashboard's first run did not finish ({problem})", flush=True)
     return sandbox
 
 
