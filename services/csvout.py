@@ -8,15 +8,20 @@ import unicodedata
 
 from services.money import to_rupees
 
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection); `|` starts a DDE
+# call in some, `%` a macro-like expansion in others.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")
 
 
 def csv_safe(cell) -> str:
-    """Text for a CSV cell that a spreadsheet shows as text, never evaluates. Judged after NFKC: a
-    spreadsheet may read a full-width '＝' (or '＋', '－', '＠') as the formula sign it stands for."""
+    """Text for a CSV cell that a spreadsheet shows as text, never evaluates. Judged after NFKC (a
+    spreadsheet may read a full-width '＝', '＋', '－', '＠' or '｜' as the sign it stands for) and past
+    leading format characters (Unicode Cf: a BOM, zero-width and bidi marks are invisible and may be
+    dropped by the spreadsheet, leaving the sign first)."""
     text = "" if cell is None else str(cell)
-    return "'" + text if unicodedata.normalize("NFKC", text).startswith(_FORMULA_START) else text
+    judged = unicodedata.normalize("NFKC", text)
+    start = next((i for i, ch in enumerate(judged) if unicodedata.category(ch) != "Cf"), len(judged))
+    return "'" + text if judged.startswith(_FORMULA_START, start) else text
 
 
 def line(cells) -> str:

@@ -22,7 +22,9 @@ ANSWERED = "answered"  # the outcomes are services.pricing.OUTCOMES; the simulat
 class Authorization(Protocol):
     """What the platform may talk, as the billing side last said."""
     limit: int    # the last second the call may run now (grant, end, or maximum: the least)
-    final: bool   # no update can grow `limit` any more (the money set the end, or the maximum is reached)
+    final: bool   # the call ends at `limit`: the maximum is reached, or the money set the end (an update
+    #               sent before that second may still grow it if money came back; the simulator, which
+    #               only reports at the limit itself, stops asking)
 
     def update(self, usage_seconds: int) -> None:
         """Report the seconds talked so far; `limit` and `final` change with the answer."""

@@ -344,9 +344,13 @@ def test_preferences_are_checked_and_bad_input_writes_nothing(edb, monkeypatch):
     assert alerts.update(edb, "pref", webhook_url="https://hooks.example.com/v2").webhook_secret == secret
     assert alerts.rotate_secret(edb, "pref").webhook_secret != secret
     assert alerts.update(edb, "pref", emails=[]).emails == ()
-    # A private address is refused at delivery unless the operator allows it (development).
+    # A private address is refused when saved and at delivery unless the operator allows it (development).
     monkeypatch.delenv("WALLET_WEBHOOK_PRIVATE_OK", raising=False)
+    with pytest.raises(InvalidInput, match="private or local"):
+        alerts.update(edb, "pref", webhook_url="http://127.0.0.1:9/hook")
+    monkeypatch.setenv("WALLET_WEBHOOK_PRIVATE_OK", "1")
     alerts.update(edb, "pref", webhook_url="http://127.0.0.1:9/hook")
+    monkeypatch.delenv("WALLET_WEBHOOK_PRIVATE_OK")  # saved while allowed: still refused when sent
     out = alerts.send_test(edb, "pref")
     assert not out["ok"] and "private or local" in out["error"]
 

@@ -43,7 +43,7 @@ def hit_zero(before: int, after: int) -> bool:
 
 def runway_fell(before: int, after: int, basis: tuple[int, int], days: int) -> int | None:
     """Days left after the change if it took the runway under `days` (else None). `basis` is
-    (paise spent, days) of the window, from reports.runway_basis."""
+    (paise spent, days) of the window, from spending.runway_basis."""
     spent, span = basis
     if days <= 0 or spent <= 0:
         return None
