@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sandbox.razorpay_server import DEFAULT_WEBHOOK_SECRET
-from services import accounts, alerts, ledger, passwords, users
+from services import accounts, alerts, ledger, passwords
 from tests.test_api_support import PASSWORD, app, bearer, client, make_user, sandbox  # noqa: F401
 from tests.test_dashboard import adb, app as dashboard, texts  # noqa: F401
 
