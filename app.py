@@ -17,7 +17,7 @@ from streamlit_authenticator.models import cookie_model
 from streamlit_authenticator.utilities.exceptions import LoginError
 
 import app_ui as ui
-from services import config, users
+from services import accounts, config, users
 from services.errors import AuthError, Forbidden, RateLimited, WalletError
 
 st.set_page_config(page_title="Wallet · Voice AI", page_icon=":material/account_balance_wallet:",
@@ -151,7 +151,7 @@ def sign_up_form() -> None:
         st.error("\n".join(f"- {p}" for p in found), icon=":material/error:")
         return
     try:
-        u = users.create_user(ui.get_db(), username, pw, name, email, "user")
+        u = accounts.create_user(ui.get_db(), username, pw, name, email, "user")
     except WalletError as exc:
         ui.show_error(exc)
     else:

@@ -13,8 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 import pandas as pd
 import streamlit as st
 
-from services import db as dbmod
-from services import clock, config, errors, names, payments, reports, settings, tokens, users, wallet
+from services import clock, config, db as dbmod, errors, files, names, payments, reports, schema, settings, tokens, users, wallet
 from services.money import format_rupees, format_rupees_short, to_rupees
 
 log = logging.getLogger("wallet.dashboard")
@@ -32,7 +31,7 @@ TEST_DB = None
 @st.cache_resource(show_spinner=False)
 def _open(uri: str, name: str, path: str):
     db = dbmod.open_db(uri=uri, name=name, path=path or None)
-    dbmod.ensure_schema(db)
+    schema.ensure_schema(db)
     return db
 
 
@@ -44,7 +43,7 @@ def get_db():
     cfg = config.get()
     path = ""
     if not cfg.mongodb_uri:
-        path = str(dbmod.private_dir(cfg.data_dir) / "wallet.sqlite")
+        path = str(files.private_dir(cfg.data_dir) / "wallet.sqlite")
     return _open(cfg.mongodb_uri, cfg.mongodb_db, path)
 
 

@@ -14,8 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services import db as dbmod
-from services import ledger, tokens, users
+from services import accounts, ledger, schema, tokens
 from services.errors import AuthError, Forbidden
 
 _lock = threading.Lock()
@@ -28,10 +27,10 @@ def prepare(app) -> None:
         if getattr(app.state, "ready", False):
             return
         if app.state.db is None:
-            app.state.db = dbmod.get_db()
+            app.state.db = schema.get_db()
         db = app.state.db
-        dbmod.ensure_schema(db)
-        users.ensure_first_admin(db)
+        schema.ensure_schema(db)
+        accounts.ensure_first_admin(db)
         ledger.recover(db)
         app.state.ready = True
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from api import links
 from api.deps import DB, CurrentUser, ExactRoute, Token
 from api.schemas import LoginIn, MeOut, OkOut, PasswordChangeIn, SignupIn, TokenOut
-from services import tokens, users
+from services import accounts, tokens
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=ExactRoute)
 
@@ -24,7 +24,7 @@ def client_address(request: Request) -> str | None:
 def signup(body: SignupIn, db: DB):
     """Create a user (role `user`) with a wallet at Rs. 0 and sign them in. A refusal (400) names every
     problem of the input at once."""
-    user = users.create_user(db, body.username, body.password, body.name, body.email)
+    user = accounts.create_user(db, body.username, body.password, body.name, body.email)
     return _token_out(tokens.issue(db, user["username"]))
 
 
@@ -50,5 +50,5 @@ def me(user: CurrentUser):
 def change_password(body: PasswordChangeIn, user: CurrentUser, db: DB):
     """Change your password (the current one first). Every token and dashboard session of the account
     ends, this token included; the answer carries a new one."""
-    users.change_password(db, user["username"], body.current_password, body.new_password)
+    accounts.change_password(db, user["username"], body.current_password, body.new_password)
     return _token_out(tokens.issue(db, user["username"]))

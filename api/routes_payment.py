@@ -14,7 +14,7 @@ from api import links
 from api.deps import DB, CurrentUser, ExactRoute
 from api.schemas import (AmountBody, CancelledLinkOut, CreateOrderOut, KeyOut, LinkOut, LinkStatusOut, VerifyIn,
                          VerifyOut, WebhookOut)
-from services import payments
+from services import payments, razorpay_events
 from services.errors import PaymentUnavailable, RateLimited
 from services.payments.screening import FORGED_WINDOW_SECONDS
 
@@ -94,4 +94,4 @@ async def webhook(request: Request, db: DB, x_razorpay_signature: RazorpayHeader
 
 
 def _handle(db, raw: bytes, signature, event_id, client):
-    return payments.handle_webhook(db, raw, signature, event_id, client=client)
+    return razorpay_events.handle_webhook(db, raw, signature, event_id, client=client)

@@ -18,9 +18,9 @@ router = APIRouter(prefix="/api/transactions", tags=["transactions"], route_clas
 Kind = Literal["credit", "debit"]
 Category = Literal[ledger.CATEGORIES]  # type: ignore[valid-type]
 # Wider than any ledger and far from datetime's edges (year 1 and 9999), where a day more or a time zone
-# overflows: an absurd date is a 400 naming the field, never a 500.
-EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(3000, 1, 1, tzinfo=timezone.utc)
+# overflows: an absurd date is a 400 naming the field, never a 500. Judged on the year as written (the
+# message names it), not after the shift to UTC: 1900-01-01 in IST begins in 1899 UTC.
+YEARS = range(1900, 3000)
 WHEN = ("A date (YYYY-MM-DD: a business day, midnight to midnight in the business time zone, IST by "
         "default) or an ISO datetime (without an offset it is read in that zone), from 1900 to 2999; `from` "
         "is inclusive, `to` is exclusive for a datetime and includes the whole day for a date")
@@ -38,11 +38,13 @@ def transaction_out(e: dict) -> TransactionOut:
                                                         or v is None else str(v) for k, v in meta.items()})
 
 
-def _parse_when(text: str, end: bool) -> datetime:
+def _parse_when(text: str, end: bool) -> datetime | None:
     if len(text) == 10:  # a date is a business day: it starts at midnight in the business zone
         d = date.fromisoformat(text)
-        return clock.start_of_day(d + timedelta(days=1) if end else d)
+        return clock.start_of_day(d + timedelta(days=1) if end else d) if d.year in YEARS else None
     t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if t.year not in YEARS:
+        return None
     return (t.replace(tzinfo=clock.zone()) if t.tzinfo is None else t).astimezone(timezone.utc)
 
 
@@ -53,7 +55,7 @@ def _when(text: str | None, name: str, end: bool) -> datetime | None:
         t = _parse_when(text.strip(), end)
     except (ValueError, OverflowError):  # OverflowError: a day after 9999-12-31, or before year 1 in UTC
         t = None
-    if t is None or not EARLIEST <= t <= LATEST:
+    if t is None:
         raise InvalidInput(f"`{name}` must be a date like 2026-01-31 or an ISO datetime, between 1900 and 2999 "
                            f"(got {text[:40]!r}).")
     return t

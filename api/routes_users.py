@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from api.deps import DB, AdminUser, ExactRoute
 from api.schemas import AccountOut, LockedOut, PasswordIn, RoleIn, UnlockOut
-from services import tokens, users
+from services import accounts, tokens, users
 
 router = APIRouter(prefix="/api/admin/users", tags=["admin"], route_class=ExactRoute)
 
@@ -22,24 +22,24 @@ def locked(_admin: AdminUser, db: DB):
 @router.post("/{username}/role", response_model=AccountOut)
 def set_role(username: str, body: RoleIn, admin: AdminUser, db: DB):
     """Give the user another role (409 for the last enabled admin). Their sessions end."""
-    return AccountOut.model_validate(users.set_role(db, username, body.role, by=admin["username"]))
+    return AccountOut.model_validate(accounts.set_role(db, username, body.role, by=admin["username"]))
 
 
 @router.post("/{username}/disable", response_model=AccountOut)
 def disable(username: str, admin: AdminUser, db: DB):
     """The account can no longer sign in; its sessions end (409 for yourself or the last enabled admin)."""
-    return AccountOut.model_validate(users.disable(db, username, by=admin["username"]))
+    return AccountOut.model_validate(accounts.disable(db, username, by=admin["username"]))
 
 
 @router.post("/{username}/enable", response_model=AccountOut)
 def enable(username: str, admin: AdminUser, db: DB):
-    return AccountOut.model_validate(users.enable(db, username, by=admin["username"]))
+    return AccountOut.model_validate(accounts.enable(db, username, by=admin["username"]))
 
 
 @router.post("/{username}/password", response_model=AccountOut)
 def reset_password(username: str, body: PasswordIn, admin: AdminUser, db: DB):
     """Set a new password (the same rules as sign-up); every session and token of the user ends."""
-    users.set_password(db, username, body.password, by=admin["username"])
+    accounts.set_password(db, username, body.password, by=admin["username"])
     return AccountOut.model_validate(users.get(db, username.strip().lower()))
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import DB, AdminUser, CurrentUser, ExactRoute
 from api.schemas import BalanceOut, RateOut, TermsOut
-from services import rates, settings, wallet
+from services import rates, wallet
 
 router = APIRouter(prefix="/api/wallet", tags=["wallet"], route_class=ExactRoute)
 
@@ -35,6 +35,6 @@ def set_call_rate(admin: AdminUser, db: DB,
                                                                           "if no offset); default now")):
     """Admin: the per-minute call rate, globally or for one user, from now or a chosen time (audited; a
     call keeps the rate of its start)."""
-    rec = settings.set_call_rate(db, rate, by=admin["username"], user_id=user_id, at=effective_at)
+    rec = rates.set_call_rate(db, rate, by=admin["username"], user_id=user_id, at=effective_at)
     return RateOut(scope=rec["scope"], user_id=user_id, rate_paise=rec.get("new"),
                    previous_rate_paise=rec.get("old"), by=rec["by"], effective_at=rec["effective_at"])

@@ -11,7 +11,7 @@ import plotly.express as px
 import streamlit as st
 
 import app_ui as ui
-from services import reports
+from services import csvout, reports
 from services.errors import WalletError
 
 user = ui.require_role("analyst", "admin")
@@ -105,7 +105,7 @@ with e1, st.container(border=True):
                "accounts are left out.")
 
     def _summary_csv() -> str:
-        return "".join(reports.dicts_csv(reports.user_summary(db, d0, d1), list(reports.SUMMARY_COLUMNS)))
+        return "".join(csvout.dicts_csv(reports.user_summary(db, d0, d1), list(reports.SUMMARY_COLUMNS)))
 
     st.download_button("Download per-customer summary", data=_summary_csv, mime="text/csv",
                        file_name=ui.csv_name("per-customer-summary", first=d0, last=d1), on_click="ignore",

@@ -7,7 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 import app_ui as ui
-from services import reports
+from services import reports, spending
 
 CATEGORY_LABELS = {"call": "Calls", "campaign": "Campaign calls"}
 
@@ -21,9 +21,9 @@ days = st.segmented_control("Period", [30, 90], default=30, format_func=lambda d
                             key="ins_days") or 30
 end = reports.today()
 start = end - timedelta(days=days - 1)
-rows = reports.daily(db, uid, start, end)
+rows = spending.daily(db, uid, start, end)
 b = ui.balance_of(uid)
-run = reports.runway(db, uid, available=b.available)
+run = spending.runway(db, uid, available=b.available)
 
 spent = sum(r["debits"] for r in rows)
 added = sum(r["credits"] for r in rows)
@@ -57,7 +57,7 @@ df = pd.DataFrame({"day": pd.to_datetime([r["day"] for r in rows]),
                    "spent_text": [ui.rupees(r["debits"]) for r in rows],
                    "calls": [r["calls"] for r in rows],
                    "minutes": [r["call_seconds"] // 60 for r in rows]})
-bal = reports.balance_series(db, uid, start, end, rows=rows)
+bal = spending.balance_series(db, uid, start, end, rows=rows)
 bdf = pd.DataFrame({"day": pd.to_datetime([r["day"] for r in bal]),
                     "balance": [float(ui.rupee_number(r["balance"])) for r in bal],
                     "balance_text": [ui.rupees(r["balance"]) for r in bal]})
@@ -81,7 +81,7 @@ with c2:
 
 c3, c4 = st.columns(2)
 with c3:
-    cats = reports.category_totals(rows, "debit")
+    cats = spending.category_totals(rows, "debit")
     if cats:
         cdf = pd.DataFrame({"category": [CATEGORY_LABELS.get(k, k) for k in cats],
                             "spent": [float(ui.rupee_number(v)) for v in cats.values()],

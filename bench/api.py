@@ -37,7 +37,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services import calls as callsvc, config, db as dbmod, ledger  # noqa: E402
+from services import calls as callsvc, config, db as dbmod, ledger, schema  # noqa: E402
 
 PASSWORD = "bench-password-1"
 CREDIT_RUPEES = 1000
@@ -129,7 +129,7 @@ def in_process(tmp: str, n: int = 200) -> tuple[float, float]:
     """Billed calls/s of one thread on the same engine, no HTTP: (services.calls start + end, the ledger's
     hold + settle)."""
     db = dbmod.open_db(uri="", name="inprocess", path=str(Path(tmp) / "inprocess.sqlite"))
-    dbmod.ensure_schema(db)
+    schema.ensure_schema(db)
     ledger.post(db, "inproc", key="seed", type=ledger.CREDIT, category="promo_credit", amount=10**9)
     rng = random.Random(1)
     for _ in range(5):  # warm: imports, caches, the first pages of the file

@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services import clock, ledger, reports  # noqa: E402
+from services import clock, ledger, reports, schema  # noqa: E402
 from services.ledger import rollups as ledger_rollups, wallets as ledger_wallets  # noqa: E402  (their shapes)
 from services import db as dbmod  # noqa: E402
 from services.calls import days as call_days  # noqa: E402
@@ -89,7 +89,7 @@ def open_fresh(folder: str | os.PathLike):
     os.environ["WALLET_DATA_DIR"] = str(folder)
     os.environ["MONGODB_URI"] = ""
     db = dbmod.open_db(uri="", name="wallet", path=str(Path(folder) / "wallet.sqlite"))
-    dbmod.ensure_schema(db)
+    schema.ensure_schema(db)
     return db
 
 
@@ -244,7 +244,7 @@ def _seed_calls(db) -> int:
             n, batch = n + len(batch), []
     if batch:
         db.calls.insert_many(batch)
-    db[call_days.COLL].insert_many([d for day, v in by_day.items() for d in call_days.chunks(HEAVY, day, v)])
+    db.call_days.insert_many([d for day, v in by_day.items() for d in call_days.chunks(HEAVY, day, v)])
     return n + len(batch)
 
 

@@ -21,14 +21,14 @@ from pathlib import Path
 from pymongo import ReturnDocument
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from services import calls, clock, db as dbmod, ledger, settings  # noqa: E402
+from services import calls, clock, db as dbmod, ledger, schema, settings  # noqa: E402
 
 N = 400
 
 
 def fresh(tmp: str, name: str):
     db = dbmod.open_db(uri="", name="bench", path=str(Path(tmp) / f"{name}.sqlite"))
-    dbmod.ensure_schema(db)
+    schema.ensure_schema(db)
     return db
 
 

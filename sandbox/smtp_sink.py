@@ -10,7 +10,13 @@ outlives a restart) and listed by a small HTTP endpoint:
     GET /messages    JSON: id, received_at, mail_from, rcpt_tos, subject, message_id, text
     GET /messages/<id>.eml   the raw message
 
-Run:  python -m sandbox.smtp_sink --smtp-port 8925 --http-port 8926 --dir data/smtp_sink
+The folder is 0700 and every file in it 0600, as everything in the data folder (services/db.py: the
+messages are customers' alerts); a folder or files left with other modes by an older run are fixed at
+start. Ports 0 (the default) take free ones, so two copies on one machine never collide; with
+`--ports-fd N` the sink writes `{"smtp": port, "http": port}` to that descriptor once it listens
+(scripts/run.py reads where it is from there).
+
+Run:  python -m sandbox.smtp_sink [--smtp-port P] [--http-port P] [--dir data/smtp_sink] [--ports-fd N]
 """
 from __future__ import annotations
 
@@ -19,7 +25,9 @@ import email
 import email.policy
 import html
 import json
+import os
 import socket
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +37,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 
 MAX_LISTED = 500
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600  # services.db's modes (the sandbox stands alone: no import)
 
 
 class Store:
@@ -39,7 +48,7 @@ class Store:
         self.lock = threading.Lock()
         self.items: list[dict] = []
         if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
+            _private(folder)
             for path in sorted(folder.glob("*.eml")):
                 meta = path.with_suffix(".json")
                 env = json.loads(meta.read_text()) if meta.exists() else {}
@@ -50,8 +59,8 @@ class Store:
             mid = f"{int(time.time() * 1000):013d}-{len(self.items) + 1:05d}"
             env = {"mail_from": mail_from, "rcpt_tos": rcpt_tos, "received_at": time.time()}
             if self.folder is not None:
-                (self.folder / f"{mid}.json").write_text(json.dumps(env))
-                (self.folder / f"{mid}.eml").write_bytes(raw)
+                _write_private(self.folder / f"{mid}.json", json.dumps(env).encode())
+                _write_private(self.folder / f"{mid}.eml", raw)
             item = _describe(mid, raw, env)
             self.items.append(item)
             return item
@@ -63,6 +72,21 @@ class Store:
     def raw(self, mid: str) -> bytes | None:
         with self.lock:
             return next((m["raw"] for m in self.items if m["id"] == mid), None)
+
+
+def _private(folder: Path) -> None:
+    """The folder 0700 and what is in it 0600, whatever an older run or the umask left."""
+    folder.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    folder.chmod(PRIVATE_DIR)
+    for path in folder.iterdir():
+        if path.is_file() and stat.S_IMODE(path.stat().st_mode) != PRIVATE_FILE:
+            path.chmod(PRIVATE_FILE)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)  # 0600 from the first byte
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
 
 
 def _describe(mid: str, raw: bytes, env: dict) -> dict:
@@ -150,8 +174,15 @@ class SinkHandle:
 def start(smtp_port: int = 0, http_port: int = 0, folder: Path | None = None) -> SinkHandle:
     """Start the SMTP server and its HTTP endpoint on 127.0.0.1 (port 0: a free one) in threads."""
     store = Store(folder)
-    controller = Controller(_Handler(store), hostname="127.0.0.1", port=smtp_port or free_port())
-    controller.start()
+    for attempt in range(5):
+        # aiosmtpd cannot listen on port 0 itself: a free port, and another if someone took it meanwhile
+        controller = Controller(_Handler(store), hostname="127.0.0.1", port=smtp_port or free_port())
+        try:
+            controller.start()
+            break
+        except (OSError, RuntimeError):
+            if smtp_port or attempt == 4:
+                raise
     httpd = ThreadingHTTPServer(("127.0.0.1", http_port), _http_handler(store))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return SinkHandle(controller.port, f"http://127.0.0.1:{httpd.server_address[1]}", store, controller, httpd)
@@ -159,12 +190,16 @@ def start(smtp_port: int = 0, http_port: int = 0, folder: Path | None = None) ->
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--smtp-port", type=int, default=8925)
-    ap.add_argument("--http-port", type=int, default=8926)
+    ap.add_argument("--smtp-port", type=int, default=0, help="0: a free one")
+    ap.add_argument("--http-port", type=int, default=0, help="0: a free one")
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--ports-fd", type=int, default=None, help="write the ports taken there, as JSON")
     args = ap.parse_args()
     h = start(args.smtp_port, args.http_port, Path(args.dir) if args.dir else None)
     print(f"smtp sink: SMTP on 127.0.0.1:{h.smtp_port}, messages at {h.url}/", flush=True)
+    if args.ports_fd is not None:
+        with os.fdopen(args.ports_fd, "w") as f:
+            f.write(json.dumps({"smtp": h.smtp_port, "http": int(h.url.rsplit(":", 1)[1])}) + "\n")
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

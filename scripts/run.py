@@ -4,12 +4,13 @@
 - the REST API (api.serve: uvicorn processes on api.main:app; Razorpay's webhooks land there),
 - the worker (recovery, payment reconciliation and low-balance alerts on a schedule),
 - the local SMTP sink (only when no SMTP server is configured: alert e-mails land there),
-- the Streamlit dashboard.
+- the Streamlit dashboard, its script run once (scripts/warm.py) before its URL is printed.
 `--only api` starts the API alone (`make api`). Ctrl-C stops everything.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import signal
@@ -23,7 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services import config, db as dbmod, documents, ledger, users  # noqa: E402
+from scripts import warm  # noqa: E402
+from services import accounts, config, documents, files, ledger, schema  # noqa: E402
 
 
 def _cookie_key(cfg: config.Config) -> str:
@@ -32,7 +34,7 @@ def _cookie_key(cfg: config.Config) -> str:
         return cfg.cookie_key
     path = cfg.data_dir / "cookie_key"
     if not path.exists():
-        dbmod.write_private(path, secrets.token_urlsafe(48))
+        files.write_private(path, secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 
@@ -41,12 +43,12 @@ def demo_credentials_file(cfg: config.Config) -> Path:
 
 
 def prepare(cfg: config.Config) -> list[tuple[str, str, str]]:
-    db = dbmod.get_db()
-    users.ensure_first_admin(db)
-    made = users.seed_demo(db, password=cfg.demo_password or None)
+    db = schema.get_db()
+    accounts.ensure_first_admin(db)
+    made = accounts.seed_demo(db, password=cfg.demo_password or None)
     if made:
         creds = demo_credentials_file(cfg)
-        dbmod.write_private(creds, "".join(f"{u} {pw} {role}\n" for u, pw, role in made))
+        files.write_private(creds, "".join(f"{u} {pw} {role}\n" for u, pw, role in made))
     ledger.recover(db)
     # Rollups counted by business day (IST): recounted from the ledger once per zone, a no-op afterwards.
     ledger.rebuild_rollups(db)
@@ -75,11 +77,12 @@ class Supervisor:
         self.env = env
         self.procs: list[tuple[str, subprocess.Popen, str | None]] = []
 
-    def start(self, name: str, cmd: list[str], health: str | None) -> None:
-        p = subprocess.Popen(cmd, cwd=ROOT, env=self.env)
+    def start(self, name: str, cmd: list[str], health: str | None, **popen) -> subprocess.Popen:
+        p = subprocess.Popen(cmd, cwd=ROOT, env=self.env, **popen)
         self.procs.append((name, p, health))
         if health and not _wait(health, p):
             print(f"!! {name} did not come up ({health})", flush=True)
+        return p
 
     def running(self, name: str) -> bool:
         return any(n == name for n, _, _ in self.procs)
@@ -133,33 +136,48 @@ def start_all(sup: Supervisor, cfg: config.Config, only_api: bool) -> bool:
                                 "--server.address", "127.0.0.1", "--server.port", str(cfg.port),
                                 "--browser.gatherUsageStats", "false"],
                   f"http://127.0.0.1:{cfg.port}/_stcore/health")
+        # Before its URL is printed: the first visitor must not pay for the app's imports (8.7 s).
+        problem = warm.run_once(f"http://127.0.0.1:{cfg.port}")
+        if problem:
+            print(f"!! the dashboard's first run did not finish ({problem})", flush=True)
     return sandbox
 
 
-def _port_or_free(port: int) -> int:
-    """`port` if nothing listens there, else a free one (a second checkout running beside this one)."""
+def start_smtp_sink(sup: Supervisor, cfg: config.Config) -> None:
+    """No SMTP server configured: alert e-mails go to a local sink the admin page shows. It takes free
+    ports (SMTP_SINK_PORT: that one and the next, if free) and says which through a pipe, so copies
+    side by side on one machine never collide."""
+    if cfg.smtp.host:
+        return
+    wanted = cfg.smtp.sink_port if cfg.smtp.sink_port and _free(cfg.smtp.sink_port) and \
+        _free(cfg.smtp.sink_port + 1) else 0
+    read, write = os.pipe()
+    p = sup.start("smtp-sink", [sys.executable, "-m", "sandbox.smtp_sink", "--smtp-port", str(wanted),
+                                "--http-port", str(wanted + 1 if wanted else 0), "--ports-fd", str(write),
+                                "--dir", str(cfg.data_dir / "smtp_sink")], None, pass_fds=(write,))
+    os.close(write)
+    with os.fdopen(read) as f:
+        line = f.readline()  # "" if the sink died before listening
+    if not line:
+        print(f"!! smtp-sink did not come up (exit {p.wait()})", flush=True)
+        return
+    ports = json.loads(line)
+    url = f"http://127.0.0.1:{ports['http']}"
+    # Local development: the children send there, and a customer webhook may point at this machine.
+    sup.env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(ports["smtp"]), SMTP_TLS="none", SMTP_USER="",
+                   SMTP_PASSWORD="", SMTP_SINK_URL=url)
+    sup.env.setdefault("WALLET_WEBHOOK_PRIVATE_OK", "1")
+    if not _wait(f"{url}/health", p):
+        print(f"!! smtp-sink did not come up ({url}/health)", flush=True)
+
+
+def _free(port: int) -> bool:
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
-            s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_smtp_sink(sup: Supervisor, cfg: config.Config) -> None:
-    """No SMTP server configured: alert e-mails go to a local sink the admin page shows."""
-    if cfg.smtp.host:
-        return
-    smtp_port = _port_or_free(cfg.smtp.sink_port)
-    http_port = _port_or_free(cfg.smtp.sink_port + 1)
-    url = f"http://127.0.0.1:{http_port}"
-    # Local development: the children send there, and a customer webhook may point at this machine.
-    sup.env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port), SMTP_TLS="none", SMTP_USER="",
-                   SMTP_PASSWORD="", SMTP_SINK_URL=url)
-    sup.env.setdefault("WALLET_WEBHOOK_PRIVATE_OK", "1")
-    sup.start("smtp-sink", [sys.executable, "-m", "sandbox.smtp_sink", "--smtp-port", str(smtp_port),
-                            "--http-port", str(http_port), "--dir", str(cfg.data_dir / "smtp_sink")],
-              f"{url}/health")
+            return False
+    return True
 
 
 def banner(sup: Supervisor, cfg: config.Config, sandbox: bool, made: list) -> None:
@@ -176,8 +194,9 @@ def banner(sup: Supervisor, cfg: config.Config, sandbox: bool, made: list) -> No
         print(f"  payments          Sandbox at {cfg.razorpay.base_url} — no real money")
     else:
         print(f"  payments          Razorpay, {cfg.razorpay.mode} mode")
-    if sup.running("smtp-sink"):
-        print(f"  smtp-sink         {sup.env['SMTP_SINK_URL']}/  (alert e-mails land here: no SMTP server set)")
+    if sup.running("smtp-sink") and "SMTP_SINK_URL" in sup.env:
+        print(f"  smtp-sink         {sup.env['SMTP_SINK_URL']}/  (alert e-mails land here: no SMTP server set; "
+              f"SMTP on 127.0.0.1:{sup.env['SMTP_PORT']})")
     if made:
         print(f"  demo logins (also in {demo_credentials_file(cfg)}):")
         for u, pw, role in made:
@@ -192,7 +211,7 @@ def main() -> int:
 
     cfg = config.get()
     # The data folder first: a fresh clone has none, and the cookie key is written into it.
-    dbmod.private_dir(cfg.data_dir)
+    files.private_dir(cfg.data_dir)
     # The children's environment: they read it through services.config like this process.
     env = dict(os.environ, WALLET_PUBLIC_URL=cfg.public_url, WALLET_COOKIE_KEY=_cookie_key(cfg),
                PYTHONPATH=str(ROOT))

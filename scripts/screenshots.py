@@ -40,7 +40,8 @@ def free_port() -> int:
 
 def seed(db, sandbox_url: str) -> None:
     """Users of each role and six weeks of recharges, calls and a campaign, through the services."""
-    from services import clock, ledger, settings, users
+    from services import rates
+    from services import accounts, clock, ledger
 
     real_now = clock.now
     today = real_now().replace(hour=0, minute=0, second=0, microsecond=0)
@@ -50,18 +51,18 @@ def seed(db, sandbox_url: str) -> None:
         for u, name, role in (("asha", "Asha Rao", "user"), ("vikram", "Vikram Shah", "user"),
                               ("meera", "Meera Iyer", "user"), ("admin", "Priya Admin", "admin"),
                               ("analyst", "Rahul Analyst", "analyst")):
-            users.create_user(db, u, PW, name, f"{u}@example.com", role)
+            accounts.create_user(db, u, PW, name, f"{u}@example.com", role)
         _seed_history(db, t, today, real_now)
     finally:
         clock.now = real_now
     ledger.recover(db)  # move closed days from wallets to the rollups collection
-    settings.set_call_rate(db, "9", by="admin", user_id="vikram")
+    rates.set_call_rate(db, "9", by="admin", user_id="vikram")
     _seed_payments(db, sandbox_url)
 
 
 def _seed_history(db, t: dict, today, real_now) -> None:
     """Six weeks of days: recharges when a wallet runs low, calls, a rate change and a promotion."""
-    from services import calls, ledger, settings, wallet
+    from services import calls, ledger, rates, wallet
 
     rnd = random.Random(7)
     for back in range(DAYS, -1, -1):
@@ -83,7 +84,7 @@ def _seed_history(db, t: dict, today, real_now) -> None:
                 except Exception:
                     pass
         if back == 20:
-            settings.set_call_rate(db, "12", by="admin")
+            rates.set_call_rate(db, "12", by="admin")
         if back == 6:
             ledger.post(db, "meera", key="seed:promo", type="credit", category="promo_credit", amount=25000,
                         source="admin:admin", note="Festive promotion")
@@ -126,7 +127,7 @@ def main() -> None:
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
     from sandbox.razorpay_server import run_in_thread
-    from services import db as dbmod
+    from services import db as dbmod, schema
 
     tmp = Path(tempfile.mkdtemp(prefix="wallet-shots-"))
     port = free_port()
@@ -137,7 +138,7 @@ def main() -> None:
     for k in ("RAZORPAY_SANDBOX_URL", "WALLET_PUBLIC_URL", "WALLET_DATA_DIR", "MONGODB_URI"):
         os.environ[k] = env[k]
     db = dbmod.open_db(uri="", name="wallet", path=tmp / "wallet.sqlite")
-    dbmod.ensure_schema(db)
+    schema.ensure_schema(db)
     t0 = time.time()
     seed(db, sandbox.url)
     print(f"seeded in {time.time() - t0:.1f}s", flush=True)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services import alerts, autorecharge, calls, config, db as dbmod, documents, ledger, payments, \
-    wallet  # noqa: E402
+from services import (alerts, autorecharge, calls, config, documents, ledger, payments,  # noqa: E402
+                      razorpay_events, schema, wallet)
 
 log = logging.getLogger("worker")
 
@@ -25,7 +25,7 @@ def tick(db) -> dict:
              (wallet.collect_dues, "collect_dues")]
     steps.append((documents.sweep, "documents"))  # numbering recovery, then each recharge's receipt/invoice
     if payments.mode() != "off":
-        steps += [(payments.reconcile_open, "reconcile_open"), (payments.run_daily, "run_daily"),
+        steps += [(razorpay_events.reconcile_open, "reconcile_open"), (payments.run_daily, "run_daily"),
                   (payments.recover_refund_requests, "recover_refund_requests")]
         steps += [(autorecharge.run, "autorecharge")]
     steps += [(alerts.announce_tariffs, "tariff_notices"), (alerts.run, "alerts")]
@@ -48,7 +48,7 @@ def did_something(result) -> bool:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
-    db = dbmod.get_db()
+    db = schema.get_db()
     while True:
         out = tick(db)
         # A quiet tick every 30 s would bury the ticks that did something: those only at DEBUG.

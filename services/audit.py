@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services import clock, names
+from services import auditlog, clock, csvout, documents, names, pricing, rates, settings, users
+from services.payments import refund_requests
 from services.errors import InvalidInput
 from services.money import format_rupees
 
@@ -69,15 +70,6 @@ def _matches(r: dict, q: Query) -> bool:
     return not q.text or any(q.text in str(r[k]).lower() for k in ("target", "what", "why", "action"))
 
 
-def _when(q: Query, field: str = "at") -> dict:
-    rng = {}
-    if q.start:
-        rng["$gte"] = q.start
-    if q.end:
-        rng["$lt"] = q.end
-    return {field: rng} if rng else {}
-
-
 def _row(at, actor, kind, action, target, what, why, ref) -> dict:
     return {"at": clock.as_utc(at), "actor": actor or "", "kind": kind, "action": action, "target": target or "",
             "what": what or "", "why": why or "", "ref": str(ref)}
@@ -88,7 +80,7 @@ def _row(at, actor, kind, action, target, what, why, ref) -> dict:
 def _credits(db, q: Query):
     if q.kind not in (None, "credit", "other"):
         return
-    for d in db.audit_log.find(_when(q)):
+    for d in auditlog.between(db, q.start, q.end):
         kind = "credit" if d.get("action") in ACTIONS else "other"
         what = format_rupees(int(d["amount"])) if d.get("amount") is not None else d.get("detail", "")
         yield _row(d.get("at"), d.get("actor"), kind, names.label(ACTIONS, d.get("action")), d.get("target"), what,
@@ -98,7 +90,7 @@ def _credits(db, q: Query):
 def _settings(db, q: Query):
     if q.kind not in (None, "setting"):
         return
-    for h in db.settings_history.find(_when(q)):
+    for h in settings.changes_between(db, q.start, q.end):
         s = setting_row(h)
         yield _row(h["at"], h.get("by"), "setting", s["action"], s["scope"],
                    f"{s['setting']}: {s['old']} → {s['new']}" + s["from"], "", h["_id"])
@@ -107,7 +99,7 @@ def _settings(db, q: Query):
 def _refunds(db, q: Query):
     if q.kind not in (None, "refund"):
         return
-    for r in db.refund_requests.find({"kind": "request", "decided_by": {"$nin": [None, ""]}}):
+    for r in refund_requests.decided(db):
         rejected = r.get("status") == "rejected"
         yield _row(r.get("decided_at") or r.get("updated_at"), r["decided_by"], "refund",
                    "Rejected a refund" if rejected else "Approved a refund", r.get("user_id"),
@@ -117,7 +109,7 @@ def _refunds(db, q: Query):
 def _credit_notes(db, q: Query):
     if q.kind not in (None, "credit_note"):
         return
-    for d in db.documents.find({"kind": "credit_note"}):
+    for d in documents.credit_notes(db):
         total = int((d.get("amounts") or {}).get("total", 0))
         yield _row(d.get("issued_at"), d.get("by"), "credit_note", "Issued a credit note", d.get("user_id"),
                    f"{d['_id']} reverses {d.get('refers_to', '')} ({format_rupees(total)})", d.get("reason"), d["_id"])
@@ -126,10 +118,8 @@ def _credit_notes(db, q: Query):
 def _passwords(db, q: Query):
     if q.kind not in (None, "password"):
         return
-    for u in db.users.find({"password_set_by": {"$exists": True}}, {"password_set_by": 1, "password_set_at": 1}):
-        if u.get("password_set_by") and u["password_set_by"] != u["_id"]:
-            yield _row(u.get("password_set_at"), u["password_set_by"], "password", "Reset a password", u["_id"],
-                       "A new password was set", "", f"pw:{u['_id']}")
+    for username, by, at in users.password_resets(db):
+        yield _row(at, by, "password", "Reset a password", username, "A new password was set", "", f"pw:{username}")
 
 
 # ------------------------------------------------------------------------------ a settings change
@@ -157,7 +147,6 @@ def describe_value(name: str, v) -> str:
     if v is None:
         return "standard" if name == "plan" else "—"
     if isinstance(v, dict):
-        from services import pricing, rates  # rates builds on settings, which this module's callers import
         return rates.describe(pricing.Tariff(**v))
     if name.endswith("_paise"):
         return format_rupees(int(v))
@@ -172,7 +161,6 @@ def describe_value(name: str, v) -> str:
 
 def csv_lines(rows: list[dict]):
     """The rows as CSV lines (times with the business zone's offset; formula-safe cells)."""
-    from services import reports
-    yield from reports.csv_rows(rows, columns=COLUMNS,
+    yield from csvout.csv_rows(rows, columns=COLUMNS,
                                 cells=lambda r: [clock.iso(r["at"]), r["actor"], KINDS.get(r["kind"], r["kind"]),
                                                  r["action"], r["target"], r["what"], r["why"], r["ref"]])

@@ -45,7 +45,7 @@ class Smtp:
     password: str
     sender: str
     sink_url: str             # the local sink's HTTP endpoint (what it received), "" if none
-    sink_port: int            # the sink's SMTP port under `make run`; its HTTP port is the next one
+    sink_port: int            # the sink's SMTP port under `make run` (its HTTP port the next); 0: free ones
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,7 @@ def _smtp(toml: dict) -> Smtp:
     return Smtp(host=host, port=_int(get("port"), 465 if tls == "ssl" else 587, 1),
                 tls=tls if tls in ("starttls", "ssl", "none") else "starttls", user=get("user"),
                 password=get("password"), sender=get("sender") or "Wallet alerts <alerts@localhost>",
-                sink_url=get("sink_url").rstrip("/"), sink_port=_int(get("sink_port"), 8925, 1))
+                sink_url=get("sink_url").rstrip("/"), sink_port=_int(get("sink_port"), 0, 0))
 
 
 def get() -> Config:

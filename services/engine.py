@@ -79,7 +79,7 @@ def _build():
     from mongoeco.engines import SQLiteEngine
     from mongoeco.engines._sqlite_connection import sqlite_read_scope
 
-    from services.db import _private_sqlite
+    from services.files import private_sqlite
 
     class PatientSQLiteEngine(SQLiteEngine):
         capabilities = dataclasses.replace(SQLiteEngine.capabilities, change_delivery="none")
@@ -120,7 +120,7 @@ def _build():
             return await super().merge_document(*args, operation_context=_quiet(operation_context), **kwargs)
 
         def _create_sqlite_connection(self):
-            _private_sqlite(self._path)
+            private_sqlite(self._path)
             conn = super()._create_sqlite_connection()
             conn.execute("PRAGMA busy_timeout = 60000")
             if config.get().sqlite_sync == "full":

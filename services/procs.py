@@ -1,5 +1,6 @@
 """Is that process still there? The one liveness test behind the ledger's key claims and the campaign
-runner's lease.
+runner's lease; and the ties of the API's worker processes to their supervisor (they die with it, and a
+start finds who holds its port).
 
 A process is named by host, pid and start time (`owner()`): the start time tells a live process apart
 from a newer one that reused the pid. Only this host can be asked; for another host the answer is
@@ -7,10 +8,16 @@ None and the caller falls back on time (a lease that lapses, a grace period).
 """
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
+import threading
+import time
+from pathlib import Path
 
 HOST = socket.gethostname()
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def start_time(pid: int) -> str:
@@ -54,3 +61,60 @@ def owner_gone(tag: str) -> bool | None:
     host, _, rest = (tag or "").partition("|")
     pid, _, started = rest.partition("|")
     return gone(host, pid, started)
+
+
+# ------------------------------------------------------------------------------ children and ports
+
+def die_with_parent(parent: int, *, grace: float = 20.0) -> None:
+    """End this process when `parent` (the pid that started it) exits, even by SIGKILL: the kernel sends
+    SIGTERM at once (Linux prctl PR_SET_PDEATHSIG), and a watch on the parent does it anyway within a
+    second (another system, or a parent that died before the prctl); if SIGTERM has not ended the
+    process `grace` seconds later, it exits. A worker that outlived its supervisor kept its port, and
+    every restart then failed."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # no prctl here: the watch alone
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def listeners(port: int) -> list[int]:
+    """The pids of this user's processes listening on TCP `port` (any address), from /proc."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(f"socket:[{f[9]}]")
+    pids = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in inodes for fd in (d / "fd").iterdir()):
+                pids.append(int(d.name))
+        except OSError:
+            continue  # gone, or another user's
+    return sorted(pids)
+
+
+def environ_of(pid: int) -> dict[str, str]:
+    """The environment `pid` started with ({} if it cannot be read)."""
+    try:
+        raw = Path(f"/proc/{int(pid)}/environ").read_bytes()
+    except (OSError, ValueError):
+        return {}
+    return dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
-from services import clock, settings
+from services import clock, settings, users
 from services.errors import InvalidInput, NotFound
 from services.money import format_rupees, parse_rupees
 from services.pricing import MAX_ATTEMPT_FEE_PAISE, MAX_RATE_PAISE, Tariff
@@ -119,7 +119,7 @@ def list_plans(db) -> list[dict]:
 
 def assign_plan(db, user_id: str, plan: str | None, *, by: str, at: datetime | None = None) -> dict:
     """Put a customer on `plan` from `at` (default now); None or "standard" puts them back on standard."""
-    settings.check_user(db, user_id)
+    check_user(db, user_id)
     name = STANDARD if plan is None else check_plan_name(plan)
     when = settings.check_when(at)
     if name != STANDARD and settings.value_at(settings.scope_doc(db, "plans"), name, when) is None:
@@ -158,7 +158,7 @@ def set_customer_terms(db, user_id: str, changes: dict, *, by: str, at: datetime
     """Change several of a customer's terms from `at` (default now): `plan` (None: standard), `rate`
     and `daily_cap` in rupees and `max_concurrent_calls` (None removes the customer's own value). All
     are checked before any is written. Returns the audit records."""
-    settings.check_user(db, user_id)
+    check_user(db, user_id)
     unknown = set(changes) - set(_CUSTOMER_FIELDS)
     if unknown or not changes:
         raise InvalidInput(f"Change one or more of {', '.join(_CUSTOMER_FIELDS)}.")
@@ -174,9 +174,39 @@ def set_customer_terms(db, user_id: str, changes: dict, *, by: str, at: datetime
         if key in changes:
             v = None if changes[key] is None else parse_rupees(changes[key], what=what, maximum=10**12)
             settings.check_user_value(name, v)
-            writes.append(partial(settings.set_user_value, db, user_id, name, v, by=by, at=when))
+            writes.append(partial(set_user_value, db, user_id, name, v, by=by, at=when))
     if "max_concurrent_calls" in changes:
         v = changes["max_concurrent_calls"]
         settings.check_user_value("max_concurrent_calls", v)
-        writes.append(partial(settings.set_user_value, db, user_id, "max_concurrent_calls", v, by=by, at=when))
+        writes.append(partial(set_user_value, db, user_id, "max_concurrent_calls", v, by=by, at=when))
     return [w() for w in writes]
+
+
+# ------------------------------------------------------------------------- a customer's own terms
+
+def set_call_rate(db, rupees_per_minute, *, by: str, user_id: str | None = None,
+                  at: datetime | None = None) -> dict:
+    """Set the per-minute call rate from rupees (`"15"`, `0.5`), globally or for one user, from `at`.
+
+    `rupees_per_minute=None` with a user_id removes that user's own rate.
+    """
+    if user_id is not None and rupees_per_minute is None:
+        return set_user_value(db, user_id, "call_rate_paise", None, by=by, at=at)
+    paise = parse_rupees(rupees_per_minute, maximum=settings.CALL_RATE_MAX_PAISE, what="Call rate")
+    if user_id is None:
+        return settings.set_value(db, "call_rate_paise", paise, by=by, at=at)
+    return set_user_value(db, user_id, "call_rate_paise", paise, by=by, at=at)
+
+
+def set_user_value(db, user_id: str, name: str, value: int | None, *, by: str,
+                   at: datetime | None = None) -> dict:
+    """A per-user override (call rate, daily spend cap, simultaneous calls) from `at`; None removes it."""
+    settings.check_user_value(name, value)
+    check_user(db, user_id)
+    return settings.schedule(db, f"user:{user_id}", name, value, by=by, at=at)
+
+
+def check_user(db, user_id) -> None:
+    """NotFound unless `user_id` is someone's: a customer's own terms are for a customer who exists."""
+    if not isinstance(user_id, str) or not users.exists(db, user_id):
+        raise NotFound(f"No user {user_id!r}.")

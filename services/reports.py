@@ -7,106 +7,14 @@ business day (services.clock: midnight to midnight IST by default) and CSV times
 """
 from __future__ import annotations
 
-import csv
-import io
-import unicodedata
 from datetime import date, datetime, timedelta
 
-from services import calls, clock, ledger, names, payments, settings, users, wallet
+from services import calls, clock, csvout, ledger, names, payments, settings, spending, users, wallet
 from services.checks import whole_number
 from services.errors import InvalidInput
 from services.money import to_rupees
 
-# Longest date range a report may span: bounds what one request reads.
-MAX_RANGE_DAYS = 366
-
-
-# ------------------------------------------------------------------------------------- daily rollups
-
-def _row(day: str, r: dict) -> dict:
-    return {"day": day, "credits": int(r.get("credits", 0)), "debits": int(r.get("debits", 0)),
-            "credit_count": int(r.get("credit_count", 0)), "debit_count": int(r.get("debit_count", 0)),
-            "calls": int(r.get("calls", 0)), "call_seconds": int(r.get("call_seconds", 0)),
-            "cat": {k: int(v) for k, v in (r.get("cat") or {}).items()},
-            "balance": int(r["balance"]) if r.get("balance") is not None else None}
-
-
-def daily(db, user_id: str, start: date, end: date) -> list[dict]:
-    """One row per day in [start, end] (inclusive) with credits, debits, per-category amounts, calls,
-    call seconds and the closing balance; days with no activity are filled with zeros (balance None)."""
-    _check_range(start, end)
-    rows = ledger.day_totals(db, user_id, start.isoformat(), end.isoformat())
-    out = []
-    d = start
-    while d <= end:
-        out.append(_row(d.isoformat(), rows.get(d.isoformat(), {})))
-        d += timedelta(days=1)
-    return out
-
-
-def balance_series(db, user_id: str, start: date, end: date, *, rows: list[dict] | None = None) -> list[dict]:
-    """Closing balance per day, carried over days without activity (a rollup only records active days)."""
-    rows = rows if rows is not None else daily(db, user_id, start, end)
-    first = next((i for i, r in enumerate(rows) if r["balance"] is not None), None)
-    if first is None:
-        bal = ledger.get_wallet(db, user_id).balance
-        return [{"day": r["day"], "balance": bal} for r in rows]
-    # Before the first active day in range: that day's opening balance = its close - credits + debits.
-    r0 = rows[first]
-    bal = r0["balance"] - r0["credits"] + r0["debits"]
-    out = []
-    for r in rows:
-        if r["balance"] is not None:
-            bal = r["balance"]
-        out.append({"day": r["day"], "balance": bal})
-    return out
-
-
-def category_totals(rows: list[dict], kind: str = "debit") -> dict[str, int]:
-    """Sum of each category over daily rows; `kind` picks spending (debit) or money in (credit)."""
-    want = set(ledger.CALL_CATEGORIES) if kind == "debit" else set(ledger.CATEGORIES) - set(ledger.CALL_CATEGORIES)
-    out: dict[str, int] = {}
-    for r in rows:
-        for k, v in r["cat"].items():
-            if k in want:
-                out[k] = out.get(k, 0) + v
-    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
-
-
-def runway(db, user_id: str, *, window_days: int = 30, available: int | None = None,
-           through: date | None = None) -> dict:
-    """"At this rate your balance lasts about N days": the available balance over the average daily
-    spend of the `window_days` days ending with `through` (default today, included). Integer math; `days`
-    is None with no spending."""
-    if available is None:
-        available = ledger.get_wallet(db, user_id).available
-    spent, span = runway_basis(db, user_id, window_days=window_days, through=through)
-    return {"days": runway_days(available, spent, span), "avg_daily_paise": -(-spent // span) if spent > 0 else 0,
-            "available_paise": available, "window_days": span}
-
-
-def runway_basis(db, user_id: str, *, window_days: int = 30, through: date | None = None) -> tuple[int, int]:
-    """(paise spent, days) over the window `runway` divides by: `window_days` days ending with `through`
-    (default today), cut to the wallet's age. Low-balance alerts ask for 7 days through yesterday: whole
-    business days, so the figure for a day does not move while that day's entries come in."""
-    whole_number(window_days, 1, MAX_RANGE_DAYS, what="The window", unit="of days")
-    end = through if through is not None else today()
-    start = end - timedelta(days=window_days - 1)
-    created = ledger.get_wallet(db, user_id).created_at
-    # A wallet younger than the window would look thriftier than it is if we divided by the window.
-    if created is not None and clock.date_of(created) > start:
-        start = clock.date_of(created)
-    if start > end:  # not one day of history yet
-        return 0, 0
-    return sum(r["debits"] for r in daily(db, user_id, start, end)), (end - start).days + 1
-
-
-def runway_days(available: int, spent: int, span: int) -> int | None:
-    """THE runway arithmetic: whole days `available` paise last at `spent` paise per `span` days, rounded
-    down (promise no more than the money covers); None when nothing was spent."""
-    if spent <= 0:
-        return None
-    return max(0, available) * span // spent
+MAX_RANGE_DAYS = spending.MAX_RANGE_DAYS
 
 
 # ------------------------------------------------------------------------------------ across users
@@ -189,7 +97,7 @@ def _found(u: dict, search: str) -> bool:
 
 
 def top_spenders(db, start: date, end: date, *, top: int = 10) -> list[dict]:
-    _check_range(start, end)
+    spending.check_range(start, end)
     spent: dict[str, dict] = {}
     for uid, _day, vals in _days_across(db, start, end, {"debits": 1, "calls": 1, "call_seconds": 1}):
         s = spent.setdefault(uid, {"username": uid, "spent_paise": 0, "calls": 0, "call_seconds": 0})
@@ -203,7 +111,7 @@ def top_spenders(db, start: date, end: date, *, top: int = 10) -> list[dict]:
 
 def spending_trends(db, start: date, end: date) -> list[dict]:
     """Per day across all users: credits, debits, per-category amounts, calls, call seconds, active users."""
-    _check_range(start, end)
+    spending.check_range(start, end)
     days: dict[str, dict] = {}
     d = start
     while d <= end:
@@ -231,7 +139,7 @@ def user_summary(db, start: date, end: date) -> list[dict]:
     """Per customer over [start, end] (staff accounts are not customers): money in, split into paid
     recharges, free credits (manual, promotional) and other credits (refunds back, adjustments); money
     out; calls, call seconds; the current balance. Keys: SUMMARY_COLUMNS (plus `credits_paise`)."""
-    _check_range(start, end)
+    spending.check_range(start, end)
     people = {u["username"]: u for u in users.list_all(db) if u["role"] not in users.STAFF_ROLES}
     ws = {w.user_id: w for w in ledger.wallet_summaries(db)}
     zero = {"credits": 0, "debits": 0, "credit_count": 0, "debit_count": 0, "calls": 0, "call_seconds": 0,
@@ -260,23 +168,8 @@ def user_summary(db, start: date, end: date) -> list[dict]:
 
 # ------------------------------------------------------------------------------------------- CSV
 
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 LEDGER_COLUMNS = ("created_at", "entry_id", "user_id", "entry_no", "type", "category", "amount_rupees",
                   "balance_after_rupees", "reference", "source", "note")
-
-
-def csv_safe(cell) -> str:
-    """Text for a CSV cell that a spreadsheet shows as text, never evaluates. Judged after NFKC: a
-    spreadsheet may read a full-width '＝' (or '＋', '－', '＠') as the formula sign it stands for."""
-    text = "" if cell is None else str(cell)
-    return "'" + text if unicodedata.normalize("NFKC", text).startswith(_FORMULA_START) else text
-
-
-def _line(cells) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerow([csv_safe(c) for c in cells])
-    return buf.getvalue()
 
 
 def entry_cells(e: dict) -> list:
@@ -284,13 +177,6 @@ def entry_cells(e: dict) -> list:
     return [clock.iso(e["created_at"]), e["_id"], e["user_id"],
             int(e.get("n", e.get("seq", 0))), e["type"], e["category"], str(to_rupees(e["amount"])),
             str(to_rupees(e["balance_after"])), e.get("key", ""), e.get("source", ""), e.get("note", "")]
-
-
-def csv_rows(entries, *, columns=LEDGER_COLUMNS, cells=entry_cells):
-    """Lines of CSV text (header first) for ledger entries; a generator, so memory stays flat."""
-    yield _line(columns)
-    for e in entries:
-        yield _line(cells(e))
 
 
 def export_csv(db, *, user_id: str | None = None, type: str | None = None, category: str | None = None,
@@ -301,24 +187,17 @@ def export_csv(db, *, user_id: str | None = None, type: str | None = None, categ
     """
     entries = ledger.iter_entries(db, user_id=user_id, type=type, category=category, start=start, end=end)
     if progress is None:
-        yield from csv_rows(entries)
+        yield from csvout.csv_rows(entries, columns=LEDGER_COLUMNS, cells=entry_cells)
         return
     span = (end - start).total_seconds() if start and end else 0
     n = 0
-    yield _line(LEDGER_COLUMNS)
+    yield csvout.line(LEDGER_COLUMNS)
     for e in entries:
-        yield _line(entry_cells(e))
+        yield csvout.line(entry_cells(e))
         n += 1
         if n % 500 == 0 and span > 0:
             progress(min(1.0, (clock.as_utc(e["created_at"]) - start).total_seconds() / span), n)
     progress(1.0, n)
-
-
-def dicts_csv(rows: list[dict], columns: list[str]):
-    """CSV lines for report rows (paise columns become rupees, named *_rupees)."""
-    yield _line([c.replace("_paise", "_rupees") for c in columns])
-    for r in rows:
-        yield _line([str(to_rupees(r[c])) if c.endswith("_paise") else r[c] for c in columns])
 
 
 CALL_COLUMNS = ("started_at", "call_id", "to_number", "status", "outcome", "campaign", "kb_id", "billed_seconds",
@@ -340,7 +219,7 @@ def calls_csv(db, user_id: str, f, campaign_names: dict[str, str] | None = None)
                 cn.get(c.get("campaign_id") or "", c.get("campaign_id") or ""), c["kb_id"],
                 c.get("billed_seconds") or 0, str(to_rupees(c["rate_paise"])), str(to_rupees(c.get("cost_paise") or 0)),
                 call_note(c)]
-    yield from csv_rows(calls.iter_history(db, user_id, f), columns=CALL_COLUMNS, cells=cells)
+    yield from csvout.csv_rows(calls.iter_history(db, user_id, f), columns=CALL_COLUMNS, cells=cells)
 
 
 # ------------------------------------------------------------------------------------------ dates
@@ -368,14 +247,5 @@ def today() -> date:
 
 def day_range(start: date, end: date) -> tuple[datetime, datetime]:
     """[start 00:00, the day after end 00:00) in the business zone: the UTC instants a ledger query wants."""
-    _check_range(start, end)
+    spending.check_range(start, end)
     return clock.day_span(start, end)
-
-
-def _check_range(start: date, end: date) -> None:
-    if not isinstance(start, date) or not isinstance(end, date):
-        raise InvalidInput("Pick a start and an end date.")
-    if start > end:
-        raise InvalidInput("The start date is after the end date.")
-    if (end - start).days + 1 > MAX_RANGE_DAYS:
-        raise InvalidInput(f"Pick a range of at most {MAX_RANGE_DAYS} days.")

@@ -9,19 +9,19 @@ force, so a timeline stays a few entries long. Writes are a compare-and-set on t
 """
 from __future__ import annotations
 
-import re
 import threading
 import time
 import uuid
 from datetime import MINYEAR, datetime, timedelta, timezone
 
-from services import checks, clock
+from services import clock
 from services.checks import whole_number
 from services.db import insert_new
 from services.errors import InvalidInput, NotFound
-from services.money import DEFAULT_MAX_PAISE, parse_rupees
+from services.money import DEFAULT_MAX_PAISE
 
 # The longest call anyone may ask for, in minutes (calls and campaigns check requests against it).
+COLLECTIONS: dict[str, list] = {"settings": [], "settings_history": [[("at", -1)]]}
 MAX_CALL_MINUTES = 240
 
 # The product's rules, in one place.
@@ -38,8 +38,9 @@ DEFAULTS = {
     "refund_approval_required": 0,    # 1: a self-serve refund waits for an admin's approval
 }
 # What an admin may set, and the bounds that keep a typo from becoming a disaster.
+CALL_RATE_MAX_PAISE = 100_000
 _BOUNDS = {
-    "call_rate_paise": (1, 100_000),
+    "call_rate_paise": (1, CALL_RATE_MAX_PAISE),
     "min_call_balance_paise": (0, 1_000_000),
     "min_recharge_paise": (100, 1_000_000),
     "low_balance_paise": (0, 10_000_000),
@@ -83,12 +84,6 @@ def limits_for(db, user_id: str) -> dict:
     own = user_overrides(db, user_id)
     return {"daily_cap_paise": own.get("daily_cap_paise"),
             "max_concurrent_calls": own.get("max_concurrent_calls") or get(db)["max_concurrent_calls"]}
-
-
-def call_rate_for(db, user_id: str, at: datetime | None = None) -> int:
-    """Paise per minute for this user's call started at `at` (their tariff's rate: services.rates)."""
-    from services import rates  # rates builds on this module
-    return rates.tariff_for(db, user_id, at).rate_paise
 
 
 def scope_doc(db, scope: str) -> dict:
@@ -166,6 +161,16 @@ def changes_ahead(db) -> list[dict]:
     return sorted(out, key=lambda e: e["at"])
 
 
+def changes_between(db, start: datetime | None = None, end: datetime | None = None) -> list[dict]:
+    """The settings history recorded in [start, end) (either bound may be open), as stored."""
+    rng: dict = {}
+    if start:
+        rng["$gte"] = start
+    if end:
+        rng["$lt"] = end
+    return list(db.settings_history.find({"at": rng} if rng else {}))
+
+
 def history(db, limit: int = 50) -> list[dict]:
     docs = list(db.settings_history.find({}).sort("at", -1).limit(limit))
     for d in docs:
@@ -185,39 +190,12 @@ def set_value(db, name: str, value: int, *, by: str, at: datetime | None = None)
     return schedule(db, "global", name, value, by=by, at=at, default=DEFAULTS[name])
 
 
-def set_call_rate(db, rupees_per_minute, *, by: str, user_id: str | None = None,
-                  at: datetime | None = None) -> dict:
-    """Set the per-minute call rate from rupees (`"15"`, `0.5`), globally or for one user, from `at`.
-
-    `rupees_per_minute=None` with a user_id removes that user's own rate.
-    """
-    if user_id is not None and rupees_per_minute is None:
-        return set_user_value(db, user_id, "call_rate_paise", None, by=by, at=at)
-    paise = parse_rupees(rupees_per_minute, maximum=_BOUNDS["call_rate_paise"][1], what="Call rate")
-    if user_id is None:
-        return set_value(db, "call_rate_paise", paise, by=by, at=at)
-    return set_user_value(db, user_id, "call_rate_paise", paise, by=by, at=at)
-
-
-def set_user_value(db, user_id: str, name: str, value: int | None, *, by: str,
-                   at: datetime | None = None) -> dict:
-    """A per-user override (call rate, daily spend cap, simultaneous calls) from `at`; None removes it."""
-    check_user_value(name, value)
-    check_user(db, user_id)
-    return schedule(db, f"user:{user_id}", name, value, by=by, at=at)
-
-
 def check_user_value(name: str, value: int | None) -> None:
     if name not in USER_KEYS:
         raise InvalidInput(f"Unknown per-user setting {name!r}.")
     if value is not None:
         lo, hi = _USER_BOUNDS[name]
         whole_number(value, lo, hi, what=name, unit="of paise" if name.endswith("_paise") else "")
-
-
-def check_user(db, user_id) -> None:
-    if not isinstance(user_id, str) or db.users.find_one({"_id": user_id}, {"_id": 1}) is None:
-        raise NotFound(f"No user {user_id!r}.")
 
 
 def check_when(at) -> datetime:
@@ -302,77 +280,21 @@ def _record(db, cid: str, scope: str, name: str, old, new, by: str, when: dateti
     return rec
 
 
-# ------------------------------------------------------------------------------- business details
+# ---------------------------------------------------------------------------------- a named scope
 
-# What receipts and GST invoices say about the business (services/documents; docs/documents.md).
-BUSINESS_DEFAULTS = {
-    "legal_name": "Voice AI Wallet", "address": "", "state": "", "gstin": "", "pan": "",
-    "sac": "998419",          # other telecommunication services; editable
-    "gst_rate_bp": 1800,      # 18 %, in basis points
-    "invoice_prefix": "RV",   # RV/2627/000123: at most 4 letters or digits, so a number stays <= 16 characters
-    "credit_note_prefix": "CN",
-    "gst_mode": "off",        # off | inclusive | exclusive (how GST applies to a recharge)
-}
-_BUSINESS_TEXT = {"legal_name": 120, "address": 300, "sac": 8}
+def fields(db, scope: str) -> dict:
+    """A scope's document as stored now (fresh: for the page that changes it), without its `_id`."""
+    doc = db.settings.find_one({"_id": scope}) or {}
+    doc.pop("_id", None)
+    return doc
 
 
-def business(db) -> dict:
-    """The business details as they stand (defaults for what an admin never set)."""
-    doc = db.settings.find_one({"_id": "business"}) or {}
-    out = {k: doc.get(k, v) for k, v in BUSINESS_DEFAULTS.items()}
-    out["gst_rate_bp"] = int(out["gst_rate_bp"])
-    return out
-
-
-def set_business(db, values: dict, *, by: str) -> dict:
-    """Change business details (any subset of BUSINESS_DEFAULTS), checked as a whole: a GST mode other
-    than `off` needs the legal name, address, state, a valid GSTIN of that state and its PAN. Every
-    changed field is recorded in the history. Returns the details now in force."""
-    unknown = set(values) - set(BUSINESS_DEFAULTS)
-    if unknown:
-        raise InvalidInput(f"Unknown business detail {sorted(unknown)[0]!r}.")
-    old = business(db)
-    new = _checked_business({**old, **values})
-    changed = {k: v for k, v in new.items() if v != old[k]}
-    if changed:
-        db.settings.update_one({"_id": "business"}, {"$set": changed}, upsert=True)
-        note_change(db)
-        for k, v in changed.items():
-            _record(db, uuid.uuid4().hex, "business", k, old[k], v, by, clock.now())
-    return new
-
-
-def _checked_business(b: dict) -> dict:
-    from services.documents import gst  # documents read these settings: imported when used, not at load
-    out = dict(b)
-    for k, most in _BUSINESS_TEXT.items():
-        out[k] = checks.text(out[k], what=k.replace("_", " ").capitalize(), most=most,
-                             lines=k == "address").strip()  # an address has lines
-    whole_number(out["gst_rate_bp"], 0, 4000, what="GST rate", unit="of basis points (1800 = 18 %)")
-    _check_prefixes(out)
-    if out["gst_mode"] not in gst.MODES:
-        raise InvalidInput(f"GST mode must be one of {', '.join(gst.MODES)}.")
-    out["state"] = gst.check_state(out["state"], what="Business state") if out["state"] else ""
-    out["gstin"] = gst.check_gstin(out["gstin"], state=out["state"] or None) if out["gstin"] else ""
-    out["pan"] = gst.check_pan(out["pan"]) if out["pan"] else ""
-    if out["gstin"] and out["pan"] and out["gstin"][2:12] != out["pan"]:
-        raise InvalidInput("The PAN must be the one inside the GSTIN (its characters 3 to 12).")
-    if out["gst_mode"] != "off":
-        _check_ready_for_gst(out)
-    return out
-
-
-def _check_prefixes(b: dict) -> None:
-    for k in ("invoice_prefix", "credit_note_prefix"):
-        if not isinstance(b[k], str) or not re.fullmatch(r"[A-Z0-9]{1,4}", b[k]):
-            raise InvalidInput("A number prefix is 1 to 4 capital letters or digits (e.g. RV).")
-    if b["invoice_prefix"] == b["credit_note_prefix"]:
-        raise InvalidInput("Invoices and credit notes need different prefixes.")
-
-
-def _check_ready_for_gst(b: dict) -> None:
-    if not (b["legal_name"] and b["address"] and b["state"] and b["gstin"]):
-        raise InvalidInput("A tax invoice names the business: set the legal name, address, state and GSTIN "
-                           "before turning GST on.")
-    if b["gst_rate_bp"] == 0:
-        raise InvalidInput("Set a GST rate above 0 % before turning GST on.")
+def set_fields(db, scope: str, changed: dict, old: dict, *, by: str) -> None:
+    """Write `changed` into a scope's document at once (its owner checked them as a whole), each field's
+    change recorded in the history with its value before (`old`)."""
+    if not changed:
+        return
+    db.settings.update_one({"_id": scope}, {"$set": changed}, upsert=True)
+    note_change(db)
+    for k, v in changed.items():
+        _record(db, uuid.uuid4().hex, scope, k, old.get(k), v, by, clock.now())

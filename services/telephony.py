@@ -28,7 +28,9 @@ class Authorization(Protocol):
 
     @property
     def final(self) -> bool:
-        """No update can grow `limit` any more (the money set the end, or the maximum is reached)."""
+        """The call ends at `limit`: the maximum is reached, or the money set the end (an update sent before
+        that second may still grow it if money came back; the simulator, which only reports at the limit
+        itself, stops asking)."""
 
     def update(self, usage_seconds: int) -> None:
         """Report the seconds talked so far; `limit` and `final` change with the answer."""

@@ -25,9 +25,10 @@ import threading
 import time
 from datetime import datetime, timedelta
 
-from services import clock, config, users
+from services import auditlog, clock, config, users
 from services.errors import AuthError, InvalidInput, RateLimited
 
+COLLECTIONS = {"tokens": [[("username", 1)], [("expires_at", 1)]], "login_attempts": [[("username", 1)]]}
 FREE_FAILURES = 3
 MAX_DELAY = timedelta(minutes=15)
 PAIR_MEMORY = timedelta(hours=24)  # an address's failures are forgotten a day after its last one
@@ -288,5 +289,5 @@ def unlock(db, username: str, *, by: str) -> int:
     """Clear every sign-in count of a username (an admin's decision). How many records went."""
     name = users.normalize_username(username)
     gone = db.login_attempts.delete_many({"username": name}).deleted_count
-    users.audit(db, by, "unlock", name)
+    auditlog.record(db, by, "unlock", name)
     return gone

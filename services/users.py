@@ -1,35 +1,28 @@
-"""Users: who they are, their role, their password, whether their account is enabled; a wallet is
-created with every user.
+"""Users: who they are, their role, their password, whether their account is enabled. This module alone
+reads and writes the `users` collection; services.accounts builds on it (a new customer's wallet, the
+end of every token when a session ends).
 
 Sessions end when they should: every user document carries a `session_epoch`, bumped (in the same
 write) by a password change or reset, a role change and a disabled account. An API token and a
 dashboard session remember the epoch they started at (`session_start`) and are refused once it differs
 (`signed_in`); the dashboard's cookie, which cannot be revoked, is refused when it was issued before
-`sessions_ended_at`. Tokens are also deleted (tokens.revoke_all), but the epoch alone already ends them,
-so a crash between the two writes ends nothing late.
+`sessions_ended_at`.
 
-Also THE user-id rule (`check_user_id`), which the ledger, calls and campaigns apply to every id they
-are given. New usernames follow the stricter `normalize_username`; every username is a valid user id.
+New usernames follow `normalize_username`, stricter than the user-id rule (services.ids): every username
+is a valid user id.
 """
 from __future__ import annotations
 
 import re
-import secrets
-import uuid
 from datetime import datetime
 from typing import Any
 
-# users -> ledger (a wallet per user) and ledger -> users (the id rule), users -> tokens (revoke_all) and
-# tokens -> users: each side only looks the other up when called, so either may be imported first.
-from services import checks, clock, config, ledger, passwords, tokens
+from services import auditlog, checks, clock, passwords
 from services.db import insert_new
 from services.errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound
 
 ROLES = ("user", "admin", "analyst")
 STAFF_ROLES = ("admin", "analyst")
-# A user id lives inside other ids (`{user}:{n}` entries, `{user}|{day}` rollups) and in `_id` fields:
-# no dot, no colon, no leading '$'. Ids made by tests and scripts may be shorter than a username.
-USER_ID_MAX = 64
 NAME_MAX = 80
 _USERNAME = re.compile(r"^[a-z0-9_-]{3,32}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
@@ -37,12 +30,13 @@ USERNAME_RULE = "Username must be 3-32 characters: lowercase letters, digits, '_
 WRONG = "Wrong username or password."
 DISABLED = "This account is disabled: ask an administrator to enable it."
 ENDED = "Your session has ended (your password, role or account changed): sign in again."
+COLLECTIONS: dict[str, list] = {"users": []}
 KNOWN_ADDRESSES = 10  # the client addresses remembered per user (tokens' throttle trusts them)
 
 
-def create_user(db, username: str, password: str, name: str, email: str, role: str = "user") -> dict:
-    """Create a user and their wallet (balance 0). Raises InvalidInput naming every problem of the input
-    at once, or Conflict; writes nothing then."""
+def add(db, username: str, password: str, name: str, email: str, role: str = "user") -> dict:
+    """Add a user (their wallet is services.accounts' to create). Raises InvalidInput naming every problem
+    of the input at once, or Conflict; writes nothing then."""
     found = signup_problems(username, password, name, email, role)
     if found:
         raise InvalidInput(" ".join(found))
@@ -52,7 +46,6 @@ def create_user(db, username: str, password: str, name: str, email: str, role: s
            "session_epoch": 0, "disabled": False}
     if not insert_new(db.users, doc):
         raise Conflict(f"The username {username!r} is taken.")
-    ledger.ensure_wallet(db, username)  # a crash before this is healed by get_wallet on first use
     return public(doc)
 
 
@@ -119,21 +112,21 @@ def list_all(db, *, search: str = "", role: str | None = None, disabled: bool | 
 
 # ------------------------------------------------------------------------------ what an admin changes
 
-def set_password(db, username: str, new_password: str, *, by: str) -> None:
+def set_password(db, username: str, new_password: str, *, by: str) -> dict:
     """Set a password (an admin's reset when `by` is someone else) and end every session of the user."""
     doc = _doc(db, username)
     found = passwords.problems(new_password, doc["_id"])
     if found:
         raise InvalidInput(" ".join(found))
-    _change(db, doc, {"password_hash": passwords.hash_password(new_password), "password_set_by": by,
-                      "password_set_at": clock.now()}, by=by,
-            action="password_change" if by == doc["_id"] else "password_reset")
+    return _change(db, doc, {"password_hash": passwords.hash_password(new_password), "password_set_by": by,
+                             "password_set_at": clock.now()}, by=by,
+                   action="password_change" if by == doc["_id"] else "password_reset")
 
 
-def change_password(db, username: str, current: str, new_password: str) -> None:
+def change_password(db, username: str, current: str, new_password: str) -> dict:
     """A user's own change: the current password first (AuthError if wrong). Ends every session."""
     authenticate(db, username, current)
-    set_password(db, normalize_username(username), new_password, by=normalize_username(username))
+    return set_password(db, normalize_username(username), new_password, by=normalize_username(username))
 
 
 def set_role(db, username: str, role: str, *, by: str) -> dict:
@@ -166,7 +159,7 @@ def enable(db, username: str, *, by: str) -> dict:
     if not doc.get("disabled"):
         return public(doc)
     db.users.update_one({"_id": doc["_id"]}, {"$set": {"disabled": False}})
-    audit(db, by, "enable", doc["_id"])
+    auditlog.record(db, by, "enable", doc["_id"])
     return public(dict(doc, disabled=False))
 
 
@@ -185,19 +178,13 @@ def _keep_an_admin(db, username: str, what: str) -> None:
 
 
 def _change(db, doc: dict, fields: dict, *, by: str, action: str, detail: str = "") -> dict:
-    """Apply `fields` and end every session of the user, in one write; then delete their tokens."""
+    """Apply `fields` and end every session of the user, in one write (services.accounts then deletes
+    their tokens: the epoch alone already ends them, so a crash in between ends nothing late)."""
     ended = clock.now()
     db.users.update_one({"_id": doc["_id"]}, {"$set": dict(fields, sessions_ended_at=ended),
                                               "$inc": {"session_epoch": 1}})
-    tokens.revoke_all(db, doc["_id"])
-    audit(db, by, action, doc["_id"], detail)
+    auditlog.record(db, by, action, doc["_id"], detail)
     return public(dict(doc, **fields))
-
-
-def audit(db, actor: str, action: str, target: str, detail: str = "") -> None:
-    """Log what an admin did to an account (the audit_log admin credits also use)."""
-    db.audit_log.insert_many([{"_id": f"user:{uuid.uuid4().hex}", "at": clock.now(), "actor": actor,
-                               "action": action, "target": target, "detail": detail}])
 
 
 # ------------------------------------------------------------------------------------------ sessions
@@ -244,12 +231,42 @@ def known_address(db, username: str, address: str) -> bool:
 
 # ------------------------------------------------------------------------------------------- reading
 
+def exists(db, username: str) -> bool:
+    return isinstance(username, str) and db.users.find_one({"_id": username}, {"_id": 1}) is not None
+
+
+def created_at(db, username: str):
+    """When the account was opened (UTC), or None."""
+    doc = db.users.find_one({"_id": username}, {"created_at": 1}) if isinstance(username, str) else None
+    return clock.as_utc(doc.get("created_at")) if doc else None
+
+
+def emails(db) -> dict[str, str]:
+    """Every user's e-mail address, by username (one read of the users collection)."""
+    return {d["_id"]: d.get("email", "") for d in db.users.find({}, {"email": 1})}
+
+
+def any_user(db) -> bool:
+    return db.users.find_one({}, {"_id": 1}) is not None
+
+
+def any_admin(db) -> bool:
+    return db.users.find_one({"role": "admin"}, {"_id": 1}) is not None
+
+
 def credentials(db) -> dict:
     """The structure streamlit-authenticator wants to restore a session from its cookie, built fresh
     from the users collection. No password hashes: the dashboard checks passwords through
     tokens.sign_in, never through the library."""
     return {"usernames": {d["_id"]: {"name": d["name"], "email": d["email"], "roles": [d["role"]]}
                           for d in db.users.find({}, {"name": 1, "email": 1, "role": 1})}}
+
+
+def password_resets(db) -> list[tuple[str, str, datetime | None]]:
+    """(username, by whom, when) of every account whose password an administrator last set."""
+    return [(u["_id"], u["password_set_by"], u.get("password_set_at"))
+            for u in db.users.find({"password_set_by": {"$exists": True}}, {"password_set_by": 1, "password_set_at": 1})
+            if u.get("password_set_by") and u["password_set_by"] != u["_id"]]
 
 
 def role_of(db, user_id: str) -> str | None:
@@ -263,46 +280,6 @@ def roles(db) -> dict[str, str]:
     return {d["_id"]: d.get("role", "user") for d in db.users.find({}, {"role": 1})}
 
 
-def ensure_first_admin(db) -> dict | None:
-    """Create the admin named by WALLET_ADMIN_USER / WALLET_ADMIN_PASSWORD if no admin exists."""
-    cfg = config.get()
-    user, pw = cfg.admin_user, cfg.admin_password
-    if not user or not pw or db.users.find_one({"role": "admin"}, {"_id": 1}):
-        return None
-    try:
-        return create_user(db, user, pw, "Administrator", f"{normalize_username(user)}@localhost.localdomain",
-                           "admin")
-    except Conflict:  # another API worker starting at the same moment created it first
-        return None
-    except InvalidInput as exc:  # say which setting to fix: this runs at start-up, far from any form
-        raise InvalidInput(f"WALLET_ADMIN_USER / WALLET_ADMIN_PASSWORD refused: {exc.message}") from None
-
-
-def seed_demo(db, password: str | None = None) -> list[tuple[str, str, str]]:
-    """On an empty database: a demo admin, analyst and user, with fresh random passwords unless one is
-    given (tests and the browser test pass WALLET_DEMO_PASSWORD)."""
-    if db.users.find_one({}, {"_id": 1}):
-        return []
-    made = []
-    for username, name, role in (("admin", "Demo Admin", "admin"), ("analyst", "Demo Analyst", "analyst"),
-                                 ("demo", "Demo User", "user")):
-        pw = password or _random_password(username)
-        try:
-            create_user(db, username, pw, name, f"{username}@example.com", role)
-            made.append((username, pw, role))
-        except Conflict:
-            pass
-    return made
-
-
-def check_user_id(user_id) -> str:
-    """THE user-id rule: 1-64 characters, no '.', no ':', not starting with '$'. Returns the id."""
-    if not isinstance(user_id, str) or not 1 <= len(user_id) <= USER_ID_MAX or "." in user_id or \
-            ":" in user_id or user_id.startswith("$"):
-        raise InvalidInput("Unknown or malformed user id.")
-    return user_id
-
-
 def normalize_username(username) -> str:
     if not isinstance(username, str) or not _USERNAME.match(username.strip().lower()):
         raise InvalidInput(USERNAME_RULE)
@@ -312,10 +289,3 @@ def normalize_username(username) -> str:
 def public(doc: dict) -> dict:
     return {"username": doc["_id"], "name": doc["name"], "email": doc["email"], "role": doc["role"],
             "created_at": clock.as_utc(doc.get("created_at")), "disabled": bool(doc.get("disabled"))}
-
-
-def _random_password(username: str) -> str:
-    while True:  # a random one that meets the rules (containing the username is the only way to miss)
-        pw = secrets.token_urlsafe(9)
-        if not passwords.problems(pw, username):
-            return pw

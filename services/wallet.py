@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from services import checks, clock, ledger, settings, users
+from services import auditlog, checks, ledger, settings, users
 from services.errors import InvalidAmount, InvalidInput, NotFound
 from services.money import parse_rupees
 
@@ -117,9 +117,6 @@ def admin_credit(db, *, admin: str, user_id: str, amount, category: str, reason:
                         amount=review.amount, source=f"admin:{admin}", note=review.reason,
                         meta={"admin": admin, "reason": review.reason})
     # The ledger entry already names the admin and the reason; this log makes admin actions listable.
-    db.audit_log.update_one({"_id": entry["_id"]},
-                            {"$setOnInsert": {"at": clock.now(), "actor": admin, "action": category,
-                                              "target": review.user_id, "amount": review.amount,
-                                              "reason": review.reason}},
-                            upsert=True)
+    auditlog.record_once(db, entry["_id"], actor=admin, action=category, target=review.user_id,
+                         amount=review.amount, reason=review.reason)
     return entry

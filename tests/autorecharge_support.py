@@ -1,5 +1,5 @@
 """Real parts the auto-recharge tests share (holds no tests): the Razorpay sandbox with its webhooks
-forwarded to payments.handle_webhook (as the API does), the SMTP sink and a customer webhook receiver
+forwarded to razorpay_events.handle_webhook (as the API does), the SMTP sink and a customer webhook receiver
 (tests.alert_support), and helpers that play the customer and the bank."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from sandbox.razorpay_server import run_in_thread
-from services import autorecharge, ledger, payments, users
+from services import accounts, autorecharge, ledger, razorpay_events
 from services.errors import InvalidPayment
 from tests.alert_support import Receiver, smtp_env, subscribe  # noqa: F401 (fixtures' helpers, re-exported)
 
@@ -19,7 +19,7 @@ NOTICE_HOURS = "0.0005"  # 1.8 seconds
 
 
 class Forwarder:
-    """Razorpay's webhook endpoint: each delivery goes to payments.handle_webhook on `db` (a 500 makes the
+    """Razorpay's webhook endpoint: each delivery goes to razorpay_events.handle_webhook on `db` (a 500 makes the
     sandbox deliver it again, like Razorpay)."""
 
     def __init__(self):
@@ -32,7 +32,7 @@ class Forwarder:
                 code = 200
                 try:
                     if outer.db is not None:
-                        out = payments.handle_webhook(outer.db, body, self.headers.get("X-Razorpay-Signature"),
+                        out = razorpay_events.handle_webhook(outer.db, body, self.headers.get("X-Razorpay-Signature"),
                                                       self.headers.get("X-Razorpay-Event-Id"))
                         with outer.lock:
                             outer.results.append(out)
@@ -78,7 +78,7 @@ def control(h, path: str, **body) -> dict:
 
 
 def customer(db, uid: str, rupees: int = 0) -> None:
-    users.create_user(db, uid, "password-1", uid.title(), f"{uid}@example.com")
+    accounts.create_user(db, uid, "password-1", uid.title(), f"{uid}@example.com")
     if rupees:
         ledger.post(db, uid, key=f"{uid}-start", type="credit", category="recharge", amount=rupees * 100)
 

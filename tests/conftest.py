@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from services import db as dbmod
+from services import db as dbmod, schema
 
 TARGETS = ["embedded", "wire", "mongodb"]
 
@@ -90,7 +90,7 @@ def make_target(target: str, tmp_path, request):
         db = dbmod.open_db(uri=uri, name=name)
         spec = {"uri": uri, "name": name, "path": None}
         request.addfinalizer(lambda: dbmod.client_of(db).drop_database(name))
-    dbmod.ensure_schema(db)
+    schema.ensure_schema(db)
     request.addfinalizer(dbmod.client_of(db).close)
     return db, spec
 

@@ -69,6 +69,6 @@ def die_at(spec: dict, entry_id: str, step: str) -> None:
     numbering.insert_new(db.doc_claims, {"_id": entry_id, "series": f"inv:{fy}", "number": None,
                                          "owner": procs.owner(), "at": clock.now()})
     if step == "allocated":
-        body = documents.receipts._recharge_body(db, e, documents.receipts.settings.business(db))
+        body = documents.receipts._recharge_body(db, e, documents.business.get(db))
         numbering._allocate(db, entry_id, f"inv:{fy}", "RV", fy, body)
     os.kill(os.getpid(), signal.SIGKILL)

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services import campaigns, checks, config, ledger, passwords, reports, users, wallet
-from services import db as dbmod
+from services import accounts, campaigns, checks, config, csvout, db as dbmod, files, ledger, passwords, schema, wallet
 from services.errors import InvalidInput
 from tests.test_api_support import PASSWORD, app, client  # noqa: F401
 
@@ -58,7 +57,7 @@ def test_sign_up_over_http_names_every_problem_at_once(client, edb):
 
 
 def test_demo_passwords_meet_the_rules(edb):
-    made = users.seed_demo(edb)
+    made = accounts.seed_demo(edb)
     assert len(made) == 3 and all(passwords.problems(pw, u) == [] for u, pw, _ in made)
 
 
@@ -81,11 +80,11 @@ def test_text_allows_line_breaks_only_where_asked():
 @pytest.mark.parametrize("what", ["RLO U+202E", "NUL", "BEL"])
 def test_every_stored_text_refuses_them(edb, what):
     bad = f"Promo{HIDDEN[what]}txt"
-    users.create_user(edb, "boss", PASSWORD, "Boss", "boss@example.com", "admin")
-    users.create_user(edb, "asha", PASSWORD, "Asha", "asha@example.com")
+    accounts.create_user(edb, "boss", PASSWORD, "Boss", "boss@example.com", "admin")
+    accounts.create_user(edb, "asha", PASSWORD, "Asha", "asha@example.com")
     before = ledger.get_wallet(edb, "asha").balance
     refusals = [
-        lambda: users.create_user(edb, "ravi", PASSWORD, bad, "ravi@example.com"),
+        lambda: accounts.create_user(edb, "ravi", PASSWORD, bad, "ravi@example.com"),
         lambda: wallet.admin_credit(edb, admin="boss", user_id="asha", amount=5, category="promo_credit",
                                     reason=bad, key="k1"),
         lambda: campaigns.create_campaign(edb, "asha", ["+919876543210"], "kb1", 1, name=bad),
@@ -105,7 +104,7 @@ def test_every_stored_text_refuses_them(edb, what):
 
 @pytest.mark.parametrize("cell", ["＝1+1", "＋91", "－5", "＠SUM(A1)", "﹦1+1"])
 def test_full_width_formula_signs_are_neutralised(cell):
-    assert reports.csv_safe(cell) == "'" + cell
+    assert csvout.csv_safe(cell) == "'" + cell
 
 
 # ------------------------------------------------------------------------------------------ files
@@ -127,12 +126,12 @@ def test_the_data_folder_and_every_file_in_it_are_private(tmp_path, monkeypatch)
         sys.path.insert(0, str(ROOT / "scripts"))
         import run as runscript
         cfg = config.get()
-        dbmod.private_dir(cfg.data_dir)
+        files.private_dir(cfg.data_dir)
         runscript._cookie_key(cfg)
         db = dbmod.open_db(path=str(data / "wallet.sqlite"))
-        dbmod.ensure_schema(db)
-        made = users.seed_demo(db)
-        dbmod.write_private(runscript.demo_credentials_file(cfg), "".join(f"{u} {p}\n" for u, p, _ in made))
+        schema.ensure_schema(db)
+        made = accounts.seed_demo(db)
+        files.write_private(runscript.demo_credentials_file(cfg), "".join(f"{u} {p}\n" for u, p, _ in made))
         for i in range(30):
             ledger.post(db, "demo", key=f"k{i}", type="credit", category="manual_credit", amount=100)
         from sandbox.razorpay_server.app import create_app
@@ -167,9 +166,9 @@ def test_a_shared_sticky_folder_is_left_alone(tmp_path):
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o1777)
-    dbmod.private_dir(shared)
+    files.private_dir(shared)
     assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
-    mine = dbmod.private_dir(tmp_path / "mine" / "data")
+    mine = files.private_dir(tmp_path / "mine" / "data")
     assert stat.S_IMODE(mine.stat().st_mode) == 0o700
 
 
@@ -177,5 +176,5 @@ def test_a_weak_first_admin_password_is_refused_naming_the_setting(edb, monkeypa
     monkeypatch.setenv("WALLET_ADMIN_USER", "root")
     monkeypatch.setenv("WALLET_ADMIN_PASSWORD", "password")
     with pytest.raises(InvalidInput, match="WALLET_ADMIN_PASSWORD refused: Password is one of the most common"):
-        users.ensure_first_admin(edb)
+        accounts.ensure_first_admin(edb)
     assert edb.users.count_documents({}) == 0

@@ -9,7 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from services import alerts, calls, campaigns, clock, ledger, reports, settings, telephony, users, wallet
+from services import rates
+from services import accounts, alerts, calls, campaigns, clock, ledger, settings, spending, telephony, wallet
 from services.alerts import outbox, prefs, thresholds
 from services.errors import BelowMinimum, InvalidAmount, InvalidInput, NotFound
 from tests.alert_support import pay_link, receiver, rzp, sink, subscribe, wired  # noqa: F401
@@ -26,7 +27,7 @@ def recharge(db, uid, paise, key):
 
 
 def customer(db, uid="shop"):
-    users.create_user(db, uid, "password-1", "Shop", f"{uid}@example.com")
+    accounts.create_user(db, uid, "password-1", "Shop", f"{uid}@example.com")
     alerts.derive(db)  # the worker is running before the customer does anything
     return uid
 
@@ -91,7 +92,7 @@ def test_twenty_concurrent_calls_crossing_a_line_alert_once(db, wired):
     uid = customer(db, "busy")
     subscribe(db, uid, receiver, thresholds=["100"])
     recharge(db, uid, 25_000, "fund")  # Rs. 250; twenty calls of Rs. 10 end at Rs. 50
-    settings.set_user_value(db, uid, "max_concurrent_calls", 20, by="test")  # the default allows 10 at once
+    rates.set_user_value(db, uid, "max_concurrent_calls", 20, by="test")  # the default allows 10 at once
     started = [calls.start_call(db, uid, n, KB, 1)["call_id"] for n in numbers(20)]
     barrier, errors = threading.Barrier(20), []
 
@@ -143,10 +144,10 @@ def test_a_hovering_balance_does_not_spam_and_zero_always_alerts(edb, wired):
 
 
 def test_staff_wallets_and_history_before_the_feature_are_not_alerted(edb, wired):
-    users.create_user(edb, "old", "password-1", "Old", "old@example.com")
+    accounts.create_user(edb, "old", "password-1", "Old", "old@example.com")
     recharge(edb, "old", 5_000, "old-fund")
     ledger.post(edb, "old", key="old-spend", type="debit", category="call", amount=4_000)
-    users.create_user(edb, "boss", "password-1", "Boss", "boss@example.com", "admin")
+    accounts.create_user(edb, "boss", "password-1", "Boss", "boss@example.com", "admin")
     alerts.derive(edb)  # the first pass: "old" crossed Rs. 20 before alerts existed
     assert alerts.recent(edb) == []
     ledger.post(edb, "boss", key="b1", type="credit", category="manual_credit", amount=100)
@@ -181,9 +182,9 @@ def test_runway_matches_a_hand_computation_over_seven_business_days(edb, wired, 
     balance = 100_000 - sum(spend.values())
     assert balance == 20_001
     yesterday = (today - timedelta(days=1)).date()
-    r = reports.runway(edb, uid, window_days=7, through=yesterday, available=balance)
+    r = spending.runway(edb, uid, window_days=7, through=yesterday, available=balance)
     assert r == {"days": 2, "avg_daily_paise": 10_000, "available_paise": 20_001, "window_days": 7}
-    assert reports.runway_basis(edb, uid, window_days=7, through=yesterday) == (70_000, 7)
+    assert spending.runway_basis(edb, uid, window_days=7, through=yesterday) == (70_000, 7)
     assert alerts.of_user(edb, uid) == []  # 2 days is not under 2
     ledger.post(edb, uid, key="today-1", type="debit", category="call", amount=2)  # Rs. 199.99: 1 day
     assert alerts.run(edb)["written"] == 1
@@ -197,8 +198,8 @@ def test_runway_matches_a_hand_computation_over_seven_business_days(edb, wired, 
 
 
 def test_runway_of_a_young_wallet_counts_only_its_days():
-    assert reports.runway_days(30_000, 70_000, 7) == 3
-    assert reports.runway_days(0, 70_000, 7) == 0 and reports.runway_days(5, 0, 7) is None
+    assert spending.runway_days(30_000, 70_000, 7) == 3
+    assert spending.runway_days(0, 70_000, 7) == 0 and spending.runway_days(5, 0, 7) is None
     assert thresholds.runway_fell(20_001, 19_999, (70_000, 7), 2) == 1
     assert thresholds.runway_fell(19_999, 19_000, (70_000, 7), 2) is None  # already under: no new crossing
     assert thresholds.runway_line((70_000, 7), 2) == 20_000
@@ -211,11 +212,11 @@ def test_runway_window_starts_with_the_wallet(edb, monkeypatch):
     ledger.post(edb, "young", key="s", type="debit", category="call", amount=3_000)
     _at(monkeypatch, today)
     yesterday = (today - timedelta(days=1)).date()
-    assert reports.runway_basis(edb, "young", window_days=7, through=yesterday) == (3_000, 3)
-    assert reports.runway(edb, "young", window_days=7, through=yesterday)["days"] == 7  # 7,000 * 3 // 3,000
+    assert spending.runway_basis(edb, "young", window_days=7, through=yesterday) == (3_000, 3)
+    assert spending.runway(edb, "young", window_days=7, through=yesterday)["days"] == 7  # 7,000 * 3 // 3,000
     new = "newborn"
     recharge(edb, new, 100, "g")
-    assert reports.runway_basis(edb, new, window_days=7, through=yesterday) == (0, 0)
+    assert spending.runway_basis(edb, new, window_days=7, through=yesterday) == (0, 0)
 
 
 # ------------------------------------------------------------------------- the receiver down an hour
@@ -317,7 +318,7 @@ def test_the_link_is_made_once_per_alert(edb, wired):
 # ------------------------------------------------------------------------------------ preferences
 
 def test_preferences_are_checked_and_bad_input_writes_nothing(edb, monkeypatch):
-    users.create_user(edb, "pref", "password-1", "Pref", "pref@example.com")
+    accounts.create_user(edb, "pref", "password-1", "Pref", "pref@example.com")
     p = alerts.get_prefs(edb, "pref")
     assert (p.thresholds, p.runway_days, p.emails, p.emails_set, p.webhook_url) == ((), 2, ("pref@example.com",),
                                                                                      False, "")
@@ -343,16 +344,20 @@ def test_preferences_are_checked_and_bad_input_writes_nothing(edb, monkeypatch):
     assert alerts.update(edb, "pref", webhook_url="https://hooks.example.com/v2").webhook_secret == secret
     assert alerts.rotate_secret(edb, "pref").webhook_secret != secret
     assert alerts.update(edb, "pref", emails=[]).emails == ()
-    # A private address is refused at delivery unless the operator allows it (development).
+    # A private address is refused when saved and at delivery unless the operator allows it (development).
     monkeypatch.delenv("WALLET_WEBHOOK_PRIVATE_OK", raising=False)
+    with pytest.raises(InvalidInput, match="private or local"):
+        alerts.update(edb, "pref", webhook_url="http://127.0.0.1:9/hook")
+    monkeypatch.setenv("WALLET_WEBHOOK_PRIVATE_OK", "1")
     alerts.update(edb, "pref", webhook_url="http://127.0.0.1:9/hook")
+    monkeypatch.delenv("WALLET_WEBHOOK_PRIVATE_OK")  # saved while allowed: still refused when sent
     out = alerts.send_test(edb, "pref")
     assert not out["ok"] and "private or local" in out["error"]
 
 
 def test_send_test_event_is_signed_and_logged(edb, receiver, monkeypatch):
     monkeypatch.setenv("WALLET_WEBHOOK_PRIVATE_OK", "1")
-    users.create_user(edb, "tester", "password-1", "T", "t@example.com")
+    accounts.create_user(edb, "tester", "password-1", "T", "t@example.com")
     with pytest.raises(InvalidInput):
         alerts.send_test(edb, "tester")
     subscribe(edb, "tester", receiver)

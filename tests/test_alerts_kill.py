@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from services import alerts, db as dbmod, ledger, users
+from services import accounts, alerts, db as dbmod, ledger, schema
 from tests.alert_support import Receiver, subscribe
 from sandbox import smtp_sink
 
@@ -41,13 +41,13 @@ def test_sigkill_the_worker_during_delivery(tmp_path, monkeypatch):
     monkeypatch.setenv("RAZORPAY_SANDBOX_URL", rzp.url)
     monkeypatch.setenv("WALLET_WEBHOOK_PRIVATE_OK", "1")
     db = dbmod.open_db(uri="", name="wallet", path=str(tmp_path / "wallet.sqlite"))
-    dbmod.ensure_schema(db)
+    schema.ensure_schema(db)
     env = _worker_env(tmp_path, sink, rzp.url)
     try:
         alerts.derive(db)
         for i in range(CUSTOMERS):
             uid = f"cust{i}"
-            users.create_user(db, uid, "password-1", uid, f"{uid}@example.com")
+            accounts.create_user(db, uid, "password-1", uid, f"{uid}@example.com")
             subscribe(db, uid, receiver, thresholds=["50"], emails=[f"fin{i}@x.in", f"ops{i}@x.in"])
             ledger.post(db, uid, key=f"{uid}-r", type="credit", category="recharge", amount=10_000)
             for k, amount in enumerate((6_000, 3_000, 1_000)):  # Rs. 100 -> 40 -> 10 -> 0: three alerts

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
 from api.main import create_app
-from services import alerts, ledger, tokens, users
+from services import accounts, alerts, ledger, tokens, users
 from tests.alert_support import receiver, rzp, sink, wired  # noqa: F401
 from tests.test_dashboard import ROOT, adb, signed_in, texts  # noqa: F401
 
@@ -70,8 +70,7 @@ def test_pages_refuse_other_roles(adb):
 
 def test_notifications_api(edb, wired):
     sink, receiver, _ = wired
-    from services import users
-    users.create_user(edb, "apiu", "password-1", "Api", "apiu@example.com")
+    accounts.create_user(edb, "apiu", "password-1", "Api", "apiu@example.com")
     alerts.derive(edb)
     h = {"Authorization": f"Bearer {tokens.issue(edb, 'apiu')}"}
     with TestClient(create_app(db=edb), raise_server_exceptions=False) as c:

@@ -15,7 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from services import ledger, money, settings, tokens, wallet
+from services import rates
+from services import ledger, money, tokens, wallet
 from tests.test_api_support import (PASSWORD, app, bearer, client, make_user,  # noqa: F401
                                     payments_off, sandbox, sandbox_post)
 
@@ -108,7 +109,7 @@ def test_new_user_is_refused_a_call_then_credit_100_and_a_3_minute_call_costs_30
 def test_daily_spend_cap_is_402_spend_cap_reached(client, admin, edb):
     user, tok = make_user(edb)
     credit(client, admin, user, 500)
-    settings.set_user_value(edb, user, "daily_cap_paise", 4000, by="test")  # below the first slice (5 min x Rs. 10)
+    rates.set_user_value(edb, user, "daily_cap_paise", 4000, by="test")  # below the first slice (5 min x Rs. 10)
     r = client.post("/api/call", headers=bearer(tok), json={"to_number": "+919876543210", "kb_id": "kb1",
                                                              "max_minutes": 10})
     assert_error(r, 402, "spend_cap_reached")

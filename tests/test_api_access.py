@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from services import accounts, schema
 from services import autorecharge, calls, clock, db as dbmod, documents, ledger, payments, settings, tokens, \
     users, wallet
 from services.errors import NotFound
@@ -148,14 +149,14 @@ def ctx(tmp_path_factory):
         mp.delenv(name, raising=False)
     mp.setenv("RAZORPAY_SANDBOX_URL", sb.url)
     db = dbmod.open_db(uri="", name="access", path=str(tmp_path_factory.mktemp("access") / "w.sqlite"))
-    dbmod.ensure_schema(db)
+    schema.ensure_schema(db)
     names = {"owner": "alice", "other": "bob", "analyst": "ana", "admin": "root"}
     roles = {"owner": "user", "other": "user", "analyst": "analyst", "admin": "admin"}
     for col, name in names.items():
-        users.create_user(db, name, PASSWORD, name.title(), f"{name}@example.com", roles[col])
+        accounts.create_user(db, name, PASSWORD, name.title(), f"{name}@example.com", roles[col])
         wallet.admin_credit(db, admin="root", user_id=name, amount=100, category="promo_credit",
                             reason="setup", key=f"setup-{name}")
-    users.create_user(db, "tim", PASSWORD, "Tim", "tim@example.com")  # the user-admin endpoints' target
+    accounts.create_user(db, "tim", PASSWORD, "Tim", "tim@example.com")  # the user-admin endpoints' target
     link = payments.create_payment_link(db, "alice", 150)["payment_link_id"]
     call = calls.start_call(db, "alice", "+919812345678", "kb1", 2)["call_id"]
     call2 = calls.start_call(db, "alice", "+919812345679", "kb1", 10)["call_id"]
@@ -181,7 +182,7 @@ def _refund_setup(ctx) -> dict:
     out = {"cancel": payments.create_payment_link(db, "alice", 175)["payment_link_id"]}
     settings.set_value(db, "refund_approval_required", 1, by="root")
     for who, action in (("carol", "approve"), ("dave", "reject")):
-        users.create_user(db, who, PASSWORD, who.title(), f"{who}@example.com", "user")
+        accounts.create_user(db, who, PASSWORD, who.title(), f"{who}@example.com", "user")
         _paid(ctx, who)
         out[action] = payments.request_refund(db, who, 1, key="matrix")["request_id"]
     settings.set_value(db, "refund_approval_required", 0, by="root")
@@ -301,7 +302,7 @@ def test_token_is_stored_hashed_and_dies_on_logout(ctx):
 def test_a_role_change_takes_effect_on_the_next_request(ctx):
     """Roles are read per request, not baked into the token."""
     db, cl = ctx["db"], ctx["client"]
-    users.create_user(db, "temp-admin", PASSWORD, "Temp", "t@example.com", "admin")
+    accounts.create_user(db, "temp-admin", PASSWORD, "Temp", "t@example.com", "admin")
     tok = tokens.issue(db, "temp-admin")
     assert cl.get("/api/admin/summary", headers=bearer(tok)).status_code == 200
     db.users.update_one({"_id": "temp-admin"}, {"$set": {"role": "user"}})

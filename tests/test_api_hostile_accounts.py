@@ -16,7 +16,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from services import db as dbmod, ledger, users, wallet
+from services import accounts, db as dbmod, ledger, wallet
 from tests.test_api_support import PASSWORD, app, bearer, client, make_user  # noqa: F401
 from tests.test_dashboard import PW, adb, login, texts  # noqa: F401
 from tests.test_dashboard import app as dashboard
@@ -40,7 +40,7 @@ def _admin_post(c, ctx, path, body=None):
 
 
 def _reset(c, ctx):
-    users.set_password(ctx["db"], ctx["victim"], "a-brand-new-secret", by=ctx["admin"])
+    accounts.set_password(ctx["db"], ctx["victim"], "a-brand-new-secret", by=ctx["admin"])
 
 
 def _guessed_from_everywhere(c, ctx):

@@ -22,16 +22,16 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.main import create_app
-from services import db as dbmod, settings as wallet_settings, tokens, users, wallet
+from services import accounts, db as dbmod, schema, settings as wallet_settings, tokens, wallet
 
 _dir = tempfile.mkdtemp(prefix="api-schema-")
 DB = dbmod.open_db(uri="", name="schema", path=str(Path(_dir) / "w.sqlite"))
-dbmod.ensure_schema(DB)
+schema.ensure_schema(DB)
 APP = create_app(db=DB)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 ADMIN = "schema-admin"
-users.create_user(DB, ADMIN, "schema-pass-1", "Schema Admin", "sa@example.com", "admin")
+accounts.create_user(DB, ADMIN, "schema-pass-1", "Schema Admin", "sa@example.com", "admin")
 wallet.admin_credit(DB, admin=ADMIN, user_id=ADMIN, amount=50_000, category="promo_credit", reason="schema run",
                     key="schema-seed")
 TOKEN = tokens.issue(DB, ADMIN)

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from services import tokens, users
+from services import accounts, tokens
 
 PASSWORD = "correct-horse-9"
 _n = itertools.count(1)
@@ -22,7 +22,7 @@ def bearer(token: str) -> dict:
 def make_user(db, role: str = "user", name: str | None = None) -> tuple[str, str]:
     """(username, token) of a fresh user with `role`."""
     name = name or f"{role[:5]}{next(_n)}x"
-    users.create_user(db, name, PASSWORD, name.title(), f"{name}@example.com", role)
+    accounts.create_user(db, name, PASSWORD, name.title(), f"{name}@example.com", role)
     return name, tokens.issue(db, name)
 
 

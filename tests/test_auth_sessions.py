@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from services import tokens, users
+from services import accounts, tokens, users
 from services.errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound
 from tests.test_api_support import PASSWORD, app, bearer, client, make_user  # noqa: F401
 
@@ -91,18 +91,18 @@ def test_a_role_change_applies_and_is_audited(client, people):
 
 
 def test_the_last_enabled_admin_stays_and_nobody_disables_themselves(edb):
-    users.create_user(edb, "root", PASSWORD, "Root", "root@example.com", "admin")
-    users.create_user(edb, "asha", PASSWORD, "Asha", "asha@example.com")
+    accounts.create_user(edb, "root", PASSWORD, "Root", "root@example.com", "admin")
+    accounts.create_user(edb, "asha", PASSWORD, "Asha", "asha@example.com")
     with pytest.raises(Conflict, match="last enabled admin"):
-        users.set_role(edb, "root", "user", by="root")
+        accounts.set_role(edb, "root", "user", by="root")
     with pytest.raises(Conflict, match="your own account"):
-        users.disable(edb, "root", by="root")
-    users.create_user(edb, "deputy", PASSWORD, "Deputy", "deputy@example.com", "admin")
-    users.disable(edb, "deputy", by="root")
+        accounts.disable(edb, "root", by="root")
+    accounts.create_user(edb, "deputy", PASSWORD, "Deputy", "deputy@example.com", "admin")
+    accounts.disable(edb, "deputy", by="root")
     with pytest.raises(Conflict, match="last enabled admin"):  # a disabled admin does not count
-        users.set_role(edb, "root", "analyst", by="deputy")
-    users.enable(edb, "deputy", by="root")
-    assert users.set_role(edb, "root", "analyst", by="deputy")["role"] == "analyst"
+        accounts.set_role(edb, "root", "analyst", by="deputy")
+    accounts.enable(edb, "deputy", by="root")
+    assert accounts.set_role(edb, "root", "analyst", by="deputy")["role"] == "analyst"
     assert [u["username"] for u in users.list_all(edb, disabled=True)] == []
 
 
@@ -126,15 +126,15 @@ def test_admin_endpoints_refuse_bad_input_with_a_clear_4xx(client, people):
 
 
 def test_service_errors_name_what_is_wrong(edb):
-    users.create_user(edb, "asha", PASSWORD, "Asha", "asha@example.com")
+    accounts.create_user(edb, "asha", PASSWORD, "Asha", "asha@example.com")
     with pytest.raises(NotFound):
-        users.set_password(edb, "ghost", NEW_PW, by="root")
+        accounts.set_password(edb, "ghost", NEW_PW, by="root")
     with pytest.raises(InvalidInput, match="Role must be one of"):
-        users.set_role(edb, "asha", "superuser", by="root")
+        accounts.set_role(edb, "asha", "superuser", by="root")
     with pytest.raises(AuthError):
-        users.change_password(edb, "asha", "not-the-password", NEW_PW)
+        accounts.change_password(edb, "asha", "not-the-password", NEW_PW)
     with pytest.raises(InvalidInput, match="contain the username"):
-        users.change_password(edb, "asha", PASSWORD, "ASHA-rocks-2024")
-    users.disable(edb, "asha", by="root")
+        accounts.change_password(edb, "asha", PASSWORD, "ASHA-rocks-2024")
+    accounts.disable(edb, "asha", by="root")
     with pytest.raises(Forbidden, match="disabled"):
         users.authenticate(edb, "asha", PASSWORD)

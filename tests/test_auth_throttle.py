@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from services import clock, tokens, users
+from services import accounts, clock, tokens
 from services.errors import AuthError, RateLimited
 from tests.test_api_support import PASSWORD, app, bearer, client, make_user  # noqa: F401
 
@@ -37,7 +37,7 @@ def now(monkeypatch):
 
 @pytest.fixture
 def asha(edb):
-    users.create_user(edb, "asha", PASSWORD, "Asha", "asha@example.com")
+    accounts.create_user(edb, "asha", PASSWORD, "Asha", "asha@example.com")
     return edb
 
 
@@ -110,7 +110,7 @@ def test_many_addresses_guard_the_username_but_the_owner_still_gets_in(asha, now
 
 
 def test_other_usernames_and_unknown_ones_are_counted_apart(asha, now):
-    users.create_user(asha, "ravi", PASSWORD, "Ravi", "ravi@example.com")
+    accounts.create_user(asha, "ravi", PASSWORD, "Ravi", "ravi@example.com")
     for _ in range(tokens.FREE_FAILURES):
         _fail(asha, "10.0.0.3", name="nobody-here")  # an unknown username is throttled like a known one
     assert _wait_of(asha, "10.0.0.3", name="nobody-here") == 2

@@ -1,5 +1,5 @@
 """Auto-recharge through Razorpay's recurring payments, against the offline sandbox over HTTP with the real
-SDK; Razorpay's webhooks reach payments.handle_webhook; the notice period is 1.8 seconds."""
+SDK; Razorpay's webhooks reach razorpay_events.handle_webhook; the notice period is 1.8 seconds."""
 from __future__ import annotations
 
 import time
@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from services import alerts, autorecharge, ledger, payments
+from services import alerts, autorecharge, ledger, razorpay_events
 from services.autorecharge import charges, mandates, planner
 from services.errors import Conflict, InvalidAmount, InvalidInput, PaymentUnavailable
 from tests.autorecharge_support import (active_mandate, control, customer, hooked, notices_of,  # noqa: F401
@@ -65,7 +65,7 @@ def test_set_up_authorise_and_the_rs_1_authorisation_is_credited_once(env):
     wait_for(lambda: autorecharge.status(db, "asha")["state"] == "active")
     h.sandbox.webhooks.wait_idle(10)
     wait_for(lambda: len(recharge_credits(db, "asha")) == 1)
-    payments.reconcile_open(db, due_only=False)
+    razorpay_events.reconcile_open(db, due_only=False)
     h.sandbox.webhooks.wait_idle(10)
     assert [int(e["amount"]) for e in recharge_credits(db, "asha")] == [100]  # Rs. 1, once
     st = autorecharge.status(db, "asha")
@@ -121,7 +121,7 @@ def test_notice_first_then_one_charge_credited_once(env):
     # Every path again: redelivered webhooks, reconciliation, the worker: still one credit.
     control(h, "webhooks/redeliver")
     h.sandbox.webhooks.wait_idle(10)
-    payments.reconcile_open(db, due_only=False)
+    razorpay_events.reconcile_open(db, due_only=False)
     for _ in range(5):
         autorecharge.run(db)
     credits = [e for e in recharge_credits(db, "asha") if int(e["amount"]) == 50_000]

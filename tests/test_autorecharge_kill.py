@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from sandbox.razorpay_server import run_in_thread
-from services import autorecharge, db as dbmod, ledger, payments
+from services import autorecharge, db as dbmod, ledger, razorpay_events, schema
 from services.autorecharge import charges, mandates
 from tests import workers_autorecharge
 from tests.autorecharge_support import Forwarder, customer, wait_for
@@ -42,7 +42,7 @@ def test_sigkill_the_worker_while_charges_race_their_webhooks_and_reconciliation
     monkeypatch.setenv("WALLET_PREDEBIT_NOTICE_HOURS", NOTICE_HOURS)
     httpx.post(f"{rzp.url}/sandbox/config", json={"debit_delay": 0.3}, trust_env=False).raise_for_status()
     db = dbmod.open_db(uri="", name="wallet", path=str(tmp_path / "wallet.sqlite"))
-    dbmod.ensure_schema(db)
+    schema.ensure_schema(db)
     fwd.db = db
     env = _worker_env(tmp_path, rzp.url)
     stop = threading.Event()
@@ -69,7 +69,7 @@ def test_sigkill_the_worker_while_charges_race_their_webhooks_and_reconciliation
         stop.set()
         racer.join(30)
         rzp.sandbox.webhooks.wait_idle(20)
-        payments.reconcile_open(db, due_only=False)
+        razorpay_events.reconcile_open(db, due_only=False)
         _check(db, rzp)
         print(f"\n{kills} SIGKILLs while {CUSTOMERS} auto-charges were planned, announced, debited and credited")
     finally:
@@ -82,7 +82,7 @@ def test_sigkill_the_worker_while_charges_race_their_webhooks_and_reconciliation
 def _reconcile_until(db, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
-            payments.reconcile_open(db, due_only=False)
+            razorpay_events.reconcile_open(db, due_only=False)
         except Exception:  # noqa: BLE001 - a busy database now and then; the next pass goes on
             pass
         time.sleep(0.1)

@@ -1,5 +1,5 @@
 """Auto-recharge on the wallet page and the admin page (AppTest), and `/api/auto-recharge`, against the
-Razorpay sandbox with its webhooks reaching payments.handle_webhook."""
+Razorpay sandbox with its webhooks reaching razorpay_events.handle_webhook."""
 from __future__ import annotations
 
 import time

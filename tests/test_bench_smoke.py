@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 import app_ui
-from services import db as dbmod
-from services import ledger, reports
+from services import db as dbmod, ledger, reports, spending
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS, ENTRIES, DAYS = 20, 2000, 30
@@ -57,7 +56,7 @@ def test_seed_is_consistent_with_the_ledger(bench, seeded):
     assert [e["n"] for e in page] == list(range(ENTRIES, ENTRIES - 25, -1)) and cursor == ENTRIES - 24  # exclusive
     assert page[0]["balance_after"] == w.balance
     last = reports.today()
-    rows = reports.daily(db, bench.HEAVY, last - timedelta(days=DAYS - 1), last)
+    rows = spending.daily(db, bench.HEAVY, last - timedelta(days=DAYS - 1), last)
     assert sum(r["credit_count"] + r["debit_count"] for r in rows) == ENTRIES
     assert all(r["balance"] is not None for r in rows)  # an active day each: the charts have data
 

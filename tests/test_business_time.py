@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from services import clock, ledger, reports, users
+from services import accounts, clock, ledger, reports, spending
 from services.errors import SpendCapReached
 from tests.test_api_support import PASSWORD, bearer
 from tests.test_dashboard import adb, signed_in  # noqa: F401  (the dashboard's fixture and sign-in)
@@ -91,20 +91,20 @@ def test_2359_and_0001_ist_land_in_their_business_days(db, pin):
     debit(db, "u1", 1_000, "late")           # 18:29 UTC on 1 Dec
     c.at(ist(2026, 12, 2, 0, 1))
     debit(db, "u1", 2_000, "early")          # 18:31 UTC, still 1 Dec in UTC
-    rows = {r["day"]: r for r in reports.daily(db, "u1", date(2026, 12, 1), date(2026, 12, 2))}
+    rows = {r["day"]: r for r in spending.daily(db, "u1", date(2026, 12, 1), date(2026, 12, 2))}
     assert (rows["2026-12-01"]["debits"], rows["2026-12-01"]["debit_count"]) == (1_000, 1)
     assert (rows["2026-12-02"]["debits"], rows["2026-12-02"]["debit_count"]) == (2_000, 1)
     assert rows["2026-12-01"]["balance"] == 99_000 and rows["2026-12-02"]["balance"] == 97_000
     # the charts' buckets: the same days across users, and the balance line
     trends = {r["day"]: r for r in reports.spending_trends(db, date(2026, 12, 1), date(2026, 12, 2))}
     assert trends["2026-12-01"]["debits"] == 1_000 and trends["2026-12-02"]["debits"] == 2_000
-    assert [b["balance"] for b in reports.balance_series(db, "u1", date(2026, 12, 1), date(2026, 12, 2))] == \
+    assert [b["balance"] for b in spending.balance_series(db, "u1", date(2026, 12, 1), date(2026, 12, 2))] == \
         [99_000, 97_000]
     # a day later (the 1st is archived out of the wallet document) the counts stay where they were
     c.at(ist(2026, 12, 4, 9, 0))
     debit(db, "u1", 10, "later")
     assert ledger.recover(db)["days_archived"] == 0
-    rows = {r["day"]: r for r in reports.daily(db, "u1", date(2026, 12, 1), date(2026, 12, 4))}
+    rows = {r["day"]: r for r in spending.daily(db, "u1", date(2026, 12, 1), date(2026, 12, 4))}
     assert [rows[d]["debits"] for d in sorted(rows)] == [1_000, 2_000, 0, 10]
     assert ledger.audit(db) == []
 
@@ -156,14 +156,14 @@ def test_a_month_that_starts_on_the_last_utc_day(edb, pin):
     credit(edb, "u1", 2_000, "dec")
     start, end = clock.month_span(2026, 12)
     assert [e["key"] for e in ledger.iter_entries(edb, user_id="u1", start=start, end=end)] == ["dec"]
-    rows = {r["day"]: r["credits"] for r in reports.daily(edb, "u1", date(2026, 11, 30), date(2026, 12, 1))}
+    rows = {r["day"]: r["credits"] for r in spending.daily(edb, "u1", date(2026, 11, 30), date(2026, 12, 1))}
     assert rows == {"2026-11-30": 1_000, "2026-12-01": 2_000}
 
 
 # ------------------------------------------------------------------------------------------- API
 
 def test_api_dates_are_business_days(edb, pin):
-    users.create_user(edb, "priya", PASSWORD, "Priya", "p@example.com")
+    accounts.create_user(edb, "priya", PASSWORD, "Priya", "p@example.com")
     c = pin(ist(2026, 12, 1, 23, 59))
     credit(edb, "priya", 500, "late")
     c.at(ist(2026, 12, 2, 0, 1))
@@ -202,7 +202,7 @@ def test_rollups_counted_in_utc_are_rebuilt_by_business_day_once(db, pin, monkey
     debit(db, "u1", 2_000, "early-2nd")
     credit(db, "u2", 5_000, "other")
     assert ledger.rebuild_rollups(db)["rebuilt"] is True     # first start: counted in UTC, marked UTC
-    utc = {r["day"]: r["debits"] for r in reports.daily(db, "u1", date(2026, 11, 28), date(2026, 12, 2))
+    utc = {r["day"]: r["debits"] for r in spending.daily(db, "u1", date(2026, 11, 28), date(2026, 12, 2))
            if r["debits"]}
     assert utc == {"2026-11-28": 1_000, "2026-12-01": 2_000}
 
@@ -210,7 +210,7 @@ def test_rollups_counted_in_utc_are_rebuilt_by_business_day_once(db, pin, monkey
     clock.refresh()
     out = ledger.rebuild_rollups(db)
     assert out["rebuilt"] is True and out["tz"] == "Asia/Kolkata" and out["wallets"] == 2
-    rows = {r["day"]: r for r in reports.daily(db, "u1", date(2026, 11, 28), date(2026, 12, 2))}
+    rows = {r["day"]: r for r in spending.daily(db, "u1", date(2026, 11, 28), date(2026, 12, 2))}
     assert {d: r["debits"] for d, r in rows.items() if r["debits"]} == {"2026-11-29": 1_000, "2026-12-02": 2_000}
     assert rows["2026-11-28"]["credits"] == 100_000 and rows["2026-11-28"]["debits"] == 0
     assert rows["2026-11-29"]["balance"] == 99_000 and rows["2026-12-02"]["balance"] == 97_000
@@ -239,7 +239,7 @@ def test_the_rebuild_counts_entries_a_crash_left_pending(edb, pin):
     edb.wallets.update_one({"_id": "u1"}, {"$set": {"pending": [raw], "days": {}}})
     assert ledger.rebuild_rollups(edb, force=True)["rebuilt"]
     assert ledger.get_entry(edb, e["_id"])["amount"] == 1_000
-    assert reports.daily(edb, "u1", date(2026, 12, 2), date(2026, 12, 2))[0]["credits"] == 1_000
+    assert spending.daily(edb, "u1", date(2026, 12, 2), date(2026, 12, 2))[0]["credits"] == 1_000
     assert ledger.audit(edb) == []
 
 

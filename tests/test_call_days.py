@@ -109,12 +109,12 @@ def test_a_refused_call_started_over_is_listed_once_at_its_new_time(edb, clockwo
     calls.start_call(edb, "asha", "+919876500001", KB, 1, call_id="again")
     page, _ = calls.history(edb, "asha")
     assert [(c["call_id"], c["started_at"], c["status"]) for c in page] == [("again", clockwork[0], "active")]
-    assert len(edb[days.COLL].find_one({"_id": days.key("asha", T0.date())})["c"]) == 1  # the stale entry stays
+    assert len(edb.call_days.find_one({"_id": days.key("asha", T0.date())})["c"]) == 1  # the stale entry stays
 
 
 def test_backfill_lists_the_calls_of_a_database_from_before_the_index(db, clockwork):
     placed = place_series(db, clockwork, "asha", 5, 7)
-    db[days.COLL].delete_many({})            # as a database from before the index
+    db.call_days.delete_many({})            # as a database from before the index
     assert walk(db, "asha")[0] == []
     assert days.backfill(db) == 5
     assert walk(db, "asha")[0] == placed[::-1]
@@ -130,7 +130,7 @@ def bare_call(uid, i, at=T0):
 
 
 def chunk_sizes(db, uid, day):
-    docs = sorted(db[days.COLL].find({"_id": {"$gte": days.key(uid, day), "$lt": days.key(uid, day) + "$"}}),
+    docs = sorted(db.call_days.find({"_id": {"$gte": days.key(uid, day), "$lt": days.key(uid, day) + "$"}}),
                   key=lambda d: int(d["_id"].partition("#")[2] or 0))
     return [(d["n"], len(d["c"])) for d in docs]
 
@@ -175,7 +175,7 @@ def test_threads_and_processes_noting_one_day_list_every_call_once(tmp_path):
 
 
 def test_backfill_writes_a_busy_day_in_chunks(db):
-    db[days.COLL].delete_many({})  # as a database from before the index
+    db.call_days.delete_many({})  # as a database from before the index
     db.calls.insert_many([bare_call("asha", i) for i in range(days.CAP + 1)])
     assert days.backfill(db) == days.CAP + 1
     assert chunk_sizes(db, "asha", T0.date()) == [(days.CAP, days.CAP), (1, 1)]
@@ -193,10 +193,10 @@ def test_entries_are_stored_as_strings_and_chunks_of_lists_still_read(edb):
     element); chunks written before then hold lists and read the same."""
     legacy = [[days.ms(T0 + timedelta(seconds=i)), f"asha-{i:05d}", "+919876500001", "cmp1" if i else None]
               for i in range(2)]
-    edb[days.COLL].insert_many([{"_id": days.key("asha", T0.date()), "n": 2, "c": legacy}])
+    edb.call_days.insert_many([{"_id": days.key("asha", T0.date()), "n": 2, "c": legacy}])
     call = dict(bare_call("asha", 2), to_number="+919876500002", campaign_id="cmp2")
     days.note(edb, call)
-    stored = edb[days.COLL].find_one({"_id": days.key("asha", T0.date())})["c"]
+    stored = edb.call_days.find_one({"_id": days.key("asha", T0.date())})["c"]
     assert stored[:2] == legacy and stored[2] == f"{days.ms(call['started_at'])}|asha-00002|cmp2|+919876500002"
     assert days.parse(stored[2]) == [days.ms(call["started_at"]), "asha-00002", "+919876500002", "cmp2"]
     assert days.day_entries(edb, "asha", T0.date()) == [days.parse(e) for e in reversed(stored)]

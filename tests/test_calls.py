@@ -15,7 +15,7 @@ from fractions import Fraction
 
 import pytest
 
-from services import calls, clock, ledger, money, reports, settings, telephony, users, wallet
+from services import accounts, calls, clock, ledger, money, rates, reports, spending, telephony, wallet
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached, TooManyCalls
 
 NUM = "+919876543210"
@@ -54,7 +54,7 @@ def test_spec_scenario_refused_then_recharged_three_minute_call(db):
     credit(db, "newbie", 10000, "rch-1")  # Rs. 100
     assert wallet.balance(db, "newbie").balance == 10000
 
-    assert settings.call_rate_for(db, "newbie") == 1000  # Rs. 10 / min
+    assert rates.tariff_for(db, "newbie").rate_paise == 1000  # Rs. 10 / min
     started = calls.start_call(db, "newbie", NUM, KB)
     assert started["status"] == "active" and started["rate_paise"] == 1000
     # The call may run its default 10 minutes; its first slice (5 minutes) is what is held.
@@ -72,7 +72,7 @@ def test_spec_scenario_refused_then_recharged_three_minute_call(db):
     assert d["meta"] == {"call_id": started["call_id"], "to_number": NUM, "kb_id": KB, "seconds": 180,
                          "rate_paise": 1000, "requested_seconds": 180, "cut_off": False, "outcome": "answered",
                          "plan": "standard"}
-    today = reports.daily(db, "newbie", reports.today(), reports.today())[0]
+    today = spending.daily(db, "newbie", reports.today(), reports.today())[0]
     assert (today["debits"], today["calls"], today["call_seconds"]) == (3000, 1, 180)
     assert ledger.audit(db) == []
 
@@ -155,7 +155,7 @@ def test_cost_table(rate, seconds, want):
 def test_cost_table_is_what_calls_bill(edb):
     credit(edb, "tab", 1_000_000, "rch")
     for rupees, rate in (("10", 1000), ("15", 1500), ("0.50", 50)):
-        settings.set_call_rate(edb, rupees, by="admin")
+        rates.set_call_rate(edb, rupees, by="admin")
         for seconds, want in TABLE[rate].items():
             before = ledger.get_wallet(edb, "tab").balance
             r = calls.simulate_call(edb, "tab", NUM, KB, max_minutes=60, duration_seconds=seconds)
@@ -175,14 +175,14 @@ def test_cost_rejects_bad_arguments():
 
 
 def test_rate_change_during_a_call_keeps_its_price(edb):
-    users.create_user(edb, "priya", "pass-phrase-1", "Priya", "priya@example.com")
+    accounts.create_user(edb, "priya", "pass-phrase-1", "Priya", "priya@example.com")
     credit(edb, "priya", 100000, "rch")
     first = calls.start_call(edb, "priya", NUM, KB, max_minutes=5)
-    settings.set_call_rate(edb, "15", by="admin")                        # global change mid-call
+    rates.set_call_rate(edb, "15", by="admin")                        # global change mid-call
     second = calls.start_call(edb, "priya", NUM, KB, max_minutes=5)
-    settings.set_call_rate(edb, "7.25", by="admin", user_id="priya")     # her own rate wins over global
+    rates.set_call_rate(edb, "7.25", by="admin", user_id="priya")     # her own rate wins over global
     third = calls.start_call(edb, "priya", NUM, KB, max_minutes=5)
-    settings.set_call_rate(edb, "20", by="admin")
+    rates.set_call_rate(edb, "20", by="admin")
     assert [c["rate_paise"] for c in (first, second, third)] == [1000, 1500, 725]
     assert calls.end_call(edb, "priya", first["call_id"], 90)["cost_paise"] == 1500
     assert calls.end_call(edb, "priya", second["call_id"], 90)["cost_paise"] == 2250
@@ -210,7 +210,7 @@ def test_hold_is_capped_by_balance_and_long_calls_are_cut_off(edb):
     assert calls.end_call(edb, "low", s["call_id"], 120)["cut_off"] is False  # exactly the maximum
 
     # An odd rate: the covered seconds never cost more than the hold.
-    settings.set_call_rate(edb, "15", by="admin")
+    rates.set_call_rate(edb, "15", by="admin")
     uid = "odd"
     credit(edb, uid, 1234, "rch-odd")
     s = calls.start_call(edb, uid, NUM, KB)
@@ -235,9 +235,9 @@ def test_minimum_balance_is_checked_against_available_not_balance(edb):
 
 
 def test_daily_spend_cap(edb):
-    users.create_user(edb, "capped", "pass-phrase-1", "Capped", "capped@example.com")
+    accounts.create_user(edb, "capped", "pass-phrase-1", "Capped", "capped@example.com")
     credit(edb, "capped", 100000, "rch")
-    settings.set_user_value(edb, "capped", "daily_cap_paise", 4000, by="admin")  # Rs. 40 a day
+    rates.set_user_value(edb, "capped", "daily_cap_paise", 4000, by="admin")  # Rs. 40 a day
     before = snapshot(edb, "capped")
     with pytest.raises(SpendCapReached) as exc:  # a first slice of 5 min x Rs. 10 = Rs. 50 passes Rs. 40
         calls.start_call(edb, "capped", NUM, KB)
@@ -249,7 +249,7 @@ def test_daily_spend_cap(edb):
 
     s = calls.start_call(edb, "capped", NUM, KB, max_minutes=2)
     calls.end_call(edb, "capped", s["call_id"], 120)                     # Rs. 20 spent today
-    assert reports.daily(edb, "capped", reports.today(), reports.today())[0]["debits"] == 2000
+    assert spending.daily(edb, "capped", reports.today(), reports.today())[0]["debits"] == 2000
     with pytest.raises(SpendCapReached):
         calls.start_call(edb, "capped", NUM, KB, max_minutes=3)          # 20 + 30 > 40
     open_call = calls.start_call(edb, "capped", NUM, KB, max_minutes=1)  # 20 + 10: fits
@@ -257,13 +257,13 @@ def test_daily_spend_cap(edb):
         calls.start_call(edb, "capped", NUM, KB, max_minutes=2)
     calls.end_call(edb, "capped", open_call["call_id"], 30)              # Rs. 5: 25 spent, 15 left
     # A long call starts on a slice that fits and learns, at its update, where the cap ends it.
-    settings.set_user_value(edb, "capped", "daily_cap_paise", 8500, by="admin")  # Rs. 60 left today
+    rates.set_user_value(edb, "capped", "daily_cap_paise", 8500, by="admin")  # Rs. 60 left today
     long = calls.start_call(edb, "capped", NUM, KB, max_minutes=60)
     assert (long["authorized_seconds"], long["held_paise"]) == (300, 5000)
     g = calls.update_call(edb, "capped", long["call_id"], 300)
     assert (g["held_paise"], g["end_at_seconds"], g["authorized_seconds"]) == (6000, 360, 360)
     assert calls.end_call(edb, "capped", long["call_id"], 400)["cost_paise"] == 6000  # cut off at the cap
-    settings.set_user_value(edb, "capped", "daily_cap_paise", None, by="admin")
+    rates.set_user_value(edb, "capped", "daily_cap_paise", None, by="admin")
     assert calls.start_call(edb, "capped", NUM, KB)["held_paise"] == 5000  # no cap: a full first slice
     spent = sum(e["amount"] for e in debits(edb, "capped"))
     assert spent == 2000 + 500 + 6000 and ledger.get_wallet(edb, "capped").today_debits == spent

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from services import calls, ledger, rates, settings, telephony, users
+from services import accounts, calls, ledger, rates, settings, telephony
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, TooManyCalls
 
 NUM, NUM2 = "+919876543210", "+919812345678"
@@ -159,10 +159,10 @@ def test_a_crash_after_the_extension_bills_no_more_than_the_call_was_told(edb, m
 
 
 def test_simultaneous_call_limit(edb):
-    users.create_user(edb, "lim", "pass-phrase-1", "Lim", "lim@example.com")
+    accounts.create_user(edb, "lim", "pass-phrase-1", "Lim", "lim@example.com")
     credit(edb, "lim", 100000, "rch")
     assert settings.limits_for(edb, "lim") == {"daily_cap_paise": None, "max_concurrent_calls": 10}
-    settings.set_user_value(edb, "lim", "max_concurrent_calls", 2, by="admin")
+    rates.set_user_value(edb, "lim", "max_concurrent_calls", 2, by="admin")
     a = calls.start_call(edb, "lim", NUM, KB, max_minutes=2)
     b = calls.start_call(edb, "lim", NUM2, KB, max_minutes=2)
     held = ledger.get_wallet(edb, "lim").held
@@ -195,7 +195,7 @@ def test_simultaneous_call_limit(edb):
 
 
 def test_unanswered_busy_and_failed_calls_cost_the_attempt_fee_only(edb):
-    users.create_user(edb, "fee", "pass-phrase-1", "Fee", "fee@example.com")
+    accounts.create_user(edb, "fee", "pass-phrase-1", "Fee", "fee@example.com")
     credit(edb, "fee", 100000, "rch")
     # The standard plan: an unanswered call is free and posts nothing.
     r = calls.simulate_call(edb, "fee", NUM, KB, duration_seconds=40, outcome="no-answer")

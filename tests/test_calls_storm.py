@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from services import calls, clock, ledger, settings, users
+from services import rates
+from services import accounts, calls, clock, ledger
 from services.pricing import call_price
 from tests import workers_calls
 
@@ -24,8 +25,8 @@ pytestmark = pytest.mark.slow
 
 
 def setup_user(db, uid: str, paise: int) -> None:
-    users.create_user(db, uid, "pass-phrase-1", "Storm", f"{uid}@example.com")
-    settings.set_user_value(db, uid, "max_concurrent_calls", 1000, by="test")
+    accounts.create_user(db, uid, "pass-phrase-1", "Storm", f"{uid}@example.com")
+    rates.set_user_value(db, uid, "max_concurrent_calls", 1000, by="test")
     ledger.post(db, uid, key=f"rch-{uid}", type="credit", category="recharge", amount=paise)
 
 

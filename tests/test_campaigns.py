@@ -16,7 +16,8 @@ from collections import Counter
 
 import pytest
 
-from services import calls, campaigns, clock, ledger, money, settings, telephony, users
+from services import rates
+from services import accounts, calls, campaigns, clock, ledger, money, telephony
 from services.errors import Conflict, InvalidInput, NotFound
 
 KB = "kb_support"
@@ -179,14 +180,14 @@ def test_estimate(edb):
     e = campaigns.estimate(edb, "est", 3, 2)
     assert (e["affordable"], e["available_paise"], e["shortfall_paise"]) == (0, 0, 6000)
     credit(edb, "est", 10000, "rch")
-    settings.set_call_rate(edb, "5", by="admin")  # Rs. 5 per 1-minute call, but Rs. 10 to start one
+    rates.set_call_rate(edb, "5", by="admin")  # Rs. 5 per 1-minute call, but Rs. 10 to start one
     e = campaigns.estimate(edb, "est", 50, 1)
     assert (e["cost_per_call_paise"], e["affordable"], e["total_paise"]) == (500, 19, 25000)
     assert e["shortfall_paise"] == 25000 - 10000 + 500  # the last call still needs Rs. 10 to start
     assert campaigns.estimate(edb, "est", 5, 1)["affordable"] == 5
-    users.create_user(edb, "est2", "pass-phrase-1", "Est", "est@example.com")
+    accounts.create_user(edb, "est2", "pass-phrase-1", "Est", "est@example.com")
     credit(edb, "est2", 100000, "rch2")
-    settings.set_user_value(edb, "est2", "daily_cap_paise", 1200, by="admin")
+    rates.set_user_value(edb, "est2", "daily_cap_paise", 1200, by="admin")
     assert campaigns.estimate(edb, "est2", 10, 1)["affordable"] == 2  # the daily cap binds
     for bad in ((0, 1), (10_001, 1), (True, 1), (5, 0), (5, "2")):
         with pytest.raises(InvalidInput):
@@ -245,14 +246,14 @@ def test_concurrent_campaign_never_overdraws_and_resumes(edb):
 
 
 def test_spend_cap_pauses_a_campaign(edb):
-    users.create_user(edb, "cap", "pass-phrase-1", "Cap", "cap@example.com")
+    accounts.create_user(edb, "cap", "pass-phrase-1", "Cap", "cap@example.com")
     credit(edb, "cap", 100000, "rch")
-    settings.set_user_value(edb, "cap", "daily_cap_paise", 5000, by="admin")
+    rates.set_user_value(edb, "cap", "daily_cap_paise", 5000, by="admin")
     c = campaigns.create_campaign(edb, "cap", numbers(6), KB, 2)
     s = campaigns.run_campaign(edb, "cap", c["campaign_id"])
     assert (s["status"], s["completed"], s["spend_cap"], s["cost_paise"]) == ("spend_cap", 2, 4, 4000)
     assert "Daily spend limit" in s["message"]
-    settings.set_user_value(edb, "cap", "daily_cap_paise", None, by="admin")
+    rates.set_user_value(edb, "cap", "daily_cap_paise", None, by="admin")
     s = campaigns.run_campaign(edb, "cap", c["campaign_id"])
     assert (s["status"], s["completed"], s["cost_paise"]) == ("completed", 6, 12000)
     assert ledger.audit(edb) == []

@@ -14,8 +14,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import app_ui
-from services import calls, clock, ledger, reports, settings, tokens, users, wallet
-from services import db as dbmod
+from services import (accounts, calls, clock, csvout, db as dbmod, ledger, rates, reports, schema, settings, spending,
+                      tokens, users, wallet)
 from services.errors import InvalidPayment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -33,16 +33,16 @@ ROLE_PAGES = {"user": ["wallet", "transactions", "calls", "insights"], "admin": 
 def adb(tmp_path, monkeypatch):
     """The embedded database the app uses (through app_ui's hook), with a user of each role."""
     edb = dbmod.open_db(uri="", name="dash", path=str(tmp_path / "wallet.sqlite"))
-    dbmod.ensure_schema(edb)
+    schema.ensure_schema(edb)
     monkeypatch.setattr(app_ui, "TEST_DB", edb)
     monkeypatch.delenv("RAZORPAY_SANDBOX_URL", raising=False)
     for env in ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET"):
         monkeypatch.delenv(env, raising=False)
     monkeypatch.setenv("WALLET_SECRETS_FILE", os.path.join(ROOT, "tests", "no-such-secrets.toml"))
     monkeypatch.setenv("WALLET_COOKIE_KEY", COOKIE_KEY)
-    users.create_user(edb, "asha", PW, "Asha Rao", "asha@example.com", "user")
-    users.create_user(edb, "boss", PW, "Big Boss", "boss@example.com", "admin")
-    users.create_user(edb, "ana", PW, "Ana Lyst", "ana@example.com", "analyst")
+    accounts.create_user(edb, "asha", PW, "Asha Rao", "asha@example.com", "user")
+    accounts.create_user(edb, "boss", PW, "Big Boss", "boss@example.com", "admin")
+    accounts.create_user(edb, "ana", PW, "Ana Lyst", "ana@example.com", "analyst")
     app_ui.invalidate()
     yield edb
     dbmod.client_of(edb).close()
@@ -421,7 +421,7 @@ def test_csv_export_neutralises_formulas_and_respects_filters(adb):
                                        ("\tx", "'\tx"), ("\rx", "'\rx"), ("ok", "ok"), ("", ""), (None, ""),
                                        (12, "12"), ("a=b", "a=b")])
 def test_csv_safe(cell, safe):
-    assert reports.csv_safe(cell) == safe
+    assert csvout.csv_safe(cell) == safe
 
 
 def test_export_csv_streams_with_progress(adb):
@@ -457,10 +457,10 @@ def test_insights_charts_and_runway(adb):
 
 
 def test_runway_integer_math(adb):
-    assert reports.runway(adb, "asha")["days"] is None  # no spending
+    assert spending.runway(adb, "asha")["days"] is None  # no spending
     fund(adb, "asha", 1000)
     ledger.post(adb, "asha", key="x", type="debit", category="call", amount=300)
-    r = reports.runway(adb, "asha")
+    r = spending.runway(adb, "asha")
     assert r == {"days": 2, "avg_daily_paise": 300, "available_paise": 700, "window_days": 1}
 
 
@@ -470,10 +470,10 @@ def test_daily_reads_archived_rollups_and_the_wallet(adb):
     adb.rollups.update_one({"_id": f"asha|{old}"}, {"$set": {"user_id": "asha", "day": old, "debits": 700,
                                                             "debit_count": 2, "calls": 2, "call_seconds": 65,
                                                             "cat": {"call": 700}, "balance": 1234}}, upsert=True)
-    rows = reports.daily(adb, "asha", reports.today() - timedelta(days=6), reports.today())
+    rows = spending.daily(adb, "asha", reports.today() - timedelta(days=6), reports.today())
     assert [r["debits"] for r in rows] == [0, 700, 0, 0, 0, 0, 0]
     assert rows[-1]["credits"] == 5000
-    bal = reports.balance_series(adb, "asha", reports.today() - timedelta(days=6), reports.today(), rows=rows)
+    bal = spending.balance_series(adb, "asha", reports.today() - timedelta(days=6), reports.today(), rows=rows)
     assert [b["balance"] for b in bal] == [1934, 1234, 1234, 1234, 1234, 1234, 5000]
 
 
@@ -507,7 +507,7 @@ def test_a_call_with_no_balance_is_refused_with_a_recharge_hint(adb):
 
 def test_admin_overview_totals_lists_and_todays_transactions(adb):
     _history(adb)
-    users.create_user(adb, "low_one", PW, "Low One", "low@example.com", "user")
+    accounts.create_user(adb, "low_one", PW, "Low One", "low@example.com", "user")
     fund(adb, "low_one", 500)
     at = signed_in("boss", "admin", "admin/overview")
     assert not at.exception, at.exception
@@ -564,8 +564,8 @@ def test_admin_per_user_rate(adb):
     at.text_input[1].input("asha")
     at.text_input[2].input("7")
     next(b for b in at.button if b.label == "Set user rate").click().run()
-    assert settings.call_rate_for(adb, "asha") == 700
-    assert settings.call_rate_for(adb, "ana") == 1000
+    assert rates.tariff_for(adb, "asha").rate_paise == 700
+    assert rates.tariff_for(adb, "ana").rate_paise == 1000
 
 
 def test_admin_credit_needs_confirmation_and_credits_once(adb):
@@ -668,7 +668,7 @@ def test_user_summary_and_trends(adb):
     assert set(rows) == {"asha"}  # staff accounts are not customers
     tr = reports.spending_trends(adb, t - timedelta(days=1), t)
     assert [r["debits"] for r in tr] == [0, 1734] and tr[1]["active_users"] == 1
-    lines = list(csv.reader(io.StringIO("".join(reports.dicts_csv(
+    lines = list(csv.reader(io.StringIO("".join(csvout.dicts_csv(
         [{"username": "=x", "spent_paise": 1734}], ["username", "spent_paise"])))))
     assert lines == [["username", "spent_rupees"], ["'=x", "17.34"]]
 
@@ -697,7 +697,7 @@ def test_report_ranges_are_checked(adb):
     with pytest.raises(InvalidInput):
         reports.spending_trends(adb, t, t - timedelta(days=1))
     with pytest.raises(InvalidInput):
-        reports.daily(adb, "asha", t - timedelta(days=400), t)
+        spending.daily(adb, "asha", t - timedelta(days=400), t)
     with pytest.raises(InvalidInput):
         reports.admin_summary(adb, top=0)
 

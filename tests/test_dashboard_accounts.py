@@ -9,14 +9,14 @@ from datetime import timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services import clock, tokens, users
+from services import accounts, clock, tokens, users
 from services.errors import AuthError
 from tests.test_dashboard import PW, adb, app, login, signed_in, texts  # noqa: F401
 
 ENDS = {
-    "password reset": lambda db: users.set_password(db, "asha", "a-brand-new-secret", by="boss"),
-    "role change": lambda db: users.set_role(db, "asha", "analyst", by="boss"),
-    "disabled account": lambda db: users.disable(db, "asha", by="boss"),
+    "password reset": lambda db: accounts.set_password(db, "asha", "a-brand-new-secret", by="boss"),
+    "role change": lambda db: accounts.set_role(db, "asha", "analyst", by="boss"),
+    "disabled account": lambda db: accounts.disable(db, "asha", by="boss"),
 }
 
 
@@ -34,8 +34,8 @@ def test_a_signed_in_session_ends_on_its_next_run(adb, change):
 
 def test_an_unrelated_change_leaves_the_session_alone(adb):
     at = login(app().run(), "asha", PW).run()
-    users.set_password(adb, "ana", "a-brand-new-secret", by="boss")  # someone else's
-    users.set_role(adb, "asha", "user", by="boss")                    # the same role: nothing changes
+    accounts.set_password(adb, "ana", "a-brand-new-secret", by="boss")  # someone else's
+    accounts.set_role(adb, "asha", "user", by="boss")                    # the same role: nothing changes
     at.run()
     assert at.session_state["authentication_status"] is True and "Wallet" in texts(at.title)
 
@@ -64,18 +64,18 @@ def test_a_cookie_issued_before_the_sessions_ended_is_refused(adb):
     life = timedelta(days=app_ui.COOKIE_EXPIRY_DAYS)
     issued = clock.now() - timedelta(minutes=5)
     assert _restore((issued + life).timestamp()) == "accepted asha"
-    users.set_password(adb, "asha", "a-brand-new-secret", by="boss")
+    accounts.set_password(adb, "asha", "a-brand-new-secret", by="boss")
     assert _restore((issued + life).timestamp()).startswith("refused: Your session has ended")
     assert _restore((clock.now() + timedelta(seconds=1) + life).timestamp()) == "accepted asha"  # a later sign-in
 
 
 def test_a_disabled_user_is_told_so_and_wrong_passwords_are_not(adb):
-    users.disable(adb, "asha", by="boss")
+    accounts.disable(adb, "asha", by="boss")
     at = login(app().run(), "asha", PW)
     assert len(at.error) == 1 and "disabled" in texts(at.error), texts(at.error)
     at = login(app().run(), "asha", "not-the-password")
     assert texts(at.error) == "Wrong username or password."
-    users.enable(adb, "asha", by="boss")
+    accounts.enable(adb, "asha", by="boss")
     assert login(app().run(), "asha", PW).session_state["authentication_status"] is True
 
 

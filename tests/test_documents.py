@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
 from api.main import create_app
-from services import clock, documents, ledger, payments, settings, users
+from services import accounts, clock, documents, ledger, payments, settings
 from services.documents import gst, numbering, words
 from services.errors import InvalidInput, NotFound
 from tests import doc_workers
@@ -61,13 +61,13 @@ def rupees_at(text: str, label: str) -> int:
 
 
 def business(db, mode: str, **extra) -> dict:
-    return settings.set_business(db, {"legal_name": "Vaani Voice AI Pvt Ltd", "address": "12 MG Road\nBengaluru",
+    return documents.business.update(db, {"legal_name": "Vaani Voice AI Pvt Ltd", "address": "12 MG Road\nBengaluru",
                                       "state": "29", "gstin": GSTIN_KA, "pan": "AABCV1234K", "gst_mode": mode,
                                       **extra}, by="boss")
 
 
 def customer(db, name: str, state: str | None = None, with_gstin: bool = False) -> str:
-    users.create_user(db, name, PASSWORD, name.title(), f"{name}@example.com")
+    accounts.create_user(db, name, PASSWORD, name.title(), f"{name}@example.com")
     if state:
         documents.set_profile(db, name, name=f"{name.title()} Pvt Ltd", address="1 Main Road", state=state,
                               gstin=gstin(state, "AAACX0001Q") if with_gstin else "", by=name)
@@ -127,14 +127,14 @@ def test_tax_adds_up_to_the_paisa_for_every_mode_rate_and_amount():
 
 def test_business_details_are_checked_as_a_whole(edb):
     with pytest.raises(InvalidInput, match="before turning GST on"):
-        settings.set_business(edb, {"gst_mode": "inclusive"}, by="boss")
+        documents.business.update(edb, {"gst_mode": "inclusive"}, by="boss")
     with pytest.raises(InvalidInput, match="PAN must be the one inside the GSTIN"):
         business(edb, "inclusive", pan="AAPFU0939F")
     with pytest.raises(InvalidInput, match="registered in Maharashtra"):
         business(edb, "inclusive", gstin=GSTIN_MH)
     with pytest.raises(InvalidInput, match="prefix"):
         business(edb, "off", invoice_prefix="INVOICE")
-    assert settings.business(edb)["gst_mode"] == "off"           # nothing was written
+    assert documents.business.get(edb)["gst_mode"] == "off"           # nothing was written
     b = business(edb, "exclusive", gst_rate_bp=1200)
     assert b["gst_mode"] == "exclusive" and b["gst_rate_bp"] == 1200 and b["gstin"] == GSTIN_KA
     assert {h["name"] for h in settings.history(edb) if h["scope"] == "business"} >= {"gst_mode", "gstin"}

@@ -7,7 +7,7 @@ import os
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services import documents, ledger, settings
+from services import documents, ledger
 from services.documents import gst
 from tests.test_dashboard import ROOT, adb, signed_in, texts  # noqa: F401  (the dashboard's fixture)
 
@@ -59,14 +59,14 @@ def test_admin_sets_business_details_and_gst(adb):
     at.radio[0].set_value("exclusive")
     at.button(key="FormSubmitter:business-Save business details").click().run()
     assert not at.error, texts(at.error)
-    b = settings.business(adb)
+    b = documents.business.get(adb)
     assert (b["gst_mode"], b["gstin"], b["state"], b["gst_rate_bp"]) == ("exclusive", GSTIN_KA, "29", 1800)
     m = {x.label: x.value for x in at.metric}
     assert m["Payer pays"] == "Rs. 1,180.00" and m["Wallet gets"] == "Rs. 1,000.00" and m["GST"] == "Rs. 180.00"
     # a bad GSTIN is refused, and nothing changes
     {t.label: t for t in at.text_input}["GSTIN"].input("29AABCV1234K1ZZ")
     at.button(key="FormSubmitter:business-Save business details").click().run()
-    assert "check character" in texts(at.error) and settings.business(adb)["gstin"] == GSTIN_KA
+    assert "check character" in texts(at.error) and documents.business.get(adb)["gstin"] == GSTIN_KA
 
 
 def test_admin_sees_any_customers_documents_and_issues_a_credit_note(adb):

@@ -14,7 +14,7 @@ import threading
 import pytest
 from pymongo.errors import DuplicateKeyError
 
-from services import db as dbmod
+from services import db as dbmod, files
 
 
 def _client(path: str, engine_class):
@@ -128,11 +128,11 @@ except sqlite3.OperationalError:
 
 def test_opening_another_connection_keeps_this_process_sqlite_locks(tmp_path):
     path = str(tmp_path / "l.sqlite")
-    dbmod._private_sqlite(path)
+    files.private_sqlite(path)
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("CREATE TABLE t (x)")
     holder.execute("BEGIN IMMEDIATE")  # this process now holds SQLite's write lock (a POSIX lock)
-    dbmod._private_sqlite(path)  # what every new engine connection runs first
+    files.private_sqlite(path)  # what every new engine connection runs first
     probe = subprocess.run([sys.executable, "-c", _PROBE, path], capture_output=True, text=True, timeout=60,
                            check=False)
     holder.rollback()

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from services import clock, ledger, reports, settings, users, wallet
+from services import rates
+from services import accounts, clock, ledger, reports, settings, spending, users, wallet
 from services.ledger import posting, queries
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, WalletError
 from tests import workers
@@ -47,7 +48,7 @@ def snapshot(db):
 # ------------------------------------------------------------------------------------------- basics
 
 def test_new_wallet_is_zero_and_posting_moves_balance(db):
-    users.create_user(db, "asha", "pass-phrase-1", "Asha", "asha@example.com")
+    accounts.create_user(db, "asha", "pass-phrase-1", "Asha", "asha@example.com")
     assert wallet.balance(db, "asha").balance == 0
     e = credit(db, "asha", 10000, "r1")
     assert (e["type"], e["amount"], e["balance_after"], e["category"]) == ("credit", 10000, 10000, "recharge")
@@ -354,18 +355,18 @@ BAD_CALLS = [
     ("entries: limit", lambda db: ledger.entries(db, "u1", limit=0)),
     ("entries: type", lambda db: ledger.entries(db, "u1", type="both")),
     ("entries: dates", lambda db: ledger.entries(db, "u1", start=clock.now(), end=clock.now() - timedelta(1))),
-    ("user: name", lambda db: users.create_user(db, "A B", "pass-phrase-1", "x", "x@example.com")),
-    ("user: password", lambda db: users.create_user(db, "newbie", "short", "x", "x@example.com")),
-    ("user: email", lambda db: users.create_user(db, "newbie", "pass-phrase-1", "x", "not-an-email")),
-    ("user: role", lambda db: users.create_user(db, "newbie", "pass-phrase-1", "x", "x@example.com", "root")),
-    ("user: taken", lambda db: users.create_user(db, "usr1", "pass-phrase-1", "x", "x@example.com")),
+    ("user: name", lambda db: accounts.create_user(db, "A B", "pass-phrase-1", "x", "x@example.com")),
+    ("user: password", lambda db: accounts.create_user(db, "newbie", "short", "x", "x@example.com")),
+    ("user: email", lambda db: accounts.create_user(db, "newbie", "pass-phrase-1", "x", "not-an-email")),
+    ("user: role", lambda db: accounts.create_user(db, "newbie", "pass-phrase-1", "x", "x@example.com", "root")),
+    ("user: taken", lambda db: accounts.create_user(db, "usr1", "pass-phrase-1", "x", "x@example.com")),
     ("settings: unknown", lambda db: settings.set_value(db, "free_money", 1, by="admin")),
     ("settings: bounds", lambda db: settings.set_value(db, "low_balance_paise", -1, by="admin")),
     ("settings: type", lambda db: settings.set_value(db, "low_balance_paise", "5", by="admin")),
-    ("rate: zero", lambda db: settings.set_call_rate(db, "0", by="admin")),
-    ("rate: text", lambda db: settings.set_call_rate(db, "ten", by="admin")),
-    ("rate: 3 decimals", lambda db: settings.set_call_rate(db, "0.505", by="admin")),
-    ("rate: unknown user", lambda db: settings.set_call_rate(db, "5", by="admin", user_id="ghost")),
+    ("rate: zero", lambda db: rates.set_call_rate(db, "0", by="admin")),
+    ("rate: text", lambda db: rates.set_call_rate(db, "ten", by="admin")),
+    ("rate: 3 decimals", lambda db: rates.set_call_rate(db, "0.505", by="admin")),
+    ("rate: unknown user", lambda db: rates.set_call_rate(db, "5", by="admin", user_id="ghost")),
     ("admin credit: no reason", lambda db: wallet.admin_credit(db, admin="admin", user_id="usr1", amount="5",
                                                                category="promo_credit", reason="", key="a")),
     ("admin credit: category", lambda db: wallet.admin_credit(db, admin="admin", user_id="usr1", amount="5",
@@ -381,7 +382,7 @@ BAD_CALLS = [
 
 @pytest.mark.parametrize("name,call", BAD_CALLS, ids=[n for n, _ in BAD_CALLS])
 def test_bad_input_writes_nothing(edb, name, call):
-    users.create_user(edb, "usr1", "pass-phrase-1", "U One", "u1@example.com")
+    accounts.create_user(edb, "usr1", "pass-phrase-1", "U One", "u1@example.com")
     credit(edb, "u1", 5000, "seed")
     ledger.hold(edb, "u1", "open", 1000)
     before = snapshot(edb)
@@ -471,7 +472,7 @@ def test_rollups_follow_entries_and_survive_archival(edb, monkeypatch):
     monkeypatch.setattr(clock, "now", lambda: real_now() + timedelta(days=3))
     credit(edb, "u1", 700, "r2")       # this write moves day1 out of the wallet document ...
     assert ledger.recover(edb)["days_archived"] == 0   # ... so recovery finds no closed day left in it
-    rows = reports.daily(edb, "u1", day1, day1 + timedelta(days=3))
+    rows = spending.daily(edb, "u1", day1, day1 + timedelta(days=3))
     assert rows[0]["credits"] == 10000 and rows[0]["debits"] == 1500 and rows[0]["calls"] == 1
     assert rows[0]["call_seconds"] == 90 and rows[0]["cat"] == {"recharge": 10000, "call": 1500}
     assert rows[0]["balance"] == 8500
@@ -489,7 +490,7 @@ def test_audit_finds_a_tampered_wallet(edb):
 
 
 def test_admin_credit_is_audited_and_idempotent(edb):
-    users.create_user(edb, "usr1", "pass-phrase-1", "U One", "u1@example.com")
+    accounts.create_user(edb, "usr1", "pass-phrase-1", "U One", "u1@example.com")
     e = wallet.admin_credit(edb, admin="boss", user_id="usr1", amount="50", category="promo_credit",
                             reason="Diwali promo", key="form-1")
     again = wallet.admin_credit(edb, admin="boss", user_id="usr1", amount="50", category="promo_credit",
@@ -509,8 +510,8 @@ def test_low_balance_warning_threshold(edb):
 def test_users_and_first_admin(edb, monkeypatch):
     monkeypatch.setenv("WALLET_ADMIN_USER", "root-admin")
     monkeypatch.setenv("WALLET_ADMIN_PASSWORD", "s3cret-pass")
-    assert users.ensure_first_admin(edb)["role"] == "admin"
-    assert users.ensure_first_admin(edb) is None           # only when none exists
+    assert accounts.ensure_first_admin(edb)["role"] == "admin"
+    assert accounts.ensure_first_admin(edb) is None           # only when none exists
     assert users.authenticate(edb, "ROOT-ADMIN", "s3cret-pass")["username"] == "root-admin"
     with pytest.raises(WalletError):
         users.authenticate(edb, "root-admin", "wrong-pass")

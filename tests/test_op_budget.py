@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from pymongo import monitoring
 
 from api.main import create_app
-from services import db as dbmod, ledger, settings, tokens
+from services import ledger, schema, settings, tokens
 from tests.test_api_support import bearer, make_user
 
 # The budgets: round trips per request of a process that is serving (caches warm).
@@ -79,7 +79,7 @@ def counted(wire_server, request):
                                  serverSelectionTimeoutMS=5000)
     request.addfinalizer(client.close)
     db = client["ops_" + uuid.uuid4().hex[:12]]
-    dbmod.ensure_schema(db)
+    schema.ensure_schema(db)
     return db, counter
 
 

@@ -19,7 +19,7 @@ import pytest
 import razorpay
 
 from sandbox.razorpay_server import run_in_thread
-from services import ledger, payments, users
+from services import accounts, ledger, payments, users
 from services.payments import links, records, webhooks
 from services.errors import BelowMinimum, InvalidAmount, InvalidPayment, NotFound, PaymentUnavailable
 
@@ -100,8 +100,8 @@ def setup_db(db, receiver, server, monkeypatch, mode="forward"):
     for n in ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET", "RAZORPAY_WEBHOOK_SECRET", "RAZORPAY_TIMEOUT"):
         monkeypatch.delenv(n, raising=False)
     receiver.reset(db, mode)
-    users.create_user(db, "alice", "password-a", "Alice", "alice@example.com")
-    users.create_user(db, "bob", "password-b", "Bob", "bob@example.com")
+    accounts.create_user(db, "alice", "password-a", "Alice", "alice@example.com")
+    accounts.create_user(db, "bob", "password-b", "Bob", "bob@example.com")
     return db
 
 
@@ -428,7 +428,7 @@ def test_sandbox_stopped_then_back_reconcile_credits_once(edb, receiver, monkeyp
     port = h.port
     monkeypatch.setenv("RAZORPAY_SANDBOX_URL", h.url)
     monkeypatch.setenv("RAZORPAY_TIMEOUT", "2")
-    users.create_user(db, "alice", "password-a", "Alice", "alice@example.com")
+    accounts.create_user(db, "alice", "password-a", "Alice", "alice@example.com")
     link = payments.create_payment_link(db, "alice", 400)
     paid = control(h, f"links/{link['payment_link_id']}/pay")
     h.stop()
@@ -639,7 +639,7 @@ def test_mode_and_keys(monkeypatch, tmp_path, edb):
         monkeypatch.delenv(n, raising=False)
     monkeypatch.setenv("WALLET_SECRETS_FILE", str(tmp_path / "missing.toml"))
     assert payments.mode() == "off" and payments.razorpay_key() == ""
-    users.create_user(edb, "alice", "password-a", "Alice", "alice@example.com")
+    accounts.create_user(edb, "alice", "password-a", "Alice", "alice@example.com")
     with pytest.raises(PaymentUnavailable, match="Online recharge is not available right now"):
         payments.create_payment_link(edb, "alice", 100)
     with pytest.raises(PaymentUnavailable):

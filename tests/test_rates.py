@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services import calls, campaigns, clock, ledger, rates, settings, telephony, users
+from services import accounts, calls, campaigns, clock, ledger, rates, settings, telephony
 from services.errors import Conflict, InvalidAmount, InvalidInput, NotFound
 from services.pricing import Tariff
 
@@ -25,7 +25,7 @@ def at(monkeypatch):
 
 
 def customer(db, uid, paise=100_000):
-    users.create_user(db, uid, "pass-phrase-1", uid.title(), f"{uid}@example.com")
+    accounts.create_user(db, uid, "pass-phrase-1", uid.title(), f"{uid}@example.com")
     ledger.post(db, uid, key=f"rch-{uid}", type="credit", category="recharge", amount=paise)
 
 
@@ -35,7 +35,7 @@ def debits(db, uid):
 
 def test_a_rate_change_at_noon_prices_a_call_by_its_start(edb, at):
     customer(edb, "asha")
-    rec = settings.set_call_rate(edb, "12.50", by="boss", at=NOON)
+    rec = rates.set_call_rate(edb, "12.50", by="boss", at=NOON)
     assert (rec["old"], rec["new"], rec["by"], rec["effective_at"], rec["at"]) == (1000, 1250, "boss", NOON, ELEVEN)
     assert settings.get(edb)["call_rate_paise"] == 1000 and settings.get(edb, NOON)["call_rate_paise"] == 1250
     (ahead,) = rates.upcoming(edb, "asha")
@@ -79,7 +79,7 @@ def test_plans_assigned_per_customer_from_a_chosen_time(edb, at):
     at["t"] = NOON + timedelta(hours=2)
     assert calls.end_call(edb, "ravi", call["call_id"], 61)["cost_paise"] == 880  # 66 s at Rs. 8
     assert calls.simulate_call(edb, "ravi", NUM, KB, duration_seconds=61)["cost_paise"] == 1210  # 66 s at 11
-    settings.set_call_rate(edb, "6", by="boss", user_id="ravi")
+    rates.set_call_rate(edb, "6", by="boss", user_id="ravi")
     assert rates.tariff_for(edb, "ravi") == Tariff(600, 30, 6, plan="business")
     rates.assign_plan(edb, "ravi", None, by="boss")
     assert rates.tariff_for(edb, "ravi") == Tariff(600)
@@ -89,7 +89,7 @@ def test_plans_assigned_per_customer_from_a_chosen_time(edb, at):
 
 def test_a_scheduled_change_can_be_withdrawn_before_it_takes_effect(edb, at):
     customer(edb, "lata")
-    rec = settings.set_call_rate(edb, "15", by="boss", user_id="lata", at=NOON)
+    rec = rates.set_call_rate(edb, "15", by="boss", user_id="lata", at=NOON)
     assert rates.upcoming(edb, "lata")[0]["tariff"].rate_paise == 1500
     settings.cancel(edb, rec["_id"], by="boss2")
     assert rates.upcoming(edb, "lata") == []
@@ -97,7 +97,7 @@ def test_a_scheduled_change_can_be_withdrawn_before_it_takes_effect(edb, at):
     assert (h["by"], h["cancels"], h["old"], h["new"]) == ("boss2", rec["_id"], 1500, None)
     with pytest.raises(NotFound):
         settings.cancel(edb, rec["_id"], by="boss")
-    rec = settings.set_user_value(edb, "lata", "daily_cap_paise", 5000, by="boss", at=NOON)
+    rec = rates.set_user_value(edb, "lata", "daily_cap_paise", 5000, by="boss", at=NOON)
     at["t"] = NOON
     with pytest.raises(NotFound, match="no longer ahead"):  # it took effect already
         settings.cancel(edb, rec["_id"], by="boss")
@@ -108,12 +108,12 @@ def test_bad_plans_and_schedules_write_nothing(edb, at):
     customer(edb, "usr1")
     n = edb.settings_history.count_documents({})
     bad = [
-        lambda: settings.set_call_rate(edb, "12", by="b", at=ELEVEN - timedelta(hours=1)),
-        lambda: settings.set_call_rate(edb, "12", by="b", at=ELEVEN + timedelta(days=400)),
-        lambda: settings.set_call_rate(edb, "12", by="b", at="tomorrow"),
+        lambda: rates.set_call_rate(edb, "12", by="b", at=ELEVEN - timedelta(hours=1)),
+        lambda: rates.set_call_rate(edb, "12", by="b", at=ELEVEN + timedelta(days=400)),
+        lambda: rates.set_call_rate(edb, "12", by="b", at="tomorrow"),
         lambda: settings.set_value(edb, "max_concurrent_calls", 0, by="b"),
         lambda: settings.set_value(edb, "call_slice_seconds", 10, by="b"),
-        lambda: settings.set_user_value(edb, "usr1", "max_concurrent_calls", 1001, by="b"),
+        lambda: rates.set_user_value(edb, "usr1", "max_concurrent_calls", 1001, by="b"),
         lambda: rates.define_plan(edb, "standard", rate="5", by="b"),
         lambda: rates.define_plan(edb, "Bad Name", rate="5", by="b"),
         lambda: rates.define_plan(edb, "x", rate="5", initial_seconds=7, subsequent_seconds=7, by="b"),
@@ -143,7 +143,7 @@ def test_campaign_keeps_the_rate_of_its_estimate_or_asks_before_resuming(edb):
 
     def progress(s):  # an admin raises the rate while the campaign runs: its calls keep Rs. 10
         if s["completed"] == 2 and not changed_mid_run:
-            changed_mid_run.append(settings.set_call_rate(edb, "12.50", by="boss"))
+            changed_mid_run.append(rates.set_call_rate(edb, "12.50", by="boss"))
     s = campaigns.run_campaign(edb, "camp", cid, progress=progress, backend=telephony.SimulatedBackend(120))
     assert (s["status"], s["completed"], s["cost_paise"]) == ("needs_recharge", 5, 10000) and changed_mid_run
     assert [e["amount"] for e in debits(edb, "camp")] == [2000] * 5
@@ -167,7 +167,7 @@ def test_campaign_keeps_the_rate_of_its_estimate_or_asks_before_resuming(edb):
 
 def test_a_campaign_waits_for_a_simultaneous_call_slot(edb, monkeypatch):
     customer(edb, "slot")
-    settings.set_user_value(edb, "slot", "max_concurrent_calls", 1, by="boss")
+    rates.set_user_value(edb, "slot", "max_concurrent_calls", 1, by="boss")
     busy = calls.start_call(edb, "slot", NUM, KB, max_minutes=2)
     c = campaigns.create_campaign(edb, "slot", ["+919800000001", "+919800000002"], KB, 1, concurrency=5)
     monkeypatch.setattr(campaigns.runner, "THROTTLE_WAIT_SECONDS", 0.5)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import multiprocessing as mp
 
-from services import db as dbmod
+from services import db as dbmod, schema
 
 
 def _prepare(path: str, out, start) -> None:
     try:
         db = dbmod.open_db(uri="", name="wallet", path=path)
         start.wait(60)
-        dbmod.ensure_schema(db)
+        schema.ensure_schema(db)
         out.put("ok")
     except BaseException as exc:  # the parent must hear of it
         out.put(repr(exc)[:200])

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services import alerts, clock, ledger, rates, settings, users
+from services import accounts, alerts, clock, ledger, rates, schema
 from services.alerts import notices
 from tests.alert_support import receiver, rzp, sink, subscribe, wired  # noqa: F401
 
@@ -23,7 +23,7 @@ def at(monkeypatch):
 
 
 def customer(db, uid):
-    users.create_user(db, uid, PW, uid.title(), f"{uid}@example.com")
+    accounts.create_user(db, uid, PW, uid.title(), f"{uid}@example.com")
     ledger.post(db, uid, key=f"rch-{uid}", type="credit", category="recharge", amount=50_000)
 
 
@@ -36,9 +36,9 @@ def test_a_global_rate_change_is_announced_once_to_those_it_concerns(edb, wired,
     for uid in ("asha", "ravi"):
         customer(edb, uid)
         subscribe(edb, uid, receiver)
-    settings.set_call_rate(edb, "8", by="boss", user_id="ravi")  # ravi's own rate: a global change is not his
-    users.create_user(edb, "ops", PW, "Ops", "ops@example.com", role="analyst")
-    settings.set_call_rate(edb, "12.50", by="boss", at=NOON)
+    rates.set_call_rate(edb, "8", by="boss", user_id="ravi")  # ravi's own rate: a global change is not his
+    accounts.create_user(edb, "ops", PW, "Ops", "ops@example.com", role="analyst")
+    rates.set_call_rate(edb, "12.50", by="boss", at=NOON)
 
     assert alerts.announce_tariffs(edb) == 1
     assert alerts.announce_tariffs(edb) == 0  # announced: the next tick does nothing
@@ -69,3 +69,35 @@ def test_a_customers_own_change_tells_only_them_and_a_crash_repeats_nothing(edb,
     assert tariff_notices(edb, "ravi") == []
     at["t"] = NOON + timedelta(minutes=1)  # in force now: nothing ahead, nothing to say
     assert alerts.announce_tariffs(edb) == 0
+
+
+def test_low_balance_alerts_keep_arriving_after_a_rate_change_is_scheduled(edb, wired, at):
+    """The announced changes have a collection of their own: once they were a document among the alert
+    cursors, and every pass of the low-balance alerts failed on it ('n') after an admin scheduled a change."""
+    customer(edb, "asha")  # Rs. 500
+    alerts.derive(edb)
+    rates.set_call_rate(edb, "12.50", by="boss", at=NOON)
+    assert alerts.announce_tariffs(edb) == 1
+    ledger.post(edb, "asha", key="spend", type="debit", category="call", amount=49_000)  # Rs. 10 left
+    assert alerts.run(edb)["written"] == 1
+    lows = [a for a in alerts.of_user(edb, "asha") if a.get("event_type") != alerts.tariffs.EVENT]
+    assert [(a["kind"], a["threshold_paise"]) for a in lows] == [("threshold", 2_000)]
+
+
+def test_an_announced_change_kept_among_the_cursors_moves_once_at_start(edb, wired, at):
+    """A database from before the fix: its record of announced changes sits among the alert cursors. The
+    start moves it (announced stays announced), and the low-balance pass works again."""
+    customer(edb, "asha")
+    alerts.derive(edb)
+    rates.set_call_rate(edb, "12.50", by="boss", at=NOON)
+    assert alerts.announce_tariffs(edb) == 1
+    moved = edb.tariff_announcements.find_one({"_id": "announced"})
+    edb.tariff_announcements.delete_many({})
+    edb.alert_cursors.insert_many([dict(moved, _id="tariffs:announced")])  # where the old code kept it
+    schema.ensure_schema(edb)
+    schema.ensure_schema(edb)  # the next start finds nothing to move
+    assert edb.alert_cursors.find_one({"_id": "tariffs:announced"}) is None
+    assert edb.tariff_announcements.find_one({"_id": "announced"})["ids"] == moved["ids"]
+    assert alerts.announce_tariffs(edb) == 0  # nobody hears of the same change twice
+    ledger.post(edb, "asha", key="spend", type="debit", category="call", amount=49_000)
+    assert alerts.run(edb)["written"] == 1

@@ -3,7 +3,7 @@ a recharge (off, inclusive, exclusive). Every change is recorded in the settings
 import streamlit as st
 
 import app_ui as ui
-from services import documents, settings
+from services import documents
 from services.documents import gst
 from services.errors import WalletError
 from services.money import parse_rupees
@@ -11,7 +11,7 @@ from services.money import parse_rupees
 me = ui.admin_page("Business & GST")["username"]
 db = ui.get_db()
 
-biz = settings.business(db)  # fresh: this page is where it changes
+biz = documents.business.get(db)  # fresh: this page is where it changes
 codes = [""] + list(documents.STATES)
 st.caption("Documents already issued keep the details they were issued with; a change applies to the next one.")
 with st.form("business"):
@@ -34,7 +34,7 @@ with st.form("business"):
         try:
             # A rate of "18" or "12.5" percent is read as rupees would be: exact hundredths, never a float.
             rate_bp = parse_rupees(rate or "0", allow_zero=True, maximum=4000, what="GST rate")
-            settings.set_business(db, {"legal_name": legal, "address": address, "state": state, "gstin": gstin,
+            documents.business.update(db, {"legal_name": legal, "address": address, "state": state, "gstin": gstin,
                                        "pan": pan, "sac": sac, "gst_rate_bp": rate_bp,
                                        "invoice_prefix": prefix.strip().upper(),
                                        "credit_note_prefix": cn_prefix.strip().upper(), "gst_mode": mode}, by=me)

@@ -37,7 +37,7 @@ with a, st.form("rate_global", clear_on_submit=True):
     when = when_input("g")
     if st.form_submit_button("Set global rate"):
         try:
-            settings.set_call_rate(db, r, by=me, at=when)
+            rates.set_call_rate(db, r, by=me, at=when)
         except WalletError as exc:
             ui.show_error(exc)
         else:
@@ -49,7 +49,7 @@ with b, st.form("rate_user", clear_on_submit=True):
     when = when_input("u")
     if st.form_submit_button("Set user rate"):
         try:
-            settings.set_call_rate(db, r.strip() or None, by=me, user_id=who.strip().lower(), at=when)
+            rates.set_call_rate(db, r.strip() or None, by=me, user_id=who.strip().lower(), at=when)
         except WalletError as exc:
             ui.show_error(exc)
         else:

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 import app_ui as ui
-from services import reports, tokens, users
+from services import accounts, reports, tokens, users
 from services.errors import WalletError
 
 me = ui.admin_page("Users")["username"]
@@ -54,19 +54,19 @@ with left.form("role_form", clear_on_submit=True):
         verb = change.split()[0]
         if verb == "make":
             role = {"customer": "user", "analyst": "analyst", "admin": "admin"}[change.split()[2]]
-            _apply(lambda: users.set_role(db, who, role, by=me),
+            _apply(lambda: accounts.set_role(db, who, role, by=me),
                    f"{who} is now {ui.ROLE_LABELS[role].lower()}; their sessions were ended.")
         elif verb == "disable":
-            _apply(lambda: users.disable(db, who, by=me), f"{who} is disabled and signed out everywhere.")
+            _apply(lambda: accounts.disable(db, who, by=me), f"{who} is disabled and signed out everywhere.")
         else:
-            _apply(lambda: users.enable(db, who, by=me), f"{who} may sign in again.")
+            _apply(lambda: accounts.enable(db, who, by=me), f"{who} may sign in again.")
 
 with right.form("reset_pw", clear_on_submit=True):
     st.subheader("Reset a password")
     pw_who = st.text_input("Username", key="pw_user").strip().lower()
     pw = st.text_input("New password (at least 8 characters)", type="password", key="pw_new")
     if st.form_submit_button("Set password", icon=":material/key:"):
-        _apply(lambda: users.set_password(db, pw_who, pw, by=me),
+        _apply(lambda: accounts.set_password(db, pw_who, pw, by=me),
                f"Password for {pw_who} changed, and their sessions ended. Tell them through a channel you trust.")
 
 st.subheader("Sign-ins held back")

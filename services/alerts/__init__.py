@@ -17,6 +17,7 @@ by e-mail (SMTP) and to the customer's signed webhook, retrying for 24 hours. On
 """
 from services.alerts.delivery import deliver_due, run
 from services.alerts.derive import derive
+from services.alerts.derive import move_old_tariff_state as backfill
 from services.alerts.mail import sink_messages
 from services.alerts.outbox import counts, of_user, recent
 from services.alerts.prefs import Prefs, rotate_secret, update
@@ -24,5 +25,8 @@ from services.alerts.prefs import get as get_prefs
 from services.alerts.tariffs import announce as announce_tariffs
 from services.alerts.webhooks import delivery_log, send_test, sign, verify
 
-__all__ = ["Prefs", "announce_tariffs", "counts", "deliver_due", "delivery_log", "derive", "get_prefs", "of_user",
-           "recent", "rotate_secret", "run", "send_test", "sign", "sink_messages", "update", "verify"]
+COLLECTIONS = {"alerts": [[("status", 1)]], "alert_cursors": [], "alert_log": [], "alert_prefs": [],
+               "tariff_announcements": []}
+
+__all__ = ["Prefs", "announce_tariffs", "backfill", "counts", "deliver_due", "delivery_log", "derive", "get_prefs",
+           "of_user", "recent", "rotate_secret", "run", "send_test", "sign", "sink_messages", "update", "verify"]

@@ -14,13 +14,24 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from services import clock, config, reports, users
-from services.alerts import outbox, prefs
+from services import clock, config, spending, users
+from services.alerts import outbox, prefs, tariffs
 from services.alerts.thresholds import RUNWAY_WINDOW_DAYS, judge
 from services.db import insert_new
 from services.ledger import DEBIT, feed
 
 SINCE = ":since"  # not a user id (no ':' in those)
+
+
+def move_old_tariff_state(db) -> None:
+    """Once: the tariff notices' record, which an earlier version kept among the cursors (where each pass
+    read it as a cursor, and failed), moves to its own collection. Copy first, then delete: a crash in
+    between leaves a copy the next start deletes."""
+    old = db.alert_cursors.find_one({"_id": tariffs.OLD_STATE_ID})
+    if old is None:
+        return
+    tariffs.adopt_state(db, old)
+    db.alert_cursors.delete_one({"_id": tariffs.OLD_STATE_ID})
 
 
 def derive(db) -> int:
@@ -62,7 +73,7 @@ class _Context:
     def prefs(self, uid: str) -> prefs.Prefs:
         if self._prefs is None or self._emails is None:
             self._prefs = prefs.everyone(self.db)
-            self._emails = {d["_id"]: d.get("email", "") for d in self.db.users.find({}, {"email": 1})}
+            self._emails = users.emails(self.db)
         return prefs.of(self._prefs.get(uid), uid, self._emails.get(uid, ""))
 
 
@@ -91,6 +102,6 @@ def _follow(db, ctx: _Context, uid: str, at: int, upto: int) -> int:
 def _basis(db, uid: str, day: str, cache: dict) -> tuple[int, int]:
     """The runway's (spent, days) for an entry of `day`: the 7 whole business days before it."""
     if day not in cache:
-        cache[day] = reports.runway_basis(db, uid, window_days=RUNWAY_WINDOW_DAYS,
+        cache[day] = spending.runway_basis(db, uid, window_days=RUNWAY_WINDOW_DAYS,
                                           through=date.fromisoformat(day) - timedelta(days=1))
     return cache[day]

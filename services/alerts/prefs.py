@@ -13,7 +13,8 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from services import checks, clock, settings, users
+from services import checks, clock, config, settings, users
+from services.alerts import addresses
 from services.errors import InvalidInput
 from services.money import parse_rupees
 
@@ -122,8 +123,9 @@ def check_emails(emails) -> list[str]:
 
 
 def check_url(url) -> str:
-    """"" (no webhook) or an http(s) URL with a host. Where it points is checked again at each delivery
-    (services.alerts.webhooks): a name may resolve elsewhere later."""
+    """"" (no webhook) or an http(s) URL with a host; a literal address must be one a webhook may reach
+    (services.alerts.addresses). Where a name points is checked at each delivery
+    (services.alerts.webhooks): it may resolve elsewhere later."""
     url = checks.text(url, what="Webhook URL", most=MAX_URL).strip()
     if url == "":
         return ""
@@ -136,4 +138,7 @@ def check_url(url) -> str:
         ok = False
     if not ok:
         raise InvalidInput("Webhook URL must be an http:// or https:// address with a host (and no password).")
+    ip = addresses.literal(parts.hostname)
+    if ip is not None and not addresses.allowed(ip) and not config.get().webhook_private_ok:
+        raise InvalidInput(addresses.REFUSED)
     return url

@@ -2,7 +2,8 @@
 alert channels (e-mail, signed webhook, the notifications page), once per change and customer.
 
 The worker's step compares the settings changes still ahead (services.settings.changes_ahead) with
-the ones already announced (one small document). Only a change not yet announced costs any work: a
+the ones already announced (one small document, in a collection of its own: it once shared
+`alert_cursors`, whose documents the low-balance pass reads as cursors, and stopped every alert). Only a change not yet announced costs any work: a
 global or plan change is looked at for every customer, a customer's own change for that customer.
 What a customer is told comes from services.rates.upcoming, so a change that leaves their price as
 it is (their own rate overrides the new global one) tells them nothing. A notice is keyed by the
@@ -14,22 +15,29 @@ import hashlib
 
 from services import clock, rates, settings, users
 from services.alerts import notices
+from services.db import insert_new
 
-STATE_ID = "tariffs:announced"  # in alert_cursors (":" cannot be in a user id)
+STATE_ID = "announced"  # the one document of `tariff_announcements`: the change ids announced
+OLD_STATE_ID = "tariffs:announced"  # where it once lived, in alert_cursors (moved by `backfill`)
 EVENT = "wallet.tariff.changing"
 
 
 def announce(db) -> int:
     """The worker's step: notices for price changes not yet announced. Returns how many were written."""
     ahead = settings.changes_ahead(db)
-    done = set((db.alert_cursors.find_one({"_id": STATE_ID}) or {}).get("ids") or [])
+    done = set((db.tariff_announcements.find_one({"_id": STATE_ID}) or {}).get("ids") or [])
     new = [c for c in ahead if c["id"] not in done]
     if not new:
         return 0
     written = sum(_tell(db, uid) for uid in _affected(db, new))
     ids = sorted(done.intersection(c["id"] for c in ahead) | {c["id"] for c in new})
-    db.alert_cursors.update_one({"_id": STATE_ID}, {"$set": {"ids": ids, "at": clock.now()}}, upsert=True)
+    db.tariff_announcements.update_one({"_id": STATE_ID}, {"$set": {"ids": ids, "at": clock.now()}}, upsert=True)
     return written
+
+
+def adopt_state(db, old: dict) -> None:
+    """Take over the announced ids kept in an earlier version's document (services.alerts.derive moves it)."""
+    insert_new(db.tariff_announcements, {"_id": STATE_ID, "ids": list(old.get("ids") or []), "at": old.get("at")})
 
 
 def _affected(db, changes: list[dict]) -> list[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services import reports, users, wallet
+from services import spending, users, wallet
 
 RUNWAY_WINDOW_DAYS = 7
 
@@ -43,10 +43,10 @@ def hit_zero(before: int, after: int) -> bool:
 
 def runway_fell(before: int, after: int, basis: tuple[int, int], days: int) -> int | None:
     """Days left after the change if it took the runway under `days` (else None). `basis` is
-    (paise spent, days) of the window, from reports.runway_basis."""
+    (paise spent, days) of the window, from spending.runway_basis."""
     spent, span = basis
-    left_before = reports.runway_days(before, spent, span)
-    left_after = reports.runway_days(after, spent, span)
+    left_before = spending.runway_days(before, spent, span)
+    left_after = spending.runway_days(after, spent, span)
     if days <= 0 or left_before is None or left_after is None:  # None: nothing spent in the window
         return None
     return left_after if left_before >= days > left_after else None
@@ -65,7 +65,7 @@ def judge(before: int, after: int, thresholds, role: str | None, basis: tuple[in
         return None
     hits = crossed(before, after, thresholds, role)
     fell = basis is not None and runway_fell(before, after, basis, runway_days) is not None
-    left = reports.runway_days(after, *basis) if basis is not None else None
+    left = spending.runway_days(after, *basis) if basis is not None else None
     if hit_zero(before, after):
         return Crossing("zero", "zero", 0, hits, left)
     if hits:

@@ -7,8 +7,8 @@ status, a refused connection, a timeout, a redirect) is retried with backoff for
 (services.alerts.outbox). Every try lands in `alert_log/{user}` (the last LOG_KEPT).
 
 Where the URL points is checked at every try: unless WALLET_WEBHOOK_PRIVATE_OK is set (development), a
-name that resolves to a loopback, private or link-local address is refused, so a webhook cannot be aimed
-at the platform's own network.
+name that resolves to anything but a global unicast address (IPv4 wrapped in IPv6 judged by the IPv4
+address: services.alerts.addresses) is refused, so a webhook cannot be aimed at the platform's own network.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from services import clock, config
-from services.alerts import message, prefs
+from services.alerts import addresses, message, prefs
 from services.errors import InvalidInput
 
 SIGNATURE_HEADER = "X-Wallet-Signature"
@@ -69,9 +69,8 @@ def _check_target(url: str) -> None:
     except OSError as exc:
         raise InvalidInput(f"The webhook host could not be resolved: {exc}") from None
     for info in infos:
-        ip = ipaddress.ip_address(info[4][0])
-        if not ip.is_global:
-            raise InvalidInput("The webhook URL points at a private or local address.")
+        if not addresses.allowed(ipaddress.ip_address(info[4][0])):
+            raise InvalidInput(addresses.REFUSED)
 
 
 def deliver(db, alert: dict, secret: str) -> tuple[bool, int | None, str | None]:

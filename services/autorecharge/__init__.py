@@ -17,4 +17,6 @@ from services.autorecharge.charges import recent as all_charges
 from services.autorecharge.mandates import all_mandates
 from services.autorecharge.worker import run
 
+COLLECTIONS: dict[str, list] = {"autorecharge_mandates": [], "autorecharge_charges": [], "autorecharge_history": []}
+
 __all__ = ["all_charges", "all_mandates", "cancel", "configure", "next_charge", "pause", "resume", "run", "status"]

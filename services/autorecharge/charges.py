@@ -27,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from services import clock, procs, users
 from services.db import insert_new
 from services.errors import PaymentUnavailable
+from services.autorecharge import events
 from services.payments import gateway, records, webhooks
 from services.payments import get_link, reconcile_link
 from services.payments.records import to_int, valid_id
@@ -143,7 +144,7 @@ def announce(db, cfg, m: dict, c: dict, notice: timedelta) -> dict:
     """planned -> notified: our recharge record, then the order with its pre-debit notification (found by
     its receipt if an earlier try made it). Raises gateway.FAILURES when Razorpay cannot be asked."""
     user = users.get(db, c["user_id"])
-    made_now = insert_new(db.payment_links, records.build("order", user, c["amount_paise"], cfg.mode, ref=c["ref"]))
+    made_now = records.insert_once(db, records.build("order", user, c["amount_paise"], cfg.mode, ref=c["ref"]))
     order = None if made_now else find_order(cfg, c["ref"])
     if order is None:
         payment_after = math.ceil((clock.now() + notice).timestamp())
@@ -159,7 +160,7 @@ def announce(db, cfg, m: dict, c: dict, notice: timedelta) -> dict:
     if order.get("receipt") != c["ref"] or to_int(order.get("amount")) != c["amount_paise"]:
         raise gateway.RazorpayDown("order answer does not match the charge")
     records.update(db, c["ref"], {"order_id": order["id"], "last_error": None}, status="created")
-    webhooks.adopt_events(db, c["ref"])
+    webhooks.adopt_events(db, c["ref"], first=events.seen)
     notification = order.get("notification") or {}
     debit_at = datetime.fromtimestamp(int(notification.get("payment_after") or 0), timezone.utc)
     return set_state(db, c, NOTIFIED, order_id=order["id"], notification_id=notification.get("id"),

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services import clock, config, ledger, reports
+from services import clock, config, ledger, spending
 from services.autorecharge import charges, mandates, notices
 from services.ledger import feed
 
@@ -48,7 +48,7 @@ def forecast(db, user_id: str, now: datetime | None = None) -> Forecast:
     h_ms = max(1, int(h.total_seconds() * 1000))
     page, _ = ledger.entries(db, user_id, type="debit", start=now - h, limit=1000)
     recent = sum(int(e["amount"]) for e in page if e["category"] in ledger.CALL_CATEGORIES)
-    spent, days = reports.runway_basis(db, user_id, window_days=RUNWAY_WINDOW_DAYS)
+    spent, days = spending.runway_basis(db, user_id, window_days=RUNWAY_WINDOW_DAYS)
     steady = -(-spent * h_ms // (days * 86_400_000)) if spent > 0 and days else 0
     return Forecast(ledger.get_wallet(db, user_id).available, max(recent, steady), h)
 

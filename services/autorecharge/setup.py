@@ -17,9 +17,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from services import clock, users
-from services.autorecharge import mandates, notices
+from services.autorecharge import events, mandates, notices
 from services.autorecharge.mandates import ts
-from services.db import insert_new
 from services.payments import gateway, records, webhooks
 
 LINK_VALID = timedelta(days=7)
@@ -35,7 +34,7 @@ def register(db, cfg, m: dict) -> dict:
     customer = gateway.create_customer(cfg, {"name": user["name"][:50], "email": user["email"],
                                              "fail_existing": "0", "notes": {"user_id": m["user_id"]}})
     if m["auth_amount_paise"] > 0:
-        insert_new(db.payment_links, records.build("order", user, m["auth_amount_paise"], cfg.mode, ref=m["auth_ref"]))
+        records.insert_once(db, records.build("order", user, m["auth_amount_paise"], cfg.mode, ref=m["auth_ref"]))
     invoice = _find_link(cfg, m["auth_ref"]) or gateway.create_registration_link(cfg, _link_body(user, m))
     if not (str(invoice.get("id", "")).startswith("inv_") and invoice.get("receipt") == m["auth_ref"]
             and isinstance(invoice.get("short_url"), str)):
@@ -43,7 +42,7 @@ def register(db, cfg, m: dict) -> dict:
     m = mandates.registered(db, m, customer_id=invoice.get("customer_id") or customer["id"], invoice=invoice)
     if m["auth_amount_paise"] > 0 and invoice.get("order_id"):
         records.update(db, m["auth_ref"], {"order_id": invoice["order_id"]}, status="created")
-        webhooks.adopt_events(db, m["auth_ref"])
+        webhooks.adopt_events(db, m["auth_ref"], first=events.seen)
     return m
 
 

@@ -28,11 +28,17 @@ from services.calls.history import SINGLE, Filters, filters, history, iter_histo
 from services.calls.history import STATUSES as HISTORY_STATUSES
 from services.calls.records import (ACTIVE, COMPLETED, ENDING, EXPIRED, EXPIRING, FAILED, MAX_CALL_MINUTES,
                                     MAX_DURATION_SECONDS, REFUSED, STARTING, check_duration, check_kb_id,
-                                    check_max_minutes, check_outcome, get_call, list_calls, normalize_number)
+                                    check_max_minutes, check_outcome, get_call, list_calls, normalize_number,
+                                    of_campaign, stored, stored_many)
 from services.calls.recovery import STARTING_GRACE, recover_stale_calls
 from services.calls.simulate import Session, converse, simulate_call
 from services.calls.start import RETRY_AFTER_SECONDS, start_call
 from services.pricing import ANSWERED, BUSY, NO_ANSWER, OUTCOMES
+
+from services.calls.days import backfill  # calls from before the by-day index, once (services.schema)
+
+COLLECTIONS = {"calls": [[("user_id", 1), ("started_at", -1)], [("status", 1)], [("campaign_id", 1)]],
+               "call_days": []}
 
 __all__ = ["ACTIVE", "ANSWERED", "BUSY", "COMPLETED", "ENDING", "EXPIRED", "EXPIRING", "FAILED", "MAX_CALL_MINUTES",
            "MAX_DURATION_SECONDS", "NO_ANSWER", "OUTCOMES", "REFUSED", "RETRY_AFTER_SECONDS", "STARTING",
@@ -40,3 +46,4 @@ __all__ = ["ACTIVE", "ANSWERED", "BUSY", "COMPLETED", "ENDING", "EXPIRED", "EXPI
            "converse", "end_call", "get_call", "list_calls", "normalize_number", "not_placed",
            "recover_stale_calls", "simulate_call", "start_call", "update_call"]
 __all__ += ["HISTORY_STATUSES", "SINGLE", "Filters", "filters", "history", "iter_history"]
+__all__ += ["backfill", "of_campaign", "stored", "stored_many"]

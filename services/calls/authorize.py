@@ -2,8 +2,8 @@
 at a time, so calls share a balance and none runs a paisa past zero (docs/calls.md, "Update")."""
 from __future__ import annotations
 
-from services import clock, ledger, settings, users
-from services.calls.records import (ACTIVE, COMPLETED, ENDING, authorized, check_call_id, check_duration,
+from services import clock, ids, ledger, settings
+from services.calls.records import (ACTIVE, COMPLETED, ENDING, authorized, check_duration,
                                     grant_fields, grant_result, hold_id, max_seconds, own, slice_seconds,
                                     tariff_of)
 from services.errors import Conflict, NotFound
@@ -13,15 +13,16 @@ from services.pricing import call_price
 def update_call(db, user_id: str, call_id: str, usage_seconds: int) -> dict:
     """The platform reports `usage_seconds` talked so far. While less than a slice is left, the hold is
     extended by the next slice; when the wallet (or the daily cap) covers only part of it, what is left
-    is held and `end_at_seconds` says the exact second the call must end.
+    is held and `end_at_seconds` says the exact second the call must end, unless a later update finds
+    money free again: then the hold grows again (`end_at_seconds` later, or None with a whole slice).
 
     Returns the grant (see start_call). An update of a call that has ended answers its final state; the
     usage is recorded (the largest reported, capped at what was authorised) for a call whose platform
     falls silent: recovery bills that, never unreported time. Idempotent per step: a retried update
     after a crash applies the same extension once.
     """
-    users.check_user_id(user_id)
-    check_call_id(call_id)
+    ids.check_user_id(user_id)
+    ids.check_call_id(call_id)
     usage = check_duration(usage_seconds, "Usage")
     doc = own(db, user_id, call_id)
     while True:
@@ -41,7 +42,7 @@ def _step(db, doc: dict, usage: int) -> dict | None:
     used = max(min(usage, auth), int(doc.get("usage_seconds") or 0))
     t = clock.now()
     fields = {"usage_seconds": used, "usage_at": t, "updated_at": t}
-    if _wants_more(doc, auth, used):
+    if _wants_more(doc, auth, used) and _may_grow(db, doc):
         grown = _extend(db, doc, auth)
         if grown is None:
             return None
@@ -53,9 +54,16 @@ def _step(db, doc: dict, usage: int) -> dict | None:
 
 
 def _wants_more(doc: dict, auth: int, used: int) -> bool:
-    """Less than a slice is left, and neither the money nor the maximum length has set the end."""
-    return doc.get("end_at_seconds") is None and auth < max_seconds(doc) and \
-        used + slice_seconds(doc) > auth
+    """Less than a slice is left and the maximum length is not reached. A call the money set an end
+    for asks again: money may have come back since (another call ended, a recharge), and an end told
+    while money was contended must not cut the call early."""
+    return auth < max_seconds(doc) and used + slice_seconds(doc) > auth
+
+
+def _may_grow(db, doc: dict) -> bool:
+    """A call already told its end asks the ledger again only when the wallet has money free, so the
+    updates of a drained wallet's calls write nothing."""
+    return doc.get("end_at_seconds") is None or ledger.get_wallet(db, doc["user_id"]).available > 0
 
 
 def _extend(db, doc: dict, auth: int) -> dict | None:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services import clock, ledger, users
+from services import clock, ids, ledger
 from services.calls.records import (ACTIVE, COMPLETED, ENDING, FAILED, REFUSED, STARTING, authorized,
-                                    check_call_id, check_duration, check_outcome, end_result, hold_id, own,
+                                    check_duration, check_outcome, end_result, hold_id, own,
                                     tariff_of)
 from services.errors import Conflict, NotFound
 from services.pricing import ANSWERED, call_price
@@ -17,8 +17,8 @@ def end_call(db, user_id: str, call_id: str, duration_seconds: int, outcome: str
     never more than was held. Returns dict(call_id, billed_seconds, cost_paise, status, balance_paise,
     cut_off, outcome). Ending again returns the first result, whatever is passed.
     """
-    users.check_user_id(user_id)
-    check_call_id(call_id)
+    ids.check_user_id(user_id)
+    ids.check_call_id(call_id)
     seconds = check_duration(duration_seconds)
     check_outcome(outcome)
     doc = own(db, user_id, call_id)

@@ -25,7 +25,6 @@ from pymongo.errors import DuplicateKeyError
 from services import clock
 from services.db import client_of, insert_new
 
-COLL = "call_days"
 CAP = 100  # entries per chunk: a note re-encodes its chunk, a reader pays a round trip per chunk
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _FILLED = "~backfilled"  # the marker of a finished backfill (no user id has "~" followed by no ":")
@@ -69,10 +68,10 @@ def note(db, call: dict) -> None:
     k = _open.get(k_open, 0)
     for _ in range(10_000):  # a day of 500,000 calls; a loop that cannot end is worse than an error
         try:
-            db[COLL].update_one({"_id": key(user, day, k), "n": {"$lt": CAP}},
+            db.call_days.update_one({"_id": key(user, day, k), "n": {"$lt": CAP}},
                                 {"$addToSet": {"c": e}, "$inc": {"n": 1}}, upsert=True)
         except DuplicateKeyError:  # chunk k exists and is full, or another process has just opened it
-            doc = db[COLL].find_one({"_id": key(user, day, k)}, {"n": 1})
+            doc = db.call_days.find_one({"_id": key(user, day, k)}, {"n": 1})
             if doc is not None and doc.get("n", CAP) >= CAP:  # (no "n": a day listed before chunks, taken as full)
                 k += 1
             continue
@@ -87,7 +86,7 @@ def day_entries(db, user_id: str, day: date) -> list[list]:
     """The day's entries as [started_ms, call_id, to_number, campaign_id], newest first."""
     found: dict[tuple, list] = {}
     k = 0
-    while (doc := db[COLL].find_one({"_id": key(user_id, day, k)})) is not None:
+    while (doc := db.call_days.find_one({"_id": key(user_id, day, k)})) is not None:
         found.update(((e[0], e[1]), e) for e in map(parse, doc.get("c") or []))
         if doc.get("n", CAP) < CAP:  # a chunk that is not full is the day's last
             break
@@ -110,9 +109,9 @@ def first_day(db, user_id: str) -> date | None:
     a query once per process, then checked by one read of that day."""
     k = (db.name, id(client_of(db)), user_id)
     day = _first.get(k)
-    if day is not None and db[COLL].find_one({"_id": key(user_id, day)}, {"_id": 1}) is not None:
+    if day is not None and db.call_days.find_one({"_id": key(user_id, day)}, {"_id": 1}) is not None:
         return day
-    docs = list(db[COLL].find({"_id": {"$gte": f"{user_id}:", "$lt": f"{user_id};"}}, {"_id": 1})
+    docs = list(db.call_days.find({"_id": {"$gte": f"{user_id}:", "$lt": f"{user_id};"}}, {"_id": 1})
                 .sort("_id", 1).limit(1))
     if not docs:
         return None  # not remembered: the first call may come at any moment
@@ -127,7 +126,7 @@ def matches(call: dict | None, e: list, user_id: str) -> bool:
 
 def backfill(db, batch: int = 2000) -> int:
     """List every call of a database from before this index, once; returns the number listed."""
-    if db[COLL].find_one({"_id": _FILLED}) is not None:
+    if db.call_days.find_one({"_id": _FILLED}) is not None:
         return 0
     days: dict[tuple, list] = {}
     n = 0
@@ -139,11 +138,11 @@ def backfill(db, batch: int = 2000) -> int:
         n += 1
     for (user, day), found in days.items():
         # A new day in whole chunks; a day a running start has just listed takes its calls one by one.
-        if db[COLL].find_one({"_id": key(user, day)}, {"_id": 1}) is not None or \
-                not all(insert_new(db[COLL], d) for d in chunks(user, day, [entry(c) for c in found])):
+        if db.call_days.find_one({"_id": key(user, day)}, {"_id": 1}) is not None or \
+                not all(insert_new(db.call_days, d) for d in chunks(user, day, [entry(c) for c in found])):
             for c in found:
                 note(db, dict(c, user_id=user))
-    insert_new(db[COLL], {"_id": _FILLED, "calls": n, "at": clock.now()})  # another process may have too
+    insert_new(db.call_days, {"_id": _FILLED, "calls": n, "at": clock.now()})  # another process may have too
     _first.clear()
     _open.clear()
     return n

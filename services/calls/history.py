@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from services import clock, users
+from services import clock, ids, users
 from services.calls import days, records
 from services.checks import whole_number
 from services.errors import InvalidInput
@@ -99,7 +99,7 @@ def history(db, user_id: str, f: Filters = Filters(), *, before: str | None = No
             budget: int = 400) -> tuple[list[dict], str | None]:
     """One page of the user's calls matching `f`, newest first, and the cursor of the next page (None at
     the end). Reads at most `budget` documents: a page may come back short, with a cursor to continue."""
-    users.check_user_id(user_id)
+    ids.check_user_id(user_id)
     whole_number(limit, 1, 500, what="Page size")
     whole_number(budget, 1, 100_000, what="Budget")
     top = _cursor(before)
@@ -146,7 +146,7 @@ def _listed(db, user_id: str, day: date, f: Filters, top):
 
 def iter_history(db, user_id: str, f: Filters = Filters()):
     """Every call of the user matching `f`, newest first (for a CSV), reading a window at a time."""
-    users.check_user_id(user_id)
+    ids.check_user_id(user_id)
     for doc in _walk(db, user_id, f):
         if f.wanted(doc):
             yield records.public(doc)
@@ -173,8 +173,8 @@ def _floor(db, user_id: str, f: Filters) -> datetime:
     """How far back to look: the range's start, else the account's opening (no call is older)."""
     if f.start is not None:
         return f.start
-    created = (db.users.find_one({"_id": user_id}, {"created_at": 1}) or {}).get("created_at")
-    return clock.as_utc(created) - timedelta(days=1) if created else clock.now() - timedelta(days=3660)
+    created = users.created_at(db, user_id)
+    return created - timedelta(days=1) if created else clock.now() - timedelta(days=3660)
 
 
 def _cursor_of(doc: dict) -> str:
@@ -192,6 +192,6 @@ def _cursor(before: str | None) -> tuple[datetime, str] | None:
         return None
     try:
         t, cid = before.split("|", 1)
-        return clock.as_utc(datetime.fromisoformat(t)), (records.check_call_id(cid) if cid else "")
+        return clock.as_utc(datetime.fromisoformat(t)), (ids.check_call_id(cid) if cid else "")
     except (ValueError, AttributeError, InvalidInput):
         raise InvalidInput("Malformed page cursor.") from None

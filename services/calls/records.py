@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from services import clock, settings, users
+from services import clock, ids, settings
 from services.checks import whole_number
 from services.db import insert_new
 from services.errors import InvalidInput, NotFound
@@ -22,7 +22,6 @@ MAX_DURATION_SECONDS = 24 * 3600  # a reported duration beyond a day is a bug up
 
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _KB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
-_CALL_ID = re.compile(r"^[A-Za-z0-9_\-]{1,90}$")  # room for the ":<attempt>" of later hold ids
 _NUMBER_NOISE = re.compile(r"[\s\-().]")
 # An Indian mobile number starts with 6-9; before it, nothing, the trunk 0, or the country code without "+".
 _INDIAN_MOBILE = re.compile(r"^(?:0|91)?([6-9][0-9]{9})$")
@@ -71,12 +70,6 @@ def check_outcome(outcome) -> str:
     return outcome
 
 
-def check_call_id(call_id) -> str:
-    if not isinstance(call_id, str) or not _CALL_ID.match(call_id):
-        raise InvalidInput("Malformed call id.")
-    return call_id
-
-
 # ----------------------------------------------------------------------------------- the grant rule
 
 def tariff_of(doc: dict) -> Tariff:
@@ -122,8 +115,8 @@ def hold_id(doc: dict) -> str:
 
 def get_call(db, user_id: str, call_id: str) -> dict:
     """One of the user's calls (NotFound for an unknown id or another user's call)."""
-    users.check_user_id(user_id)
-    check_call_id(call_id)
+    ids.check_user_id(user_id)
+    ids.check_call_id(call_id)
     return public(own(db, user_id, call_id))
 
 
@@ -133,7 +126,7 @@ def list_calls(db, user_id: str, limit: int = 50) -> list[dict]:
     Walks back in time in widening windows: a sorted query costs as much as the whole collection on
     the embedded engine; a window costs only what it reads.
     """
-    users.check_user_id(user_id)
+    ids.check_user_id(user_id)
     whole_number(limit, 1, 1000, what="Page size")
     top = clock.now() + timedelta(seconds=1)
     span = timedelta(hours=1)
@@ -192,3 +185,18 @@ def end_result(doc: dict) -> dict:
 
 def insert(db, doc: dict) -> bool:
     return insert_new(db.calls, doc)
+
+
+def stored(db, call_id: str) -> dict | None:
+    """A call document as stored (whoever's it is), or None."""
+    return db.calls.find_one({"_id": call_id})
+
+
+def stored_many(db, call_ids: list[str]) -> dict[str, dict]:
+    """The call documents among `call_ids` that exist, by id."""
+    return {d["_id"]: d for d in db.calls.find({"_id": {"$in": call_ids}})} if call_ids else {}
+
+
+def of_campaign(db, campaign_id: str) -> list[dict]:
+    """Every call a campaign placed."""
+    return list(db.calls.find({"campaign_id": campaign_id}))

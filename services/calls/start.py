@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import uuid
 
-from services import clock, ledger, rates, settings, users
+from services import clock, ids, ledger, rates, settings
 from services.calls import days
-from services.calls.records import (ACTIVE, COMPLETED, ENDING, FAILED, REFUSED, STARTING, check_call_id,
-                                    check_duration, check_kb_id, check_max_minutes, grant_fields,
+from services.calls.records import (ACTIVE, COMPLETED, ENDING, FAILED, REFUSED, STARTING, check_duration,
+                                    check_kb_id, check_max_minutes, grant_fields,
                                     grant_result, hold_id, insert, max_seconds, normalize_number, slice_seconds,
                                     tariff_of)
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached, TooManyCalls
@@ -31,7 +31,7 @@ def start_call(db, user_id: str, to_number: str, kb_id: str, max_minutes: int | 
     are recorded as calls with status "refused". With `call_id` the start is idempotent: repeating it
     returns the call as it stands, or retries one that was refused or failed.
     """
-    users.check_user_id(user_id)
+    ids.check_user_id(user_id)
     to_number = normalize_number(to_number)
     check_kb_id(kb_id)
     check_max_minutes(max_minutes)
@@ -43,7 +43,7 @@ def start_call(db, user_id: str, to_number: str, kb_id: str, max_minutes: int | 
     if need_seconds > minutes * 60:
         raise InvalidInput("A call cannot need more seconds than its maximum length.")
     fresh = call_id is None
-    call_id = check_call_id(call_id) if call_id is not None else "call_" + uuid.uuid4().hex
+    call_id = ids.check_call_id(call_id) if call_id is not None else "call_" + uuid.uuid4().hex
     while True:
         attempt = _attempt(db, user_id, tariff, minutes, need_seconds, cfg)
         doc = {"_id": call_id, "user_id": user_id, "to_number": to_number, "kb_id": kb_id,

@@ -20,6 +20,8 @@ from services.campaigns.records import (MAX_CONCURRENCY, NUMBERS_CHUNK, campaign
                                         recharge_to_finish, summary)
 from services.campaigns.runner import LEASE, run_campaign
 
+COLLECTIONS = {"campaigns": [[("user_id", 1), ("created_at", -1)]], "campaign_numbers": []}
+
 __all__ = ["COMPLETED", "DONE", "FAILED", "LEASE", "MAX_CONCURRENCY", "MAX_CSV_BYTES", "MAX_NUMBERS",
            "NEEDS_RECHARGE", "NUMBERS_CHUNK", "PENDING", "READY", "RUNNING", "SPEND_CAP", "THROTTLED", "campaign_items",
            "confirm_rate", "create_campaign", "estimate", "get_campaign", "item_call_id", "list_campaigns", "parse_csv",

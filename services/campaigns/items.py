@@ -38,7 +38,7 @@ def call_state(doc: dict | None) -> dict:
 def item_states(db, campaign_id: str, total: int) -> dict[int, dict]:
     states = {i: {"state": PENDING} for i in range(total)}
     prefix = item_call_id(campaign_id, "")
-    for d in db.calls.find({"campaign_id": campaign_id}):
+    for d in calls.of_campaign(db, campaign_id):
         i = int(d["_id"][len(prefix):])
         if 0 <= i < total:
             states[i] = call_state(d)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from services import calls, clock, ledger, rates, settings, users
+from services import calls, clock, ids, ledger, rates, settings
 from services.campaigns.items import (NEEDS_RECHARGE, PENDING, READY, RUNNING, SPEND_CAP,
                                       call_state, empty_progress, item_call_id, item_states, summary_of,
                                       tally)
@@ -34,7 +34,7 @@ def estimate(db, user_id: str, n_calls: int, minutes_per_call: int, *, tariff: T
     plan, tariff (its document), terms, cost_per_call_paise, total_paise, available_paise,
     shortfall_paise, daily_cap_paise, message).
     """
-    users.check_user_id(user_id)
+    ids.check_user_id(user_id)
     whole_number(n_calls, 1, MAX_NUMBERS, what="The number of calls")
     check_minutes(minutes_per_call)
     tariff = tariff or rates.tariff_for(db, user_id)
@@ -122,7 +122,7 @@ def create_campaign(db, user_id: str, numbers, kb_id: str, minutes_per_call: int
     are priced at the tariff of its estimate (returned as `estimate`) until the customer confirms a new
     one (`rate_change`). With `key` the creation is idempotent (a double submit returns the first).
     """
-    users.check_user_id(user_id)
+    ids.check_user_id(user_id)
     clean = _clean_numbers(numbers)
     calls.check_kb_id(kb_id)
     max_minutes = _check_lengths(minutes_per_call, max_minutes)
@@ -214,7 +214,7 @@ def get_campaign(db, user_id: str, campaign_id: str) -> dict:
 
 
 def list_campaigns(db, user_id: str, limit: int = 50) -> list[dict]:
-    users.check_user_id(user_id)
+    ids.check_user_id(user_id)
     docs = [public(d) for d in db.campaigns.find({"user_id": user_id})]
     docs.sort(key=lambda d: d["created_at"], reverse=True)  # a user's campaigns: few; sort in Python
     return docs[:limit]
@@ -226,7 +226,7 @@ def campaign_items(db, user_id: str, campaign_id: str, *, offset: int = 0, limit
     whole_number(limit, 1, 1000, what="Items per page")
     whole_number(offset, 0, what="The offset")
     ids = [item_call_id(campaign_id, i) for i in range(offset, min(offset + limit, int(camp["total"])))]
-    docs = {d["_id"]: d for d in db.calls.find({"_id": {"$in": ids}})} if ids else {}
+    docs = calls.stored_many(db, ids)
     st = status(camp)
     out = []
     for i, cid in enumerate(ids, start=offset):
@@ -250,7 +250,7 @@ def status(camp: dict) -> str:
 
 def own(db, user_id: str, campaign_id: str, with_numbers: bool = False) -> dict:
     """The user's campaign document (NotFound for another user's), with its numbers if asked."""
-    users.check_user_id(user_id)
+    ids.check_user_id(user_id)
     if not isinstance(campaign_id, str) or not campaign_id.isalnum() or len(campaign_id) > 40:
         raise InvalidInput("Malformed campaign id.")
     doc = db.campaigns.find_one({"_id": campaign_id})

@@ -166,7 +166,7 @@ class _Run:
         cid = item_call_id(self.cid, i)
         try:
             self._call(self.numbers[i], cid)
-            state = call_state(self.db.calls.find_one({"_id": cid}))
+            state = call_state(calls.stored(self.db, cid))
         except InsufficientBalance:
             state = {"state": NEEDS_RECHARGE}
         except SpendCapReached:

@@ -9,18 +9,34 @@
 - `statements`  the monthly statement (agrees with the ledger to the paisa) and its CSV
 - `pdf`         PDFs of documents and statements (fpdf2)
 
-The business details they carry live in services.settings (`business`, `set_business`).
+- `business`    the business details they carry (`get`, `update`), kept in services.settings' history
 """
+from services.documents import business
 from services.documents.gst import MODES, STATES, check_gstin, compute, gst_on_top
 from services.documents.numbering import financial_year
 from services.documents.numbering import recover as recover_numbering
-from services.documents.pdf import document_pdf, statement_pdf
 from services.documents.profiles import get_profile, set_profile
-from services.documents.receipts import (catch_up, credit_note, get_document, issue_for_entry, list_documents,
+from services.documents.receipts import (catch_up, credit_note, credit_notes, get_document, issue_for_entry, list_documents,
                                          number_of, slug, sweep, terms)
 from services.documents.statements import monthly, parse_month, statement_csv
 
-__all__ = ["MODES", "STATES", "catch_up", "check_gstin", "compute", "credit_note", "document_pdf", "financial_year",
+COLLECTIONS: dict[str, list] = {"documents": [], "doc_series": [], "doc_claims": [], "doc_progress": [],
+                                "billing_profiles": []}
+
+__all__ = ["MODES", "business", "STATES", "catch_up", "check_gstin", "compute", "credit_note", "credit_notes", "document_pdf", "financial_year",
            "get_document", "get_profile", "gst_on_top", "issue_for_entry", "list_documents", "monthly",
            "number_of", "parse_month", "recover_numbering", "set_profile", "slug", "statement_csv", "statement_pdf",
            "sweep", "terms"]
+
+
+def document_pdf(doc: dict) -> bytes:
+    """The PDF of a document (services.documents.pdf). fpdf2 takes about a second to import: only a
+    process that makes a PDF pays for it, not every worker or child that touches payments."""
+    from services.documents import pdf
+    return pdf.document_pdf(doc)
+
+
+def statement_pdf(st: dict) -> bytes:
+    """The PDF of a monthly statement (services.documents.pdf), imported when first made."""
+    from services.documents import pdf
+    return pdf.statement_pdf(st)

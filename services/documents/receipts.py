@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from services import clock, ledger, settings
-from services.documents import gst, numbering, profiles
+from services import clock, ledger
+from services.documents import business, gst, numbering, profiles
 from services.documents.words import rupees_in_words
 from services.errors import Conflict, InvalidInput, NotFound
 
@@ -42,7 +42,7 @@ def issue_for_entry(db, entry: dict) -> dict | None:
     issuing it."""
     if entry.get("type") != ledger.CREDIT or entry.get("category") != "recharge":
         raise InvalidInput("Only a recharge gets a receipt or an invoice.")
-    biz = settings.business(db)
+    biz = business.get(db)
     day = clock.date_of(entry["created_at"])
     fy = numbering.financial_year(day)
     body = _recharge_body(db, entry, biz)
@@ -95,7 +95,7 @@ def credit_note(db, number: str, *, reason: str, by: str) -> dict:
     reason = reason.strip() if isinstance(reason, str) else ""
     if not 3 <= len(reason) <= 300:
         raise InvalidInput("A reason of 3 to 300 characters is required.")
-    biz = settings.business(db)
+    biz = business.get(db)
     fy = numbering.financial_year(clock.today())
     keep = ("user_id", "entry_id", "payment_id", "reference_id", "business", "customer", "place_of_supply",
             "place_of_supply_name", "description", "gst", "amounts", "words")
@@ -152,6 +152,11 @@ def get_document(db, number: str, *, user_id: str | None = None) -> dict:
     if doc is None or (user_id is not None and doc["user_id"] != user_id):
         raise NotFound("No such document.")
     return _clean(doc)
+
+
+def credit_notes(db) -> list[dict]:
+    """Every credit note issued (the audit log lists them)."""
+    return list(db.documents.find({"kind": "credit_note"}))
 
 
 def list_documents(db, user_id: str) -> list[dict]:

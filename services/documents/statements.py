@@ -13,7 +13,7 @@ import io
 import re
 from datetime import date, timedelta
 
-from services import clock, ledger, reports, users
+from services import clock, csvout, ledger, users
 from services.documents import profiles
 from services.errors import InvalidInput
 from services.money import to_rupees
@@ -114,7 +114,7 @@ def statement_csv(st: dict) -> str:
     w = csv.writer(buf, lineterminator="\r\n")
 
     def row(*cells):
-        w.writerow([reports.csv_safe(c) for c in cells])
+        w.writerow([csvout.csv_safe(c) for c in cells])
 
     def rs(p):
         return "" if p is None else str(to_rupees(p))

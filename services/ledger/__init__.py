@@ -29,6 +29,9 @@ from services.ledger.rollups import day_totals, days_across
 from services.ledger.wallets import (Hold, Wallet, WalletSummary, WalletView, ensure_wallet, get_wallet,
                                      wallet_summaries)
 
+COLLECTIONS = {"wallets": [], "ledger": [[("user_id", 1), ("seq", -1)], [("created_at", 1)]], "ledger_keys": [],
+               "ledger_meta": [], "rollups": [[("user_id", 1), ("day", 1)], [("day", 1)]]}
+
 __all__ = ["CALL_CATEGORIES", "CATEGORIES", "CREDIT", "DEBIT", "Hold", "Wallet", "WalletSummary", "WalletView",
            "audit", "day_totals", "days_across", "ensure_wallet", "entries", "entry_id", "extend", "find_entry",
            "get_entry", "get_wallet", "hold", "iter_entries", "post", "recover", "release", "settle",

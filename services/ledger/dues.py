@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from services import checks, procs
-from services.ledger import cas, ids, posting, queries, wallets
-from services.ledger.holds import _close, _without
+from services.ledger import cas, claims, ids, queries, wallets
+from services.ledger.holds import close_hold, without_hold
 from services.ledger.record import new_entry, record
 from services.money import require_paise
 
@@ -67,7 +67,7 @@ def debit_owing(db, user_id: str, *, key: str, amount: int, category: str = "ref
     if hold_id is not None:
         ids.check_hold_id(hold_id)
     want = {"user_id": user_id, "type": ids.DEBIT, "amount": amount, "category": category}
-    prior = posting._claim(db, key, want, procs.owner())
+    prior = claims.claim(db, key, want, procs.owner())
     if prior is not None:
         return prior
     with cas.turn(user_id):
@@ -90,8 +90,8 @@ def _apply_owing(db, user_id, key, amount, category, source, note, meta, hold_id
         if amount > take:
             entry["due_delta"] = amount - take
         change = cas.Change(balance_delta=-take, held_delta=-freed, entry=entry, due_delta=amount - take,
-                            holds=_without(w, hold_id) if h else None,
-                            closed_holds=_close(w, hold_id, entry["_id"]) if h else None)
+                            holds=without_hold(w, hold_id) if h else None,
+                            closed_holds=close_hold(w, hold_id, entry["_id"]) if h else None)
         if cas.commit(db, w, change):
             return entry
 

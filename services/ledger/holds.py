@@ -167,8 +167,8 @@ def _settle(db, user_id, hold_id, amount, key, category, source, note, meta) -> 
             raise InvalidInput(f"Cannot settle {format_rupees(amount)} against a hold of {format_rupees(held)}.")
         entry = new_entry(w, key, ids.DEBIT, category, amount, source, note, meta, claimed=False) \
             if amount > 0 else None
-        change = cas.Change(balance_delta=-amount, held_delta=-held, entry=entry, holds=_without(w, hold_id),
-                            closed_holds=_close(w, hold_id, entry["_id"] if entry else ""))
+        change = cas.Change(balance_delta=-amount, held_delta=-held, entry=entry, holds=without_hold(w, hold_id),
+                            closed_holds=close_hold(w, hold_id, entry["_id"] if entry else ""))
         if cas.commit(db, w, change):
             return entry, entry is not None
 
@@ -197,13 +197,13 @@ def release(db, user_id: str, hold_id: str) -> bool:
             h = w["holds"].get(hold_id)
             if h is None:
                 return False
-            change = cas.Change(held_delta=-int(h["amount"]), holds=_without(w, hold_id),
-                                closed_holds=_close(w, hold_id, ""))
+            change = cas.Change(held_delta=-int(h["amount"]), holds=without_hold(w, hold_id),
+                                closed_holds=close_hold(w, hold_id, ""))
             if cas.commit(db, w, change):
                 return True
 
 
-def _without(w: dict, hold_id: str) -> dict:
+def without_hold(w: dict, hold_id: str) -> dict:
     return {k: v for k, v in w["holds"].items() if k != hold_id}
 
 
@@ -216,6 +216,6 @@ def _closed(w: dict) -> dict[str, str]:
     return out
 
 
-def _close(w: dict, hold_id: str, eid: str) -> str:
+def close_hold(w: dict, hold_id: str, eid: str) -> str:
     toks = (w.get("closed_holds") or "").split() + [f"{hold_id}={eid}"]
     return " ".join(toks[-CLOSED_HOLDS_KEPT:])

@@ -39,6 +39,11 @@ from services.payments.selfserve import reject as reject_refund_request
 from services.payments.views import admin_page, recent_reports, wallet_page
 from services.payments.webhooks import handle_webhook
 
+COLLECTIONS = {"payment_links": [[("user_id", 1), ("created_at", -1)], [("status", 1)], [("payment_link_id", 1)],
+                                 [("order_id", 1)]],
+               "payment_events": [[("kind", 1), ("at", -1)]], "payment_link_claims": [], "payment_reconciliations": [],
+               "payment_refunds": [], "refund_requests": []}
+
 __all__ = ["ADMIN_KINDS", "ALREADY_CREDITED", "CONFIRM_LATER", "CREDITED", "DOWN_MESSAGE", "ForgedWebhook",
            "OFF_MESSAGE", "OPEN", "OUTCOMES", "PENDING", "REFUND_OUTCOMES", "REVIEW", "STATUSES", "cancel_link",
            "create_order", "create_payment_link", "failed_payments", "forged_count", "get_link", "get_refund",

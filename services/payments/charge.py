@@ -1,5 +1,5 @@
 """What a payer is charged for a recharge: its amount, plus GST when the business charges GST on top
-(`exclusive` in the business details, services.settings). The payments package's one contact with GST.
+(`exclusive` in the business details, services.documents.business). The payments package's one contact with GST.
 
 A recharge record keeps `amount_paise` = what the wallet gets, and `gst` = {mode, rate_bp, paise} as
 they were when its payment link was made; Razorpay is asked for `charged(record)` = amount + paise, and
@@ -7,7 +7,7 @@ the GST terms ride into the credit's ledger entry (`entry_meta`) for its invoice
 """
 from __future__ import annotations
 
-from services import settings
+from services.documents import business
 from services.documents.gst import gst_on_top
 
 
@@ -20,7 +20,7 @@ def record_fields(db, amount_paise: int) -> dict:
 
 def terms_for(db, amount_paise: int) -> dict:
     """The GST terms of a new recharge of `amount_paise` (paise = 0 unless charged on top)."""
-    biz = settings.business(db)
+    biz = business.get(db)
     mode, rate = biz["gst_mode"], int(biz["gst_rate_bp"])
     return {"mode": mode, "rate_bp": rate if mode != "off" else 0,
             "paise": gst_on_top(amount_paise, rate) if mode == "exclusive" else 0}

@@ -5,8 +5,9 @@ to the ledger.
 Every credit is `ledger.post(key="razorpay:<payment_id>")` with the user from OUR record and the amount
 Razorpay captured, so any number of paths, repeats and races credit each payment exactly once. The
 amount is THE rule in `creditable`: what was paid, or exactly the record's amount when the payer bore a
-convenience fee on top (the difference covered by the payment's `fee`). Anything else is refused and
-flagged for admins, never shown as credited.
+convenience fee on top (the difference covered by the payment's `fee`); the currency is THE rule in
+`same_currency`: our record's (INR). Anything else is refused and flagged for admins, never shown as
+credited.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from services import clock, ledger
 from services.errors import Conflict
 from services.payments import charge, records
 from services.payments.admin import closed_unpaid, failed, suspicious_on
-from services.payments.outcomes import AMOUNT_MISMATCH, settled
+from services.payments.outcomes import AMOUNT_MISMATCH, MISMATCH, settled
 from services.payments.records import to_int, valid_id
 
 # A payment in one of these states was captured once: it is credited (a later refund debits separately).
@@ -97,6 +98,16 @@ def is_captured(pay: dict) -> bool:
     return status in CAPTURED and captured is not False
 
 
+def currency_of(rec: dict) -> str:
+    return rec.get("currency") or "INR"
+
+
+def same_currency(rec: dict, entity: dict) -> bool:
+    """THE currency rule: a payment or link in another currency than our record's is never credited (its
+    amount is not paise of rupees). Razorpay's payment summaries on a link carry none: the link's does."""
+    return "currency" not in entity or entity["currency"] == currency_of(rec)
+
+
 def creditable(rec: dict, paid: int, fee: int | None) -> int | None:
     """THE amount rule. `paid` within what is still due on the record: credit it (partial payments too).
     More than due, by no more than the fee the payer bore, on a record nothing was credited to yet:
@@ -121,6 +132,10 @@ def credit(db, rec: dict, pay: dict, *, source: str) -> Credit:
     # Our own record answers it (a ledger key lookup that misses is a scan on the embedded engine), and
     # `credited` is written only after the ledger has the key, so skipping on it is safe.
     rec = records.get(db, rec["_id"]) or rec
+    if not same_currency(rec, pay):
+        suspicious_on(db, rec, f"payment in {str(pay.get('currency'))[:8]}, not the {currency_of(rec)} of our "
+                               f"{rec['kind']}: refused", source=source, payment_id=pid, amount_paise=paid)
+        return Credit(pid, 0, flagged=True)
     if pid in (rec.get("credited") or {}):
         return Credit(pid, to_int(rec["credited"][pid]), credited=True)
     amount = creditable(rec, paid, fee)
@@ -160,6 +175,10 @@ def _post(db, rec: dict, payment_id: str, amount: int, paid: int, source: str) -
 def settle_link(db, rec: dict, link: dict, *, source: str, extra_payments=()) -> dict:
     """Credit every captured payment Razorpay reports on `link` (fetched, or from a signed webhook) and
     move our status up. Returns {payments: {pay_id: Credit}, status, credited_now, summary}."""
+    if not same_currency(rec, link):
+        suspicious_on(db, rec, f"Razorpay's link is in {str(link.get('currency'))[:8]}, not {currency_of(rec)}",
+                      source=source, payment_link_id=link.get("id"))
+        return {"payments": {}, "status": rec["status"], "credited_now": 0, "summary": MISMATCH}
     if to_int(link.get("amount")) != charge.charged(rec):
         suspicious_on(db, rec, f"Razorpay's link amount {link.get('amount')} differs from ours "
                                f"{rec['amount_paise']}", source=source, payment_link_id=link.get("id"))

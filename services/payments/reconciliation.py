@@ -40,10 +40,10 @@ def reconcile_link(db, link_id: str, user_id: str | None = None) -> dict:
         raise PaymentUnavailable(CHECK_LATER) from None
 
 
-def reconcile_open(db, *, due_only: bool = True) -> dict:
+def reconcile_open(db, *, due_only: bool = True, first: webhooks.FirstLook | None = None) -> dict:
     """Settle the open links/orders whose poll is due (all open ones with `due_only=False`) with Razorpay,
-    and retry stored webhooks and refunds that could not be settled yet. For the scheduled worker: never
-    raises for one bad link; counts it instead."""
+    and retry stored webhooks (`first`: as handle_webhook's) and refunds that could not be settled yet. For
+    the scheduled worker: never raises for one bad link; counts it instead."""
     out = {"checked": 0, "credited": 0, "credited_paise": 0, "closed": 0, "errors": 0, "events_retried": 0,
            "refunds_retried": 0}
     cfg = gateway.settings()
@@ -52,7 +52,7 @@ def reconcile_open(db, *, due_only: bool = True) -> dict:
         for rec in recs:
             _reconcile_counted(db, cfg, rec, out)
             records.checked_now(db, rec, clock.now())
-    out["events_retried"] = webhooks.retry_stored(db)
+    out["events_retried"] = webhooks.retry_stored(db, first)
     out["refunds_retried"] = refunds.retry_waiting(db)
     return out
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import TypeGuard
 
 from services import clock, settings, users
+from services.db import insert_new
 from services.errors import BelowMinimum, NotFound
 from services.money import format_rupees, parse_rupees
 
@@ -94,6 +95,11 @@ def checked(db, user_id: str, amount) -> tuple[dict, int]:
 
 def insert(db, record: dict) -> None:
     db.payment_links.insert_many([record])
+
+
+def insert_once(db, record: dict) -> bool:
+    """Insert a record made under a known reference; False if it exists already (a retried step)."""
+    return insert_new(db.payment_links, record)
 
 
 # ------------------------------------------------------------------------------------------- find

@@ -103,6 +103,11 @@ def public(d: dict) -> dict:
             "created_at": clock.as_utc(d["created_at"]), "updated_at": clock.as_utc(d.get("updated_at"))}
 
 
+def decided(db) -> list[dict]:
+    """Every request an administrator approved or rejected (the audit log's refund decisions)."""
+    return list(db.refund_requests.find({"kind": "request", "decided_by": {"$nin": [None, ""]}}))
+
+
 def list_requests(db, user_id: str | None = None, *, status: str | None = None, limit: int = 100) -> list[dict]:
     """Refund requests, newest first: one user's, or everybody's (admins); optionally of one status."""
     flt = {"kind": "request", **({"user_id": user_id} if user_id is not None else {}),

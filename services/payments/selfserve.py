@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 
-from services import checks, clock, procs, settings, users
+from services import checks, clock, ids, procs, settings, users
 from services.db import insert_new
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, PaymentUnavailable
 from services.money import format_rupees, parse_rupees
@@ -43,7 +43,7 @@ log = logging.getLogger("payments.refunds")
 def refundable_for(db, user_id: str, *, besides: str | None = None) -> refundable.Refundable:
     """The refundable part of the wallet now: what the open request (other than `besides`) set aside and
     did not send yet is not refundable again."""
-    users.check_user_id(user_id)
+    ids.check_user_id(user_id)
     return refundable.compute(db, user_id, store.reserved(db, user_id, besides))
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from datetime import timedelta
 
 from services import clock
@@ -37,13 +38,19 @@ STALE = timedelta(seconds=30)
 _WAITING = ("pending", "unmatched")
 _LINK_DESCRIPTION = re.compile(r"#[A-Za-z0-9]{14}")
 
+# Who looks first at a mandate's event (a token's, or a payment made on a token): services.autorecharge,
+# handed in by services.razorpay_events. (db, event name, entities) -> (status, outcome) when it dealt with
+# the event, or None to let the payment paths go on. Without one, such an event waits for the router.
+FirstLook = Callable[[object, str, dict], "tuple[str, str] | None"]
+
 
 def handle_webhook(db, raw_body: bytes, signature: str | None, event_id: str | None, *,
-                   client: str | None = None) -> dict:
+                   client: str | None = None, first: FirstLook | None = None) -> dict:
     """A Razorpay webhook. Returns dict(status, event, event_id, ...), status processed | duplicate |
     ignored | unmatched. Raises ForgedWebhook (an InvalidPayment: nothing written) on a bad signature,
     InvalidPayment on a signed body that is not a sane event (recorded as rejected), PaymentUnavailable
-    when no webhook secret is configured. `client`: the sender's address, for counting forgeries."""
+    when no webhook secret is configured. `client`: the sender's address, for counting forgeries; `first`:
+    who looks first at a mandate's event (services.razorpay_events routes them)."""
     cfg = gateway.settings()
     if not cfg.webhook_secret:
         raise PaymentUnavailable(OFF_MESSAGE)
@@ -55,7 +62,7 @@ def handle_webhook(db, raw_body: bytes, signature: str | None, event_id: str | N
     payload = _event(db, text, digest, event_id)
     if not _store(db, event_id, payload):
         return {"status": DUPLICATE, "event": payload["event"], "event_id": event_id}
-    return process_event(db, event_id, payload)
+    return process_event(db, event_id, payload, first)
 
 
 def _as_bytes(raw_body) -> bytes:
@@ -140,12 +147,16 @@ def _link_of(pay: dict) -> str | None:
 
 # ------------------------------------------------------------------------------------------- act
 
-def process_event(db, event_id: str, payload: dict) -> dict:
+def process_event(db, event_id: str, payload: dict, first: FirstLook | None = None) -> dict:
     """Act on a stored event (signed by Razorpay, so its entities are trusted for amounts)."""
     name = payload["event"]
-    mandate = _mandate_event(db, event_id, payload)
-    if mandate is not None:
-        return mandate
+    if for_mandates(payload):
+        if first is None:  # stays pending: the router's next retry (the worker's) takes it
+            return {"status": "pending", "event": name, "event_id": event_id, "outcome": "waits for its router",
+                    "credited_paise": 0}
+        done = first(db, name, entities(payload))
+        if done is not None:
+            return _conclude(db, event_id, name, *done)
     if name == "payment.failed":
         return _failed_payment(db, event_id, payload)
     if name.startswith("refund."):
@@ -166,15 +177,9 @@ def process_event(db, event_id: str, payload: dict) -> dict:
     return _conclude(db, event_id, name, IGNORED, "no captured payment in the event")
 
 
-def _mandate_event(db, event_id: str, payload: dict) -> dict | None:
-    """Token events, and payments made on a token, go to services.autorecharge first (imported here, when
-    needed: it builds on this package). None: the payment paths below go on, as for any payment."""
-    ents = entities(payload)
-    if not payload["event"].startswith("token.") and not (ents.get("payment") or {}).get("token_id"):
-        return None
-    from services.autorecharge import events
-    done = events.seen(db, payload["event"], ents)
-    return None if done is None else _conclude(db, event_id, payload["event"], *done)
+def for_mandates(payload: dict) -> bool:
+    """Token events, and payments made on a token: services.autorecharge looks at them first."""
+    return payload["event"].startswith("token.") or bool((entities(payload).get("payment") or {}).get("token_id"))
 
 
 def _failed_payment(db, event_id: str, payload: dict) -> dict:
@@ -228,18 +233,18 @@ def _conclude(db, event_id: str, name: str, status: str, outcome: str, credited:
 
 # ----------------------------------------------------------------------------------- act again
 
-def adopt_events(db, ref: str, plink: str | None = None) -> int:
+def adopt_events(db, ref: str, plink: str | None = None, first: FirstLook | None = None) -> int:
     """Act on stored events that arrived before their record could be found (the race): the record is
     written first, then this reads the events; the webhook writes the event first, then reads the record;
     so one of the two always sees the other."""
     ors = [{"reference_id": ref}] + ([{"payment_link_id": plink}] if plink else [])
     events = list(db.payment_events.find({"kind": {"$in": list(_WAITING)}, "$or": ors}))
     for ev in events:
-        process_event(db, ev["_id"], ev["payload"])
+        process_event(db, ev["_id"], ev["payload"], first)
     return len(events)
 
 
-def retry_stored(db) -> int:
+def retry_stored(db, first: FirstLook | None = None) -> int:
     """Act again on every unmatched event (for UNMATCHED_RETRY) and every pending one a crash left behind.
     Returns how many were retried."""
     now = clock.now()
@@ -249,7 +254,7 @@ def retry_stored(db) -> int:
         if ev["kind"] == UNMATCHED and pid and crediting.in_ledger(db, pid):
             _conclude(db, ev["_id"], ev.get("event", ""), PROCESSED, "payment credited by another path")
         else:
-            process_event(db, ev["_id"], ev["payload"])
+            process_event(db, ev["_id"], ev["payload"], first)
     return len(due)
 
 

@@ -1,0 +1,38 @@
+"""The audit log's own records (`audit_log`): what an administrator did to an account or a wallet (manual,
+promotional and refund credits, password resets, role changes, unlocks...), one document each.
+
+This module alone writes and reads the collection; services.audit assembles the log people read from
+these records and the other owners' histories (settings, refund decisions, credit notes).
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from services import clock
+
+COLLECTIONS = {"audit_log": [[("at", -1)]]}
+
+
+def record(db, actor: str, action: str, target: str, detail: str = "") -> None:
+    """Log an action on an account (a fresh record each time)."""
+    db.audit_log.insert_many([{"_id": f"user:{uuid.uuid4().hex}", "at": clock.now(), "actor": actor,
+                               "action": action, "target": target, "detail": detail}])
+
+
+def record_once(db, record_id: str, *, actor: str, action: str, target: str, **fields) -> None:
+    """Log an action keyed by `record_id` (a ledger entry's id): a repeat of the same action writes nothing."""
+    db.audit_log.update_one({"_id": record_id},
+                            {"$setOnInsert": {"at": clock.now(), "actor": actor, "action": action,
+                                              "target": target, **fields}},
+                            upsert=True)
+
+
+def between(db, start: datetime | None = None, end: datetime | None = None) -> list[dict]:
+    """Every record made in [start, end) (either bound may be open)."""
+    rng: dict = {}
+    if start:
+        rng["$gte"] = start
+    if end:
+        rng["$lt"] = end
+    return list(db.audit_log.find({"at": rng} if rng else {}))

@@ -1,0 +1,83 @@
+"""The business behind the documents: legal name, address, state, GSTIN, PAN, SAC, the GST rate and mode,
+the number prefixes. What receipts and GST invoices say about the supplier (docs/documents.md).
+
+Stored as the `business` scope of services.settings (changes recorded in its history, as every setting's
+are); checked here, as a whole, because only documents know what a valid GSTIN or state is.
+"""
+from __future__ import annotations
+
+import re
+
+from services import checks, settings
+from services.checks import whole_number
+from services.documents import gst
+from services.errors import InvalidInput
+
+SCOPE = "business"
+
+# What receipts and GST invoices say about the business (services/documents; docs/documents.md).
+BUSINESS_DEFAULTS = {
+    "legal_name": "Voice AI Wallet", "address": "", "state": "", "gstin": "", "pan": "",
+    "sac": "998419",          # other telecommunication services; editable
+    "gst_rate_bp": 1800,      # 18 %, in basis points
+    "invoice_prefix": "RV",   # RV/2627/000123: at most 4 letters or digits, so a number stays <= 16 characters
+    "credit_note_prefix": "CN",
+    "gst_mode": "off",        # off | inclusive | exclusive (how GST applies to a recharge)
+}
+_BUSINESS_TEXT = {"legal_name": 120, "address": 300, "sac": 8}
+
+
+def get(db) -> dict:
+    """The business details as they stand (defaults for what an admin never set)."""
+    doc = settings.fields(db, SCOPE)
+    out = {k: doc.get(k, v) for k, v in BUSINESS_DEFAULTS.items()}
+    out["gst_rate_bp"] = int(out["gst_rate_bp"])
+    return out
+
+
+def update(db, values: dict, *, by: str) -> dict:
+    """Change business details (any subset of BUSINESS_DEFAULTS), checked as a whole: a GST mode other
+    than `off` needs the legal name, address, state, a valid GSTIN of that state and its PAN. Every
+    changed field is recorded in the history. Returns the details now in force."""
+    unknown = set(values) - set(BUSINESS_DEFAULTS)
+    if unknown:
+        raise InvalidInput(f"Unknown business detail {sorted(unknown)[0]!r}.")
+    old = get(db)
+    new = _checked_business({**old, **values})
+    settings.set_fields(db, SCOPE, {k: v for k, v in new.items() if v != old[k]}, old, by=by)
+    return new
+
+
+def _checked_business(b: dict) -> dict:
+    out = dict(b)
+    for k, most in _BUSINESS_TEXT.items():
+        out[k] = checks.text(out[k], what=k.replace("_", " ").capitalize(), most=most,
+                             lines=k == "address").strip()  # an address has lines
+    whole_number(out["gst_rate_bp"], 0, 4000, what="GST rate", unit="of basis points (1800 = 18 %)")
+    _check_prefixes(out)
+    if out["gst_mode"] not in gst.MODES:
+        raise InvalidInput(f"GST mode must be one of {', '.join(gst.MODES)}.")
+    out["state"] = gst.check_state(out["state"], what="Business state") if out["state"] else ""
+    out["gstin"] = gst.check_gstin(out["gstin"], state=out["state"] or None) if out["gstin"] else ""
+    out["pan"] = gst.check_pan(out["pan"]) if out["pan"] else ""
+    if out["gstin"] and out["pan"] and out["gstin"][2:12] != out["pan"]:
+        raise InvalidInput("The PAN must be the one inside the GSTIN (its characters 3 to 12).")
+    if out["gst_mode"] != "off":
+        _check_ready_for_gst(out)
+    return out
+
+
+def _check_prefixes(b: dict) -> None:
+    for k in ("invoice_prefix", "credit_note_prefix"):
+        if not isinstance(b[k], str) or not re.fullmatch(r"[A-Z0-9]{1,4}", b[k]):
+            raise InvalidInput("A number prefix is 1 to 4 capital letters or digits (e.g. RV).")
+    if b["invoice_prefix"] == b["credit_note_prefix"]:
+        raise InvalidInput("Invoices and credit notes need different prefixes.")
+
+
+def _check_ready_for_gst(b: dict) -> None:
+    if not (b["legal_name"] and b["address"] and b["state"] and b["gstin"]):
+        raise InvalidInput("A tax invoice names the business: set the legal name, address, state and GSTIN "
+                           "before turning GST on.")
+    if b["gst_rate_bp"] == 0:
+        raise InvalidInput("Set a GST rate above 0 % before turning GST on.")
