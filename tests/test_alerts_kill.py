@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from services import alerts, db as dbmod, ledger, users
-from tests.alert_support import Receiver, subscribe
+from tests.support.alerts import Receiver, subscribe
 from sandbox import smtp_sink
 
 ROOT = Path(__file__).resolve().parent.parent

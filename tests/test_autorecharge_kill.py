@@ -1,4 +1,4 @@
-"""SIGKILL the real worker (scripts/worker.py's loop, forked from a warmed forkserver: tests.workers_autorecharge)
+"""SIGKILL the real worker (scripts/worker.py's loop, forked from a warmed forkserver: tests/support/children/autorecharge.py)
 ten times at random points while it plans, announces and debits auto-charges, with Razorpay's webhooks
 (duplicated, shuffled) and the reconciliation racing it from this process: one order and one debit at
 Razorpay per crossing, one credit each, the ledger audit clean."""
@@ -19,8 +19,9 @@ import pytest
 from sandbox.razorpay_server import run_in_thread
 from services import autorecharge, db as dbmod, ledger, payments
 from services.autorecharge import charges, mandates
-from tests import workers_autorecharge
-from tests.autorecharge_support import Forwarder, customer, wait_for
+from tests.support.children import autorecharge as workers_autorecharge
+from tests.support.autorecharge import customer, wait_for
+from tests.support.payments import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -36,7 +37,7 @@ def _worker_env(tmp_path, rzp_url) -> dict:
 
 
 def test_sigkill_the_worker_while_charges_race_their_webhooks_and_reconciliation(tmp_path, monkeypatch):
-    fwd = Forwarder()
+    fwd = Receiver()
     rzp = run_in_thread({"webhook_url": fwd.url, "duplicate_probability": 0.5, "seed": 23, "webhook_backoff": 0.05})
     monkeypatch.setenv("RAZORPAY_SANDBOX_URL", rzp.url)
     monkeypatch.setenv("WALLET_PREDEBIT_NOTICE_HOURS", NOTICE_HOURS)

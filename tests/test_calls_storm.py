@@ -18,7 +18,8 @@ import pytest
 
 from services import calls, clock, ledger, settings, users
 from services.pricing import call_price
-from tests import workers_calls
+from tests.support.children import calls as workers_calls
+from tests.support.targets import make_target
 
 pytestmark = pytest.mark.slow
 
@@ -151,7 +152,6 @@ class Stream:
 
 
 def test_sigkill_at_random_points_loses_nothing_and_doubles_nothing(tmp_path, request):
-    from tests.conftest import make_target
     db, spec = make_target("embedded", tmp_path, request)
     uid, sessions, seeds = "crash", 28, (7, 8)
     setup_user(db, uid, 30_000)

@@ -15,80 +15,13 @@ from streamlit.testing.v1 import AppTest
 
 import app_ui
 from services import calls, clock, ledger, reports, settings, tokens, users, wallet
-from services import db as dbmod
+from tests.support.dashboard import APP, COOKIE_KEY, PW, ROOT, app, fund, login, markdown, signed_in, texts
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-APP = os.path.join(ROOT, "app.py")
-PW = "correct-horse"
-COOKIE_KEY = "k" * 40
 # Page scripts under app_pages/, without ".py".
 ADMIN_PAGES = ["admin/overview", "admin/users", "admin/credits", "admin/rates", "admin/payments", "admin/audit"]
 ALL_PAGES = ["wallet", "transactions", "calls", "insights", *ADMIN_PAGES, "analyst"]
 ROLE_PAGES = {"user": ["wallet", "transactions", "calls", "insights"], "admin": [*ADMIN_PAGES, "analyst"],
               "analyst": ["analyst"]}
-
-
-@pytest.fixture
-def adb(tmp_path, monkeypatch):
-    """The embedded database the app uses (through app_ui's hook), with a user of each role."""
-    edb = dbmod.open_db(uri="", name="dash", path=str(tmp_path / "wallet.sqlite"))
-    dbmod.ensure_schema(edb)
-    monkeypatch.setattr(app_ui, "TEST_DB", edb)
-    monkeypatch.delenv("RAZORPAY_SANDBOX_URL", raising=False)
-    for env in ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET"):
-        monkeypatch.delenv(env, raising=False)
-    monkeypatch.setenv("WALLET_SECRETS_FILE", os.path.join(ROOT, "tests", "no-such-secrets.toml"))
-    monkeypatch.setenv("WALLET_COOKIE_KEY", COOKIE_KEY)
-    users.create_user(edb, "asha", PW, "Asha Rao", "asha@example.com", "user")
-    users.create_user(edb, "boss", PW, "Big Boss", "boss@example.com", "admin")
-    users.create_user(edb, "ana", PW, "Ana Lyst", "ana@example.com", "analyst")
-    app_ui.invalidate()
-    yield edb
-    dbmod.client_of(edb).close()
-
-
-@pytest.fixture
-def sandbox(monkeypatch):
-    from sandbox.razorpay_server import run_in_thread
-    srv = run_in_thread({"duplicate_probability": 0.0})
-    monkeypatch.setenv("RAZORPAY_SANDBOX_URL", srv.url)
-    yield srv
-    srv.stop()
-
-
-def app() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=60)
-
-
-def signed_in(username: str, role: str, page: str | None = None) -> AppTest:
-    """An app with a session already signed in (what the cookie restores), optionally on a page
-    (its script under app_pages/, e.g. "admin/rates")."""
-    at = app()
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = username
-    at.session_state["name"] = username
-    at.session_state["roles"] = [role]
-    at.session_state["logout"] = None
-    at.run()
-    if page:
-        at.switch_page(f"app_pages/{page}.py").run()
-    assert not at.exception, at.exception
-    return at
-
-
-def login(at: AppTest, username: str, password: str) -> AppTest:
-    at.text_input[0].input(username)
-    at.text_input[1].input(password)
-    at.button[0].click().run()
-    return at
-
-
-def texts(elements) -> str:
-    return " | ".join(str(e.value) for e in elements)
-
-
-def markdown(at: AppTest) -> str:
-    return texts(at.markdown) + " | " + texts(at.caption)
 
 
 def values(v):
@@ -97,11 +30,6 @@ def values(v):
         import numpy as np
         return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).tolist()
     return v
-
-
-def fund(db, uid: str, paise: int, key: str = "seed") -> None:
-    ledger.post(db, uid, key=f"{key}:{uid}", type="credit", category="manual_credit", amount=paise,
-                source="test")
 
 
 # ------------------------------------------------------------------------------------------ sign-in

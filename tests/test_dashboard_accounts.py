@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from services import clock, tokens, users
-from tests.test_dashboard import PW, adb, app, login, signed_in, texts  # noqa: F401
+from tests.support.dashboard import PW, app, login, signed_in, texts
 
 ENDS = {
     "password reset": lambda db: users.set_password(db, "asha", "a-brand-new-secret", by="boss"),

@@ -29,8 +29,9 @@ from api.main import create_app
 from services import clock, documents, ledger, payments, settings, users
 from services.documents import gst, numbering, words
 from services.errors import InvalidInput, NotFound
-from tests import doc_workers
-from tests.test_api_support import PASSWORD, bearer
+from tests.support.children import documents as doc_workers
+from tests.support.api import PASSWORD, bearer
+from tests.support.targets import make_target
 
 ROOT = Path(__file__).resolve().parent.parent
 IST = ZoneInfo("Asia/Kolkata")
@@ -157,17 +158,6 @@ def test_billing_profile_names_what_is_wrong(edb):
 
 # ---------------------------------------------------------------- recharges through Razorpay -> PDFs
 
-@pytest.fixture
-def sandbox(monkeypatch):
-    from sandbox.razorpay_server import run_in_thread
-    h = run_in_thread({"duplicate_probability": 0.0, "seed": 5})
-    for n in ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET", "RAZORPAY_WEBHOOK_SECRET"):
-        monkeypatch.delenv(n, raising=False)
-    monkeypatch.setenv("RAZORPAY_SANDBOX_URL", h.url)
-    yield h
-    h.stop()
-
-
 def pay(db, server, user: str, rupees: int) -> tuple[dict, dict]:
     """A recharge through a payment link, paid on the sandbox, credited by reconciliation: (link, entry)."""
     import httpx
@@ -292,7 +282,7 @@ def test_100_concurrent_recharges_in_4_processes_number_1_to_100(target):
     assert ledger.audit(db) == []
 
 
-_SPAWN = "import json, sys; from tests import doc_workers; doc_workers.{fn}(json.loads(sys.argv[1]), *json.loads(sys.argv[2]))"
+_SPAWN = "import json, sys; from tests.support.children import documents as doc_workers; doc_workers.{fn}(json.loads(sys.argv[1]), *json.loads(sys.argv[2]))"
 
 
 def _child(fn: str, spec: dict, *args) -> subprocess.Popen:
@@ -323,7 +313,6 @@ def test_a_death_at_each_step_of_numbering_is_finished_without_a_gap(edb, tmp_pa
 def test_sigkill_at_random_points_while_numbering_100_recharges(kind, tmp_path, request):
     """A child credits and numbers 100 recharges from 4 threads; it is SIGKILLed at random moments
     (at least 10 times), restarted each time (a retry of the same payments), then recovered."""
-    from tests.conftest import make_target
     db, spec = make_target(kind, tmp_path, request)
     rnd = random.Random(11)
     kills, deadline = 0, time.time() + 400

@@ -27,7 +27,8 @@ import pytest
 from services import clock, ledger, reports, settings, users, wallet
 from services.ledger import posting, queries
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, WalletError
-from tests import workers
+from tests.support.children import ledger as workers
+from tests.support.targets import make_target
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -252,7 +253,7 @@ _CLAIM_AND_DIE = """
 import json, os, sys
 from services import ledger
 from services.ledger import posting
-from tests.workers import open_spec
+from tests.support.targets import open_spec
 posting._apply = lambda *a, **k: os._exit(9)
 ledger.post(open_spec(json.loads(sys.argv[1])), "u1", key="orphan", type="debit", category="call", amount=900)
 """
@@ -284,14 +285,13 @@ def test_failed_debit_leaves_the_key_free(db):
 def test_sigkill_at_random_points(kind, tmp_path, request):
     """A child streams operations; we SIGKILL it at random moments ≥ 20 times, recovering after each
     kill. Every acknowledged operation is present exactly once; the audit is clean."""
-    from tests.conftest import make_target
     db, spec = make_target(kind, tmp_path, request)
     credit(db, "u1", 50000, "seed")
     log_path = str(tmp_path / "ops.log")
     rnd = random.Random(7)
     ops, kills = 250, 0
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-m", "tests.workers", "crash", json.dumps(spec), "u1", log_path, "1", str(ops)]
+    cmd = [sys.executable, "-m", "tests.support.children.ledger", "crash", json.dumps(spec), "u1", log_path, "1", str(ops)]
     deadline = time.time() + 240
     while time.time() < deadline:
         p = subprocess.Popen(cmd, cwd=ROOT, env=env)

@@ -1,135 +1,25 @@
 """Recharge through Razorpay Payment Links, credited exactly once.
 
 Everything runs against the offline sandbox (sandbox/razorpay_server.py) over real HTTP with the real
-`razorpay` SDK; webhooks travel sandbox -> a small HTTP receiver in this module -> payments.handle_webhook.
+`razorpay` SDK; webhooks travel sandbox -> a small HTTP receiver (tests/support/payments.py) -> payments.handle_webhook.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import requests
 import pytest
-import razorpay
 
 from sandbox.razorpay_server import run_in_thread
 from services import ledger, payments, users
 from services.payments import links, records, webhooks
 from services.errors import BelowMinimum, InvalidAmount, InvalidPayment, NotFound, PaymentUnavailable
-
-KEY_ID, KEY_SECRET, WEBHOOK_SECRET = "rzp_test_sandbox", "sandbox_secret", "sandbox_webhook_secret"
-
-
-# --------------------------------------------------------------------------------------- plumbing
-
-class Receiver:
-    """Webhook endpoint: "forward" hands each delivery to payments.handle_webhook (like the API does),
-    "collect" only keeps it, so a test can replay the exact signed bytes itself."""
-
-    def __init__(self):
-        self.db, self.mode, self.got, self.results = None, "forward", [], []
-        self.lock = threading.Lock()
-        self.inside = threading.local()  # set while handle_webhook runs on a handler thread
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                sig, eid = self.headers.get("X-Razorpay-Signature"), self.headers.get("X-Razorpay-Event-Id")
-                with outer.lock:
-                    outer.got.append((body, sig, eid))
-                    db, mode = outer.db, outer.mode
-                code, out = 200, {"status": "collected"}
-                if mode == "forward" and db is not None:
-                    outer.inside.on = True
-                    try:
-                        out = payments.handle_webhook(db, body, sig, eid)
-                    except InvalidPayment as exc:
-                        code, out = 400, {"error": exc.message}
-                    except Exception as exc:  # noqa: BLE001 - a 500 makes the sandbox retry, like Razorpay
-                        code, out = 500, {"error": repr(exc)}
-                    finally:
-                        outer.inside.on = False
-                    with outer.lock:
-                        outer.results.append(out)
-                data = json.dumps(out, default=str).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *a):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def reset(self, db, mode="forward"):
-        with self.lock:
-            self.db, self.mode, self.got, self.results = db, mode, [], []
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def server(receiver):
-    h = run_in_thread({"webhook_url": receiver.url, "duplicate_probability": 1.0, "seed": 7,
-                       "webhook_backoff": 0.05})
-    yield h
-    h.stop()
-
-
-def setup_db(db, receiver, server, monkeypatch, mode="forward"):
-    server.sandbox.webhooks.wait_idle(15)  # nothing of the previous test may land in this one
-    httpx.post(f"{server.url}/sandbox/reset").raise_for_status()
-    httpx.post(f"{server.url}/sandbox/config", json={"webhook_url": receiver.url}).raise_for_status()
-    monkeypatch.setenv("RAZORPAY_SANDBOX_URL", server.url)
-    for n in ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET", "RAZORPAY_WEBHOOK_SECRET", "RAZORPAY_TIMEOUT"):
-        monkeypatch.delenv(n, raising=False)
-    receiver.reset(db, mode)
-    users.create_user(db, "alice", "password-a", "Alice", "alice@example.com")
-    users.create_user(db, "bob", "password-b", "Bob", "bob@example.com")
-    return db
-
-
-@pytest.fixture
-def env(edb, receiver, server, monkeypatch):
-    return setup_db(edb, receiver, server, monkeypatch)
-
-
-def control(server, path, **body):
-    r = httpx.post(f"{server.url}/sandbox/{path}", json=body, timeout=10)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def settle_webhooks(server):
-    assert server.sandbox.webhooks.wait_idle(15)
-
-
-def balance(db, uid):
-    return ledger.get_wallet(db, uid).balance
-
-
-def recharges(db, uid):
-    return ledger.entries(db, uid, category="recharge")[0]
-
-
-def sign(message: str, secret: str = KEY_SECRET) -> str:
-    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+from tests.support.payments import (KEY_ID, KEY_SECRET, WEBHOOK_SECRET, balance, control, recharges, sdk,
+                                    settle_webhooks, setup_db, sign)
 
 
 def callback_for(plink, ref, status, pay_id, secret=KEY_SECRET):
@@ -140,18 +30,6 @@ def callback_for(plink, ref, status, pay_id, secret=KEY_SECRET):
 
 def admin_reasons(db):
     return [r["reason"] for r in payments.failed_payments(db)]
-
-
-def sdk():
-    return razorpay.Client(auth=(KEY_ID, KEY_SECRET), base_url=_server_url[0])
-
-
-_server_url = [None]
-
-
-@pytest.fixture(autouse=True)
-def _remember_url(server):
-    _server_url[0] = server.url
 
 
 # ------------------------------------------------------------------------------------ happy path
@@ -350,7 +228,7 @@ def test_unknown_link_ids_credit_nothing_and_are_recorded(env, receiver, server)
     with pytest.raises(NotFound):
         payments.reconcile_link(db, "plink_Nope0000000000")
     # A link made at Razorpay by someone else, paid: its webhooks match nothing here.
-    foreign = sdk().payment_link.create({"amount": 70000, "reference_id": "someone-else-1"}, timeout=5)
+    foreign = sdk(server).payment_link.create({"amount": 70000, "reference_id": "someone-else-1"}, timeout=5)
     control(server, f"links/{foreign['id']}/pay")
     settle_webhooks(server)
     assert {x["status"] for x in receiver.results} == {"unmatched", "duplicate"} or \
@@ -368,7 +246,7 @@ def test_expired_and_cancelled_links_close_without_credit(env, receiver, server)
     a = payments.create_payment_link(db, "alice", 100)
     b = payments.create_payment_link(db, "alice", 200)
     control(server, f"links/{a['payment_link_id']}/expire")
-    sdk().payment_link.cancel(b["payment_link_id"], timeout=5)
+    sdk(server).payment_link.cancel(b["payment_link_id"], timeout=5)
     settle_webhooks(server)
     # A correctly signed callback claiming a payment on the expired link: Razorpay knows no such payment.
     with pytest.raises(InvalidPayment, match="expired"):
@@ -515,7 +393,7 @@ def test_webhook_before_our_record_is_committed_is_not_lost(env, receiver, serve
     user = users.get(db, "alice")
     rec = records.build("link", user, 12300, "sandbox")
     # What create_payment_link does, with the record's commit delayed until after the payment.
-    remote = sdk().payment_link.create(links.link_body(user, rec), timeout=5)
+    remote = sdk(server).payment_link.create(links.link_body(user, rec), timeout=5)
     control(server, f"links/{remote['id']}/pay")
     settle_webhooks(server)
     assert receiver.results and {x["status"] for x in receiver.results} <= {"unmatched"}
@@ -538,7 +416,7 @@ def test_race_resolved_by_reconcile_alone(env, receiver, server):
     db = env
     user = users.get(db, "alice")
     rec = records.build("link", user, 9900, "sandbox")
-    remote = sdk().payment_link.create(links.link_body(user, rec), timeout=5)
+    remote = sdk(server).payment_link.create(links.link_body(user, rec), timeout=5)
     control(server, f"links/{remote['id']}/pay")
     settle_webhooks(server)
     assert balance(db, "alice") == 0
@@ -556,7 +434,7 @@ def test_partial_payments_credit_what_was_paid(env, server):
     db = env
     link = payments.create_payment_link(db, "alice", 100)
     # Partial payments switched on for this link at Razorpay (e.g. from its dashboard).
-    sdk().payment_link.edit(link["payment_link_id"], {"accept_partial": True}, timeout=5)
+    sdk(server).payment_link.edit(link["payment_link_id"], {"accept_partial": True}, timeout=5)
     first = control(server, f"links/{link['payment_link_id']}/pay", amount=3000)
     assert first["status"] == "partially_paid"
     out = payments.handle_callback(db, "alice", first["callback_params"])

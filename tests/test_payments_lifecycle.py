@@ -4,50 +4,15 @@ polling budget. Against the offline sandbox over HTTP with the real SDK, like te
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 
 import pytest
-import razorpay
 
 from services import clock, ledger, payments, users
 from services.errors import Conflict, InvalidInput, InvalidPayment, NotFound
 from services.payments import reconciliation, records
-from tests.test_payments import (KEY_ID, KEY_SECRET, WEBHOOK_SECRET, balance, control, receiver, recharges,  # noqa: F401
-                                 server, settle_webhooks, setup_db, sign)
-
-
-@pytest.fixture
-def env(edb, receiver, server, monkeypatch):  # noqa: F811
-    return setup_db(edb, receiver, server, monkeypatch)
-
-
-def sdk(server):  # noqa: F811
-    return razorpay.Client(auth=(KEY_ID, KEY_SECRET), base_url=server.url)
-
-
-def race(*jobs):
-    """Run the jobs at once (a barrier), return their results; any exception fails the test."""
-    barrier, errors, outs = threading.Barrier(len(jobs)), [], []
-
-    def run(job):
-        barrier.wait()
-        try:
-            outs.append(job())
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(j,)) for j in jobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
-    return outs
-
-
-def deliveries(receiver, name):  # noqa: F811
-    return [d for d in receiver.got if json.loads(d[0])["event"] == name]
+from tests.support.payments import (WEBHOOK_SECRET, balance, control, deliveries, paid_recharge, race, recharges,
+                                    refunds_of, sdk, settle_webhooks, sign)
 
 
 def signed(payload: dict, secret: str = WEBHOOK_SECRET) -> tuple[bytes, str]:
@@ -55,13 +20,9 @@ def signed(payload: dict, secret: str = WEBHOOK_SECRET) -> tuple[bytes, str]:
     return body, sign(body.decode(), secret)
 
 
-def refunds_of(db, uid):
-    return ledger.entries(db, uid, category="refund")[0]
-
-
 # ------------------------------------------------------------------------------ failed payments
 
-def test_a_failed_payment_shows_razorpays_reason_on_our_record_then_a_retry_credits(env, server):  # noqa: F811
+def test_a_failed_payment_shows_razorpays_reason_on_our_record_then_a_retry_credits(env, server):
     db = env
     link = payments.create_payment_link(db, "alice", 100)
     failed = control(server, f"links/{link['payment_link_id']}/fail")
@@ -77,7 +38,7 @@ def test_a_failed_payment_shows_razorpays_reason_on_our_record_then_a_retry_cred
     assert mine["status"] == "paid" and mine["last_failed"] is None and balance(db, "alice") == 10000
 
 
-def test_a_failure_seen_only_by_reconciliation_reaches_our_record(env, receiver, server):  # noqa: F811
+def test_a_failure_seen_only_by_reconciliation_reaches_our_record(env, receiver, server):
     db = env
     receiver.mode = "collect"  # the webhook never arrives
     link = payments.create_payment_link(db, "alice", 100)
@@ -86,7 +47,7 @@ def test_a_failure_seen_only_by_reconciliation_reaches_our_record(env, receiver,
     assert payments.get_link(db, link["reference_id"])["last_failed"]["payment_id"] == failed["payment_id"]
 
 
-def test_a_failed_payment_captured_later_under_the_same_id_is_credited_once(env, receiver, server):  # noqa: F811
+def test_a_failed_payment_captured_later_under_the_same_id_is_credited_once(env, receiver, server):
     db = env
     receiver.mode = "collect"
     link = payments.create_payment_link(db, "alice", 250)
@@ -107,7 +68,7 @@ def test_a_failed_payment_captured_later_under_the_same_id_is_credited_once(env,
 
 # ------------------------------------------------------------------------------ cancel and reuse
 
-def test_owner_or_admin_cancels_an_unpaid_link_through_razorpay(env, receiver, server):  # noqa: F811
+def test_owner_or_admin_cancels_an_unpaid_link_through_razorpay(env, receiver, server):
     db = env
     a = payments.create_payment_link(db, "alice", 100)
     with pytest.raises(NotFound):
@@ -123,7 +84,7 @@ def test_owner_or_admin_cancels_an_unpaid_link_through_razorpay(env, receiver, s
     assert "payment link cancelled without payment" in [r["reason"] for r in payments.failed_payments(db)]
 
 
-def test_a_paid_link_is_not_cancelled_but_credited(env, receiver, server):  # noqa: F811
+def test_a_paid_link_is_not_cancelled_but_credited(env, receiver, server):
     db = env
     receiver.mode = "collect"  # we have not heard of the payment yet
     link = payments.create_payment_link(db, "alice", 300)
@@ -136,7 +97,7 @@ def test_a_paid_link_is_not_cancelled_but_credited(env, receiver, server):  # no
         payments.cancel_link(db, order["order_id"], user_id="alice")
 
 
-def test_cancelled_or_expired_on_razorpays_side_shows_on_our_record(env, receiver, server):  # noqa: F811
+def test_cancelled_or_expired_on_razorpays_side_shows_on_our_record(env, receiver, server):
     db = env
     a = payments.create_payment_link(db, "alice", 100)
     b = payments.create_payment_link(db, "alice", 200)
@@ -152,7 +113,7 @@ def test_cancelled_or_expired_on_razorpays_side_shows_on_our_record(env, receive
     assert payments.get_link(db, c["reference_id"])["status"] == "cancelled"
 
 
-def test_same_amount_within_15_minutes_returns_the_same_unpaid_link(env, server):  # noqa: F811
+def test_same_amount_within_15_minutes_returns_the_same_unpaid_link(env, server):
     db = env
     first = payments.create_payment_link(db, "alice", 500)
     again = payments.create_payment_link(db, "alice", "500.00")
@@ -175,7 +136,7 @@ def test_same_amount_within_15_minutes_returns_the_same_unpaid_link(env, server)
     assert len(server.sandbox.links) == 6
 
 
-def test_a_double_click_makes_one_link(env, server):  # noqa: F811
+def test_a_double_click_makes_one_link(env, server):
     db = env
     outs = race(*[lambda: payments.create_payment_link(db, "alice", 700) for _ in range(6)])
     assert len({o["payment_link_id"] for o in outs}) == 1 and sum(not o["reused"] for o in outs) == 1
@@ -184,7 +145,7 @@ def test_a_double_click_makes_one_link(env, server):  # noqa: F811
 
 # ------------------------------------------------------------------------------ convenience fee
 
-def test_rs_1000_paid_with_a_rs_24_fee_credits_rs_1000_once_with_all_paths_racing(env, receiver, server):  # noqa: F811
+def test_rs_1000_paid_with_a_rs_24_fee_credits_rs_1000_once_with_all_paths_racing(env, receiver, server):
     db = env
     receiver.mode = "collect"
     link = payments.create_payment_link(db, "alice", 1000)
@@ -206,7 +167,7 @@ def test_rs_1000_paid_with_a_rs_24_fee_credits_rs_1000_once_with_all_paths_racin
     assert ledger.audit(db) == []
 
 
-def test_a_fee_that_does_not_cover_the_difference_is_flagged_and_never_shown_as_credited(env, receiver, server):  # noqa: F811
+def test_a_fee_that_does_not_cover_the_difference_is_flagged_and_never_shown_as_credited(env, receiver, server):
     db = env
     receiver.mode = "collect"
     link = payments.create_payment_link(db, "alice", 1000)
@@ -227,16 +188,8 @@ def test_a_fee_that_does_not_cover_the_difference_is_flagged_and_never_shown_as_
 
 # ------------------------------------------------------------------------------ refunds
 
-def paid_recharge(db, server, receiver, rupees=500, **pay):  # noqa: F811
-    link = payments.create_payment_link(db, "alice", rupees)
-    paid = control(server, f"links/{link['payment_link_id']}/pay", **pay)
-    payments.handle_callback(db, "alice", paid["callback_params"])
-    settle_webhooks(server)
-    return link, paid
-
-
 def test_refund_of_an_unspent_recharge_puts_the_balance_back_once_under_ten_duplicate_webhooks(
-        env, receiver, server):  # noqa: F811
+        env, receiver, server):
     db = env
     _, paid = paid_recharge(db, server, receiver)
     assert balance(db, "alice") == 50000
@@ -260,7 +213,7 @@ def test_refund_of_an_unspent_recharge_puts_the_balance_back_once_under_ten_dupl
     assert ledger.audit(db) == []
 
 
-def test_a_failed_refund_gives_the_money_back_once_even_racing_its_creation(env, receiver, server):  # noqa: F811
+def test_a_failed_refund_gives_the_money_back_once_even_racing_its_creation(env, receiver, server):
     db = env
     _, paid = paid_recharge(db, server, receiver)
     receiver.reset(db, "collect")
@@ -283,7 +236,7 @@ def test_a_failed_refund_gives_the_money_back_once_even_racing_its_creation(env,
     assert ledger.audit(db) == []
 
 
-def test_auto_refund_of_a_payment_never_captured_debits_nothing(env, server):  # noqa: F811
+def test_auto_refund_of_a_payment_never_captured_debits_nothing(env, server):
     db = env
     link = payments.create_payment_link(db, "alice", 100)
     auth = control(server, f"links/{link['payment_link_id']}/authorize")
@@ -294,7 +247,7 @@ def test_auto_refund_of_a_payment_never_captured_debits_nothing(env, server):  #
     assert balance(db, "alice") == 0 and refunds_of(db, "alice") == []
 
 
-def test_a_refund_of_spent_money_takes_what_is_left_and_the_rest_is_due(env, receiver, server):  # noqa: F811
+def test_a_refund_of_spent_money_takes_what_is_left_and_the_rest_is_due(env, receiver, server):
     db = env
     _, paid = paid_recharge(db, server, receiver)
     ledger.post(db, "alice", key="spent-1", type="debit", category="call", amount=45000)
@@ -307,7 +260,7 @@ def test_a_refund_of_spent_money_takes_what_is_left_and_the_rest_is_due(env, rec
     assert ledger.audit(db) == []
 
 
-def test_partial_refunds_of_a_fee_payment_never_take_more_than_was_credited(env, receiver, server):  # noqa: F811
+def test_partial_refunds_of_a_fee_payment_never_take_more_than_was_credited(env, receiver, server):
     db = env
     _, paid = paid_recharge(db, server, receiver, rupees=1000, fee=2400)
     assert balance(db, "alice") == 100000
@@ -319,7 +272,7 @@ def test_partial_refunds_of_a_fee_payment_never_take_more_than_was_credited(env,
     assert sorted(e["amount"] for e in refunds_of(db, "alice")) == [40000, 60000]
 
 
-def test_a_refund_whose_webhook_never_came_is_found_by_the_daily_reconciliation(env, receiver, server,  # noqa: F811
+def test_a_refund_whose_webhook_never_came_is_found_by_the_daily_reconciliation(env, receiver, server,
                                                                                monkeypatch):
     db = env
     _, paid = paid_recharge(db, server, receiver)
@@ -336,7 +289,7 @@ def test_a_refund_whose_webhook_never_came_is_found_by_the_daily_reconciliation(
 # ------------------------------------------------------------------------------ webhooks
 
 def test_a_retry_signed_with_the_previous_secret_is_accepted_through_the_webhook_endpoint(
-        env, receiver, server, monkeypatch):  # noqa: F811
+        env, receiver, server, monkeypatch):
     from fastapi.testclient import TestClient
 
     from api.main import create_app
@@ -387,7 +340,7 @@ def test_a_signed_body_that_is_not_an_event_or_too_deep_is_rejected_not_a_500(en
 
 # ------------------------------------------------------------------------------ daily reconciliation
 
-def test_daily_reconciliation_matches_payments_and_credits_and_runs_once_a_day(env, receiver, server,  # noqa: F811
+def test_daily_reconciliation_matches_payments_and_credits_and_runs_once_a_day(env, receiver, server,
                                                                                monkeypatch):
     db = env
     sb = server.sandbox
@@ -424,7 +377,7 @@ def test_daily_reconciliation_matches_payments_and_credits_and_runs_once_a_day(e
 
 # ------------------------------------------------------------------------------ polling budget
 
-def test_one_run_checks_at_most_its_budget_most_overdue_first(env, server):  # noqa: F811
+def test_one_run_checks_at_most_its_budget_most_overdue_first(env, server):
     db = env
     user = users.get(db, "alice")
     for _ in range(reconciliation.MAX_CHECKS_PER_RUN + 30):
@@ -435,7 +388,7 @@ def test_one_run_checks_at_most_its_budget_most_overdue_first(env, server):  # n
 
 
 @pytest.mark.slow
-def test_polling_of_open_links_over_a_day_is_bounded(env, server, monkeypatch):  # noqa: F811
+def test_polling_of_open_links_over_a_day_is_bounded(env, server, monkeypatch):
     db = env
     n, tick = 12, timedelta(seconds=30)
     for i in range(n):

@@ -16,11 +16,10 @@ from pathlib import Path
 import pytest
 
 from scripts import worker
-from services import ledger, payments
+from services import ledger
 from services.payments import refund_requests
-from tests.conftest import make_target
-from tests.test_payments import control, receiver, server, settle_webhooks, setup_db  # noqa: F401
-from tests.test_payments_lifecycle import paid_recharge
+from tests.support.payments import control, paid_recharge, settle_webhooks, setup_db
+from tests.support.targets import make_target
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -54,7 +53,7 @@ def _state(db, rid: str) -> str:
     return doc["status"]
 
 
-def _check(db, server, rid: str) -> int:  # noqa: F811
+def _check(db, server, rid: str) -> int:
     """After recovery: per part one refund at Razorpay and one debit of its amount, or neither and no
     hold. Returns the paise refunded."""
     doc = db.refund_requests.find_one({"_id": rid})
@@ -80,7 +79,7 @@ def _check(db, server, rid: str) -> int:  # noqa: F811
 
 
 def test_self_serve_refund_killed_at_random_points_ends_with_one_refund_and_one_debit_or_none(
-        tmp_path, request, receiver, server, monkeypatch):  # noqa: F811
+        tmp_path, request, receiver, server, monkeypatch):
     db, spec = make_target("embedded", tmp_path, request)
     setup_db(db, receiver, server, monkeypatch)
     paid_recharge(db, server, receiver, rupees=2000)
@@ -92,7 +91,7 @@ def test_self_serve_refund_killed_at_random_points_ends_with_one_refund_and_one_
         key = f"kill-{run}"
         # Every API call takes 0.4 s, before Razorpay acts or after (the refund exists, its answer is late).
         control(server, "fault", mode="slow", delay=0.4, after=run % 4 >= 2)
-        cmd = [sys.executable, "-m", "tests.refund_child", json.dumps(spec), server.url, "alice", key, "10"]
+        cmd = [sys.executable, "-m", "tests.support.children.refund", json.dumps(spec), server.url, "alice", key, "10"]
         p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
         try:
             killed = _kill_at_random(p, db, rnd, after_hold=run % 2 == 0)

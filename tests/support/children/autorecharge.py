@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-PRELOAD = ["tests.workers_autorecharge", "scripts.worker", "services.autorecharge", "services.payments",
+PRELOAD = ["tests.support.children.autorecharge", "scripts.worker", "services.autorecharge", "services.payments",
            "services.alerts", "services.documents", "razorpay", "pymongo", "mongoeco", "mongoeco.engines", "sqlite3",
            "asyncio"]
 

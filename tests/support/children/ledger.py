@@ -6,12 +6,9 @@ import os
 import random
 import sys
 
-from services import db as dbmod, ledger
+from services import ledger
 from services.errors import Conflict, InsufficientBalance
-
-
-def open_spec(spec: dict):
-    return dbmod.open_db(uri=spec["uri"], name=spec["name"], path=spec["path"])
+from tests.support.targets import open_spec
 
 
 def debit_many(spec: dict, user_id: str, n: int, tag: str, out_q, progress=None) -> None:
@@ -97,6 +94,6 @@ def _read_log(path: str):
     return done, last
 
 
-if __name__ == "__main__":  # python -m tests.workers crash SPEC_JSON USER LOG SEED OPS
+if __name__ == "__main__":  # python -m tests.support.children.ledger crash SPEC_JSON USER LOG SEED OPS
     _, cmd, spec, user, log_path, seed, ops = sys.argv
     crash_stream(json.loads(spec), user, log_path, int(seed), int(ops))

@@ -13,12 +13,9 @@ import os
 import random
 import threading
 
-from services import calls, db as dbmod, ledger
+from services import calls, ledger
 from services.errors import WalletError
-
-
-def open_spec(spec: dict):
-    return dbmod.open_db(uri=spec["uri"], name=spec["name"], path=spec["path"])
+from tests.support.targets import open_spec
 
 
 def session(db, uid: str, seed: int, tag: str, silent: bool | None = None) -> dict:
@@ -116,7 +113,7 @@ def _do(db, uid: str, step: dict) -> dict:
         return {"error": exc.code}
 
 
-PRELOAD = ["tests.workers_calls", "numpy", "shapely", "usearch", "pymongo", "jsonschema", "mongoeco",
+PRELOAD = ["tests.support.children.calls", "numpy", "shapely", "usearch", "pymongo", "jsonschema", "mongoeco",
            "mongoeco.engines", "sqlite3", "asyncio"]
 
 
