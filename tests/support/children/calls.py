@@ -3,8 +3,7 @@
 `session` plays one voice platform call: start, usage updates, an end (or silence). `storm` runs many
 sessions on threads. `crash_stream` is a deterministic stream of sessions, interleaved, with an intent /
 ack log, killed at random: on start it repeats the last un-acked step (every step is idempotent through
-its call id) and carries on. The kill test forks it from a forkserver that has imported PRELOAD: the
-embedded engine's first open costs ~1.7 s of imports, which 24 restarts would pay again each time.
+its call id) and carries on.
 """
 from __future__ import annotations
 
@@ -111,10 +110,6 @@ def _do(db, uid: str, step: dict) -> dict:
         return {"cost_paise": r["cost_paise"], "billed_seconds": r["billed_seconds"]}
     except WalletError as exc:  # refused (402, 429) or a call that never started: part of the stream
         return {"error": exc.code}
-
-
-PRELOAD = ["tests.support.children.calls", "numpy", "shapely", "usearch", "pymongo", "jsonschema", "mongoeco",
-           "mongoeco.engines", "sqlite3", "asyncio"]
 
 
 def crash_stream(spec: dict, uid: str, log_path: str, seed: int, sessions: int) -> None:
