@@ -1,10 +1,9 @@
-"""Code run in child processes by the concurrency and crash tests (importable under `spawn`)."""
+"""The ledger's child processes: racing debits, a stream of operations killed at random, a death in step 2."""
 from __future__ import annotations
 
 import json
 import os
 import random
-import sys
 
 from services import ledger
 from services.errors import Conflict, InsufficientBalance
@@ -53,6 +52,22 @@ def crash_stream(spec: dict, user_id: str, log_path: str, seed: int, ops: int) -
         n += 1
 
 
+def acks(log_path: str) -> int:
+    """How many operations the stream has acknowledged so far (cheap enough to poll)."""
+    try:
+        with open(log_path, "rb") as f:
+            return f.read().count(b'{"ack"')
+    except FileNotFoundError:
+        return 0
+
+
+def claim_and_die(spec: dict, user_id: str, key: str, amount: int) -> None:
+    """Claim `key` for a debit, then die (exit status 9) before moving any money: step 2 never runs."""
+    from services.ledger import posting
+    posting._apply = lambda *a, **k: os._exit(9)
+    ledger.post(open_spec(spec), user_id, key=key, type="debit", category="call", amount=amount)
+
+
 def _do(db, user_id: str, op: dict) -> None:
     key, kind, amount = op["key"], op["kind"], op["amount"]
     try:
@@ -92,8 +107,3 @@ def _read_log(path: str):
             elif "ack" in rec:
                 done.add(rec["ack"])
     return done, last
-
-
-if __name__ == "__main__":  # python -m tests.support.children.ledger crash SPEC_JSON USER LOG SEED OPS
-    _, cmd, spec, user, log_path, seed, ops = sys.argv
-    crash_stream(json.loads(spec), user, log_path, int(seed), int(ops))
