@@ -1,23 +1,13 @@
-"""A self-serve refund in a child process, for the SIGKILL test (tests/test_refunds_kill.py).
-
-`python -m tests.support.children.refund <db spec json> <sandbox url> <user> <key> <rupees>`: opens the database,
-prints "ready", asks for the refund and prints its status. The parent kills it at a random moment.
-"""
+"""A self-serve refund in a child process, for the SIGKILL test (tests/test_refunds_kill.py): it opens the
+database, says "ready" on `conn`, asks for the refund and sends its status. The parent kills it at a
+random moment. Razorpay (the sandbox) is wherever the environment it was started with points."""
 from __future__ import annotations
 
-import json
-import os
-import sys
+from services import payments
+from tests.support.targets import open_spec
 
 
-def main(spec: str, sandbox_url: str, user_id: str, key: str, rupees: str) -> None:
-    os.environ["RAZORPAY_SANDBOX_URL"] = sandbox_url
-    from services import payments
-    from tests.support.targets import open_spec
-    db = open_spec(json.loads(spec))
-    print("ready", flush=True)
-    print(payments.request_refund(db, user_id, rupees, key=key)["status"], flush=True)
-
-
-if __name__ == "__main__":
-    main(*sys.argv[1:6])
+def refund(spec: dict, user_id: str, key: str, rupees: str, conn) -> None:
+    db = open_spec(spec)
+    conn.send("ready")
+    conn.send(payments.request_refund(db, user_id, rupees, key=key)["status"])
