@@ -374,29 +374,36 @@ def test_bad_input_writes_nothing(edb, name, call):
 
 # ------------------------------------------------------------------------ pages, rollups, audit
 
+# Enough entries for four pages of 50 (the last one short) and a filter whose matches are sparse; pages walk
+# entry numbers, so more entries would only repeat the same reads (636 took 18 s of posting one by one).
+CREDITS = 130
+DEBITS, ENTRIES = CREDITS // 5, CREDITS + CREDITS // 5
+
+
 def test_pagination_walks_every_entry_once(edb):
-    for i in range(530):
+    for i in range(CREDITS):
         credit(edb, "u1", 100 + i, f"c{i}")
         if i % 5 == 0:
             ledger.post(edb, "u1", key=f"d{i}", type="debit", category="call", amount=50)
-    seen, cursor = [], None
+    seen, cursor, pages = [], None, 0
     while True:
         page, cursor = ledger.entries(edb, "u1", before_seq=cursor, limit=50)
-        seen += page
+        seen, pages = seen + page, pages + 1
         if cursor is None:
             break
-    assert len(seen) == 530 + 106 and len({e["_id"] for e in seen}) == len(seen)
-    assert [e["n"] for e in seen] == list(range(636, 0, -1))
+    assert pages == 4 and len(page) == ENTRIES - 150
+    assert len(seen) == ENTRIES and len({e["_id"] for e in seen}) == len(seen)
+    assert [e["n"] for e in seen] == list(range(ENTRIES, 0, -1))
     debits, cursor = ledger.entries(edb, "u1", type="debit", limit=200)
-    assert len(debits) == 106 and all(e["type"] == "debit" for e in debits) and cursor is None
+    assert len(debits) == DEBITS and all(e["type"] == "debit" for e in debits) and cursor is None
     cheap, cursor = ledger.entries(edb, "u1", type="credit", limit=10, budget=5)
     assert len(cheap) <= 5 and cursor is not None            # a short page, with a way to continue
-    mid = seen[300]["created_at"]
+    mid = seen[ENTRIES // 2]["created_at"]
     newer, _ = ledger.entries(edb, "u1", start=mid, limit=1000)
     assert newer and all(e["created_at"] >= mid for e in newer)
     assert len(newer) == sum(1 for e in seen if e["created_at"] >= mid)
-    assert len(list(ledger.iter_entries(edb, user_id="u1"))) == 636
-    assert len(list(ledger.iter_entries(edb, type="credit"))) == 530
+    assert len(list(ledger.iter_entries(edb, user_id="u1"))) == ENTRIES
+    assert len(list(ledger.iter_entries(edb, type="credit"))) == CREDITS
 
 
 def test_filtered_pages_read_only_days_that_can_match(edb, monkeypatch):
