@@ -22,7 +22,7 @@ from services import clock, ledger, reports, settings, users, wallet
 from services.ledger import posting, queries
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, WalletError
 from tests.support import processes
-from tests.support.children import ledger as workers
+from tests.support.children import ledger as workers, oplog
 from tests.support.targets import make_target
 
 
@@ -274,8 +274,8 @@ def test_sigkill_at_random_points(kind, tmp_path, request):
         p = processes.start(workers.crash_stream, spec, "u1", log_path, 1, ops)
         # Once it has acknowledged a few operations since this start, a random moment later: inside an
         # operation or between two, never in its start-up.
-        goal, deadline = workers.acks(log_path) + rnd.randint(1, 3), time.monotonic() + 60
-        while p.is_alive() and workers.acks(log_path) < goal:
+        goal, deadline = oplog.acks(log_path) + rnd.randint(1, 3), time.monotonic() + 60
+        while p.is_alive() and oplog.acks(log_path) < goal:
             assert time.monotonic() < deadline, "the stream made no progress"
             time.sleep(0.002)
         time.sleep(rnd.uniform(0, 0.03))

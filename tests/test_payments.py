@@ -6,7 +6,6 @@ Everything runs against the offline sandbox (sandbox/razorpay_server.py) over re
 from __future__ import annotations
 
 import json
-import threading
 import time
 from urllib.parse import parse_qsl, urlsplit
 
@@ -18,7 +17,7 @@ from sandbox.razorpay_server import run_in_thread
 from services import ledger, payments, users
 from services.payments import links, records, webhooks
 from services.errors import BelowMinimum, InvalidAmount, InvalidPayment, NotFound, PaymentUnavailable
-from tests.support.payments import (KEY_ID, KEY_SECRET, WEBHOOK_SECRET, balance, control, recharges, sdk,
+from tests.support.payments import (KEY_ID, KEY_SECRET, WEBHOOK_SECRET, balance, control, race, recharges, sdk,
                                     settle_webhooks, setup_db, sign)
 
 
@@ -101,21 +100,7 @@ def test_redirect_ten_duplicate_webhooks_and_reconcile_concurrently_credit_once(
     jobs += [lambda: payments.handle_callback(db, "alice", paid["callback_params"]),
              lambda: payments.reconcile_link(db, link["reference_id"], "alice"),
              lambda: payments.reconcile_open(db, due_only=False)]
-    barrier, errors, outs = threading.Barrier(len(jobs)), [], []
-
-    def run(job):
-        barrier.wait()
-        try:
-            outs.append(job())
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(j,)) for j in jobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
+    race(*jobs)  # all at once; any exception fails the test
     assert balance(db, "alice") == 50000
     assert len(recharges(db, "alice")) == 1
     assert payments.list_links(db, "alice")[0]["status"] == "paid"

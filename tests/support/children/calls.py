@@ -7,13 +7,12 @@ its call id) and carries on.
 """
 from __future__ import annotations
 
-import json
-import os
 import random
 import threading
 
 from services import calls, ledger
 from services.errors import WalletError
+from tests.support.children import oplog
 from tests.support.targets import open_spec
 
 
@@ -122,33 +121,21 @@ def crash_stream(spec: dict, uid: str, log_path: str, seed: int, sessions: int) 
         acked[last] = True
     n = max(acked, default=-1) + 1
     while n < len(steps):
-        _write(log, {"intent": n})
+        oplog.write(log, {"intent": n})
         _ack(log, n, _do(db, uid, steps[n]))
         n += 1
 
 
 def _ack(log, n: int, result: dict) -> None:
-    _write(log, {"ack": n, **result})
-
-
-def _write(log, rec: dict) -> None:
-    log.write(json.dumps(rec) + "\n")
-    log.flush()
-    os.fsync(log.fileno())
+    oplog.write(log, {"ack": n, **result})
 
 
 def read_log(path: str) -> tuple[dict, int | None]:
     """{step: its ack record} and the last step begun."""
     acked, last = {}, None
-    if os.path.exists(path):
-        for line in open(path):
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue  # a line torn by the kill
-            if "intent" in rec:
-                last = rec["intent"]
-            elif "ack" in rec:
-                acked[rec["ack"]] = rec
+    for rec in oplog.records(path):
+        if "intent" in rec:
+            last = rec["intent"]
+        elif "ack" in rec:
+            acked[rec["ack"]] = rec
     return acked, last
-

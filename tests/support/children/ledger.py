@@ -1,12 +1,12 @@
 """The ledger's child processes: racing debits, a stream of operations killed at random, a death in step 2."""
 from __future__ import annotations
 
-import json
 import os
 import random
 
 from services import ledger
 from services.errors import Conflict, InsufficientBalance
+from tests.support.children import oplog
 from tests.support.targets import open_spec
 
 
@@ -41,24 +41,15 @@ def crash_stream(spec: dict, user_id: str, log_path: str, seed: int, ops: int) -
     log = open(log_path, "a", buffering=1)
     if last_intent is not None and last_intent["key"] not in done:
         _do(db, user_id, last_intent)
-        _write(log, {"ack": last_intent["key"]})
+        oplog.write(log, {"ack": last_intent["key"]})
     n = len(done) + (1 if last_intent is not None and last_intent["key"] not in done else 0)
     while n < ops:
         kind = rnd.choice(["credit", "credit", "debit", "hold"])
         op = {"key": f"s{seed}-op{n}", "kind": kind, "amount": rnd.randint(1, 5000)}
-        _write(log, {"intent": op})
+        oplog.write(log, {"intent": op})
         _do(db, user_id, op)
-        _write(log, {"ack": op["key"]})
+        oplog.write(log, {"ack": op["key"]})
         n += 1
-
-
-def acks(log_path: str) -> int:
-    """How many operations the stream has acknowledged so far (cheap enough to poll)."""
-    try:
-        with open(log_path, "rb") as f:
-            return f.read().count(b'{"ack"')
-    except FileNotFoundError:
-        return 0
 
 
 def claim_and_die(spec: dict, user_id: str, key: str, amount: int) -> None:
@@ -88,22 +79,11 @@ def _do(db, user_id: str, op: dict) -> None:
         pass
 
 
-def _write(log, rec: dict) -> None:
-    log.write(json.dumps(rec) + "\n")
-    log.flush()
-    os.fsync(log.fileno())
-
-
 def _read_log(path: str):
     done, last = set(), None
-    if os.path.exists(path):
-        for line in open(path):
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue  # a line torn by the kill
-            if "intent" in rec:
-                last = rec["intent"]
-            elif "ack" in rec:
-                done.add(rec["ack"])
+    for rec in oplog.records(path):
+        if "intent" in rec:
+            last = rec["intent"]
+        elif "ack" in rec:
+            done.add(rec["ack"])
     return done, last
