@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from services import clock, ledger, settings, wallet
-from tests.test_api_support import app, bearer, client, make_user  # noqa: F401
+from tests.support.api import bearer, make_user
 
 CALL = {"to_number": "+919876543210", "kb_id": "kb_api"}
 

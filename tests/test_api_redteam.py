@@ -21,8 +21,8 @@ from fastapi.testclient import TestClient
 
 from sandbox.razorpay_server import DEFAULT_WEBHOOK_SECRET
 from services import accounts, alerts, ledger, passwords
-from tests.test_api_support import PASSWORD, app, bearer, client, make_user, sandbox  # noqa: F401
-from tests.test_dashboard import adb, app as dashboard, texts  # noqa: F401
+from tests.support.api import PASSWORD, bearer, make_user
+from tests.support.dashboard import app as dashboard, texts
 
 JSON = {"Content-Type": "application/json"}
 

@@ -10,8 +10,8 @@ import pytest
 from services import alerts, autorecharge, ledger, razorpay_events
 from services.autorecharge import charges, mandates, planner
 from services.errors import Conflict, InvalidAmount, InvalidInput, PaymentUnavailable
-from tests.autorecharge_support import (active_mandate, control, customer, hooked, notices_of,  # noqa: F401
-                                        sandbox_payments, spend, wait_for)
+from tests.support.autorecharge import active_mandate, customer, notices_of, sandbox_payments, spend, wait_for
+from tests.support.payments import control
 
 TERMS = {"threshold": 100, "amount": 500, "monthly_cap": 5000}
 

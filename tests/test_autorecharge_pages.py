@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from services import autorecharge, tokens
 from services.autorecharge import charges, mandates
-from tests.autorecharge_support import (active_mandate, hooked, sandbox_payments, spend, wait_for)  # noqa: F401
-from tests.test_dashboard import adb, fund, signed_in, texts  # noqa: F401
+from tests.support.autorecharge import active_mandate, sandbox_payments, spend, wait_for
+from tests.support.dashboard import fund, signed_in, texts
 
 
 def _markdown(at) -> str:

@@ -3,7 +3,6 @@ whatever crashes and retries happen; pages across days, filters and budgets that
 backfill of a database from before the index."""
 from __future__ import annotations
 
-import multiprocessing as mp
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -12,6 +11,7 @@ import pytest
 from services import calls, clock, db as dbmod, ledger
 from services.calls import days
 from services.errors import InsufficientBalance, InvalidInput
+from tests.support import processes
 
 KB = "kb_sales"
 T0 = datetime(2026, 11, 20, 23, 30, tzinfo=timezone.utc)
@@ -160,12 +160,11 @@ def _note_many(path, uid, lo, hi, start):
 def test_threads_and_processes_noting_one_day_list_every_call_once(tmp_path):
     path = str(tmp_path / "days.sqlite")
     db = dbmod.open_db(uri="", name="wallet", path=path)
-    ctx = mp.get_context("spawn")
-    start = ctx.Barrier(4)
-    procs = [ctx.Process(target=_note_many, args=(path, "asha", 60 * k, 60 * (k + 1), start)) for k in (0, 1)]
+    start = processes.warm().Barrier(4)
+    procs = [processes.start(_note_many, path, "asha", 60 * k, 60 * (k + 1), start) for k in (0, 1)]
     threads = [threading.Thread(target=_note_many, args=(path, "asha", 60 * k, 60 * (k + 1), start)) for k in (2, 3)]
-    for w in procs + threads:
-        w.start()
+    for t in threads:
+        t.start()
     for w in procs + threads:
         w.join(300)
     assert [p.exitcode for p in procs] == [0, 0]

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from services import accounts, clock, tokens, users
 from services.errors import AuthError
-from tests.test_dashboard import PW, adb, app, login, signed_in, texts  # noqa: F401
+from tests.support.dashboard import PW, app, login, signed_in, texts
 
 ENDS = {
     "password reset": lambda db: accounts.set_password(db, "asha", "a-brand-new-secret", by="boss"),

@@ -23,7 +23,7 @@ from pymongo import monitoring
 
 from api.main import create_app
 from services import ledger, schema, settings, tokens
-from tests.test_api_support import bearer, make_user
+from tests.support.api import bearer, make_user
 
 # The budgets: round trips per request of a process that is serving (caches warm).
 # The token, the settings, rate plans and user overrides come from the process's caches (0); the user is
