@@ -49,6 +49,16 @@ def wait_http(url: str, proc: subprocess.Popen, log: Path, seconds: float = 120)
     pytest.fail(f"{url} did not answer within {seconds:.0f}s:\n{log.read_text()[-4000:]}")
 
 
+def wait_banner(proc: subprocess.Popen, log: Path, seconds: float = 120) -> float:
+    """The moment (time.monotonic) `make run` printed its URLs: what a person waits for before visiting."""
+    end = time.time() + seconds
+    while "Ctrl-C stops everything" not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.time() > end:
+            pytest.fail(f"make run printed no banner:\n{log.read_text()[-4000:]}")
+        time.sleep(0.1)
+    return time.monotonic()
+
+
 @pytest.fixture(scope="module")
 def product(tmp_path_factory):
     """`make -s run` on free ports and a fresh data folder; the whole process group dies at teardown."""
@@ -69,7 +79,9 @@ def product(tmp_path_factory):
     try:
         wait_http(f"http://127.0.0.1:{port}/_stcore/health", proc, log)
         wait_http(f"http://127.0.0.1:{api_port}/api/health", proc, log)
-        yield {"base": f"http://127.0.0.1:{port}", "api": f"http://127.0.0.1:{api_port}", "tmp": tmp, "log": log}
+        printed_at = wait_banner(proc, log)
+        yield {"base": f"http://127.0.0.1:{port}", "api": f"http://127.0.0.1:{api_port}", "tmp": tmp, "log": log,
+               "printed_at": printed_at}
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
