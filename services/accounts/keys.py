@@ -202,10 +202,10 @@ def get(db, account_id: str, key_id: str) -> Key:
     return view(_own(db, account_id, key_id), ledger.spend_of(db, account_id).get(key_id))
 
 
-def names_of(db, account_id: str) -> dict[str, str]:
-    """key id -> "name (prefix)", for reports and exports."""
-    return {d["_id"]: f"{d['name']} ({d['prefix']})" for d in db.api_keys.find({"account": account_id},
-                                                                               {"name": 1, "prefix": 1})}
+def names_of(db, account_id: str | None = None) -> dict[str, str]:
+    """key id -> "name (prefix)" of an account's keys (None: every account's), for reports and exports."""
+    flt = {"account": account_id} if account_id else {}
+    return {d["_id"]: f"{d['name']} ({d['prefix']})" for d in db.api_keys.find(flt, {"name": 1, "prefix": 1})}
 
 
 def with_caps(db) -> list[Key]:

@@ -97,7 +97,7 @@ def admit(w: dict, b: Budget | None, take: int, min_amount: int | None) -> int:
     _, n = _held(w, b.key)
     if b.max_open is not None and n >= b.max_open:
         raise TooManyCalls(f"{b.name} already has {n} call{'s' if n != 1 else ''} on the line, its limit of "
-                           f"{b.max_open} at once.", limit=b.max_open)
+                           f"{b.max_open} at once.", limit=b.max_open, key=b.key)
     return _fit(w, b, take, take if min_amount is None else max(min_amount, 1))
 
 
@@ -128,7 +128,8 @@ def _cap_refusal(w: dict, b: Budget, need: int) -> SpendCapReached:
         cap, spent, period = b.daily_cap, day, "daily"
     return SpendCapReached(f"{b.name} reached its {period} cap of {format_rupees(cap)}: "
                            f"{format_rupees(spent + held)} already spent or reserved, and this needs "
-                           f"{format_rupees(need)}.", cap=cap, committed=spent + held, wanted=need)
+                           f"{format_rupees(need)}.", cap=cap, committed=spent + held, wanted=need,
+                           key=b.key)
 
 
 def tag(h: dict, b: Budget | None) -> dict:
