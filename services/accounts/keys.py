@@ -26,12 +26,13 @@ from services import auditlog, checks, clock, config, ledger, tokens
 from services.accounts.roles import SCOPES, Acting
 from services.db import insert_new
 from services.errors import AuthError, InvalidInput, NotFound
-from services.money import format_rupees
+from services.money import format_rupees, parse_rupees, to_rupees
 
 PREFIX = "wk_"
 NAME_MAX = 60
 MAX_OVERLAP = timedelta(days=7)
 MAX_CONCURRENT = 1000
+MAX_CAP = 1_00_00_000_00  # Rs. 1 crore
 TOUCH_SECONDS = 60.0   # "last used" is written at most this often per key and process: never per request
 UNKNOWN = "This API key is not valid."
 
@@ -103,9 +104,10 @@ def check_scopes(scopes) -> tuple[str, ...]:
 
 
 def _cap(value, what: str) -> int | None:
-    if value is None:
+    """A cap in rupees as people type it (services.money), at least Rs. 1; None or "" for none."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    return checks.whole_number(value, 100, 10_000_000_00, what=what, unit="of paise")
+    return parse_rupees(value, minimum=100, maximum=MAX_CAP, what=what)
 
 
 def _expiry(expires_at) -> datetime | None:
@@ -121,13 +123,13 @@ def _expiry(expires_at) -> datetime | None:
     return t
 
 
-def create(db, acting: Acting, name, scopes, *, expires_at=None, daily_cap_paise=None, monthly_cap_paise=None,
+def create(db, acting: Acting, name, scopes, *, expires_at=None, daily_cap=None, monthly_cap=None,
            max_concurrent_calls=None, address: str | None = None, rotated_from: str = "") -> tuple[Key, str]:
-    """A new key of `acting.account` (made by a person who may manage keys). Returns the key and its
-    secret, which is never shown again. Bad input raises InvalidInput and writes nothing."""
+    """A new key of `acting.account` (made by a person who may manage keys), caps in rupees. Returns the
+    key and its secret, which is never shown again. Bad input raises InvalidInput and writes nothing."""
     acting.require("keys:write")
     name, scopes, expires = check_name(name), check_scopes(scopes), _expiry(expires_at)
-    daily, monthly = _cap(daily_cap_paise, "Daily cap"), _cap(monthly_cap_paise, "Monthly cap")
+    daily, monthly = _cap(daily_cap, "Daily cap"), _cap(monthly_cap, "Monthly cap")
     if daily is not None and monthly is not None and monthly < daily:
         raise InvalidInput("The monthly cap cannot be below the daily cap.")
     most = None if max_concurrent_calls is None else checks.whole_number(
@@ -160,8 +162,8 @@ def rotate(db, acting: Acting, key_id: str, overlap_minutes, *, address: str | N
     old = _own(db, acting.account, key_id)
     if not view(old).active:
         raise InvalidInput("This key is revoked or expired already: create a new one instead.")
-    new, secret = create(db, acting, old["name"], old["scopes"], expires_at=old.get("expires_at"),
-                         daily_cap_paise=old.get("daily_cap_paise"), monthly_cap_paise=old.get("monthly_cap_paise"),
+    paise = {c: to_rupees(old[f"{c}_paise"]) if old.get(f"{c}_paise") else None for c in ("daily_cap", "monthly_cap")}
+    new, secret = create(db, acting, old["name"], old["scopes"], expires_at=old.get("expires_at"), **paise,
                          max_concurrent_calls=old.get("max_concurrent_calls"), address=address,
                          rotated_from=old["prefix"])
     ends = clock.now() + timedelta(minutes=minutes)

@@ -62,6 +62,7 @@ class Acting:
     key: str | None = None          # the key id (None for a person)
     scopes: tuple[str, ...] = ()    # a key's scopes
     key_name: str = ""
+    person_role: str = ""           # the person's own role in the product (user, admin, analyst)
 
     @property
     def actor(self) -> str:
