@@ -167,8 +167,9 @@ def user_summary(db, start: date, end: date) -> list[dict]:
 
 # ------------------------------------------------------------------------------------------- CSV
 
+# New columns go at the end: a reader that picks columns by position keeps working.
 LEDGER_COLUMNS = ("created_at", "entry_id", "user_id", "entry_no", "type", "category", "amount_rupees",
-                  "balance_after_rupees", "reference", "source", "api_key", "note")
+                  "balance_after_rupees", "reference", "source", "note", "api_key")
 
 
 def entry_cells(e: dict, key_names: dict[str, str] | None = None) -> list:
@@ -176,8 +177,8 @@ def entry_cells(e: dict, key_names: dict[str, str] | None = None) -> list:
     key = (e.get("meta") or {}).get("key_id") or ""
     return [clock.iso(e["created_at"]), e["_id"], e["user_id"],
             int(e.get("n", e.get("seq", 0))), e["type"], e["category"], str(to_rupees(e["amount"])),
-            str(to_rupees(e["balance_after"])), e.get("key", ""), e.get("source", ""), (key_names or {}).get(key, key),
-            e.get("note", "")]
+            str(to_rupees(e["balance_after"])), e.get("key", ""), e.get("source", ""), e.get("note", ""),
+            (key_names or {}).get(key, key)]
 
 
 def export_csv(db, *, user_id: str | None = None, type: str | None = None, category: str | None = None,
@@ -206,7 +207,7 @@ def export_csv(db, *, user_id: str | None = None, type: str | None = None, categ
 
 
 CALL_COLUMNS = ("started_at", "call_id", "to_number", "status", "outcome", "campaign", "kb_id", "billed_seconds",
-                "rate_rupees", "cost_rupees", "api_key", "note")
+                "rate_rupees", "cost_rupees", "note", "api_key")
 
 
 def call_note(c: dict) -> str:
@@ -223,8 +224,8 @@ def calls_csv(db, user_id: str, f, campaign_names: dict[str, str] | None = None)
         return [clock.iso(c["started_at"]) if c.get("started_at") else "", c["call_id"], c["to_number"],
                 names.label(names.CALL_STATUS, c["status"]), names.label(names.OUTCOME, c.get("outcome")),
                 cn.get(c.get("campaign_id") or "", c.get("campaign_id") or ""), c["kb_id"], c.get("billed_seconds") or 0,
-                str(to_rupees(c["rate_paise"])), str(to_rupees(c.get("cost_paise") or 0)),
-                kn.get(c.get("key_id") or "", c.get("key_id") or ""), call_note(c)]
+                str(to_rupees(c["rate_paise"])), str(to_rupees(c.get("cost_paise") or 0)), call_note(c),
+                kn.get(c.get("key_id") or "", c.get("key_id") or "")]
     yield from csvout.csv_rows(calls.iter_history(db, user_id, f), columns=CALL_COLUMNS, cells=cells)
 
 
