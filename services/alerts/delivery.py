@@ -18,7 +18,7 @@ BATCH = 50  # alerts tried per run
 
 def run(db) -> dict:
     """The worker's step: new alerts from new entries and API keys' caps, then the deliveries that are due."""
-    return {"written": derive.derive(db), "key_caps": keycaps.derive(db), **deliver_due(db)}
+    return {"written": derive.derive(db) + keycaps.derive(db), **deliver_due(db)}
 
 
 def deliver_due(db, *, limit: int = BATCH) -> dict:
