@@ -284,3 +284,22 @@ def test_a_key_outlives_its_makers_departure_and_ends_when_revoked(ctx):
     r = cl.get("/api/wallet/balance", headers=bearer(secret))
     assert r.status_code == 401 and "revoked" in r.json()["error"]["message"]
     assert r.headers.get("www-authenticate") == "Bearer"
+
+
+def test_the_openapi_document_lists_accounts_keys_and_scopes(ctx):
+    doc = ctx["client"].get("/openapi.json").json()
+    paths = doc["paths"]
+    for path, methods in {"/api/keys": {"get", "post"}, "/api/keys/{key_id}": {"delete"},
+                          "/api/keys/{key_id}/rotate": {"post"}, "/api/accounts": {"get"}, "/api/account": {"get"},
+                          "/api/account/members": {"get"}, "/api/account/members/{username}": {"put", "delete"},
+                          "/api/account/invitations": {"get", "post"},
+                          "/api/account/invitations/{invitation_id}": {"delete"},
+                          "/api/invitations/accept": {"post"}, "/api/account/audit": {"get"}}.items():
+        assert methods <= set(paths[path]), (path, set(paths[path]))
+    key_in = doc["components"]["schemas"]["KeyIn"]["properties"]
+    assert key_in["scopes"]["items"]["enum"] == ["calls", "wallet:read", "payments"]
+    assert {"name", "expires_at", "daily_cap", "monthly_cap", "max_concurrent_calls"} <= set(key_in)
+    assert "secret" in doc["components"]["schemas"]["NewKeyOut"]["properties"]
+    start = paths["/api/call"]["post"]
+    assert any(p["name"].lower() == "x-account" and p["in"] == "header" for p in start["parameters"])
+    assert "API key" in doc["components"]["securitySchemes"]["HTTPBearer"]["description"]
