@@ -5,8 +5,8 @@ decimals); in as rupees (number or string, `amount`; a comma only groups thousan
 services.money.parse_rupees. Request bodies are strict JSON (`true` is not 1) of at most 64 KiB. Errors
 always have the shape `{"error": {"code": "...", "message": "..."}}` (api/errors.py maps service errors to
 statuses: 400 bad input, 401 no/expired token or API key, 402 insufficient balance or spend cap (the
-wallet's or a key's), 403 role or scope, 404 not found or not yours, 409 conflict, 413 body too large, 422 schema, 429 sign-in throttle, simultaneous calls
-or forged webhooks (with Retry-After), 503 payments unavailable).
+wallet's or a key's), 403 role or scope, 404 not found or not yours, 409 conflict, 413 body too large, 422
+schema, 429 sign-in throttle, simultaneous calls or forged webhooks (with Retry-After), 503 payments unavailable).
 
 Access (Authorization: Bearer <token> from /api/auth/login or /api/auth/signup, or an API key wk_live_... /
 wk_test_... from POST /api/keys). A customer is an account: people act on it as members (owner, finance,

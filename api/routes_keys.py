@@ -19,7 +19,8 @@ KeyId = Annotated[str, Path(max_length=12, pattern=r"^[0-9a-f]{12}$")]
 def key_out(k: keys.Key, cls=KeyOut, **extra):
     return cls(id=k.id, name=k.name, prefix=k.prefix, scopes=list(k.scopes), state=k.state, created_by=k.created_by,
                created_at=k.created_at, expires_at=k.expires_at, revoked_at=k.revoked_at, last_used_at=k.last_used_at,
-               last_used_from=k.last_used_from, daily_cap_paise=k.daily_cap_paise, monthly_cap_paise=k.monthly_cap_paise,
+               last_used_from=k.last_used_from, daily_cap_paise=k.daily_cap_paise,
+               monthly_cap_paise=k.monthly_cap_paise,
                max_concurrent_calls=k.max_concurrent_calls, spent_today_paise=k.spent_today_paise,
                spent_month_paise=k.spent_month_paise, held_paise=k.held_paise, open_calls=k.open_calls, **extra)
 

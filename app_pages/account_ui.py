@@ -110,7 +110,8 @@ def members(db, acct: Acting) -> None:
         if c.button("Change role", key="mem_set", icon=":material/manage_accounts:"):
             _try(lambda: teams.set_role(db, acct.account, who, role, by=acct.actor, address=ui.client_address()),
                  f"{who} is now {roles.ROLE_LABELS[role]}.")
-        if who != acct.person and d.button("Remove from the account", key="mem_remove", icon=":material/person_remove:"):
+        if who != acct.person and d.button("Remove from the account", key="mem_remove",
+                                           icon=":material/person_remove:"):
             _try(lambda: teams.remove(db, acct.account, who, by=acct.actor, address=ui.client_address()),
                  f"{who} no longer belongs to this account.")
     with st.expander("Leave this account", icon=":material/logout:"):
@@ -140,7 +141,8 @@ def _key_row(k: apikeys.Key) -> dict:
     def of(spent: int, cap: int | None) -> str:
         return ui.rupees(spent) + (f" of {ui.rupees(cap)}" if cap else "")
     return {"Name": k.name, "Key": k.prefix + "…", "Scopes": ", ".join(k.scopes), "State": k.state,
-            "Today": of(k.spent_today_paise, k.daily_cap_paise), "This month": of(k.spent_month_paise, k.monthly_cap_paise),
+            "Today": of(k.spent_today_paise, k.daily_cap_paise),
+            "This month": of(k.spent_month_paise, k.monthly_cap_paise),
             "Calls now": f"{k.open_calls}" + (f" of {k.max_concurrent_calls}" if k.max_concurrent_calls else ""),
             "Last used": f"{ui.when(k.last_used_at)} from {k.last_used_from or 'here'}" if k.last_used_at else "never",
             "Created by": k.created_by, "Expires": ui.when(k.expires_at) if k.expires_at else "never"}

@@ -15,7 +15,7 @@ from services import accounts, alerts, audit, calls, clock, invites, ledger
 from services.accounts import Acting, invitations, keys, migrate, teams, trail
 from services.alerts import keycaps
 from services.errors import AuthError, Conflict, Forbidden, InvalidAmount, InvalidInput, NotFound
-from tests.alert_support import receiver, rzp, sink, subscribe, wired  # noqa: F401
+from tests.alert_support import receiver, rzp, sink, subscribe, wired  # noqa: F401 (fixtures)
 
 PW = "correct-horse-27"
 
@@ -29,15 +29,15 @@ def _token_of(mail: dict) -> str:
     return re.search(r"invite=([A-Za-z0-9_.\-]+)", mail["text"]).group(1)
 
 
-def test_an_invitation_goes_by_the_alerts_mail_path_and_its_link_works_once(edb, wired):
-    sink, _, _ = wired
+def test_an_invitation_goes_by_the_alerts_mail_path_and_its_link_works_once(edb, wired):  # noqa: F811
+    mails, _, _ = wired
     db = edb
     _people(db, "olga", "ravi")
     owner = teams.acting(db, "olga", "olga")
     inv = invites.invite(db, owner, "Ravi@Example.com", "developer", address="203.0.113.9")
     assert "token" not in str(inv) and inv["email"] == "ravi@example.com"
     assert alerts.run(db)["sent"] == 1
-    [mail] = sink.messages()
+    [mail] = mails.messages()
     assert mail["rcpt_tos"] == ["ravi@example.com"] and "invited you to Olga" in mail["subject"]
     assert "as Developer" in mail["text"] and "Accept the invitation: http" in mail["text"]
     token = _token_of(mail)
@@ -194,15 +194,15 @@ def test_every_member_and_key_change_is_in_the_admins_audit_log_with_its_address
         trail.of_account(db, Acting("olga", "developer", person="ravi"))
 
 
-def test_a_keys_cap_alerts_at_80_and_100_percent_once_each_on_the_accounts_channels(edb, wired):
-    sink, rcv, _ = wired
+def test_a_keys_cap_alerts_at_80_and_100_percent_once_each_on_the_accounts_channels(edb, wired):  # noqa: F811
+    mails, rcv, _ = wired
     db = edb
     _people(db, "olga")
     subscribe(db, "olga", rcv)
     ledger.post(db, "olga", key="seed", type="credit", category="promo_credit", amount=100_000)
     k, _ = keys.create(db, teams.acting(db, "olga", "olga"), "voice", ["calls"], daily_cap="100")
     alerts.run(db)  # the credit itself alerts nothing; start clean
-    sent_before = len(sink.messages())
+    sent_before = len(mails.messages())
 
     def call(seconds):
         c = calls.start_call(db, "olga", "+919876543210", "kb1", 10, key_id=k.id)
@@ -220,8 +220,8 @@ def test_a_keys_cap_alerts_at_80_and_100_percent_once_each_on_the_accounts_chann
     with pytest.raises(Exception, match="daily cap of Rs. 100.00"):
         calls.start_call(db, "olga", "+919876543210", "kb1", 10, key_id=k.id)
     alerts.run(db)
-    mails = [m["subject"].strip() for m in sink.messages()[sent_before:]]  # a long subject is folded
-    assert mails == [f"API key voice ({k.prefix}) has used 80% of its daily cap",
+    subjects = [m["subject"].strip() for m in mails.messages()[sent_before:]]  # a long subject is folded
+    assert subjects == [f"API key voice ({k.prefix}) has used 80% of its daily cap",
                      f"API key voice ({k.prefix}) reached its daily cap of Rs. 100.00"]
     hooks = [e for e in rcv.events("olga") if e["type"] == "wallet.key_cap"]
     assert [e["body"]["data"]["notice"]["level"] for e in hooks] == [80, 100] and all(e["signature_ok"] for e in hooks)

@@ -26,7 +26,7 @@ def _page(at, name: str):
 
 
 @pytest.fixture
-def team(adb):
+def team(adb):  # noqa: F811
     accounts.create_user(adb, "ravi", PW, "Ravi K", "ravi@example.com", "user")
     ledger.post(adb, "asha", key="seed", type="credit", category="promo_credit", amount=123_400)
     return adb

@@ -73,10 +73,6 @@ class Key:
             return "expired"
         return "active"
 
-    @property
-    def budget(self) -> ledger.Budget | None:
-        return budget_of(self)
-
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
@@ -200,10 +196,6 @@ def list_keys(db, account_id: str) -> list[Key]:
     return sorted(out, key=lambda k: k.created_at, reverse=True)
 
 
-def get(db, account_id: str, key_id: str) -> Key:
-    return view(_own(db, account_id, key_id), ledger.spend_of(db, account_id).get(key_id))
-
-
 def names_of(db, account_id: str | None = None) -> dict[str, str]:
     """key id -> "name (prefix)" of an account's keys (None: every account's), for reports and exports."""
     flt = {"account": account_id} if account_id else {}
@@ -321,6 +313,8 @@ def _touch(db, key_id: str, address: str | None) -> None:
     with _cache_lock:
         if mono - _touched.get(key_id, -TOUCH_SECONDS) < TOUCH_SECONDS:
             return
+        if len(_touched) > 10_000:
+            _touched.clear()  # bounded; a forgotten key is only noted once more
         _touched[key_id] = mono
     db.api_keys.update_one({"_id": key_id}, {"$set": {"last_used_at": clock.now(), "last_used_from": address or ""}})
 

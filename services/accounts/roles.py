@@ -81,7 +81,3 @@ class Acting:
                 f"Your role on this account ({ROLE_LABELS.get(self.role, self.role)})"
             raise Forbidden(f"{who} may not {_WHAT.get(capability, capability)}.")
         return self
-
-
-def roles_with(capability: str) -> tuple[str, ...]:
-    return CAPABILITIES[capability][0]

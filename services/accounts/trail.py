@@ -8,7 +8,8 @@ from services.accounts.roles import Acting
 ACTIONS = {"member_invited": "Invited a member", "invitation_revoked": "Withdrew an invitation",
            "member_added": "Joined the account", "member_role": "Changed a member's role",
            "member_removed": "Removed a member", "member_left": "Left the account",
-           "key_created": "Created an API key", "key_rotated": "Rotated an API key", "key_revoked": "Revoked an API key"}
+           "key_created": "Created an API key", "key_rotated": "Rotated an API key",
+           "key_revoked": "Revoked an API key"}
 
 
 def of_account(db, acting: Acting, limit: int = 500) -> list[dict]:
