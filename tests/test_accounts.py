@@ -239,3 +239,31 @@ def test_the_backfill_runs_once_and_heals_a_person_without_their_account(edb):
     assert migrate.backfill(db) == 1 and migrate.backfill(db) == 0
     with pytest.raises(NotFound):
         teams.acting(db, "olga", "nobody")
+
+
+def test_spend_per_key_in_the_exports_and_over_any_period(edb):
+    import csv
+    import io
+
+    from services import reports, spending
+    db = edb
+    _people(db, "olga")
+    ledger.post(db, "olga", key="seed", type="credit", category="promo_credit", amount=100_000)
+    owner = teams.acting(db, "olga", "olga")
+    a, _ = keys.create(db, owner, "voice-a", ["calls"])
+    b, _ = keys.create(db, owner, "voice-b", ["calls"])
+    for key, seconds in ((a, 60), (b, 120), (a, 30), (None, 90)):
+        c = calls.start_call(db, "olga", "+919876543210", "kb1", 5, key_id=key.id if key else None)
+        calls.end_call(db, "olga", c["call_id"], seconds)
+    rows = list(csv.DictReader(io.StringIO("".join(reports.export_csv(db, user_id="olga")))))
+    assert [r["api_key"] for r in rows if r["type"] == "debit"] == [
+        f"voice-a ({a.prefix})", f"voice-b ({b.prefix})", f"voice-a ({a.prefix})", ""]
+    assert list(rows[0])[-1] == "api_key"  # a new column goes last: positional readers keep working
+    calls_rows = list(csv.DictReader(io.StringIO("".join(reports.calls_csv(db, "olga", calls.filters())))))
+    assert sorted(r["api_key"] for r in calls_rows) == sorted(["", f"voice-a ({a.prefix})", f"voice-a ({a.prefix})",
+                                                               f"voice-b ({b.prefix})"])
+    today = clock.today()
+    assert spending.key_totals(spending.daily(db, "olga", today - timedelta(days=29), today)) == {
+        b.id: 2_000, a.id: 1_500}
+    assert {k.name: (k.spent_today_paise, k.spent_month_paise) for k in keys.list_keys(db, "olga")} == {
+        "voice-a": (1_500, 1_500), "voice-b": (2_000, 2_000)}

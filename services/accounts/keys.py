@@ -225,9 +225,8 @@ def view(doc: dict, spend: ledger.KeySpend | None = None) -> Key:
                s.open)
 
 
-def budget_of(key: Key) -> ledger.Budget | None:
-    if not (key.daily_cap_paise or key.monthly_cap_paise or key.max_concurrent_calls):
-        return None
+def budget_of(key: Key) -> ledger.Budget:
+    """The key's limits for the ledger; a key without caps still tags its holds, so its spend is counted."""
     return ledger.Budget(key.id, key.daily_cap_paise, key.monthly_cap_paise, key.max_concurrent_calls,
                          label=f"{key.name} ({key.prefix})")
 
