@@ -110,10 +110,12 @@ def default_account(db, username: str) -> str | None:
 def members(db, account_id: str) -> list[dict]:
     """The members with their names and e-mail addresses, owners first."""
     doc = get(db, account_id)
-    people = {u["username"]: u for u in users.list_all(db, limit=10**9)} if doc["members"] else {}
     out = []
-    for name, m in doc["members"].items():
-        p = people.get(name) or {"name": name, "email": ""}
+    for name, m in doc["members"].items():  # a handful: a point read of each person
+        try:
+            p = users.get(db, name)
+        except NotFound:
+            p = {"name": name, "email": ""}
         out.append({"username": name, "name": p["name"], "email": p["email"], "role": m["role"],
                     "added_at": clock.as_utc(m.get("added_at")), "added_by": m.get("added_by") or ""})
     return sorted(out, key=lambda m: (ROLES.index(m["role"]), m["username"]))
