@@ -27,8 +27,10 @@ NOT_YOURS = "No account {!r} among yours."
 def create(db, account_id: str, name: str, owner: str, *, by: str) -> bool:
     """A new account with `owner` as its only member. False if it exists already (kept as it is)."""
     t = clock.now()
-    return insert_new(db.accounts, {"_id": account_id, "name": name, "created_at": t, "created_by": by, "v": 0,
+    made = insert_new(db.accounts, {"_id": account_id, "name": name, "created_at": t, "created_by": by, "v": 0,
                                     "members": {owner: {"role": OWNER, "added_at": t, "added_by": by}}})
+    forget(account_id)  # a "not a member" this process remembers from a moment ago is wrong now
+    return made
 
 
 def get(db, account_id: str) -> dict:
