@@ -18,7 +18,7 @@ import pytest
 
 from services import db as dbmod, ledger
 from services.accounts import teams
-from tests.test_api_serve import _free_port, _wait_healthy
+from tests.support.served import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 PRE_ACCOUNTS = "da78e2d"  # main just before accounts: its database is what customers have
@@ -35,7 +35,8 @@ def _env(data: Path) -> dict:
 @pytest.fixture(scope="module")
 def old_db(tmp_path_factory) -> Path:
     """The data folder of a database made by PRE_ACCOUNTS's code."""
-    if shutil.which("git") is None or subprocess.run(["git", "cat-file", "-e", PRE_ACCOUNTS], cwd=ROOT).returncode:
+    if shutil.which("git") is None or subprocess.run(["git", "cat-file", "-e", PRE_ACCOUNTS], cwd=ROOT,
+                                                                check=False).returncode:
         pytest.skip(f"needs git and commit {PRE_ACCOUNTS}")
     tmp = tmp_path_factory.mktemp("premigration")
     src, data = tmp / "src", tmp / "data"
@@ -89,12 +90,12 @@ def _accounts(data: Path) -> dict:
 def _start(data: Path) -> None:
     """This code's start on the data folder: the API (api/serve.py), until it answers; then a migrated
     customer signs in and finds themselves the owner of their account, with their balance."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "api.serve", "--host", "127.0.0.1", "--port", str(port),
                              "--workers", "1", "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=_env(data))
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc, limit=600)
+        wait_healthy(url, proc, limit=600)
         with httpx.Client(base_url=url, trust_env=False, timeout=60) as c:
             tok = c.post("/api/auth/login", json={"username": "cust007", "password": PW}).json()["token"]
             h = {"Authorization": f"Bearer {tok}"}

@@ -14,7 +14,6 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,7 +25,7 @@ import pytest
 
 from services import alerts, db as dbmod, ledger
 from services.alerts import keycaps
-from tests.test_api_serve import _children, _free_port, _wait_healthy
+from tests.support.served import children, free_port, wait_healthy, worker_of
 
 ROOT = Path(__file__).resolve().parent.parent
 PW = "correct-horse-27"
@@ -36,7 +35,7 @@ ADMIN = "root"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("keys-served")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAZORPAY_", "MONGODB_", "SMTP_"))}
     env.update(WALLET_DATA_DIR=str(tmp), WALLET_SECRETS_FILE=os.devnull, PYTHONUNBUFFERED="1",
                WALLET_ADMIN_USER=ADMIN, WALLET_ADMIN_PASSWORD=PW)
@@ -46,9 +45,9 @@ def served(tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     mp = pytest.MonkeyPatch()
     try:
-        _wait_healthy(url, proc)
+        wait_healthy(url, proc)
         deadline = time.monotonic() + 120
-        while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+        while len(children(proc.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
         for k, v in env.items():
             if k.startswith("WALLET_"):
@@ -105,33 +104,15 @@ def _team(c, db, owner: str, developer: str, rupees: int) -> tuple[str, str]:
     return tok[owner], tok[developer]
 
 
-def _worker_of(sock: socket.socket, port: int, workers: set[int]) -> int | None:
-    """The API worker holding the server side of a client connection (from /proc: its socket inodes)."""
-    client_port = sock.getsockname()[1]
-    inode = None
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        f = line.split()
-        if int(f[1].split(":")[1], 16) == port and int(f[2].split(":")[1], 16) == client_port:
-            inode = f[9]
-    for pid in workers:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            try:
-                if os.readlink(fd) == f"socket:[{inode}]":
-                    return pid
-            except OSError:
-                continue
-    return None
-
-
 def _per_worker(served) -> dict[int, http.client.HTTPConnection]:
     """One kept-alive connection to each API worker."""
-    workers = _children(served["proc"].pid)
+    workers = children(served["proc"].pid)
     found: dict[int, http.client.HTTPConnection] = {}
     for _ in range(64):
         conn = http.client.HTTPConnection("127.0.0.1", served["port"], timeout=30)
         conn.request("GET", "/api/health")
         conn.getresponse().read()
-        pid = _worker_of(conn.sock, served["port"], workers)
+        pid = worker_of(conn.sock, served["port"], workers)
         if pid is not None and pid not in found:
             found[pid] = conn
         else:

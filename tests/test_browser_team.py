@@ -14,19 +14,20 @@ import time
 import httpx
 import pytest
 
-from tests.test_browser import PASSWORD, ROOT, WAIT, product, settle, sync_api  # noqa: F401
-from tests.test_browser_ux import LAPTOP, PHONE, _failing, _page, _sidebar, _sign_in, chromium  # noqa: F401
+from tests.support.browser import (LAPTOP, PASSWORD, PHONE, ROOT, WAIT, failing, new_page, playwright_or_skip, settle,
+                                   sidebar, sign_in_at)
 
 pytestmark = pytest.mark.browser
+sync_api = playwright_or_skip()
 
 
-def _sink(product) -> str:  # noqa: F811
+def _sink(product) -> str:
     m = re.search(r"smtp-sink\s+(http://127\.0\.0\.1:\d+)/", product["log"].read_text())
     assert m, "make run printed no smtp-sink line"
     return m.group(1)
 
 
-def _invitation_link(product, email: str) -> str:  # noqa: F811
+def _invitation_link(product, email: str) -> str:
     """The link in the invitation e-mail the worker delivered to make run's sink."""
     deadline = time.time() + WAIT / 1000
     while time.time() < deadline:
@@ -38,12 +39,12 @@ def _invitation_link(product, email: str) -> str:  # noqa: F811
 
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
-def test_the_account_page_at_both_sizes(product, chromium, viewport):  # noqa: F811
-    owner, invitee = _page(chromium, viewport), _page(chromium, viewport)
+def test_the_account_page_at_both_sizes(product, chromium, viewport):
+    owner, invitee = new_page(chromium, viewport), new_page(chromium, viewport)
     try:
         _walk(product, owner, invitee, viewport)
     except BaseException:
-        _failing(product, owner.context.pages + invitee.context.pages, f"team-{viewport['width']}")
+        failing(product, owner.context.pages + invitee.context.pages, f"team-{viewport['width']}")
         for i, pg in enumerate(owner.context.pages + invitee.context.pages):
             try:
                 pg.screenshot(path=str(product["tmp"] / f"team-{viewport['width']}-full-{i}.png"), full_page=True)
@@ -52,7 +53,7 @@ def test_the_account_page_at_both_sizes(product, chromium, viewport):  # noqa: F
         raise
 
 
-def _walk(product, owner, invitee, viewport):  # noqa: F811
+def _walk(product, owner, invitee, viewport):
     base, api, phone = product["base"], product["api"], viewport["width"] < 768
     tag = "phone" if phone else "laptop"
     shots = product["tmp"] / f"team-{tag}"
@@ -66,7 +67,7 @@ def _walk(product, owner, invitee, viewport):  # noqa: F811
 
     def go(page, title: str, wait_for: str) -> None:
         if phone:
-            _sidebar(page, True)
+            sidebar(page, True)
         page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
         settle(page, wait_for)
         if phone:
@@ -77,7 +78,7 @@ def _walk(product, owner, invitee, viewport):  # noqa: F811
                                                   "email": email}, trust_env=False, timeout=60)
     assert r.status_code == 201, r.text
 
-    _sign_in(owner, base, "demo", phone)
+    sign_in_at(owner, base, "demo", phone)
     owner.goto(base)
     settle(owner, "Your payments")
     go(owner, "Account", "Send invitation")
@@ -87,18 +88,18 @@ def _walk(product, owner, invitee, viewport):  # noqa: F811
     snap(owner, "10-account-members")
     link = _invitation_link(product, email)
 
-    _sign_in(invitee, base, name, phone)
+    sign_in_at(invitee, base, name, phone)
     invitee.goto(link)
     settle(invitee, "Accept the invitation")
     snap(invitee, "11-account-invitation")
     invitee.get_by_role("button", name="Accept the invitation").click()
     settle(invitee, "You joined Demo User as Developer")
     if phone:
-        _sidebar(invitee, True)
+        sidebar(invitee, True)
     switcher = invitee.get_by_test_id("stSidebar").get_by_role("combobox", name="Account")
     sync_api.expect(switcher).to_have_value("Demo User · Developer")
     if phone:
-        _sidebar(invitee, False)
+        sidebar(invitee, False)
     invitee.get_by_text("API keys", exact=True).click()
     settle(invitee, "Create an API key")
     invitee.get_by_text("Create an API key").click()
@@ -125,13 +126,13 @@ def _walk(product, owner, invitee, viewport):  # noqa: F811
 
     # Back to their own account in the sidebar: its wallet, not the one joined.
     if phone:
-        _sidebar(invitee, True)
+        sidebar(invitee, True)
     switcher.click()
     invitee.get_by_role("option", name=f"Ravi {tag} · Owner").click()
     sync_api.expect(switcher).to_have_value(f"Ravi {tag} · Owner")
     settle(invitee, "Account")
     if phone:
-        _sidebar(invitee, False)
+        sidebar(invitee, False)
     go(invitee, "Wallet", "Your payments")
     sync_api.expect(invitee.get_by_test_id("stMetricValue").first).to_have_text("Rs. 0.00")
 

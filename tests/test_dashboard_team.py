@@ -8,7 +8,7 @@ import pytest
 
 from services import accounts, ledger
 from services.accounts import invitations, keys, teams
-from tests.test_dashboard import PW, adb, markdown, signed_in, texts  # noqa: F401
+from tests.support.dashboard import PW, markdown, signed_in, texts
 
 
 def _button(at, label: str):
@@ -26,7 +26,7 @@ def _page(at, name: str):
 
 
 @pytest.fixture
-def team(adb):  # noqa: F811
+def team(adb):
     accounts.create_user(adb, "ravi", PW, "Ravi K", "ravi@example.com", "user")
     ledger.post(adb, "asha", key="seed", type="credit", category="promo_credit", amount=123_400)
     return adb

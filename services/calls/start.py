@@ -171,6 +171,8 @@ def _activate(db, doc: dict, held: int) -> dict:
 def _cap_message(exc: SpendCapReached, tariff: Tariff) -> str:
     """Why this call does not fit under the daily cap, and what would: `committed` is today's debits +
     every open hold (those calls may still be billed today)."""
+    if exc.cap is None or exc.committed is None or exc.wanted is None:
+        return exc.message  # raised without its figures
     return (f"Daily spend limit of {format_rupees(exc.cap)} reached: {format_rupees(exc.committed)} already "
             f"spent or reserved today, and this call needs {format_rupees(exc.wanted)} to start. "
             f"{_fits(exc, tariff, 'Try again tomorrow or ask an admin to raise the limit.')}")

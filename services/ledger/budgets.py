@@ -118,14 +118,12 @@ def _fit(w: dict, b: Budget, take: int, need: int) -> int:
 
 
 def _cap_refusal(w: dict, b: Budget, need: int) -> SpendCapReached:
+    """The refusal naming the cap with the least room left (the daily one on a tie)."""
     day, month = _spent(w, b.key)
     held, _ = _held(w, b.key)
-    daily_left = None if b.daily_cap is None else b.daily_cap - day - held
-    monthly_left = None if b.monthly_cap is None else b.monthly_cap - month - held
-    if monthly_left is not None and (daily_left is None or monthly_left < daily_left):
-        cap, spent, period = b.monthly_cap, month, "monthly"
-    else:
-        cap, spent, period = b.daily_cap, day, "daily"
+    caps = [(cap - spent - held, cap, spent, period) for cap, spent, period in
+            ((b.daily_cap, day, "daily"), (b.monthly_cap, month, "monthly")) if cap is not None]
+    _, cap, spent, period = min(caps, key=lambda c: (c[0], c[3] != "daily"))
     return SpendCapReached(f"{b.name} reached its {period} cap of {format_rupees(cap)}: "
                            f"{format_rupees(spent + held)} already spent or reserved, and this needs "
                            f"{format_rupees(need)}.", cap=cap, committed=spent + held, wanted=need,

@@ -1,9 +1,9 @@
-"""Code run in child processes by tests/test_ledger_budgets.py (importable under `spawn`)."""
+"""Run in child processes by tests/test_ledger_budgets.py (importable under `spawn`)."""
 from __future__ import annotations
 
 from services import ledger
 from services.errors import SpendCapReached
-from tests.workers import open_spec
+from tests.support.targets import open_spec
 
 
 def hold_many(spec: dict, user_id: str, n: int, tag: str, out_q) -> None:
