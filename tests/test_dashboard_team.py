@@ -114,3 +114,21 @@ def test_a_key_made_on_the_page_is_shown_once_and_revoked_from_it(team):
     assert not at.exception, at.exception
     trail = at.dataframe[-1].value
     assert list(trail["Action"]) == ["Revoked an API key", "Created an API key"]
+
+
+def test_insights_show_spend_per_key(team):
+    from services import calls
+    db = team
+    k, _ = keys.create(db, teams.acting(db, "asha", "asha"), "voice-prod", ["calls"], daily_cap="500")
+    for seconds in (60, 90):
+        c = calls.start_call(db, "asha", "+919876543210", "kb1", 5, key_id=k.id)
+        calls.end_call(db, "asha", c["call_id"], seconds)
+    c = calls.start_call(db, "asha", "+919876543210", "kb1", 5)  # from the dashboard: no key
+    calls.end_call(db, "asha", c["call_id"], 30)
+    at = _page(signed_in("asha", "user"), "insights")
+    assert "Spend by API key" in [h.value for h in at.subheader]
+    table = at.dataframe[-1].value
+    assert list(table["API key"]) == [f"voice-prod ({k.prefix})"]
+    assert list(table["Last 30 days"]) == ["Rs. 25.00"] and list(table["Today"]) == ["Rs. 25.00"]
+    assert list(table["Caps"]) == ["Rs. 500.00 a day"]
+    assert "Spent without a key (calls from the dashboard or a person's sign-in, refunds): Rs. 5.00" in markdown(at)
