@@ -138,6 +138,7 @@ def _walk(product, owner, invitee, viewport):
 
     go(owner, "Account", "Send invitation")
     owner.get_by_text("Audit", exact=True).click()
+    sync_api.expect(owner.get_by_role("button", name="Change role")).to_have_count(0)  # the members' view is gone
     settle(owner, "Audit")
     snap(owner, "14-account-audit")
 
