@@ -37,6 +37,7 @@ PAGES = {
     "calls": ("app_pages/calls.py", "Calls", ":material/call:", ("user",)),
     "insights": ("app_pages/insights.py", "Insights", ":material/insights:", ("user",)),
     "notifications": ("app_pages/notifications.py", "Notifications", ":material/notifications:", ("user",)),
+    "account": ("app_pages/account.py", "Account", ":material/group:", ("user",)),
     "admin": ("app_pages/admin/overview.py", "Overview", ":material/dashboard:", ("admin",)),
     "admin-users": ("app_pages/admin/users.py", "Users", ":material/group:", ("admin",)),
     "admin-credits": ("app_pages/admin/credits.py", "Credits & refunds", ":material/redeem:", ("admin",)),
@@ -50,7 +51,10 @@ PAGES = {
     "admin-autorecharge": ("app_pages/admin/autorecharge.py", "Auto-recharge", ":material/autorenew:", ("admin",)),
     "analyst": ("app_pages/analyst.py", "Analytics", ":material/analytics:", ("analyst", "admin")),
 }
-SECTIONS = {"Your wallet": ("wallet", "transactions", "calls", "insights", "notifications"),
+# What a member's role must allow for a customer page to be listed (services.accounts.roles); each page checks too.
+NEEDS = {"wallet": "balance", "transactions": "transactions", "calls": "usage", "insights": "usage",
+         "notifications": "alerts:read", "account": "members:read"}
+SECTIONS = {"Your wallet": ("wallet", "transactions", "calls", "insights", "notifications", "account"),
             "Admin": ("admin", "admin-users", "admin-credits", "admin-rates", "admin-payments", "admin-audit",
                       "admin-log",
                       "admin-alerts", "admin-documents", "admin-business",
@@ -71,15 +75,22 @@ def cookie_key() -> str:
     return key
 
 
-def navigation_for(role: str | None) -> dict[str, list]:
-    """The pages `role` may open, by section (`None`: every page, for the signed-out URL registry)."""
+def navigation_for(role: str | None, acting=None) -> dict[str, list]:
+    """The pages `role` may open, by section (`None`: every page, for the signed-out URL registry); for a
+    customer, those their role on the chosen account allows (`acting`; None: only the Account page)."""
     nav = {}
     for section, names in SECTIONS.items():
         pages = [st.Page(os.path.join(HERE, PAGES[n][0]), title=PAGES[n][1], icon=PAGES[n][2], url_path=n)
-                 for n in names if role is None or role in PAGES[n][3]]
+                 for n in names if role is None or (role in PAGES[n][3] and _member_may(n, role, acting))]
         if pages:
             nav[section] = pages
     return nav
+
+
+def _member_may(page: str, role: str, acting) -> bool:
+    if role != "user" or page not in NEEDS:
+        return True
+    return acting.may(NEEDS[page]) if acting is not None else page == "account"
 
 
 def sign_in_page() -> None:
@@ -159,11 +170,12 @@ def sign_up_form() -> None:
         st.success(f"Account **{u['username']}** created with a Rs. 0.00 wallet. Sign in on the first tab.")
 
 
-def sidebar(user: dict) -> None:
+def sidebar(user: dict, acting) -> None:
     with st.sidebar:
         st.markdown(f"**{user['name']}**  \n`{user['username']}` · {ui.ROLE_LABELS.get(user['role'], user['role'])}")
-        if user["role"] == "user":  # staff wallets sit at zero by design: no balance to show them
-            b = ui.balance_of(user["username"])
+        if user["role"] == "user" and acting is not None:  # staff wallets sit at zero by design: no balance
+            account_switcher(user, acting)
+            b = ui.balance_of(acting.account)
             st.metric("Balance", ui.rupees(b.balance),
                       help=f"Held for calls in progress: {ui.rupees(b.held)}; available: {ui.rupees(b.available)}")
             if b.low:
@@ -171,6 +183,22 @@ def sidebar(user: dict) -> None:
         ui.sandbox_badge()  # the one place it shows: once per screen
         ui.phone_layout()
         auth.logout("Sign out", location="sidebar", key="logout_btn", callback=lambda _info: ui.end_session())
+
+
+def account_switcher(user: dict, acting) -> None:
+    """The account this person acts on: a choice when they belong to several, else its name."""
+    mine = ui.memberships(user["username"])
+    label = {a["id"]: f"{a['name']} · {ui.MEMBER_ROLE_LABELS.get(a['role'], a['role'])}" for a in mine}
+    if len(mine) < 2:
+        st.caption(f":material/group: {label.get(acting.account, acting.account)}")
+        return
+    ids = [a["id"] for a in mine]
+    if acting.account not in ids:  # joined a moment ago: the cached list is older
+        ids.append(acting.account)
+    st.session_state["account_pick"] = acting.account  # what is chosen now (a fallback may have moved it)
+    st.selectbox("Account", ids, format_func=lambda i: label.get(i, i), key="account_pick",
+                 on_change=lambda: ui.choose_account(st.session_state["account_pick"]),
+                 help="The account you act on: its wallet, calls, team and keys. Your role may differ on each.")
 
 
 class CookieWriter(CookieManager):
@@ -223,13 +251,15 @@ if me is None:
     st.navigation([signin] + [p for ps in navigation_for(None).values() for p in ps], position="hidden")
     sign_in_page()
 else:
-    nav = navigation_for(me["role"])
-    first = next(n for names in SECTIONS.values() for n in names if me["role"] in PAGES[n][3])
+    acting = ui.acting(me) if me["role"] == "user" else None
+    nav = navigation_for(me["role"], acting)
+    first = next(n for names in SECTIONS.values() for n in names
+                 if me["role"] in PAGES[n][3] and _member_may(n, me["role"], acting))
     # The default page answers only at "/", so a real page as default would make /wallet (the payment
     # callback's URL) "not found". A hidden home page runs the role's first page script at "/" instead.
     home = st.Page(os.path.join(HERE, PAGES[first][0]), title=PAGES[first][1], icon=PAGES[first][2],
                    url_path="home", default=True, visibility="hidden")
     page = st.navigation({"": [home], **nav})
-    sidebar(me)
+    sidebar(me, acting)
     keep_cookie()
     page.run()

@@ -13,8 +13,9 @@ from datetime import date, datetime, timedelta, timezone
 import pandas as pd
 import streamlit as st
 
-from services import (clock, config, db as dbmod, errors, files, names, payments, reports, schema, settings, tokens,
-                      users, wallet)
+from services import (accounts, clock, config, db as dbmod, errors, files, names, payments, reports, schema, settings,
+                      tokens, users, wallet)
+from services.accounts import Acting
 from services.money import format_rupees, format_rupees_short, to_rupees
 
 log = logging.getLogger("wallet.dashboard")
@@ -72,7 +73,7 @@ def credentials() -> dict:
 
 def invalidate(*what: str) -> None:
     """Clear cached reads after a write: "settings", "users", "summary" (or everything)."""
-    targets = {"settings": [_settings], "users": [_credentials], "summary": [_summary]}
+    targets = {"settings": [_settings], "users": [_credentials], "summary": [_summary], "accounts": [_memberships]}
     for name in (what or targets):
         for fn in targets[name]:
             fn.clear()
@@ -111,6 +112,58 @@ def require_role(*roles: str) -> dict:
     return user
 
 
+# ------------------------------------------------------------------------------- the chosen account
+
+_ACCOUNT = "_account"  # the account picked in the sidebar (services.accounts: people act on one at a time)
+MEMBER_ROLE_LABELS = accounts.roles.ROLE_LABELS
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _memberships(_db, key: str, username: str) -> list[dict]:
+    return accounts.teams.memberships(_db, username)
+
+
+def memberships(username: str) -> list[dict]:
+    """The accounts a person belongs to (cached for a few seconds; a change made here clears it)."""
+    return _memberships(get_db(), str(id(get_db())), username)
+
+
+def acting(user: dict) -> Acting | None:
+    """`user` acting on the account chosen in the sidebar (else their default), in their role there; None
+    when they belong to no account."""
+    me = user["username"]
+    chosen = st.session_state.get(_ACCOUNT) or me
+    try:
+        a = accounts.teams.acting(get_db(), chosen, me)
+    except errors.NotFound:  # left it, removed, or never had it: their default instead
+        other = accounts.teams.default_account(get_db(), me)
+        if other is None:
+            return None
+        a = accounts.teams.acting(get_db(), other, me)
+    st.session_state[_ACCOUNT] = a.account
+    return Acting(a.account, a.role, person=me, person_role=user["role"])
+
+
+def choose_account(account_id: str) -> None:
+    st.session_state[_ACCOUNT] = account_id
+
+
+def customer_page(capability: str) -> Acting:
+    """The head of every customer page: a person acting on an account whose role may do `capability`
+    (a typed URL included), else the page stops with why."""
+    user = require_role("user")
+    a = acting(user)
+    if a is None:
+        st.info("You are not a member of any account now. An owner can invite you; open the link in the e-mail "
+                "to join.", icon=":material/group_off:")
+        st.stop()
+    try:
+        return a.require(capability)
+    except errors.Forbidden as exc:
+        show_error(exc)
+        st.stop()
+
+
 def admin_page(section: str) -> dict:
     """The head of every admin page: the role check first (a typed URL included), then its title."""
     admin = require_role("admin")
@@ -125,7 +178,7 @@ _HINTS = {
     errors.InsufficientBalance: "Recharge your wallet on the Wallet page, then try again.",
     errors.SpendCapReached: f"Your daily spending cap is reached; it resets at midnight {clock.abbr()}.",
     errors.PaymentUnavailable: "No money was taken. Please try again in a few minutes.",
-    errors.Forbidden: "Ask an administrator if you need this.",
+    errors.Forbidden: "Ask an owner of the account (or an administrator) if you need this.",
 }
 
 

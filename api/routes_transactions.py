@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from api.deps import DB, CurrentUser, ExactRoute
+from api.deps import DB, ExactRoute, Transactions
 from api.schemas import TransactionOut, TransactionsOut
 from services import clock, ledger, reports
 from services.errors import InvalidInput
@@ -67,12 +67,12 @@ def _filters(transaction_type, category, start, end) -> dict:
 
 
 @router.get("", response_model=TransactionsOut)
-def page(user: CurrentUser, db: DB, transaction_type: Kind | None = None, category: Category | None = None,
+def page(acct: Transactions, db: DB, transaction_type: Kind | None = None, category: Category | None = None,
                  start: From = None, end: To = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
                  cursor: Annotated[int | None, Query(ge=1, description="`next_cursor` of the previous "
                                                                                 "page")] = None):
     """Your transactions, newest first, one page at a time."""
-    page, nxt = ledger.entries(db, user["username"], before_seq=cursor, limit=limit,
+    page, nxt = ledger.entries(db, acct.account, before_seq=cursor, limit=limit,
                                **_filters(transaction_type, category, start, end))
     return TransactionsOut(transactions=[transaction_out(e) for e in page], next_cursor=nxt)
 
@@ -81,16 +81,16 @@ def page(user: CurrentUser, db: DB, transaction_type: Kind | None = None, catego
             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
                              "description": "CSV, oldest first; cells a spreadsheet would run as a formula "
                                             "are prefixed with '"}})
-def download(user: CurrentUser, db: DB, transaction_type: Kind | None = None, category: Category | None = None,
+def download(acct: Transactions, db: DB, transaction_type: Kind | None = None, category: Category | None = None,
              start: From = None, end: To = None):
     """All your matching transactions as CSV, streamed (memory stays flat however many there are)."""
-    lines = reports.export_csv(db, user_id=user["username"], **_filters(transaction_type, category, start, end))
+    lines = reports.export_csv(db, user_id=acct.account, **_filters(transaction_type, category, start, end))
     # Take the header and the first row now: a bad filter raises here, as a JSON error, not mid-stream.
     head = list(islice(lines, 2))
 
     def body():
         yield from head
         yield from lines
-    name = f"transactions-{user['username']}-{reports.today().isoformat()}.csv"
+    name = f"transactions-{acct.account}-{reports.today().isoformat()}.csv"
     return StreamingResponse(body(), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})

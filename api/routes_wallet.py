@@ -1,11 +1,11 @@
-"""The signed-in user's wallet and call terms, and the admin's call-rate setting."""
+"""The account's wallet and call terms, and the admin's call-rate setting."""
 from __future__ import annotations
 
 from datetime import datetime
 
 from fastapi import APIRouter, Query
 
-from api.deps import DB, AdminUser, CurrentUser, ExactRoute
+from api.deps import DB, AdminUser, Balance, ExactRoute, Terms
 from api.schemas import BalanceOut, RateOut, TermsOut
 from services import rates, wallet
 
@@ -13,16 +13,18 @@ router = APIRouter(prefix="/api/wallet", tags=["wallet"], route_class=ExactRoute
 
 
 @router.get("/balance", response_model=BalanceOut)
-def balance(user: CurrentUser, db: DB):
-    b = wallet.balance(db, user["username"], role=user["role"])
+def balance(acct: Balance, db: DB):
+    """The account's balance, what calls in progress hold, and what is available."""
+    # the signed-in person's own account: their role is known (staff wallets never warn); else it is read
+    b = wallet.balance(db, acct.account, **({"role": acct.person_role} if acct.person == acct.account else {}))
     return BalanceOut(balance_paise=b.balance, held_paise=b.held, available_paise=b.available, low_balance=b.low)
 
 
 @router.get("/terms", response_model=TermsOut)
-def terms(user: CurrentUser, db: DB):
+def terms(acct: Terms, db: DB):
     """Your call price (plan, rate, billing increments, attempt fee), your limits (daily spend cap,
     simultaneous calls) and the price changes ahead, each with the time it takes effect."""
-    return TermsOut.model_validate(rates.customer_terms(db, user["username"]))
+    return TermsOut.model_validate(rates.customer_terms(db, acct.account))
 
 
 @router.post("/set-call-rate", response_model=RateOut)

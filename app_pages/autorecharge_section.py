@@ -23,7 +23,8 @@ CHARGE_STATE = {"planned": "planned", "notified": "announced, waiting for the no
                 "debiting": "debiting", "credited": "credited", "failed": "failed", "skipped": "not made"}
 
 
-def render(db, uid: str) -> None:
+def render(db, uid: str, *, can_change: bool = True) -> None:
+    """The section; `can_change` False (a viewer): what is set, without the controls."""
     st.subheader("Auto-recharge")
     ui.show_flash()
     try:
@@ -38,6 +39,9 @@ def render(db, uid: str) -> None:
     if m is None or s["state"] in ("cancelled", "rejected"):
         if m is not None:
             st.markdown(STATE_LINE[s["state"]] + (f" — {m['reason']}" if m.get("reason") else ""))
+        if not can_change:
+            st.caption("Not set up. An owner or the finance team can set it up.")
+            return
         with st.expander("Set up auto-recharge", icon=":material/autorenew:"):
             _terms_form(db, uid, m, "Set up auto-recharge")
         _charges(s)
@@ -54,9 +58,10 @@ def render(db, uid: str) -> None:
     c[3].metric("Daily cap", ui.rupees(m["daily_cap_paise"]), border=True)
     st.caption(f"Mandate: {METHODS[m['method']]}, up to {ui.rupees(m['max_amount_paise'])} per debit, "
                f"frequency {m['frequency']}. {_next_line(s['next_charge'])}")
-    _actions(db, uid, s["state"])
-    with st.expander("Change settings"):
-        _terms_form(db, uid, m, "Save changes")
+    if can_change:
+        _actions(db, uid, s["state"])
+        with st.expander("Change settings"):
+            _terms_form(db, uid, m, "Save changes")
     _charges(s)
 
 

@@ -7,12 +7,12 @@ import plotly.express as px
 import streamlit as st
 
 import app_ui as ui
-from services import reports, spending
+from services import accounts, reports, spending
 
 CATEGORY_LABELS = {"call": "Calls", "campaign": "Campaign calls"}
 
-user = ui.require_role("user")
-uid = user["username"]
+acct = ui.customer_page("usage")
+uid = acct.account
 db = ui.get_db()
 
 st.title("Insights")
@@ -101,3 +101,25 @@ with c4:
         ui.chart(fig, key="ch_calls", title="Calls and minutes per day")
     else:
         st.info(f"Calls and minutes per day: no calls in the last {ui.days_text(days)}.", icon=":material/call:")
+
+# Spend per API key over the period (the day rollups count each key's billed calls), with what each has
+# spent today and this month against its caps.
+def _caps(k) -> str:
+    caps = [f"{ui.rupees(k.daily_cap_paise)} a day" if k.daily_cap_paise else "",
+            f"{ui.rupees(k.monthly_cap_paise)} a month" if k.monthly_cap_paise else ""]
+    return " / ".join(c for c in caps if c) or "none"
+
+
+by_key = spending.key_totals(rows)
+if by_key:
+    st.subheader("Spend by API key")
+    keys = {k.id: k for k in accounts.keys.list_keys(db, uid)}
+    ui.money_table([{"key": f"{keys[k].name} ({keys[k].prefix})", "period_paise": v,
+                     "today_paise": keys[k].spent_today_paise, "month_paise": keys[k].spent_month_paise,
+                     "caps": _caps(keys[k])} if k in keys else
+                    {"key": k, "period_paise": v, "today_paise": None, "month_paise": None, "caps": ""}
+                    for k, v in by_key.items()],
+                   {"key": "API key", "period_paise": f"Last {days} days", "today_paise": "Today",
+                    "month_paise": "This month", "caps": "Caps"}, pinned=("API key",))
+    st.caption(f"Spent without a key (calls from the dashboard or a person's sign-in, refunds): "
+               f"{ui.rupees(max(0, spent - sum(by_key.values())))} in these {days} days.")

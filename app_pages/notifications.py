@@ -9,8 +9,9 @@ from services import alerts
 from services.errors import WalletError
 from services.money import to_rupees
 
-user = ui.require_role("user")
-uid = user["username"]
+acct = ui.customer_page("alerts:read")
+uid = acct.account
+can_change = acct.may("alerts:write")
 db = ui.get_db()
 
 st.title("Notifications")
@@ -21,7 +22,7 @@ st.caption("An alert goes out once each time your balance falls below a line, an
            "recharge takes it back above. Zero always alerts. Each alert carries a payment link for your "
            "usual recharge, valid 7 days.")
 
-with st.form("alert_settings"):
+with st.form("alert_settings", enter_to_submit=can_change):
     st.subheader("When")
     st.markdown(f"Platform alert: below **{ui.rupees(ui.app_settings()['low_balance_paise'])}**.")
     cols = st.columns(3)
@@ -36,8 +37,8 @@ with st.form("alert_settings"):
                           help="Up to 5. Left empty: your account's address.")
     url = st.text_input("Webhook URL", value=p.webhook_url, placeholder="https://example.com/wallet-hook",
                         help="We POST a JSON event signed with HMAC-SHA256 (header X-Wallet-Signature).")
-    if st.form_submit_button("Save", type="primary", icon=":material/save:"):
-        listed = [e for e in emails.splitlines() if e.strip()] or [user["email"]]
+    if st.form_submit_button("Save", type="primary", icon=":material/save:", disabled=not can_change):
+        listed = [e for e in emails.splitlines() if e.strip()] or alerts.get_prefs(db, uid).emails or []
         try:
             alerts.update(db, uid, thresholds=[t for t in own if t.strip()], runway_days=int(runway),
                           emails=listed if send_mail else [], webhook_url=url.strip())
@@ -47,7 +48,7 @@ with st.form("alert_settings"):
             ui.flash("Notification settings saved.")
             st.rerun()
 
-if p.webhook_url:
+if p.webhook_url and can_change:
     st.subheader("Webhook")
     st.caption("Verify each delivery: HMAC-SHA256 of the raw body with this secret, in hex, prefixed "
                "`sha256=`, equals the X-Wallet-Signature header. X-Wallet-Event-Id repeats on retries.")

@@ -12,8 +12,8 @@ from services.errors import WalletError
 PAGE_SIZE = 25
 CATEGORY_LABELS = ui.CATEGORY_LABELS
 
-user = ui.require_role("user")
-uid = user["username"]
+acct = ui.customer_page("transactions")
+uid = acct.account
 db = ui.get_db()
 
 st.title("Transactions")

@@ -10,8 +10,8 @@ from services import clock, payments, rates
 from services.payments import charge
 from services.errors import WalletError
 
-user = ui.require_role("user")
-uid = user["username"]
+acct = ui.customer_page("balance")
+uid = acct.account  # the wallet is the chosen account's; the role there decides what this page offers
 db = ui.get_db()
 
 st.title("Wallet")
@@ -19,7 +19,7 @@ ui.times_note()
 
 # --- The payment callback: Razorpay redirects here with razorpay_* parameters after a payment.
 params = {k: st.query_params[k] for k in st.query_params.keys()}
-if any(k.startswith("razorpay_") for k in params):
+if any(k.startswith("razorpay_") for k in params) and acct.may("pay"):
     try:
         res = payments.handle_callback(db, uid, params)
     except WalletError as exc:
@@ -58,7 +58,8 @@ top = st.container()
 
 # --- Auto-recharge: a section of its own (app_pages/autorecharge_section.py)
 from app_pages.autorecharge_section import render as auto_recharge_section  # noqa: E402
-auto_recharge_section(db, uid)
+if acct.may("autorecharge:read"):
+    auto_recharge_section(db, uid, can_change=acct.may("autorecharge:write"))
 
 # --- Recharge: the amount picked or typed last is the one the button names and the link charges.
 PRESETS = {"Rs. 100": "100", "Rs. 500": "500", "Rs. 1,000": "1000"}
@@ -70,7 +71,9 @@ if asked:
 st.session_state.setdefault("rc_choice", "Rs. 500")
 min_rs = ui.app_settings()["min_recharge_paise"] // 100
 st.subheader("Recharge")
-if ui.payment_mode() == "off":
+if not acct.may("pay"):
+    st.caption("Recharges are made by the account's owners and finance team.")
+elif ui.payment_mode() == "off":
     st.info("Online payments are not configured on this server yet. Ask an administrator to add funds.")
 else:
     choice = st.radio("Amount", [*PRESETS, OTHER], horizontal=True, key="rc_choice")
@@ -158,7 +161,7 @@ for ln in view.links:
             s.caption("Nothing was charged. Try again on the same link, with another method if you like.")
         if ln.get("credited_paise") and status != "paid":
             s.caption(f"Credited so far: {ui.rupees(ln['credited_paise'])}")
-        if status in payments.OPEN:
+        if status in payments.OPEN and acct.may("pay"):
             if ln.get("short_url") and status in PAYABLE:
                 c.link_button("Try again" if failed else "Pay", ln["short_url"],
                               type="primary" if failed else "secondary")
@@ -172,7 +175,7 @@ for ln in view.links:
             if ln.get("kind") == "link" and status in ("created", "attempted") and \
                     c.button("Cancel link", key=f"cxl_{lid}", icon=":material/block:", type="tertiary"):
                 try:
-                    payments.cancel_link(db, lid, user_id=uid, by=uid)
+                    payments.cancel_link(db, lid, user_id=uid, by=acct.actor)
                 except Exception as exc:
                     ui.show_error(exc)
                 else:
@@ -202,13 +205,14 @@ if any(ln.get("status") in payments.OPEN for ln in view.links):
     st.fragment(_watch, run_every=5)(_seen())
 
 # --- Refunds
-st.subheader("Refunds")
-if view.refundable is not None:
+if acct.may("refunds:read"):
+    st.subheader("Refunds")
+if view.refundable is not None and acct.may("refunds:read"):
     plan = view.refundable
     st.caption(f"Refundable now: **{ui.rupees(plan.amount_paise)}** — recharges of the last "
                f"{plan.window_days} days not yet refunded or spent (spending uses promotional and manual "
                "credits first). It goes back to the payments it came from, newest first.")
-    if plan.amount_paise > 0:
+    if plan.amount_paise > 0 and acct.may("refunds:request"):
         with st.form("refund", clear_on_submit=True):
             amt = st.text_input("Refund amount in rupees", placeholder=f"up to {plan.amount_paise // 100}")
             ask = st.form_submit_button("Request refund", icon=":material/undo:")
@@ -224,22 +228,24 @@ if view.refundable is not None:
 REQUEST = {"holding": "Being set aside", "approval": "Waiting for approval", "refunding": "Sent to Razorpay",
            "done": "Refunded", "partly_done": "Partly refunded", "failed": "Not refunded",
            "rejected": "Rejected"}
-if view.requests:
+if view.requests and acct.may("refunds:read"):
     ui.money_table([dict(r, when=ui.when(r['created_at']), state=REQUEST.get(r["status"], r["status"]),
                          why=r.get("reason") or "") for r in view.requests],
                    {"when": "Asked", "amount_paise": "Amount", "refunded_paise": "Refunded",
                     "state": "Status", "why": "Note"})
-if view.refunds:
+if view.refunds and acct.may("refunds:read"):
     ui.money_table([dict(r, when=ui.when(r['created_at'])) for r in view.refunds],
                    {"when": "When", "payment_id": "Payment", "amount_paise": "Refund",
                     "debited_paise": "Taken from wallet", "amount_due_paise": "Became due", "status": "Status"})
-elif not view.requests:
+elif not view.requests and acct.may("refunds:read"):
     st.caption("No refunds.")
 
 # --- Receipts, invoices and statements (app_pages/documents_ui.py)
-st.subheader("Receipts and invoices")
-documents_ui.receipts(db, uid, key="me")
-st.subheader("Monthly statements")
-documents_ui.statements(db, uid, key="me")
-with st.expander("Billing details on your invoices", icon=":material/badge:"):
-    documents_ui.billing_form(db, uid, by=uid, key="me")
+if acct.may("documents"):
+    st.subheader("Receipts and invoices")
+    documents_ui.receipts(db, uid, key="me")
+    st.subheader("Monthly statements")
+    documents_ui.statements(db, uid, key="me")
+if acct.may("pay"):
+    with st.expander("Billing details on your invoices", icon=":material/badge:"):
+        documents_ui.billing_form(db, uid, by=acct.actor, key="me")

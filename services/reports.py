@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from services import calls, clock, csvout, ledger, names, payments, settings, spending, users, wallet
+from services import accounts, calls, clock, csvout, ledger, names, payments, settings, spending, users, wallet
 from services.checks import whole_number
 from services.errors import InvalidInput
 from services.money import to_rupees
@@ -168,15 +168,18 @@ def user_summary(db, start: date, end: date) -> list[dict]:
 
 # ------------------------------------------------------------------------------------------- CSV
 
+# New columns go at the end: a reader that picks columns by position keeps working.
 LEDGER_COLUMNS = ("created_at", "entry_id", "user_id", "entry_no", "type", "category", "amount_rupees",
-                  "balance_after_rupees", "reference", "source", "note")
+                  "balance_after_rupees", "reference", "source", "note", "api_key")
 
 
-def entry_cells(e: dict) -> list:
+def entry_cells(e: dict, key_names: dict[str, str] | None = None) -> list:
     # ISO-8601 with the business zone's offset: a spreadsheet shows the time a person in India read.
+    key = (e.get("meta") or {}).get("key_id") or ""
     return [clock.iso(e["created_at"]), e["_id"], e["user_id"],
             int(e.get("n", e.get("seq", 0))), e["type"], e["category"], str(to_rupees(e["amount"])),
-            str(to_rupees(e["balance_after"])), e.get("key", ""), e.get("source", ""), e.get("note", "")]
+            str(to_rupees(e["balance_after"])), e.get("key", ""), e.get("source", ""), e.get("note", ""),
+            (key_names or {}).get(key, key)]
 
 
 def export_csv(db, *, user_id: str | None = None, type: str | None = None, category: str | None = None,
@@ -186,14 +189,18 @@ def export_csv(db, *, user_id: str | None = None, type: str | None = None, categ
     `progress(done_fraction, rows)` is called every 500 rows when a start and end are given.
     """
     entries = ledger.iter_entries(db, user_id=user_id, type=type, category=category, start=start, end=end)
+    key_names = accounts.keys.names_of(db, user_id)  # the API key each call was placed with, by name
+
+    def cells(e: dict) -> list:
+        return entry_cells(e, key_names)
     if progress is None:
-        yield from csvout.csv_rows(entries, columns=LEDGER_COLUMNS, cells=entry_cells)
+        yield from csvout.csv_rows(entries, columns=LEDGER_COLUMNS, cells=cells)
         return
     span = (end - start).total_seconds() if start and end else 0
     n = 0
     yield csvout.line(LEDGER_COLUMNS)
     for e in entries:
-        yield csvout.line(entry_cells(e))
+        yield csvout.line(cells(e))
         n += 1
         if n % 500 == 0 and span > 0:
             progress(min(1.0, (clock.as_utc(e["created_at"]) - start).total_seconds() / span), n)
@@ -201,7 +208,7 @@ def export_csv(db, *, user_id: str | None = None, type: str | None = None, categ
 
 
 CALL_COLUMNS = ("started_at", "call_id", "to_number", "status", "outcome", "campaign", "kb_id", "billed_seconds",
-                "rate_rupees", "cost_rupees", "note")
+                "rate_rupees", "cost_rupees", "note", "api_key")
 
 
 def call_note(c: dict) -> str:
@@ -212,13 +219,14 @@ def call_note(c: dict) -> str:
 def calls_csv(db, user_id: str, f, campaign_names: dict[str, str] | None = None):
     """CSV lines of every call of `user_id` matching `f` (services.calls.Filters), newest first."""
     cn = campaign_names or {}
+    kn = accounts.keys.names_of(db, user_id)
 
     def cells(c: dict) -> list:
         return [clock.iso(c["started_at"]) if c.get("started_at") else "", c["call_id"], c["to_number"],
                 names.label(names.CALL_STATUS, c["status"]), names.label(names.OUTCOME, c.get("outcome")),
                 cn.get(c.get("campaign_id") or "", c.get("campaign_id") or ""), c["kb_id"],
                 c.get("billed_seconds") or 0, str(to_rupees(c["rate_paise"])), str(to_rupees(c.get("cost_paise") or 0)),
-                call_note(c)]
+                call_note(c), kn.get(c.get("key_id") or "", c.get("key_id") or "")]
     yield from csvout.csv_rows(calls.iter_history(db, user_id, f), columns=CALL_COLUMNS, cells=cells)
 
 

@@ -18,6 +18,7 @@ def _row(day: str, r: dict) -> dict:
             "credit_count": int(r.get("credit_count", 0)), "debit_count": int(r.get("debit_count", 0)),
             "calls": int(r.get("calls", 0)), "call_seconds": int(r.get("call_seconds", 0)),
             "cat": {k: int(v) for k, v in (r.get("cat") or {}).items()},
+            "keys": {k: int(v) for k, v in (r.get("keys") or {}).items()},
             "balance": int(r["balance"]) if r.get("balance") is not None else None}
 
 
@@ -50,6 +51,16 @@ def balance_series(db, user_id: str, start: date, end: date, *, rows: list[dict]
             bal = r["balance"]
         out.append({"day": r["day"], "balance": bal})
     return out
+
+
+def key_totals(rows: list[dict]) -> dict[str, int]:
+    """Spend per API key over daily rows (key id -> paise), largest first; calls placed without a key
+    are not in it."""
+    out: dict[str, int] = {}
+    for r in rows:
+        for k, v in r["keys"].items():
+            out[k] = out.get(k, 0) + v
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
 def category_totals(rows: list[dict], kind: str = "debit") -> dict[str, int]:

@@ -58,12 +58,21 @@ def signup_problems(username, password, name, email, role: str = "user") -> list
         out.append(exc.message)
         clean = username.strip().lower() if isinstance(username, str) else ""
     out += _name_problems(name)
-    if not isinstance(email, str) or not _EMAIL.match(email.strip()):
-        out.append("Enter a valid email address.")
+    try:
+        check_email(email)
+    except InvalidInput as exc:
+        out.append(exc.message)
     out += passwords.problems(password, clean if len(clean) >= 3 else "")
     if role not in ROLES:
         out.append(f"Role must be one of {', '.join(ROLES)}.")
     return out
+
+
+def check_email(email) -> str:
+    """THE e-mail rule (sign-up, invitations): the address, trimmed and lower-cased, or InvalidInput."""
+    if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+        raise InvalidInput("Enter a valid email address.")
+    return email.strip().lower()
 
 
 def _name_problems(name) -> list[str]:

@@ -306,7 +306,7 @@ def test_csv_download_streams_and_neutralises_formulas(client, admin, edb):
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][:3] == ["created_at", "entry_id", "user_id"]
     assert len(rows) == 5 and all(row[2] == user for row in rows[1:])
-    notes = [row[-1] for row in rows[1:]]
+    notes = [row[rows[0].index("note")] for row in rows[1:]]
     assert notes == ["'=HYPERLINK(\"http://evil\",\"x\")", "'+cmd|' /C calc'!A0", "'-2+3", "'@SUM(A1)"]
     assert rows[1][6] == "12.50"
     r = client.get("/api/transactions/download?transaction_type=debit", headers=bearer(tok))

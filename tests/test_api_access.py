@@ -138,6 +138,24 @@ ENDPOINTS = {
     "reject_refund": ("POST", "/api/admin/refund-requests/{reject}/reject", {"reason": "matrix"}, None, ADMIN_ONLY),
     "amounts_due": ("GET", "/api/admin/amounts-due", None, None, ADMIN_ONLY),
     "reconciliation": ("GET", "/api/admin/reconciliation?day={day}", None, None, ADMIN_ONLY),
+    # Accounts and API keys: each caller acts on the account of their own (the roles on shared accounts are
+    # tests/test_api_roles.py's matrix). A's key, member and invitation are 404 to everyone else.
+    "accounts": ("GET", "/api/accounts", None, None, everyone(OK)),
+    "account": ("GET", "/api/account", None, None, everyone(OK)),
+    "members": ("GET", "/api/account/members", None, None, everyone(OK)),
+    "member_role": ("PUT", "/api/account/members/alice", {"role": "owner"}, None, OWN_RESOURCE),
+    "remove_member": ("DELETE", "/api/account/members/tim", None, None, everyone(GONE)),
+    "invitations": ("GET", "/api/account/invitations", None, None, everyone(OK)),
+    "invite": ("POST", "/api/account/invitations", {"email": "friend@example.com", "role": "viewer"}, None,
+               everyone(201)),
+    "withdraw_invitation": ("DELETE", "/api/account/invitations/{invitation}", None, None, OWN_RESOURCE),
+    "accept_invitation": ("POST", "/api/invitations/accept", {"token": "inv_0000000000000000.not-a-real-token"},
+                          None, everyone(400)),
+    "account_audit": ("GET", "/api/account/audit", None, None, everyone(OK)),
+    "keys_create": ("POST", "/api/keys", {"name": "matrix", "scopes": ["calls"]}, None, everyone(201)),
+    "keys_list": ("GET", "/api/keys", None, None, everyone(OK)),
+    "keys_revoke": ("DELETE", "/api/keys/{key}", None, None, OWN_RESOURCE),
+    "keys_rotate": ("POST", "/api/keys/{key2}/rotate", {"overlap_minutes": 10}, None, OWN_RESOURCE),
 }
 
 
@@ -165,11 +183,15 @@ def ctx(tmp_path_factory):
     documents.catch_up(db, "alice")
     receipt = documents.slug(documents.list_documents(db, "alice")[0]["number"])
     expired = tokens.issue(db, "alice", lifetime=timedelta(seconds=-1))
+    alice = accounts.teams.acting(db, "alice", "alice")
+    key, key2 = (accounts.keys.create(db, alice, n, ["calls"])[0].id for n in ("k1", "k2"))
+    invitation = accounts.invitations.invite(db, alice, "pal@example.com", "viewer")[0]["id"]
     app = create_app(db=db)
     with TestClient(app, raise_server_exceptions=False) as client:
         c = {"db": db, "client": client, "names": names, "link": link, "call": call, "call2": call2,
              "expired": expired, "sandbox": sb, "receipt": receipt}
         c["paths"] = {"link": link, "call": call, "call2": call2, "owner": names["owner"], "receipt": receipt,
+                      "key": key, "key2": key2, "invitation": invitation,
                       "month": clock.today().strftime("%Y-%m"), **_refund_setup(c)}
         yield c
     sb.stop()

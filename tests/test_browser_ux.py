@@ -21,83 +21,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.browser import (CHROME_ARGS, CHROMIUM, PASSWORD, ROOT, WAIT, playwright_or_skip, settle,
-                                   sign_in)
+from tests.support.browser import (LAPTOP, PHONE, ROOT, WAIT, failing, new_page, playwright_or_skip, settle,
+                                   sidebar, sign_in, sign_in_at, sign_out)
 
 pytestmark = pytest.mark.browser
 sync_api = playwright_or_skip()
-LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def chromium(product):
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-def _page(chromium, viewport: dict):
-    ctx = chromium.new_context(viewport=viewport, device_scale_factor=1, accept_downloads=True)
-    page = ctx.new_page()
-    page.set_default_timeout(WAIT)
-    sync_api.expect.set_options(timeout=WAIT)
-    return page
-
-
-def _failing(product, pages, name: str):
-    for i, pg in enumerate(pages):  # what the browser showed when it failed
-        try:
-            pg.screenshot(path=str(product["tmp"] / f"{name}-failure-{i}.png"))
-        except Exception:
-            pass
-    print(f"screenshots and the make run log: {product['tmp']}")
-
-
-def _sign_in(page, base: str, username: str, phone: bool) -> None:
-    """test_browser.sign_in, except that on a phone "Sign out" hides in the closed sidebar: wait for the
-    session cookie and the page instead."""
-    if not phone:
-        return sign_in(page, base, username)
-    page.goto(base)
-    settle(page, "Sign in")
-    page.get_by_label("Username", exact=True).fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Login").click()
-    deadline = time.time() + WAIT / 1000
-    while not any(c["name"] == "wallet_session" for c in page.context.cookies()):
-        assert time.time() < deadline, "the sign-in cookie was never written"
-        page.wait_for_timeout(100)
-
-
-def _sidebar(page, want_open: bool) -> None:
-    """Open or close the sidebar as a person does on a phone (Streamlit may remember it open)."""
-    bar = page.get_by_test_id("stSidebar")
-    bar.wait_for(state="attached")
-    if (bar.get_attribute("data-collapsed") == "false") != want_open:
-        (page.get_by_test_id("stExpandSidebarButton") if want_open else
-         page.get_by_test_id("stSidebarCollapseButton").get_by_role("button")).click()
-    sync_api.expect(bar).to_have_attribute("data-collapsed", "false" if want_open else "true")
-
-
-def _sign_out(page, phone: bool = False) -> None:
-    if phone:
-        _sidebar(page, True)
-    page.get_by_role("button", name="Sign out").click()
-    settle(page, "Create an account")
 
 
 # ---------------------------------------------------------------------------------------- money traps
 
 def test_typed_amount_is_charged_and_a_bad_manual_credit_never_reaches_review(product, chromium):
-    page = _page(chromium, LAPTOP)
+    page = new_page(chromium, LAPTOP)
     try:
         _money_traps(product, page)
     except BaseException:
-        _failing(product, page.context.pages, "money")
+        failing(product, page.context.pages, "money")
         raise
 
 
@@ -124,7 +62,7 @@ def _money_traps(product, page):
     sync_api.expect(rp.locator("body")).to_contain_text("250")  # Razorpay asks for what was typed
     sync_api.expect(rp.locator("body")).not_to_contain_text("500")
     rp.close()
-    _sign_out(page)
+    sign_out(page)
 
     sign_in(page, base, "admin")
     page.goto(f"{base}/admin-credits")
@@ -167,11 +105,11 @@ def _money_traps(product, page):
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
 def test_each_role_walks_its_journey(product, chromium, viewport):
-    page = _page(chromium, viewport)
+    page = new_page(chromium, viewport)
     try:
         _journey(product, page, viewport)
     except BaseException:
-        _failing(product, page.context.pages, f"journey-{viewport['width']}")
+        failing(product, page.context.pages, f"journey-{viewport['width']}")
         raise
 
 
@@ -191,17 +129,17 @@ def _journey(product, page, viewport):
     def go(title: str, wait_for: str) -> None:
         """Choose a page in the sidebar as a person does (opening it first on a phone)."""
         if phone:
-            _sidebar(page, True)
+            sidebar(page, True)
         page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
         settle(page, wait_for)
         if phone:  # the sidebar got out of the way of the page just chosen
             sync_api.expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
 
-    _sign_in(page, base, "demo", phone)
+    sign_in_at(page, base, "demo", phone)
     page.goto(base)
     settle(page, "Your payments")
     if phone:
-        _sidebar(page, False)
+        sidebar(page, False)
     snap("1-customer-wallet")
     go("Calls", "Make a call")
     page.get_by_label("Phone number").fill("9876543210")  # 10 digits: taken as +91
@@ -216,13 +154,13 @@ def _journey(product, page, viewport):
     snap("3-customer-call-history")
     go("Insights", "Call minutes")
     snap("4-customer-insights")
-    _sign_out(page, phone)
+    sign_out(page, phone)
 
-    _sign_in(page, base, "admin", phone)
+    sign_in_at(page, base, "admin", phone)
     page.goto(base)
     settle(page, "Largest balances")
     if phone:
-        _sidebar(page, False)
+        sidebar(page, False)
     sync_api.expect(page.get_by_test_id("stSidebar").get_by_test_id("stMetric")).to_have_count(0)
     snap("5-admin-overview")
     go("Users", "Reset a password")
@@ -231,13 +169,13 @@ def _journey(product, page, viewport):
     snap("7-admin-audit-log")
     go("Call rates", "Change history")
     snap("8-admin-rates")
-    _sign_out(page, phone)
+    sign_out(page, phone)
 
-    _sign_in(page, base, "analyst", phone)
+    sign_in_at(page, base, "analyst", phone)
     page.goto(base)
     settle(page, "Spending trends")
     if phone:
-        _sidebar(page, False)
+        sidebar(page, False)
     snap("9-analyst-analytics")
     assert time.time() - t0 < 240, f"the journey took {time.time() - t0:.0f}s"
 

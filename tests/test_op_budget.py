@@ -127,6 +127,30 @@ def test_call_start_update_end_and_balance_stay_within_their_round_trips(api):
     assert len(balance_ops) <= BALANCE, balance_ops
 
 
+def test_an_api_key_costs_no_more_round_trips_than_a_token(api):
+    """A key is read from the process's cache like a token (re-read every tokens.CACHE_SECONDS) and its
+    last use is written at most once a minute, never per request; its budget rides in the same hold."""
+    c, db, counter = api
+    user, tok = make_user(db)
+    ledger.post(db, user, key="seed", type=ledger.CREDIT, category="promo_credit", amount=100_000)
+    key = c.post("/api/keys", headers=bearer(tok), json={"name": "ops", "scopes": ["calls", "wallet:read"],
+                                                          "daily_cap": 500, "max_concurrent_calls": 5}).json()
+    h = bearer(key["secret"])
+    _warm(c, h)
+    r, start_ops = _ops(counter, lambda: c.post("/api/call", headers=h,
+                                                json={"to_number": "+919876543210", "kb_id": "kb1", "max_minutes": 15}))
+    cid = r.json()["call_id"]
+    _, update_ops = _ops(counter, lambda: c.post(f"/api/call/{cid}/update", headers=h, json={"usage_seconds": 290}))
+    _, end_ops = _ops(counter, lambda: c.post(f"/api/call/{cid}/end", headers=h, json={"duration_seconds": 400}))
+    _, balance_ops = _ops(counter, lambda: c.get("/api/wallet/balance", headers=h))
+    # A key has no user to read: one round trip fewer than a token, except the balance, which reads the
+    # account's role (a person's own account has it from the user read)
+    assert len(start_ops) <= START - 1, start_ops
+    assert len(update_ops) <= UPDATE - 1, update_ops
+    assert len(end_ops) <= END - 1, end_ops
+    assert len(balance_ops) <= BALANCE, balance_ops
+
+
 def test_webhook_stays_within_its_round_trips(counted, monkeypatch):
     from sandbox.razorpay_server import DEFAULT_WEBHOOK_SECRET, run_in_thread
     db, counter = counted

@@ -14,11 +14,13 @@ by e-mail (SMTP) and to the customer's signed webhook, retrying for 24 hours. On
 - `mail`        SMTP;  `webhooks` signed POSTs, the delivery log, the test event
 - `delivery`    the worker's step: `run(db)`
 - `tariffs`     a customer's price change, announced before it takes effect (a notice)
+- `keycaps`     an API key at 80 % and 100 % of its daily or monthly cap (a notice, once per crossing)
 """
 from services.alerts.delivery import deliver_due, run
 from services.alerts.derive import derive
 from services.alerts.derive import move_old_tariff_state as backfill
 from services.alerts.mail import sink_messages
+from services.alerts.notices import mail as mail_invitation
 from services.alerts.outbox import counts, of_user, recent
 from services.alerts.prefs import Prefs, rotate_secret, update
 from services.alerts.prefs import get as get_prefs
@@ -30,3 +32,4 @@ COLLECTIONS = {"alerts": [[("status", 1)]], "alert_cursors": [], "alert_log": []
 
 __all__ = ["Prefs", "announce_tariffs", "backfill", "counts", "deliver_due", "delivery_log", "derive", "get_prefs",
            "of_user", "recent", "rotate_secret", "run", "send_test", "sign", "sink_messages", "update", "verify"]
+__all__ += ["mail_invitation"]

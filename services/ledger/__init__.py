@@ -15,9 +15,11 @@ crash at any point loses nothing and doubles nothing. One module per concern:
 - `rebuild`   `rebuild_rollups`: the idempotent recount of rollups by business day (`make run` calls it)
 - `recovery`  `recover`;  `auditing` the invariants (`audit`);  `ids` names and input checks
 - `dues`      the amount due: `debit_owing` (a refund beyond the balance), credits paying it first, `pay_due`
+- `budgets`   API keys' caps and simultaneous calls, checked in the hold's compare-and-set; `spend_of` a wallet's keys
 """
 from services import clock  # noqa: F401  (callers read ledger.clock for the time entries carry)
 from services.ledger.auditing import audit
+from services.ledger.budgets import Budget, KeySpend, spend_of
 from services.ledger.dues import Due, amounts_due, debit_owing, pay_due
 from services.ledger.holds import extend, hold, release, settle
 from services.ledger.ids import CALL_CATEGORIES, CATEGORIES, CREDIT, DEBIT, entry_id
@@ -37,3 +39,4 @@ __all__ = ["CALL_CATEGORIES", "CATEGORIES", "CREDIT", "DEBIT", "Hold", "Wallet",
            "get_entry", "get_wallet", "hold", "iter_entries", "post", "recover", "release", "settle",
            "wallet_summaries", "rebuild_rollups", "entries_after", "entry_counts"]
 __all__ += ["Due", "amounts_due", "debit_owing", "pay_due"]
+__all__ += ["Budget", "KeySpend", "spend_of"]

@@ -34,6 +34,7 @@ class Change:
     closed_holds: str | None = None  # the resolved-holds memory afterwards
     due_delta: int = 0               # change of the amount due (services.ledger.dues)
     extra: tuple = ()                # entries after `entry` in the same write (a credit paying the due)
+    budgets: dict | None = None      # API keys' spend afterwards (services.ledger.budgets)
 
 
 class Finished:
@@ -91,6 +92,8 @@ def new_state(w: dict, change: Change, drop: frozenset = frozenset()) -> dict:
         sets["holds"] = change.holds
     if change.closed_holds is not None:
         sets["closed_holds"] = change.closed_holds
+    if change.budgets is not None:
+        sets["budgets"] = change.budgets
     return sets
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from services import checks, clock
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached, TooManyCalls
-from services.ledger import cas, ids, queries, rollups, wallets
+from services.ledger import budgets, cas, ids, queries, rollups, wallets
 from services.ledger.record import new_entry, record
 from services.money import format_rupees, require_paise
 
@@ -22,7 +22,8 @@ CLOSED_HOLDS_KEPT = 64
 
 
 def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None = None,
-         daily_cap: int | None = None, ref: str = "", max_open: int | None = None) -> int:
+         daily_cap: int | None = None, ref: str = "", max_open: int | None = None,
+         budget: budgets.Budget | None = None) -> int:
     """Reserve funds (available = balance - held). Returns the amount held. Idempotent per hold_id.
 
     With `min_amount`, holds as much of `amount` as is available, if that is at least `min_amount`
@@ -31,7 +32,9 @@ def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None 
     the cap. With `max_open`, refuses when the wallet already has that many open holds (TooManyCalls:
     every call holds once, so this is a customer's limit on simultaneous calls). Raises
     InsufficientBalance (carrying `available`, `needed`) or SpendCapReached (carrying `cap`, `committed`,
-    `wanted`, `room`); Conflict if the hold id was already resolved.
+    `wanted`, `room`); Conflict if the hold id was already resolved. With `budget`, an API key's caps and
+    simultaneous calls are checked in the same compare-and-set (services.ledger.budgets; with `min_amount`
+    the hold shrinks to what the key's caps leave, down to that minimum).
     """
     ids.check_user_id(user_id)
     ids.check_hold_id(hold_id)
@@ -51,8 +54,10 @@ def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None 
                 raise Conflict(f"Hold {hold_id} was already resolved.")
             _check_open(w, max_open)
             take = _admit(w, amount, min_amount, daily_cap)
+            take = budgets.admit(w, budget, take, min_amount)
             holds = dict(w["holds"])
             holds[hold_id] = {"amount": take, "ref": ref, "created_at": clock.now()}
+            holds[hold_id] = budgets.tag(holds[hold_id], budget)
             if cas.commit(db, w, cas.Change(held_delta=take, holds=holds)):
                 return take
 
@@ -83,7 +88,7 @@ def _check_open(w: dict, max_open: int | None) -> None:
 
 
 def extend(db, user_id: str, hold_id: str, more: int, *, step: int, min_amount: int | None = None,
-           daily_cap: int | None = None) -> int:
+           daily_cap: int | None = None, budget: budgets.Budget | None = None) -> int:
     """Add to an open hold (a call's next slice). Returns the hold's total. Idempotent per (hold, step):
     steps apply in increasing order, each once; a step at or below the last applied returns the total.
 
@@ -91,7 +96,7 @@ def extend(db, user_id: str, hold_id: str, more: int, *, step: int, min_amount: 
     at least `min_amount` (0: whatever is left, possibly nothing); without, exactly `more`. The room is
     checked on the very wallet state the compare-and-set writes over, as `hold` does. Raises
     InsufficientBalance / SpendCapReached when the room is below the minimum, NotFound for a hold that
-    is not open (Conflict if it was resolved).
+    is not open (Conflict if it was resolved). With `budget`, the key's caps bound the room as well.
     """
     ids.check_user_id(user_id)
     ids.check_hold_id(hold_id)
@@ -113,6 +118,7 @@ def extend(db, user_id: str, hold_id: str, more: int, *, step: int, min_amount: 
             if step <= done:
                 return total
             take = _admit_more(w, more, min_amount, daily_cap)
+            take = budgets.admit_more(w, budget, take, min_amount)
             holds = dict(w["holds"])
             holds[hold_id] = dict(h, amount=total + take, step=step)
             if cas.commit(db, w, cas.Change(held_delta=take, holds=holds)):
@@ -168,7 +174,8 @@ def _settle(db, user_id, hold_id, amount, key, category, source, note, meta) -> 
         entry = new_entry(w, key, ids.DEBIT, category, amount, source, note, meta, claimed=False) \
             if amount > 0 else None
         change = cas.Change(balance_delta=-amount, held_delta=-held, entry=entry, holds=without_hold(w, hold_id),
-                            closed_holds=close_hold(w, hold_id, entry["_id"] if entry else ""))
+                            closed_holds=close_hold(w, hold_id, entry["_id"] if entry else ""),
+                            budgets=budgets.after_settle(w, h, amount))
         if cas.commit(db, w, change):
             return entry, entry is not None
 

@@ -31,6 +31,9 @@ def add_to_day(days: dict, entry: dict, balance: int) -> dict:
     if entry["category"] in CALL_CATEGORIES:
         day["calls"] = int(day.get("calls", 0)) + 1
         day["call_seconds"] = int(day.get("call_seconds", 0)) + int((entry.get("meta") or {}).get("seconds", 0))
+    key = (entry.get("meta") or {}).get("key_id")
+    if key and kind != CREDIT:  # spend per API key (services.ledger.budgets), for Insights over any period
+        day["keys"] = {**(day.get("keys") or {}), key: int((day.get("keys") or {}).get(key, 0)) + amt}
     day["balance"] = balance
     return {**days, d: day}
 

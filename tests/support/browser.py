@@ -130,3 +130,73 @@ def sign_in(page, base: str, username: str) -> None:
     while not any(c["name"] == "wallet_session" for c in page.context.cookies()):
         assert time.time() < deadline, "the sign-in cookie was never written"
         page.wait_for_timeout(100)
+
+
+# ---------------------------------------------------------------------------------- the journeys' tools
+# A laptop's and a phone's screen; pages of one shared Chromium at either size, with the phone's ways
+# (the sidebar closed until opened) (tests/test_browser_ux.py, tests/test_browser_team.py).
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def chromium(product):
+    sync_api = playwright_or_skip()
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def new_page(chromium, viewport: dict):
+    sync_api = playwright_or_skip()
+    ctx = chromium.new_context(viewport=viewport, device_scale_factor=1, accept_downloads=True)
+    page = ctx.new_page()
+    page.set_default_timeout(WAIT)
+    sync_api.expect.set_options(timeout=WAIT)
+    return page
+
+
+def failing(product, pages, name: str):
+    for i, pg in enumerate(pages):  # what the browser showed when it failed
+        try:
+            pg.screenshot(path=str(product["tmp"] / f"{name}-failure-{i}.png"))
+        except Exception:
+            pass
+    print(f"screenshots and the make run log: {product['tmp']}")
+
+
+def sign_in_at(page, base: str, username: str, phone: bool) -> None:
+    """sign_in, except that on a phone "Sign out" hides in the closed sidebar: wait for the session
+    cookie and the page instead."""
+    if not phone:
+        return sign_in(page, base, username)
+    page.goto(base)
+    settle(page, "Sign in")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Login").click()
+    deadline = time.time() + WAIT / 1000
+    while not any(c["name"] == "wallet_session" for c in page.context.cookies()):
+        assert time.time() < deadline, "the sign-in cookie was never written"
+        page.wait_for_timeout(100)
+
+
+def sidebar(page, want_open: bool) -> None:
+    """Open or close the sidebar as a person does on a phone (Streamlit may remember it open)."""
+    sync_api = playwright_or_skip()
+    bar = page.get_by_test_id("stSidebar")
+    bar.wait_for(state="attached")
+    if (bar.get_attribute("data-collapsed") == "false") != want_open:
+        (page.get_by_test_id("stExpandSidebarButton") if want_open else
+         page.get_by_test_id("stSidebarCollapseButton").get_by_role("button")).click()
+    sync_api.expect(bar).to_have_attribute("data-collapsed", "false" if want_open else "true")
+
+
+def sign_out(page, phone: bool = False) -> None:
+    if phone:
+        sidebar(page, True)
+    page.get_by_role("button", name="Sign out").click()
+    settle(page, "Create an account")
