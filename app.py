@@ -83,6 +83,7 @@ def navigation_for(role: str | None) -> dict[str, list]:
 
 
 def sign_in_page() -> None:
+    ui.signed_out_layout()
     st.title(":material/account_balance_wallet: Voice AI wallet")
     st.caption("Prepaid balance for your AI voice calls: recharge, see every rupee, never guess.")
     notice = ui.signin_notice()
@@ -102,7 +103,7 @@ def sign_in_form() -> None:
         st.subheader("Sign in")
         username = st.text_input("Username", autocomplete="username")
         password = st.text_input("Password", type="password", autocomplete="current-password")
-        submitted = st.form_submit_button("Login", type="primary")  # the label the browser tests click
+        submitted = st.form_submit_button("Sign in", type="primary")  # the label the browser tests click
     if not submitted:
         return
     try:
