@@ -22,9 +22,12 @@ from services.errors import AuthError, Forbidden, RateLimited, WalletError
 
 st.set_page_config(page_title="Wallet · Voice AI", page_icon=":material/account_balance_wallet:",
                    layout="wide")
-# Rupee amounts with paise need more room than the default metric size leaves in a 4-6 column row.
+# Rupee amounts with paise need more room than the default metric size leaves in a 4-6 column row. A table's
+# toolbar (search, download, full screen) shows in the 44 px above it on hover: room is kept there, so it no
+# longer covers the filter, the dropdown arrow or the date picker's icon drawn right above a table.
 st.html("<style>[data-testid='stMetricValue']{font-size:1.55rem}"
-        "[data-testid='stMainBlockContainer']{padding-top:2.5rem}</style>")
+        "[data-testid='stMainBlockContainer']{padding-top:2.5rem}"
+        "[data-testid='stDataFrame']{margin-top:1.75rem}</style>")
 
 # The page scripts live in app_pages/, not pages/: a pages/ folder switches a fresh server into the legacy
 # multipage mode until the first st.navigation call, and that first visitor would get every page listed

@@ -276,12 +276,19 @@ def _went_to(parts: list[dict]) -> str:
                      f"{ui.rupees(p['amount_paise'])} to payment {p['payment_id']}" for p in parts)
 
 
-if view.refund_rows:
-    ui.money_table([dict(r, when=ui.when(r["at"]), state=names.label(names.REFUND_REQUEST, r["status"]),
-                         to=_went_to(r["to"])) for r in view.refund_rows],
-                   {"when": "Asked", "amount_paise": "Amount", "state": "Status", "refunded_paise": "Reached your bank",
-                    "to": "Back to", "note": "Note"}, pinned=("Asked", "Status"))
-else:
+REFUND_ICON = {"refunded": ":green[:material/check_circle: {}]", "on_its_way": ":blue[:material/schedule: {}]",
+               "failed": ":red[:material/cancel: {}]", "rejected": ":red[:material/cancel: {}]",
+               "partly_refunded": ":orange[:material/pie_chart: {}]"}
+for r in view.refund_rows:  # one request, one status: what a person reads, on a phone too
+    with st.container(border=True):
+        a, s_ = st.columns([2, 5], vertical_alignment="center")
+        a.markdown(f"**{ui.rupees(r['amount_paise'])}**")
+        a.caption(f"Asked {ui.when(r['at'])}")
+        s_.markdown(REFUND_ICON.get(r["status"], ":blue[:material/pending: {}]").format(
+            names.label(names.REFUND_REQUEST, r["status"])))
+        part = f" · {ui.rupees(r['refunded_paise'])} reached your bank" if r["status"] == "partly_refunded" else ""
+        s_.caption(f"Back to: {_went_to(r['to'])}{part}" + (f" · {r['note']}" if r["note"] else ""))
+if not view.refund_rows:
     st.caption("No refunds.")
 
 # --- Receipts, invoices and statements (app_pages/documents_ui.py)

@@ -40,7 +40,7 @@ PAYMENT_STATUS = {
     "not_created": "Not created — nothing charged", "abandoned": "Abandoned — nothing charged"}
 # An auto-recharge top-up (an order debited from the mandate) while it is under way.
 AUTO_PAYMENT_STATUS = {"creating": "Being announced", "created": "Announced — to be debited from your mandate",
-                       "attempted": "Being debited from your mandate"}
+                       "attempted": "Being debited from your mandate", "abandoned": "Not taken — nothing debited"}
 # What admins see in the failed-payments list.
 PAYMENT_EVENT = {"failed": "Failed", "suspicious": "Suspicious", "unmatched": "Unmatched webhook",
                  "rejected": "Rejected webhook"}
