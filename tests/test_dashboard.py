@@ -510,6 +510,9 @@ def test_admin_overview_totals_lists_and_todays_transactions(adb):
     at = signed_in("boss", "admin", "admin/overview")
     assert not at.exception, at.exception
     assert "Admin" in texts(at.title)
+    # A default install: receipts name no business, and the home page says so first.
+    assert "do not name your business in full yet: legal name, address, state, GSTIN, PAN are missing" in \
+        texts(at.warning)
     metrics = {m.label: m.value for m in at.main.metric}
     assert metrics["Total balance held"] == "Rs. 1,012.66"
     assert metrics["Customers"] == "2" and metrics["Transactions today"] == "5"  # staff are not customers
@@ -517,7 +520,7 @@ def test_admin_overview_totals_lists_and_todays_transactions(adb):
     assert metrics["Credits given today"] == "Rs. 1,030.00" and metrics["Recharges to wallets"] == "Rs. 0.00"
     assert metrics["Money out today"] == "Rs. 17.34"
     tables = [d.value for d in at.dataframe]
-    assert list(tables[0]["Customer"]) == ["asha"] and list(tables[0]["Spent"]) == ["Rs. 17.34"]
+    assert list(tables[0]["Customer"]) == ["asha"] and list(tables[0]["Spent on calls"]) == ["Rs. 17.34"]
     assert "boss" not in set(tables[1]["Customer"])  # staff wallets sit at zero: not a largest balance
     assert list(tables[2]["Customer"]) == ["low_one"]  # below Rs. 20; staff wallets are not listed
     assert "Manual credit" in set(tables[3]["Category"])  # a name, not the key manual_credit
