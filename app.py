@@ -205,7 +205,8 @@ cookie_model.stx = SimpleNamespace(CookieManager=CookieWriter)  # only the sign-
 ui.get_db()  # open (and index) the database before anything reads it
 # Created once per run, here (the library keeps state on it). The library
 # only keeps the sign-in cookie; passwords are checked by services.tokens (sign_in_form).
-auth = stauth.Authenticate(ui.credentials(), cookie_name="wallet_session", cookie_key=cookie_key(),
+KEY = cookie_key()
+auth = stauth.Authenticate(ui.credentials(cookie_key=KEY), cookie_name="wallet_session", cookie_key=KEY,
                            cookie_expiry_days=ui.COOKIE_EXPIRY_DAYS, login_sleep_time=0, auto_hash=False)
 # Restore a session from the cookie before navigation is built, so a reload stays on its page.
 try:

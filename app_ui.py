@@ -64,9 +64,26 @@ def _credentials(_db, key: str) -> dict:
     return users.credentials(_db)
 
 
-def credentials() -> dict:
-    """A fresh copy each call (cache_data copies): streamlit-authenticator mutates what it is given."""
-    return _credentials(get_db(), str(id(get_db())))
+def credentials(*, cookie_key: str | None = None) -> dict:
+    """A fresh copy each call (cache_data copies): streamlit-authenticator mutates what it is given. With
+    `cookie_key`, a browser whose session cookie names a user the cached copy does not list yet (created
+    by another process a moment ago: the API, an admin) gets them read again, so its reload stays signed in."""
+    creds = _credentials(get_db(), str(id(get_db())))
+    name = _cookie_user(cookie_key) if cookie_key else None
+    if name and name not in creds["usernames"]:
+        _credentials.clear()
+        creds = _credentials(get_db(), str(id(get_db())))
+    return creds
+
+
+def _cookie_user(key: str) -> str | None:
+    """The username in this browser's valid session cookie (what streamlit-authenticator will restore)."""
+    import jwt
+    token = st.context.cookies.get("wallet_session") if hasattr(st, "context") else None
+    try:
+        return jwt.decode(token, key, algorithms=["HS256"]).get("username") if token else None
+    except (jwt.PyJWTError, AttributeError):
+        return None
 
 
 def invalidate(*what: str) -> None:

@@ -193,6 +193,8 @@ for ln in view.links:
             a.caption(ui.when(made))
         if auto:
             s.caption(":material/autorenew: Auto-recharge top-up, debited from your mandate (see Auto-recharge below)")
+        elif ln.get("purpose") == "mandate":
+            s.caption(":material/autorenew: The auto-recharge mandate's authorisation payment")
         s.markdown(_status(ln))
         if failed:
             s.markdown(f":red[:material/error: The last try did not go through.] Razorpay says: "

@@ -11,6 +11,7 @@ Screenshots (1280×800) go to the test's tmp dir (Chromium's fresh profile too);
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -76,12 +77,19 @@ def wait_banner(proc: subprocess.Popen, log: Path, seconds: float = 120) -> floa
 @pytest.fixture(scope="module")
 def product(tmp_path_factory):
     """`make -s run` on free ports and a fresh data folder; the whole process group dies at teardown."""
-    tmp = tmp_path_factory.mktemp("browser")
+    with run_product(tmp_path_factory.mktemp("browser")) as p:
+        yield p
+
+
+@contextlib.contextmanager
+def run_product(tmp: Path, **extra_env: str):
+    """`make -s run` in `tmp` (its data folder, the log) with `extra_env`; yields the product's addresses
+    (`base`, `api`, `sandbox`, `data`: the database file) until the whole process group is stopped."""
     port, api_port, sandbox_port = free_port(), free_port(), free_port()
     env = dict(os.environ, PORT=str(port), API_PORT=str(api_port), SANDBOX_PORT=str(sandbox_port),
                WALLET_DATA_DIR=str(tmp / "data"), WALLET_DEMO_PASSWORD=PASSWORD,
                WALLET_COOKIE_KEY=secrets.token_urlsafe(36)[:48], WORKER_INTERVAL_SECONDS="2",
-               MONGODB_URI="", PYTHONUNBUFFERED="1")
+               MONGODB_URI="", PYTHONUNBUFFERED="1", **extra_env)
     for k in ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET", "RAZORPAY_SANDBOX_URL", "WALLET_PUBLIC_URL",
               "SANDBOX_WEBHOOK_URL", "SANDBOX_STATE"):
         env.pop(k, None)
@@ -94,7 +102,8 @@ def product(tmp_path_factory):
         wait_http(f"http://127.0.0.1:{api_port}/api/health", proc, log)
         printed_at = wait_banner(proc, log)
         yield {"base": f"http://127.0.0.1:{port}", "api": f"http://127.0.0.1:{api_port}", "tmp": tmp, "log": log,
-               "printed_at": printed_at}
+               "printed_at": printed_at, "sandbox": f"http://127.0.0.1:{sandbox_port}",
+               "data": tmp / "data" / "wallet.sqlite"}
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -134,7 +143,7 @@ def sign_in(page, base: str, username: str) -> None:
     settle(page, "Sign in")
     page.get_by_label("Username", exact=True).fill(username)  # not "Choose a username"
     page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Login").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.get_by_text("Sign out").first.wait_for(timeout=WAIT)
     # The login cookie is written by the cookie component on a later rerun: a full page load (goto,
     # or Razorpay's redirect) before it exists lands on the sign-in form again. Wait for the cookie.
@@ -152,7 +161,7 @@ def test_first_visitor_after_the_url_is_printed_reaches_the_sign_in_form(product
     t0 = time.monotonic()
     page.goto(product["base"])
     page.get_by_label("Username", exact=True).wait_for(timeout=WAIT)
-    page.get_by_role("button", name="Login").wait_for(timeout=WAIT)
+    page.get_by_role("button", name="Sign in", exact=True).wait_for(timeout=WAIT)
     took, since = time.monotonic() - t0, time.monotonic() - product["printed_at"]
     figure = f"first_visit_to_sign_in_s={took:.2f} (url_printed_to_sign_in_s={since:.2f}, load {load_average()})"
     (product["tmp"] / "first_visit.txt").write_text(figure + "\n")
@@ -253,7 +262,7 @@ def _flow(product, browser):
     # --- sign out
     page.get_by_role("button", name="Sign out").click()
     settle(page, "Create an account")
-    sync_api.expect(page.get_by_role("button", name="Login")).to_be_visible()
+    sync_api.expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
 
     # --- admin (same browser: signing out really ended demo's session): demo among the largest balances
     sign_in(page, base, "admin")

@@ -66,7 +66,8 @@ def new_reference(kind: str) -> str:
     return _PREFIX[kind] + secrets.token_hex(12)
 
 
-PURPOSES = ("recharge", "auto_recharge")  # made by the customer, or an auto-recharge top-up (services.autorecharge)
+# Made by the customer; an auto-recharge top-up; a mandate's authorisation payment (services.autorecharge).
+PURPOSES = ("recharge", "auto_recharge", "mandate")
 
 
 def build(kind: str, user: dict, paise: int, mode: str, *, ref: str | None = None,
