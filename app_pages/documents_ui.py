@@ -99,7 +99,8 @@ def _month_label(month: str) -> str:
 def table(docs: list[dict]) -> None:
     """Documents as one table (admin view)."""
     st.dataframe(pd.DataFrame([{
-        "Number": d["number"], "Kind": d["title"], "Date": ui.day(d["date"]), "Taxable": ui.rupees(d["amounts"]["taxable"]),
+        "Number": d["number"], "Kind": d["title"], "Date": ui.day(d["date"]),
+        "Taxable": ui.rupees(d["amounts"]["taxable"]),
         "GST": ui.rupees(d["amounts"]["tax"]), "Total": ui.rupees(d["amounts"]["total"]),
         "Refers to": d.get("refers_to") or "", "Reversed by": d.get("credited_by") or ""} for d in docs]),
         hide_index=True, width="stretch")

@@ -86,7 +86,8 @@ else:
         "When": ui.when(a["created_at"]), "Alert": a["headline"] or names.label(names.ALERT_KIND, a["kind"]),
         "Line": ui.rupees(a["threshold_paise"]) if a["kind"] != "notice" and a["threshold_paise"] else "—",
         "Balance": ui.rupees(a["balance_paise"]), "Details": a["text"] or "",
-        "E-mail": names.label(names.DELIVERY, a["email_state"]), "Webhook": names.label(names.DELIVERY, a["webhook_state"]),
+        "E-mail": names.label(names.DELIVERY, a["email_state"]),
+        "Webhook": names.label(names.DELIVERY, a["webhook_state"]),
         "Recharge link": a["link_url"] or ""}
         for a in sent]), hide_index=True, width="stretch",
         column_config={"Recharge link": st.column_config.LinkColumn()})

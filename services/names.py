@@ -33,7 +33,8 @@ ACCESS = {"active": "Can sign in", "disabled": "Disabled", "held": "Sign-ins hel
 
 # A recharge (payment link or order) as its payer reads it.
 PAYMENT_STATUS = {
-    "paid": "Paid — credited", "created": "Waiting for payment", "attempted": "Payment attempted — waiting for Razorpay",
+    "paid": "Paid — credited", "created": "Waiting for payment",
+    "attempted": "Payment attempted — waiting for Razorpay",
     "creating": "Being created", "error_creating": "Razorpay did not answer — nothing charged",
     "partially_paid": "Partly paid", "review": "Paid at Razorpay — under review, not credited yet",
     "expired": "Expired — nothing charged", "cancelled": "Cancelled — nothing charged",
@@ -48,9 +49,11 @@ PAYMENT_EVENT = {"failed": "Failed", "suspicious": "Suspicious", "unmatched": "U
 REFUND_STATUS = {"pending": "On its way to the bank", "processed": "Refunded to the bank", "failed": "Failed"}
 REFUND_OUTCOME = {"debited": "Taken from the wallet", "returned": "Failed — given back to the wallet",
                   "amount_due": "Part became an amount due", "nothing_to_debit": "Nothing taken from the wallet",
-                  "not_credited": "Payment never credited — nothing taken", "auto_refund": "Automatic refund by Razorpay"}
+                  "not_credited": "Payment never credited — nothing taken",
+                  "auto_refund": "Automatic refund by Razorpay"}
 # A customer's refund request, one plain status (services.payments.views adds what its refunds did).
-REFUND_REQUEST = {"holding": "Being set aside", "approval": "Waiting for approval", "refunding": "Being sent to Razorpay",
+REFUND_REQUEST = {"holding": "Being set aside", "approval": "Waiting for approval",
+                  "refunding": "Being sent to Razorpay",
                   "done": "Sent to Razorpay", "partly_done": "Partly sent to Razorpay", "failed": "Not refunded",
                   "rejected": "Rejected", "on_its_way": "On its way to your bank", "refunded": "Refunded to your bank",
                   "partly_refunded": "Partly refunded to your bank"}
@@ -67,7 +70,8 @@ MANDATE_METHOD = {"upi": "UPI Autopay", "card": "Card", "emandate": "E-mandate (
 ALERT_KIND = {"threshold": "Below your alert line", "zero": "Balance zero", "runway": "Few days left",
               "notice": "Notice", "test": "Test event"}
 DELIVERY = {"pending": "Being delivered", "sent": "Sent", "failed": "Failed", "off": "Not set up"}
-CAMPAIGN_STATUS = {"completed": "Finished", "needs_recharge": "Waiting for a recharge", "spend_cap": "Daily limit reached",
+CAMPAIGN_STATUS = {"completed": "Finished", "needs_recharge": "Waiting for a recharge",
+                   "spend_cap": "Daily limit reached",
                    "interrupted": "Interrupted", "ready": "Not started", "running": "Running",
                    "too_many_calls": "Waiting for a free call slot"}
 

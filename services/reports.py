@@ -135,7 +135,8 @@ def spending_trends(db, start: date, end: date) -> list[dict]:
 
 
 SUMMARY_COLUMNS = ("username", "name", "email", "recharges_paise", "free_credits_paise", "other_credits_paise",
-                   "debits_paise", "spent_paise", "refunded_paise", "credit_count", "debit_count", "calls", "call_seconds", "balance_paise",
+                   "debits_paise", "spent_paise", "refunded_paise", "credit_count", "debit_count", "calls",
+                   "call_seconds", "balance_paise",
                    "held_paise")
 
 

@@ -14,7 +14,6 @@ of one module share one product: each uses its own customer, and the order below
 """
 from __future__ import annotations
 
-import io
 import re
 import time
 
@@ -282,8 +281,8 @@ def test_first_sign_in_picker_and_pay_button_are_one_state(product, chromium, db
             state = page.evaluate(r"""() => {
                 if (document.querySelector('[data-testid="stStatusWidget"]')) return null;
                 const on = document.querySelector('[data-testid="stRadio"] input:checked');
-                const pay = [...document.querySelectorAll('button')].map(b => b.innerText.match(/Pay Rs\. [\d,]+\.\d\d/))
-                    .find(m => m);
+                const pay = [...document.querySelectorAll('button')]
+                    .map(b => b.innerText.match(/Pay Rs\. [\d,]+\.\d\d/)).find(m => m);
                 return on && pay ? [on.closest('label').innerText.trim(), pay[0]] : null; }""")
             if state:
                 assert named[state[0]] == state[1], (attempt, state)
@@ -380,7 +379,8 @@ def test_a_top_up_made_redundant_by_a_recharge_says_so_and_is_skipped(product, c
     expect(main).to_contain_text("No top-up planned: no recent spending.")
     call(page, base, 360)  # Rs. 60: about Rs. 91 left, below the Rs. 100 threshold
     until_on_wallet(page, base, "A top-up of Rs. 500.00 is announced")
-    expect(main).to_contain_text("A top-up of Rs. 500.00 is announced: it will be debited from your mandate on or after")
+    expect(main).to_contain_text("A top-up of Rs. 500.00 is announced: it will be debited from your mandate "
+                                 "on or after")
     expect(metric(page, "Taken this month")).to_contain_text("Rs. 0.00")  # announced is not taken
     expect(main).to_contain_text("Auto-recharge top-up, debited from your mandate")
     expect(main).to_contain_text("Announced — to be debited from your mandate")

@@ -23,7 +23,8 @@ if not rows:
 else:
     ui.table(pd.DataFrame([{
         "When": ui.when(a["created_at"]), "User": a["user_id"], "Alert": names.label(names.ALERT_KIND, a["kind"]),
-        "Line": ui.rupees(a["threshold_paise"]) if a["threshold_paise"] else "—", "Balance": ui.rupees(a["balance_paise"]),
+        "Line": ui.rupees(a["threshold_paise"]) if a["threshold_paise"] else "—",
+        "Balance": ui.rupees(a["balance_paise"]),
         "Status": names.label(names.DELIVERY, a["status"]), "E-mail": names.label(names.DELIVERY, a["email_state"]),
         "E-mail error": a["email_last_error"] or "", "Webhook": names.label(names.DELIVERY, a["webhook_state"]),
         "Webhook tries": a["webhook_attempts"], "Webhook error": a["webhook_last_error"] or "",

@@ -25,7 +25,8 @@ else:
         "State": names.label(names.MANDATE_STATE, x["state"]), "Method": names.label(names.MANDATE_METHOD, x["method"]),
         "Threshold": ui.rupees(x["threshold_paise"]),
         "Top-up": ui.rupees(x["amount_paise"]), "Monthly cap": ui.rupees(x["monthly_cap_paise"]),
-        "Daily cap": ui.rupees(x["daily_cap_paise"]) if x["daily_cap_paise"] else "Not set", "Token": x["token_id"] or "—",
+        "Daily cap": ui.rupees(x["daily_cap_paise"]) if x["daily_cap_paise"] else "Not set",
+        "Token": x["token_id"] or "—",
         "Token status": names.label({}, x["token_status"]) or "—", "Why": x["reason"] or ""} for x in mandates]),
         hide_index=True, width="stretch")
 

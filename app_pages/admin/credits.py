@@ -106,12 +106,12 @@ for r in waiting:
         a.caption(" · ".join(f"{ui.rupees(p['amount_paise'])} of payment {p['payment_id']}" for p in r["parts"]))
         decision = None
         if b.button("Approve", key=f"ok_{r['request_id']}", type="primary"):
-            decision = lambda: payments.approve_refund_request(db, r["request_id"], by=me)  # noqa: E731
+            decision = payments.approve_refund_request
         if c.button("Reject", key=f"no_{r['request_id']}"):
-            decision = lambda: payments.reject_refund_request(db, r["request_id"], by=me)  # noqa: E731
+            decision = payments.reject_refund_request
         if decision:
             try:
-                done = decision()
+                done = decision(db, r["request_id"], by=me)
             except Exception as exc:
                 ui.show_error(exc)
             else:

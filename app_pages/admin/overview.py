@@ -47,7 +47,8 @@ if not failed:
 else:
     ui.table(pd.DataFrame([{
         "When": ui.when(f["at"]), "Customer": f.get("user_id") or "—", "Amount": ui.rupees(f.get("amount_paise")),
-        "Reason": f.get("reason") or ""} for f in failed[:FAILED_SHOWN]]), pinned=("When", "Customer"), wrap=("Reason",))
+        "Reason": f.get("reason") or ""} for f in failed[:FAILED_SHOWN]]),
+        pinned=("When", "Customer"), wrap=("Reason",))
     st.page_link("app_pages/admin/payments.py", label="Every failed and suspicious payment: Payments",
                  icon=":material/credit_card_off:")
 

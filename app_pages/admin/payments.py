@@ -66,7 +66,9 @@ else:
         "Unmatched payments": r.get("unmatched_payments_count"),
         "Unmatched credits": r.get("unmatched_credits_count")} for r in view.reports]),
         hide_index=True, width="stretch")
-    rows = [{"day": ui.day(r["day"]) if r.get("day") else "—", "what": {"payment": "Payment", "credit": "Wallet credit"}[what], "user_id": u.get("user_id") or "", "payment_id": u.get("payment_id"),
+    what_ = {"payment": "Payment", "credit": "Wallet credit"}
+    rows = [{"day": ui.day(r["day"]) if r.get("day") else "—", "what": what_[what], "user_id": u.get("user_id") or "",
+             "payment_id": u.get("payment_id"),
              "amount_paise": u.get("amount_paise"), "reason": u.get("reason") or ""}
             for r in view.reports for what in ("payment", "credit") for u in r.get(f"unmatched_{what}s") or []]
     if rows:

@@ -19,4 +19,5 @@ from services.autorecharge.worker import run
 
 COLLECTIONS: dict[str, list] = {"autorecharge_mandates": [], "autorecharge_charges": [], "autorecharge_history": []}
 
-__all__ = ["all_charges", "all_mandates", "cancel", "configure", "next_charge", "pause", "resume", "run", "skip", "status"]
+__all__ = ["all_charges", "all_mandates", "cancel", "configure", "next_charge", "pause", "resume", "run", "skip",
+           "status"]
