@@ -34,7 +34,8 @@ def admin_summary(db, *, top: int = 10, period_days: int = 30) -> dict:
     low_at = settings.get(db)["low_balance_paise"]
     roles = users.roles(db)
     total = held = credits = paid = debits = count = 0
-    balances, low = [], []
+    balances: list[dict] = []
+    low: list[dict] = []
     for w in ledger.wallet_summaries(db):
         total += w.balance
         held += w.held
@@ -113,7 +114,7 @@ def spending_trends(db, start: date, end: date) -> list[dict]:
     """Per day across all users: credits, debits (all money out), spent (usage: services.spending's rule),
     other_out (refunds to banks, amounts due paid), per-category amounts, calls, call seconds, active users."""
     spending.check_range(start, end)
-    days = {}
+    days: dict[str, dict] = {}
     d = start
     while d <= end:
         days[d.isoformat()] = {"day": d.isoformat(), "credits": 0, "debits": 0, "spent": 0, "other_out": 0,

@@ -112,6 +112,7 @@ def admin_credit(db, *, admin: str, user_id: str, amount, category: str, reason:
     review = review_credit(db, user_id=user_id, amount=amount, category=category, reason=reason)
     if not review.ok:
         raise next(iter(review.problems.values()))
+    assert review.amount is not None  # ok: every value is known
     entry = ledger.post(db, review.user_id, key=f"admin:{key}", type=ledger.CREDIT, category=category,
                         amount=review.amount, source=f"admin:{admin}", note=review.reason,
                         meta={"admin": admin, "reason": review.reason})

@@ -21,10 +21,11 @@ import httpx
 import pytest
 
 from services import accounts, clock, db as dbmod, documents, ledger, payments
-from tests.test_browser import CHROME_ARGS, CHROMIUM, PASSWORD, WAIT, run_product, settle, sync_api
-from tests.test_browser_ux import LAPTOP, PHONE, no_raw_words
+from tests.support.browser import (LAPTOP, PASSWORD, PHONE, WAIT, no_raw_words, playwright_or_skip, run_product,
+                                   settle)
 
 pytestmark = pytest.mark.browser
+sync_api = playwright_or_skip()
 PdfReader = pytest.importorskip("pypdf").PdfReader
 expect = sync_api.expect
 REASON = "Payment failed because the customer declined it (sandbox)."
@@ -56,16 +57,6 @@ def db(product):
     d = dbmod.open_db(uri="", name="wallet", path=str(product["data"]))
     yield d
     dbmod.client_of(d).close()
-
-
-@pytest.fixture(scope="module")
-def chromium(product):
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture

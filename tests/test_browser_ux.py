@@ -24,50 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from services import names
-from tests.test_browser import (CHROME_ARGS, CHROMIUM, PASSWORD, ROOT, WAIT, product, settle,  # noqa: F401
-                                sign_in, sync_api)
+from tests.support.browser import (LAPTOP, PASSWORD, PHONE, ROOT, WAIT, no_raw_words, playwright_or_skip, settle,
+                                   sign_in)
 
 pytestmark = pytest.mark.browser
-LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-
-# Words as the code stores them (services/names.py's keys), never what a person should read as a status.
-_KEYS = set().union(*(m.keys() for m in (
-    names.PAYMENT_STATUS, names.PAYMENT_EVENT, names.REFUND_STATUS, names.REFUND_OUTCOME, names.REFUND_REQUEST,
-    names.RECONCILIATION, names.MANDATE_STATE, names.CHARGE_STATE, names.MANDATE_METHOD, names.ALERT_KIND,
-    names.DELIVERY, names.CAMPAIGN_STATUS, names.CALL_STATUS, names.OUTCOME, names.CATEGORY)))
-RAW_CELLS = _KEYS | {"None", "none", "nan", "NaN", "NaT", "null", "True", "False"}
-RAW_ANYWHERE = re.compile(r"\b(?:" + "|".join(sorted((re.escape(k) for k in _KEYS if "_" in k or "-" in k), key=len,
-                                                  reverse=True)) + r"|as_presented)\b|\bNone\b(?! [a-z])|"
-                          r"e-mandate mandate|\b1 minutes\b|No-answer")
-
-
-def no_raw_words(page) -> None:
-    """What the page shows holds no raw status word and no "None": no text block or table cell that is a
-    stored key (`done`, `pending`, `threshold`...), and no snake_case key or "None" inside a sentence.
-    Table cells are read from the grid's accessible cells (the grid draws on a canvas)."""
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT)
-    shown = page.evaluate("""() => {
-        const main = document.querySelector('[data-testid="stMain"]');
-        const pick = (sel, how) => [...main.querySelectorAll(sel)].map(how).map(t => t.trim()).filter(Boolean);
-        return {cells: pick('[role="gridcell"], [role="columnheader"]', e => e.textContent),
-                blocks: pick('[data-testid="stMarkdownContainer"], [data-testid="stMetricValue"], '
-                             + '[data-testid="stMetricLabel"], [data-testid="stCaptionContainer"], label, button, '
-                             + '[data-testid="stAlert"], h1, h2, h3', e => e.innerText)}; }""")
-    bad = [c for c in shown["cells"] if c in RAW_CELLS or RAW_ANYWHERE.search(c)]
-    bad += [b for b in shown["blocks"] if b in RAW_CELLS or RAW_ANYWHERE.search(b)]
-    assert not bad, f"raw words on {page.url}: {bad}"
-
-
-@pytest.fixture
-def chromium(product):  # noqa: F811
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+sync_api = playwright_or_skip()
 
 
 def toolbars_clear(page) -> None:
@@ -109,7 +70,7 @@ def _page(chromium, viewport: dict):
     return page
 
 
-def _failing(product, pages, name: str):  # noqa: F811
+def _failing(product, pages, name: str):
     for i, pg in enumerate(pages):  # what the browser showed when it failed
         try:
             pg.screenshot(path=str(product["tmp"] / f"{name}-failure-{i}.png"))
@@ -153,7 +114,7 @@ def _sign_out(page, phone: bool = False) -> None:
 
 # ---------------------------------------------------------------------------------------- money traps
 
-def test_typed_amount_is_charged_and_a_bad_manual_credit_never_reaches_review(product, chromium):  # noqa: F811
+def test_typed_amount_is_charged_and_a_bad_manual_credit_never_reaches_review(product, chromium):
     page = _page(chromium, LAPTOP)
     try:
         _money_traps(product, page)
@@ -162,7 +123,7 @@ def test_typed_amount_is_charged_and_a_bad_manual_credit_never_reaches_review(pr
         raise
 
 
-def _money_traps(product, page):  # noqa: F811
+def _money_traps(product, page):
     base = product["base"]
     sign_in(page, base, "demo")
     page.goto(f"{base}/wallet")
@@ -227,7 +188,7 @@ def _money_traps(product, page):  # noqa: F811
 # -------------------------------------------------------------------------------------------- journeys
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
-def test_each_role_walks_its_journey(product, chromium, viewport):  # noqa: F811
+def test_each_role_walks_its_journey(product, chromium, viewport):
     page = _page(chromium, viewport)
     try:
         _journey(product, page, viewport)
@@ -236,7 +197,7 @@ def test_each_role_walks_its_journey(product, chromium, viewport):  # noqa: F811
         raise
 
 
-def _journey(product, page, viewport):  # noqa: F811
+def _journey(product, page, viewport):
     base, phone = product["base"], viewport["width"] < 768
     tag = "phone" if phone else "laptop"
     shots = product["tmp"] / f"ux-{tag}"

@@ -67,7 +67,7 @@ def cancel(db, user_id: str) -> dict:
     if m is None or m["state"] not in mandates.LIVE:
         return status(db, user_id)
     mandates.cancel(db, m, by="you", reason="Cancelled by you.")
-    m = mandates.get(db, user_id)
+    m = mandates.fresh(db, user_id)
     if m.get("razorpay_open") and gateway.settings().mode != "off":
         try:
             setup.close_at_razorpay(db, gateway.settings(), m)
@@ -90,7 +90,7 @@ def skip(db, user_id: str) -> dict:
         raise Conflict("This top-up is already being debited from your mandate: it can no longer be skipped.")
     c = charges.skip(db, c)
     if c["state"] == charges.SKIPPED:  # done with it, as the worker would be (services.autorecharge.worker)
-        mandates.set_in_flight(db, mandates.get(db, user_id), None, was=c["_id"])
+        mandates.set_in_flight(db, mandates.fresh(db, user_id), None, was=c["_id"])
     elif c["state"] == charges.DEBITING:
         raise Conflict("This top-up is already being debited from your mandate: it can no longer be skipped.")
     elif c["state"] not in charges.FINAL:

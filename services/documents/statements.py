@@ -79,9 +79,13 @@ def _opening(db, user_id: str, start, entries: list[dict]) -> int:
 
 
 def _sections(db, user_id: str, entries: list[dict]) -> dict:
-    numbers = {d["entry_id"]: d["number"] for d in db.documents.find({"user_id": user_id, "kind": {"$ne": "credit_note"}},
-                                                                      {"entry_id": 1, "number": 1})}
-    recharges, other, usage, lines = [], [], {}, []
+    numbers = {d["entry_id"]: d["number"]
+               for d in db.documents.find({"user_id": user_id, "kind": {"$ne": "credit_note"}},
+                                          {"entry_id": 1, "number": 1})}
+    recharges: list[dict] = []
+    other: list[dict] = []
+    lines: list[dict] = []
+    usage: dict[str, dict] = {}
     credits = debits = 0
     for e in entries:
         amt = int(e["amount"])
