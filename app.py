@@ -22,9 +22,12 @@ from services.errors import AuthError, Forbidden, RateLimited, WalletError
 
 st.set_page_config(page_title="Wallet · Voice AI", page_icon=":material/account_balance_wallet:",
                    layout="wide")
-# Rupee amounts with paise need more room than the default metric size leaves in a 4-6 column row.
+# Rupee amounts with paise need more room than the default metric size leaves in a 4-6 column row. A table's
+# toolbar (search, download, full screen) shows in the 44 px above it on hover: room is kept there, so it no
+# longer covers the filter, the dropdown arrow or the date picker's icon drawn right above a table.
 st.html("<style>[data-testid='stMetricValue']{font-size:1.55rem}"
-        "[data-testid='stMainBlockContainer']{padding-top:2.5rem}</style>")
+        "[data-testid='stMainBlockContainer']{padding-top:2.5rem}"
+        "[data-testid='stDataFrame']{margin-top:1.75rem}</style>")
 
 # The page scripts live in app_pages/, not pages/: a pages/ folder switches a fresh server into the legacy
 # multipage mode until the first st.navigation call, and that first visitor would get every page listed
@@ -94,6 +97,7 @@ def _member_may(page: str, role: str, acting) -> bool:
 
 
 def sign_in_page() -> None:
+    ui.signed_out_layout()
     st.title(":material/account_balance_wallet: Voice AI wallet")
     st.caption("Prepaid balance for your AI voice calls: recharge, see every rupee, never guess.")
     notice = ui.signin_notice()
@@ -113,7 +117,7 @@ def sign_in_form() -> None:
         st.subheader("Sign in")
         username = st.text_input("Username", autocomplete="username")
         password = st.text_input("Password", type="password", autocomplete="current-password")
-        submitted = st.form_submit_button("Login", type="primary")  # the label the browser tests click
+        submitted = st.form_submit_button("Sign in", type="primary")  # the label the browser tests click
     if not submitted:
         return
     try:
@@ -229,7 +233,8 @@ cookie_model.stx = SimpleNamespace(CookieManager=CookieWriter)  # only the sign-
 ui.get_db()  # open (and index) the database before anything reads it
 # Created once per run, here (the library keeps state on it). The library
 # only keeps the sign-in cookie; passwords are checked by services.tokens (sign_in_form).
-auth = stauth.Authenticate(ui.credentials(), cookie_name="wallet_session", cookie_key=cookie_key(),
+KEY = cookie_key()
+auth = stauth.Authenticate(ui.credentials(cookie_key=KEY), cookie_name="wallet_session", cookie_key=KEY,
                            cookie_expiry_days=ui.COOKIE_EXPIRY_DAYS, login_sleep_time=0, auto_hash=False)
 # Restore a session from the cookie before navigation is built, so a reload stays on its page.
 try:

@@ -66,9 +66,26 @@ def _credentials(_db, key: str) -> dict:
     return users.credentials(_db)
 
 
-def credentials() -> dict:
-    """A fresh copy each call (cache_data copies): streamlit-authenticator mutates what it is given."""
-    return _credentials(get_db(), str(id(get_db())))
+def credentials(*, cookie_key: str | None = None) -> dict:
+    """A fresh copy each call (cache_data copies): streamlit-authenticator mutates what it is given. With
+    `cookie_key`, a browser whose session cookie names a user the cached copy does not list yet (created
+    by another process a moment ago: the API, an admin) gets them read again, so its reload stays signed in."""
+    creds = _credentials(get_db(), str(id(get_db())))
+    name = _cookie_user(cookie_key) if cookie_key else None
+    if name and name not in creds["usernames"]:
+        _credentials.clear()
+        creds = _credentials(get_db(), str(id(get_db())))
+    return creds
+
+
+def _cookie_user(key: str) -> str | None:
+    """The username in this browser's valid session cookie (what streamlit-authenticator will restore)."""
+    import jwt
+    token = st.context.cookies.get("wallet_session") if hasattr(st, "context") else None
+    try:
+        return jwt.decode(token, key, algorithms=["HS256"]).get("username") if token else None
+    except (jwt.PyJWTError, AttributeError):
+        return None
 
 
 def invalidate(*what: str) -> None:
@@ -202,6 +219,25 @@ def rupees(paise: int | None) -> str:
     return "—" if paise is None else format_rupees(paise)
 
 
+def split_words(charged: int, wallet_paise: int) -> str:
+    """Where a payment goes: `all of it for your wallet`, or `Rs. 500.00 for your wallet + Rs. 90.00 GST`."""
+    if charged == wallet_paise:
+        return "all of it for your wallet"
+    return f"{rupees(wallet_paise)} for your wallet + {rupees(charged - wallet_paise)} GST"
+
+
+def pay_words(charged: int, wallet_paise: int) -> str:
+    """What a payer pays and what reaches the wallet, in one phrase, for every payment message:
+    `Rs. 590.00 (Rs. 500.00 for your wallet + Rs. 90.00 GST)`."""
+    return f"{rupees(charged)} ({split_words(charged, wallet_paise)})"
+
+
+def received(charged: int, credited: int) -> str:
+    """The message of a payment credited: what was paid, and what reached the wallet."""
+    paid = f"you paid {rupees(charged)}; " if charged != credited else ""
+    return f"Payment received: {paid}{rupees(credited)} added to your wallet."
+
+
 def rupee_number(paise: int):
     """Rupees for a chart axis or a NumberColumn: display only, never computed with again."""
     return to_rupees(paise)
@@ -237,6 +273,20 @@ def recharge_link(paise: int) -> None:
 def plural(n: int, word: str, many: str | None = None) -> str:
     """`1 day`, `2 days`, `1,234 calls`."""
     return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+BILLED_TIME = "Billed call time"
+
+
+def duration(seconds: int) -> str:
+    """Billed call time as people read it: `4 min 55 s`, `1,234 min 05 s` (never minutes rounded away)."""
+    m, s = divmod(max(0, int(seconds)), 60)
+    return f"{m:,} min {s:02d} s" if m else f"{s} s"
+
+
+def lower_first(text: str) -> str:
+    """A label inside a sentence: `Sent to Razorpay` -> `sent to Razorpay`."""
+    return text[:1].lower() + text[1:]
 
 
 def days_text(n: int) -> str:
@@ -281,6 +331,16 @@ def csv_name(*parts, first: date | None = None, last: date | None = None) -> str
     return "-".join(w for w in words if w) + ".csv"
 
 
+DATE_INPUT = "DD/MM/YYYY"  # every date picker, for every audience
+
+
+def day(d) -> str:
+    """A business day as people here read it, on every page: `07 Dec 2026` (a date or an ISO day)."""
+    if isinstance(d, str):
+        d = date.fromisoformat(d[:10])
+    return f"{d:%d %b %Y}"
+
+
 def when(t, pattern: str = "%d %b %Y, %H:%M") -> str:
     """A stored time as people here read it: in the business time zone (services.clock)."""
     return clock.fmt(t, pattern)
@@ -301,28 +361,51 @@ def sandbox_badge() -> None:
         st.markdown(SANDBOX_BADGE)
 
 
-# A page picked in the sidebar closes it on a narrow screen (Streamlit does so only for a phone's user
-# agent, not for a narrow window); the listener is installed once per browser tab.
+# On a narrow screen the sidebar closes after a page is picked in it (Streamlit does so only for a phone's
+# user agent, not for a narrow window), and after "Sign out" (else the sign-in form opens under an empty
+# sidebar, and Streamlit remembers it open for the next visit). Installed once per browser tab.
 _PHONE_JS = """<script>
 (() => {
   const w = window;
   if (w.__walletNavCloser) return;
   w.__walletNavCloser = true;
+  const close = () => setTimeout(() => {
+    const open = w.document.querySelector('[data-testid="stSidebar"][data-collapsed="false"]');
+    const btn = w.document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+    if (open && btn) btn.click();
+  }, 50);
   w.document.addEventListener("click", (ev) => {
-    if (w.innerWidth >= 768 || !ev.target.closest('[data-testid="stSidebarNav"] a')) return;
-    setTimeout(() => {
-      const open = w.document.querySelector('[data-testid="stSidebar"][data-collapsed="false"]');
-      const btn = w.document.querySelector('[data-testid="stSidebarCollapseButton"] button');
-      if (open && btn) btn.click();
-    }, 50);
+    if (w.innerWidth >= 768) return;
+    const t = ev.target;
+    if (t.closest('[data-testid="stSidebarNav"] a')) close();
+    const b = t.closest('[data-testid="stSidebar"] button');
+    if (b && b.innerText.trim() === "Sign out") close();
   }, true);
 })();
 </script>"""
 
 
 def phone_layout() -> None:
-    """What a phone needs: the sidebar closes after choosing a page."""
+    """What a phone needs: the sidebar closes after choosing a page, and on signing out."""
     st.html(_PHONE_JS, unsafe_allow_javascript=True)
+
+
+# Signed out there is nothing in the sidebar: none is drawn (a phone's remembered open sidebar is closed,
+# so the next visit starts closed too).
+_SIGNED_OUT = """<style>[data-testid="stSidebar"],[data-testid="stExpandSidebarButton"]{display:none}</style>
+<script>
+(() => {
+  const w = window;
+  if (w.innerWidth >= 768) return;
+  const open = w.document.querySelector('[data-testid="stSidebar"][data-collapsed="false"]');
+  const btn = w.document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+  if (open && btn) btn.click();
+})();
+</script>"""
+
+
+def signed_out_layout() -> None:
+    st.html(_SIGNED_OUT, unsafe_allow_javascript=True)
 
 
 def flash(message: str) -> None:

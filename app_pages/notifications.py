@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 import app_ui as ui
-from services import alerts
+from services import alerts, names
 from services.errors import WalletError
 from services.money import to_rupees
 
@@ -74,8 +74,8 @@ if p.webhook_url and can_change:
         st.caption("No deliveries yet.")
     else:
         st.dataframe(pd.DataFrame([{
-            "When": ui.when(r["at"], "%d %b %H:%M:%S"), "Event": r["type"], "Try": r["attempt"],
-            "Result": "delivered" if r["ok"] else "failed", "Answer": r["status_code"] or "",
+            "When": ui.when(r["at"], "%d %b %Y, %H:%M:%S"), "Event": r["type"], "Try": r["attempt"],
+            "Result": "Delivered" if r["ok"] else "Failed", "Answer": r["status_code"] or "—",
             "Error": r["error"] or "", "ms": r["ms"]} for r in log]), hide_index=True, width="stretch")
 
 st.subheader("Alerts sent")
@@ -84,10 +84,11 @@ if not sent:
     st.caption("None yet.")
 else:
     st.dataframe(pd.DataFrame([{
-        "When": ui.when(a["created_at"]), "Alert": a["headline"] or a["kind"],
-        "Line": ui.rupees(a["threshold_paise"]) if a["kind"] != "notice" else "",
-        "Balance": ui.rupees(a["balance_paise"]),
-        "Details": a["text"] or "",
-        "E-mail": a["email_state"], "Webhook": a["webhook_state"], "Recharge link": a["link_url"] or ""}
+        "When": ui.when(a["created_at"]), "Alert": a["headline"] or names.label(names.ALERT_KIND, a["kind"]),
+        "Line": ui.rupees(a["threshold_paise"]) if a["kind"] != "notice" and a["threshold_paise"] else "—",
+        "Balance": ui.rupees(a["balance_paise"]), "Details": a["text"] or "",
+        "E-mail": names.label(names.DELIVERY, a["email_state"]),
+        "Webhook": names.label(names.DELIVERY, a["webhook_state"]),
+        "Recharge link": a["link_url"] or ""}
         for a in sent]), hide_index=True, width="stretch",
         column_config={"Recharge link": st.column_config.LinkColumn()})

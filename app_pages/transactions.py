@@ -25,7 +25,7 @@ kind = f1.selectbox("Type", ["All", "Credits (money in)", "Debits (money out)"],
 cat = f2.selectbox("Category", ["All"] + list(ledger.CATEGORIES), key="tx_cat",
                    format_func=lambda c: CATEGORY_LABELS.get(c, c))
 picked = f3.date_input("Dates", value=(today - timedelta(days=29), today), max_value=today,
-                       key="tx_dates", format="DD/MM/YYYY")
+                       key="tx_dates", format=ui.DATE_INPUT)
 if not isinstance(picked, (tuple, list)) or len(picked) != 2:
     st.info("Pick an end date to see the transactions.")
     st.stop()

@@ -186,7 +186,7 @@ def shots(p, base: str, out: Path, chromium: str) -> None:
         if username:
             page.get_by_label("Username", exact=True).fill(username)
             page.get_by_label("Password", exact=True).fill(PW)
-            page.get_by_role("button", name="Login").click()
+            page.get_by_role("button", name="Sign in", exact=True).click()
             page.get_by_text("Sign out").first.wait_for(timeout=60000)
         return ctx, page
 
@@ -207,7 +207,7 @@ def shots(p, base: str, out: Path, chromium: str) -> None:
     snap(page, "02-wallet", "wallet", "Your payments")
     snap(page, "03-transactions", "transactions", "Download CSV")
     snap(page, "04-calls", "calls", "Your rate")
-    snap(page, "05-insights", "insights", "Calls and minutes per day")
+    snap(page, "05-insights", "insights", "Calls and billed minutes per day")
     ctx.close()
 
     ctx, page = session("vikram")

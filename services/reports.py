@@ -97,11 +97,12 @@ def _found(u: dict, search: str) -> bool:
 
 
 def top_spenders(db, start: date, end: date, *, top: int = 10) -> list[dict]:
+    """Customers by what they spent (usage only: services.spending's rule; refunds are not spending)."""
     spending.check_range(start, end)
     spent: dict[str, dict] = {}
-    for uid, _day, vals in _days_across(db, start, end, {"debits": 1, "calls": 1, "call_seconds": 1}):
+    for uid, _day, vals in _days_across(db, start, end, {"cat": 1, "calls": 1, "call_seconds": 1}):
         s = spent.setdefault(uid, {"username": uid, "spent_paise": 0, "calls": 0, "call_seconds": 0})
-        s["spent_paise"] += int(vals.get("debits", 0))
+        s["spent_paise"] += spending.spent_of(vals.get("cat"))
         s["calls"] += int(vals.get("calls", 0))
         s["call_seconds"] += int(vals.get("call_seconds", 0))
     rows = [r for r in spent.values() if r["spent_paise"] > 0]
@@ -110,18 +111,22 @@ def top_spenders(db, start: date, end: date, *, top: int = 10) -> list[dict]:
 
 
 def spending_trends(db, start: date, end: date) -> list[dict]:
-    """Per day across all users: credits, debits, per-category amounts, calls, call seconds, active users."""
+    """Per day across all users: credits, debits (all money out), spent (usage: services.spending's rule),
+    other_out (refunds to banks, amounts due paid), per-category amounts, calls, call seconds, active users."""
     spending.check_range(start, end)
     days: dict[str, dict] = {}
     d = start
     while d <= end:
-        days[d.isoformat()] = {"day": d.isoformat(), "credits": 0, "debits": 0, "calls": 0, "call_seconds": 0,
-                               "active_users": 0, "cat": {}}
+        days[d.isoformat()] = {"day": d.isoformat(), "credits": 0, "debits": 0, "spent": 0, "other_out": 0,
+                               "calls": 0, "call_seconds": 0, "active_users": 0, "cat": {}}
         d += timedelta(days=1)
     for _uid, day, vals in _days_across(db, start, end):
         r = days[day]
         r["credits"] += int(vals.get("credits", 0))
         r["debits"] += int(vals.get("debits", 0))
+        spent = spending.spent_of(vals.get("cat"))
+        r["spent"] += spent
+        r["other_out"] += int(vals.get("debits", 0)) - spent
         r["calls"] += int(vals.get("calls", 0))
         r["call_seconds"] += int(vals.get("call_seconds", 0))
         r["active_users"] += 1
@@ -131,19 +136,21 @@ def spending_trends(db, start: date, end: date) -> list[dict]:
 
 
 SUMMARY_COLUMNS = ("username", "name", "email", "recharges_paise", "free_credits_paise", "other_credits_paise",
-                   "debits_paise", "credit_count", "debit_count", "calls", "call_seconds", "balance_paise",
+                   "debits_paise", "spent_paise", "refunded_paise", "credit_count", "debit_count", "calls",
+                   "call_seconds", "balance_paise",
                    "held_paise")
 
 
 def user_summary(db, start: date, end: date) -> list[dict]:
     """Per customer over [start, end] (staff accounts are not customers): money in, split into paid
     recharges, free credits (manual, promotional) and other credits (refunds back, adjustments); money
-    out; calls, call seconds; the current balance. Keys: SUMMARY_COLUMNS (plus `credits_paise`)."""
+    out, split into spent (usage: services.spending's rule) and refunded (to the bank, amounts due paid);
+    calls, call seconds; the current balance. Keys: SUMMARY_COLUMNS (plus `credits_paise`)."""
     spending.check_range(start, end)
     people = {u["username"]: u for u in users.list_all(db) if u["role"] not in users.STAFF_ROLES}
     ws = {w.user_id: w for w in ledger.wallet_summaries(db)}
     zero = {"credits": 0, "debits": 0, "credit_count": 0, "debit_count": 0, "calls": 0, "call_seconds": 0,
-            "paid": 0, "free": 0}
+            "paid": 0, "free": 0, "spent": 0}
     acc = {u: dict(zero) for u in people}
     for uid, _day, vals in _days_across(db, start, end):
         if uid not in acc:
@@ -154,12 +161,14 @@ def user_summary(db, start: date, end: date) -> list[dict]:
         cat = vals.get("cat") or {}
         a["paid"] += int(cat.get("recharge", 0))
         a["free"] += sum(int(cat.get(c, 0)) for c in names.FREE_CREDIT_CATEGORIES)
+        a["spent"] += spending.spent_of(cat)
     out = []
     for uid in sorted(acc):
         a, w, u = acc[uid], ws.get(uid), people[uid]
         out.append({"username": uid, "name": u["name"], "email": u["email"], "credits_paise": a["credits"],
                     "recharges_paise": a["paid"], "free_credits_paise": a["free"],
                     "other_credits_paise": a["credits"] - a["paid"] - a["free"], "debits_paise": a["debits"],
+                    "spent_paise": a["spent"], "refunded_paise": a["debits"] - a["spent"],
                     "credit_count": a["credit_count"], "debit_count": a["debit_count"], "calls": a["calls"],
                     "call_seconds": a["call_seconds"], "balance_paise": w.balance if w else 0,
                     "held_paise": w.held if w else 0})
@@ -216,18 +225,39 @@ def call_note(c: dict) -> str:
     return "; ".join(x for x in ("cut off" if c.get("cut_off") else "", c.get("message") or "") if x)
 
 
+def _call_cells(c: dict, campaign_names: dict[str, str], key_names: dict[str, str]) -> list:
+    return [clock.iso(c["started_at"]) if c.get("started_at") else "", c["call_id"], c["to_number"],
+            names.label(names.CALL_STATUS, c["status"]), names.label(names.OUTCOME, c.get("outcome")),
+            campaign_names.get(c.get("campaign_id") or "", c.get("campaign_id") or ""), c["kb_id"],
+            c.get("billed_seconds") or 0, str(to_rupees(c["rate_paise"])), str(to_rupees(c.get("cost_paise") or 0)),
+            call_note(c), key_names.get(c.get("key_id") or "", c.get("key_id") or "")]
+
+
 def calls_csv(db, user_id: str, f, campaign_names: dict[str, str] | None = None):
     """CSV lines of every call of `user_id` matching `f` (services.calls.Filters), newest first."""
     cn = campaign_names or {}
     kn = accounts.keys.names_of(db, user_id)
+    yield from csvout.csv_rows(calls.iter_history(db, user_id, f), columns=CALL_COLUMNS,
+                               cells=lambda c: _call_cells(c, cn, kn))
 
-    def cells(c: dict) -> list:
-        return [clock.iso(c["started_at"]) if c.get("started_at") else "", c["call_id"], c["to_number"],
-                names.label(names.CALL_STATUS, c["status"]), names.label(names.OUTCOME, c.get("outcome")),
-                cn.get(c.get("campaign_id") or "", c.get("campaign_id") or ""), c["kb_id"],
-                c.get("billed_seconds") or 0, str(to_rupees(c["rate_paise"])), str(to_rupees(c.get("cost_paise") or 0)),
-                call_note(c), kn.get(c.get("key_id") or "", c.get("key_id") or "")]
-    yield from csvout.csv_rows(calls.iter_history(db, user_id, f), columns=CALL_COLUMNS, cells=cells)
+
+ALL_CALL_COLUMNS = ("username",) + CALL_COLUMNS
+
+
+def all_calls_csv(db, first: date, last: date, progress=None):
+    """The analyst's calls export: CSV lines of every customer's calls started on the business days
+    [first, last], oldest first. `progress(done_fraction, rows)` every 500 rows and at the end."""
+    start, end = day_range(first, last)
+    span = (end - start).total_seconds()
+    yield csvout.line(ALL_CALL_COLUMNS)
+    n = 0
+    for c in calls.iter_all(db, start, end):
+        yield csvout.line([c["user_id"], *_call_cells(c, {}, {})])  # key ids: names are each account's own
+        n += 1
+        if progress and n % 500 == 0:
+            progress(min(1.0, (c["started_at"] - start).total_seconds() / span), n)
+    if progress:
+        progress(1.0, n)
 
 
 # ------------------------------------------------------------------------------------------ dates

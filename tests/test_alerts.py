@@ -398,3 +398,14 @@ def test_crossing_rules():
     assert thresholds.judge(6_000, 0, (5_000,), "analyst", None, 2) is None
     assert thresholds.judge(100, 50, (), "user", (0, 0), 2) is None
     assert outbox.alert_id("u", "zero", 7) == "u|zero|7"
+
+
+def test_an_alerts_recharge_line_names_what_the_payer_pays_with_gst_on_top():
+    """The one-click recharge in an alert charges what the link charges: with GST on top the message says
+    so, beside what reaches the wallet (without GST the one amount is both)."""
+    from services.alerts import message
+    link = {"short_url": "https://rzp.io/x", "amount_paise": 50_000, "expire_by": clock.now()}
+    with_gst = message.recharge_line({"kind": "threshold", "link": dict(link, charged_paise=59_000)})
+    assert with_gst.startswith("Recharge Rs. 500.00 (you pay Rs. 590.00 with GST) in one click: https://rzp.io/x")
+    plain = message.recharge_line({"kind": "threshold", "link": link})
+    assert plain.startswith("Recharge Rs. 500.00 in one click: https://rzp.io/x")

@@ -46,14 +46,14 @@ def test_customer_sets_alerts_tests_the_webhook_and_sees_what_was_sent(adb, wire
     alerts.run(adb)
     at.run()
     sent = at.dataframe[-1].value
-    assert list(sent["Alert"]) == ["threshold"] and list(sent["E-mail"]) == ["sent"]
+    assert list(sent["Alert"]) == ["Below your alert line"] and list(sent["E-mail"]) == ["Sent"]  # not "threshold"
     assert sent["Recharge link"][0].startswith("http")
 
     admin = signed_in("boss", "admin", "admin/alerts")
     assert not admin.exception and "Alerts · Admin" in texts(admin.title)
     admin.segmented_control(key="adm_alerts").set_value("sent").run()
     table = admin.dataframe[0].value
-    assert list(table["User"]) == ["asha"] and list(table["Status"]) == ["sent"]
+    assert list(table["User"]) == ["asha"] and list(table["Status"]) == ["Sent"]
     mail = admin.dataframe[1].value  # what the local SMTP sink received
     assert list(mail["To"]) == ["finance@asha.in, ops@asha.in"] and "Low balance" in mail["Subject"][0]
 

@@ -441,14 +441,17 @@ def test_admin_overview_totals_lists_and_todays_transactions(adb):
     at = signed_in("boss", "admin", "admin/overview")
     assert not at.exception, at.exception
     assert "Admin" in texts(at.title)
+    # A default install: receipts name no business, and the home page says so first.
+    assert "do not name your business in full yet: legal name, address, state, GSTIN, PAN are missing" in \
+        texts(at.warning)
     metrics = {m.label: m.value for m in at.main.metric}
     assert metrics["Total balance held"] == "Rs. 1,012.66"
     assert metrics["Customers"] == "2" and metrics["Transactions today"] == "5"  # staff are not customers
     # Manual and promotional credits are given, not paid: apart from recharges.
-    assert metrics["Credits given today"] == "Rs. 1,030.00" and metrics["Recharges today"] == "Rs. 0.00"
-    assert metrics["Debits today"] == "Rs. 17.34"
+    assert metrics["Credits given today"] == "Rs. 1,030.00" and metrics["Recharges to wallets"] == "Rs. 0.00"
+    assert metrics["Money out today"] == "Rs. 17.34"
     tables = [d.value for d in at.dataframe]
-    assert list(tables[0]["Customer"]) == ["asha"] and list(tables[0]["Spent"]) == ["Rs. 17.34"]
+    assert list(tables[0]["Customer"]) == ["asha"] and list(tables[0]["Spent on calls"]) == ["Rs. 17.34"]
     assert "boss" not in set(tables[1]["Customer"])  # staff wallets sit at zero: not a largest balance
     assert list(tables[2]["Customer"]) == ["low_one"]  # below Rs. 20; staff wallets are not listed
     assert "Manual credit" in set(tables[3]["Category"])  # a name, not the key manual_credit
@@ -458,8 +461,8 @@ def test_admin_overview_totals_lists_and_todays_transactions(adb):
 def test_admin_summary_reads_rollups_for_older_days(adb):
     fund(adb, "asha", 5000)
     old = (reports.today() - timedelta(days=10)).isoformat()
-    adb.rollups.update_one({"_id": f"ana|{old}"}, {"$set": {"user_id": "ana", "day": old, "debits": 9000}},
-                           upsert=True)
+    adb.rollups.update_one({"_id": f"ana|{old}"}, {"$set": {"user_id": "ana", "day": old, "debits": 9000,
+                                                            "cat": {"call": 9000}}}, upsert=True)
     s = reports.admin_summary(adb, period_days=30)
     assert s["top_spenders"] == [{"username": "ana", "spent_paise": 9000}]
     assert reports.admin_summary(adb, period_days=7)["top_spenders"] == []
@@ -579,12 +582,23 @@ def test_analyst_trends_summary_and_export(adb):
     m = {x.label: x.value for x in at.metric}
     assert m["Spent on calls"] == "Rs. 17.34" and m["Money added"] == "Rs. 1,025.00" and m["Calls"] == "2"
     assert len(at.get("plotly_chart")) == 3  # spent and added apart: a big recharge hides no spending
-    next(b for b in at.button if b.label == "Prepare the export").click().run()
+    next(b for b in at.button if b.label == "Prepare the transactions export").click().run()
     assert not at.exception, at.exception
-    ex = at.session_state["an_export"]
+    ex = at.session_state["an_transactions"]
     with open(ex["path"], encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     assert ex["rows"] == 4 and len(rows) == 5 and rows[4][10] == "'=HYPERLINK(x)"
+    os.unlink(ex["path"])
+    for secs in (295, 30):  # real calls for the calls export (the history above is ledger entries only)
+        calls.simulate_call(adb, "asha", "9876543210", "kb_support", duration_seconds=secs)
+    next(b for b in at.button if b.label == "Prepare the calls export").click().run()
+    assert not at.exception, at.exception
+    ex = at.session_state["an_calls"]
+    with open(ex["path"], encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert ex["rows"] == len(rows) == 2 and {r["username"] for r in rows} == {"asha"}
+    assert [(r["billed_seconds"], r["cost_rupees"], r["status"]) for r in rows] == [
+        ("295", "49.17", "Completed"), ("30", "5.00", "Completed")]  # oldest first
     os.unlink(ex["path"])
 
 

@@ -372,7 +372,7 @@ def test_statement_agrees_with_the_ledger_at_the_month_boundaries(edb, monkeypat
     assert {u["label"]: (u["count"], u["seconds"], u["amount"]) for u in nov["usage"]} == {
         "Calls": (2, 192, 3_200), "Campaign calls": (1, 60, 1_000)}
     assert [(o["label"], o["type"], o["amount"]) for o in nov["other"]] == [
-        ("Refund", "credit", 500), ("Adjustment", "debit", 300)]
+        ("Refund credited", "credit", 500), ("Adjustment", "debit", 300)]
     assert nov["to_date"] is False and nov["last_day"] == "2026-11-30"
     dec = documents.monthly(edb, "stmt", "2026-12")
     assert dec["opening"] == nov["closing"] and dec["closing"] == ledger.get_wallet(edb, "stmt").balance
@@ -387,10 +387,42 @@ def test_statement_agrees_with_the_ledger_at_the_month_boundaries(edb, monkeypat
     lines = documents.statement_csv(nov).splitlines()
     assert lines[1].startswith("opening,2026-11-01T00:00:00+05:30,") and lines[1].endswith(",500.00")
     assert lines[-1].endswith(",1005.00,45.00,1460.00")
+    # One list in the order things happened: each balance follows from the one before, never a jump.
+    assert [(x["label"], x["amount"]) for x in nov["lines"]] == [
+        ("Recharge", 100_000), ("Calls", 2_500), ("Campaign calls", 1_000), ("Refund credited", 500),
+        ("Adjustment", 300), ("Calls", 700)]
+    bal = nov["opening"]
+    for x in nov["lines"]:
+        bal += x["amount"] if x["type"] == "credit" else -x["amount"]
+        assert x["balance_after"] == bal, x
+    assert dec["last_day"] == "2026-12-01"  # the month to date runs to today, not to the 31st
+    assert "Period: 01 Dec 2026 to 01 Dec 2026 (month to date)" in text_of(documents.statement_pdf(dec))
     with pytest.raises(InvalidInput, match="not begun"):
         documents.monthly(edb, "stmt", "2027-01")
     with pytest.raises(InvalidInput, match="2026-12"):
         documents.monthly(edb, "stmt", "2026-13")
+
+
+def test_statement_says_what_each_refund_was(edb, monkeypatch):
+    """A refund to the bank, an amount due paid from a later recharge, a failed refund given back: each
+    named as what it is (not "Refund Razorpay refund"), with the refund's id as its reference."""
+    t = [ist(2026, 12, 7, 10, 0)]
+    monkeypatch.setattr(clock, "now", lambda: t[0])
+    customer(edb, "rfd", "27")
+    ledger.post(edb, "rfd", key="r1", type="credit", category="recharge", amount=10_000, source="pay_1")
+    ledger.post(edb, "rfd", key="c1", type="debit", category="call", amount=6_000, meta={"seconds": 360})
+    ledger.debit_owing(edb, "rfd", key="razorpay-refund:rfnd_1", amount=5_000, source="rfnd_1",
+                       note="Razorpay refund")  # Rs. 40 taken, Rs. 10 due
+    ledger.post(edb, "rfd", key="r2", type="credit", category="recharge", amount=2_000, source="pay_2")
+    ledger.post(edb, "rfd", key="razorpay-refund-failed:rfnd_2", type="credit", category="refund", amount=700,
+                source="rfnd_2", note="Razorpay refund failed: returned")
+    dec = documents.monthly(edb, "rfd", "2026-12")
+    assert [(x["label"], x["reference"], x["amount"]) for x in dec["lines"] if x["label"] != "Recharge"] == [
+        ("Calls", "", 6_000), ("Refund to your bank", "rfnd_1 (Rs. 10.00 became due)", 4_000),
+        ("Amount due paid", "", 1_000), ("Refund failed, returned to the wallet", "rfnd_2", 700)]
+    text = text_of(documents.statement_pdf(dec))
+    assert "Refund to your bank rfnd_1" in text and "Razorpay refund" not in text
+    assert "Period: 01 Dec 2026 to 07 Dec 2026 (month to date)" in text
 
 
 # -------------------------------------------------------------------------------------------- API

@@ -19,7 +19,7 @@ db = ui.get_db()
 today = clock.today()
 a, b = st.columns(2)
 picked = a.date_input("Dates", value=(today - timedelta(days=29), today), max_value=today, key="al_dates",
-                      format="DD/MM/YYYY")
+                      format=ui.DATE_INPUT)
 text = b.text_input("Search customer, value or reason", key="al_text", placeholder="e.g. asha, Call rate, Diwali")
 c, d = st.columns(2)
 kind = c.selectbox("Kind", [ANY, *audit.KINDS], key="al_kind", format_func=lambda k: audit.KINDS.get(k, k))

@@ -1,10 +1,11 @@
 """Admin credits and refunds: a reviewed, reasoned credit to one wallet, checked as it is typed (an
 unknown user or a bad amount never reaches the review), posted once however often "Confirm" is clicked
-(the idempotency key lives in the session until the next form). Each credit is in the Audit log page."""
+(the idempotency key lives in the session until the next form); and the customers' refund requests
+waiting for approval (and whether they must wait). Each credit and decision is in the Audit log page."""
 import streamlit as st
 
 import app_ui as ui
-from services import wallet
+from services import names, payments, settings, wallet
 from services.errors import WalletError
 from services.money import to_rupees
 
@@ -84,3 +85,36 @@ if done:
     st.success(f"Credited {ui.rupees(done['amount'])} to {done['user_id']} "
                f"({CREDIT_KINDS.get(done['category'], done['category'])}); their balance is now "
                f"{ui.rupees(done['balance_after'])}.", icon=":material/check_circle:")
+
+
+# --- Refund requests waiting for a decision
+st.subheader("Refund approvals")
+waiting, approval_required = payments.approvals(db)
+need = st.toggle("Self-serve refunds wait for an admin's approval", value=approval_required, key="refund_approval")
+if need != approval_required:
+    settings.set_value(db, "refund_approval_required", int(need), by=me)
+    ui.invalidate("settings")
+    ui.flash("Refund requests " + ("now wait for approval." if need else "now go to Razorpay at once."))
+    st.rerun()
+if not waiting:
+    st.caption("No refund request is waiting.")
+for r in waiting:
+    with st.container(border=True):
+        a, b, c = st.columns([3, 1, 1], vertical_alignment="center")
+        a.markdown(f"**{r['user_id']}** asks for **{ui.rupees(r['amount_paise'])}** back to "
+                   f"{ui.plural(len(r['parts']), 'payment')} · {ui.when(r['created_at'])}")
+        a.caption(" · ".join(f"{ui.rupees(p['amount_paise'])} of payment {p['payment_id']}" for p in r["parts"]))
+        decision = None
+        if b.button("Approve", key=f"ok_{r['request_id']}", type="primary"):
+            decision = payments.approve_refund_request
+        if c.button("Reject", key=f"no_{r['request_id']}"):
+            decision = payments.reject_refund_request
+        if decision:
+            try:
+                done = decision(db, r["request_id"], by=me)
+            except Exception as exc:
+                ui.show_error(exc)
+            else:
+                ui.flash(f"Refund request of {r['user_id']}: "
+                         f"{ui.lower_first(names.label(names.REFUND_REQUEST, done['status']))}.")
+                st.rerun()

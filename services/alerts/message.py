@@ -90,7 +90,10 @@ def recharge_line(a: dict) -> str:
     if link["amount_paise"] is None:
         return f"Recharge on your wallet page: {link['url']}"
     until = clock.fmt(a["link"]["expire_by"], "%d %b %Y, %H:%M") + f" {clock.abbr()}"  # as people read it
-    return f"Recharge {format_rupees(link['amount_paise'])} in one click: {link['url']} (valid until {until})."
+    charged = int(a["link"].get("charged_paise") or link["amount_paise"])  # what the payer pays (GST on top)
+    pays = f" (you pay {format_rupees(charged)} with GST)" if charged != link["amount_paise"] else ""
+    return (f"Recharge {format_rupees(link['amount_paise'])}{pays} in one click: {link['url']} "
+            f"(valid until {until}).")
 
 
 def payload(a: dict) -> str:

@@ -12,11 +12,12 @@ docs/autorecharge.md has the design. One module per concern:
 - `worker`    the worker's step `run(db)`; `notices` what the customer is told; `events` token webhooks
 - `account`   what the customer does: configure, pause, resume, cancel, status
 """
-from services.autorecharge.account import cancel, configure, next_charge, pause, resume, status
+from services.autorecharge.account import cancel, configure, next_charge, pause, resume, skip, status
 from services.autorecharge.charges import recent as all_charges
 from services.autorecharge.mandates import all_mandates
 from services.autorecharge.worker import run
 
 COLLECTIONS: dict[str, list] = {"autorecharge_mandates": [], "autorecharge_charges": [], "autorecharge_history": []}
 
-__all__ = ["all_charges", "all_mandates", "cancel", "configure", "next_charge", "pause", "resume", "run", "status"]
+__all__ = ["all_charges", "all_mandates", "cancel", "configure", "next_charge", "pause", "resume", "run", "skip",
+           "status"]

@@ -104,6 +104,12 @@ def committed(db, user_id: str, *, since: datetime) -> int:
                if c["state"] in COUNTED and clock.as_utc(c["created_at"]) >= since)
 
 
+def taken(db, user_id: str, *, since: datetime) -> int:
+    """Paise of the customer's top-ups planned since `since` that were credited: money actually taken."""
+    return sum(int(c.get("credited_paise") or 0) for c in coll(db).find({"user_id": user_id})
+               if c["state"] == CREDITED and clock.as_utc(c["created_at"]) >= since)
+
+
 def of_user(db, user_id: str, limit: int = 20) -> list[dict]:
     rows = sorted(coll(db).find({"user_id": user_id}), key=lambda c: clock.as_utc(c["created_at"]), reverse=True)
     return [public(c) for c in rows[:limit]]
@@ -144,7 +150,8 @@ def announce(db, cfg, m: dict, c: dict, notice: timedelta) -> dict:
     """planned -> notified: our recharge record, then the order with its pre-debit notification (found by
     its receipt if an earlier try made it). Raises gateway.FAILURES when Razorpay cannot be asked."""
     user = users.get(db, c["user_id"])
-    made_now = records.insert_once(db, records.build("order", user, c["amount_paise"], cfg.mode, ref=c["ref"]))
+    made_now = records.insert_once(db, records.build("order", user, c["amount_paise"], cfg.mode, ref=c["ref"],
+                                                     purpose="auto_recharge"))
     order = None if made_now else find_order(cfg, c["ref"])
     if order is None:
         payment_after = math.ceil((clock.now() + notice).timestamp())
@@ -229,6 +236,27 @@ def _outcome(db, c: dict) -> dict:
         return fail(db, c, {"id": c["payment_id"], "error_description": failed.get("error_description"),
                             "error_reason": failed.get("error_reason")})
     return c
+
+
+SKIPPED_BY_YOU = "Skipped by you."
+
+
+def skip(db, c: dict) -> dict:
+    """The customer skips a top-up not yet debited (planned or announced): it is not taken. Under the
+    charge's lease, so a worker about to debit it either finishes first (then it is no longer skippable)
+    or finds it skipped; its order's record is closed, so nothing lists it as still to come. Returns the
+    charge as it stands (skipped, or whatever it had become)."""
+    if not claim(db, c, clock.now()):
+        return fresh(db, c["_id"])  # a worker is on it right now: the caller says so
+    try:
+        now = fresh(db, c["_id"])
+        if now["state"] in (PLANNED, NOTIFIED):
+            now = set_state(db, now, SKIPPED, reason=SKIPPED_BY_YOU)
+        if now["state"] == SKIPPED and now["reason"] == SKIPPED_BY_YOU and records.get(db, now["ref"]) is not None:
+            records.update(db, now["ref"], status="abandoned")  # never debited: the order stays unpaid
+        return now
+    finally:
+        release(db, c)
 
 
 def credited(db, cid: str | None) -> bool:

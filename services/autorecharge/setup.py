@@ -34,7 +34,8 @@ def register(db, cfg, m: dict) -> dict:
     customer = gateway.create_customer(cfg, {"name": user["name"][:50], "email": user["email"],
                                              "fail_existing": "0", "notes": {"user_id": m["user_id"]}})
     if m["auth_amount_paise"] > 0:
-        records.insert_once(db, records.build("order", user, m["auth_amount_paise"], cfg.mode, ref=m["auth_ref"]))
+        records.insert_once(db, records.build("order", user, m["auth_amount_paise"], cfg.mode, ref=m["auth_ref"],
+                                              purpose="mandate"))
     invoice = _find_link(cfg, m["auth_ref"]) or gateway.create_registration_link(cfg, _link_body(user, m))
     if not (str(invoice.get("id", "")).startswith("inv_") and invoice.get("receipt") == m["auth_ref"]
             and isinstance(invoice.get("short_url"), str)):

@@ -92,6 +92,7 @@ def advance(db, cfg, c: dict) -> dict:
     if not charges.claim(db, c, clock.now()):
         return c
     try:
+        c = charges.fresh(db, c["_id"])  # as it is now, under the lease: the customer may have skipped it
         m = mandates.fresh(db, c["user_id"])  # a charge's mandate: made first, never deleted
         if c["state"] == PLANNED:
             c = _announce(db, cfg, m, c)

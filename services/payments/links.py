@@ -37,7 +37,7 @@ def create_payment_link(db, user_id: str, amount, *, expire_in: timedelta | None
                         reference: str | None = None) -> dict:
     """A Razorpay Payment Link for a recharge of `amount` rupees, or the caller's own unpaid link of that
     amount made in the last 15 minutes. Returns dict(payment_link_id, short_url, status, amount_paise,
-    reference_id, reused).
+    reference_id, reused) -- amount_paise what reaches the wallet, charged_paise what the payer pays.
 
     `expire_in`: how long the link stays payable (default records.LINK_TTL). `reference`: a reference id
     the caller derived for one purpose (a low-balance alert): that link and no other is made or returned,
@@ -97,7 +97,8 @@ def _own_reference(db, cfg, ref: str) -> dict | None:
 
 def _answer(rec: dict, *, reused: bool) -> dict:
     return {"payment_link_id": rec["payment_link_id"], "short_url": rec["short_url"], "status": rec["status"],
-            "amount_paise": int(rec["amount_paise"]), "reference_id": rec["_id"], "reused": reused}
+            "amount_paise": int(rec["amount_paise"]), "charged_paise": charge.charged(rec),
+            "reference_id": rec["_id"], "reused": reused}
 
 
 def _claim(db, user_id: str, paise: int) -> tuple[str, dict | None]:

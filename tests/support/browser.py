@@ -1,8 +1,11 @@
 """The whole product in a real browser: `make run` on free ports and a fresh data folder (one per test
-module), Debian's Chromium driven by Playwright, and the waits a Streamlit page needs."""
+module), Debian's Chromium driven by Playwright, the waits a Streamlit page needs, and the check that a page
+shows no raw status word (`no_raw_words`)."""
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import secrets
 import signal
 import socket
@@ -13,12 +16,16 @@ from pathlib import Path
 
 import pytest
 
+from services import names
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "browser-test-pw-1"
 WAIT = 60_000  # ms: a Streamlit rerun on a busy CI box can take a while
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
 
 
 def playwright_or_skip():
@@ -63,12 +70,20 @@ def wait_banner(proc: subprocess.Popen, log: Path, seconds: float = 120) -> floa
 def product(tmp_path_factory):
     """`make -s run` on free ports and a fresh data folder; the whole process group dies at teardown."""
     playwright_or_skip()
-    tmp = tmp_path_factory.mktemp("browser")
+    with run_product(tmp_path_factory.mktemp("browser")) as p:
+        yield p
+
+
+@contextlib.contextmanager
+def run_product(tmp: Path, **extra_env: str):
+    """`make -s run` in `tmp` (its data folder, the log) with `extra_env`; yields the product's addresses
+    (`base`, `api`, `sandbox`, `data`: the database file, `printed_at`: when the banner came) until the
+    whole process group is stopped."""
     port, api_port, sandbox_port = free_port(), free_port(), free_port()
     env = dict(os.environ, PORT=str(port), API_PORT=str(api_port), SANDBOX_PORT=str(sandbox_port),
                WALLET_DATA_DIR=str(tmp / "data"), WALLET_DEMO_PASSWORD=PASSWORD,
                WALLET_COOKIE_KEY=secrets.token_urlsafe(36)[:48], WORKER_INTERVAL_SECONDS="2",
-               MONGODB_URI="", PYTHONUNBUFFERED="1")
+               MONGODB_URI="", PYTHONUNBUFFERED="1", **extra_env)
     for k in ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET", "RAZORPAY_SANDBOX_URL", "WALLET_PUBLIC_URL",
               "SANDBOX_WEBHOOK_URL", "SANDBOX_STATE"):
         env.pop(k, None)
@@ -81,7 +96,8 @@ def product(tmp_path_factory):
         wait_http(f"http://127.0.0.1:{api_port}/api/health", proc, log)
         printed_at = wait_banner(proc, log)
         yield {"base": f"http://127.0.0.1:{port}", "api": f"http://127.0.0.1:{api_port}", "tmp": tmp, "log": log,
-               "printed_at": printed_at}
+               "printed_at": printed_at, "sandbox": f"http://127.0.0.1:{sandbox_port}",
+               "data": tmp / "data" / "wallet.sqlite"}
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -110,6 +126,18 @@ def browser(product):
             ctx.close()
 
 
+@pytest.fixture(scope="module")
+def chromium(product):
+    """Chromium for a module's tests; each test opens its own contexts (a fresh profile each)."""
+    sync_api = playwright_or_skip()
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
 def settle(page, text: str, timeout: int = WAIT) -> None:
     """Wait for `text` on the page, then for Streamlit to finish the run that drew it."""
     page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
@@ -122,7 +150,7 @@ def sign_in(page, base: str, username: str) -> None:
     settle(page, "Sign in")
     page.get_by_label("Username", exact=True).fill(username)  # not "Choose a username"
     page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Login").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.get_by_text("Sign out").first.wait_for(timeout=WAIT)
     # The login cookie is written by the cookie component on a later rerun: a full page load (goto,
     # or Razorpay's redirect) before it exists lands on the sign-in form again. Wait for the cookie.
@@ -135,21 +163,6 @@ def sign_in(page, base: str, username: str) -> None:
 # ---------------------------------------------------------------------------------- the journeys' tools
 # A laptop's and a phone's screen; pages of one shared Chromium at either size, with the phone's ways
 # (the sidebar closed until opened) (tests/test_browser_ux.py, tests/test_browser_team.py).
-LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def chromium(product):
-    sync_api = playwright_or_skip()
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 def new_page(chromium, viewport: dict):
     sync_api = playwright_or_skip()
     ctx = chromium.new_context(viewport=viewport, device_scale_factor=1, accept_downloads=True)
@@ -177,7 +190,7 @@ def sign_in_at(page, base: str, username: str, phone: bool) -> None:
     settle(page, "Sign in")
     page.get_by_label("Username", exact=True).fill(username)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Login").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     deadline = time.time() + WAIT / 1000
     while not any(c["name"] == "wallet_session" for c in page.context.cookies()):
         assert time.time() < deadline, "the sign-in cookie was never written"
@@ -200,3 +213,31 @@ def sign_out(page, phone: bool = False) -> None:
         sidebar(page, True)
     page.get_by_role("button", name="Sign out").click()
     settle(page, "Create an account")
+
+
+# Words as the code stores them (services/names.py's keys), never what a person should read as a status.
+_KEYS = set().union(*(m.keys() for m in (
+    names.PAYMENT_STATUS, names.PAYMENT_EVENT, names.REFUND_STATUS, names.REFUND_OUTCOME, names.REFUND_REQUEST,
+    names.RECONCILIATION, names.MANDATE_STATE, names.CHARGE_STATE, names.MANDATE_METHOD, names.ALERT_KIND,
+    names.DELIVERY, names.CAMPAIGN_STATUS, names.CALL_STATUS, names.OUTCOME, names.CATEGORY)))
+RAW_CELLS = _KEYS | {"None", "none", "nan", "NaN", "NaT", "null", "True", "False"}
+RAW_ANYWHERE = re.compile(r"\b(?:" + "|".join(sorted((re.escape(k) for k in _KEYS if "_" in k or "-" in k), key=len,
+                                                  reverse=True)) + r"|as_presented)\b|\bNone\b(?! [a-z])|"
+                          r"e-mandate mandate|\b1 minutes\b|No-answer")
+
+
+def no_raw_words(page) -> None:
+    """What the page shows holds no raw status word and no "None": no text block or table cell that is a
+    stored key (`done`, `pending`, `threshold`...), and no snake_case key or "None" inside a sentence.
+    Table cells are read from the grid's accessible cells (the grid draws on a canvas)."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT)
+    shown = page.evaluate("""() => {
+        const main = document.querySelector('[data-testid="stMain"]');
+        const pick = (sel, how) => [...main.querySelectorAll(sel)].map(how).map(t => t.trim()).filter(Boolean);
+        return {cells: pick('[role="gridcell"], [role="columnheader"]', e => e.textContent),
+                blocks: pick('[data-testid="stMarkdownContainer"], [data-testid="stMetricValue"], '
+                             + '[data-testid="stMetricLabel"], [data-testid="stCaptionContainer"], label, button, '
+                             + '[data-testid="stAlert"], h1, h2, h3', e => e.innerText)}; }""")
+    bad = [c for c in shown["cells"] if c in RAW_CELLS or RAW_ANYWHERE.search(c)]
+    bad += [b for b in shown["blocks"] if b in RAW_CELLS or RAW_ANYWHERE.search(b)]
+    assert not bad, f"raw words on {page.url}: {bad}"
