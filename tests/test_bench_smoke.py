@@ -65,7 +65,7 @@ def test_every_benched_page_renders(bench, seeded, label):
     cold, warm, at = bench.time_page(user, role, page, pick, label, repeats=1)
     assert not at.exception and len(warm) == 1
     assert at.title and at.title[0].value.split()[-1] in ("Wallet", "Transactions", "Calls", "Insights",
-                                                          "Admin", "Analytics")
+                                                          "Notifications", "Admin", "Analytics")
 
 
 def test_export_measures_every_row(bench, seeded):

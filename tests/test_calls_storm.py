@@ -143,7 +143,8 @@ class Stream:
 
 def test_sigkill_at_random_points_loses_nothing_and_doubles_nothing(tmp_path, request):
     db, spec = make_target("embedded", tmp_path, request)
-    uid, sessions, seeds = "crash", 28, (7, 8)
+    # Enough sessions that 24 kills land before both streams end, however fast a warm restart is.
+    uid, sessions, seeds = "crash", 44, (7, 8)
     setup_user(db, uid, 30_000)
     streams = {s: Stream(spec, uid, tmp_path, s, sessions) for s in seeds}
     rnd, kills, live = random.Random(1), 0, set(seeds)
