@@ -15,10 +15,19 @@ crash at any point loses nothing and doubles nothing. One module per concern:
 - `rebuild`   `rebuild_rollups`: the idempotent recount of rollups by business day (`make run` calls it)
 - `recovery`  `recover`;  `auditing` the invariants (`audit`);  `ids` names and input checks
 - `dues`      the amount due: `debit_owing` (a refund beyond the balance), credits paying it first, `pay_due`
+- `lots`      credit lots (pure): the wallet's encoding, burn orders, draws, reservations, the lot invariants
+- `burn`      the business's burn order (`burn_rule`, `set_burn_rule`);  `expiry` lots leaving: `expire_lots`
+              (the worker), `void_lot`;  `history` `balance_at` (balance and lots at a past instant);
+              `migrate` the once-only `backfill` to lots
 """
 from services import clock  # noqa: F401  (callers read ledger.clock for the time entries carry)
 from services.ledger.auditing import audit
+from services.ledger.burn import rule as burn_rule, set_rule as set_burn_rule
 from services.ledger.dues import Due, amounts_due, debit_owing, pay_due
+from services.ledger.expiry import expire_lots, void_lot
+from services.ledger.history import balance_at
+from services.ledger.lots import RULE_LABELS as BURN_RULES
+from services.ledger.migrate import backfill
 from services.ledger.holds import extend, hold, release, settle
 from services.ledger.ids import CALL_CATEGORIES, CATEGORIES, CREDIT, DEBIT, entry_id
 from services.ledger.posting import post
@@ -26,10 +35,10 @@ from services.ledger.queries import entries, entries_after, entry_counts, find_e
 from services.ledger.rebuild import rebuild_rollups
 from services.ledger.recovery import recover
 from services.ledger.rollups import day_totals, days_across
-from services.ledger.wallets import (Hold, Wallet, WalletSummary, WalletView, ensure_wallet, get_wallet,
+from services.ledger.wallets import (Hold, LotView, Wallet, WalletSummary, WalletView, ensure_wallet, get_wallet,
                                      wallet_summaries)
 
-COLLECTIONS = {"wallets": [], "ledger": [[("user_id", 1), ("seq", -1)], [("created_at", 1)]], "ledger_keys": [],
+COLLECTIONS = {"wallets": [[("next_expiry", 1)]], "ledger": [[("user_id", 1), ("seq", -1)], [("created_at", 1)]], "ledger_keys": [],
                "ledger_meta": [], "rollups": [[("user_id", 1), ("day", 1)], [("day", 1)]]}
 
 __all__ = ["CALL_CATEGORIES", "CATEGORIES", "CREDIT", "DEBIT", "Hold", "Wallet", "WalletSummary", "WalletView",
@@ -37,3 +46,4 @@ __all__ = ["CALL_CATEGORIES", "CATEGORIES", "CREDIT", "DEBIT", "Hold", "Wallet",
            "get_entry", "get_wallet", "hold", "iter_entries", "post", "recover", "release", "settle",
            "wallet_summaries", "rebuild_rollups", "entries_after", "entry_counts"]
 __all__ += ["Due", "amounts_due", "debit_owing", "pay_due"]
+__all__ += ["BURN_RULES", "LotView", "backfill", "balance_at", "burn_rule", "expire_lots", "set_burn_rule", "void_lot"]

@@ -13,15 +13,24 @@ from datetime import timedelta
 
 from services import clock
 from services.ledger.ids import CALL_CATEGORIES, CREDIT, rollup_id
+from services.ledger.lots import NO_CAMPAIGN
 
 # Days kept inside the wallet document; older ones move to the `rollups` collection.
 WALLET_DAYS = 2
 
 
-def add_to_day(days: dict, entry: dict, balance: int) -> dict:
-    """`days` with `entry` counted in its day and `balance` as that day's close (a new map)."""
+# Debits that are not spending: a lot's remainder leaving at its expiry, or voided by an admin.
+NOT_SPENT = ("expiry", "void")
+_GRANT_FIELD = {"expiry": "expired", "void": "voided"}
+
+
+def add_to_day(days: dict, entry: dict, balance: int, opening: tuple | None = None) -> dict:
+    """`days` with `entry` counted in its day and `balance` as that day's close (a new map). `opening`:
+    (the wallet's lots string, its entry count) before the change, kept by a day's first entry."""
     d, amt, kind = entry["day"], entry["amount"], entry["type"]
     day = dict(days.get(d) or {})
+    if not day and opening is not None and opening[0] is not None:
+        day["open_lots"], day["open_n"] = opening
     side = "credits" if kind == CREDIT else "debits"
     day[side] = int(day.get(side, 0)) + amt
     day[f"{kind}_count"] = int(day.get(f"{kind}_count", 0)) + 1
@@ -31,8 +40,32 @@ def add_to_day(days: dict, entry: dict, balance: int) -> dict:
     if entry["category"] in CALL_CATEGORIES:
         day["calls"] = int(day.get("calls", 0)) + 1
         day["call_seconds"] = int(day.get("call_seconds", 0)) + int((entry.get("meta") or {}).get("seconds", 0))
+    _count_grants(day, entry)
     day["balance"] = balance
     return {**days, d: day}
+
+
+def _count_grants(day: dict, entry: dict) -> None:
+    """Promotional and manual credit (grants) by campaign: granted, spent, expired, voided (breakage)."""
+    lot = entry.get("lot") or {}
+    moves = []
+    if entry["type"] == CREDIT and lot.get("kind") in ("promo", "manual"):
+        moves.append((lot.get("campaign") or NO_CAMPAIGN, "granted", int(entry["amount"])))
+    for tag, amt in (entry.get("promo_by") or {}).items():
+        moves.append((tag, _GRANT_FIELD.get(entry["category"], "spent"), int(amt)))
+    if not moves:
+        return
+    grants = {k: dict(v) for k, v in (day.get("grants") or {}).items()}
+    for tag, field, amt in moves:
+        g = grants.setdefault(tag, {})
+        g[field] = int(g.get(field, 0)) + amt
+    day["grants"] = grants
+
+
+def spent(day: dict) -> int:
+    """A day's debits that are spending (an expiry or a void is money leaving, not spent)."""
+    cat = day.get("cat") or {}
+    return int(day.get("debits", 0)) - sum(int(cat.get(c, 0)) for c in NOT_SPENT)
 
 
 def today(w: dict) -> dict:
