@@ -49,7 +49,7 @@ def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None 
     if max_open is not None:
         checks.whole_number(max_open, 1, what="Open holds allowed")
     if lot is not None:
-        checks.whole_number(lot, 1, what="Lot")
+        checks.whole_number(lot, 0, what="Lot")
     rule = burn.rule(db)
     with cas.turn(user_id):
         while True:
