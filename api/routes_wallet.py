@@ -6,16 +6,53 @@ from datetime import datetime
 from fastapi import APIRouter, Query
 
 from api.deps import DB, AdminUser, CurrentUser, ExactRoute
-from api.schemas import BalanceOut, RateOut, TermsOut
-from services import rates, wallet
+from api.schemas import BalanceAtOut, BalanceOut, LotOut, RateOut, TermsOut, WalletLotsOut
+from services import ledger, rates, wallet
+from services.errors import InvalidInput
 
 router = APIRouter(prefix="/api/wallet", tags=["wallet"], route_class=ExactRoute)
 
 
-@router.get("/balance", response_model=BalanceOut)
-def balance(user: CurrentUser, db: DB):
+@router.get("/balance", response_model=BalanceOut | BalanceAtOut)
+def balance(user: CurrentUser, db: DB,
+            at: str | None = Query(None, max_length=40, examples=["2026-11-30T23:59:59+05:30"],
+                                   description="A past instant (ISO 8601; without an offset: the business zone): "
+                                               "the balance after every entry at or before it, from the ledger, "
+                                               "and the lots as they stood")):
+    """Your balance now (held and available too), or at a past instant with `at`."""
+    if at is not None:
+        t = _instant(at)
+        past = wallet.balance_at(db, user["username"], t)
+        return BalanceAtOut(at=t, balance_paise=past["balance"], entries=past["entries"],
+                            lots=[lot_out(v) for v in past["lots"]])
     b = wallet.balance(db, user["username"], role=user["role"])
     return BalanceOut(balance_paise=b.balance, held_paise=b.held, available_paise=b.available, low_balance=b.low)
+
+
+def _instant(text: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        t = None
+    if t is None or not 1900 <= t.year < 3000:
+        raise InvalidInput("`at` must be an ISO date and time like 2026-11-30T23:59:59+05:30.")
+    return t
+
+
+@router.get("/lots", response_model=WalletLotsOut)
+def lots(user: CurrentUser, db: DB):
+    """What is left of each credit in your wallet (recharges, promotional and manual credit) and when it
+    expires, in the order your money is spent."""
+    rule = wallet.burn_rule(db)
+    views = wallet.lots(db, user["username"])
+    return WalletLotsOut(burn_rule=rule, burn_rule_label=ledger.BURN_RULES[rule],
+                         balance_paise=sum(v.remaining for v in views), lots=[lot_out(v) for v in views])
+
+
+def lot_out(v: ledger.LotView) -> LotOut:
+    return LotOut(lot=v.lot, kind=v.kind, promotional=v.promotional, amount_paise=v.amount,
+                  remaining_paise=v.remaining, held_paise=v.held, expires_at=v.expires_at, priority=v.priority,
+                  campaign=v.campaign, voided=v.voided)
 
 
 @router.get("/terms", response_model=TermsOut)

@@ -11,7 +11,8 @@ import plotly.express as px
 import streamlit as st
 
 import app_ui as ui
-from services import csvout, reports
+from app_pages.grants_ui import breakage_section
+from services import csvout, ledger, reports
 from services.errors import WalletError
 
 user = ui.require_role("analyst", "admin")
@@ -32,7 +33,8 @@ except WalletError as exc:
     ui.show_error(exc)
     st.stop()
 
-spent = sum(r["debits"] for r in trends)
+used = [ledger.day_spent(r) for r in trends]  # expired or voided credit is not spending
+spent = sum(used)
 added = sum(r["credits"] for r in trends)
 recharged = sum(int(r["cat"].get("recharge", 0)) for r in trends)
 m = st.columns(4)
@@ -47,8 +49,8 @@ st.subheader("Spending trends across all users")
 # Spent and added on charts of their own: one Rs. 1 lakh recharge would flatten a day's spending to zero.
 days = pd.to_datetime([r["day"] for r in trends])
 paid = [int(r["cat"].get("recharge", 0)) for r in trends]
-tdf = pd.DataFrame({"day": days, "spent": [float(ui.rupee_number(r["debits"])) for r in trends],
-                    "spent_text": [ui.rupees(r["debits"]) for r in trends]})
+tdf = pd.DataFrame({"day": days, "spent": [float(ui.rupee_number(u)) for u in used],
+                    "spent_text": [ui.rupees(u) for u in used]})
 adf = pd.DataFrame({"day": list(days) * 2,
                     "rupees": [float(ui.rupee_number(p)) for p in paid] +
                               [float(ui.rupee_number(r["credits"] - p)) for r, p in zip(trends, paid)],
@@ -58,7 +60,7 @@ c1, c2 = st.columns(2)
 with c1:
     fig = px.bar(tdf, x="day", y="spent", custom_data=["spent_text"])
     fig.update_traces(hovertemplate="%{x|%d %b}: %{customdata[0]}<extra></extra>")
-    ui.rupee_axis(fig, max([r["debits"] for r in trends] + [0]))
+    ui.rupee_axis(fig, max(used + [0]))
     ui.day_axis(fig, d0, d1)
     ui.chart(fig, key="an_spent", title="Spent on calls per day", height=320)
 with c2:
@@ -144,3 +146,5 @@ with e2, st.container(border=True):
                            mime="text/csv", file_name=ui.csv_name("transactions", "all-customers", first=ex["d0"],
                                                                  last=ex["d1"]),
                            on_click="ignore", icon=":material/download:", key="an_dl")
+
+breakage_section(db)

@@ -25,7 +25,7 @@ rows = spending.daily(db, uid, start, end)
 b = ui.balance_of(uid)
 run = spending.runway(db, uid, available=b.available)
 
-spent = sum(r["debits"] for r in rows)
+spent = sum(r["spent"] for r in rows)
 added = sum(r["credits"] for r in rows)
 calls = sum(r["calls"] for r in rows)
 minutes = sum(r["call_seconds"] for r in rows) // 60
@@ -53,8 +53,8 @@ if not calls and not spent and not added and not b.balance:
     st.stop()
 
 df = pd.DataFrame({"day": pd.to_datetime([r["day"] for r in rows]),
-                   "spent": [float(ui.rupee_number(r["debits"])) for r in rows],  # display only
-                   "spent_text": [ui.rupees(r["debits"]) for r in rows],
+                   "spent": [float(ui.rupee_number(r["spent"])) for r in rows],  # display only
+                   "spent_text": [ui.rupees(r["spent"]) for r in rows],
                    "calls": [r["calls"] for r in rows],
                    "minutes": [r["call_seconds"] // 60 for r in rows]})
 bal = spending.balance_series(db, uid, start, end, rows=rows)
@@ -67,7 +67,7 @@ with c1:
     if spent:
         fig = px.bar(df, x="day", y="spent", custom_data=["spent_text"])
         fig.update_traces(hovertemplate="%{x|%d %b}: %{customdata[0]}<extra></extra>")
-        ui.rupee_axis(fig, max(r["debits"] for r in rows))
+        ui.rupee_axis(fig, max(r["spent"] for r in rows))
         ui.day_axis(fig, start, end)
         ui.chart(fig, key="ch_spend", title="Daily spend")
     else:

@@ -6,7 +6,8 @@ import streamlit as st
 
 import app_ui as ui
 from app_pages import documents_ui
-from services import clock, payments, rates
+from app_pages.lots_ui import lots_section
+from services import clock, payments, rates, wallet
 from services.payments import charge
 from services.errors import WalletError
 
@@ -121,6 +122,7 @@ with top:
     for ahead in rates.upcoming(db, uid, limit=2):  # told in advance; a call keeps the rate of its start
         st.info(f"From {ui.when(ahead['effective_at'], '%H:%M on %d %b %Y')} {clock.abbr()} your rate is "
                 f"{ahead['description']}.", icon=":material/event:")
+    lots_section(wallet.lots(db, uid), b.frozen, wallet.burn_rule_label(db))
 
 # --- Payment links
 st.subheader("Your payments")
@@ -205,9 +207,9 @@ if any(ln.get("status") in payments.OPEN for ln in view.links):
 st.subheader("Refunds")
 if view.refundable is not None:
     plan = view.refundable
-    st.caption(f"Refundable now: **{ui.rupees(plan.amount_paise)}** — recharges of the last "
-               f"{plan.window_days} days not yet refunded or spent (spending uses promotional and manual "
-               "credits first). It goes back to the payments it came from, newest first.")
+    st.caption(f"Refundable now: **{ui.rupees(plan.amount_paise)}** — what is left of your recharges of the "
+               f"last {plan.window_days} days, not yet refunded or spent (promotional and manual credit is "
+               "never refunded). It goes back to the payments it came from, newest first.")
     if plan.amount_paise > 0:
         with st.form("refund", clear_on_submit=True):
             amt = st.text_input("Refund amount in rupees", placeholder=f"up to {plan.amount_paise // 100}")

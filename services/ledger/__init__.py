@@ -24,9 +24,9 @@ from services import clock  # noqa: F401  (callers read ledger.clock for the tim
 from services.ledger.auditing import audit
 from services.ledger.burn import rule as burn_rule, set_rule as set_burn_rule
 from services.ledger.dues import Due, amounts_due, debit_owing, pay_due
-from services.ledger.expiry import expire_lots, void_lot
+from services.ledger.expiry import expire_lots, expiring, void_lot
 from services.ledger.history import balance_at
-from services.ledger.lots import RULE_LABELS as BURN_RULES
+from services.ledger.lots import RULE_LABELS as BURN_RULES, check_campaign, parse_parts as lot_parts
 from services.ledger.migrate import backfill
 from services.ledger.holds import extend, hold, release, settle
 from services.ledger.ids import CALL_CATEGORIES, CATEGORIES, CREDIT, DEBIT, entry_id
@@ -34,9 +34,9 @@ from services.ledger.posting import post
 from services.ledger.queries import entries, entries_after, entry_counts, find_entry, get_entry, iter_entries
 from services.ledger.rebuild import rebuild_rollups
 from services.ledger.recovery import recover
-from services.ledger.rollups import day_totals, days_across
+from services.ledger.rollups import day_totals, days_across, spent as day_spent
 from services.ledger.wallets import (Hold, LotView, Wallet, WalletSummary, WalletView, ensure_wallet, get_wallet,
-                                     wallet_summaries)
+                                     in_spend_order, wallet_summaries)
 
 COLLECTIONS = {"wallets": [[("next_expiry", 1)]], "ledger": [[("user_id", 1), ("seq", -1)], [("created_at", 1)]], "ledger_keys": [],
                "ledger_meta": [], "rollups": [[("user_id", 1), ("day", 1)], [("day", 1)]]}
@@ -46,4 +46,5 @@ __all__ = ["CALL_CATEGORIES", "CATEGORIES", "CREDIT", "DEBIT", "Hold", "Wallet",
            "get_entry", "get_wallet", "hold", "iter_entries", "post", "recover", "release", "settle",
            "wallet_summaries", "rebuild_rollups", "entries_after", "entry_counts"]
 __all__ += ["Due", "amounts_due", "debit_owing", "pay_due"]
-__all__ += ["BURN_RULES", "LotView", "backfill", "balance_at", "burn_rule", "expire_lots", "set_burn_rule", "void_lot"]
+__all__ += ["BURN_RULES", "LotView", "backfill", "balance_at", "burn_rule", "check_campaign", "day_spent", "expire_lots",
+            "expiring", "in_spend_order", "lot_parts", "set_burn_rule", "void_lot"]

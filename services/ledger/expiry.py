@@ -61,6 +61,16 @@ def sweep(db, user_id: str, now_s: int) -> list[dict]:
     return entries
 
 
+def expiring(db, before: datetime):
+    """(user_id, [LotView]) for every wallet with lots that expire after now and at or before `before`."""
+    now_s, until = lotmod.epoch(clock.now()), lotmod.epoch(before)
+    for w in db.wallets.find({"next_expiry": {"$lte": until}}, {"lots": 1}):
+        soon = [wallets.lot_view(w["_id"], lot) for n, lot in sorted(lotmod.of_wallet(w).items())
+                if lot.exp is not None and now_s < lot.exp <= until and not lot.void and lot.remaining > 0]
+        if soon:
+            yield w["_id"], soon
+
+
 def void_lot(db, user_id: str, lot: int) -> dict | None:
     """Void the unspent remainder of a grant (a promotional or manual lot): it lapses now and leaves as
     one `void` entry, at once, or when the calls holding part of it end. Returns {"lot", "amount" (what

@@ -133,6 +133,14 @@ def view(doc: dict) -> WalletView:
                       lotmod.frozen(lots, lotmod.epoch(clock.now())))
 
 
+def in_spend_order(views, rule: str) -> tuple[LotView, ...]:
+    """Lot views in the order `rule` (services.ledger.lots.RULES) draws on them."""
+    key = lotmod.RULES[lotmod.check_rule(rule)]
+    return tuple(sorted(views, key=lambda v: key(lotmod.Lot(v.lot, lotmod.KIND_OF_NAME[v.kind], v.amount, v.remaining,
+                                                            v.held, lotmod.epoch(v.expires_at), v.priority,
+                                                            v.campaign, v.voided))))
+
+
 def lot_view(user_id: str, lot) -> LotView:
     return LotView(lot.n, lotmod.KINDS[lot.kind], lot.amount, lot.remaining, lot.held, lotmod.from_epoch(lot.exp),
                    lot.prio, lot.tag, lot.void, ids.entry_id(user_id, lot.n) if lot.n else None)
