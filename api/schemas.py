@@ -575,8 +575,9 @@ class VoidIn(Strict):
 class VoidOut(MoneyOut):
     user_id: str
     lot: int
-    amount_paise: Paise = Field(description="What leaves the wallet")
-    held_paise: Paise = Field(description="Of it, what calls in progress still hold: it leaves when they end")
+    amount_paise: Paise = Field(description="The grant's remainder when voided")
+    held_paise: Paise = Field(description="Of it, what calls in progress hold: they may still spend it; what "
+                                          "they release leaves when they end")
     entry_id: str | None = Field(description="The `void` entry (None until the calls holding part of it end)")
 
 

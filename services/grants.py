@@ -108,10 +108,9 @@ def grants_of(db, user_id: str) -> tuple[ledger.LotView, ...]:
 
 def void(db, *, admin: str, user_id: str, lot: int, reason: str) -> dict:
     """Void the unspent remainder of one grant, with a reason (audited once per grant). Returns
-    {lot, amount, held, entry}: `held` is what calls still hold of it (it leaves when they end)."""
+    {lot, amount, held, entry}: `amount` is its remainder now, `held` what calls in progress hold of that
+    (they may still spend it; what they release leaves when they end, as the `entry`)."""
     checks.text(reason.strip() if isinstance(reason, str) else reason, what="The reason", most=300, least=3)
-    if lot not in {v.lot for v in grants_of(db, user_id)}:
-        raise NotFound("That grant has nothing left to void (spent, expired or voided already).")
     res = ledger.void_lot(db, user_id, lot)
     if res is None:
         raise NotFound("That grant has nothing left to void (spent, expired or voided already).")
