@@ -137,6 +137,16 @@ ENDPOINTS = {
     "reject_refund": ("POST", "/api/admin/refund-requests/{reject}/reject", {"reason": "matrix"}, None, ADMIN_ONLY),
     "amounts_due": ("GET", "/api/admin/amounts-due", None, None, ADMIN_ONLY),
     "reconciliation": ("GET", "/api/admin/reconciliation?day={day}", None, None, ADMIN_ONLY),
+    "wallet_lots": ("GET", "/api/wallet/lots", None, None, everyone(OK)),
+    "balance_at": ("GET", "/api/wallet/balance?at=2026-01-01T00:00:00%2B05:30", None, None, everyone(OK)),
+    "credit_batch": ("POST", "/api/admin/credit/batch", {"csv": "username,amount\ntim,1\n", "reason": "matrix"},
+                     None, ADMIN_ONLY),
+    "credit_void": ("POST", "/api/admin/credit/void", lambda c, col: {"user_id": "tim", "lot": c["paths"]["grant"],
+                                                                      "reason": "matrix"}, None, ADMIN_ONLY),
+    "customer_lots": ("GET", "/api/admin/lots/{owner}", None, None, ADMIN_ONLY),
+    "breakage": ("GET", "/api/admin/breakage", None, None, REPORTING),
+    "burn_rule": ("GET", "/api/admin/burn-rule", None, None, REPORTING),
+    "burn_rule_set": ("PUT", "/api/admin/burn-rule", {"rule": "promo_first"}, None, ADMIN_ONLY),
 }
 
 
@@ -189,6 +199,8 @@ def _refund_setup(ctx) -> dict:
     day = (clock.now() - timedelta(days=1)).date()
     payments.reconcile_day(db, day)
     out["day"] = day.isoformat()
+    out["grant"] = wallet.admin_credit(db, admin="root", user_id="tim", amount=5, category="promo_credit",
+                                       reason="to void", key="matrix-void")["n"]   # the void endpoint's lot
     return out
 
 
