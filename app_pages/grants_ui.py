@@ -8,7 +8,7 @@ import streamlit as st
 
 import app_ui as ui
 from app_pages.lots_ui import rows as lot_rows
-from services import clock, csvout, grants, ledger, wallet
+from services import clock, csvout, grants, ledger, settings, wallet
 from services.errors import WalletError
 
 KINDS = {"promo_credit": "Promotional credit", "manual_credit": "Manual credit"}
@@ -56,7 +56,8 @@ def _preview(db, me: str, batch: grants.GrantBatch) -> None:
         done = [r for r in results if r["entry_id"]]
         st.session_state.pop("gl_batch", None)
         ui.invalidate("summary")
-        ui.flash(f"Credited {ui.plural(len(done), 'line')} of the list ({ui.rupees(sum(r['amount_paise'] for r in done))}).")
+        paise = sum(r["amount_paise"] for r in done)
+        ui.flash(f"Credited {ui.plural(len(done), 'line')} of the list ({ui.rupees(paise)}).")
         st.rerun()
 
 
@@ -75,8 +76,8 @@ def void_grant(db, me: str) -> None:
         return
     ui.money_table(lot_rows(found), {"lot": "Lot", "kind": "Credit", "remaining_paise": "Left",
                                      "amount_paise": "Of", "held_paise": "Held for calls", "expires": "Expires"})
-    lot = st.selectbox("Grant", [v.lot for v in found], key="vg_lot",
-                       format_func=lambda n: next(f"Lot {n}: {ui.rupees(v.remaining)} left" for v in found if v.lot == n))
+    left = {v.lot: v.remaining for v in found}
+    lot = st.selectbox("Grant", list(left), key="vg_lot", format_func=lambda n: f"Lot {n}: {ui.rupees(left[n])} left")
     why = st.text_input("Reason (required)", max_chars=300, key="vg_reason")
     if st.button("Void what is left", icon=":material/block:", key="vg_go"):
         try:
@@ -98,6 +99,13 @@ def burn_order(db, me: str) -> None:
     if pick != now and st.button("Save order", key="bo_save", icon=":material/save:"):
         wallet.set_burn_rule(db, pick, by=me)
         ui.flash("The order of spending is changed for every later debit and call.")
+        st.rerun()
+    days = ui.app_settings()["paid_validity_days"]
+    new = st.number_input("Recharges expire after (days; 0: never)", 0, 3650, days, key="bo_validity")
+    if new != days and st.button("Save validity", key="bo_validity_save", icon=":material/save:"):
+        settings.set_value(db, "paid_validity_days", int(new), by=me)
+        ui.invalidate("settings")
+        ui.flash("Recharges from now on expire after " + (f"{new} days." if new else "never."))
         st.rerun()
 
 

@@ -81,6 +81,13 @@ def set_burn_rule(db, rule: str, *, by: str) -> str:
     return old
 
 
+def paid_lot(db) -> dict | None:
+    """The lot a recharge creates: none for paid money, unless the business sets a validity (the setting
+    `paid_validity_days`): then it expires at 23:59 business time that many days after the recharge."""
+    days = settings.get(db)["paid_validity_days"]
+    return {"expires_at": parse_expiry(clock.today() + timedelta(days=days))} if days else None
+
+
 def parse_expiry(value, *, now: datetime | None = None) -> datetime | None:
     """THE rule for when free credit expires, to the minute in the business zone: a date means 23:59 of
     that day; a date and time without a zone is the business zone's wall clock. None/"" for no expiry.

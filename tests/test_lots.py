@@ -5,7 +5,7 @@ The first test is the issue's first Must-show, end to end through services.calls
 through the offline Razorpay sandbox (real SDK over HTTP)."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -54,6 +54,7 @@ def test_promo_50_expiring_in_a_minute_and_paid_100_a_call_of_30_and_the_expiry(
     promo = wallet.admin_credit(db, admin="root", user_id="alice", amount=50, category="promo_credit",
                                 reason="Launch offer", key="promo-50", expires_at=t[0] + timedelta(minutes=1))
     assert promo["lot"]["expires_at"] == t[0].replace(second=0) + timedelta(minutes=1)  # to the minute
+    assert [(v.kind, v.expires_at) for v in ledger.get_wallet(db, "alice").lots][0] == ("paid", None)
     assert payments.refundable_for(db, "alice").amount_paise == 10000
     call = calls.start_call(db, "alice", "+919876543210", "kb_sales", 5)
     assert payments.refundable_for(db, "alice").amount_paise == 10000   # the call holds promotional money
@@ -197,6 +198,14 @@ def test_grant_expiry_is_to_the_minute_in_the_business_zone_and_checked(edb, mon
     r = wallet.review_credit(edb, user_id="asha", amount="5", category="promo_credit", reason="Offer",
                              campaign="no spaces")
     assert set(r.problems) == {"campaign"}
+
+
+def test_paid_money_expires_only_when_the_business_sets_a_validity(edb):
+    from services import settings
+    assert wallet.paid_lot(edb) is None
+    settings.set_value(edb, "paid_validity_days", 365, by="boss")
+    want = clock.at_local(clock.today() + timedelta(days=365), datetime.min.time().replace(hour=23, minute=59))
+    assert wallet.paid_lot(edb) == {"expires_at": want}
 
 
 def test_csv_grants_are_previewed_then_each_line_credited_once(edb):

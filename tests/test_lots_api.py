@@ -15,7 +15,8 @@ def grant(client, admin_tok, user, rupees, key, **extra):  # noqa: F811
                              **extra})
 
 
-def test_a_grant_with_an_expiry_shows_in_the_customers_lots_and_their_balance_at_a_past_instant(edb, client):  # noqa: F811
+def test_a_grant_with_an_expiry_shows_in_the_customers_lots_and_their_balance_at_a_past_instant(
+        edb, client):  # noqa: F811
     _, adm = make_user(edb, "admin")
     who, tok = make_user(edb)
     day = (clock.today() + timedelta(days=20)).isoformat()

@@ -38,7 +38,8 @@ from services.ledger.rollups import day_totals, days_across, spent as day_spent
 from services.ledger.wallets import (Hold, LotView, Wallet, WalletSummary, WalletView, ensure_wallet, get_wallet,
                                      in_spend_order, wallet_summaries)
 
-COLLECTIONS = {"wallets": [[("next_expiry", 1)]], "ledger": [[("user_id", 1), ("seq", -1)], [("created_at", 1)]], "ledger_keys": [],
+COLLECTIONS = {"wallets": [[("next_expiry", 1)]], "ledger": [[("user_id", 1), ("seq", -1)], [("created_at", 1)]],
+               "ledger_keys": [],
                "ledger_meta": [], "rollups": [[("user_id", 1), ("day", 1)], [("day", 1)]]}
 
 __all__ = ["CALL_CATEGORIES", "CATEGORIES", "CREDIT", "DEBIT", "Hold", "Wallet", "WalletSummary", "WalletView",
@@ -46,5 +47,5 @@ __all__ = ["CALL_CATEGORIES", "CATEGORIES", "CREDIT", "DEBIT", "Hold", "Wallet",
            "get_entry", "get_wallet", "hold", "iter_entries", "post", "recover", "release", "settle",
            "wallet_summaries", "rebuild_rollups", "entries_after", "entry_counts"]
 __all__ += ["Due", "amounts_due", "debit_owing", "pay_due"]
-__all__ += ["BURN_RULES", "LotView", "backfill", "balance_at", "burn_rule", "check_campaign", "day_spent", "expire_lots",
-            "expiring", "in_spend_order", "lot_parts", "set_burn_rule", "void_lot"]
+__all__ += ["BURN_RULES", "LotView", "backfill", "balance_at", "burn_rule", "check_campaign", "day_spent",
+            "expire_lots", "expiring", "in_spend_order", "lot_parts", "set_burn_rule", "void_lot"]

@@ -73,7 +73,7 @@ def new_state(w: dict, change: Change, drop: frozenset = frozenset()) -> dict:
                                   int(w["held"]))
     sets = {"balance": balance, "held": held, "updated_at": clock.now()}
     if change.lots is not None:
-        _lots_into(sets, change.lots, balance, held)
+        _lots_into(sets, change.lots, balance, held, w)
     elif change.balance_delta or change.held_delta:
         raise RuntimeError("a change of money must say which lots it moves")
     pending = [p for p in w["pending"] if p["_id"] not in drop]
@@ -99,13 +99,15 @@ def new_state(w: dict, change: Change, drop: frozenset = frozenset()) -> dict:
     return sets
 
 
-def _lots_into(sets: dict, lots: dict, balance: int, held: int) -> None:
+def _lots_into(sets: dict, lots: dict, balance: int, held: int, w: dict) -> None:
     """The lots afterwards, checked against the very balance and held amount being written."""
     bad = lotmod.problems(lots, balance, held)
     if bad:  # a bug in the operation that computed them: nothing is written
         raise RuntimeError("lot invariant broken: " + "; ".join(bad))
     sets["lots"] = lotmod.encode(lots)
-    sets["next_expiry"] = lotmod.next_expiry(lots)
+    nxt = lotmod.next_expiry(lots)
+    if nxt != w.get("next_expiry") or "next_expiry" not in w:  # indexed: written only when it moves
+        sets["next_expiry"] = nxt
 
 
 def _due_after(w: dict, delta: int) -> int:
@@ -150,7 +152,7 @@ def archive(db, w: dict) -> int:
 def set_lots(db, w: dict, lots: dict, holds: dict) -> bool:
     """Write the lots of a wallet from before lots (services.ledger.migrate) if it is still at the version read."""
     sets = {"holds": holds}
-    _lots_into(sets, lots, int(w["balance"]), int(w["held"]))
+    _lots_into(sets, lots, int(w["balance"]), int(w["held"]), w)
     return _write(db, w, sets)
 
 

@@ -50,7 +50,7 @@ def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None 
         checks.whole_number(max_open, 1, what="Open holds allowed")
     if lot is not None:
         checks.whole_number(lot, 0, what="Lot")
-    rule = burn.rule(db)
+    rule = burn.Lazy(db)
     with cas.turn(user_id):
         while True:
             w = wallets.read(db, user_id)
@@ -120,7 +120,7 @@ def extend(db, user_id: str, hold_id: str, more: int, *, step: int, min_amount: 
         require_paise(min_amount, allow_zero=True)
     if daily_cap is not None:
         checks.whole_number(daily_cap, 0, what="Daily spend cap", unit="of paise")
-    rule = burn.rule(db)
+    rule = burn.Lazy(db)
     with cas.turn(user_id):
         while True:
             w = wallets.read(db, user_id)

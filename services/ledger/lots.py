@@ -173,10 +173,11 @@ def check_rule(name) -> str:
 
 
 def usable(lots: Lots, rule: str, now_s: int, kinds=None) -> list[Lot]:
-    """Lots with free money that may be drawn now, in the rule's order (`kinds`: only those kinds)."""
+    """Lots with free money that may be drawn now, in the rule's order (`kinds`: only those kinds). `rule` is
+    a name of RULES or a sort key (services.ledger.burn.Lazy reads the business's only when it must)."""
     found = [lot for lot in lots.values() if lot.free > 0 and not lot.lapsed(now_s)
              and (kinds is None or lot.kind in kinds)]
-    return sorted(found, key=RULES[rule] if isinstance(rule, str) else rule)
+    return found if len(found) < 2 else sorted(found, key=RULES[rule] if isinstance(rule, str) else rule)
 
 
 def spendable(lots: Lots, now_s: int, kinds=None) -> int:

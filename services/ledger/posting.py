@@ -56,7 +56,7 @@ def post(db, user_id: str, *, key: str, type: str, category: str, amount: int, s
 def _apply(db, user_id, key, type, category, amount, source, note, meta, spec) -> tuple[dict, tuple]:
     """Step 2: the balance moves, the lots with it, and the entry joins `pending`, in one compare-and-set
     (with the entry paying an amount due, for a credit of paid money on a wallet that has one)."""
-    rule = burn.rule(db)
+    rule = burn.Lazy(db)
     while True:
         w = wallets.read(db, user_id)
         p = queries.pending_with_key(w, key)

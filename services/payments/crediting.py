@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services import clock, ledger
+from services import clock, ledger, wallet
 from services.errors import Conflict, InsufficientBalance
 from services.payments import charge, records
 from services.payments.admin import closed_unpaid, failed, suspicious_on
@@ -162,7 +162,8 @@ def _post(db, rec: dict, payment_id: str, amount: int, paid: int, source: str) -
         meta.update(payment_amount=paid, fee_paise=paid - amount - charge.gst_of(rec))
     try:
         return ledger.post(db, rec["user_id"], key=payment_key(payment_id), type="credit", category="recharge",
-                           amount=amount, source=payment_id, note="Razorpay recharge", meta=meta)
+                           amount=amount, source=payment_id, note="Razorpay recharge", meta=meta,
+                           lot=wallet.paid_lot(db))
     except Conflict:
         if ledger_match(db, rec, payment_id, amount) is False:
             suspicious_on(db, rec, "payment already credited with a different amount or user", source=source,
