@@ -58,7 +58,10 @@ def preview_csv(db, text, *, category: str = "promo_credit", reason: str = "", e
         raise InvalidInput("The file is empty.")
     if len(text) > MAX_CHARS:
         raise InvalidInput(f"The file is larger than {MAX_CHARS // 1024} KiB; split it.")
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    try:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    except csv.Error as exc:   # a NUL byte, a field past the reader's limit
+        raise InvalidInput(f"The file is not readable as CSV: {exc}.") from None
     header = [h.strip().lower() for h in rows[0]]
     if "username" not in header or "amount" not in header or set(header) - set(COLUMNS):
         raise InvalidInput(f"The first line names the columns: username, amount and optionally "
@@ -160,9 +163,9 @@ def month_range(first: str, last: str | None = None) -> tuple[date, date]:
     try:
         a = date.fromisoformat(f"{first}-01")
         b = date.fromisoformat(f"{last or first}-01")
-    except (TypeError, ValueError):
+        nxt = date(b.year + (b.month == 12), b.month % 12 + 1, 1)
+    except (TypeError, ValueError):   # ValueError also for the month after 9999-12
         raise InvalidInput("A month looks like 2026-12.") from None
-    nxt = date(b.year + (b.month == 12), b.month % 12 + 1, 1)
     return a, date.fromordinal(nxt.toordinal() - 1)
 
 

@@ -101,13 +101,16 @@ def parse_expiry(value, *, now: datetime | None = None) -> datetime | None:
         except ValueError:
             raise InvalidInput("An expiry looks like 2027-01-15 or 2027-01-15T18:30 (business time) or "
                                "2027-01-15T18:30+05:30.") from None
-    if isinstance(value, datetime):
-        t = value if value.tzinfo is not None else value.replace(tzinfo=clock.zone())
-    elif isinstance(value, date):
-        t = clock.at_local(value, time(23, 59))
-    else:
-        raise InvalidInput("An expiry must be a date or a date and time.")
-    t = clock.as_utc(t).replace(second=0, microsecond=0)
+    try:
+        if isinstance(value, datetime):
+            t = value if value.tzinfo is not None else value.replace(tzinfo=clock.zone())
+        elif isinstance(value, date):
+            t = clock.at_local(value, time(23, 59))
+        else:
+            raise InvalidInput("An expiry must be a date or a date and time.")
+        t = clock.as_utc(t).replace(second=0, microsecond=0)
+    except OverflowError:   # a time at the very edge of the calendar, shifted to UTC
+        raise InvalidInput("That expiry is out of range.") from None
     now = now or clock.now()
     if t <= now:
         raise InvalidInput("That expiry is already past; pick a later minute.")

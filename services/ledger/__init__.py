@@ -26,7 +26,8 @@ from services.ledger.burn import rule as burn_rule, set_rule as set_burn_rule
 from services.ledger.dues import Due, amounts_due, debit_owing, pay_due
 from services.ledger.expiry import expire_lots, expiring, void_lot
 from services.ledger.history import balance_at
-from services.ledger.lots import RULE_LABELS as BURN_RULES, check_campaign, parse_parts as lot_parts
+from services.ledger.ids import check_campaign
+from services.ledger.lots import RULE_LABELS as BURN_RULES, parse_parts as lot_parts
 from services.ledger.migrate import backfill
 from services.ledger.holds import extend, hold, release, settle
 from services.ledger.ids import CALL_CATEGORIES, CATEGORIES, CREDIT, DEBIT, entry_id

@@ -20,7 +20,7 @@ def post(db, user_id: str, *, key: str, type: str, category: str, amount: int, s
     """Credit or debit `amount` paise once per `key`. Repeating a key returns the first entry.
 
     A credit creates a lot: its kind follows the category unless `lot` says otherwise (`kind`,
-    `expires_at`, `priority`, `campaign`: services.ledger.lots.check_spec). A debit draws on the lots in the
+    `expires_at`, `priority`, `campaign`: services.ledger.ids.check_spec). A debit draws on the lots in the
     business's burn order and records which.
 
     Raises InsufficientBalance (a debit beyond the available balance; the key stays free for a later
@@ -34,7 +34,7 @@ def post(db, user_id: str, *, key: str, type: str, category: str, amount: int, s
     require_paise(amount)
     checks.text(source, what="Source", most=200)
     checks.text(note, what="Note", most=500, lines=True)
-    spec = lotmod.check_spec(lot, type, category, clock.now())
+    spec = ids.check_spec(lot, type, category, clock.now())
     want = {"user_id": user_id, "type": type, "amount": amount, "category": category}
     owner = procs.owner()
     prior = claims.claim(db, key, want, owner)
