@@ -13,7 +13,8 @@ from datetime import date, datetime, timedelta, timezone
 import pandas as pd
 import streamlit as st
 
-from services import clock, config, db as dbmod, errors, files, names, payments, reports, schema, settings, tokens, users, wallet
+from services import (clock, config, db as dbmod, errors, files, names, payments, reports, schema, settings, tokens,
+                      users, wallet)
 from services.money import format_rupees, format_rupees_short, to_rupees
 
 log = logging.getLogger("wallet.dashboard")

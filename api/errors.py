@@ -94,7 +94,7 @@ def install(app: FastAPI) -> None:
     async def wallet_error(_: Request, exc: E.WalletError):
         status = status_of(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        if status == 429 and getattr(exc, "retry_after", None):
+        if status == 429 and isinstance(exc, E.RateLimited) and exc.retry_after:
             headers = {"Retry-After": str(int(exc.retry_after))}
         return error_response(status, exc.code, exc.message, headers)
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from api.deps import DB, CurrentUser, ExactRoute
+from api.links import Responses
 from api.schemas import ReceiptOut, ReceiptsOut
 from services import documents
 
@@ -19,9 +20,9 @@ router = APIRouter(prefix="/api", tags=["documents"], route_class=ExactRoute)
 Number = Annotated[str, Path(max_length=20, pattern=r"^[A-Z0-9]{1,4}-[0-9]{4}-[0-9]{6,7}$",
                              description="The document number with '-' for '/', e.g. RV-2627-000123")]
 Month = Annotated[str, Path(max_length=7, pattern=r"^[0-9]{4}-[0-9]{2}$", description="YYYY-MM (a month in IST)")]
-PDF = {200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+PDF: Responses = {200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
              "description": "A PDF file"}}
-CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV, times in IST"}}
+CSV: Responses = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV, times in IST"}}
 
 
 def receipt_out(d: dict) -> ReceiptOut:

@@ -24,8 +24,9 @@ def _rupee_twin(paise_field: str, optional: bool):
     def rupees(self) -> Decimal | None:
         paise = getattr(self, paise_field)
         return None if paise is None else to_rupees(paise)
-    return computed_field(property(rupees), return_type=Rupees | None if optional else Rupees,
+    twin = computed_field(return_type=Rupees | None if optional else Rupees,
                           description=f"`{paise_field}` in rupees (a JSON number, at most 2 decimals)")
+    return twin(property(rupees))
 
 
 class MoneyOut(BaseModel):

@@ -53,8 +53,9 @@ tdf = pd.DataFrame({"day": days, "spent": [float(ui.rupee_number(u)) for u in us
                     "spent_text": [ui.rupees(u) for u in used]})
 adf = pd.DataFrame({"day": list(days) * 2,
                     "rupees": [float(ui.rupee_number(p)) for p in paid] +
-                              [float(ui.rupee_number(r["credits"] - p)) for r, p in zip(trends, paid)],
-                    "text": [ui.rupees(p) for p in paid] + [ui.rupees(r["credits"] - p) for r, p in zip(trends, paid)],
+                              [float(ui.rupee_number(r["credits"] - p)) for r, p in zip(trends, paid, strict=True)],
+                    "text": [ui.rupees(p) for p in paid]
+                            + [ui.rupees(r["credits"] - p) for r, p in zip(trends, paid, strict=True)],
                     "kind": ["Recharges (paid)"] * len(trends) + ["Credits given (free, refunds)"] * len(trends)})
 c1, c2 = st.columns(2)
 with c1:

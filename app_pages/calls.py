@@ -35,7 +35,8 @@ if view == "Make a call":
         a, b_, c = st.columns([2, 2, 1])
         number = a.text_input("Phone number", placeholder="9876543210 or +919876543210")
         kb = b_.text_input("Knowledge base id", placeholder="kb_support")
-        most = c.number_input("Max minutes", min_value=1, max_value=calls.MAX_CALL_MINUTES, value=cfg["default_call_minutes"], step=1)
+        most = c.number_input("Max minutes", min_value=1, max_value=calls.MAX_CALL_MINUTES,
+                              value=cfg["default_call_minutes"], step=1)
         d_, o_ = st.columns([3, 2])
         dur = d_.number_input("Simulated talk time (seconds, 0 = a random length)", min_value=0,
                               max_value=24 * 3600, value=0, step=1,

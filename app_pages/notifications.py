@@ -84,7 +84,8 @@ if not sent:
 else:
     st.dataframe(pd.DataFrame([{
         "When": ui.when(a["created_at"]), "Alert": a["headline"] or a["kind"],
-        "Line": ui.rupees(a["threshold_paise"]) if a["kind"] != "notice" else "", "Balance": ui.rupees(a["balance_paise"]),
+        "Line": ui.rupees(a["threshold_paise"]) if a["kind"] != "notice" else "",
+        "Balance": ui.rupees(a["balance_paise"]),
         "Details": a["text"] or "",
         "E-mail": a["email_state"], "Webhook": a["webhook_state"], "Recharge link": a["link_url"] or ""}
         for a in sent]), hide_index=True, width="stretch",

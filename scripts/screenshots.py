@@ -175,7 +175,8 @@ def settle(page, text: str) -> None:
 
 
 def shots(p, base: str, out: Path, chromium: str) -> None:
-    browser = p.chromium.launch(executable_path=chromium, args=CHROME_ARGS)  # playwright gives each launch a fresh profile
+    # playwright gives each launch a fresh profile
+    browser = p.chromium.launch(executable_path=chromium, args=CHROME_ARGS)
 
     def session(username: str | None):
         ctx = browser.new_context(viewport={"width": 1280, "height": 800}, device_scale_factor=1)

@@ -3,7 +3,8 @@ customers 7 days and 1 day ahead), closes calls whose voice platform fell silent
 of their last authorised slice, billed the last reported usage, never unreported time), collects amounts due
 from money released since, polls open payment links, carries on self-serve refunds a crash interrupted, once a
 day reconciles yesterday's payments with Razorpay, issues receipts, tops wallets up through their auto-recharge
-mandates, and decides and delivers low-balance alerts. Every step is idempotent (the daily one per day), so running it alongside live traffic (or twice) is safe."""
+mandates, and decides and delivers low-balance alerts. Every step is idempotent (the daily one per day), so running
+it alongside live traffic (or twice) is safe."""
 from __future__ import annotations
 
 import logging

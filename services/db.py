@@ -27,8 +27,7 @@ def open_db(uri: str | None = None, name: str | None = None, path: str | os.Path
     name = name or cfg.mongodb_db
     if uri:
         import pymongo
-        client = pymongo.MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)
-        return client[name]
+        return pymongo.MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)[name]
     from mongoeco import MongoClient
     if path is None:
         path = files.private_dir(data_dir()) / "wallet.sqlite"

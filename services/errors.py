@@ -79,6 +79,7 @@ class RateLimited(WalletError):
     """Too many attempts (e.g. failed logins) in a short time; try again later."""
 
     code = "rate_limited"
+    retry_after: int | None = None  # seconds, when known: the Retry-After header
 
 
 class TooManyCalls(RateLimited):

@@ -34,7 +34,8 @@ def admin_summary(db, *, top: int = 10, period_days: int = 30) -> dict:
     low_at = settings.get(db)["low_balance_paise"]
     roles = users.roles(db)
     total = held = credits = paid = debits = count = 0
-    balances, low = [], []
+    balances: list[dict] = []
+    low: list[dict] = []
     for w in ledger.wallet_summaries(db):
         total += w.balance
         held += w.held
@@ -111,7 +112,7 @@ def top_spenders(db, start: date, end: date, *, top: int = 10) -> list[dict]:
 def spending_trends(db, start: date, end: date) -> list[dict]:
     """Per day across all users: credits, debits, per-category amounts, calls, call seconds, active users."""
     spending.check_range(start, end)
-    days = {}
+    days: dict[str, dict] = {}
     d = start
     while d <= end:
         days[d.isoformat()] = {"day": d.isoformat(), "credits": 0, "debits": 0, "calls": 0, "call_seconds": 0,
@@ -215,8 +216,9 @@ def calls_csv(db, user_id: str, f, campaign_names: dict[str, str] | None = None)
     def cells(c: dict) -> list:
         return [clock.iso(c["started_at"]) if c.get("started_at") else "", c["call_id"], c["to_number"],
                 names.label(names.CALL_STATUS, c["status"]), names.label(names.OUTCOME, c.get("outcome")),
-                cn.get(c.get("campaign_id") or "", c.get("campaign_id") or ""), c["kb_id"], c.get("billed_seconds") or 0,
-                str(to_rupees(c["rate_paise"])), str(to_rupees(c.get("cost_paise") or 0)), call_note(c)]
+                cn.get(c.get("campaign_id") or "", c.get("campaign_id") or ""), c["kb_id"],
+                c.get("billed_seconds") or 0, str(to_rupees(c["rate_paise"])), str(to_rupees(c.get("cost_paise") or 0)),
+                call_note(c)]
     yield from csvout.csv_rows(calls.iter_history(db, user_id, f), columns=CALL_COLUMNS, cells=cells)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import MINYEAR, datetime, timedelta, timezone
 
 from services import clock
 from services.checks import whole_number
@@ -210,7 +210,8 @@ def check_when(at) -> datetime:
     try:
         at = clock.as_utc(at)
     except OverflowError:  # 0001-01-01 with a positive offset, 9999-12-31 with a negative one: no UTC instant
-        at = (datetime.min if at.year == datetime.min.year else datetime.max).replace(tzinfo=timezone.utc)
+        at = (datetime.min.replace(tzinfo=timezone.utc) if at.year == MINYEAR
+              else datetime.max.replace(tzinfo=timezone.utc))
     if at < now - _PAST_SLACK:
         raise InvalidInput("A change cannot take effect in the past; choose now or a later time.")
     if at > now + MAX_AHEAD:

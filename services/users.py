@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from services import auditlog, checks, clock, passwords
 from services.db import insert_new
@@ -81,7 +82,7 @@ def authenticate(db, username, password) -> dict:
     except InvalidInput:
         username = None
     doc = db.users.find_one({"_id": username}) if username else None
-    if not passwords.matches(password, doc["password_hash"] if doc else None):
+    if not passwords.matches(password, doc["password_hash"] if doc else None) or doc is None:
         raise AuthError(WRONG)
     if doc.get("disabled"):
         raise Forbidden(DISABLED)
@@ -97,7 +98,7 @@ def get(db, username: str) -> dict:
 
 def list_all(db, *, search: str = "", role: str | None = None, disabled: bool | None = None,
              limit: int = 5000) -> list[dict]:
-    flt = {}
+    flt: dict[str, Any] = {}
     if role:
         flt["role"] = role
     if disabled is not None:

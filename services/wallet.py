@@ -217,6 +217,7 @@ def admin_credit(db, *, admin: str, user_id: str, amount, category: str, reason:
 
 def post_review(db, review: CreditReview, *, admin: str, key: str) -> dict:
     """Post a checked credit (`review.ok`) once per key, audited."""
+    assert review.amount is not None  # ok: every value is known
     lot = {"expires_at": review.expires_at, "campaign": review.campaign} if review.category in GRANT_CATEGORIES \
         else None
     entry = ledger.post(db, review.user_id, key=f"admin:{key}", type=ledger.CREDIT, category=review.category,

@@ -22,7 +22,8 @@ from services import autorecharge, calls, clock, db as dbmod, documents, ledger,
     users, wallet
 from services.errors import NotFound
 from services.payments import screening
-from tests.test_api_support import PASSWORD, bearer, sandbox_post
+from tests.support.api import PASSWORD, bearer
+from tests.support.payments import control
 
 COLUMNS = ("anon", "expired", "owner", "other", "analyst", "admin")
 OK, AUTH, ROLE, GONE = 200, 401, 403, 404
@@ -47,14 +48,14 @@ def _verify(ctx, col):
     """A paid Checkout order: the caller's own, except `other`, who replays A's."""
     owner = ctx["names"]["owner" if col in ("other", "anon", "expired") else col]
     order = payments.create_order(ctx["db"], owner, 100)
-    paid = sandbox_post(ctx["sandbox"], f"/sandbox/orders/{order['order_id']}/pay")
+    paid = control(ctx["sandbox"], f"orders/{order['order_id']}/pay")
     return {k: paid[k] for k in ("razorpay_order_id", "razorpay_payment_id", "razorpay_signature")} | {"amount": 100}
 
 
 def _paid(ctx, user_id: str, rupees: int = 100) -> str:
     """A recharge of `user_id` paid on the sandbox and credited; its payment link id."""
     plink = payments.create_payment_link(ctx["db"], user_id, rupees)["payment_link_id"]
-    sandbox_post(ctx["sandbox"], f"/sandbox/links/{plink}/pay")
+    control(ctx["sandbox"], f"links/{plink}/pay")
     payments.reconcile_link(ctx["db"], plink, user_id=user_id)
     return plink
 

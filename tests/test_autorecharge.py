@@ -10,8 +10,8 @@ import pytest
 from services import alerts, autorecharge, ledger, razorpay_events
 from services.autorecharge import charges, mandates, planner
 from services.errors import Conflict, InvalidAmount, InvalidInput, PaymentUnavailable
-from tests.autorecharge_support import (active_mandate, control, customer, hooked, notices_of,  # noqa: F401
-                                        sandbox_payments, spend, wait_for)
+from tests.support.autorecharge import active_mandate, customer, notices_of, sandbox_payments, spend, wait_for
+from tests.support.payments import control
 
 TERMS = {"threshold": 100, "amount": 500, "monthly_cap": 5000}
 
@@ -36,8 +36,8 @@ def recharge_credits(db, uid: str) -> list[dict]:
 @pytest.mark.parametrize("bad, error", [
     (dict(threshold="abc"), InvalidAmount), (dict(amount=5), InvalidAmount), (dict(amount="15000.01"), InvalidInput),
     (dict(monthly_cap=400), InvalidInput), (dict(daily_cap=100), InvalidInput), (dict(daily_cap=6000), InvalidInput),
-    (dict(method="paypal"), InvalidInput), (dict(accept_afa="yes"), InvalidInput), (dict(threshold=True), InvalidAmount),
-    (dict(amount="100001", accept_afa=True), InvalidAmount)])
+    (dict(method="paypal"), InvalidInput), (dict(accept_afa="yes"), InvalidInput),
+    (dict(threshold=True), InvalidAmount), (dict(amount="100001", accept_afa=True), InvalidAmount)])
 def test_bad_terms_write_nothing_anywhere(env, bad, error):
     db, h = env
     customer(db, "asha")
@@ -56,7 +56,8 @@ def test_set_up_authorise_and_the_rs_1_authorisation_is_credited_once(env):
     assert (m["frequency"], m["max_amount_paise"], m["method"]) == ("as_presented", 50_000, "upi")
     inv = h.sandbox.invoices[mandates.get(db, "asha")["registration_id"]]
     order = h.sandbox.orders[inv["order_id"]]
-    assert order["token"] == {"max_amount": 50_000, "expire_at": order["token"]["expire_at"], "frequency": "as_presented"}
+    assert order["token"] == {"max_amount": 50_000, "expire_at": order["token"]["expire_at"],
+                              "frequency": "as_presented"}
     with pytest.raises(Conflict):
         autorecharge.configure(db, "asha", **TERMS | {"method": "card"})  # pending: the method is fixed
     httpx.post(m["authorisation_url"] + "/approve", trust_env=False).raise_for_status()

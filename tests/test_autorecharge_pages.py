@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from services import autorecharge, tokens
 from services.autorecharge import charges, mandates
-from tests.autorecharge_support import (active_mandate, hooked, sandbox_payments, spend, wait_for)  # noqa: F401
-from tests.test_dashboard import adb, fund, signed_in, texts  # noqa: F401
+from tests.support.autorecharge import active_mandate, sandbox_payments, spend, wait_for
+from tests.support.dashboard import fund, signed_in, texts
 
 
 def _markdown(at) -> str:
@@ -101,8 +101,8 @@ def test_the_api_sets_up_pauses_resumes_and_turns_off(adb, hooked):
         assert c.put("/api/auto-recharge", headers=h, json={"threshold": 200, "amount": 400, "monthly_cap": 2000,
                                                              "paused": True}).json()["state"] == "paused"
         assert mandates.get(adb, "asha")["threshold_paise"] == 20_000
-        assert c.put("/api/auto-recharge", headers=h, json={"threshold": 200, "amount": 900,
-                                                             "monthly_cap": 2000}).status_code == 400  # above the mandate
+        assert c.put("/api/auto-recharge", headers=h, json={"threshold": 200, "amount": 900,  # above the mandate
+                                                             "monthly_cap": 2000}).status_code == 400
         assert c.put("/api/auto-recharge", headers=h, json={"threshold": 200, "amount": 400, "monthly_cap": 2000,
                                                              "paused": False}).json()["state"] == "active"
         assert c.put("/api/auto-recharge", headers=h, json={"threshold": 200, "amount": 400, "monthly_cap": 2000,

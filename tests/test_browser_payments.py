@@ -12,13 +12,14 @@ import time
 
 import pytest
 
-from tests.test_browser import CHROMIUM, WAIT, browser, product, settle, sign_in, sync_api  # noqa: F401
+from tests.support.browser import WAIT, playwright_or_skip, settle, sign_in
 
 pytestmark = pytest.mark.browser
+sync_api = playwright_or_skip()
 REASON = "Payment failed because the customer declined it (sandbox)."
 
 
-def test_fail_see_the_reason_retry_and_pay(product, browser):  # noqa: F811
+def test_fail_see_the_reason_retry_and_pay(product, browser):
     try:
         _flow(product, browser)
     except BaseException:
@@ -53,7 +54,7 @@ def _until_failure_shows(page) -> None:
     settle(page, f"Payment failed: {REASON}")
 
 
-def _flow(product, browser):  # noqa: F811
+def _flow(product, browser):
     base, shots = product["base"], product["tmp"] / "payment-shots"
     sync_api.expect.set_options(timeout=WAIT)
     shots.mkdir()

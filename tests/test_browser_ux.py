@@ -21,16 +21,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_browser import (CHROME_ARGS, CHROMIUM, PASSWORD, ROOT, WAIT, product, settle,  # noqa: F401
-                                sign_in, sync_api)
+from tests.support.browser import (CHROME_ARGS, CHROMIUM, PASSWORD, ROOT, WAIT, playwright_or_skip, settle,
+                                   sign_in)
 
 pytestmark = pytest.mark.browser
+sync_api = playwright_or_skip()
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-def chromium(product):  # noqa: F811
+def chromium(product):
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
         try:
@@ -47,7 +48,7 @@ def _page(chromium, viewport: dict):
     return page
 
 
-def _failing(product, pages, name: str):  # noqa: F811
+def _failing(product, pages, name: str):
     for i, pg in enumerate(pages):  # what the browser showed when it failed
         try:
             pg.screenshot(path=str(product["tmp"] / f"{name}-failure-{i}.png"))
@@ -91,7 +92,7 @@ def _sign_out(page, phone: bool = False) -> None:
 
 # ---------------------------------------------------------------------------------------- money traps
 
-def test_typed_amount_is_charged_and_a_bad_manual_credit_never_reaches_review(product, chromium):  # noqa: F811
+def test_typed_amount_is_charged_and_a_bad_manual_credit_never_reaches_review(product, chromium):
     page = _page(chromium, LAPTOP)
     try:
         _money_traps(product, page)
@@ -100,7 +101,7 @@ def test_typed_amount_is_charged_and_a_bad_manual_credit_never_reaches_review(pr
         raise
 
 
-def _money_traps(product, page):  # noqa: F811
+def _money_traps(product, page):
     base = product["base"]
     sign_in(page, base, "demo")
     page.goto(f"{base}/wallet")
@@ -165,7 +166,7 @@ def _money_traps(product, page):  # noqa: F811
 # -------------------------------------------------------------------------------------------- journeys
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
-def test_each_role_walks_its_journey(product, chromium, viewport):  # noqa: F811
+def test_each_role_walks_its_journey(product, chromium, viewport):
     page = _page(chromium, viewport)
     try:
         _journey(product, page, viewport)
@@ -174,7 +175,7 @@ def test_each_role_walks_its_journey(product, chromium, viewport):  # noqa: F811
         raise
 
 
-def _journey(product, page, viewport):  # noqa: F811
+def _journey(product, page, viewport):
     base, phone = product["base"], viewport["width"] < 768
     tag = "phone" if phone else "laptop"
     shots = product["tmp"] / f"ux-{tag}"

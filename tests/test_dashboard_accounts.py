@@ -10,7 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from services import accounts, clock, tokens, users
-from tests.test_dashboard import PW, adb, app, login, signed_in, texts  # noqa: F401
+from services.errors import AuthError
+from tests.support.dashboard import PW, app, login, signed_in, texts
 
 ENDS = {
     "password reset": lambda db: accounts.set_password(db, "asha", "a-brand-new-secret", by="boss"),
@@ -115,7 +116,7 @@ def test_admin_sees_held_back_sign_ins_and_clears_them(adb, monkeypatch):
     now = clock.now()
     monkeypatch.setattr(clock, "now", lambda: now)
     for _ in range(tokens.FREE_FAILURES):
-        with pytest.raises(Exception):
+        with pytest.raises(AuthError):
             tokens.sign_in(adb, "asha", "wrong-password!", client="203.0.113.5")
     at = signed_in("boss", "admin", "admin/users")
     table = at.dataframe[-1].value

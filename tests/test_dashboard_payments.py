@@ -7,18 +7,18 @@ from datetime import timedelta
 
 import httpx
 
-from services import clock, ledger, payments, settings
-from tests.test_dashboard import adb, fund, markdown, sandbox, signed_in, texts  # noqa: F401
+from services import clock, ledger, payments, razorpay_events, settings
+from tests.support.dashboard import markdown, signed_in, texts
 
 
-def _link(db, sandbox, action="pay", rupees=500):  # noqa: F811
+def _link(db, sandbox, action="pay", rupees=500):
     link = payments.create_payment_link(db, "asha", str(rupees))
     r = httpx.post(f"{sandbox.url}/sandbox/links/{link['payment_link_id']}/{action}", json={})
     r.raise_for_status()
     return link, r.json()
 
 
-def test_a_failed_payment_shows_the_reason_and_a_try_again_button(adb, sandbox):  # noqa: F811
+def test_a_failed_payment_shows_the_reason_and_a_try_again_button(adb, sandbox):
     link, _ = _link(adb, sandbox, "fail")
     payments.reconcile_link(adb, link["payment_link_id"], user_id="asha")  # what the webhook would do
     at = signed_in("asha", "user")
@@ -32,14 +32,14 @@ def test_a_failed_payment_shows_the_reason_and_a_try_again_button(adb, sandbox):
     assert at.main.metric[0].value == "Rs. 500.00"
 
 
-def test_review_has_its_own_words(adb, sandbox):  # noqa: F811
+def test_review_has_its_own_words(adb, sandbox):
     link = payments.create_payment_link(adb, "asha", "100")
     adb.payment_links.update_one({"_id": link["reference_id"]}, {"$set": {"status": "review"}})
     at = signed_in("asha", "user")
     assert "under review, not credited yet" in markdown(at)
 
 
-def test_cancel_an_unpaid_link_from_the_wallet(adb, sandbox):  # noqa: F811
+def test_cancel_an_unpaid_link_from_the_wallet(adb, sandbox):
     payments.create_payment_link(adb, "asha", "100")
     at = signed_in("asha", "user")
     next(b for b in at.button if b.label == "Cancel link").click().run()
@@ -49,9 +49,9 @@ def test_cancel_an_unpaid_link_from_the_wallet(adb, sandbox):  # noqa: F811
     assert not [b for b in at.button if b.label == "Cancel link"]
 
 
-def test_refund_request_from_the_wallet_and_the_amount_due(adb, sandbox):  # noqa: F811
+def test_refund_request_from_the_wallet_and_the_amount_due(adb, sandbox):
     _link(adb, sandbox)
-    payments.reconcile_open(adb, due_only=False)
+    razorpay_events.reconcile_open(adb, due_only=False)
     at = signed_in("asha", "user")
     assert "Refundable now: **Rs. 500.00**" in markdown(at)
     next(t for t in at.text_input if t.label == "Refund amount in rupees").input("200")
@@ -75,9 +75,9 @@ def test_refund_request_from_the_wallet_and_the_amount_due(adb, sandbox):  # noq
     assert list(due["User"]) == ["asha"] and list(due["Amount due"]) == ["Rs. 300.00"]
 
 
-def test_admin_approves_a_waiting_refund_and_sees_the_daily_report(adb, sandbox):  # noqa: F811
+def test_admin_approves_a_waiting_refund_and_sees_the_daily_report(adb, sandbox):
     _link(adb, sandbox)
-    payments.reconcile_open(adb, due_only=False)
+    razorpay_events.reconcile_open(adb, due_only=False)
     admin = signed_in("boss", "admin", "admin/payments")
     assert "No day reconciled yet" in markdown(admin)
     admin.toggle(key="refund_approval").set_value(True).run()

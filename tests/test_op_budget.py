@@ -24,7 +24,7 @@ from pymongo import monitoring
 from api.main import create_app
 from services import ledger, schema, settings, tokens
 from services.ledger import burn
-from tests.test_api_support import bearer, make_user
+from tests.support.api import bearer, make_user
 
 # The budgets: round trips per request of a process that is serving (caches warm).
 # The token, the settings, rate plans, user overrides and the burn order of credit lots come from the process's
@@ -36,8 +36,8 @@ START = 6          # read the user; insert the call (before any hold, for recove
 UPDATE = 5         # read the user; read the call; read the wallet; extend the hold (compare-and-set); record the grant.
                    # Before: 7 (token, user, the user's overrides).
 QUIET_UPDATE = 2   # an update with nothing new to hold or record: read the user, the call. Before: 3.
-END = 7            # read the user; read the call; record what is billed (active -> ending, before money moves); read the
-                   # wallet; settle (compare-and-set); insert the ledger entry; complete the call. Before: 8.
+END = 7            # read the user; read the call; record what is billed (active -> ending, before money moves); read
+                   # the wallet; settle (compare-and-set); insert the ledger entry; complete the call. Before: 8.
 BALANCE = 2        # read the user, the wallet (the role comes with the user). Before: 5.
 # Webhooks (services.payments; budgets as measured on this change, nothing trimmed there yet):
 WEBHOOK_CREDIT = 15     # payment_link.paid: store the event, the link's claim and credit (ledger key, wallet

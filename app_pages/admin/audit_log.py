@@ -35,7 +35,8 @@ except WalletError as exc:
 actor = d.selectbox("Who", [ANY, *audit.actors(everyone)], key="al_actor")
 rows = everyone if actor == ANY else [r for r in everyone if r["actor"] == actor]
 
-st.caption(ui.plural(len(rows), "action") + (f"; the latest {SHOWN} shown, the CSV has all" if len(rows) > SHOWN else ""))
+st.caption(ui.plural(len(rows), "action")
+           + (f"; the latest {SHOWN} shown, the CSV has all" if len(rows) > SHOWN else ""))
 if not rows:
     st.info("No recorded action matches these filters.", icon=":material/history:")
 else:

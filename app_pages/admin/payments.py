@@ -1,5 +1,7 @@
 """Admin payments: failed and suspicious payments, refund requests waiting for approval (and whether they
 must), wallets with an amount due, recent refunds, and the daily reconciliation with Razorpay."""
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
@@ -47,9 +49,9 @@ for r in view.waiting:
                    f"({ui.plural(len(r['parts']), 'payment')}) · {ui.when(r['created_at'])}")
         decision = None
         if b.button("Approve", key=f"ok_{r['request_id']}", type="primary"):
-            decision = lambda: payments.approve_refund_request(db, r["request_id"], by=me)  # noqa: E731
+            decision = partial(payments.approve_refund_request, db, r["request_id"], by=me)
         if c.button("Reject", key=f"no_{r['request_id']}"):
-            decision = lambda: payments.reject_refund_request(db, r["request_id"], by=me)  # noqa: E731
+            decision = partial(payments.reject_refund_request, db, r["request_id"], by=me)
         if decision:
             try:
                 done = decision()

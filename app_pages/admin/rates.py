@@ -23,8 +23,8 @@ def when_input(key: str) -> datetime | None:
 
 def done(message: str, when: datetime | None) -> None:
     ui.invalidate("settings")
-    ui.flash(message if when is None else f"{message.split(';')[0]} from {ui.when(when, '%H:%M on %d %b %Y')} {clock.abbr()}; "
-                                          "customers see it ahead on their wallet page.")
+    ui.flash(message if when is None else f"{message.split(';')[0]} from {ui.when(when, '%H:%M on %d %b %Y')} "
+                                          f"{clock.abbr()}; customers see it ahead on their wallet page.")
     st.rerun()
 
 

@@ -30,5 +30,6 @@ from services.alerts.webhooks import delivery_log, send_test, sign, verify
 COLLECTIONS = {"alerts": [[("status", 1)]], "alert_cursors": [], "alert_log": [], "alert_prefs": [],
                "tariff_announcements": []}
 
-__all__ = ["Prefs", "announce_expiries", "announce_tariffs", "backfill", "counts", "deliver_due", "delivery_log", "derive", "get_prefs", "of_user", "recent",
-           "rotate_secret", "run", "send_test", "sign", "sink_messages", "update", "verify"]
+__all__ = ["Prefs", "announce_expiries", "announce_tariffs", "backfill", "counts", "deliver_due", "delivery_log",
+           "derive", "get_prefs", "of_user", "recent", "rotate_secret", "run", "send_test", "sign", "sink_messages",
+           "update", "verify"]

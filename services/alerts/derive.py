@@ -12,7 +12,7 @@ A wallet first seen by a pass starts at its current entry if it is older than th
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from services import clock, config, spending, users
 from services.alerts import outbox, prefs, tariffs
@@ -51,7 +51,7 @@ def derive(db) -> int:
     return written
 
 
-def _since(db, cursors: dict) -> object:
+def _since(db, cursors: dict) -> datetime:
     if SINCE not in cursors:
         insert_new(db.alert_cursors, {"_id": SINCE, "n": 0, "at": clock.now()})
     return clock.as_utc(db.alert_cursors.find_one({"_id": SINCE})["at"])
@@ -71,7 +71,7 @@ class _Context:
         return self._roles.get(uid, "user")  # a wallet without a user is a customer's
 
     def prefs(self, uid: str) -> prefs.Prefs:
-        if self._prefs is None:
+        if self._prefs is None or self._emails is None:
             self._prefs = prefs.everyone(self.db)
             self._emails = users.emails(self.db)
         return prefs.of(self._prefs.get(uid), uid, self._emails.get(uid, ""))

@@ -67,7 +67,7 @@ def cancel(db, user_id: str) -> dict:
     if m is None or m["state"] not in mandates.LIVE:
         return status(db, user_id)
     mandates.cancel(db, m, by="you", reason="Cancelled by you.")
-    m = mandates.get(db, user_id)
+    m = mandates.fresh(db, user_id)
     if m.get("razorpay_open") and gateway.settings().mode != "off":
         try:
             setup.close_at_razorpay(db, gateway.settings(), m)

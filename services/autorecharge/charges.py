@@ -64,6 +64,14 @@ def get(db, cid: str | None) -> dict | None:
     return coll(db).find_one({"_id": cid}) if cid else None
 
 
+def fresh(db, cid: str) -> dict:
+    """A charge as stored now, read again by a caller that has seen it (charges are never deleted)."""
+    c = get(db, cid)
+    if c is None:
+        raise LookupError(f"auto-recharge charge {cid} is missing")
+    return c
+
+
 def create(db, m: dict, cid: str, *, attempt: int, retry_of: str | None = None) -> dict:
     now = clock.now()
     insert_new(coll(db), {"_id": cid, "crossing": crossing_of(cid), "attempt": attempt, "retry_of": retry_of,
@@ -72,7 +80,7 @@ def create(db, m: dict, cid: str, *, attempt: int, retry_of: str | None = None) 
                           "notification_id": None, "debit_at": None, "payment_id": None, "reason": None,
                           "error_reason": None, "credited_paise": 0, "next_check_at": now, "lease_owner": None,
                           "lease_until": None, "created_at": now, "updated_at": now, "concluded_at": None})
-    return get(db, cid)
+    return fresh(db, cid)
 
 
 def set_state(db, c: dict, state: str, **sets) -> dict:
@@ -81,7 +89,7 @@ def set_state(db, c: dict, state: str, **sets) -> dict:
     if state in FINAL:
         sets["concluded_at"] = now
     coll(db).update_one({"_id": c["_id"], "state": c["state"]}, {"$set": sets})
-    return get(db, c["_id"])
+    return fresh(db, c["_id"])
 
 
 def open_charges(db) -> list[dict]:
@@ -141,7 +149,7 @@ def announce(db, cfg, m: dict, c: dict, notice: timedelta) -> dict:
     if order is None:
         payment_after = math.ceil((clock.now() + notice).timestamp())
         try:
-            order = gateway.call(cfg, "order.create", {
+            order = gateway.create_order(cfg, {
                 "amount": c["amount_paise"], "currency": "INR", "receipt": c["ref"], "payment_capture": True,
                 "notes": {"user_id": c["user_id"], "reference_id": c["ref"], "auto_recharge": c["_id"]},
                 "notification": {"token_id": m["token_id"], "payment_after": payment_after}})
@@ -160,7 +168,7 @@ def announce(db, cfg, m: dict, c: dict, notice: timedelta) -> dict:
 
 
 def find_order(cfg, ref: str) -> dict | None:
-    found = [o for o in gateway.call(cfg, "order.all", {"receipt": ref}).get("items") or []
+    found = [o for o in gateway.list_orders(cfg, {"receipt": ref}).get("items") or []
              if isinstance(o, dict) and o.get("receipt") == ref]
     return found[0] if found else None
 
@@ -168,7 +176,7 @@ def find_order(cfg, ref: str) -> dict | None:
 def debit(db, cfg, m: dict, c: dict) -> dict:
     """notified -> debiting (or failed): the order's payment if an earlier try made one, else the recurring
     payment now. The caller has checked that the mandate and its token allow it."""
-    pays = [p for p in gateway.call(cfg, "order.payments", c["order_id"]).get("items") or [] if isinstance(p, dict)]
+    pays = [p for p in gateway.list_order_payments(cfg, c["order_id"]).get("items") or [] if isinstance(p, dict)]
     live = [p for p in pays if p.get("status") in LIVE_PAYMENT and valid_id(p.get("id"))]
     if live:
         return set_state(db, c, DEBITING, payment_id=live[0]["id"], next_check_at=clock.now())
@@ -177,7 +185,7 @@ def debit(db, cfg, m: dict, c: dict) -> dict:
         return fail(db, c, failed[0])
     user = users.get(db, c["user_id"])
     try:
-        res = gateway.call(cfg, "payment.createRecurring", {
+        res = gateway.create_recurring_payment(cfg, {
             "email": user["email"], "contact": user.get("contact") or "", "amount": c["amount_paise"],
             "currency": "INR", "order_id": c["order_id"], "customer_id": m["customer_id"], "token": m["token_id"],
             "recurring": "1", "description": "Wallet auto-recharge",
@@ -201,7 +209,7 @@ def observe(db, c: dict) -> dict:
     when it shows nothing yet, reconcile the record now and then (payments' own third path)."""
     c = _outcome(db, c)
     now = clock.now()
-    if c["state"] != DEBITING or clock.as_utc(c.get("next_check_at")) > now:
+    if c["state"] != DEBITING or clock.as_utc(c["next_check_at"]) > now:
         return c
     try:
         reconcile_link(db, c["ref"])
@@ -209,7 +217,7 @@ def observe(db, c: dict) -> dict:
         pass
     age = now - clock.as_utc(c["updated_at"])
     coll(db).update_one({"_id": c["_id"]}, {"$set": {"next_check_at": now + records.poll_interval(age)}})
-    return _outcome(db, get(db, c["_id"]))
+    return _outcome(db, fresh(db, c["_id"]))
 
 
 def _outcome(db, c: dict) -> dict:

@@ -167,6 +167,8 @@ def _activate(db, doc: dict, held: int) -> dict:
 def _cap_message(exc: SpendCapReached, tariff: Tariff) -> str:
     """Why this call does not fit under the daily cap, and what would: `committed` is today's debits +
     every open hold (those calls may still be billed today)."""
+    if exc.cap is None or exc.committed is None or exc.wanted is None:
+        return exc.message  # raised without its figures
     fits = affordable_seconds(exc.room or 0, tariff) // 60
     hint = (f" A call of up to {fits} minute{'s' if fits != 1 else ''} would fit." if fits >= 1
             else " Try again tomorrow or ask an admin to raise the limit.")

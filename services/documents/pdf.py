@@ -142,7 +142,8 @@ def _table(p: _Page, heading: str, rows: list[dict], empty: str) -> None:
         p.line_text(empty)
         return
     p.set_font("Helvetica", "B", 8)
-    for w, head, align in ((38, "When", "L"), (82, "Description", "L"), (30, "Amount", "R"), (30, "Balance after", "R")):
+    for w, head, align in ((38, "When", "L"), (82, "Description", "L"), (30, "Amount", "R"),
+                           (30, "Balance after", "R")):
         p.cell(w, 5, head, align=align, border="B")
     p.ln(5)
     p.set_font("Helvetica", "", 8)

@@ -69,9 +69,11 @@ def _month_entries(db, user_id: str, start, end) -> list[dict]:
 
 
 def _sections(db, user_id: str, entries: list[dict]) -> dict:
-    numbers = {d["entry_id"]: d["number"] for d in db.documents.find({"user_id": user_id, "kind": {"$ne": "credit_note"}},
-                                                                      {"entry_id": 1, "number": 1})}
-    recharges, other, usage = [], [], {}
+    numbers = {d["entry_id"]: d["number"]
+               for d in db.documents.find({"user_id": user_id, "kind": {"$ne": "credit_note"}},
+                                          {"entry_id": 1, "number": 1})}
+    recharges, other = [], []
+    usage: dict[str, dict] = {}
     credits = debits = 0
     for e in entries:
         amt = int(e["amount"])

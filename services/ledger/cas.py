@@ -17,6 +17,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from services import clock
 from services.errors import InsufficientBalance
@@ -71,7 +72,7 @@ def new_state(w: dict, change: Change, drop: frozenset = frozenset()) -> dict:
     if balance < 0 or held < 0 or held > balance:  # the invariant, checked where the write happens
         raise InsufficientBalance("Insufficient balance for this operation.", available=int(w["balance"]) -
                                   int(w["held"]))
-    sets = {"balance": balance, "held": held, "updated_at": clock.now()}
+    sets: dict[str, Any] = {"balance": balance, "held": held, "updated_at": clock.now()}
     if change.lots is not None:
         _lots_into(sets, change.lots, balance, held, w)
     elif change.balance_delta or change.held_delta:

@@ -7,13 +7,14 @@ will stay.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Iterator
 
 from services import clock
 from services.ledger import ids, queries
 
 
-def heads(db) -> Iterator[tuple[str, int, object]]:
+def heads(db) -> Iterator[tuple[str, int, datetime | None]]:
     """(user_id, entries so far, created_at) of every wallet, in one pass."""
     for w in db.wallets.find({}, {"n": 1, "created_at": 1}):
         yield w["_id"], int(w.get("n", 0)), clock.as_utc(w.get("created_at"))

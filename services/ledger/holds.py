@@ -149,7 +149,7 @@ def _admit_more(w: dict, available: int, more: int, min_amount: int | None, dail
         room = min(room, max(0, daily_cap - committed))
     need = more if min_amount is None else min(min_amount, more)
     if room < need:
-        if available < need:
+        if available < need or daily_cap is None:  # without a cap, room is what is available
             raise InsufficientBalance(f"Insufficient balance: {format_rupees(available)} available, "
                                       f"{format_rupees(need)} needed.", available=available, needed=need)
         raise SpendCapReached(f"Daily spend limit of {format_rupees(daily_cap)} reached.", cap=daily_cap,
@@ -172,7 +172,7 @@ def settle(db, user_id: str, hold_id: str, amount: int, *, key: str, category: s
     ids.check_posted_category(category)
     with cas.turn(user_id):
         entry, fresh = _settle(db, user_id, hold_id, amount, key, category, source, note, meta)
-    if fresh:
+    if fresh and entry is not None:  # fresh: a debit was written now
         record(db, entry)
     return entry
 

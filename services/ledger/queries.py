@@ -7,6 +7,7 @@ wallet's `pending` are read from there (a point read of one not yet inserted wou
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Callable, TypeGuard
 
 from services import clock
 from services.checks import whole_number
@@ -117,7 +118,8 @@ def _time_span(wal: _Wallet, top: int, start, end) -> tuple[int, int]:
     return lo, hi
 
 
-def _walk(wal: _Wallet, spans: list[tuple[int, int]], wanted, limit: int, budget: int):
+def _walk(wal: _Wallet, spans: list[tuple[int, int]], wanted: Callable[[dict | None], TypeGuard[dict]], limit: int,
+          budget: int):
     """Read each span from its top down until the page is full or the budget spent."""
     page: list[dict] = []
     reads = 0
@@ -172,8 +174,8 @@ def iter_entries(db, *, user_id: str | None = None, type: str | None = None, cat
         yield clean(d)
 
 
-def _matcher(type, category, start, end):
-    def wanted(e: dict | None) -> bool:
+def _matcher(type, category, start, end) -> Callable[[dict | None], TypeGuard[dict]]:
+    def wanted(e: dict | None) -> TypeGuard[dict]:
         return e is not None and (type is None or e["type"] == type) and \
             (category is None or e["category"] == category) and \
             (start is None or e["created_at"] >= start) and (end is None or e["created_at"] < end)

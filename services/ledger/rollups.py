@@ -1,8 +1,8 @@
 """Daily rollups: counters per wallet and day, kept in the same write as the balance.
 
 Days are business days (services.clock: midnight in the business time zone; `rebuild` recounts rollups
-kept in another zone). Each entry adds to `days[day]` of its wallet document (credits, debits, counts, per-category amounts,
-calls, call seconds, the closing balance). Today's and yesterday's days live there; an older day is
+kept in another zone). Each entry adds to `days[day]` of its wallet document (credits, debits, counts, per-category
+amounts, calls, call seconds, the closing balance). Today's and yesterday's days live there; an older day is
 copied to the `rollups` collection (`{user}|{day}`, an idempotent `$set`) and then dropped from the
 wallet by the next write on it (services.ledger.cas). Readers take the wallet's copy when both exist:
 it is the live one. Charts and admin views read these, never the ledger.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
+from typing import NoReturn
 
 from services import clock
 from services.errors import InvalidPayment
@@ -45,7 +46,7 @@ class Refusal:
     def note(self, reason: str) -> None:
         suspicious(self.db, reason, source=self.source, **self.fields)
 
-    def refuse(self, reason: str, message: str):
+    def refuse(self, reason: str, message: str) -> NoReturn:
         self.note(reason)
         raise InvalidPayment(message)
 

@@ -74,6 +74,7 @@ def _our_record(cb: _Callback) -> dict:
 def _fetch(cb: _Callback, cfg, rec: dict) -> dict | None:
     """Razorpay's own view of the link; None when it cannot be asked (the customer HAS paid: webhook or
     reconcile will credit it)."""
+    assert cb.plink is not None and cb.ref is not None  # _verify refused a callback without them
     try:
         link = links.fetch_link(cfg, rec, cb.plink)
     except gateway.FAILURES as exc:

@@ -187,7 +187,7 @@ def settle_link(db, rec: dict, link: dict, *, source: str, extra_payments=()) ->
     _keep_link_ids(db, rec, link)
     results = {pid: credit(db, rec, p, source=source) for pid, p in captured_payments(link, extra_payments).items()}
     _follow_link(db, rec, link.get("status"), results)
-    now = records.get(db, rec["_id"])
+    now = records.fresh(db, rec["_id"])
     return {"payments": results, "status": now["status"],
             "credited_now": sum(c.amount for c in results.values() if c.new),
             "summary": settled(len(now["credited"]), link.get("status"))}
@@ -200,7 +200,7 @@ def _follow_link(db, rec: dict, status, results: dict) -> None:
         records.follow_credits(db, rec["_id"])
         if any(c.flagged for c in results.values()):
             records.update(db, rec["_id"], status="review")
-    if status in ("expired", "cancelled") and not records.get(db, rec["_id"]).get("credited"):
+    if status in ("expired", "cancelled") and not records.fresh(db, rec["_id"]).get("credited"):
         closed_unpaid(db, rec, status)
     if records.is_remote_status(status) and not paying:
         records.update(db, rec["_id"], status=status)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import timedelta
+from typing import TypeGuard
 
 from services import clock, settings, users
 from services.db import insert_new
@@ -35,7 +36,7 @@ EXPIRY_GRACE = timedelta(minutes=1)
 _ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
-def valid_id(value) -> bool:
+def valid_id(value: object) -> TypeGuard[str]:
     """A Razorpay or reference id we are willing to look up or store."""
     return isinstance(value, str) and bool(_ID.match(value))
 
@@ -105,6 +106,14 @@ def insert_once(db, record: dict) -> bool:
 
 def get(db, ref: str) -> dict | None:
     return db.payment_links.find_one({"_id": ref})
+
+
+def fresh(db, ref: str) -> dict:
+    """A record as stored now, read again by a caller that has seen it (records are never deleted)."""
+    rec = get(db, ref)
+    if rec is None:
+        raise LookupError(f"payment record {ref} is missing")
+    return rec
 
 
 def find(db, keys: dict) -> dict | None:
@@ -193,7 +202,7 @@ def is_remote_status(status) -> bool:
 
 def follow_credits(db, ref: str) -> None:
     """A link's status from what has been credited on it: paid in full, or partially."""
-    rec = get(db, ref)
+    rec = fresh(db, ref)
     total = credited_total(rec)
     if total >= rec["amount_paise"]:
         update(db, ref, status="paid")
