@@ -77,7 +77,7 @@ def breakage(_reader: Reporter, db: DB,
     """Free credit per business month and campaign: granted, spent, expired, voided. Admins and analysts."""
     start, end = grants.this_year()
     if first or last:
-        start, end = grants.month_range(first or last, last or first)
+        start, end = grants.month_range(first or last or "", last or first)
     rows = grants.breakage(db, start, end)
     return BreakageOut(rows=[BreakageRow(**r) for r in rows], **grants.breakage_totals(rows))
 

@@ -44,7 +44,7 @@ class GrantBatch:
 
     @property
     def total(self) -> int:
-        return sum(g.review.amount for g in self.good)
+        return sum(g.review.amount or 0 for g in self.good)
 
 
 def preview_csv(db, text, *, category: str = "promo_credit", reason: str = "", expires_at=None,
@@ -73,7 +73,7 @@ def preview_csv(db, text, *, category: str = "promo_credit", reason: str = "", e
     for i, row in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in row):
             continue
-        cell = dict(zip(header, (c.strip() for c in row)))
+        cell = dict(zip(header, (c.strip() for c in row), strict=False))  # short rows: blank cells
         pick = {k: cell.get(k) or defaults[k] for k in defaults}
         lines.append(GrantLine(i, wallet.review_credit(db, user_id=cell.get("username", ""),
                                                        amount=cell.get("amount", ""), category=category,

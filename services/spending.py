@@ -15,7 +15,7 @@ MAX_RANGE_DAYS = 366
 
 def _row(day: str, r: dict) -> dict:
     return {"day": day, "credits": int(r.get("credits", 0)), "debits": int(r.get("debits", 0)),
-            "spent": ledger.day_spent(r),  # debits less credit expired or voided: money used
+            "spent": ledger.day_spent(r),  # debits less expired or voided credit
             "credit_count": int(r.get("credit_count", 0)), "debit_count": int(r.get("debit_count", 0)),
             "calls": int(r.get("calls", 0)), "call_seconds": int(r.get("call_seconds", 0)),
             "cat": {k: int(v) for k, v in (r.get("cat") or {}).items()},
@@ -24,7 +24,8 @@ def _row(day: str, r: dict) -> dict:
 
 def daily(db, user_id: str, start: date, end: date) -> list[dict]:
     """One row per day in [start, end] (inclusive) with credits, debits, spent (debits less expired or
-    voided credit), per-category amounts, calls, call seconds and the closing balance; days with no activity are filled with zeros (balance None)."""
+    voided credit), per-category amounts, calls, call seconds and the closing balance; days with no
+    activity are filled with zeros (balance None)."""
     check_range(start, end)
     rows = ledger.day_totals(db, user_id, start.isoformat(), end.isoformat())
     out = []

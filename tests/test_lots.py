@@ -12,14 +12,7 @@ import pytest
 from scripts import worker
 from services import auditlog, calls, clock, grants, ledger, payments, wallet
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
-from services.ledger import lots as lotmod
-from tests.test_payments import receiver, server, settle_webhooks, setup_db  # noqa: F401
-from tests.test_payments_lifecycle import deliveries, paid_recharge, race, refunds_of, sdk
-
-
-@pytest.fixture
-def env(edb, receiver, server, monkeypatch):  # noqa: F811
-    return setup_db(edb, receiver, server, monkeypatch)
+from tests.support.payments import deliveries, paid_recharge, race, refunds_of, sdk, settle_webhooks
 
 
 def frozen_clock(monkeypatch, t):
@@ -44,7 +37,7 @@ def credit(db, uid, paise, key, category="recharge", **lot):
 # ------------------------------------------------------------------------------------ must show (1)
 
 def test_promo_50_expiring_in_a_minute_and_paid_100_a_call_of_30_and_the_expiry(env, receiver, server,
-                                                                                  monkeypatch):  # noqa: F811
+                                                                                  monkeypatch):
     """A promotional Rs. 50 expiring in a minute and a paid Rs. 100: a 3-minute call (Rs. 30) draws the Rs. 30
     from the promotional lot; after expiry the balance is Rs. 100 with one `expiry` entry of Rs. 20; the
     refundable amount is Rs. 100 throughout."""
@@ -257,7 +250,7 @@ def test_void_takes_the_unspent_remainder_once_audited_and_waits_for_calls(edb):
 
 # ------------------------------------------------------------------------------------ refunds follow lots
 
-def test_a_refund_never_takes_promotional_money_and_only_paid_credit_pays_the_due(env, receiver, server):  # noqa: F811
+def test_a_refund_never_takes_promotional_money_and_only_paid_credit_pays_the_due(env, receiver, server):
     db = env
     promo = wallet.admin_credit(db, admin="root", user_id="alice", amount=300, category="promo_credit",
                                 reason="welcome", key="p")

@@ -6,17 +6,17 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from services import clock, ledger
-from tests.test_api_support import app, bearer, client, make_user  # noqa: F401
+from tests.support.api import bearer, make_user
 
 
-def grant(client, admin_tok, user, rupees, key, **extra):  # noqa: F811
+def grant(client, admin_tok, user, rupees, key, **extra):
     return client.post("/api/admin/credit", headers={**bearer(admin_tok), "Idempotency-Key": key},
                        json={"user_id": user, "amount": rupees, "category": "promo_credit", "reason": "Offer",
                              **extra})
 
 
 def test_a_grant_with_an_expiry_shows_in_the_customers_lots_and_their_balance_at_a_past_instant(
-        edb, client):  # noqa: F811
+        edb, client):
     _, adm = make_user(edb, "admin")
     who, tok = make_user(edb)
     day = (clock.today() + timedelta(days=20)).isoformat()
@@ -43,7 +43,7 @@ def test_a_grant_with_an_expiry_shows_in_the_customers_lots_and_their_balance_at
     assert bad.status_code == 400 and "ISO" in bad.json()["error"]["message"]
 
 
-def test_grant_refusals_write_nothing(edb, client):  # noqa: F811
+def test_grant_refusals_write_nothing(edb, client):
     _, adm = make_user(edb, "admin")
     who, _ = make_user(edb)
     for extra, words in (({"expires_at": "2001-01-01"}, "past"), ({"expires_at": "soon"}, "expiry looks like"),
@@ -56,7 +56,7 @@ def test_grant_refusals_write_nothing(edb, client):  # noqa: F811
     assert edb.ledger.count_documents({}) == 0
 
 
-def test_a_csv_list_is_previewed_then_applied_once_per_line(edb, client):  # noqa: F811
+def test_a_csv_list_is_previewed_then_applied_once_per_line(edb, client):
     _, adm = make_user(edb, "admin")
     a, _ = make_user(edb)
     b, _ = make_user(edb)
@@ -72,7 +72,7 @@ def test_a_csv_list_is_previewed_then_applied_once_per_line(edb, client):  # noq
     assert done["batch"] == preview["batch"] and edb.ledger.count_documents({}) == 2
 
 
-def test_void_breakage_and_the_burn_order(edb, client):  # noqa: F811
+def test_void_breakage_and_the_burn_order(edb, client):
     _, adm = make_user(edb, "admin")
     _, analyst = make_user(edb, "analyst")
     who, tok = make_user(edb)

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from services import clock, ledger
-from tests import workers
-from tests.conftest import make_target
+from tests.support.children.lots import read_log
+from tests.support.targets import make_target
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +33,7 @@ import json, os, signal, sys
 from datetime import datetime, timedelta, timezone
 from services import ledger
 from services.ledger import expiry, holds, posting
-from tests.workers import open_spec
+from tests.support.targets import open_spec
 kill = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
 posting.record = holds.record = expiry.record = kill
 db, what = open_spec(json.loads(sys.argv[1])), sys.argv[2]
@@ -52,7 +52,7 @@ def lots(db, uid="u1"):
 
 def kill_after_cas(spec, what: str) -> None:
     child = subprocess.run([sys.executable, "-c", _DIE_AFTER_CAS, json.dumps(spec), what], cwd=ROOT,
-                           env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
+                           env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, check=False)
     assert child.returncode == -signal.SIGKILL, child.stderr
 
 
@@ -96,7 +96,8 @@ def test_sigkill_at_random_points_of_a_stream_of_lot_operations(tmp_path, reques
     log_path = str(tmp_path / "ops.log")
     rnd = random.Random(11)
     ops, kills = 300, 0
-    cmd = [sys.executable, "-m", "tests.workers_lots", "stream", json.dumps(spec), "u1", "3", str(ops), log_path]
+    cmd = [sys.executable, "-m", "tests.support.children.lots", "stream", json.dumps(spec), "u1", "3", str(ops),
+           log_path]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     deadline = time.time() + 300
     while time.time() < deadline:
@@ -113,7 +114,7 @@ def test_sigkill_at_random_points_of_a_stream_of_lot_operations(tmp_path, reques
         assert p.wait(300) == 0
         break
     assert kills >= 20
-    done, _ = workers._read_log(log_path)
+    done, _ = read_log(log_path)
     assert len(done) == ops
     time.sleep(4.5)                                       # every grant of the stream is past its expiry now
     ledger.expire_lots(db)
@@ -144,7 +145,7 @@ def test_kill_9_during_expiry_runs_expires_every_lot_once(tmp_path, request):
     while clock.now() <= exp:
         time.sleep(0.1)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-m", "tests.workers_lots", "expire", json.dumps(spec)]
+    cmd = [sys.executable, "-m", "tests.support.children.lots", "expire", json.dumps(spec)]
     rnd, kills, seen = random.Random(5), 0, [0]
     for _ in range(6):                                   # runs killed part-way, each picking up where one died
         p = subprocess.Popen(cmd, cwd=ROOT, env=env)
@@ -159,12 +160,12 @@ def test_kill_9_during_expiry_runs_expires_every_lot_once(tmp_path, request):
         ledger.recover(db)
         assert ledger.audit(db) == []
     assert kills >= 3 and 0 < seen[1] < users * per, seen   # killed mid-run, after some lots had expired
-    assert subprocess.run(cmd, cwd=ROOT, env=env).returncode == 0
+    assert subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode == 0
     ledger.recover(db)
     assert ledger.audit(db) == []
     gone = Counter()
     for e in ledger.iter_entries(db, category="expiry"):
-        for n, amt in ledger.lot_parts(e["lots"]):
+        for n, _amt in ledger.lot_parts(e["lots"]):
             gone[(e["user_id"], n)] += 1
     assert len(gone) == users * per and set(gone.values()) == {1}, "every lot expired exactly once"
     assert sum(e["amount"] for e in ledger.iter_entries(db, category="expiry")) == users * 600

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import time, timedelta
 
 from services import auditlog, clock, ledger, wallet
-from tests.test_dashboard import PW, adb, app, markdown, signed_in, texts  # noqa: F401
+from tests.support.dashboard import markdown, signed_in, texts
 
 
 def _button(at, label: str):
     return next(b for b in at.button if b.label == label)
 
 
-def test_the_wallet_page_lists_lots_and_warns_of_what_expires_within_a_week(adb):  # noqa: F811
+def test_the_wallet_page_lists_lots_and_warns_of_what_expires_within_a_week(adb):
     ledger.post(adb, "asha", key="paid", type="credit", category="recharge", amount=50000)
     wallet.admin_credit(adb, admin="boss", user_id="asha", amount=200, category="promo_credit", reason="Offer",
                         key="g", expires_at=clock.now() + timedelta(days=3), campaign="spring")
@@ -24,7 +24,7 @@ def test_the_wallet_page_lists_lots_and_warns_of_what_expires_within_a_week(adb)
         [("Promotional credit (spring)", "Rs. 200.00", True), ("Recharge", "Rs. 500.00", False)]
 
 
-def test_an_admin_grants_credit_that_expires_to_the_minute_with_a_campaign(adb):  # noqa: F811
+def test_an_admin_grants_credit_that_expires_to_the_minute_with_a_campaign(adb):
     at = signed_in("boss", "admin", "admin/credits")
     at.text_input(key="cr_user").input("asha").run()
     at.selectbox(key="cr_kind").set_value("promo_credit").run()
@@ -43,7 +43,7 @@ def test_an_admin_grants_credit_that_expires_to_the_minute_with_a_campaign(adb):
     assert lot.expires_at == clock.at_local(day, time(18, 30))
 
 
-def test_an_admin_voids_a_grant_and_switches_the_order_of_spending(adb):  # noqa: F811
+def test_an_admin_voids_a_grant_and_switches_the_order_of_spending(adb):
     g = wallet.admin_credit(adb, admin="boss", user_id="asha", amount=80, category="manual_credit",
                             reason="Goodwill", key="g")
     at = signed_in("boss", "admin", "admin/credits")
@@ -59,7 +59,7 @@ def test_an_admin_voids_a_grant_and_switches_the_order_of_spending(adb):  # noqa
     assert ledger.burn_rule(adb) == "oldest_first"
 
 
-def test_analytics_shows_breakage_per_month_and_campaign(adb):  # noqa: F811
+def test_analytics_shows_breakage_per_month_and_campaign(adb):
     wallet.admin_credit(adb, admin="boss", user_id="asha", amount=100, category="promo_credit", reason="Offer",
                         key="g", campaign="launch")
     ledger.post(adb, "asha", key="use", type="debit", category="call", amount=2500)

@@ -2,7 +2,7 @@
 while a worker process expires lots. The audit's lot invariants hold, no lot goes below zero, and the spend
 order is the rule's.
 
-Every process logs each compare-and-set it lands with the version it replaced (tests/workers_lots.py). A
+Every process logs each compare-and-set it lands with the version it replaced (tests/support/children/lots.py). A
 version is written once, so the logs together are every state the wallet went through, in order: the
 test asserts they are contiguous, then checks each transition from the outside:
 - each state: remainders sum to the balance, reservations to held, no lot below 0 or below its reservation;
@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import queue
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
 from services import ledger
 from services.ledger import lots as lotmod
-from tests import workers_lots
-from tests.conftest import make_target
+from tests.support.children import lots as workers_lots
+from tests.support.targets import make_target
 
 THREADS, PROCESSES, OPS = 8, 4, 40
 # The op computes "now" before its write and the log stamps the write after it: a lot whose expiry falls

@@ -25,6 +25,8 @@ def announce(db) -> int:
     written = 0
     for uid, lots in ledger.expiring(db, now + HORIZONS[-1][0]):
         for lot in lots:
+            if lot.expires_at is None:   # `expiring` lists lots that expire; a guard for the type checker
+                continue
             label = next(lab for h, lab in HORIZONS if lot.expires_at - now <= h)
             key = f"lot-expiry:{lot.lot}:{label}"
             if notices.exists(db, uid, key):
@@ -34,6 +36,7 @@ def announce(db) -> int:
 
 
 def _tell(db, uid: str, key: str, lot: ledger.LotView) -> int:
+    assert lot.expires_at is not None
     what = WHAT.get(lot.kind, "credit")
     on = clock.fmt(lot.expires_at, "%d %b %Y, %H:%M")
     text = (f"{format_rupees(lot.remaining)} of {what} expires on {on} {clock.abbr()}. It is spent before "

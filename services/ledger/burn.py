@@ -26,7 +26,7 @@ def rule(db) -> str:
     if hit is not None and hit[0] is db and now - hit[2] < CHECK_SECONDS:
         return hit[1]
     doc = db.ledger_meta.find_one({"_id": META_ID}) or {}
-    name = doc.get("rule") if doc.get("rule") in lots.RULES else lots.DEFAULT_RULE
+    name: str = doc["rule"] if doc.get("rule") in lots.RULES else lots.DEFAULT_RULE
     with _lock:
         if len(_cache) > 32:
             _cache.clear()

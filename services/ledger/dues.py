@@ -47,14 +47,15 @@ def paying_due(w: dict, change: cas.Change) -> cas.Change:
     due, e = due_of(w), change.entry
     if due <= 0 or e is None or e["type"] != ids.CREDIT:
         return change
-    lot = change.lots.get(e["n"])
-    if lot is None or lot.kind not in lotmod.REFUNDABLE_KINDS:
+    lots = change.lots
+    lot = lots.get(e["n"]) if lots is not None else None
+    if lots is None or lot is None or lot.kind not in lotmod.REFUNDABLE_KINDS:
         return change
     pay = min(due, int(e["amount"]))
     after = dict(w, balance=int(w["balance"]) + int(e["amount"]), n=e["n"])
     debit = new_entry(after, f"refund-due:{e['_id']}", ids.DEBIT, "refund", pay, e["_id"], DUE_NOTE,
                       {"paid_from": e["_id"], "due_before": due}, claimed=False)
-    drew(debit, change.lots, lotmod.draw_from(change.lots, e["n"], pay))
+    drew(debit, lots, lotmod.draw_from(lots, e["n"], pay))
     debit["due_delta"] = -pay
     return replace(change, balance_delta=change.balance_delta - pay, due_delta=-pay, extra=(debit,))
 

@@ -68,7 +68,7 @@ def apply(lots: dict, e: dict) -> None:
         spec = e.get("lot")
         if spec:
             lotmod.add(lots, int(e["n"]), lotmod.KIND_OF_NAME.get(spec.get("kind"), "u"), amt,
-                       lotmod.epoch(spec.get("expires_at")), spec.get("priority"), spec.get("campaign") or "")
+                       lotmod.maybe_epoch(spec.get("expires_at")), spec.get("priority"), spec.get("campaign") or "")
         else:  # a credit from before lots: into lot 0
             lot = lots.get(0) or lotmod.add(lots, 0, "u", 0)
             lot.amount += amt

@@ -70,7 +70,7 @@ def check_spec(spec, type: str, category: str, now: datetime) -> tuple | None:
     tag = spec.get("campaign") or ""
     check_campaign(tag)
     letter = lots.KIND_OF_NAME[kind]
-    return letter, lots.epoch(exp), lots.DEFAULT_PRIORITY.get(letter, 1) if prio is None else prio, tag
+    return letter, lots.maybe_epoch(exp), lots.DEFAULT_PRIORITY.get(letter, 1) if prio is None else prio, tag
 
 
 def check_campaign(tag) -> str:

@@ -15,6 +15,7 @@ debit entry records the lots it drew from the same way (`entry["lots"]`) with it
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any, Callable
 
 from services.errors import InvalidInput
 
@@ -69,6 +70,7 @@ class Lot:
 
 
 Lots = dict  # n -> Lot, for one wallet
+Rule = str | Callable[[Any], Any]  # a name of RULES, or a sort key of lots (NEWEST_FIRST, burn.Lazy)
 
 
 def parse(text: str | None) -> Lots:
@@ -129,7 +131,7 @@ def check_rule(name) -> str:
     return name
 
 
-def usable(lots: Lots, rule: str, now_s: int, kinds=None) -> list[Lot]:
+def usable(lots: Lots, rule: Rule, now_s: int, kinds=None) -> list[Lot]:
     """Lots with free money that may be drawn now, in the rule's order (`kinds`: only those kinds). `rule` is
     a name of RULES or a sort key (services.ledger.burn.Lazy reads the business's only when it must)."""
     found = [lot for lot in lots.values() if lot.free > 0 and not lot.lapsed(now_s)
@@ -150,7 +152,7 @@ def frozen(lots: Lots, now_s: int) -> int:
 
 # ------------------------------------------------------------------------------------------ moves
 
-def draw(lots: Lots, amount: int, rule: str, now_s: int, *, kinds=None, first: int | None = None):
+def draw(lots: Lots, amount: int, rule: Rule, now_s: int, *, kinds=None, first: int | None = None):
     """Take `amount` from free money in the rule's order (lot `first` before any other): the parts
     [(n, paise)]. Takes less when there is not enough; the caller checks the sum."""
     order = usable(lots, rule, now_s, kinds)
@@ -175,7 +177,7 @@ def draw_from(lots: Lots, n: int, amount: int) -> list[tuple[int, int]]:
     return [(n, take)] if take else []
 
 
-def reserve(lots: Lots, amount: int, rule: str, now_s: int, *, only: int | None = None):
+def reserve(lots: Lots, amount: int, rule: Rule, now_s: int, *, only: int | None = None):
     """Set `amount` aside from free money in the rule's order (or from lot `only`): the parts."""
     if only is not None:
         lot = lots.get(only)
@@ -253,12 +255,15 @@ def problems(lots: Lots, balance: int, held: int) -> list[str]:
 
 # ------------------------------------------------------------------------------------------ time
 
-def epoch(t: datetime | None) -> int | None:
-    if t is None:
-        return None
+def epoch(t: datetime) -> int:
+    """Epoch seconds of an instant (a naive one, as the embedded engine returns them, is UTC)."""
     if t.tzinfo is None:
         t = t.replace(tzinfo=timezone.utc)
     return int(t.timestamp())
+
+
+def maybe_epoch(t: datetime | None) -> int | None:
+    return None if t is None else epoch(t)
 
 
 def from_epoch(s: int | None) -> datetime | None:

@@ -137,7 +137,7 @@ def in_spend_order(views, rule: str) -> tuple[LotView, ...]:
     """Lot views in the order `rule` (services.ledger.lots.RULES) draws on them."""
     key = lotmod.RULES[lotmod.check_rule(rule)]
     return tuple(sorted(views, key=lambda v: key(lotmod.Lot(v.lot, lotmod.KIND_OF_NAME[v.kind], v.amount, v.remaining,
-                                                            v.held, lotmod.epoch(v.expires_at), v.priority,
+                                                            v.held, lotmod.maybe_epoch(v.expires_at), v.priority,
                                                             v.campaign, v.voided))))
 
 

@@ -1,4 +1,5 @@
-"""Code run in child processes by the lot race and kill tests (importable under `spawn`).
+"""Credit lots' child processes: spenders and an expiry worker racing on one wallet, a stream of lot
+operations killed at random, an expiry run killed part-way (tests/test_lots_race.py, tests/test_lots_kill.py).
 
 `instrument` wraps the wallet's one write (services.ledger.cas._write) so that every compare-and-set that
 lands is logged with the version it replaced: since each version is written exactly once, the logs of all
@@ -15,7 +16,8 @@ import time
 from services import clock, ledger
 from services.errors import Conflict, InsufficientBalance, SpendCapReached
 from services.ledger import cas
-from tests.workers import open_spec
+from tests.support.children import oplog
+from tests.support.targets import open_spec
 
 
 def instrument(sink) -> None:
@@ -112,23 +114,33 @@ def expire_process(spec: dict, log_path: str, stop, out_q) -> None:
 def lot_stream(spec: dict, user_id: str, seed: int, ops: int, log_path: str) -> None:
     """Credits that make lots (some expiring within seconds), debits, holds settled or released, voids and
     expiry sweeps, each logged (intent, then ack); on start the last un-acked intent is retried with its key."""
-    from tests.workers import _read_log, _write
     db = open_spec(spec)
     rnd = random.Random(seed)
-    done, last = _read_log(log_path)
+    done, last = read_log(log_path)
     log = open(log_path, "a", buffering=1)
     if last is not None and last["key"] not in done:
         _do(db, user_id, last)
-        _write(log, {"ack": last["key"]})
+        oplog.write(log, {"ack": last["key"]})
     n = len(done) + (1 if last is not None and last["key"] not in done else 0)
     while n < ops:
         kind = rnd.choice(["grant", "credit", "debit", "debit", "hold", "hold", "void", "expire"])
         op = {"key": f"s{seed}-op{n}", "kind": kind, "amount": rnd.randint(100, 4000),
               "exp": time.time() + rnd.uniform(0.5, 4)}
-        _write(log, {"intent": op})
+        oplog.write(log, {"intent": op})
         _do(db, user_id, op)
-        _write(log, {"ack": op["key"]})
+        oplog.write(log, {"ack": op["key"]})
         n += 1
+
+
+def read_log(path: str) -> tuple[set, dict | None]:
+    """(keys acknowledged, the last operation begun) of a stream's log."""
+    done, last = set(), None
+    for rec in oplog.records(path):
+        if "intent" in rec:
+            last = rec["intent"]
+        elif "ack" in rec:
+            done.add(rec["ack"])
+    return done, last
 
 
 def _do(db, user_id: str, op: dict) -> None:
@@ -167,7 +179,7 @@ def expire_all(spec: dict) -> None:
     ledger.expire_lots(open_spec(spec))
 
 
-if __name__ == "__main__":  # python -m tests.workers_lots stream SPEC USER SEED OPS LOG | expire SPEC
+if __name__ == "__main__":  # python -m tests.support.children.lots stream SPEC USER SEED OPS LOG | expire SPEC
     if sys.argv[1] == "stream":
         _, _, spec, user, seed, ops, log_path = sys.argv
         lot_stream(json.loads(spec), user, int(seed), int(ops), log_path)
