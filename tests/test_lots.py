@@ -286,6 +286,8 @@ def test_balance_at_a_past_instant_with_the_lots_as_they_stood(edb, monkeypatch)
     t[0] += timedelta(days=2)                               # another day: its own checkpoint
     ledger.expire_lots(edb)                                 # the promo was spent: nothing expires
     ledger.post(edb, "u1", key="use2", type="debit", category="call", amount=500)
+    checkpoint = edb.rollups.find_one({"_id": f"u1|{clock.day_of(t[0])}"})   # the day's first write left it
+    assert (checkpoint["open_n"], checkpoint["open_lots"]) == (3, "1,p,10000,9500,0,,1")
     at0 = wallet.balance_at(edb, "u1", t0)
     assert at0["balance"] == 12000 and [(v.lot, v.remaining) for v in at0["lots"]] == [(1, 10000), (2, 2000)]
     at1 = wallet.balance_at(edb, "u1", t1)

@@ -84,9 +84,8 @@ def new_state(w: dict, change: Change, drop: frozenset = frozenset()) -> dict:
         pending.append(e)
         sets["n"] = e["n"]
         # Rollups ride in the same atomic write as the balance. The whole map is rewritten (two days
-        # at most): nested $inc paths cost ~3x a top-level $set on the embedded engine. A day's first
-        # entry keeps the lots as they stood before it (balances at a past date replay from there).
-        days = rollups.add_to_day(days, e, balance, opening=(w.get("lots"), int(w.get("n", 0))))
+        # at most): nested $inc paths cost ~3x a top-level $set on the embedded engine.
+        days = rollups.add_to_day(days, e, balance)
     if new:
         sets["days"] = days
     if change.due_delta:
@@ -129,6 +128,8 @@ def commit(db, w: dict, change: Change) -> bool:
     if not _write(db, w, new_state(w, change, drop)):
         return _backoff()
     FINISHED.forget(uid, drop)
+    if change.entry is not None:
+        rollups.checkpoint(db, w, (change.entry,) + tuple(change.extra))
     return True
 
 

@@ -50,15 +50,15 @@ def _replay(db, wal: queries._Wallet, k: int, last: dict) -> dict:
 
 
 def _checkpoint(db, wal: queries._Wallet, k: int, last: dict) -> tuple[dict, int]:
-    """The lots after some entry at or before k, and its number (nothing, 0, without a checkpoint)."""
-    day = last.get("day")
-    row = rollups.day_totals(db, wal.user_id, day, day, wallet=wal.w).get(day) if day else None
-    if row and row.get("open_lots") is not None and int(row.get("open_n", k)) < k:
-        lots = lotmod.parse(row["open_lots"])
-        for lot in lots.values():
-            lot.held = 0
-        return lots, int(row["open_n"])
-    return {}, 0
+    """The lots after some entry before k, and its number (nothing, 0, without a checkpoint): the
+    checkpoint of entry k's day, else the newest before it."""
+    row = rollups.checkpoint_before(db, wal.user_id, last.get("day") or "", k)
+    if row is None:
+        return {}, 0
+    lots = lotmod.parse(row["open_lots"])
+    for lot in lots.values():
+        lot.held = 0
+    return lots, int(row["open_n"])
 
 
 def apply(lots: dict, e: dict) -> None:

@@ -24,13 +24,10 @@ NOT_SPENT = ("expiry", "void")
 _GRANT_FIELD = {"expiry": "expired", "void": "voided"}
 
 
-def add_to_day(days: dict, entry: dict, balance: int, opening: tuple | None = None) -> dict:
-    """`days` with `entry` counted in its day and `balance` as that day's close (a new map). `opening`:
-    (the wallet's lots string, its entry count) before the change, kept by a day's first entry."""
+def add_to_day(days: dict, entry: dict, balance: int) -> dict:
+    """`days` with `entry` counted in its day and `balance` as that day's close (a new map)."""
     d, amt, kind = entry["day"], entry["amount"], entry["type"]
     day = dict(days.get(d) or {})
-    if not day and opening is not None and opening[0] is not None:
-        day["open_lots"], day["open_n"] = opening
     side = "credits" if kind == CREDIT else "debits"
     day[side] = int(day.get(side, 0)) + amt
     day[f"{kind}_count"] = int(day.get(f"{kind}_count", 0)) + 1
@@ -60,6 +57,30 @@ def _count_grants(day: dict, entry: dict) -> None:
         g = grants.setdefault(tag, {})
         g[field] = int(g.get(field, 0)) + amt
     day["grants"] = grants
+
+
+def checkpoint(db, w: dict, new: tuple) -> None:
+    """After a write that starts a day (its first entry), keep the lots as they stood before it in that
+    day's rollup document (`open_lots`, `open_n`): balances at a past instant replay from there
+    (services.ledger.history). Outside the wallet, so its every write stays small; written after the
+    compare-and-set and idempotent: lost in a crash, the replay starts from an older one."""
+    days = w.get("days") or {}
+    first = next((e for e in new if e["day"] not in days), None)
+    if first is None or "lots" not in w or not int(w.get("n", 0)):
+        return
+    db.rollups.update_one({"_id": rollup_id(w["_id"], first["day"])},
+                          {"$set": {"user_id": w["_id"], "day": first["day"], "open_lots": w["lots"],
+                                    "open_n": int(w["n"])}}, upsert=True)
+
+
+def checkpoint_before(db, user_id: str, day: str, k: int) -> dict | None:
+    """The newest checkpoint of `user_id` on or before `day` whose entry number is below k, or None."""
+    doc = db.rollups.find_one({"_id": rollup_id(user_id, day)}) if day else None
+    if doc is not None and doc.get("open_lots") is not None and int(doc.get("open_n", k)) < k:
+        return doc
+    older = db.rollups.find({"user_id": user_id, "day": {"$lt": day}, "open_n": {"$lt": k}},
+                            {"open_lots": 1, "open_n": 1, "day": 1})
+    return max((d for d in older if d.get("open_lots") is not None), key=lambda d: d["day"], default=None)
 
 
 def spent(day: dict) -> int:
