@@ -53,7 +53,8 @@ class Lot:
                  prio: int = 1, tag: str = "", void: bool = False):
         self.n, self.kind, self.amount, self.remaining, self.held = n, kind, amount, remaining, held
         self.exp, self.prio, self.tag, self.void = exp, prio, tag, void
-        self._tok, self._was = "", None
+        self._tok = ""
+        self._was: tuple[int, int, bool] | None = None   # (remaining, held, void) as read with `_tok`
 
     @property
     def free(self) -> int:
