@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from api.deps import DB, ExactRoute, Transactions
-from api.schemas import TransactionOut, TransactionsOut
+from api.schemas import LotPartOut, TransactionOut, TransactionsOut
 from services import clock, ledger, reports
 from services.errors import InvalidInput
 
@@ -35,7 +35,10 @@ def transaction_out(e: dict) -> TransactionOut:
                           amount_paise=int(e["amount"]), balance_after_paise=int(e["balance_after"]),
                           created_at=clock.as_utc(e["created_at"]), source=e.get("source", ""),
                           note=e.get("note", ""), meta={str(k): v if isinstance(v, (str, int, float, bool))
-                                                        or v is None else str(v) for k, v in meta.items()})
+                                                        or v is None else str(v) for k, v in meta.items()},
+                          lot_parts=[LotPartOut(lot=n, amount_paise=a) for n, a in ledger.lot_parts(e.get("lots"))],
+                          promo_paise=e.get("promo_paise"),
+                          expires_at=clock.as_utc((e.get("lot") or {}).get("expires_at")))
 
 
 def _parse_when(text: str, end: bool) -> datetime | None:

@@ -12,6 +12,7 @@ import plotly.express as px
 import streamlit as st
 
 import app_ui as ui
+from app_pages.grants_ui import breakage_section
 from services import csvout, reports
 from services.errors import WalletError
 
@@ -158,3 +159,5 @@ with st.container(border=True):
     if st.button("Prepare the calls export", icon=":material/construction:", key="an_prep_calls"):
         _prepare("calls", lambda progress: reports.all_calls_csv(db, d0, d1, progress=progress))
     _ready("calls", "calls", "Download calls CSV")
+
+breakage_section(db)

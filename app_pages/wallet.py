@@ -7,7 +7,8 @@ import streamlit as st
 
 import app_ui as ui
 from app_pages import documents_ui
-from services import clock, names, payments, rates
+from app_pages.lots_ui import lots_section
+from services import clock, names, payments, rates, wallet
 from services.payments import charge
 from services.errors import WalletError
 
@@ -160,6 +161,9 @@ for ahead in rates.upcoming(db, uid, limit=2):  # told in advance; a call keeps 
     st.info(f"From {ui.when(ahead['effective_at'], '%H:%M on %d %b %Y')} {clock.abbr()} your rate is "
             f"{ahead['description']}.", icon=":material/event:")
 
+# --- What is left of each credit and when it expires, in the order it is spent (app_pages/lots_ui.py)
+lots_section(wallet.lots(db, uid), b.frozen, wallet.burn_rule_label(db))
+
 # --- Payments
 st.subheader("Your payments")
 ui.times_note()
@@ -257,9 +261,9 @@ if acct.may("refunds:read"):
     st.subheader("Refunds")
 if view.refundable is not None and acct.may("refunds:read"):
     plan = view.refundable
-    st.caption(f"Refundable now: **{ui.rupees(plan.amount_paise)}** — recharges of the last "
-               f"{plan.window_days} days not yet refunded or spent (spending uses promotional and manual "
-               "credits first). It goes back to the payments it came from, newest first.")
+    st.caption(f"Refundable now: **{ui.rupees(plan.amount_paise)}** — what is left of your recharges of the "
+               f"last {plan.window_days} days, not yet refunded or spent (promotional and manual credit is "
+               "never refunded). It goes back to the payments it came from, newest first.")
     if plan.amount_paise > 0 and acct.may("refunds:request"):
         with st.form("refund", clear_on_submit=True):
             amt = st.text_input("Refund amount in rupees", placeholder=f"up to {ui.rupees(plan.amount_paise)}")

@@ -127,6 +127,8 @@ class _UserBuilder:
         cutoff = clock.day_of(clock.now() - timedelta(days=ledger_rollups.WALLET_DAYS - 1))
         w.update(balance=self.balance, n=self.n, seq=self.n, created_at=self.created_at,
                  days={d: v for d, v in self.days.items() if d >= cutoff})
+        for k in ("lots", "next_expiry"):  # entries without lots: a wallet from before them (its balance is lot 0)
+            w.pop(k)
         return w
 
     def rollup_docs(self) -> list[dict]:

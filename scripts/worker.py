@@ -1,4 +1,5 @@
-"""Background worker: finishes interrupted postings, closes calls whose voice platform fell silent (at the end
+"""Background worker: finishes interrupted postings, expires credit lots past their expiry (and tells
+customers 7 days and 1 day ahead), closes calls whose voice platform fell silent (at the end
 of their last authorised slice, billed the last reported usage, never unreported time), collects amounts due
 from money released since, polls open payment links, carries on self-serve refunds a crash interrupted, once a
 day reconciles yesterday's payments with Razorpay, issues receipts, tops wallets up through their auto-recharge
@@ -21,14 +22,16 @@ log = logging.getLogger("worker")
 
 def tick(db) -> dict:
     out = {"ledger": ledger.recover(db)}
-    steps = [(calls.recover_stale_calls, "recover_stale_calls"),  # also silent calls past their last slice
+    steps = [(ledger.expire_lots, "expire_lots"),  # lots past their expiry leave, each once
+             (calls.recover_stale_calls, "recover_stale_calls"),  # also silent calls past their last slice
              (wallet.collect_dues, "collect_dues")]
     steps.append((documents.sweep, "documents"))  # numbering recovery, then each recharge's receipt/invoice
     if payments.mode() != "off":
         steps += [(razorpay_events.reconcile_open, "reconcile_open"), (payments.run_daily, "run_daily"),
                   (payments.recover_refund_requests, "recover_refund_requests")]
         steps += [(autorecharge.run, "autorecharge")]
-    steps += [(alerts.announce_tariffs, "tariff_notices"), (alerts.run, "alerts")]
+    steps += [(alerts.announce_tariffs, "tariff_notices"), (alerts.announce_expiries, "expiry_notices"),
+              (alerts.run, "alerts")]
     for fn, name in steps:
         try:
             out[name] = fn(db)

@@ -36,6 +36,7 @@ DEFAULTS = {
     "silent_call_grace_seconds": 120,  # after its last authorised second, a silent call is closed
     "max_concurrent_calls": 10,       # simultaneous calls per customer, unless set for them
     "refund_approval_required": 0,    # 1: a self-serve refund waits for an admin's approval
+    "paid_validity_days": 0,          # a recharge's lot expires this many days after it (0: never)
 }
 # What an admin may set, and the bounds that keep a typo from becoming a disaster.
 CALL_RATE_MAX_PAISE = 100_000
@@ -50,6 +51,7 @@ _BOUNDS = {
     "silent_call_grace_seconds": (30, 3600),
     "max_concurrent_calls": (1, 1000),
     "refund_approval_required": (0, 1),
+    "paid_validity_days": (0, 3650),
 }
 USER_KEYS = ("call_rate_paise", "daily_cap_paise", "max_concurrent_calls")
 _USER_BOUNDS = {"call_rate_paise": _BOUNDS["call_rate_paise"], "daily_cap_paise": (1, 10**12),

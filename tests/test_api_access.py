@@ -156,6 +156,16 @@ ENDPOINTS = {
     "keys_list": ("GET", "/api/keys", None, None, everyone(OK)),
     "keys_revoke": ("DELETE", "/api/keys/{key}", None, None, OWN_RESOURCE),
     "keys_rotate": ("POST", "/api/keys/{key2}/rotate", {"overlap_minutes": 10}, None, OWN_RESOURCE),
+    "wallet_lots": ("GET", "/api/wallet/lots", None, None, everyone(OK)),
+    "balance_at": ("GET", "/api/wallet/balance?at=2026-01-01T00:00:00%2B05:30", None, None, everyone(OK)),
+    "credit_batch": ("POST", "/api/admin/credit/batch", {"csv": "username,amount\ntim,1\n", "reason": "matrix"},
+                     None, ADMIN_ONLY),
+    "credit_void": ("POST", "/api/admin/credit/void", lambda c, col: {"user_id": "tim", "lot": c["paths"]["grant"],
+                                                                      "reason": "matrix"}, None, ADMIN_ONLY),
+    "customer_lots": ("GET", "/api/admin/lots/{owner}", None, None, ADMIN_ONLY),
+    "breakage": ("GET", "/api/admin/breakage", None, None, REPORTING),
+    "burn_rule": ("GET", "/api/admin/burn-rule", None, None, REPORTING),
+    "burn_rule_set": ("PUT", "/api/admin/burn-rule", {"rule": "promo_first"}, None, ADMIN_ONLY),
 }
 
 
@@ -212,6 +222,8 @@ def _refund_setup(ctx) -> dict:
     day = (clock.now() - timedelta(days=1)).date()
     payments.reconcile_day(db, day)
     out["day"] = day.isoformat()
+    out["grant"] = wallet.admin_credit(db, admin="root", user_id="tim", amount=5, category="promo_credit",
+                                       reason="to void", key="matrix-void")["n"]   # the void endpoint's lot
     return out
 
 

@@ -23,11 +23,13 @@ from pymongo import monitoring
 
 from api.main import create_app
 from services import ledger, schema, settings, tokens
+from services.ledger import burn
 from tests.support.api import bearer, make_user
 
 # The budgets: round trips per request of a process that is serving (caches warm).
-# The token, the settings, rate plans and user overrides come from the process's caches (0); the user is
-# read on every request (1: a role change counts on the next request, tests/test_api_access.py).
+# The token, the settings, rate plans, user overrides and the burn order of credit lots come from the process's
+# caches (0); the user is read on every request (1: a role change counts on the next request,
+# tests/test_api_access.py).
 START = 6          # read the user; insert the call (before any hold, for recovery); list it under its day (the call
                    # history's index: services.calls.days); read the wallet; hold (wallet compare-and-set); activate the
                    # call (guarded update). Before: 12 (token, user, 6 settings reads); 5 before the day index.
@@ -88,6 +90,7 @@ def api(counted, monkeypatch):
     # Steady state, whatever the pace of this test: the stamp and token checks are timed elsewhere.
     monkeypatch.setattr(settings, "STAMP_CHECK_SECONDS", 3600.0)
     monkeypatch.setattr(tokens, "CACHE_SECONDS", 3600.0)
+    monkeypatch.setattr(burn, "CHECK_SECONDS", 3600.0)
     db, counter = counted
     with TestClient(create_app(db=db), raise_server_exceptions=False) as c:
         yield c, db, counter

@@ -3,10 +3,11 @@ with the balance after it (`lines`: usage between two other movements is one lin
 55 s)"), usage by category, closing balance, for one business month (1st 00:00 to the next 1st 00:00 IST).
 
 It is read from the ledger (pages by time, never the whole history) and agrees with it to the paisa:
-opening = the balance after the last entry before the month, closing = opening + credits - debits =
-the balance after the month's last entry, which `monthly` checks before returning; each line's balance
-is the one before it plus or minus its amount. A statement is a view of immutable entries: asked again,
-it says the same (the current month runs to today and says "month to date").
+opening = the balance after the last entry before the month (`ledger.balance_at`, with the lots as they
+stood: `opening_promo` is the promotional part), closing = opening + credits - debits = the balance after
+the month's last entry, which `monthly` checks before returning; each line's balance is the one before it
+plus or minus its amount. A statement is a view of immutable entries: asked again, it says the same (the
+current month runs to today and says "month to date").
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from services.money import format_rupees, to_rupees
 
 USAGE = {"call": "Calls", "campaign": "Campaign calls"}
 OTHER_LABELS = {"manual_credit": "Manual credit", "promo_credit": "Promotional credit", "refund": "Refund credited",
-                "adjustment": "Adjustment"}
+                "adjustment": "Adjustment", "expiry": "Credit expired", "void": "Credit voided"}
 # A refund debit is money going back to the customer's bank (or an amount due paid): said as such.
 REFUND_OUT, DUE_PAID, REFUND_BACK = "Refund to your bank", "Amount due paid", "Refund failed, returned to the wallet"
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -45,13 +46,16 @@ def monthly(db, user_id: str, month: str) -> dict:
         raise InvalidInput("That month has not begun yet.")
     user = users.get(db, user_id)
     entries = _month_entries(db, user_id, start, end)
-    opening = _opening(db, user_id, start, entries)
+    before = ledger.balance_at(db, user_id, start, before=True)   # the lots as they stood, from the ledger
+    opening = before["balance"]
     to_date = end > clock.now()
     st = {"user_id": user_id, "month": f"{year:04d}-{mon:02d}", "period_start": start, "period_end": end,
           "first_day": date(year, mon, 1).isoformat(),
           "last_day": (clock.today() if to_date else clock.date_of(end) - timedelta(days=1)).isoformat(),
           "to_date": to_date, "generated_at": clock.now(), "email": user["email"],
-          "customer": profiles.get_profile(db, user_id), "opening": opening, **_sections(db, user_id, entries)}
+          "customer": profiles.get_profile(db, user_id), "opening": opening,
+          "opening_promo": sum(v.remaining for v in before["lots"] if v.promotional),
+          "opening_lots": before["lots"], **_sections(db, user_id, entries)}
     st["closing"] = opening + st["credits"] - st["debits"]
     if entries and st["closing"] != int(entries[-1]["balance_after"]):
         raise RuntimeError(f"statement of {user_id} {month} does not add up: {st['closing']} != "
@@ -67,15 +71,6 @@ def _month_entries(db, user_id: str, start, end) -> list[dict]:
         out += page
         if cursor is None:
             return out[::-1]
-
-
-def _opening(db, user_id: str, start, entries: list[dict]) -> int:
-    """The balance at the month's first instant: before its first entry, else after the last one before."""
-    if entries:
-        e = entries[0]
-        return int(e["balance_after"]) - (int(e["amount"]) if e["type"] == ledger.CREDIT else -int(e["amount"]))
-    before, _ = ledger.entries(db, user_id, end=start, limit=1)
-    return int(before[0]["balance_after"]) if before else 0
 
 
 def _sections(db, user_id: str, entries: list[dict]) -> dict:
@@ -172,6 +167,9 @@ def statement_csv(st: dict) -> str:
     row(*CSV_COLUMNS)
     row("opening", clock.iso(st["period_start"]), f"Opening balance {st['month']}", st["user_id"], "", "",
         rs(st["opening"]))
+    if st.get("opening_promo"):
+        row("opening", clock.iso(st["period_start"]), "of which promotional credit", "", "", "",
+            rs(st["opening_promo"]))
     for r in st["lines"]:  # in the order they happened: each balance follows from the one before
         credit = r["amount"] if r["type"] == ledger.CREDIT else None
         section = "recharge" if r["label"] == "Recharge" else "usage" if r.get("category") else "adjustment"

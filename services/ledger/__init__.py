@@ -16,22 +16,33 @@ crash at any point loses nothing and doubles nothing. One module per concern:
 - `recovery`  `recover`;  `auditing` the invariants (`audit`);  `ids` names and input checks
 - `dues`      the amount due: `debit_owing` (a refund beyond the balance), credits paying it first, `pay_due`
 - `budgets`   API keys' caps and simultaneous calls, checked in the hold's compare-and-set; `spend_of` a wallet's keys
+- `lots`      credit lots (pure): the wallet's encoding, burn orders, draws, reservations, the lot invariants
+- `burn`      the business's burn order (`burn_rule`, `set_burn_rule`);  `expiry` lots leaving: `expire_lots`
+              (the worker), `void_lot`;  `history` `balance_at` (balance and lots at a past instant);
+              `migrate` the once-only `backfill` to lots
 """
 from services import clock  # noqa: F401  (callers read ledger.clock for the time entries carry)
 from services.ledger.auditing import audit
 from services.ledger.budgets import Budget, KeySpend, spend_of
+from services.ledger.burn import rule as burn_rule, set_rule as set_burn_rule
 from services.ledger.dues import Due, amounts_due, debit_owing, pay_due
+from services.ledger.expiry import expire_lots, expiring, void_lot
+from services.ledger.history import balance_at
+from services.ledger.ids import check_campaign
+from services.ledger.lots import RULE_LABELS as BURN_RULES, parse_parts as lot_parts
+from services.ledger.migrate import backfill
 from services.ledger.holds import extend, hold, release, settle
 from services.ledger.ids import CALL_CATEGORIES, CATEGORIES, CREDIT, DEBIT, entry_id
 from services.ledger.posting import post
 from services.ledger.queries import entries, entries_after, entry_counts, find_entry, get_entry, iter_entries
 from services.ledger.rebuild import rebuild_rollups
 from services.ledger.recovery import recover
-from services.ledger.rollups import day_totals, days_across
-from services.ledger.wallets import (Hold, Wallet, WalletSummary, WalletView, ensure_wallet, get_wallet,
-                                     wallet_summaries)
+from services.ledger.rollups import day_totals, days_across, spent as day_spent
+from services.ledger.wallets import (Hold, LotView, Wallet, WalletSummary, WalletView, ensure_wallet, get_wallet,
+                                     in_spend_order, wallet_summaries)
 
-COLLECTIONS = {"wallets": [], "ledger": [[("user_id", 1), ("seq", -1)], [("created_at", 1)]], "ledger_keys": [],
+COLLECTIONS = {"wallets": [[("next_expiry", 1)]], "ledger": [[("user_id", 1), ("seq", -1)], [("created_at", 1)]],
+               "ledger_keys": [],
                "ledger_meta": [], "rollups": [[("user_id", 1), ("day", 1)], [("day", 1)]]}
 
 __all__ = ["CALL_CATEGORIES", "CATEGORIES", "CREDIT", "DEBIT", "Hold", "Wallet", "WalletSummary", "WalletView",
@@ -40,3 +51,5 @@ __all__ = ["CALL_CATEGORIES", "CATEGORIES", "CREDIT", "DEBIT", "Hold", "Wallet",
            "wallet_summaries", "rebuild_rollups", "entries_after", "entry_counts"]
 __all__ += ["Due", "amounts_due", "debit_owing", "pay_due"]
 __all__ += ["Budget", "KeySpend", "spend_of"]
+__all__ += ["BURN_RULES", "LotView", "backfill", "balance_at", "burn_rule", "check_campaign", "day_spent",
+            "expire_lots", "expiring", "in_spend_order", "lot_parts", "set_burn_rule", "void_lot"]

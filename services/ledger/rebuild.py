@@ -23,7 +23,7 @@ from services.ledger.recovery import recover
 MARK = "rollups"
 _ATTEMPTS = 100  # a wallet busy with live traffic is counted again; a ledger with holes never adds up
 _FIELDS = {"user_id": 1, "n": 1, "type": 1, "category": 1, "amount": 1, "balance_after": 1, "created_at": 1,
-           "meta.seconds": 1}
+           "meta.seconds": 1, "lot": 1, "promo_by": 1}
 
 
 @dataclass

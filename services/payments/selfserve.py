@@ -130,7 +130,7 @@ def advance(db, rid: str) -> dict:
 def _hold_all(db, req: dict) -> None:
     for p in req["parts"]:
         try:
-            crediting.hold_refund(db, req["user_id"], p["receipt"], p["amount_paise"])
+            crediting.hold_refund(db, req["user_id"], p["receipt"], p["amount_paise"], p["payment_id"])
         except (InsufficientBalance, Conflict) as exc:  # Conflict: resolved before, by an earlier run
             store.move(db, req, store.FAILED, reason=exc.message)
             return
