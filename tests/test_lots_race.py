@@ -33,10 +33,11 @@ SLACK = 5.0
 
 
 def seed_lots(db, uid: str, start: float) -> None:
-    """20 lots: promotional, manual and paid, some expiring 2 to 26 s into the run, some never."""
+    """20 lots: promotional, manual and paid, some expiring 1 to 10.5 s into the run (while it spends, however
+    fast the machine), some never."""
     kinds = ["promo_credit", "manual_credit", "recharge", "promo_credit", "recharge"] * 4
     for i, cat in enumerate(kinds):
-        lot = {"expires_at": datetime.fromtimestamp(start + 2 + 2 * i, timezone.utc)} if i % 3 != 2 else None
+        lot = {"expires_at": datetime.fromtimestamp(start + 1 + 0.5 * i, timezone.utc)} if i % 3 != 2 else None
         if lot and cat == "promo_credit" and i % 2:
             lot["campaign"] = "race"
         ledger.post(db, uid, key=f"seed-{i}", type="credit", category=cat, amount=20_000 + 1_000 * i, lot=lot)
