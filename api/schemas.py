@@ -746,13 +746,14 @@ class AlertsOut(BaseModel):
 # -------------------------------------------------------------------------------------- documents
 
 class ReceiptOut(MoneyOut):
-    """A receipt, tax invoice or credit note (immutable once issued)."""
-    number: str = Field(description="Consecutive per financial year, e.g. RV/2627/000123")
-    kind: Literal["receipt", "invoice", "credit_note"]
+    """A receipt, receipt voucher, refund voucher, tax invoice or credit note (immutable once issued)."""
+    number: str = Field(description="Consecutive per series and financial year, e.g. RV/2627/000123")
+    kind: Literal["receipt", "receipt_voucher", "refund_voucher", "tax_invoice", "credit_note"]
     title: str
-    date: str = Field(description="Business day of the payment (IST), YYYY-MM-DD")
+    date: str = Field(description="The document's date (IST), YYYY-MM-DD: the payment's or refund's day, an "
+                                  "invoice's or credit note's issue day")
     issued_at: datetime
-    entry_id: str = Field(description="The ledger entry of the recharge")
+    entry_id: str = Field(description="The ledger entry of the recharge or refund ('' for an invoice)")
     payment_id: str
     gst_mode: Literal["off", "inclusive", "exclusive"]
     refers_to: str | None = Field(None, description="A credit note: the document it reverses")
@@ -761,7 +762,8 @@ class ReceiptOut(MoneyOut):
     cgst_paise: Paise
     sgst_paise: Paise
     igst_paise: Paise
-    total_paise: Paise = Field(description="What the payer paid (taxable value + GST)")
+    total_paise: Paise = Field(description="Taxable value + GST (+ round-off): what the payer paid, got back or "
+                                           "was supplied")
     wallet_paise: Paise = Field(description="What the wallet was credited")
     pdf_url: str
 
