@@ -195,7 +195,8 @@ class KeyOut(BaseModel):
 
 class OrderOut(MoneyOut):
     order_id: str
-    amount_paise: Paise
+    amount_paise: Paise = Field(description="What the wallet gets")
+    charged_paise: Paise = Field(description="What the payer pays: the amount, plus GST in `exclusive` mode")
     currency: str = "INR"
 
 

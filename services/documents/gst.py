@@ -137,6 +137,13 @@ def gst_on_top(amount: int, rate_bp: int) -> int:
     return _half_up(amount * rate_bp, 10_000)
 
 
+def wallet_part(charged: int, rate_bp: int) -> int:
+    """The amount of which `charged` is amount + GST on top: `charged` / (1 + rate), rounded half up. For a
+    charge made by `gst_on_top` it gives back that amount exactly (the GST's rounding is under half a paisa
+    of the result)."""
+    return _half_up(charged * 10_000, 10_000 + rate_bp)
+
+
 def compute(mode: str, rate_bp: int, wallet: int, *, intra: bool, charged_gst: int | None = None) -> Tax:
     """THE figures of a recharge that put `wallet` paise in the wallet. `off`: no tax; `inclusive`: the
     tax is inside `wallet` (the payer paid `wallet`); `exclusive`: the payer paid `wallet` + GST

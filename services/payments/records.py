@@ -89,6 +89,7 @@ def create(db, kind: str, user_id: str, amount, mode: str) -> tuple[dict, dict]:
     Returns (user, record). Called BEFORE Razorpay: no link or order can exist that we do not know."""
     user, paise = checked(db, user_id, amount)
     record = build(kind, user, paise, mode)
+    record.update(charge.record_fields(db, paise))  # GST on top in `exclusive` mode: one tax base per channel
     db.payment_links.insert_many([record])
     return user, record
 
