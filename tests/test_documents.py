@@ -28,6 +28,7 @@ from services.errors import InvalidInput, NotFound
 from tests.support import processes
 from tests.support.children import documents as doc_workers
 from tests.support.api import PASSWORD, bearer
+from tests.support.payments import pay_link
 from tests.support.targets import make_target
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,14 +160,7 @@ def test_billing_profile_names_what_is_wrong(edb):
 
 def pay(db, server, user: str, rupees: int) -> tuple[dict, dict]:
     """A recharge through a payment link, paid on the sandbox, credited by reconciliation: (link, entry)."""
-    import httpx
-    link = payments.create_payment_link(db, user, rupees)
-    r = httpx.post(f"{server.url}/sandbox/links/{link['payment_link_id']}/pay", json={}, timeout=10)
-    assert r.status_code == 200, r.text
-    payments.reconcile_link(db, link["reference_id"], user_id=user)
-    entry = next(e for e in ledger.iter_entries(db, user_id=user, category="recharge")
-                 if (e.get("meta") or {}).get("reference_id") == link["reference_id"])
-    return link, entry
+    return pay_link(db, server, user, rupees)
 
 
 @pytest.mark.parametrize("mode", gst.MODES)

@@ -41,7 +41,10 @@ def _signer(path: str, password: str):
         raise InvalidInput(f"The DSC file {path} cannot be read.") from None
     with _lock:
         if stamp not in _signers:
-            s = signers.SimpleSigner.load_pkcs12(pfx_file=str(p), passphrase=password.encode() or None)
+            try:
+                s = signers.SimpleSigner.load_pkcs12(pfx_file=str(p), passphrase=password.encode() or None)
+            except (ValueError, TypeError, OSError):
+                s = None
             if s is None:
                 raise InvalidInput("The DSC could not be opened: check the PKCS#12 file and its password.")
             _signers.clear()
