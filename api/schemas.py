@@ -829,3 +829,31 @@ class AutoRechargeOut(MoneyOut):
     used_today_paise: Paise
     next_charge: NextChargeOut | None = None
     charges: list[AutoChargeOut]
+
+
+# ------------------------------------------------------------------------------------------- GST
+
+class BusinessIn(Strict):
+    """Business details and GST settings: any subset, checked as a whole (GST on needs the legal name,
+    address, state, a GSTIN of that state and a SAC)."""
+    legal_name: str | None = Field(None, max_length=120)
+    address: str | None = Field(None, max_length=300)
+    gstin: str | None = Field(None, max_length=20)
+    state_code: str | None = Field(None, max_length=2, description="GST state code, e.g. 29 (Karnataka)")
+    sac: str | None = Field(None, max_length=8, description="One of `sac_candidates` (docs/documents.md)")
+    gst_mode: Literal["off", "inclusive", "exclusive"] | None = None
+    gst_rate_bp: int | None = Field(None, ge=0, le=4000, description="Basis points: 1800 = 18 %")
+    signatory: str | None = Field(None, max_length=80)
+
+
+class BusinessOut(BaseModel):
+    legal_name: str
+    address: str
+    gstin: str
+    state_code: str
+    sac: str
+    gst_mode: Literal["off", "inclusive", "exclusive"]
+    gst_rate_bp: int
+    signatory: str
+    missing: list[str] = Field(description="Details a document needs and does not have yet")
+    sac_candidates: dict[str, str]
