@@ -166,6 +166,13 @@ ENDPOINTS = {
     "breakage": ("GET", "/api/admin/breakage", None, None, REPORTING),
     "burn_rule": ("GET", "/api/admin/burn-rule", None, None, REPORTING),
     "burn_rule_set": ("PUT", "/api/admin/burn-rule", {"rule": "promo_first"}, None, ADMIN_ONLY),
+    "business": ("GET", "/api/admin/business", None, None, REPORTING),
+    "business_set": ("PUT", "/api/admin/business", {"signatory": "Matrix Signer"}, None, ADMIN_ONLY),
+    # No GSTIN yet: staff are let in and told so (400); customers never get that far.
+    "gstr1": ("GET", "/api/admin/gst/gstr1/2026-11.json", None, None, REPORTING | {"analyst": 400, "admin": 400}),
+    "gstr1_csv": ("GET", "/api/admin/gst/gstr1/2026-11/b2cs.csv", None, None,
+                  REPORTING | {"analyst": 400, "admin": 400}),
+    "issue_invoices": ("POST", "/api/admin/gst/invoices/2026-11", None, None, ADMIN_ONLY),
 }
 
 
