@@ -293,3 +293,15 @@ def test_a_document_signed_with_the_admins_dsc_verifies(edb, tmp_path, monkeypat
     monkeypatch.setenv("WALLET_DSC_PASSWORD", "wrong")
     with pytest.raises(InvalidInput, match="DSC"):
         documents.document_pdf(doc)
+
+
+def test_an_unregistered_recharge_of_rs_50000_asks_for_the_recipient_first(edb, sandbox):
+    business(edb, "exclusive")
+    accounts.create_user(edb, "bulk", "password-1", "Bulk Buyer", "bulk@example.com")
+    for make in (payments.create_payment_link, payments.create_order):
+        with pytest.raises(InvalidInput, match="Rs. 50,000 or more names the recipient"):
+            make(edb, "bulk", 50_000)
+    assert edb.payment_links.count_documents({"user_id": "bulk"}) == 0, "nothing written"
+    payments.create_payment_link(edb, "bulk", 49_999)                   # below: no details needed
+    documents.set_profile(edb, "bulk", name="Bulk Buyer", address="7 Park Street, Kolkata", state="19", by="bulk")
+    assert payments.create_order(edb, "bulk", 50_000)["charged_paise"] == 5_900_000

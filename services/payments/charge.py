@@ -7,8 +7,8 @@ the GST terms ride into the credit's ledger entry (`entry_meta`) for its invoice
 """
 from __future__ import annotations
 
-from services.documents import business
-from services.documents.gst import gst_on_top, wallet_part as _wallet_part
+from services.documents import business, profiles
+from services.documents.gst import compute, gst_on_top, wallet_part as _wallet_part
 
 
 def record_fields(db, amount_paise: int) -> dict:
@@ -16,6 +16,15 @@ def record_fields(db, amount_paise: int) -> dict:
     stay as they always were), else {"gst": its terms}."""
     terms = terms_for(db, amount_paise)
     return {} if terms["mode"] == "off" else {"gst": terms}
+
+
+def check_recipient(db, user_id: str, amount_paise: int) -> None:
+    """Before a recharge is asked for: with GST on, one of Rs. 50,000 or more of taxable value by an
+    unregistered customer needs their billing name, address and state first (Rule 46(e))."""
+    t = terms_for(db, amount_paise)
+    if t["mode"] != "off":
+        taxable = compute(t["mode"], t["rate_bp"], amount_paise, intra=True).taxable
+        profiles.check_recipient(db, user_id, taxable)
 
 
 def terms_for(db, amount_paise: int) -> dict:

@@ -97,7 +97,9 @@ def create(db, kind: str, user_id: str, amount, mode: str) -> tuple[dict, dict]:
 def checked(db, user_id: str, amount) -> tuple[dict, int]:
     """(user, paise) for a recharge request; raises before anything is written."""
     paise = recharge_amount(db, amount)
-    return users.get(db, user_id), paise
+    user = users.get(db, user_id)
+    charge.check_recipient(db, user_id, paise)
+    return user, paise
 
 
 def insert(db, record: dict) -> None:
