@@ -749,7 +749,8 @@ class AlertsOut(BaseModel):
 class ReceiptOut(MoneyOut):
     """A receipt, receipt voucher, refund voucher, tax invoice or credit note (immutable once issued)."""
     number: str = Field(description="Consecutive per series and financial year, e.g. RV/2627/000123")
-    kind: Literal["receipt", "receipt_voucher", "refund_voucher", "tax_invoice", "credit_note"]
+    kind: Literal["receipt", "receipt_voucher", "refund_voucher", "tax_invoice", "credit_note", "invoice"] = Field(
+        description="`invoice`: a recharge's tax invoice issued before receipt vouchers replaced them")
     title: str
     date: str = Field(description="The document's date (IST), YYYY-MM-DD: the payment's or refund's day, an "
                                   "invoice's or credit note's issue day")

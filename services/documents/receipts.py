@@ -104,7 +104,7 @@ def credit_note(db, number: str, *, reason: str, by: str, amount: int | None = N
     return doc
 
 
-CREDITABLE = ("tax_invoice", "receipt")
+CREDITABLE = ("tax_invoice", "receipt", "invoice")   # `invoice`: a recharge's, issued before receipt vouchers
 
 
 def _note_body(orig: dict, amount: int, reason: str, by: str, fy: str) -> dict:
@@ -112,8 +112,8 @@ def _note_body(orig: dict, amount: int, reason: str, by: str, fy: str) -> dict:
     if amount == int(orig["amounts"]["total"]):
         figures = dict(orig["amounts"])
     else:  # the tax inside the part credited, at the invoice's rate and split
-        figures = gst.amounts(gst.compute("inclusive" if orig["kind"] == "tax_invoice" else "off", g["rate_bp"],
-                                          amount, intra=g["intra"]))
+        figures = gst.amounts(gst.compute("off" if g["mode"] == "off" else "inclusive", g["rate_bp"], amount,
+                                          intra=g["intra"]))
     keep = ("user_id", "entry_id", "payment_id", "reference_id", "business", "customer", "place_of_supply",
             "place_of_supply_name", "description", "gst")
     return {k: orig.get(k, "") for k in keep} | {
