@@ -22,7 +22,7 @@ from collections import defaultdict
 from datetime import date
 
 from services import clock, ledger
-from services.documents import advances, business, gst, numbering, profiles, statements
+from services.documents import advances, business, gst, numbering, profiles, receipts, statements
 from services.documents.words import rupees_in_words
 from services.errors import InvalidInput
 
@@ -48,6 +48,7 @@ def issue(db, user_id: str, month: str) -> dict | None:
     biz = business.get(db)
     if biz["gst_mode"] == "off":
         return NOTHING
+    receipts.catch_up(db, user_id)  # every advance it adjusts has its receipt voucher (and number) first
     body = _body(db, user_id, month, start, end, biz)
     if body is None:
         return NOTHING
