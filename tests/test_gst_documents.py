@@ -18,7 +18,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from fastapi.testclient import TestClient
 from pypdf import PdfReader
+
+from api.main import create_app
 
 from services import accounts, clock, documents, ledger, payments, settings, users
 from services.documents import gstr1, signing
@@ -190,6 +193,29 @@ def test_a_month_of_advances_invoices_refunds_and_a_correction_to_the_paisa(edb,
         assert printed(text, "Total") == d["amounts"]["total"]
         assert printed(text, "Taxable value") == d["amounts"]["taxable"]
     assert ledger.audit(edb) == []
+    served(edb, nov)
+
+
+def served(db, nov: dict) -> None:
+    """The same month through the API: each document's kind, the business details, GSTR-1 and its CSV."""
+    accounts.create_user(db, "boss", "password-1", "Boss", "boss@example.com", "admin")
+    with TestClient(create_app(db=db)) as client:
+        def login(u):
+            r = client.post("/api/auth/login", json={"username": u, "password": "password-1"})
+            return {"Authorization": f"Bearer {r.json()['token']}"}
+        asha, boss = login("asha"), login("boss")
+        kinds = sorted(d["kind"] for d in client.get("/api/receipts", headers=asha).json()["receipts"])
+        assert kinds == ["receipt_voucher", "receipt_voucher", "refund_voucher", "tax_invoice"]
+        assert client.get("/api/admin/business", headers=asha).status_code == 403
+        r = client.put("/api/admin/business", headers=boss, json={"state_code": "29", "signatory": "B. Rao"})
+        assert r.status_code == 200 and (r.json()["state_code"], r.json()["signatory"]) == ("29", "B. Rao")
+        bad = client.put("/api/admin/business", headers=boss, json={"sac": "123456"})
+        assert bad.status_code == 400 and "SAC" in bad.json()["error"]["message"]
+        r = client.get("/api/admin/gst/gstr1/2026-11.json", headers=boss)
+        assert r.status_code == 200 and r.json() == json.loads(json.dumps(nov))
+        r = client.get("/api/admin/gst/gstr1/2026-11/at.csv", headers=boss)
+        assert r.status_code == 200 and r.text.splitlines()[1:] == [
+            "27,INTER,18.0,1254.24,225.76,0.0,0.0,0", "29,INTRA,18.0,800.0,0.0,72.0,72.0,0"]
 
 
 def test_an_invoice_only_for_a_closed_month_and_nothing_when_gst_is_off(edb):
