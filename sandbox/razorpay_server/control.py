@@ -98,6 +98,11 @@ def c_refund_action(request: Request, sb: Sandbox) -> dict:
     return sb.decide_refund(refund_id, "processed" if action == "process" else "failed")
 
 
+async def c_virtual_account_credit(request: Request, sb: Sandbox) -> dict:
+    """A payer's bank transfer to a virtual account ({amount, mode?, payer_account?, payer_name?, payer_ifsc?})."""
+    return sb.credit_virtual_account(request.path_params["id"], await json_body(request))
+
+
 ROUTES = [
     Route("/sandbox/health", control(c_health), methods=["GET"]),
     Route("/sandbox/reset", control(c_reset), methods=["POST"]),
@@ -110,4 +115,5 @@ ROUTES = [
     Route("/sandbox/orders/{id}/{action:str}", control(c_order_action), methods=["POST"]),
     Route("/sandbox/payments/{id}/{action:str}", control(c_payment_action), methods=["POST"]),
     Route("/sandbox/refunds/{id}/{action:str}", control(c_refund_action), methods=["POST"]),
+    Route("/sandbox/virtual_accounts/{id}/credit", control(c_virtual_account_credit), methods=["POST"]),
 ]

@@ -172,6 +172,28 @@ def refund_item(request: Request, sb: Sandbox) -> dict:
     return sb.get_refund(request.path_params["id"])
 
 
+async def virtual_accounts_root(request: Request, sb: Sandbox) -> dict:
+    if request.method == "POST":
+        return sb.create_virtual_account(await json_body(request))
+    return sb.list_virtual_accounts(request.query_params)
+
+
+def virtual_account_item(request: Request, sb: Sandbox) -> dict:
+    return sb.get_virtual_account(request.path_params["id"])
+
+
+def virtual_account_close(request: Request, sb: Sandbox) -> dict:
+    return sb.close_virtual_account(request.path_params["id"])
+
+
+def virtual_account_payments(request: Request, sb: Sandbox) -> dict:
+    return sb.virtual_account_payments(request.path_params["id"], request.query_params)
+
+
+def payment_bank_transfer(request: Request, sb: Sandbox) -> dict:
+    return sb.bank_transfer_of(request.path_params["id"])
+
+
 def v1_unknown(request: Request, sb: Sandbox) -> dict:
     raise ApiError("The requested URL was not found on the server.", reason="NA")
 
@@ -189,6 +211,11 @@ ROUTES = [
     Route("/v1/payments/{id}/refund", api(payment_refund), methods=["POST"]),
     Route("/v1/payments/{id}/refunds", api(payment_refunds), methods=["GET"]),
     Route("/v1/payments/{id}/refunds/{rid}", api(payment_refund_item), methods=["GET"]),
+    Route("/v1/payments/{id}/bank_transfer", api(payment_bank_transfer), methods=["GET"]),
+    Route("/v1/virtual_accounts", api(virtual_accounts_root), methods=["GET", "POST"]),
+    Route("/v1/virtual_accounts/{id}", api(virtual_account_item), methods=["GET"]),
+    Route("/v1/virtual_accounts/{id}/close", api(virtual_account_close), methods=["POST"]),
+    Route("/v1/virtual_accounts/{id}/payments", api(virtual_account_payments), methods=["GET"]),
     Route("/v1/refunds", api(refunds_root), methods=["GET"]),
     Route("/v1/refunds/{id}", api(refund_item), methods=["GET"]),
     Route("/v1/{rest:path}", api(v1_unknown), methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),

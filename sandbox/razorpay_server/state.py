@@ -8,9 +8,10 @@ from sandbox.razorpay_server.payments import PaymentsMixin
 from sandbox.razorpay_server.recurring import RecurringMixin
 from sandbox.razorpay_server.refunds import RefundsMixin
 from sandbox.razorpay_server.registration import RegistrationMixin
+from sandbox.razorpay_server.virtual_accounts import VirtualAccountsMixin
 
 
-class Sandbox(RecurringMixin, RegistrationMixin, CustomersMixin, LinksMixin, PaymentsMixin, RefundsMixin,
-              SandboxCore):
+class Sandbox(VirtualAccountsMixin, RecurringMixin, RegistrationMixin, CustomersMixin, LinksMixin, PaymentsMixin,
+              RefundsMixin, SandboxCore):
     """All fake-Razorpay state and its business rules; see each mixin's module."""
-    STORES = SandboxCore.STORES + ("customers", "tokens", "invoices")
+    STORES = SandboxCore.STORES + ("customers", "tokens", "invoices", "virtual_accounts", "bank_transfers")
