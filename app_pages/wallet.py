@@ -7,6 +7,7 @@ import streamlit as st
 
 import app_ui as ui
 from app_pages import documents_ui
+from app_pages.bank_transfer_ui import bank_transfer_section
 from app_pages.lots_ui import lots_section
 from services import clock, names, payments, rates, wallet
 from services.payments import charge
@@ -89,6 +90,7 @@ else:
         st.success(f"Payment link for {ui.rupees(charged)} is ready — {ui.split_words(charged, paise)}. Pay on "
                    "Razorpay's page; you come back here when it is done.", icon=":material/link:")
         st.link_button("Pay with Razorpay", link["short_url"], type="primary", icon=":material/open_in_new:")
+    bank_transfer_section(db, uid)
 
 # --- One read of everything shown
 view = payments.wallet_page(db, uid)

@@ -17,6 +17,7 @@ SETTING = {
     "silent_call_grace_seconds": "Silent call closed after (seconds)",
     "max_concurrent_calls": "Simultaneous calls", "refund_approval_required": "Refunds wait for approval",
     "paid_validity_days": "Recharges expire after (days, 0: never)",
+    "bank_transfer_max_paise": "Largest bank transfer credited without an admin",
     "daily_cap_paise": "Daily spend limit", "plan": "Plan",
     # business details (receipts and GST invoices)
     "legal_name": "Legal name", "address": "Address", "state": "State", "gstin": "GSTIN", "pan": "PAN",

@@ -37,6 +37,7 @@ DEFAULTS = {
     "max_concurrent_calls": 10,       # simultaneous calls per customer, unless set for them
     "refund_approval_required": 0,    # 1: a self-serve refund waits for an admin's approval
     "paid_validity_days": 0,          # a recharge's lot expires this many days after it (0: never)
+    "bank_transfer_max_paise": 100_000_000,  # Rs. 10,00,000: a bank transfer above it waits for an admin
 }
 # What an admin may set, and the bounds that keep a typo from becoming a disaster.
 CALL_RATE_MAX_PAISE = 100_000
@@ -52,6 +53,7 @@ _BOUNDS = {
     "max_concurrent_calls": (1, 1000),
     "refund_approval_required": (0, 1),
     "paid_validity_days": (0, 3650),
+    "bank_transfer_max_paise": (100, 10_000_000_000),
 }
 USER_KEYS = ("call_rate_paise", "daily_cap_paise", "max_concurrent_calls")
 _USER_BOUNDS = {"call_rate_paise": _BOUNDS["call_rate_paise"], "daily_cap_paise": (1, 10**12),

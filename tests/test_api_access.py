@@ -95,6 +95,7 @@ ENDPOINTS = {
     "end_call": ("POST", "/api/call/{call}/end", {"duration_seconds": 30}, None, OWN_RESOURCE),
     "update_call": ("POST", "/api/call/{call2}/update", {"usage_seconds": 30}, None, OWN_RESOURCE),
     "terms": ("GET", "/api/wallet/terms", None, None, everyone(OK)),
+    "bank_account": ("GET", "/api/wallet/bank-account", None, None, everyone(OK)),
     "plans": ("GET", "/api/admin/plans", None, None, ADMIN_ONLY),
     "define_plan": ("PUT", "/api/admin/plans/matrix", {"rate": 9}, None, ADMIN_ONLY),
     "customer_terms": ("POST", "/api/admin/customers/{owner}/terms", {"max_concurrent_calls": 12}, None,

@@ -109,6 +109,10 @@ def _what(p: _Page, doc: dict) -> None:
     if kind in ("receipt", "receipt_voucher"):
         p.line_text(f"Paid {clock.fmt(doc['paid_at'], '%d %b %Y, %H:%M')}"
                     + (f"    Payment {doc['payment_id']}" if doc.get("payment_id") else ""), 8)
+        if doc.get("bank_transfer"):
+            bt = doc["bank_transfer"]
+            p.line_text(f"Bank transfer ({bt['mode']})    UTR {bt['bank_reference']}"
+                        + (f"    from {bt['payer_name']} ({bt['payer_account']})" if bt.get("payer_name") else ""), 8)
     elif kind == "refund_voucher":
         p.line_text(f"Refunded {clock.fmt(doc['paid_at'], '%d %b %Y, %H:%M')}    Refund {doc['refund_id']}"
                     + (f"    Payment {doc['payment_id']}" if doc.get("payment_id") else ""), 8)

@@ -74,7 +74,14 @@ def _recharge_body(db, entry: dict, biz: dict) -> dict:
             "place_of_supply": supply, "place_of_supply_name": gst.state_name(supply),
             "description": DESCRIPTION, "gst": {"mode": mode, "rate_bp": tax.rate_bp, "intra": tax.intra},
             "amounts": gst.amounts(tax), "words": rupees_in_words(tax.total), "refers_to": None,
-            "reverse_charge": "No"}
+            "reverse_charge": "No", **_transfer(meta)}
+
+
+def _transfer(meta: dict) -> dict:
+    """A bank transfer's reference (the UTR), mode and payer, as the ledger entry keeps them."""
+    if not meta.get("bank_reference"):
+        return {}
+    return {"bank_transfer": {k: meta.get(k) or "" for k in ("mode", "bank_reference", "payer_name", "payer_account")}}
 
 
 def credit_note(db, number: str, *, reason: str, by: str, amount: int | None = None) -> dict:

@@ -19,6 +19,8 @@ of the wallet), records (our documents and their status ladder), admin (records 
 (refund requests of unused balance), views (what the pages show). This package re-exports the public API.
 """
 from services.payments.admin import ADMIN_KINDS, failed_payments
+from services.payments.bankaccounts import bank_account, set_allowed_payers
+from services.payments.bankaccounts import existing as existing_bank_account
 from services.payments.callbacks import handle_callback
 from services.payments.cancellation import cancel_link
 from services.payments.daily import reconcile_day, reconciliation_report, run_daily
@@ -42,7 +44,10 @@ from services.payments.webhooks import handle_webhook
 COLLECTIONS = {"payment_links": [[("user_id", 1), ("created_at", -1)], [("status", 1)], [("payment_link_id", 1)],
                                  [("order_id", 1)]],
                "payment_events": [[("kind", 1), ("at", -1)]], "payment_link_claims": [], "payment_reconciliations": [],
-               "payment_refunds": [], "refund_requests": []}
+               "payment_refunds": [], "refund_requests": [],
+               # Smart Collect: a virtual account per customer (_id = user id) and the transfers into them
+               "virtual_accounts": [[("va_id", 1)], [("status", 1)]],
+               "bank_transfers": [[("status", 1)], [("user_id", 1)]]}
 
 __all__ = ["ADMIN_KINDS", "ALREADY_CREDITED", "CONFIRM_LATER", "CREDITED", "DOWN_MESSAGE", "ForgedWebhook",
            "OFF_MESSAGE", "OPEN", "OUTCOMES", "PENDING", "REFUND_OUTCOMES", "REVIEW", "STATUSES", "cancel_link",
@@ -51,6 +56,7 @@ __all__ = ["ADMIN_KINDS", "ALREADY_CREDITED", "CONFIRM_LATER", "CREDITED", "DOWN
            "reconcile_day", "reconcile_link", "reconcile_open", "reconciliation_report", "run_daily",
            "verify_order_payment"]
 __all__ += ["recharge_amount"]
+__all__ += ["bank_account", "existing_bank_account", "set_allowed_payers"]
 __all__ += ["admin_page", "approvals", "approve_refund_request", "list_refund_requests", "recent_reports",
             "recover_refund_requests",
             "refundable_for", "reject_refund_request", "request_refund", "wallet_page"]

@@ -162,6 +162,24 @@ def list_refunds(cfg: Settings, query: dict) -> Answer:
     return _send(cfg, lambda c, o: c.refund.all(query, **o))
 
 
+# ------------------------------------------------------------------- Smart Collect (bank transfers)
+
+def create_virtual_account(cfg: Settings, body: dict) -> Answer:
+    return _send(cfg, lambda c, o: c.virtual_account.create(body, **o))
+
+
+def close_virtual_account(cfg: Settings, va_id: str) -> Answer:
+    return _send(cfg, lambda c, o: c.virtual_account.close(va_id, **o))
+
+
+def list_virtual_account_payments(cfg: Settings, va_id: str, query: dict) -> Answer:
+    return _send(cfg, lambda c, o: c.virtual_account.payments(va_id, query, **o))
+
+
+def fetch_bank_transfer(cfg: Settings, payment_id: str) -> Answer:
+    return _send(cfg, lambda c, o: c.payment.bank_transfer(payment_id, **o))
+
+
 # ---------------------------------------------------------------- recurring payments (mandates)
 
 def create_customer(cfg: Settings, body: dict) -> Answer:

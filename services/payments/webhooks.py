@@ -20,8 +20,8 @@ from datetime import timedelta
 
 from services import clock
 from services.db import insert_new
-from services.errors import InvalidInput, InvalidPayment, PaymentUnavailable
-from services.payments import crediting, gateway, records, refunds
+from services.errors import InvalidInput, InvalidPayment, NotFound, PaymentUnavailable
+from services.payments import crediting, gateway, records, refunds, transfers
 from services.payments.admin import suspicious_on
 from services.payments.outcomes import DUPLICATE, IGNORED, OFF_MESSAGE, PROCESSED, REJECTED, UNMATCHED
 from services.payments.records import valid_id
@@ -157,6 +157,8 @@ def process_event(db, event_id: str, payload: dict, first: FirstLook | None = No
         done = first(db, name, entities(payload))
         if done is not None:
             return _conclude(db, event_id, name, *done)
+    if name == "virtual_account.credited":
+        return _transfer_event(db, event_id, payload)
     if name == "payment.failed":
         return _failed_payment(db, event_id, payload)
     if name.startswith("refund."):
@@ -188,6 +190,20 @@ def _failed_payment(db, event_id: str, payload: dict) -> dict:
     crediting.note_failed(db, rec, pay, source="webhook")
     records.note_event(db, rec, event_id, payload["event"], pay.get("id"))
     return _conclude(db, event_id, payload["event"], PROCESSED, "failed payment recorded")
+
+
+def _transfer_event(db, event_id: str, payload: dict) -> dict:
+    """A bank transfer into a customer's virtual account (Smart Collect)."""
+    ents, name = entities(payload), payload["event"]
+    if ents.get("payment") is None or ents.get("bank_transfer") is None:
+        return _conclude(db, event_id, name, IGNORED, "no payment or bank transfer in the event")
+    try:
+        res = transfers.settle(db, ents["payment"], ents["bank_transfer"], source="webhook")
+    except NotFound:
+        return _conclude(db, event_id, name, UNMATCHED, "no customer has this virtual account (yet)")
+    except InvalidPayment as exc:
+        return _conclude(db, event_id, name, IGNORED, exc.message)
+    return _conclude(db, event_id, name, PROCESSED, f"bank transfer {res['status']}", credited=res["credited_now"])
 
 
 def _refund_event(db, event_id: str, payload: dict) -> dict:

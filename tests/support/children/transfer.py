@@ -1,0 +1,14 @@
+"""The API's webhook handling of a bank transfer in a child process, for the SIGKILL test
+(tests/test_bank_transfers.py): it opens the database, says "ready" on `conn`, hands the signed
+`virtual_account.credited` delivery to services.razorpay_events as api/routes_payment.py does, and sends
+the outcome. The parent kills it at a random moment."""
+from __future__ import annotations
+
+from services import razorpay_events
+from tests.support.targets import open_spec
+
+
+def webhook(spec: dict, body: bytes, signature: str, event_id: str, conn) -> None:
+    db = open_spec(spec)
+    conn.send("ready")
+    conn.send(razorpay_events.handle_webhook(db, body, signature, event_id)["status"])
