@@ -5,9 +5,9 @@ from datetime import datetime
 
 from fastapi import APIRouter, Query
 
-from api.deps import DB, AdminUser, Balance, ExactRoute, Pay, Terms
-from api.schemas import BalanceAtOut, BalanceOut, BankAccountOut, LotOut, RateOut, TermsOut, WalletLotsOut
-from services import ledger, payments, rates, wallet
+from api.deps import DB, AdminUser, Balance, ExactRoute, Terms
+from api.schemas import BalanceAtOut, BalanceOut, LotOut, RateOut, TermsOut, WalletLotsOut
+from services import ledger, rates, wallet
 from services.errors import InvalidInput
 
 router = APIRouter(prefix="/api/wallet", tags=["wallet"], route_class=ExactRoute)
@@ -54,13 +54,6 @@ def lot_out(v: ledger.LotView) -> LotOut:
     return LotOut(lot=v.lot, kind=v.kind, promotional=v.promotional, amount_paise=v.amount,
                   remaining_paise=v.remaining, held_paise=v.held, expires_at=v.expires_at, priority=v.priority,
                   campaign=v.campaign, voided=v.voided)
-
-
-@router.get("/bank-account", response_model=BankAccountOut)
-def bank_account(acct: Pay, db: DB):
-    """The account's own bank account number (created on first ask): a NEFT, RTGS or IMPS transfer to it
-    tops up the wallet, the bank's reference (UTR) on the receipt."""
-    return BankAccountOut.model_validate(payments.bank_account(db, acct.account))
 
 
 @router.get("/terms", response_model=TermsOut)

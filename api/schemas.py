@@ -143,16 +143,6 @@ class UnlockOut(BaseModel):
 
 # ----------------------------------------------------------------------------------------- wallet
 
-class BankAccountOut(BaseModel):
-    """The account's own bank account number for NEFT/RTGS/IMPS top-ups (a Razorpay Smart Collect virtual
-    account), and its UPI id."""
-    virtual_account_id: str
-    account_number: str
-    ifsc: str
-    name: str = Field(description="The beneficiary name to give your bank")
-    upi_id: str | None
-
-
 class BalanceOut(MoneyOut):
     balance_paise: Paise
     held_paise: Paise

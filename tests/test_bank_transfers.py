@@ -17,7 +17,7 @@ from pypdf import PdfReader
 
 from sandbox.razorpay_server.common import ApiError
 from scripts import worker
-from services import documents, ledger, payments, razorpay_events, settings
+from services import documents, ledger, payments, razorpay_events, settings, tokens
 from services.errors import InvalidInput
 from services.payments import transfers
 from tests.support import processes
@@ -78,9 +78,13 @@ def test_a_customers_bank_account_is_made_once_even_when_asked_twice_at_once(env
     assert payments.bank_account(env, "bob")["account_number"] != first["account_number"]
 
 
-def test_transfers_breaking_a_rule_wait_for_an_admin_and_are_credited_once_when_released(env, server):
-    va = payments.bank_account(env, "alice")["virtual_account_id"]
-    payments.set_allowed_payers(env, "alice", ["111122223333"])
+def test_transfers_breaking_a_rule_wait_for_an_admin_and_are_credited_once_when_released(env, server, client):
+    alice = tokens.issue(env, "alice")
+    boss = make_user(env, "admin")[1]
+    put = client.put("/api/wallet/bank-account/allowed-payers", json={"accounts": ["111122223333"]},
+                     headers=bearer(alice))
+    assert put.status_code == 200 and put.json() == {"accounts": ["111122223333"]}
+    va = client.get("/api/wallet/bank-account", headers=bearer(alice)).json()["virtual_account_id"]
     settings.set_value(env, "bank_transfer_max_paise", 3 * LAKH, by="boss")
     stranger = _credit(server, va, LAKH, payer_account="999988887777")
     too_big = _credit(server, va, 4 * LAKH, payer_account="111122223333")
@@ -89,13 +93,16 @@ def test_transfers_breaking_a_rule_wait_for_an_admin_and_are_credited_once_when_
     settle_webhooks(server)
     razorpay_events.reconcile_open(env, due_only=False)
     assert ledger.get_wallet(env, "alice").balance == LAKH
-    reasons = {d["_id"]: d["reason"] for d in transfers.held(env)}
+    held = client.get("/api/admin/bank-transfers", headers=bearer(boss)).json()
+    reasons = {d["payment_id"]: d["reason"] for d in held}
     assert set(reasons) == {stranger["payment_id"], too_big["payment_id"], too_small["payment_id"]}
     assert "allow-list" in reasons[stranger["payment_id"]] and "maximum" in reasons[too_big["payment_id"]]
     assert "smallest recharge" in reasons[too_small["payment_id"]]
-    assert transfers.release(env, stranger["payment_id"], by="boss")["credited_now"] == LAKH
-    with pytest.raises(InvalidInput):
-        transfers.release(env, stranger["payment_id"], by="boss")
+    release = f"/api/admin/bank-transfers/{stranger['payment_id']}/release"
+    assert client.post(release, headers=bearer(alice)).status_code == 403
+    done = client.post(release, headers=bearer(boss))
+    assert done.status_code == 200 and done.json()["credited_paise"] == LAKH and done.json()["status"] == "credited"
+    assert client.post(release, headers=bearer(boss)).status_code == 409
     razorpay_events.reconcile_open(env, due_only=False)
     assert ledger.get_wallet(env, "alice").balance == 2 * LAKH
     entry = ledger.find_entry(env, f"razorpay:{fine['payment_id']}")
@@ -104,6 +111,8 @@ def test_transfers_breaking_a_rule_wait_for_an_admin_and_are_credited_once_when_
     assert "Alice Pvt Ltd" in entry["note"] and entry["meta"]["payer_account"].endswith("3333")
     with pytest.raises(InvalidInput):
         payments.set_allowed_payers(env, "alice", ["12ab"])
+    bad = client.put("/api/wallet/bank-account/allowed-payers", json={"accounts": ["12ab"]}, headers=bearer(alice))
+    assert bad.status_code == 400 and transfers.held(env)[0]["_id"] != stranger["payment_id"]
     assert ledger.audit(env) == []
 
 

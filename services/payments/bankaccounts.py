@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from services import clock, users
 from services.db import insert_new
-from services.errors import InvalidInput, NotFound, PaymentUnavailable
+from services.errors import InvalidInput, PaymentUnavailable
 from services.payments import gateway
 from services.payments.records import valid_id
 
@@ -88,6 +88,9 @@ def set_allowed_payers(db, user_id: str, accounts: list) -> list[str]:
         if not (a.isdigit() and 6 <= len(a) <= 20):
             raise InvalidInput("A bank account number is 6 to 20 digits.")
         clean.append(a)
-    if db.virtual_accounts.update_one({"_id": user_id}, {"$set": {"allowed_payers": clean}}).matched_count == 0:
-        raise NotFound("Open your bank account number first (wallet page).")
+    users.get(db, user_id)
+    # before the account is made too: bank_account() fills in the rest of this record
+    db.virtual_accounts.update_one({"_id": user_id}, {"$set": {"allowed_payers": clean},
+                                                      "$setOnInsert": {"user_id": user_id, "va_id": None,
+                                                                       "created_at": clock.now()}}, upsert=True)
     return clean

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from services import clock, settings
 from services.db import insert_new
-from services.errors import InvalidInput, InvalidPayment, NotFound
+from services.errors import Conflict, InvalidPayment, NotFound
 from services.money import format_rupees
 from services.payments import bankaccounts, crediting, gateway
 from services.payments.admin import suspicious
@@ -106,7 +106,7 @@ def release(db, payment_id: str, *, by: str) -> dict:
     if doc is None:
         raise NotFound("No such bank transfer.")
     if doc["status"] not in (HELD, RELEASED):
-        raise InvalidInput(f"This transfer is {doc['status']}, not held.")
+        raise Conflict(f"This transfer is {doc['status']}, not held.")
     db.bank_transfers.update_one({"_id": payment_id, "status": HELD},
                                  {"$set": {"status": RELEASED, "released_by": by, "released_at": clock.now()}})
     return _credit(db, db.bank_transfers.find_one({"_id": payment_id}) or doc)
