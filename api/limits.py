@@ -20,7 +20,9 @@ from api.errors import error_response
 DEFAULT_MAX_BYTES = 64 * 1024
 WEBHOOK_MAX_BYTES = 1024 * 1024
 GRANT_LIST_MAX_BYTES = 512 * 1024
-PER_PATH = {"/api/payment/webhook": WEBHOOK_MAX_BYTES, "/api/admin/credit/batch": GRANT_LIST_MAX_BYTES}
+CERTIFICATE_MAX_BYTES = 3 * 1024 * 1024  # a 2 MB Form 16A PDF, base64
+PER_PATH = {"/api/payment/webhook": WEBHOOK_MAX_BYTES, "/api/admin/credit/batch": GRANT_LIST_MAX_BYTES,
+            "/api/tds/certificates": CERTIFICATE_MAX_BYTES}
 
 
 class _TooLarge(Exception):

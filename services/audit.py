@@ -25,7 +25,7 @@ KINDS = {"credit": "Credits", "setting": "Settings, rates and plans", "refund": 
          "credit_note": "Credit notes", "password": "Password resets", "team": "Members and API keys",
          "other": "Other"}
 ACTIONS = {"manual_credit": "Manual credit", "promo_credit": "Promotional credit", "refund": "Refund credit",
-           "void_credit": "Voided the rest of a grant"}
+           "void_credit": "Voided the rest of a grant", "tds_verified": "TDS certificate verified, credited"}
 COLUMNS = ("at", "actor", "kind", "action", "target", "what", "why", "ref")
 _SCHEDULED = timedelta(minutes=1)  # a change taking effect later than this after it was made was scheduled
 

@@ -8,6 +8,7 @@ and call (also 404: admin powers live only under /api/admin and set-call-rate).
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
 import uuid
@@ -67,6 +68,12 @@ def _refund_request(ctx, col):
     return {"amount": 1}
 
 
+def _certificate(ctx, col):
+    """A Form 16A upload: each caller's own certificate number (a repeat would be refused as uploaded already)."""
+    return {"quarter": "2026-27 Q3", "certificate": f"CERT{next(_n)}{col[:3].upper()}", "amount": "20",
+            "pdf_base64": base64.b64encode(b"%PDF-1.4 form 16A").decode()}
+
+
 def _webhook_headers(ctx, col):
     return {"X-Razorpay-Signature": "0" * 64, "X-Razorpay-Event-Id": "evt_" + uuid.uuid4().hex[:14]}
 
@@ -99,6 +106,11 @@ ENDPOINTS = {
     "allowed_payers": ("PUT", "/api/wallet/bank-account/allowed-payers", {"accounts": ["50200012345678"]}, None,
                        everyone(OK)),
     "held_transfers": ("GET", "/api/admin/bank-transfers", None, None, ADMIN_ONLY),
+    "tds_customer": ("PUT", "/api/admin/tds/customers/{owner}", {"rate_bp": 200}, None, ADMIN_ONLY),
+    "tds_certificate": ("POST", "/api/tds/certificates", _certificate, None, everyone(OK)),
+    "tds_verify": ("POST", "/api/admin/tds/certificates/nobody:NOSUCH1/verify", None, None,
+                   ADMIN_ONLY | {"admin": GONE}),
+    "tds_report": ("GET", "/api/admin/tds/report", None, None, REPORTING),
     "release_transfer": ("POST", "/api/admin/bank-transfers/pay_NoSuchPayment1/release", None, None,
                          ADMIN_ONLY | {"admin": GONE}),
     "plans": ("GET", "/api/admin/plans", None, None, ADMIN_ONLY),
