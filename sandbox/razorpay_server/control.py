@@ -103,6 +103,11 @@ async def c_virtual_account_credit(request: Request, sb: Sandbox) -> dict:
     return sb.credit_virtual_account(request.path_params["id"], await json_body(request))
 
 
+async def c_settle(request: Request, sb: Sandbox) -> dict:
+    """The bank settles everything captured or refunded so far ({stray_paise?, mandate_authorisation?})."""
+    return sb.settle(await json_body(request))
+
+
 ROUTES = [
     Route("/sandbox/health", control(c_health), methods=["GET"]),
     Route("/sandbox/reset", control(c_reset), methods=["POST"]),
@@ -115,5 +120,6 @@ ROUTES = [
     Route("/sandbox/orders/{id}/{action:str}", control(c_order_action), methods=["POST"]),
     Route("/sandbox/payments/{id}/{action:str}", control(c_payment_action), methods=["POST"]),
     Route("/sandbox/refunds/{id}/{action:str}", control(c_refund_action), methods=["POST"]),
+    Route("/sandbox/settlements/settle", control(c_settle), methods=["POST"]),
     Route("/sandbox/virtual_accounts/{id}/credit", control(c_virtual_account_credit), methods=["POST"]),
 ]

@@ -194,6 +194,18 @@ def payment_bank_transfer(request: Request, sb: Sandbox) -> dict:
     return sb.bank_transfer_of(request.path_params["id"])
 
 
+def settlements_root(request: Request, sb: Sandbox) -> dict:
+    return sb.list_settlements(request.query_params)
+
+
+def settlement_item(request: Request, sb: Sandbox) -> dict:
+    return sb.get_settlement(request.path_params["id"])
+
+
+def settlements_recon(request: Request, sb: Sandbox) -> dict:
+    return sb.recon_combined(request.query_params)
+
+
 def v1_unknown(request: Request, sb: Sandbox) -> dict:
     raise ApiError("The requested URL was not found on the server.", reason="NA")
 
@@ -216,6 +228,9 @@ ROUTES = [
     Route("/v1/virtual_accounts/{id}", api(virtual_account_item), methods=["GET"]),
     Route("/v1/virtual_accounts/{id}/close", api(virtual_account_close), methods=["POST"]),
     Route("/v1/virtual_accounts/{id}/payments", api(virtual_account_payments), methods=["GET"]),
+    Route("/v1/settlements", api(settlements_root), methods=["GET"]),
+    Route("/v1/settlements/recon/combined", api(settlements_recon), methods=["GET"]),
+    Route("/v1/settlements/{id}", api(settlement_item), methods=["GET"]),
     Route("/v1/refunds", api(refunds_root), methods=["GET"]),
     Route("/v1/refunds/{id}", api(refund_item), methods=["GET"]),
     Route("/v1/{rest:path}", api(v1_unknown), methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),

@@ -8,10 +8,12 @@ from sandbox.razorpay_server.payments import PaymentsMixin
 from sandbox.razorpay_server.recurring import RecurringMixin
 from sandbox.razorpay_server.refunds import RefundsMixin
 from sandbox.razorpay_server.registration import RegistrationMixin
+from sandbox.razorpay_server.settlements import SettlementsMixin
 from sandbox.razorpay_server.virtual_accounts import VirtualAccountsMixin
 
 
-class Sandbox(VirtualAccountsMixin, RecurringMixin, RegistrationMixin, CustomersMixin, LinksMixin, PaymentsMixin,
-              RefundsMixin, SandboxCore):
+class Sandbox(SettlementsMixin, VirtualAccountsMixin, RecurringMixin, RegistrationMixin, CustomersMixin, LinksMixin,
+              PaymentsMixin, RefundsMixin, SandboxCore):
     """All fake-Razorpay state and its business rules; see each mixin's module."""
-    STORES = SandboxCore.STORES + ("customers", "tokens", "invoices", "virtual_accounts", "bank_transfers")
+    STORES = SandboxCore.STORES + ("customers", "tokens", "invoices", "virtual_accounts", "bank_transfers",
+                                     "settlements", "recon_items")
