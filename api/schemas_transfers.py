@@ -43,3 +43,36 @@ class ReleasedOut(MoneyOut):
     payment_id: str
     status: str
     credited_paise: Paise
+
+
+class SettlementRow(MoneyOut):
+    type: str | None = Field(description="payment | refund | transfer | adjustment, as Razorpay reports it")
+    entity_id: str | None
+    payment_id: str | None
+    amount_paise: Paise
+    fee_paise: Paise = Field(description="Razorpay's fee, GST included")
+    tax_paise: Paise = Field(description="The GST on that fee")
+    settlement_id: str | None
+    settlement_utr: str | None
+    method: str | None
+    status: str = Field(description="matched | unmatched | mandate authorisation | held for an admin")
+    user_id: str | None
+
+
+class SettlementOut(MoneyOut):
+    id: str
+    utr: str | None
+    amount_paise: Paise
+    fees_paise: Paise
+    tax_paise: Paise
+    status: str | None
+
+
+class SettlementDayOut(MoneyOut):
+    day: str
+    rows: list[SettlementRow]
+    settlements: list[SettlementOut]
+    fees_paise: Paise
+    tax_paise: Paise
+    unmatched: int
+    reconciled_at: datetime

@@ -30,7 +30,8 @@ def tick(db) -> dict:
     steps.append((documents.issue_invoices, "invoices"))  # days 1-5: last month's tax invoices
     if payments.mode() != "off":
         steps += [(razorpay_events.reconcile_open, "reconcile_open"), (payments.run_daily, "run_daily"),
-                  (payments.recover_refund_requests, "recover_refund_requests")]
+                  (payments.recover_refund_requests, "recover_refund_requests"),
+                  (payments.run_settlements, "settlements")]  # yesterday's settlement recon, once
         steps += [(autorecharge.run, "autorecharge")]
     steps += [(alerts.announce_tariffs, "tariff_notices"), (alerts.announce_expiries, "expiry_notices"),
               (alerts.run, "alerts")]

@@ -111,6 +111,11 @@ ENDPOINTS = {
     "tds_verify": ("POST", "/api/admin/tds/certificates/nobody:NOSUCH1/verify", None, None,
                    ADMIN_ONLY | {"admin": GONE}),
     "tds_report": ("GET", "/api/admin/tds/report", None, None, REPORTING),
+    # Not reconciled yet (the matrix's database has no settlement day): staff get that far, told so.
+    "settlements": ("GET", "/api/admin/settlements/2026-01-01", None, None, REPORTING | {"analyst": 404, "admin": 404}),
+    "settlements_csv": ("GET", "/api/admin/settlements/2026-01-01.csv", None, None,
+                        REPORTING | {"analyst": 404, "admin": 404}),
+    "settlements_run": ("POST", "/api/admin/settlements/2026-01-01/reconcile", None, None, ADMIN_ONLY),
     "release_transfer": ("POST", "/api/admin/bank-transfers/pay_NoSuchPayment1/release", None, None,
                          ADMIN_ONLY | {"admin": GONE}),
     "plans": ("GET", "/api/admin/plans", None, None, ADMIN_ONLY),

@@ -40,6 +40,9 @@ from services.payments.selfserve import refundable_for, request_refund
 from services.payments.selfserve import reject as reject_refund_request
 from services.payments.views import admin_page, approvals, recent_reports, wallet_page
 from services.payments.webhooks import handle_webhook
+from services.payments.settlements import reconcile as reconcile_settlements
+from services.payments.settlements import report as settlement_report
+from services.payments.settlements import run_daily as run_settlements
 
 COLLECTIONS = {"payment_links": [[("user_id", 1), ("created_at", -1)], [("status", 1)], [("payment_link_id", 1)],
                                  [("order_id", 1)]],
@@ -47,7 +50,8 @@ COLLECTIONS = {"payment_links": [[("user_id", 1), ("created_at", -1)], [("status
                "payment_refunds": [], "refund_requests": [],
                # Smart Collect: a virtual account per customer (_id = user id) and the transfers into them
                "virtual_accounts": [[("va_id", 1)], [("status", 1)]],
-               "bank_transfers": [[("status", 1)], [("user_id", 1)]]}
+               "bank_transfers": [[("status", 1)], [("user_id", 1)]],
+               "settlement_recons": []}  # _id = the day Razorpay settled
 
 __all__ = ["ADMIN_KINDS", "ALREADY_CREDITED", "CONFIRM_LATER", "CREDITED", "DOWN_MESSAGE", "ForgedWebhook",
            "OFF_MESSAGE", "OPEN", "OUTCOMES", "PENDING", "REFUND_OUTCOMES", "REVIEW", "STATUSES", "cancel_link",
@@ -56,6 +60,7 @@ __all__ = ["ADMIN_KINDS", "ALREADY_CREDITED", "CONFIRM_LATER", "CREDITED", "DOWN
            "reconcile_day", "reconcile_link", "reconcile_open", "reconciliation_report", "run_daily",
            "verify_order_payment"]
 __all__ += ["recharge_amount"]
+__all__ += ["reconcile_settlements", "run_settlements", "settlement_report"]
 __all__ += ["bank_account", "existing_bank_account", "set_allowed_payers"]
 __all__ += ["admin_page", "approvals", "approve_refund_request", "list_refund_requests", "recent_reports",
             "recover_refund_requests",

@@ -180,6 +180,17 @@ def fetch_bank_transfer(cfg: Settings, payment_id: str) -> Answer:
     return _send(cfg, lambda c, o: c.payment.bank_transfer(payment_id, **o))
 
 
+# ------------------------------------------------------------------------------------ settlements
+
+def settlement_recon(cfg: Settings, query: dict) -> Answer:
+    """Razorpay's combined reconciliation of what was settled on a day (year, month, day, count, skip)."""
+    return _send(cfg, lambda c, o: c.settlement.report(query, **o))
+
+
+def fetch_settlement(cfg: Settings, settlement_id: str) -> Answer:
+    return _send(cfg, lambda c, o: c.settlement.fetch(settlement_id, **o))
+
+
 # ---------------------------------------------------------------- recurring payments (mandates)
 
 def create_customer(cfg: Settings, body: dict) -> Answer:

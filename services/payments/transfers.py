@@ -148,6 +148,12 @@ def _reconcile_account(db, cfg, account: dict) -> int:
         skip += 100
 
 
+def is_held(db, payment_id) -> bool:
+    """Waiting for an admin (or released and being credited)."""
+    doc = db.bank_transfers.find_one({"_id": payment_id}) if valid_id(payment_id) else None
+    return doc is not None and doc["status"] in (HELD, RELEASED)
+
+
 def _done(db, payment_id) -> bool:
     doc = db.bank_transfers.find_one({"_id": payment_id}) if valid_id(payment_id) else None
     return doc is not None and doc["status"] in (CREDITED, HELD)
