@@ -12,7 +12,7 @@ from typing import Callable, TypeGuard
 from services import clock
 from services.checks import whole_number
 from services.errors import InvalidInput
-from services.ledger import ids, rollups, wallets
+from services.ledger import ids, packed, rollups, wallets
 
 # Below this many entries an export reads a wallet by point lookups; above, one streamed scan is cheaper.
 _POINT_READ_EXPORT = 20_000
@@ -30,8 +30,33 @@ def find_entry(db, key: str) -> dict | None:
     if c.get("entry_id"):
         return must_get(db, c["entry_id"])
     w = db.wallets.find_one({"_id": c["user_id"]}, {"pending": 1}) or {}
+    if c.get("batch"):  # claimed by a batch (services.ledger.batch)
+        r = batch_outcome(db, w, c["batch"], key, int(c["i"]))
+        return r if isinstance(r, dict) else None
     p = pending_with_key(w, key)
     return clean(p) if p else None
+
+
+REFUSED = object()
+
+
+def batch_outcome(db, w: dict, bid: str, key: str, i: int):
+    """What batch `bid` did with its debit at position `i` (key `key`): the entry, REFUSED, or None (not yet
+    applied). `w` must be read BEFORE this looks for the batch's note: recovery notes a batch before it drops
+    its packed record, so one of the two reads sees an applied batch."""
+    rec = next((p for p in w.get("pending") or [] if p.get("batch") == bid), None)
+    if rec is not None:
+        if i in packed.refused_of(rec):
+            return REFUSED
+        e = next((e for e in packed.expand(rec) if e["key"] == key), None)
+        return clean(e) if e is not None else None
+    note = db.ledger_keys.find_one({"_id": packed.record_id(bid)})
+    if note is None:
+        return None
+    if i in {int(k) for k in note["refused"].split()}:
+        return REFUSED
+    done = dict(tok.split(":") for tok in note["done"].split())
+    return must_get(db, ids.entry_id(note["user_id"], int(done[str(i)]))) if str(i) in done else None
 
 
 def get_entry(db, eid: str) -> dict | None:
@@ -47,7 +72,11 @@ def must_get(db, eid: str) -> dict:
 
 
 def pending_with_key(w: dict, key: str) -> dict | None:
-    return next((p for p in w.get("pending") or [] if p.get("key") == key), None)
+    return next((p for p in packed.entries_of(w.get("pending")) if p.get("key") == key), None)
+
+
+def pending_with_id(w: dict, eid: str) -> dict | None:
+    return next((p for p in packed.entries_of(w.get("pending")) if p["_id"] == eid), None)
 
 
 def clean(doc: dict) -> dict:
@@ -66,7 +95,7 @@ class _Wallet:
     def __init__(self, db, w: dict):
         self.db, self.w, self.user_id = db, w, w["_id"]
         self.total = int(w.get("n", 0))
-        self.pending = {int(p["n"]): p for p in w["pending"] if "n" in p}
+        self.pending = {int(p["n"]): p for p in packed.entries_of(w["pending"]) if "n" in p}
 
     def at(self, k: int) -> dict | None:
         p = self.pending.get(k)
