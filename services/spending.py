@@ -18,7 +18,7 @@ from services.errors import InvalidInput
 MAX_RANGE_DAYS = 366
 # Debits that are usage. Every other debit category (refund) is money going back, never spending; usage
 # categories are debits only, so their per-category amounts in a rollup's `cat` are exactly what was spent.
-USAGE_CATEGORIES = ledger.CALL_CATEGORIES
+USAGE_CATEGORIES = ledger.CALL_CATEGORIES + ledger.SERVICE_CATEGORIES  # calls, and other services (usage)
 
 
 def is_usage(category: str) -> bool:
