@@ -7,6 +7,7 @@ wallet's `pending` are read from there (a point read of one not yet inserted wou
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from dataclasses import dataclass, field
 from typing import Callable, TypeGuard
 
 from services import clock
@@ -31,7 +32,7 @@ def find_entry(db, key: str) -> dict | None:
         return must_get(db, c["entry_id"])
     w = db.wallets.find_one({"_id": c["user_id"]}, {"pending": 1}) or {}
     if c.get("batch"):  # claimed by a batch (services.ledger.batch)
-        r = batch_outcome(db, w, c["batch"], key, int(c["i"]))
+        r = batch_outcome(db, w, c["batch"], int(c["i"]))
         return r if isinstance(r, dict) else None
     p = pending_with_key(w, key)
     return clean(p) if p else None
@@ -40,23 +41,42 @@ def find_entry(db, key: str) -> dict | None:
 REFUSED = object()
 
 
-def batch_outcome(db, w: dict, bid: str, key: str, i: int):
-    """What batch `bid` did with its debit at position `i` (key `key`): the entry, REFUSED, or None (not yet
-    applied). `w` must be read BEFORE this looks for the batch's note: recovery notes a batch before it drops
-    its packed record, so one of the two reads sees an applied batch."""
+@dataclass
+class Applied:
+    """What an applied batch (services.ledger.batch) did, by position: immutable once applied."""
+    user_id: str
+    numbers: dict[int, int]                                  # position -> entry number
+    refused: set[int]
+    entries: dict[int, dict] = field(default_factory=dict)   # position -> entry, when read from the wallet
+
+    def at(self, db, i: int):
+        """The entry of position `i`, REFUSED, or None (not in this batch)."""
+        if i in self.refused:
+            return REFUSED
+        if i in self.entries:
+            return self.entries[i]
+        n = self.numbers.get(i)
+        return None if n is None else must_get(db, ids.entry_id(self.user_id, n))
+
+
+def applied_batch(db, w: dict, bid: str) -> Applied | None:
+    """Batch `bid` as applied, or None (not yet). `w` must be read BEFORE this looks for the batch's note:
+    recovery notes a batch before it drops its packed record, so one of the two reads sees an applied batch."""
     rec = next((p for p in w.get("pending") or [] if p.get("batch") == bid), None)
     if rec is not None:
-        if i in packed.refused_of(rec):
-            return REFUSED
-        e = next((e for e in packed.expand(rec) if e["key"] == key), None)
-        return clean(e) if e is not None else None
+        es = packed.expand(rec)
+        return Applied(w["_id"], {e["i"]: e["n"] for e in es}, packed.refused_of(rec), {e["i"]: clean(e) for e in es})
     note = db.ledger_keys.find_one({"_id": packed.record_id(bid)})
     if note is None:
         return None
-    if i in {int(k) for k in note["refused"].split()}:
-        return REFUSED
-    done = dict(tok.split(":") for tok in note["done"].split())
-    return must_get(db, ids.entry_id(note["user_id"], int(done[str(i)]))) if str(i) in done else None
+    done = {int(i): int(n) for i, n in (tok.split(":") for tok in note["done"].split())}
+    return Applied(note["user_id"], done, {int(k) for k in note["refused"].split()})
+
+
+def batch_outcome(db, w: dict, bid: str, i: int):
+    """What batch `bid` did with its debit at position `i`: the entry, REFUSED, or None (not yet applied)."""
+    a = applied_batch(db, w, bid)
+    return None if a is None else a.at(db, i)
 
 
 def get_entry(db, eid: str) -> dict | None:

@@ -23,7 +23,7 @@ class Event:
     service: str
     quantity: int
     idempotency_key: str
-    occurred_at: datetime | None = None
+    occurred_at: datetime | str | None = None
     metadata: dict | None = None
 
 
@@ -100,6 +100,11 @@ def _fingerprint(body: dict) -> str:
 
 
 def _when(t) -> datetime:
+    if isinstance(t, str):  # ISO 8601 from the API
+        try:
+            t = datetime.fromisoformat(t)
+        except ValueError:
+            raise InvalidInput("occurred_at must be an ISO 8601 date and time with its zone.") from None
     if not isinstance(t, datetime) or t.tzinfo is None:
         raise InvalidInput("occurred_at must be a date and time with its zone.")
     if t > clock.now() + _FUTURE_SLACK:
