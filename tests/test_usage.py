@@ -171,3 +171,18 @@ def test_kill_9_right_after_a_batchs_compare_and_set_loses_nothing_and_doubles_n
     assert db.ledger.count_documents({"category": "usage"}) == 400 and ledger.audit(db) == []
     assert [r.entry for r in usage.record_batch(db, "acme", events[395:400])] == [r.entry for r in again[5:10]]
     assert ledger.get_wallet(db, "acme").balance == 0
+
+
+def test_the_monthly_statement_has_one_usage_line_per_service(edb):
+    from services import accounts, documents
+    accounts.create_user(edb, "acme", "correct-horse-9", "Acme", "acme@example.com")
+    _setup(edb)
+    usage.record_batch(edb, "acme", _sms(3) + [usage.Event("llm", 100, "t1")])
+    usage.define(edb, "root", "number", display_name="Phone number", unit="number·month", price_paise=30_000)
+    usage.subscribe(edb, "acme", "number", key="n1")
+    usage.charge_due(edb)
+    st = documents.monthly(edb, "acme", clock.today().strftime("%Y-%m"))
+    by = {u["label"]: (u["count"], u["amount"]) for u in st["usage"]}
+    fee = usage.fees.first_month_fee(30_000, clock.now())
+    assert by == {"sms": (3, 75), "llm": (1, 30), "number (monthly fee)": (1, fee)}
+    assert st["used"] == 75 + 30 + fee and "sms: 3" in documents.statement_csv(st)
