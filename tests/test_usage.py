@@ -186,3 +186,10 @@ def test_the_monthly_statement_has_one_usage_line_per_service(edb):
     fee = usage.fees.first_month_fee(30_000, clock.now())
     assert by == {"sms": (3, 75), "llm": (1, 30), "number (monthly fee)": (1, fee)}
     assert st["used"] == 75 + 30 + fee and "sms: 3" in documents.statement_csv(st)
+
+
+def test_make_runs_demo_catalogue_has_sms_and_a_number_and_keeps_an_admins_prices(edb):
+    usage.define(edb, "root", "sms", display_name="SMS", unit="message", price_paise=20)
+    assert usage.catalogue.seed_demo(edb) == 1
+    assert [(s.name, s.price_paise) for s in usage.services(edb)] == [("number", 50_000), ("sms", 20)]
+    assert usage.catalogue.seed_demo(edb) == 0

@@ -69,3 +69,17 @@ def services(db) -> list[Service]:
 def _service(doc: dict) -> Service:
     return Service(doc["_id"], doc["display_name"], doc["unit"], int(doc["price_paise"]), int(doc["per_units"]),
                    int(doc.get("grace_days", 7)))
+
+
+DEMO = (("sms", "SMS", "message", 25, 1), ("number", "Phone number", "number·month", 50_000, 1))
+
+
+def seed_demo(db) -> int:
+    """`make run` on a new database: SMS at 25 paise and a rented number at Rs. 500 a month, so a newcomer
+    sees other services beside calls. Services already defined are left as they are. Returns how many it made."""
+    made = 0
+    for name, display, unit, price, per in DEMO:
+        if db.usage_services.find_one({"_id": name}) is None:
+            define(db, "system", name, display_name=display, unit=unit, price_paise=price, per_units=per)
+            made += 1
+    return made
