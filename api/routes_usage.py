@@ -11,7 +11,7 @@ from api.deps import DB, AdminUser, Calls, ExactRoute, Reporter
 from api.errors import status_of
 from api.schemas_usage import (ServiceIn, ServiceOut, ServicesOut, SubscribeIn, SubscriptionOut, SubscriptionsOut,
                                UsageBatchIn, UsageBatchOut, UsageIn, UsageOut, UsageResultOut)
-from services import usage
+from services import accounts, usage
 
 router = APIRouter(tags=["usage"], route_class=ExactRoute)
 
@@ -32,8 +32,10 @@ def _usage_out(e: dict) -> UsageOut:
 def record(body: UsageIn, acct: Calls, db: DB):
     """Bill one usage event at once from the wallet, once per `idempotency_key` (a replay answers the first
     result; the same key with another body is 409). 402 when the wallet cannot pay: nothing is written and
-    the key stays free for a later delivery."""
-    return _usage_out(usage.record(db, acct.account, _event(body), key_id=acct.key))
+    the key stays free for a later delivery. The daily spend limit and an API key's caps bind as they do
+    calls (402 `spend_cap_reached`)."""
+    return _usage_out(usage.record(db, acct.account, _event(body), key_id=acct.key,
+                                   budget=accounts.keys.budget_for(db, acct.key)))
 
 
 @router.post("/api/usage/batch", response_model=UsageBatchOut)
@@ -41,7 +43,8 @@ def record_batch(body: UsageBatchIn, acct: Calls, db: DB):
     """Bill up to 1,000 events in order, each once per key: the events the wallet can pay for are debited,
     the others refused alone (402 per event; 409 for a key reused with another body; 400/404 for a bad
     event). The response answers per event, in order."""
-    results = usage.record_batch(db, acct.account, [_event(e) for e in body.events], key_id=acct.key)
+    results = usage.record_batch(db, acct.account, [_event(e) for e in body.events], key_id=acct.key,
+                                 budget=accounts.keys.budget_for(db, acct.key))
     out = [_result(i, r) for i, r in enumerate(results)]
     billed = [r for r in out if r.status == 200]
     return UsageBatchOut(billed=len(billed), refused=len(out) - len(billed),

@@ -193,3 +193,19 @@ def test_make_runs_demo_catalogue_has_sms_and_a_number_and_keeps_an_admins_price
     assert usage.catalogue.seed_demo(edb) == 1
     assert [(s.name, s.price_paise) for s in usage.services(edb)] == [("number", 50_000), ("sms", 20)]
     assert usage.catalogue.seed_demo(edb) == 0
+
+
+def test_the_daily_spend_limit_and_an_api_keys_caps_bind_usage_as_they_bind_calls(edb):
+    from services import accounts, rates
+    from services.errors import SpendCapReached
+    accounts.create_user(edb, "acme", "correct-horse-9", "Acme", "acme@example.com")
+    _setup(edb)
+    key = ledger.Budget("key_sms", daily_cap=100, label="sms sender")
+    r = usage.record_batch(edb, "acme", _sms(6), key_id="key_sms", budget=key)
+    assert [x.error is None for x in r] == [True] * 4 + [False] * 2
+    assert isinstance(r[4].error, SpendCapReached) and "sms sender" in r[4].error.message
+    assert ledger.spend_of(edb, "acme")["key_sms"].spent_day == 100
+    rates.set_user_value(edb, "acme", "daily_cap_paise", 200, by="root")
+    r = usage.record_batch(edb, "acme", _sms(6, tag="x"))                    # 100 spent already: 4 more fit
+    assert [x.error is None for x in r] == [True] * 4 + [False] * 2 and isinstance(r[5].error, SpendCapReached)
+    assert ledger.get_wallet(edb, "acme").balance == 100_000 - 200 and ledger.audit(edb) == []

@@ -27,8 +27,8 @@ from pymongo.errors import BulkWriteError
 
 from services import clock, procs
 from services.db import insert_new
-from services.errors import Conflict, InsufficientBalance, WalletError
-from services.ledger import burn, cas, claims, ids, lots as lotmod, packed, queries, wallets
+from services.errors import Conflict, InsufficientBalance, SpendCapReached, WalletError
+from services.ledger import budgets, burn, cas, claims, ids, lots as lotmod, packed, queries, rollups, wallets
 from services.ledger.record import drew, new_entry
 from services.money import format_rupees, require_paise
 
@@ -46,10 +46,12 @@ class Debit:
 Outcome = dict | WalletError  # the entry, or why this debit was not made
 
 
-def post_batch(db, user_id: str, debits: list[Debit], *, category: str, source: str = "",
-               note: str = "") -> list[Outcome]:
+def post_batch(db, user_id: str, debits: list[Debit], *, category: str, source: str = "", note: str = "",
+               daily_cap: int | None = None, budget: budgets.Budget | None = None) -> list[Outcome]:
     """Debit each of `debits` once per key, in order, while the available money covers it; one outcome
-    per debit (a key repeated in `debits` answers as its first occurrence)."""
+    per debit (a key repeated in `debits` answers as its first occurrence). With `daily_cap`, a debit that
+    would take today's spending plus every open hold past it is refused (SpendCapReached), as a call's
+    hold is; with `budget`, an API key's daily and monthly caps bind the same way and its spend is counted."""
     ids.check_user_id(user_id)
     ids.check_posted_category(category)
     if len(debits) > MAX_BATCH:
@@ -76,7 +78,8 @@ def post_batch(db, user_id: str, debits: list[Debit], *, category: str, source: 
             out[i] = r
     if mine:
         with cas.turn(user_id):
-            rec, results, refused = _apply(db, user_id, bid, debits, sorted(mine), adopted, category, source, note)
+            rec, results, refused = _apply(db, user_id, bid, debits, sorted(mine), adopted, category, source, note,
+                                           _Limits(daily_cap, budget))
         out.update(results)
         if rec is not None:
             record_batch(db, rec)
@@ -160,13 +163,40 @@ def _prior(db, user_id, d: Debit, category, owner, bid, i, seen: dict):
         time.sleep(0.01)
 
 
-def _apply(db, user_id, bid, debits, mine, adopted, category, source, note):
-    """Step 2: one compare-and-set debiting, in order, what the available money covers."""
+@dataclass(frozen=True)
+class _Limits:
+    daily_cap: int | None
+    budget: budgets.Budget | None
+
+    def rooms(self, w: dict) -> tuple[int | None, int | None]:
+        """(what the wallet's daily cap, what the key's caps leave) on the wallet document `w`."""
+        cap = None if self.daily_cap is None else \
+            self.daily_cap - rollups.spent(rollups.today(w)) - int(w["held"])  # holds may still be billed
+        return cap, None if self.budget is None else budgets.room(w, self.budget)
+
+    def refusal(self, w: dict, d: Debit, available: int, cap: int | None, key: int | None) -> WalletError | None:
+        if d.amount > available:
+            return InsufficientBalance(f"Insufficient balance: this needs {format_rupees(d.amount)} but "
+                                       f"{format_rupees(available)} is available.", available=available,
+                                       needed=d.amount)
+        if cap is not None and self.daily_cap is not None and d.amount > cap:
+            return SpendCapReached(f"Daily spend limit of {format_rupees(self.daily_cap)} reached: "
+                                   f"{format_rupees(self.daily_cap - cap)} already spent or reserved today, and "
+                                   f"this needs {format_rupees(d.amount)}.", cap=self.daily_cap,
+                                   committed=self.daily_cap - cap, wanted=d.amount)
+        if key is not None and self.budget is not None and d.amount > key:
+            return budgets.cap_refusal(w, self.budget, d.amount)
+        return None
+
+
+def _apply(db, user_id, bid, debits, mine, adopted, category, source, note, limits: _Limits):
+    """Step 2: one compare-and-set debiting, in order, what the available money and the caps cover."""
     rule = burn.Lazy(db)
     while True:
         w = wallets.read(db, user_id)
         lots, now_s, t = lotmod.of_wallet(w), lotmod.epoch(clock.now()), clock.now()
         available = lotmod.spendable(lots, now_s)
+        cap, key = limits.rooms(w)
         balance, n = int(w["balance"]), int(w.get("n", 0))
         entries: list[dict] = []
         refused: list[int] = []
@@ -178,23 +208,25 @@ def _apply(db, user_id, bid, debits, mine, adopted, category, source, note):
                     results[i] = r
                     continue
             d = debits[i]
-            if d.amount > available:
+            no = limits.refusal(w, d, available, cap, key)
+            if no is not None:
                 refused.append(i)
-                results[i] = InsufficientBalance(f"Insufficient balance: this needs {format_rupees(d.amount)} but "
-                                                 f"{format_rupees(available)} is available.", available=available,
-                                                 needed=d.amount)
+                results[i] = no
                 continue
             e = new_entry(dict(w, balance=balance, n=n), d.key, ids.DEBIT, category, d.amount, source, note, d.meta,
                           claimed=False)
             e.update(created_at=t, day=clock.day_of(t), batch=bid, i=i)
             drew(e, lots, lotmod.draw(lots, d.amount, rule, now_s))
             available, balance, n = available - d.amount, balance - d.amount, n + 1
+            cap, key = (None if cap is None else cap - d.amount), (None if key is None else key - d.amount)
             entries.append(e)
         if not entries:
             return None, results, refused
         rec = packed.pack(bid, entries, refused)
-        change = cas.Change(balance_delta=balance - int(w["balance"]), lots=lots, batch=rec,
-                            batch_entries=tuple(entries))
+        spent = int(w["balance"]) - balance
+        change = cas.Change(balance_delta=-spent, lots=lots, batch=rec, batch_entries=tuple(entries),
+                            budgets=budgets.after_settle(w, {"budget": limits.budget.key}, spent) if limits.budget
+                            else None)
         if cas.commit(db, w, change):
             results.update({e["i"]: queries.clean(e) for e in packed.expand(rec)})
             return rec, results, refused

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services import checks, clock, ledger
+from services import checks, clock, ledger, settings
 from services.errors import InvalidInput, WalletError
 from services.usage import catalogue
 
@@ -34,18 +34,21 @@ class Result:
     error: WalletError | None = None
 
 
-def record(db, user_id: str, event: Event, *, key_id: str | None = None) -> dict:
+def record(db, user_id: str, event: Event, *, key_id: str | None = None,
+           budget: ledger.Budget | None = None) -> dict:
     """Bill one event; returns its debit entry. Raises what refused it."""
-    [r] = record_batch(db, user_id, [event], key_id=key_id)
+    [r] = record_batch(db, user_id, [event], key_id=key_id, budget=budget)
     if r.error is not None:
         raise r.error
     assert r.entry is not None
     return r.entry
 
 
-def record_batch(db, user_id: str, events: list[Event], *, key_id: str | None = None) -> list[Result]:
+def record_batch(db, user_id: str, events: list[Event], *, key_id: str | None = None,
+                 budget: ledger.Budget | None = None) -> list[Result]:
     """Bill each event in order while the wallet can pay; one Result per event. An event that is not valid
-    (unknown service, bad quantity...) is refused alone with InvalidInput."""
+    (unknown service, bad quantity...) is refused alone with InvalidInput. The customer's daily spend limit
+    binds as it does calls, and an API key's caps (`budget`) as they do its calls (SpendCapReached)."""
     if not 1 <= len(events) <= ledger.MAX_BATCH:
         raise InvalidInput(f"A batch holds 1 to {ledger.MAX_BATCH:,} events.")
     known: dict[str, catalogue.Service | WalletError] = {}
@@ -58,8 +61,9 @@ def record_batch(db, user_id: str, events: list[Event], *, key_id: str | None = 
         except WalletError as exc:
             out[i] = Result(error=exc)
     if debits:
-        for i, o in zip(where, ledger.post_batch(db, user_id, debits, category="usage", source="usage"),
-                        strict=True):
+        cap = settings.limits_for(db, user_id)["daily_cap_paise"]
+        done = ledger.post_batch(db, user_id, debits, category="usage", source="usage", daily_cap=cap, budget=budget)
+        for i, o in zip(where, done, strict=True):
             out[i] = Result(entry=o) if isinstance(o, dict) else Result(error=o)
     return [r for r in out if r is not None]
 
