@@ -209,3 +209,21 @@ def test_the_daily_spend_limit_and_an_api_keys_caps_bind_usage_as_they_bind_call
     r = usage.record_batch(edb, "acme", _sms(6, tag="x"))                    # 100 spent already: 4 more fit
     assert [x.error is None for x in r] == [True] * 4 + [False] * 2 and isinstance(r[5].error, SpendCapReached)
     assert ledger.get_wallet(edb, "acme").balance == 100_000 - 200 and ledger.audit(edb) == []
+
+
+def test_a_reservation_for_long_running_usage_is_held_extended_and_billed_once_for_what_was_used(edb):
+    _setup(edb)
+    usage.define(edb, "root", "storage", display_name="Recording storage", unit="minute", price_paise=2)
+    r = usage.reservations.reserve(edb, "acme", "storage", 500, key="job-1")
+    assert r["held_paise"] == 1000 and usage.reservations.reserve(edb, "acme", "storage", 500, key="job-1") == r
+    assert usage.reservations.extend(edb, "acme", r["reservation_id"], "storage", 250, step=1) == 1500
+    assert usage.reservations.extend(edb, "acme", r["reservation_id"], "storage", 250, step=1) == 1500
+    w = ledger.get_wallet(edb, "acme")
+    assert (w.balance, w.held) == (100_000, 1500)
+    with pytest.raises(InvalidInput):
+        usage.reservations.settle(edb, "acme", r["reservation_id"], "storage", 751)   # more than was set aside
+    e = usage.reservations.settle(edb, "acme", r["reservation_id"], "storage", 600)
+    assert (e["amount"], e["category"], e["meta"]) == (1200, "usage", {"service": "storage", "quantity": 600})
+    assert usage.reservations.settle(edb, "acme", r["reservation_id"], "storage", 600)["_id"] == e["_id"]
+    w = ledger.get_wallet(edb, "acme")
+    assert (w.balance, w.held) == (100_000 - 1200, 0) and ledger.audit(edb) == []
