@@ -227,3 +227,14 @@ def test_a_reservation_for_long_running_usage_is_held_extended_and_billed_once_f
     assert usage.reservations.settle(edb, "acme", r["reservation_id"], "storage", 600)["_id"] == e["_id"]
     w = ledger.get_wallet(edb, "acme")
     assert (w.balance, w.held) == (100_000 - 1200, 0) and ledger.audit(edb) == []
+
+
+def test_spending_and_the_runway_count_usage_and_fees_per_service(edb):
+    from services import spending
+    _setup(edb)
+    usage.record_batch(edb, "acme", _sms(40) + [usage.Event("llm", 1000, "t1")])
+    today = clock.today()
+    rows = spending.daily(edb, "acme", today, today)
+    assert spending.service_totals(rows) == {"sms": 1000, "llm": 300}
+    assert rows[0]["spent"] == 1300 and spending.category_totals(rows) == {"usage": 1300}
+    assert spending.runway_basis(edb, "acme", window_days=7)[0] == 1300
