@@ -238,3 +238,20 @@ def test_spending_and_the_runway_count_usage_and_fees_per_service(edb):
     assert spending.service_totals(rows) == {"sms": 1000, "llm": 300}
     assert rows[0]["spent"] == 1300 and spending.category_totals(rows) == {"usage": 1300}
     assert spending.runway_basis(edb, "acme", window_days=7)[0] == 1300
+
+
+def test_keys_claimed_by_a_process_killed_before_its_compare_and_set_are_adopted_and_billed_once(tmp_path, request):
+    db, spec = make_target("embedded", tmp_path, request)
+    _setup(db, paise=10_000)
+    events = _sms(20, tag="a")
+    p = processes.start(children.die_after_claims, spec, "acme", events)
+    p.join(120)
+    assert processes.exitcode(p) == -9
+    assert db.ledger_keys.count_documents({"owner": {"$exists": True}, "batch": {"$exists": True}}) == 20
+    assert ledger.get_wallet(db, "acme").balance == 10_000             # nothing moved
+    first = usage.record_batch(db, "acme", events[5:] + events[:5])      # the dead owner's keys, adopted
+    assert all(r.error is None for r in first) and ledger.get_wallet(db, "acme").balance == 10_000 - 500
+    again = usage.record_batch(db, "acme", events)
+    assert sorted(r.entry["_id"] for r in again) == sorted(r.entry["_id"] for r in first)
+    assert ledger.find_entry(db, usage.metering.ledger_key("acme", "a3"))["_id"] == again[3].entry["_id"]
+    assert db.ledger.count_documents({"category": "usage"}) == 20 and ledger.audit(db) == []

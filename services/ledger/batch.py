@@ -66,13 +66,13 @@ def post_batch(db, user_id: str, debits: list[Debit], *, category: str, source: 
     taken = _claim_all(db, [_claim(user_id, debits[i], category, owner, bid, i) for i in firsts.values()])
     out: dict[int, Outcome] = {}
     mine = [i for i in firsts.values() if i in taken]
-    adopted: dict[int, tuple] = {}
+    adopted: dict[int, list] = {}  # position -> the batches its key was claimed by before (an owner died)
     seen: dict[str, queries.Applied] = {}  # earlier batches found applied: a replayed batch reads each once
     for i in (i for i in firsts.values() if i not in taken):
         r = _prior(db, user_id, debits[i], category, owner, bid, i, seen)
-        if isinstance(r, tuple):
+        if isinstance(r, list):
             mine.append(i)
-            if r[0] is not None:
+            if r:
                 adopted[i] = r
         else:
             out[i] = r
@@ -128,15 +128,16 @@ def _claim_all(db, docs: list[dict]) -> set[int]:
 
 
 def _prior(db, user_id, d: Debit, category, owner, bid, i, seen: dict):
-    """A key claimed before: its first result (an entry, or Conflict), or a tuple when this batch now owns
-    it: (None, None) claimed afresh, (batch, position) adopted from an owner that died."""
+    """A key claimed before: its first result (an entry, or Conflict), or a list when this batch now owns
+    it: empty when claimed afresh, else the (batch, position) pairs that claimed it before (an owner died:
+    any of them may have applied it after all; the claim keeps them in `was`)."""
     want = _want(user_id, d, category)
     deadline = time.monotonic() + claims.CLAIM_WAIT_SECONDS
     while True:
         c = db.ledger_keys.find_one({"_id": d.key})
         if c is None:
             if insert_new(db.ledger_keys, _claim(user_id, d, category, owner, bid, i)):
-                return None, None
+                return []
             continue
         try:
             claims.same(c, want)
@@ -145,10 +146,7 @@ def _prior(db, user_id, d: Debit, category, owner, bid, i, seen: dict):
         if c.get("entry_id"):
             return queries.must_get(db, c["entry_id"])
         if c.get("batch"):
-            a = seen.get(c["batch"]) or queries.applied_batch(db, wallets.read(db, user_id), c["batch"])
-            if a is not None:
-                seen[c["batch"]] = a
-            r = a.at(db, int(c["i"])) if a is not None else None
+            r = _claimed(db, user_id, c, seen)
             if r is queries.REFUSED:  # its batch could not pay for it: the key is free for this attempt
                 db.ledger_keys.delete_one({"_id": d.key, "batch": c["batch"], "entry_id": None})
                 continue
@@ -156,8 +154,9 @@ def _prior(db, user_id, d: Debit, category, owner, bid, i, seen: dict):
                 return r
         if claims.owner_gone(c) and db.ledger_keys.update_one(
                 {"_id": d.key, "owner": c["owner"], "batch": c.get("batch"), "entry_id": None},
-                {"$set": {"owner": owner, "batch": bid, "i": i, "at": clock.now()}}).matched_count == 1:
-            return c.get("batch"), c.get("i")
+                {"$set": {"owner": owner, "batch": bid, "i": i, "at": clock.now()},
+                 "$push": {"was": f"{c.get('batch')}:{c.get('i')}"}}).matched_count == 1:
+            return queries.claim_batches(c, current=True)
         if time.monotonic() > deadline:
             return Conflict("An operation with this idempotency key is still in progress; retry shortly.")
         time.sleep(0.01)
@@ -189,6 +188,23 @@ class _Limits:
         return None
 
 
+def _claimed(db, user_id: str, c: dict, seen: dict):
+    """What became of a batch claim: the entry (from its batch, or from one that claimed it before), REFUSED
+    by its batch, or None (not applied yet). Applied batches are read once per call (`seen`)."""
+    w = None
+    for n, (b, i) in enumerate(queries.claim_batches(c, current=True)):
+        a = seen.get(b)
+        if a is None:
+            w = w or wallets.read(db, user_id)  # the wallet before the notes: see queries.applied_batch
+            a = queries.applied_batch(db, w, b)
+            if a is not None:
+                seen[b] = a
+        r = a.at(db, i) if a is not None else None
+        if isinstance(r, dict) or (r is queries.REFUSED and n == 0):
+            return r
+    return None
+
+
 def _apply(db, user_id, bid, debits, mine, adopted, category, source, note, limits: _Limits):
     """Step 2: one compare-and-set debiting, in order, what the available money and the caps cover."""
     rule = burn.Lazy(db)
@@ -203,8 +219,9 @@ def _apply(db, user_id, bid, debits, mine, adopted, category, source, note, limi
         results: dict[int, Outcome] = {}
         for i in mine:
             if i in adopted:  # an owner that died may have applied it after all
-                r = queries.batch_outcome(db, w, adopted[i][0], int(adopted[i][1]))
-                if isinstance(r, dict):
+                r = next((r for b, p in adopted[i] if isinstance(r := queries.batch_outcome(db, w, b, p), dict)),
+                         None)
+                if r is not None:
                     results[i] = r
                     continue
             d = debits[i]

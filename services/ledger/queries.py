@@ -31,9 +31,9 @@ def find_entry(db, key: str) -> dict | None:
     if c.get("entry_id"):
         return must_get(db, c["entry_id"])
     w = db.wallets.find_one({"_id": c["user_id"]}, {"pending": 1}) or {}
-    if c.get("batch"):  # claimed by a batch (services.ledger.batch)
-        r = batch_outcome(db, w, c["batch"], int(c["i"]))
-        return r if isinstance(r, dict) else None
+    if c.get("batch"):  # claimed by a batch (services.ledger.batch), maybe by others before it
+        return next((r for b, i in claim_batches(c, current=True) if isinstance(r := batch_outcome(db, w, b, i), dict)),
+                    None)
     p = pending_with_key(w, key)
     return clean(p) if p else None
 
@@ -71,6 +71,13 @@ def applied_batch(db, w: dict, bid: str) -> Applied | None:
         return None
     done = {int(i): int(n) for i, n in (tok.split(":") for tok in note["done"].split())}
     return Applied(note["user_id"], done, {int(k) for k in note["refused"].split()})
+
+
+def claim_batches(c: dict, current: bool = False) -> list[tuple[str, int]]:
+    """The (batch, position) pairs that claimed a key before the one named now (`current`: that one first)."""
+    was = [(b, int(i)) for b, _, i in (tok.rpartition(":") for tok in c.get("was") or []) if b and b != "None"]
+    now = [(c["batch"], int(c["i"]))] if current and c.get("batch") else []
+    return now + was[::-1]
 
 
 def batch_outcome(db, w: dict, bid: str, i: int):

@@ -29,6 +29,13 @@ def die_after_batch_cas(spec: dict, user_id: str, events: list) -> None:
     usage.record_batch(db, user_id, events)
 
 
+def die_after_claims(spec: dict, user_id: str, events: list) -> None:
+    """Bill `events` and SIGKILL this process once their keys are claimed, before any money moves."""
+    db = open_spec(spec)
+    batch._apply = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+    usage.record_batch(db, user_id, events)
+
+
 def charge_fees(spec: dict, now: datetime) -> None:
     """The worker's fee step, as the worker runs it."""
     usage.charge_due(open_spec(spec), now)
