@@ -26,7 +26,8 @@ def tick(db) -> dict:
              (calls.recover_stale_calls, "recover_stale_calls"),  # also silent calls past their last slice
              (usage.charge_due, "subscription_fees"),  # each month of a subscription once; unpaid -> due
              (wallet.collect_dues, "collect_dues")]
-    steps.append((documents.sweep, "documents"))  # numbering recovery, then each recharge's receipt/invoice
+    steps.append((documents.sweep, "documents"))  # numbering recovery, then each recharge's and refund's voucher
+    steps.append((documents.issue_invoices, "invoices"))  # days 1-5: last month's tax invoices
     if payments.mode() != "off":
         steps += [(razorpay_events.reconcile_open, "reconcile_open"), (payments.run_daily, "run_daily"),
                   (payments.recover_refund_requests, "recover_refund_requests")]

@@ -21,8 +21,10 @@ SETTING = {
     "daily_cap_paise": "Daily spend limit", "plan": "Plan",
     # business details (receipts and GST invoices)
     "legal_name": "Legal name", "address": "Address", "state": "State", "gstin": "GSTIN", "pan": "PAN",
-    "sac": "SAC code", "gst_rate_bp": "GST rate", "invoice_prefix": "Invoice number prefix",
+    "sac": "SAC code", "gst_rate_bp": "GST rate", "invoice_prefix": "Receipt voucher prefix",
     "credit_note_prefix": "Credit note prefix", "gst_mode": "GST on a recharge",
+    "tax_invoice_prefix": "Tax invoice prefix", "refund_voucher_prefix": "Refund voucher prefix",
+    "signatory": "Authorised signatory",
 }
 
 CALL_STATUS = {"completed": "Completed", "refused": "Refused", "failed": "Not placed", "expired": "Closed, no charge",

@@ -178,6 +178,13 @@ ENDPOINTS = {
     "services": ("GET", "/api/admin/services", None, None, REPORTING),
     "service_define": ("PUT", "/api/admin/services/sms", {"display_name": "SMS", "unit": "message",
                                                           "price_paise": 25}, None, ADMIN_ONLY),
+    "business": ("GET", "/api/admin/business", None, None, REPORTING),
+    "business_set": ("PUT", "/api/admin/business", {"signatory": "Matrix Signer"}, None, ADMIN_ONLY),
+    # No GSTIN yet: staff are let in and told so (400); customers never get that far.
+    "gstr1": ("GET", "/api/admin/gst/gstr1/2026-11.json", None, None, REPORTING | {"analyst": 400, "admin": 400}),
+    "gstr1_csv": ("GET", "/api/admin/gst/gstr1/2026-11/b2cs.csv", None, None,
+                  REPORTING | {"analyst": 400, "admin": 400}),
+    "issue_invoices": ("POST", "/api/admin/gst/invoices/2026-11", None, None, ADMIN_ONLY),
 }
 
 

@@ -112,11 +112,11 @@ def creditable(rec: dict, paid: int, fee: int | None) -> int | None:
     """THE amount rule. `paid` within what is still due on the record: credit it (partial payments too).
     More than due, by no more than the fee the payer bore, on a record nothing was credited to yet:
     credit exactly the record's amount. None: a mismatch."""
-    paid -= charge.gst_of(rec)  # GST charged on top goes to the tax, not the wallet
+    wallet = charge.wallet_part(rec, paid)  # GST charged on top (its share of a part payment) goes to the tax
     due = rec["amount_paise"] - records.credited_total(rec)
-    if 0 < paid <= due:
-        return paid
-    if fee is not None and due == rec["amount_paise"] and 0 < paid - due <= fee:
+    if 0 < wallet <= due:
+        return wallet
+    if fee is not None and due == rec["amount_paise"] and 0 < paid - charge.charged(rec) <= fee:
         return due
     return None
 
@@ -157,9 +157,11 @@ def _post(db, rec: dict, payment_id: str, amount: int, paid: int, source: str) -
     meta = {"order_id": rec.get("order_id")} if rec["kind"] == "order" else \
         {"payment_link_id": rec.get("payment_link_id")}
     meta["reference_id"] = rec["_id"]
-    meta.update(charge.entry_meta(rec))
-    if paid != amount + charge.gst_of(rec):  # the payer's convenience fee: kept for reconciliation and refunds
-        meta.update(payment_amount=paid, fee_paise=paid - amount - charge.gst_of(rec))
+    meta.update(charge.entry_meta(rec, amount, paid))
+    if amount == rec["amount_paise"] and paid != charge.charged(rec):
+        # the payer's convenience fee: kept for reconciliation and refunds; not part of the value of supply
+        # (docs/documents.md, "Convenience fee")
+        meta.update(payment_amount=paid, fee_paise=paid - charge.charged(rec))
     try:
         return ledger.post(db, rec["user_id"], key=payment_key(payment_id), type="credit", category="recharge",
                            amount=amount, source=payment_id, note="Razorpay recharge", meta=meta,

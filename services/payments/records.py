@@ -89,6 +89,7 @@ def create(db, kind: str, user_id: str, amount, mode: str) -> tuple[dict, dict]:
     Returns (user, record). Called BEFORE Razorpay: no link or order can exist that we do not know."""
     user, paise = checked(db, user_id, amount)
     record = build(kind, user, paise, mode)
+    record.update(charge.record_fields(db, paise))  # GST on top in `exclusive` mode: one tax base per channel
     db.payment_links.insert_many([record])
     return user, record
 
@@ -96,7 +97,9 @@ def create(db, kind: str, user_id: str, amount, mode: str) -> tuple[dict, dict]:
 def checked(db, user_id: str, amount) -> tuple[dict, int]:
     """(user, paise) for a recharge request; raises before anything is written."""
     paise = recharge_amount(db, amount)
-    return users.get(db, user_id), paise
+    user = users.get(db, user_id)
+    charge.check_recipient(db, user_id, paise)
+    return user, paise
 
 
 def insert(db, record: dict) -> None:
