@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from services import (alerts, autorecharge, calls, config, documents, ledger, payments,  # noqa: E402
-                      razorpay_events, schema, tds, wallet)
+                      razorpay_events, schema, tds, usage, wallet)
 
 log = logging.getLogger("worker")
 
@@ -24,6 +24,7 @@ def tick(db) -> dict:
     out = {"ledger": ledger.recover(db)}
     steps = [(ledger.expire_lots, "expire_lots"),  # lots past their expiry leave, each once
              (calls.recover_stale_calls, "recover_stale_calls"),  # also silent calls past their last slice
+             (usage.charge_due, "subscription_fees"),  # each month of a subscription once; unpaid -> due
              (wallet.collect_dues, "collect_dues")]
     steps.append((tds.sweep, "tds"))  # TDS receivable of each TDS customer's recharge, before its voucher
     steps.append((documents.sweep, "documents"))  # numbering recovery, then each recharge's and refund's voucher

@@ -5,7 +5,8 @@ auto-recharge, alerts). Pages, CSV exports and the audit log read them from here
 from __future__ import annotations
 
 CATEGORY = {"recharge": "Recharge", "call": "Call", "campaign": "Campaign call", "manual_credit": "Manual credit",
-            "promo_credit": "Promotional credit", "refund": "Refund", "adjustment": "Adjustment"}
+            "promo_credit": "Promotional credit", "refund": "Refund", "adjustment": "Adjustment",
+            "usage": "Usage (other services)", "fee": "Monthly fee"}
 # Credits nobody paid for at the gateway (the rest of money in is a paid recharge).
 FREE_CREDIT_CATEGORIES = ("manual_credit", "promo_credit")
 

@@ -7,7 +7,8 @@ any process, beside live traffic (at start, from the worker every 30 s, on deman
 """
 from __future__ import annotations
 
-from services.ledger import cas, rollups, wallets
+from services.ledger import cas, packed, rollups, wallets
+from services.ledger.batch import record_batch
 from services.ledger.record import record
 
 
@@ -18,7 +19,10 @@ def recover(db, user_id: str | None = None) -> dict:
     for w in db.wallets.find(flt, {"_id": 1, "pending": 1, "days": 1}):
         pending = w.get("pending") or []
         for e in pending:
-            record(db, e)
+            if packed.is_packed(e):  # a batch's entries (services.ledger.batch)
+                record_batch(db, e)
+            else:
+                record(db, e)
             finished += 1
         if pending:
             cas.drop_pending(db, w["_id"], {e["_id"] for e in pending})

@@ -114,11 +114,19 @@ def creditable(rec: dict, paid: int, fee: int | None) -> int | None:
     credit exactly the record's amount. None: a mismatch."""
     wallet = charge.wallet_part(rec, paid)  # GST charged on top (its share of a part payment) goes to the tax
     due = rec["amount_paise"] - records.credited_total(rec)
+    if completes_charge(rec, paid) and abs(wallet - due) <= len(rec.get("credited") or {}):
+        wallet = due  # each part's share was rounded: the last takes what is left, so the wallet gets the amount
     if 0 < wallet <= due:
         return wallet
     if fee is not None and due == rec["amount_paise"] and 0 < paid - charge.charged(rec) <= fee:
         return due
     return None
+
+
+def completes_charge(rec: dict, paid: int) -> bool:
+    """A part payment, with GST on top, that brings what was paid to the whole charge."""
+    return bool(charge.gst_of(rec) and rec.get("credited")
+                and records.paid_total(rec) + paid == charge.charged(rec))
 
 
 def credit(db, rec: dict, pay: dict, *, source: str) -> Credit:
@@ -148,7 +156,7 @@ def credit(db, rec: dict, pay: dict, *, source: str) -> Credit:
     entry = _post(db, rec, pid, amount, paid, source)
     if entry is None:
         return Credit(pid, 0, flagged=ledger_match(db, rec, pid, amount) is False)
-    records.mark_credited(db, rec["_id"], pid, int(entry["amount"]))
+    records.mark_credited(db, rec["_id"], pid, int(entry["amount"]), paid)
     created = clock.as_utc(entry.get("created_at"))
     return Credit(pid, int(entry["amount"]), new=created is None or created >= t0, credited=True)
 

@@ -231,14 +231,21 @@ def attach_link(db, rec: dict, link: dict) -> None:
     update(db, rec["_id"], sets, status="created")
 
 
-def mark_credited(db, ref: str, payment_id: str, paise: int) -> None:
-    """Written only AFTER the ledger holds the payment's key (crediting relies on that order)."""
+def mark_credited(db, ref: str, payment_id: str, paise: int, paid: int) -> None:
+    """Written only AFTER the ledger holds the payment's key (crediting relies on that order). `paid`: what
+    the payer was charged for it (GST on top included), so the part that completes a charge is known."""
     db.payment_links.update_one({"_id": ref}, {"$set": {f"credited.{payment_id}": int(paise),
+                                                        f"paid.{payment_id}": int(paid),
                                                         "updated_at": clock.now()}})
 
 
 def credited_total(rec: dict) -> int:
     return sum(to_int(v) for v in (rec.get("credited") or {}).values())
+
+
+def paid_total(rec: dict) -> int:
+    """What the payer was charged for the payments credited so far (0 for parts credited before it was kept)."""
+    return sum(to_int(v) for v in (rec.get("paid") or {}).values())
 
 
 def note_failure(db, rec: dict, pay: dict) -> None:
