@@ -153,13 +153,10 @@ def announce(db, cfg, m: dict, c: dict, notice: timedelta) -> dict:
     made_now = records.insert_once(db, records.build("order", user, c["amount_paise"], cfg.mode, ref=c["ref"],
                                                      purpose="auto_recharge"))
     order = None if made_now else find_order(cfg, c["ref"])
+    payment_after = math.ceil((clock.now() + notice).timestamp())
     if order is None:
-        payment_after = math.ceil((clock.now() + notice).timestamp())
         try:
-            order = gateway.create_order(cfg, {
-                "amount": c["amount_paise"], "currency": "INR", "receipt": c["ref"], "payment_capture": True,
-                "notes": {"user_id": c["user_id"], "reference_id": c["ref"], "auto_recharge": c["_id"]},
-                "notification": {"token_id": m["token_id"], "payment_after": payment_after}})
+            order = gateway.create_order(cfg, order_body(m, c, payment_after))
         except gateway.RazorpayRefused:
             order = find_order(cfg, c["ref"])  # made by a try whose answer was lost
             if order is None:
@@ -169,9 +166,28 @@ def announce(db, cfg, m: dict, c: dict, notice: timedelta) -> dict:
     records.update(db, c["ref"], {"order_id": order["id"], "last_error": None}, status="created")
     webhooks.adopt_events(db, c["ref"], first=events.seen)
     notification = order.get("notification") or {}
-    debit_at = datetime.fromtimestamp(int(notification.get("payment_after") or 0), timezone.utc)
+    # an e-mandate's order carries no notification: our own notice (alerts) still gives the customer the time
+    debit_at = datetime.fromtimestamp(int(notification.get("payment_after") or payment_after), timezone.utc)
     return set_state(db, c, NOTIFIED, order_id=order["id"], notification_id=notification.get("id"),
                      debit_at=debit_at)
+
+
+def order_body(m: dict, c: dict, payment_after: int) -> dict:
+    """A debit's order. UPI and card debits carry the pre-debit `notification` (the merchant controls the
+    notice); an e-mandate debit sends none (Razorpay's recurring docs and SDK fixtures)."""
+    body = {"amount": c["amount_paise"], "currency": "INR", "receipt": c["ref"], "payment_capture": True,
+            "notes": {"user_id": c["user_id"], "reference_id": c["ref"], "auto_recharge": c["_id"]}}
+    if m["method"] != "emandate":
+        body["notification"] = {"token_id": m["token_id"], "payment_after": payment_after}
+    return body
+
+
+def recurring_body(user: dict, m: dict, c: dict) -> dict:
+    """`POST /v1/payments/create/recurring`, the fields of Razorpay's SDK fixture."""
+    return {"email": user["email"], "contact": user.get("contact") or "", "amount": c["amount_paise"],
+            "currency": "INR", "order_id": c["order_id"], "customer_id": m["customer_id"], "token": m["token_id"],
+            "recurring": "1", "description": "Wallet auto-recharge",
+            "notes": {"user_id": c["user_id"], "reference_id": c["ref"], "auto_recharge": c["_id"]}}
 
 
 def find_order(cfg, ref: str) -> dict | None:
@@ -192,11 +208,7 @@ def debit(db, cfg, m: dict, c: dict) -> dict:
         return fail(db, c, failed[0])
     user = users.get(db, c["user_id"])
     try:
-        res = gateway.create_recurring_payment(cfg, {
-            "email": user["email"], "contact": user.get("contact") or "", "amount": c["amount_paise"],
-            "currency": "INR", "order_id": c["order_id"], "customer_id": m["customer_id"], "token": m["token_id"],
-            "recurring": "1", "description": "Wallet auto-recharge",
-            "notes": {"user_id": c["user_id"], "reference_id": c["ref"], "auto_recharge": c["_id"]}})
+        res = gateway.create_recurring_payment(cfg, recurring_body(user, m, c))
     except gateway.RazorpayRefused as exc:
         return set_state(db, c, FAILED, reason=f"Razorpay refused the debit: {exc}"[:300], error_reason="refused")
     pid = res.get("razorpay_payment_id")

@@ -53,10 +53,15 @@ def _link_body(user: dict, m: dict) -> dict:
             "amount": m["auth_amount_paise"], "currency": "INR",
             "description": f"Wallet auto-recharge for {user['username']}: up to Rs. "
                            f"{m['max_amount_paise'] // 100} per top-up",
-            "subscription_registration": {"method": m["method"], "max_amount": m["max_amount_paise"],
-                                          "expire_at": ts(m["expire_at"]), "frequency": m["frequency"]},
+            "subscription_registration": _registration(m),
             "receipt": m["auth_ref"], "expire_by": ts(now + LINK_VALID), "sms_notify": 0, "email_notify": 0,
             "notes": {"user_id": m["user_id"], "reference_id": m["auth_ref"]}}
+
+
+def _registration(m: dict) -> dict:
+    """Razorpay's e-mandate registration takes no `frequency` (its SDK fixture and docs send none)."""
+    reg = {"method": m["method"], "max_amount": m["max_amount_paise"], "expire_at": ts(m["expire_at"])}
+    return reg if m["method"] == "emandate" else reg | {"frequency": m["frequency"]}
 
 
 def _find_link(cfg, receipt: str) -> dict | None:

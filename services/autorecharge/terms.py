@@ -16,6 +16,8 @@ from services.money import format_rupees, parse_rupees
 
 METHODS = {"upi": "UPI Autopay", "card": "card", "emandate": "net-banking"}  # "… mandate" in sentences
 AFA_LIMIT = 1_500_000          # Rs. 15,000
+# The additional-authentication rule binds UPI and card mandates; an e-mandate (NACH) allows far larger debits.
+AFA_METHODS = ("upi", "card")
 UPI_LIMIT = 10_000_000         # Rs. 1,00,000: UPI's ceiling per debit
 CAP_MAX = 1_000_000_000        # Rs. 1,00,00,000: a typo guard on caps
 
@@ -47,7 +49,7 @@ def check(db, *, threshold, amount, monthly_cap, daily_cap=None, method="upi", a
                             what="Recharge amount")
     if method == "upi" and amount_p > UPI_LIMIT:
         raise InvalidInput(f"UPI Autopay debits at most {format_rupees(UPI_LIMIT)} at a time.")
-    if amount_p > AFA_LIMIT and not accept_afa:
+    if amount_p > AFA_LIMIT and not accept_afa and method in AFA_METHODS:
         raise InvalidInput(f"A top-up above {format_rupees(AFA_LIMIT)} must be approved by you in your UPI app or "
                            f"bank each time (RBI's rule for e-mandates): accept that, or choose "
                            f"{format_rupees(AFA_LIMIT)} or less.")
