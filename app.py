@@ -52,6 +52,8 @@ PAGES = {
     "admin-documents": ("app_pages/admin/documents.py", "Customer documents", ":material/receipt:", ("admin",)),
     "admin-business": ("app_pages/admin/business.py", "Business & GST", ":material/storefront:", ("admin",)),
     "admin-autorecharge": ("app_pages/admin/autorecharge.py", "Auto-recharge", ":material/autorenew:", ("admin",)),
+    "admin-settlements": ("app_pages/admin/settlements.py", "Settlements & TDS", ":material/account_balance:",
+                          ("admin",)),
     "analyst": ("app_pages/analyst.py", "Analytics", ":material/analytics:", ("analyst", "admin")),
 }
 # What a member's role must allow for a customer page to be listed (services.accounts.roles); each page checks too.
@@ -61,7 +63,7 @@ SECTIONS = {"Your wallet": ("wallet", "transactions", "calls", "insights", "noti
             "Admin": ("admin", "admin-users", "admin-credits", "admin-rates", "admin-payments", "admin-audit",
                       "admin-log",
                       "admin-alerts", "admin-documents", "admin-business",
-                      "admin-autorecharge"),
+                      "admin-autorecharge", "admin-settlements"),
             "Reports": ("analyst",)}
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -10,9 +10,11 @@ from datetime import timedelta
 
 import pytest
 
-from services import clock, payments
+from services import clock, ledger, payments, settings, tds
 from services.errors import InvalidInput
+from services.payments import transfers
 from tests.support.api import bearer, make_user
+from tests.support.dashboard import signed_in
 from tests.support.payments import control, pay_link, settle_webhooks
 
 
@@ -58,3 +60,27 @@ def test_must_show_a_test_days_recon_matches_every_payment_and_refund_and_lists_
     assert len(csv) == 8 and sum("unmatched" in line for line in csv) == 1
     with pytest.raises(InvalidInput):
         payments.reconcile_settlements(env, clock.date_of(clock.now()))  # today is not over
+
+
+def test_the_admin_page_shows_the_day_releases_a_held_transfer_and_lists_tds(adb, sandbox, monkeypatch):
+    va = payments.bank_account(adb, "asha")["virtual_account_id"]
+    settings.set_value(adb, "bank_transfer_max_paise", 100_000, by="boss")
+    control(sandbox, f"virtual_accounts/{va}/credit", amount=200_000, mode="IMPS")  # Rs. 2,000: above Rs. 1,000
+    transfers.reconcile_accounts(adb)
+    tds.set_customer(adb, "asha", 200)
+    control(sandbox, "settlements/settle", stray_paise=5_000)
+    tomorrow = clock.now() + timedelta(days=1)
+    monkeypatch.setattr(clock, "now", lambda: tomorrow)
+    payments.run_settlements(adb)
+    at = signed_in("boss", "admin", "admin/settlements")
+    assert "1 item(s) settled by Razorpay match nothing in the wallet." in " ".join(e.value for e in at.error)
+    assert "Rs. 2,000.00" in " ".join(m.value for m in at.markdown) and ledger.get_wallet(adb, "asha").balance == 0
+    next(b for b in at.button if b.label == "Credit it").click().run()
+    assert not at.exception, at.exception
+    assert ledger.get_wallet(adb, "asha").balance == 200_000 and transfers.held(adb) == []
+    tds.sweep(adb)  # the worker's step: the released transfer was paid net of 2 % TDS
+    at.run()
+    [report] = [d.value for d in at.dataframe if "Quarter" in d.value.columns]
+    assert report.to_dict("records") == [{"Customer": "asha", "Quarter": tds.quarter_of(clock.date_of(tomorrow)),
+                                          "Deducted": "Rs. 40.82", "Verified": "Rs. 0.00",
+                                          "Outstanding": "Rs. 40.82", "Lapsed": "Rs. 0.00"}]
