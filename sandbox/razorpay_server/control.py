@@ -108,6 +108,11 @@ async def c_settle(request: Request, sb: Sandbox) -> dict:
     return sb.settle(await json_body(request))
 
 
+async def c_qr_pay(request: Request, sb: Sandbox) -> dict:
+    """A payer pays a UPI QR code ({amount?, vpa?}; the amount only for a QR without a fixed one)."""
+    return sb.pay_qr(request.path_params["id"], await json_body(request))
+
+
 ROUTES = [
     Route("/sandbox/health", control(c_health), methods=["GET"]),
     Route("/sandbox/reset", control(c_reset), methods=["POST"]),
@@ -121,5 +126,6 @@ ROUTES = [
     Route("/sandbox/payments/{id}/{action:str}", control(c_payment_action), methods=["POST"]),
     Route("/sandbox/refunds/{id}/{action:str}", control(c_refund_action), methods=["POST"]),
     Route("/sandbox/settlements/settle", control(c_settle), methods=["POST"]),
+    Route("/sandbox/qr_codes/{id}/pay", control(c_qr_pay), methods=["POST"]),
     Route("/sandbox/virtual_accounts/{id}/credit", control(c_virtual_account_credit), methods=["POST"]),
 ]

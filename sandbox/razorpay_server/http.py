@@ -206,6 +206,24 @@ def settlements_recon(request: Request, sb: Sandbox) -> dict:
     return sb.recon_combined(request.query_params)
 
 
+async def qr_root(request: Request, sb: Sandbox) -> dict:
+    if request.method == "POST":
+        return sb.create_qr(await json_body(request), _base_url(request))
+    return sb.list_qrs(request.query_params)
+
+
+def qr_item(request: Request, sb: Sandbox) -> dict:
+    return sb.get_qr(request.path_params["id"])
+
+
+def qr_close(request: Request, sb: Sandbox) -> dict:
+    return sb.close_qr(request.path_params["id"])
+
+
+def qr_payments(request: Request, sb: Sandbox) -> dict:
+    return sb.qr_payments(request.path_params["id"], request.query_params)
+
+
 def v1_unknown(request: Request, sb: Sandbox) -> dict:
     raise ApiError("The requested URL was not found on the server.", reason="NA")
 
@@ -219,6 +237,10 @@ ROUTES = [
     Route("/v1/orders/{id}", api(order_item), methods=["GET"]),
     Route("/v1/orders/{id}/payments", api(order_payments), methods=["GET"]),
     Route("/v1/payments", api(payments_root), methods=["GET"]),
+    Route("/v1/payments/qr_codes", api(qr_root), methods=["GET", "POST"]),
+    Route("/v1/payments/qr_codes/{id}", api(qr_item), methods=["GET"]),
+    Route("/v1/payments/qr_codes/{id}/close", api(qr_close), methods=["POST"]),
+    Route("/v1/payments/qr_codes/{id}/payments", api(qr_payments), methods=["GET"]),
     Route("/v1/payments/{id}", api(payment_item), methods=["GET"]),
     Route("/v1/payments/{id}/refund", api(payment_refund), methods=["POST"]),
     Route("/v1/payments/{id}/refunds", api(payment_refunds), methods=["GET"]),
