@@ -19,7 +19,7 @@ from api import routes_autorecharge
 from api import routes_accounts, routes_keys
 from api import routes_gst
 from api import routes_usage
-from api import routes_settlements, routes_tds, routes_transfers
+from api import routes_qr, routes_settlements, routes_tds, routes_transfers
 from services import config
 
 def operation_id(route) -> str:
@@ -30,7 +30,7 @@ def operation_id(route) -> str:
 ROUTERS = (routes_auth, routes_wallet, routes_payment, routes_transactions, routes_calls, routes_admin,
            routes_health, routes_refunds, routes_notifications, routes_documents,
            routes_autorecharge, routes_users, routes_accounts, routes_keys, routes_gst, routes_usage,
-           routes_transfers, routes_tds, routes_settlements)
+           routes_transfers, routes_tds, routes_settlements, routes_qr)
 
 
 def create_app(db=None) -> FastAPI:

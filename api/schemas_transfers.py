@@ -76,3 +76,12 @@ class SettlementDayOut(MoneyOut):
     tax_paise: Paise
     unmatched: int
     reconciled_at: datetime
+
+
+class UpiQrOut(MoneyOut):
+    reference_id: str
+    qr_code_id: str
+    image_url: str | None = Field(description="The QR image to show the payer")
+    amount_paise: Paise
+    status: str
+    close_by: datetime | None

@@ -1,9 +1,10 @@
-"""The wallet page's bank-transfer section: the customer's own account number (a Razorpay Smart Collect
-virtual account), IFSC, beneficiary name and UPI id, each with a copy button. Made on first ask."""
+"""The wallet page's other rails: the customer's own account number (a Razorpay Smart Collect virtual
+account), IFSC, beneficiary name and UPI id, each with a copy button, made on first ask; and a single-use
+UPI QR code for a chosen amount."""
 import streamlit as st
 
 import app_ui as ui
-from services import payments
+from services import clock, payments
 
 
 def bank_transfer_section(db, uid: str) -> None:
@@ -26,3 +27,19 @@ def bank_transfer_section(db, uid: str) -> None:
                 st.code(value, language=None)  # Streamlit's code block carries a copy button
         st.caption("Transfers are credited once the bank reports them (NEFT in batches, IMPS and RTGS within "
                    "minutes). Each transfer must be at least the smallest recharge.")
+
+
+def upi_qr_section(db, uid: str) -> None:
+    with st.expander("Pay by UPI QR code", icon=":material/qr_code_2:"):
+        amount = st.text_input("Amount in rupees", key="qr_amount", placeholder="e.g. 2500")
+        if st.button("Make a QR code", key="qr_make", icon=":material/qr_code_2:", disabled=not amount.strip()):
+            try:
+                st.session_state["_qr"] = payments.create_upi_qr(db, uid, amount)
+            except Exception as exc:
+                ui.show_error(exc)
+        qr = st.session_state.get("_qr")
+        if qr:
+            st.image(qr["image_url"], width=240)
+            st.caption(f"Scan with any UPI app to pay {ui.rupees(qr['amount_paise'])}. The code works once and "
+                       f"closes at {clock.fmt(qr['close_by'], '%H:%M')}; the wallet is credited as soon as "
+                       "Razorpay confirms the payment.")

@@ -7,7 +7,7 @@ import streamlit as st
 
 import app_ui as ui
 from app_pages import documents_ui
-from app_pages.bank_transfer_ui import bank_transfer_section
+from app_pages.bank_transfer_ui import bank_transfer_section, upi_qr_section
 from app_pages.lots_ui import lots_section
 from services import clock, names, payments, rates, wallet
 from services.payments import charge
@@ -91,6 +91,7 @@ else:
                    "Razorpay's page; you come back here when it is done.", icon=":material/link:")
         st.link_button("Pay with Razorpay", link["short_url"], type="primary", icon=":material/open_in_new:")
     bank_transfer_section(db, uid)
+    upi_qr_section(db, uid)
 
 # --- One read of everything shown
 view = payments.wallet_page(db, uid)

@@ -103,6 +103,7 @@ ENDPOINTS = {
     "update_call": ("POST", "/api/call/{call2}/update", {"usage_seconds": 30}, None, OWN_RESOURCE),
     "terms": ("GET", "/api/wallet/terms", None, None, everyone(OK)),
     "bank_account": ("GET", "/api/wallet/bank-account", None, None, everyone(OK)),
+    "upi_qr": ("POST", "/api/wallet/upi-qr", {"amount": 500}, None, everyone(OK)),
     "allowed_payers": ("PUT", "/api/wallet/bank-account/allowed-payers", {"accounts": ["50200012345678"]}, None,
                        everyone(OK)),
     "held_transfers": ("GET", "/api/admin/bank-transfers", None, None, ADMIN_ONLY),

@@ -181,9 +181,10 @@ def _post(db, rec: dict, payment_id: str, amount: int, paid: int, source: str) -
         return None  # else another path holds the key and is finishing the same credit (or recover will)
 
 
-def post_transfer(db, user_id: str, payment_id: str, amount: int, *, note: str, meta: dict) -> dict | None:
-    """A bank transfer's credit (services.payments.transfers decided it may be), once per payment under the
-    same key as every other payment. None: another path holds the key and is finishing it."""
+def post_direct(db, user_id: str, payment_id: str, amount: int, *, note: str, meta: dict) -> dict | None:
+    """A credit of a payment made to no link or order (a bank transfer, a UPI QR), decided by its module, once
+    per payment under the same key as every other payment. None: another path holds the key and is finishing
+    it."""
     try:
         return ledger.post(db, user_id, key=payment_key(payment_id), type="credit", category="recharge",
                            amount=amount, source=payment_id, note=note, meta=meta, lot=wallet.paid_lot(db))

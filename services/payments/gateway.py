@@ -180,6 +180,16 @@ def fetch_bank_transfer(cfg: Settings, payment_id: str) -> Answer:
     return _send(cfg, lambda c, o: c.payment.bank_transfer(payment_id, **o))
 
 
+# ------------------------------------------------------------------------------------- UPI QR codes
+
+def create_qr(cfg: Settings, body: dict) -> Answer:
+    return _send(cfg, lambda c, o: c.qrcode.create(body, **o))
+
+
+def list_qr_payments(cfg: Settings, qr_id: str) -> Answer:
+    return _send(cfg, lambda c, o: c.qrcode.fetch_all_payments(qr_id, {"count": 100}, **o))
+
+
 # ------------------------------------------------------------------------------------ settlements
 
 def settlement_recon(cfg: Settings, query: dict) -> Answer:

@@ -78,8 +78,13 @@ def _first(reasons) -> str | None:
     return next((r for r in reasons if r), None)
 
 
+# Razorpay's flags that merely end like an amount (a QR code's `fixed_amount` is true or false).
+_NOT_MONEY = ("fixed_amount",)
+
+
 def _bad_money(key: str, value) -> str | None:
-    money = key in ("amount", "fee", "tax") or key.startswith("amount_") or key.endswith("_amount")
+    money = (key in ("amount", "fee", "tax") or key.startswith("amount_") or key.endswith("_amount")) and \
+        key not in _NOT_MONEY
     if not money or value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PAISE:

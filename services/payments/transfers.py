@@ -85,7 +85,7 @@ def _credit(db, doc: dict) -> dict:
     note = f"Bank transfer ({doc['mode']}) UTR {doc['bank_reference']}" + \
         (f" from {doc['payer_name']}" if doc["payer_name"] else "")
     t0 = clock.now()
-    entry = crediting.post_transfer(db, doc["user_id"], doc["_id"], doc["amount_paise"], note=note, meta=meta)
+    entry = crediting.post_direct(db, doc["user_id"], doc["_id"], doc["amount_paise"], note=note, meta=meta)
     if entry is None:  # another path is mid-way through this very credit
         return {"status": doc["status"], "payment_id": doc["_id"], "amount_paise": doc["amount_paise"],
                 "credited_now": 0}

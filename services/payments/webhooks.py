@@ -21,7 +21,7 @@ from datetime import timedelta
 from services import clock
 from services.db import insert_new
 from services.errors import InvalidInput, InvalidPayment, NotFound, PaymentUnavailable
-from services.payments import crediting, gateway, records, refunds, transfers
+from services.payments import crediting, gateway, qrcodes, records, refunds, transfers
 from services.payments.admin import suspicious_on
 from services.payments.outcomes import DUPLICATE, IGNORED, OFF_MESSAGE, PROCESSED, REJECTED, UNMATCHED
 from services.payments.records import valid_id
@@ -159,6 +159,8 @@ def process_event(db, event_id: str, payload: dict, first: FirstLook | None = No
             return _conclude(db, event_id, name, *done)
     if name == "virtual_account.credited":
         return _transfer_event(db, event_id, payload)
+    if name == "qr_code.credited":
+        return _qr_event(db, event_id, payload)
     if name == "payment.failed":
         return _failed_payment(db, event_id, payload)
     if name.startswith("refund."):
@@ -204,6 +206,20 @@ def _transfer_event(db, event_id: str, payload: dict) -> dict:
     except InvalidPayment as exc:
         return _conclude(db, event_id, name, IGNORED, exc.message)
     return _conclude(db, event_id, name, PROCESSED, f"bank transfer {res['status']}", credited=res["credited_now"])
+
+
+def _qr_event(db, event_id: str, payload: dict) -> dict:
+    """A payment of one of our single-use UPI QR codes."""
+    ents, name = entities(payload), payload["event"]
+    if ents.get("payment") is None or ents.get("qr_code") is None:
+        return _conclude(db, event_id, name, IGNORED, "no payment or QR code in the event")
+    try:
+        res = qrcodes.settle(db, ents["payment"], ents["qr_code"], source="webhook")
+    except NotFound:
+        return _conclude(db, event_id, name, UNMATCHED, "no UPI QR code of ours (yet)")
+    except InvalidPayment as exc:
+        return _conclude(db, event_id, name, IGNORED, exc.message)
+    return _conclude(db, event_id, name, PROCESSED, f"UPI QR {res['status']}", credited=res["credited_now"])
 
 
 def _refund_event(db, event_id: str, payload: dict) -> dict:
