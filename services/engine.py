@@ -26,6 +26,8 @@ string `_id` lookups.
    free: with two processes a guarded update ran slower in total than with one. Each write transaction
    now first takes an exclusive `flock` on `<file>-writer`, which the kernel hands to the next waiter
    the moment it is let go; SQLite's own lock and busy timeout stay underneath, for any other writer.
+6. A read hinted with a single-field index walks that index (services.index_order): a range on an
+   indexed field, sorted and paged, costs what it returns instead of a scan of the collection.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ import fcntl
 import os
 import threading
 
-from services import config
+from services import config, index_order
 
 _Patient = None
 
@@ -175,6 +177,16 @@ def _build():
             if isinstance(plan, AndCondition) and not QueryEngine.match_plan(doc, plan):
                 return None  # the other clauses of the filter (a compare-and-set's guard)
             return row[0], doc
+
+        def _compile_read_execution_plan(self, db_name, coll_name, semantics, *, select_clause="document",
+                                         hint=None):
+            # 6. Finds and counts both come here; a hinted one may walk its index's entries in order.
+            if hint is not None and select_clause == "document":
+                ordered = index_order.plan(self, db_name, coll_name, semantics, hint)
+                if ordered is not None:
+                    return ordered
+            return super()._compile_read_execution_plan(db_name, coll_name, semantics, select_clause=select_clause,
+                                                        hint=hint)
 
         def _select_first_document_for_plan(self, db_name, coll_name, plan, *, hint=None, context=None):
             # The one-document path of update_one, delete_one, find_one_and_update and find_one.
