@@ -19,7 +19,7 @@ log = logging.getLogger("worker")
 
 
 def tick(db) -> dict:
-    out = {"ledger": ledger.recover(db)}
+    out = {"ledger": ledger.recover_changed(db)}  # the wallets changed since its last pass
     steps = [(calls.recover_stale_calls, "recover_stale_calls"),  # also silent calls past their last slice
              (wallet.collect_dues, "collect_dues")]
     steps.append((documents.sweep, "documents"))  # numbering recovery, then each recharge's receipt/invoice

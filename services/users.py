@@ -240,11 +240,6 @@ def created_at(db, username: str):
     return clock.as_utc(doc.get("created_at")) if doc else None
 
 
-def emails(db) -> dict[str, str]:
-    """Every user's e-mail address, by username (one read of the users collection)."""
-    return {d["_id"]: d.get("email", "") for d in db.users.find({}, {"email": 1})}
-
-
 def any_user(db) -> bool:
     return db.users.find_one({}, {"_id": 1}) is not None
 

@@ -11,9 +11,11 @@ crash at any point loses nothing and doubles nothing. One module per concern:
 - `cas`       the one compare-and-set write, `new_state`, and step 5 (dropping recorded entries)
 - `record`    building an entry and recording it (ledger insert, claim pointer)
 - `queries`   `find_entry`, `get_entry`, `entries` (pages), `iter_entries` (exports), `entries_after` (sweeps)
-- `rollups`   daily counters: `day_totals` per wallet, `days_across` users, archival of closed days
+- `rollups`   daily counters: `day_totals` per wallet, archival of closed days
 - `rebuild`   `rebuild_rollups`: the idempotent recount of rollups by business day (`make run` calls it)
-- `recovery`  `recover`;  `auditing` the invariants (`audit`);  `ids` names and input checks
+- `feed`      which wallets changed since a time (`changed`: an index range), `days_across` users, entries
+              after a number
+- `recovery`  `recover`, `recover_changed` (the worker's);  `auditing` the invariants (`audit`);  `ids` names
 - `dues`      the amount due: `debit_owing` (a refund beyond the balance), credits paying it first, `pay_due`
 """
 from services import clock  # noqa: F401  (callers read ledger.clock for the time entries carry)
@@ -24,16 +26,20 @@ from services.ledger.ids import CALL_CATEGORIES, CATEGORIES, CREDIT, DEBIT, entr
 from services.ledger.posting import post
 from services.ledger.queries import entries, entries_after, entry_counts, find_entry, get_entry, iter_entries
 from services.ledger.rebuild import rebuild_rollups
-from services.ledger.recovery import recover
-from services.ledger.rollups import day_totals, days_across
+from services.ledger.feed import LATE, Change, changed, days_across
+from services.ledger.recovery import recover, recover_changed
+from services.ledger.rollups import day_totals
 from services.ledger.wallets import (Hold, Wallet, WalletSummary, WalletView, ensure_wallet, get_wallet,
                                      wallet_summaries)
 
-COLLECTIONS = {"wallets": [], "ledger": [[("user_id", 1), ("seq", -1)], [("created_at", 1)]], "ledger_keys": [],
+# wallets: `updated_at` is how readers find the wallets that changed (services.ledger.feed); `due`, those
+# that owe (dues.amounts_due).
+COLLECTIONS = {"wallets": [[("updated_at", 1)], [("due", 1)]],
+               "ledger": [[("user_id", 1), ("seq", -1)], [("created_at", 1)]], "ledger_keys": [],
                "ledger_meta": [], "rollups": [[("user_id", 1), ("day", 1)], [("day", 1)]]}
 
 __all__ = ["CALL_CATEGORIES", "CATEGORIES", "CREDIT", "DEBIT", "Hold", "Wallet", "WalletSummary", "WalletView",
            "audit", "day_totals", "days_across", "ensure_wallet", "entries", "entry_id", "extend", "find_entry",
-           "get_entry", "get_wallet", "hold", "iter_entries", "post", "recover", "release", "settle",
+           "get_entry", "get_wallet", "hold", "iter_entries", "post", "recover", "recover_changed", "release", "settle",
            "wallet_summaries", "rebuild_rollups", "entries_after", "entry_counts"]
-__all__ += ["Due", "amounts_due", "debit_owing", "pay_due"]
+__all__ += ["Due", "amounts_due", "debit_owing", "pay_due", "LATE", "Change", "changed"]

@@ -72,18 +72,3 @@ def day_totals(db, user_id: str, first_day: str, last_day: str, *, wallet: dict 
         if first_day <= day <= last_day:
             rows[day] = dict(vals, day=day)
     return rows
-
-
-def days_across(db, first_day: str, last_day: str, fields: dict | None = None):
-    """(user_id, day, counters) for every active (wallet, day) in [first_day, last_day], across users.
-    `fields` projects the counters read from the `rollups` collection (None: all of them)."""
-    seen: dict[tuple[str, str], dict] = {}
-    proj = dict(fields, user_id=1, day=1) if fields else None
-    for d in db.rollups.find({"day": {"$gte": first_day, "$lte": last_day}}, proj):
-        seen[(d["user_id"], d["day"])] = d
-    for w in db.wallets.find({}, {"days": 1}):
-        for day, vals in (w.get("days") or {}).items():
-            if first_day <= day <= last_day:
-                seen[(w["_id"], day)] = vals
-    for (uid, day), vals in seen.items():
-        yield uid, day, vals
