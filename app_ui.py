@@ -10,6 +10,7 @@ import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
+import jwt
 import pandas as pd
 import streamlit as st
 
@@ -59,19 +60,32 @@ def app_settings() -> dict:
     return _settings(get_db(), str(id(get_db())))
 
 
-@st.cache_data(ttl=10, show_spinner=False)
-def _credentials(_db, key: str) -> dict:
-    return users.credentials(_db)
+def credentials(cookie_name: str, cookie_key: str) -> dict:
+    """What streamlit-authenticator needs to restore this session: the users its cookie and this session
+    name, read by key (two reads, not the users collection). A new dict each call: the library mutates it."""
+    return users.credentials(get_db(), {st.session_state.get("username"), cookie_user(cookie_name, cookie_key)})
 
 
-def credentials() -> dict:
-    """A fresh copy each call (cache_data copies): streamlit-authenticator mutates what it is given."""
-    return _credentials(get_db(), str(id(get_db())))
+def cookie_user(cookie_name: str, cookie_key: str) -> str | None:
+    """The username a valid sign-in cookie carries (None: no cookie, or one that does not verify)."""
+    token = st.context.cookies.get(cookie_name) if cookie_name in st.context.cookies else None
+    return (decode_cookie(token, cookie_key) or {}).get("username")
+
+
+def decode_cookie(token, cookie_key: str) -> dict | None:
+    """The sign-in cookie's contents if it verifies, else None. A visitor with no cookie, or an old or
+    foreign one, is ordinary (they sign in again): nothing for anyone to act on, so nothing is logged."""
+    if not isinstance(token, str) or not token:
+        return None
+    try:
+        return jwt.decode(token, cookie_key, algorithms=["HS256"])
+    except jwt.PyJWTError:
+        return None
 
 
 def invalidate(*what: str) -> None:
-    """Clear cached reads after a write: "settings", "users", "summary" (or everything)."""
-    targets = {"settings": [_settings], "users": [_credentials], "summary": [_summary]}
+    """Clear cached reads after a write: "settings", "summary" (or everything)."""
+    targets = {"settings": [_settings], "summary": [_summary]}
     for name in (what or targets):
         for fn in targets[name]:
             fn.clear()

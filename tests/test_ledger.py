@@ -516,5 +516,5 @@ def test_users_and_first_admin(edb, monkeypatch):
     with pytest.raises(WalletError):
         users.authenticate(edb, "root-admin", "wrong-pass")
     assert ledger.get_wallet(edb, "root-admin").balance == 0
-    creds = users.credentials(edb)["usernames"]["root-admin"]
+    creds = users.credentials(edb, ["root-admin", "nobody"])["usernames"]["root-admin"]
     assert creds["roles"] == ["admin"] and "password" not in creds  # the dashboard checks passwords itself
