@@ -1,4 +1,4 @@
-"""Admin users: every account with its balance (searched and sorted), roles, disabled accounts, password
+"""Admin users: every account with its balance (searched, sorted and paged in the database), roles, disabled accounts, password
 resets, and sign-ins being held back (with a way to clear them). A role change, a disabled account and a
 password reset end every session and API token of that user (services.users)."""
 import pandas as pd
@@ -11,23 +11,26 @@ from services.errors import WalletError
 me = ui.admin_page("Users")["username"]
 db = ui.get_db()
 
-a, b, c = st.columns([3, 2, 1], vertical_alignment="bottom")
-q = a.text_input("Search by name, username, e-mail or phone", key="adm_search")
+a, b, c, d = st.columns([3, 2, 1, 1], vertical_alignment="bottom")
+q = a.text_input("Search by name, username or e-mail", key="adm_search")
 sort = b.selectbox("Sort by", list(reports.USER_SORTS), key="adm_sort",
                    format_func=lambda k: k.replace("_", " ").capitalize())
 desc = c.toggle("Highest / latest first", value=True, key="adm_desc")
+page_no = d.number_input("Page", min_value=1, value=1, step=1, key="adm_page")
 try:
-    rows = reports.user_balances(db, search=q, sort=sort, descending=desc)
+    page = reports.user_page(db, search=q, sort=sort, descending=desc, page=int(page_no))
 except WalletError as exc:
     ui.show_error(exc)
-    rows = []
-st.caption(f"{ui.plural(len(rows), 'account')}" + (f" matching {q.strip()!r}" if q.strip() else ""))
+    page = reports.UserPage([], 0, 1, 1)
+found = f"{ui.plural(page.total, 'account')}" + (f" matching {q.strip()!r}" + (" (the first found)" if page.more else "")
+                                                  if q.strip() else "")
+st.caption(f"{found} · page {page.page} of {page.pages}")
 ui.money_table([dict(r, role=ui.ROLE_LABELS.get(r["role"], r["role"]), last=ui.when(r["last_activity"]) or "never")
-                for r in rows],
+                for r in page.rows],
                {"username": "Username", "name": "Name", "balance_paise": "Balance", "available_paise": "Available",
-                "last": "Last activity", "role": "Role", "email": "E-mail", "phone": "Phone",
-                "held_paise": "Held"}, pinned=("Username", "Balance"))
-off = users.list_all(db, disabled=True)
+                "last": "Last activity", "role": "Role", "email": "E-mail", "held_paise": "Held"},
+               pinned=("Username", "Balance"))
+off = users.disabled_accounts(db)
 if off:
     st.caption("Disabled (cannot sign in): " + ", ".join(f"`{u['username']}`" for u in off))
 
@@ -39,7 +42,6 @@ def _apply(action, done: str) -> None:
     except WalletError as exc:
         ui.show_error(exc)
     else:
-        ui.invalidate("users")
         ui.flash(done)
         st.rerun()
 

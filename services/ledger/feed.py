@@ -64,6 +64,14 @@ def changed(db, since: datetime | None) -> Iterator[Change]:
         yield view(w)
 
 
+def count_changed(db, since: datetime | None) -> int:
+    """How many wallets `changed(db, since)` would give (an index count; every wallet for None)."""
+    lo = start(since)
+    if lo is None:
+        return db.wallets.count_documents({})
+    return db.wallets.count_documents({"updated_at": {"$gte": lo}}, hint=[("updated_at", 1)])
+
+
 def view(w: dict) -> Change:
     return Change(w["_id"], int(w.get("n", 0)), int(w.get("seq", 0)), int(w.get("balance", 0)),
                   int(w.get("held", 0)), int(w.get("due") or 0), clock.as_utc(w.get("created_at")),
@@ -89,6 +97,28 @@ def updated_since(db, lo: datetime, fields: dict) -> Iterator[dict]:
         at_last = {w["_id"] for w in page if clock.as_utc(w["updated_at"]) == last}
         done = done | at_last if last == lo else at_last
         lo = last
+
+
+def changed_newest_first(db, lo: datetime) -> Iterator[Change]:
+    """The wallets changed at or after `lo` (no allowance added), most recent change first."""
+    for w in updated_newest_first(db, lo, _FIELDS):
+        yield view(w)
+
+
+def updated_newest_first(db, lo: datetime, fields: dict, page: int = 200) -> Iterator[dict]:
+    """The wallet documents whose `updated_at` is at or after `lo`, most recently changed first, in pages."""
+    hi, done = None, set()
+    while True:
+        rng = {"$gte": lo} if hi is None else {"$gte": lo, "$lte": hi}
+        docs = list(db.wallets.find({"updated_at": rng}, dict(fields, updated_at=1)).sort("updated_at", -1)
+                    .limit(page + len(done)).hint([("updated_at", 1)]))
+        yield from (w for w in docs if w["_id"] not in done or clock.as_utc(w["updated_at"]) != hi)
+        if len(docs) < page + len(done):
+            return
+        last = clock.as_utc(docs[-1]["updated_at"])
+        at_last = {w["_id"] for w in docs if clock.as_utc(w["updated_at"]) == last}
+        done = done | at_last if last == hi else at_last
+        hi = last
 
 
 def _every(db, fields: dict) -> Iterator[dict]:

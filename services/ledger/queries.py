@@ -207,11 +207,6 @@ def _time_range(start, end) -> dict:
     return rng
 
 
-def entry_counts(db) -> dict[str, int]:
-    """Every wallet's number of entries (its highest entry number), in one pass over the wallets."""
-    return {w["_id"]: int(w.get("n", 0)) for w in db.wallets.find({}, {"n": 1})}
-
-
 def entries_after(db, user_id: str, after: int, *, category: str | None = None) -> list[dict]:
     """The entries numbered above `after`, oldest first, of `category` if given. The wallet's live days
     (today's and yesterday's counts ride in its document) say which of its newest entries can match, so a

@@ -64,11 +64,37 @@ def copy_out(db, w: dict) -> dict:
 
 def day_totals(db, user_id: str, first_day: str, last_day: str, *, wallet: dict | None = None) -> dict:
     """Rollup counters per active day in [first_day, last_day] (ISO dates) of one wallet: the `rollups`
-    collection for closed days, the wallet's own copy for the live ones (it wins where both exist)."""
-    rows = {d["day"]: d for d in db.rollups.find({"user_id": user_id, "day": {"$gte": first_day,
-                                                                           "$lte": last_day}})}
+    collection for closed days (a range of its primary key), the wallet's own copy for the live ones (it
+    wins where both exist)."""
+    rows = archived_days(db, user_id, first_day, last_day + "~")  # "~" sorts after a day: up to it
     w = wallet if wallet is not None else (db.wallets.find_one({"_id": user_id}, {"days": 1}) or {})
     for day, vals in (w.get("days") or {}).items():
         if first_day <= day <= last_day:
             rows[day] = dict(vals, day=day)
     return rows
+
+
+def archived_days(db, user_id: str, first: str, before: str) -> dict[str, dict]:
+    """One wallet's days in the `rollups` collection from `first` up to, not including, `before` (ISO
+    dates; "" for the first): a range of `_id`s (`{user}|{day}`), read in order through the primary key."""
+    lo, hi = rollup_id(user_id, first), rollup_id(user_id, before)
+    return {d["day"]: d for d in db.rollups.find({"_id": {"$gte": lo, "$lt": hi}}).sort("_id", 1).hint("_id_")
+            if d.get("user_id") == user_id}
+
+
+def every_archived_day(db, page: int = 2000):
+    """Every document of the `rollups` collection, in pages by `_id` (memory stays flat)."""
+    after = None
+    while True:
+        flt = {} if after is None else {"_id": {"$gt": after}}
+        docs = list(db.rollups.find(flt).sort("_id", 1).limit(page).hint("_id_"))
+        yield from docs
+        if len(docs) < page:
+            return
+        after = docs[-1]["_id"]
+
+
+def recounted_at(db):
+    """When the rollups were last recounted from the ledger (services.ledger.rebuild; None: never). A read
+    model built from rollups before that time counts days that were counted again since."""
+    return clock.as_utc((db.ledger_meta.find_one({"_id": "rollups"}) or {}).get("at"))

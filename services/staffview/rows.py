@@ -1,0 +1,91 @@
+"""One wallet's row of the staff views, and what a new state of the wallet changes in the totals.
+
+A row (`staff_rows/{user}`) is what the totals count for that wallet, as of one read of it:
+- `seq`: the wallet's version; `v`: the batch that wrote the row, `b`: the build it belongs to
+  (services.staffview.batches, services.staffview.build);
+- `balance`, `held`, `available`, `active_at` (the wallet's last change), each indexed for the lists;
+- `days`: the wallet's live rollup days as counted (today's and yesterday's, or a quiet wallet's last
+  ones); `upto`: every closed day before it is counted from the `rollups` collection (the day totals hold
+  `rollups` for days before `upto`, and `days` from it on);
+- `spend` (debits per day, the last WINDOW_DAYS days) and `spent_1/7/30/90`: the debits of the windows
+  ending on `spend_day`, indexed for the top spenders. As days pass with no new debit a window's sum only
+  falls, so a stored sum is never below the current one: readers recompute from `spend`.
+Pure functions: the reads and writes are services.staffview.batches'.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+WINDOWS = (1, 7, 30, 90)
+WINDOW_DAYS = max(WINDOWS)
+COUNTERS = ("credits", "debits", "credit_count", "debit_count", "calls", "call_seconds")
+NO_DAY = "9999-12-31"  # `upto` of a wallet with no live day: every day it had is closed
+
+
+def window_field(days: int) -> str:
+    return f"spent_{days}"
+
+
+def counters(v: dict) -> dict:
+    """The counters of a rollup day that the day totals add up (plain ints)."""
+    out = {k: int(v.get(k, 0)) for k in COUNTERS}
+    out["cat"] = {k: int(x) for k, x in (v.get("cat") or {}).items()}
+    return out
+
+
+def window_sums(spend: dict[str, int], today: date) -> dict[str, int]:
+    return {window_field(w): sum(x for d, x in spend.items() if d >= (today - timedelta(days=w - 1)).isoformat())
+            for w in WINDOWS}
+
+
+def spent_since(row: dict, first_day: str, last_day: str) -> int:
+    """The row's debits over [first_day, last_day] (inside the kept window)."""
+    return sum(int(x) for d, x in (row.get("spend") or {}).items() if first_day <= d <= last_day)
+
+
+def new_row(old: dict | None, change, closed: dict[str, dict], today: date, v: int, b: str) -> dict:
+    """The row for `change` (a ledger.Change), given the previous row and the closed days read from the
+    `rollups` collection between the old `upto` and the new one."""
+    old = old or {}
+    live = {d: counters(x) for d, x in change.days.items()}
+    spend = dict(old.get("spend") or {})
+    for d, x in list(closed.items()) + list(live.items()):
+        if int(x.get("debits", 0)):
+            spend[d] = int(x["debits"])
+        else:
+            spend.pop(d, None)
+    first = (today - timedelta(days=WINDOW_DAYS - 1)).isoformat()
+    spend = {d: x for d, x in spend.items() if d >= first}
+    return {"_id": change.user_id, "seq": change.seq, "v": v, "b": b, "balance": change.balance, "held": change.held,
+            "available": change.available, "active_at": change.updated_at or change.created_at,
+            "days": live, "upto": min(live) if live else NO_DAY, "spend": spend,
+            "spend_day": today.isoformat(), **window_sums(spend, today)}
+
+
+def day_deltas(old: dict | None, new: dict, closed: dict[str, dict]) -> dict[str, dict]:
+    """What moving from the old row to the new one adds to each day's totals (only days that move)."""
+    before = (old or {}).get("days") or {}
+    now = dict(closed)
+    now.update(new["days"])
+    out = {}
+    for d in set(before) | set(now):
+        a, b = before.get(d), now.get(d)
+        if b is None:
+            b = a  # a day the wallet no longer holds, missing from `rollups` too: it stays as counted
+        delta = _minus(counters(b), counters(a or {}))
+        delta["active"] = int(a is None)
+        if any(delta[k] for k in COUNTERS) or delta["cat"] or delta["active"]:
+            out[d] = delta
+    return out
+
+
+def _minus(b: dict, a: dict) -> dict:
+    out = {k: b[k] - a[k] for k in COUNTERS}
+    cats = {k: b["cat"].get(k, 0) - a["cat"].get(k, 0) for k in set(a["cat"]) | set(b["cat"])}
+    out["cat"] = {k: x for k, x in cats.items() if x}
+    return out
+
+
+def unchanged(old: dict | None, change, today: date) -> bool:
+    """Whether the row already stands for this state of the wallet (and today's windows)."""
+    return old is not None and int(old.get("seq", -1)) == change.seq and old.get("spend_day") == today.isoformat()
