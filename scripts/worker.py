@@ -2,7 +2,8 @@
 of their last authorised slice, billed the last reported usage, never unreported time), collects amounts due
 from money released since, polls open payment links, carries on self-serve refunds a crash interrupted, once a
 day reconciles yesterday's payments with Razorpay, issues receipts, tops wallets up through their auto-recharge
-mandates, and decides and delivers low-balance alerts. Every step is idempotent (the daily one per day), so running it alongside live traffic (or twice) is safe."""
+mandates, decides and delivers low-balance alerts, and keeps the staff views' totals and lists. Each step
+reads only the wallets changed since its last pass (services.ledger.feed). Every step is idempotent (the daily one per day), so running it alongside live traffic (or twice) is safe."""
 from __future__ import annotations
 
 import logging
@@ -13,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from services import (alerts, autorecharge, calls, config, documents, ledger, payments,  # noqa: E402
-                      razorpay_events, schema, wallet)
+                      razorpay_events, schema, staffview, wallet)
 
 log = logging.getLogger("worker")
 
@@ -28,6 +29,7 @@ def tick(db) -> dict:
                   (payments.recover_refund_requests, "recover_refund_requests")]
         steps += [(autorecharge.run, "autorecharge")]
     steps += [(alerts.announce_tariffs, "tariff_notices"), (alerts.run, "alerts")]
+    steps.append((staffview.keep, "staff_views"))  # the totals and lists admins and analysts read
     for fn, name in steps:
         try:
             out[name] = fn(db)

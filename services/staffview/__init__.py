@@ -29,20 +29,20 @@ COLLECTIONS = {
 
 def refresh(db, *, most: int | None = None) -> dict:
     """Apply the wallets changed since the last pass. With `most`, only when at most that many wallets wait
-    (a page's refresh; the worker's takes them all). Returns what it did; {"ready": False} before the views
-    are built."""
+    (a page's refresh; the worker's takes them all). Returns {"rows": rows written}, and "deferred" when
+    it left them to the worker; {"rows": 0, "ready": False} before the views are built."""
     t = batches.totals(db)
     if t is None:
-        return {"ready": False}
+        return {"rows": 0, "ready": False}
     batches.finish(db)
     started = clock.now()
     since = t.get("since")
     if most is not None and ledger.count_changed(db, since) > most:
-        return {"ready": True, "deferred": True}
+        return {"rows": 0, "deferred": True}
     written, complete = batches.apply(db, ledger.changed(db, since), clock.today())
     if complete:
         batches.set_since(db, started)
-    return {"ready": True, "rows": written}
+    return {"rows": written}
 
 
 def keep(db) -> dict:
