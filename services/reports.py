@@ -166,44 +166,56 @@ def spending_trends(db, start: date, end: date) -> list[dict]:
 SUMMARY_COLUMNS = ("username", "name", "email", "recharges_paise", "free_credits_paise", "other_credits_paise",
                    "debits_paise", "credit_count", "debit_count", "calls", "call_seconds", "balance_paise",
                    "held_paise")
-_SUMMED = ("credits", "debits", "credit_count", "debit_count", "calls", "call_seconds", "paid", "free")
-
-
 def user_summary(db, start: date, end: date, *, page: int = 1000):
-    """Per customer over [start, end] (staff accounts are not customers), in username order, streamed: money
-    in, split into paid recharges, free credits (manual, promotional) and other credits (refunds back,
-    adjustments); money out; calls, call seconds; the current balance. Keys: SUMMARY_COLUMNS (plus
-    `credits_paise`). The range's days are read once through indexes (ledger.days_across) and summed per
-    customer who had any; customers are then read a page at a time with their wallets' rows."""
+    """Per customer over [start, end] (staff accounts are not customers), in username order, streamed in
+    pages of customers: money in, split into paid recharges, free credits (manual, promotional) and other
+    credits (refunds back, adjustments); money out; calls, call seconds; the current balance. Keys:
+    SUMMARY_COLUMNS (plus `credits_paise`). A range inside the staff views' window (the last
+    staffview.WINDOW_DAYS days) is read from each customer's row alone; an older one from the rollups of
+    its days (an index range), summed per customer who had any first."""
     spending.check_range(start, end)
-    acc: dict[str, list[int]] = {}
-    for uid, _day, vals in ledger.days_across(db, start.isoformat(), end.isoformat()):
-        a = acc.setdefault(uid, [0] * len(_SUMMED))
-        cat = vals.get("cat") or {}
-        got = [int(vals.get(k, 0)) for k in _SUMMED[:6]] + \
-            [int(cat.get("recharge", 0)), sum(int(cat.get(c, 0)) for c in names.FREE_CREDIT_CATEGORIES)]
-        for i, x in enumerate(got):
-            a[i] += x
+    lo, hi = start.isoformat(), end.isoformat()
     _fresh(db)
-    skip = 0
-    while True:
-        people = users.ordered(db, "username", skip=skip, limit=page)
-        for u in people:
-            if u["role"] in users.STAFF_ROLES:
-                continue
-            yield _summary_row(u, acc.get(u["username"]) or [0] * len(_SUMMED),
-                               staffview.read.of(db, [u["username"]]).get(u["username"]))
-        if len(people) < page:
-            return
-        skip += page
+    older = (today() - start).days >= staffview.WINDOW_DAYS
+    acc = _summed_across(db, lo, hi) if older else None
+    batch: list[dict] = []
+    for u in users.every(db, page=page):
+        batch.append(u)
+        if len(batch) == page:
+            yield from _summaries(db, batch, acc, lo, hi)
+            batch = []
+    yield from _summaries(db, batch, acc, lo, hi)
 
 
-def _summary_row(u: dict, a: list[int], w: dict | None) -> dict:
-    credits, debits, cc, dc, calls_, secs, paid, free = a
-    return {"username": u["username"], "name": u["name"], "email": u["email"], "credits_paise": credits,
-            "recharges_paise": paid, "free_credits_paise": free, "other_credits_paise": credits - paid - free,
-            "debits_paise": debits, "credit_count": cc, "debit_count": dc, "calls": calls_, "call_seconds": secs,
-            "balance_paise": int(w["balance"]) if w else 0, "held_paise": int(w["held"]) if w else 0}
+def _summaries(db, people: list[dict], acc, lo: str, hi: str):
+    if not people:
+        return
+    got = staffview.read.between(db, people[0]["username"], people[-1]["username"])
+    for u in people:
+        if u["role"] in users.STAFF_ROLES:
+            continue
+        r = got.get(u["username"])
+        sums = (acc.get(u["username"]) if acc is not None else staffview.summed(r, lo, hi) if r else None) or \
+            dict.fromkeys(staffview.HIST, 0)
+        yield _summary_row(u, sums, r)
+
+
+def _summed_across(db, lo: str, hi: str) -> dict[str, dict]:
+    acc: dict[str, dict] = {}
+    for uid, _day, vals in ledger.days_across(db, lo, hi):
+        a = acc.setdefault(uid, dict.fromkeys(staffview.HIST, 0))
+        for k, v in zip(staffview.HIST, staffview.hist_of(vals)):
+            a[k] += v
+    return acc
+
+
+def _summary_row(u: dict, a: dict, w: dict | None) -> dict:
+    return {"username": u["username"], "name": u["name"], "email": u["email"], "credits_paise": a["credits"],
+            "recharges_paise": a["paid"], "free_credits_paise": a["free"],
+            "other_credits_paise": a["credits"] - a["paid"] - a["free"], "debits_paise": a["debits"],
+            "credit_count": a["credit_count"], "debit_count": a["debit_count"], "calls": a["calls"],
+            "call_seconds": a["call_seconds"], "balance_paise": int(w["balance"]) if w else 0,
+            "held_paise": int(w["held"]) if w else 0}
 
 
 # ------------------------------------------------------------------------------------------- CSV

@@ -17,7 +17,7 @@ import re
 from datetime import datetime
 
 from services import auditlog, checks, clock, passwords
-from services.db import insert_new
+from services.db import in_order, insert_new
 from services.errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound
 
 ROLES = ("user", "admin", "analyst")
@@ -125,6 +125,11 @@ def disabled_accounts(db) -> list[dict]:
     return [public(d) for d in db.users.find({"disabled": True}).hint([("disabled", 1)])]
 
 
+def every(db, *, page: int = 1000):
+    """Every user in username order, read in pages (memory stays flat)."""
+    return (public(d) for d in in_order(db.users, "_id", page=page))
+
+
 def count(db) -> int:
     return db.users.count_documents({})
 
@@ -145,19 +150,13 @@ def search(db, text: str, *, most: int = 500, page: int = 1000) -> tuple[list[di
     """Users whose username, name or e-mail contains `text` (any case), in username order: (the first
     `most` found, whether there are more). Reads users in pages until it has found enough."""
     s = (text or "").strip().lower()
-    found, after = [], None
-    while True:
-        flt = {} if after is None else {"_id": {"$gt": after}}
-        docs = list(db.users.find(flt).sort("_id", 1).limit(page).hint("_id_"))
-        for d in docs:
-            u = public(d)
-            if s in u["username"] or s in u["name"].lower() or s in u["email"]:
-                if len(found) == most:
-                    return found, True
-                found.append(u)
-        if len(docs) < page:
-            return found, False
-        after = docs[-1]["_id"]
+    found = []
+    for u in every(db, page=page):
+        if s in u["username"] or s in u["name"].lower() or s in u["email"]:
+            if len(found) == most:
+                return found, True
+            found.append(u)
+    return found, False
 
 
 # ------------------------------------------------------------------------------ what an admin changes

@@ -147,14 +147,33 @@ def test_another_process_sees_the_index_as_written(tmp_path):
     """Two clients of one file (two processes' engines): entries written by one are read by the other."""
     from mongoeco import MongoClient
     path = str(tmp_path / "two.sqlite")
-    a = MongoClient(dbmod._patient_engine()(path, aggregation_materialization_limit=None))["t"]["w"]
-    b = MongoClient(dbmod._patient_engine()(path, aggregation_materialization_limit=None))["t"]["w"]
+    ca = MongoClient(dbmod._patient_engine()(path, aggregation_materialization_limit=None))
+    cb = MongoClient(dbmod._patient_engine()(path, aggregation_materialization_limit=None))
+    a, b = ca["t"]["w"], cb["t"]["w"]
     a.create_index([("at", 1)])
     a.insert_many([{"_id": f"w{i}", "at": T0 + timedelta(seconds=i)} for i in range(50)])
     assert len(list(b.find({"at": {"$gte": T0 + timedelta(seconds=45)}}).hint([("at", 1)]))) == 5
     a.update_one({"_id": "w3"}, {"$set": {"at": T0 + timedelta(hours=1)}})
     got = [d["_id"] for d in b.find({"at": {"$gte": T0 + timedelta(seconds=45)}}).sort("at", 1).hint([("at", 1)])]
     assert got == ["w45", "w46", "w47", "w48", "w49", "w3"]
+    ca.close()
+    cb.close()
+
+
+def test_reopening_the_file_keeps_the_entries_without_rebuilding_them(tmp_path, statements):
+    """services.engine (7): a process opening the file does not rewrite every index from every document."""
+    from mongoeco import MongoClient
+    path = str(tmp_path / "again.sqlite")
+    first = MongoClient(dbmod._patient_engine()(path, aggregation_materialization_limit=None))
+    first["t"]["w"].create_index([("at", 1)])
+    first["t"]["w"].insert_many([{"_id": f"w{i}", "at": T0 + timedelta(seconds=i)} for i in range(50)])
+    first.close()
+    statements.clear()
+    again = MongoClient(dbmod._patient_engine()(path, aggregation_materialization_limit=None))
+    got = [d["_id"] for d in again["t"]["w"].find({"at": {"$gte": T0 + timedelta(seconds=47)}}).hint([("at", 1)])]
+    assert sorted(got) == ["w47", "w48", "w49"]
+    assert not any("scalar_index_entries" in s and ("DELETE" in s or "INSERT" in s) for s in statements)
+    again.close()
 
 
 def test_the_trace_sees_a_scan(traced):

@@ -24,6 +24,7 @@ from datetime import date, datetime, timedelta
 from typing import Iterator
 
 from services import clock
+from services.db import in_order
 from services.ledger import ids, queries
 
 LATE = timedelta(seconds=300)
@@ -86,50 +87,17 @@ def changed_docs(db, since: datetime | None, fields: dict) -> Iterator[dict]:
 
 def updated_since(db, lo: datetime, fields: dict) -> Iterator[dict]:
     """The wallet documents whose `updated_at` is at or after `lo`, oldest first, in pages."""
-    done: set[str] = set()  # ids already given whose time is `lo` (equal times may straddle a page)
-    while True:
-        page = list(db.wallets.find({"updated_at": {"$gte": lo}}, dict(fields, updated_at=1))
-                    .sort("updated_at", 1).limit(PAGE + len(done)).hint([("updated_at", 1)]))
-        yield from (w for w in page if w["_id"] not in done or clock.as_utc(w["updated_at"]) != lo)
-        if len(page) < PAGE + len(done):
-            return
-        last = clock.as_utc(page[-1]["updated_at"])
-        at_last = {w["_id"] for w in page if clock.as_utc(w["updated_at"]) == last}
-        done = done | at_last if last == lo else at_last
-        lo = last
+    return in_order(db.wallets, "updated_at", lo=lo, projection=fields, page=PAGE)
 
 
 def changed_newest_first(db, lo: datetime) -> Iterator[Change]:
     """The wallets changed at or after `lo` (no allowance added), most recent change first."""
-    for w in updated_newest_first(db, lo, _FIELDS):
+    for w in in_order(db.wallets, "updated_at", lo=lo, projection=_FIELDS, descending=True, page=200):
         yield view(w)
 
 
-def updated_newest_first(db, lo: datetime, fields: dict, page: int = 200) -> Iterator[dict]:
-    """The wallet documents whose `updated_at` is at or after `lo`, most recently changed first, in pages."""
-    hi, done = None, set()
-    while True:
-        rng = {"$gte": lo} if hi is None else {"$gte": lo, "$lte": hi}
-        docs = list(db.wallets.find({"updated_at": rng}, dict(fields, updated_at=1)).sort("updated_at", -1)
-                    .limit(page + len(done)).hint([("updated_at", 1)]))
-        yield from (w for w in docs if w["_id"] not in done or clock.as_utc(w["updated_at"]) != hi)
-        if len(docs) < page + len(done):
-            return
-        last = clock.as_utc(docs[-1]["updated_at"])
-        at_last = {w["_id"] for w in docs if clock.as_utc(w["updated_at"]) == last}
-        done = done | at_last if last == hi else at_last
-        hi = last
-
-
 def _every(db, fields: dict) -> Iterator[dict]:
-    after = None
-    while True:
-        flt = {} if after is None else {"_id": {"$gt": after}}
-        page = list(db.wallets.find(flt, fields).sort("_id", 1).limit(PAGE).hint("_id_"))
-        yield from page
-        if len(page) < PAGE:
-            return
-        after = page[-1]["_id"]
+    return in_order(db.wallets, "_id", projection=fields, page=PAGE)
 
 
 def days_across(db, first_day: str, last_day: str, fields: dict | None = None):
@@ -139,7 +107,7 @@ def days_across(db, first_day: str, last_day: str, fields: dict | None = None):
     changed on or after that day began (`updated_at`, less the feed's allowance for late writes)."""
     seen: dict[tuple[str, str], dict] = {}
     proj = dict(fields, user_id=1, day=1) if fields else None
-    for d in db.rollups.find({"day": {"$gte": first_day, "$lte": last_day}}, proj).hint([("day", 1)]):
+    for d in in_order(db.rollups, "day", lo=first_day, hi=last_day, projection=proj, page=2000):
         seen[(d["user_id"], d["day"])] = d
     lo = clock.start_of_day(date.fromisoformat(first_day)) - LATE
     for w in updated_since(db, lo, {"days": 1}):

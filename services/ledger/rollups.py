@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from services import clock
+from services.db import in_order
 from services.ledger.ids import CALL_CATEGORIES, CREDIT, rollup_id
 
 # Days kept inside the wallet document; older ones move to the `rollups` collection.
@@ -84,14 +85,7 @@ def archived_days(db, user_id: str, first: str, before: str) -> dict[str, dict]:
 
 def every_archived_day(db, page: int = 2000):
     """Every document of the `rollups` collection, in pages by `_id` (memory stays flat)."""
-    after = None
-    while True:
-        flt = {} if after is None else {"_id": {"$gt": after}}
-        docs = list(db.rollups.find(flt).sort("_id", 1).limit(page).hint("_id_"))
-        yield from docs
-        if len(docs) < page:
-            return
-        after = docs[-1]["_id"]
+    return in_order(db.rollups, "_id", page=page)
 
 
 def recounted_at(db):

@@ -19,7 +19,7 @@ from __future__ import annotations
 from services import clock, ledger
 from services.staffview import batches, build, read
 from services.staffview.build import backfill
-from services.staffview.rows import WINDOW_DAYS, WINDOWS
+from services.staffview.rows import HIST, WINDOW_DAYS, WINDOWS, hist_of, summed
 
 COLLECTIONS = {
     "staff_rows": [[("balance", 1)], [("available", 1)], [("active_at", 1)]] +
@@ -51,4 +51,4 @@ def keep(db) -> dict:
     return refresh(db) | ({"built": True} if built.get("built") else {})
 
 
-__all__ = ["WINDOWS", "WINDOW_DAYS", "backfill", "keep", "read", "refresh"]
+__all__ = ["HIST", "WINDOWS", "WINDOW_DAYS", "backfill", "hist_of", "keep", "read", "refresh", "summed"]

@@ -68,7 +68,7 @@ def build(db, owner: str) -> dict:
         for d, x in r["days"].items():
             day_sums[d] = _plus(day_sums.get(d), x)
     first = (today - timedelta(days=rows.WINDOW_DAYS - 1)).isoformat()
-    spend: dict[str, dict[str, int]] = {}
+    hist: dict[str, dict[str, list]] = {}
     for i, d in enumerate(ledger.every_archived_day(db)):
         if i % 2000 == 0:
             _renew(db, owner)
@@ -76,14 +76,14 @@ def build(db, owner: str) -> dict:
         if uid not in upto or day >= upto[uid]:
             continue  # no wallet, or counted as the wallet's live day
         day_sums[day] = _plus(day_sums.get(day), rows.counters(d))
-        if day >= first and int(d.get("debits", 0)):
-            spend.setdefault(uid, {})[day] = int(d["debits"])
+        if day >= first:
+            hist.setdefault(uid, {})[day] = rows.hist_of(d)
     for day, x in day_sums.items():
         db.staff_days.replace_one({"_id": day}, dict(x, n=0, b=b), upsert=True)
-    for uid, old in spend.items():
+    for uid, old in hist.items():
         r = db.staff_rows.find_one({"_id": uid})
-        merged = dict(old, **r["spend"])
-        db.staff_rows.update_one({"_id": uid}, {"$set": {"spend": merged, **rows.window_sums(merged, today)}})
+        merged = dict(old, **r["hist"])
+        db.staff_rows.update_one({"_id": uid}, {"$set": {"hist": merged, **rows.window_sums(merged, today)}})
     insert_new(db.staff_totals, {"_id": batches.TOTALS, "n": 0, "token": None, "b": b, **sums, "since": started,
                                  "built_at": clock.now()})
     return {"built": True, **sums, "days": len(day_sums)}

@@ -67,9 +67,9 @@ def of(db, user_ids) -> dict[str, dict]:
     return out
 
 
-def between(db, first: str, last: str) -> list[dict]:
-    """The rows of wallets whose ids are in [first, last], in id order (one range of the primary key)."""
-    return list(db.staff_rows.find({"_id": {"$gte": first, "$lte": last}}).sort("_id", 1).hint("_id_"))
+def between(db, first: str, last: str) -> dict[str, dict]:
+    """The rows of wallets whose ids are in [first, last] (one range of the primary key), by id."""
+    return {r["_id"]: r for r in db.staff_rows.find({"_id": {"$gte": first, "$lte": last}}).hint("_id_")}
 
 
 def top_spenders(db, first: date, last: date, top: int) -> list[dict]:
@@ -89,7 +89,7 @@ def top_spenders(db, first: date, last: date, top: int) -> list[dict]:
         for r in page:
             if len(best) >= top and int(r[field]) < best[top - 1][0]:
                 return _spenders(best[:top])
-            spent = rows.spent_since(r, lo, hi)
+            spent = rows.summed(r, lo, hi)["debits"]
             if spent > 0:
                 best.append((spent, r["_id"]))
                 best.sort(key=lambda x: (-x[0], x[1]))

@@ -7,19 +7,26 @@ A row (`staff_rows/{user}`) is what the totals count for that wallet, as of one 
 - `days`: the wallet's live rollup days as counted (today's and yesterday's, or a quiet wallet's last
   ones); `upto`: every closed day before it is counted from the `rollups` collection (the day totals hold
   `rollups` for days before `upto`, and `days` from it on);
-- `spend` (debits per day, the last WINDOW_DAYS days) and `spent_1/7/30/90`: the debits of the windows
-  ending on `spend_day`, indexed for the top spenders. As days pass with no new debit a window's sum only
-  falls, so a stored sum is never below the current one: readers recompute from `spend`.
+- `hist`: the wallet's days of the last WINDOW_DAYS days (HIST: money in, paid and free apart, money out,
+  counts, calls, call seconds): a customer's summary over any range inside it reads the row alone;
+- `spent_1/7/30/90`: the debits of the windows ending on `spend_day`, indexed for the top spenders. As
+  days pass with no new debit a window's sum only falls, so a stored sum is never below the current one:
+  readers recompute the range they want from `hist`.
 Pure functions: the reads and writes are services.staffview.batches'.
 """
 from __future__ import annotations
 
 from datetime import date, timedelta
 
+from services import names
+
 WINDOWS = (1, 7, 30, 90)
 WINDOW_DAYS = max(WINDOWS)
 COUNTERS = ("credits", "debits", "credit_count", "debit_count", "calls", "call_seconds")
 NO_DAY = "9999-12-31"  # `upto` of a wallet with no live day: every day it had is closed
+
+
+HIST = COUNTERS + ("paid", "free")
 
 
 def window_field(days: int) -> str:
@@ -33,14 +40,27 @@ def counters(v: dict) -> dict:
     return out
 
 
-def window_sums(spend: dict[str, int], today: date) -> dict[str, int]:
-    return {window_field(w): sum(x for d, x in spend.items() if d >= (today - timedelta(days=w - 1)).isoformat())
-            for w in WINDOWS}
+def hist_of(c: dict) -> list[int]:
+    """A day's counters as one `hist` entry (HIST order)."""
+    cat = c.get("cat") or {}
+    free = sum(int(cat.get(k, 0)) for k in names.FREE_CREDIT_CATEGORIES)
+    return [int(c.get(k, 0)) for k in COUNTERS] + [int(cat.get("recharge", 0)), free]
 
 
-def spent_since(row: dict, first_day: str, last_day: str) -> int:
-    """The row's debits over [first_day, last_day] (inside the kept window)."""
-    return sum(int(x) for d, x in (row.get("spend") or {}).items() if first_day <= d <= last_day)
+def window_sums(hist: dict[str, list], today: date) -> dict[str, int]:
+    debits = HIST.index("debits")
+    return {window_field(w): sum(x[debits] for d, x in hist.items()
+                                 if d >= (today - timedelta(days=w - 1)).isoformat()) for w in WINDOWS}
+
+
+def summed(row: dict, first_day: str, last_day: str) -> dict[str, int]:
+    """The row's days in [first_day, last_day] (inside the kept window), summed: {HIST name: total}."""
+    out = dict.fromkeys(HIST, 0)
+    for d, x in (row.get("hist") or {}).items():
+        if first_day <= d <= last_day:
+            for k, v in zip(HIST, x):
+                out[k] += int(v)
+    return out
 
 
 def new_row(old: dict | None, change, closed: dict[str, dict], today: date, v: int, b: str) -> dict:
@@ -48,18 +68,15 @@ def new_row(old: dict | None, change, closed: dict[str, dict], today: date, v: i
     `rollups` collection between the old `upto` and the new one."""
     old = old or {}
     live = {d: counters(x) for d, x in change.days.items()}
-    spend = dict(old.get("spend") or {})
-    for d, x in list(closed.items()) + list(live.items()):
-        if int(x.get("debits", 0)):
-            spend[d] = int(x["debits"])
-        else:
-            spend.pop(d, None)
     first = (today - timedelta(days=WINDOW_DAYS - 1)).isoformat()
-    spend = {d: x for d, x in spend.items() if d >= first}
-    return {"_id": change.user_id, "seq": change.seq, "v": v, "b": b, "balance": change.balance, "held": change.held,
-            "available": change.available, "active_at": change.updated_at or change.created_at,
-            "days": live, "upto": min(live) if live else NO_DAY, "spend": spend,
-            "spend_day": today.isoformat(), **window_sums(spend, today)}
+    hist = {d: x for d, x in (old.get("hist") or {}).items() if d >= first}
+    for d, x in list(closed.items()) + list(live.items()):
+        if d >= first:
+            hist[d] = hist_of(x)
+    return {"_id": change.user_id, "seq": change.seq, "v": v, "b": b, "balance": change.balance,
+            "held": change.held, "available": change.available, "active_at": change.updated_at or change.created_at,
+            "days": live, "upto": min(live) if live else NO_DAY, "hist": hist, "spend_day": today.isoformat(),
+            **window_sums(hist, today)}
 
 
 def day_deltas(old: dict | None, new: dict, closed: dict[str, dict]) -> dict[str, dict]:
