@@ -8,7 +8,7 @@ arrays. `plan` answers such a read from the index entries instead, when that giv
 - the filter is on the hinted field only: $eq, $gt, $gte, $lt or $lte, every value of one type (numbers,
   strings, dates, booleans). A document without the field, or with an array or an object there, matches
   none of these in MongoDB either;
-- the sort, if any, is that field (equal keys come in storage-key order: deterministic);
+- the sort, if any, is that field (equal keys come in storage-key order, ascending either way: by id);
 - no array was ever stored in the field, and the index is neither sparse, partial nor collated.
 The `_id_` index is the primary key: string ids in the order of their storage keys (`repr` of the id:
 the strings' own order for ids without quotes or backslashes, which is every id this project makes).
@@ -110,7 +110,7 @@ def _by_entries(engine, db_name, coll_name, index, where, direction):
     for op, key in keys:
         sql += f" AND {e}.element_key {op} ?"
         params.append(key)
-    sql += f" ORDER BY {e}.element_key {direction}, {e}.storage_key {direction}"
+    sql += f" ORDER BY {e}.element_key {direction}, {e}.storage_key"  # equal keys by id, either way
     return sql, tuple(params)
 
 

@@ -41,8 +41,7 @@ def admin_summary(db, *, top: int = 10, period_days: int = 30) -> dict:
     d = staffview.read.day(db, today())
     paid = int(d["cat"].get("recharge", 0))
     low, low_count = _low(db, staff, low_at, max(top, LOW_LISTED))
-    top_rows = [r for r in staffview.read.ranked(db, "balance", descending=True, limit=top + len(staff))
-                if r["_id"] not in staff][:top]
+    top_rows = staffview.read.first(db, "balance", top, descending=True, leave_out=staff)
     spenders = top_spenders(db, today() - timedelta(days=period_days - 1), today(), top=top)
     return {"total_balance_paise": t["balance"], "total_held_paise": t["held"],
             "users": users.count(db) - len(staff), "staff": len(staff), "today_credits_paise": d["credits"],
@@ -58,9 +57,9 @@ def admin_summary(db, *, top: int = 10, period_days: int = 30) -> dict:
 def _low(db, staff: dict, low_at: int, listed: int) -> tuple[list[dict], int]:
     """Customers with less than `low_at` available (wallet.is_low: staff never are), lowest first, and how
     many there are: an index range and an index count."""
-    rows = staffview.read.ranked(db, "available", descending=False, below=low_at, limit=listed + len(staff))
+    rows = staffview.read.first(db, "available", listed, descending=False, below=low_at, leave_out=staff)
     low = [{"username": r["_id"], "balance_paise": int(r["balance"]), "available_paise": int(r["available"])}
-           for r in rows if r["_id"] not in staff][:listed]
+           for r in rows]
     staff_low = sum(1 for r in staffview.read.of(db, staff).values() if int(r["available"]) < low_at)
     return low, staffview.read.count_below(db, "available", low_at) - staff_low
 

@@ -53,6 +53,13 @@ def ranked(db, field: str, *, descending: bool, below=None, skip: int = 0, limit
                 .hint([(field, 1)]))
 
 
+def first(db, field: str, n: int, *, descending: bool, below=None, leave_out=()) -> list[dict]:
+    """The first `n` rows in the order of `field`, leaving out the ids in `leave_out` (a few staff
+    wallets). Equal values come in the index's order: by id on the embedded engine (services.index_order)."""
+    got = ranked(db, field, descending=descending, below=below, limit=n + len(leave_out))
+    return [r for r in got if r["_id"] not in leave_out][:n]
+
+
 def count_below(db, field: str, below) -> int:
     return db.staff_rows.count_documents({field: {"$gte": 0, "$lt": below}}, hint=[(field, 1)])
 
