@@ -275,23 +275,10 @@ def calls_csv(db, user_id: str, f, campaign_names: dict[str, str] | None = None)
 # ------------------------------------------------------------------------------------------ dates
 
 def today_transactions(db, *, limit: int = 200) -> list[dict]:
-    """Today's entries across all users, newest first, at most `limit`.
-
-    Wallets are read newest change first (the wallets' `updated_at` index); each one's entries since
-    midnight come from its own pages. A wallet's entries are no newer than its last change, so once
-    `limit` entries are in hand and the next wallet changed before the oldest of them, no further wallet
-    can hold a newer one (less the feed's allowance for a write landing late).
-    """
-    t0 = clock.start_of_day(today())
-    out: list[dict] = []
-    for w in ledger.changed_newest_first(db, t0 - ledger.LATE):
-        if len(out) >= limit and w.updated_at is not None and w.updated_at + ledger.LATE < out[limit - 1]["created_at"]:
-            break
-        page, _ = ledger.entries(db, w.user_id, start=t0, limit=limit)
-        out.extend(page)
-        out.sort(key=lambda e: (e["created_at"], e["_id"]), reverse=True)
-        del out[limit:]
-    return out
+    """Today's entries across all users, newest first, at most `limit` (up to staffview's RECENT): the staff
+    views keep the day's latest as they count each wallet's new entries."""
+    _fresh(db)
+    return staffview.read.recent(db, today(), limit)
 
 
 def today() -> date:

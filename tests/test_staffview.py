@@ -7,6 +7,8 @@ spending and day totals from the entries) after:
 - days passing (rollups archived out of the wallets, windows of spending sliding), with passes cut short
   after a batch is committed and before it is spread;
 - a build from scratch (backfill) of a database with history.
+Lists: top and low balances (with the count), top spenders over 1, 7 and 30 days, today's latest entries,
+a page of users by what they can spend.
 """
 from __future__ import annotations
 
@@ -130,6 +132,9 @@ def assert_exact(db) -> None:
         exp_top = sorted(((-x, u) for u, x in sums.items() if x > 0))[:5]
         got_top = reports.top_spenders(db, today - timedelta(days=period - 1), today, top=5)
         assert [(-r["spent_paise"], r["username"]) for r in got_top] == exp_top, period
+    todays = [e for e in ledger.iter_entries(db) if clock.day_of(e["created_at"]) == today.isoformat()]
+    todays.sort(key=lambda e: (e["created_at"], e["_id"]), reverse=True)
+    assert [e["_id"] for e in reports.today_transactions(db)] == [e["_id"] for e in todays[:200]]
     page = reports.user_page(db, sort="available", descending=False, per_page=7)
     assert [r["available_paise"] for r in page.rows] == sorted(w.available for w in want["wallets"].values()
                                                                  if w.user_id in users_of(db))[:7]

@@ -24,7 +24,7 @@ from services.ledger.dues import Due, amounts_due, debit_owing, pay_due
 from services.ledger.holds import extend, hold, release, settle
 from services.ledger.ids import CALL_CATEGORIES, CATEGORIES, CREDIT, DEBIT, entry_id
 from services.ledger.posting import post
-from services.ledger.queries import entries, entries_after, find_entry, get_entry, iter_entries
+from services.ledger.queries import entries, entries_after, find_entry, get_entry, iter_entries, last_entries
 from services.ledger.rebuild import rebuild_rollups
 from services.ledger.feed import LATE, Change, changed, changed_newest_first, count_changed, days_across
 from services.ledger.recovery import recover, recover_changed
@@ -42,4 +42,4 @@ __all__ = ["CALL_CATEGORIES", "CATEGORIES", "CREDIT", "DEBIT", "Hold", "Wallet",
            "get_entry", "get_wallet", "hold", "iter_entries", "post", "recover", "recover_changed", "release", "settle",
            "rebuild_rollups", "entries_after"]
 __all__ += ["Due", "amounts_due", "debit_owing", "pay_due", "LATE", "Change", "changed", "changed_newest_first", "count_changed", "archived_days",
-            "every_archived_day", "recounted_at"]
+            "every_archived_day", "recounted_at", "last_entries"]

@@ -184,6 +184,21 @@ def iter_entries(db, *, user_id: str | None = None, type: str | None = None, cat
                 yield e
 
 
+def last_entries(db, user_id: str, count: int, upto: int | None = None) -> list[dict]:
+    """The wallet's last `count` entries up to number `upto` (default: its last), newest first: one range
+    of their ids (and `pending` for entries not in the ledger yet)."""
+    ids.check_user_id(user_id)
+    wal = _Wallet(db, wallets.read(db, user_id))
+    top = wal.total if upto is None else min(upto, wal.total)
+    lo = max(1, top - count + 1)
+    if lo > top:
+        return []
+    rng = {"$gte": ids.entry_id(user_id, lo), "$lte": ids.entry_id(user_id, top)}
+    got = {int(d["n"]): d for d in db.ledger.find({"_id": rng}).hint("_id_")}
+    out = [got.get(n) or wal.pending.get(n) for n in range(top, lo - 1, -1)]
+    return [clean(d) for d in out if d is not None]
+
+
 def _matcher(type, category, start, end):
     def wanted(e: dict | None) -> bool:
         return e is not None and (type is None or e["type"] == type) and \

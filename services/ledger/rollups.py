@@ -83,9 +83,10 @@ def archived_days(db, user_id: str, first: str, before: str) -> dict[str, dict]:
             if d.get("user_id") == user_id}
 
 
-def every_archived_day(db, page: int = 2000):
-    """Every document of the `rollups` collection, in pages by `_id` (memory stays flat)."""
-    return in_order(db.rollups, "_id", page=page)
+def every_archived_day(db, lo: str | None = None, hi: str | None = None, page: int = 2000):
+    """The documents of the `rollups` collection (with `_id` in [lo, hi], `{user}|{day}`), in `_id` order
+    and in pages (memory stays flat)."""
+    return in_order(db.rollups, "_id", lo=lo, hi=hi, page=page)
 
 
 def recounted_at(db):

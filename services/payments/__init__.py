@@ -42,7 +42,7 @@ from services.payments.webhooks import handle_webhook
 COLLECTIONS = {"payment_links": [[("user_id", 1), ("created_at", -1)], [("status", 1)], [("payment_link_id", 1)],
                                  [("order_id", 1)]],
                "payment_events": [[("kind", 1), ("at", -1)]], "payment_link_claims": [], "payment_reconciliations": [],
-               "payment_refunds": [], "refund_requests": []}
+               "payment_refunds": [], "refund_requests": [[("tidy", 1)]]}
 
 __all__ = ["ADMIN_KINDS", "ALREADY_CREDITED", "CONFIRM_LATER", "CREDITED", "DOWN_MESSAGE", "ForgedWebhook",
            "OFF_MESSAGE", "OPEN", "OUTCOMES", "PENDING", "REFUND_OUTCOMES", "REVIEW", "STATUSES", "cancel_link",

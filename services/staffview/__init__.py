@@ -24,7 +24,7 @@ from services.staffview.rows import HIST, WINDOW_DAYS, WINDOWS, hist_of, summed
 COLLECTIONS = {
     "staff_rows": [[("balance", 1)], [("available", 1)], [("active_at", 1)]] +
                   [[(f"spent_{w}", 1)] for w in WINDOWS],
-    "staff_totals": [], "staff_days": [], "staff_batches": []}
+    "staff_totals": [], "staff_days": [], "staff_batches": [], "staff_recent": []}
 
 
 def refresh(db, *, most: int | None = None) -> dict:

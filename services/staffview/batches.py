@@ -13,7 +13,8 @@ short by a kill, and the sums still count each row once:
 3. A, commit: the totals, in one compare-and-set on `n`: the sums move, `n` becomes n+1 and the token is
    recorded. Any process may commit a written batch: the rows it was computed from cannot have moved,
    since rows move only when a committed batch is spread;
-4. B: each day's totals, guarded by the day's own `n` (a day moves once per batch);
+4. B: each day's totals, and today's list of latest entries, guarded by their own `n` (a day moves
+   once per batch);
 5. C: each row, written only over an older one (`v` < n+1: a late writer never overwrites a newer row);
 6. D: the batch document goes, only once B and C are done: a committed batch whose document is still
    there is spread again (B and C are the same writes again) before anything else.
@@ -110,7 +111,7 @@ def _commit(db, batch: dict) -> bool:
 
 def _compute(db, changes, today: date, k: int, b: str) -> dict:
     out = {"_id": k, "token": uuid.uuid4().hex, "b": b, "rows": [], "days": {}, "balance": 0, "held": 0,
-           "wallets": 0}
+           "wallets": 0, "today": today.isoformat(), "recent": []}
     for c in changes:
         old = db.staff_rows.find_one({"_id": c.user_id})
         if rows.unchanged(old, c, today):
@@ -126,6 +127,12 @@ def _compute(db, changes, today: date, k: int, b: str) -> dict:
         out["wallets"] += old is None
         for d, delta in rows.day_deltas(old, new, closed).items():
             out["days"][d] = _add(out["days"].get(d), delta)
+        # Today's entries this row had not counted (the newest RECENT at most): for the list of the latest.
+        take = min(c.entries - int(old["n"]) if old and "n" in old else c.entries, rows.today_count(c, today),
+                   rows.RECENT)
+        if take > 0:
+            out["recent"] = rows.latest(out["recent"] + [rows.recent_of(e) for e in
+                                                         ledger.last_entries(db, c.user_id, take, c.entries)])
     return out
 
 
@@ -149,10 +156,24 @@ def _spread(db, batch: dict) -> None:
             continue
         insert_new(db.staff_days, {"_id": d, "n": k, "b": b, "cat": dict(delta["cat"]),
                                    **{c: delta[c] for c in rows.COUNTERS + ("active",)}})
+    if batch.get("recent"):
+        add_recent(db, batch["today"], batch["recent"], k, b)
     for r in batch["rows"]:
         fields = {f: x for f, x in r.items() if f != "_id"}
         if not db.staff_rows.update_one({"_id": r["_id"], "v": {"$lt": k}, "b": b}, {"$set": fields}).matched_count:
             insert_new(db.staff_rows, r)  # a new row; an existing newer one stays
+
+
+def add_recent(db, day: str, entries: list[dict], k: int, b: str) -> None:
+    """Merge entries into the day's list of its latest (`staff_recent/{day}`), once per batch `k`."""
+    doc = db.staff_recent.find_one({"_id": day}) or {}
+    if doc and (int(doc.get("n", -1)) >= k or doc.get("b") != b):
+        return
+    merged = rows.latest(list(doc.get("entries") or []) + entries)
+    if doc:
+        db.staff_recent.update_one({"_id": day, "n": doc["n"]}, {"$set": {"entries": merged, "n": k}})
+    else:
+        insert_new(db.staff_recent, {"_id": day, "entries": merged, "n": k, "b": b})
 
 
 def set_since(db, t) -> None:

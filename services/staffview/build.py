@@ -5,13 +5,13 @@ One process builds, under a lease (`staff_totals/build`, renewed as it goes); th
 the views until it is done. The totals document is written last: a build killed before it leaves no
 views, and the next start builds again from the beginning (every write is a `$set` of values computed
 afresh). Live traffic may run meanwhile:
-1. every wallet, in pages: its row (the live rollup days it holds, `upto` = the first of them); the sums
-   of balances, holds and live days;
-2. every archived day (`rollups`), in pages: counted for its day when it is before its wallet's `upto`
-   (a day archived after its wallet was read is counted once, as that wallet's live day), and into the
-   wallet's debits of the last 90 days;
-3. the day totals, the rows' windows of debits, then the totals (with `since`: when step 1 began, so the
-   first refresh applies every change made while building).
+1. every wallet, in pages of PAGE; for a page, the wallets first, then their archived days (`rollups`, a
+   range of `_id`s): a day counts for its wallet's row (`hist`) and its day's totals when it is before the
+   wallet's first live day (`upto`): one archived after its wallet was read is counted once, as that
+   wallet's live day; then the page's rows, written together, and the sums of balances, holds, live days;
+2. today's latest entries (wallets newest change first, until none further can hold a newer one), the day
+   totals, then the totals (with `since`: when step 1 began, so the first refresh applies every change made
+   while building).
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from services.staffview import batches, rows
 
 LEASE = "build"
 LEASE_TIME = timedelta(minutes=5)
+PAGE = 1000
 
 
 def needed(db) -> bool:
@@ -52,41 +53,70 @@ def build(db, owner: str) -> dict:
     db.staff_totals.delete_one({"_id": batches.TOTALS})  # no views until this build's totals are written
     db.staff_batches.delete_many({})
     db.staff_days.delete_many({})
+    db.staff_rows.delete_many({})
     b = uuid.uuid4().hex  # this build's documents: an older batch never writes over them
     started, today = clock.now(), clock.today()
-    upto, day_sums = {}, {}
+    day_sums: dict[str, dict] = {}
     sums = {"balance": 0, "held": 0, "wallets": 0}
-    for i, c in enumerate(ledger.changed(db, None)):
-        if i % 500 == 0:
+    page: list = []
+    for c in ledger.changed(db, None):
+        page.append(c)
+        if len(page) == PAGE:
+            _page(db, page, today, b, sums, day_sums)
             _renew(db, owner)
-        r = rows.new_row(None, c, {}, today, 0, b)
-        db.staff_rows.replace_one({"_id": c.user_id}, r, upsert=True)
-        upto[c.user_id] = r["upto"]
+            page = []
+    _page(db, page, today, b, sums, day_sums)
+    db.staff_recent.delete_many({})
+    batches.add_recent(db, today.isoformat(), _todays_latest(db, today), 0, b)
+    for day, x in day_sums.items():
+        db.staff_days.replace_one({"_id": day}, dict(x, n=0, b=b), upsert=True)
+    insert_new(db.staff_totals, {"_id": batches.TOTALS, "n": 0, "token": None, "b": b, **sums, "since": started,
+                                 "built_at": clock.now()})
+    return {"built": True, **sums, "days": len(day_sums)}
+
+
+def _page(db, page: list, today, b: str, sums: dict, day_sums: dict) -> None:
+    """Rows for a page of wallets (read first), with their archived days read after them: a day archived
+    in between is the wallet's live day, not read twice; one archived before is in `rollups` already."""
+    if not page:
+        return
+    wallets = {c.user_id: c for c in page}
+    upto = {u: (min(c.days) if c.days else rows.NO_DAY) for u, c in wallets.items()}
+    first = (today - timedelta(days=rows.WINDOW_DAYS - 1)).isoformat()
+    archived: dict[str, dict] = {}
+    # `{user}|{day}` ids of these wallets lie between the least and the greatest `{user}|`.
+    lo, hi = min(f"{u}|" for u in wallets), max(f"{u}|~" for u in wallets)
+    for d in ledger.every_archived_day(db, lo, hi):
+        uid, day = d.get("user_id"), d.get("day")
+        if uid not in wallets or day >= upto[uid]:
+            continue  # another wallet's, or counted as this wallet's live day
+        x = rows.counters(d)
+        day_sums[day] = _plus(day_sums.get(day), x)
+        if day >= first:
+            archived.setdefault(uid, {})[day] = x
+    new = [rows.new_row(None, c, archived.get(c.user_id, {}), today, 0, b) for c in page]
+    db.staff_rows.insert_many(new)
+    for r in new:
         sums["balance"] += r["balance"]
         sums["held"] += r["held"]
         sums["wallets"] += 1
         for d, x in r["days"].items():
             day_sums[d] = _plus(day_sums.get(d), x)
-    first = (today - timedelta(days=rows.WINDOW_DAYS - 1)).isoformat()
-    hist: dict[str, dict[str, list]] = {}
-    for i, d in enumerate(ledger.every_archived_day(db)):
-        if i % 2000 == 0:
-            _renew(db, owner)
-        uid, day = d.get("user_id"), d.get("day")
-        if uid not in upto or day >= upto[uid]:
-            continue  # no wallet, or counted as the wallet's live day
-        day_sums[day] = _plus(day_sums.get(day), rows.counters(d))
-        if day >= first:
-            hist.setdefault(uid, {})[day] = rows.hist_of(d)
-    for day, x in day_sums.items():
-        db.staff_days.replace_one({"_id": day}, dict(x, n=0, b=b), upsert=True)
-    for uid, old in hist.items():
-        r = db.staff_rows.find_one({"_id": uid})
-        merged = dict(old, **r["hist"])
-        db.staff_rows.update_one({"_id": uid}, {"$set": {"hist": merged, **rows.window_sums(merged, today)}})
-    insert_new(db.staff_totals, {"_id": batches.TOTALS, "n": 0, "token": None, "b": b, **sums, "since": started,
-                                 "built_at": clock.now()})
-    return {"built": True, **sums, "days": len(day_sums)}
+
+
+def _todays_latest(db, today) -> list[dict]:
+    """Today's latest entries across wallets: wallets by their last change, newest first, each one's entries
+    of today; an entry is no newer than its wallet's last change, so once RECENT are in hand and the next
+    wallet changed before the oldest of them, none further can hold a newer one."""
+    out: list[dict] = []
+    for c in ledger.changed_newest_first(db, clock.start_of_day(today)):
+        if len(out) >= rows.RECENT and c.updated_at is not None and c.updated_at < out[-1]["created_at"]:
+            break
+        k = min(rows.today_count(c, today), rows.RECENT)
+        if k:
+            found = ledger.last_entries(db, c.user_id, k, c.entries)
+            out = rows.latest(out + [rows.recent_of(e) for e in found])
+    return out
 
 
 def _plus(a: dict | None, x: dict) -> dict:

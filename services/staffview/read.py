@@ -107,3 +107,10 @@ def top_spenders(db, first: date, last: date, top: int) -> list[dict]:
 
 def _spenders(best) -> list[dict]:
     return [{"username": uid, "spent_paise": spent} for spent, uid in best]
+
+
+def recent(db, d: date, limit: int) -> list[dict]:
+    """The day's latest entries across wallets, newest first (at most RECENT): {_id, user_id, created_at,
+    type, amount, category, note}."""
+    doc = db.staff_recent.find_one({"_id": d.isoformat()}) or {}
+    return [dict(e, created_at=clock.as_utc(e["created_at"])) for e in (doc.get("entries") or [])[:limit]]

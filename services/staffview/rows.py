@@ -1,7 +1,7 @@
 """One wallet's row of the staff views, and what a new state of the wallet changes in the totals.
 
 A row (`staff_rows/{user}`) is what the totals count for that wallet, as of one read of it:
-- `seq`: the wallet's version; `v`: the batch that wrote the row, `b`: the build it belongs to
+- `seq`: the wallet's version, `n` its entries counted; `v`: the batch that wrote the row, `b`: the build it belongs to
   (services.staffview.batches, services.staffview.build);
 - `balance`, `held`, `available`, `active_at` (the wallet's last change), each indexed for the lists;
 - `days`: the wallet's live rollup days as counted (today's and yesterday's, or a quiet wallet's last
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from services import names
+from services import clock, names
 
 WINDOWS = (1, 7, 30, 90)
 WINDOW_DAYS = max(WINDOWS)
@@ -73,7 +73,7 @@ def new_row(old: dict | None, change, closed: dict[str, dict], today: date, v: i
     for d, x in list(closed.items()) + list(live.items()):
         if d >= first:
             hist[d] = hist_of(x)
-    return {"_id": change.user_id, "seq": change.seq, "v": v, "b": b, "balance": change.balance,
+    return {"_id": change.user_id, "seq": change.seq, "n": change.entries, "v": v, "b": b, "balance": change.balance,
             "held": change.held, "available": change.available, "active_at": change.updated_at or change.created_at,
             "days": live, "upto": min(live) if live else NO_DAY, "hist": hist, "spend_day": today.isoformat(),
             **window_sums(hist, today)}
@@ -101,6 +101,25 @@ def _minus(b: dict, a: dict) -> dict:
     cats = {k: b["cat"].get(k, 0) - a["cat"].get(k, 0) for k in set(a["cat"]) | set(b["cat"])}
     out["cat"] = {k: x for k, x in cats.items() if x}
     return out
+
+
+RECENT = 200  # today's latest entries kept across wallets (the admin overview's list)
+
+
+def today_count(change, today: date) -> int:
+    d = change.days.get(today.isoformat()) or {}
+    return int(d.get("credit_count", 0)) + int(d.get("debit_count", 0))
+
+
+def recent_of(e: dict) -> dict:
+    """What the list of today's latest entries shows of one."""
+    return {k: e.get(k) for k in ("_id", "key", "user_id", "created_at", "type", "amount", "category", "note")}
+
+
+def latest(entries, limit: int = RECENT) -> list[dict]:
+    """The newest `limit` of these entries (each once), newest first."""
+    by_id = {e["_id"]: dict(e, created_at=clock.as_utc(e["created_at"])) for e in entries}
+    return sorted(by_id.values(), key=lambda e: (e["created_at"], e["_id"]), reverse=True)[:limit]
 
 
 def unchanged(old: dict | None, change, today: date) -> bool:
