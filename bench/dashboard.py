@@ -452,7 +452,11 @@ def caught_up(db) -> None:
 def at_rest(db, folder: Path):
     """The database closed and opened again: its write-ahead log folded into the file, as on a platform that
     has been running (else the first page after seeding pays for folding gigabytes of it)."""
+    import sqlite3
     dbmod.client_of(db).close()
+    conn = sqlite3.connect(folder / "wallet.sqlite")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
     return open_fresh(folder)
 
 

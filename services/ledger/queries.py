@@ -72,6 +72,13 @@ class _Wallet:
         p = self.pending.get(k)
         return clean(p) if p else get_entry(self.db, ids.entry_id(self.user_id, k))
 
+    def between(self, lo: int, hi: int) -> dict[int, dict]:
+        """Entries lo..hi by number: one range of their ids (a point read each costs a round trip)."""
+        rng = {"$gte": ids.entry_id(self.user_id, lo), "$lte": ids.entry_id(self.user_id, hi)}
+        got = {int(d["n"]): d for d in self.db.ledger.find({"_id": rng}).hint("_id_")}
+        got.update((n, p) for n, p in self.pending.items() if lo <= n <= hi)
+        return {n: clean(d) for n, d in got.items()}
+
     def first_at_or_after(self, t: datetime) -> int:
         """Smallest n whose entry is at or after t (total + 1 if none): entries are numbered in time order."""
         lo, hi = 1, self.total + 1
@@ -108,7 +115,8 @@ def entries(db, user_id: str, *, type: str | None = None, category: str | None =
     else:
         spans = [(max(lo, 1), min(hi, top)) for lo, hi in _matching_day_spans(db, wal, type, category, start, end)
                  if lo < top]
-    return _walk(wal, spans, _matcher(type, category, start, end), limit, budget)
+    return _walk(wal, spans, _matcher(type, category, start, end), limit, budget,
+                 filtered=type is not None or category is not None)
 
 
 def _time_span(wal: _Wallet, top: int, start, end) -> tuple[int, int]:
@@ -118,14 +126,21 @@ def _time_span(wal: _Wallet, top: int, start, end) -> tuple[int, int]:
     return lo, hi
 
 
-def _walk(wal: _Wallet, spans: list[tuple[int, int]], wanted, limit: int, budget: int):
-    """Read each span from its top down until the page is full or the budget spent."""
+_CHUNK = 200  # entries read at once while a filter looks for matches
+
+
+def _walk(wal: _Wallet, spans: list[tuple[int, int]], wanted, limit: int, budget: int, filtered: bool = False):
+    """Read each span from its top down until the page is full or the budget spent, in ranges of ids: as
+    many as the page still needs, or _CHUNK at a time when a filter may skip some."""
     page: list[dict] = []
     reads = 0
     for i, (lo, hi) in enumerate(spans):      # newest span first
-        k = hi - 1
+        k, got = hi - 1, {}
         while k >= lo and len(page) < limit and reads < budget:
-            e = wal.at(k)
+            if k not in got:
+                size = min(_CHUNK if filtered else limit - len(page), k - lo + 1, budget - reads)
+                got = wal.between(k - size + 1, k)
+            e = got.get(k)
             reads += 1
             if wanted(e):
                 page.append(e)

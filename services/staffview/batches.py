@@ -25,7 +25,7 @@ every change it read (`set_since`), so a killed pass is read again from where th
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 from services import clock, ledger
 from services.db import insert_new
@@ -176,9 +176,13 @@ def add_recent(db, day: str, entries: list[dict], k: int, b: str) -> None:
         insert_new(db.staff_recent, {"_id": day, "entries": merged, "n": k, "b": b})
 
 
+SINCE_STEP = timedelta(seconds=10)
+
+
 def set_since(db, t) -> None:
-    """The feed time, once a pass has applied every change it read from it (never moved back)."""
-    db.staff_totals.update_one({"_id": TOTALS, "since": {"$lt": t}}, {"$set": {"since": t}})
+    """The feed time, once a pass has applied every change it read from it (never moved back; and not
+    rewritten for less than SINCE_STEP: a staff page's pass writes nothing when nothing changed)."""
+    db.staff_totals.update_one({"_id": TOTALS, "since": {"$lt": t - SINCE_STEP}}, {"$set": {"since": t}})
 
 
 def today() -> date:
