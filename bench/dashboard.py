@@ -433,7 +433,7 @@ def prepare(folder: Path, users: int, entries: int, days: int, base: Path | None
           f"{counts['rollups']:,} rollup days in {time.perf_counter() - t0:.0f} s", flush=True)
     t0 = time.perf_counter()
     db.staff_totals.delete_many({})  # the seed wrote behind the views: build them as for an existing database
-    built = staffview.backfill(db)
+    built = staffview.backfill(db, wait=True)
     print(f"{users:,} users: staff views built from scratch (a database's first start) in "
           f"{time.perf_counter() - t0:.0f} s: {built.get('wallets', 0):,} wallets", flush=True)
     caught_up(db)

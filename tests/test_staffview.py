@@ -352,3 +352,19 @@ def test_a_quiet_pass_reads_no_wallet(db, monkeypatch):
     staffview.refresh(db)
     assert seen == [CUSTOMERS[3]]
     assert_exact(db)
+
+
+def test_a_large_database_is_built_in_the_background(edb, monkeypatch):
+    """At a start (services.schema), a database with more wallets than a start should wait for is built in
+    a thread: the call returns at once, pages say the views are being built, then they are exact."""
+    _people(edb)
+    for u in CUSTOMERS:
+        ledger.post(edb, u, key=f"f-{u}", type="credit", category="recharge", amount=7_000)
+    for name in ("staff_totals", "staff_rows", "staff_days", "staff_batches", "staff_recent"):
+        edb[name].delete_many({})
+    monkeypatch.setattr(staffview.build, "INLINE", 3)
+    assert staffview.backfill(edb) == {"built": False, "building": True}
+    deadline = time.monotonic() + 120
+    while staffview.read.totals(edb) is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert_exact(edb)

@@ -46,8 +46,9 @@ def refresh(db, *, most: int | None = None) -> dict:
 
 
 def keep(db) -> dict:
-    """The worker's step: build the views if they are missing or stale, then refresh them."""
-    built = backfill(db) if build.needed(db) else {}
+    """The worker's step: build the views if they are missing or stale (here, whatever their size), then
+    refresh them."""
+    built = backfill(db, wait=True) if build.needed(db) else {}
     return refresh(db) | ({"built": True} if built.get("built") else {})
 
 

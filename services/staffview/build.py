@@ -15,6 +15,7 @@ afresh). Live traffic may run meanwhile:
 """
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import timedelta
 
@@ -25,6 +26,7 @@ from services.staffview import batches, rows
 LEASE = "build"
 LEASE_TIME = timedelta(minutes=5)
 PAGE = 1000
+INLINE = 5_000  # wallets a start builds before going on; more are built in a thread (minutes at 100,000)
 
 
 def needed(db) -> bool:
@@ -36,10 +38,19 @@ def needed(db) -> bool:
     return recount is not None and (clock.as_utc(t.get("built_at")) or recount) < recount
 
 
-def backfill(db) -> dict:
-    """Build the views if they are missing or stale and no other process is building them."""
+def backfill(db, *, wait: bool | None = None) -> dict:
+    """Build the views if they are missing or stale and no other process is building them. A database of
+    more than INLINE wallets is built in a thread of its own (`wait` False; services.schema calls this at
+    every start, and the first page after a start must not wait for it); `wait` True builds here."""
     if not needed(db):
         return {"built": False}
+    if wait is None:
+        wait = db.wallets.estimated_document_count() <= INLINE if _is_mongodb(db) else \
+            db.wallets.count_documents({}) <= INLINE
+    if not wait:
+        threading.Thread(target=backfill, args=(db,), kwargs={"wait": True}, daemon=True,
+                         name="staff-views-build").start()
+        return {"built": False, "building": True}
     owner = procs.owner()
     if not _claim(db, owner):
         return {"built": False, "building_elsewhere": True}
@@ -47,6 +58,10 @@ def backfill(db) -> dict:
         return build(db, owner)
     finally:
         db.staff_totals.delete_one({"_id": LEASE, "owner": owner})
+
+
+def _is_mongodb(db) -> bool:
+    return type(db).__module__.startswith("pymongo")
 
 
 def build(db, owner: str) -> dict:
