@@ -22,9 +22,12 @@ from services.errors import AuthError, Forbidden, RateLimited, WalletError
 
 st.set_page_config(page_title="Wallet · Voice AI", page_icon=":material/account_balance_wallet:",
                    layout="wide")
-# Rupee amounts with paise need more room than the default metric size leaves in a 4-6 column row.
+# Rupee amounts with paise need more room than the default metric size leaves in a 4-6 column row. A table's
+# toolbar (search, download, full screen) shows in the 44 px above it on hover: room is kept there, so it no
+# longer covers the filter, the dropdown arrow or the date picker's icon drawn right above a table.
 st.html("<style>[data-testid='stMetricValue']{font-size:1.55rem}"
-        "[data-testid='stMainBlockContainer']{padding-top:2.5rem}</style>")
+        "[data-testid='stMainBlockContainer']{padding-top:2.5rem}"
+        "[data-testid='stDataFrame']{margin-top:1.75rem}</style>")
 
 # The page scripts live in app_pages/, not pages/: a pages/ folder switches a fresh server into the legacy
 # multipage mode until the first st.navigation call, and that first visitor would get every page listed
@@ -37,6 +40,7 @@ PAGES = {
     "calls": ("app_pages/calls.py", "Calls", ":material/call:", ("user",)),
     "insights": ("app_pages/insights.py", "Insights", ":material/insights:", ("user",)),
     "notifications": ("app_pages/notifications.py", "Notifications", ":material/notifications:", ("user",)),
+    "account": ("app_pages/account.py", "Account", ":material/group:", ("user",)),
     "admin": ("app_pages/admin/overview.py", "Overview", ":material/dashboard:", ("admin",)),
     "admin-users": ("app_pages/admin/users.py", "Users", ":material/group:", ("admin",)),
     "admin-credits": ("app_pages/admin/credits.py", "Credits & refunds", ":material/redeem:", ("admin",)),
@@ -50,7 +54,10 @@ PAGES = {
     "admin-autorecharge": ("app_pages/admin/autorecharge.py", "Auto-recharge", ":material/autorenew:", ("admin",)),
     "analyst": ("app_pages/analyst.py", "Analytics", ":material/analytics:", ("analyst", "admin")),
 }
-SECTIONS = {"Your wallet": ("wallet", "transactions", "calls", "insights", "notifications"),
+# What a member's role must allow for a customer page to be listed (services.accounts.roles); each page checks too.
+NEEDS = {"wallet": "balance", "transactions": "transactions", "calls": "usage", "insights": "usage",
+         "notifications": "alerts:read", "account": "members:read"}
+SECTIONS = {"Your wallet": ("wallet", "transactions", "calls", "insights", "notifications", "account"),
             "Admin": ("admin", "admin-users", "admin-credits", "admin-rates", "admin-payments", "admin-audit",
                       "admin-log",
                       "admin-alerts", "admin-documents", "admin-business",
@@ -71,18 +78,26 @@ def cookie_key() -> str:
     return key
 
 
-def navigation_for(role: str | None) -> dict[str, list]:
-    """The pages `role` may open, by section (`None`: every page, for the signed-out URL registry)."""
+def navigation_for(role: str | None, acting=None) -> dict[str, list]:
+    """The pages `role` may open, by section (`None`: every page, for the signed-out URL registry); for a
+    customer, those their role on the chosen account allows (`acting`; None: only the Account page)."""
     nav = {}
     for section, names in SECTIONS.items():
         pages = [st.Page(os.path.join(HERE, PAGES[n][0]), title=PAGES[n][1], icon=PAGES[n][2], url_path=n)
-                 for n in names if role is None or role in PAGES[n][3]]
+                 for n in names if role is None or (role in PAGES[n][3] and _member_may(n, role, acting))]
         if pages:
             nav[section] = pages
     return nav
 
 
+def _member_may(page: str, role: str, acting) -> bool:
+    if role != "user" or page not in NEEDS:
+        return True
+    return acting.may(NEEDS[page]) if acting is not None else page == "account"
+
+
 def sign_in_page() -> None:
+    ui.signed_out_layout()
     st.title(":material/account_balance_wallet: Voice AI wallet")
     st.caption("Prepaid balance for your AI voice calls: recharge, see every rupee, never guess.")
     notice = ui.signin_notice()
@@ -102,7 +117,7 @@ def sign_in_form() -> None:
         st.subheader("Sign in")
         username = st.text_input("Username", autocomplete="username")
         password = st.text_input("Password", type="password", autocomplete="current-password")
-        submitted = st.form_submit_button("Login", type="primary")  # the label the browser tests click
+        submitted = st.form_submit_button("Sign in", type="primary")  # the label the browser tests click
     if not submitted:
         return
     try:
@@ -159,11 +174,12 @@ def sign_up_form() -> None:
         st.success(f"Account **{u['username']}** created with a Rs. 0.00 wallet. Sign in on the first tab.")
 
 
-def sidebar(user: dict) -> None:
+def sidebar(user: dict, acting) -> None:
     with st.sidebar:
         st.markdown(f"**{user['name']}**  \n`{user['username']}` · {ui.ROLE_LABELS.get(user['role'], user['role'])}")
-        if user["role"] == "user":  # staff wallets sit at zero by design: no balance to show them
-            b = ui.balance_of(user["username"])
+        if user["role"] == "user" and acting is not None:  # staff wallets sit at zero by design: no balance
+            account_switcher(user, acting)
+            b = ui.balance_of(acting.account)
             st.metric("Balance", ui.rupees(b.balance),
                       help=f"Held for calls in progress: {ui.rupees(b.held)}; available: {ui.rupees(b.available)}")
             if b.low:
@@ -171,6 +187,22 @@ def sidebar(user: dict) -> None:
         ui.sandbox_badge()  # the one place it shows: once per screen
         ui.phone_layout()
         auth.logout("Sign out", location="sidebar", key="logout_btn", callback=lambda _info: ui.end_session())
+
+
+def account_switcher(user: dict, acting) -> None:
+    """The account this person acts on: a choice when they belong to several, else its name."""
+    mine = ui.memberships(user["username"])
+    label = {a["id"]: f"{a['name']} · {ui.MEMBER_ROLE_LABELS.get(a['role'], a['role'])}" for a in mine}
+    if len(mine) < 2:
+        st.caption(f":material/group: {label.get(acting.account, acting.account)}")
+        return
+    ids = [a["id"] for a in mine]
+    if acting.account not in ids:  # joined a moment ago: the cached list is older
+        ids.append(acting.account)
+    st.session_state["account_pick"] = acting.account  # what is chosen now (a fallback may have moved it)
+    st.selectbox("Account", ids, format_func=lambda i: label.get(i, i), key="account_pick",
+                 on_change=lambda: ui.choose_account(st.session_state["account_pick"]),
+                 help="The account you act on: its wallet, calls, team and keys. Your role may differ on each.")
 
 
 class CookieWriter(CookieManager):
@@ -205,8 +237,9 @@ cookie_model.CookieModel._token_decode = lambda self: ui.decode_cookie(self.toke
 ui.get_db()  # open (and index) the database before anything reads it
 # Created once per run, here (the library keeps state on it). The library
 # only keeps the sign-in cookie; passwords are checked by services.tokens (sign_in_form).
-auth = stauth.Authenticate(ui.credentials(COOKIE_NAME, cookie_key()), cookie_name=COOKIE_NAME,
-                           cookie_key=cookie_key(), cookie_expiry_days=ui.COOKIE_EXPIRY_DAYS, login_sleep_time=0, auto_hash=False)
+KEY = cookie_key()
+auth = stauth.Authenticate(ui.credentials(COOKIE_NAME, KEY), cookie_name=COOKIE_NAME, cookie_key=KEY,
+                           cookie_expiry_days=ui.COOKIE_EXPIRY_DAYS, login_sleep_time=0, auto_hash=False)
 # Restore a session from the cookie before navigation is built, so a reload stays on its page.
 try:
     auth.login(location="unrendered")
@@ -227,13 +260,15 @@ if me is None:
     st.navigation([signin] + [p for ps in navigation_for(None).values() for p in ps], position="hidden")
     sign_in_page()
 else:
-    nav = navigation_for(me["role"])
-    first = next(n for names in SECTIONS.values() for n in names if me["role"] in PAGES[n][3])
+    acting = ui.acting(me) if me["role"] == "user" else None
+    nav = navigation_for(me["role"], acting)
+    first = next(n for names in SECTIONS.values() for n in names
+                 if me["role"] in PAGES[n][3] and _member_may(n, me["role"], acting))
     # The default page answers only at "/", so a real page as default would make /wallet (the payment
     # callback's URL) "not found". A hidden home page runs the role's first page script at "/" instead.
     home = st.Page(os.path.join(HERE, PAGES[first][0]), title=PAGES[first][1], icon=PAGES[first][2],
                    url_path="home", default=True, visibility="hidden")
     page = st.navigation({"": [home], **nav})
-    sidebar(me)
+    sidebar(me, acting)
     keep_cookie()
     page.run()

@@ -14,7 +14,9 @@ import jwt
 import pandas as pd
 import streamlit as st
 
-from services import clock, config, db as dbmod, errors, files, names, payments, reports, schema, settings, tokens, users, wallet
+from services import (accounts, clock, config, db as dbmod, errors, files, names, payments, reports, schema, settings,
+                      tokens, users, wallet)
+from services.accounts import Acting
 from services.money import format_rupees, format_rupees_short, to_rupees
 
 log = logging.getLogger("wallet.dashboard")
@@ -84,8 +86,8 @@ def decode_cookie(token, cookie_key: str) -> dict | None:
 
 
 def invalidate(*what: str) -> None:
-    """Clear cached reads after a write: "settings", "summary" (or everything)."""
-    targets = {"settings": [_settings], "summary": [_summary]}
+    """Clear cached reads after a write: "settings", "summary", "accounts" (or everything)."""
+    targets = {"settings": [_settings], "summary": [_summary], "accounts": [_memberships]}
     for name in (what or targets):
         for fn in targets[name]:
             fn.clear()
@@ -124,6 +126,58 @@ def require_role(*roles: str) -> dict:
     return user
 
 
+# ------------------------------------------------------------------------------- the chosen account
+
+_ACCOUNT = "_account"  # the account picked in the sidebar (services.accounts: people act on one at a time)
+MEMBER_ROLE_LABELS = accounts.roles.ROLE_LABELS
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _memberships(_db, key: str, username: str) -> list[dict]:
+    return accounts.teams.memberships(_db, username)
+
+
+def memberships(username: str) -> list[dict]:
+    """The accounts a person belongs to (cached for a few seconds; a change made here clears it)."""
+    return _memberships(get_db(), str(id(get_db())), username)
+
+
+def acting(user: dict) -> Acting | None:
+    """`user` acting on the account chosen in the sidebar (else their default), in their role there; None
+    when they belong to no account."""
+    me = user["username"]
+    chosen = st.session_state.get(_ACCOUNT) or me
+    try:
+        a = accounts.teams.acting(get_db(), chosen, me)
+    except errors.NotFound:  # left it, removed, or never had it: their default instead
+        other = accounts.teams.default_account(get_db(), me)
+        if other is None:
+            return None
+        a = accounts.teams.acting(get_db(), other, me)
+    st.session_state[_ACCOUNT] = a.account
+    return Acting(a.account, a.role, person=me, person_role=user["role"])
+
+
+def choose_account(account_id: str) -> None:
+    st.session_state[_ACCOUNT] = account_id
+
+
+def customer_page(capability: str) -> Acting:
+    """The head of every customer page: a person acting on an account whose role may do `capability`
+    (a typed URL included), else the page stops with why."""
+    user = require_role("user")
+    a = acting(user)
+    if a is None:
+        st.info("You are not a member of any account now. An owner can invite you; open the link in the e-mail "
+                "to join.", icon=":material/group_off:")
+        st.stop()
+    try:
+        return a.require(capability)
+    except errors.Forbidden as exc:
+        show_error(exc)
+        st.stop()
+
+
 def admin_page(section: str) -> dict:
     """The head of every admin page: the role check first (a typed URL included), then its title."""
     admin = require_role("admin")
@@ -138,7 +192,7 @@ _HINTS = {
     errors.InsufficientBalance: "Recharge your wallet on the Wallet page, then try again.",
     errors.SpendCapReached: f"Your daily spending cap is reached; it resets at midnight {clock.abbr()}.",
     errors.PaymentUnavailable: "No money was taken. Please try again in a few minutes.",
-    errors.Forbidden: "Ask an administrator if you need this.",
+    errors.Forbidden: "Ask an owner of the account (or an administrator) if you need this.",
 }
 
 
@@ -160,6 +214,25 @@ def show_error(exc: BaseException) -> None:
 
 def rupees(paise: int | None) -> str:
     return "—" if paise is None else format_rupees(paise)
+
+
+def split_words(charged: int, wallet_paise: int) -> str:
+    """Where a payment goes: `all of it for your wallet`, or `Rs. 500.00 for your wallet + Rs. 90.00 GST`."""
+    if charged == wallet_paise:
+        return "all of it for your wallet"
+    return f"{rupees(wallet_paise)} for your wallet + {rupees(charged - wallet_paise)} GST"
+
+
+def pay_words(charged: int, wallet_paise: int) -> str:
+    """What a payer pays and what reaches the wallet, in one phrase, for every payment message:
+    `Rs. 590.00 (Rs. 500.00 for your wallet + Rs. 90.00 GST)`."""
+    return f"{rupees(charged)} ({split_words(charged, wallet_paise)})"
+
+
+def received(charged: int, credited: int) -> str:
+    """The message of a payment credited: what was paid, and what reached the wallet."""
+    paid = f"you paid {rupees(charged)}; " if charged != credited else ""
+    return f"Payment received: {paid}{rupees(credited)} added to your wallet."
 
 
 def rupee_number(paise: int):
@@ -197,6 +270,20 @@ def recharge_link(paise: int) -> None:
 def plural(n: int, word: str, many: str | None = None) -> str:
     """`1 day`, `2 days`, `1,234 calls`."""
     return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+BILLED_TIME = "Billed call time"
+
+
+def duration(seconds: int) -> str:
+    """Billed call time as people read it: `4 min 55 s`, `1,234 min 05 s` (never minutes rounded away)."""
+    m, s = divmod(max(0, int(seconds)), 60)
+    return f"{m:,} min {s:02d} s" if m else f"{s} s"
+
+
+def lower_first(text: str) -> str:
+    """A label inside a sentence: `Sent to Razorpay` -> `sent to Razorpay`."""
+    return text[:1].lower() + text[1:]
 
 
 def days_text(n: int) -> str:
@@ -241,6 +328,16 @@ def csv_name(*parts, first: date | None = None, last: date | None = None) -> str
     return "-".join(w for w in words if w) + ".csv"
 
 
+DATE_INPUT = "DD/MM/YYYY"  # every date picker, for every audience
+
+
+def day(d) -> str:
+    """A business day as people here read it, on every page: `07 Dec 2026` (a date or an ISO day)."""
+    if isinstance(d, str):
+        d = date.fromisoformat(d[:10])
+    return f"{d:%d %b %Y}"
+
+
 def when(t, pattern: str = "%d %b %Y, %H:%M") -> str:
     """A stored time as people here read it: in the business time zone (services.clock)."""
     return clock.fmt(t, pattern)
@@ -261,28 +358,51 @@ def sandbox_badge() -> None:
         st.markdown(SANDBOX_BADGE)
 
 
-# A page picked in the sidebar closes it on a narrow screen (Streamlit does so only for a phone's user
-# agent, not for a narrow window); the listener is installed once per browser tab.
+# On a narrow screen the sidebar closes after a page is picked in it (Streamlit does so only for a phone's
+# user agent, not for a narrow window), and after "Sign out" (else the sign-in form opens under an empty
+# sidebar, and Streamlit remembers it open for the next visit). Installed once per browser tab.
 _PHONE_JS = """<script>
 (() => {
   const w = window;
   if (w.__walletNavCloser) return;
   w.__walletNavCloser = true;
+  const close = () => setTimeout(() => {
+    const open = w.document.querySelector('[data-testid="stSidebar"][data-collapsed="false"]');
+    const btn = w.document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+    if (open && btn) btn.click();
+  }, 50);
   w.document.addEventListener("click", (ev) => {
-    if (w.innerWidth >= 768 || !ev.target.closest('[data-testid="stSidebarNav"] a')) return;
-    setTimeout(() => {
-      const open = w.document.querySelector('[data-testid="stSidebar"][data-collapsed="false"]');
-      const btn = w.document.querySelector('[data-testid="stSidebarCollapseButton"] button');
-      if (open && btn) btn.click();
-    }, 50);
+    if (w.innerWidth >= 768) return;
+    const t = ev.target;
+    if (t.closest('[data-testid="stSidebarNav"] a')) close();
+    const b = t.closest('[data-testid="stSidebar"] button');
+    if (b && b.innerText.trim() === "Sign out") close();
   }, true);
 })();
 </script>"""
 
 
 def phone_layout() -> None:
-    """What a phone needs: the sidebar closes after choosing a page."""
+    """What a phone needs: the sidebar closes after choosing a page, and on signing out."""
     st.html(_PHONE_JS, unsafe_allow_javascript=True)
+
+
+# Signed out there is nothing in the sidebar: none is drawn (a phone's remembered open sidebar is closed,
+# so the next visit starts closed too).
+_SIGNED_OUT = """<style>[data-testid="stSidebar"],[data-testid="stExpandSidebarButton"]{display:none}</style>
+<script>
+(() => {
+  const w = window;
+  if (w.innerWidth >= 768) return;
+  const open = w.document.querySelector('[data-testid="stSidebar"][data-collapsed="false"]');
+  const btn = w.document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+  if (open && btn) btn.click();
+})();
+</script>"""
+
+
+def signed_out_layout() -> None:
+    st.html(_SIGNED_OUT, unsafe_allow_javascript=True)
 
 
 def flash(message: str) -> None:

@@ -46,15 +46,15 @@ class ErrorBody(BaseModel):
 def _describe(status: int) -> dict:
     return {"model": ErrorBody, "description": {
         400: "Bad input (amount, field, signature); nothing was written",
-        401: "Missing, unknown or expired bearer token",
-        402: "Insufficient balance or daily spend cap reached",
-        403: "The token's role may not do this",
-        404: "Not found (or not yours)",
+        401: "Missing, unknown, expired or revoked bearer token or API key",
+        402: "Insufficient balance, or a spend cap reached (the wallet's daily cap or an API key's)",
+        403: "The caller's role on the account (or the key's scopes, or the staff role) may not do this",
+        404: "Not found (or not yours, or an account you do not belong to)",
         405: "Method not allowed",
         409: "Conflict: idempotency key reused for something else, or a state change not allowed",
         413: "The request body is larger than the endpoint accepts (api/limits.py); nothing was written",
         422: "The request does not match the schema",
-        429: "Too many failed sign-ins, or too many simultaneous calls (see Retry-After)",
+        429: "Too many failed sign-ins, or too many simultaneous calls of the customer or the key (see Retry-After)",
         500: "Unexpected error",
         503: "Payments are not configured or the payment gateway is unavailable",
     }[status]}
@@ -94,7 +94,7 @@ def install(app: FastAPI) -> None:
     async def wallet_error(_: Request, exc: E.WalletError):
         status = status_of(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        if status == 429 and getattr(exc, "retry_after", None):
+        if status == 429 and isinstance(exc, E.RateLimited) and exc.retry_after:
             headers = {"Retry-After": str(int(exc.retry_after))}
         return error_response(status, exc.code, exc.message, headers)
 

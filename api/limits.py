@@ -8,7 +8,8 @@ whose unread body passes 64 KiB and discards the rest once the response is sent,
 upload costs neither memory nor a worker thread.
 
 Limits: 64 KiB for every JSON endpoint (the largest real request, a sign-up, is well under 1 KiB);
-Razorpay's webhook gets 1 MiB (its payloads are a few KiB, but they are Razorpay's to grow).
+Razorpay's webhook gets 1 MiB (its payloads are a few KiB, but they are Razorpay's to grow); an admin's
+list of grants (CSV in JSON) 512 KiB.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from api.errors import error_response
 
 DEFAULT_MAX_BYTES = 64 * 1024
 WEBHOOK_MAX_BYTES = 1024 * 1024
-PER_PATH = {"/api/payment/webhook": WEBHOOK_MAX_BYTES}
+GRANT_LIST_MAX_BYTES = 512 * 1024
+PER_PATH = {"/api/payment/webhook": WEBHOOK_MAX_BYTES, "/api/admin/credit/batch": GRANT_LIST_MAX_BYTES}
 
 
 class _TooLarge(Exception):

@@ -16,6 +16,7 @@ from api import deps, errors, limits, routes_admin, routes_auth, routes_calls, r
     routes_refunds, routes_transactions, routes_users, routes_wallet
 from api import routes_documents, routes_notifications
 from api import routes_autorecharge
+from api import routes_accounts, routes_keys
 from services import config
 
 def operation_id(route) -> str:
@@ -25,7 +26,7 @@ def operation_id(route) -> str:
 
 ROUTERS = (routes_auth, routes_wallet, routes_payment, routes_transactions, routes_calls, routes_admin,
            routes_health, routes_refunds, routes_notifications, routes_documents,
-           routes_autorecharge, routes_users)
+           routes_autorecharge, routes_users, routes_accounts, routes_keys)
 
 
 def create_app(db=None) -> FastAPI:

@@ -1,10 +1,10 @@
 """Sign up, sign in, sign out, change one's password: bearer tokens from services.tokens."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from api import links
-from api.deps import DB, CurrentUser, ExactRoute, Token
+from api.deps import DB, Address, CurrentUser, ExactRoute, Token
 from api.schemas import LoginIn, MeOut, OkOut, PasswordChangeIn, SignupIn, TokenOut
 from services import accounts, tokens
 
@@ -13,11 +13,6 @@ router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=ExactRoute)
 
 def _token_out(token: str) -> TokenOut:
     return TokenOut(token=token, expires_in_minutes=int(tokens.ttl().total_seconds() // 60))
-
-
-def client_address(request: Request) -> str | None:
-    """The caller's address for the sign-in throttle (behind a proxy: run uvicorn with --proxy-headers)."""
-    return request.client.host if request.client else None
 
 
 @router.post("/signup", response_model=TokenOut, status_code=201, responses=links.SIGNUP)
@@ -29,11 +24,11 @@ def signup(body: SignupIn, db: DB):
 
 
 @router.post("/login", response_model=TokenOut, responses=links.LOGIN)
-def login(body: LoginIn, db: DB, request: Request):
+def login(body: LoginIn, db: DB, address: Address):
     """A token for a username and password. 429 with Retry-After while this address must wait (3 wrong
     passwords, then 2, 4, 8 ... s) or, when the username is under attack from elsewhere, while a new
     address waits 30 s; 403 for a disabled account (docs/api.md, "Sign-in throttle")."""
-    return _token_out(tokens.login(db, body.username, body.password, client=client_address(request)))
+    return _token_out(tokens.login(db, body.username, body.password, client=address))
 
 
 @router.post("/logout", response_model=OkOut)
@@ -49,6 +44,6 @@ def me(user: CurrentUser):
 @router.post("/password", response_model=TokenOut)
 def change_password(body: PasswordChangeIn, user: CurrentUser, db: DB):
     """Change your password (the current one first). Every token and dashboard session of the account
-    ends, this token included; the answer carries a new one."""
+    ends, this token included; the answer carries a new one. API keys are the account's: they keep working."""
     accounts.change_password(db, user["username"], body.current_password, body.new_password)
     return _token_out(tokens.issue(db, user["username"]))

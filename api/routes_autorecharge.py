@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import DB, CurrentUser, ExactRoute
+from api.deps import DB, AutoRead, AutoWrite, ExactRoute
 from api.schemas import AutoChargeOut, AutoRechargeIn, AutoRechargeOut, NextChargeOut
 from services import autorecharge
 
@@ -25,16 +25,16 @@ def _out(st: dict) -> AutoRechargeOut:
 
 
 @router.get("", response_model=AutoRechargeOut)
-def get(user: CurrentUser, db: DB):
+def get(acct: AutoRead, db: DB):
     """Your auto-recharge: its state, terms, what the caps have used, the next planned charge."""
-    return _out(autorecharge.status(db, user["username"]))
+    return _out(autorecharge.status(db, acct.account))
 
 
 @router.put("", response_model=AutoRechargeOut)
-def put(body: AutoRechargeIn, user: CurrentUser, db: DB):
+def put(body: AutoRechargeIn, acct: AutoWrite, db: DB):
     """Set auto-recharge up, or change it. A new one is `pending` until you authorise the mandate at
     `authorisation_url`; bad input changes nothing."""
-    uid = user["username"]
+    uid = acct.account
     st = autorecharge.configure(db, uid, threshold=body.threshold, amount=body.amount, monthly_cap=body.monthly_cap,
                                 daily_cap=body.daily_cap, method=body.method, accept_afa=body.accept_afa)
     if body.paused is True:
@@ -45,6 +45,6 @@ def put(body: AutoRechargeIn, user: CurrentUser, db: DB):
 
 
 @router.delete("", response_model=AutoRechargeOut)
-def delete(user: CurrentUser, db: DB):
+def delete(acct: AutoWrite, db: DB):
     """Turn auto-recharge off: no charge is made after this, and the mandate is cancelled at Razorpay."""
-    return _out(autorecharge.cancel(db, user["username"]))
+    return _out(autorecharge.cancel(db, acct.account))

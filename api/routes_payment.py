@@ -11,7 +11,7 @@ import anyio
 from fastapi import APIRouter, Header, Path, Request
 
 from api import links
-from api.deps import DB, CurrentUser, ExactRoute
+from api.deps import DB, ExactRoute, Pay
 from api.schemas import (AmountBody, CancelledLinkOut, CreateOrderOut, KeyOut, LinkOut, LinkStatusOut, VerifyIn,
                          VerifyOut, WebhookOut)
 from services import payments, razorpay_events
@@ -29,7 +29,7 @@ RazorpayHeader = Annotated[str | None, Header(max_length=200)]
 
 
 @router.get("/razorpay-key", response_model=KeyOut)
-def razorpay_key(_user: CurrentUser):
+def razorpay_key(_acct: Pay):
     """The public key id for Razorpay Checkout; 503 while payments are not configured."""
     if payments.mode() == "off":
         raise PaymentUnavailable("Online payments are not configured. Ask an admin for a manual credit.")
@@ -37,39 +37,39 @@ def razorpay_key(_user: CurrentUser):
 
 
 @router.post("/create-order", response_model=CreateOrderOut)
-def create_order(body: AmountBody, user: CurrentUser, db: DB):
-    return CreateOrderOut(order=payments.create_order(db, user["username"], body.amount))
+def create_order(body: AmountBody, acct: Pay, db: DB):
+    return CreateOrderOut(order=payments.create_order(db, acct.account, body.amount))
 
 
 @router.post("/verify", response_model=VerifyOut)
-def verify(body: VerifyIn, user: CurrentUser, db: DB):
+def verify(body: VerifyIn, acct: Pay, db: DB):
     """Check Checkout's signature and credit the order's amount once (a repeat returns the same result)."""
     return VerifyOut.model_validate(payments.verify_order_payment(
-        db, user["username"], body.razorpay_order_id, body.razorpay_payment_id, body.razorpay_signature))
+        db, acct.account, body.razorpay_order_id, body.razorpay_payment_id, body.razorpay_signature))
 
 
 @router.post("/payment-link", response_model=LinkOut, responses=links.LINK_CREATED)
-def create_link(body: AmountBody, user: CurrentUser, db: DB):
-    return LinkOut.model_validate(payments.create_payment_link(db, user["username"], body.amount))
+def create_link(body: AmountBody, acct: Pay, db: DB):
+    return LinkOut.model_validate(payments.create_payment_link(db, acct.account, body.amount))
 
 
 @router.get("/payment-link/{link_id}", response_model=LinkStatusOut)
-def link_status(link_id: LinkId, user: CurrentUser, db: DB):
+def link_status(link_id: LinkId, acct: Pay, db: DB):
     """Your link's status, after asking Razorpay (credits it if paid and not yet credited). While it can
     still be paid, `last_failed` shows the last failed attempt with Razorpay's reason: pay it again."""
-    r = payments.reconcile_link(db, link_id, user_id=user["username"])
-    link = payments.get_link(db, link_id, user_id=user["username"])  # the record after reconciling
+    r = payments.reconcile_link(db, link_id, user_id=acct.account)
+    link = payments.get_link(db, link_id, user_id=acct.account)  # the record after reconciling
     return LinkStatusOut.model_validate(link | {"payment_link_id": link.get("payment_link_id") or link_id,
                                                 "outcome": r.get("outcome"),
                                                 "credited_now_paise": int(r.get("credited_paise") or 0)})
 
 
 @router.post("/payment-link/{link_id}/cancel", response_model=CancelledLinkOut)
-def cancel_link(link_id: LinkId, user: CurrentUser, db: DB):
+def cancel_link(link_id: LinkId, acct: Pay, db: DB):
     """Cancel your unpaid link through Razorpay (a repeat answers the same). 409 when it was paid meanwhile
     (it is then credited) or is no longer open."""
-    return CancelledLinkOut.model_validate(payments.cancel_link(db, link_id, user_id=user["username"],
-                                                                by=user["username"]))
+    return CancelledLinkOut.model_validate(payments.cancel_link(db, link_id, user_id=acct.account,
+                                                                by=acct.actor))
 
 
 @router.post("/webhook", response_model=WebhookOut, openapi_extra={"security": []})

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from api.deps import DB, AdminUser, CurrentUser, ExactRoute, IdempotencyKey
+from api.deps import DB, AdminUser, ExactRoute, IdempotencyKey, RefundsAsk, RefundsRead
 from api.schemas import (AmountsDueOut, ReconciliationOut, RefundableOut, RefundIn, RefundRequestOut, RefundsOut,
                          RejectIn)
 from services import clock, ledger, payments, wallet
@@ -37,28 +37,28 @@ StatusFilter = Annotated[str | None, Query(pattern=r"^(holding|approval|refundin
 
 
 @router.get("/api/refunds", response_model=RefundsOut, tags=["refunds"])
-def mine(user: CurrentUser, db: DB):
+def mine(acct: RefundsRead, db: DB):
     """Your refund requests and Razorpay's refunds of your payments (newest first), and your amount due."""
-    uid = user["username"]
+    uid = acct.account
     return RefundsOut(requests=payments.list_refund_requests(db, uid, limit=50),
                       refunds=payments.list_refunds(db, uid, limit=50),
                       amount_due_paise=ledger.get_wallet(db, uid).due)
 
 
 @router.post("/api/refunds", response_model=RefundRequestOut, tags=["refunds"])
-def request(body: RefundIn, user: CurrentUser, db: DB, idempotency_key: IdempotencyKey = None):
+def request(body: RefundIn, acct: RefundsAsk, db: DB, idempotency_key: IdempotencyKey = None):
     """Refund `amount` rupees of your refundable balance to the payments it came from (newest first).
     The amount is held at once and debited when Razorpay confirms; with an Idempotency-Key header a retry
     answers the same request. `status` says where it is (approval: an admin decides first)."""
     key = idempotency_key or uuid.uuid4().hex
-    return payments.request_refund(db, user["username"], body.amount, key=key)
+    return payments.request_refund(db, acct.account, body.amount, key=key)
 
 
 @router.get("/api/refunds/refundable", response_model=RefundableOut, tags=["refunds"])
-def refundable(user: CurrentUser, db: DB):
+def refundable(acct: RefundsRead, db: DB):
     """How much you may have refunded now: paid recharges of the last 180 days, less what was refunded or
     spent (spending counts against promotional and manual credits first)."""
-    plan = payments.refundable_for(db, user["username"])
+    plan = payments.refundable_for(db, acct.account)
     return RefundableOut(refundable_paise=plan.amount_paise, recharges_paise=plan.recharges_paise,
                          available_paise=plan.available_paise, amount_due_paise=plan.due_paise,
                          window_days=plan.window_days,

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from api.deps import DB, CurrentUser, ExactRoute
-from api.schemas import TransactionOut, TransactionsOut
+from api.deps import DB, ExactRoute, Transactions
+from api.schemas import LotPartOut, TransactionOut, TransactionsOut
 from services import clock, ledger, reports
 from services.errors import InvalidInput
 
@@ -35,7 +35,10 @@ def transaction_out(e: dict) -> TransactionOut:
                           amount_paise=int(e["amount"]), balance_after_paise=int(e["balance_after"]),
                           created_at=clock.as_utc(e["created_at"]), source=e.get("source", ""),
                           note=e.get("note", ""), meta={str(k): v if isinstance(v, (str, int, float, bool))
-                                                        or v is None else str(v) for k, v in meta.items()})
+                                                        or v is None else str(v) for k, v in meta.items()},
+                          lot_parts=[LotPartOut(lot=n, amount_paise=a) for n, a in ledger.lot_parts(e.get("lots"))],
+                          promo_paise=e.get("promo_paise"),
+                          expires_at=clock.as_utc((e.get("lot") or {}).get("expires_at")))
 
 
 def _parse_when(text: str, end: bool) -> datetime | None:
@@ -67,12 +70,12 @@ def _filters(transaction_type, category, start, end) -> dict:
 
 
 @router.get("", response_model=TransactionsOut)
-def page(user: CurrentUser, db: DB, transaction_type: Kind | None = None, category: Category | None = None,
+def page(acct: Transactions, db: DB, transaction_type: Kind | None = None, category: Category | None = None,
                  start: From = None, end: To = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
                  cursor: Annotated[int | None, Query(ge=1, description="`next_cursor` of the previous "
                                                                                 "page")] = None):
     """Your transactions, newest first, one page at a time."""
-    page, nxt = ledger.entries(db, user["username"], before_seq=cursor, limit=limit,
+    page, nxt = ledger.entries(db, acct.account, before_seq=cursor, limit=limit,
                                **_filters(transaction_type, category, start, end))
     return TransactionsOut(transactions=[transaction_out(e) for e in page], next_cursor=nxt)
 
@@ -81,16 +84,16 @@ def page(user: CurrentUser, db: DB, transaction_type: Kind | None = None, catego
             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
                              "description": "CSV, oldest first; cells a spreadsheet would run as a formula "
                                             "are prefixed with '"}})
-def download(user: CurrentUser, db: DB, transaction_type: Kind | None = None, category: Category | None = None,
+def download(acct: Transactions, db: DB, transaction_type: Kind | None = None, category: Category | None = None,
              start: From = None, end: To = None):
     """All your matching transactions as CSV, streamed (memory stays flat however many there are)."""
-    lines = reports.export_csv(db, user_id=user["username"], **_filters(transaction_type, category, start, end))
+    lines = reports.export_csv(db, user_id=acct.account, **_filters(transaction_type, category, start, end))
     # Take the header and the first row now: a bad filter raises here, as a JSON error, not mid-stream.
     head = list(islice(lines, 2))
 
     def body():
         yield from head
         yield from lines
-    name = f"transactions-{user['username']}-{reports.today().isoformat()}.csv"
+    name = f"transactions-{acct.account}-{reports.today().isoformat()}.csv"
     return StreamingResponse(body(), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,28 +1,66 @@
-"""The signed-in user's wallet and call terms, and the admin's call-rate setting."""
+"""The account's wallet and call terms, and the admin's call-rate setting."""
 from __future__ import annotations
 
 from datetime import datetime
 
 from fastapi import APIRouter, Query
 
-from api.deps import DB, AdminUser, CurrentUser, ExactRoute
-from api.schemas import BalanceOut, RateOut, TermsOut
-from services import rates, wallet
+from api.deps import DB, AdminUser, Balance, ExactRoute, Terms
+from api.schemas import BalanceAtOut, BalanceOut, LotOut, RateOut, TermsOut, WalletLotsOut
+from services import ledger, rates, wallet
+from services.errors import InvalidInput
 
 router = APIRouter(prefix="/api/wallet", tags=["wallet"], route_class=ExactRoute)
 
 
-@router.get("/balance", response_model=BalanceOut)
-def balance(user: CurrentUser, db: DB):
-    b = wallet.balance(db, user["username"], role=user["role"])
+@router.get("/balance", response_model=BalanceOut | BalanceAtOut)
+def balance(acct: Balance, db: DB,
+            at: str | None = Query(None, max_length=40, examples=["2026-11-30T23:59:59+05:30"],
+                                   description="A past instant (ISO 8601; without an offset: the business zone): "
+                                               "the balance after every entry at or before it, from the ledger, "
+                                               "and the lots as they stood")):
+    """The account's balance now (held and available too), or at a past instant with `at`."""
+    if at is not None:
+        t = _instant(at)
+        past = wallet.balance_at(db, acct.account, t)
+        return BalanceAtOut(at=t, balance_paise=past["balance"], entries=past["entries"],
+                            lots=[lot_out(v) for v in past["lots"]])
+    # the signed-in person's own account: their role is known (staff wallets never warn); else it is read
+    b = wallet.balance(db, acct.account, **({"role": acct.person_role} if acct.person == acct.account else {}))
     return BalanceOut(balance_paise=b.balance, held_paise=b.held, available_paise=b.available, low_balance=b.low)
 
 
+def _instant(text: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        t = None
+    if t is None or not 1900 <= t.year < 3000:
+        raise InvalidInput("`at` must be an ISO date and time like 2026-11-30T23:59:59+05:30.")
+    return t
+
+
+@router.get("/lots", response_model=WalletLotsOut)
+def lots(acct: Balance, db: DB):
+    """What is left of each credit in the account's wallet (recharges, promotional and manual credit) and
+    when it expires, in the order its money is spent."""
+    rule = wallet.burn_rule(db)
+    views = wallet.lots(db, acct.account)
+    return WalletLotsOut(burn_rule=rule, burn_rule_label=ledger.BURN_RULES[rule],
+                         balance_paise=sum(v.remaining for v in views), lots=[lot_out(v) for v in views])
+
+
+def lot_out(v: ledger.LotView) -> LotOut:
+    return LotOut(lot=v.lot, kind=v.kind, promotional=v.promotional, amount_paise=v.amount,
+                  remaining_paise=v.remaining, held_paise=v.held, expires_at=v.expires_at, priority=v.priority,
+                  campaign=v.campaign, voided=v.voided)
+
+
 @router.get("/terms", response_model=TermsOut)
-def terms(user: CurrentUser, db: DB):
+def terms(acct: Terms, db: DB):
     """Your call price (plan, rate, billing increments, attempt fee), your limits (daily spend cap,
     simultaneous calls) and the price changes ahead, each with the time it takes effect."""
-    return TermsOut.model_validate(rates.customer_terms(db, user["username"]))
+    return TermsOut.model_validate(rates.customer_terms(db, acct.account))
 
 
 @router.post("/set-call-rate", response_model=RateOut)

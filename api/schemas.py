@@ -24,8 +24,9 @@ def _rupee_twin(paise_field: str, optional: bool):
     def rupees(self) -> Decimal | None:
         paise = getattr(self, paise_field)
         return None if paise is None else to_rupees(paise)
-    return computed_field(property(rupees), return_type=Rupees | None if optional else Rupees,
+    twin = computed_field(return_type=Rupees | None if optional else Rupees,
                           description=f"`{paise_field}` in rupees (a JSON number, at most 2 decimals)")
+    return twin(property(rupees))
 
 
 class MoneyOut(BaseModel):
@@ -148,6 +149,37 @@ class BalanceOut(MoneyOut):
     available_paise: Paise
     low_balance: bool
     currency: Literal["INR"] = "INR"
+
+
+class LotOut(MoneyOut):
+    """One live lot: what a credit put into the wallet and what is left of it."""
+    lot: int = Field(description="The `seq` of the credit that created it (0: the balance from before lots)")
+    kind: Literal["paid", "promo", "manual", "refund_back", "bank", "adjustment", "unknown"]
+    promotional: bool = Field(description="Free credit (promotional or manual): spent first by default, never "
+                                          "refunded to a bank")
+    amount_paise: Paise
+    remaining_paise: Paise
+    held_paise: Paise = Field(description="Reserved by calls or refunds in progress")
+    expires_at: datetime | None
+    priority: int = Field(description="Lower is spent first (with the burn order)")
+    campaign: str
+    voided: bool
+
+
+class BalanceAtOut(MoneyOut):
+    """The balance after every entry at or before `at`, from the ledger, and the lots as they stood."""
+    at: datetime
+    balance_paise: Paise
+    entries: int = Field(description="How many of the wallet's entries were made by then")
+    lots: list[LotOut]
+    currency: Literal["INR"] = "INR"
+
+
+class WalletLotsOut(MoneyOut):
+    burn_rule: str = Field(description="The business's order of spending lots")
+    burn_rule_label: str
+    balance_paise: Paise
+    lots: list[LotOut] = Field(description="Live lots, in the order they are spent")
 
 
 # ---------------------------------------------------------------------------------------- payment
@@ -332,6 +364,12 @@ class WebhookOut(BaseModel):
 
 # ----------------------------------------------------------------------------------- transactions
 
+class LotPartOut(MoneyOut):
+    lot: int = Field(description="The lot drawn from: the `seq` of the credit that created it (0: money "
+                                 "from before lots)")
+    amount_paise: Paise
+
+
 class TransactionOut(MoneyOut):
     id: str
     seq: int = Field(description="The entry's number in this wallet: 1, 2, 3 ... (`cursor` counts in it)")
@@ -343,6 +381,10 @@ class TransactionOut(MoneyOut):
     source: str
     note: str
     meta: dict[str, Any] = {}
+    lot_parts: list[LotPartOut] = Field([], description="A debit: the lots it drew from (they sum to the amount)")
+    promo_paise: Paise | None = Field(None, description="A debit: the part paid from promotional or manual "
+                                                        "credit (the rest was paid money)")
+    expires_at: datetime | None = Field(None, description="A credit: when what is left of it expires")
 
 
 class TransactionsOut(BaseModel):
@@ -471,14 +513,101 @@ class RateOut(MoneyOut):
     effective_at: datetime | None = None
 
 
+EXPIRY = ("Promotional or manual credit only: when what is left of it expires, to the minute: a date "
+          "(23:59 that day) or a date and time (without an offset: the business zone, IST by default)")
+
+
 class AdminCreditIn(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {"user_id": "priya_k", "amount": 100, "category": "refund", "reason": "Dropped call on 12 Jan"}]})
+        {"user_id": "priya_k", "amount": 100, "category": "refund", "reason": "Dropped call on 12 Jan"},
+        {"user_id": "priya_k", "amount": 200, "category": "promo_credit", "reason": "Diwali offer",
+         "expires_at": "2027-01-15T23:59:00+05:30", "campaign": "diwali-2026"}]})
     user_id: str = Field(max_length=64)
     amount: AmountIn
     category: Literal["manual_credit", "promo_credit", "refund"]
     reason: str = Field(max_length=300)
     idempotency_key: str | None = Field(None, max_length=150)
+    expires_at: str | None = Field(None, max_length=40, description=EXPIRY)
+    campaign: str | None = Field(None, max_length=32, description="Promotional or manual credit only: the "
+                                                                  "campaign it belongs to (breakage report)")
+
+
+class GrantBatchIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"csv": "username,amount\npriya_k,200\nravi,150\n", "category": "promo_credit",
+         "reason": "Diwali offer", "expires_at": "2027-01-15", "campaign": "diwali-2026", "apply": False}]})
+    csv: str = Field(max_length=500_000, description="`username,amount` and optionally `expires_at`, `campaign`, "
+                                                     "`reason` columns; blank cells take the fields below")
+    category: Literal["promo_credit", "manual_credit"] = "promo_credit"
+    reason: str = Field("", max_length=300)
+    expires_at: str | None = Field(None, max_length=40, description=EXPIRY)
+    campaign: str | None = Field(None, max_length=32)
+    apply: bool = Field(False, description="false: preview only (nothing written); true: credit every line "
+                                           "that passes, each once (the same file again credits nothing new)")
+
+
+class GrantLineOut(MoneyOut):
+    line: int
+    username: str
+    amount_paise: Paise | None
+    expires_at: datetime | None
+    campaign: str
+    problems: dict[str, str] = Field(description="Field -> what is wrong; empty when the line can be credited")
+    entry_id: str | None = None
+    error: str | None = None
+
+
+class GrantBatchOut(MoneyOut):
+    batch: str = Field(description="Named after the file's content: the same upload is the same batch")
+    applied: bool
+    lines: list[GrantLineOut]
+    good: int
+    total_paise: Paise
+
+
+class VoidIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"user_id": "priya_k", "lot": 12, "reason": "Offer withdrawn"}]})
+    user_id: str = Field(max_length=64)
+    lot: int = Field(ge=1, le=10**12, description="The lot (the `seq` of the grant's credit)")
+    reason: str = Field(max_length=300)
+
+
+class VoidOut(MoneyOut):
+    user_id: str
+    lot: int
+    amount_paise: Paise = Field(description="The grant's remainder when voided")
+    held_paise: Paise = Field(description="Of it, what calls in progress hold: they may still spend it; what "
+                                          "they release leaves when they end")
+    entry_id: str | None = Field(description="The `void` entry (None until the calls holding part of it end)")
+
+
+class BreakageRow(MoneyOut):
+    month: str
+    campaign: str
+    granted_paise: Paise
+    spent_paise: Paise
+    expired_paise: Paise
+    voided_paise: Paise
+
+
+class BreakageOut(MoneyOut):
+    rows: list[BreakageRow]
+    granted_paise: Paise
+    spent_paise: Paise
+    expired_paise: Paise
+    voided_paise: Paise
+    breakage_percent: float | None = Field(description="Expired and voided, of what was granted")
+
+
+class BurnRuleIn(Strict):
+    rule: Literal["promo_first", "soonest_expiry", "oldest_first"]
+
+
+class BurnRuleOut(BaseModel):
+    rule: str
+    label: str
+    rules: dict[str, str]
 
 
 class AdminCreditOut(MoneyOut):

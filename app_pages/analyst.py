@@ -1,5 +1,6 @@
-"""Analytics: spending trends across all users, a per-user summary CSV, and a full transaction export
-written to a temporary file in chunks (memory stays flat while it runs; progress shows how far it got)."""
+"""Analytics: spending trends across all users, a per-user summary CSV, and full transaction and call
+exports written to a temporary file in chunks (memory stays flat while it runs; progress shows how far it
+got)."""
 import glob
 import os
 import tempfile
@@ -11,6 +12,7 @@ import plotly.express as px
 import streamlit as st
 
 import app_ui as ui
+from app_pages.grants_ui import breakage_section
 from services import csvout, reports
 from services.errors import WalletError
 
@@ -21,7 +23,7 @@ st.title("Analytics")
 ui.times_note()
 today = reports.today()
 picked = st.date_input("Dates", value=(today - timedelta(days=29), today), max_value=today,
-                       key="an_dates", format="DD/MM/YYYY")
+                       key="an_dates", format=ui.DATE_INPUT)
 if not isinstance(picked, (tuple, list)) or len(picked) != 2:
     st.info("Pick an end date.")
     st.stop()
@@ -32,33 +34,35 @@ except WalletError as exc:
     ui.show_error(exc)
     st.stop()
 
-spent = sum(r["debits"] for r in trends)
+spent = sum(r["spent"] for r in trends)  # usage only (services.spending): refunds are not spending
+refunded = sum(r["other_out"] for r in trends)
 added = sum(r["credits"] for r in trends)
 recharged = sum(int(r["cat"].get("recharge", 0)) for r in trends)
 m = st.columns(4)
-m[0].metric("Spent on calls", ui.rupees(spent), border=True)
+m[0].metric("Spent on calls", ui.rupees(spent), border=True, help="Calls and campaign calls; refunds are not spending.")
 m[1].metric("Money added", ui.rupees(added), border=True)
 m[2].metric("Calls", f"{sum(r['calls'] for r in trends):,}", border=True)
-m[3].metric("Call minutes", f"{sum(r['call_seconds'] for r in trends) // 60:,}", border=True)
+m[3].metric(ui.BILLED_TIME, ui.duration(sum(r["call_seconds"] for r in trends)), border=True)
 st.caption(f"Money added: {ui.rupees(recharged)} paid recharges, {ui.rupees(added - recharged)} credits given "
-           "(manual, promotional, refunds back).")
+           f"(manual, promotional, refunds back). Refunded to customers' banks: {ui.rupees(refunded)}.")
 
 st.subheader("Spending trends across all users")
 # Spent and added on charts of their own: one Rs. 1 lakh recharge would flatten a day's spending to zero.
 days = pd.to_datetime([r["day"] for r in trends])
 paid = [int(r["cat"].get("recharge", 0)) for r in trends]
-tdf = pd.DataFrame({"day": days, "spent": [float(ui.rupee_number(r["debits"])) for r in trends],
-                    "spent_text": [ui.rupees(r["debits"]) for r in trends]})
+tdf = pd.DataFrame({"day": days, "spent": [float(ui.rupee_number(r["spent"])) for r in trends],
+                    "spent_text": [ui.rupees(r["spent"]) for r in trends]})
 adf = pd.DataFrame({"day": list(days) * 2,
                     "rupees": [float(ui.rupee_number(p)) for p in paid] +
-                              [float(ui.rupee_number(r["credits"] - p)) for r, p in zip(trends, paid)],
-                    "text": [ui.rupees(p) for p in paid] + [ui.rupees(r["credits"] - p) for r, p in zip(trends, paid)],
+                              [float(ui.rupee_number(r["credits"] - p)) for r, p in zip(trends, paid, strict=True)],
+                    "text": [ui.rupees(p) for p in paid]
+                            + [ui.rupees(r["credits"] - p) for r, p in zip(trends, paid, strict=True)],
                     "kind": ["Recharges (paid)"] * len(trends) + ["Credits given (free, refunds)"] * len(trends)})
 c1, c2 = st.columns(2)
 with c1:
     fig = px.bar(tdf, x="day", y="spent", custom_data=["spent_text"])
     fig.update_traces(hovertemplate="%{x|%d %b}: %{customdata[0]}<extra></extra>")
-    ui.rupee_axis(fig, max([r["debits"] for r in trends] + [0]))
+    ui.rupee_axis(fig, max([r["spent"] for r in trends] + [0]))
     ui.day_axis(fig, d0, d1)
     ui.chart(fig, key="an_spent", title="Spent on calls per day", height=320)
 with c2:
@@ -110,37 +114,50 @@ with e1, st.container(border=True):
                        file_name=ui.csv_name("per-customer-summary", first=d0, last=d1), on_click="ignore",
                        icon=":material/download:")
 
-with e2, st.container(border=True):
-    st.markdown("**Every transaction** of every user for the dates above")
-    if st.button("Prepare the export", icon=":material/construction:"):
-        start, end = reports.day_range(d0, d1)
-        old = st.session_state.pop("an_export", None)
-        if old and os.path.exists(old["path"]):
-            os.unlink(old["path"])
-        _sweep()
-        bar = st.progress(0.0, text="Reading the ledger…")
-        fd, path = tempfile.mkstemp(prefix=EXPORT_PREFIX, suffix=".csv")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                rows = 0
+def _prepare(kind: str, lines) -> None:
+    """Write an export to a temporary file in chunks, with progress (memory stays flat)."""
+    old = st.session_state.pop(f"an_{kind}", None)
+    if old and os.path.exists(old["path"]):
+        os.unlink(old["path"])
+    _sweep()
+    bar = st.progress(0.0, text="Reading…")
+    fd, path = tempfile.mkstemp(prefix=EXPORT_PREFIX, suffix=".csv")
+    rows = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            for line in lines(lambda frac, n: bar.progress(frac, text=f"{n:,} rows written…")):
+                fh.write(line)
+                rows += 1
+    except Exception as exc:
+        os.unlink(path)
+        ui.show_error(exc)
+    else:
+        bar.progress(1.0, text=f"Done: {rows - 1:,} rows.")
+        st.session_state[f"an_{kind}"] = {"path": path, "rows": rows - 1, "d0": d0, "d1": d1}
 
-                def _progress(frac, n):
-                    bar.progress(frac, text=f"{n:,} transactions written…")
 
-                for line in reports.export_csv(db, start=start, end=end, progress=_progress):
-                    fh.write(line)
-                    rows += 1
-        except Exception as exc:
-            os.unlink(path)
-            ui.show_error(exc)
-        else:
-            bar.progress(1.0, text=f"Done: {rows - 1:,} transactions.")
-            st.session_state["an_export"] = {"path": path, "rows": rows - 1, "d0": d0, "d1": d1}
-    ex = st.session_state.get("an_export")
+def _ready(kind: str, what: str, label: str) -> None:
+    ex = st.session_state.get(f"an_{kind}")
     if ex and os.path.exists(ex["path"]):
         size = os.path.getsize(ex["path"])
-        st.caption(f"{ex['rows']:,} transactions, {size / 1e6:.1f} MB, {ex['d0']:%d %b} – {ex['d1']:%d %b %Y}")
-        st.download_button("Download transactions CSV", data=lambda p=ex["path"]: _read(p),
-                           mime="text/csv", file_name=ui.csv_name("transactions", "all-customers", first=ex["d0"],
-                                                                 last=ex["d1"]),
-                           on_click="ignore", icon=":material/download:", key="an_dl")
+        st.caption(f"{ex['rows']:,} {what}, {size / 1e6:.1f} MB, {ui.day(ex['d0'])} – {ui.day(ex['d1'])}")
+        st.download_button(label, data=lambda p=ex["path"]: _read(p), mime="text/csv",
+                           file_name=ui.csv_name(kind, "all-customers", first=ex["d0"], last=ex["d1"]),
+                           on_click="ignore", icon=":material/download:", key=f"an_dl_{kind}")
+
+
+with e2, st.container(border=True):
+    st.markdown("**Every transaction** of every customer for the dates above")
+    if st.button("Prepare the transactions export", icon=":material/construction:", key="an_prep_tx"):
+        start, end = reports.day_range(d0, d1)
+        _prepare("transactions", lambda progress: reports.export_csv(db, start=start, end=end, progress=progress))
+    _ready("transactions", "transactions", "Download transactions CSV")
+
+with st.container(border=True):
+    st.markdown("**Every call** of every customer for the dates above")
+    st.caption("Start time, customer, number, status, outcome, billed seconds, rate and cost of each call.")
+    if st.button("Prepare the calls export", icon=":material/construction:", key="an_prep_calls"):
+        _prepare("calls", lambda progress: reports.all_calls_csv(db, d0, d1, progress=progress))
+    _ready("calls", "calls", "Download calls CSV")
+
+breakage_section(db)

@@ -9,8 +9,8 @@ from app_pages import calls_history_ui
 from services import calls, campaigns, names, rates
 from services.errors import WalletError
 
-user = ui.require_role("user")
-uid = user["username"]
+acct = ui.customer_page("usage")
+uid = acct.account
 db = ui.get_db()
 
 st.title("Calls")
@@ -25,9 +25,10 @@ st.caption(f"Your rate: **{terms['description']}** (plan *{terms['plan']}*, roun
            f"{cap}. A call holds {cfg['call_slice_seconds'] // 60} minutes at a time while it lasts and returns "
            "what it does not use; when the money runs out it is told the exact second to end.")
 
-VIEWS = ["Make a call", "Call history", "Campaigns"]
-view = st.segmented_control("Section", VIEWS, default="Make a call", key="calls_view",
-                            label_visibility="collapsed") or "Make a call"
+# Placing calls and running campaigns is for owners and developers; everyone reads the history.
+VIEWS = ["Make a call", "Call history", "Campaigns"] if acct.may("calls") else ["Call history"]
+view = st.segmented_control("Section", VIEWS, default=VIEWS[0], key="calls_view",
+                            label_visibility="collapsed") or VIEWS[0]
 
 
 if view == "Make a call":
@@ -35,7 +36,8 @@ if view == "Make a call":
         a, b_, c = st.columns([2, 2, 1])
         number = a.text_input("Phone number", placeholder="9876543210 or +919876543210")
         kb = b_.text_input("Knowledge base id", placeholder="kb_support")
-        most = c.number_input("Max minutes", min_value=1, max_value=calls.MAX_CALL_MINUTES, value=cfg["default_call_minutes"], step=1)
+        most = c.number_input("Max minutes", min_value=1, max_value=calls.MAX_CALL_MINUTES,
+                              value=cfg["default_call_minutes"], step=1)
         d_, o_ = st.columns([3, 2])
         dur = d_.number_input("Simulated talk time (seconds, 0 = a random length)", min_value=0,
                               max_value=24 * 3600, value=0, step=1,

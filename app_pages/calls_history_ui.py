@@ -54,7 +54,7 @@ def _filters(names_of: dict[str, str]):
     today = clock.today()
     a, b = st.columns(2)
     picked = a.date_input("Dates", value=(today - timedelta(days=29), today), max_value=today, key="ch_dates",
-                          format="DD/MM/YYYY")
+                          format=ui.DATE_INPUT)
     number = b.text_input("Number", key="ch_number", placeholder="e.g. 98765 or +919876543210")
     c, d = st.columns(2)
     status = c.selectbox("Status", [ANY, *calls.HISTORY_STATUSES], key="ch_status",

@@ -51,7 +51,7 @@ def receipts(db, user_id: str, *, key: str) -> list[dict]:
     for d in docs[:50]:
         a, b, c = st.columns([3, 3, 2], vertical_alignment="center")
         a.markdown(f"**{d['title']}** `{d['number']}`")
-        a.caption(f"{d['date']} · paid {ui.when(d['paid_at'])}"
+        a.caption(f"Paid {ui.when(d['paid_at'])}"
                   + (f" · reverses {d['refers_to']}" if d.get("refers_to") else "")
                   + (f" · reversed by {d['credited_by']}" if d.get("credited_by") else ""))
         tax = d["amounts"]["tax"]
@@ -99,7 +99,8 @@ def _month_label(month: str) -> str:
 def table(docs: list[dict]) -> None:
     """Documents as one table (admin view)."""
     st.dataframe(pd.DataFrame([{
-        "Number": d["number"], "Kind": d["title"], "Date": d["date"], "Taxable": ui.rupees(d["amounts"]["taxable"]),
+        "Number": d["number"], "Kind": d["title"], "Date": ui.day(d["date"]),
+        "Taxable": ui.rupees(d["amounts"]["taxable"]),
         "GST": ui.rupees(d["amounts"]["tax"]), "Total": ui.rupees(d["amounts"]["total"]),
         "Refers to": d.get("refers_to") or "", "Reversed by": d.get("credited_by") or ""} for d in docs]),
         hide_index=True, width="stretch")

@@ -7,12 +7,12 @@ import plotly.express as px
 import streamlit as st
 
 import app_ui as ui
-from services import reports, spending
+from services import accounts, reports, spending
 
 CATEGORY_LABELS = {"call": "Calls", "campaign": "Campaign calls"}
 
-user = ui.require_role("user")
-uid = user["username"]
+acct = ui.customer_page("usage")
+uid = acct.account
 db = ui.get_db()
 
 st.title("Insights")
@@ -25,15 +25,19 @@ rows = spending.daily(db, uid, start, end)
 b = ui.balance_of(uid)
 run = spending.runway(db, uid, available=b.available)
 
-spent = sum(r["debits"] for r in rows)
+spent = sum(r["spent"] for r in rows)  # usage only (services.spending): a refund is not spending
+refunded = sum(r["other_out"] for r in rows)
 added = sum(r["credits"] for r in rows)
 calls = sum(r["calls"] for r in rows)
-minutes = sum(r["call_seconds"] for r in rows) // 60
 m1, m2, m3, m4 = st.columns(4)
-m1.metric(f"Spent, {days} days", ui.rupees(spent), border=True)
+m1.metric(f"Spent, {days} days", ui.rupees(spent), border=True, help="Calls and campaign calls.")
 m2.metric(f"Added, {days} days", ui.rupees(added), border=True)
 m3.metric("Calls", f"{calls:,}", border=True)
-m4.metric("Call minutes", f"{minutes:,}", border=True)
+m4.metric(ui.BILLED_TIME, ui.duration(sum(r["call_seconds"] for r in rows)), border=True,
+          help="The seconds you were charged for, summed over your calls.")
+if refunded:
+    st.caption(f":material/undo: {ui.rupees(refunded)} went back to your bank as refunds (or paid an amount due) "
+               f"in these {days} days: not spending, so not counted above.")
 
 def _window(days: int) -> str:
     return "today" if days == 1 else f"in the last {days} days"  # a new wallet's window is its first day
@@ -48,15 +52,15 @@ else:
            + (f"about **{ui.days_text(run['days'])}**." if run["days"] else "**less than a day**."))
     (st.warning if run["days"] < 7 else st.info)(msg, icon=":material/hourglass_bottom:")
 
-if not calls and not spent and not added and not b.balance:
+if not calls and not spent and not refunded and not added and not b.balance:
     st.info("No calls yet: your charts fill in from your first recharge and call.", icon=":material/insights:")
     st.stop()
 
 df = pd.DataFrame({"day": pd.to_datetime([r["day"] for r in rows]),
-                   "spent": [float(ui.rupee_number(r["debits"])) for r in rows],  # display only
-                   "spent_text": [ui.rupees(r["debits"]) for r in rows],
+                   "spent": [float(ui.rupee_number(r["spent"])) for r in rows],  # display only
+                   "spent_text": [ui.rupees(r["spent"]) for r in rows],
                    "calls": [r["calls"] for r in rows],
-                   "minutes": [r["call_seconds"] // 60 for r in rows]})
+                   "minutes": [round(r["call_seconds"] / 60, 1) for r in rows]})  # display only
 bal = spending.balance_series(db, uid, start, end, rows=rows)
 bdf = pd.DataFrame({"day": pd.to_datetime([r["day"] for r in bal]),
                     "balance": [float(ui.rupee_number(r["balance"])) for r in bal],
@@ -67,7 +71,7 @@ with c1:
     if spent:
         fig = px.bar(df, x="day", y="spent", custom_data=["spent_text"])
         fig.update_traces(hovertemplate="%{x|%d %b}: %{customdata[0]}<extra></extra>")
-        ui.rupee_axis(fig, max(r["debits"] for r in rows))
+        ui.rupee_axis(fig, max(r["spent"] for r in rows))
         ui.day_axis(fig, start, end)
         ui.chart(fig, key="ch_spend", title="Daily spend")
     else:
@@ -94,10 +98,32 @@ with c3:
 with c4:
     if calls:
         long = df.melt(id_vars="day", value_vars=["calls", "minutes"], var_name="measure", value_name="count")
-        long["measure"] = long["measure"].map({"calls": "Calls", "minutes": "Minutes"})
+        long["measure"] = long["measure"].map({"calls": "Calls", "minutes": "Billed minutes"})
         fig = px.line(long, x="day", y="count", color="measure", markers=True, labels={"day": "", "count": ""})
         fig.update_yaxes(rangemode="tozero")
         ui.day_axis(fig, start, end)
-        ui.chart(fig, key="ch_calls", title="Calls and minutes per day")
+        ui.chart(fig, key="ch_calls", title="Calls and billed minutes per day")
     else:
         st.info(f"Calls and minutes per day: no calls in the last {ui.days_text(days)}.", icon=":material/call:")
+
+# Spend per API key over the period (the day rollups count each key's billed calls), with what each has
+# spent today and this month against its caps.
+def _caps(k) -> str:
+    caps = [f"{ui.rupees(k.daily_cap_paise)} a day" if k.daily_cap_paise else "",
+            f"{ui.rupees(k.monthly_cap_paise)} a month" if k.monthly_cap_paise else ""]
+    return " / ".join(c for c in caps if c) or "none"
+
+
+by_key = spending.key_totals(rows)
+if by_key:
+    st.subheader("Spend by API key")
+    keys = {k.id: k for k in accounts.keys.list_keys(db, uid)}
+    ui.money_table([{"key": f"{keys[k].name} ({keys[k].prefix})", "period_paise": v,
+                     "today_paise": keys[k].spent_today_paise, "month_paise": keys[k].spent_month_paise,
+                     "caps": _caps(keys[k])} if k in keys else
+                    {"key": k, "period_paise": v, "today_paise": None, "month_paise": None, "caps": ""}
+                    for k, v in by_key.items()],
+                   {"key": "API key", "period_paise": f"Last {days} days", "today_paise": "Today",
+                    "month_paise": "This month", "caps": "Caps"}, pinned=("API key",))
+    st.caption(f"Spent without a key (calls from the dashboard or a person's sign-in, refunds): "
+               f"{ui.rupees(max(0, spent - sum(by_key.values())))} in these {days} days.")

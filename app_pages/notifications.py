@@ -5,12 +5,13 @@ import pandas as pd
 import streamlit as st
 
 import app_ui as ui
-from services import alerts
+from services import alerts, names
 from services.errors import WalletError
 from services.money import to_rupees
 
-user = ui.require_role("user")
-uid = user["username"]
+acct = ui.customer_page("alerts:read")
+uid = acct.account
+can_change = acct.may("alerts:write")
 db = ui.get_db()
 
 st.title("Notifications")
@@ -21,7 +22,7 @@ st.caption("An alert goes out once each time your balance falls below a line, an
            "recharge takes it back above. Zero always alerts. Each alert carries a payment link for your "
            "usual recharge, valid 7 days.")
 
-with st.form("alert_settings"):
+with st.form("alert_settings", enter_to_submit=can_change):
     st.subheader("When")
     st.markdown(f"Platform alert: below **{ui.rupees(ui.app_settings()['low_balance_paise'])}**.")
     cols = st.columns(3)
@@ -36,8 +37,8 @@ with st.form("alert_settings"):
                           help="Up to 5. Left empty: your account's address.")
     url = st.text_input("Webhook URL", value=p.webhook_url, placeholder="https://example.com/wallet-hook",
                         help="We POST a JSON event signed with HMAC-SHA256 (header X-Wallet-Signature).")
-    if st.form_submit_button("Save", type="primary", icon=":material/save:"):
-        listed = [e for e in emails.splitlines() if e.strip()] or [user["email"]]
+    if st.form_submit_button("Save", type="primary", icon=":material/save:", disabled=not can_change):
+        listed = [e for e in emails.splitlines() if e.strip()] or alerts.get_prefs(db, uid).emails or []
         try:
             alerts.update(db, uid, thresholds=[t for t in own if t.strip()], runway_days=int(runway),
                           emails=listed if send_mail else [], webhook_url=url.strip())
@@ -47,7 +48,7 @@ with st.form("alert_settings"):
             ui.flash("Notification settings saved.")
             st.rerun()
 
-if p.webhook_url:
+if p.webhook_url and can_change:
     st.subheader("Webhook")
     st.caption("Verify each delivery: HMAC-SHA256 of the raw body with this secret, in hex, prefixed "
                "`sha256=`, equals the X-Wallet-Signature header. X-Wallet-Event-Id repeats on retries.")
@@ -73,8 +74,8 @@ if p.webhook_url:
         st.caption("No deliveries yet.")
     else:
         st.dataframe(pd.DataFrame([{
-            "When": ui.when(r["at"], "%d %b %H:%M:%S"), "Event": r["type"], "Try": r["attempt"],
-            "Result": "delivered" if r["ok"] else "failed", "Answer": r["status_code"] or "",
+            "When": ui.when(r["at"], "%d %b %Y, %H:%M:%S"), "Event": r["type"], "Try": r["attempt"],
+            "Result": "Delivered" if r["ok"] else "Failed", "Answer": r["status_code"] or "—",
             "Error": r["error"] or "", "ms": r["ms"]} for r in log]), hide_index=True, width="stretch")
 
 st.subheader("Alerts sent")
@@ -83,9 +84,11 @@ if not sent:
     st.caption("None yet.")
 else:
     st.dataframe(pd.DataFrame([{
-        "When": ui.when(a["created_at"]), "Alert": a["headline"] or a["kind"],
-        "Line": ui.rupees(a["threshold_paise"]) if a["kind"] != "notice" else "", "Balance": ui.rupees(a["balance_paise"]),
-        "Details": a["text"] or "",
-        "E-mail": a["email_state"], "Webhook": a["webhook_state"], "Recharge link": a["link_url"] or ""}
+        "When": ui.when(a["created_at"]), "Alert": a["headline"] or names.label(names.ALERT_KIND, a["kind"]),
+        "Line": ui.rupees(a["threshold_paise"]) if a["kind"] != "notice" and a["threshold_paise"] else "—",
+        "Balance": ui.rupees(a["balance_paise"]), "Details": a["text"] or "",
+        "E-mail": names.label(names.DELIVERY, a["email_state"]),
+        "Webhook": names.label(names.DELIVERY, a["webhook_state"]),
+        "Recharge link": a["link_url"] or ""}
         for a in sent]), hide_index=True, width="stretch",
         column_config={"Recharge link": st.column_config.LinkColumn()})

@@ -12,8 +12,8 @@ from services.errors import WalletError
 PAGE_SIZE = 25
 CATEGORY_LABELS = ui.CATEGORY_LABELS
 
-user = ui.require_role("user")
-uid = user["username"]
+acct = ui.customer_page("transactions")
+uid = acct.account
 db = ui.get_db()
 
 st.title("Transactions")
@@ -25,7 +25,7 @@ kind = f1.selectbox("Type", ["All", "Credits (money in)", "Debits (money out)"],
 cat = f2.selectbox("Category", ["All"] + list(ledger.CATEGORIES), key="tx_cat",
                    format_func=lambda c: CATEGORY_LABELS.get(c, c))
 picked = f3.date_input("Dates", value=(today - timedelta(days=29), today), max_value=today,
-                       key="tx_dates", format="DD/MM/YYYY")
+                       key="tx_dates", format=ui.DATE_INPUT)
 if not isinstance(picked, (tuple, list)) or len(picked) != 2:
     st.info("Pick an end date to see the transactions.")
     st.stop()

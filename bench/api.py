@@ -153,7 +153,7 @@ def _caller(url, token, n_calls, seed, stats, lock):
     rng = random.Random(seed)
     lat, start_lat, errors, refused, costs, calls_done = [], [], [], 0, 0, 0
     with _client(url, token) as c:
-        for i in range(n_calls):
+        for _ in range(n_calls):
             body = {"to_number": f"+9198{rng.randrange(10**8):08d}", "kb_id": "kb_bench", "max_minutes": 1}
             t0 = time.perf_counter()
             try:

@@ -77,6 +77,7 @@ PAGES = [
                                                                 ("ch_number", "98765"))),
     ("insights (30 days)", "user", HEAVY, "insights", None),
     ("insights (90 days)", "user", HEAVY, "insights", ("ins_days", 90)),
+    ("notifications", "user", HEAVY, "notifications", None),
     ("admin: overview", "admin", "admin", "admin/overview", None),
     ("admin: users", "admin", "admin", "admin/users", None),
     ("admin: credits & refunds", "admin", "admin", "admin/credits", None),
@@ -85,6 +86,10 @@ PAGES = [
     ("admin: ledger audit", "admin", "admin", "admin/audit", None),
     ("admin: audit log", "admin", "admin", "admin/audit_log", None),
     ("admin: audit log, credits", "admin", "admin", "admin/audit_log", ("al_kind", "credit")),
+    ("admin: alerts", "admin", "admin", "admin/alerts", None),
+    ("admin: customer documents", "admin", "admin", "admin/documents", ("adm_docs_user", HEAVY)),
+    ("admin: business & GST", "admin", "admin", "admin/business", None),
+    ("admin: auto-recharge", "admin", "admin", "admin/autorecharge", None),
     ("analytics (as analyst)", "analyst", "analyst", "analyst", None),
     ("analytics (as admin)", "admin", "admin", "analyst", None),
 ]
@@ -133,6 +138,8 @@ class _UserBuilder:
         w.update(balance=self.balance, n=self.n, seq=self.n, created_at=self.created_at,
                  updated_at=self.last or self.created_at,  # the wallet's last change: its last entry
                  days={d: v for d, v in self.days.items() if d >= cutoff})
+        for k in ("lots", "next_expiry"):  # entries without lots: a wallet from before them (its balance is lot 0)
+            w.pop(k)
         return w
 
     def rollup_docs(self) -> list[dict]:

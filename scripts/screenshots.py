@@ -175,7 +175,8 @@ def settle(page, text: str) -> None:
 
 
 def shots(p, base: str, out: Path, chromium: str) -> None:
-    browser = p.chromium.launch(executable_path=chromium, args=CHROME_ARGS)  # playwright gives each launch a fresh profile
+    # playwright gives each launch a fresh profile
+    browser = p.chromium.launch(executable_path=chromium, args=CHROME_ARGS)
 
     def session(username: str | None):
         ctx = browser.new_context(viewport={"width": 1280, "height": 800}, device_scale_factor=1)
@@ -185,7 +186,7 @@ def shots(p, base: str, out: Path, chromium: str) -> None:
         if username:
             page.get_by_label("Username", exact=True).fill(username)
             page.get_by_label("Password", exact=True).fill(PW)
-            page.get_by_role("button", name="Login").click()
+            page.get_by_role("button", name="Sign in", exact=True).click()
             page.get_by_text("Sign out").first.wait_for(timeout=60000)
         return ctx, page
 
@@ -206,7 +207,7 @@ def shots(p, base: str, out: Path, chromium: str) -> None:
     snap(page, "02-wallet", "wallet", "Your payments")
     snap(page, "03-transactions", "transactions", "Download CSV")
     snap(page, "04-calls", "calls", "Your rate")
-    snap(page, "05-insights", "insights", "Calls and minutes per day")
+    snap(page, "05-insights", "insights", "Calls and billed minutes per day")
     ctx.close()
 
     ctx, page = session("vikram")

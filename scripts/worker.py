@@ -1,9 +1,12 @@
-"""Background worker: finishes interrupted postings, closes calls whose voice platform fell silent (at the end
+"""Background worker: finishes interrupted postings, expires credit lots past their expiry (and tells
+customers 7 days and 1 day ahead), closes calls whose voice platform fell silent (at the end
 of their last authorised slice, billed the last reported usage, never unreported time), collects amounts due
 from money released since, polls open payment links, carries on self-serve refunds a crash interrupted, once a
 day reconciles yesterday's payments with Razorpay, issues receipts, tops wallets up through their auto-recharge
 mandates, decides and delivers low-balance alerts, and keeps the staff views' totals and lists. Each step
-reads only the wallets changed since its last pass (services.ledger.feed). Every step is idempotent (the daily one per day), so running it alongside live traffic (or twice) is safe."""
+reads only the wallets changed since its last pass (services.ledger.feed), or those an index says have work
+(lots to expire: `next_expiry`). Every step is idempotent (the daily one per day), so running it alongside live
+traffic (or twice) is safe."""
 from __future__ import annotations
 
 import logging
@@ -21,14 +24,16 @@ log = logging.getLogger("worker")
 
 def tick(db) -> dict:
     out = {"ledger": ledger.recover_changed(db)}  # the wallets changed since its last pass
-    steps = [(calls.recover_stale_calls, "recover_stale_calls"),  # also silent calls past their last slice
+    steps = [(ledger.expire_lots, "expire_lots"),  # lots past their expiry leave, each once
+             (calls.recover_stale_calls, "recover_stale_calls"),  # also silent calls past their last slice
              (wallet.collect_dues, "collect_dues")]
     steps.append((documents.sweep, "documents"))  # numbering recovery, then each recharge's receipt/invoice
     if payments.mode() != "off":
         steps += [(razorpay_events.reconcile_open, "reconcile_open"), (payments.run_daily, "run_daily"),
                   (payments.recover_refund_requests, "recover_refund_requests")]
         steps += [(autorecharge.run, "autorecharge")]
-    steps += [(alerts.announce_tariffs, "tariff_notices"), (alerts.run, "alerts")]
+    steps += [(alerts.announce_tariffs, "tariff_notices"), (alerts.announce_expiries, "expiry_notices"),
+              (alerts.run, "alerts")]
     steps.append((staffview.keep, "staff_views"))  # the totals and lists admins and analysts read
     for fn, name in steps:
         try:

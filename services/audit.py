@@ -8,21 +8,24 @@ Each action is recorded where it happens; this module reads them all back the sa
   value before and after and when it takes effect; withdrawn changes;
 - `refund_requests`: self-serve refunds an administrator approved or rejected;
 - `documents`: credit notes;
-- `users`: password resets by an administrator.
+- `users`: password resets by an administrator;
+- the members and API keys of customer accounts (services.accounts: who, when, from which address).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services import auditlog, clock, csvout, documents, names, pricing, rates, settings, users
+from services import accounts, auditlog, clock, csvout, documents, names, pricing, rates, settings, users
 from services.payments import refund_requests
 from services.errors import InvalidInput
 from services.money import format_rupees
 
 KINDS = {"credit": "Credits", "setting": "Settings, rates and plans", "refund": "Refund decisions",
-         "credit_note": "Credit notes", "password": "Password resets", "other": "Other"}
-ACTIONS = {"manual_credit": "Manual credit", "promo_credit": "Promotional credit", "refund": "Refund credit"}
+         "credit_note": "Credit notes", "password": "Password resets", "team": "Members and API keys",
+         "other": "Other"}
+ACTIONS = {"manual_credit": "Manual credit", "promo_credit": "Promotional credit", "refund": "Refund credit",
+           "void_credit": "Voided the rest of a grant"}
 COLUMNS = ("at", "actor", "kind", "action", "target", "what", "why", "ref")
 _SCHEDULED = timedelta(minutes=1)  # a change taking effect later than this after it was made was scheduled
 
@@ -78,13 +81,23 @@ def _row(at, actor, kind, action, target, what, why, ref) -> dict:
 # ------------------------------------------------------------------------------------------ sources
 
 def _credits(db, q: Query):
-    if q.kind not in (None, "credit", "other"):
+    if q.kind not in (None, "credit", "other", "team"):
         return
     for d in auditlog.between(db, q.start, q.end):
+        if d.get("action") in accounts.trail.ACTIONS:
+            yield _team_row(d)
+            continue
         kind = "credit" if d.get("action") in ACTIONS else "other"
         what = format_rupees(int(d["amount"])) if d.get("amount") is not None else d.get("detail", "")
         yield _row(d.get("at"), d.get("actor"), kind, names.label(ACTIONS, d.get("action")), d.get("target"), what,
                    d.get("reason"), d["_id"])
+
+
+def _team_row(d: dict) -> dict:
+    """A member or API key change in a customer account: the account, and where it came from."""
+    where = f" (from {d['address']})" if d.get("address") else " (from the dashboard)"
+    return _row(d.get("at"), d.get("actor"), "team", accounts.trail.ACTIONS[d["action"]],
+                f"{d.get('account', '')}: {d.get('target', '')}", (d.get("detail") or "") + where, "", d["_id"])
 
 
 def _settings(db, q: Query):

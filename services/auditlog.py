@@ -11,13 +11,14 @@ from datetime import datetime
 
 from services import clock
 
-COLLECTIONS = {"audit_log": [[("at", -1)]]}
+COLLECTIONS = {"audit_log": [[("at", -1)], [("account", 1)]]}
 
 
-def record(db, actor: str, action: str, target: str, detail: str = "") -> None:
-    """Log an action on an account (a fresh record each time)."""
+def record(db, actor: str, action: str, target: str, detail: str = "", **fields) -> None:
+    """Log an action on an account (a fresh record each time). `fields`: more to keep, e.g. the customer
+    account it happened in (`account`) and the address it came from (`address`)."""
     db.audit_log.insert_many([{"_id": f"user:{uuid.uuid4().hex}", "at": clock.now(), "actor": actor,
-                               "action": action, "target": target, "detail": detail}])
+                               "action": action, "target": target, "detail": detail, **fields}])
 
 
 def record_once(db, record_id: str, *, actor: str, action: str, target: str, **fields) -> None:
@@ -26,6 +27,13 @@ def record_once(db, record_id: str, *, actor: str, action: str, target: str, **f
                             {"$setOnInsert": {"at": clock.now(), "actor": actor, "action": action,
                                               "target": target, **fields}},
                             upsert=True)
+
+
+def of_account(db, account: str, limit: int = 500) -> list[dict]:
+    """The records made in one customer account (members, invitations, API keys), newest first."""
+    rows = list(db.audit_log.find({"account": account}))
+    rows.sort(key=lambda d: clock.as_utc(d["at"]), reverse=True)
+    return rows[:limit]
 
 
 def between(db, start: datetime | None = None, end: datetime | None = None) -> list[dict]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from datetime import date, datetime, time, timedelta, timezone
+from typing import overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services import config
@@ -28,6 +29,12 @@ def now() -> datetime:
     # Millisecond precision: that is what BSON keeps, so what we return equals what we read back.
     t = datetime.now(timezone.utc)
     return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+
+@overload
+def as_utc(t: datetime) -> datetime: ...
+@overload
+def as_utc(t: datetime | None) -> datetime | None: ...
 
 
 def as_utc(t: datetime | None) -> datetime | None:

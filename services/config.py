@@ -13,6 +13,7 @@ import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -193,8 +194,9 @@ def get() -> Config:
     """The configuration as it stands now."""
     path = secrets_file()
     toml = _toml(path)
-    plain = {name: _lookup(var, toml) or default for name, (var, default) in _PLAIN.items()}
-    ints = {name: _int(_lookup(var, toml), default, low) for name, (var, default, low) in _INTS.items()}
+    # Any: each is spread into the Config fields of its name, of the type the table gives it
+    plain: dict[str, Any] = {name: _lookup(var, toml) or default for name, (var, default) in _PLAIN.items()}
+    ints: dict[str, Any] = {name: _int(_lookup(var, toml), default, low) for name, (var, default, low) in _INTS.items()}
     try:
         interval = float(_lookup("WORKER_INTERVAL_SECONDS", toml) or 30)
     except ValueError:

@@ -27,8 +27,7 @@ def open_db(uri: str | None = None, name: str | None = None, path: str | os.Path
     name = name or cfg.mongodb_db
     if uri:
         import pymongo
-        client = pymongo.MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)
-        return client[name]
+        return pymongo.MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)[name]
     from mongoeco import MongoClient
     if path is None:
         path = files.private_dir(data_dir()) / "wallet.sqlite"
@@ -100,7 +99,8 @@ def in_order(coll, field: str, *, lo=None, hi=None, projection: dict | None = No
         raise ValueError("in_order needs a bound on an indexed field other than _id")
     hint = "_id_" if field == "_id" else [(field, 1)]
     proj = None if projection is None else dict(projection, **{field: 1})
-    edge, given = (hi, set()) if descending else (lo, set())  # the moving end, and ids given at its value
+    given: set = set()
+    edge = hi if descending else lo  # the moving end, and ids given at its value
     while True:
         low, high = (lo, edge) if descending else (edge, hi)
         rng = {k: v for k, v in (("$gte", low), ("$lte", high)) if v is not None}

@@ -279,4 +279,5 @@ class WriterLock:
     def release(self) -> None:
         if self._held:
             self._held = False
+            assert self._fd is not None  # held: acquire() opened it
             fcntl.flock(self._fd, fcntl.LOCK_UN)

@@ -64,10 +64,11 @@ class SpendCapReached(WalletError):
     code = "spend_cap_reached"
 
     def __init__(self, message: str, *, cap: int | None = None, committed: int | None = None,
-                 wanted: int | None = None):
+                 wanted: int | None = None, key: str | None = None):
         super().__init__(message)
         # paise: the cap, what today already spent or holds, and what this operation asked for
         self.cap, self.committed, self.wanted = cap, committed, wanted
+        self.key = key  # the API key whose cap it is (None: the wallet's own)
 
     @property
     def room(self) -> int | None:
@@ -79,6 +80,7 @@ class RateLimited(WalletError):
     """Too many attempts (e.g. failed logins) in a short time; try again later."""
 
     code = "rate_limited"
+    retry_after: int | None = None  # seconds, when known: the Retry-After header
 
 
 class TooManyCalls(RateLimited):
@@ -86,6 +88,8 @@ class TooManyCalls(RateLimited):
 
     code = "too_many_calls"
 
-    def __init__(self, message: str, *, limit: int | None = None, retry_after: int | None = None):
+    def __init__(self, message: str, *, limit: int | None = None, retry_after: int | None = None,
+                 key: str | None = None):
         super().__init__(message)
         self.limit, self.retry_after = limit, retry_after
+        self.key = key  # the API key whose limit it is (None: the customer's own)

@@ -47,6 +47,7 @@ def parse_rupees(value, *, minimum: int | None = None, maximum: int | None = DEF
     # Read the digits, not arithmetic: Decimal rounds a product to 28 digits, so 1.000...0001 (31
     # decimals) times 100 would come out a whole 100 paise.
     _, digits, exponent = dec.as_tuple()
+    assert isinstance(exponent, int)  # finite (checked above): 'n', 'N' and 'F' mark only NaN and infinity
     if exponent < -2 and any(digits[exponent + 2:]):
         raise InvalidAmount(f"{what} can have at most 2 decimal places (paise).")
     paise = int(dec * PAISE_PER_RUPEE)  # exact now: below _ABSURD with at most 2 decimals is < 28 digits
@@ -114,7 +115,7 @@ def format_rupees(paise: int) -> str:
     digits = str(rupees)
     if len(digits) > 3:
         head, tail = digits[:-3], digits[-3:]
-        pairs = []
+        pairs: list[str] = []
         while len(head) > 2:
             pairs.insert(0, head[-2:])
             head = head[:-2]

@@ -32,6 +32,7 @@ Examples (checked by tests/test_pricing.py, which reads this table):
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from services.checks import whole_number
 from services.errors import InvalidInput
@@ -73,8 +74,9 @@ class Tariff:
 
     @classmethod
     def from_doc(cls, doc: dict) -> "Tariff":
-        return cls(**{k: (str(v) if k == "plan" else int(v)) for k, v in doc.items()
-                      if k in cls.__dataclass_fields__})
+        fields: dict[str, Any] = {k: (str(v) if k == "plan" else int(v)) for k, v in doc.items()
+                                  if k in cls.__dataclass_fields__}
+        return cls(**fields)
 
 
 def billable_seconds(seconds: int, tariff: Tariff) -> int:

@@ -11,7 +11,9 @@ so `upcoming` can tell a customer what changes ahead, and a call keeps the tarif
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from services import clock, settings, users
 from services.errors import InvalidInput, NotFound
@@ -161,7 +163,7 @@ def set_customer_terms(db, user_id: str, changes: dict, *, by: str, at: datetime
     if unknown or not changes:
         raise InvalidInput(f"Change one or more of {', '.join(_CUSTOMER_FIELDS)}.")
     when = settings.check_when(at)
-    writes = []  # (function, args) once everything is known to be valid
+    writes: list[Callable[[], dict]] = []  # run once everything is known to be valid
     if "plan" in changes:
         plan = STANDARD if changes["plan"] in (None, STANDARD) else check_plan_name(changes["plan"])
         if plan != STANDARD and settings.value_at(settings.scope_doc(db, "plans"), plan, when) is None:
@@ -172,11 +174,11 @@ def set_customer_terms(db, user_id: str, changes: dict, *, by: str, at: datetime
         if key in changes:
             v = None if changes[key] is None else parse_rupees(changes[key], what=what, maximum=10**12)
             settings.check_user_value(name, v)
-            writes.append(lambda name=name, v=v: set_user_value(db, user_id, name, v, by=by, at=when))
+            writes.append(partial(set_user_value, db, user_id, name, v, by=by, at=when))
     if "max_concurrent_calls" in changes:
         v = changes["max_concurrent_calls"]
         settings.check_user_value("max_concurrent_calls", v)
-        writes.append(lambda v=v: set_user_value(db, user_id, "max_concurrent_calls", v, by=by, at=when))
+        writes.append(partial(set_user_value, db, user_id, "max_concurrent_calls", v, by=by, at=when))
     return [w() for w in writes]
 
 

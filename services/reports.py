@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from services import calls, clock, csvout, ledger, names, payments, settings, spending, staffview, users
+from services import accounts, calls, clock, csvout, ledger, names, payments, settings, spending, staffview, users
 from services.checks import whole_number
 from services.errors import InvalidInput
 from services.money import to_rupees
@@ -20,7 +20,7 @@ REFRESH_MOST = 300
 LOW_LISTED = 100
 
 
-def _fresh(db) -> dict:
+def _fresh(db) -> dict | None:
     """The views refreshed when that is cheap; their totals (None while they are first being built)."""
     staffview.refresh(db, most=REFRESH_MOST)
     return staffview.read.totals(db)
@@ -127,8 +127,9 @@ def _row(u: dict, r: dict | None) -> dict:
 
 
 def top_spenders(db, start: date, end: date, *, top: int = 10) -> list[dict]:
-    """The `top` spenders over [start, end], largest first: {username, spent_paise, calls, call_seconds}.
-    Within the last staffview.WINDOW_DAYS days from the views' indexes; an older range from the rollups."""
+    """The `top` customers by what they spent over [start, end] (usage only: services.spending's rule;
+    refunds are not spending), largest first: {username, spent_paise, calls, call_seconds}. Within the last
+    staffview.WINDOW_DAYS days from the views' indexes; an older range from the rollups."""
     spending.check_range(start, end)
     if (today() - start).days < staffview.WINDOW_DAYS and end <= today():
         _fresh(db)
@@ -146,30 +147,39 @@ def top_spenders(db, start: date, end: date, *, top: int = 10) -> list[dict]:
 
 def _spent_across(db, start: date, end: date) -> list[dict]:
     spent: dict[str, int] = {}
-    for uid, _day, vals in ledger.days_across(db, start.isoformat(), end.isoformat(), {"debits": 1}):
-        spent[uid] = spent.get(uid, 0) + int(vals.get("debits", 0))
+    for uid, _day, vals in ledger.days_across(db, start.isoformat(), end.isoformat(), {"cat": 1}):
+        spent[uid] = spent.get(uid, 0) + spending.spent_of(vals.get("cat"))
     rows = [{"username": u, "spent_paise": x} for u, x in spent.items() if x > 0]
     return sorted(rows, key=lambda r: (-r["spent_paise"], r["username"]))
 
 
 def spending_trends(db, start: date, end: date) -> list[dict]:
-    """Per day across all users: credits, debits, per-category amounts, calls, call seconds, active users
+    """Per day across all users: credits, debits (all money out), spent (usage: services.spending's rule),
+    other_out (refunds to banks, amounts due paid), per-category amounts, calls, call seconds, active users
     (one document per day of the staff views)."""
     spending.check_range(start, end)
     _fresh(db)
-    return [{"day": d, "credits": v["credits"], "debits": v["debits"], "calls": v["calls"],
-             "call_seconds": v["call_seconds"], "active_users": v["active"], "cat": v["cat"]}
-            for d, v in staffview.read.days(db, start, end).items()]
+    out = []
+    for d, v in staffview.read.days(db, start, end).items():
+        spent = spending.spent_of(v["cat"])
+        out.append({"day": d, "credits": v["credits"], "debits": v["debits"], "spent": spent,
+                    "other_out": v["debits"] - spent, "calls": v["calls"], "call_seconds": v["call_seconds"],
+                    "active_users": v["active"], "cat": v["cat"]})
+    return out
 
 
 SUMMARY_COLUMNS = ("username", "name", "email", "recharges_paise", "free_credits_paise", "other_credits_paise",
-                   "debits_paise", "credit_count", "debit_count", "calls", "call_seconds", "balance_paise",
+                   "debits_paise", "spent_paise", "refunded_paise", "credit_count", "debit_count", "calls",
+                   "call_seconds", "balance_paise",
                    "held_paise")
+
+
 def user_summary(db, start: date, end: date, *, page: int = 1000):
     """Per customer over [start, end] (staff accounts are not customers), in username order, streamed in
     pages of customers: money in, split into paid recharges, free credits (manual, promotional) and other
     credits (refunds back, adjustments); money out; calls, call seconds; the current balance. Keys:
-    SUMMARY_COLUMNS (plus `credits_paise`). A range inside the staff views' window (the last
+    SUMMARY_COLUMNS (plus `credits_paise`); money out is split into spent (usage: services.spending's rule)
+    and refunded (to the bank, amounts due paid). A range inside the staff views' window (the last
     staffview.WINDOW_DAYS days) is read from each customer's row alone; an older one from the rollups of
     its days (an index range), summed per customer who had any first."""
     spending.check_range(start, end)
@@ -203,7 +213,7 @@ def _summed_across(db, lo: str, hi: str) -> dict[str, dict]:
     acc: dict[str, dict] = {}
     for uid, _day, vals in ledger.days_across(db, lo, hi):
         a = acc.setdefault(uid, dict.fromkeys(staffview.HIST, 0))
-        for k, v in zip(staffview.HIST, staffview.hist_of(vals)):
+        for k, v in zip(staffview.HIST, staffview.hist_of(vals), strict=True):
             a[k] += v
     return acc
 
@@ -212,22 +222,26 @@ def _summary_row(u: dict, a: dict, w: dict | None) -> dict:
     return {"username": u["username"], "name": u["name"], "email": u["email"], "credits_paise": a["credits"],
             "recharges_paise": a["paid"], "free_credits_paise": a["free"],
             "other_credits_paise": a["credits"] - a["paid"] - a["free"], "debits_paise": a["debits"],
-            "credit_count": a["credit_count"], "debit_count": a["debit_count"], "calls": a["calls"],
+            "spent_paise": a["spent"], "refunded_paise": a["debits"] - a["spent"], "credit_count": a["credit_count"],
+            "debit_count": a["debit_count"], "calls": a["calls"],
             "call_seconds": a["call_seconds"], "balance_paise": int(w["balance"]) if w else 0,
             "held_paise": int(w["held"]) if w else 0}
 
 
 # ------------------------------------------------------------------------------------------- CSV
 
+# New columns go at the end: a reader that picks columns by position keeps working.
 LEDGER_COLUMNS = ("created_at", "entry_id", "user_id", "entry_no", "type", "category", "amount_rupees",
-                  "balance_after_rupees", "reference", "source", "note")
+                  "balance_after_rupees", "reference", "source", "note", "api_key")
 
 
-def entry_cells(e: dict) -> list:
+def entry_cells(e: dict, key_names: dict[str, str] | None = None) -> list:
     # ISO-8601 with the business zone's offset: a spreadsheet shows the time a person in India read.
+    key = (e.get("meta") or {}).get("key_id") or ""
     return [clock.iso(e["created_at"]), e["_id"], e["user_id"],
             int(e.get("n", e.get("seq", 0))), e["type"], e["category"], str(to_rupees(e["amount"])),
-            str(to_rupees(e["balance_after"])), e.get("key", ""), e.get("source", ""), e.get("note", "")]
+            str(to_rupees(e["balance_after"])), e.get("key", ""), e.get("source", ""), e.get("note", ""),
+            (key_names or {}).get(key, key)]
 
 
 def export_csv(db, *, user_id: str | None = None, type: str | None = None, category: str | None = None,
@@ -237,14 +251,18 @@ def export_csv(db, *, user_id: str | None = None, type: str | None = None, categ
     `progress(done_fraction, rows)` is called every 500 rows when a start and end are given.
     """
     entries = ledger.iter_entries(db, user_id=user_id, type=type, category=category, start=start, end=end)
+    key_names = accounts.keys.names_of(db, user_id)  # the API key each call was placed with, by name
+
+    def cells(e: dict) -> list:
+        return entry_cells(e, key_names)
     if progress is None:
-        yield from csvout.csv_rows(entries, columns=LEDGER_COLUMNS, cells=entry_cells)
+        yield from csvout.csv_rows(entries, columns=LEDGER_COLUMNS, cells=cells)
         return
     span = (end - start).total_seconds() if start and end else 0
     n = 0
     yield csvout.line(LEDGER_COLUMNS)
     for e in entries:
-        yield csvout.line(entry_cells(e))
+        yield csvout.line(cells(e))
         n += 1
         if n % 500 == 0 and span > 0:
             progress(min(1.0, (clock.as_utc(e["created_at"]) - start).total_seconds() / span), n)
@@ -252,7 +270,7 @@ def export_csv(db, *, user_id: str | None = None, type: str | None = None, categ
 
 
 CALL_COLUMNS = ("started_at", "call_id", "to_number", "status", "outcome", "campaign", "kb_id", "billed_seconds",
-                "rate_rupees", "cost_rupees", "note")
+                "rate_rupees", "cost_rupees", "note", "api_key")
 
 
 def call_note(c: dict) -> str:
@@ -260,16 +278,39 @@ def call_note(c: dict) -> str:
     return "; ".join(x for x in ("cut off" if c.get("cut_off") else "", c.get("message") or "") if x)
 
 
+def _call_cells(c: dict, campaign_names: dict[str, str], key_names: dict[str, str]) -> list:
+    return [clock.iso(c["started_at"]) if c.get("started_at") else "", c["call_id"], c["to_number"],
+            names.label(names.CALL_STATUS, c["status"]), names.label(names.OUTCOME, c.get("outcome")),
+            campaign_names.get(c.get("campaign_id") or "", c.get("campaign_id") or ""), c["kb_id"],
+            c.get("billed_seconds") or 0, str(to_rupees(c["rate_paise"])), str(to_rupees(c.get("cost_paise") or 0)),
+            call_note(c), key_names.get(c.get("key_id") or "", c.get("key_id") or "")]
+
+
 def calls_csv(db, user_id: str, f, campaign_names: dict[str, str] | None = None):
     """CSV lines of every call of `user_id` matching `f` (services.calls.Filters), newest first."""
     cn = campaign_names or {}
+    kn = accounts.keys.names_of(db, user_id)
+    yield from csvout.csv_rows(calls.iter_history(db, user_id, f), columns=CALL_COLUMNS,
+                               cells=lambda c: _call_cells(c, cn, kn))
 
-    def cells(c: dict) -> list:
-        return [clock.iso(c["started_at"]) if c.get("started_at") else "", c["call_id"], c["to_number"],
-                names.label(names.CALL_STATUS, c["status"]), names.label(names.OUTCOME, c.get("outcome")),
-                cn.get(c.get("campaign_id") or "", c.get("campaign_id") or ""), c["kb_id"], c.get("billed_seconds") or 0,
-                str(to_rupees(c["rate_paise"])), str(to_rupees(c.get("cost_paise") or 0)), call_note(c)]
-    yield from csvout.csv_rows(calls.iter_history(db, user_id, f), columns=CALL_COLUMNS, cells=cells)
+
+ALL_CALL_COLUMNS = ("username",) + CALL_COLUMNS
+
+
+def all_calls_csv(db, first: date, last: date, progress=None):
+    """The analyst's calls export: CSV lines of every customer's calls started on the business days
+    [first, last], oldest first. `progress(done_fraction, rows)` every 500 rows and at the end."""
+    start, end = day_range(first, last)
+    span = (end - start).total_seconds()
+    yield csvout.line(ALL_CALL_COLUMNS)
+    n = 0
+    for c in calls.iter_all(db, start, end):
+        yield csvout.line([c["user_id"], *_call_cells(c, {}, {})])  # key ids: names are each account's own
+        n += 1
+        if progress and n % 500 == 0:
+            progress(min(1.0, (c["started_at"] - start).total_seconds() / span), n)
+    if progress:
+        progress(1.0, n)
 
 
 # ------------------------------------------------------------------------------------------ dates

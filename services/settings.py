@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import MINYEAR, datetime, timedelta, timezone
 
 from services import clock
 from services.checks import whole_number
@@ -36,6 +36,7 @@ DEFAULTS = {
     "silent_call_grace_seconds": 120,  # after its last authorised second, a silent call is closed
     "max_concurrent_calls": 10,       # simultaneous calls per customer, unless set for them
     "refund_approval_required": 0,    # 1: a self-serve refund waits for an admin's approval
+    "paid_validity_days": 0,          # a recharge's lot expires this many days after it (0: never)
 }
 # What an admin may set, and the bounds that keep a typo from becoming a disaster.
 CALL_RATE_MAX_PAISE = 100_000
@@ -50,6 +51,7 @@ _BOUNDS = {
     "silent_call_grace_seconds": (30, 3600),
     "max_concurrent_calls": (1, 1000),
     "refund_approval_required": (0, 1),
+    "paid_validity_days": (0, 3650),
 }
 USER_KEYS = ("call_rate_paise", "daily_cap_paise", "max_concurrent_calls")
 _USER_BOUNDS = {"call_rate_paise": _BOUNDS["call_rate_paise"], "daily_cap_paise": (1, 10**12),
@@ -208,7 +210,8 @@ def check_when(at) -> datetime:
     try:
         at = clock.as_utc(at)
     except OverflowError:  # 0001-01-01 with a positive offset, 9999-12-31 with a negative one: no UTC instant
-        at = (datetime.min if at.year == datetime.min.year else datetime.max).replace(tzinfo=timezone.utc)
+        at = (datetime.min.replace(tzinfo=timezone.utc) if at.year == MINYEAR
+              else datetime.max.replace(tzinfo=timezone.utc))
     if at < now - _PAST_SLACK:
         raise InvalidInput("A change cannot take effect in the past; choose now or a later time.")
     if at > now + MAX_AHEAD:

@@ -1,6 +1,11 @@
 """A wallet's days: money in and out per business day, the closing balance, and how long the balance lasts
 at the recent rate of spending (the runway forecast alerts and auto-recharge plan with). Read from the
-ledger's daily rollups, never a re-aggregation of the ledger."""
+ledger's daily rollups, never a re-aggregation of the ledger.
+
+THE rule of what counts as spending: usage only (calls, campaign calls: `USAGE_CATEGORIES`). Money that
+leaves the wallet otherwise (a refund to the customer's bank, an amount due paid from a later credit) is
+not spending; a day's `other_out` says how much of that there was, so it can be shown as what it is.
+Insights, the admin's top spenders, the analyst's totals and the runway forecast all read `spent_of`."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -11,18 +16,34 @@ from services.errors import InvalidInput
 
 # Longest date range a report may span: bounds what one request reads.
 MAX_RANGE_DAYS = 366
+# Debits that are usage. Every other debit category (refund) is money going back, never spending; usage
+# categories are debits only, so their per-category amounts in a rollup's `cat` are exactly what was spent.
+USAGE_CATEGORIES = ledger.CALL_CATEGORIES
+
+
+def is_usage(category: str) -> bool:
+    return category in USAGE_CATEGORIES
+
+
+def spent_of(cat: dict | None) -> int:
+    """Paise spent in a rollup's per-category amounts (`cat`): usage only."""
+    return sum(int(v) for k, v in (cat or {}).items() if k in USAGE_CATEGORIES)
 
 
 def _row(day: str, r: dict) -> dict:
-    return {"day": day, "credits": int(r.get("credits", 0)), "debits": int(r.get("debits", 0)),
+    cat = {k: int(v) for k, v in (r.get("cat") or {}).items()}
+    debits, spent = int(r.get("debits", 0)), spent_of(cat)
+    return {"day": day, "credits": int(r.get("credits", 0)), "debits": debits, "spent": spent,
+            "other_out": debits - spent,
             "credit_count": int(r.get("credit_count", 0)), "debit_count": int(r.get("debit_count", 0)),
-            "calls": int(r.get("calls", 0)), "call_seconds": int(r.get("call_seconds", 0)),
-            "cat": {k: int(v) for k, v in (r.get("cat") or {}).items()},
+            "calls": int(r.get("calls", 0)), "call_seconds": int(r.get("call_seconds", 0)), "cat": cat,
+            "keys": {k: int(v) for k, v in (r.get("keys") or {}).items()},
             "balance": int(r["balance"]) if r.get("balance") is not None else None}
 
 
 def daily(db, user_id: str, start: date, end: date) -> list[dict]:
-    """One row per day in [start, end] (inclusive) with credits, debits, per-category amounts, calls,
+    """One row per day in [start, end] (inclusive) with credits, debits (all money out), `spent` (usage:
+    the spending rule), `other_out` (refunds to the bank, amounts due paid), per-category amounts, calls,
     call seconds and the closing balance; days with no activity are filled with zeros (balance None)."""
     check_range(start, end)
     rows = ledger.day_totals(db, user_id, start.isoformat(), end.isoformat())
@@ -52,9 +73,19 @@ def balance_series(db, user_id: str, start: date, end: date, *, rows: list[dict]
     return out
 
 
+def key_totals(rows: list[dict]) -> dict[str, int]:
+    """Spend per API key over daily rows (key id -> paise), largest first; calls placed without a key
+    are not in it."""
+    out: dict[str, int] = {}
+    for r in rows:
+        for k, v in r["keys"].items():
+            out[k] = out.get(k, 0) + v
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
 def category_totals(rows: list[dict], kind: str = "debit") -> dict[str, int]:
-    """Sum of each category over daily rows; `kind` picks spending (debit) or money in (credit)."""
-    want = set(ledger.CALL_CATEGORIES) if kind == "debit" else set(ledger.CATEGORIES) - set(ledger.CALL_CATEGORIES)
+    """Sum of each category over daily rows; `kind` picks spending (debit: usage only) or money in (credit)."""
+    want = set(USAGE_CATEGORIES) if kind == "debit" else set(ledger.CATEGORIES) - set(USAGE_CATEGORIES)
     out: dict[str, int] = {}
     for r in rows:
         for k, v in r["cat"].items():
@@ -77,8 +108,9 @@ def runway(db, user_id: str, *, window_days: int = 30, available: int | None = N
 
 def runway_basis(db, user_id: str, *, window_days: int = 30, through: date | None = None) -> tuple[int, int]:
     """(paise spent, days) over the window `runway` divides by: `window_days` days ending with `through`
-    (default today), cut to the wallet's age. Low-balance alerts ask for 7 days through yesterday: whole
-    business days, so the figure for a day does not move while that day's entries come in."""
+    (default today), cut to the wallet's age. Spent is usage only (a refund to the bank does not shorten
+    the runway). Low-balance alerts ask for 7 days through yesterday: whole business days, so the figure
+    for a day does not move while that day's entries come in."""
     whole_number(window_days, 1, MAX_RANGE_DAYS, what="The window", unit="of days")
     end = through if through is not None else clock.today()
     start = end - timedelta(days=window_days - 1)
@@ -88,7 +120,7 @@ def runway_basis(db, user_id: str, *, window_days: int = 30, through: date | Non
         start = clock.date_of(created)
     if start > end:  # not one day of history yet
         return 0, 0
-    return sum(r["debits"] for r in daily(db, user_id, start, end)), (end - start).days + 1
+    return sum(r["spent"] for r in daily(db, user_id, start, end)), (end - start).days + 1
 
 
 def runway_days(available: int, spent: int, span: int) -> int | None:

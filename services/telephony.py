@@ -20,11 +20,17 @@ ANSWERED = "answered"  # the outcomes are services.pricing.OUTCOMES; the simulat
 
 @runtime_checkable
 class Authorization(Protocol):
-    """What the platform may talk, as the billing side last said."""
-    limit: int    # the last second the call may run now (grant, end, or maximum: the least)
-    final: bool   # the call ends at `limit`: the maximum is reached, or the money set the end (an update
-    #               sent before that second may still grow it if money came back; the simulator, which
-    #               only reports at the limit itself, stops asking)
+    """What the platform may talk, as the billing side last said (read-only here: only `update` moves it)."""
+
+    @property
+    def limit(self) -> int:
+        """The last second the call may run now (grant, end, or maximum: the least)."""
+
+    @property
+    def final(self) -> bool:
+        """The call ends at `limit`: the maximum is reached, or the money set the end (an update sent before
+        that second may still grow it if money came back; the simulator, which only reports at the limit
+        itself, stops asking)."""
 
     def update(self, usage_seconds: int) -> None:
         """Report the seconds talked so far; `limit` and `final` change with the answer."""

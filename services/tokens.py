@@ -96,7 +96,7 @@ def _epoch(doc: dict) -> int:
 CACHE_SECONDS = 0.5
 _CACHE_MOST = 10_000
 _cache_lock = threading.Lock()
-_cache: dict[tuple[int, str], tuple[float, object, dict, object]] = {}
+_cache: dict[tuple[int, str], tuple[float, datetime, dict, object]] = {}
 
 
 def resolve_cached(db, token) -> dict:
@@ -171,6 +171,7 @@ def sign_in(db, username, password, *, client: str | None = None) -> dict:
         if name:
             _record_failure(db, name, address)
         raise
+    assert name is not None  # authenticate refused the empty username
     db.login_attempts.delete_one({"_id": _pair_id(name, address)})
     users.remember_address(db, name, address)
     return user

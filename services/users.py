@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from services import auditlog, checks, clock, passwords
 from services.db import in_order, insert_new
@@ -58,12 +59,21 @@ def signup_problems(username, password, name, email, role: str = "user") -> list
         out.append(exc.message)
         clean = username.strip().lower() if isinstance(username, str) else ""
     out += _name_problems(name)
-    if not isinstance(email, str) or not _EMAIL.match(email.strip()):
-        out.append("Enter a valid email address.")
+    try:
+        check_email(email)
+    except InvalidInput as exc:
+        out.append(exc.message)
     out += passwords.problems(password, clean if len(clean) >= 3 else "")
     if role not in ROLES:
         out.append(f"Role must be one of {', '.join(ROLES)}.")
     return out
+
+
+def check_email(email) -> str:
+    """THE e-mail rule (sign-up, invitations): the address, trimmed and lower-cased, or InvalidInput."""
+    if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+        raise InvalidInput("Enter a valid email address.")
+    return email.strip().lower()
 
 
 def _name_problems(name) -> list[str]:
@@ -82,7 +92,7 @@ def authenticate(db, username, password) -> dict:
     except InvalidInput:
         username = None
     doc = db.users.find_one({"_id": username}) if username else None
-    if not passwords.matches(password, doc["password_hash"] if doc else None):
+    if not passwords.matches(password, doc["password_hash"] if doc else None) or doc is None:
         raise AuthError(WRONG)
     if doc.get("disabled"):
         raise Forbidden(DISABLED)
@@ -98,7 +108,7 @@ def get(db, username: str) -> dict:
 
 def list_all(db, *, search: str = "", role: str | None = None, disabled: bool | None = None,
              limit: int = 5000) -> list[dict]:
-    flt = {}
+    flt: dict[str, Any] = {}
     if role:
         flt["role"] = role
     if disabled is not None:
@@ -147,12 +157,16 @@ def ordered(db, by: str, *, descending: bool = False, skip: int = 0, limit: int 
 
 
 def search(db, text: str, *, most: int = 500, page: int = 1000) -> tuple[list[dict], bool]:
-    """Users whose username, name or e-mail contains `text` (any case), in username order: (the first
-    `most` found, whether there are more). Reads users in pages until it has found enough."""
+    """Users whose username, name or e-mail contains `text` (any case), or whose phone number contains its
+    digits (three or more), in username order: (the first `most` found, whether there are more). Reads users
+    in pages until it has found enough."""
     s = (text or "").strip().lower()
-    found = []
+    digits = "".join(ch for ch in s if ch.isdigit())
+    by_phone = len(digits) >= 3 and digits == s.replace(" ", "").lstrip("+")
+    found: list[dict] = []
     for u in every(db, page=page):
-        if s in u["username"] or s in u["name"].lower() or s in u["email"]:
+        phone = "".join(ch for ch in str(u.get("phone") or "") if ch.isdigit())
+        if s in u["username"] or s in u["name"].lower() or s in u["email"].lower() or (by_phone and digits in phone):
             if len(found) == most:
                 return found, True
             found.append(u)

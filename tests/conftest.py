@@ -1,18 +1,15 @@
-"""Database targets for the service tests: the embedded engine in process, real pymongo over the wire
-to mongoeco's wire server, and real MongoDB when MONGODB_URI is set (skipped otherwise)."""
+"""The suite's fixtures: the database targets here, the rest registered from tests/support (one module
+per concern) so that no test module imports another."""
 from __future__ import annotations
 
-import asyncio
-import os
 import sys
-import threading
-import uuid
 
 import pytest
 
-from services import db as dbmod, schema
+from tests.support.targets import TARGETS, WireServer, make_target
 
-TARGETS = ["embedded", "wire", "mongodb"]
+pytest_plugins = ["tests.support.api", "tests.support.payments", "tests.support.dashboard",
+                  "tests.support.alerts", "tests.support.autorecharge", "tests.support.browser"]
 
 
 @pytest.fixture(autouse=True)
@@ -28,71 +25,14 @@ def _restore_main_module():
             setattr(main, k, v)
 
 
-class WireServer:
-    """mongoeco's wire-protocol server on a free 127.0.0.1 port, in a thread with its own loop."""
-
-    def __init__(self, path: str):
-        from mongoeco.wire import AsyncMongoEcoProxyServer
-        self._ready = threading.Event()
-        self._box: dict = {}
-
-        def run():
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-
-            async def main():
-                srv = AsyncMongoEcoProxyServer(
-                    engine=dbmod._patient_engine()(path, aggregation_materialization_limit=None),
-                    host="127.0.0.1", port=0)
-                await srv.start()
-                self._box.update(srv=srv, loop=loop, stop=asyncio.Event())
-                self._ready.set()
-                await self._box["stop"].wait()
-                await srv.close()
-
-            loop.run_until_complete(main())
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(30):
-            raise RuntimeError("wire server did not start")
-        self.port = self._box["srv"].address.port
-        self.uri = f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
-
-    def stop(self):
-        loop = self._box["loop"]
-        loop.call_soon_threadsafe(self._box["stop"].set)
-        self._thread.join(10)
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture
 def wire_server(tmp_path_factory):
+    """A wire server of the test's own (~50 ms to start). One for the session served every test's database
+    from one file, and the engine's scans cover every database in its file: the last wire tests of a run
+    ran 5-10x slower than alone (8 threads racing one wallet: 11 s alone, 121 s in the suite)."""
     srv = WireServer(str(tmp_path_factory.mktemp("wire") / "wire.sqlite"))
     yield srv
     srv.stop()
-
-
-def make_target(target: str, tmp_path, request):
-    """A fresh, empty database on `target` plus the (uri, name, path) needed to reopen it elsewhere."""
-    name = "t_" + uuid.uuid4().hex[:12]
-    if target == "embedded":
-        path = str(tmp_path / "wallet.sqlite")
-        db = dbmod.open_db(uri="", name=name, path=path)
-        spec = {"uri": "", "name": name, "path": path}
-    elif target == "wire":
-        srv = request.getfixturevalue("wire_server")
-        db = dbmod.open_db(uri=srv.uri, name=name)
-        spec = {"uri": srv.uri, "name": name, "path": None}
-    else:
-        uri = os.environ.get("MONGODB_URI")
-        if not uri:
-            pytest.skip("MONGODB_URI not set: no real MongoDB to test against")
-        db = dbmod.open_db(uri=uri, name=name)
-        spec = {"uri": uri, "name": name, "path": None}
-        request.addfinalizer(lambda: dbmod.client_of(db).drop_database(name))
-    schema.ensure_schema(db)
-    request.addfinalizer(dbmod.client_of(db).close)
-    return db, spec
 
 
 @pytest.fixture(params=TARGETS)

@@ -11,7 +11,7 @@ import pytest
 
 from services import accounts, campaigns, checks, config, csvout, db as dbmod, files, ledger, passwords, schema, wallet
 from services.errors import InvalidInput
-from tests.test_api_support import PASSWORD, app, client  # noqa: F401
+from tests.support.api import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
 HIDDEN = {"NUL": "\x00", "BEL": "\x07", "ESC": "\x1b", "DEL": "\x7f", "C1 NEL": "\x85",

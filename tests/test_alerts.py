@@ -13,7 +13,7 @@ from services import rates
 from services import accounts, alerts, calls, campaigns, clock, ledger, settings, spending, telephony, wallet
 from services.alerts import outbox, prefs, thresholds
 from services.errors import BelowMinimum, InvalidAmount, InvalidInput, NotFound
-from tests.alert_support import pay_link, receiver, rzp, sink, subscribe, wired  # noqa: F401
+from tests.support.alerts import pay_link, subscribe
 
 KB = "kb_sales"
 
@@ -44,9 +44,9 @@ def link_in(text: str) -> str:
 # ----------------------------------------------------------------------------------- the must-show
 
 def test_campaign_drains_through_three_lines_then_the_paid_link_rearms_them(edb, wired):
-    sink, receiver, rzp = wired
+    sink, endpoint, rzp = wired
     uid = customer(edb)
-    subscribe(edb, uid, receiver, thresholds=["50"], emails=["finance@shop.in", "ops@shop.in"])
+    subscribe(edb, uid, endpoint, thresholds=["50"], emails=["finance@shop.in", "ops@shop.in"])
     recharge(edb, uid, 10_000, "first")  # Rs. 100: also the "usual amount" of the links
     s = drain_by_campaign(edb, uid, 10)  # ten calls of Rs. 10
     assert s["completed"] == 10 and ledger.get_wallet(edb, uid).balance == 0
@@ -55,7 +55,7 @@ def test_campaign_drains_through_three_lines_then_the_paid_link_rearms_them(edb,
     out = alerts.run(edb)
     assert out["written"] == 3 and out["sent"] == 6, out
     mails = sink.messages()
-    hooks = receiver.events(uid)
+    hooks = endpoint.events(uid)
     assert [m["subject"] for m in mails] == ["Low balance: Rs. 40.00 left (below Rs. 50.00)",
                                              "Low balance: Rs. 10.00 left (below Rs. 20.00)",
                                              "Your wallet is empty: calls have stopped"]
@@ -82,15 +82,15 @@ def test_campaign_drains_through_three_lines_then_the_paid_link_rearms_them(edb,
     assert out["written"] == 3 and out["sent"] == 6, out
     assert [m["subject"][:20] for m in sink.messages()[3:]] == ["Low balance: Rs. 40.", "Low balance: Rs. 10.",
                                                                 "Your wallet is empty"]
-    assert len(receiver.events(uid)) == 6 and all(h["signature_ok"] for h in receiver.events(uid))
-    assert len({h["event_id"] for h in receiver.events(uid)}) == 6
+    assert len(endpoint.events(uid)) == 6 and all(h["signature_ok"] for h in endpoint.events(uid))
+    assert len({h["event_id"] for h in endpoint.events(uid)}) == 6
     assert ledger.audit(edb) == []
 
 
 def test_twenty_concurrent_calls_crossing_a_line_alert_once(db, wired):
-    sink, receiver, _ = wired
+    sink, endpoint, _ = wired
     uid = customer(db, "busy")
-    subscribe(db, uid, receiver, thresholds=["100"])
+    subscribe(db, uid, endpoint, thresholds=["100"])
     recharge(db, uid, 25_000, "fund")  # Rs. 250; twenty calls of Rs. 10 end at Rs. 50
     rates.set_user_value(db, uid, "max_concurrent_calls", 20, by="test")  # the default allows 10 at once
     started = [calls.start_call(db, uid, n, KB, 1)["call_id"] for n in numbers(20)]
@@ -113,7 +113,7 @@ def test_twenty_concurrent_calls_crossing_a_line_alert_once(db, wired):
     assert out["written"] == 1, out
     [a] = alerts.of_user(db, uid)
     assert (a["kind"], a["threshold_paise"], a["status"]) == ("threshold", 10_000, "sent")
-    assert len(sink.messages()) == 1 and len(receiver.events(uid)) == 1
+    assert len(sink.messages()) == 1 and len(endpoint.events(uid)) == 1
     # Holds coming and going do not move the balance: nothing more to say.
     cid = calls.start_call(db, uid, numbers(1, 50)[0], KB, 1)["call_id"]
     calls.end_call(db, uid, cid, 0)
@@ -121,7 +121,7 @@ def test_twenty_concurrent_calls_crossing_a_line_alert_once(db, wired):
 
 
 def test_a_hovering_balance_does_not_spam_and_zero_always_alerts(edb, wired):
-    sink, receiver, _ = wired
+    sink, endpoint, _ = wired
     uid = customer(edb, "hover")
     recharge(edb, uid, 2_500, "fund")
     for i in range(5):  # Rs. 25 -> 19 -> 18 ... under the Rs. 20 line: one alert
@@ -164,11 +164,11 @@ def _at(monkeypatch, t):
 
 
 def test_runway_matches_a_hand_computation_over_seven_business_days(edb, wired, monkeypatch):
-    sink, receiver, _ = wired
+    sink, endpoint, _ = wired
     today = clock.now().replace(hour=10, minute=0, second=0, microsecond=0)
     _at(monkeypatch, today - timedelta(days=10))
     uid = customer(edb, "steady")
-    subscribe(edb, uid, receiver, runway_days=2)
+    subscribe(edb, uid, endpoint, runway_days=2)
     recharge(edb, uid, 100_000, "fund")  # Rs. 1,000, ten days ago
     # Spend on the 7 whole days before today (oldest first), and some 8 days ago, outside the window.
     spend = {8: 9_999, 7: 7_000, 6: 0, 5: 14_000, 4: 21_000, 3: 0, 2: 7_000, 1: 21_000}
@@ -190,7 +190,7 @@ def test_runway_matches_a_hand_computation_over_seven_business_days(edb, wired, 
     assert alerts.run(edb)["written"] == 1
     [a] = alerts.of_user(edb, uid)
     assert (a["kind"], a["runway_days"], a["threshold_paise"]) == ("runway", 1, 20_000)
-    [hook] = receiver.events(uid)
+    [hook] = endpoint.events(uid)
     assert hook["type"] == "wallet.runway_low" and hook["body"]["data"]["runway_days"] == 1
     assert sink.messages()[-1]["subject"] == "About 1 day of calls left (Rs. 199.99)"
     ledger.post(edb, uid, key="today-2", type="debit", category="call", amount=100)
@@ -222,11 +222,11 @@ def test_runway_window_starts_with_the_wallet(edb, monkeypatch):
 # ------------------------------------------------------------------------- the receiver down an hour
 
 def test_receiver_down_for_an_hour_backs_off_logs_each_try_and_blocks_nothing(edb, wired, monkeypatch):
-    sink, receiver, rzp = wired
+    sink, endpoint, rzp = wired
     uid = customer(edb, "night")
-    subscribe(edb, uid, receiver)
+    subscribe(edb, uid, endpoint)
     recharge(edb, uid, 2_500, "fund")
-    receiver.stop()
+    endpoint.stop()
     t0 = clock.now()
     t = [t0]
     monkeypatch.setattr(clock, "now", lambda: t[0])
@@ -251,20 +251,20 @@ def test_receiver_down_for_an_hour_backs_off_logs_each_try_and_blocks_nothing(ed
     [a] = alerts.of_user(edb, uid)
     assert (a["status"], a["webhook_state"], a["webhook_attempts"]) == ("pending", "pending", 7)
     # Back up: the next try (63.5 minutes after the first) delivers, signed, with the same event id.
-    receiver.start()
+    endpoint.start()
     t[0] = t0 + timedelta(seconds=3810)
     alerts.run(edb)
-    [hook] = receiver.events(uid)
+    [hook] = endpoint.events(uid)
     assert hook["signature_ok"] and hook["event_id"] == a["event_id"]
     assert alerts.delivery_log(edb, uid)[0]["ok"] and alerts.of_user(edb, uid)[0]["status"] == "sent"
 
 
 def test_a_receiver_down_for_a_day_fails_the_alert_for_admins_to_see(edb, wired, monkeypatch):
-    sink, receiver, _ = wired
+    sink, endpoint, _ = wired
     uid = customer(edb, "gone")
-    subscribe(edb, uid, receiver)
+    subscribe(edb, uid, endpoint)
     recharge(edb, uid, 2_500, "fund")
-    receiver.mode = "error"  # answers 503 every time
+    endpoint.mode = "error"  # answers 503 every time
     t0 = clock.now()
     t = [t0]
     monkeypatch.setattr(clock, "now", lambda: t[0])
@@ -276,11 +276,11 @@ def test_a_receiver_down_for_a_day_fails_the_alert_for_admins_to_see(edb, wired,
     assert a["webhook_state"] == "failed" and a["email_state"] == "sent" and a["webhook_last_error"] == "HTTP 503"
     assert 24 <= a["webhook_attempts"] <= 32  # 7 in the first hour, then hourly
     assert alerts.counts(edb)["failed"] == 1
-    assert all(h["signature_ok"] for h in receiver.events(uid))
+    assert all(h["signature_ok"] for h in endpoint.events(uid))
 
 
 def test_smtp_down_retries_then_sends_once_with_the_same_message_id(edb, wired, monkeypatch):
-    sink, receiver, _ = wired
+    sink, endpoint, _ = wired
     uid = customer(edb, "mailer")
     recharge(edb, uid, 2_500, "fund")
     monkeypatch.setenv("SMTP_PORT", "1")  # nothing listens there
@@ -300,7 +300,7 @@ def test_smtp_down_retries_then_sends_once_with_the_same_message_id(edb, wired, 
 def test_the_link_is_made_once_per_alert(edb, wired):
     """The link is made once per alert, under the alert's own reference: asking again returns it."""
     from services import payments
-    sink, receiver, _ = wired
+    sink, endpoint, _ = wired
     uid = customer(edb, "linky")
     recharge(edb, uid, 2_500, "fund")
     ledger.post(edb, uid, key="cross", type="debit", category="call", amount=1_000)
@@ -355,17 +355,17 @@ def test_preferences_are_checked_and_bad_input_writes_nothing(edb, monkeypatch):
     assert not out["ok"] and "private or local" in out["error"]
 
 
-def test_send_test_event_is_signed_and_logged(edb, receiver, monkeypatch):
+def test_send_test_event_is_signed_and_logged(edb, endpoint, monkeypatch):
     monkeypatch.setenv("WALLET_WEBHOOK_PRIVATE_OK", "1")
     accounts.create_user(edb, "tester", "password-1", "T", "t@example.com")
     with pytest.raises(InvalidInput):
         alerts.send_test(edb, "tester")
-    subscribe(edb, "tester", receiver)
+    subscribe(edb, "tester", endpoint)
     out = alerts.send_test(edb, "tester")
     assert out["ok"] and out["status_code"] == 200
-    [hook] = receiver.events("tester")
+    [hook] = endpoint.events("tester")
     assert hook["signature_ok"] and hook["type"] == "wallet.test" and hook["event_id"] == out["event_id"]
-    receiver.secrets["tester"] = "wrong"  # the receiver now refuses: the log says so
+    endpoint.secrets["tester"] = "wrong"  # the receiver now refuses: the log says so
     assert alerts.send_test(edb, "tester")["status_code"] == 401
     assert [r["ok"] for r in alerts.delivery_log(edb, "tester")] == [False, True]
 
@@ -398,3 +398,14 @@ def test_crossing_rules():
     assert thresholds.judge(6_000, 0, (5_000,), "analyst", None, 2) is None
     assert thresholds.judge(100, 50, (), "user", (0, 0), 2) is None
     assert outbox.alert_id("u", "zero", 7) == "u|zero|7"
+
+
+def test_an_alerts_recharge_line_names_what_the_payer_pays_with_gst_on_top():
+    """The one-click recharge in an alert charges what the link charges: with GST on top the message says
+    so, beside what reaches the wallet (without GST the one amount is both)."""
+    from services.alerts import message
+    link = {"short_url": "https://rzp.io/x", "amount_paise": 50_000, "expire_by": clock.now()}
+    with_gst = message.recharge_line({"kind": "threshold", "link": dict(link, charged_paise=59_000)})
+    assert with_gst.startswith("Recharge Rs. 500.00 (you pay Rs. 590.00 with GST) in one click: https://rzp.io/x")
+    plain = message.recharge_line({"kind": "threshold", "link": link})
+    assert plain.startswith("Recharge Rs. 500.00 in one click: https://rzp.io/x")

@@ -6,19 +6,16 @@ from __future__ import annotations
 import collections
 import os
 import random
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from services import accounts, alerts, db as dbmod, ledger, schema
-from tests.alert_support import Receiver, subscribe
+from tests.support import processes
+from tests.support.alerts import Receiver, subscribe
+from tests.support.children.worker import run_worker
 from sandbox import smtp_sink
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 CUSTOMERS = 10
 
@@ -28,7 +25,7 @@ def _worker_env(tmp_path, sink, rzp_url) -> dict:
     env.update(WALLET_DATA_DIR=str(tmp_path), WALLET_SECRETS_FILE=os.devnull, WORKER_INTERVAL_SECONDS="0.05",
                SMTP_HOST="127.0.0.1", SMTP_PORT=str(sink.smtp_port), SMTP_TLS="none",
                SMTP_SENDER="Alerts <alerts@wallet.test>", WALLET_WEBHOOK_PRIVATE_OK="1",
-               RAZORPAY_SANDBOX_URL=rzp_url, PYTHONPATH=str(ROOT))
+               RAZORPAY_SANDBOX_URL=rzp_url)
     return env
 
 
@@ -58,26 +55,23 @@ def test_sigkill_the_worker_during_delivery(tmp_path, monkeypatch):
 
         rnd, kills = random.Random(13), 0
         while kills < 12:
-            p = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "worker.py")], cwd=ROOT, env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            p = processes.start(run_worker, env=env)
             base, deadline = progress(), time.time() + 60
-            while progress() == base and time.time() < deadline and p.poll() is None:
+            while progress() == base and time.time() < deadline and p.is_alive():
                 time.sleep(0.005)
             time.sleep(rnd.uniform(0, 0.4))
-            os.kill(p.pid, signal.SIGKILL)
-            p.wait(10)
+            assert processes.kill(p), "the worker's loop never ends by itself"
             kills += 1
             if _all_sent(db):
                 break
         assert kills >= 10, f"delivery finished after {kills} kills: give it more work"
 
-        p = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "worker.py")], cwd=ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = processes.start(run_worker, env=env)
         deadline = time.time() + 180
         while not _all_sent(db) and time.time() < deadline:
             time.sleep(0.2)
         p.terminate()
-        p.wait(20)
+        p.join(20)
         _check(db, sink, receiver, rzp)
         print(f"{kills} SIGKILLs during delivery")
     finally:

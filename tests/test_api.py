@@ -15,10 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from services import rates
-from services import ledger, money, tokens, wallet
-from tests.test_api_support import (PASSWORD, app, bearer, client, make_user,  # noqa: F401
-                                    payments_off, sandbox, sandbox_post)
+from services import ledger, money, rates, tokens, wallet
+from tests.support.api import PASSWORD, bearer, make_user
+from tests.support.payments import control
 
 
 @pytest.fixture
@@ -307,7 +306,7 @@ def test_csv_download_streams_and_neutralises_formulas(client, admin, edb):
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][:3] == ["created_at", "entry_id", "user_id"]
     assert len(rows) == 5 and all(row[2] == user for row in rows[1:])
-    notes = [row[-1] for row in rows[1:]]
+    notes = [row[rows[0].index("note")] for row in rows[1:]]
     assert notes == ["'=HYPERLINK(\"http://evil\",\"x\")", "'+cmd|' /C calc'!A0", "'-2+3", "'@SUM(A1)"]
     assert rows[1][6] == "12.50"
     r = client.get("/api/transactions/download?transaction_type=debit", headers=bearer(tok))
@@ -346,7 +345,7 @@ def test_checkout_order_create_verify_credits_once(client, edb, sandbox):
     assert_error(client.post("/api/payment/create-order", headers=h, json={"amount": 5}), 400, "below_minimum")
     o = client.post("/api/payment/create-order", headers=h, json={"amount": "250.75"}).json()["order"]
     assert o["amount"] == 250.75 and o["amount_paise"] == 25075 and o["currency"] == "INR"
-    paid = sandbox_post(sandbox, f"/sandbox/orders/{o['order_id']}/pay")
+    paid = control(sandbox, f"orders/{o['order_id']}/pay")
     body = {k: paid[k] for k in ("razorpay_order_id", "razorpay_payment_id", "razorpay_signature")}
     forged = dict(body, razorpay_signature="0" * 64)
     assert_error(client.post("/api/payment/verify", headers=h, json=dict(forged, amount=250.75)), 400,
@@ -366,7 +365,7 @@ def test_payment_link_status_reconciles_and_credits_once(client, edb, sandbox):
     assert link["status"] == "created" and link["amount_paise"] == 10000 and link["short_url"].startswith("http")
     st = client.get(f"/api/payment/payment-link/{link['payment_link_id']}", headers=h).json()
     assert st["status"] == "created" and st["credited_paise"] == 0
-    sandbox_post(sandbox, f"/sandbox/links/{link['payment_link_id']}/pay")
+    control(sandbox, f"links/{link['payment_link_id']}/pay")
     st = client.get(f"/api/payment/payment-link/{link['payment_link_id']}", headers=h).json()
     assert (st["status"], st["credited_paise"], st["credited_now_paise"], st["credited"]) == ("paid", 10000, 10000, 100)
     st = client.get(f"/api/payment/payment-link/{link['payment_link_id']}", headers=h).json()
@@ -381,13 +380,13 @@ def test_webhooks_over_http_check_the_signature_and_credit_once(edb, sandbox):
     api = run_in_thread(create_app(db=edb))
     try:
         hook = api.url + "/api/payment/webhook"
-        sandbox_post(sandbox, "/sandbox/config", {"webhook_url": hook})
+        control(sandbox, "config", webhook_url=hook)
         user, tok = make_user(edb)
         with httpx.Client(base_url=api.url, headers=bearer(tok), trust_env=False, timeout=10) as c:
             link = c.post("/api/payment/payment-link", json={"amount": 321}).json()
-            sandbox_post(sandbox, f"/sandbox/links/{link['payment_link_id']}/pay")
+            control(sandbox, f"links/{link['payment_link_id']}/pay")
             assert sandbox.sandbox.webhooks.wait_idle(20)
-            sandbox_post(sandbox, "/sandbox/webhooks/redeliver")
+            control(sandbox, "webhooks/redeliver")
             assert sandbox.sandbox.webhooks.wait_idle(20)
             deliveries = sandbox.sandbox.webhooks.snapshot()
             assert len(deliveries) >= 4 and all(d["http_status"] == 200 for d in deliveries), deliveries

@@ -22,7 +22,8 @@ from services import autorecharge, calls, clock, db as dbmod, documents, ledger,
     users, wallet
 from services.errors import NotFound
 from services.payments import screening
-from tests.test_api_support import PASSWORD, bearer, sandbox_post
+from tests.support.api import PASSWORD, bearer
+from tests.support.payments import control
 
 COLUMNS = ("anon", "expired", "owner", "other", "analyst", "admin")
 OK, AUTH, ROLE, GONE = 200, 401, 403, 404
@@ -47,14 +48,14 @@ def _verify(ctx, col):
     """A paid Checkout order: the caller's own, except `other`, who replays A's."""
     owner = ctx["names"]["owner" if col in ("other", "anon", "expired") else col]
     order = payments.create_order(ctx["db"], owner, 100)
-    paid = sandbox_post(ctx["sandbox"], f"/sandbox/orders/{order['order_id']}/pay")
+    paid = control(ctx["sandbox"], f"orders/{order['order_id']}/pay")
     return {k: paid[k] for k in ("razorpay_order_id", "razorpay_payment_id", "razorpay_signature")} | {"amount": 100}
 
 
 def _paid(ctx, user_id: str, rupees: int = 100) -> str:
     """A recharge of `user_id` paid on the sandbox and credited; its payment link id."""
     plink = payments.create_payment_link(ctx["db"], user_id, rupees)["payment_link_id"]
-    sandbox_post(ctx["sandbox"], f"/sandbox/links/{plink}/pay")
+    control(ctx["sandbox"], f"links/{plink}/pay")
     payments.reconcile_link(ctx["db"], plink, user_id=user_id)
     return plink
 
@@ -137,6 +138,34 @@ ENDPOINTS = {
     "reject_refund": ("POST", "/api/admin/refund-requests/{reject}/reject", {"reason": "matrix"}, None, ADMIN_ONLY),
     "amounts_due": ("GET", "/api/admin/amounts-due", None, None, ADMIN_ONLY),
     "reconciliation": ("GET", "/api/admin/reconciliation?day={day}", None, None, ADMIN_ONLY),
+    # Accounts and API keys: each caller acts on the account of their own (the roles on shared accounts are
+    # tests/test_api_roles.py's matrix). A's key, member and invitation are 404 to everyone else.
+    "accounts": ("GET", "/api/accounts", None, None, everyone(OK)),
+    "account": ("GET", "/api/account", None, None, everyone(OK)),
+    "members": ("GET", "/api/account/members", None, None, everyone(OK)),
+    "member_role": ("PUT", "/api/account/members/alice", {"role": "owner"}, None, OWN_RESOURCE),
+    "remove_member": ("DELETE", "/api/account/members/tim", None, None, everyone(GONE)),
+    "invitations": ("GET", "/api/account/invitations", None, None, everyone(OK)),
+    "invite": ("POST", "/api/account/invitations", {"email": "friend@example.com", "role": "viewer"}, None,
+               everyone(201)),
+    "withdraw_invitation": ("DELETE", "/api/account/invitations/{invitation}", None, None, OWN_RESOURCE),
+    "accept_invitation": ("POST", "/api/invitations/accept", {"token": "inv_0000000000000000.not-a-real-token"},
+                          None, everyone(400)),
+    "account_audit": ("GET", "/api/account/audit", None, None, everyone(OK)),
+    "keys_create": ("POST", "/api/keys", {"name": "matrix", "scopes": ["calls"]}, None, everyone(201)),
+    "keys_list": ("GET", "/api/keys", None, None, everyone(OK)),
+    "keys_revoke": ("DELETE", "/api/keys/{key}", None, None, OWN_RESOURCE),
+    "keys_rotate": ("POST", "/api/keys/{key2}/rotate", {"overlap_minutes": 10}, None, OWN_RESOURCE),
+    "wallet_lots": ("GET", "/api/wallet/lots", None, None, everyone(OK)),
+    "balance_at": ("GET", "/api/wallet/balance?at=2026-01-01T00:00:00%2B05:30", None, None, everyone(OK)),
+    "credit_batch": ("POST", "/api/admin/credit/batch", {"csv": "username,amount\ntim,1\n", "reason": "matrix"},
+                     None, ADMIN_ONLY),
+    "credit_void": ("POST", "/api/admin/credit/void", lambda c, col: {"user_id": "tim", "lot": c["paths"]["grant"],
+                                                                      "reason": "matrix"}, None, ADMIN_ONLY),
+    "customer_lots": ("GET", "/api/admin/lots/{owner}", None, None, ADMIN_ONLY),
+    "breakage": ("GET", "/api/admin/breakage", None, None, REPORTING),
+    "burn_rule": ("GET", "/api/admin/burn-rule", None, None, REPORTING),
+    "burn_rule_set": ("PUT", "/api/admin/burn-rule", {"rule": "promo_first"}, None, ADMIN_ONLY),
 }
 
 
@@ -164,11 +193,15 @@ def ctx(tmp_path_factory):
     documents.catch_up(db, "alice")
     receipt = documents.slug(documents.list_documents(db, "alice")[0]["number"])
     expired = tokens.issue(db, "alice", lifetime=timedelta(seconds=-1))
+    alice = accounts.teams.acting(db, "alice", "alice")
+    key, key2 = (accounts.keys.create(db, alice, n, ["calls"])[0].id for n in ("k1", "k2"))
+    invitation = accounts.invitations.invite(db, alice, "pal@example.com", "viewer")[0]["id"]
     app = create_app(db=db)
     with TestClient(app, raise_server_exceptions=False) as client:
         c = {"db": db, "client": client, "names": names, "link": link, "call": call, "call2": call2,
              "expired": expired, "sandbox": sb, "receipt": receipt}
         c["paths"] = {"link": link, "call": call, "call2": call2, "owner": names["owner"], "receipt": receipt,
+                      "key": key, "key2": key2, "invitation": invitation,
                       "month": clock.today().strftime("%Y-%m"), **_refund_setup(c)}
         yield c
     sb.stop()
@@ -189,6 +222,8 @@ def _refund_setup(ctx) -> dict:
     day = (clock.now() - timedelta(days=1)).date()
     payments.reconcile_day(db, day)
     out["day"] = day.isoformat()
+    out["grant"] = wallet.admin_credit(db, admin="root", user_id="tim", amount=5, category="promo_credit",
+                                       reason="to void", key="matrix-void")["n"]   # the void endpoint's lot
     return out
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from services import clock, ledger, settings, wallet
-from tests.test_api_support import app, bearer, client, make_user  # noqa: F401
+from tests.support.api import bearer, make_user
 
 CALL = {"to_number": "+919876543210", "kb_id": "kb_api"}
 
@@ -100,7 +100,8 @@ def test_a_scheduled_rate_is_shown_ahead_and_bad_changes_write_nothing(client, e
     error(client.post("/api/admin/customers/nobody/terms", headers=admin, json={"max_concurrent_calls": 5}), 404,
           "not_found")
     error(client.put("/api/admin/plans/odd", headers=admin, json={"rate": 5, "initial_increment_seconds": 7,
-                                                                   "subsequent_increment_seconds": 7}), 400, "invalid_input")
+                                                                   "subsequent_increment_seconds": 7}),
+          400, "invalid_input")
     error(client.put("/api/admin/plans/standard", headers=admin, json={"rate": 5}), 400, "invalid_input")
     error(client.put("/api/admin/plans/Bad%20Name", headers=admin, json={"rate": 5}), 400, "invalid_input")
     assert edb.settings_history.count_documents({}) == n

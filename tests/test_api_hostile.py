@@ -15,7 +15,7 @@ import pytest
 from sandbox.razorpay_server import DEFAULT_WEBHOOK_SECRET
 from services import ledger
 from services.payments import screening
-from tests.test_api_support import app, bearer, client, make_user, sandbox  # noqa: F401
+from tests.support.api import bearer, make_user
 
 BIG = 100 * 1024       # over the 64 KiB limit of the JSON endpoints
 HUGE = 2 * 1024 * 1024  # over the webhook's own 1 MiB

@@ -17,9 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services import accounts, db as dbmod, ledger, wallet
-from tests.test_api_support import PASSWORD, app, bearer, client, make_user  # noqa: F401
-from tests.test_dashboard import PW, adb, login, texts  # noqa: F401
-from tests.test_dashboard import app as dashboard
+from tests.support.api import PASSWORD, bearer, make_user
+from tests.support.dashboard import PW, login, texts
+from tests.support.dashboard import app as dashboard
 
 OWNER_HOME = ("192.0.2.10", 4000)
 

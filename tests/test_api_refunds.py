@@ -9,33 +9,33 @@ from datetime import timedelta
 
 from services import clock, ledger, payments, settings
 from services.payments import refunds, screening
-from tests.test_api_support import bearer, client, make_user, sandbox, sandbox_post  # noqa: F401
-from tests.test_api_support import app  # noqa: F401
+from tests.support.api import bearer, make_user
+from tests.support.payments import control
 
 
-def paid(client, sandbox, h, rupees=500):  # noqa: F811
+def paid(client, sandbox, h, rupees=500):
     link = client.post("/api/payment/payment-link", headers=h, json={"amount": rupees}).json()
-    sandbox_post(sandbox, f"/sandbox/links/{link['payment_link_id']}/pay")
+    control(sandbox, f"links/{link['payment_link_id']}/pay")
     st = client.get(f"/api/payment/payment-link/{link['payment_link_id']}", headers=h).json()
     assert st["status"] == "paid"
     return link
 
 
-def test_a_failed_attempt_and_its_reason_then_a_retry_on_the_same_link(client, edb, sandbox):  # noqa: F811
+def test_a_failed_attempt_and_its_reason_then_a_retry_on_the_same_link(client, edb, sandbox):
     user, tok = make_user(edb)
     h = bearer(tok)
     link = client.post("/api/payment/payment-link", headers=h, json={"amount": 100}).json()
-    sandbox_post(sandbox, f"/sandbox/links/{link['payment_link_id']}/fail")
+    control(sandbox, f"links/{link['payment_link_id']}/fail")
     st = client.get(f"/api/payment/payment-link/{link['payment_link_id']}", headers=h).json()
     assert st["status"] in ("created", "attempted") and st["credited_paise"] == 0
     failed = st["last_failed"]
     assert failed["payment_id"].startswith("pay_") and failed["error_description"] and failed["at"]
-    sandbox_post(sandbox, f"/sandbox/links/{link['payment_link_id']}/pay")
+    control(sandbox, f"links/{link['payment_link_id']}/pay")
     st = client.get(f"/api/payment/payment-link/{link['payment_link_id']}", headers=h).json()
     assert (st["status"], st["credited_paise"], st["last_failed"]) == ("paid", 10000, None)
 
 
-def test_cancel_an_unpaid_link_and_not_a_paid_one(client, edb, sandbox):  # noqa: F811
+def test_cancel_an_unpaid_link_and_not_a_paid_one(client, edb, sandbox):
     user, tok = make_user(edb)
     h = bearer(tok)
     link = client.post("/api/payment/payment-link", headers=h, json={"amount": 100}).json()
@@ -49,7 +49,7 @@ def test_cancel_an_unpaid_link_and_not_a_paid_one(client, edb, sandbox):  # noqa
     assert ledger.get_wallet(edb, user).balance == 20000
 
 
-def test_self_serve_refund_over_the_api_is_idempotent_and_listed(client, edb, sandbox):  # noqa: F811
+def test_self_serve_refund_over_the_api_is_idempotent_and_listed(client, edb, sandbox):
     user, tok = make_user(edb)
     h = bearer(tok)
     paid(client, sandbox, h)
@@ -74,7 +74,7 @@ def test_self_serve_refund_over_the_api_is_idempotent_and_listed(client, edb, sa
     assert bad.status_code == 422
 
 
-def test_admin_approves_and_rejects_sees_amounts_due_and_the_daily_report(client, edb, sandbox):  # noqa: F811
+def test_admin_approves_and_rejects_sees_amounts_due_and_the_daily_report(client, edb, sandbox):
     admin, atok = make_user(edb, "admin")
     ha = bearer(atok)
     a, ta = make_user(edb)
@@ -97,7 +97,7 @@ def test_admin_approves_and_rejects_sees_amounts_due_and_the_daily_report(client
     # b spends, then Razorpay refunds b's payment in full (its dashboard): the rest is due
     ledger.post(edb, b, key="spend", type="debit", category="call", amount=45000)
     [pay] = payments.refundable_for(edb, b).sources
-    refund = sandbox_post(sandbox, f"/sandbox/payments/{pay.payment_id}/refund", {})
+    refund = control(sandbox, f"payments/{pay.payment_id}/refund")
     refunds.record(edb, refund, None, source="webhook")  # what its refund.created webhook carries
     due = client.get("/api/admin/amounts-due", headers=ha).json()
     assert due["wallets"] == [{"username": b, "amount_due_paise": 45000, "amount_due": 450, "balance_paise": 0,
@@ -111,7 +111,7 @@ def test_admin_approves_and_rejects_sees_amounts_due_and_the_daily_report(client
     assert client.get("/api/admin/reconciliation?day=yesterday", headers=ha).status_code == 422
 
 
-def test_an_address_that_keeps_forging_webhooks_is_told_to_slow_down(client, edb, sandbox):  # noqa: F811
+def test_an_address_that_keeps_forging_webhooks_is_told_to_slow_down(client, edb, sandbox):
     screening._forged_by.clear()
     body = json.dumps({"event": "payment.captured", "payload": {}}).encode()
     answers = [client.post("/api/payment/webhook", content=body,

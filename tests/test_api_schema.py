@@ -112,8 +112,8 @@ class Flow(schema.include(operation_id=LINKED).as_state_machine()):
             CALLERS[response.json()["call_id"]] = case.headers["Authorization"].removeprefix("Bearer ")
 
     def validate_response(self, response, case, additional_checks=None, **kwargs):
-        case.validate_response(response, additional_checks=additional_checks, excluded_checks=[positive_data_acceptance],
-                               transport_kwargs=kwargs or None)
+        case.validate_response(response, additional_checks=additional_checks,
+                               excluded_checks=[positive_data_acceptance], transport_kwargs=kwargs or None)
 
 
 def test_stateful_links_sign_up_sign_in_start_and_end_a_call():

@@ -9,7 +9,7 @@ import pytest
 
 from services import accounts, tokens, users
 from services.errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound
-from tests.test_api_support import PASSWORD, app, bearer, client, make_user  # noqa: F401
+from tests.support.api import PASSWORD, bearer, make_user
 
 NEW_PW = "another-fine-secret"
 

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from services import accounts, clock, tokens
 from services.errors import AuthError, RateLimited
-from tests.test_api_support import PASSWORD, app, bearer, client, make_user  # noqa: F401
+from tests.support.api import PASSWORD, bearer, make_user
 
 OWNER_HOME = "192.0.2.10"
 

@@ -10,8 +10,8 @@ import pytest
 from services import alerts, autorecharge, ledger, razorpay_events
 from services.autorecharge import charges, mandates, planner
 from services.errors import Conflict, InvalidAmount, InvalidInput, PaymentUnavailable
-from tests.autorecharge_support import (active_mandate, control, customer, hooked, notices_of,  # noqa: F401
-                                        sandbox_payments, spend, wait_for)
+from tests.support.autorecharge import active_mandate, customer, notices_of, sandbox_payments, spend, wait_for
+from tests.support.payments import control
 
 TERMS = {"threshold": 100, "amount": 500, "monthly_cap": 5000}
 
@@ -36,8 +36,8 @@ def recharge_credits(db, uid: str) -> list[dict]:
 @pytest.mark.parametrize("bad, error", [
     (dict(threshold="abc"), InvalidAmount), (dict(amount=5), InvalidAmount), (dict(amount="15000.01"), InvalidInput),
     (dict(monthly_cap=400), InvalidInput), (dict(daily_cap=100), InvalidInput), (dict(daily_cap=6000), InvalidInput),
-    (dict(method="paypal"), InvalidInput), (dict(accept_afa="yes"), InvalidInput), (dict(threshold=True), InvalidAmount),
-    (dict(amount="100001", accept_afa=True), InvalidAmount)])
+    (dict(method="paypal"), InvalidInput), (dict(accept_afa="yes"), InvalidInput),
+    (dict(threshold=True), InvalidAmount), (dict(amount="100001", accept_afa=True), InvalidAmount)])
 def test_bad_terms_write_nothing_anywhere(env, bad, error):
     db, h = env
     customer(db, "asha")
@@ -56,7 +56,8 @@ def test_set_up_authorise_and_the_rs_1_authorisation_is_credited_once(env):
     assert (m["frequency"], m["max_amount_paise"], m["method"]) == ("as_presented", 50_000, "upi")
     inv = h.sandbox.invoices[mandates.get(db, "asha")["registration_id"]]
     order = h.sandbox.orders[inv["order_id"]]
-    assert order["token"] == {"max_amount": 50_000, "expire_at": order["token"]["expire_at"], "frequency": "as_presented"}
+    assert order["token"] == {"max_amount": 50_000, "expire_at": order["token"]["expire_at"],
+                              "frequency": "as_presented"}
     with pytest.raises(Conflict):
         autorecharge.configure(db, "asha", **TERMS | {"method": "card"})  # pending: the method is fixed
     httpx.post(m["authorisation_url"] + "/approve", trust_env=False).raise_for_status()
@@ -342,3 +343,60 @@ def test_revoked_at_the_bank_is_told_even_after_a_kill_between_the_cancel_and_th
     control(h, "webhooks/redeliver")
     h.sandbox.webhooks.wait_idle(10)
     assert len(notices_of(db, "asha", "wallet.autorecharge.off")) == 1
+
+
+# ------------------------------------------------------------------------------------------ skip
+
+def test_a_top_up_made_redundant_by_a_recharge_says_so_and_can_be_skipped(env, monkeypatch):
+    """Announced, then a recharge by hand lifts the balance: the status says the top-up is no longer
+    needed but will still be taken unless skipped; skipped, it is never debited (even by a worker that
+    read the charge before the skip), skipping again changes nothing, and the next fall after that
+    recharge is a crossing of its own."""
+    db, h = env
+    monkeypatch.setenv("WALLET_PREDEBIT_NOTICE_HOURS", "0.002")  # 7.2 s: time to skip before the debit
+    customer(db, "asha", 300)
+    active_mandate(db, h, "asha")
+    spend(db, "asha", 220, "calls")
+    c = wait_for(lambda: charges.get(db, mandates.get(db, "asha").get("in_flight")), tick=tick(db))
+    assert c["state"] == "notified"
+    nxt = autorecharge.status(db, "asha")["next_charge"]
+    assert (nxt["needed"], nxt["can_skip"]) == (True, True)
+    st = autorecharge.status(db, "asha")
+    assert (st["taken_this_month_paise"], st["used_this_month_paise"]) == (0, 50_000)  # announced, not taken
+    ledger.post(db, "asha", key="by-hand", type="credit", category="recharge", amount=100_000, source="pay_hand")
+    nxt = autorecharge.status(db, "asha")["next_charge"]
+    assert (nxt["state"], nxt["needed"], nxt["can_skip"]) == ("notified", False, True)
+    stale = charges.get(db, c["_id"])  # what a worker pass read just before the customer skipped
+    st = autorecharge.skip(db, "asha")
+    skipped = charges.get(db, c["_id"])
+    assert (skipped["state"], skipped["reason"]) == ("skipped", charges.SKIPPED_BY_YOU)
+    assert st["next_charge"]["state"] == "forecast" and mandates.get(db, "asha")["in_flight"] is None
+    assert payments_status(db, c["ref"]) == "abandoned"  # Your payments no longer lists it as to come
+    assert autorecharge.skip(db, "asha")["next_charge"]["state"] == "forecast"  # again: nothing to skip
+    time.sleep(7.5)  # past the debit's payment_after
+    from services.autorecharge import worker
+    from services.payments import gateway
+    assert worker.advance(db, gateway.settings(), stale)["state"] == "skipped"
+    for _ in range(5):
+        autorecharge.run(db)
+    assert not sandbox_payments(h, "asha") and len(charges.recent(db)) == 1
+    spend(db, "asha", 1_000, "later")  # below the threshold again, after the recharge by hand: a new crossing
+    again = wait_for(lambda: charges.get(db, mandates.get(db, "asha").get("in_flight")), tick=tick(db))
+    assert again["_id"] != c["_id"] and again["state"] == "notified"
+
+
+def test_a_top_up_being_debited_cannot_be_skipped(env):
+    db, h = env
+    customer(db, "asha", 300)
+    active_mandate(db, h, "asha")
+    spend(db, "asha", 220, "calls")
+    c = wait_for(lambda: charges.get(db, mandates.get(db, "asha").get("in_flight")), tick=tick(db))
+    c = charges.set_state(db, c, charges.DEBITING)  # the worker began the debit
+    with pytest.raises(Conflict, match="already being debited"):
+        autorecharge.skip(db, "asha")
+    assert charges.get(db, c["_id"])["state"] == "debiting"
+
+
+def payments_status(db, ref: str) -> str:
+    from services import payments
+    return payments.get_link(db, ref)["status"]

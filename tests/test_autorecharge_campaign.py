@@ -9,9 +9,8 @@ import time
 
 from services import alerts, autorecharge, campaigns, ledger
 from services.telephony import SimulatedHandle
-from tests.alert_support import receiver, sink, smtp_env, subscribe  # noqa: F401 (fixtures)
-from tests.autorecharge_support import (active_mandate, customer, hooked, notices_of,  # noqa: F401
-                                        sandbox_payments)
+from tests.support.alerts import smtp_env, subscribe
+from tests.support.autorecharge import active_mandate, customer, notices_of, sandbox_payments
 
 
 class PacedBackend:
@@ -25,12 +24,12 @@ class PacedBackend:
         return SimulatedHandle(f"paced-{call_id}", to_number, kb_id, max_seconds, 60)
 
 
-def test_a_campaign_drains_the_wallet_and_never_stops_for_lack_of_money(edb, hooked, sink, receiver, monkeypatch):
+def test_a_campaign_drains_the_wallet_and_never_stops_for_lack_of_money(edb, hooked, sink, endpoint, monkeypatch):
     smtp_env(monkeypatch, sink)
     db = edb
     hooked.forwarder.db = db
     customer(db, "asha", 300)
-    subscribe(db, "asha", receiver)
+    subscribe(db, "asha", endpoint)
     alerts.derive(db)
     active_mandate(db, hooked, "asha", threshold=100, amount=500, monthly_cap=500)
     stop = threading.Event()
@@ -63,7 +62,7 @@ def test_a_campaign_drains_the_wallet_and_never_stops_for_lack_of_money(edb, hoo
     after = order["notification"]["payment_after"]
     mails = [m for m in sink.messages() if m["subject"].startswith("Auto-recharge: Rs. 500.00 will be debited")]
     assert len(mails) == 1 and mails[0]["received_at"] < after <= pays[0]["created_at"]
-    hooks = [e for e in receiver.events("asha") if e["type"] == "wallet.autorecharge.scheduled"]
+    hooks = [e for e in endpoint.events("asha") if e["type"] == "wallet.autorecharge.scheduled"]
     assert hooks and all(e["signature_ok"] for e in hooks)
     # The next crossing met the monthly cap: no second top-up, and the customer was told.
     assert len(notices_of(db, "asha", "wallet.autorecharge.cap_reached")) == 1

@@ -1,17 +1,14 @@
-"""SIGKILL the real worker (scripts/worker.py's loop, forked from a warmed forkserver: tests.workers_autorecharge)
-ten times at random points while it plans, announces and debits auto-charges, with Razorpay's webhooks
-(duplicated, shuffled) and the reconciliation racing it from this process: one order and one debit at
-Razorpay per crossing, one credit each, the ledger audit clean."""
+"""SIGKILL the real worker (scripts/worker.py's loop, a warm child: tests/support/processes.py) ten times at
+random points while it plans, announces and debits auto-charges, with Razorpay's webhooks (duplicated,
+shuffled) and the reconciliation racing it from this process: one order and one debit at Razorpay per
+crossing, one credit each, the ledger audit clean."""
 from __future__ import annotations
 
 import collections
-import multiprocessing as mp
 import os
 import random
-import signal
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,10 +16,11 @@ import pytest
 from sandbox.razorpay_server import run_in_thread
 from services import autorecharge, db as dbmod, ledger, razorpay_events, schema
 from services.autorecharge import charges, mandates
-from tests import workers_autorecharge
-from tests.autorecharge_support import Forwarder, customer, wait_for
+from tests.support import processes
+from tests.support.children.worker import run_worker
+from tests.support.autorecharge import customer, wait_for
+from tests.support.payments import Receiver
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 CUSTOMERS = 12
 NOTICE_HOURS = "0.0003"  # about a second
@@ -31,12 +29,12 @@ NOTICE_HOURS = "0.0003"  # about a second
 def _worker_env(tmp_path, rzp_url) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WALLET_", "RAZORPAY_", "MONGODB_", "SMTP_"))}
     env.update(WALLET_DATA_DIR=str(tmp_path), WALLET_SECRETS_FILE=os.devnull, WORKER_INTERVAL_SECONDS="0.05",
-               RAZORPAY_SANDBOX_URL=rzp_url, WALLET_PREDEBIT_NOTICE_HOURS=NOTICE_HOURS, PYTHONPATH=str(ROOT))
+               RAZORPAY_SANDBOX_URL=rzp_url, WALLET_PREDEBIT_NOTICE_HOURS=NOTICE_HOURS)
     return env
 
 
 def test_sigkill_the_worker_while_charges_race_their_webhooks_and_reconciliation(tmp_path, monkeypatch):
-    fwd = Forwarder()
+    fwd = Receiver()
     rzp = run_in_thread({"webhook_url": fwd.url, "duplicate_probability": 0.5, "seed": 23, "webhook_backoff": 0.05})
     monkeypatch.setenv("RAZORPAY_SANDBOX_URL", rzp.url)
     monkeypatch.setenv("WALLET_PREDEBIT_NOTICE_HOURS", NOTICE_HOURS)
@@ -55,12 +53,10 @@ def test_sigkill_the_worker_while_charges_race_their_webhooks_and_reconciliation
             httpx.post(st["mandate"]["authorisation_url"] + "/approve", trust_env=False).raise_for_status()
         wait_for(lambda: all(m["state"] == "active" for m in mandates.in_states(db, mandates.LIVE)) and
                  len(mandates.in_states(db, (mandates.ACTIVE,))) == CUSTOMERS, timeout=60)
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(workers_autorecharge.PRELOAD)
         racer.start()
-        kills = _kill_repeatedly(ctx, db, rzp, env)
+        kills = _kill_repeatedly(db, rzp, env)
         assert kills >= 10, f"the charges finished after {kills} kills: give the worker more work"
-        p = _start_worker(ctx, env)
+        p = processes.start(run_worker, env=env)
         try:
             wait_for(lambda: _all_credited(db), timeout=180, every=0.2)
         finally:
@@ -94,24 +90,17 @@ def _progress(db, rzp) -> int:
     return at_razorpay + sum(1 for c in db.autorecharge_charges.find({}) if c["state"] != "planned")
 
 
-def _start_worker(ctx, env: dict):
-    p = ctx.Process(target=workers_autorecharge.run_worker, args=(env,), daemon=True)
-    p.start()
-    return p
-
-
-def _kill_repeatedly(ctx, db, rzp, env) -> int:
+def _kill_repeatedly(db, rzp, env) -> int:
     rnd, kills = random.Random(29), 0
     while kills < 10 and not _all_credited(db):
-        p = _start_worker(ctx, env)
+        p = processes.start(run_worker, env=env)
         base, deadline = _progress(db, rzp), time.time() + 60
         while _progress(db, rzp) == base and time.time() < deadline and p.is_alive():
             time.sleep(0.005)
         # Soon after the worker's first step: it plans, announces and debits in batches, so a longer wait let
         # it finish everything in 9 kills on a fast machine (the test needs 10 kills into unfinished work).
         time.sleep(rnd.uniform(0, 0.15))
-        os.kill(p.pid, signal.SIGKILL)
-        p.join(10)
+        assert processes.kill(p), "the worker's loop never ends by itself"
         kills += 1
     return kills
 

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from services import autorecharge, tokens
 from services.autorecharge import charges, mandates
-from tests.autorecharge_support import (active_mandate, hooked, sandbox_payments, spend, wait_for)  # noqa: F401
-from tests.test_dashboard import adb, fund, signed_in, texts  # noqa: F401
+from tests.support.autorecharge import active_mandate, sandbox_payments, spend, wait_for
+from tests.support.dashboard import fund, signed_in, texts
 
 
 def _markdown(at) -> str:
@@ -31,7 +31,9 @@ def test_cancel_in_the_dashboard_cancels_the_token_and_no_charge_follows(adb, ho
                  tick=lambda: autorecharge.run(adb))
     assert c["state"] == "notified"
     at = signed_in("asha", "user", "wallet")
-    assert "Active" in _markdown(at) and "announced" in _markdown(at)
+    assert "Active" in _markdown(at) and "is announced: it will be debited from your mandate on or after" in \
+        texts(at.info)
+    assert any(b.label == "Skip this top-up of Rs. 500.00" for b in at.button)
     _button(at, "Cancel auto-recharge").click().run()
     assert not at.exception and "cancelled" in texts(at.success)
     assert hooked.sandbox.tokens[tid]["recurring_details"]["status"] == "cancelled"
@@ -75,8 +77,8 @@ def test_admin_sees_every_mandate_and_charge(adb, hooked):
              timeout=30)
     at = signed_in("boss", "admin", "admin/autorecharge")
     mand, charged = at.dataframe[0].value, at.dataframe[1].value
-    assert list(mand["User"]) == ["asha"] and list(mand["State"]) == ["active"]
-    assert list(charged["Outcome"]) == ["credited"] and list(charged["Amount"]) == ["Rs. 500.00"]
+    assert list(mand["User"]) == ["asha"] and list(mand["State"]) == ["Active"]
+    assert list(charged["Outcome"]) == ["Credited"] and list(charged["Amount"]) == ["Rs. 500.00"]
 
 
 def test_the_api_sets_up_pauses_resumes_and_turns_off(adb, hooked):
@@ -101,8 +103,8 @@ def test_the_api_sets_up_pauses_resumes_and_turns_off(adb, hooked):
         assert c.put("/api/auto-recharge", headers=h, json={"threshold": 200, "amount": 400, "monthly_cap": 2000,
                                                              "paused": True}).json()["state"] == "paused"
         assert mandates.get(adb, "asha")["threshold_paise"] == 20_000
-        assert c.put("/api/auto-recharge", headers=h, json={"threshold": 200, "amount": 900,
-                                                             "monthly_cap": 2000}).status_code == 400  # above the mandate
+        assert c.put("/api/auto-recharge", headers=h, json={"threshold": 200, "amount": 900,  # above the mandate
+                                                             "monthly_cap": 2000}).status_code == 400
         assert c.put("/api/auto-recharge", headers=h, json={"threshold": 200, "amount": 400, "monthly_cap": 2000,
                                                              "paused": False}).json()["state"] == "active"
         assert c.put("/api/auto-recharge", headers=h, json={"threshold": 200, "amount": 400, "monthly_cap": 2000,

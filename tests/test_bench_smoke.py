@@ -3,46 +3,44 @@ clean and reads like the services' own writes, and every page it times renders w
 No timing asserts: the full-scale run (`make bench`) is where the numbers are."""
 from __future__ import annotations
 
-import importlib.util
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 import app_ui
-from services import db as dbmod, ledger, reports, spending
+from services import db as dbmod, spending
+from services import ledger, reports
+from tests.support import seeding
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS, ENTRIES, DAYS = 20, 2000, 30
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_dashboard", ROOT / "bench" / "dashboard.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+@pytest.fixture(scope="module")
+def bench():
+    return seeding.bench()
 
 
 @pytest.fixture(scope="module")
-def bench():
-    return _bench()
-
-
-@pytest.fixture
-def seeded(bench, tmp_path, monkeypatch):
-    # Recorded first so teardown restores them: the bench sets these process-wide.
-    monkeypatch.setenv("WALLET_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("MONGODB_URI", "")
-    monkeypatch.setenv("WALLET_COOKIE_KEY", bench.COOKIE_KEY)
-    for k in ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET", "RAZORPAY_SANDBOX_URL"):
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setattr(app_ui, "TEST_DB", None)
-    db = bench.open_fresh(tmp_path)
-    counts = bench.seed(db, users=USERS, entries=ENTRIES, days=DAYS)
-    bench.use_db(db)
-    yield db, counts
-    app_ui.invalidate()
-    dbmod.client_of(db).close()
+def seeded(bench, tmp_path_factory):
+    """One seeded database for the module: the pages and the export only read it (seeding it again for each
+    of the 24 tests cost ~5 s apiece)."""
+    tmp = tmp_path_factory.mktemp("bench")
+    with pytest.MonkeyPatch.context() as mp:
+        # Recorded first so the context restores them: the bench sets these process-wide.
+        mp.setenv("WALLET_DATA_DIR", str(tmp))
+        mp.setenv("MONGODB_URI", "")
+        mp.setenv("WALLET_COOKIE_KEY", bench.COOKIE_KEY)
+        for k in ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET", "RAZORPAY_SANDBOX_URL"):
+            mp.delenv(k, raising=False)
+        mp.setattr(app_ui, "TEST_DB", None)
+        db = bench.open_fresh(tmp)
+        counts = bench.seed(db, users=USERS, entries=ENTRIES, days=DAYS)
+        bench.use_db(db)
+        yield db, counts
+        app_ui.invalidate()
+        dbmod.client_of(db).close()
 
 
 def test_seed_is_consistent_with_the_ledger(bench, seeded):
@@ -61,13 +59,13 @@ def test_seed_is_consistent_with_the_ledger(bench, seeded):
     assert all(r["balance"] is not None for r in rows)  # an active day each: the charts have data
 
 
-@pytest.mark.parametrize("label", [p[0] for p in _bench().PAGES])
+@pytest.mark.parametrize("label", [p[0] for p in seeding.bench().PAGES])
 def test_every_benched_page_renders(bench, seeded, label):
     _, role, user, page, pick = next(p for p in bench.PAGES if p[0] == label)
     cold, warm, at = bench.time_page(user, role, page, pick, label, repeats=1)
     assert not at.exception and len(warm) == 1
     assert at.title and at.title[0].value.split()[-1] in ("Wallet", "Transactions", "Calls", "Insights",
-                                                          "Admin", "Analytics")
+                                                          "Notifications", "Admin", "Analytics")
 
 
 def test_export_measures_every_row(bench, seeded):

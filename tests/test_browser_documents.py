@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_browser import PASSWORD, WAIT, browser, product, settle, sign_in, sync_api  # noqa: F401
+from tests.support.browser import WAIT, playwright_or_skip, settle, sign_in
 
 pytestmark = pytest.mark.browser
+sync_api = playwright_or_skip()
 PdfReader = pytest.importorskip("pypdf").PdfReader
 
 
-def test_a_recharge_gets_a_receipt_that_downloads(product, browser):  # noqa: F811
+def test_a_recharge_gets_a_receipt_that_downloads(product, browser):
     try:
         _flow(product, browser)
     except BaseException:

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from services import accounts, clock, ledger, reports, spending
 from services.errors import SpendCapReached
-from tests.test_api_support import PASSWORD, bearer
-from tests.test_dashboard import adb, signed_in  # noqa: F401  (the dashboard's fixture and sign-in)
+from tests.support.api import PASSWORD, bearer
+from tests.support.dashboard import signed_in
 
 IST = ZoneInfo("Asia/Kolkata")
 

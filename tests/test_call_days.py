@@ -3,7 +3,6 @@ whatever crashes and retries happen; pages across days, filters and budgets that
 backfill of a database from before the index."""
 from __future__ import annotations
 
-import multiprocessing as mp
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -11,7 +10,8 @@ import pytest
 
 from services import calls, clock, db as dbmod, ledger
 from services.calls import days
-from services.errors import InvalidInput
+from services.errors import InsufficientBalance, InvalidInput
+from tests.support import processes
 
 KB = "kb_sales"
 T0 = datetime(2026, 11, 20, 23, 30, tzinfo=timezone.utc)
@@ -102,7 +102,7 @@ def test_a_start_that_died_before_listing_its_call_is_listed_by_its_retry_or_by_
 
 
 def test_a_refused_call_started_over_is_listed_once_at_its_new_time(edb, clockwork):
-    with pytest.raises(Exception):
+    with pytest.raises(InsufficientBalance):
         calls.start_call(edb, "asha", "+919876500001", KB, 1, call_id="again")   # nothing in the wallet
     fund(edb, "asha", 100_000)
     clockwork[0] = T0 + timedelta(days=2)
@@ -160,12 +160,11 @@ def _note_many(path, uid, lo, hi, start):
 def test_threads_and_processes_noting_one_day_list_every_call_once(tmp_path):
     path = str(tmp_path / "days.sqlite")
     db = dbmod.open_db(uri="", name="wallet", path=path)
-    ctx = mp.get_context("spawn")
-    start = ctx.Barrier(4)
-    procs = [ctx.Process(target=_note_many, args=(path, "asha", 60 * k, 60 * (k + 1), start)) for k in (0, 1)]
+    start = processes.warm().Barrier(4)
+    procs = [processes.start(_note_many, path, "asha", 60 * k, 60 * (k + 1), start) for k in (0, 1)]
     threads = [threading.Thread(target=_note_many, args=(path, "asha", 60 * k, 60 * (k + 1), start)) for k in (2, 3)]
-    for w in procs + threads:
-        w.start()
+    for t in threads:
+        t.start()
     for w in procs + threads:
         w.join(300)
     assert [p.exitcode for p in procs] == [0, 0]

@@ -421,12 +421,12 @@ def test_crash_after_hold_is_recovered_as_active_then_billed_once(edb, monkeypat
 
 def test_crash_between_ending_and_settle_bills_the_recorded_duration_once(edb, monkeypatch):
     credit(edb, "c", 10000, "rch")
+    real = ledger.settle
     for after_settle in (False, True):
         s = calls.start_call(edb, "c", NUM, KB, max_minutes=5)
-        real = ledger.settle
 
         def dies(*a, **k):
-            if after_settle:
+            if after_settle:  # noqa: B023 - called only within this iteration (undone below)
                 real(*a, **k)
             raise Crash()
         monkeypatch.setattr(ledger, "settle", dies)

@@ -33,7 +33,8 @@ def test_two_calls_on_rs_100_both_connect_and_end_exactly_when_the_money_does(db
     credit(db, "pair", 10000, "rch")  # Rs. 100 at Rs. 10 / min: 10 minutes of talk between them
     a, b = calls.start_call(db, "pair", NUM, KB), calls.start_call(db, "pair", NUM2, KB)
     for g in (a, b):  # both connect: a first slice of 5 minutes each
-        assert (g["status"], g["authorized_seconds"], g["held_paise"], g["end_at_seconds"]) == ("active", 300, 5000, None)
+        assert (g["status"], g["authorized_seconds"], g["held_paise"], g["end_at_seconds"]) == \
+            ("active", 300, 5000, None)
     assert ledger.get_wallet(db, "pair").available == 0
     # Their platforms ask for the next slice; nothing is left, so each is told to end at 300 s exactly.
     ga = calls.update_call(db, "pair", a["call_id"], 240)

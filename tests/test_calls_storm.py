@@ -4,10 +4,7 @@ at random points, 24 times. Afterwards every bill adds up, nothing is lost or do
 """
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 import random
-import signal
 import threading
 import time
 from collections import Counter
@@ -19,7 +16,9 @@ import pytest
 from services import rates
 from services import accounts, calls, clock, ledger
 from services.pricing import call_price
-from tests import workers_calls
+from tests.support import processes
+from tests.support.children import calls as call_child, oplog
+from tests.support.targets import make_target
 
 pytestmark = pytest.mark.slow
 
@@ -81,20 +80,17 @@ def test_fifty_concurrent_calls_on_one_wallet_threads_and_processes(target):
     db, spec = target
     uid, start = "storm", 60_000  # Rs. 600: less than 50 first slices, so calls are refused and cut short
     setup_user(db, uid, start)
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    procs = [ctx.Process(target=workers_calls.storm, args=(spec, uid, list(range(k, k + 15)), f"p{k}", q))
-             for k in (100, 200)]
+    q = processes.warm().Queue()
+    seeds = {k: list(range(k, k + 15)) for k in (100, 200)}
     results, errors = [], []
 
     def run(seed):
         try:  # the first three fall silent (started first, they find money; later ones may be refused)
-            results.append(workers_calls.session(db, uid, seed, "t", silent=True if seed < 3 else None))
+            results.append(call_child.session(db, uid, seed, "t", silent=True if seed < 3 else None))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(repr(exc))
     with BoundsWatch(db, uid) as watch:
-        for p in procs:
-            p.start()
+        procs = [processes.start(call_child.storm, spec, uid, seeds[k], f"p{k}", q) for k in seeds]
         ts = [threading.Thread(target=run, args=(s,)) for s in range(20)]
         for t in ts:
             t.start()
@@ -123,28 +119,22 @@ def test_fifty_concurrent_calls_on_one_wallet_threads_and_processes(target):
 
 
 class Stream:
-    """One stream of call sessions in a child process forked from a warmed-up forkserver."""
+    """One stream of call sessions in a warm child process (restarted after each kill)."""
 
-    def __init__(self, ctx, spec, uid, tmp: Path, seed: int, sessions: int):
-        self.ctx, self.seed, self.log = ctx, seed, tmp / f"stream{seed}.log"
+    def __init__(self, spec, uid, tmp: Path, seed: int, sessions: int):
+        self.seed, self.log = seed, tmp / f"stream{seed}.log"
         self.args = (spec, uid, str(self.log), seed, sessions)
-        self.active = self._spawn()
-
-    def _spawn(self):
-        p = self.ctx.Process(target=workers_calls.crash_stream, args=self.args)
-        p.start()
-        return p
+        self.active = processes.start(call_child.crash_stream, *self.args)
 
     def steps_done(self) -> int:
-        try:  # cheap enough to poll: count the acks without parsing the log
-            return self.log.read_bytes().count(b'{"ack"')
-        except FileNotFoundError:
-            return 0
+        return oplog.acks(str(self.log))
 
-    def kill_and_restart(self) -> None:
-        os.kill(self.active.pid, signal.SIGKILL)
-        self.active.join()
-        self.active = self._spawn()
+    def kill_and_restart(self) -> bool:
+        """False if the stream had finished before the kill (nothing to restart)."""
+        if not processes.kill(self.active):
+            return False
+        self.active = processes.start(call_child.crash_stream, *self.args)
+        return True
 
     def finish(self) -> int:
         self.active.join(300)
@@ -152,13 +142,11 @@ class Stream:
 
 
 def test_sigkill_at_random_points_loses_nothing_and_doubles_nothing(tmp_path, request):
-    from tests.conftest import make_target
     db, spec = make_target("embedded", tmp_path, request)
-    uid, sessions, seeds = "crash", 28, (7, 8)
+    # Enough sessions that 24 kills land before both streams end, however fast a warm restart is.
+    uid, sessions, seeds = "crash", 44, (7, 8)
     setup_user(db, uid, 30_000)
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(workers_calls.PRELOAD)
-    streams = {s: Stream(ctx, spec, uid, tmp_path, s, sessions) for s in seeds}
+    streams = {s: Stream(spec, uid, tmp_path, s, sessions) for s in seeds}
     rnd, kills, live = random.Random(1), 0, set(seeds)
     while kills < 24 and live:
         st = streams[rnd.choice(sorted(live))]
@@ -168,12 +156,12 @@ def test_sigkill_at_random_points_loses_nothing_and_doubles_nothing(tmp_path, re
         while st.active.is_alive() and st.steps_done() < goal:
             assert time.monotonic() < deadline, "the stream made no progress"
             time.sleep(0.02)
-        if not st.active.is_alive():  # it finished its stream before this kill
+        if st.active.is_alive():
+            time.sleep(rnd.uniform(0, 0.06))
+        if not st.kill_and_restart():  # it finished its stream before this kill
             assert st.finish() == 0
             live.discard(st.seed)
             continue
-        time.sleep(rnd.uniform(0, 0.06))
-        st.kill_and_restart()
         kills += 1
     assert kills >= 20, f"only {kills} kills: the streams ended first"
     for st in streams.values():  # the last runs finish their streams
@@ -181,11 +169,11 @@ def test_sigkill_at_random_points_loses_nothing_and_doubles_nothing(tmp_path, re
     ledger.recover(db)
     calls.recover_stale_calls(db, now=clock.now() + timedelta(hours=5))
     credits = sum(e["amount"] for e in ledger.iter_entries(db, user_id=uid) if e["type"] == "credit")
-    steps = {s: workers_calls.plan(s, sessions) for s in seeds}
+    steps = {s: call_child.plan(s, sessions) for s in seeds}
     assert credits == 30_000 + sum(st["amount"] for s in seeds for st in steps[s] if st["op"] == "credit")
     docs = {d["_id"]: d for d in check_bills(db, uid, credits)}
     for s in seeds:
-        acked, _ = workers_calls.read_log(str(streams[s].log))
+        acked, _ = call_child.read_log(str(streams[s].log))
         assert sorted(acked) == list(range(len(steps[s])))  # every step done, after however many kills
         for n, st in enumerate(steps[s]):
             if st["op"] == "end" and "cost_paise" in acked[n]:  # acknowledged bills: exactly as answered

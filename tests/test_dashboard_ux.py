@@ -13,7 +13,7 @@ import pytest
 from services import audit, calls, campaigns, clock, names, reports, settings, users, wallet
 from services.errors import InvalidInput, NotFound
 from services.money import format_rupees_short
-from tests.test_dashboard import PW, adb, app, fund, markdown, sandbox, signed_in, texts  # noqa: F401
+from tests.support.dashboard import PW, app, fund, markdown, signed_in, texts
 
 
 def _button(at, label: str):
@@ -22,7 +22,7 @@ def _button(at, label: str):
 
 # ----------------------------------------------------------------------------------- money traps
 
-def test_recharge_charges_what_was_typed_last_and_the_button_says_it(adb, sandbox):  # noqa: F811
+def test_recharge_charges_what_was_typed_last_and_the_button_says_it(adb, sandbox):
     at = signed_in("asha", "user")
     assert _button(at, "Pay Rs. 500.00")  # the preset picked by default, named on the button
     at.radio[0].set_value("Other amount").run()
@@ -210,7 +210,7 @@ def test_admin_figures_leave_staff_out_and_split_paid_from_free(adb):
     assert rows[0]["free_credits_paise"] == 5000 and rows[0]["recharges_paise"] == 0
 
 
-def test_staff_see_no_balance_in_the_sidebar_and_the_sandbox_badge_once(adb, sandbox):  # noqa: F811
+def test_staff_see_no_balance_in_the_sidebar_and_the_sandbox_badge_once(adb, sandbox):
     at = signed_in("boss", "admin", "admin/overview")
     assert "Balance" not in [m.label for m in at.sidebar.metric]
     at = signed_in("asha", "user")

@@ -7,15 +7,11 @@ SIGKILLed at random points and at chosen steps of its protocol.
 from __future__ import annotations
 
 import io
-import json
-import multiprocessing as mp
 import os
 import random
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,8 +25,10 @@ from api.main import create_app
 from services import accounts, clock, documents, ledger, payments, settings
 from services.documents import gst, numbering, words
 from services.errors import InvalidInput, NotFound
-from tests import doc_workers
-from tests.test_api_support import PASSWORD, bearer
+from tests.support import processes
+from tests.support.children import documents as doc_workers
+from tests.support.api import PASSWORD, bearer
+from tests.support.targets import make_target
 
 ROOT = Path(__file__).resolve().parent.parent
 IST = ZoneInfo("Asia/Kolkata")
@@ -82,8 +80,8 @@ def customer(db, name: str, state: str | None = None, with_gstin: bool = False) 
     (11_800, "Rupees One Hundred Eighteen Only"),
     (12_345_650, "Rupees One Lakh Twenty-Three Thousand Four Hundred Fifty-Six and Fifty Paise Only"),
     (10_000_000_00, "Rupees One Crore Only"),
-    (12_34_56_789_05, "Rupees Twelve Crore Thirty-Four Lakh Fifty-Six Thousand Seven Hundred Eighty-Nine "
-                      "and Five Paise Only"),
+    (12_34_56_789_05, ("Rupees Twelve Crore Thirty-Four Lakh Fifty-Six Thousand Seven Hundred Eighty-Nine "
+                       "and Five Paise Only")),
     (10**14, "Rupees One Lakh Crore Only"),
 ])
 def test_amounts_in_indian_words(paise, text):
@@ -156,17 +154,6 @@ def test_billing_profile_names_what_is_wrong(edb):
 
 
 # ---------------------------------------------------------------- recharges through Razorpay -> PDFs
-
-@pytest.fixture
-def sandbox(monkeypatch):
-    from sandbox.razorpay_server import run_in_thread
-    h = run_in_thread({"duplicate_probability": 0.0, "seed": 5})
-    for n in ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET", "RAZORPAY_WEBHOOK_SECRET"):
-        monkeypatch.delenv(n, raising=False)
-    monkeypatch.setenv("RAZORPAY_SANDBOX_URL", h.url)
-    yield h
-    h.stop()
-
 
 def pay(db, server, user: str, rupees: int) -> tuple[dict, dict]:
     """A recharge through a payment link, paid on the sandbox, credited by reconciliation: (link, entry)."""
@@ -276,12 +263,8 @@ def _numbers_are_one_to(db, count: int) -> None:
 @pytest.mark.slow
 def test_100_concurrent_recharges_in_4_processes_number_1_to_100(target):
     db, spec = target
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    procs_ = [ctx.Process(target=doc_workers.recharge_many, args=(spec, list(range(k, 100, 4)), 5, q))
-              for k in range(4)]
-    for p in procs_:
-        p.start()
+    q = processes.warm().Queue()
+    procs_ = [processes.start(doc_workers.recharge_many, spec, list(range(k, 100, 4)), 5, q) for k in range(4)]
     results = [q.get(timeout=300) for _ in procs_]
     for p in procs_:
         p.join(60)
@@ -292,22 +275,15 @@ def test_100_concurrent_recharges_in_4_processes_number_1_to_100(target):
     assert ledger.audit(db) == []
 
 
-_SPAWN = "import json, sys; from tests import doc_workers; doc_workers.{fn}(json.loads(sys.argv[1]), *json.loads(sys.argv[2]))"
-
-
-def _child(fn: str, spec: dict, *args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", _SPAWN.format(fn=fn), json.dumps(spec), json.dumps(list(args))],
-                            cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-
-
 @pytest.mark.parametrize("step", ["claimed", "allocated"])
 def test_a_death_at_each_step_of_numbering_is_finished_without_a_gap(edb, tmp_path, step):
     spec = {"uri": "", "name": edb.name, "path": str(tmp_path / "wallet.sqlite")}
     customer(edb, "dead")
     e1 = ledger.post(edb, "dead", key="r1", type="credit", category="recharge", amount=100)
     e2 = ledger.post(edb, "dead", key="r2", type="credit", category="recharge", amount=200)
-    child = _child("die_at", spec, e1["_id"], step)
-    assert child.wait(60) == -signal.SIGKILL
+    child = processes.start(doc_workers.die_at, spec, e1["_id"], step)
+    child.join(60)
+    assert child.exitcode == -signal.SIGKILL
     assert edb.doc_claims.find_one({"_id": e1["_id"]})["number"] is None   # it died mid-way
     if step == "allocated":
         assert documents.recover_numbering(edb)["documents_finished"] == 1  # the worker's recovery
@@ -321,26 +297,29 @@ def test_a_death_at_each_step_of_numbering_is_finished_without_a_gap(edb, tmp_pa
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["embedded", "wire"])
 def test_sigkill_at_random_points_while_numbering_100_recharges(kind, tmp_path, request):
-    """A child credits and numbers 100 recharges from 4 threads; it is SIGKILLed at random moments
-    (at least 10 times), restarted each time (a retry of the same payments), then recovered."""
-    from tests.conftest import make_target
+    """A child credits and numbers 100 recharges from 4 threads; it is SIGKILLed at random moments inside
+    the burst 12 times, restarted each time (a retry of the same payments), then recovered."""
     db, spec = make_target(kind, tmp_path, request)
     rnd = random.Random(11)
-    kills, deadline = 0, time.time() + 400
-    while time.time() < deadline:
-        p = _child("recharge_many", spec, list(range(100)), 4)
-        if kills < 12:
-            time.sleep(rnd.uniform(0.8, 2.5))   # past start-up, into the burst
-            if p.poll() is None:
-                p.send_signal(signal.SIGKILL)
-                kills += 1
-            p.wait()
-            if kills % 3 == 0:
-                documents.recover_numbering(db)  # the worker's tick, now and then, beside the restarts
-            continue
-        assert p.wait(300) == 0
-        break
-    assert kills >= 10
+    kills = 0
+    while kills < 12:
+        p = processes.start(doc_workers.recharge_many, spec, list(range(100)), 4)
+        # Once it has numbered a few more recharges since this start, a random moment later: inside the
+        # numbering of others, never in its start-up.
+        goal, deadline = db.documents.count_documents({}) + rnd.randint(1, 4), time.monotonic() + 60
+        while p.is_alive() and db.documents.count_documents({}) < goal:
+            assert time.monotonic() < deadline, "the burst made no progress"
+            time.sleep(0.01)
+        time.sleep(rnd.uniform(0, 0.05))
+        if not processes.kill(p):
+            break  # it numbered all 100 before this kill: too few kills, said below
+        kills += 1
+        if kills % 3 == 0:
+            documents.recover_numbering(db)  # the worker's tick, now and then, beside the restarts
+    assert kills == 12, f"the burst ended after {kills} kills"
+    last = processes.start(doc_workers.recharge_many, spec, list(range(100)), 4)
+    last.join(300)
+    assert last.exitcode == 0
     documents.sweep(db)
     _numbers_are_one_to(db, 100)
     assert ledger.audit(db) == []
@@ -393,7 +372,7 @@ def test_statement_agrees_with_the_ledger_at_the_month_boundaries(edb, monkeypat
     assert {u["label"]: (u["count"], u["seconds"], u["amount"]) for u in nov["usage"]} == {
         "Calls": (2, 192, 3_200), "Campaign calls": (1, 60, 1_000)}
     assert [(o["label"], o["type"], o["amount"]) for o in nov["other"]] == [
-        ("Refund", "credit", 500), ("Adjustment", "debit", 300)]
+        ("Refund credited", "credit", 500), ("Adjustment", "debit", 300)]
     assert nov["to_date"] is False and nov["last_day"] == "2026-11-30"
     dec = documents.monthly(edb, "stmt", "2026-12")
     assert dec["opening"] == nov["closing"] and dec["closing"] == ledger.get_wallet(edb, "stmt").balance
@@ -408,10 +387,42 @@ def test_statement_agrees_with_the_ledger_at_the_month_boundaries(edb, monkeypat
     lines = documents.statement_csv(nov).splitlines()
     assert lines[1].startswith("opening,2026-11-01T00:00:00+05:30,") and lines[1].endswith(",500.00")
     assert lines[-1].endswith(",1005.00,45.00,1460.00")
+    # One list in the order things happened: each balance follows from the one before, never a jump.
+    assert [(x["label"], x["amount"]) for x in nov["lines"]] == [
+        ("Recharge", 100_000), ("Calls", 2_500), ("Campaign calls", 1_000), ("Refund credited", 500),
+        ("Adjustment", 300), ("Calls", 700)]
+    bal = nov["opening"]
+    for x in nov["lines"]:
+        bal += x["amount"] if x["type"] == "credit" else -x["amount"]
+        assert x["balance_after"] == bal, x
+    assert dec["last_day"] == "2026-12-01"  # the month to date runs to today, not to the 31st
+    assert "Period: 01 Dec 2026 to 01 Dec 2026 (month to date)" in text_of(documents.statement_pdf(dec))
     with pytest.raises(InvalidInput, match="not begun"):
         documents.monthly(edb, "stmt", "2027-01")
     with pytest.raises(InvalidInput, match="2026-12"):
         documents.monthly(edb, "stmt", "2026-13")
+
+
+def test_statement_says_what_each_refund_was(edb, monkeypatch):
+    """A refund to the bank, an amount due paid from a later recharge, a failed refund given back: each
+    named as what it is (not "Refund Razorpay refund"), with the refund's id as its reference."""
+    t = [ist(2026, 12, 7, 10, 0)]
+    monkeypatch.setattr(clock, "now", lambda: t[0])
+    customer(edb, "rfd", "27")
+    ledger.post(edb, "rfd", key="r1", type="credit", category="recharge", amount=10_000, source="pay_1")
+    ledger.post(edb, "rfd", key="c1", type="debit", category="call", amount=6_000, meta={"seconds": 360})
+    ledger.debit_owing(edb, "rfd", key="razorpay-refund:rfnd_1", amount=5_000, source="rfnd_1",
+                       note="Razorpay refund")  # Rs. 40 taken, Rs. 10 due
+    ledger.post(edb, "rfd", key="r2", type="credit", category="recharge", amount=2_000, source="pay_2")
+    ledger.post(edb, "rfd", key="razorpay-refund-failed:rfnd_2", type="credit", category="refund", amount=700,
+                source="rfnd_2", note="Razorpay refund failed: returned")
+    dec = documents.monthly(edb, "rfd", "2026-12")
+    assert [(x["label"], x["reference"], x["amount"]) for x in dec["lines"] if x["label"] != "Recharge"] == [
+        ("Calls", "", 6_000), ("Refund to your bank", "rfnd_1 (Rs. 10.00 became due)", 4_000),
+        ("Amount due paid", "", 1_000), ("Refund failed, returned to the wallet", "rfnd_2", 700)]
+    text = text_of(documents.statement_pdf(dec))
+    assert "Refund to your bank rfnd_1" in text and "Razorpay refund" not in text
+    assert "Period: 01 Dec 2026 to 07 Dec 2026 (month to date)" in text
 
 
 # -------------------------------------------------------------------------------------------- API

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from services import documents, ledger
 from services.documents import gst
-from tests.test_dashboard import ROOT, adb, signed_in, texts  # noqa: F401  (the dashboard's fixture)
+from tests.support.dashboard import ROOT, signed_in, texts
 
 GSTIN_KA = "29AABCV1234K1Z" + gst.check_character("29AABCV1234K1Z")
 

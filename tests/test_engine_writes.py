@@ -133,7 +133,8 @@ def test_opening_another_connection_keeps_this_process_sqlite_locks(tmp_path):
     holder.execute("CREATE TABLE t (x)")
     holder.execute("BEGIN IMMEDIATE")  # this process now holds SQLite's write lock (a POSIX lock)
     files.private_sqlite(path)  # what every new engine connection runs first
-    probe = subprocess.run([sys.executable, "-c", _PROBE, path], capture_output=True, text=True, timeout=60)
+    probe = subprocess.run([sys.executable, "-c", _PROBE, path], capture_output=True, text=True, timeout=60,
+                           check=False)
     holder.rollback()
     holder.close()
     assert probe.stdout.strip() == "locked", probe.stderr

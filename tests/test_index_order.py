@@ -79,7 +79,7 @@ CASES = [  # (field, filter, sort, skip, limit)
     ("s", {"s": "ab7"}, 1, 0, None),
     ("t", {"t": {"$gte": T0 + timedelta(days=3)}}, 1, 0, None),
     ("t", {"t": {"$gte": T0 + timedelta(days=3), "$lt": T0 + timedelta(days=5, milliseconds=3)}}, -1, 0, 40),
-    ("t", {"t": {"$gte": datetime(2026, 1, 4, 5, 30)}}, 1, 0, None),  # a naive bound means UTC
+    ("t", {"t": {"$gte": datetime(2026, 1, 4, 5, 30)}}, 1, 0, None),  # noqa: DTZ001  (a naive bound means UTC)
 ]
 
 

@@ -9,18 +9,12 @@ I5 bad input writes nothing
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
-import os
 import queue
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -28,9 +22,9 @@ from services import rates
 from services import accounts, clock, ledger, reports, settings, spending, users, wallet
 from services.ledger import posting, queries
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, WalletError
-from tests import workers
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import processes
+from tests.support.children import ledger as workers, oplog
+from tests.support.targets import make_target
 
 
 def credit(db, uid, paise, key):
@@ -184,13 +178,11 @@ PROCESSES, PROCESS_ATTEMPTS, PROCESS_AFFORDABLE = 4, 100, 200
 def test_four_processes_race_one_wallet_dry(target):
     db, spec = target
     credit(db, "u1", PROCESS_AFFORDABLE * 100, "seed")
-    ctx = mp.get_context("spawn")
+    ctx = processes.warm()
     q = ctx.Queue()
     progress = ctx.Value("i", 0)
-    procs = [ctx.Process(target=workers.debit_many, args=(spec, "u1", PROCESS_ATTEMPTS, f"p{i}", q, progress))
+    procs = [processes.start(workers.debit_many, spec, "u1", PROCESS_ATTEMPTS, f"p{i}", q, progress)
              for i in range(PROCESSES)]
-    for p in procs:
-        p.start()
     results = _results(q, procs, progress)
     assert all(isinstance(r, int) for r in results), results
     total = sum(results)
@@ -248,24 +240,13 @@ def test_crash_between_balance_change_and_ledger_insert_is_recovered(db, monkeyp
     assert sum(1 for e in ledger.iter_entries(db) if e["key"] == "lost?") == 1
 
 
-# A child that claims the key, then dies before moving any money (exits in step 2).
-_CLAIM_AND_DIE = """
-import json, os, sys
-from services import ledger
-from services.ledger import posting
-from tests.workers import open_spec
-posting._apply = lambda *a, **k: os._exit(9)
-ledger.post(open_spec(json.loads(sys.argv[1])), "u1", key="orphan", type="debit", category="call", amount=900)
-"""
-
-
 def test_claimed_key_of_a_dead_process_is_adopted(target):
     """A process that claimed a key and died before moving money: the retry takes the key over."""
     db, spec = target
     credit(db, "u1", 5000, "seed")
-    child = subprocess.run([sys.executable, "-c", _CLAIM_AND_DIE, json.dumps(spec)], cwd=ROOT,
-                           env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
-    assert child.returncode == 9, child.stderr
+    child = processes.start(workers.claim_and_die, spec, "u1", "orphan", 900)
+    child.join(60)
+    assert child.exitcode == 9  # died in step 2, as planted
     assert ledger.find_entry(db, "orphan") is None and ledger.get_wallet(db, "u1").balance == 5000
     e = ledger.post(db, "u1", key="orphan", type="debit", category="call", amount=900)
     assert e["balance_after"] == 4100 and ledger.find_entry(db, "orphan")["_id"] == e["_id"]
@@ -283,31 +264,31 @@ def test_failed_debit_leaves_the_key_free(db):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["embedded", "wire"])
 def test_sigkill_at_random_points(kind, tmp_path, request):
-    """A child streams operations; we SIGKILL it at random moments ≥ 20 times, recovering after each
-    kill. Every acknowledged operation is present exactly once; the audit is clean."""
-    from tests.conftest import make_target
+    """A child streams operations; we SIGKILL it at random moments inside the stream 20 times, recovering
+    after each kill. Every acknowledged operation is present exactly once; the audit is clean."""
     db, spec = make_target(kind, tmp_path, request)
     credit(db, "u1", 50000, "seed")
     log_path = str(tmp_path / "ops.log")
     rnd = random.Random(7)
     ops, kills = 250, 0
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-m", "tests.workers", "crash", json.dumps(spec), "u1", log_path, "1", str(ops)]
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        p = subprocess.Popen(cmd, cwd=ROOT, env=env)
-        if kills < 20:
-            time.sleep(rnd.uniform(0.4, 1.2))   # past start-up, into the stream
-            if p.poll() is None:
-                p.send_signal(signal.SIGKILL)
-                kills += 1
-            p.wait()
-            ledger.recover(db)
-            assert ledger.audit(db) == []
-            continue
-        assert p.wait(300) == 0
-        break
-    assert kills >= 20
+    while kills < 20:
+        p = processes.start(workers.crash_stream, spec, "u1", log_path, 1, ops)
+        # Once it has acknowledged a few operations since this start, a random moment later: inside an
+        # operation or between two, never in its start-up.
+        goal, deadline = oplog.acks(log_path) + rnd.randint(1, 3), time.monotonic() + 60
+        while p.is_alive() and oplog.acks(log_path) < goal:
+            assert time.monotonic() < deadline, "the stream made no progress"
+            time.sleep(0.002)
+        time.sleep(rnd.uniform(0, 0.03))
+        if not processes.kill(p):
+            break  # it finished the stream before this kill: too few kills, said below
+        kills += 1
+        ledger.recover(db)
+        assert ledger.audit(db) == []
+    assert kills == 20, f"the stream ended after {kills} kills"
+    last = processes.start(workers.crash_stream, spec, "u1", log_path, 1, ops)
+    last.join(300)
+    assert last.exitcode == 0
     done, _ = workers._read_log(log_path)
     assert len(done) == ops
     ledger.recover(db)
@@ -394,29 +375,36 @@ def test_bad_input_writes_nothing(edb, name, call):
 
 # ------------------------------------------------------------------------ pages, rollups, audit
 
+# Enough entries for four pages of 50 (the last one short) and a filter whose matches are sparse; pages walk
+# entry numbers, so more entries would only repeat the same reads (636 took 18 s of posting one by one).
+CREDITS = 130
+DEBITS, ENTRIES = CREDITS // 5, CREDITS + CREDITS // 5
+
+
 def test_pagination_walks_every_entry_once(edb):
-    for i in range(530):
+    for i in range(CREDITS):
         credit(edb, "u1", 100 + i, f"c{i}")
         if i % 5 == 0:
             ledger.post(edb, "u1", key=f"d{i}", type="debit", category="call", amount=50)
-    seen, cursor = [], None
+    seen, cursor, pages = [], None, 0
     while True:
         page, cursor = ledger.entries(edb, "u1", before_seq=cursor, limit=50)
-        seen += page
+        seen, pages = seen + page, pages + 1
         if cursor is None:
             break
-    assert len(seen) == 530 + 106 and len({e["_id"] for e in seen}) == len(seen)
-    assert [e["n"] for e in seen] == list(range(636, 0, -1))
+    assert pages == 4 and len(page) == ENTRIES - 150
+    assert len(seen) == ENTRIES and len({e["_id"] for e in seen}) == len(seen)
+    assert [e["n"] for e in seen] == list(range(ENTRIES, 0, -1))
     debits, cursor = ledger.entries(edb, "u1", type="debit", limit=200)
-    assert len(debits) == 106 and all(e["type"] == "debit" for e in debits) and cursor is None
+    assert len(debits) == DEBITS and all(e["type"] == "debit" for e in debits) and cursor is None
     cheap, cursor = ledger.entries(edb, "u1", type="credit", limit=10, budget=5)
     assert len(cheap) <= 5 and cursor is not None            # a short page, with a way to continue
-    mid = seen[300]["created_at"]
+    mid = seen[ENTRIES // 2]["created_at"]
     newer, _ = ledger.entries(edb, "u1", start=mid, limit=1000)
     assert newer and all(e["created_at"] >= mid for e in newer)
     assert len(newer) == sum(1 for e in seen if e["created_at"] >= mid)
-    assert len(list(ledger.iter_entries(edb, user_id="u1"))) == 636
-    assert len(list(ledger.iter_entries(edb, type="credit"))) == 530
+    assert len(list(ledger.iter_entries(edb, user_id="u1"))) == ENTRIES
+    assert len(list(ledger.iter_entries(edb, type="credit"))) == CREDITS
 
 
 def test_filtered_pages_read_only_days_that_can_match(edb, monkeypatch):

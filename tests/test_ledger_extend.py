@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from services import ledger
-from services.errors import Conflict, InsufficientBalance, InvalidAmount, InvalidInput, NotFound, SpendCapReached, TooManyCalls
+from services.errors import (Conflict, InsufficientBalance, InvalidAmount, InvalidInput, NotFound, SpendCapReached,
+                             TooManyCalls)
 
 
 def credit(db, uid, paise, key="rch"):

@@ -29,7 +29,7 @@ def test_parse_bad(value, fragment):
 
 
 def test_minimum_and_zero():
-    with pytest.raises(BelowMinimum, match="minimum of Rs. 10.00"):
+    with pytest.raises(BelowMinimum, match=r"minimum of Rs\. 10\.00"):
         parse_rupees("9.99", minimum=1000)
     assert parse_rupees("10", minimum=1000) == 1000
     assert parse_rupees("0", allow_zero=True) == 0

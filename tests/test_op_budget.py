@@ -23,19 +23,21 @@ from pymongo import monitoring
 
 from api.main import create_app
 from services import ledger, schema, settings, tokens
-from tests.test_api_support import bearer, make_user
+from services.ledger import burn
+from tests.support.api import bearer, make_user
 
 # The budgets: round trips per request of a process that is serving (caches warm).
-# The token, the settings, rate plans and user overrides come from the process's caches (0); the user is
-# read on every request (1: a role change counts on the next request, tests/test_api_access.py).
+# The token, the settings, rate plans, user overrides and the burn order of credit lots come from the process's
+# caches (0); the user is read on every request (1: a role change counts on the next request,
+# tests/test_api_access.py).
 START = 6          # read the user; insert the call (before any hold, for recovery); list it under its day (the call
                    # history's index: services.calls.days); read the wallet; hold (wallet compare-and-set); activate the
                    # call (guarded update). Before: 12 (token, user, 6 settings reads); 5 before the day index.
 UPDATE = 5         # read the user; read the call; read the wallet; extend the hold (compare-and-set); record the grant.
                    # Before: 7 (token, user, the user's overrides).
 QUIET_UPDATE = 2   # an update with nothing new to hold or record: read the user, the call. Before: 3.
-END = 7            # read the user; read the call; record what is billed (active -> ending, before money moves); read the
-                   # wallet; settle (compare-and-set); insert the ledger entry; complete the call. Before: 8.
+END = 7            # read the user; read the call; record what is billed (active -> ending, before money moves); read
+                   # the wallet; settle (compare-and-set); insert the ledger entry; complete the call. Before: 8.
 BALANCE = 2        # read the user, the wallet (the role comes with the user). Before: 5.
 # Webhooks (services.payments; budgets as measured on this change, nothing trimmed there yet):
 WEBHOOK_CREDIT = 15     # payment_link.paid: store the event, the link's claim and credit (ledger key, wallet
@@ -88,6 +90,7 @@ def api(counted, monkeypatch):
     # Steady state, whatever the pace of this test: the stamp and token checks are timed elsewhere.
     monkeypatch.setattr(settings, "STAMP_CHECK_SECONDS", 3600.0)
     monkeypatch.setattr(tokens, "CACHE_SECONDS", 3600.0)
+    monkeypatch.setattr(burn, "CHECK_SECONDS", 3600.0)
     db, counter = counted
     with TestClient(create_app(db=db), raise_server_exceptions=False) as c:
         yield c, db, counter
@@ -124,6 +127,30 @@ def test_call_start_update_end_and_balance_stay_within_their_round_trips(api):
     assert len(update_ops) <= UPDATE, update_ops
     assert len(quiet_ops) <= QUIET_UPDATE, quiet_ops
     assert len(end_ops) <= END, end_ops
+    assert len(balance_ops) <= BALANCE, balance_ops
+
+
+def test_an_api_key_costs_no_more_round_trips_than_a_token(api):
+    """A key is read from the process's cache like a token (re-read every tokens.CACHE_SECONDS) and its
+    last use is written at most once a minute, never per request; its budget rides in the same hold."""
+    c, db, counter = api
+    user, tok = make_user(db)
+    ledger.post(db, user, key="seed", type=ledger.CREDIT, category="promo_credit", amount=100_000)
+    key = c.post("/api/keys", headers=bearer(tok), json={"name": "ops", "scopes": ["calls", "wallet:read"],
+                                                          "daily_cap": 500, "max_concurrent_calls": 5}).json()
+    h = bearer(key["secret"])
+    _warm(c, h)
+    r, start_ops = _ops(counter, lambda: c.post("/api/call", headers=h,
+                                                json={"to_number": "+919876543210", "kb_id": "kb1", "max_minutes": 15}))
+    cid = r.json()["call_id"]
+    _, update_ops = _ops(counter, lambda: c.post(f"/api/call/{cid}/update", headers=h, json={"usage_seconds": 290}))
+    _, end_ops = _ops(counter, lambda: c.post(f"/api/call/{cid}/end", headers=h, json={"duration_seconds": 400}))
+    _, balance_ops = _ops(counter, lambda: c.get("/api/wallet/balance", headers=h))
+    # A key has no user to read: one round trip fewer than a token, except the balance, which reads the
+    # account's role (a person's own account has it from the user read)
+    assert len(start_ops) <= START - 1, start_ops
+    assert len(update_ops) <= UPDATE - 1, update_ops
+    assert len(end_ops) <= END - 1, end_ops
     assert len(balance_ops) <= BALANCE, balance_ops
 
 

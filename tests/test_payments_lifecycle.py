@@ -4,50 +4,15 @@ polling budget. Against the offline sandbox over HTTP with the real SDK, like te
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 
 import pytest
-import razorpay
 
-from services import clock, ledger, payments, users
+from services import clock, ledger, payments, razorpay_events, users
 from services.errors import Conflict, InvalidInput, InvalidPayment, NotFound
 from services.payments import reconciliation, records
-from tests.test_payments import (KEY_ID, KEY_SECRET, WEBHOOK_SECRET, balance, control, receiver, recharges,  # noqa: F401
-                                 server, settle_webhooks, setup_db, sign)
-
-
-@pytest.fixture
-def env(edb, receiver, server, monkeypatch):  # noqa: F811
-    return setup_db(edb, receiver, server, monkeypatch)
-
-
-def sdk(server):  # noqa: F811
-    return razorpay.Client(auth=(KEY_ID, KEY_SECRET), base_url=server.url)
-
-
-def race(*jobs):
-    """Run the jobs at once (a barrier), return their results; any exception fails the test."""
-    barrier, errors, outs = threading.Barrier(len(jobs)), [], []
-
-    def run(job):
-        barrier.wait()
-        try:
-            outs.append(job())
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(j,)) for j in jobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
-    return outs
-
-
-def deliveries(receiver, name):  # noqa: F811
-    return [d for d in receiver.got if json.loads(d[0])["event"] == name]
+from tests.support.payments import (WEBHOOK_SECRET, balance, control, deliveries, paid_recharge, race, recharges,
+                                    refunds_of, sdk, settle_webhooks, sign)
 
 
 def signed(payload: dict, secret: str = WEBHOOK_SECRET) -> tuple[bytes, str]:
@@ -55,13 +20,9 @@ def signed(payload: dict, secret: str = WEBHOOK_SECRET) -> tuple[bytes, str]:
     return body, sign(body.decode(), secret)
 
 
-def refunds_of(db, uid):
-    return ledger.entries(db, uid, category="refund")[0]
-
-
 # ------------------------------------------------------------------------------ failed payments
 
-def test_a_failed_payment_shows_razorpays_reason_on_our_record_then_a_retry_credits(env, server):  # noqa: F811
+def test_a_failed_payment_shows_razorpays_reason_on_our_record_then_a_retry_credits(env, server):
     db = env
     link = payments.create_payment_link(db, "alice", 100)
     failed = control(server, f"links/{link['payment_link_id']}/fail")
@@ -77,16 +38,16 @@ def test_a_failed_payment_shows_razorpays_reason_on_our_record_then_a_retry_cred
     assert mine["status"] == "paid" and mine["last_failed"] is None and balance(db, "alice") == 10000
 
 
-def test_a_failure_seen_only_by_reconciliation_reaches_our_record(env, receiver, server):  # noqa: F811
+def test_a_failure_seen_only_by_reconciliation_reaches_our_record(env, receiver, server):
     db = env
     receiver.mode = "collect"  # the webhook never arrives
     link = payments.create_payment_link(db, "alice", 100)
     failed = control(server, f"links/{link['payment_link_id']}/fail")
-    payments.reconcile_open(db, due_only=False)
+    razorpay_events.reconcile_open(db, due_only=False)
     assert payments.get_link(db, link["reference_id"])["last_failed"]["payment_id"] == failed["payment_id"]
 
 
-def test_a_failed_payment_captured_later_under_the_same_id_is_credited_once(env, receiver, server):  # noqa: F811
+def test_a_failed_payment_captured_later_under_the_same_id_is_credited_once(env, receiver, server):
     db = env
     receiver.mode = "collect"
     link = payments.create_payment_link(db, "alice", 250)
@@ -96,8 +57,8 @@ def test_a_failed_payment_captured_later_under_the_same_id_is_credited_once(env,
     got = list(receiver.got)
     assert json.loads(got[0][0])["event"] == "payment.failed"
     # Delivered in any order, twice each, with the reconciler running alongside.
-    race(*[lambda d=d: payments.handle_webhook(db, *d) for d in got + got[::-1]],
-         lambda: payments.reconcile_open(db, due_only=False))
+    race(*[lambda d=d: razorpay_events.handle_webhook(db, *d) for d in got + got[::-1]],
+         lambda: razorpay_events.reconcile_open(db, due_only=False))
     assert balance(db, "alice") == 25000 and len(recharges(db, "alice")) == 1
     mine = payments.get_link(db, link["reference_id"])
     assert mine["status"] == "paid" and mine["payments"] == {failed["payment_id"]: 25000}
@@ -107,7 +68,7 @@ def test_a_failed_payment_captured_later_under_the_same_id_is_credited_once(env,
 
 # ------------------------------------------------------------------------------ cancel and reuse
 
-def test_owner_or_admin_cancels_an_unpaid_link_through_razorpay(env, receiver, server):  # noqa: F811
+def test_owner_or_admin_cancels_an_unpaid_link_through_razorpay(env, receiver, server):
     db = env
     a = payments.create_payment_link(db, "alice", 100)
     with pytest.raises(NotFound):
@@ -123,7 +84,7 @@ def test_owner_or_admin_cancels_an_unpaid_link_through_razorpay(env, receiver, s
     assert "payment link cancelled without payment" in [r["reason"] for r in payments.failed_payments(db)]
 
 
-def test_a_paid_link_is_not_cancelled_but_credited(env, receiver, server):  # noqa: F811
+def test_a_paid_link_is_not_cancelled_but_credited(env, receiver, server):
     db = env
     receiver.mode = "collect"  # we have not heard of the payment yet
     link = payments.create_payment_link(db, "alice", 300)
@@ -136,7 +97,7 @@ def test_a_paid_link_is_not_cancelled_but_credited(env, receiver, server):  # no
         payments.cancel_link(db, order["order_id"], user_id="alice")
 
 
-def test_cancelled_or_expired_on_razorpays_side_shows_on_our_record(env, receiver, server):  # noqa: F811
+def test_cancelled_or_expired_on_razorpays_side_shows_on_our_record(env, receiver, server):
     db = env
     a = payments.create_payment_link(db, "alice", 100)
     b = payments.create_payment_link(db, "alice", 200)
@@ -148,11 +109,11 @@ def test_cancelled_or_expired_on_razorpays_side_shows_on_our_record(env, receive
     receiver.mode = "collect"  # and without webhooks, reconciliation finds out
     c = payments.create_payment_link(db, "alice", 300)
     sdk(server).payment_link.cancel(c["payment_link_id"], timeout=5)
-    payments.reconcile_open(db, due_only=False)
+    razorpay_events.reconcile_open(db, due_only=False)
     assert payments.get_link(db, c["reference_id"])["status"] == "cancelled"
 
 
-def test_same_amount_within_15_minutes_returns_the_same_unpaid_link(env, server):  # noqa: F811
+def test_same_amount_within_15_minutes_returns_the_same_unpaid_link(env, server):
     db = env
     first = payments.create_payment_link(db, "alice", 500)
     again = payments.create_payment_link(db, "alice", "500.00")
@@ -175,7 +136,7 @@ def test_same_amount_within_15_minutes_returns_the_same_unpaid_link(env, server)
     assert len(server.sandbox.links) == 6
 
 
-def test_a_double_click_makes_one_link(env, server):  # noqa: F811
+def test_a_double_click_makes_one_link(env, server):
     db = env
     outs = race(*[lambda: payments.create_payment_link(db, "alice", 700) for _ in range(6)])
     assert len({o["payment_link_id"] for o in outs}) == 1 and sum(not o["reused"] for o in outs) == 1
@@ -184,7 +145,7 @@ def test_a_double_click_makes_one_link(env, server):  # noqa: F811
 
 # ------------------------------------------------------------------------------ convenience fee
 
-def test_rs_1000_paid_with_a_rs_24_fee_credits_rs_1000_once_with_all_paths_racing(env, receiver, server):  # noqa: F811
+def test_rs_1000_paid_with_a_rs_24_fee_credits_rs_1000_once_with_all_paths_racing(env, receiver, server):
     db = env
     receiver.mode = "collect"
     link = payments.create_payment_link(db, "alice", 1000)
@@ -192,13 +153,14 @@ def test_rs_1000_paid_with_a_rs_24_fee_credits_rs_1000_once_with_all_paths_racin
     assert paid["amount"] == 102400 and paid["fee"] == 2400
     settle_webhooks(server)
     got = list(receiver.got)
-    race(*[lambda d=d: payments.handle_webhook(db, *d) for d in got * 3],
+    race(*[lambda d=d: razorpay_events.handle_webhook(db, *d) for d in got * 3],
          lambda: payments.handle_callback(db, "alice", paid["callback_params"]),
          lambda: payments.reconcile_link(db, link["reference_id"], "alice"),
-         lambda: payments.reconcile_open(db, due_only=False))
+         lambda: razorpay_events.reconcile_open(db, due_only=False))
     assert balance(db, "alice") == 100000
     [entry] = recharges(db, "alice")
-    assert entry["amount"] == 100000 and entry["meta"]["fee_paise"] == 2400 and entry["meta"]["payment_amount"] == 102400
+    assert entry["amount"] == 100000 and entry["meta"]["fee_paise"] == 2400
+    assert entry["meta"]["payment_amount"] == 102400
     mine = payments.get_link(db, link["reference_id"])
     assert mine["status"] == "paid" and mine["credited_paise"] == 100000
     out = payments.handle_callback(db, "alice", paid["callback_params"])
@@ -206,7 +168,7 @@ def test_rs_1000_paid_with_a_rs_24_fee_credits_rs_1000_once_with_all_paths_racin
     assert ledger.audit(db) == []
 
 
-def test_a_fee_that_does_not_cover_the_difference_is_flagged_and_never_shown_as_credited(env, receiver, server):  # noqa: F811
+def test_a_fee_that_does_not_cover_the_difference_is_flagged_and_never_shown_as_credited(env, receiver, server):
     db = env
     receiver.mode = "collect"
     link = payments.create_payment_link(db, "alice", 1000)
@@ -216,7 +178,7 @@ def test_a_fee_that_does_not_cover_the_difference_is_flagged_and_never_shown_as_
     forged_amount = json.loads(body)
     pay = forged_amount["payload"]["payment"]["entity"]
     pay.update(amount=105000, fee=2400)  # 5,000 more than the link, a 2,400 fee: not explained
-    out = payments.handle_webhook(db, *signed(forged_amount), eid + "x")
+    out = razorpay_events.handle_webhook(db, *signed(forged_amount), eid + "x")
     assert out["status"] == "processed" and balance(db, "alice") == 0
     mine = payments.get_link(db, link["reference_id"])
     assert mine["status"] == "review" and mine["credited_paise"] == 0 and mine["payments"] == {}
@@ -227,16 +189,8 @@ def test_a_fee_that_does_not_cover_the_difference_is_flagged_and_never_shown_as_
 
 # ------------------------------------------------------------------------------ refunds
 
-def paid_recharge(db, server, receiver, rupees=500, **pay):  # noqa: F811
-    link = payments.create_payment_link(db, "alice", rupees)
-    paid = control(server, f"links/{link['payment_link_id']}/pay", **pay)
-    payments.handle_callback(db, "alice", paid["callback_params"])
-    settle_webhooks(server)
-    return link, paid
-
-
 def test_refund_of_an_unspent_recharge_puts_the_balance_back_once_under_ten_duplicate_webhooks(
-        env, receiver, server):  # noqa: F811
+        env, receiver, server):
     db = env
     _, paid = paid_recharge(db, server, receiver)
     assert balance(db, "alice") == 50000
@@ -244,7 +198,7 @@ def test_refund_of_an_unspent_recharge_puts_the_balance_back_once_under_ten_dupl
     refund = sdk(server).payment.refund(paid["payment_id"], {"amount": 50000}, timeout=5)
     settle_webhooks(server)
     [created] = deliveries(receiver, "refund.created")
-    outs = race(*[lambda: payments.handle_webhook(db, *created) for _ in range(10)])
+    outs = race(*[lambda: razorpay_events.handle_webhook(db, *created) for _ in range(10)])
     assert sorted(o["status"] for o in outs).count("processed") >= 1
     assert balance(db, "alice") == 0  # back to before the recharge
     [debit] = refunds_of(db, "alice")
@@ -252,7 +206,7 @@ def test_refund_of_an_unspent_recharge_puts_the_balance_back_once_under_ten_dupl
     assert ledger.find_entry(db, f"razorpay-refund:{refund['id']}")["_id"] == debit["_id"]
     control(server, f"refunds/{refund['id']}/process")  # Razorpay's final word: nothing more moves
     settle_webhooks(server)
-    race(*[lambda: payments.handle_webhook(db, *d) for d in deliveries(receiver, "refund.processed") * 10])
+    race(*[lambda d=d: razorpay_events.handle_webhook(db, *d) for d in deliveries(receiver, "refund.processed") * 10])
     assert balance(db, "alice") == 0 and len(refunds_of(db, "alice")) == 1
     [rec] = payments.list_refunds(db, "alice")
     assert (rec["status"], rec["outcome"], rec["debited_paise"], rec["payment_id"]) == \
@@ -260,7 +214,7 @@ def test_refund_of_an_unspent_recharge_puts_the_balance_back_once_under_ten_dupl
     assert ledger.audit(db) == []
 
 
-def test_a_failed_refund_gives_the_money_back_once_even_racing_its_creation(env, receiver, server):  # noqa: F811
+def test_a_failed_refund_gives_the_money_back_once_even_racing_its_creation(env, receiver, server):
     db = env
     _, paid = paid_recharge(db, server, receiver)
     receiver.reset(db, "collect")
@@ -268,7 +222,7 @@ def test_a_failed_refund_gives_the_money_back_once_even_racing_its_creation(env,
     control(server, f"refunds/{refund['id']}/fail")
     settle_webhooks(server)
     both = deliveries(receiver, "refund.created") + deliveries(receiver, "refund.failed")
-    race(*[lambda d=d: payments.handle_webhook(db, *d) for d in both * 5])
+    race(*[lambda d=d: razorpay_events.handle_webhook(db, *d) for d in both * 5])
     assert balance(db, "alice") == 50000  # taken and given back, or never taken
     moves = refunds_of(db, "alice")
     assert len(moves) in (0, 2) and sum(e["amount"] if e["type"] == "credit" else -e["amount"] for e in moves) == 0
@@ -278,12 +232,12 @@ def test_a_failed_refund_gives_the_money_back_once_even_racing_its_creation(env,
     again = sdk(server).payment.refund(paid["payment_id"], {"amount": 20000}, timeout=5)
     settle_webhooks(server)
     for d in deliveries(receiver, "refund.created"):
-        payments.handle_webhook(db, *d)
+        razorpay_events.handle_webhook(db, *d)
     assert balance(db, "alice") == 30000 and payments.get_refund(db, again["id"], "alice")["outcome"] == "debited"
     assert ledger.audit(db) == []
 
 
-def test_auto_refund_of_a_payment_never_captured_debits_nothing(env, server):  # noqa: F811
+def test_auto_refund_of_a_payment_never_captured_debits_nothing(env, server):
     db = env
     link = payments.create_payment_link(db, "alice", 100)
     auth = control(server, f"links/{link['payment_link_id']}/authorize")
@@ -294,7 +248,7 @@ def test_auto_refund_of_a_payment_never_captured_debits_nothing(env, server):  #
     assert balance(db, "alice") == 0 and refunds_of(db, "alice") == []
 
 
-def test_a_refund_of_spent_money_takes_what_is_left_and_the_rest_is_due(env, receiver, server):  # noqa: F811
+def test_a_refund_of_spent_money_takes_what_is_left_and_the_rest_is_due(env, receiver, server):
     db = env
     _, paid = paid_recharge(db, server, receiver)
     ledger.post(db, "alice", key="spent-1", type="debit", category="call", amount=45000)
@@ -307,7 +261,7 @@ def test_a_refund_of_spent_money_takes_what_is_left_and_the_rest_is_due(env, rec
     assert ledger.audit(db) == []
 
 
-def test_partial_refunds_of_a_fee_payment_never_take_more_than_was_credited(env, receiver, server):  # noqa: F811
+def test_partial_refunds_of_a_fee_payment_never_take_more_than_was_credited(env, receiver, server):
     db = env
     _, paid = paid_recharge(db, server, receiver, rupees=1000, fee=2400)
     assert balance(db, "alice") == 100000
@@ -319,7 +273,7 @@ def test_partial_refunds_of_a_fee_payment_never_take_more_than_was_credited(env,
     assert sorted(e["amount"] for e in refunds_of(db, "alice")) == [40000, 60000]
 
 
-def test_a_refund_whose_webhook_never_came_is_found_by_the_daily_reconciliation(env, receiver, server,  # noqa: F811
+def test_a_refund_whose_webhook_never_came_is_found_by_the_daily_reconciliation(env, receiver, server,
                                                                                monkeypatch):
     db = env
     _, paid = paid_recharge(db, server, receiver)
@@ -336,7 +290,7 @@ def test_a_refund_whose_webhook_never_came_is_found_by_the_daily_reconciliation(
 # ------------------------------------------------------------------------------ webhooks
 
 def test_a_retry_signed_with_the_previous_secret_is_accepted_through_the_webhook_endpoint(
-        env, receiver, server, monkeypatch):  # noqa: F811
+        env, receiver, server, monkeypatch):
     from fastapi.testclient import TestClient
 
     from api.main import create_app
@@ -370,7 +324,7 @@ def test_a_signed_webhook_with_an_insane_amount_is_refused_and_recorded_as_rejec
                                "status": "captured", "order_id": "order_Insane0000001"}}}}
     body = json.dumps(payload).encode()
     with pytest.raises(InvalidPayment, match="not a sane amount"):
-        payments.handle_webhook(db, body, sign(body.decode(), WEBHOOK_SECRET), "evt_Insane00000001")
+        razorpay_events.handle_webhook(db, body, sign(body.decode(), WEBHOOK_SECRET), "evt_Insane00000001")
     [row] = [r for r in payments.failed_payments(db) if r["kind"] == "rejected"]
     assert row["id"] == "evt_Insane00000001" and "not a sane amount" in row["reason"]
     assert db.payment_events.count_documents({}) == 1 and list(ledger.iter_entries(db)) == []
@@ -381,13 +335,13 @@ def test_a_signed_body_that_is_not_an_event_or_too_deep_is_rejected_not_a_500(en
     for i, body in enumerate([b"[1, 2]", b"not json", b"[" * 5000 + b"]" * 5000,
                               json.dumps({"event": "x", "payload": {"n": 2 ** 70}}).encode()]):
         with pytest.raises(InvalidPayment):
-            payments.handle_webhook(db, body, sign(body.decode(), WEBHOOK_SECRET), f"evt_Bad{i:011d}")
+            razorpay_events.handle_webhook(db, body, sign(body.decode(), WEBHOOK_SECRET), f"evt_Bad{i:011d}")
     assert db.payment_events.count_documents({"kind": "rejected"}) == 4
 
 
 # ------------------------------------------------------------------------------ daily reconciliation
 
-def test_daily_reconciliation_matches_payments_and_credits_and_runs_once_a_day(env, receiver, server,  # noqa: F811
+def test_daily_reconciliation_matches_payments_and_credits_and_runs_once_a_day(env, receiver, server,
                                                                                monkeypatch):
     db = env
     sb = server.sandbox
@@ -406,7 +360,8 @@ def test_daily_reconciliation_matches_payments_and_credits_and_runs_once_a_day(e
     later = clock.start_of_day(today) + timedelta(days=1, hours=2)
     monkeypatch.setattr(clock, "now", lambda: later)
     report = payments.run_daily(db)
-    assert report["day"] == today.isoformat() and report["status"] == "done" and report["payments_checked"] == 122 and report["matched"] == 2
+    assert report["day"] == today.isoformat() and report["status"] == "done"
+    assert report["payments_checked"] == 122 and report["matched"] == 2
     assert report["unmatched_payments_count"] == 120
     assert {r["reason"] for r in report["unmatched_payments"]} == {"no wallet credit"}
     assert report["credits_checked"] == 3
@@ -424,18 +379,18 @@ def test_daily_reconciliation_matches_payments_and_credits_and_runs_once_a_day(e
 
 # ------------------------------------------------------------------------------ polling budget
 
-def test_one_run_checks_at_most_its_budget_most_overdue_first(env, server):  # noqa: F811
+def test_one_run_checks_at_most_its_budget_most_overdue_first(env, server):
     db = env
     user = users.get(db, "alice")
     for _ in range(reconciliation.MAX_CHECKS_PER_RUN + 30):
         db.payment_links.insert_many([records.build("link", user, 10000, "sandbox")])  # answer lost, say
-    out = payments.reconcile_open(db)
+    out = razorpay_events.reconcile_open(db)
     assert out["checked"] == reconciliation.MAX_CHECKS_PER_RUN
-    assert payments.reconcile_open(db)["checked"] == 30  # the rest, next run; the others wait their turn
+    assert razorpay_events.reconcile_open(db)["checked"] == 30  # the rest, next run; the others wait their turn
 
 
 @pytest.mark.slow
-def test_polling_of_open_links_over_a_day_is_bounded(env, server, monkeypatch):  # noqa: F811
+def test_polling_of_open_links_over_a_day_is_bounded(env, server, monkeypatch):
     db = env
     n, tick = 12, timedelta(seconds=30)
     for i in range(n):
@@ -445,7 +400,7 @@ def test_polling_of_open_links_over_a_day_is_bounded(env, server, monkeypatch): 
     monkeypatch.setattr(clock, "now", lambda: t[0])
     server.sandbox.clock = lambda: t[0].timestamp()
     while t[0] < start + timedelta(hours=24, minutes=10):
-        payments.reconcile_open(db)
+        razorpay_events.reconcile_open(db)
         # The worker's 30 s ticks; once every link polls hourly (after 2 h) nothing falls due between
         # 5-minute steps, so the simulation takes those (each idle run costs real time on the engine).
         t[0] += tick if t[0] - start < timedelta(hours=2) else timedelta(minutes=5)
@@ -456,4 +411,4 @@ def test_polling_of_open_links_over_a_day_is_bounded(env, server, monkeypatch): 
     assert 40 <= per_link <= 60, per_link
     assert fetches < naive / 40
     assert {x["status"] for x in payments.list_links(db, "alice")} == {"expired"}
-    assert payments.reconcile_open(db)["checked"] == 0  # closed: never polled again
+    assert razorpay_events.reconcile_open(db)["checked"] == 0  # closed: never polled again

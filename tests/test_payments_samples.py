@@ -10,16 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from services import ledger, payments
-from tests.test_payments import (WEBHOOK_SECRET, balance, control, receiver, recharges, server,  # noqa: F401
-                                 settle_webhooks, setup_db, sign)
+from services import ledger, payments, razorpay_events
+from tests.support.payments import WEBHOOK_SECRET, balance, control, recharges, setup_db, sign
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "razorpay"
 _ID = re.compile(r"\b(?:pay|plink|order|rfnd|card|acc)_[A-Za-z0-9]{10,}\b")
 
 
 @pytest.fixture
-def env(edb, receiver, server, monkeypatch):  # noqa: F811
+def env(edb, receiver, server, monkeypatch):
     db = setup_db(edb, receiver, server, monkeypatch)
     receiver.mode = "collect"  # only the samples reach handle_webhook
     return db
@@ -45,7 +44,7 @@ def entity(payload: dict, kind: str) -> dict:
 
 def feed(db, payload: dict, event_id: str | None = None) -> dict:
     body = json.dumps(payload).encode()
-    return payments.handle_webhook(db, body, sign(body.decode(), WEBHOOK_SECRET),
+    return razorpay_events.handle_webhook(db, body, sign(body.decode(), WEBHOOK_SECRET),
                                    event_id or "evt_" + secrets.token_hex(7))
 
 
@@ -119,7 +118,7 @@ def test_link_closed_on_razorpays_side_shows_on_our_record(env, name, status):
     assert payments.get_link(db, link["reference_id"])["status"] == status and balance(db, "alice") == 0
 
 
-def test_refund_samples_debit_once_and_a_failed_one_gives_back(env, server):  # noqa: F811
+def test_refund_samples_debit_once_and_a_failed_one_gives_back(env, server):
     db = env
     link = our_link(db, 5000)  # the samples' payment is Rs. 5,000
     paid = control(server, f"links/{link['payment_link_id']}/pay")

@@ -25,7 +25,7 @@ BY_HAND = {
     (60, 1):  (0, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1017, 59984),
     (60, 60): (0, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 2000, 60000),
 }
-CASES = [(rule, d, paise) for rule, row in BY_HAND.items() for d, paise in zip(DURATIONS, row)]
+CASES = [(rule, d, paise) for rule, row in BY_HAND.items() for d, paise in zip(DURATIONS, row, strict=True)]
 
 
 def test_the_table_covers_every_rule_an_admin_can_choose():

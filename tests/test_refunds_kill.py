@@ -4,43 +4,33 @@ debit, or none and the hold released. Real child processes, the embedded engine 
 the sandbox over HTTP (slowed, so the refund call is a window worth hitting), webhooks racing recovery."""
 from __future__ import annotations
 
-import json
-import os
 import random
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from scripts import worker
 from services import ledger
 from services.payments import refund_requests
-from tests.conftest import make_target
-from tests.test_payments import control, receiver, server, settle_webhooks, setup_db  # noqa: F401
-from tests.test_payments_lifecycle import paid_recharge
+from tests.support import processes
+from tests.support.children import refund as refund_child
+from tests.support.payments import control, paid_recharge, settle_webhooks, setup_db
+from tests.support.targets import make_target
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 RUNS, KILLS_WANTED, MIDWAY_WANTED = 16, 10, 4
 
 
-def _kill_at_random(p: subprocess.Popen, db, rnd: random.Random, after_hold: bool) -> bool:
+def _kill_at_random(p, conn, db, rnd: random.Random, after_hold: bool) -> bool:
     """Wait for the child to be ready (and, with `after_hold`, to have held the money), then kill it a
     random moment later. False if it finished first."""
-    assert p.stdout.readline().strip() == "ready"
+    assert conn.poll(60) and conn.recv() == "ready"
     if after_hold:
         deadline = time.time() + 20
-        while ledger.get_wallet(db, "alice").held == 0 and p.poll() is None and time.time() < deadline:
+        while ledger.get_wallet(db, "alice").held == 0 and p.is_alive() and time.time() < deadline:
             time.sleep(0.005)
     time.sleep(rnd.uniform(0.0, 0.25 if after_hold else 0.8))
-    if p.poll() is not None:
-        return False
-    p.send_signal(signal.SIGKILL)
-    p.wait()
-    return True
+    return processes.kill(p)
 
 
 def _state(db, rid: str) -> str:
@@ -54,7 +44,7 @@ def _state(db, rid: str) -> str:
     return doc["status"]
 
 
-def _check(db, server, rid: str) -> int:  # noqa: F811
+def _check(db, server, rid: str) -> int:
     """After recovery: per part one refund at Razorpay and one debit of its amount, or neither and no
     hold. Returns the paise refunded."""
     doc = db.refund_requests.find_one({"_id": rid})
@@ -80,26 +70,25 @@ def _check(db, server, rid: str) -> int:  # noqa: F811
 
 
 def test_self_serve_refund_killed_at_random_points_ends_with_one_refund_and_one_debit_or_none(
-        tmp_path, request, receiver, server, monkeypatch):  # noqa: F811
+        tmp_path, request, receiver, server, monkeypatch):
     db, spec = make_target("embedded", tmp_path, request)
     setup_db(db, receiver, server, monkeypatch)
     paid_recharge(db, server, receiver, rupees=2000)
     start = ledger.get_wallet(db, "alice").balance
     rnd = random.Random(11)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     kills, where, refunded = 0, [], 0
     for run in range(RUNS):
         key = f"kill-{run}"
         # Every API call takes 0.4 s, before Razorpay acts or after (the refund exists, its answer is late).
         control(server, "fault", mode="slow", delay=0.4, after=run % 4 >= 2)
-        cmd = [sys.executable, "-m", "tests.refund_child", json.dumps(spec), server.url, "alice", key, "10"]
-        p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        mine, theirs = processes.warm().Pipe()
+        p = processes.start(refund_child.refund, spec, "alice", key, "10", theirs)
         try:
-            killed = _kill_at_random(p, db, rnd, after_hold=run % 2 == 0)
+            killed = _kill_at_random(p, mine, db, rnd, after_hold=run % 2 == 0)
         finally:
-            if p.poll() is None:
+            if p.is_alive():
                 p.kill()
-            p.wait()
+            p.join(10)
         rid = refund_requests.request_id("alice", key)
         if killed:  # where it died, before any webhook or recovery moves on
             kills += 1

@@ -222,7 +222,7 @@ def test_5_the_mail_sinks_folder_is_0700_and_its_messages_0600(copies):
     for c in copies:
         page, smtp_port = c.sink()
         _send_mail(smtp_port, f"low balance at {c.name}")
-        _wait_until(lambda: any(m["subject"] == f"low balance at {c.name}"
+        _wait_until(lambda c=c, page=page: any(m["subject"] == f"low balance at {c.name}"
                                 for m in json.loads(_get(page + "/messages")[1])), 30, "the mail never landed")
         folder_mode, modes = _modes(c.data / "smtp_sink")
         assert folder_mode == "0o700" and len(modes) >= 2 and set(modes.values()) == {"0o600"}, modes

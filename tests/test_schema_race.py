@@ -3,9 +3,8 @@ on the engine's own create_index, 3 processes failed with "index ... already exi
 locked" in each of 5 trials."""
 from __future__ import annotations
 
-import multiprocessing as mp
-
 from services import db as dbmod, schema
+from tests.support import processes
 
 
 def _prepare(path: str, out, start) -> None:
@@ -19,13 +18,11 @@ def _prepare(path: str, out, start) -> None:
 
 
 def test_three_processes_prepare_one_new_database_at_once(tmp_path):
-    ctx = mp.get_context("spawn")
+    ctx = processes.warm()
     for trial in range(3):
         path = str(tmp_path / f"w{trial}.sqlite")
         out, start = ctx.Queue(), ctx.Barrier(3)
-        procs = [ctx.Process(target=_prepare, args=(path, out, start)) for _ in range(3)]
-        for p in procs:
-            p.start()
+        procs = [processes.start(_prepare, path, out, start) for _ in range(3)]
         results = [out.get(timeout=180) for _ in procs]
         for p in procs:
             p.join(30)

@@ -12,26 +12,20 @@ a page of users by what they can spend.
 """
 from __future__ import annotations
 
-import json
-import multiprocessing as mp
-import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from services import accounts, clock, ledger, reports, settings, staffview, users
+from services import accounts, clock, ledger, reports, settings, spending, staffview, users
 from services.errors import Conflict, InsufficientBalance
 from services.staffview import batches
-from tests import workers
+from tests.support import processes
+from tests.support.children import ledger as ledger_children, oplog, staffview as keeper
+from tests.support.targets import make_target
 
-ROOT = Path(__file__).resolve().parent.parent
 CUSTOMERS = [f"c{i:02d}" for i in range(12)]
 
 
@@ -87,7 +81,7 @@ def recomputed(db) -> dict:
             d["calls"] += 1
             d["call_seconds"] += int((e.get("meta") or {}).get("seconds", 0))
         d["users"].add(e["user_id"])
-        if e["type"] == ledger.DEBIT:
+        if spending.is_usage(e["category"]):  # top spenders rank usage only
             k = (e["user_id"], clock.day_of(e["created_at"]))
             spent[k] = spent.get(k, 0) + e["amount"]
     low_at = settings.get(db)["low_balance_paise"]
@@ -163,28 +157,19 @@ def _iso(day: str):
 
 # ------------------------------------------------------------------------ the ledger's races, worker killed
 
-_KEEPER = """
-import json, sys
-from services import staffview
-from services.staffview import batches
-from tests.workers import open_spec
-batches.BATCH = 2  # many small batches: a kill lands inside one more often
-db = open_spec(json.loads(sys.argv[1]))
-while True:
-    staffview.keep(db)
-"""
-
-
 def _keeper_under_fire(db, spec: dict, stop: threading.Event, kills: list, rnd: random.Random) -> None:
-    """The worker's step, run by a child SIGKILLed at random moments, started again after each. Each kill
-    notes whether it left a batch behind (written down, maybe committed, not all spread)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    """The worker's step, run by a warm child SIGKILLed at a random moment after its first pass since it
+    started (inside a pass or between two), started again after each. Each kill notes whether it left a
+    batch behind (written down, maybe committed, not all spread)."""
+    passes = processes.warm().Value("i", 0)
     while not stop.is_set():
-        p = subprocess.Popen([sys.executable, "-c", _KEEPER, json.dumps(spec)], cwd=ROOT, env=env)
-        time.sleep(rnd.uniform(0.8, 2.5))
-        p.send_signal(signal.SIGKILL)
-        p.wait()
-        kills.append((p.returncode, db.staff_batches.count_documents({})))
+        p = processes.start(keeper.keep_forever, spec, passes)
+        goal, deadline = passes.value + 1, time.monotonic() + 60
+        while p.is_alive() and passes.value < goal and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rnd.uniform(0, 0.15))
+        assert processes.kill(p), "the keeper ended by itself"
+        kills.append(db.staff_batches.count_documents({}))
 
 
 def _threads(db, n_threads: int, ops: int, seed: int) -> None:
@@ -199,16 +184,34 @@ def _threads(db, n_threads: int, ops: int, seed: int) -> None:
         t.join()
 
 
+def _killed_stream(db, spec: dict, user_id: str, log_path: str, rnd: random.Random, kills: int = 5) -> None:
+    """A client streaming operations on a wallet, SIGKILLed inside its stream and recovered after each,
+    then run to its end (the ledger's kill test, shorter)."""
+    for _ in range(kills):
+        p = processes.start(ledger_children.crash_stream, spec, user_id, log_path, 3, 80)
+        goal, deadline = oplog.acks(log_path) + rnd.randint(1, 3), time.monotonic() + 60
+        while p.is_alive() and oplog.acks(log_path) < goal:
+            assert time.monotonic() < deadline, "the stream made no progress"
+            time.sleep(0.002)
+        time.sleep(rnd.uniform(0, 0.03))
+        if not processes.kill(p):
+            break
+        ledger.recover(db)
+    last = processes.start(ledger_children.crash_stream, spec, user_id, log_path, 3, 80)
+    last.join(300)
+    assert last.exitcode == 0
+
+
 @pytest.mark.slow
 def test_totals_and_lists_stay_exact_through_the_ledgers_races_and_a_killed_worker(tmp_path, request):
-    from tests.conftest import make_target
+    """Slow (about 20-40 s): eight kills of the keeper at least, among real threads and processes."""
     db, spec = make_target("embedded", tmp_path, request)
     _people(db)
     for u in CUSTOMERS:
         ledger.post(db, u, key=f"fund-{u}", type="credit", category="recharge", amount=20_000)
     stop, kills, rnd = threading.Event(), [], random.Random(31)
-    keeper = threading.Thread(target=_keeper_under_fire, args=(db, spec, stop, kills, rnd))
-    keeper.start()
+    fire = threading.Thread(target=_keeper_under_fire, args=(db, spec, stop, kills, rnd))
+    fire.start()
     try:
         # 1. Eight threads race one wallet dry (the ledger's test), then four spread over eight wallets.
         def dry(t):
@@ -222,38 +225,26 @@ def test_totals_and_lists_stay_exact_through_the_ledgers_races_and_a_killed_work
             t.start()
         for t in ts:
             t.join()
-        _threads(db, 4, 60, seed=1)
+        _threads(db, 4, 40, seed=1)
         # 2. Two processes race a wallet dry (the ledger's process race).
-        ctx = mp.get_context("spawn")
-        q = ctx.Queue()
-        procs = [ctx.Process(target=workers.debit_many, args=(spec, CUSTOMERS[1], 150, f"p{i}", q)) for i in range(2)]
-        for p in procs:
-            p.start()
-        results = [q.get(timeout=600) for _ in procs]
+        q = processes.warm().Queue()
+        procs = [processes.start(ledger_children.debit_many, spec, CUSTOMERS[1], 150, f"p{i}", q) for i in range(2)]
+        results = [q.get(timeout=300) for _ in procs]
         for p in procs:
             p.join(60)
         assert sum(results) == 200  # Rs. 200 of Rs. 1 debits, no more
         # 3. A client streaming operations on a wallet, SIGKILLed at random points and recovered.
-        log_path = str(tmp_path / "ops.log")
-        cmd = [sys.executable, "-m", "tests.workers", "crash", json.dumps(spec), CUSTOMERS[2], log_path, "3", "80"]
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        for _ in range(5):
-            p = subprocess.Popen(cmd, cwd=ROOT, env=env)
-            time.sleep(rnd.uniform(0.5, 1.5))
-            p.send_signal(signal.SIGKILL)
-            p.wait()
-            ledger.recover(db)
-        assert subprocess.run(cmd, cwd=ROOT, env=env, timeout=600).returncode == 0
+        _killed_stream(db, spec, CUSTOMERS[2], str(tmp_path / "ops.log"), rnd)
         # 4. More threads until the keeper has been killed often, and once at least with a batch half-done.
-        seed, until = 2, time.monotonic() + 300
-        while (len(kills) < 6 or not any(left for _, left in kills)) and time.monotonic() < until:
-            _threads(db, 3, 20, seed=seed)
+        seed, until = 2, time.monotonic() + 120
+        while (len(kills) < 8 or not any(kills)) and time.monotonic() < until:
+            _threads(db, 3, 10, seed=seed)
             seed += 1
     finally:
         stop.set()
-        keeper.join(120)
-    assert len(kills) >= 6 and all(code == -signal.SIGKILL for code, _ in kills)
-    assert any(left for _, left in kills), kills  # killed inside a batch, not only between two
+        fire.join(120)
+    assert len(kills) >= 8, kills
+    assert any(kills), kills  # killed inside a batch, not only between two
     ledger.recover(db)
     staffview.keep(db)  # the worker's next pass, whole
     assert db.staff_batches.count_documents({}) == 0

@@ -8,7 +8,7 @@ import pytest
 
 from services import accounts, alerts, clock, ledger, rates, schema
 from services.alerts import notices
-from tests.alert_support import receiver, rzp, sink, subscribe, wired  # noqa: F401
+from tests.support.alerts import subscribe
 
 ELEVEN = datetime(2031, 12, 5, 5, 30, tzinfo=timezone.utc)  # 11:00 IST
 NOON = ELEVEN + timedelta(hours=1)
@@ -32,10 +32,10 @@ def tariff_notices(db, uid):
 
 
 def test_a_global_rate_change_is_announced_once_to_those_it_concerns(edb, wired, at):
-    sink, receiver, _ = wired
+    sink, endpoint, _ = wired
     for uid in ("asha", "ravi"):
         customer(edb, uid)
-        subscribe(edb, uid, receiver)
+        subscribe(edb, uid, endpoint)
     rates.set_call_rate(edb, "8", by="boss", user_id="ravi")  # ravi's own rate: a global change is not his
     accounts.create_user(edb, "ops", PW, "Ops", "ops@example.com", role="analyst")
     rates.set_call_rate(edb, "12.50", by="boss", at=NOON)
@@ -50,7 +50,7 @@ def test_a_global_rate_change_is_announced_once_to_those_it_concerns(edb, wired,
     alerts.deliver_due(edb)
     (mail,) = [m for m in sink.messages() if "asha@example.com" in m["to"]]
     assert "price is changing" in mail["subject"].lower() or "price" in mail["body"].lower()
-    (event,) = receiver.events("asha")
+    (event,) = endpoint.events("asha")
     assert event["body"]["type"] == alerts.tariffs.EVENT
     assert event["body"]["data"]["notice"]["rate_paise"] == 1250
 

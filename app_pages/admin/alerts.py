@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import app_ui as ui
-from services import alerts
+from services import alerts, names
 
 ui.admin_page("Alerts")
 ui.times_note()
@@ -16,17 +16,19 @@ m[0].metric("Sent", f"{n['sent']:,}", border=True)
 m[1].metric("Failed", f"{n['failed']:,}", border=True)
 m[2].metric("Being delivered", f"{n['pending']:,}", border=True)
 shown = st.segmented_control("Show", ["failed", "pending", "sent", "all"], default="failed", key="adm_alerts",
-                             format_func=str.capitalize) or "failed"
+                             format_func=lambda k: "All" if k == "all" else names.label(names.DELIVERY, k)) or "failed"
 rows = alerts.recent(db, status=None if shown == "all" else shown, limit=200)
 if not rows:
-    st.caption(f"No {shown} alerts." if shown != "all" else "No alerts yet.")
+    st.caption(f"No alerts {names.label(names.DELIVERY, shown).lower()}." if shown != "all" else "No alerts yet.")
 else:
-    st.dataframe(pd.DataFrame([{
-        "When": ui.when(a["created_at"]), "User": a["user_id"], "Alert": a["kind"],
-        "Line": ui.rupees(a["threshold_paise"]), "Balance": ui.rupees(a["balance_paise"]), "Status": a["status"],
-        "E-mail": a["email_state"], "E-mail error": a["email_last_error"] or "", "Webhook": a["webhook_state"],
+    ui.table(pd.DataFrame([{
+        "When": ui.when(a["created_at"]), "User": a["user_id"], "Alert": names.label(names.ALERT_KIND, a["kind"]),
+        "Line": ui.rupees(a["threshold_paise"]) if a["threshold_paise"] else "—",
+        "Balance": ui.rupees(a["balance_paise"]),
+        "Status": names.label(names.DELIVERY, a["status"]), "E-mail": names.label(names.DELIVERY, a["email_state"]),
+        "E-mail error": a["email_last_error"] or "", "Webhook": names.label(names.DELIVERY, a["webhook_state"]),
         "Webhook tries": a["webhook_attempts"], "Webhook error": a["webhook_last_error"] or "",
-        "Link": a["link_url"] or a["link_error"] or ""} for a in rows]), hide_index=True, width="stretch")
+        "Link": a["link_url"] or a["link_error"] or ""} for a in rows]), pinned=("When", "User"))
 
 st.subheader("Outbox / sent mail (local SMTP sink)")
 try:

@@ -19,7 +19,7 @@ db = ui.get_db()
 today = clock.today()
 a, b = st.columns(2)
 picked = a.date_input("Dates", value=(today - timedelta(days=29), today), max_value=today, key="al_dates",
-                      format="DD/MM/YYYY")
+                      format=ui.DATE_INPUT)
 text = b.text_input("Search customer, value or reason", key="al_text", placeholder="e.g. asha, Call rate, Diwali")
 c, d = st.columns(2)
 kind = c.selectbox("Kind", [ANY, *audit.KINDS], key="al_kind", format_func=lambda k: audit.KINDS.get(k, k))
@@ -35,7 +35,8 @@ except WalletError as exc:
 actor = d.selectbox("Who", [ANY, *audit.actors(everyone)], key="al_actor")
 rows = everyone if actor == ANY else [r for r in everyone if r["actor"] == actor]
 
-st.caption(ui.plural(len(rows), "action") + (f"; the latest {SHOWN} shown, the CSV has all" if len(rows) > SHOWN else ""))
+st.caption(ui.plural(len(rows), "action")
+           + (f"; the latest {SHOWN} shown, the CSV has all" if len(rows) > SHOWN else ""))
 if not rows:
     st.info("No recorded action matches these filters.", icon=":material/history:")
 else:

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import app_ui as ui
-from services import autorecharge, clock
+from services import autorecharge, clock, names
 
 ui.admin_page("Auto-recharge")
 db = ui.get_db()
@@ -22,10 +22,12 @@ if not mandates:
 else:
     st.dataframe(pd.DataFrame([{
         f"Set up ({clock.abbr()})": ui.when(x["created_at"]), "User": x["user_id"], "No.": x["no"],
-        "State": x["label"], "Method": x["method"], "Threshold": ui.rupees(x["threshold_paise"]),
+        "State": names.label(names.MANDATE_STATE, x["state"]), "Method": names.label(names.MANDATE_METHOD, x["method"]),
+        "Threshold": ui.rupees(x["threshold_paise"]),
         "Top-up": ui.rupees(x["amount_paise"]), "Monthly cap": ui.rupees(x["monthly_cap_paise"]),
-        "Daily cap": ui.rupees(x["daily_cap_paise"]), "Token": x["token_id"] or "",
-        "Token status": x["token_status"] or "", "Why": x["reason"] or ""} for x in mandates]),
+        "Daily cap": ui.rupees(x["daily_cap_paise"]) if x["daily_cap_paise"] else "Not set",
+        "Token": x["token_id"] or "—",
+        "Token status": names.label({}, x["token_status"]) or "—", "Why": x["reason"] or ""} for x in mandates]),
         hide_index=True, width="stretch")
 
 st.subheader("Auto-charges")
@@ -34,7 +36,8 @@ if not charges:
 else:
     st.dataframe(pd.DataFrame([{
         f"Planned ({clock.abbr()})": ui.when(c["created_at"]), "User": c["user_id"], "Try": c["attempt"],
-        "Amount": ui.rupees(c["amount_paise"]), "Outcome": c["state"], "Credited": ui.rupees(c["credited_paise"]),
-        f"Debit from ({clock.abbr()})": ui.when(c["debit_at"], "%d %b %H:%M"),
-        "Order": c["order_id"] or "", "Payment": c["payment_id"] or "", "Reason": c["reason"] or ""}
+        "Amount": ui.rupees(c["amount_paise"]), "Outcome": names.label(names.CHARGE_STATE, c["state"]),
+        "Credited": ui.rupees(c["credited_paise"]),
+        f"Debit from ({clock.abbr()})": ui.when(c["debit_at"]) if c["debit_at"] else "—",
+        "Order": c["order_id"] or "—", "Payment": c["payment_id"] or "—", "Reason": c["reason"] or ""}
         for c in charges]), hide_index=True, width="stretch")

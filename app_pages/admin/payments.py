@@ -1,16 +1,14 @@
-"""Admin payments: failed and suspicious payments, refund requests waiting for approval (and whether they
-must), wallets with an amount due, recent refunds, and the daily reconciliation with Razorpay."""
+"""Admin payments: failed and suspicious payments, wallets with an amount due, recent refund requests and
+refunds, and the daily reconciliation with Razorpay. (Refund approvals are on Credits & refunds.)"""
 import pandas as pd
 import streamlit as st
 
 import app_ui as ui
-from services import clock, payments, settings
+from services import clock, names, payments
 
 me = ui.admin_page("Payments")["username"]
 ui.times_note()
 db = ui.get_db()
-KIND = {"failed": "Failed", "suspicious": "Suspicious", "unmatched": "Unmatched webhook",
-        "rejected": "Rejected webhook"}
 
 try:
     view = payments.admin_page(db)
@@ -24,40 +22,12 @@ if not view.failed:
     st.success("No failed or suspicious payments.", icon=":material/verified:")
 else:
     ui.table(pd.DataFrame([{
-        "When": ui.when(f.get("at")), "Amount": ui.rupees(f.get("amount_paise")), "User": f.get("user_id") or "",
-        "Kind": KIND.get(f["kind"], f["kind"]), "Reason": f.get("reason", ""), "Times": f.get("count", 1),
-        "Reference": f.get("payment_id") or f.get("payment_link_id") or f.get("reference_id") or ""}
+        "When": ui.when(f.get("at")), "Amount": ui.rupees(f.get("amount_paise")), "User": f.get("user_id") or "—",
+        "Kind": names.label(names.PAYMENT_EVENT, f["kind"]), "Reason": f.get("reason", ""), "Times": f.get("count", 1),
+        "Reference": f.get("payment_id") or f.get("payment_link_id") or f.get("reference_id") or "—"}
         for f in view.failed]), pinned=("When", "Amount"), wrap=("Reason",), key="failed_payments")
-
-# --- Refund requests waiting for a decision
-st.subheader("Refund approvals")
-need = st.toggle("Self-serve refunds wait for an admin's approval", value=view.approval_required,
-                 key="refund_approval")
-if need != view.approval_required:
-    settings.set_value(db, "refund_approval_required", int(need), by=me)
-    ui.invalidate("settings")
-    ui.flash("Refund requests " + ("now wait for approval." if need else "now go to Razorpay at once."))
-    st.rerun()
-if not view.waiting:
-    st.caption("No refund request is waiting.")
-for r in view.waiting:
-    with st.container(border=True):
-        a, b, c = st.columns([3, 1, 1], vertical_alignment="center")
-        a.markdown(f"**{r['user_id']}** asks for **{ui.rupees(r['amount_paise'])}** "
-                   f"({ui.plural(len(r['parts']), 'payment')}) · {ui.when(r['created_at'])}")
-        decision = None
-        if b.button("Approve", key=f"ok_{r['request_id']}", type="primary"):
-            decision = lambda: payments.approve_refund_request(db, r["request_id"], by=me)  # noqa: E731
-        if c.button("Reject", key=f"no_{r['request_id']}"):
-            decision = lambda: payments.reject_refund_request(db, r["request_id"], by=me)  # noqa: E731
-        if decision:
-            try:
-                done = decision()
-            except Exception as exc:
-                ui.show_error(exc)
-            else:
-                ui.flash(f"Refund request of {r['user_id']}: {done['status']}.")
-                st.rerun()
+st.page_link("app_pages/admin/credits.py", label="Refund requests waiting for approval: Credits & refunds",
+             icon=":material/undo:")
 
 # --- Amounts due
 st.subheader("Amounts due")
@@ -70,14 +40,17 @@ else:
 # --- Refunds
 st.subheader("Refunds")
 if view.requests:
-    ui.money_table([dict(r, at=ui.when(r["created_at"]), note=r.get("reason") or "") for r in view.requests],
-                   {"at": "Asked", "user_id": "User", "amount_paise": "Amount", "refunded_paise": "Refunded",
-                    "status": "Status", "decided_by": "Decided by", "note": "Note"})
+    ui.money_table([dict(r, at=ui.when(r["created_at"]), note=r.get("reason") or "",
+                         state=names.label(names.REFUND_REQUEST, r["status"]), by=r.get("decided_by") or "—")
+                    for r in view.requests],
+                   {"at": "Asked", "user_id": "User", "amount_paise": "Amount", "refunded_paise": "Sent to Razorpay",
+                    "state": "Status", "by": "Decided by", "note": "Note"}, pinned=("Asked", "User"))
 if view.refunds:
-    ui.money_table([dict(r, at=ui.when(r["created_at"]), outcome=r.get("outcome") or "") for r in view.refunds],
+    ui.money_table([dict(r, at=ui.when(r["created_at"]), state=names.label(names.REFUND_STATUS, r["status"]),
+                         outcome=names.label(names.REFUND_OUTCOME, r.get("outcome")) or "—") for r in view.refunds],
                    {"at": "When", "user_id": "User", "payment_id": "Payment", "amount_paise": "Refund",
-                    "debited_paise": "Debited", "amount_due_paise": "Became due", "status": "Status",
-                    "outcome": "Outcome"})
+                    "debited_paise": "Taken from wallet", "amount_due_paise": "Became due", "state": "Status",
+                    "outcome": "In the wallet"}, pinned=("When", "User"))
 if not view.requests and not view.refunds:
     st.caption("No refunds yet.")
 
@@ -87,12 +60,15 @@ if not view.reports:
     st.caption(f"No day reconciled yet: the worker reconciles each day an hour after it ends ({clock.abbr()}).")
 else:
     st.dataframe(pd.DataFrame([{
-        "Day": r.get("day"), "Status": r.get("status"), "Payments": r.get("payments_checked"),
+        "Day": ui.day(r["day"]) if r.get("day") else "—", "Status": names.label(names.RECONCILIATION, r.get("status")),
+        "Payments": r.get("payments_checked"),
         "Matched": r.get("matched"), "Credits": r.get("credits_checked"), "Refunds": r.get("refunds_checked"),
         "Unmatched payments": r.get("unmatched_payments_count"),
         "Unmatched credits": r.get("unmatched_credits_count")} for r in view.reports]),
         hide_index=True, width="stretch")
-    rows = [{"day": r.get("day"), "what": what, "user_id": u.get("user_id") or "", "payment_id": u.get("payment_id"),
+    what_ = {"payment": "Payment", "credit": "Wallet credit"}
+    rows = [{"day": ui.day(r["day"]) if r.get("day") else "—", "what": what_[what], "user_id": u.get("user_id") or "",
+             "payment_id": u.get("payment_id"),
              "amount_paise": u.get("amount_paise"), "reason": u.get("reason") or ""}
             for r in view.reports for what in ("payment", "credit") for u in r.get(f"unmatched_{what}s") or []]
     if rows:

@@ -16,15 +16,16 @@ db = ui.get_db()
 def when_input(key: str) -> datetime | None:
     """'Takes effect' inputs in a form: no date = now."""
     d, t = st.columns(2)
-    day = d.date_input(f"Takes effect on ({clock.abbr()}; empty = now)", value=None, key=f"{key}_day")
+    day = d.date_input(f"Takes effect on ({clock.abbr()}; empty = now)", value=None, key=f"{key}_day",
+                       format=ui.DATE_INPUT)
     at = t.time_input(f"at ({clock.abbr()})", value=None, key=f"{key}_time")
     return None if day is None else clock.at_local(day, at)
 
 
 def done(message: str, when: datetime | None) -> None:
     ui.invalidate("settings")
-    ui.flash(message if when is None else f"{message.split(';')[0]} from {ui.when(when, '%H:%M on %d %b %Y')} {clock.abbr()}; "
-                                          "customers see it ahead on their wallet page.")
+    ui.flash(message if when is None else f"{message.split(';')[0]} from {ui.when(when, '%H:%M on %d %b %Y')} "
+                                          f"{clock.abbr()}; customers see it ahead on their wallet page.")
     st.rerun()
 
 
@@ -136,9 +137,15 @@ for ch in ahead:
 st.subheader("Change history")
 ui.times_note()
 st.caption("Every change with who made it; the Audit log page has all of them, filtered and as CSV.")
-COLUMNS = ["When", "Takes effect", "Scope", "Setting", "Old", "New", "By"]
+# Who and what first, "Takes effect" (mostly the same as When) last: at 1280 px every column up to New is in
+# view (New and By were cut off behind a wide Old).
+COLUMNS = ["When", "Setting", "Scope", "By", "Old", "New", "Takes effect"]
 hist = [(h, audit.setting_row(h)) for h in settings.history(db)]
 ui.table(pd.DataFrame([{"When": ui.when(h["at"]), "Takes effect": ui.when(h["effective_at"]), "Scope": r["scope"],
                         "Setting": r["setting"] + (" (withdrawn)" if h.get("cancels") else ""),
-                        "Old": r["old"], "New": r["new"], "By": h["by"]} for h, r in hist], columns=COLUMNS),
-         pinned=("When", "Setting"), wrap=("Old", "New"))
+                        "Old": r["old"] or "—", "New": r["new"] or "—", "By": h["by"] or "—"} for h, r in hist],
+                      columns=COLUMNS),
+         pinned=("When", "Setting"), column_config={"Old": st.column_config.TextColumn(width=180),
+                                                    "New": st.column_config.TextColumn(width=180),
+                                                    "Scope": st.column_config.TextColumn(width=110),
+                                                    "By": st.column_config.TextColumn(width=70)})

@@ -27,8 +27,8 @@ def _pay_page(link: dict, fee: int) -> HTMLResponse:
     due = link["amount"] - link["amount_paid"]
     parts = [f"<p>Amount: <strong>₹{rupees(link['amount'])}</strong></p>",
              f"<p>Description: {html.escape(link['description'] or '')}</p>",
-             f"<p>Status: <span id=\"status\">{html.escape(link['status'])}</span>"
-             f" · Paid ₹{rupees(link['amount_paid'])} · Due ₹{rupees(due)}</p>"]
+             (f"<p>Status: <span id=\"status\">{html.escape(link['status'])}</span>"
+              f" · Paid ₹{rupees(link['amount_paid'])} · Due ₹{rupees(due)}</p>")]
     if fee:
         parts.append(f"<p>Convenience fee: ₹{rupees(fee)} (you pay ₹{rupees(due + fee)})</p>")
     if link["status"] in PAYABLE:
@@ -50,8 +50,8 @@ def _failure_page(link: dict, payment: dict) -> HTMLResponse:
     """Razorpay does not redirect on failure: the customer stays here, may retry, or go back to the app
     (which learns of the failure from the payment.failed webhook)."""
     lid = html.escape(link["id"])
-    parts = [f"<h2>Payment failed</h2><p>Payment {html.escape(payment['id'])} failed: "
-             f"<span id=\"reason\">{html.escape(payment.get('error_description') or 'unknown reason')}</span></p>",
+    parts = [(f"<h2>Payment failed</h2><p>Payment {html.escape(payment['id'])} failed: "
+              f"<span id=\"reason\">{html.escape(payment.get('error_description') or 'unknown reason')}</span></p>"),
              f'<p><a href="/pay/{lid}">Try again</a></p>']
     if link.get("callback_url"):
         parts.append(f'<p><a id="back" href="{html.escape(link["callback_url"])}">Back to the merchant</a></p>')

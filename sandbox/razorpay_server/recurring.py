@@ -164,7 +164,8 @@ class RecurringMixin:
             payment = self._new_payment(amount, order["id"], token["method"], "created")
             payment.update(token_id=token["id"], customer_id=token["customer_id"], recurring=True,
                            description=str(body.get("description") or ""), notes=notes or order["notes"],
-                           email=body.get("email") or payment["email"], contact=body.get("contact") or payment["contact"])
+                           email=body.get("email") or payment["email"],
+                           contact=body.get("contact") or payment["contact"])
             # With the merchant's notice given, the bank answers now; else Razorpay notifies and waits.
             self._schedule(payment["id"], self.debit_delay if notification else self.notice_seconds())
             self._save()

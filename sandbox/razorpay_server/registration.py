@@ -190,8 +190,8 @@ async def auth_page(request: Request) -> Response:
     order = sb.get_order(invoice["order_id"])
     iid = html.escape(invoice["id"])
     parts = [f"<h2>Authorise automatic debits</h2><p>{html.escape(invoice['description'] or '')}</p>",
-             f"<p>Method: {html.escape(order['method'])} · Up to <strong>₹{rupees(order['token']['max_amount'])}"
-             f"</strong> per debit · Frequency: {html.escape(order['token']['frequency'])}</p>",
+             (f"<p>Method: {html.escape(order['method'])} · Up to <strong>₹{rupees(order['token']['max_amount'])}"
+              f"</strong> per debit · Frequency: {html.escape(order['token']['frequency'])}</p>"),
              f"<p>Authorisation payment now: ₹{rupees(invoice['amount'])}</p>",
              f"<p>Status: <span id=\"status\">{html.escape(invoice['status'])}</span></p>"]
     if invoice["status"] == "issued":

@@ -14,11 +14,15 @@ by e-mail (SMTP) and to the customer's signed webhook, retrying for 24 hours. On
 - `mail`        SMTP;  `webhooks` signed POSTs, the delivery log, the test event
 - `delivery`    the worker's step: `run(db)`
 - `tariffs`     a customer's price change, announced before it takes effect (a notice)
+- `keycaps`     an API key at 80 % and 100 % of its daily or monthly cap (a notice, once per crossing)
+- `expiry`      credit about to expire, announced 7 days and 1 day ahead (a notice)
 """
 from services.alerts.delivery import deliver_due, run
 from services.alerts.derive import derive
 from services.alerts.derive import move_old_tariff_state as backfill
+from services.alerts.expiry import announce as announce_expiries
 from services.alerts.mail import sink_messages
+from services.alerts.notices import mail as mail_invitation
 from services.alerts.outbox import counts, of_user, recent
 from services.alerts.prefs import Prefs, rotate_secret, update
 from services.alerts.prefs import get as get_prefs
@@ -28,5 +32,7 @@ from services.alerts.webhooks import delivery_log, send_test, sign, verify
 COLLECTIONS = {"alerts": [[("status", 1)]], "alert_cursors": [], "alert_log": [], "alert_prefs": [],
                "tariff_announcements": []}
 
-__all__ = ["Prefs", "announce_tariffs", "backfill", "counts", "deliver_due", "delivery_log", "derive", "get_prefs", "of_user", "recent",
-           "rotate_secret", "run", "send_test", "sign", "sink_messages", "update", "verify"]
+__all__ = ["Prefs", "announce_expiries", "announce_tariffs", "backfill", "counts", "deliver_due", "delivery_log",
+           "derive", "get_prefs", "of_user", "recent", "rotate_secret", "run", "send_test", "sign", "sink_messages",
+           "update", "verify"]
+__all__ += ["mail_invitation"]

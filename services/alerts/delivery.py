@@ -10,15 +10,15 @@ customer's dead receiver costs the worker a few seconds and never touches calls 
 from __future__ import annotations
 
 from services import clock
-from services.alerts import derive, mail, message, outbox, recharge, webhooks
+from services.alerts import derive, keycaps, mail, message, outbox, recharge, webhooks
 from services.alerts.outbox import PENDING
 
 BATCH = 50  # alerts tried per run
 
 
 def run(db) -> dict:
-    """The worker's step: new alerts from new entries, then the deliveries that are due."""
-    return {"written": derive.derive(db), **deliver_due(db)}
+    """The worker's step: new alerts from new entries and API keys' caps, then the deliveries that are due."""
+    return {"written": derive.derive(db) + keycaps.derive(db), **deliver_due(db)}
 
 
 def deliver_due(db, *, limit: int = BATCH) -> dict:

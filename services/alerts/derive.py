@@ -14,7 +14,7 @@ A wallet first seen by a pass starts at its current entry if it is older than th
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from services import clock, config, ledger, spending, users
 from services.alerts import outbox, prefs, tariffs
@@ -64,7 +64,7 @@ def _cursor(db, uid: str, start: int) -> int:
     return int(doc["n"])
 
 
-def _since(db) -> object:
+def _since(db) -> datetime:
     if db.alert_cursors.find_one({"_id": SINCE}) is None:
         insert_new(db.alert_cursors, {"_id": SINCE, "n": 0, "at": clock.now()})
     return clock.as_utc(db.alert_cursors.find_one({"_id": SINCE})["at"])

@@ -43,8 +43,7 @@ def build(a: dict, sender: str) -> EmailMessage:
     msg["Message-ID"] = a["message_id"]
     msg["X-Wallet-Event-Id"] = a["event_id"]
     link = message.link_of(a)
-    msg.set_content(f"{message.sentence(a)}\n\n{message.recharge_line(a)}\n\n"
-                    "You get this because of the alerts set on your wallet's Notifications page.\n")
+    msg.set_content(f"{message.sentence(a)}\n\n{message.recharge_line(a)}\n\n{message.footer(a)}\n")
     button = message.button(a) or ("Recharge now" if link["amount_paise"] is None else
                                    f"Recharge {format_rupees(link['amount_paise'])} now")
     msg.add_alternative(f"<p>{_esc(message.sentence(a))}</p><p><a href=\"{_esc(link['url'])}\" "

@@ -21,7 +21,10 @@ def event_type(a: dict) -> str:
 
 
 def button(a: dict) -> str | None:
-    """A notice without a payment link opens the wallet page (None: the recharge button)."""
+    """A notice without a payment link opens the wallet page (None: the recharge button); an e-mail with
+    an action of its own (an invitation) says what it does."""
+    if a.get("action_label"):
+        return a["action_label"]
     return "Open your wallet" if a["kind"] == "notice" and not a.get("link") else None
 
 
@@ -60,8 +63,17 @@ def sentence(a: dict) -> str:
     return text
 
 
+def footer(a: dict) -> str:
+    """Why the reader gets this e-mail."""
+    if a.get("event_type") == "account.invitation":
+        return "You get this because an owner of the account invited this address. Not expecting it? Ignore it."
+    return "You get this because of the alerts set on your wallet's Notifications page."
+
+
 def link_of(a: dict) -> dict:
-    """The recharge link the alert carries (or the wallet page when there is none)."""
+    """The recharge link the alert carries (or the wallet page when there is none), or its own action."""
+    if a.get("action_url"):
+        return {"url": a["action_url"], "amount_paise": None, "expires_at": None}
     link = a.get("link")
     if link:
         return {"url": link["short_url"], "amount_paise": int(link["amount_paise"]),
@@ -71,12 +83,17 @@ def link_of(a: dict) -> dict:
 
 def recharge_line(a: dict) -> str:
     link = link_of(a)
+    if a.get("action_url"):
+        return f"{a['action_label']}: {link['url']}"
     if a["kind"] == "notice" and a.get("with_link") is False:
         return f"Your wallet and its auto-recharge settings: {link['url']}"
     if link["amount_paise"] is None:
         return f"Recharge on your wallet page: {link['url']}"
     until = clock.fmt(a["link"]["expire_by"], "%d %b %Y, %H:%M") + f" {clock.abbr()}"  # as people read it
-    return f"Recharge {format_rupees(link['amount_paise'])} in one click: {link['url']} (valid until {until})."
+    charged = int(a["link"].get("charged_paise") or link["amount_paise"])  # what the payer pays (GST on top)
+    pays = f" (you pay {format_rupees(charged)} with GST)" if charged != link["amount_paise"] else ""
+    return (f"Recharge {format_rupees(link['amount_paise'])}{pays} in one click: {link['url']} "
+            f"(valid until {until}).")
 
 
 def payload(a: dict) -> str:

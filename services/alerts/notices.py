@@ -27,6 +27,20 @@ def notify(db, user_id: str, key: str, *, event_type: str, headline: str, text: 
     return outbox.add(db, doc)
 
 
+def mail(db, user_id: str, key: str, *, to: str, headline: str, text: str, action_url: str, action_label: str) -> bool:
+    """An e-mail to one address about the account `user_id` (an invitation), by the alerts' path (the
+    outbox, its retries, the same SMTP server or `make run`'s sink), with a button to `action_url`.
+    Written once per `key`; no webhook and no payment link."""
+    domain = config.get().smtp.sender.rpartition("@")[2].strip(" >") or "localhost"
+    fields = {"kind": "notice", "label": "notice", "event_type": "account.invitation", "headline": headline,
+              "text": text, "data": {}, "with_link": False, "link_amount_paise": None, "action_url": action_url,
+              "action_label": action_label, "balance_paise": 0, "threshold_paise": 0, "crossed_paise": [],
+              "runway_days": None, "entry_id": None, "n": 0, "entry_at": None}
+    doc = outbox.build_notice(outbox.alert_id(user_id, "mail", key), user_id, fields, emails=[to], webhook_url="",
+                              sender_domain=domain)
+    return outbox.add(db, doc)
+
+
 def exists(db, user_id: str, key: str) -> bool:
     return outbox.get(db, outbox.alert_id(user_id, "notice", key)) is not None
 

@@ -26,7 +26,7 @@ LONGEST_WAIT = timedelta(hours=1)
 GIVE_UP_AFTER = timedelta(hours=24)
 
 
-def alert_id(user_id: str, label: str, n: int) -> str:
+def alert_id(user_id: str, label: str, n: int | str) -> str:
     return f"{user_id}|{label}|{n}"
 
 

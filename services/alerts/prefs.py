@@ -39,10 +39,8 @@ class Prefs:
 def of(doc: dict | None, user_id: str, account_email: str = "") -> Prefs:
     """The preferences stored in `doc` (None: the defaults)."""
     doc = doc or {}
-    emails = doc.get("emails")
-    chosen = emails is not None
-    if not chosen:
-        emails = [account_email] if account_email else []
+    chosen = doc.get("emails") is not None
+    emails = doc["emails"] if chosen else [account_email] if account_email else []
     return Prefs(user_id, tuple(int(t) for t in doc.get("thresholds") or ()),
                  int(doc.get("runway_days", DEFAULT_RUNWAY_DAYS)), tuple(emails), chosen,
                  doc.get("webhook_url") or "", doc.get("webhook_secret") or "")
@@ -117,8 +115,8 @@ def check_emails(emails) -> list[str]:
     if not isinstance(emails, (list, tuple)):
         raise InvalidInput("E-mail addresses must be a list.")
     out: list[str] = []
-    for e in emails:
-        e = e.strip().lower() if isinstance(e, str) else e
+    for given in emails:
+        e = given.strip().lower() if isinstance(given, str) else given
         if not isinstance(e, str) or not users._EMAIL.match(e):  # the account e-mail rule, not a second one
             raise InvalidInput(f"{str(e)[:80]!r} is not an e-mail address.")
         if e not in out:

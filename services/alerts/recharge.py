@@ -52,7 +52,7 @@ def ensure_link(db, alert: dict) -> bool:
     rec = payments.get_link(db, made["reference_id"])
     outbox.fix(db, alert, link={"reference_id": made["reference_id"], "payment_link_id": made["payment_link_id"],
                                 "short_url": made["short_url"], "amount_paise": made["amount_paise"],
-                                "expire_by": rec["expire_by"]})
+                                "charged_paise": rec["charged_paise"], "expire_by": rec["expire_by"]})
     return True
 
 

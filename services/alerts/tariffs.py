@@ -3,10 +3,10 @@ alert channels (e-mail, signed webhook, the notifications page), once per change
 
 The worker's step compares the settings changes still ahead (services.settings.changes_ahead) with
 the ones already announced (one small document, in a collection of its own: it once shared
-`alert_cursors`, whose documents the low-balance pass reads as cursors, and stopped every alert). Only a change not yet announced costs any work: a
-global or plan change is looked at for every customer, a customer's own change for that customer.
-What a customer is told comes from services.rates.upcoming, so a change that leaves their price as
-it is (their own rate overrides the new global one) tells them nothing. A notice is keyed by the
+`alert_cursors`, whose documents the low-balance pass reads as cursors, and stopped every alert). Only a change
+not yet announced costs any work: a global or plan change is looked at for every customer, a customer's own
+change for that customer. What a customer is told comes from services.rates.upcoming, so a change that leaves
+their price as it is (their own rate overrides the new global one) tells them nothing. A notice is keyed by the
 effective time and the new terms: a crash before the change is marked announced sends nothing twice.
 """
 from __future__ import annotations

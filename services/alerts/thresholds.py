@@ -45,10 +45,10 @@ def runway_fell(before: int, after: int, basis: tuple[int, int], days: int) -> i
     """Days left after the change if it took the runway under `days` (else None). `basis` is
     (paise spent, days) of the window, from spending.runway_basis."""
     spent, span = basis
-    if days <= 0 or spent <= 0:
-        return None
     left_before = spending.runway_days(before, spent, span)
     left_after = spending.runway_days(after, spent, span)
+    if days <= 0 or left_before is None or left_after is None:  # None: nothing spent in the window
+        return None
     return left_after if left_before >= days > left_after else None
 
 
@@ -70,6 +70,6 @@ def judge(before: int, after: int, thresholds, role: str | None, basis: tuple[in
         return Crossing("zero", "zero", 0, hits, left)
     if hits:
         return Crossing(f"below-{hits[-1]}", "threshold", hits[-1], hits, left)
-    if fell:
+    if fell and basis is not None:
         return Crossing(f"runway-{runway_days}d", "runway", runway_line(basis, runway_days), hits, left)
     return None

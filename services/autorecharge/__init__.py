@@ -12,7 +12,7 @@ docs/autorecharge.md has the design. One module per concern:
 - `worker`    the worker's step `run(db)`; `notices` what the customer is told; `events` token webhooks
 - `account`   what the customer does: configure, pause, resume, cancel, status
 """
-from services.autorecharge.account import cancel, configure, next_charge, pause, resume, status
+from services.autorecharge.account import cancel, configure, next_charge, pause, resume, skip, status
 from services.autorecharge.charges import recent as all_charges
 from services.autorecharge.mandates import all_mandates
 from services.autorecharge.worker import run
@@ -24,4 +24,5 @@ COLLECTIONS: dict[str, list] = {
                               [("plan_again_at", 1)]],
     "autorecharge_charges": [[("state", 1)]], "autorecharge_history": [], "autorecharge_meta": []}
 
-__all__ = ["all_charges", "all_mandates", "cancel", "configure", "next_charge", "pause", "resume", "run", "status"]
+__all__ = ["all_charges", "all_mandates", "cancel", "configure", "next_charge", "pause", "resume", "run", "skip",
+           "status"]

@@ -67,12 +67,34 @@ def cancel(db, user_id: str) -> dict:
     if m is None or m["state"] not in mandates.LIVE:
         return status(db, user_id)
     mandates.cancel(db, m, by="you", reason="Cancelled by you.")
-    m = mandates.get(db, user_id)
+    m = mandates.fresh(db, user_id)
     if m.get("razorpay_open") and gateway.settings().mode != "off":
         try:
             setup.close_at_razorpay(db, gateway.settings(), m)
         except gateway.FAILURES:
             pass  # charges are stopped already; the worker cancels the token when Razorpay answers
+    return status(db, user_id)
+
+
+def skip(db, user_id: str) -> dict:
+    """Skip the top-up under way if it is not being debited yet (planned or announced): it is not taken,
+    and auto-recharge goes on (the next fall towards the threshold after a new credit plans a new one).
+    Idempotent: with nothing to skip, or skipped already, it answers the status. Raises Conflict when the
+    debit has begun, or a worker holds the charge this very moment."""
+    users.get(db, user_id)
+    m = mandates.get(db, user_id)
+    c = charges.get(db, m.get("in_flight")) if m is not None else None
+    if c is None or c["state"] in charges.FINAL:
+        return status(db, user_id)
+    if c["state"] == charges.DEBITING:
+        raise Conflict("This top-up is already being debited from your mandate: it can no longer be skipped.")
+    c = charges.skip(db, c)
+    if c["state"] == charges.SKIPPED:  # done with it, as the worker would be (services.autorecharge.worker)
+        mandates.set_in_flight(db, mandates.fresh(db, user_id), None, was=c["_id"])
+    elif c["state"] == charges.DEBITING:
+        raise Conflict("This top-up is already being debited from your mandate: it can no longer be skipped.")
+    elif c["state"] not in charges.FINAL:
+        raise Conflict("This top-up is being worked on this very moment; try again in a few seconds.")
     return status(db, user_id)
 
 
@@ -91,23 +113,32 @@ def status(db, user_id: str) -> dict:
     notice_hours = config.get().predebit_notice_hours
     if m is None:
         return {"state": "off", "label": mandates.LABELS["off"], "notice_hours": notice_hours, "mandate": None,
-                "used_this_month_paise": 0, "used_today_paise": 0, "next_charge": None, "charges": []}
+                "used_this_month_paise": 0, "used_today_paise": 0, "taken_this_month_paise": 0, "next_charge": None,
+                "charges": []}
     now = clock.now()
     return {"state": m["state"], "label": mandates.LABELS[m["state"]], "notice_hours": notice_hours,
             "mandate": mandates.public(m),
+            # used: what counts against the caps (top-ups taken, and the one announced); taken: credited only
             "used_this_month_paise": charges.committed(db, user_id, since=planner.month_start(now)),
+            "taken_this_month_paise": charges.taken(db, user_id, since=planner.month_start(now)),
             "used_today_paise": charges.committed(db, user_id, since=planner.day_start(now)),
             "next_charge": next_charge(db, m), "charges": charges.of_user(db, user_id, 10)}
 
 
 def next_charge(db, m: dict) -> dict | None:
-    """The charge under way, or when the forecast expects to plan one (None: nothing planned)."""
+    """The charge under way, or when the forecast expects to plan one (None: nothing planned). A charge
+    not yet debited says whether the forecast still calls for it (`needed`: a recharge by hand since it
+    was announced may have lifted the balance; it is taken all the same unless skipped) and that it can
+    be skipped (`can_skip`)."""
     c = charges.get(db, m.get("in_flight"))
     if c is not None:
+        waiting = c["state"] in (charges.PLANNED, charges.NOTIFIED)
+        needed = planner.forecast(db, m["user_id"]).reaches(int(m["threshold_paise"])) if waiting else True
         return {"state": c["state"], "amount_paise": int(c["amount_paise"]),
-                "debit_at": clock.as_utc(c.get("debit_at")), "attempt": int(c["attempt"]), "expected_in_seconds": 0}
+                "debit_at": clock.as_utc(c.get("debit_at")), "attempt": int(c["attempt"]), "expected_in_seconds": 0,
+                "needed": needed, "can_skip": waiting}
     if m["state"] != mandates.ACTIVE:
         return None
     wait = planner.seconds_until_planned(m, planner.forecast(db, m["user_id"]))
     return {"state": "forecast", "amount_paise": int(m["amount_paise"]), "debit_at": None, "attempt": 1,
-            "expected_in_seconds": wait}
+            "expected_in_seconds": wait, "needed": True, "can_skip": False}

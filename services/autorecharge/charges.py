@@ -64,6 +64,14 @@ def get(db, cid: str | None) -> dict | None:
     return coll(db).find_one({"_id": cid}) if cid else None
 
 
+def fresh(db, cid: str) -> dict:
+    """A charge as stored now, read again by a caller that has seen it (charges are never deleted)."""
+    c = get(db, cid)
+    if c is None:
+        raise LookupError(f"auto-recharge charge {cid} is missing")
+    return c
+
+
 def create(db, m: dict, cid: str, *, attempt: int, retry_of: str | None = None) -> dict:
     now = clock.now()
     insert_new(coll(db), {"_id": cid, "crossing": crossing_of(cid), "attempt": attempt, "retry_of": retry_of,
@@ -72,7 +80,7 @@ def create(db, m: dict, cid: str, *, attempt: int, retry_of: str | None = None) 
                           "notification_id": None, "debit_at": None, "payment_id": None, "reason": None,
                           "error_reason": None, "credited_paise": 0, "next_check_at": now, "lease_owner": None,
                           "lease_until": None, "created_at": now, "updated_at": now, "concluded_at": None})
-    return get(db, cid)
+    return fresh(db, cid)
 
 
 def set_state(db, c: dict, state: str, **sets) -> dict:
@@ -81,7 +89,7 @@ def set_state(db, c: dict, state: str, **sets) -> dict:
     if state in FINAL:
         sets["concluded_at"] = now
     coll(db).update_one({"_id": c["_id"], "state": c["state"]}, {"$set": sets})
-    return get(db, c["_id"])
+    return fresh(db, c["_id"])
 
 
 def open_charges(db) -> list[dict]:
@@ -94,6 +102,12 @@ def committed(db, user_id: str, *, since: datetime) -> int:
     """Paise of the customer's top-ups planned since `since` that are credited or may still be."""
     return sum(int(c["amount_paise"]) for c in coll(db).find({"user_id": user_id})
                if c["state"] in COUNTED and clock.as_utc(c["created_at"]) >= since)
+
+
+def taken(db, user_id: str, *, since: datetime) -> int:
+    """Paise of the customer's top-ups planned since `since` that were credited: money actually taken."""
+    return sum(int(c.get("credited_paise") or 0) for c in coll(db).find({"user_id": user_id})
+               if c["state"] == CREDITED and clock.as_utc(c["created_at"]) >= since)
 
 
 def of_user(db, user_id: str, limit: int = 20) -> list[dict]:
@@ -136,12 +150,13 @@ def announce(db, cfg, m: dict, c: dict, notice: timedelta) -> dict:
     """planned -> notified: our recharge record, then the order with its pre-debit notification (found by
     its receipt if an earlier try made it). Raises gateway.FAILURES when Razorpay cannot be asked."""
     user = users.get(db, c["user_id"])
-    made_now = records.insert_once(db, records.build("order", user, c["amount_paise"], cfg.mode, ref=c["ref"]))
+    made_now = records.insert_once(db, records.build("order", user, c["amount_paise"], cfg.mode, ref=c["ref"],
+                                                     purpose="auto_recharge"))
     order = None if made_now else find_order(cfg, c["ref"])
     if order is None:
         payment_after = math.ceil((clock.now() + notice).timestamp())
         try:
-            order = gateway.call(cfg, "order.create", {
+            order = gateway.create_order(cfg, {
                 "amount": c["amount_paise"], "currency": "INR", "receipt": c["ref"], "payment_capture": True,
                 "notes": {"user_id": c["user_id"], "reference_id": c["ref"], "auto_recharge": c["_id"]},
                 "notification": {"token_id": m["token_id"], "payment_after": payment_after}})
@@ -160,7 +175,7 @@ def announce(db, cfg, m: dict, c: dict, notice: timedelta) -> dict:
 
 
 def find_order(cfg, ref: str) -> dict | None:
-    found = [o for o in gateway.call(cfg, "order.all", {"receipt": ref}).get("items") or []
+    found = [o for o in gateway.list_orders(cfg, {"receipt": ref}).get("items") or []
              if isinstance(o, dict) and o.get("receipt") == ref]
     return found[0] if found else None
 
@@ -168,7 +183,7 @@ def find_order(cfg, ref: str) -> dict | None:
 def debit(db, cfg, m: dict, c: dict) -> dict:
     """notified -> debiting (or failed): the order's payment if an earlier try made one, else the recurring
     payment now. The caller has checked that the mandate and its token allow it."""
-    pays = [p for p in gateway.call(cfg, "order.payments", c["order_id"]).get("items") or [] if isinstance(p, dict)]
+    pays = [p for p in gateway.list_order_payments(cfg, c["order_id"]).get("items") or [] if isinstance(p, dict)]
     live = [p for p in pays if p.get("status") in LIVE_PAYMENT and valid_id(p.get("id"))]
     if live:
         return set_state(db, c, DEBITING, payment_id=live[0]["id"], next_check_at=clock.now())
@@ -177,7 +192,7 @@ def debit(db, cfg, m: dict, c: dict) -> dict:
         return fail(db, c, failed[0])
     user = users.get(db, c["user_id"])
     try:
-        res = gateway.call(cfg, "payment.createRecurring", {
+        res = gateway.create_recurring_payment(cfg, {
             "email": user["email"], "contact": user.get("contact") or "", "amount": c["amount_paise"],
             "currency": "INR", "order_id": c["order_id"], "customer_id": m["customer_id"], "token": m["token_id"],
             "recurring": "1", "description": "Wallet auto-recharge",
@@ -201,7 +216,7 @@ def observe(db, c: dict) -> dict:
     when it shows nothing yet, reconcile the record now and then (payments' own third path)."""
     c = _outcome(db, c)
     now = clock.now()
-    if c["state"] != DEBITING or clock.as_utc(c.get("next_check_at")) > now:
+    if c["state"] != DEBITING or clock.as_utc(c["next_check_at"]) > now:
         return c
     try:
         reconcile_link(db, c["ref"])
@@ -209,7 +224,7 @@ def observe(db, c: dict) -> dict:
         pass
     age = now - clock.as_utc(c["updated_at"])
     coll(db).update_one({"_id": c["_id"]}, {"$set": {"next_check_at": now + records.poll_interval(age)}})
-    return _outcome(db, get(db, c["_id"]))
+    return _outcome(db, fresh(db, c["_id"]))
 
 
 def _outcome(db, c: dict) -> dict:
@@ -221,6 +236,27 @@ def _outcome(db, c: dict) -> dict:
         return fail(db, c, {"id": c["payment_id"], "error_description": failed.get("error_description"),
                             "error_reason": failed.get("error_reason")})
     return c
+
+
+SKIPPED_BY_YOU = "Skipped by you."
+
+
+def skip(db, c: dict) -> dict:
+    """The customer skips a top-up not yet debited (planned or announced): it is not taken. Under the
+    charge's lease, so a worker about to debit it either finishes first (then it is no longer skippable)
+    or finds it skipped; its order's record is closed, so nothing lists it as still to come. Returns the
+    charge as it stands (skipped, or whatever it had become)."""
+    if not claim(db, c, clock.now()):
+        return fresh(db, c["_id"])  # a worker is on it right now: the caller says so
+    try:
+        now = fresh(db, c["_id"])
+        if now["state"] in (PLANNED, NOTIFIED):
+            now = set_state(db, now, SKIPPED, reason=SKIPPED_BY_YOU)
+        if now["state"] == SKIPPED and now["reason"] == SKIPPED_BY_YOU and records.get(db, now["ref"]) is not None:
+            records.update(db, now["ref"], status="abandoned")  # never debited: the order stays unpaid
+        return now
+    finally:
+        release(db, c)
 
 
 def credited(db, cid: str | None) -> bool:

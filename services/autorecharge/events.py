@@ -26,7 +26,7 @@ def token_event(db, token: dict) -> tuple[str, str]:
         return IGNORED, "token of no mandate here (yet)"
     if mandates.apply_token(db, m, token) == "revoked":
         notices.off(db, m, mandates.REVOKED)
-    after = mandates.get(db, m["user_id"])
+    after = mandates.fresh(db, m["user_id"])
     return PROCESSED, f"mandate {after['state']} (token {mandates.token_state(token)})"
 
 

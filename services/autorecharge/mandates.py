@@ -42,11 +42,19 @@ def get(db, user_id: str) -> dict | None:
     return coll(db).find_one({"_id": user_id})
 
 
-def by_token(db, token_id: str) -> dict | None:
+def fresh(db, user_id: str) -> dict:
+    """A mandate as stored now, read again by a caller that has seen it (mandates are never deleted)."""
+    m = get(db, user_id)
+    if m is None:
+        raise LookupError(f"mandate of {user_id} is missing")
+    return m
+
+
+def by_token(db, token_id: str | None) -> dict | None:
     return coll(db).find_one({"token_id": token_id}) if isinstance(token_id, str) and token_id else None
 
 
-def by_auth_order(db, order_id: str) -> dict | None:
+def by_auth_order(db, order_id: str | None) -> dict | None:
     return coll(db).find_one({"auth_order_id": order_id}) if isinstance(order_id, str) and order_id else None
 
 
@@ -190,7 +198,7 @@ def checked(db, m: dict) -> None:
 # ------------------------------------------------------------------------------------------ the token
 
 def token_state(token: dict) -> str | None:
-    details = token.get("recurring_details") if isinstance(token.get("recurring_details"), dict) else {}
+    details = d if isinstance(d := token.get("recurring_details"), dict) else {}
     return details.get("status") or token.get("status")
 
 

@@ -4,7 +4,7 @@ A debit is announced a notice period ahead (WALLET_PREDEBIT_NOTICE_HOURS, 25 by 
 it, so the wallet must decide early: a charge is planned when the balance is forecast to reach the
 threshold within the notice plus a margin (half the notice) -- the horizon. The forecast is the larger
 of two expectations of spend over the horizon: the last horizon's own spend (a campaign running now)
-and the steady rate of the runway forecast (reports.runway_basis: the last 7 days, cut to the wallet's
+and the steady rate of the runway forecast (spending.runway_basis: the last 7 days, cut to the wallet's
 age). Integer paise and milliseconds throughout.
 
 One crossing, one charge (and at most one retry): a crossing is named by the mandate, its era (a resume
@@ -47,7 +47,7 @@ def forecast(db, user_id: str, now: datetime | None = None) -> Forecast:
     h = horizon()
     h_ms = max(1, int(h.total_seconds() * 1000))
     page, _ = ledger.entries(db, user_id, type="debit", start=now - h, limit=1000)
-    recent = sum(int(e["amount"]) for e in page if e["category"] in ledger.CALL_CATEGORIES)
+    recent = sum(int(e["amount"]) for e in page if spending.is_usage(e["category"]))  # a refund is not spending
     spent, days = spending.runway_basis(db, user_id, window_days=RUNWAY_WINDOW_DAYS)
     steady = -(-spent * h_ms // (days * 86_400_000)) if spent > 0 and days else 0
     return Forecast(ledger.get_wallet(db, user_id).available, max(recent, steady), h)

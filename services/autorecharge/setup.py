@@ -31,11 +31,12 @@ def register(db, cfg, m: dict) -> dict:
     """Ask Razorpay for the customer and the registration link (again after a failed try: the link is
     looked up by its receipt first). Returns the mandate as now stored."""
     user = users.get(db, m["user_id"])
-    customer = gateway.call(cfg, "customer.create", {"name": user["name"][:50], "email": user["email"],
-                                                     "fail_existing": "0", "notes": {"user_id": m["user_id"]}})
+    customer = gateway.create_customer(cfg, {"name": user["name"][:50], "email": user["email"],
+                                             "fail_existing": "0", "notes": {"user_id": m["user_id"]}})
     if m["auth_amount_paise"] > 0:
-        records.insert_once(db, records.build("order", user, m["auth_amount_paise"], cfg.mode, ref=m["auth_ref"]))
-    invoice = _find_link(cfg, m["auth_ref"]) or gateway.call(cfg, "registration_link.create", _link_body(user, m))
+        records.insert_once(db, records.build("order", user, m["auth_amount_paise"], cfg.mode, ref=m["auth_ref"],
+                                              purpose="mandate"))
+    invoice = _find_link(cfg, m["auth_ref"]) or gateway.create_registration_link(cfg, _link_body(user, m))
     if not (str(invoice.get("id", "")).startswith("inv_") and invoice.get("receipt") == m["auth_ref"]
             and isinstance(invoice.get("short_url"), str)):
         raise gateway.RazorpayDown("registration link answer does not match the request")
@@ -59,7 +60,7 @@ def _link_body(user: dict, m: dict) -> dict:
 
 
 def _find_link(cfg, receipt: str) -> dict | None:
-    found = [i for i in gateway.call(cfg, "invoice.all", {"receipt": receipt}).get("items") or []
+    found = [i for i in gateway.list_invoices(cfg, {"receipt": receipt}).get("items") or []
              if isinstance(i, dict) and i.get("receipt") == receipt]
     return found[0] if found else None
 
@@ -72,10 +73,10 @@ def sync_pending(db, cfg, m: dict) -> None:
         return
     token_id = m.get("token_id") or _token_of_order(cfg, m.get("auth_order_id"))
     if token_id:
-        token = gateway.call(cfg, "token.fetch", m["customer_id"], token_id)
+        token = gateway.fetch_token(cfg, m["customer_id"], token_id)
         mandates.apply_token(db, m, token)
     else:
-        invoice = gateway.call(cfg, "invoice.fetch", m["registration_id"])
+        invoice = gateway.fetch_invoice(cfg, m["registration_id"])
         if invoice.get("status") in ("expired", "cancelled"):
             mandates.move(db, m, mandates.REJECTED, sets={
                 "reason": f"The authorisation link {invoice['status']} before it was approved."})
@@ -85,7 +86,7 @@ def sync_pending(db, cfg, m: dict) -> None:
 def _token_of_order(cfg, order_id: str | None) -> str | None:
     if not order_id:
         return None
-    pays = [p for p in gateway.call(cfg, "order.payments", order_id).get("items") or []
+    pays = [p for p in gateway.list_order_payments(cfg, order_id).get("items") or []
             if isinstance(p, dict) and p.get("token_id")]
     pays.sort(key=lambda p: p.get("created_at") or 0)
     return pays[-1]["token_id"] if pays else None
@@ -97,7 +98,7 @@ def check_token(db, cfg, m: dict, *, force: bool = False) -> dict:
     last = clock.as_utc(m.get("token_checked_at"))
     if not force and last is not None and clock.now() - last < TOKEN_CHECK:
         return m
-    token = gateway.call(cfg, "token.fetch", m["customer_id"], m["token_id"])
+    token = gateway.fetch_token(cfg, m["customer_id"], m["token_id"])
     if mandates.apply_token(db, m, token) == "revoked":
         notices.off(db, m, mandates.REVOKED)
     return mandates.get(db, m["user_id"]) or m
@@ -108,12 +109,12 @@ def close_at_razorpay(db, cfg, m: dict) -> None:
     still be paid (a rejected authorisation leaves it payable). Then nothing is left open at Razorpay."""
     token_id = m.get("token_id") or _token_of_order(cfg, m.get("auth_order_id"))
     if token_id:
-        token = gateway.call(cfg, "token.fetch", m["customer_id"], token_id)
+        token = gateway.fetch_token(cfg, m["customer_id"], token_id)
         if mandates.token_state(token) in ("initiated", "confirmed", "paused"):
-            token = gateway.call(cfg, "token.cancel", m["customer_id"], token_id)
+            token = gateway.cancel_token(cfg, m["customer_id"], token_id)
         mandates.update(db, m, {"token_id": token_id, "token_status": mandates.token_state(token)})
     if m.get("registration_id"):
-        invoice = gateway.call(cfg, "invoice.fetch", m["registration_id"])
+        invoice = gateway.fetch_invoice(cfg, m["registration_id"])
         if invoice.get("status") == "issued":
-            gateway.call(cfg, "invoice.cancel", m["registration_id"])
+            gateway.cancel_invoice(cfg, m["registration_id"])
     mandates.update(db, m, {"razorpay_open": False})

@@ -14,7 +14,7 @@ from services import settings
 from services.errors import InvalidInput
 from services.money import format_rupees, parse_rupees
 
-METHODS = {"upi": "UPI Autopay", "card": "card", "emandate": "e-mandate (net banking)"}
+METHODS = {"upi": "UPI Autopay", "card": "card", "emandate": "net-banking"}  # "… mandate" in sentences
 AFA_LIMIT = 1_500_000          # Rs. 15,000
 UPI_LIMIT = 10_000_000         # Rs. 1,00,000: UPI's ceiling per debit
 CAP_MAX = 1_000_000_000        # Rs. 1,00,00,000: a typo guard on caps

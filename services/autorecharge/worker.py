@@ -98,7 +98,8 @@ def advance(db, cfg, c: dict) -> dict:
     if not charges.claim(db, c, clock.now()):
         return c
     try:
-        m = mandates.get(db, c["user_id"])
+        c = charges.fresh(db, c["_id"])  # as it is now, under the lease: the customer may have skipped it
+        m = mandates.fresh(db, c["user_id"])  # a charge's mandate: made first, never deleted
         if c["state"] == PLANNED:
             c = _announce(db, cfg, m, c)
         if c["state"] == NOTIFIED:
@@ -122,7 +123,7 @@ def _stopped(m: dict | None, c: dict) -> str | None:
     return None
 
 
-def _announce(db, cfg, m: dict | None, c: dict) -> dict:
+def _announce(db, cfg, m: dict, c: dict) -> dict:
     why = _stopped(m, c)
     if why:
         return charges.set_state(db, c, SKIPPED, reason=why)
@@ -133,7 +134,7 @@ def _announce(db, cfg, m: dict | None, c: dict) -> dict:
         return charges.set_state(db, c, SKIPPED, reason=_stopped(m, c) or f"Razorpay refused the order: {exc}"[:300])
 
 
-def _debit_when_due(db, cfg, m: dict | None, c: dict) -> dict:
+def _debit_when_due(db, cfg, m: dict, c: dict) -> dict:
     if clock.now() < clock.as_utc(c["debit_at"]):
         return c
     why = _stopped(m, c)

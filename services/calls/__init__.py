@@ -15,7 +15,8 @@ ledger step, so a crash at any point leaves a state `recover_stale_calls` (or si
 request) can finish. docs/calls.md walks through each kill point.
 
 - `records`    states, input checks (the one phone-number rule), the grant rule, reading calls back
-- `history`    the history with filters, a page at a time (history) or all of it (iter_history)
+- `history`    the history with filters, a page at a time (history) or all of it (iter_history); every
+               customer's calls of a period (iter_all, the analyst's export)
 - `start`      start_call: the first slice
 - `authorize`  update_call: the next slices, or the second the call must end
 - `billing`    end_call: one settlement from the final usage and outcome
@@ -24,7 +25,7 @@ request) can finish. docs/calls.md walks through each kill point.
 """
 from services.calls.authorize import update_call
 from services.calls.billing import end_call, not_placed
-from services.calls.history import SINGLE, Filters, filters, history, iter_history
+from services.calls.history import SINGLE, Filters, filters, history, iter_all, iter_history
 from services.calls.history import STATUSES as HISTORY_STATUSES
 from services.calls.records import (ACTIVE, COMPLETED, ENDING, EXPIRED, EXPIRING, FAILED, MAX_CALL_MINUTES,
                                     MAX_DURATION_SECONDS, REFUSED, STARTING, check_duration, check_kb_id,
@@ -45,5 +46,5 @@ __all__ = ["ACTIVE", "ANSWERED", "BUSY", "COMPLETED", "ENDING", "EXPIRED", "EXPI
            "STARTING_GRACE", "Session", "check_duration", "check_kb_id", "check_max_minutes", "check_outcome",
            "converse", "end_call", "get_call", "list_calls", "normalize_number", "not_placed",
            "recover_stale_calls", "simulate_call", "start_call", "update_call"]
-__all__ += ["HISTORY_STATUSES", "SINGLE", "Filters", "filters", "history", "iter_history"]
+__all__ += ["HISTORY_STATUSES", "SINGLE", "Filters", "filters", "history", "iter_all", "iter_history"]
 __all__ += ["backfill", "of_campaign", "stored", "stored_many"]

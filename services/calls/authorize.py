@@ -2,7 +2,7 @@
 at a time, so calls share a balance and none runs a paisa past zero (docs/calls.md, "Update")."""
 from __future__ import annotations
 
-from services import clock, ids, ledger, settings
+from services import accounts, clock, ids, ledger, settings
 from services.calls.records import (ACTIVE, COMPLETED, ENDING, authorized, check_duration,
                                     grant_fields, grant_result, hold_id, max_seconds, own, slice_seconds,
                                     tariff_of)
@@ -77,7 +77,8 @@ def _extend(db, doc: dict, auth: int) -> dict | None:
     if more > 0:
         cap = settings.user_overrides(db, doc["user_id"]).get("daily_cap_paise")
         try:
-            held = ledger.extend(db, doc["user_id"], hold_id(doc), more, step=step, min_amount=0, daily_cap=cap)
+            held = ledger.extend(db, doc["user_id"], hold_id(doc), more, step=step, min_amount=0, daily_cap=cap,
+                                 budget=accounts.keys.budget_for(db, doc.get("key_id")))
         except (NotFound, Conflict):
             return None  # the hold was settled or released: the call has ended
     return {"steps": step, **grant_fields(doc, held, target)}

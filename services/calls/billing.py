@@ -63,6 +63,8 @@ def bill(db, doc: dict) -> dict:
             "outcome": doc.get("outcome") or ANSWERED, "plan": tariff_of(doc).plan}
     if doc.get("campaign_id"):
         meta["campaign_id"] = doc["campaign_id"]
+    if doc.get("key_id"):
+        meta["key_id"] = doc["key_id"]  # spend per API key: the day's rollup counts it
     try:
         entry = ledger.settle(db, uid, hold_id(doc), int(doc["cost_paise"]), key=f"call:{cid}",
                               category=doc.get("category") or "call", source="calls", note=_note(doc), meta=meta)

@@ -8,8 +8,8 @@ A day is a run of chunks `{"_id": "<user>:<YYYY-MM-DD>[#k]", "n": ..., "c": ["<s
 at 30 entries, 76 ms at 500, 308 ms at 2,000), so one document per day made each call start of a busy
 campaign day slower than the last. An entry is one string because the engine encodes a string in one step
 and a list element by element: a note into a half-full chunk took 11.5 ms with lists, 5.1 ms with strings.
-Chunks written before that hold lists; `parse` reads both. Chunk k+1 is opened only once chunk k is full (`n`, which only grows,
-reaches CAP), so a reader stops at the first chunk that is not full.
+Chunks written before that hold lists; `parse` reads both. Chunk k+1 is opened only once chunk k is full (`n`, which
+only grows, reaches CAP), so a reader stops at the first chunk that is not full.
 
 An entry is added right after its call is inserted, again when a refused or failed call starts over
 (under its new start time: the old entry no longer matches the call and is skipped), and by recovery

@@ -152,6 +152,22 @@ def iter_history(db, user_id: str, f: Filters = Filters()):
             yield records.public(doc)
 
 
+def iter_all(db, start: datetime, end: datetime, *, window: timedelta = timedelta(days=1)):
+    """Every customer's calls started in [start, end), oldest first (the analyst's export): one window of
+    time per query (a query other than by `_id` reads the whole collection on the embedded engine, so a
+    window costs one pass; memory holds one window's calls)."""
+    low, end = clock.as_utc(start), clock.as_utc(end)
+    while low < end:
+        high = min(low + window, end)
+        docs = list(db.calls.find({"started_at": {"$gte": low, "$lt": high}}))
+        for d in docs:
+            d["started_at"] = clock.as_utc(d.get("started_at"))
+        docs.sort(key=lambda d: (d["started_at"], d["_id"]))
+        for d in docs:
+            yield records.public(d)
+        low = high
+
+
 def _walk(db, user_id: str, f: Filters):
     """The user's calls in [f.start, f.end), newest first, with the filters the database can apply."""
     high = clock.now() + timedelta(seconds=1)

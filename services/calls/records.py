@@ -159,7 +159,7 @@ def public(doc: dict) -> dict:
            "status": doc["status"], "rate_paise": int(doc["rate_paise"]), "max_minutes": int(doc["max_minutes"]),
            "plan": tariff_of(doc).plan, "outcome": doc.get("outcome"),
            "started_at": clock.as_utc(doc.get("started_at")), "ended_at": clock.as_utc(doc.get("ended_at")),
-           "reason": doc.get("reason"), "message": doc.get("message")}
+           "reason": doc.get("reason"), "message": doc.get("message"), "key_id": doc.get("key_id")}
     for k in _INTS:
         out[k] = int(doc[k]) if doc.get(k) is not None else None
     out["cut_off"] = bool(doc.get("cut_off", False))

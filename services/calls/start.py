@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from services import clock, ids, ledger, rates, settings
+from services import accounts, clock, ids, ledger, rates, settings
 from services.calls import days
 from services.calls.records import (ACTIVE, COMPLETED, ENDING, FAILED, REFUSED, STARTING, check_duration,
                                     check_kb_id, check_max_minutes, grant_fields,
@@ -19,7 +19,7 @@ RETRY_AFTER_SECONDS = 5
 
 def start_call(db, user_id: str, to_number: str, kb_id: str, max_minutes: int | None = None, *,
                call_id: str | None = None, category: str = "call", campaign_id: str | None = None,
-               need_seconds: int = 0, tariff: Tariff | None = None) -> dict:
+               need_seconds: int = 0, tariff: Tariff | None = None, key_id: str | None = None) -> dict:
     """Authorise a call's first slice and return its grant: dict(call_id, status, rate_paise, plan,
     held_paise, authorized_seconds, end_at_seconds, max_duration_seconds, usage_seconds).
 
@@ -29,7 +29,9 @@ def start_call(db, user_id: str, to_number: str, kb_id: str, max_minutes: int | 
     Raises InvalidInput, InsufficientBalance (available below the minimum to start), SpendCapReached
     (the first slice would pass today's cap), TooManyCalls (the user's simultaneous-call limit). Refusals
     are recorded as calls with status "refused". With `call_id` the start is idempotent: repeating it
-    returns the call as it stands, or retries one that was refused or failed.
+    returns the call as it stands, or retries one that was refused or failed. With `key_id` (the API key
+    that places it), the key's caps and simultaneous calls bind it too (SpendCapReached / TooManyCalls
+    naming the key), for its whole length.
     """
     ids.check_user_id(user_id)
     to_number = normalize_number(to_number)
@@ -47,7 +49,7 @@ def start_call(db, user_id: str, to_number: str, kb_id: str, max_minutes: int | 
     while True:
         attempt = _attempt(db, user_id, tariff, minutes, need_seconds, cfg)
         doc = {"_id": call_id, "user_id": user_id, "to_number": to_number, "kb_id": kb_id,
-               "category": category, "campaign_id": campaign_id, **attempt}
+               "category": category, "campaign_id": campaign_id, "key_id": key_id, **attempt}
         # The call document exists BEFORE the hold: recovery finds every hold through its call.
         if insert(db, doc):
             days.note(db, doc)
@@ -109,9 +111,10 @@ def _take_hold(db, doc: dict, cfg: dict) -> dict:
     floor = max(cfg["min_call_balance_paise"], call_price(1, tariff), tariff.attempt_fee_paise,
                 call_price(int(doc.get("need_seconds") or 0), tariff))
     limits = settings.limits_for(db, uid)
+    budget = accounts.keys.budget_for(db, doc.get("key_id"))
     try:
         held = ledger.hold(db, uid, hid, amount, min_amount=floor, daily_cap=limits["daily_cap_paise"],
-                           ref=f"call:{cid}", max_open=limits["max_concurrent_calls"])
+                           ref=f"call:{cid}", max_open=limits["max_concurrent_calls"], budget=budget)
     except Conflict:
         # This attempt's hold was taken and given back already (an earlier run of this start died
         # after giving it back): the ledger never reopens it, so continue under the next attempt's id.
@@ -123,14 +126,15 @@ def _take_hold(db, doc: dict, cfg: dict) -> dict:
         _refuse(db, cid, "insufficient_balance", msg)
         raise InsufficientBalance(msg, available=avail, needed=max(floor, 1)) from None
     except SpendCapReached as exc:
-        msg = _cap_message(exc, tariff)
-        _refuse(db, cid, "spend_cap", msg)
-        raise SpendCapReached(msg, cap=exc.cap, committed=exc.committed, wanted=exc.wanted) from None
+        msg = _cap_message(exc, tariff) if exc.key is None else f"{exc.message} {_fits(exc, tariff)}"
+        _refuse(db, cid, "spend_cap" if exc.key is None else "key_spend_cap", msg)
+        raise SpendCapReached(msg, cap=exc.cap, committed=exc.committed, wanted=exc.wanted, key=exc.key) from None
     except TooManyCalls as exc:
         msg = (f"You already have {exc.limit} call{'s' if exc.limit != 1 else ''} on the line, your limit of "
-               f"simultaneous calls. Try again when one ends.")
-        _refuse(db, cid, "too_many_calls", msg)
-        raise TooManyCalls(msg, limit=exc.limit, retry_after=RETRY_AFTER_SECONDS) from None
+               f"simultaneous calls. Try again when one ends.") if exc.key is None else \
+            f"{exc.message} Try again when one ends."
+        _refuse(db, cid, "too_many_calls" if exc.key is None else "key_too_many_calls", msg)
+        raise TooManyCalls(msg, limit=exc.limit, retry_after=RETRY_AFTER_SECONDS, key=exc.key) from None
     return _activate(db, doc, held)
 
 
@@ -167,11 +171,19 @@ def _activate(db, doc: dict, held: int) -> dict:
 def _cap_message(exc: SpendCapReached, tariff: Tariff) -> str:
     """Why this call does not fit under the daily cap, and what would: `committed` is today's debits +
     every open hold (those calls may still be billed today)."""
-    fits = affordable_seconds(exc.room or 0, tariff) // 60
-    hint = (f" A call of up to {fits} minute{'s' if fits != 1 else ''} would fit." if fits >= 1
-            else " Try again tomorrow or ask an admin to raise the limit.")
+    if exc.cap is None or exc.committed is None or exc.wanted is None:
+        return exc.message  # raised without its figures
     return (f"Daily spend limit of {format_rupees(exc.cap)} reached: {format_rupees(exc.committed)} already "
-            f"spent or reserved today, and this call needs {format_rupees(exc.wanted)} to start.{hint}")
+            f"spent or reserved today, and this call needs {format_rupees(exc.wanted)} to start. "
+            f"{_fits(exc, tariff, 'Try again tomorrow or ask an admin to raise the limit.')}")
+
+
+def _fits(exc: SpendCapReached, tariff: Tariff, otherwise: str = "") -> str:
+    """A shorter call that would fit under the cap, or what else to do."""
+    fits = affordable_seconds(exc.room or 0, tariff) // 60
+    return (f"A call of up to {fits} minute{'s' if fits != 1 else ''} would fit." if fits >= 1 else otherwise or
+            f"Try again when the key's cap starts again (a daily one at midnight {clock.abbr()}) or ask an owner "
+            "to raise it.")
 
 
 def _refuse(db, cid: str, reason: str, message: str) -> None:

@@ -12,7 +12,7 @@ PENDING, DONE, NEEDS_RECHARGE, SPEND_CAP, FAILED = "pending", "completed", "need
 READY, RUNNING, COMPLETED, THROTTLED = "ready", "running", "completed", "too_many_calls"
 
 
-def item_call_id(campaign_id: str, i: int) -> str:
+def item_call_id(campaign_id: str, i: int | str) -> str:
     return f"cmp_{campaign_id}_{i}"
 
 

@@ -53,7 +53,7 @@ def _decode(data) -> str:
     try:
         text = bytes(data).decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InvalidInput("The file is not a text CSV (it is not UTF-8 text). Export it as CSV UTF-8.")
+        raise InvalidInput("The file is not a text CSV (it is not UTF-8 text). Export it as CSV UTF-8.") from None
     if "\x00" in text:
         raise InvalidInput("The file is not a text CSV (it contains binary data).")
     return text
@@ -64,7 +64,7 @@ def _rows(text: str) -> list[tuple[int, list[str]]]:
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
-        raise InvalidInput(f"The CSV file could not be read: {exc}.")
+        raise InvalidInput(f"The CSV file could not be read: {exc}.") from None
     return [(n, r) for n, r in enumerate(rows, start=1) if any(c.strip() for c in r)]
 
 

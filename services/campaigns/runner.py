@@ -123,7 +123,7 @@ class _Run:
         stop = None
         while todo and stop is None:
             todo, stop = self._pass(todo, conc)
-        if stop is None and not todo:
+        if stop is None:  # the passes ran until nothing was left to do
             status = COMPLETED
         else:
             status = stop

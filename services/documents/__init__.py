@@ -16,17 +16,17 @@ from services.documents.gst import MODES, STATES, check_gstin, compute, gst_on_t
 from services.documents.numbering import financial_year
 from services.documents.numbering import recover as recover_numbering
 from services.documents.profiles import get_profile, set_profile
-from services.documents.receipts import (catch_up, credit_note, credit_notes, get_document, issue_for_entry, list_documents,
-                                         number_of, slug, sweep, terms)
+from services.documents.receipts import (catch_up, credit_note, credit_notes, get_document, issue_for_entry,
+                                         list_documents, number_of, slug, sweep, terms)
 from services.documents.statements import monthly, parse_month, statement_csv
 
 COLLECTIONS: dict[str, list] = {"documents": [], "doc_series": [], "doc_claims": [], "doc_progress": [],
                                 "billing_profiles": []}
 
-__all__ = ["MODES", "business", "STATES", "catch_up", "check_gstin", "compute", "credit_note", "credit_notes", "document_pdf", "financial_year",
-           "get_document", "get_profile", "gst_on_top", "issue_for_entry", "list_documents", "monthly",
-           "number_of", "parse_month", "recover_numbering", "set_profile", "slug", "statement_csv", "statement_pdf",
-           "sweep", "terms"]
+__all__ = ["MODES", "business", "STATES", "catch_up", "check_gstin", "compute", "credit_note", "credit_notes",
+           "document_pdf", "financial_year", "get_document", "get_profile", "gst_on_top", "issue_for_entry",
+           "list_documents", "monthly", "number_of", "parse_month", "recover_numbering", "set_profile", "slug",
+           "statement_csv", "statement_pdf", "sweep", "terms"]
 
 
 def document_pdf(doc: dict) -> bytes:

@@ -35,6 +35,18 @@ def get(db) -> dict:
     return out
 
 
+# What a receipt needs to say who issued it; a default install has none of them.
+NEEDED_ON_RECEIPTS = ("legal_name", "address", "state", "gstin", "pan")
+
+
+def missing(db) -> list[str]:
+    """The business details a receipt needs and does not have yet (names.SETTING keys), in form order:
+    empty when receipts name the business in full. The admin home says so until then."""
+    biz = get(db)
+    return [k for k in NEEDED_ON_RECEIPTS if not biz[k] or (k == "legal_name" and biz[k] ==
+                                                            BUSINESS_DEFAULTS["legal_name"])]
+
+
 def update(db, values: dict, *, by: str) -> dict:
     """Change business details (any subset of BUSINESS_DEFAULTS), checked as a whole: a GST mode other
     than `off` needs the legal name, address, state, a valid GSTIN of that state and its PAN. Every

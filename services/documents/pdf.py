@@ -11,7 +11,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from services import clock
-from services.documents import gst
+from services.documents import gst, statements
 from services.money import format_rupees
 
 _WIDTH = 180  # mm of text width on A4 with 15 mm margins
@@ -115,20 +115,17 @@ def statement_pdf(st: dict) -> bytes:
     """A monthly statement as PDF bytes."""
     p = _Page(f"Statement {st['month']} {st['user_id']}")
     p.line_text("STATEMENT OF ACCOUNT", 16, "B", h=8)
-    period = f"{_date(st['first_day'])} to {_date(st['last_day'])}" + (" (to date)" if st["to_date"] else "")
-    p.line_text(f"Prepaid wallet {st['user_id']}    Period: {period}", 10, "B")
+    p.line_text(f"Prepaid wallet {st['user_id']}    Period: {statements.period_text(st)}", 10, "B")
     p.rule()
     _party(p, "CUSTOMER", st["customer"])
     p.rule()
     p.pair("Opening balance", format_rupees(st["opening"]), bold=True)
-    _table(p, "Recharges", st["recharges"], "No recharges this month.")
+    _table(p, "Money in and out", st["lines"], "Nothing happened this month.")
     p.line_text("Usage by category", 11, "B", h=7)
     if not st["usage"]:
         p.line_text("No usage this month.")
     for u in st["usage"]:
-        mins, secs = divmod(u["seconds"], 60)
-        p.pair(f"{u['label']}: {u['count']:,} ({mins:,} min {secs} s)", "- " + format_rupees(u["amount"]))
-    _table(p, "Refunds and adjustments", st["other"], "None this month.")
+        p.pair(statements.usage_text(u), "- " + format_rupees(u["amount"]))
     p.rule()
     p.pair("Money in", format_rupees(st["credits"]))
     p.pair("Money out", format_rupees(st["debits"]))
@@ -142,14 +139,16 @@ def _table(p: _Page, heading: str, rows: list[dict], empty: str) -> None:
         p.line_text(empty)
         return
     p.set_font("Helvetica", "B", 8)
-    for w, head, align in ((38, "When", "L"), (82, "Description", "L"), (30, "Amount", "R"), (30, "Balance after", "R")):
+    for w, head, align in ((38, "When", "L"), (82, "Description", "L"), (30, "Amount", "R"),
+                           (30, "Balance after", "R")):
         p.cell(w, 5, head, align=align, border="B")
     p.ln(5)
     p.set_font("Helvetica", "", 8)
     for r in rows:
         sign = "+ " if r["type"] == "credit" else "- "
         p.cell(38, 5, _t(clock.fmt(r["at"], "%d %b %Y, %H:%M")))
-        p.cell(82, 5, _t(f"{r['label']} {r['reference']}".strip()[:60]))
+        label = statements.usage_text(r) if r.get("category") else r["label"]
+        p.cell(82, 5, _t(f"{label} {r['reference']}".strip()[:60]))
         p.cell(30, 5, _t(sign + format_rupees(r["amount"])), align="R")
         p.cell(30, 5, _t(format_rupees(r["balance_after"])), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 

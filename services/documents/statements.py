@@ -1,10 +1,13 @@
-"""The monthly statement of a customer's wallet: opening balance, every recharge, usage by category,
-refunds and adjustments, closing balance, for one business month (1st 00:00 to the next 1st 00:00 IST).
+"""The monthly statement of a customer's wallet: opening balance, every movement in the order it happened
+with the balance after it (`lines`: usage between two other movements is one line, "Calls: 12 (4 min
+55 s)"), usage by category, closing balance, for one business month (1st 00:00 to the next 1st 00:00 IST).
 
 It is read from the ledger (pages by time, never the whole history) and agrees with it to the paisa:
-opening = the balance after the last entry before the month, closing = opening + credits - debits =
-the balance after the month's last entry, which `monthly` checks before returning. A statement is a view
-of immutable entries: asked again, it says the same (the current month says "to date").
+opening = the balance after the last entry before the month (`ledger.balance_at`, with the lots as they
+stood: `opening_promo` is the promotional part), closing = opening + credits - debits = the balance after
+the month's last entry, which `monthly` checks before returning; each line's balance is the one before it
+plus or minus its amount. A statement is a view of immutable entries: asked again, it says the same (the
+current month runs to today and says "month to date").
 """
 from __future__ import annotations
 
@@ -16,11 +19,13 @@ from datetime import date, timedelta
 from services import clock, csvout, ledger, users
 from services.documents import profiles
 from services.errors import InvalidInput
-from services.money import to_rupees
+from services.money import format_rupees, to_rupees
 
 USAGE = {"call": "Calls", "campaign": "Campaign calls"}
-OTHER_LABELS = {"manual_credit": "Manual credit", "promo_credit": "Promotional credit", "refund": "Refund",
-                "adjustment": "Adjustment"}
+OTHER_LABELS = {"manual_credit": "Manual credit", "promo_credit": "Promotional credit", "refund": "Refund credited",
+                "adjustment": "Adjustment", "expiry": "Credit expired", "void": "Credit voided"}
+# A refund debit is money going back to the customer's bank (or an amount due paid): said as such.
+REFUND_OUT, DUE_PAID, REFUND_BACK = "Refund to your bank", "Amount due paid", "Refund failed, returned to the wallet"
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _PAGE = 1000
 
@@ -41,12 +46,16 @@ def monthly(db, user_id: str, month: str) -> dict:
         raise InvalidInput("That month has not begun yet.")
     user = users.get(db, user_id)
     entries = _month_entries(db, user_id, start, end)
-    opening = _opening(db, user_id, start, entries)
+    before = ledger.balance_at(db, user_id, start, before=True)   # the lots as they stood, from the ledger
+    opening = before["balance"]
+    to_date = end > clock.now()
     st = {"user_id": user_id, "month": f"{year:04d}-{mon:02d}", "period_start": start, "period_end": end,
           "first_day": date(year, mon, 1).isoformat(),
-          "last_day": (clock.date_of(end) - timedelta(days=1)).isoformat(),
-          "to_date": end > clock.now(), "generated_at": clock.now(), "email": user["email"],
-          "customer": profiles.get_profile(db, user_id), "opening": opening, **_sections(db, user_id, entries)}
+          "last_day": (clock.today() if to_date else clock.date_of(end) - timedelta(days=1)).isoformat(),
+          "to_date": to_date, "generated_at": clock.now(), "email": user["email"],
+          "customer": profiles.get_profile(db, user_id), "opening": opening,
+          "opening_promo": sum(v.remaining for v in before["lots"] if v.promotional),
+          "opening_lots": before["lots"], **_sections(db, user_id, entries)}
     st["closing"] = opening + st["credits"] - st["debits"]
     if entries and st["closing"] != int(entries[-1]["balance_after"]):
         raise RuntimeError(f"statement of {user_id} {month} does not add up: {st['closing']} != "
@@ -64,19 +73,14 @@ def _month_entries(db, user_id: str, start, end) -> list[dict]:
             return out[::-1]
 
 
-def _opening(db, user_id: str, start, entries: list[dict]) -> int:
-    """The balance at the month's first instant: before its first entry, else after the last one before."""
-    if entries:
-        e = entries[0]
-        return int(e["balance_after"]) - (int(e["amount"]) if e["type"] == ledger.CREDIT else -int(e["amount"]))
-    before, _ = ledger.entries(db, user_id, end=start, limit=1)
-    return int(before[0]["balance_after"]) if before else 0
-
-
 def _sections(db, user_id: str, entries: list[dict]) -> dict:
-    numbers = {d["entry_id"]: d["number"] for d in db.documents.find({"user_id": user_id, "kind": {"$ne": "credit_note"}},
-                                                                      {"entry_id": 1, "number": 1})}
-    recharges, other, usage = [], [], {}
+    numbers = {d["entry_id"]: d["number"]
+               for d in db.documents.find({"user_id": user_id, "kind": {"$ne": "credit_note"}},
+                                          {"entry_id": 1, "number": 1})}
+    recharges: list[dict] = []
+    other: list[dict] = []
+    lines: list[dict] = []
+    usage: dict[str, dict] = {}
     credits = debits = 0
     for e in entries:
         amt = int(e["amount"])
@@ -84,16 +88,60 @@ def _sections(db, user_id: str, entries: list[dict]) -> dict:
         debits += amt if e["type"] != ledger.CREDIT else 0
         if e["category"] == "recharge":
             recharges.append(_line(e, "Recharge", numbers.get(e["_id"], "")))
+            lines.append(recharges[-1])
         elif e["category"] in USAGE:
-            u = usage.setdefault(e["category"], {"label": USAGE[e["category"]], "count": 0, "seconds": 0, "amount": 0})
-            u["count"] += 1
-            u["seconds"] += int((e.get("meta") or {}).get("seconds", 0))
-            u["amount"] += amt
+            for group in (usage.setdefault(e["category"], _usage(e["category"])), _grouped(lines, e)):
+                group["count"] += 1
+                group["seconds"] += int((e.get("meta") or {}).get("seconds", 0))
+                group["amount"] += amt
         else:
-            other.append(_line(e, OTHER_LABELS.get(e["category"], e["category"]), e.get("note") or ""))
+            other.append(_line(e, *_other(e)))
+            lines.append(other[-1])
     return {"recharges": recharges, "usage": [usage[k] for k in USAGE if k in usage], "other": other,
-            "credits": credits, "debits": debits, "recharged": sum(r["amount"] for r in recharges),
+            "lines": lines, "credits": credits, "debits": debits, "recharged": sum(r["amount"] for r in recharges),
             "used": sum(u["amount"] for u in usage.values()), "entries": len(entries)}
+
+
+def _usage(category: str) -> dict:
+    return {"label": USAGE[category], "category": category, "count": 0, "seconds": 0, "amount": 0}
+
+
+def _grouped(lines: list[dict], e: dict) -> dict:
+    """The line this usage entry joins: the last one if it is usage of the same category (nothing else
+    happened in between), else a new one. Its balance is the balance after its last entry."""
+    last = lines[-1] if lines else None
+    if last is None or last.get("category") != e["category"]:
+        last = dict(_line(e, USAGE[e["category"]], ""), **_usage(e["category"]), first_at=e["created_at"])
+        lines.append(last)
+    last.update(at=e["created_at"], balance_after=int(e["balance_after"]), entry_id=e["_id"])
+    return last
+
+
+def _other(e: dict) -> tuple[str, str]:
+    """(label, reference) of a movement that is neither a recharge nor usage."""
+    if e["category"] == "refund" and e["type"] != ledger.CREDIT:
+        if int(e.get("due_delta") or 0) < 0:
+            return DUE_PAID, ""
+        due = int(e.get("due_delta") or 0)
+        return REFUND_OUT, (e.get("source") or "") + (f" ({format_rupees(due)} became due)" if due else "")
+    if e["category"] == "refund" and str(e.get("key", "")).startswith("razorpay-refund-failed:"):
+        return REFUND_BACK, e.get("source") or ""
+    return OTHER_LABELS.get(e["category"], e["category"]), e.get("note") or ""
+
+
+def usage_text(u: dict) -> str:
+    """`Calls: 2 (3 min 12 s)`: a usage line or total as the statement words it."""
+    mins, secs = divmod(int(u["seconds"]), 60)
+    return f"{u['label']}: {u['count']:,} ({mins:,} min {secs} s)"
+
+
+def period_text(st: dict) -> str:
+    """`01 Dec 2026 to 07 Dec 2026 (month to date)`."""
+    return f"{_day(st['first_day'])} to {_day(st['last_day'])}" + (" (month to date)" if st["to_date"] else "")
+
+
+def _day(iso_day: str) -> str:
+    return f"{date.fromisoformat(iso_day):%d %b %Y}"
 
 
 def _line(e: dict, label: str, ref: str) -> dict:
@@ -119,13 +167,14 @@ def statement_csv(st: dict) -> str:
     row(*CSV_COLUMNS)
     row("opening", clock.iso(st["period_start"]), f"Opening balance {st['month']}", st["user_id"], "", "",
         rs(st["opening"]))
-    for r in st["recharges"] + st["other"]:
+    if st.get("opening_promo"):
+        row("opening", clock.iso(st["period_start"]), "of which promotional credit", "", "", "",
+            rs(st["opening_promo"]))
+    for r in st["lines"]:  # in the order they happened: each balance follows from the one before
         credit = r["amount"] if r["type"] == ledger.CREDIT else None
-        row("recharge" if r["label"] == "Recharge" else "adjustment", clock.iso(r["at"]), r["label"],
-            r["reference"], rs(credit), rs(None if credit is not None else r["amount"]), rs(r["balance_after"]))
-    for u in st["usage"]:
-        row("usage", "", f"{u['label']}: {u['count']} ({u['seconds'] // 60} min {u['seconds'] % 60} s)", "", "",
-            rs(u["amount"]), "")
+        section = "recharge" if r["label"] == "Recharge" else "usage" if r.get("category") else "adjustment"
+        row(section, clock.iso(r["at"]), usage_text(r) if r.get("category") else r["label"], r["reference"],
+            rs(credit), rs(None if credit is not None else r["amount"]), rs(r["balance_after"]))
     row("closing", clock.iso(min(st["period_end"], st["generated_at"])), f"Closing balance {st['month']}"
-        + (" (to date)" if st["to_date"] else ""), "", rs(st["credits"]), rs(st["debits"]), rs(st["closing"]))
+        + (" (month to date)" if st["to_date"] else ""), "", rs(st["credits"]), rs(st["debits"]), rs(st["closing"]))
     return buf.getvalue()

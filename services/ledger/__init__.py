@@ -17,10 +17,22 @@ crash at any point loses nothing and doubles nothing. One module per concern:
               after a number
 - `recovery`  `recover`, `recover_changed` (the worker's);  `auditing` the invariants (`audit`);  `ids` names
 - `dues`      the amount due: `debit_owing` (a refund beyond the balance), credits paying it first, `pay_due`
+- `budgets`   API keys' caps and simultaneous calls, checked in the hold's compare-and-set; `spend_of` a wallet's keys
+- `lots`      credit lots (pure): the wallet's encoding, burn orders, draws, reservations, the lot invariants
+- `burn`      the business's burn order (`burn_rule`, `set_burn_rule`);  `expiry` lots leaving: `expire_lots`
+              (the worker), `void_lot`;  `history` `balance_at` (balance and lots at a past instant);
+              `migrate` the once-only `backfill` to lots
 """
 from services import clock  # noqa: F401  (callers read ledger.clock for the time entries carry)
 from services.ledger.auditing import audit
+from services.ledger.budgets import Budget, KeySpend, spend_of
+from services.ledger.burn import rule as burn_rule, set_rule as set_burn_rule
 from services.ledger.dues import Due, amounts_due, debit_owing, pay_due
+from services.ledger.expiry import expire_lots, expiring, void_lot
+from services.ledger.history import balance_at
+from services.ledger.ids import check_campaign
+from services.ledger.lots import RULE_LABELS as BURN_RULES, parse_parts as lot_parts
+from services.ledger.migrate import backfill
 from services.ledger.holds import extend, hold, release, settle
 from services.ledger.ids import CALL_CATEGORIES, CATEGORIES, CREDIT, DEBIT, entry_id
 from services.ledger.posting import post
@@ -28,12 +40,12 @@ from services.ledger.queries import entries, entries_after, find_entry, get_entr
 from services.ledger.rebuild import rebuild_rollups
 from services.ledger.feed import LATE, Change, changed, changed_newest_first, count_changed, days_across
 from services.ledger.recovery import recover, recover_changed
-from services.ledger.rollups import archived_days, day_totals, every_archived_day, recounted_at
-from services.ledger.wallets import Hold, Wallet, WalletView, ensure_wallet, get_wallet
+from services.ledger.rollups import archived_days, day_totals, every_archived_day, recounted_at, spent as day_spent
+from services.ledger.wallets import (Hold, LotView, Wallet, WalletView, ensure_wallet, get_wallet, in_spend_order)
 
 # wallets: `updated_at` is how readers find the wallets that changed (services.ledger.feed); `due`, those
-# that owe (dues.amounts_due).
-COLLECTIONS = {"wallets": [[("updated_at", 1)], [("due", 1)]],
+# that owe (dues.amounts_due); `next_expiry`, those with lots to expire (expiry).
+COLLECTIONS = {"wallets": [[("updated_at", 1)], [("due", 1)], [("next_expiry", 1)]],
                "ledger": [[("user_id", 1), ("seq", -1)], [("created_at", 1)]], "ledger_keys": [],
                "ledger_meta": [], "rollups": [[("user_id", 1), ("day", 1)], [("day", 1)]]}
 
@@ -41,5 +53,8 @@ __all__ = ["CALL_CATEGORIES", "CATEGORIES", "CREDIT", "DEBIT", "Hold", "Wallet",
            "audit", "day_totals", "days_across", "ensure_wallet", "entries", "entry_id", "extend", "find_entry",
            "get_entry", "get_wallet", "hold", "iter_entries", "post", "recover", "recover_changed", "release", "settle",
            "rebuild_rollups", "entries_after"]
-__all__ += ["Due", "amounts_due", "debit_owing", "pay_due", "LATE", "Change", "changed", "changed_newest_first", "count_changed", "archived_days",
-            "every_archived_day", "recounted_at", "last_entries"]
+__all__ += ["Due", "amounts_due", "debit_owing", "pay_due", "LATE", "Change", "changed", "changed_newest_first",
+            "count_changed", "archived_days", "every_archived_day", "recounted_at", "last_entries"]
+__all__ += ["Budget", "KeySpend", "spend_of"]
+__all__ += ["BURN_RULES", "LotView", "backfill", "balance_at", "burn_rule", "check_campaign", "day_spent",
+            "expire_lots", "expiring", "in_spend_order", "lot_parts", "set_burn_rule", "void_lot"]

@@ -17,10 +17,11 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from services import clock
 from services.errors import InsufficientBalance
-from services.ledger import rollups, wallets
+from services.ledger import lots as lotmod, rollups, wallets
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Change:
     closed_holds: str | None = None  # the resolved-holds memory afterwards
     due_delta: int = 0               # change of the amount due (services.ledger.dues)
     extra: tuple = ()                # entries after `entry` in the same write (a credit paying the due)
+    budgets: dict | None = None      # API keys' spend afterwards (services.ledger.budgets)
+    lots: dict | None = None         # the wallet's lots afterwards (services.ledger.lots): required with money
 
 
 class Finished:
@@ -70,18 +73,22 @@ def new_state(w: dict, change: Change, drop: frozenset = frozenset()) -> dict:
     if balance < 0 or held < 0 or held > balance:  # the invariant, checked where the write happens
         raise InsufficientBalance("Insufficient balance for this operation.", available=int(w["balance"]) -
                                   int(w["held"]))
-    sets = {"balance": balance, "held": held, "updated_at": clock.now()}
+    sets: dict[str, Any] = {"balance": balance, "held": held, "updated_at": clock.now()}
+    if change.lots is not None:
+        _lots_into(sets, change.lots, balance, held, w)
+    elif change.balance_delta or change.held_delta:
+        raise RuntimeError("a change of money must say which lots it moves")
     pending = [p for p in w["pending"] if p["_id"] not in drop]
-    if change.entry is not None:
-        pending.append(change.entry)
-        sets["n"] = change.entry["n"]
-        # Rollups ride in the same atomic write as the balance. The whole map is rewritten (two days
-        # at most): nested $inc paths cost ~3x a top-level $set on the embedded engine.
-        sets["days"] = rollups.add_to_day(w.get("days") or {}, change.entry, balance)
-    for e in change.extra:
+    new = ((change.entry,) if change.entry is not None else ()) + tuple(change.extra)
+    days = w.get("days") or {}
+    for e in new:
         pending.append(e)
         sets["n"] = e["n"]
-        sets["days"] = rollups.add_to_day(sets["days"], e, balance)
+        # Rollups ride in the same atomic write as the balance. The whole map is rewritten (two days
+        # at most): nested $inc paths cost ~3x a top-level $set on the embedded engine.
+        days = rollups.add_to_day(days, e, balance)
+    if new:
+        sets["days"] = days
     if change.due_delta:
         sets["due"] = _due_after(w, change.due_delta)
     if pending != w["pending"]:
@@ -90,7 +97,20 @@ def new_state(w: dict, change: Change, drop: frozenset = frozenset()) -> dict:
         sets["holds"] = change.holds
     if change.closed_holds is not None:
         sets["closed_holds"] = change.closed_holds
+    if change.budgets is not None:
+        sets["budgets"] = change.budgets
     return sets
+
+
+def _lots_into(sets: dict, lots: dict, balance: int, held: int, w: dict) -> None:
+    """The lots afterwards, checked against the very balance and held amount being written."""
+    bad = lotmod.problems(lots, balance, held)
+    if bad:  # a bug in the operation that computed them: nothing is written
+        raise RuntimeError("lot invariant broken: " + "; ".join(bad))
+    sets["lots"] = lotmod.encode(lots)
+    nxt = lotmod.next_expiry(lots)
+    if nxt != w.get("next_expiry") or "next_expiry" not in w:  # indexed: written only when it moves
+        sets["next_expiry"] = nxt
 
 
 def _due_after(w: dict, delta: int) -> int:
@@ -111,6 +131,8 @@ def commit(db, w: dict, change: Change) -> bool:
     if not _write(db, w, new_state(w, change, drop)):
         return _backoff()
     FINISHED.forget(uid, drop)
+    if change.entry is not None:
+        rollups.checkpoint(db, w, (change.entry,) + tuple(change.extra))
     return True
 
 
@@ -130,6 +152,13 @@ def archive(db, w: dict) -> int:
     keep = rollups.copy_out(db, w)
     _write(db, w, {"days": keep})
     return len(w.get("days") or {}) - len(keep)
+
+
+def set_lots(db, w: dict, lots: dict, holds: dict) -> bool:
+    """Write the lots of a wallet from before lots (services.ledger.migrate) if it is still at the version read."""
+    sets = {"holds": holds}
+    _lots_into(sets, lots, int(w["balance"]), int(w["held"]), w)
+    return _write(db, w, sets)
 
 
 def set_days(db, w: dict, days: dict) -> bool:

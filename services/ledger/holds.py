@@ -7,13 +7,17 @@ state it writes over, the minimum to hold and the daily spend cap (today's debit
 in one compare-and-set, then records it. `release` gives the hold back. A hold resolves once: the
 write removes it from `holds` and remembers it in `closed_holds` (the last 64, as `hold=entry_id`), so
 a late settle returns its first result and a late duplicate hold is refused.
+
+A hold reserves from lots in the business's burn order (services.ledger.lots) and keeps what it took from
+each (`lots`); a settle debits from those in the order they were reserved, even from a lot that expired
+meanwhile (a call keeps what its hold reserved), and releases the rest back to them.
 """
 from __future__ import annotations
 
 from services import checks, clock
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached, TooManyCalls
-from services.ledger import cas, ids, queries, rollups, wallets
-from services.ledger.record import new_entry, record
+from services.ledger import budgets, burn, cas, ids, lots as lotmod, queries, rollups, wallets
+from services.ledger.record import drew, new_entry, record
 from services.money import format_rupees, require_paise
 
 # Resolved holds remembered on the wallet. One string, not a list: on the embedded engine a list field
@@ -22,8 +26,10 @@ CLOSED_HOLDS_KEPT = 64
 
 
 def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None = None,
-         daily_cap: int | None = None, ref: str = "", max_open: int | None = None) -> int:
-    """Reserve funds (available = balance - held). Returns the amount held. Idempotent per hold_id.
+         daily_cap: int | None = None, ref: str = "", max_open: int | None = None, lot: int | None = None,
+         budget: budgets.Budget | None = None) -> int:
+    """Reserve funds (available: the free money of lots not past expiry). Returns the amount held.
+    Idempotent per hold_id.
 
     With `min_amount`, holds as much of `amount` as is available, if that is at least `min_amount`
     (a call holds up to its maximum length, never more than the wallet covers); without, exactly
@@ -31,7 +37,10 @@ def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None 
     the cap. With `max_open`, refuses when the wallet already has that many open holds (TooManyCalls:
     every call holds once, so this is a customer's limit on simultaneous calls). Raises
     InsufficientBalance (carrying `available`, `needed`) or SpendCapReached (carrying `cap`, `committed`,
-    `wanted`, `room`); Conflict if the hold id was already resolved.
+    `wanted`, `room`); Conflict if the hold id was already resolved. With `lot`, reserves from that lot only
+    (a refund of one payment). With `budget`, an API key's caps and simultaneous calls are checked in the
+    same compare-and-set (services.ledger.budgets; with `min_amount` the hold shrinks to what the key's caps
+    leave, down to that minimum), before the lots are drawn on.
     """
     ids.check_user_id(user_id)
     ids.check_hold_id(hold_id)
@@ -42,6 +51,9 @@ def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None 
         checks.whole_number(daily_cap, 0, what="Daily spend cap", unit="of paise")
     if max_open is not None:
         checks.whole_number(max_open, 1, what="Open holds allowed")
+    if lot is not None:
+        checks.whole_number(lot, 0, what="Lot")
+    rule = burn.Lazy(db)
     with cas.turn(user_id):
         while True:
             w = wallets.read(db, user_id)
@@ -50,16 +62,27 @@ def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None 
             if hold_id in _closed(w):
                 raise Conflict(f"Hold {hold_id} was already resolved.")
             _check_open(w, max_open)
-            take = _admit(w, amount, min_amount, daily_cap)
+            lots, now_s = lotmod.of_wallet(w), lotmod.epoch(clock.now())
+            take = _admit(w, _room(lots, now_s, lot), amount, min_amount, daily_cap)
+            take = budgets.admit(w, budget, take, min_amount)
+            parts = lotmod.reserve(lots, take, rule, now_s, only=lot)
             holds = dict(w["holds"])
-            holds[hold_id] = {"amount": take, "ref": ref, "created_at": clock.now()}
-            if cas.commit(db, w, cas.Change(held_delta=take, holds=holds)):
+            holds[hold_id] = budgets.tag({"amount": take, "ref": ref, "created_at": clock.now(),
+                                          "lots": lotmod.encode_parts(parts)}, budget)
+            if cas.commit(db, w, cas.Change(held_delta=take, holds=holds, lots=lots)):
                 return take
 
 
-def _admit(w: dict, amount: int, min_amount: int | None, daily_cap: int | None) -> int:
+def _room(lots: dict, now_s: int, only: int | None = None) -> int:
+    """What may be held now: free money in lots that have not expired (in lot `only`, when given)."""
+    if only is None:
+        return lotmod.spendable(lots, now_s)
+    lot = lots.get(only)
+    return lot.free if lot is not None and not lot.lapsed(now_s) else 0
+
+
+def _admit(w: dict, available: int, amount: int, min_amount: int | None, daily_cap: int | None) -> int:
     """What a new hold on the wallet document `w` takes, or why it may not."""
-    available = int(w["balance"]) - int(w["held"])
     take = amount if min_amount is None else min(amount, available)
     need = amount if min_amount is None else max(min_amount, 1)
     if available < need:
@@ -67,7 +90,7 @@ def _admit(w: dict, amount: int, min_amount: int | None, daily_cap: int | None) 
                                   f"{format_rupees(need)} needed.", available=available, needed=need)
     if daily_cap is not None:
         # Holds count as spent: each may still be billed today.
-        committed = int(rollups.today(w).get("debits", 0)) + int(w["held"])
+        committed = rollups.spent(rollups.today(w)) + int(w["held"])
         if committed + take > daily_cap:
             raise SpendCapReached(f"Daily spend limit of {format_rupees(daily_cap)} reached: "
                                   f"{format_rupees(committed)} already spent or reserved today, and this "
@@ -83,7 +106,7 @@ def _check_open(w: dict, max_open: int | None) -> None:
 
 
 def extend(db, user_id: str, hold_id: str, more: int, *, step: int, min_amount: int | None = None,
-           daily_cap: int | None = None) -> int:
+           daily_cap: int | None = None, budget: budgets.Budget | None = None) -> int:
     """Add to an open hold (a call's next slice). Returns the hold's total. Idempotent per (hold, step):
     steps apply in increasing order, each once; a step at or below the last applied returns the total.
 
@@ -91,7 +114,7 @@ def extend(db, user_id: str, hold_id: str, more: int, *, step: int, min_amount: 
     at least `min_amount` (0: whatever is left, possibly nothing); without, exactly `more`. The room is
     checked on the very wallet state the compare-and-set writes over, as `hold` does. Raises
     InsufficientBalance / SpendCapReached when the room is below the minimum, NotFound for a hold that
-    is not open (Conflict if it was resolved).
+    is not open (Conflict if it was resolved). With `budget`, the key's caps bound the room as well.
     """
     ids.check_user_id(user_id)
     ids.check_hold_id(hold_id)
@@ -101,6 +124,7 @@ def extend(db, user_id: str, hold_id: str, more: int, *, step: int, min_amount: 
         require_paise(min_amount, allow_zero=True)
     if daily_cap is not None:
         checks.whole_number(daily_cap, 0, what="Daily spend cap", unit="of paise")
+    rule = burn.Lazy(db)
     with cas.turn(user_id):
         while True:
             w = wallets.read(db, user_id)
@@ -112,23 +136,25 @@ def extend(db, user_id: str, hold_id: str, more: int, *, step: int, min_amount: 
             done, total = int(h.get("step", 0)), int(h["amount"])
             if step <= done:
                 return total
-            take = _admit_more(w, more, min_amount, daily_cap)
+            lots, now_s = lotmod.of_wallet(w), lotmod.epoch(clock.now())
+            take = _admit_more(w, _room(lots, now_s), more, min_amount, daily_cap)
+            take = budgets.admit_more(w, budget, take, min_amount)
+            parts = lotmod.merge_parts(lotmod.hold_parts(h), lotmod.reserve(lots, take, rule, now_s))
             holds = dict(w["holds"])
-            holds[hold_id] = dict(h, amount=total + take, step=step)
-            if cas.commit(db, w, cas.Change(held_delta=take, holds=holds)):
+            holds[hold_id] = dict(h, amount=total + take, step=step, lots=lotmod.encode_parts(parts))
+            if cas.commit(db, w, cas.Change(held_delta=take, holds=holds, lots=lots)):
                 return total + take
 
 
-def _admit_more(w: dict, more: int, min_amount: int | None, daily_cap: int | None) -> int:
+def _admit_more(w: dict, available: int, more: int, min_amount: int | None, daily_cap: int | None) -> int:
     """What an extension on the wallet document `w` adds: `more`, or with `min_amount` what room is left."""
-    available = int(w["balance"]) - int(w["held"])
     room = available
     if daily_cap is not None:
-        committed = int(rollups.today(w).get("debits", 0)) + int(w["held"])
+        committed = rollups.spent(rollups.today(w)) + int(w["held"])
         room = min(room, max(0, daily_cap - committed))
     need = more if min_amount is None else min(min_amount, more)
     if room < need:
-        if available < need:
+        if available < need or daily_cap is None:  # without a cap, room is what is available
             raise InsufficientBalance(f"Insufficient balance: {format_rupees(available)} available, "
                                       f"{format_rupees(need)} needed.", available=available, needed=need)
         raise SpendCapReached(f"Daily spend limit of {format_rupees(daily_cap)} reached.", cap=daily_cap,
@@ -148,10 +174,10 @@ def settle(db, user_id: str, hold_id: str, amount: int, *, key: str, category: s
     ids.check_hold_id(hold_id)
     ids.check_key(key)
     require_paise(amount, allow_zero=True)
-    ids.check_category(category)
+    ids.check_posted_category(category)
     with cas.turn(user_id):
         entry, fresh = _settle(db, user_id, hold_id, amount, key, category, source, note, meta)
-    if fresh:
+    if fresh and entry is not None:  # fresh: a debit was written now
         record(db, entry)
     return entry
 
@@ -165,10 +191,13 @@ def _settle(db, user_id, hold_id, amount, key, category, source, note, meta) -> 
         held = int(h["amount"])
         if amount > held:
             raise InvalidInput(f"Cannot settle {format_rupees(amount)} against a hold of {format_rupees(held)}.")
-        entry = new_entry(w, key, ids.DEBIT, category, amount, source, note, meta, claimed=False) \
-            if amount > 0 else None
+        lots = lotmod.of_wallet(w)
+        parts, _ = lotmod.settle_reserved(lots, lotmod.hold_parts(h), amount)
+        entry = drew(new_entry(w, key, ids.DEBIT, category, amount, source, note, meta, claimed=False), lots,
+                     parts) if amount > 0 else None
         change = cas.Change(balance_delta=-amount, held_delta=-held, entry=entry, holds=without_hold(w, hold_id),
-                            closed_holds=close_hold(w, hold_id, entry["_id"] if entry else ""))
+                            closed_holds=close_hold(w, hold_id, entry["_id"] if entry else ""),
+                            budgets=budgets.after_settle(w, h, amount), lots=lots)
         if cas.commit(db, w, change):
             return entry, entry is not None
 
@@ -197,8 +226,10 @@ def release(db, user_id: str, hold_id: str) -> bool:
             h = w["holds"].get(hold_id)
             if h is None:
                 return False
+            lots = lotmod.of_wallet(w)
+            lotmod.settle_reserved(lots, lotmod.hold_parts(h), 0)
             change = cas.Change(held_delta=-int(h["amount"]), holds=without_hold(w, hold_id),
-                                closed_holds=close_hold(w, hold_id, ""))
+                                closed_holds=close_hold(w, hold_id, ""), lots=lots)
             if cas.commit(db, w, change):
                 return True
 

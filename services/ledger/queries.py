@@ -7,6 +7,7 @@ wallet's `pending` are read from there (a point read of one not yet inserted wou
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Callable, TypeGuard
 
 from services import clock
 from services.checks import whole_number
@@ -129,7 +130,8 @@ def _time_span(wal: _Wallet, top: int, start, end) -> tuple[int, int]:
 _CHUNK = 200  # entries read at once while a filter looks for matches
 
 
-def _walk(wal: _Wallet, spans: list[tuple[int, int]], wanted, limit: int, budget: int, filtered: bool = False):
+def _walk(wal: _Wallet, spans: list[tuple[int, int]], wanted: Callable[[dict | None], TypeGuard[dict]], limit: int,
+          budget: int, filtered: bool = False):
     """Read each span from its top down until the page is full or the budget spent, in ranges of ids: as
     many as the page still needs, or _CHUNK at a time when a filter may skip some."""
     page: list[dict] = []
@@ -193,10 +195,10 @@ def iter_entries(db, *, user_id: str | None = None, type: str | None = None, cat
         rng = {"$gte": ids.entry_id(user_id, k), "$lte": ids.entry_id(user_id, top)}
         got = {int(d["n"]): d for d in db.ledger.find({"_id": rng}).hint("_id_").batch_size(page)}
         for n in range(k, top + 1):
-            d = got.get(n) or wal.pending.get(n)
-            e = clean(d) if d is not None else None
-            if wanted(e):
-                yield e
+            doc = got.get(n) or wal.pending.get(n)
+            one = clean(doc) if doc is not None else None
+            if wanted(one):
+                yield one
 
 
 def last_entries(db, user_id: str, count: int, upto: int | None = None) -> list[dict]:
@@ -214,8 +216,8 @@ def last_entries(db, user_id: str, count: int, upto: int | None = None) -> list[
     return [clean(d) for d in out if d is not None]
 
 
-def _matcher(type, category, start, end):
-    def wanted(e: dict | None) -> bool:
+def _matcher(type, category, start, end) -> Callable[[dict | None], TypeGuard[dict]]:
+    def wanted(e: dict | None) -> TypeGuard[dict]:
         return e is not None and (type is None or e["type"] == type) and \
             (category is None or e["category"] == category) and \
             (start is None or e["created_at"] >= start) and (end is None or e["created_at"] < end)

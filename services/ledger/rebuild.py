@@ -23,7 +23,7 @@ from services.ledger.recovery import recover
 MARK = "rollups"
 _ATTEMPTS = 100  # a wallet busy with live traffic is counted again; a ledger with holes never adds up
 _FIELDS = {"user_id": 1, "n": 1, "type": 1, "category": 1, "amount": 1, "balance_after": 1, "created_at": 1,
-           "meta.seconds": 1}
+           "meta.seconds": 1, "lot": 1, "promo_by": 1}
 
 
 @dataclass
@@ -36,7 +36,7 @@ class _Counts:
     def add(self, e: dict) -> None:
         n, day = int(e["n"]), clock.day_of(e["created_at"])
         prev = self.days.get(day) or {}
-        close = int(e["balance_after"]) if n > self.last_n.get(day, 0) else prev.get("balance")
+        close = int(e["balance_after"]) if n > self.last_n.get(day, 0) else int(prev["balance"])
         self.days = rollups.add_to_day(self.days, {**e, "day": day, "amount": int(e["amount"])}, close)
         self.last_n[day] = max(n, self.last_n.get(day, 0))
         self.entries += 1

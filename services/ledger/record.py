@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from services import clock
 from services.db import insert_new
-from services.ledger import ids
+from services.ledger import ids, lots as lotmod
 from services.ledger.cas import FINISHED
 
 
@@ -24,6 +24,24 @@ def new_entry(w: dict, key: str, type: str, category: str, amount: int, source: 
     if meta:
         e["meta"] = meta
     return e
+
+
+def drew(entry: dict, lots: dict, parts) -> dict:
+    """Mark a debit with the lots it drew from, and its promotional part (the rest was paid money): the
+    lot parts sum to the amount (docs/ledger.md, L3)."""
+    promo, by = lotmod.promo_split(lots, parts)
+    entry["lots"] = lotmod.encode_parts(parts)
+    entry["promo_paise"] = promo
+    if by:
+        entry["promo_by"] = by
+    return entry
+
+
+def made_lot(entry: dict, lot) -> dict:
+    """Mark a credit with the lot it created (its number is the entry's)."""
+    entry["lot"] = {"kind": lotmod.KINDS[lot.kind], "expires_at": lotmod.from_epoch(lot.exp),
+                    "priority": lot.prio, "campaign": lot.tag}
+    return entry
 
 
 def record(db, entry: dict) -> None:

@@ -1,8 +1,8 @@
 """Daily rollups: counters per wallet and day, kept in the same write as the balance.
 
 Days are business days (services.clock: midnight in the business time zone; `rebuild` recounts rollups
-kept in another zone). Each entry adds to `days[day]` of its wallet document (credits, debits, counts, per-category amounts,
-calls, call seconds, the closing balance). Today's and yesterday's days live there; an older day is
+kept in another zone). Each entry adds to `days[day]` of its wallet document (credits, debits, counts, per-category
+amounts, calls, call seconds, the closing balance). Today's and yesterday's days live there; an older day is
 copied to the `rollups` collection (`{user}|{day}`, an idempotent `$set`) and then dropped from the
 wallet by the next write on it (services.ledger.cas). Readers take the wallet's copy when both exist:
 it is the live one. Charts and admin views read these, never the ledger.
@@ -14,9 +14,15 @@ from datetime import timedelta
 from services import clock
 from services.db import in_order
 from services.ledger.ids import CALL_CATEGORIES, CREDIT, rollup_id
+from services.ledger.lots import NO_CAMPAIGN
 
 # Days kept inside the wallet document; older ones move to the `rollups` collection.
 WALLET_DAYS = 2
+
+
+# Debits that are not spending: a lot's remainder leaving at its expiry, or voided by an admin.
+NOT_SPENT = ("expiry", "void")
+_GRANT_FIELD = {"expiry": "expired", "void": "voided"}
 
 
 def add_to_day(days: dict, entry: dict, balance: int) -> dict:
@@ -32,8 +38,59 @@ def add_to_day(days: dict, entry: dict, balance: int) -> dict:
     if entry["category"] in CALL_CATEGORIES:
         day["calls"] = int(day.get("calls", 0)) + 1
         day["call_seconds"] = int(day.get("call_seconds", 0)) + int((entry.get("meta") or {}).get("seconds", 0))
+    key = (entry.get("meta") or {}).get("key_id")
+    if key and kind != CREDIT:  # spend per API key (services.ledger.budgets), for Insights over any period
+        day["keys"] = {**(day.get("keys") or {}), key: int((day.get("keys") or {}).get(key, 0)) + amt}
+    _count_grants(day, entry)
     day["balance"] = balance
     return {**days, d: day}
+
+
+def _count_grants(day: dict, entry: dict) -> None:
+    """Promotional and manual credit (grants) by campaign: granted, spent, expired, voided (breakage)."""
+    lot = entry.get("lot") or {}
+    moves = []
+    if entry["type"] == CREDIT and lot.get("kind") in ("promo", "manual"):
+        moves.append((lot.get("campaign") or NO_CAMPAIGN, "granted", int(entry["amount"])))
+    for tag, amt in (entry.get("promo_by") or {}).items():
+        moves.append((tag, _GRANT_FIELD.get(entry["category"], "spent"), int(amt)))
+    if not moves:
+        return
+    grants = {k: dict(v) for k, v in (day.get("grants") or {}).items()}
+    for tag, field, amt in moves:
+        g = grants.setdefault(tag, {})
+        g[field] = int(g.get(field, 0)) + amt
+    day["grants"] = grants
+
+
+def checkpoint(db, w: dict, new: tuple) -> None:
+    """After a write that starts a day (its first entry), keep the lots as they stood before it in that
+    day's rollup document (`open_lots`, `open_n`): balances at a past instant replay from there
+    (services.ledger.history). Outside the wallet, so its every write stays small; written after the
+    compare-and-set and idempotent: lost in a crash, the replay starts from an older one."""
+    days = w.get("days") or {}
+    first = next((e for e in new if e["day"] not in days), None)
+    if first is None or "lots" not in w or not int(w.get("n", 0)):
+        return
+    db.rollups.update_one({"_id": rollup_id(w["_id"], first["day"])},
+                          {"$set": {"user_id": w["_id"], "day": first["day"], "open_lots": w["lots"],
+                                    "open_n": int(w["n"])}}, upsert=True)
+
+
+def checkpoint_before(db, user_id: str, day: str, k: int) -> dict | None:
+    """The newest checkpoint of `user_id` on or before `day` whose entry number is below k, or None."""
+    doc = db.rollups.find_one({"_id": rollup_id(user_id, day)}) if day else None
+    if doc is not None and doc.get("open_lots") is not None and int(doc.get("open_n", k)) < k:
+        return doc
+    older = db.rollups.find({"user_id": user_id, "day": {"$lt": day}, "open_n": {"$lt": k}},
+                            {"open_lots": 1, "open_n": 1, "day": 1})
+    return max((d for d in older if d.get("open_lots") is not None), key=lambda d: d["day"], default=None)
+
+
+def spent(day: dict) -> int:
+    """A day's debits that are spending (an expiry or a void is money leaving, not spent)."""
+    cat = day.get("cat") or {}
+    return int(day.get("debits", 0)) - sum(int(cat.get(c, 0)) for c in NOT_SPENT)
 
 
 def today(w: dict) -> dict:

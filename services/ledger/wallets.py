@@ -12,7 +12,7 @@ from datetime import datetime
 
 from services import clock
 from services.db import insert_new
-from services.ledger import ids, rollups
+from services.ledger import ids, lots as lotmod, rollups
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,25 @@ class Hold:
     amount: int
     ref: str = ""
     created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LotView:
+    """One live lot: what a credit put in and what is left of it."""
+    lot: int                                # the number of the credit entry that created it (0: before lots)
+    kind: str                               # paid, promo, manual, refund_back, bank, adjustment, unknown
+    amount: int
+    remaining: int
+    held: int = 0                           # reserved by calls and refunds in progress
+    expires_at: datetime | None = None
+    priority: int = 1
+    campaign: str = ""
+    voided: bool = False                    # voided; the worker takes it once no call holds any of it
+    entry_id: str | None = None             # the credit that created it
+
+    @property
+    def promotional(self) -> bool:
+        return lotmod.KIND_OF_NAME[self.kind] in lotmod.PROMO_KINDS
 
 
 @dataclass(frozen=True)
@@ -35,11 +54,13 @@ class WalletView:
     today_debits: int = 0                                 # from today's live rollup
     created_at: datetime | None = None
     due: int = 0                                          # owed from refunds (services.ledger.dues)
+    lots: tuple[LotView, ...] = ()                        # live lots, by number
+    frozen: int = 0                                       # in lots past their expiry, leaving at the next sweep
 
     @property
     def available(self) -> int:
-        """What may be spent or held now: the balance less every open hold."""
-        return self.balance - self.held
+        """What may be spent or held now: the balance less every open hold and less lots past expiry."""
+        return self.balance - self.held - self.frozen
 
 
 Wallet = WalletView  # the name callers used before the view grew
@@ -48,7 +69,7 @@ Wallet = WalletView  # the name callers used before the view grew
 def new_wallet_doc(user_id: str) -> dict:
     t = clock.now()
     return {"_id": user_id, "balance": 0, "held": 0, "seq": 0, "n": 0, "holds": {}, "closed_holds": "",
-            "pending": [], "days": {}, "created_at": t, "updated_at": t}
+            "pending": [], "days": {}, "lots": "", "next_expiry": None, "created_at": t, "updated_at": t}
 
 
 def ensure_wallet(db, user_id: str) -> dict:
@@ -71,7 +92,8 @@ def read(db, user_id: str) -> dict:
     return w
 
 
-_VIEW_FIELDS = {"balance": 1, "held": 1, "seq": 1, "holds": 1, "n": 1, "days": 1, "created_at": 1, "due": 1}
+_VIEW_FIELDS = {"balance": 1, "held": 1, "seq": 1, "holds": 1, "n": 1, "days": 1, "created_at": 1, "due": 1,
+                "lots": 1}
 
 
 def get_wallet(db, user_id: str) -> WalletView:
@@ -85,6 +107,23 @@ def get_wallet(db, user_id: str) -> WalletView:
 def view(doc: dict) -> WalletView:
     holds = {hid: Hold(int(h["amount"]), h.get("ref", ""), clock.as_utc(h.get("created_at")))
              for hid, h in (doc.get("holds") or {}).items()}
+    lots = lotmod.of_wallet(doc)
     return WalletView(doc["_id"], int(doc["balance"]), int(doc["held"]), int(doc["seq"]), holds,
-                      int(doc.get("n", 0)), int(rollups.today(doc).get("debits", 0)),
-                      clock.as_utc(doc.get("created_at")), int(doc.get("due") or 0))
+                      int(doc.get("n", 0)), rollups.spent(rollups.today(doc)),
+                      clock.as_utc(doc.get("created_at")), int(doc.get("due") or 0),
+                      tuple(lot_view(doc["_id"], lot) for lot in sorted(lots.values(), key=lambda x: x.n)),
+                      lotmod.frozen(lots, lotmod.epoch(clock.now())))
+
+
+def in_spend_order(views, rule: str) -> tuple[LotView, ...]:
+    """Lot views in the order `rule` (services.ledger.lots.RULES) draws on them."""
+    key = lotmod.RULES[lotmod.check_rule(rule)]
+    return tuple(sorted(views, key=lambda v: key(lotmod.Lot(v.lot, lotmod.KIND_OF_NAME[v.kind], v.amount, v.remaining,
+                                                            v.held, lotmod.maybe_epoch(v.expires_at), v.priority,
+                                                            v.campaign, v.voided))))
+
+
+def lot_view(user_id: str, lot) -> LotView:
+    return LotView(lot.n, lotmod.KINDS[lot.kind], lot.amount, lot.remaining, lot.held, lotmod.from_epoch(lot.exp),
+                   lot.prio, lot.tag, lot.void, ids.entry_id(user_id, lot.n) if lot.n else None)
+

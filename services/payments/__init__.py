@@ -36,7 +36,7 @@ from services.payments.refund_requests import list_requests as list_refund_reque
 from services.payments.selfserve import recover_requests as recover_refund_requests
 from services.payments.selfserve import refundable_for, request_refund
 from services.payments.selfserve import reject as reject_refund_request
-from services.payments.views import admin_page, recent_reports, wallet_page
+from services.payments.views import admin_page, approvals, recent_reports, wallet_page
 from services.payments.webhooks import handle_webhook
 
 COLLECTIONS = {"payment_links": [[("user_id", 1), ("created_at", -1)], [("status", 1)], [("payment_link_id", 1)],
@@ -51,5 +51,6 @@ __all__ = ["ADMIN_KINDS", "ALREADY_CREDITED", "CONFIRM_LATER", "CREDITED", "DOWN
            "reconcile_day", "reconcile_link", "reconcile_open", "reconciliation_report", "run_daily",
            "verify_order_payment"]
 __all__ += ["recharge_amount"]
-__all__ += ["admin_page", "approve_refund_request", "list_refund_requests", "recent_reports", "recover_refund_requests",
+__all__ += ["admin_page", "approvals", "approve_refund_request", "list_refund_requests", "recent_reports",
+            "recover_refund_requests",
             "refundable_for", "reject_refund_request", "request_refund", "wallet_page"]

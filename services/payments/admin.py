@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
+from typing import NoReturn
 
 from services import clock
 from services.errors import InvalidPayment
@@ -45,7 +46,7 @@ class Refusal:
     def note(self, reason: str) -> None:
         suspicious(self.db, reason, source=self.source, **self.fields)
 
-    def refuse(self, reason: str, message: str):
+    def refuse(self, reason: str, message: str) -> NoReturn:
         self.note(reason)
         raise InvalidPayment(message)
 
@@ -59,7 +60,7 @@ def failed(db, pay: dict, rec: dict | None, *, source: str) -> None:
     why = pay.get("error_description") or pay.get("error_code") or "unknown"
     db.payment_events.update_one({"_id": f"failed:{pid}"}, {
         "$setOnInsert": {"kind": "failed", "first_at": now, "payment_id": pid, "source": source,
-                         "reason": f"payment failed: {why}"[:300], "error_code": pay.get("error_code"),
+                         "reason": str(why)[:300], "error_code": pay.get("error_code"),  # Razorpay's own words
                          "amount_paise": to_int(pay.get("amount")), "method": pay.get("method"),
                          "order_id": pay.get("order_id"), **_owner(rec)},
         "$set": {"at": now}, "$inc": {"count": 1}}, upsert=True)
@@ -101,6 +102,8 @@ def failed_payments(db, limit: int = 100) -> list[dict]:
 def _row(r: dict) -> dict:
     at = clock.as_utc(r.get("at"))
     reason = r.get("reason") or r.get("outcome") or ""
+    if r["kind"] == "failed":  # records written before the reason was kept in Razorpay's words alone
+        reason = reason.removeprefix("payment failed: ")
     if r["kind"] == "unmatched":
         reason = f"{r.get('event')}: {r.get('outcome')}"
     return {"id": r["_id"], "kind": r["kind"], "at": at, "first_at": clock.as_utc(r.get("first_at") or at),

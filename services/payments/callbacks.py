@@ -6,7 +6,7 @@ Steps: verify the signature -> identify our record (known, the caller's) -> fetc
 from __future__ import annotations
 
 from services.errors import InvalidInput
-from services.payments import crediting, gateway, links, records
+from services.payments import charge, crediting, gateway, links, records
 from services.payments.admin import Refusal
 from services.payments.crediting import Credit
 from services.payments.outcomes import ALREADY_CREDITED, CREDITED, PENDING, REVIEW, callback_result
@@ -49,7 +49,7 @@ def handle_callback(db, user_id: str, params: dict) -> dict:
         return callback_result(PENDING)
     mine = crediting.settle_link(db, rec, link, source="callback")["payments"].get(cb.pay_id)
     _note_amounts(cb, mine)
-    return _describe(cb, link, mine)
+    return _describe(cb, link, mine, charge.gst_of(rec))
 
 
 def _verify(cb: _Callback, cfg) -> None:
@@ -74,6 +74,7 @@ def _our_record(cb: _Callback) -> dict:
 def _fetch(cb: _Callback, cfg, rec: dict) -> dict | None:
     """Razorpay's own view of the link; None when it cannot be asked (the customer HAS paid: webhook or
     reconcile will credit it)."""
+    assert cb.plink is not None and cb.ref is not None  # _verify refused a callback without them
     try:
         link = links.fetch_link(cfg, rec, cb.plink)
     except gateway.FAILURES as exc:
@@ -91,11 +92,11 @@ def _note_amounts(cb: _Callback, mine: Credit | None) -> None:
             cb.note(f"callback carried an amount ({str(cb.params[k])[:20]}) that Razorpay did not capture; ignored")
 
 
-def _describe(cb: _Callback, link: dict, mine: Credit | None) -> dict:
+def _describe(cb: _Callback, link: dict, mine: Credit | None, gst: int) -> dict:
     if mine is not None and mine.flagged:
         return callback_result(REVIEW)
-    if mine is not None and mine.credited:
-        return callback_result(CREDITED if mine.new else ALREADY_CREDITED, mine.amount)
+    if mine is not None and mine.credited:  # the payer paid the credit plus any GST charged on top
+        return callback_result(CREDITED if mine.new else ALREADY_CREDITED, mine.amount, mine.amount + gst)
     if mine is not None:  # another path is finishing this very credit
         return callback_result(PENDING)
     if link.get("status") in ("expired", "cancelled"):

@@ -33,14 +33,14 @@ def cancel_link(db, link_id: str, *, user_id: str | None = None, by: str | None 
     except gateway.FAILURES:
         raise PaymentUnavailable(CHECK_LATER) from None
     if link is not None:
-        crediting.settle_link(db, records.get(db, rec["_id"]), link, source="cancel")
-    now = records.get(db, rec["_id"])
+        crediting.settle_link(db, records.fresh(db, rec["_id"]), link, source="cancel")
+    now = records.fresh(db, rec["_id"])
     if now["status"] == "not_created":  # it never reached Razorpay: nothing to cancel
         return records.public(now)
     if now["status"] != "cancelled":
         raise Conflict(f"This payment link is {now['status']} at Razorpay; it was not cancelled.")
     records.update(db, rec["_id"], {"cancelled_by": by or user_id or "system"})
-    return records.public(records.get(db, rec["_id"]))
+    return records.public(records.fresh(db, rec["_id"]))
 
 
 def _cancel_at_razorpay(db, cfg, rec: dict) -> dict | None:
@@ -48,12 +48,12 @@ def _cancel_at_razorpay(db, cfg, rec: dict) -> dict | None:
     None: the link never reached Razorpay (our record is closed as not created)."""
     if rec.get("payment_link_id") is None:  # the create's answer was lost: find it first
         reconcile(db, cfg, rec)
-        rec = records.get(db, rec["_id"])
+        rec = records.fresh(db, rec["_id"])
         if rec["status"] not in OPEN:
             return None
         if rec.get("payment_link_id") is None:
             raise Conflict("This payment link is still being created at Razorpay; try again in a minute.")
     try:
-        return gateway.call(cfg, "payment_link.cancel", rec["payment_link_id"])
+        return gateway.cancel_payment_link(cfg, rec["payment_link_id"])
     except gateway.RazorpayRefused:
         return links.fetch_link(cfg, rec, rec["payment_link_id"])

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services import clock, ledger
-from services.errors import Conflict
+from services import clock, ledger, wallet
+from services.errors import Conflict, InsufficientBalance
 from services.payments import charge, records
 from services.payments.admin import closed_unpaid, failed, suspicious_on
 from services.payments.outcomes import AMOUNT_MISMATCH, MISMATCH, settled
@@ -162,7 +162,8 @@ def _post(db, rec: dict, payment_id: str, amount: int, paid: int, source: str) -
         meta.update(payment_amount=paid, fee_paise=paid - amount - charge.gst_of(rec))
     try:
         return ledger.post(db, rec["user_id"], key=payment_key(payment_id), type="credit", category="recharge",
-                           amount=amount, source=payment_id, note="Razorpay recharge", meta=meta)
+                           amount=amount, source=payment_id, note="Razorpay recharge", meta=meta,
+                           lot=wallet.paid_lot(db))
     except Conflict:
         if ledger_match(db, rec, payment_id, amount) is False:
             suspicious_on(db, rec, "payment already credited with a different amount or user", source=source,
@@ -186,7 +187,7 @@ def settle_link(db, rec: dict, link: dict, *, source: str, extra_payments=()) ->
     _keep_link_ids(db, rec, link)
     results = {pid: credit(db, rec, p, source=source) for pid, p in captured_payments(link, extra_payments).items()}
     _follow_link(db, rec, link.get("status"), results)
-    now = records.get(db, rec["_id"])
+    now = records.fresh(db, rec["_id"])
     return {"payments": results, "status": now["status"],
             "credited_now": sum(c.amount for c in results.values() if c.new),
             "summary": settled(len(now["credited"]), link.get("status"))}
@@ -199,7 +200,7 @@ def _follow_link(db, rec: dict, status, results: dict) -> None:
         records.follow_credits(db, rec["_id"])
         if any(c.flagged for c in results.values()):
             records.update(db, rec["_id"], status="review")
-    if status in ("expired", "cancelled") and not records.get(db, rec["_id"]).get("credited"):
+    if status in ("expired", "cancelled") and not records.fresh(db, rec["_id"]).get("credited"):
         closed_unpaid(db, rec, status)
     if records.is_remote_status(status) and not paying:
         records.update(db, rec["_id"], status=status)
@@ -267,11 +268,34 @@ def note_failed(db, rec: dict | None, pay: dict, *, source: str) -> None:
 def debit_refund(db, user_id: str, refund_id: str, amount: int, *, payment_id: str, reference_id,
                  hold_id: str | None = None) -> dict:
     """Take a refund's amount out of the wallet, once per refund id: from its hold (a self-serve refund)
-    while open, then from what is available; what the wallet cannot cover becomes its amount due
-    (`due_delta` on the entry; the next credits pay it first). Never leaves the balance negative."""
+    while open, then from paid money, the refunded payment's own lot first (never promotional credit);
+    what the wallet cannot cover becomes its amount due (`due_delta` on the entry; the next paid credits
+    pay it first). Never leaves the balance negative."""
     return ledger.debit_owing(db, user_id, key=refund_key(refund_id), amount=amount, source=refund_id,
-                              note="Razorpay refund", hold_id=hold_id,
+                              note="Razorpay refund", hold_id=hold_id, lot=lot_of(db, payment_id),
                               meta={"payment_id": payment_id, "reference_id": reference_id})
+
+
+def lot_of(db, payment_id: str) -> int | None:
+    """The lot a payment's credit created (its entry's number; 0 for a credit from before lots, which went
+    into the wallet's lot 0), or None when it was never credited."""
+    entry = credit_entry(db, payment_id)
+    if entry is None:
+        return None
+    return int(entry["n"]) if entry.get("lot") else 0
+
+
+def payment_lots(db, wallet: ledger.WalletView) -> dict:
+    """{payment_id: its live lot} of a wallet: paid money not yet spent, refunded or expired, by payment.
+    One primary-key read per live paid lot (spent lots leave the wallet, so there are few)."""
+    out = {}
+    for lot in wallet.lots:
+        if lot.kind == "paid" and lot.entry_id:
+            entry = ledger.get_entry(db, lot.entry_id)
+            pid = payment_of(entry) if entry else None
+            if pid:
+                out[pid] = lot
+    return out
 
 
 def return_refund(db, refund_id: str) -> dict | None:
@@ -292,9 +316,13 @@ def release_refund_hold(db, user_id: str, hold_id: str) -> bool:
     return ledger.release(db, user_id, hold_id)
 
 
-def hold_refund(db, user_id: str, hold_id: str, amount: int) -> int:
-    """Set aside a self-serve refund's part before Razorpay is asked (InsufficientBalance if it cannot)."""
-    return ledger.hold(db, user_id, hold_id, amount, ref="refund")
+def hold_refund(db, user_id: str, hold_id: str, amount: int, payment_id: str) -> int:
+    """Set aside a self-serve refund's part from its payment's lot before Razorpay is asked
+    (InsufficientBalance if that lot cannot cover it)."""
+    lot = lot_of(db, payment_id)
+    if lot is None:
+        raise InsufficientBalance("That payment's money is no longer in the wallet.", available=0, needed=amount)
+    return ledger.hold(db, user_id, hold_id, amount, ref="refund", lot=lot)
 
 
 def refund_debited(db, refund_id: str) -> dict | None:

@@ -1,5 +1,6 @@
-"""Daily reconciliation: once per business day (midnight to midnight IST, services.clock), every payment Razorpay captured that day is matched to exactly
-one wallet credit, and every Razorpay recharge credited that day to a captured payment. The day's refunds
+"""Daily reconciliation: once per business day (midnight to midnight IST, services.clock), every payment Razorpay
+captured that day is matched to exactly one wallet credit, and every Razorpay recharge credited that day to a
+captured payment. The day's refunds
 are recorded too (each debits once, like its webhook would), so a refund made on Razorpay's dashboard
 whose webhook never came still reaches the wallet. The result is stored per day for admins
 (`payment_reconciliations`, `_id` = the day), and a day that is done is never fetched again.
@@ -10,6 +11,7 @@ that there is one at all, for the right amount, and that no credit lacks its pay
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 
 from services import clock
@@ -106,7 +108,7 @@ def _end(day: str) -> datetime:
 def _run(db, cfg, day: str) -> dict:
     start, end = _start(day), _end(day)
     window = {"from": int(start.timestamp()), "to": int(end.timestamp()) - 1}
-    captured = {p["id"]: p for p in _pages(cfg, "payment.all", window)
+    captured = {p["id"]: p for p in _pages(cfg, gateway.list_payments, window)
                 if crediting.is_captured(p) and valid_id(p.get("id"))}
     unmatched_payments = []
     for pay in captured.values():
@@ -116,7 +118,7 @@ def _run(db, cfg, day: str) -> dict:
         if to_int(pay.get("amount_refunded")) > 0:
             refunds.sync_payment(db, cfg, pay, source="daily")
     refunds_seen = 0
-    for refund in _pages(cfg, "refund.all", window):
+    for refund in _pages(cfg, gateway.list_refunds, window):
         refunds_seen += 1
         refunds.record_quietly(db, refund, captured.get(refund.get("payment_id")), "daily")
     credits, unmatched_credits = _credits(db, cfg, captured, start, end)
@@ -126,13 +128,13 @@ def _run(db, cfg, day: str) -> dict:
             "unmatched_payments": unmatched_payments[:ROWS_KEPT], "unmatched_credits": unmatched_credits[:ROWS_KEPT]}
 
 
-def _pages(cfg, fn: str, window: dict):
+def _pages(cfg, list_page: Callable[[gateway.Settings, dict], gateway.Answer], window: dict) -> Iterator[dict]:
     for n in range(MAX_PAGES):
-        items = gateway.call(cfg, fn, dict(window, count=PAGE, skip=n * PAGE)).get("items") or []
+        items = list_page(cfg, dict(window, count=PAGE, skip=n * PAGE)).get("items") or []
         yield from (i for i in items if isinstance(i, dict))
         if len(items) < PAGE:
             return
-    raise gateway.RazorpayDown(f"more than {MAX_PAGES} pages of {fn}")
+    raise gateway.RazorpayDown(f"more than {MAX_PAGES} pages of {list_page.__name__}")
 
 
 def mismatch(entry: dict | None, pay: dict) -> str | None:
@@ -168,7 +170,7 @@ def _credits(db, cfg, captured: dict, start, end) -> tuple[int, list]:
 
 def _fetch_payment(cfg, pid: str) -> dict | None:
     try:
-        return gateway.call(cfg, "payment.fetch", pid)
+        return gateway.fetch_payment(cfg, pid)
     except gateway.RazorpayRefused:
         return None
 

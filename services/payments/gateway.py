@@ -1,11 +1,16 @@
-"""The gateway: Razorpay's settings, one SDK call with a timeout, and the signature checks.
+"""The gateway: Razorpay's settings, one typed function per SDK call the project makes, and the signature
+checks.
 
 Settings come from services.config (`config.get().razorpay`), read on every call so operators and tests
-can change them at run time. Every call goes through `call()`: it passes a timeout (the SDK has none) and
-turns every failure the SDK can raise into one of two internal errors (`FAILURES`), so callers map them
-to user messages in one place each.
+can change them at run time. Every SDK call goes through `_send()`: it passes a timeout (the SDK has none)
+and turns every failure the SDK can raise into one of two internal errors (`FAILURES`), so callers map them
+to user messages in one place each. One named function per call (not a method path in a string) lets the
+type checker see every call site: a misspelt call fails the gate, not a payment in production.
 """
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import razorpay
 import requests
@@ -67,15 +72,19 @@ def client(cfg: Settings) -> razorpay.Client:
     return razorpay.Client(auth=(cfg.key_id, cfg.key_secret), **opts)
 
 
-def call(cfg: Settings, fn_path: str, *args, headers: dict | None = None) -> dict:
-    """`call(cfg, "payment_link.fetch", "plink_x")`: one SDK call on a fresh client, with a timeout (and
-    extra request headers, e.g. Razorpay's `X-Refund-Idempotency`)."""
+# Razorpay's JSON answer (an entity, or a collection with `items` / `payment_links` and `count`).
+Answer = dict[str, Any]
+
+
+def _send(cfg: Settings, request: Callable[[Any, dict[str, Any]], object], *,
+          headers: dict[str, str] | None = None) -> Answer:
+    """`request(client, options)` on a fresh client, `options` being the timeout (and extra request
+    headers, e.g. Razorpay's `X-Refund-Idempotency`) to pass on to the SDK method."""
     c = client(cfg)
-    obj = c
-    for part in fn_path.split("."):
-        obj = getattr(obj, part)
+    # a copy: the SDK adds its own headers to the dict it is given
+    options: dict[str, Any] = {"timeout": timeout(cfg), **({"headers": dict(headers)} if headers else {})}
     try:
-        result = obj(*args, timeout=timeout(cfg), **({"headers": dict(headers)} if headers else {}))
+        result = request(c, options)
     except BadRequestError as exc:
         raise RazorpayRefused(str(exc) or "request refused") from None
     except (GatewayError, ServerError) as exc:
@@ -86,9 +95,102 @@ def call(cfg: Settings, fn_path: str, *args, headers: dict | None = None) -> dic
         raise RazorpayDown(f"{type(exc).__name__}: {exc}"[:300]) from None
     finally:
         c.session.close()
-    if not isinstance(result, dict):
+    if not isinstance(result, dict):  # e.g. the SDK's answer to a 204 is the string "{}"
         raise RazorpayDown(f"unexpected answer of type {type(result).__name__}")
     return result
+
+
+# ------------------------------------------------------------------------------- payment links
+
+def create_payment_link(cfg: Settings, body: dict) -> Answer:
+    return _send(cfg, lambda c, o: c.payment_link.create(body, **o))
+
+
+def fetch_payment_link(cfg: Settings, link_id: str) -> Answer:
+    return _send(cfg, lambda c, o: c.payment_link.fetch(link_id, **o))
+
+
+def list_payment_links(cfg: Settings, query: dict) -> Answer:
+    """`{"payment_links": [...]}`, not `items`."""
+    return _send(cfg, lambda c, o: c.payment_link.all(query, **o))
+
+
+def cancel_payment_link(cfg: Settings, link_id: str) -> Answer:
+    return _send(cfg, lambda c, o: c.payment_link.cancel(link_id, **o))
+
+
+# -------------------------------------------------------------------------------------- orders
+
+def create_order(cfg: Settings, body: dict) -> Answer:
+    return _send(cfg, lambda c, o: c.order.create(body, **o))
+
+
+def list_orders(cfg: Settings, query: dict) -> Answer:
+    return _send(cfg, lambda c, o: c.order.all(query, **o))
+
+
+def list_order_payments(cfg: Settings, order_id: str) -> Answer:
+    return _send(cfg, lambda c, o: c.order.payments(order_id, **o))
+
+
+# ---------------------------------------------------------------------------- payments, refunds
+
+def fetch_payment(cfg: Settings, payment_id: str) -> Answer:
+    return _send(cfg, lambda c, o: c.payment.fetch(payment_id, **o))
+
+
+def list_payments(cfg: Settings, query: dict) -> Answer:
+    return _send(cfg, lambda c, o: c.payment.all(query, **o))
+
+
+def create_recurring_payment(cfg: Settings, body: dict) -> Answer:
+    """A debit on a confirmed mandate's token; the answer carries `razorpay_payment_id`."""
+    return _send(cfg, lambda c, o: c.payment.createRecurring(body, **o))
+
+
+def refund_payment(cfg: Settings, payment_id: str, body: dict, *, idempotency_key: str) -> Answer:
+    """Razorpay answers a retry with the same key (and the same body) with the first refund."""
+    return _send(cfg, lambda c, o: c.payment.refund(payment_id, body, **o),
+                 headers={"X-Refund-Idempotency": idempotency_key})
+
+
+def list_payment_refunds(cfg: Settings, payment_id: str, query: dict | None = None) -> Answer:
+    return _send(cfg, lambda c, o: c.payment.fetch_multiple_refund(payment_id, query or {}, **o))
+
+
+def list_refunds(cfg: Settings, query: dict) -> Answer:
+    return _send(cfg, lambda c, o: c.refund.all(query, **o))
+
+
+# ---------------------------------------------------------------- recurring payments (mandates)
+
+def create_customer(cfg: Settings, body: dict) -> Answer:
+    return _send(cfg, lambda c, o: c.customer.create(body, **o))
+
+
+def create_registration_link(cfg: Settings, body: dict) -> Answer:
+    """The mandate's authorisation link: an invoice (`inv_...`) with its order."""
+    return _send(cfg, lambda c, o: c.registration_link.create(body, **o))
+
+
+def list_invoices(cfg: Settings, query: dict) -> Answer:
+    return _send(cfg, lambda c, o: c.invoice.all(query, **o))
+
+
+def fetch_invoice(cfg: Settings, invoice_id: str) -> Answer:
+    return _send(cfg, lambda c, o: c.invoice.fetch(invoice_id, **o))
+
+
+def cancel_invoice(cfg: Settings, invoice_id: str) -> Answer:
+    return _send(cfg, lambda c, o: c.invoice.cancel(invoice_id, **o))
+
+
+def fetch_token(cfg: Settings, customer_id: str, token_id: str) -> Answer:
+    return _send(cfg, lambda c, o: c.token.fetch(customer_id, token_id, **o))
+
+
+def cancel_token(cfg: Settings, customer_id: str, token_id: str) -> Answer:
+    return _send(cfg, lambda c, o: c.token.cancel(customer_id, token_id, **o))
 
 
 def verify_link_callback(cfg: Settings, params: dict) -> bool:

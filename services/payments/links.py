@@ -11,6 +11,7 @@ it race-safe: of two concurrent creates (a double click), one makes the link and
 from __future__ import annotations
 
 import time
+from typing import TypeGuard
 from datetime import timedelta
 
 from services import clock, config
@@ -36,7 +37,7 @@ def create_payment_link(db, user_id: str, amount, *, expire_in: timedelta | None
                         reference: str | None = None) -> dict:
     """A Razorpay Payment Link for a recharge of `amount` rupees, or the caller's own unpaid link of that
     amount made in the last 15 minutes. Returns dict(payment_link_id, short_url, status, amount_paise,
-    reference_id, reused).
+    reference_id, reused) -- amount_paise what reaches the wallet, charged_paise what the payer pays.
 
     `expire_in`: how long the link stays payable (default records.LINK_TTL). `reference`: a reference id
     the caller derived for one purpose (a low-balance alert): that link and no other is made or returned,
@@ -60,9 +61,9 @@ def create_payment_link(db, user_id: str, amount, *, expire_in: timedelta | None
     if reference is None:
         records.insert(db, record)
     elif not insert_new(db.payment_links, record):
-        record = records.get(db, ref)  # an earlier attempt's record whose link Razorpay does not have
+        record = records.fresh(db, ref)  # an earlier attempt's record whose link Razorpay does not have
     try:
-        link = gateway.call(cfg, "payment_link.create", link_body(user, record))
+        link = gateway.create_payment_link(cfg, link_body(user, record))
         check_link(link, record)
     except gateway.FAILURES as exc:
         records.update(db, ref, {"last_error": str(exc)[:300]}, status="error_creating")
@@ -71,7 +72,7 @@ def create_payment_link(db, user_id: str, amount, *, expire_in: timedelta | None
         raise PaymentUnavailable(DOWN_MESSAGE) from None
     records.attach_link(db, record, link)
     webhooks.adopt_events(db, ref, link["id"])
-    return _answer(records.get(db, ref), reused=False)
+    return _answer(records.fresh(db, ref), reused=False)
 
 
 def _own_reference(db, cfg, ref: str) -> dict | None:
@@ -83,7 +84,7 @@ def _own_reference(db, cfg, ref: str) -> dict | None:
     if rec["status"] not in ("creating", "error_creating"):  # closed without a link: not made again
         raise PaymentUnavailable(DOWN_MESSAGE)
     try:
-        found = [x for x in gateway.call(cfg, "payment_link.all", {"reference_id": ref}).get("payment_links") or []
+        found = [x for x in gateway.list_payment_links(cfg, {"reference_id": ref}).get("payment_links") or []
                  if isinstance(x, dict) and x.get("reference_id") == ref]
         if not found:
             return None
@@ -96,7 +97,8 @@ def _own_reference(db, cfg, ref: str) -> dict | None:
 
 def _answer(rec: dict, *, reused: bool) -> dict:
     return {"payment_link_id": rec["payment_link_id"], "short_url": rec["short_url"], "status": rec["status"],
-            "amount_paise": int(rec["amount_paise"]), "reference_id": rec["_id"], "reused": reused}
+            "amount_paise": int(rec["amount_paise"]), "charged_paise": charge.charged(rec),
+            "reference_id": rec["_id"], "reused": reused}
 
 
 def _claim(db, user_id: str, paise: int) -> tuple[str, dict | None]:
@@ -125,7 +127,7 @@ def _claim(db, user_id: str, paise: int) -> tuple[str, dict | None]:
             return ref, None
 
 
-def _reusable(rec: dict | None, now) -> bool:
+def _reusable(rec: dict | None, now) -> TypeGuard[dict]:
     return (rec is not None and rec["status"] in ("created", "attempted") and bool(rec.get("short_url"))
             and not rec.get("credited") and now - clock.as_utc(rec["created_at"]) < REUSE_WINDOW)
 
@@ -158,12 +160,13 @@ def check_link(link: dict, record: dict) -> None:
 def fetch_link(cfg, rec: dict, plink: str) -> dict:
     """Razorpay's link, where each payment summary not credited yet that exceeds what is due is replaced
     by the payment itself: only its `fee` says whether a convenience fee explains the difference."""
-    link = gateway.call(cfg, "payment_link.fetch", plink)
+    link = gateway.fetch_payment_link(cfg, plink)
     due = rec["amount_paise"] - records.credited_total(rec) + charge.gst_of(rec)
     pays = []
     for p in link.get("payments") or []:
         pid = p.get("payment_id") if isinstance(p, dict) else None
         if valid_id(pid) and pid not in (rec.get("credited") or {}) and to_int(p.get("amount")) > due:
-            p = gateway.call(cfg, "payment.fetch", pid)
-        pays.append(p)
+            pays.append(gateway.fetch_payment(cfg, pid))
+        else:
+            pays.append(p)
     return dict(link, payments=pays) if pays else link

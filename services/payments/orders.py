@@ -20,8 +20,8 @@ def create_order(db, user_id: str, amount) -> dict:
     user, rec = records.create(db, "order", user_id, amount, cfg.mode)
     ref, paise = rec["_id"], rec["amount_paise"]
     try:
-        order = gateway.call(cfg, "order.create", {"amount": paise, "currency": "INR", "receipt": ref,
-                                                   "notes": {"user_id": user["username"], "reference_id": ref}})
+        order = gateway.create_order(cfg, {"amount": paise, "currency": "INR", "receipt": ref,
+                                           "notes": {"user_id": user["username"], "reference_id": ref}})
         _check_order(order, rec)
     except gateway.FAILURES as exc:
         records.update(db, ref, {"last_error": str(exc)[:300]}, status="error_creating")
@@ -74,7 +74,7 @@ def _our_order(check: Refusal, cfg, user_id: str, order_id, payment_id, signatur
 
 def _fetch_payment(check: Refusal, cfg, order_id: str, payment_id: str) -> dict:
     try:
-        pay = gateway.call(cfg, "payment.fetch", payment_id)
+        pay = gateway.fetch_payment(cfg, payment_id)
     except gateway.FAILURES:
         raise PaymentUnavailable(CONFIRM_LATER) from None
     if pay.get("id") != payment_id or pay.get("order_id") != order_id:

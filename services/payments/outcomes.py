@@ -55,14 +55,19 @@ def order_settled(count: int) -> str:
     return f"{count} payment(s) credited"
 
 
-def callback_result(outcome: str, amount_paise: int = 0) -> dict:
-    """handle_callback's answer: dict(outcome, message, amount_paise)."""
+def callback_result(outcome: str, amount_paise: int = 0, charged_paise: int | None = None) -> dict:
+    """handle_callback's answer: dict(outcome, message, amount_paise, charged_paise): what reached the
+    wallet, and what the payer paid (more when GST was charged on top)."""
+    charged = amount_paise if charged_paise is None else charged_paise
+    paid = f"you paid {format_rupees(charged)}; " if charged != amount_paise else ""
     if outcome == CREDITED:
-        message = f"Payment received: {format_rupees(amount_paise)} added to your wallet."
+        message = f"Payment received: {paid}{format_rupees(amount_paise)} added to your wallet."
     elif outcome == ALREADY_CREDITED:
-        message = f"This payment of {format_rupees(amount_paise)} is already in your wallet."
+        message = f"This payment is already in your wallet: {paid}{format_rupees(amount_paise)} added."
     elif outcome == REVIEW:
         message, amount_paise = UNDER_REVIEW, 0
     else:
         message, amount_paise = CONFIRM_LATER, 0
-    return {"outcome": outcome, "message": message, "amount_paise": amount_paise}
+    if outcome not in (CREDITED, ALREADY_CREDITED):
+        charged = 0
+    return {"outcome": outcome, "message": message, "amount_paise": amount_paise, "charged_paise": charged}

@@ -85,7 +85,7 @@ def _not_created(db, rec: dict, base: dict) -> dict:
     if clock.now() - clock.as_utc(rec["created_at"]) > CREATE_GRACE:
         records.update(db, rec["_id"], status="not_created")
         return dict(base, status="not_created", outcome=NEVER_CREATED)
-    return dict(base, status=records.get(db, rec["_id"])["status"], outcome=NOT_YET)
+    return dict(base, status=records.fresh(db, rec["_id"])["status"], outcome=NOT_YET)
 
 
 def look_at_payments(db, cfg, rec: dict, pays: list) -> None:
@@ -106,13 +106,13 @@ def look_at_payments(db, cfg, rec: dict, pays: list) -> None:
 def _reconcile_link(db, cfg, rec: dict, base: dict) -> dict:
     ref = rec["_id"]
     if rec.get("payment_link_id") is None:  # the create's answer was lost: look it up by reference
-        found = [x for x in gateway.call(cfg, "payment_link.all", {"reference_id": ref}).get("payment_links") or []
+        found = [x for x in gateway.list_payment_links(cfg, {"reference_id": ref}).get("payment_links") or []
                  if isinstance(x, dict) and x.get("reference_id") == ref]
         if not found:
             return _not_created(db, rec, base)
         links.check_link(found[0], rec)
         records.attach_link(db, rec, found[0])
-        rec = records.get(db, ref)
+        rec = records.fresh(db, ref)
     link = links.fetch_link(cfg, rec, rec["payment_link_id"])
     if link.get("reference_id") != ref or link.get("id") != rec["payment_link_id"]:
         suspicious_on(db, rec, "Razorpay returned a different link than asked", source="reconcile")
@@ -120,7 +120,7 @@ def _reconcile_link(db, cfg, rec: dict, base: dict) -> dict:
     attempts = _attempts(cfg, link)
     res = crediting.settle_link(db, rec, link, source="reconcile",
                                 extra_payments=[p for p in attempts if crediting.is_captured(p)])
-    look_at_payments(db, cfg, records.get(db, ref), attempts)
+    look_at_payments(db, cfg, records.fresh(db, ref), attempts)
     webhooks.adopt_events(db, ref, rec["payment_link_id"])
     return dict(base, payment_link_id=link["id"], status=res["status"], outcome=res["summary"],
                 credited_paise=res["credited_now"])
@@ -131,7 +131,7 @@ def _attempts(cfg, link: dict) -> list:
     captured ones. Asked only once someone tried to pay (the order exists) and while it is still open."""
     if not link.get("order_id") or link.get("status") not in ("created", "partially_paid"):
         return []
-    return [p for p in gateway.call(cfg, "order.payments", link["order_id"]).get("items") or []
+    return [p for p in gateway.list_order_payments(cfg, link["order_id"]).get("items") or []
             if isinstance(p, dict)]
 
 
@@ -140,17 +140,17 @@ def _attempts(cfg, link: dict) -> list:
 def _reconcile_order(db, cfg, rec: dict, base: dict) -> dict:
     ref = rec["_id"]
     if rec.get("order_id") is None:  # the create's answer was lost: look it up by receipt
-        found = [o for o in gateway.call(cfg, "order.all", {"receipt": ref}).get("items") or []
+        found = [o for o in gateway.list_orders(cfg, {"receipt": ref}).get("items") or []
                  if isinstance(o, dict) and o.get("receipt") == ref]
         if not found:
             return _not_created(db, rec, base)
         records.update(db, ref, {"order_id": found[0]["id"]}, status="created")
-        rec = records.get(db, ref)
-    pays = gateway.call(cfg, "order.payments", rec["order_id"]).get("items") or []
+        rec = records.fresh(db, ref)
+    pays = gateway.list_order_payments(cfg, rec["order_id"]).get("items") or []
     credited_now = crediting.settle_order(db, rec, pays, source="reconcile")
-    rec = records.get(db, ref)
+    rec = records.fresh(db, ref)
     look_at_payments(db, cfg, rec, [p for p in pays if isinstance(p, dict) and p.get("status") != "failed"])
     if not rec["credited"] and rec["status"] in OPEN and clock.now() - clock.as_utc(rec["created_at"]) > ORDER_WINDOW:
         records.update(db, ref, status="abandoned")
-    return dict(base, status=records.get(db, ref)["status"], outcome=order_settled(len(rec["credited"])),
+    return dict(base, status=records.fresh(db, ref)["status"], outcome=order_settled(len(rec["credited"])),
                 credited_paise=credited_now, order_id=rec["order_id"])

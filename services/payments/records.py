@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import timedelta
+from typing import TypeGuard
 
 from services import clock, settings, users
 from services.db import insert_new
+from services.payments import charge
 from services.errors import BelowMinimum, NotFound
 from services.money import format_rupees, parse_rupees
 
@@ -35,7 +37,7 @@ EXPIRY_GRACE = timedelta(minutes=1)
 _ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
-def valid_id(value) -> bool:
+def valid_id(value: object) -> TypeGuard[str]:
     """A Razorpay or reference id we are willing to look up or store."""
     return isinstance(value, str) and bool(_ID.match(value))
 
@@ -65,11 +67,16 @@ def new_reference(kind: str) -> str:
     return _PREFIX[kind] + secrets.token_hex(12)
 
 
-def build(kind: str, user: dict, paise: int, mode: str, *, ref: str | None = None) -> dict:
+# Made by the customer; an auto-recharge top-up; a mandate's authorisation payment (services.autorecharge).
+PURPOSES = ("recharge", "auto_recharge", "mandate")
+
+
+def build(kind: str, user: dict, paise: int, mode: str, *, ref: str | None = None,
+          purpose: str = "recharge") -> dict:
     """THE recharge record, for a payment link or an order, status `creating`."""
     ref = ref or new_reference(kind)
     now = clock.now()
-    return {"_id": ref, "kind": kind, "reference_id": ref, "user_id": user["username"],
+    return {"_id": ref, "kind": kind, "purpose": purpose, "reference_id": ref, "user_id": user["username"],
             "amount_paise": paise, "currency": "INR", "status": "creating", "payment_link_id": None,
             "short_url": None, "order_id": None,
             "expire_by": now + max(LINK_TTL, MIN_EXPIRY) if kind == "link" else None, "credited": {},
@@ -105,6 +112,14 @@ def insert_once(db, record: dict) -> bool:
 
 def get(db, ref: str) -> dict | None:
     return db.payment_links.find_one({"_id": ref})
+
+
+def fresh(db, ref: str) -> dict:
+    """A record as stored now, read again by a caller that has seen it (records are never deleted)."""
+    rec = get(db, ref)
+    if rec is None:
+        raise LookupError(f"payment record {ref} is missing")
+    return rec
 
 
 def find(db, keys: dict) -> dict | None:
@@ -194,7 +209,7 @@ def is_remote_status(status) -> bool:
 
 def follow_credits(db, ref: str) -> None:
     """A link's status from what has been credited on it: paid in full, or partially."""
-    rec = get(db, ref)
+    rec = fresh(db, ref)
     total = credited_total(rec)
     if total >= rec["amount_paise"]:
         update(db, ref, status="paid")
@@ -273,9 +288,12 @@ def public(r: dict) -> dict:
         failed = None
     else:
         failed = dict(failed, at=clock.as_utc(failed.get("at")))
-    return {"reference_id": r["_id"], "kind": r.get("kind", "link"), "payment_link_id": r.get("payment_link_id"),
+    return {"reference_id": r["_id"], "kind": r.get("kind", "link"), "purpose": r.get("purpose") or "recharge",
+            "payment_link_id": r.get("payment_link_id"),
             "order_id": r.get("order_id"), "short_url": r.get("short_url"), "status": r["status"],
-            "amount_paise": int(r["amount_paise"]), "credited_paise": sum(credited.values()),
+            # amount_paise: what reaches the wallet; charged_paise: what the payer pays (GST on top included)
+            "amount_paise": int(r["amount_paise"]), "gst_paise": charge.gst_of(r), "charged_paise": charge.charged(r),
+            "credited_paise": sum(credited.values()),
             "payments": credited, "user_id": r["user_id"], "created_at": clock.as_utc(r["created_at"]),
             "updated_at": clock.as_utc(r.get("updated_at")), "expire_by": clock.as_utc(r.get("expire_by")),
             "last_error": r.get("last_error"), "last_failed": failed, "cancelled_by": r.get("cancelled_by"),

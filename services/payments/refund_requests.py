@@ -36,6 +36,15 @@ def get(db, rid: str) -> dict | None:
     return db.refund_requests.find_one({"_id": rid})
 
 
+def fresh(db, rid: str) -> dict:
+    """A request as stored now, read again by a caller that has seen it (only one never locked is deleted,
+    by the call that made it)."""
+    req = get(db, rid)
+    if req is None:
+        raise LookupError(f"refund request {rid} is missing")
+    return req
+
+
 def move(db, req: dict, status: str, **fields) -> bool:
     """Status moves on from where `req` was (a compare-and-set: two runs cannot both move it)."""
     res = db.refund_requests.update_one({"_id": req["_id"], "status": req["status"]},

@@ -1,20 +1,19 @@
 """How much of a wallet a customer may have refunded, and from which payments.
 
-Refundable money is money paid through Razorpay: the recharges credited in the last 180 days (Razorpay
-refunds a payment up to six months after it), less what their refunds already took. Promotional,
-manual and other credits are not refundable.
+Refundable money is money paid through Razorpay and not yet spent: the unspent part of each recharge's
+lot (services.ledger lots), for the recharges credited in the last 180 days (Razorpay refunds a payment
+up to six months after it), less what their refunds already took. Promotional, manual and other credits
+are lots of their own and never refundable; which lots spending used up is the ledger's burn order
+(promotional credit first, by default), recorded on every debit. So per payment
 
-Which money does spending use up? Spending counts against the NON-refundable credits first, whenever
-they arrived, then against recharges (the order that favours the customer). So the refundable part of
-the wallet is simply
-
-    refundable = min(Σ per payment (credited − refunded − reserved), available − due)
+    left = min(credited − refunded − reserved, what is left of its lot and not held)
 
 where `reserved` is what the open refund request (one per user at a time) has set aside and not yet
-sent, `available` is the balance less every hold (a refund's own holds included), and `due` an amount
-owed from an earlier refund. No ledger scan: the customer's recharge records (`payment_links`, the
-same read as the wallet page's list) name each credited payment, and one read of their refund
-allocations gives what their refunds took (`refunds.allocated`).
+sent, and the whole is at most `available − due` (an amount owed from an earlier refund comes first). A
+payment credited before lots shares lot 0 (the balance the wallet had then) with the others of its time,
+newest first. No ledger scan: the customer's recharge records name each credited payment, one read of
+their refund allocations gives what their refunds took (`refunds.allocated`), and each live paid lot is
+one primary-key read (`crediting.payment_lots`).
 """
 from __future__ import annotations
 
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from services import clock, ledger
-from services.payments import records, refunds
+from services.payments import crediting, records, refunds
 
 WINDOW = timedelta(days=180)
 MIN_PART = 100  # Razorpay refunds at least Rs. 1 per refund: a payment with less left is not refundable
@@ -57,16 +56,38 @@ def compute(db, user_id: str, reserved: dict | None = None) -> Refundable:
               if r.get("credited") and clock.as_utc(r["created_at"]) >= since]
     recent.sort(key=lambda r: clock.as_utc(r["created_at"]), reverse=True)
     taken = refunds.allocated(db, [pid for rec in recent for pid in rec["credited"]])
+    w = ledger.get_wallet(db, user_id)
+    unspent = _unspent(db, w)
     sources = []
     for rec in recent:
         for pid, paise in rec["credited"].items():
             credited = records.to_int(paise)
-            left = max(0, credited - taken.get(pid, 0) - int(reserved.get(pid, 0)))
+            left = unspent(pid, max(0, credited - taken.get(pid, 0) - int(reserved.get(pid, 0))))
             sources.append(Source(pid, rec["_id"], credited, left, clock.as_utc(rec["created_at"])))
-    w = ledger.get_wallet(db, user_id)
     pool = sum(s.left_paise for s in sources if s.left_paise >= MIN_PART)
     room = max(0, w.available - w.due)
     return Refundable(min(pool, room), pool, w.available, w.due, tuple(sources))
+
+
+def _unspent(db, w: ledger.WalletView):
+    """(payment id, what Razorpay would still refund of it) -> what may be refunded: at most what is left
+    of its lot, free (not held, not past expiry). Asked newest payment first: payments from before lots
+    share lot 0, each taking from what the newer ones left of it."""
+    now = clock.now()
+    free = {pid: lot.remaining - lot.held for pid, lot in crediting.payment_lots(db, w).items()
+            if not lot.voided and (lot.expires_at is None or lot.expires_at > now)}
+    zero = next((lot for lot in w.lots if lot.lot == 0), None)
+    shared = [zero.remaining - zero.held if zero is not None else 0]
+
+    def left(pid: str, cap: int) -> int:
+        if pid in free:
+            return max(0, min(cap, free[pid]))
+        if shared[0] <= 0 or cap <= 0 or crediting.lot_of(db, pid) != 0:
+            return 0
+        take = min(cap, shared[0])
+        shared[0] -= take
+        return take
+    return left
 
 
 def split(plan: Refundable, paise: int) -> list[tuple[str, int]]:

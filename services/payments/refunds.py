@@ -80,7 +80,7 @@ def _store(db, fields: dict, captured, source: str) -> None:
                source=source, created_at=now, updated_at=now)
     if insert_new(db.payment_refunds, doc):
         return
-    old = get(db, fields["_id"])
+    old = fresh(db, fields["_id"])
     if old["amount_paise"] != fields["amount_paise"] or old["payment_id"] != fields["payment_id"]:
         suspicious(db, "refund reported again with another amount or payment", source=source,
                    payment_id=fields["payment_id"], details={"refund_id": fields["_id"]})
@@ -106,15 +106,15 @@ def _raise_status(db, old: dict, status: str, source: str) -> None:
 
 def settle(db, refund_id: str) -> dict:
     """Bring the wallet in line with what is known of one refund. Safe to repeat and to race."""
-    doc = get(db, refund_id)
+    doc = fresh(db, refund_id)
     if not _owner_known(db, doc):
-        return get(db, refund_id)
+        return fresh(db, refund_id)
     debit = _allocate(db, doc)
     if doc["status"] != "failed":  # the ledger key takes it once, however often this runs
         _take(db, doc, debit)
-    if get(db, refund_id)["status"] == "failed":  # read again: a refund.failed may have raced the debit
+    if fresh(db, refund_id)["status"] == "failed":  # read again: a refund.failed may have raced the debit
         _give_back(db, doc)
-    return get(db, refund_id)
+    return fresh(db, refund_id)
 
 
 def _owner_known(db, doc: dict) -> bool:
@@ -210,7 +210,7 @@ def _set(db, refund_id: str, **fields) -> None:
 
 def sync_payment(db, cfg, payment: dict, *, source: str = "reconcile") -> int:
     """Record every refund Razorpay lists for a payment entity (one call). Returns how many it lists."""
-    found = gateway.call(cfg, "payment.fetch_multiple_refund", payment["id"]).get("items") or []
+    found = gateway.list_payment_refunds(cfg, payment["id"]).get("items") or []
     for refund in found:
         if isinstance(refund, dict):
             record_quietly(db, refund, payment, source)
@@ -234,7 +234,8 @@ def retry_waiting(db) -> int:
     for doc in waiting:
         if settle(db, doc["_id"])["outcome"] == NOT_CREDITED:
             tries = int(doc.get("tries") or 0) + 1
-            _set(db, doc["_id"], tries=tries, retry_at=now + min(RETRY_SLOWEST, timedelta(seconds=30 * 2 ** min(tries, 10))))
+            _set(db, doc["_id"], tries=tries,
+                 retry_at=now + min(RETRY_SLOWEST, timedelta(seconds=30 * 2 ** min(tries, 10))))
     return len(waiting)
 
 
@@ -242,6 +243,14 @@ def retry_waiting(db) -> int:
 
 def get(db, refund_id: str) -> dict | None:
     return db.payment_refunds.find_one({"_id": refund_id}) if valid_id(refund_id) else None
+
+
+def fresh(db, refund_id: str) -> dict:
+    """A refund as stored now, read again by a caller that has seen it (refunds are never deleted)."""
+    doc = get(db, refund_id)
+    if doc is None:
+        raise LookupError(f"refund {refund_id} is missing")
+    return doc
 
 
 def get_refund(db, refund_id: str, user_id: str | None = None) -> dict:

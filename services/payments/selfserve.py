@@ -66,7 +66,7 @@ def request_refund(db, user_id: str, amount, *, key: str) -> dict:
     parts = _plan(refundable_for(db, user_id), paise)
     doc = _new(db, rid, user_id, key, paise, parts)
     if not insert_new(db.refund_requests, doc):
-        return _same(store.get(db, rid), paise)
+        return _same(store.fresh(db, rid), paise)
     try:
         store.lock(db, user_id, rid)
         _plan(refundable_for(db, user_id, besides=rid), paise, parts)  # again: no other request runs now
@@ -115,22 +115,22 @@ def _same(old: dict, paise: int) -> dict:
 def advance(db, rid: str) -> dict:
     """Take the request as far as it can go now (safe to repeat and to race). Returns its public shape;
     a request Razorpay could not be asked about stays `refunding` with `last_error`."""
-    req = store.get(db, rid)
+    req = store.fresh(db, rid)
     if req["status"] == store.HOLDING:
         _hold_all(db, req)
-    req = store.get(db, rid)
+    req = store.fresh(db, rid)
     if req["status"] == store.REFUNDING:
         _refund_all(db, req)
-    req = store.get(db, rid)
+    req = store.fresh(db, rid)
     if req["status"] in store.FINAL and not req.get("tidy"):
         _tidy(db, req)
-    return store.public(store.get(db, rid))
+    return store.public(store.fresh(db, rid))
 
 
 def _hold_all(db, req: dict) -> None:
     for p in req["parts"]:
         try:
-            crediting.hold_refund(db, req["user_id"], p["receipt"], p["amount_paise"])
+            crediting.hold_refund(db, req["user_id"], p["receipt"], p["amount_paise"], p["payment_id"])
         except (InsufficientBalance, Conflict) as exc:  # Conflict: resolved before, by an earlier run
             store.move(db, req, store.FAILED, reason=exc.message)
             return
@@ -146,7 +146,7 @@ def _refund_all(db, req: dict) -> None:
     except (PaymentUnavailable, gateway.RazorpayDown) as exc:  # the worker tries again
         db.refund_requests.update_one({"_id": req["_id"]}, {"$set": {"last_error": str(exc)[:300]}})
         return
-    req = store.get(db, req["_id"])
+    req = store.fresh(db, req["_id"])
     sent = [p for p in req["parts"] if p["status"] == "sent"]
     if all(p["status"] in ("sent", "failed") for p in req["parts"]):
         final = store.DONE if len(sent) == len(req["parts"]) else (store.PARTLY_DONE if sent else store.FAILED)
@@ -158,9 +158,10 @@ def _send(db, cfg, req: dict, p: dict) -> None:
     sent again under the same idempotency key. A refusal is believed only once no refund carries our
     receipt (Razorpay answers 409 to a retry that races the first request)."""
     store.set_part(db, req, p["n"], status="sending", tries=int(p.get("tries") or 0) + 1, sent_at=clock.now())
+    refund: dict | None
     try:
-        refund = (_by_receipt(cfg, p) if p.get("tries") else None) or gateway.call(
-            cfg, "payment.refund", p["payment_id"], _body(req, p), headers={"X-Refund-Idempotency": p["receipt"]})
+        refund = (_by_receipt(cfg, p) if p.get("tries") else None) or gateway.refund_payment(
+            cfg, p["payment_id"], _body(req, p), idempotency_key=p["receipt"])
     except gateway.RazorpayRefused as exc:
         refund = _by_receipt(cfg, p)
         if refund is None:
@@ -178,7 +179,7 @@ def _body(req: dict, p: dict) -> dict:
 
 
 def _by_receipt(cfg, p: dict) -> dict | None:
-    found = gateway.call(cfg, "payment.fetch_multiple_refund", p["payment_id"], {"count": 100}).get("items") or []
+    found = gateway.list_payment_refunds(cfg, p["payment_id"], {"count": 100}).get("items") or []
     return next((r for r in found if isinstance(r, dict) and r.get("receipt") == p["receipt"]), None)
 
 

@@ -130,7 +130,7 @@ def entities(payload: dict) -> dict:
 def event_keys(payload: dict) -> dict:
     ents = entities(payload)
     link, pay, order = ents.get("payment_link") or {}, ents.get("payment") or {}, ents.get("order") or {}
-    notes = pay.get("notes") if isinstance(pay.get("notes"), dict) else {}
+    notes = n if isinstance(n := pay.get("notes"), dict) else {}
     return {"payment_link_id": link.get("id") or _link_of(pay), "payment_id": pay.get("id"),
             "reference_id": link.get("reference_id") or notes.get("reference_id") or order.get("receipt"),
             "order_id": pay.get("order_id") or order.get("id") or link.get("order_id")}

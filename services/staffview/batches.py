@@ -110,7 +110,7 @@ def _commit(db, batch: dict) -> bool:
 
 
 def _compute(db, changes, today: date, k: int, b: str) -> dict:
-    out = {"_id": k, "token": uuid.uuid4().hex, "b": b, "rows": [], "days": {}, "balance": 0, "held": 0,
+    out: dict = {"_id": k, "token": uuid.uuid4().hex, "b": b, "rows": [], "days": {}, "balance": 0, "held": 0,
            "wallets": 0, "today": today.isoformat(), "recent": []}
     for c in changes:
         old = db.staff_rows.find_one({"_id": c.user_id})

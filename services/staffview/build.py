@@ -32,7 +32,7 @@ INLINE = 5_000  # wallets a start builds before going on; more are built in a th
 def needed(db) -> bool:
     """Whether the views are missing, or older than the last recount of the rollups."""
     t = batches.totals(db)
-    if t is None:
+    if t is None or t.get("format") != rows.FORMAT:
         return True
     recount = ledger.recounted_at(db)
     return recount is not None and (clock.as_utc(t.get("built_at")) or recount) < recount
@@ -45,8 +45,7 @@ def backfill(db, *, wait: bool | None = None) -> dict:
     if not needed(db):
         return {"built": False}
     if wait is None:
-        wait = db.wallets.estimated_document_count() <= INLINE if _is_mongodb(db) else \
-            db.wallets.count_documents({}) <= INLINE
+        wait = ledger.count_changed(db, None) <= INLINE  # every wallet
     if not wait:
         threading.Thread(target=backfill, args=(db,), kwargs={"wait": True}, daemon=True,
                          name="staff-views-build").start()
@@ -58,10 +57,6 @@ def backfill(db, *, wait: bool | None = None) -> dict:
         return build(db, owner)
     finally:
         db.staff_totals.delete_one({"_id": LEASE, "owner": owner})
-
-
-def _is_mongodb(db) -> bool:
-    return type(db).__module__.startswith("pymongo")
 
 
 def build(db, owner: str) -> dict:
@@ -86,7 +81,7 @@ def build(db, owner: str) -> dict:
     for day, x in day_sums.items():
         db.staff_days.replace_one({"_id": day}, dict(x, n=0, b=b), upsert=True)
     insert_new(db.staff_totals, {"_id": batches.TOTALS, "n": 0, "token": None, "b": b, **sums, "since": started,
-                                 "built_at": clock.now()})
+                                 "built_at": clock.now(), "format": rows.FORMAT})
     return {"built": True, **sums, "days": len(day_sums)}
 
 

@@ -80,11 +80,11 @@ def between(db, first: str, last: str) -> dict[str, dict]:
 
 
 def top_spenders(db, first: date, last: date, top: int) -> list[dict]:
-    """The `top` wallets by debits over [first, last] (inside the last WINDOW_DAYS days): [{username,
-    spent_paise}], largest first, then by name. Walks the smallest kept window that covers the range, in
-    the order of its stored sums, recomputing each row's sum for the range: a stored sum is never below
-    the range's (days only drop out of a window), so once `top` recomputed sums reach the next stored
-    one, nothing further down can enter."""
+    """The `top` wallets by what they spent (services.spending's rule) over [first, last] (inside the last
+    WINDOW_DAYS days): [{username, spent_paise}], largest first, then by name. Walks the smallest kept window
+    that covers the range, in the order of its stored sums, recomputing each row's sum for the range: a
+    stored sum is never below the range's (days only drop out of a window), so once `top` recomputed sums
+    reach the next stored one, nothing further down can enter."""
     window = next(w for w in rows.WINDOWS if w >= (clock.today() - first).days + 1)
     field = rows.window_field(window)
     lo, hi = first.isoformat(), last.isoformat()
@@ -96,7 +96,7 @@ def top_spenders(db, first: date, last: date, top: int) -> list[dict]:
         for r in page:
             if len(best) >= top and int(r[field]) < best[top - 1][0]:
                 return _spenders(best[:top])
-            spent = rows.summed(r, lo, hi)["debits"]
+            spent = rows.summed(r, lo, hi)["spent"]
             if spent > 0:
                 best.append((spent, r["_id"]))
                 best.sort(key=lambda x: (-x[0], x[1]))

@@ -8,9 +8,10 @@ A row (`staff_rows/{user}`) is what the totals count for that wallet, as of one 
   ones); `upto`: every closed day before it is counted from the `rollups` collection (the day totals hold
   `rollups` for days before `upto`, and `days` from it on);
 - `hist`: the wallet's days of the last WINDOW_DAYS days (HIST: money in, paid and free apart, money out,
-  counts, calls, call seconds): a customer's summary over any range inside it reads the row alone;
-- `spent_1/7/30/90`: the debits of the windows ending on `spend_day`, indexed for the top spenders. As
-  days pass with no new debit a window's sum only falls, so a stored sum is never below the current one:
+  counts, calls, call seconds, spent: usage only, services.spending's rule): a customer's summary over any
+  range inside it reads the row alone;
+- `spent_1/7/30/90`: what was spent in the windows ending on `spend_day`, indexed for the top spenders. As
+  days pass with no new spending a window's sum only falls, so a stored sum is never below the current one:
   readers recompute the range they want from `hist`.
 Pure functions: the reads and writes are services.staffview.batches'.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from services import clock, names
+from services import clock, names, spending
 
 WINDOWS = (1, 7, 30, 90)
 WINDOW_DAYS = max(WINDOWS)
@@ -26,7 +27,8 @@ COUNTERS = ("credits", "debits", "credit_count", "debit_count", "calls", "call_s
 NO_DAY = "9999-12-31"  # `upto` of a wallet with no live day: every day it had is closed
 
 
-HIST = COUNTERS + ("paid", "free")
+HIST = COUNTERS + ("paid", "free", "spent")
+FORMAT = 2  # of rows and totals: views written in another are built again (services.staffview.build)
 
 
 def window_field(days: int) -> str:
@@ -35,7 +37,7 @@ def window_field(days: int) -> str:
 
 def counters(v: dict) -> dict:
     """The counters of a rollup day that the day totals add up (plain ints)."""
-    out = {k: int(v.get(k, 0)) for k in COUNTERS}
+    out: dict = {k: int(v.get(k, 0)) for k in COUNTERS}
     out["cat"] = {k: int(x) for k, x in (v.get("cat") or {}).items()}
     return out
 
@@ -44,12 +46,12 @@ def hist_of(c: dict) -> list[int]:
     """A day's counters as one `hist` entry (HIST order)."""
     cat = c.get("cat") or {}
     free = sum(int(cat.get(k, 0)) for k in names.FREE_CREDIT_CATEGORIES)
-    return [int(c.get(k, 0)) for k in COUNTERS] + [int(cat.get("recharge", 0)), free]
+    return [int(c.get(k, 0)) for k in COUNTERS] + [int(cat.get("recharge", 0)), free, spending.spent_of(cat)]
 
 
 def window_sums(hist: dict[str, list], today: date) -> dict[str, int]:
-    debits = HIST.index("debits")
-    return {window_field(w): sum(x[debits] for d, x in hist.items()
+    spent = HIST.index("spent")
+    return {window_field(w): sum(x[spent] for d, x in hist.items()
                                  if d >= (today - timedelta(days=w - 1)).isoformat()) for w in WINDOWS}
 
 
@@ -58,7 +60,7 @@ def summed(row: dict, first_day: str, last_day: str) -> dict[str, int]:
     out = dict.fromkeys(HIST, 0)
     for d, x in (row.get("hist") or {}).items():
         if first_day <= d <= last_day:
-            for k, v in zip(HIST, x):
+            for k, v in zip(HIST, x, strict=False):  # an older row may have fewer
                 out[k] += int(v)
     return out
 
@@ -87,9 +89,8 @@ def day_deltas(old: dict | None, new: dict, closed: dict[str, dict]) -> dict[str
     out = {}
     for d in set(before) | set(now):
         a, b = before.get(d), now.get(d)
-        if b is None:
-            b = a  # a day the wallet no longer holds, missing from `rollups` too: it stays as counted
-        delta = _minus(counters(b), counters(a or {}))
+        # A day the wallet no longer holds, missing from `rollups` too, stays as counted.
+        delta = _minus(counters(b if b is not None else a or {}), counters(a or {}))
         delta["active"] = int(a is None)
         if any(delta[k] for k in COUNTERS) or delta["cat"] or delta["active"]:
             out[d] = delta

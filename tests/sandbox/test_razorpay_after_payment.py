@@ -8,40 +8,20 @@ import httpx
 import pytest
 import razorpay
 
-from sandbox.razorpay_server import create_app, run_in_thread
-from tests.sandbox.test_razorpay_server import (KEY_ID, KEY_SECRET, WEBHOOK_SECRET, Receiver, events_of, link_body,
-                                                make_client)
+from tests.support.payments import control
+from tests.support.sandbox_server import (events_of, link_body,
+                                          make_client, reset)
 
 
 @pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.handle.stop()
-
-
-@pytest.fixture(scope="module")
-def server(receiver):
-    handle = run_in_thread(create_app(KEY_ID, KEY_SECRET, WEBHOOK_SECRET, webhook_url=receiver.url,
-                                      duplicate_probability=0.0, seed=3, webhook_backoff=0.05))
-    yield handle
-    handle.stop()
+def sandbox_seed() -> int:
+    return 3
 
 
 @pytest.fixture
 def client(server, receiver):
-    server.sandbox.webhooks.wait_idle(5)
-    httpx.post(server.url + "/sandbox/reset")
-    httpx.post(server.url + "/sandbox/config", json={"duplicate_probability": 0.0, "webhook_url": receiver.url})
-    server.sandbox.clock = time.time
-    receiver.clear()
+    reset(server, receiver)
     return make_client(server.url)
-
-
-def control(server, path, **body):
-    r = httpx.post(f"{server.url}/sandbox/{path}", json=body)
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 def paid_link(server, client, amount=50000, **pay):

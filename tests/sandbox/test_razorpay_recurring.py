@@ -9,39 +9,20 @@ import httpx
 import pytest
 import razorpay
 
-from sandbox.razorpay_server import create_app, hmac_hex, run_in_thread
-from tests.sandbox.test_razorpay_server import KEY_ID, KEY_SECRET, WEBHOOK_SECRET, Receiver, events_of, make_client
+from sandbox.razorpay_server import hmac_hex
+from tests.support.payments import control
+from tests.support.sandbox_server import KEY_SECRET, WEBHOOK_SECRET, events_of, make_client, reset
 
 
 @pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.handle.stop()
-
-
-@pytest.fixture(scope="module")
-def server(receiver):
-    handle = run_in_thread(create_app(KEY_ID, KEY_SECRET, WEBHOOK_SECRET, webhook_url=receiver.url,
-                                      duplicate_probability=0.0, seed=5, webhook_backoff=0.05))
-    yield handle
-    handle.stop()
+def sandbox_seed() -> int:
+    return 5
 
 
 @pytest.fixture
 def client(server, receiver):
-    server.sandbox.webhooks.wait_idle(5)
-    httpx.post(server.url + "/sandbox/reset")
-    httpx.post(server.url + "/sandbox/config", json={"duplicate_probability": 0.0, "webhook_url": receiver.url,
-                                                     "predebit_notice_hours": 0.0005, "debit_delay": 0.1})
-    receiver.clear()
+    reset(server, receiver, predebit_notice_hours=0.0005, debit_delay=0.1)
     return make_client(server.url)
-
-
-def control(server, path, **body):
-    r = httpx.post(f"{server.url}/sandbox/{path}", json=body)
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 def delivered(server, receiver, name=None):

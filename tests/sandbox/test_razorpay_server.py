@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -15,97 +14,27 @@ import httpx
 import pytest
 import razorpay
 import requests
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from sandbox.razorpay_server import create_app, hmac_hex, run_in_thread
+from tests.support.sandbox_server import (KEY_ID, KEY_SECRET, WEBHOOK_SECRET, events_of, link_body,
+                                          make_client, reset)
 
-KEY_ID = "rzp_test_unit"
-KEY_SECRET = "unit_key_secret"
-WEBHOOK_SECRET = "unit_webhook_secret"
 ROOT = Path(__file__).resolve().parents[2]
 
 
 # ---------------------------------------------------------------- fixtures
 
-class Receiver:
-    """A tiny webhook receiver: records raw bodies and headers; can be told to fail N times."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.hits: list[dict] = []
-        self.fail_next = 0
-
-        async def hook(request: Request) -> Response:
-            body = await request.body()
-            with self.lock:
-                failing = self.fail_next > 0
-                self.fail_next -= failing
-                self.hits.append({"body": body, "headers": dict(request.headers), "failed": failing})
-            return Response("nope" if failing else "ok", status_code=500 if failing else 200)
-
-        self.handle = run_in_thread(Starlette(routes=[Route("/hook", hook, methods=["POST"])]))
-        self.url = self.handle.url + "/hook"
-
-    def ok_hits(self) -> list[dict]:
-        with self.lock:
-            return [h for h in self.hits if not h["failed"]]
-
-    def clear(self) -> None:
-        with self.lock:
-            self.hits.clear()
-            self.fail_next = 0
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.handle.stop()
-
-
-@pytest.fixture(scope="module")
-def server(receiver):
-    handle = run_in_thread(create_app(KEY_ID, KEY_SECRET, WEBHOOK_SECRET, webhook_url=receiver.url,
-                                      duplicate_probability=0.0, seed=7, webhook_backoff=0.05))
-    yield handle
-    handle.stop()
-
-
 @pytest.fixture(autouse=True)
 def clean(request):
     # Only reset when the test uses the shared server; keeps tests independent.
     if "server" in request.fixturenames:
-        server = request.getfixturevalue("server")
-        receiver = request.getfixturevalue("receiver")
-        server.sandbox.webhooks.wait_idle(5)
-        httpx.post(server.url + "/sandbox/reset")
-        httpx.post(server.url + "/sandbox/config", json={"duplicate_probability": 0.0, "webhook_url": receiver.url})
-        server.sandbox.clock = time.time
-        receiver.clear()
+        reset(request.getfixturevalue("server"), request.getfixturevalue("receiver"))
     yield
-
-
-def make_client(url: str, key_id: str = KEY_ID, key_secret: str = KEY_SECRET) -> razorpay.Client:
-    session = requests.Session()
-    session.trust_env = False  # never route 127.0.0.1 through a proxy from the environment
-    return razorpay.Client(session=session, auth=(key_id, key_secret), base_url=url)
 
 
 @pytest.fixture
 def client(server):
     return make_client(server.url)
-
-
-def link_body(**overrides):
-    body = {"amount": 50000, "currency": "INR", "reference_id": f"topup-{time.monotonic_ns()}",
-            "description": "Wallet top-up ₹500", "customer": {"name": "Asha", "contact": "+919812345678"},
-            "notes": {"user_id": "u1"}, "callback_url": "https://app.example/callback?src=wallet",
-            "callback_method": "get", "expire_by": int(time.time()) + 20 * 60}
-    body.update(overrides)
-    return {k: v for k, v in body.items() if v is not None}
 
 
 def verify_callback(client: razorpay.Client, params: dict) -> bool:
@@ -128,10 +57,6 @@ def wait_for(predicate, timeout: float = 5.0):
     raise AssertionError("condition not met in time")
 
 
-def events_of(hits: list[dict]) -> list[dict]:
-    return [json.loads(h["body"]) for h in hits]
-
-
 # ---------------------------------------------------------------- payment links
 
 def test_signature_matches_documented_test_vector():
@@ -152,7 +77,7 @@ def test_create_fetch_list_cancel(server, client, receiver):
 
     assert client.payment_link.fetch(link["id"], timeout=5) == link
     listed = client.payment_link.all({"reference_id": body["reference_id"]}, timeout=5)
-    assert [l["id"] for l in listed["payment_links"]] == [link["id"]]
+    assert [x["id"] for x in listed["payment_links"]] == [link["id"]]
     assert client.payment_link.all({"reference_id": "no-such-ref"}, timeout=5) == {"payment_links": []}
 
     edited = client.payment_link.edit(link["id"], {"notes": {"user_id": "u1", "k": "v"}}, timeout=5)
@@ -435,7 +360,7 @@ def test_orders_flow(server, client):
     assert client.order.fetch(order["id"], timeout=5) == order
     with pytest.raises(razorpay.errors.BadRequestError):
         client.order.create({"amount": 25000, "currency": "INR", "receipt": "rcpt-1"}, timeout=5)
-    with pytest.raises(razorpay.errors.BadRequestError, match="atleast INR 1.00"):
+    with pytest.raises(razorpay.errors.BadRequestError, match=r"atleast INR 1\.00"):
         client.order.create({"amount": 50, "currency": "INR", "receipt": "rcpt-2"}, timeout=5)
 
     checkout = httpx.post(f"{server.url}/sandbox/orders/{order['id']}/pay", json={}).json()

@@ -1,5 +1,6 @@
-"""Accounts: what spans a user, their wallet and their tokens. A new customer gets a wallet (balance 0) the
-moment they exist; a password, role or status change ends every session and deletes every token.
+"""People: what spans a user, their account, its wallet and their tokens. A person who signs up gets an
+account of their own (its id is their username) with a wallet at Rs. 0; a password, role or status change
+ends every session and deletes every token (API keys are the account's, not the person's: they stay).
 
 services.users owns the users themselves, services.ledger the wallets, services.tokens the API tokens;
 this floor above them is where they meet, so none of the three needs to know the others.
@@ -9,14 +10,17 @@ from __future__ import annotations
 import secrets
 
 from services import config, ledger, passwords, tokens, users
+from services.accounts import teams
 from services.errors import Conflict, InvalidInput
 
 
 def create_user(db, username: str, password: str, name: str, email: str, role: str = "user") -> dict:
-    """Create a user and their wallet (balance 0). Raises InvalidInput naming every problem of the input
-    at once, or Conflict; writes nothing then."""
+    """Create a user, their own account and its wallet (balance 0). Raises InvalidInput naming every
+    problem of the input at once, or Conflict; writes nothing then."""
     user = users.add(db, username, password, name, email, role)
     ledger.ensure_wallet(db, user["username"])  # a crash before this is healed by get_wallet on first use
+    # ... and one before this by teams.default_account at their first sign-in
+    teams.create(db, user["username"], user["name"], user["username"], by=user["username"])
     return user
 
 

@@ -9,7 +9,7 @@ import threading
 
 from services import clock, documents, ledger, procs
 from services.documents import numbering
-from tests.workers import open_spec
+from tests.support.targets import open_spec
 
 USERS = 7
 

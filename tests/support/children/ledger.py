@@ -1,17 +1,13 @@
-"""Code run in child processes by the concurrency and crash tests (importable under `spawn`)."""
+"""The ledger's child processes: racing debits, a stream of operations killed at random, a death in step 2."""
 from __future__ import annotations
 
-import json
 import os
 import random
-import sys
 
-from services import db as dbmod, ledger
+from services import ledger
 from services.errors import Conflict, InsufficientBalance
-
-
-def open_spec(spec: dict):
-    return dbmod.open_db(uri=spec["uri"], name=spec["name"], path=spec["path"])
+from tests.support.children import oplog
+from tests.support.targets import open_spec
 
 
 def debit_many(spec: dict, user_id: str, n: int, tag: str, out_q, progress=None) -> None:
@@ -45,15 +41,22 @@ def crash_stream(spec: dict, user_id: str, log_path: str, seed: int, ops: int) -
     log = open(log_path, "a", buffering=1)
     if last_intent is not None and last_intent["key"] not in done:
         _do(db, user_id, last_intent)
-        _write(log, {"ack": last_intent["key"]})
+        oplog.write(log, {"ack": last_intent["key"]})
     n = len(done) + (1 if last_intent is not None and last_intent["key"] not in done else 0)
     while n < ops:
         kind = rnd.choice(["credit", "credit", "debit", "hold"])
         op = {"key": f"s{seed}-op{n}", "kind": kind, "amount": rnd.randint(1, 5000)}
-        _write(log, {"intent": op})
+        oplog.write(log, {"intent": op})
         _do(db, user_id, op)
-        _write(log, {"ack": op["key"]})
+        oplog.write(log, {"ack": op["key"]})
         n += 1
+
+
+def claim_and_die(spec: dict, user_id: str, key: str, amount: int) -> None:
+    """Claim `key` for a debit, then die (exit status 9) before moving any money: step 2 never runs."""
+    from services.ledger import posting
+    posting._apply = lambda *a, **k: os._exit(9)
+    ledger.post(open_spec(spec), user_id, key=key, type="debit", category="call", amount=amount)
 
 
 def _do(db, user_id: str, op: dict) -> None:
@@ -76,27 +79,11 @@ def _do(db, user_id: str, op: dict) -> None:
         pass
 
 
-def _write(log, rec: dict) -> None:
-    log.write(json.dumps(rec) + "\n")
-    log.flush()
-    os.fsync(log.fileno())
-
-
 def _read_log(path: str):
     done, last = set(), None
-    if os.path.exists(path):
-        for line in open(path):
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue  # a line torn by the kill
-            if "intent" in rec:
-                last = rec["intent"]
-            elif "ack" in rec:
-                done.add(rec["ack"])
+    for rec in oplog.records(path):
+        if "intent" in rec:
+            last = rec["intent"]
+        elif "ack" in rec:
+            done.add(rec["ack"])
     return done, last
-
-
-if __name__ == "__main__":  # python -m tests.workers crash SPEC_JSON USER LOG SEED OPS
-    _, cmd, spec, user, log_path, seed, ops = sys.argv
-    crash_stream(json.loads(spec), user, log_path, int(seed), int(ops))

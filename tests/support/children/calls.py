@@ -3,22 +3,17 @@
 `session` plays one voice platform call: start, usage updates, an end (or silence). `storm` runs many
 sessions on threads. `crash_stream` is a deterministic stream of sessions, interleaved, with an intent /
 ack log, killed at random: on start it repeats the last un-acked step (every step is idempotent through
-its call id) and carries on. The kill test forks it from a forkserver that has imported PRELOAD: the
-embedded engine's first open costs ~1.7 s of imports, which 24 restarts would pay again each time.
+its call id) and carries on.
 """
 from __future__ import annotations
 
-import json
-import os
 import random
 import threading
 
-from services import calls, db as dbmod, ledger
+from services import calls, ledger
 from services.errors import WalletError
-
-
-def open_spec(spec: dict):
-    return dbmod.open_db(uri=spec["uri"], name=spec["name"], path=spec["path"])
+from tests.support.children import oplog
+from tests.support.targets import open_spec
 
 
 def session(db, uid: str, seed: int, tag: str, silent: bool | None = None) -> dict:
@@ -116,10 +111,6 @@ def _do(db, uid: str, step: dict) -> dict:
         return {"error": exc.code}
 
 
-PRELOAD = ["tests.workers_calls", "numpy", "shapely", "usearch", "pymongo", "jsonschema", "mongoeco",
-           "mongoeco.engines", "sqlite3", "asyncio"]
-
-
 def crash_stream(spec: dict, uid: str, log_path: str, seed: int, sessions: int) -> None:
     db = open_spec(spec)
     steps = plan(seed, sessions)
@@ -130,33 +121,21 @@ def crash_stream(spec: dict, uid: str, log_path: str, seed: int, sessions: int) 
         acked[last] = True
     n = max(acked, default=-1) + 1
     while n < len(steps):
-        _write(log, {"intent": n})
+        oplog.write(log, {"intent": n})
         _ack(log, n, _do(db, uid, steps[n]))
         n += 1
 
 
 def _ack(log, n: int, result: dict) -> None:
-    _write(log, {"ack": n, **result})
-
-
-def _write(log, rec: dict) -> None:
-    log.write(json.dumps(rec) + "\n")
-    log.flush()
-    os.fsync(log.fileno())
+    oplog.write(log, {"ack": n, **result})
 
 
 def read_log(path: str) -> tuple[dict, int | None]:
     """{step: its ack record} and the last step begun."""
     acked, last = {}, None
-    if os.path.exists(path):
-        for line in open(path):
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue  # a line torn by the kill
-            if "intent" in rec:
-                last = rec["intent"]
-            elif "ack" in rec:
-                acked[rec["ack"]] = rec
+    for rec in oplog.records(path):
+        if "intent" in rec:
+            last = rec["intent"]
+        elif "ack" in rec:
+            acked[rec["ack"]] = rec
     return acked, last
-

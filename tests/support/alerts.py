@@ -1,5 +1,6 @@
-"""Real parts the alert tests share (holds no tests): the SMTP sink (aiosmtpd on 127.0.0.1), a webhook
-receiver (http.server in a thread) that verifies every signature it gets, and the Razorpay sandbox."""
+"""Real parts the alert tests share: the SMTP sink (aiosmtpd on 127.0.0.1) and a customer's webhook
+endpoint (http.server in a thread) that verifies every signature it gets; with the Razorpay sandbox
+(tests/support/payments.py) they make `wired`."""
 from __future__ import annotations
 
 import json
@@ -80,7 +81,8 @@ def sink():
 
 
 @pytest.fixture
-def receiver():
+def endpoint():
+    """A customer's webhook endpoint (see Receiver)."""
     r = Receiver()
     yield r
     if r.mode != "down":
@@ -88,21 +90,11 @@ def receiver():
 
 
 @pytest.fixture
-def rzp(monkeypatch):
-    from sandbox.razorpay_server import run_in_thread
-    h = run_in_thread({"duplicate_probability": 0.0, "seed": 5})
-    for name in ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET", "RAZORPAY_WEBHOOK_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("RAZORPAY_SANDBOX_URL", h.url)
-    yield h
-    h.stop()
-
-
-@pytest.fixture
-def wired(sink, receiver, rzp, monkeypatch):
-    """The environment an alert needs: SMTP at the sink, webhooks allowed to 127.0.0.1, payments on."""
+def wired(sink, endpoint, sandbox, monkeypatch):
+    """The environment an alert needs: SMTP at the sink, webhooks allowed to 127.0.0.1, payments on (the
+    Razorpay sandbox, for the payment link each alert carries)."""
     smtp_env(monkeypatch, sink)
-    return sink, receiver, rzp
+    return sink, endpoint, sandbox
 
 
 def smtp_env(monkeypatch, sink) -> None:
