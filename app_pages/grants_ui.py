@@ -63,7 +63,7 @@ def _preview(db, me: str, batch: grants.GrantBatch) -> None:
 
 def void_grant(db, me: str) -> None:
     st.subheader("Void a grant")
-    who = st.text_input("Customer's username", key="vg_user").strip().lower()
+    who = st.text_input("Whose grant (username)", key="vg_user").strip().lower()
     if not who:
         return
     try:
@@ -78,7 +78,7 @@ def void_grant(db, me: str) -> None:
                                      "amount_paise": "Of", "held_paise": "Held for calls", "expires": "Expires"})
     left = {v.lot: v.remaining for v in found}
     lot = st.selectbox("Grant", list(left), key="vg_lot", format_func=lambda n: f"Lot {n}: {ui.rupees(left[n])} left")
-    why = st.text_input("Reason (required)", max_chars=300, key="vg_reason")
+    why = st.text_input("Reason for voiding (required)", max_chars=300, key="vg_reason")
     if st.button("Void what is left", icon=":material/block:", key="vg_go"):
         try:
             res = grants.void(db, admin=me, user_id=who, lot=lot, reason=why)

@@ -156,7 +156,7 @@ def _money_traps(product, page):
         page.get_by_label(label).press("Enter")
         settle(page, "Every credit needs a reason")
     page.get_by_label("Reason (required)").fill("Goodwill for the outage")
-    page.get_by_role("button", name="Review").click()
+    page.get_by_role("button", name="Review", exact=True).click()
     settle(page, "No user 'nobody'")
     sync_api.expect(page.get_by_role("button", name="Confirm credit")).to_have_count(0)
     sync_api.expect(page.get_by_text("Confirm:")).to_have_count(0)
@@ -167,7 +167,7 @@ def _money_traps(product, page):
     page.get_by_label("Amount in rupees").fill("75.5")
     page.get_by_label("Amount in rupees").press("Enter")
     settle(page, "= Rs. 75.50")
-    page.get_by_role("button", name="Review").click()
+    page.get_by_role("button", name="Review", exact=True).click()
     settle(page, "Confirm:")
     review = page.get_by_test_id("stMarkdownContainer").filter(has_text="Confirm:").first
     sync_api.expect(review).to_contain_text("Rs. 75.50")
