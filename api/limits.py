@@ -9,7 +9,7 @@ upload costs neither memory nor a worker thread.
 
 Limits: 64 KiB for every JSON endpoint (the largest real request, a sign-up, is well under 1 KiB);
 Razorpay's webhook gets 1 MiB (its payloads are a few KiB, but they are Razorpay's to grow); an admin's
-list of grants (CSV in JSON) 512 KiB.
+list of grants (CSV in JSON) 512 KiB; a batch of 1,000 usage events 1 MiB.
 """
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from api.errors import error_response
 DEFAULT_MAX_BYTES = 64 * 1024
 WEBHOOK_MAX_BYTES = 1024 * 1024
 GRANT_LIST_MAX_BYTES = 512 * 1024
-PER_PATH = {"/api/payment/webhook": WEBHOOK_MAX_BYTES, "/api/admin/credit/batch": GRANT_LIST_MAX_BYTES}
+USAGE_BATCH_MAX_BYTES = 1024 * 1024  # 1,000 events of up to ~1 KiB each (metadata is capped at 1,000 characters)
+PER_PATH = {"/api/payment/webhook": WEBHOOK_MAX_BYTES, "/api/admin/credit/batch": GRANT_LIST_MAX_BYTES,
+            "/api/usage/batch": USAGE_BATCH_MAX_BYTES}
 
 
 class _TooLarge(Exception):

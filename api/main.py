@@ -17,6 +17,8 @@ from api import deps, errors, limits, routes_admin, routes_auth, routes_calls, r
 from api import routes_documents, routes_notifications
 from api import routes_autorecharge
 from api import routes_accounts, routes_keys
+from api import routes_gst
+from api import routes_usage
 from services import config
 
 def operation_id(route) -> str:
@@ -26,7 +28,7 @@ def operation_id(route) -> str:
 
 ROUTERS = (routes_auth, routes_wallet, routes_payment, routes_transactions, routes_calls, routes_admin,
            routes_health, routes_refunds, routes_notifications, routes_documents,
-           routes_autorecharge, routes_users, routes_accounts, routes_keys)
+           routes_autorecharge, routes_users, routes_accounts, routes_keys, routes_gst, routes_usage)
 
 
 def create_app(db=None) -> FastAPI:

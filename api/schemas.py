@@ -195,7 +195,8 @@ class KeyOut(BaseModel):
 
 class OrderOut(MoneyOut):
     order_id: str
-    amount_paise: Paise
+    amount_paise: Paise = Field(description="What the wallet gets")
+    charged_paise: Paise = Field(description="What the payer pays: the amount, plus GST in `exclusive` mode")
     currency: str = "INR"
 
 
@@ -746,13 +747,15 @@ class AlertsOut(BaseModel):
 # -------------------------------------------------------------------------------------- documents
 
 class ReceiptOut(MoneyOut):
-    """A receipt, tax invoice or credit note (immutable once issued)."""
-    number: str = Field(description="Consecutive per financial year, e.g. RV/2627/000123")
-    kind: Literal["receipt", "invoice", "credit_note"]
+    """A receipt, receipt voucher, refund voucher, tax invoice or credit note (immutable once issued)."""
+    number: str = Field(description="Consecutive per series and financial year, e.g. RV/2627/000123")
+    kind: Literal["receipt", "receipt_voucher", "refund_voucher", "tax_invoice", "credit_note", "invoice"] = Field(
+        description="`invoice`: a recharge's tax invoice issued before receipt vouchers replaced them")
     title: str
-    date: str = Field(description="Business day of the payment (IST), YYYY-MM-DD")
+    date: str = Field(description="The document's date (IST), YYYY-MM-DD: the payment's or refund's day, an "
+                                  "invoice's or credit note's issue day")
     issued_at: datetime
-    entry_id: str = Field(description="The ledger entry of the recharge")
+    entry_id: str = Field(description="The ledger entry of the recharge or refund ('' for an invoice)")
     payment_id: str
     gst_mode: Literal["off", "inclusive", "exclusive"]
     refers_to: str | None = Field(None, description="A credit note: the document it reverses")
@@ -761,7 +764,8 @@ class ReceiptOut(MoneyOut):
     cgst_paise: Paise
     sgst_paise: Paise
     igst_paise: Paise
-    total_paise: Paise = Field(description="What the payer paid (taxable value + GST)")
+    total_paise: Paise = Field(description="Taxable value + GST (+ round-off): what the payer paid, got back or "
+                                           "was supplied")
     wallet_paise: Paise = Field(description="What the wallet was credited")
     pdf_url: str
 
@@ -826,3 +830,31 @@ class AutoRechargeOut(MoneyOut):
     used_today_paise: Paise
     next_charge: NextChargeOut | None = None
     charges: list[AutoChargeOut]
+
+
+# ------------------------------------------------------------------------------------------- GST
+
+class BusinessIn(Strict):
+    """Business details and GST settings: any subset, checked as a whole (GST on needs the legal name,
+    address, state, a GSTIN of that state and a SAC)."""
+    legal_name: str | None = Field(None, max_length=120)
+    address: str | None = Field(None, max_length=300)
+    gstin: str | None = Field(None, max_length=20)
+    state_code: str | None = Field(None, max_length=2, description="GST state code, e.g. 29 (Karnataka)")
+    sac: str | None = Field(None, max_length=8, description="One of `sac_candidates` (docs/documents.md)")
+    gst_mode: Literal["off", "inclusive", "exclusive"] | None = None
+    gst_rate_bp: int | None = Field(None, ge=0, le=4000, description="Basis points: 1800 = 18 %")
+    signatory: str | None = Field(None, max_length=80)
+
+
+class BusinessOut(BaseModel):
+    legal_name: str
+    address: str
+    gstin: str
+    state_code: str
+    sac: str
+    gst_mode: Literal["off", "inclusive", "exclusive"]
+    gst_rate_bp: int
+    signatory: str
+    missing: list[str] = Field(description="Details a document needs and does not have yet")
+    sac_candidates: dict[str, str]

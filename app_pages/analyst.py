@@ -12,6 +12,7 @@ import plotly.express as px
 import streamlit as st
 
 import app_ui as ui
+from app_pages.documents_ui import gstr1_section
 from app_pages.grants_ui import breakage_section
 from services import csvout, reports
 from services.errors import WalletError
@@ -161,3 +162,4 @@ with st.container(border=True):
     _ready("calls", "calls", "Download calls CSV")
 
 breakage_section(db)
+gstr1_section(db, key="analyst")

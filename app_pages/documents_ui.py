@@ -3,6 +3,7 @@ customer's) both show: the billing profile form, receipts and invoices with thei
 statements as PDF and CSV. Not a page itself (app.py lists the pages)."""
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pandas as pd
@@ -38,7 +39,7 @@ def billing_form(db, user_id: str, *, by: str, key: str) -> None:
 
 
 def receipts(db, user_id: str, *, key: str) -> list[dict]:
-    """Every receipt, invoice and credit note of `user_id`, each downloadable as PDF."""
+    """Every receipt, voucher, invoice and credit note of `user_id`, each downloadable as PDF."""
     try:
         documents.catch_up(db, user_id)  # a recharge a moment ago has its document now
         docs = documents.list_documents(db, user_id)
@@ -51,7 +52,8 @@ def receipts(db, user_id: str, *, key: str) -> list[dict]:
     for d in docs[:50]:
         a, b, c = st.columns([3, 3, 2], vertical_alignment="center")
         a.markdown(f"**{d['title']}** `{d['number']}`")
-        a.caption(f"Paid {ui.when(d['paid_at'])}"
+        a.caption((f"Paid {ui.when(d['paid_at'])}" if d["kind"] in ("receipt", "receipt_voucher")
+                   else f"Dated {ui.day(d['date'])}")
                   + (f" · reverses {d['refers_to']}" if d.get("refers_to") else "")
                   + (f" · reversed by {d['credited_by']}" if d.get("credited_by") else ""))
         tax = d["amounts"]["tax"]
@@ -104,3 +106,25 @@ def table(docs: list[dict]) -> None:
         "GST": ui.rupees(d["amounts"]["tax"]), "Total": ui.rupees(d["amounts"]["total"]),
         "Refers to": d.get("refers_to") or "", "Reversed by": d.get("credited_by") or ""} for d in docs]),
         hide_index=True, width="stretch")
+
+
+def gstr1_section(db, *, key: str) -> None:
+    """GSTR-1 of a month for the business: the offline tool's JSON and a CSV per section (built when clicked)."""
+    st.subheader("GSTR-1")
+    if not documents.business.get(db)["gstin"]:
+        st.caption("GSTR-1 needs the business's GSTIN (Admin → Business & GST).")
+        return
+    today = clock.today()
+    months = [f"{y:04d}-{m:02d}" for y, m in ((today.year - (today.month - i <= 0), (today.month - i - 1) % 12 + 1)
+                                              for i in range(12))]
+    a, b = st.columns(2)
+    month = a.selectbox("Month", months, key=f"gstr1_month_{key}", format_func=_month_label)
+    section = b.selectbox("Section (CSV)", documents.gstr1.SECTIONS, key=f"gstr1_section_{key}")
+    c, d, _ = st.columns([1, 1, 2])
+    c.download_button("GSTR-1 JSON", data=lambda: json.dumps(documents.gstr1.build(db, month), indent=1),
+                      mime="application/json", file_name=f"gstr1-{month}.json", on_click="ignore",
+                      icon=":material/download:", key=f"gstr1_json_{key}")
+    d.download_button("Section CSV", data=lambda: documents.gstr1.section_csv(documents.gstr1.build(db, month),
+                                                                             section),
+                      mime="text/csv", file_name=f"gstr1-{month}-{section}.csv", on_click="ignore",
+                      icon=":material/download:", key=f"gstr1_csv_{key}")

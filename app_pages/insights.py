@@ -9,7 +9,7 @@ import streamlit as st
 import app_ui as ui
 from services import accounts, reports, spending
 
-CATEGORY_LABELS = {"call": "Calls", "campaign": "Campaign calls"}
+CATEGORY_LABELS = {"call": "Calls", "campaign": "Campaign calls", "usage": "Other services", "fee": "Monthly fees"}
 
 acct = ui.customer_page("usage")
 uid = acct.account
@@ -113,6 +113,12 @@ def _caps(k) -> str:
             f"{ui.rupees(k.monthly_cap_paise)} a month" if k.monthly_cap_paise else ""]
     return " / ".join(c for c in caps if c) or "none"
 
+
+by_service = spending.service_totals(rows)
+if by_service:
+    st.subheader("Spend by service")
+    ui.money_table([{"service": k, "period_paise": v} for k, v in by_service.items()],
+                   {"service": "Service", "period_paise": f"Last {days} days"}, pinned=("Service",))
 
 by_key = spending.key_totals(rows)
 if by_key:

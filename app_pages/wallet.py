@@ -101,7 +101,8 @@ with top:
     c3.metric("Available", ui.rupees(b.available), border=True, help="What you can spend on new calls now.")
     if b.due:
         st.error(f"Amount due: {ui.rupees(b.due)}. A refund went back to your bank after that money was "
-                 "spent; your next recharge pays this first.", icon=":material/account_balance:")
+                 "spent, or a monthly fee (a rented number) found the balance short; your next recharge pays "
+                 "this first.", icon=":material/account_balance:")
     if b.low:
         st.warning(f"Your available balance is below {ui.rupees(b.low_threshold)}. Calls stop when it runs "
                    "out: recharge below to keep your agents talking.", icon=":material/warning:")

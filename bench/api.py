@@ -15,7 +15,12 @@ Prints requests/s, billed calls/s, p50/p99 latency of call start; the last line 
 `api_rps=X p99_ms=Y errors=Z api_vs_inprocess=R p99_vs_p50=Q` (p99 and p50 of call start; R = the API's billed
 calls/s over the in-process hold + settle per second). Targets: R >= 0.5, Q <= 5, errors=0.
 
-    .venv/bin/python bench/api.py [--clients 50] [--calls 40] [--wallets 10] [--workers N]
+Then usage events billed per second through POST /api/usage/batch (`usage_run`: one client, the voice
+platform's stream, x 10 batches of 1,000 SMS; `usage_events_per_s=X`, target >= 1,000). One client: the
+embedded engine has one writer, and a second stream on another wallet only queues behind it.
+
+    .venv/bin/python bench/api.py [--clients 50] [--calls 40] [--wallets 10] [--workers N] [--usage-batches 10]
+                                  [--usage-only]
 """
 from __future__ import annotations
 
@@ -344,6 +349,87 @@ def run(clients: int = 50, calls: int = 40, wallets: int = 10, *, webhook_links:
             "data_dir": tmp, **wh}
 
 
+def usage_run(batches: int = 10, size: int = 1000, clients: int = 1, workers: int | None = None,
+              out=print) -> dict:
+    """Usage events billed per second through POST /api/usage/batch (issue 29): `clients` threads, each on a
+    wallet of its own, post `batches` batches of `size` SMS at 25 paise over real HTTP; afterwards the audit
+    must be clean and every wallet down by exactly 25 paise per event. Target: >= 1,000 events/s."""
+    workers = workers or config.get().api_workers
+    tmp = tempfile.mkdtemp(prefix="bench-usage-")
+    server = Server(tmp, None, workers)
+    try:
+        accounts, admin, _ = _setup(server.url, clients, False)
+        extra = 25 * size * (batches + 1) // 100  # rupees: every event of the run fits
+        seed = (CREDIT_RUPEES + extra) * 100
+        with _client(server.url, admin) as c:
+            c.put("/api/admin/services/sms", json={"display_name": "SMS", "unit": "message",
+                                                   "price_paise": 25}).raise_for_status()
+            for name, _ in accounts:
+                c.post("/api/admin/credit", headers={"Idempotency-Key": f"usage-{name}"},
+                       json={"user_id": name, "amount": extra, "category": "manual_credit",
+                             "reason": "bench usage"}).raise_for_status()
+        billed, errors, lock = [0], [], threading.Lock()
+
+        def post(name, token, per):
+            with _client(server.url, token) as c:
+                for b in range(per):
+                    ev = [{"service": "sms", "quantity": 1, "idempotency_key": f"{name}-{b}-{i}"} for i in range(size)]
+                    r = c.post("/api/usage/batch", json={"events": ev})
+                    with lock:
+                        if r.status_code != 200:
+                            errors.append(f"{r.status_code} {r.text[:200]}")
+                        else:
+                            billed[0] += r.json()["billed"]
+
+        per = max(1, batches // clients)
+        post("warm", accounts[0][1], 1)  # warm: the first batch pays for imports and caches
+        threads = [threading.Thread(target=post, args=(n, t, per)) for n, t in accounts]
+        warm = billed[0]
+        cpu0, t0 = _tree_cpu(server.proc.pid), time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed, cpu = time.perf_counter() - t0, _tree_cpu(server.proc.pid) - cpu0
+    finally:
+        server.stop()
+    db = dbmod.open_db(uri="", path=str(Path(tmp) / "wallet.sqlite"))
+    bad = ledger.audit(db)
+    spent = {n: seed - ledger.get_wallet(db, n).balance for n, _ in accounts}
+    counted = {n: 25 * db.ledger.count_documents({"user_id": n, "category": "usage"}) for n, _ in accounts}
+    rate = (billed[0] - warm) / elapsed if elapsed else 0.0
+    per_cpu = (billed[0] - warm) / cpu if cpu else 0.0
+    errors += [f"{n}: spent {spent[n]} != 25 x events {counted[n]}" for n in spent if spent[n] != counted[n]]
+    out(f"Usage batches: {clients} clients x {per} batches of {size} SMS, uvicorn {workers} worker"
+        f"{'s' if workers != 1 else ''}: {billed[0] - warm} events in {elapsed:.2f} s; audit "
+        f"{'clean' if not bad else bad[:2]}; wallets down by exactly 25 paise per event: "
+        f"{'yes' if not errors else 'no'}")
+    out(f"  the API's processes used {cpu:.2f} CPU-s: {per_cpu:.0f} events per CPU-second (what one free core "
+        f"bills; on a shared machine the wall-clock rate is that times the share of a core the server got)")
+    out(f"usage_events_per_s={rate:.0f} usage_events_per_cpu_s={per_cpu:.0f} errors={len(errors) + len(bad)}")
+    return {"events_per_s": rate, "events_per_cpu_s": per_cpu, "errors": errors + bad, "data_dir": tmp}
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process `pid` and its descendants (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                f = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(d.name)] = (int(f[1]), (int(f[11]) + int(f[12])) / tick)  # ppid, utime + stime
+    tree = {pid}
+    while True:
+        more = {p for p, (pp, _) in stats.items() if pp in tree} - tree
+        if not more:
+            break
+        tree |= more
+    return sum(stats[p][1] for p in tree if p in stats)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--clients", type=int, default=50)
@@ -352,10 +438,16 @@ def main(argv=None) -> int:
     p.add_argument("--webhook-links", type=int, default=10)
     p.add_argument("--workers", type=int, default=None, help="uvicorn workers (default API_WORKERS: the cores)")
     p.add_argument("--inprocess-calls", type=int, default=200)
+    p.add_argument("--usage-batches", type=int, default=10, help="batches of 1,000 usage events (0: skip)")
+    p.add_argument("--usage-only", action="store_true", help="only the usage batches")
     a = p.parse_args(argv)
-    r = run(a.clients, a.calls, a.wallets, webhook_links=a.webhook_links, workers=a.workers,
-            inprocess_calls=a.inprocess_calls)
-    return 1 if r["errors"] else 0
+    errors = 0
+    if not a.usage_only:
+        errors += run(a.clients, a.calls, a.wallets, webhook_links=a.webhook_links, workers=a.workers,
+                      inprocess_calls=a.inprocess_calls)["errors"]
+    if a.usage_batches:
+        errors += len(usage_run(a.usage_batches, workers=a.workers)["errors"])
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scripts import warm  # noqa: E402
-from services import accounts, config, documents, files, ledger, schema  # noqa: E402
+from services import accounts, config, documents, files, ledger, schema, usage  # noqa: E402
 
 
 def _cookie_key(cfg: config.Config) -> str:
@@ -49,6 +49,7 @@ def prepare(cfg: config.Config) -> list[tuple[str, str, str]]:
     if made:
         creds = demo_credentials_file(cfg)
         files.write_private(creds, "".join(f"{u} {pw} {role}\n" for u, pw, role in made))
+        usage.catalogue.seed_demo(db)  # SMS and a rented number beside calls
     ledger.recover(db)
     # Rollups counted by business day (IST): recounted from the ledger once per zone, a no-op afterwards.
     ledger.rebuild_rollups(db)

@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from services import (alerts, autorecharge, calls, config, documents, ledger, payments,  # noqa: E402
-                      razorpay_events, schema, staffview, wallet)
+                      razorpay_events, schema, staffview, usage, wallet)
 
 log = logging.getLogger("worker")
 
@@ -26,8 +26,10 @@ def tick(db) -> dict:
     out = {"ledger": ledger.recover_changed(db)}  # the wallets changed since its last pass
     steps = [(ledger.expire_lots, "expire_lots"),  # lots past their expiry leave, each once
              (calls.recover_stale_calls, "recover_stale_calls"),  # also silent calls past their last slice
+             (usage.charge_due, "subscription_fees"),  # each month of a subscription once; unpaid -> due
              (wallet.collect_dues, "collect_dues")]
-    steps.append((documents.sweep, "documents"))  # numbering recovery, then each recharge's receipt/invoice
+    steps.append((documents.sweep, "documents"))  # numbering recovery, then each recharge's and refund's voucher
+    steps.append((documents.issue_invoices, "invoices"))  # days 1-5: last month's tax invoices
     if payments.mode() != "off":
         steps += [(razorpay_events.reconcile_open, "reconcile_open"), (payments.run_daily, "run_daily"),
                   (payments.recover_refund_requests, "recover_refund_requests")]

@@ -73,6 +73,8 @@ class Config:
     webhook_private_ok: bool  # customer webhooks may point at loopback/private addresses (development)
     predebit_notice_hours: float  # auto-recharge: hours between the pre-debit notice and the debit (25)
     business_tz: str          # days, months and what people read (storage stays UTC): services.clock
+    dsc_file: str = ""        # the business's DSC, a PKCS#12 file: every document PDF is signed with it
+    dsc_password: str = ""    # its password (secrets.toml or the environment, never the settings)
 
 
 # name -> (environment variable, default). The same upper-case name is looked up in secrets.toml.
@@ -86,6 +88,8 @@ _PLAIN = {
     "demo_password": ("WALLET_DEMO_PASSWORD", ""),
     "business_tz": ("WALLET_BUSINESS_TZ", "Asia/Kolkata"),
     "sqlite_sync": ("WALLET_SQLITE_SYNC", "normal"),
+    "dsc_file": ("WALLET_DSC_FILE", ""),
+    "dsc_password": ("WALLET_DSC_PASSWORD", ""),
 }
 _INTS = {  # name -> (variable, default, smallest allowed)
     "claim_grace_seconds": ("WALLET_CLAIM_GRACE_SECONDS", 300, 0),

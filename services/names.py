@@ -5,7 +5,8 @@ auto-recharge, alerts). Pages, CSV exports and the audit log read them from here
 from __future__ import annotations
 
 CATEGORY = {"recharge": "Recharge", "call": "Call", "campaign": "Campaign call", "manual_credit": "Manual credit",
-            "promo_credit": "Promotional credit", "refund": "Refund", "adjustment": "Adjustment"}
+            "promo_credit": "Promotional credit", "refund": "Refund", "adjustment": "Adjustment",
+            "usage": "Usage (other services)", "fee": "Monthly fee"}
 # Credits nobody paid for at the gateway (the rest of money in is a paid recharge).
 FREE_CREDIT_CATEGORIES = ("manual_credit", "promo_credit")
 
@@ -20,8 +21,10 @@ SETTING = {
     "daily_cap_paise": "Daily spend limit", "plan": "Plan",
     # business details (receipts and GST invoices)
     "legal_name": "Legal name", "address": "Address", "state": "State", "gstin": "GSTIN", "pan": "PAN",
-    "sac": "SAC code", "gst_rate_bp": "GST rate", "invoice_prefix": "Invoice number prefix",
+    "sac": "SAC code", "gst_rate_bp": "GST rate", "invoice_prefix": "Receipt voucher prefix",
     "credit_note_prefix": "Credit note prefix", "gst_mode": "GST on a recharge",
+    "tax_invoice_prefix": "Tax invoice prefix", "refund_voucher_prefix": "Refund voucher prefix",
+    "signatory": "Authorised signatory",
 }
 
 CALL_STATUS = {"completed": "Completed", "refused": "Refused", "failed": "Not placed", "expired": "Closed, no charge",

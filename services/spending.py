@@ -18,7 +18,7 @@ from services.errors import InvalidInput
 MAX_RANGE_DAYS = 366
 # Debits that are usage. Every other debit category (refund) is money going back, never spending; usage
 # categories are debits only, so their per-category amounts in a rollup's `cat` are exactly what was spent.
-USAGE_CATEGORIES = ledger.CALL_CATEGORIES
+USAGE_CATEGORIES = ledger.CALL_CATEGORIES + ledger.SERVICE_CATEGORIES  # calls, and other services (usage)
 
 
 def is_usage(category: str) -> bool:
@@ -38,6 +38,7 @@ def _row(day: str, r: dict) -> dict:
             "credit_count": int(r.get("credit_count", 0)), "debit_count": int(r.get("debit_count", 0)),
             "calls": int(r.get("calls", 0)), "call_seconds": int(r.get("call_seconds", 0)), "cat": cat,
             "keys": {k: int(v) for k, v in (r.get("keys") or {}).items()},
+            "svc": {k: int(v) for k, v in (r.get("svc") or {}).items()},
             "balance": int(r["balance"]) if r.get("balance") is not None else None}
 
 
@@ -79,6 +80,15 @@ def key_totals(rows: list[dict]) -> dict[str, int]:
     out: dict[str, int] = {}
     for r in rows:
         for k, v in r["keys"].items():
+            out[k] = out.get(k, 0) + v
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def service_totals(rows: list[dict]) -> dict[str, int]:
+    """Spend per other service (SMS, a number's fee...: services.usage) over daily rows, largest first."""
+    out: dict[str, int] = {}
+    for r in rows:
+        for k, v in r["svc"].items():
             out[k] = out.get(k, 0) + v
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from services import accounts, schema
 from services import autorecharge, calls, clock, db as dbmod, documents, ledger, payments, settings, tokens, \
-    users, wallet
+    usage, users, wallet
 from services.errors import NotFound
 from services.payments import screening
 from tests.support.api import PASSWORD, bearer
@@ -166,6 +166,25 @@ ENDPOINTS = {
     "breakage": ("GET", "/api/admin/breakage", None, None, REPORTING),
     "burn_rule": ("GET", "/api/admin/burn-rule", None, None, REPORTING),
     "burn_rule_set": ("PUT", "/api/admin/burn-rule", {"rule": "promo_first"}, None, ADMIN_ONLY),
+    # Other services billed from the wallet (the `calls` capability), and their catalogue (the admin's).
+    "usage": ("POST", "/api/usage", lambda c, col: {"service": "sms", "quantity": 1, "idempotency_key": f"m-{col}"},
+              None, everyone(OK)),
+    "usage_batch": ("POST", "/api/usage/batch", lambda c, col: {"events": [
+        {"service": "sms", "quantity": 2, "idempotency_key": f"mb-{col}"}]}, None, everyone(OK)),
+    "subscriptions": ("GET", "/api/subscriptions", None, None, everyone(OK)),
+    "subscribe": ("POST", "/api/subscriptions", lambda c, col: {"service": "number", "idempotency_key": f"m-{col}"},
+                  None, everyone(OK)),
+    "subscription_end": ("POST", "/api/subscriptions/{sub}/end", None, None, OWN_RESOURCE),
+    "services": ("GET", "/api/admin/services", None, None, REPORTING),
+    "service_define": ("PUT", "/api/admin/services/sms", {"display_name": "SMS", "unit": "message",
+                                                          "price_paise": 25}, None, ADMIN_ONLY),
+    "business": ("GET", "/api/admin/business", None, None, REPORTING),
+    "business_set": ("PUT", "/api/admin/business", {"signatory": "Matrix Signer"}, None, ADMIN_ONLY),
+    # No GSTIN yet: staff are let in and told so (400); customers never get that far.
+    "gstr1": ("GET", "/api/admin/gst/gstr1/2026-11.json", None, None, REPORTING | {"analyst": 400, "admin": 400}),
+    "gstr1_csv": ("GET", "/api/admin/gst/gstr1/2026-11/b2cs.csv", None, None,
+                  REPORTING | {"analyst": 400, "admin": 400}),
+    "issue_invoices": ("POST", "/api/admin/gst/invoices/2026-11", None, None, ADMIN_ONLY),
 }
 
 
@@ -196,12 +215,15 @@ def ctx(tmp_path_factory):
     alice = accounts.teams.acting(db, "alice", "alice")
     key, key2 = (accounts.keys.create(db, alice, n, ["calls"])[0].id for n in ("k1", "k2"))
     invitation = accounts.invitations.invite(db, alice, "pal@example.com", "viewer")[0]["id"]
+    usage.define(db, "root", "sms", display_name="SMS", unit="message", price_paise=25)
+    usage.define(db, "root", "number", display_name="Phone number", unit="number·month", price_paise=50_000)
+    sub = usage.subscribe(db, "alice", "number", key="matrix")["_id"]
     app = create_app(db=db)
     with TestClient(app, raise_server_exceptions=False) as client:
         c = {"db": db, "client": client, "names": names, "link": link, "call": call, "call2": call2,
              "expired": expired, "sandbox": sb, "receipt": receipt}
         c["paths"] = {"link": link, "call": call, "call2": call2, "owner": names["owner"], "receipt": receipt,
-                      "key": key, "key2": key2, "invitation": invitation,
+                      "key": key, "key2": key2, "invitation": invitation, "sub": sub,
                       "month": clock.today().strftime("%Y-%m"), **_refund_setup(c)}
         yield c
     sb.stop()

@@ -34,3 +34,14 @@ def test_small_api_load_run_is_clean():
     assert lines[-1].startswith("api_rps=") and " errors=0 " in lines[-1]
     assert {k.split("=")[0] for k in lines[-1].split()} == {"api_rps", "p99_ms", "errors", "api_vs_inprocess",
                                                            "p99_vs_p50"}, lines[-1]
+
+
+@pytest.mark.slow
+def test_small_usage_batch_run_is_clean():
+    """bench/api.py's usage figure at CI scale: 2 batches of 100 SMS through POST /api/usage/batch."""
+    lines = []
+    r = _bench().usage_run(batches=2, size=100, workers=1, out=lines.append)
+    report = "\n".join(lines)
+    assert r["errors"] == [], report
+    assert "audit clean" in report and "exactly 25 paise per event: yes" in report, report
+    assert lines[-1].startswith("usage_events_per_s=") and lines[-1].endswith(" errors=0"), report

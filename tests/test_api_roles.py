@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from services import accounts, calls, clock, db as dbmod, documents, ledger, payments, schema, tokens
+from services import accounts, calls, clock, db as dbmod, documents, ledger, payments, schema, tokens, usage
 from services.accounts import invitations, keys, teams
 from tests.support.api import PASSWORD, bearer
 from tests.support.payments import control
@@ -70,6 +70,15 @@ ENDPOINTS = {
                    {OWNER, DEV}, {"calls"}, 200),
     "update_call": ("POST", "/api/call/{fresh_call}/update", {"usage_seconds": 30}, {OWNER, DEV}, {"calls"}, 200),
     "end_call": ("POST", "/api/call/{fresh_call}/end", {"duration_seconds": 30}, {OWNER, DEV}, {"calls"}, 200),
+    # Other services (issue 29): usage is the `calls` capability. One body each: a repeat is a replay (200).
+    "usage": ("POST", "/api/usage", {"service": "sms", "quantity": 1, "idempotency_key": "roles"}, {OWNER, DEV},
+              {"calls"}, 200),
+    "usage_batch": ("POST", "/api/usage/batch",
+                    {"events": [{"service": "sms", "quantity": 2, "idempotency_key": "rb"}]}, {OWNER, DEV}, {"calls"},
+                    200),
+    "subscriptions": ("GET", "/api/subscriptions", None, {OWNER, DEV}, {"calls"}, 200),
+    "subscribe": ("POST", "/api/subscriptions", {"service": "number", "idempotency_key": "roles"}, {OWNER, DEV},
+                  {"calls"}, 200),
     "keys_list": ("GET", "/api/keys", None, {OWNER, DEV, VIEW}, set(), 200),
     "keys_create": ("POST", "/api/keys", {"name": "matrix", "scopes": ["calls"]}, {OWNER, DEV}, set(), 201),
     "keys_revoke": ("DELETE", "/api/keys/{fresh_key}", None, {OWNER, DEV}, set(), 200),
@@ -124,6 +133,8 @@ def ctx(tmp_path_factory):
                       "receipt": documents.slug(documents.list_documents(db, name)[0]["number"]),
                       "viewer": "vic" if name == "olga" else "zoe"}
     key_of = {s: keys.create(db, olga, f"k-{s}", [s])[1] for s in KEYS}
+    usage.define(db, "root", "sms", display_name="SMS", unit="message", price_paise=25)
+    usage.define(db, "root", "number", display_name="Phone number", unit="number·month", price_paise=50_000)
     with TestClient(create_app(db=db), raise_server_exceptions=False) as client:
         yield {"db": db, "client": client, "sb": sb, "side": side, "keys": key_of,
                "acting": {"olga": olga, "zed": zed}}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -70,7 +71,8 @@ def _flow(product, ctx):
     text = "\n".join(p.extract_text() for p in PdfReader(dl.value.path()).pages)
     assert "RECEIPT" in text and re.search(r"RV/\d{4}/000001", text), text
     assert "Amount received   Rs. 100.00" in text and "Rupees One Hundred Only" in text
-    assert "Times in IST (UTC+05:30)" in text
+    assert "Times in IST (UTC+05:30)" in text and "Authorised signatory" in text
+    _rendered(rp.context, dl.value.path(), product["tmp"] / "documents-receipt-pdf")
 
     # --- this month's statement as CSV: the recharge, its receipt number, times with +05:30
     with rp.expect_download(timeout=WAIT) as dl:
@@ -82,3 +84,18 @@ def _flow(product, ctx):
     assert rows[-1]["section"] == "closing" and rows[-1]["balance_rupees"] == "100.00"
     rp.close()
     assert time.time() - t0 < 180, f"the documents flow took {time.time() - t0:.0f}s"
+
+
+def _rendered(ctx, pdf_path, stem: Path) -> None:
+    """The PDF as people see it: rendered by poppler's pdftoppm, opened in the browser, kept as a screenshot
+    beside the others (`<stem>.png`, and the browser's view `<stem>-browser.png`)."""
+    done = subprocess.run(["pdftoppm", "-png", "-r", "60", "-singlefile", str(pdf_path), str(stem)],
+                          check=False, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    png = stem.with_suffix(".png")
+    assert png.stat().st_size > 5_000, "the page rendered blank"
+    view = ctx.new_page()
+    view.goto(png.as_uri())
+    assert view.evaluate("document.images[0].naturalWidth") > 400
+    view.screenshot(path=str(stem.with_name(stem.name + "-browser.png")), full_page=True)
+    view.close()

@@ -399,7 +399,8 @@ def test_the_admin_home_says_what_receipts_lack_until_the_business_details_are_c
     page.goto(f"{base}/admin")
     settle(page, "Largest balances")
     warning = page.get_by_test_id("stAlert").filter(has_text="Receipts and invoices do not name your business")
-    expect(warning).to_contain_text("legal name, address, state, GSTIN, PAN are missing")
+    expect(warning).to_contain_text("legal name, address, state, GSTIN, PAN, SAC code, authorised signatory are "
+                                    "missing")
     page.get_by_role("link", name="Complete the business details").click()
     settle(page, "Save business details")
     page.get_by_label("Legal name", exact=True).fill("Voice AI Calling Pvt Ltd")
@@ -409,6 +410,10 @@ def test_the_admin_home_says_what_receipts_lack_until_the_business_details_are_c
     page.get_by_test_id("stSelectbox").filter(has_text="State").click()
     page.keyboard.type("Karnataka")
     page.keyboard.press("Enter")
+    page.get_by_test_id("stSelectbox").filter(has_text="SAC code").click()
+    page.keyboard.type("998599")
+    page.keyboard.press("Enter")
+    page.get_by_label("Authorised signatory (name printed on every document)", exact=True).fill("Asha Rao")
     page.get_by_role("button", name="Save business details").click()
     settle(page, "Business details saved")
     page.goto(f"{base}/admin")
@@ -432,7 +437,7 @@ def gst_paid(product, chromium, db):
     base = product["base"]
     documents.business.update(db, {"legal_name": "Voice AI Calling Pvt Ltd", "address": "12 MG Road, Bengaluru",
                                    "state": "29", "gstin": GSTIN, "pan": GSTIN[2:12], "gst_rate_bp": 1800,
-                                   "gst_mode": "exclusive"}, by="admin")
+                                   "sac": "998599", "gst_mode": "exclusive"}, by="admin")
     customer(db, "gita")
     admin, page = page_of(chromium, []), page_of(chromium, [])
     seen: dict = {}

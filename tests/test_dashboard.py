@@ -443,8 +443,8 @@ def test_admin_overview_totals_lists_and_todays_transactions(adb):
     assert not at.exception, at.exception
     assert "Admin" in texts(at.title)
     # A default install: receipts name no business, and the home page says so first.
-    assert "do not name your business in full yet: legal name, address, state, GSTIN, PAN are missing" in \
-        texts(at.warning)
+    assert ("do not name your business in full yet: legal name, address, state, GSTIN, PAN, SAC code, "
+            "authorised signatory are missing") in texts(at.warning)
     metrics = {m.label: m.value for m in at.main.metric}
     assert metrics["Total balance held"] == "Rs. 1,012.66"
     assert metrics["Customers"] == "2" and metrics["Transactions today"] == "5"  # staff are not customers

@@ -28,6 +28,7 @@ from services.errors import InvalidInput, NotFound
 from tests.support import processes
 from tests.support.children import documents as doc_workers
 from tests.support.api import PASSWORD, bearer
+from tests.support.payments import pay_link
 from tests.support.targets import make_target
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +62,7 @@ def rupees_at(text: str, label: str) -> int:
 def business(db, mode: str, **extra) -> dict:
     return documents.business.update(db, {"legal_name": "Vaani Voice AI Pvt Ltd", "address": "12 MG Road\nBengaluru",
                                       "state": "29", "gstin": GSTIN_KA, "pan": "AABCV1234K", "gst_mode": mode,
-                                      **extra}, by="boss")
+                                      "sac": "998599", "signatory": "Asha Rao", **extra}, by="boss")
 
 
 def customer(db, name: str, state: str | None = None, with_gstin: bool = False) -> str:
@@ -111,14 +112,16 @@ def test_tax_adds_up_to_the_paisa_for_every_mode_rate_and_amount():
         for mode in gst.MODES:
             for intra in (True, False):
                 t = gst.compute(mode, rate, amount, intra=intra)
-                assert t.taxable + t.cgst + t.sgst + t.igst == t.total
-                assert (t.igst == 0) if intra else (t.cgst == t.sgst == 0)
-                assert 0 <= t.sgst - t.cgst <= 1
+                assert t.taxable + t.cgst + t.sgst + t.igst + t.round_off == t.total
+                assert (t.igst == 0) if intra else (t.cgst == t.sgst == t.round_off == 0)
+                assert t.cgst == t.sgst and abs(t.round_off) <= 1   # each half the rate; a paisa is round-off
+                if intra and mode != "off":
+                    assert t.cgst == (t.taxable * rate + 10_000) // 20_000
                 assert t.wallet == amount
                 if mode == "inclusive":
                     assert t.total == amount and abs(t.taxable * (10_000 + rate) - amount * 10_000) <= 10_000 + rate
                 if mode == "exclusive":
-                    assert t.taxable == amount and t.tax == gst.gst_on_top(amount, rate)
+                    assert t.taxable == amount and t.tax + t.round_off == gst.gst_on_top(amount, rate)
     t = gst.compute("exclusive", 1800, 50_000, intra=True)
     assert (t.taxable, t.cgst, t.sgst, t.total) == (50_000, 4_500, 4_500, 59_000)
 
@@ -157,14 +160,7 @@ def test_billing_profile_names_what_is_wrong(edb):
 
 def pay(db, server, user: str, rupees: int) -> tuple[dict, dict]:
     """A recharge through a payment link, paid on the sandbox, credited by reconciliation: (link, entry)."""
-    import httpx
-    link = payments.create_payment_link(db, user, rupees)
-    r = httpx.post(f"{server.url}/sandbox/links/{link['payment_link_id']}/pay", json={}, timeout=10)
-    assert r.status_code == 200, r.text
-    payments.reconcile_link(db, link["reference_id"], user_id=user)
-    entry = next(e for e in ledger.iter_entries(db, user_id=user, category="recharge")
-                 if (e.get("meta") or {}).get("reference_id") == link["reference_id"])
-    return link, entry
+    return pay_link(db, server, user, rupees)
 
 
 @pytest.mark.parametrize("mode", gst.MODES)
@@ -184,12 +180,14 @@ def test_each_gst_mode_intra_and_inter_state_pdf_figures_add_up(edb, sandbox, mo
             assert doc["kind"] == "receipt" and "RECEIPT" in text and not re.search(r"CGST|IGST|Taxable", text)
             assert rupees_at(text, "Amount received") == charged
             continue
-        assert doc["kind"] == "invoice" and "TAX INVOICE" in text
+        assert doc["kind"] == "receipt_voucher" and "RECEIPT VOUCHER" in text and "Reverse charge: No" in text
+        assert "Authorised signatory" in text and "Asha Rao" in text and "no signature required" not in text
         taxable, total = rupees_at(text, "Taxable value"), rupees_at(text, "Total")
         assert total == charged, "the invoice total is what the payer paid"
         if same_state:
             cgst, sgst = rupees_at(text, "CGST @ 9%"), rupees_at(text, "SGST @ 9%")
-            assert "IGST" not in text and taxable + cgst + sgst == total
+            off = rupees_at(text, "Round-off") if "Round-off" in text else 0
+            assert "IGST" not in text and taxable + cgst + sgst + off == total and cgst == sgst
         else:
             assert "CGST" not in text and taxable + rupees_at(text, "IGST @ 18%") == total
         assert (taxable == rupees * 100) if mode == "exclusive" else (total == rupees * 100)
@@ -213,23 +211,34 @@ def test_exclusive_gst_is_charged_on_the_link_and_kept_out_of_the_wallet(edb, sa
 
 
 def test_documents_never_change_a_correction_is_a_credit_note(edb, sandbox):
-    business(edb, "inclusive")
+    business(edb, "off")
     customer(edb, "rohan", "27")
     pay(edb, sandbox, "rohan", 1_180)
     documents.catch_up(edb, "rohan")
     inv = documents.list_documents(edb, "rohan")[0]
     documents.set_profile(edb, "rohan", name="Rohan Exports LLP", address="Nashik", state="29", by="rohan")
     assert documents.get_document(edb, inv["number"])["customer"]["name"] == "Rohan Pvt Ltd"   # as issued
+    part = documents.credit_note(edb, inv["number"], reason="Billed to the wrong entity", by="boss", amount=18_000)
     cn = documents.credit_note(edb, inv["number"], reason="Billed to the wrong entity", by="boss")
-    assert cn["number"] == "CN/" + inv["fy"] + "/000001" and cn["refers_to"] == inv["number"]
-    assert documents.credit_note(edb, inv["number"], reason="again", by="boss")["number"] == cn["number"]
+    assert part["number"] == "CN/" + inv["fy"] + "/000001" and part["refers_to"] == inv["number"]
+    assert cn["number"] == "CN/" + inv["fy"] + "/000002" and cn["amounts"]["total"] == 118_000 - 18_000
+    with pytest.raises(InvalidInput, match="what is left"):   # nothing is left to credit
+        documents.credit_note(edb, inv["number"], reason="again", by="boss")
     text = text_of(documents.document_pdf(cn))
-    assert "CREDIT NOTE" in text and f"Credit note against {inv['number']}" in text
-    assert rupees_at(text, "Total") == inv["amounts"]["total"]
+    assert "CREDIT NOTE" in text and f"Credit note against receipt {inv['number']}" in text
+    assert "Credited to the prepaid wallet" not in text, "a credit note reduces a supply; it credits no wallet"
+    assert rupees_at(text, "Amount credited") == 100_000
     listed = {d["number"]: d for d in documents.list_documents(edb, "rohan")}
-    assert listed[inv["number"]]["credited_by"] == cn["number"]
+    assert listed[inv["number"]]["credited_by"] in (cn["number"], part["number"])
     with pytest.raises(InvalidInput):
         documents.credit_note(edb, cn["number"], reason="credit a credit note", by="boss")
+    business(edb, "inclusive")
+    pay(edb, sandbox, "rohan", 100)
+    documents.catch_up(edb, "rohan")
+    rv = documents.list_documents(edb, "rohan")[0]
+    assert rv["kind"] == "receipt_voucher"
+    with pytest.raises(InvalidInput, match="refund voucher"):
+        documents.credit_note(edb, rv["number"], reason="an advance is not corrected by a note", by="boss")
     with pytest.raises(NotFound):
         documents.get_document(edb, inv["number"], user_id="someone-else")
 

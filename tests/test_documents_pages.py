@@ -56,6 +56,7 @@ def test_admin_sets_business_details_and_gst(adb):
     fields["PAN"].input("AABCV1234K")
     at.text_area[0].input("12 MG Road, Bengaluru")
     at.selectbox[0].set_value("29")
+    at.selectbox[1].set_value("998599")      # the SAC: the admin picks it, there is no default
     at.radio[0].set_value("exclusive")
     at.button(key="FormSubmitter:business-Save business details").click().run()
     assert not at.error, texts(at.error)

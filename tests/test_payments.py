@@ -14,7 +14,7 @@ import requests
 import pytest
 
 from sandbox.razorpay_server import run_in_thread
-from services import accounts, ledger, payments, razorpay_events, users
+from services import accounts, documents, ledger, payments, razorpay_events, users
 from services.payments import links, records, webhooks
 from services.errors import BelowMinimum, InvalidAmount, InvalidPayment, NotFound, PaymentUnavailable
 from tests.support.payments import (KEY_ID, KEY_SECRET, WEBHOOK_SECRET, balance, control, race, recharges, sdk,
@@ -436,6 +436,32 @@ def test_partial_payments_credit_what_was_paid(env, server):
     assert sorted(e["amount"] for e in recharges(db, "alice")) == [3000, 7000]
     [mine] = payments.list_links(db, "alice")
     assert mine["status"] == "paid" and mine["credited_paise"] == 10000
+
+
+@pytest.mark.parametrize("parts", [(1000, 1000, 9800), (1049, 1039, 9712)], ids=["shares-round-down",
+                                                                                   "shares-round-up"])
+def test_part_payments_with_gst_on_top_credit_the_whole_amount_and_split_the_rest_as_gst(env, server, parts):
+    """Rs. 100 + 18 % GST on top = Rs. 118 paid in three parts: each part's wallet share is rounded, and
+    the part that completes the charge takes what is left, so the wallet gets Rs. 100 and the GST Rs. 18
+    (rounded shares alone would give Rs. 99.99 or refuse the last part as a mismatch)."""
+    db = env
+    documents.business.update(db, {"legal_name": "Vaani Voice AI Pvt Ltd", "address": "12 MG Road, Bengaluru",
+                                   "state": "29", "gstin": "29AABCV1234K1Z9", "pan": "AABCV1234K",
+                                   "gst_mode": "exclusive", "sac": "998599", "signatory": "Asha Rao"}, by="boss")
+    link = payments.create_payment_link(db, "alice", 100)
+    sdk(server).payment_link.edit(link["payment_link_id"], {"accept_partial": True}, timeout=5)
+    for part in parts:
+        control(server, f"links/{link['payment_link_id']}/pay", amount=part)
+        settle_webhooks(server)
+    razorpay_events.reconcile_open(db, due_only=False)
+    assert sum(parts) == 11800 and balance(db, "alice") == 10000
+    credits = recharges(db, "alice")
+    assert len(credits) == 3 and sum(e["amount"] for e in credits) == 10000
+    assert sorted(e["amount"] + e["meta"]["gst_paise"] for e in credits) == sorted(parts)  # each part: wallet + GST
+    assert sum(e["meta"]["gst_paise"] for e in credits) == 1800
+    [mine] = payments.list_links(db, "alice")
+    assert mine["status"] == "paid" and mine["credited_paise"] == 10000
+    assert not [r for r in payments.failed_payments(db) if r["kind"] == "suspicious"]
 
 
 def test_payment_failed_is_recorded_and_link_stays_open(env, server):

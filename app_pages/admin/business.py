@@ -3,7 +3,7 @@ a recharge (off, inclusive, exclusive). Every change is recorded in the settings
 import streamlit as st
 
 import app_ui as ui
-from services import documents
+from services import documents, names
 from services.documents import gst
 from services.errors import WalletError
 from services.money import parse_rupees
@@ -23,11 +23,15 @@ with st.form("business"):
     c, d, e = st.columns(3)
     gstin = c.text_input("GSTIN", value=biz["gstin"], max_chars=20)
     pan = d.text_input("PAN", value=biz["pan"], max_chars=12)
-    sac = e.text_input("SAC code", value=biz["sac"], max_chars=8)
-    f, g, h = st.columns(3)
+    sacs = [""] + list(documents.business.SAC_CANDIDATES)
+    sac = e.selectbox("SAC code", sacs, index=sacs.index(biz["sac"]) if biz["sac"] in sacs else 0,
+                      format_func=lambda c: f"{c} {documents.business.SAC_CANDIDATES[c]}" if c else "Pick one")
+    signatory = st.text_input("Authorised signatory (name printed on every document)", value=biz["signatory"],
+                              max_chars=80)
+    f, g, h, i, j = st.columns(5)
     rate = f.text_input("GST rate (%)", value=gst.rate_text(biz["gst_rate_bp"]).rstrip("%"))
-    prefix = g.text_input("Invoice number prefix", value=biz["invoice_prefix"], max_chars=4)
-    cn_prefix = h.text_input("Credit note prefix", value=biz["credit_note_prefix"], max_chars=4)
+    prefixes = {k: col.text_input(names.SETTING[k], value=biz[k], max_chars=4)
+                for k, col in zip(documents.business.PREFIXES, (g, h, i, j), strict=True)}
     mode = st.radio("GST on a recharge", list(gst.MODES), index=list(gst.MODES).index(biz["gst_mode"]),
                     format_func=gst.MODE_LABELS.get, horizontal=True)
     if st.form_submit_button("Save business details", type="primary", icon=":material/save:"):
@@ -35,9 +39,9 @@ with st.form("business"):
             # A rate of "18" or "12.5" percent is read as rupees would be: exact hundredths, never a float.
             rate_bp = parse_rupees(rate or "0", allow_zero=True, maximum=4000, what="GST rate")
             documents.business.update(db, {"legal_name": legal, "address": address, "state": state, "gstin": gstin,
-                                       "pan": pan, "sac": sac, "gst_rate_bp": rate_bp,
-                                       "invoice_prefix": prefix.strip().upper(),
-                                       "credit_note_prefix": cn_prefix.strip().upper(), "gst_mode": mode}, by=me)
+                                       "pan": pan, "sac": sac, "gst_rate_bp": rate_bp, "signatory": signatory,
+                                       "gst_mode": mode}
+                                       | {k: v.strip().upper() for k, v in prefixes.items()}, by=me)
         except WalletError as exc:
             ui.show_error(exc)
         else:

@@ -15,7 +15,8 @@ TODAY_ROWS = 200
 FAILED_SHOWN = 5
 
 lacking = documents.business.missing(db)
-LACKING = {"legal_name": "legal name", "address": "address", "state": "state", "gstin": "GSTIN", "pan": "PAN"}
+LACKING = {"legal_name": "legal name", "address": "address", "state": "state", "gstin": "GSTIN", "pan": "PAN",
+           "sac": "SAC code", "signatory": "authorised signatory"}
 if lacking:  # a default install issues receipts that name no business: said here until it is fixed
     st.warning("Receipts and invoices do not name your business in full yet: "
                f"{', '.join(LACKING[k] for k in lacking)} {'is' if len(lacking) == 1 else 'are'} missing. "

@@ -18,13 +18,31 @@ SCOPE = "business"
 # What receipts and GST invoices say about the business (services/documents; docs/documents.md).
 BUSINESS_DEFAULTS = {
     "legal_name": "Voice AI Wallet", "address": "", "state": "", "gstin": "", "pan": "",
-    "sac": "998419",          # other telecommunication services; editable
+    "sac": "",                # the admin picks one of SAC_CANDIDATES (docs/documents.md): no default
     "gst_rate_bp": 1800,      # 18 %, in basis points
     "invoice_prefix": "RV",   # RV/2627/000123: at most 4 letters or digits, so a number stays <= 16 characters
     "credit_note_prefix": "CN",
+    "tax_invoice_prefix": "TI",      # the monthly usage invoice
+    "refund_voucher_prefix": "RF",
+    "signatory": "",                 # who signs as "Authorised signatory" (Rule 46(q))
     "gst_mode": "off",        # off | inclusive | exclusive (how GST applies to a recharge)
 }
-_BUSINESS_TEXT = {"legal_name": 120, "address": 300, "sac": 8}
+_BUSINESS_TEXT = {"legal_name": 120, "address": 300, "sac": 8, "signatory": 80}
+PREFIXES = ("invoice_prefix", "credit_note_prefix", "tax_invoice_prefix", "refund_voucher_prefix")
+
+# The SACs an AI voice-calling service might be filed under (India Compliance's hsn_codes.json; no ruling
+# found, so the admin picks; 998419 is for telecom licensees, which this business is not). docs/documents.md.
+SAC_CANDIDATES = {
+    "998315": "Hosting and IT infrastructure provisioning services",
+    "998319": "Other information technology services n.e.c.",
+    "998423": "Fax, telephony over the Internet",
+    "998424": "Audio conferencing and video conferencing over the Internet",
+    "998593": "Telephone-based support services",
+    "998599": "Other support services n.e.c.",
+    "998412": "Fixed telephony services (a licensee's)",
+    "998413": "Mobile telecommunications services (a licensee's)",
+    "998419": "Other telecommunications services (a licensee's)",
+}
 
 
 def get(db) -> dict:
@@ -36,7 +54,7 @@ def get(db) -> dict:
 
 
 # What a receipt needs to say who issued it; a default install has none of them.
-NEEDED_ON_RECEIPTS = ("legal_name", "address", "state", "gstin", "pan")
+NEEDED_ON_RECEIPTS = ("legal_name", "address", "state", "gstin", "pan", "sac", "signatory")
 
 
 def missing(db) -> list[str]:
@@ -80,11 +98,12 @@ def _checked_business(b: dict) -> dict:
 
 
 def _check_prefixes(b: dict) -> None:
-    for k in ("invoice_prefix", "credit_note_prefix"):
+    for k in PREFIXES:
         if not isinstance(b[k], str) or not re.fullmatch(r"[A-Z0-9]{1,4}", b[k]):
             raise InvalidInput("A number prefix is 1 to 4 capital letters or digits (e.g. RV).")
-    if b["invoice_prefix"] == b["credit_note_prefix"]:
-        raise InvalidInput("Invoices and credit notes need different prefixes.")
+    if len({b[k] for k in PREFIXES}) != len(PREFIXES):
+        raise InvalidInput("Receipt vouchers, tax invoices, refund vouchers and credit notes need different "
+                           "prefixes.")
 
 
 def _check_ready_for_gst(b: dict) -> None:
@@ -93,3 +112,11 @@ def _check_ready_for_gst(b: dict) -> None:
                            "before turning GST on.")
     if b["gst_rate_bp"] == 0:
         raise InvalidInput("Set a GST rate above 0 % before turning GST on.")
+    if not re.fullmatch(r"99\d{4}", b["sac"]):
+        raise InvalidInput("Pick the SAC code of the service (6 digits starting 99) before turning GST on.")
+
+
+def supplier(biz: dict) -> dict:
+    """What every document says about the business that issues it (Rule 46 (a), (q))."""
+    return {k: biz[k] for k in ("legal_name", "address", "state", "gstin", "pan", "sac", "signatory")} | {
+        "state_name": gst.state_name(biz["state"])}

@@ -5,9 +5,9 @@ registration number within the state (1-9 or A-Z), `Z`, and a check character (L
 14: values 0-9 then A-Z = 10-35, every second character from the left doubled, each product counted as
 quotient + remainder of 36; the check makes the total a multiple of 36).
 
-Tax: amounts in paise, rounded once (half up) and every other figure derived by subtraction, so
-taxable + CGST + SGST (or + IGST) = total to the paisa. CGST and SGST are each half of the tax (the odd
-paisa goes to SGST) when the customer is in the business's state; IGST otherwise.
+Tax: amounts in paise, rounded half up, so taxable + CGST + SGST + round-off (or + IGST) = total to the
+paisa. CGST and SGST are each half the rate on the taxable value (always equal; the paisa by which they
+miss the whole tax is a round-off line) when the customer is in the business's state; IGST otherwise.
 """
 from __future__ import annotations
 
@@ -106,10 +106,26 @@ class Tax:
     igst: int
     total: int
     wallet: int
+    round_off: int = 0    # intra-state: total - taxable - CGST - SGST (-1, 0 or 1 paisa)
 
     @property
     def tax(self) -> int:
         return self.cgst + self.sgst + self.igst
+
+
+def amounts(tax: Tax) -> dict:
+    """A document's `amounts` from its figures."""
+    return {"taxable": tax.taxable, "cgst": tax.cgst, "sgst": tax.sgst, "igst": tax.igst, "tax": tax.tax,
+            "round_off": tax.round_off, "total": tax.total, "wallet": tax.wallet}
+
+
+AMOUNT_KEYS = ("taxable", "cgst", "sgst", "igst", "tax", "round_off", "total", "wallet")
+
+
+def add(*many: dict) -> dict:
+    """The sum of several `amounts`, field by field."""
+    keys = AMOUNT_KEYS
+    return {k: sum(int(a.get(k, 0)) for a in many) for k in keys}
 
 
 def _half_up(num: int, den: int) -> int:
@@ -119,6 +135,13 @@ def _half_up(num: int, den: int) -> int:
 def gst_on_top(amount: int, rate_bp: int) -> int:
     """The GST a payer adds to `amount` in `exclusive` mode (rounded once, half up)."""
     return _half_up(amount * rate_bp, 10_000)
+
+
+def wallet_part(charged: int, rate_bp: int) -> int:
+    """The amount of which `charged` is amount + GST on top: `charged` / (1 + rate), rounded half up. For a
+    charge made by `gst_on_top` it gives back that amount exactly (the GST's rounding is under half a paisa
+    of the result)."""
+    return _half_up(charged * 10_000, 10_000 + rate_bp)
 
 
 def compute(mode: str, rate_bp: int, wallet: int, *, intra: bool, charged_gst: int | None = None) -> Tax:
@@ -138,8 +161,10 @@ def compute(mode: str, rate_bp: int, wallet: int, *, intra: bool, charged_gst: i
     tax = total - taxable
     if not intra:
         return Tax(mode, rate_bp, intra, taxable, 0, 0, tax, total, wallet)
-    cgst = tax // 2
-    return Tax(mode, rate_bp, intra, taxable, cgst, tax - cgst, 0, total, wallet)
+    # CGST and SGST are each half the rate on the taxable value, so always equal; the paisa the two halves
+    # may differ from the tax by is a round-off line, not tax.
+    half = _half_up(taxable * rate_bp, 20_000)
+    return Tax(mode, rate_bp, intra, taxable, half, half, 0, total, wallet, tax - 2 * half)
 
 
 def rate_text(rate_bp: int) -> str:

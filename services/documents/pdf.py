@@ -35,7 +35,7 @@ class _Page(FPDF):
     def footer(self):
         self.set_y(-14)
         self.set_font("Helvetica", "", 7)
-        self.cell(0, 5, _t(f"{clock.note()}. Computer-generated; no signature required. Page {self.page_no()}"),
+        self.cell(0, 5, _t(f"{clock.note()}. Page {self.page_no()}"),
                   align="C")
 
     def line_text(self, text: str, size: float = 9, style: str = "", h: float = 5, align: str = "L") -> None:
@@ -68,47 +68,99 @@ def _party(p: _Page, heading: str, who: dict, *, pan: bool = False) -> None:
 
 
 def document_pdf(doc: dict) -> bytes:
-    """A receipt, tax invoice or credit note as PDF bytes."""
-    a, g = doc["amounts"], doc["gst"]
+    """A receipt, receipt voucher, refund voucher, tax invoice or credit note as PDF bytes."""
+    a, g, kind = doc["amounts"], doc["gst"], doc["kind"]
     p = _Page(f"{doc['title']} {doc['number']}")
     p.line_text(doc["title"].upper(), 16, "B", h=8)
     p.line_text(f"Number: {doc['number']}    Date: {_date(doc['date'])}", 10, "B")
-    if doc.get("refers_to"):
-        p.line_text(f"Credit note against {doc['refers_to']} dated {_date(doc['refers_to_date'])}. "
-                    f"Reason: {doc.get('reason', '')}")
+    if kind == "credit_note":
+        p.line_text(f"Credit note against {_KIND_NAMES.get(doc.get('refers_to_kind', ''), 'document')} "
+                    f"{doc['refers_to']} dated {_date(doc['refers_to_date'])}. Reason: {doc.get('reason', '')}. "
+                    f"It reduces the value of that supply by {format_rupees(a['total'])}.")
     p.rule()
     _party(p, "FROM", doc["business"], pan=True)
     p.ln(2)
     _party(p, "BILL TO", doc["customer"])
-    if doc["kind"] != "receipt":
+    if kind != "receipt":
         p.line_text(f"Place of supply: {doc['place_of_supply_name']} (code {doc['place_of_supply']})")
+        p.line_text("Reverse charge: No")
     p.rule()
     sac = doc["business"].get("sac")
-    p.line_text(f"{doc['description']}" + (f"    SAC {sac}" if sac and doc["kind"] != "receipt" else ""), 10)
-    p.line_text(f"Paid {clock.fmt(doc['paid_at'], '%d %b %Y, %H:%M')}"
-                + (f"    Payment {doc['payment_id']}" if doc.get("payment_id") else ""), 8)
+    p.line_text(f"{doc['description']}" + (f"    SAC {sac}" if sac and kind != "receipt" else ""), 10)
+    _what(p, doc)
     p.ln(2)
-    _figures(p, doc["kind"], a, g)
+    _figures(p, kind, a, g)
+    if kind == "tax_invoice":
+        _advances(p, doc)
     p.ln(2)
     p.line_text(f"Amount in words: {doc['words']}", 9, "I")
-    p.line_text(f"Credited to the prepaid wallet of {doc['user_id']}: {format_rupees(a['wallet'])}", 9)
+    if kind in ("receipt", "receipt_voucher"):
+        p.line_text(f"Credited to the prepaid wallet of {doc['user_id']}: {format_rupees(a['wallet'])}", 9)
+    _signature(p, doc["business"])
     return bytes(p.output())
 
 
+_KIND_NAMES = {"tax_invoice": "tax invoice", "receipt": "receipt"}
+
+
+def _what(p: _Page, doc: dict) -> None:
+    """What the document is about: the payment, the refund and its advances, or the month's usage."""
+    kind = doc["kind"]
+    if kind in ("receipt", "receipt_voucher"):
+        p.line_text(f"Paid {clock.fmt(doc['paid_at'], '%d %b %Y, %H:%M')}"
+                    + (f"    Payment {doc['payment_id']}" if doc.get("payment_id") else ""), 8)
+    elif kind == "refund_voucher":
+        p.line_text(f"Refunded {clock.fmt(doc['paid_at'], '%d %b %Y, %H:%M')}    Refund {doc['refund_id']}"
+                    + (f"    Payment {doc['payment_id']}" if doc.get("payment_id") else ""), 8)
+        for line in doc["lines"]:
+            p.line_text(f"Against receipt voucher {line['receipt_voucher']} dated "
+                        f"{_date(line['receipt_voucher_date'])}: {format_rupees(line['wallet'])} of the advance, "
+                        f"GST {format_rupees(line['tax'])}", 8)
+    elif kind == "tax_invoice":
+        for line in doc["lines"]:
+            p.line_text(f"{line['label']}: {line['count']} calls, {line['seconds'] // 60} min "
+                        f"{line['seconds'] % 60} s    {format_rupees(line['amount'])}", 9)
+        if doc["discount"]:
+            p.line_text(f"Paid from promotional credit (discount, no value of supply): "
+                        f"{format_rupees(doc['discount'])}", 9)
+
+
+def _advances(p: _Page, doc: dict) -> None:
+    adj, pay = doc["adjusted"], doc["payable"]
+    p.pair("Less advances adjusted", "- " + format_rupees(adj["total"]))
+    p.pair("GST already paid on those advances", format_rupees(adj["tax"]))
+    p.pair("GST payable on this invoice", format_rupees(pay["tax"]))
+    for line in doc["advances"]:
+        p.line_text(f"Advance of receipt voucher {line['receipt_voucher']} dated {_date(line['receipt_voucher_date'])}:"
+                    f" {format_rupees(line['total'])} adjusted (GST {format_rupees(line['tax'])})", 8)
+    p.line_text("Paid from the prepaid wallet: nothing more is due.", 8)
+
+
+def _signature(p: _Page, biz: dict) -> None:
+    p.ln(4)
+    p.line_text(f"For {biz.get('legal_name', '')}", 9, "B", align="R")
+    if biz.get("signatory"):
+        p.line_text(biz["signatory"], 9, align="R")
+    p.line_text("Authorised signatory", 9, align="R")
+
+
 def _figures(p: _Page, kind: str, a: dict, g: dict) -> None:
-    if kind == "receipt":
-        p.pair("Amount received", format_rupees(a["total"]), bold=True)
+    if kind == "receipt" or (kind == "credit_note" and g["mode"] == "off"):
+        p.pair("Amount received" if kind == "receipt" else "Amount credited", format_rupees(a["total"]), bold=True)
         return
     half = gst.rate_text(g["rate_bp"] // 2) if g["rate_bp"] % 2 == 0 else f"{g['rate_bp'] / 200:g}%"
     p.pair("Taxable value", format_rupees(a["taxable"]))
     if g["intra"]:
         p.pair(f"CGST @ {half}", format_rupees(a["cgst"]))
         p.pair(f"SGST @ {half}", format_rupees(a["sgst"]))
+        if a.get("round_off"):
+            p.pair("Round-off", format_rupees(a["round_off"]))
     else:
         p.pair(f"IGST @ {gst.rate_text(g['rate_bp'])}", format_rupees(a["igst"]))
     p.pair("Total", format_rupees(a["total"]), bold=True)
-    mode = "GST included in the amount paid" if g["mode"] == "inclusive" else "GST charged on top of the recharge"
-    p.line_text(mode, 8)
+    if kind in ("receipt_voucher", "refund_voucher"):
+        mode = "GST included in the amount paid" if g["mode"] == "inclusive" else "GST charged on top of the recharge"
+        p.line_text(mode + (" (returned with the refund)" if kind == "refund_voucher" else ""), 8)
 
 
 def statement_pdf(st: dict) -> bytes:

@@ -38,3 +38,19 @@ def set_profile(db, user_id: str, *, name: str, address: str, state: str, gstin:
            "updated_by": by}
     db.billing_profiles.update_one({"_id": user_id}, {"$set": doc}, upsert=True)
     return get_profile(db, user_id)
+
+
+# Rule 46(e): an unregistered recipient of a taxable value of Rs. 50,000 or more is named on the invoice with
+# address and State; asked for before the payment, so the receipt voucher carries them.
+B2C_DETAILS_FROM = 5_000_000
+
+
+def check_recipient(db, user_id: str, taxable: int) -> None:
+    """InvalidInput when a document of `taxable` paise to `user_id` would lack what Rule 46 asks of it."""
+    if taxable < B2C_DETAILS_FROM:
+        return
+    p = get_profile(db, user_id)
+    if p["gstin"] or (p["saved"] and p["address"] and p["state"]):
+        return
+    raise InvalidInput("A GST document of Rs. 50,000 or more names the recipient: fill in your billing name, "
+                       "address and state (Wallet → Billing details) first.")

@@ -1,4 +1,5 @@
-"""Recharge documents: a receipt (GST off) or a tax invoice for every credited recharge, and credit notes.
+"""Recharge and refund documents: a receipt (GST off) or a receipt voucher (Rule 50) for every credited
+recharge, a refund voucher (Rule 51, services.documents.vouchers) for every refund debit, and credit notes.
 
 The hook is the ledger, not the payment code: every `recharge` credit is a ledger entry, and `sweep` (the
 worker, every tick) issues the document of each one it has not seen, as does `catch_up` for one customer
@@ -13,12 +14,15 @@ from __future__ import annotations
 import re
 
 from services import clock, ledger
-from services.documents import business, gst, numbering, profiles
+from services.documents import advances, business, gst, numbering, profiles, vouchers
 from services.documents.words import rupees_in_words
 from services.errors import Conflict, InvalidInput, NotFound
+from services.money import format_rupees
 
 DESCRIPTION = "Prepaid wallet recharge for AI voice calls"
-TITLES = {"invoice": "Tax invoice", "receipt": "Receipt", "credit_note": "Credit note"}
+TITLES = {"receipt_voucher": "Receipt voucher", "receipt": "Receipt", "credit_note": "Credit note",
+          "refund_voucher": "Refund voucher", "tax_invoice": "Tax invoice"}
+KINDS = tuple(TITLES)
 _SLUG = re.compile(r"^([A-Z0-9]{1,4})[-/](\d{4})[-/](\d{6,7})$")
 
 
@@ -49,16 +53,7 @@ def issue_for_entry(db, entry: dict) -> dict | None:
     return numbering.issue(db, entry["_id"], f"inv:{fy}", biz["invoice_prefix"], fy, body)
 
 
-def terms(entry: dict, biz: dict) -> tuple[str, int, int | None]:
-    """(GST mode, rate, GST charged on top) of a recharge: as fixed when its payment link was made (the
-    entry's meta), else the business's mode now, where `exclusive` without a GST charge on record (an order,
-    a payment made before the switch) means the tax is inside what was paid."""
-    meta = entry.get("meta") or {}
-    if meta.get("gst_mode") in gst.MODES:
-        mode = meta["gst_mode"]
-        return mode, int(meta.get("gst_rate_bp", 0)), int(meta.get("gst_paise", 0)) if mode == "exclusive" else None
-    mode = "inclusive" if biz["gst_mode"] == "exclusive" else biz["gst_mode"]
-    return mode, biz["gst_rate_bp"], None
+terms = advances.terms
 
 
 def _recharge_body(db, entry: dict, biz: dict) -> dict:
@@ -67,52 +62,71 @@ def _recharge_body(db, entry: dict, biz: dict) -> dict:
     supply = customer["state"] or biz["state"]
     tax = gst.compute(mode, rate, int(entry["amount"]), intra=supply == biz["state"] or not biz["state"],
                       charged_gst=charged)
-    kind = "receipt" if mode == "off" else "invoice"
+    kind = "receipt" if mode == "off" else "receipt_voucher"
     meta = entry.get("meta") or {}
     source = entry.get("source") or ""
     return {"kind": kind, "title": TITLES[kind], "user_id": entry["user_id"], "entry_id": entry["_id"],
             "payment_id": source if source.startswith("pay_") else "", "reference_id": meta.get("reference_id", ""),
             "date": clock.day_of(entry["created_at"]), "paid_at": entry["created_at"], "issued_at": clock.now(),
             "fy": numbering.financial_year(clock.date_of(entry["created_at"])),
-            "business": {k: biz[k] for k in ("legal_name", "address", "state", "gstin", "pan", "sac")}
-            | {"state_name": gst.state_name(biz["state"])},
+            "business": business.supplier(biz),
             "customer": {k: customer[k] for k in ("name", "address", "state", "state_name", "gstin", "email")},
             "place_of_supply": supply, "place_of_supply_name": gst.state_name(supply),
             "description": DESCRIPTION, "gst": {"mode": mode, "rate_bp": tax.rate_bp, "intra": tax.intra},
-            "amounts": _amounts(tax), "words": rupees_in_words(tax.total), "refers_to": None}
+            "amounts": gst.amounts(tax), "words": rupees_in_words(tax.total), "refers_to": None,
+            "reverse_charge": "No"}
 
 
-def _amounts(tax: gst.Tax) -> dict:
-    return {"taxable": tax.taxable, "cgst": tax.cgst, "sgst": tax.sgst, "igst": tax.igst, "tax": tax.tax,
-            "total": tax.total, "wallet": tax.wallet}
-
-
-def credit_note(db, number: str, *, reason: str, by: str) -> dict:
-    """A credit note for the whole of document `number` (which stays as issued), once per document."""
+def credit_note(db, number: str, *, reason: str, by: str, amount: int | None = None) -> dict:
+    """A credit note (Section 34) for `amount` paise of the total of tax invoice (or receipt) `number`, the
+    whole of what is left of it when None. The original stays as issued; several partial notes may follow
+    one another, never crediting more than it was."""
     orig = get_document(db, number)
-    if orig["kind"] == "credit_note":
-        raise InvalidInput("A credit note cannot itself be credited.")
+    if orig["kind"] not in CREDITABLE:
+        raise InvalidInput("A credit note corrects a tax invoice (or a receipt); a receipt voucher is reversed "
+                           "by the refund voucher of its refund.")
     reason = reason.strip() if isinstance(reason, str) else ""
     if not 3 <= len(reason) <= 300:
         raise InvalidInput("A reason of 3 to 300 characters is required.")
+    before = [d for d in db.documents.find({"kind": "credit_note", "refers_to": orig["number"]})]
+    left = int(orig["amounts"]["total"]) - sum(int(d["amounts"]["total"]) for d in before)
+    amount = left if amount is None else amount
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= left:
+        raise InvalidInput(f"A credit note may credit from Rs. 0.01 up to what is left of {orig['number']} "
+                           f"({format_rupees(left)}).")
     biz = business.get(db)
     fy = numbering.financial_year(clock.today())
+    body = _note_body(orig, amount, reason, by, fy)
+    doc = numbering.issue(db, f"cn:{orig['number']}:{len(before) + 1}", f"cn:{fy}", biz["credit_note_prefix"],
+                          fy, body)
+    if doc is None or int(doc["amounts"]["total"]) != amount:
+        raise Conflict("Another credit note of this document was issued at the same moment; look again.")
+    return doc
+
+
+CREDITABLE = ("tax_invoice", "receipt", "invoice")   # `invoice`: a recharge's, issued before receipt vouchers
+
+
+def _note_body(orig: dict, amount: int, reason: str, by: str, fy: str) -> dict:
+    g = orig["gst"]
+    if amount == int(orig["amounts"]["total"]):
+        figures = dict(orig["amounts"])
+    else:  # the tax inside the part credited, at the invoice's rate and split
+        figures = gst.amounts(gst.compute("off" if g["mode"] == "off" else "inclusive", g["rate_bp"], amount,
+                                          intra=g["intra"]))
     keep = ("user_id", "entry_id", "payment_id", "reference_id", "business", "customer", "place_of_supply",
-            "place_of_supply_name", "description", "gst", "amounts", "words")
-    body = {k: orig[k] for k in keep} | {
+            "place_of_supply_name", "description", "gst")
+    return {k: orig.get(k, "") for k in keep} | {
         "kind": "credit_note", "title": TITLES["credit_note"], "date": clock.today().isoformat(),
         "issued_at": clock.now(), "paid_at": orig["paid_at"], "fy": fy, "refers_to": orig["number"],
-        "refers_to_date": orig["date"], "reason": reason, "by": by}
-    doc = numbering.issue(db, f"cn:{orig['number']}", f"cn:{fy}", biz["credit_note_prefix"], fy, body)
-    if doc is None:
-        raise Conflict("A credit note for this document is being issued right now; try again shortly.")
-    return doc
+        "refers_to_kind": orig["kind"], "refers_to_date": orig["date"], "reason": reason, "by": by,
+        "amounts": figures, "words": rupees_in_words(figures["total"]), "reverse_charge": "No"}
 
 
 # ------------------------------------------------------------------------------------------ sweep
 
 def catch_up(db, user_id: str) -> int:
-    """Issue the documents of `user_id`'s recharges that have none yet. Returns how many were looked at."""
+    """Issue the documents of `user_id`'s recharges and refunds that have none yet. Returns how many were looked at."""
     upto = ledger.get_wallet(db, user_id).entries  # read first: entries after it are looked at next time
     done = db.doc_progress.find_one({"_id": user_id}) or {}
     return _catch_up(db, user_id, int(done.get("n", 0)), upto)[0]
@@ -124,10 +138,17 @@ def _catch_up(db, user_id: str, after: int, upto: int) -> tuple[int, bool]:
     at, whether every one has its document now)."""
     if upto <= after:
         return 0, True
-    found = ledger.entries_after(db, user_id, after, category="recharge")
+    found = sorted(ledger.entries_after(db, user_id, after, category="recharge")
+                   + ledger.entries_after(db, user_id, after, category="refund"), key=lambda e: e["n"])
     complete = True
-    for e in found:
-        if e["type"] == ledger.CREDIT and issue_for_entry(db, e) is None:
+    for e in found:  # in ledger order: a refund's voucher names the receipt vouchers before it
+        if e["type"] == ledger.CREDIT and e["category"] == "recharge":
+            doc = issue_for_entry(db, e)
+        elif vouchers.is_refund(e):
+            doc = vouchers.issue_for_refund(db, e)
+        else:
+            continue
+        if doc is None:
             complete = False  # another process is issuing it: look again next time
     if complete:
         db.doc_progress.update_one({"_id": user_id}, {"$max": {"n": upto}}, upsert=True)

@@ -89,29 +89,44 @@ def _sections(db, user_id: str, entries: list[dict]) -> dict:
         if e["category"] == "recharge":
             recharges.append(_line(e, "Recharge", numbers.get(e["_id"], "")))
             lines.append(recharges[-1])
-        elif e["category"] in USAGE:
-            for group in (usage.setdefault(e["category"], _usage(e["category"])), _grouped(lines, e)):
+        elif _group(e):
+            for group in (usage.setdefault(_group(e), _usage(e)), _grouped(lines, e)):
                 group["count"] += 1
                 group["seconds"] += int((e.get("meta") or {}).get("seconds", 0))
                 group["amount"] += amt
         else:
             other.append(_line(e, *_other(e)))
             lines.append(other[-1])
-    return {"recharges": recharges, "usage": [usage[k] for k in USAGE if k in usage], "other": other,
+    order = [k for k in USAGE if k in usage] + sorted(k for k in usage if k not in USAGE)
+    return {"recharges": recharges, "usage": [usage[k] for k in order], "other": other,
             "lines": lines, "credits": credits, "debits": debits, "recharged": sum(r["amount"] for r in recharges),
             "used": sum(u["amount"] for u in usage.values()), "entries": len(entries)}
 
 
-def _usage(category: str) -> dict:
-    return {"label": USAGE[category], "category": category, "count": 0, "seconds": 0, "amount": 0}
+def _group(e: dict) -> str:
+    """The usage line an entry counts in: its category for calls, one line per service for other services
+    (usage events, monthly fees); '' for what is not usage."""
+    if e["category"] in USAGE:
+        return e["category"]
+    if e["category"] in ledger.SERVICE_CATEGORIES and e["type"] != ledger.CREDIT:
+        return f"{e['category']}:{(e.get('meta') or {}).get('service', '')}"
+    return ""
+
+
+def _usage(e: dict) -> dict:
+    key = _group(e)
+    service = (e.get("meta") or {}).get("service", "")
+    label = USAGE.get(key) or (f"{service} (monthly fee)" if e["category"] == "fee" else service)
+    return {"label": label, "category": key, "count": 0, "seconds": 0, "amount": 0}
 
 
 def _grouped(lines: list[dict], e: dict) -> dict:
     """The line this usage entry joins: the last one if it is usage of the same category (nothing else
     happened in between), else a new one. Its balance is the balance after its last entry."""
     last = lines[-1] if lines else None
-    if last is None or last.get("category") != e["category"]:
-        last = dict(_line(e, USAGE[e["category"]], ""), **_usage(e["category"]), first_at=e["created_at"])
+    if last is None or last.get("category") != _group(e):
+        u = _usage(e)
+        last = dict(_line(e, u["label"], ""), **u, first_at=e["created_at"])
         lines.append(last)
     last.update(at=e["created_at"], balance_after=int(e["balance_after"]), entry_id=e["_id"])
     return last
@@ -130,7 +145,9 @@ def _other(e: dict) -> tuple[str, str]:
 
 
 def usage_text(u: dict) -> str:
-    """`Calls: 2 (3 min 12 s)`: a usage line or total as the statement words it."""
+    """`Calls: 2 (3 min 12 s)`, `sms: 1,000`: a usage line or total as the statement words it."""
+    if u["category"] not in USAGE:  # another service: its events or months
+        return f"{u['label']}: {u['count']:,}"
     mins, secs = divmod(int(u["seconds"]), 60)
     return f"{u['label']}: {u['count']:,} ({mins:,} min {secs} s)"
 

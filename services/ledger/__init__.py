@@ -17,6 +17,7 @@ crash at any point loses nothing and doubles nothing. One module per concern:
               after a number
 - `recovery`  `recover`, `recover_changed` (the worker's);  `auditing` the invariants (`audit`);  `ids` names
 - `dues`      the amount due: `debit_owing` (a refund beyond the balance), credits paying it first, `pay_due`
+- `batch`     `post_batch`: many debits of one wallet (metered usage) in one compare-and-set, once per key each
 - `budgets`   API keys' caps and simultaneous calls, checked in the hold's compare-and-set; `spend_of` a wallet's keys
 - `lots`      credit lots (pure): the wallet's encoding, burn orders, draws, reservations, the lot invariants
 - `burn`      the business's burn order (`burn_rule`, `set_burn_rule`);  `expiry` lots leaving: `expire_lots`
@@ -25,6 +26,7 @@ crash at any point loses nothing and doubles nothing. One module per concern:
 """
 from services import clock  # noqa: F401  (callers read ledger.clock for the time entries carry)
 from services.ledger.auditing import audit
+from services.ledger.batch import MAX_BATCH, Debit as BatchDebit, post_batch
 from services.ledger.budgets import Budget, KeySpend, spend_of
 from services.ledger.burn import rule as burn_rule, set_rule as set_burn_rule
 from services.ledger.dues import Due, amounts_due, debit_owing, pay_due
@@ -34,9 +36,10 @@ from services.ledger.ids import check_campaign
 from services.ledger.lots import RULE_LABELS as BURN_RULES, parse_parts as lot_parts
 from services.ledger.migrate import backfill
 from services.ledger.holds import extend, hold, release, settle
-from services.ledger.ids import CALL_CATEGORIES, CATEGORIES, CREDIT, DEBIT, entry_id
+from services.ledger.ids import CALL_CATEGORIES, CATEGORIES, CREDIT, DEBIT, SERVICE_CATEGORIES, entry_id
 from services.ledger.posting import post
-from services.ledger.queries import entries, entries_after, find_entry, get_entry, iter_entries, last_entries
+from services.ledger.queries import (entries, entries_after, entry_counts, find_entry, get_entry, iter_entries,
+                                     last_entries)
 from services.ledger.rebuild import rebuild_rollups
 from services.ledger.feed import LATE, Change, changed, changed_newest_first, count_changed, days_across
 from services.ledger.recovery import recover, recover_changed
@@ -52,9 +55,10 @@ COLLECTIONS = {"wallets": [[("updated_at", 1)], [("due", 1)], [("next_expiry", 1
 __all__ = ["CALL_CATEGORIES", "CATEGORIES", "CREDIT", "DEBIT", "Hold", "Wallet", "WalletView",
            "audit", "day_totals", "days_across", "ensure_wallet", "entries", "entry_id", "extend", "find_entry",
            "get_entry", "get_wallet", "hold", "iter_entries", "post", "recover", "recover_changed", "release", "settle",
-           "rebuild_rollups", "entries_after"]
+           "rebuild_rollups", "entries_after", "entry_counts"]
 __all__ += ["Due", "amounts_due", "debit_owing", "pay_due", "LATE", "Change", "changed", "changed_newest_first",
             "count_changed", "archived_days", "every_archived_day", "recounted_at", "last_entries"]
 __all__ += ["Budget", "KeySpend", "spend_of"]
 __all__ += ["BURN_RULES", "LotView", "backfill", "balance_at", "burn_rule", "check_campaign", "day_spent",
             "expire_lots", "expiring", "in_spend_order", "lot_parts", "set_burn_rule", "void_lot"]
+__all__ += ["BatchDebit", "MAX_BATCH", "SERVICE_CATEGORIES", "post_batch"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from services.ledger import lots as lotmod
+from services.ledger import lots as lotmod, packed
 from services.ledger.dues import due_problems
 from services.ledger.ids import CREDIT, LOT_CATEGORIES
 from services.ledger.queries import get_entry
@@ -76,7 +76,7 @@ def _ledger_totals(db) -> dict[str, _Totals]:
 
 def _check(db, w: dict, t: _Totals) -> dict:
     """One wallet's audit row; `problems` is empty when it agrees with the ledger."""
-    for p in w.get("pending") or []:  # applied to the balance, maybe not yet in the ledger
+    for p in packed.entries_of(w.get("pending")):  # applied to the balance, maybe not yet in the ledger
         if get_entry(db, p["_id"]) is None:
             t.add(p)
     balance, held, n = int(w["balance"]), int(w["held"]), int(w.get("n", 0))

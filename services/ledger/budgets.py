@@ -114,10 +114,10 @@ def _fit(w: dict, b: Budget, take: int, need: int) -> int:
         return take
     if left >= need:
         return left
-    raise _cap_refusal(w, b, need)
+    raise cap_refusal(w, b, need)
 
 
-def _cap_refusal(w: dict, b: Budget, need: int) -> SpendCapReached:
+def cap_refusal(w: dict, b: Budget, need: int) -> SpendCapReached:
     """The refusal naming the cap with the least room left (the daily one on a tie)."""
     day, month = _spent(w, b.key)
     held, _ = _held(w, b.key)

@@ -36,6 +36,8 @@ class Change:
     extra: tuple = ()                # entries after `entry` in the same write (a credit paying the due)
     budgets: dict | None = None      # API keys' spend afterwards (services.ledger.budgets)
     lots: dict | None = None         # the wallet's lots afterwards (services.ledger.lots): required with money
+    batch: dict | None = None        # many entries as one packed `pending` record (services.ledger.packed)
+    batch_entries: tuple = ()        # ... and those entries, counted in `n` and the days' rollups
 
 
 class Finished:
@@ -79,14 +81,15 @@ def new_state(w: dict, change: Change, drop: frozenset = frozenset()) -> dict:
     elif change.balance_delta or change.held_delta:
         raise RuntimeError("a change of money must say which lots it moves")
     pending = [p for p in w["pending"] if p["_id"] not in drop]
-    new = ((change.entry,) if change.entry is not None else ()) + tuple(change.extra)
+    new = new_entries(change)
     days = w.get("days") or {}
     for e in new:
-        pending.append(e)
         sets["n"] = e["n"]
         # Rollups ride in the same atomic write as the balance. The whole map is rewritten (two days
         # at most): nested $inc paths cost ~3x a top-level $set on the embedded engine.
         days = rollups.add_to_day(days, e, balance)
+    # A single entry rides as itself; a batch's entries as one packed record (services.ledger.packed).
+    pending += [change.batch] if change.batch is not None else list(new)
     if new:
         sets["days"] = days
     if change.due_delta:
@@ -100,6 +103,11 @@ def new_state(w: dict, change: Change, drop: frozenset = frozenset()) -> dict:
     if change.budgets is not None:
         sets["budgets"] = change.budgets
     return sets
+
+
+def new_entries(change: Change) -> tuple:
+    """Every entry `change` adds, in number order: its entry and the ones riding with it, or a batch's."""
+    return ((change.entry,) if change.entry is not None else ()) + tuple(change.extra) + tuple(change.batch_entries)
 
 
 def _lots_into(sets: dict, lots: dict, balance: int, held: int, w: dict) -> None:
@@ -131,8 +139,9 @@ def commit(db, w: dict, change: Change) -> bool:
     if not _write(db, w, new_state(w, change, drop)):
         return _backoff()
     FINISHED.forget(uid, drop)
-    if change.entry is not None:
-        rollups.checkpoint(db, w, (change.entry,) + tuple(change.extra))
+    new = new_entries(change)
+    if new:
+        rollups.checkpoint(db, w, new)
     return True
 
 

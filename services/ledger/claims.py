@@ -42,14 +42,14 @@ def _prior_result(db, key: str, want: dict, owner: str):
         c = db.ledger_keys.find_one({"_id": key})
         if c is None:
             return _RETRY
-        _same(c, want)
+        same(c, want)
         if c.get("entry_id"):
             return queries.must_get(db, c["entry_id"])
         p = queries.pending_with_key(wallets.read(db, want["user_id"]), key)
         if p is not None:          # the money moved; the writer has not finished recording it
             record(db, p)
             return queries.clean(p)
-        if _owner_gone(c) and db.ledger_keys.update_one(
+        if owner_gone(c) and db.ledger_keys.update_one(
                 {"_id": key, "owner": c["owner"], "entry_id": None},
                 {"$set": {"owner": owner, "at": clock.now()}}).matched_count == 1:
             return _ADOPTED
@@ -58,7 +58,7 @@ def _prior_result(db, key: str, want: dict, owner: str):
         time.sleep(0.01)
 
 
-def _owner_gone(claim: dict) -> bool:
+def owner_gone(claim: dict) -> bool:
     """A dead process cannot finish its write: adopt its claim. An owner on another host cannot be
     asked; its claim is adopted only after the configured grace period."""
     gone = procs.owner_gone(claim.get("owner") or "")
@@ -68,7 +68,7 @@ def _owner_gone(claim: dict) -> bool:
     return age > timedelta(seconds=config.get().claim_grace_seconds)
 
 
-def _same(claim: dict, want: dict) -> None:
+def same(claim: dict, want: dict) -> None:
     for k, v in want.items():
         if claim.get(k) != v:
             raise Conflict("This idempotency key was already used for a different operation.")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from services import checks, clock, procs
-from services.ledger import cas, claims, ids, lots as lotmod, queries, wallets
+from services.ledger import burn, cas, claims, ids, lots as lotmod, queries, wallets
 from services.ledger.holds import close_hold, without_hold
 from services.ledger.record import drew, new_entry, record
 from services.money import require_paise
@@ -61,11 +61,13 @@ def paying_due(w: dict, change: cas.Change) -> cas.Change:
 
 
 def debit_owing(db, user_id: str, *, key: str, amount: int, category: str = "refund", source: str = "",
-                note: str = "", meta: dict | None = None, hold_id: str | None = None, lot: int | None = None) -> dict:
+                note: str = "", meta: dict | None = None, hold_id: str | None = None, lot: int | None = None,
+                spend: bool = False) -> dict:
     """Take `amount` once per `key`: from the hold `hold_id` when it is still open (released in the same
     write), then from paid money (lot `lot` first, the refunded payment's, then the newest); what the
     wallet cannot cover becomes an amount due. Never raises InsufficientBalance. Returns the entry
-    (`amount` taken, `due_delta` owed)."""
+    (`amount` taken, `due_delta` owed). With `spend` (a monthly fee, not money going back to a bank), it
+    draws on any money not past expiry in the business's burn order instead, as usage does."""
     ids.check_user_id(user_id)
     ids.check_key(key)
     ids.check_posted_category(category)
@@ -81,12 +83,13 @@ def debit_owing(db, user_id: str, *, key: str, amount: int, category: str = "ref
     if prior is not None:
         return prior
     with cas.turn(user_id):
-        entry = _apply_owing(db, user_id, key, amount, category, source, note, meta, hold_id, lot)
+        entry = _apply_owing(db, user_id, key, amount, category, source, note, meta, hold_id, lot, spend)
     record(db, entry)
     return entry
 
 
-def _apply_owing(db, user_id, key, amount, category, source, note, meta, hold_id, lot) -> dict:
+def _apply_owing(db, user_id, key, amount, category, source, note, meta, hold_id, lot, spend) -> dict:
+    order, kinds = (burn.Lazy(db), None) if spend else (lotmod.NEWEST_FIRST, lotmod.REFUNDABLE_KINDS)
     while True:
         w = wallets.read(db, user_id)
         p = queries.pending_with_key(w, key)
@@ -96,8 +99,7 @@ def _apply_owing(db, user_id, key, amount, category, source, note, meta, hold_id
         h = w["holds"].get(hold_id) if hold_id else None
         freed = int(h["amount"]) if h else 0
         parts = lotmod.settle_reserved(lots, lotmod.hold_parts(h), min(amount, freed))[0] if h else []
-        parts += lotmod.draw(lots, amount - sum(a for _, a in parts), lotmod.NEWEST_FIRST, now_s,
-                             kinds=lotmod.REFUNDABLE_KINDS, first=lot)
+        parts += lotmod.draw(lots, amount - sum(a for _, a in parts), order, now_s, kinds=kinds, first=lot)
         take = sum(a for _, a in parts)
         entry = drew(new_entry(w, key, ids.DEBIT, category, take, source, note, meta, claimed=True), lots,
                      lotmod.merge_parts(parts, ()))

@@ -209,7 +209,7 @@ def _settled_before(db, w: dict, hold_id: str, amount: int) -> dict | None:
         raise NotFound(f"No open hold {hold_id}.")
     eid = closed[hold_id]
     if eid:
-        p = next((p for p in w["pending"] if p["_id"] == eid), None)
+        p = queries.pending_with_id(w, eid)
         return queries.clean(p) if p else queries.must_get(db, eid)
     if amount == 0:
         return None

@@ -13,8 +13,10 @@ from services.ids import check_hold_id, check_key, check_user_id, entry_id  # no
 
 CREDIT, DEBIT = "credit", "debit"
 CATEGORIES = ("recharge", "call", "campaign", "manual_credit", "promo_credit", "refund", "adjustment", "expiry",
-              "void")
+              "void", "usage", "fee")
 CALL_CATEGORIES = ("call", "campaign")
+# Other services billed from the wallet (services.usage): metered events and monthly fees.
+SERVICE_CATEGORIES = ("usage", "fee")
 # Written by the ledger alone (a lot's remainder leaving at its expiry, or voided): never posted.
 LOT_CATEGORIES = ("expiry", "void")
 

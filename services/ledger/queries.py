@@ -6,6 +6,7 @@ wallet's `pending` are read from there (a point read of one not yet inserted wou
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, TypeGuard
 
@@ -13,7 +14,7 @@ from services import clock
 from services.checks import whole_number
 from services.db import in_order
 from services.errors import InvalidInput
-from services.ledger import ids, rollups, wallets
+from services.ledger import ids, packed, rollups, wallets
 
 _EXPORT_PAGE = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -31,8 +32,59 @@ def find_entry(db, key: str) -> dict | None:
     if c.get("entry_id"):
         return must_get(db, c["entry_id"])
     w = db.wallets.find_one({"_id": c["user_id"]}, {"pending": 1}) or {}
+    if c.get("batch"):  # claimed by a batch (services.ledger.batch), maybe by others before it
+        return next((r for b, i in claim_batches(c, current=True) if isinstance(r := batch_outcome(db, w, b, i), dict)),
+                    None)
     p = pending_with_key(w, key)
     return clean(p) if p else None
+
+
+REFUSED = object()
+
+
+@dataclass
+class Applied:
+    """What an applied batch (services.ledger.batch) did, by position: immutable once applied."""
+    user_id: str
+    numbers: dict[int, int]                                  # position -> entry number
+    refused: set[int]
+    entries: dict[int, dict] = field(default_factory=dict)   # position -> entry, when read from the wallet
+
+    def at(self, db, i: int):
+        """The entry of position `i`, REFUSED, or None (not in this batch)."""
+        if i in self.refused:
+            return REFUSED
+        if i in self.entries:
+            return self.entries[i]
+        n = self.numbers.get(i)
+        return None if n is None else must_get(db, ids.entry_id(self.user_id, n))
+
+
+def applied_batch(db, w: dict, bid: str) -> Applied | None:
+    """Batch `bid` as applied, or None (not yet). `w` must be read BEFORE this looks for the batch's note:
+    recovery notes a batch before it drops its packed record, so one of the two reads sees an applied batch."""
+    rec = next((p for p in w.get("pending") or [] if p.get("batch") == bid), None)
+    if rec is not None:
+        es = packed.expand(rec)
+        return Applied(w["_id"], {e["i"]: e["n"] for e in es}, packed.refused_of(rec), {e["i"]: clean(e) for e in es})
+    note = db.ledger_keys.find_one({"_id": packed.record_id(bid)})
+    if note is None:
+        return None
+    done = {int(i): int(n) for i, n in (tok.split(":") for tok in note["done"].split())}
+    return Applied(note["user_id"], done, {int(k) for k in note["refused"].split()})
+
+
+def claim_batches(c: dict, current: bool = False) -> list[tuple[str, int]]:
+    """The (batch, position) pairs that claimed a key before the one named now (`current`: that one first)."""
+    was = [(b, int(i)) for b, _, i in (tok.rpartition(":") for tok in c.get("was") or []) if b and b != "None"]
+    now = [(c["batch"], int(c["i"]))] if current and c.get("batch") else []
+    return now + was[::-1]
+
+
+def batch_outcome(db, w: dict, bid: str, i: int):
+    """What batch `bid` did with its debit at position `i`: the entry, REFUSED, or None (not yet applied)."""
+    a = applied_batch(db, w, bid)
+    return None if a is None else a.at(db, i)
 
 
 def get_entry(db, eid: str) -> dict | None:
@@ -48,7 +100,11 @@ def must_get(db, eid: str) -> dict:
 
 
 def pending_with_key(w: dict, key: str) -> dict | None:
-    return next((p for p in w.get("pending") or [] if p.get("key") == key), None)
+    return next((p for p in packed.entries_of(w.get("pending")) if p.get("key") == key), None)
+
+
+def pending_with_id(w: dict, eid: str) -> dict | None:
+    return next((p for p in packed.entries_of(w.get("pending")) if p["_id"] == eid), None)
 
 
 def clean(doc: dict) -> dict:
@@ -67,7 +123,7 @@ class _Wallet:
     def __init__(self, db, w: dict):
         self.db, self.w, self.user_id = db, w, w["_id"]
         self.total = int(w.get("n", 0))
-        self.pending = {int(p["n"]): p for p in w["pending"] if "n" in p}
+        self.pending = {int(p["n"]): p for p in packed.entries_of(w["pending"]) if "n" in p}
 
     def at(self, k: int) -> dict | None:
         p = self.pending.get(k)
@@ -199,6 +255,13 @@ def iter_entries(db, *, user_id: str | None = None, type: str | None = None, cat
             one = clean(doc) if doc is not None else None
             if wanted(one):
                 yield one
+
+
+def entry_counts(db) -> dict[str, int]:
+    """Every wallet's number of entries, in one pass over the wallets (the monthly invoices' step, days 1-5
+    of a month, until all are issued: it grows with the customers; ledger.changed would read only the
+    wallets active since the month began)."""
+    return {w["_id"]: int(w.get("n", 0)) for w in db.wallets.find({}, {"n": 1})}
 
 
 def last_entries(db, user_id: str, count: int, upto: int | None = None) -> list[dict]:

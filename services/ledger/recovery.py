@@ -10,7 +10,8 @@ in a wallet whose `updated_at` the same write set).
 from __future__ import annotations
 
 from services import clock
-from services.ledger import cas, feed, rollups, wallets
+from services.ledger import cas, feed, packed, rollups, wallets
+from services.ledger.batch import record_batch
 from services.ledger.record import record
 
 _FIELDS = {"_id": 1, "pending": 1, "days": 1}
@@ -37,7 +38,10 @@ def _recover(db, docs) -> dict:
     for w in docs:
         pending = w.get("pending") or []
         for e in pending:
-            record(db, e)
+            if packed.is_packed(e):  # a batch's entries (services.ledger.batch)
+                record_batch(db, e)
+            else:
+                record(db, e)
             finished += 1
         if pending:
             cas.drop_pending(db, w["_id"], {e["_id"] for e in pending})

@@ -41,6 +41,9 @@ def add_to_day(days: dict, entry: dict, balance: int) -> dict:
     key = (entry.get("meta") or {}).get("key_id")
     if key and kind != CREDIT:  # spend per API key (services.ledger.budgets), for Insights over any period
         day["keys"] = {**(day.get("keys") or {}), key: int((day.get("keys") or {}).get(key, 0)) + amt}
+    service = (entry.get("meta") or {}).get("service")
+    if service and kind != CREDIT:  # spend per service (services.usage), for Insights and statements
+        day["svc"] = {**(day.get("svc") or {}), service: int((day.get("svc") or {}).get(service, 0)) + amt}
     _count_grants(day, entry)
     day["balance"] = balance
     return {**days, d: day}

@@ -7,8 +7,8 @@ the GST terms ride into the credit's ledger entry (`entry_meta`) for its invoice
 """
 from __future__ import annotations
 
-from services.documents import business
-from services.documents.gst import gst_on_top
+from services.documents import business, profiles
+from services.documents.gst import compute, gst_on_top, wallet_part as _wallet_part
 
 
 def record_fields(db, amount_paise: int) -> dict:
@@ -16,6 +16,15 @@ def record_fields(db, amount_paise: int) -> dict:
     stay as they always were), else {"gst": its terms}."""
     terms = terms_for(db, amount_paise)
     return {} if terms["mode"] == "off" else {"gst": terms}
+
+
+def check_recipient(db, user_id: str, amount_paise: int) -> None:
+    """Before a recharge is asked for: with GST on, one of Rs. 50,000 or more of taxable value by an
+    unregistered customer needs their billing name, address and state first (Rule 46(e))."""
+    t = terms_for(db, amount_paise)
+    if t["mode"] != "off":
+        taxable = compute(t["mode"], t["rate_bp"], amount_paise, intra=True).taxable
+        profiles.check_recipient(db, user_id, taxable)
 
 
 def terms_for(db, amount_paise: int) -> dict:
@@ -41,7 +50,28 @@ def charged(rec: dict) -> int:
     return int(rec["amount_paise"]) + gst_of(rec)
 
 
-def entry_meta(rec: dict) -> dict:
-    """The GST terms for the credit's ledger entry ({} for a record without: GST off, or an order)."""
+def entry_meta(rec: dict, wallet: int | None = None, paid: int | None = None) -> dict:
+    """The GST terms for the credit's ledger entry ({} for a record without: GST off). A part payment of
+    `paid` crediting `wallet` carries the GST inside it, not the whole record's."""
     g = rec.get("gst")
-    return {} if not g else {"gst_mode": g["mode"], "gst_rate_bp": int(g["rate_bp"]), "gst_paise": int(g["paise"])}
+    if not g:
+        return {}
+    gst = int(g["paise"])
+    if wallet is not None and paid is not None and wallet != int(rec["amount_paise"]) and gst:
+        gst = paid - wallet
+    return {"gst_mode": g["mode"], "gst_rate_bp": int(g["rate_bp"]), "gst_paise": gst}
+
+
+def wallet_part(rec: dict, paid: int) -> int:
+    """The wallet's part of `paid` paise charged on this record: all of it, unless GST was charged on top,
+    then what is left once the GST inside it is taken out (a whole payment's is exactly the amount; a part
+    payment's is its proportion). Also the wallet's part of a refund of the payment."""
+    g = rec.get("gst") or {}
+    return _wallet_part(paid, int(g.get("rate_bp", 0))) if int(g.get("paise", 0)) else paid
+
+
+def with_gst(rec: dict, wallet: int) -> int:
+    """What the payer gets back when `wallet` paise of this record's credit are refunded: the GST charged on
+    top of them too (the business no longer owes it: the refund voucher reduces it)."""
+    g = rec.get("gst") or {}
+    return wallet + gst_on_top(wallet, int(g["rate_bp"])) if int(g.get("paise", 0)) else wallet

@@ -112,13 +112,21 @@ def creditable(rec: dict, paid: int, fee: int | None) -> int | None:
     """THE amount rule. `paid` within what is still due on the record: credit it (partial payments too).
     More than due, by no more than the fee the payer bore, on a record nothing was credited to yet:
     credit exactly the record's amount. None: a mismatch."""
-    paid -= charge.gst_of(rec)  # GST charged on top goes to the tax, not the wallet
+    wallet = charge.wallet_part(rec, paid)  # GST charged on top (its share of a part payment) goes to the tax
     due = rec["amount_paise"] - records.credited_total(rec)
-    if 0 < paid <= due:
-        return paid
-    if fee is not None and due == rec["amount_paise"] and 0 < paid - due <= fee:
+    if completes_charge(rec, paid) and abs(wallet - due) <= len(rec.get("credited") or {}):
+        wallet = due  # each part's share was rounded: the last takes what is left, so the wallet gets the amount
+    if 0 < wallet <= due:
+        return wallet
+    if fee is not None and due == rec["amount_paise"] and 0 < paid - charge.charged(rec) <= fee:
         return due
     return None
+
+
+def completes_charge(rec: dict, paid: int) -> bool:
+    """A part payment, with GST on top, that brings what was paid to the whole charge."""
+    return bool(charge.gst_of(rec) and rec.get("credited")
+                and records.paid_total(rec) + paid == charge.charged(rec))
 
 
 def credit(db, rec: dict, pay: dict, *, source: str) -> Credit:
@@ -148,7 +156,7 @@ def credit(db, rec: dict, pay: dict, *, source: str) -> Credit:
     entry = _post(db, rec, pid, amount, paid, source)
     if entry is None:
         return Credit(pid, 0, flagged=ledger_match(db, rec, pid, amount) is False)
-    records.mark_credited(db, rec["_id"], pid, int(entry["amount"]))
+    records.mark_credited(db, rec["_id"], pid, int(entry["amount"]), paid)
     created = clock.as_utc(entry.get("created_at"))
     return Credit(pid, int(entry["amount"]), new=created is None or created >= t0, credited=True)
 
@@ -157,9 +165,11 @@ def _post(db, rec: dict, payment_id: str, amount: int, paid: int, source: str) -
     meta = {"order_id": rec.get("order_id")} if rec["kind"] == "order" else \
         {"payment_link_id": rec.get("payment_link_id")}
     meta["reference_id"] = rec["_id"]
-    meta.update(charge.entry_meta(rec))
-    if paid != amount + charge.gst_of(rec):  # the payer's convenience fee: kept for reconciliation and refunds
-        meta.update(payment_amount=paid, fee_paise=paid - amount - charge.gst_of(rec))
+    meta.update(charge.entry_meta(rec, amount, paid))
+    if amount == rec["amount_paise"] and paid != charge.charged(rec):
+        # the payer's convenience fee: kept for reconciliation and refunds; not part of the value of supply
+        # (docs/documents.md, "Convenience fee")
+        meta.update(payment_amount=paid, fee_paise=paid - charge.charged(rec))
     try:
         return ledger.post(db, rec["user_id"], key=payment_key(payment_id), type="credit", category="recharge",
                            amount=amount, source=payment_id, note="Razorpay recharge", meta=meta,

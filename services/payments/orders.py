@@ -6,7 +6,7 @@ payment links, so `payment.captured`/`order.paid` webhooks and reconciliation ca
 from __future__ import annotations
 
 from services.errors import InvalidPayment, PaymentUnavailable
-from services.payments import crediting, gateway, records, webhooks
+from services.payments import charge, crediting, gateway, records, webhooks
 from services.payments.admin import Refusal
 from services.payments.outcomes import ALREADY_CREDITED, CONFIRM_LATER, CREDITED, DOWN_MESSAGE, PENDING
 from services.payments.records import to_int, valid_id
@@ -20,7 +20,7 @@ def create_order(db, user_id: str, amount) -> dict:
     user, rec = records.create(db, "order", user_id, amount, cfg.mode)
     ref, paise = rec["_id"], rec["amount_paise"]
     try:
-        order = gateway.create_order(cfg, {"amount": paise, "currency": "INR", "receipt": ref,
+        order = gateway.create_order(cfg, {"amount": charge.charged(rec), "currency": "INR", "receipt": ref,
                                            "notes": {"user_id": user["username"], "reference_id": ref}})
         _check_order(order, rec)
     except gateway.FAILURES as exc:
@@ -28,13 +28,13 @@ def create_order(db, user_id: str, amount) -> dict:
         raise PaymentUnavailable(DOWN_MESSAGE) from None
     records.update(db, ref, {"order_id": order["id"], "last_error": None}, status="created")
     webhooks.adopt_events(db, ref)
-    return {"order_id": order["id"], "amount_paise": paise, "currency": "INR"}
+    return {"order_id": order["id"], "amount_paise": paise, "charged_paise": charge.charged(rec), "currency": "INR"}
 
 
 def _check_order(order: dict, rec: dict) -> None:
     """The order Razorpay returned must be the one we asked for; otherwise treat the answer as garbage."""
     if not (isinstance(order.get("id"), str) and order["id"].startswith("order_")
-            and to_int(order.get("amount")) == rec["amount_paise"] and order.get("receipt") == rec["_id"]):
+            and to_int(order.get("amount")) == charge.charged(rec) and order.get("receipt") == rec["_id"]):
         raise gateway.RazorpayDown("order answer does not match the request")
 
 

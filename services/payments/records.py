@@ -89,6 +89,7 @@ def create(db, kind: str, user_id: str, amount, mode: str) -> tuple[dict, dict]:
     Returns (user, record). Called BEFORE Razorpay: no link or order can exist that we do not know."""
     user, paise = checked(db, user_id, amount)
     record = build(kind, user, paise, mode)
+    record.update(charge.record_fields(db, paise))  # GST on top in `exclusive` mode: one tax base per channel
     db.payment_links.insert_many([record])
     return user, record
 
@@ -96,7 +97,9 @@ def create(db, kind: str, user_id: str, amount, mode: str) -> tuple[dict, dict]:
 def checked(db, user_id: str, amount) -> tuple[dict, int]:
     """(user, paise) for a recharge request; raises before anything is written."""
     paise = recharge_amount(db, amount)
-    return users.get(db, user_id), paise
+    user = users.get(db, user_id)
+    charge.check_recipient(db, user_id, paise)
+    return user, paise
 
 
 def insert(db, record: dict) -> None:
@@ -229,14 +232,21 @@ def attach_link(db, rec: dict, link: dict) -> None:
     update(db, rec["_id"], sets, status="created")
 
 
-def mark_credited(db, ref: str, payment_id: str, paise: int) -> None:
-    """Written only AFTER the ledger holds the payment's key (crediting relies on that order)."""
+def mark_credited(db, ref: str, payment_id: str, paise: int, paid: int) -> None:
+    """Written only AFTER the ledger holds the payment's key (crediting relies on that order). `paid`: what
+    the payer was charged for it (GST on top included), so the part that completes a charge is known."""
     db.payment_links.update_one({"_id": ref}, {"$set": {f"credited.{payment_id}": int(paise),
+                                                        f"paid.{payment_id}": int(paid),
                                                         "updated_at": clock.now()}})
 
 
 def credited_total(rec: dict) -> int:
     return sum(to_int(v) for v in (rec.get("credited") or {}).values())
+
+
+def paid_total(rec: dict) -> int:
+    """What the payer was charged for the payments credited so far (0 for parts credited before it was kept)."""
+    return sum(to_int(v) for v in (rec.get("paid") or {}).values())
 
 
 def note_failure(db, rec: dict, pay: dict) -> None:

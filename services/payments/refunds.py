@@ -10,8 +10,9 @@ published sample does). A refund that FAILS after its debit gives the amount bac
 its own key (`razorpay-refund-failed:<id>`). Every handler moves the status up first, then the money,
 then reads the status again, so a `refund.failed` racing a `refund.created` still ends returned once.
 
-The debit is the refund's amount, capped by what is left of the payment's credit (a convenience fee is
-refunded to the payer too, but was never in the wallet): the cap is allocated per payment with a
+The debit is the refund's amount (less the GST inside it, for a payment that paid GST on top: that goes
+back to the payer with it), capped by what is left of the payment's credit (a convenience fee is refunded
+to the payer too, but was never in the wallet): the cap is allocated per payment with a
 compare-and-set, so concurrent refunds of one payment never take more than it credited. A refund of a
 payment never captured (Razorpay's auto-refund, `payment.captured == false`) or never credited here
 debits nothing. When the wallet cannot cover the debit (the money was spent), it takes what the wallet
@@ -30,7 +31,7 @@ from datetime import timedelta
 from services import clock
 from services.db import insert_new
 from services.errors import Conflict, InvalidPayment, NotFound
-from services.payments import crediting, gateway
+from services.payments import charge, crediting, gateway, records
 from services.payments.admin import suspicious
 from services.payments.outcomes import (AMOUNT_DUE, AUTO_REFUND, DEBITED, NOT_CREDITED, NOTHING_TO_DEBIT,
                                         RETURNED)
@@ -147,12 +148,19 @@ def _allocate(db, doc: dict) -> int:
         if mine is not None:
             return int(mine["debit"])
         used = sum(int(r["debit"]) for r in alloc["refunds"].values() if not r.get("released"))
-        debit = max(0, min(doc["amount_paise"], int(alloc["credited_paise"]) - used))
+        debit = max(0, min(_wallet_part(db, doc), int(alloc["credited_paise"]) - used))
         if db.payment_refunds.update_one({"_id": aid, "seq": alloc["seq"]}, {
                 "$set": {f"refunds.{rid}": {"debit": debit, "released": False}}, "$inc": {"seq": 1}}).modified_count:
             _set(db, rid, debit_paise=debit)
             return debit
     raise Conflict("Too many concurrent refunds of one payment; retry shortly.")
+
+
+def _wallet_part(db, doc: dict) -> int:
+    """What of the refund comes out of the wallet: all of it, but for a payment that paid GST on top, the
+    GST inside the refund goes back to the payer with it (the refund voucher returns it)."""
+    rec = records.get(db, doc["reference_id"]) if doc.get("reference_id") else None
+    return charge.wallet_part(rec, doc["amount_paise"]) if rec else doc["amount_paise"]
 
 
 def allocated(db, payment_ids) -> dict[str, int]:

@@ -31,7 +31,7 @@ from services import checks, clock, ids, procs, settings, users
 from services.db import insert_new
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, PaymentUnavailable
 from services.money import format_rupees, parse_rupees
-from services.payments import crediting, gateway, refundable, refunds
+from services.payments import charge, crediting, gateway, records, refundable, refunds
 from services.payments import refund_requests as store
 from services.payments.refund_requests import receipt, request_id
 
@@ -161,7 +161,7 @@ def _send(db, cfg, req: dict, p: dict) -> None:
     refund: dict | None
     try:
         refund = (_by_receipt(cfg, p) if p.get("tries") else None) or gateway.refund_payment(
-            cfg, p["payment_id"], _body(req, p), idempotency_key=p["receipt"])
+            cfg, p["payment_id"], _body(db, req, p), idempotency_key=p["receipt"])
     except gateway.RazorpayRefused as exc:
         refund = _by_receipt(cfg, p)
         if refund is None:
@@ -172,9 +172,13 @@ def _send(db, cfg, req: dict, p: dict) -> None:
     store.set_part(db, req, p["n"], status="sent", refund_id=refund.get("id"))
 
 
-def _body(req: dict, p: dict) -> dict:
-    # The same body on every try: Razorpay refuses a retry whose body differs from the first.
-    return {"amount": p["amount_paise"], "speed": "normal", "receipt": p["receipt"],
+def _body(db, req: dict, p: dict) -> dict:
+    # The same body on every try: Razorpay refuses a retry whose body differs from the first. A payment that
+    # paid GST on top gets that GST back with the part (the debit stays the part: services.payments.refunds).
+    entry = crediting.credit_entry(db, p["payment_id"])
+    rec = records.get(db, (entry.get("meta") or {}).get("reference_id") or "") if entry else None
+    amount = charge.with_gst(rec, p["amount_paise"]) if rec else p["amount_paise"]
+    return {"amount": amount, "speed": "normal", "receipt": p["receipt"],
             "notes": {"request_id": req["_id"], "user_id": req["user_id"]}}
 
 

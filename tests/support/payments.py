@@ -188,3 +188,13 @@ def race(*jobs):
         t.join(60)
     assert errors == []
     return outs
+
+
+def pay_link(db, handle, user: str, rupees: int) -> tuple[dict, dict]:
+    """A recharge through a payment link, paid on the sandbox, credited by reconciliation: (link, entry)."""
+    link = payments.create_payment_link(db, user, rupees)
+    control(handle, f"links/{link['payment_link_id']}/pay")
+    payments.reconcile_link(db, link["reference_id"], user_id=user)
+    entry = next(e for e in ledger.iter_entries(db, user_id=user, category="recharge")
+                 if (e.get("meta") or {}).get("reference_id") == link["reference_id"])
+    return link, entry

@@ -1,0 +1,20 @@
+"""Other services billed from the same wallet as calls (issue 29): SMS, rented numbers, tokens, storage.
+
+- `catalogue` the services an admin defines: a unit and an integer price in paise per `per_units` units;
+  `price_of`, THE price rule of usage (rounded up per event); audited
+- `metering`  `record` one usage event, `record_batch` up to 1,000: debited at once, in order, each once per
+  idempotency key, never beyond the available balance (services.ledger.batch)
+- `reservations` long-running usage set aside like a call's hold: `reserve`, `extend`, `settle`
+- `fees`      subscriptions to a monthly fee (a rented number): `charge_due` (the worker) charges each once
+  per business month, prorated for the first; what the wallet cannot pay becomes an amount due, paid first
+  from the next recharge; unpaid past the service's grace period, the subscription is suspended
+"""
+from services.usage import catalogue, fees, metering, reservations
+from services.usage.catalogue import Service, define, get, price_of, services
+from services.usage.fees import charge_due, end, subscribe, subscriptions
+from services.usage.metering import Event, Result, record, record_batch
+
+COLLECTIONS = {"usage_services": [], "subscriptions": [[("user_id", 1)], [("next_charge", 1)]]}
+
+__all__ = ["Event", "Result", "Service", "catalogue", "charge_due", "define", "end", "fees", "get", "metering",
+           "price_of", "record", "record_batch", "reservations", "services", "subscribe", "subscriptions"]
