@@ -133,6 +133,7 @@ def sign_in_form() -> None:
         st.rerun()
 
 
+COOKIE_NAME = "wallet_session"
 COOKIE_PENDING = "_cookie_pending"  # signed in, and the browser has not yet confirmed the session cookie
 
 
@@ -172,7 +173,6 @@ def sign_up_form() -> None:
     except WalletError as exc:
         ui.show_error(exc)
     else:
-        ui.invalidate("users")
         st.success(f"Account **{u['username']}** created with a Rs. 0.00 wallet. Sign in on the first tab.")
 
 
@@ -232,16 +232,20 @@ class CookieWriter(CookieManager):
 cookie_model.stx = SimpleNamespace(CookieManager=CookieWriter)  # only the sign-in library's manager changes
 
 
+# The library's cookie check without its print() of every cookie that does not verify (none at all included).
+cookie_model.CookieModel._token_decode = lambda self: ui.decode_cookie(self.token, self.cookie_key) or False
+
+
 ui.get_db()  # open (and index) the database before anything reads it
 # Created once per run, here (the library keeps state on it). The library
 # only keeps the sign-in cookie; passwords are checked by services.tokens (sign_in_form).
 KEY = cookie_key()
-auth = stauth.Authenticate(ui.credentials(cookie_key=KEY), cookie_name="wallet_session", cookie_key=KEY,
+auth = stauth.Authenticate(ui.credentials(COOKIE_NAME, KEY), cookie_name=COOKIE_NAME, cookie_key=KEY,
                            cookie_expiry_days=ui.COOKIE_EXPIRY_DAYS, login_sleep_time=0, auto_hash=False)
 # Restore a session from the cookie before navigation is built, so a reload stays on its page.
 try:
     auth.login(location="unrendered")
-except LoginError:  # a cookie for a user the (cached) credentials do not list yet: sign in again
+except LoginError:  # a cookie for a user that no longer exists: sign in again
     pass
 
 me = None

@@ -10,6 +10,7 @@ import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
+import jwt
 import pandas as pd
 import streamlit as st
 
@@ -61,36 +62,32 @@ def app_settings() -> dict:
     return _settings(get_db(), str(id(get_db())))
 
 
-@st.cache_data(ttl=10, show_spinner=False)
-def _credentials(_db, key: str) -> dict:
-    return users.credentials(_db)
+def credentials(cookie_name: str, cookie_key: str) -> dict:
+    """What streamlit-authenticator needs to restore this session: the users its cookie and this session
+    name, read by key (two reads, not the users collection). A new dict each call: the library mutates it."""
+    return users.credentials(get_db(), {st.session_state.get("username"), cookie_user(cookie_name, cookie_key)})
 
 
-def credentials(*, cookie_key: str | None = None) -> dict:
-    """A fresh copy each call (cache_data copies): streamlit-authenticator mutates what it is given. With
-    `cookie_key`, a browser whose session cookie names a user the cached copy does not list yet (created
-    by another process a moment ago: the API, an admin) gets them read again, so its reload stays signed in."""
-    creds = _credentials(get_db(), str(id(get_db())))
-    name = _cookie_user(cookie_key) if cookie_key else None
-    if name and name not in creds["usernames"]:
-        _credentials.clear()
-        creds = _credentials(get_db(), str(id(get_db())))
-    return creds
+def cookie_user(cookie_name: str, cookie_key: str) -> str | None:
+    """The username a valid sign-in cookie carries (None: no cookie, or one that does not verify)."""
+    token = st.context.cookies.get(cookie_name) if cookie_name in st.context.cookies else None
+    return (decode_cookie(token, cookie_key) or {}).get("username")
 
 
-def _cookie_user(key: str) -> str | None:
-    """The username in this browser's valid session cookie (what streamlit-authenticator will restore)."""
-    import jwt
-    token = st.context.cookies.get("wallet_session") if hasattr(st, "context") else None
+def decode_cookie(token, cookie_key: str) -> dict | None:
+    """The sign-in cookie's contents if it verifies, else None. A visitor with no cookie, or an old or
+    foreign one, is ordinary (they sign in again): nothing for anyone to act on, so nothing is logged."""
+    if not isinstance(token, str) or not token:
+        return None
     try:
-        return jwt.decode(token, key, algorithms=["HS256"]).get("username") if token else None
-    except (jwt.PyJWTError, AttributeError):
+        return jwt.decode(token, cookie_key, algorithms=["HS256"])
+    except jwt.PyJWTError:
         return None
 
 
 def invalidate(*what: str) -> None:
-    """Clear cached reads after a write: "settings", "users", "summary" (or everything)."""
-    targets = {"settings": [_settings], "users": [_credentials], "summary": [_summary], "accounts": [_memberships]}
+    """Clear cached reads after a write: "settings", "summary", "accounts" (or everything)."""
+    targets = {"settings": [_settings], "summary": [_summary], "accounts": [_memberships]}
     for name in (what or targets):
         for fn in targets[name]:
             fn.clear()

@@ -3,8 +3,10 @@ customers 7 days and 1 day ahead), closes calls whose voice platform fell silent
 of their last authorised slice, billed the last reported usage, never unreported time), collects amounts due
 from money released since, polls open payment links, carries on self-serve refunds a crash interrupted, once a
 day reconciles yesterday's payments with Razorpay, issues receipts, tops wallets up through their auto-recharge
-mandates, and decides and delivers low-balance alerts. Every step is idempotent (the daily one per day), so running
-it alongside live traffic (or twice) is safe."""
+mandates, decides and delivers low-balance alerts, and keeps the staff views' totals and lists. Each step
+reads only the wallets changed since its last pass (services.ledger.feed), or those an index says have work
+(lots to expire: `next_expiry`). Every step is idempotent (the daily one per day), so running it alongside live
+traffic (or twice) is safe."""
 from __future__ import annotations
 
 import logging
@@ -15,13 +17,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from services import (alerts, autorecharge, calls, config, documents, ledger, payments,  # noqa: E402
-                      razorpay_events, schema, tds, usage, wallet)
+                      razorpay_events, schema, staffview, tds, usage, wallet)
 
 log = logging.getLogger("worker")
 
 
 def tick(db) -> dict:
-    out = {"ledger": ledger.recover(db)}
+    out = {"ledger": ledger.recover_changed(db)}  # the wallets changed since its last pass
     steps = [(ledger.expire_lots, "expire_lots"),  # lots past their expiry leave, each once
              (calls.recover_stale_calls, "recover_stale_calls"),  # also silent calls past their last slice
              (usage.charge_due, "subscription_fees"),  # each month of a subscription once; unpaid -> due
@@ -36,6 +38,7 @@ def tick(db) -> dict:
         steps += [(autorecharge.run, "autorecharge")]
     steps += [(alerts.announce_tariffs, "tariff_notices"), (alerts.announce_expiries, "expiry_notices"),
               (alerts.run, "alerts")]
+    steps.append((staffview.keep, "staff_views"))  # the totals and lists admins and analysts read
     for fn, name in steps:
         try:
             out[name] = fn(db)

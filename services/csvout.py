@@ -19,6 +19,8 @@ def csv_safe(cell) -> str:
     leading format characters (Unicode Cf: a BOM, zero-width and bidi marks are invisible and may be
     dropped by the spreadsheet, leaving the sign first)."""
     text = "" if cell is None else str(cell)
+    if text.isascii():  # NFKC leaves ASCII as it is, and no ASCII character is a format character
+        return "'" + text if text.startswith(_FORMULA_START) else text
     judged = unicodedata.normalize("NFKC", text)
     start = next((i for i, ch in enumerate(judged) if unicodedata.category(ch) != "Cf"), len(judged))
     return "'" + text if judged.startswith(_FORMULA_START, start) else text

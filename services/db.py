@@ -85,3 +85,33 @@ def ping(db) -> bool:
         return True
     except Exception:
         return False
+
+
+def in_order(coll, field: str, *, lo=None, hi=None, projection: dict | None = None, descending: bool = False,
+             page: int = 500):
+    """Every document with `field` in [lo, hi] (None: open), in the order of `field`, read in pages through
+    its single-field index (hinted: an index walk on both engines, services.index_order) so memory stays
+    flat. `_id` walks the primary key. Each page starts at the last value given; documents already given
+    with that value are told apart by `_id` (exact while they change), or, past a page of them (a large
+    group of equal values, as days of rollups), skipped by count (the group is taken as settled). A bound
+    is required for a field other than `_id` (documents without the field have no place in its order)."""
+    if field != "_id" and lo is None and hi is None:
+        raise ValueError("in_order needs a bound on an indexed field other than _id")
+    hint = "_id_" if field == "_id" else [(field, 1)]
+    proj = None if projection is None else dict(projection, **{field: 1})
+    given: set = set()
+    edge = hi if descending else lo  # the moving end, and ids given at its value
+    while True:
+        low, high = (lo, edge) if descending else (edge, hi)
+        rng = {k: v for k, v in (("$gte", low), ("$lte", high)) if v is not None}
+        cur = coll.find({field: rng} if rng else {}, proj).sort(field, -1 if descending else 1).hint(hint) \
+            .batch_size(page)
+        by_count = len(given) > page
+        docs = list(cur.skip(len(given)).limit(page) if by_count else cur.limit(page + len(given)))
+        yield from (d for d in docs if by_count or d["_id"] not in given or d[field] != edge)
+        if len(docs) < (page if by_count else page + len(given)):
+            return
+        last = docs[-1][field]
+        at_last = {d["_id"] for d in docs if d[field] == last}
+        given = given | at_last if last == edge else at_last
+        edge = last

@@ -1,138 +1,171 @@
-"""Read models for charts, admin views and exports: daily rollups, never a re-aggregation of the ledger.
-
-Every number comes through the ledger's views: `ledger.day_totals` (one wallet's days),
-`ledger.days_across` (every wallet's days), `ledger.wallet_summaries` (every wallet's balance and today),
-`ledger.get_wallet`; CSV exports stream the ledger through `ledger.iter_entries`. Every day here is a
-business day (services.clock: midnight to midnight IST by default) and CSV times carry its offset.
+"""Staff views and exports: totals, lists and trends from the staff views' read model (services.staffview:
+kept from the ledger's feed, so a page costs the same at 1,000 and at 100,000 customers), exports streamed
+from the ledger in pages. Every day here is a business day (services.clock: midnight to midnight IST by
+default) and CSV times carry its offset.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from services import accounts, calls, clock, csvout, ledger, names, payments, settings, spending, users, wallet
+from services import accounts, calls, clock, csvout, ledger, names, payments, settings, spending, staffview, users
 from services.checks import whole_number
 from services.errors import InvalidInput
 from services.money import to_rupees
 
 MAX_RANGE_DAYS = spending.MAX_RANGE_DAYS
+# A staff page brings the views up to date first when at most this many wallets changed since the last
+# pass (a few hundred ms); beyond, it shows them as of the worker's last pass (`as_of`).
+REFRESH_MOST = 300
+LOW_LISTED = 100
+
+
+def _fresh(db) -> dict | None:
+    """The views refreshed when that is cheap; their totals (None while they are first being built)."""
+    staffview.refresh(db, most=REFRESH_MOST)
+    return staffview.read.totals(db)
 
 
 # ------------------------------------------------------------------------------------ across users
 
-def _days_across(db, start: date, end: date, fields: dict | None = None):
-    """(user_id, day, values) for every active (user, day) in range."""
-    return ledger.days_across(db, start.isoformat(), end.isoformat(), fields)
-
-
 def admin_summary(db, *, top: int = 10, period_days: int = 30) -> dict:
-    """Totals and lists for the admin dashboard and `GET /admin/summary`, from wallets and rollups.
-    `users` and the lists count customers only (staff wallets sit at zero by design); money totals
-    count every wallet. Today's credits are split: paid recharges and credits given (manual,
-    promotional, refunds back)."""
+    """Totals and lists for the admin dashboard and `GET /admin/summary`. `users` and the lists count
+    customers only (staff wallets sit at zero by design); money totals count every wallet. Today's
+    credits are split: paid recharges and credits given (manual, promotional, refunds back). `as_of`:
+    the time the views were last brought up to date (None: not built yet, every figure 0)."""
     whole_number(top, 1, 1000, what="top")
     whole_number(period_days, 1, MAX_RANGE_DAYS, what="period_days")
     low_at = settings.get(db)["low_balance_paise"]
-    roles = users.roles(db)
-    total = held = credits = paid = debits = count = 0
-    balances: list[dict] = []
-    low: list[dict] = []
-    for w in ledger.wallet_summaries(db):
-        total += w.balance
-        held += w.held
-        if roles.get(w.user_id) not in users.STAFF_ROLES:
-            balances.append({"username": w.user_id, "balance_paise": w.balance})
-        if wallet.is_low(w.available, low_at, roles.get(w.user_id)):
-            low.append({"username": w.user_id, "balance_paise": w.balance, "available_paise": w.available})
-        credits += w.today_credits
-        paid += w.today_recharges
-        debits += w.today_debits
-        count += w.today_count
-    low.sort(key=lambda r: (r["available_paise"], r["username"]))
-    balances.sort(key=lambda r: (-r["balance_paise"], r["username"]))
-    spenders = [{"username": r["username"], "spent_paise": r["spent_paise"]}
-                for r in top_spenders(db, today() - timedelta(days=period_days - 1), today(), top=top)]
-    customers = sum(1 for r in roles.values() if r not in users.STAFF_ROLES)
-    return {"total_balance_paise": total, "total_held_paise": held, "users": customers,
-            "staff": len(roles) - customers, "today_credits_paise": credits, "today_recharges_paise": paid,
-            "today_free_credits_paise": credits - paid, "today_debits_paise": debits, "today_count": count,
-            "low_balance_paise": low_at, "low_balance_count": len(low),
-            "low_balance_users": low[:max(top, 100)], "top_spenders": spenders,
-            "top_balances": balances[:top], "period_days": period_days,
-            "failed_payments": list(payments.failed_payments(db, limit=100))}
+    t = _fresh(db) or {"balance": 0, "held": 0, "since": None}
+    staff = users.staff(db)
+    d = staffview.read.day(db, today())
+    paid = int(d["cat"].get("recharge", 0))
+    low, low_count = _low(db, staff, low_at, max(top, LOW_LISTED))
+    top_rows = staffview.read.first(db, "balance", top, descending=True, leave_out=staff)
+    spenders = top_spenders(db, today() - timedelta(days=period_days - 1), today(), top=top)
+    return {"total_balance_paise": t["balance"], "total_held_paise": t["held"],
+            "users": users.count(db) - len(staff), "staff": len(staff), "today_credits_paise": d["credits"],
+            "today_recharges_paise": paid, "today_free_credits_paise": d["credits"] - paid,
+            "today_debits_paise": d["debits"], "today_count": d["credit_count"] + d["debit_count"],
+            "low_balance_paise": low_at, "low_balance_count": low_count, "low_balance_users": low,
+            "top_spenders": [{"username": r["username"], "spent_paise": r["spent_paise"]} for r in spenders],
+            "top_balances": [{"username": r["_id"], "balance_paise": int(r["balance"])} for r in top_rows],
+            "period_days": period_days, "failed_payments": list(payments.failed_payments(db, limit=100)),
+            "as_of": t["since"]}
+
+
+def _low(db, staff: dict, low_at: int, listed: int) -> tuple[list[dict], int]:
+    """Customers with less than `low_at` available (wallet.is_low: staff never are), lowest first, and how
+    many there are: an index range and an index count."""
+    rows = staffview.read.first(db, "available", listed, descending=False, below=low_at, leave_out=staff)
+    low = [{"username": r["_id"], "balance_paise": int(r["balance"]), "available_paise": int(r["available"])}
+           for r in rows]
+    staff_low = sum(1 for r in staffview.read.of(db, staff).values() if int(r["available"]) < low_at)
+    return low, staffview.read.count_below(db, "available", low_at) - staff_low
 
 
 USER_SORTS = {"balance": "balance_paise", "available": "available_paise", "last_activity": "last_activity",
               "username": "username", "name": "name", "role": "role"}
+PER_PAGE = 100
 
 
-def user_balances(db, *, search: str = "", sort: str = "balance", descending: bool = True,
-                  limit: int = 500) -> list[dict]:
-    """Users with their balances and last activity for the admin table: one read of users, one of
-    wallets. `search` finds a username, name, e-mail or phone number (any of its digits)."""
+@dataclass(frozen=True)
+class UserPage:
+    rows: list[dict]
+    total: int        # accounts in the listing (for a search: found so far, `more` if it went on)
+    page: int         # 1-based
+    pages: int
+    more: bool = False
+
+
+def user_page(db, *, search: str = "", sort: str = "balance", descending: bool = True, page: int = 1,
+              per_page: int = PER_PAGE) -> UserPage:
+    """One page of accounts with their balances and last activity for the admin table, sorted in the
+    database: balances through the staff views' indexes, names and roles through the users'. `search`
+    finds a username, name or e-mail (the first 500 matches, sorted here)."""
     if sort not in USER_SORTS:
         raise InvalidInput(f"Sort by one of {', '.join(USER_SORTS)}.")
-    ws = {w.user_id: w for w in ledger.wallet_summaries(db)}
-    rows = []
-    for u in users.list_all(db):
-        if not _found(u, search):
-            continue
-        w = ws.get(u["username"])
-        b, h = (w.balance, w.held) if w else (0, 0)
-        rows.append({"username": u["username"], "name": u["name"], "email": u["email"], "role": u["role"],
-                     "phone": u.get("phone") or "", "balance_paise": b, "held_paise": h, "available_paise": b - h,
-                     "last_activity": w.updated_at if w else None})
-    key = USER_SORTS[sort]
-    known = sorted((r for r in rows if r[key] is not None), key=lambda r: r[key], reverse=descending)
-    return (known + [r for r in rows if r[key] is None])[:limit]  # never active: last either way
+    whole_number(page, 1, what="Page")
+    whole_number(per_page, 1, 1000, what="Page size")
+    skip = (page - 1) * per_page
+    _fresh(db)
+    if (search or "").strip():
+        found, more = users.search(db, search)
+        rows = _with_wallets(db, found)
+        key = USER_SORTS[sort]
+        known = sorted((r for r in rows if r[key] is not None), key=lambda r: r[key], reverse=descending)
+        rows = known + [r for r in rows if r[key] is None]
+        return UserPage(rows[skip:skip + per_page], len(rows), page, max(1, -(-len(rows) // per_page)), more)
+    total = users.count(db)
+    if sort in users.ORDERS:
+        rows = _with_wallets(db, users.ordered(db, sort, descending=descending, skip=skip, limit=per_page))
+    else:
+        ranked = staffview.read.ranked(db, staffview.read.FIELDS[sort], descending=descending, skip=skip,
+                                       limit=per_page)
+        people = {uid: u for uid in (r["_id"] for r in ranked) if (u := _user(db, uid)) is not None}
+        rows = [_row(people[r["_id"]], r) for r in ranked if r["_id"] in people]
+    return UserPage(rows, total, page, max(1, -(-total // per_page)))
 
 
-def _found(u: dict, search: str) -> bool:
-    s = (search or "").strip().lower()
-    if not s:
-        return True
-    digits = "".join(ch for ch in s if ch.isdigit())
-    phone = "".join(ch for ch in str(u.get("phone") or "") if ch.isdigit())
-    return s in u["username"] or s in u["name"].lower() or s in u["email"].lower() or \
-        (len(digits) >= 3 and digits == s.replace(" ", "").lstrip("+") and digits in phone)
+def _user(db, uid: str) -> dict | None:
+    try:
+        return users.get(db, uid)
+    except Exception:  # a wallet with no user behind it (tests, scripts): not an account to list
+        return None
+
+
+def _with_wallets(db, people: list[dict]) -> list[dict]:
+    got = staffview.read.of(db, [u["username"] for u in people])
+    return [_row(u, got.get(u["username"])) for u in people]
+
+
+def _row(u: dict, r: dict | None) -> dict:
+    b, h = (int(r["balance"]), int(r["held"])) if r else (0, 0)
+    return {"username": u["username"], "name": u["name"], "email": u["email"], "role": u["role"],
+            "phone": u.get("phone") or "", "balance_paise": b, "held_paise": h, "available_paise": b - h,
+            "last_activity": clock.as_utc(r.get("active_at")) if r else None}
 
 
 def top_spenders(db, start: date, end: date, *, top: int = 10) -> list[dict]:
-    """Customers by what they spent (usage only: services.spending's rule; refunds are not spending)."""
+    """The `top` customers by what they spent over [start, end] (usage only: services.spending's rule;
+    refunds are not spending), largest first: {username, spent_paise, calls, call_seconds}. Within the last
+    staffview.WINDOW_DAYS days from the views' indexes; an older range from the rollups."""
     spending.check_range(start, end)
-    spent: dict[str, dict] = {}
-    for uid, _day, vals in _days_across(db, start, end, {"cat": 1, "calls": 1, "call_seconds": 1}):
-        s = spent.setdefault(uid, {"username": uid, "spent_paise": 0, "calls": 0, "call_seconds": 0})
-        s["spent_paise"] += spending.spent_of(vals.get("cat"))
-        s["calls"] += int(vals.get("calls", 0))
-        s["call_seconds"] += int(vals.get("call_seconds", 0))
-    rows = [r for r in spent.values() if r["spent_paise"] > 0]
-    rows.sort(key=lambda r: (-r["spent_paise"], r["username"]))
-    return rows[:top]
+    if (today() - start).days < staffview.WINDOW_DAYS and end <= today():
+        _fresh(db)
+        best = staffview.read.top_spenders(db, start, end, top)
+    else:
+        best = _spent_across(db, start, end)[:top]
+    out = []
+    for r in best:
+        days = ledger.day_totals(db, r["username"], start.isoformat(), end.isoformat()).values()
+        out.append({"username": r["username"], "spent_paise": r["spent_paise"],
+                    "calls": sum(int(v.get("calls", 0)) for v in days),
+                    "call_seconds": sum(int(v.get("call_seconds", 0)) for v in days)})
+    return out
+
+
+def _spent_across(db, start: date, end: date) -> list[dict]:
+    spent: dict[str, int] = {}
+    for uid, _day, vals in ledger.days_across(db, start.isoformat(), end.isoformat(), {"cat": 1}):
+        spent[uid] = spent.get(uid, 0) + spending.spent_of(vals.get("cat"))
+    rows = [{"username": u, "spent_paise": x} for u, x in spent.items() if x > 0]
+    return sorted(rows, key=lambda r: (-r["spent_paise"], r["username"]))
 
 
 def spending_trends(db, start: date, end: date) -> list[dict]:
     """Per day across all users: credits, debits (all money out), spent (usage: services.spending's rule),
-    other_out (refunds to banks, amounts due paid), per-category amounts, calls, call seconds, active users."""
+    other_out (refunds to banks, amounts due paid), per-category amounts, calls, call seconds, active users
+    (one document per day of the staff views)."""
     spending.check_range(start, end)
-    days: dict[str, dict] = {}
-    d = start
-    while d <= end:
-        days[d.isoformat()] = {"day": d.isoformat(), "credits": 0, "debits": 0, "spent": 0, "other_out": 0,
-                               "calls": 0, "call_seconds": 0, "active_users": 0, "cat": {}}
-        d += timedelta(days=1)
-    for _uid, day, vals in _days_across(db, start, end):
-        r = days[day]
-        r["credits"] += int(vals.get("credits", 0))
-        r["debits"] += int(vals.get("debits", 0))
-        spent = spending.spent_of(vals.get("cat"))
-        r["spent"] += spent
-        r["other_out"] += int(vals.get("debits", 0)) - spent
-        r["calls"] += int(vals.get("calls", 0))
-        r["call_seconds"] += int(vals.get("call_seconds", 0))
-        r["active_users"] += 1
-        for k, v in (vals.get("cat") or {}).items():
-            r["cat"][k] = r["cat"].get(k, 0) + int(v)
-    return list(days.values())
+    _fresh(db)
+    out = []
+    for d, v in staffview.read.days(db, start, end).items():
+        spent = spending.spent_of(v["cat"])
+        out.append({"day": d, "credits": v["credits"], "debits": v["debits"], "spent": spent,
+                    "other_out": v["debits"] - spent, "calls": v["calls"], "call_seconds": v["call_seconds"],
+                    "active_users": v["active"], "cat": v["cat"]})
+    return out
 
 
 SUMMARY_COLUMNS = ("username", "name", "email", "recharges_paise", "free_credits_paise", "other_credits_paise",
@@ -141,38 +174,58 @@ SUMMARY_COLUMNS = ("username", "name", "email", "recharges_paise", "free_credits
                    "held_paise")
 
 
-def user_summary(db, start: date, end: date) -> list[dict]:
-    """Per customer over [start, end] (staff accounts are not customers): money in, split into paid
-    recharges, free credits (manual, promotional) and other credits (refunds back, adjustments); money
-    out, split into spent (usage: services.spending's rule) and refunded (to the bank, amounts due paid);
-    calls, call seconds; the current balance. Keys: SUMMARY_COLUMNS (plus `credits_paise`)."""
+def user_summary(db, start: date, end: date, *, page: int = 1000):
+    """Per customer over [start, end] (staff accounts are not customers), in username order, streamed in
+    pages of customers: money in, split into paid recharges, free credits (manual, promotional) and other
+    credits (refunds back, adjustments); money out; calls, call seconds; the current balance. Keys:
+    SUMMARY_COLUMNS (plus `credits_paise`); money out is split into spent (usage: services.spending's rule)
+    and refunded (to the bank, amounts due paid). A range inside the staff views' window (the last
+    staffview.WINDOW_DAYS days) is read from each customer's row alone; an older one from the rollups of
+    its days (an index range), summed per customer who had any first."""
     spending.check_range(start, end)
-    people = {u["username"]: u for u in users.list_all(db) if u["role"] not in users.STAFF_ROLES}
-    ws = {w.user_id: w for w in ledger.wallet_summaries(db)}
-    zero = {"credits": 0, "debits": 0, "credit_count": 0, "debit_count": 0, "calls": 0, "call_seconds": 0,
-            "paid": 0, "free": 0, "spent": 0}
-    acc = {u: dict(zero) for u in people}
-    for uid, _day, vals in _days_across(db, start, end):
-        if uid not in acc:
+    lo, hi = start.isoformat(), end.isoformat()
+    _fresh(db)
+    older = (today() - start).days >= staffview.WINDOW_DAYS
+    acc = _summed_across(db, lo, hi) if older else None
+    batch: list[dict] = []
+    for u in users.every(db, page=page):
+        batch.append(u)
+        if len(batch) == page:
+            yield from _summaries(db, batch, acc, lo, hi)
+            batch = []
+    yield from _summaries(db, batch, acc, lo, hi)
+
+
+def _summaries(db, people: list[dict], acc, lo: str, hi: str):
+    if not people:
+        return
+    got = staffview.read.between(db, people[0]["username"], people[-1]["username"])
+    for u in people:
+        if u["role"] in users.STAFF_ROLES:
             continue
-        a = acc[uid]
-        for k in ("credits", "debits", "credit_count", "debit_count", "calls", "call_seconds"):
-            a[k] += int(vals.get(k, 0))
-        cat = vals.get("cat") or {}
-        a["paid"] += int(cat.get("recharge", 0))
-        a["free"] += sum(int(cat.get(c, 0)) for c in names.FREE_CREDIT_CATEGORIES)
-        a["spent"] += spending.spent_of(cat)
-    out = []
-    for uid in sorted(acc):
-        a, w, u = acc[uid], ws.get(uid), people[uid]
-        out.append({"username": uid, "name": u["name"], "email": u["email"], "credits_paise": a["credits"],
-                    "recharges_paise": a["paid"], "free_credits_paise": a["free"],
-                    "other_credits_paise": a["credits"] - a["paid"] - a["free"], "debits_paise": a["debits"],
-                    "spent_paise": a["spent"], "refunded_paise": a["debits"] - a["spent"],
-                    "credit_count": a["credit_count"], "debit_count": a["debit_count"], "calls": a["calls"],
-                    "call_seconds": a["call_seconds"], "balance_paise": w.balance if w else 0,
-                    "held_paise": w.held if w else 0})
-    return out
+        r = got.get(u["username"])
+        sums = (acc.get(u["username"]) if acc is not None else staffview.summed(r, lo, hi) if r else None) or \
+            dict.fromkeys(staffview.HIST, 0)
+        yield _summary_row(u, sums, r)
+
+
+def _summed_across(db, lo: str, hi: str) -> dict[str, dict]:
+    acc: dict[str, dict] = {}
+    for uid, _day, vals in ledger.days_across(db, lo, hi):
+        a = acc.setdefault(uid, dict.fromkeys(staffview.HIST, 0))
+        for k, v in zip(staffview.HIST, staffview.hist_of(vals), strict=True):
+            a[k] += v
+    return acc
+
+
+def _summary_row(u: dict, a: dict, w: dict | None) -> dict:
+    return {"username": u["username"], "name": u["name"], "email": u["email"], "credits_paise": a["credits"],
+            "recharges_paise": a["paid"], "free_credits_paise": a["free"],
+            "other_credits_paise": a["credits"] - a["paid"] - a["free"], "debits_paise": a["debits"],
+            "spent_paise": a["spent"], "refunded_paise": a["debits"] - a["spent"], "credit_count": a["credit_count"],
+            "debit_count": a["debit_count"], "calls": a["calls"],
+            "call_seconds": a["call_seconds"], "balance_paise": int(w["balance"]) if w else 0,
+            "held_paise": int(w["held"]) if w else 0}
 
 
 # ------------------------------------------------------------------------------------------- CSV
@@ -263,19 +316,10 @@ def all_calls_csv(db, first: date, last: date, progress=None):
 # ------------------------------------------------------------------------------------------ dates
 
 def today_transactions(db, *, limit: int = 200) -> list[dict]:
-    """Today's entries across all users, newest first, at most `limit`.
-
-    The wallets' own rollups say who had activity today; only their pages are read (a ledger-wide
-    date query would scan the whole ledger on the embedded engine).
-    """
-    t0 = clock.start_of_day(today())
-    out: list[dict] = []
-    for w in ledger.wallet_summaries(db):
-        if w.today_count:
-            page, _ = ledger.entries(db, w.user_id, start=t0, limit=limit)
-            out.extend(page)
-    out.sort(key=lambda e: (e["created_at"], e["_id"]), reverse=True)
-    return out[:limit]
+    """Today's entries across all users, newest first, at most `limit` (up to staffview's RECENT): the staff
+    views keep the day's latest as they count each wallet's new entries."""
+    _fresh(db)
+    return staffview.read.recent(db, today(), limit)
 
 
 def today() -> date:

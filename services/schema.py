@@ -11,11 +11,11 @@ from __future__ import annotations
 import threading
 
 from services import (accounts, alerts, auditlog, autorecharge, calls, campaigns, documents, ledger, payments,
-                      settings, tds, tokens, usage, users)
+                      settings, staffview, tds, tokens, usage, users)
 from services.db import create_index, open_db
 
 OWNERS = (users, tokens, auditlog, settings, ledger, accounts, documents, calls, payments, campaigns, alerts,
-          autorecharge, usage, tds)
+          autorecharge, usage, tds, staffview)  # staffview last: its backfill reads what the others have mended
 
 
 def _owners() -> dict[str, str]:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from services import auditlog, checks, clock, passwords
-from services.db import insert_new
+from services.db import in_order, insert_new
 from services.errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound
 
 ROLES = ("user", "admin", "analyst")
@@ -30,7 +30,8 @@ USERNAME_RULE = "Username must be 3-32 characters: lowercase letters, digits, '_
 WRONG = "Wrong username or password."
 DISABLED = "This account is disabled: ask an administrator to enable it."
 ENDED = "Your session has ended (your password, role or account changed): sign in again."
-COLLECTIONS: dict[str, list] = {"users": []}
+# Indexes for the staff's lists (read through them, hinted: services.index_order on the embedded engine).
+COLLECTIONS: dict[str, list] = {"users": [[("role", 1)], [("name", 1)], [("disabled", 1)]]}
 KNOWN_ADDRESSES = 10  # the client addresses remembered per user (tokens' throttle trusts them)
 
 
@@ -117,6 +118,59 @@ def list_all(db, *, search: str = "", role: str | None = None, disabled: bool | 
     if s:
         out = [u for u in out if s in u["username"] or s in u["name"].lower() or s in u["email"]]
     return out
+
+
+def with_role(db, role: str) -> list[dict]:
+    """Every user of one role, through the role index (cheap for the few staff accounts)."""
+    return [public(d) for d in db.users.find({"role": role}).hint([("role", 1)])]
+
+
+def staff(db) -> dict[str, str]:
+    """The staff accounts (admins and analysts) and their roles, by username."""
+    return {u["username"]: u["role"] for role in STAFF_ROLES for u in with_role(db, role)}
+
+
+def disabled_accounts(db) -> list[dict]:
+    """Accounts that cannot sign in, through the `disabled` index."""
+    return [public(d) for d in db.users.find({"disabled": True}).hint([("disabled", 1)])]
+
+
+def every(db, *, page: int = 1000):
+    """Every user in username order, read in pages (memory stays flat)."""
+    return (public(d) for d in in_order(db.users, "_id", page=page))
+
+
+def count(db) -> int:
+    return db.users.count_documents({})
+
+
+ORDERS = {"username": "_id", "name": "name", "role": "role"}
+
+
+def ordered(db, by: str, *, descending: bool = False, skip: int = 0, limit: int = 100) -> list[dict]:
+    """One page of users in the order of `by` (username, name or role; equal ones by username), read
+    through its index."""
+    field = ORDERS[by]
+    flt, hint = ({}, "_id_") if field == "_id" else ({field: {"$gte": ""}}, [(field, 1)])
+    cur = db.users.find(flt).sort(field, -1 if descending else 1).skip(skip).limit(limit).hint(hint)
+    return [public(d) for d in cur]
+
+
+def search(db, text: str, *, most: int = 500, page: int = 1000) -> tuple[list[dict], bool]:
+    """Users whose username, name or e-mail contains `text` (any case), or whose phone number contains its
+    digits (three or more), in username order: (the first `most` found, whether there are more). Reads users
+    in pages until it has found enough."""
+    s = (text or "").strip().lower()
+    digits = "".join(ch for ch in s if ch.isdigit())
+    by_phone = len(digits) >= 3 and digits == s.replace(" ", "").lstrip("+")
+    found: list[dict] = []
+    for u in every(db, page=page):
+        phone = "".join(ch for ch in str(u.get("phone") or "") if ch.isdigit())
+        if s in u["username"] or s in u["name"].lower() or s in u["email"].lower() or (by_phone and digits in phone):
+            if len(found) == most:
+                return found, True
+            found.append(u)
+    return found, False
 
 
 # ------------------------------------------------------------------------------ what an admin changes
@@ -250,11 +304,6 @@ def created_at(db, username: str):
     return clock.as_utc(doc.get("created_at")) if doc else None
 
 
-def emails(db) -> dict[str, str]:
-    """Every user's e-mail address, by username (one read of the users collection)."""
-    return {d["_id"]: d.get("email", "") for d in db.users.find({}, {"email": 1})}
-
-
 def any_user(db) -> bool:
     return db.users.find_one({}, {"_id": 1}) is not None
 
@@ -263,12 +312,14 @@ def any_admin(db) -> bool:
     return db.users.find_one({"role": "admin"}, {"_id": 1}) is not None
 
 
-def credentials(db) -> dict:
-    """The structure streamlit-authenticator wants to restore a session from its cookie, built fresh
-    from the users collection. No password hashes: the dashboard checks passwords through
-    tokens.sign_in, never through the library."""
+def credentials(db, usernames) -> dict:
+    """The structure streamlit-authenticator wants to restore a session from its cookie, for these users
+    only (the cookie's and the session's: never the whole collection, read on every page run). No password
+    hashes: the dashboard checks passwords through tokens.sign_in, never through the library."""
+    docs = (db.users.find_one({"_id": u}, {"name": 1, "email": 1, "role": 1}) for u in usernames
+            if isinstance(u, str))
     return {"usernames": {d["_id"]: {"name": d["name"], "email": d["email"], "roles": [d["role"]]}
-                          for d in db.users.find({}, {"name": 1, "email": 1, "role": 1})}}
+                          for d in docs if d is not None}}
 
 
 def password_resets(db) -> list[tuple[str, str, datetime | None]]:
@@ -282,11 +333,6 @@ def role_of(db, user_id: str) -> str | None:
     """The user's role, or None for an id with no user behind it."""
     doc = db.users.find_one({"_id": user_id}, {"role": 1}) if isinstance(user_id, str) else None
     return doc.get("role", "user") if doc else None
-
-
-def roles(db) -> dict[str, str]:
-    """Every user's role, by username (one read of the users collection)."""
-    return {d["_id"]: d.get("role", "user") for d in db.users.find({}, {"role": 1})}
 
 
 def normalize_username(username) -> str:

@@ -10,6 +10,7 @@ import os
 from datetime import timedelta
 
 import httpx
+import jwt
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -686,3 +687,19 @@ def test_campaign_csv_upload_needs_a_to_number_column(adb):
     at.segmented_control(key="calls_view").set_value("Campaigns").run()
     at.text_area(key="cmp_text").input("nothing here").run()
     assert "No valid phone numbers" in texts(at.error)
+
+
+def test_visitors_without_a_valid_cookie_leave_nothing_in_the_log(adb, capfd):
+    """A visitor with no sign-in cookie (or an old or foreign one) is ordinary: they see the sign-in form and
+    nothing is printed (streamlit-authenticator printed PyJWT's "Invalid token type" for each such run)."""
+    at = app().run()
+    assert not at.exception and at.text_input, "the sign-in form"
+    signed_in("asha", "user", "wallet").run()
+    assert app_ui.decode_cookie(None, COOKIE_KEY) is None
+    assert app_ui.decode_cookie("not.a.jwt", COOKIE_KEY) is None
+    forged = jwt.encode({"username": "asha", "exp_date": 9e9}, "another-key-" * 4, algorithm="HS256")
+    assert app_ui.decode_cookie(forged, COOKIE_KEY) is None
+    good = jwt.encode({"username": "asha", "exp_date": 9e9}, COOKIE_KEY, algorithm="HS256")
+    assert app_ui.decode_cookie(good, COOKIE_KEY)["username"] == "asha"
+    out, err = capfd.readouterr()
+    assert "Invalid token" not in out + err and "Signature" not in out + err

@@ -204,7 +204,7 @@ def test_admin_figures_leave_staff_out_and_split_paid_from_free(adb):
     assert s["users"] == 1 and s["staff"] == 2
     assert [r["username"] for r in s["top_balances"]] == ["asha"]
     assert s["today_free_credits_paise"] == 5000 and s["today_recharges_paise"] == 0
-    rows = reports.user_summary(adb, reports.today(), reports.today())
+    rows = list(reports.user_summary(adb, reports.today(), reports.today()))  # streamed: a generator
     assert [r["username"] for r in rows] == ["asha"]
     assert rows[0]["name"] == "Asha Rao" and rows[0]["email"] == "asha@example.com"
     assert rows[0]["free_credits_paise"] == 5000 and rows[0]["recharges_paise"] == 0

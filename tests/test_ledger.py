@@ -425,9 +425,11 @@ def test_filtered_pages_read_only_days_that_can_match(edb, monkeypatch):
             expected_credits.append(expected_refunds[-1])
     monkeypatch.setattr(clock, "now", lambda: base + timedelta(days=4, hours=1))
     ledger.recover(edb)
-    reads = []
-    real_get = queries.get_entry  # counts the entry reads a page makes
+    reads = []  # the entries a page reads (point reads, and ranges of ids)
+    real_get, real_between = queries.get_entry, queries._Wallet.between
     monkeypatch.setattr(queries, "get_entry", lambda db, eid: reads.append(eid) or real_get(db, eid))
+    monkeypatch.setattr(queries._Wallet, "between",
+                        lambda self, lo, hi: reads.extend(range(lo, hi + 1)) or real_between(self, lo, hi))
     page, cursor = ledger.entries(edb, "u1", category="refund")
     assert [e["key"] for e in page] == expected_refunds[::-1] and cursor is None
     assert len(reads) <= 2 * 42, "only the two days with refunds are walked"
@@ -504,5 +506,5 @@ def test_users_and_first_admin(edb, monkeypatch):
     with pytest.raises(WalletError):
         users.authenticate(edb, "root-admin", "wrong-pass")
     assert ledger.get_wallet(edb, "root-admin").balance == 0
-    creds = users.credentials(edb)["usernames"]["root-admin"]
+    creds = users.credentials(edb, ["root-admin", "nobody"])["usernames"]["root-admin"]
     assert creds["roles"] == ["admin"] and "password" not in creds  # the dashboard checks passwords itself

@@ -26,6 +26,9 @@ if lacking:  # a default install issues receipts that name no business: said her
 
 period = st.session_state.get("adm_period") or 30
 s = ui.admin_summary(top=10, period_days=period)
+if s["as_of"] is None:
+    st.info("The staff views are being built for this database (once, at its first start): figures appear "
+            "when that is done.", icon=":material/hourglass_top:")
 m = st.columns(3) + st.columns(4)
 m[0].metric("Total balance held", ui.rupees(s["total_balance_paise"]), border=True)
 m[1].metric("Reserved for live calls", ui.rupees(s["total_held_paise"]), border=True)

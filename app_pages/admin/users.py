@@ -1,6 +1,6 @@
-"""Admin users: every account with its balance (searched and sorted), roles, disabled accounts, password
-resets, and sign-ins being held back (with a way to clear them). A role change, a disabled account and a
-password reset end every session and API token of that user (services.users)."""
+"""Admin users: every account with its balance (searched, sorted and paged in the database), roles, disabled
+accounts, password resets, and sign-ins being held back (with a way to clear them). A role change, a disabled
+account and a password reset end every session and API token of that user (services.users)."""
 import pandas as pd
 import streamlit as st
 
@@ -11,23 +11,26 @@ from services.errors import WalletError
 me = ui.admin_page("Users")["username"]
 db = ui.get_db()
 
-a, b, c = st.columns([3, 2, 1.4], vertical_alignment="bottom")
+a, b, c, d = st.columns([3, 2, 1.4, 1], vertical_alignment="bottom")
 q = a.text_input("Search by name, username, e-mail or phone", key="adm_search")
 sort = b.selectbox("Sort by", list(reports.USER_SORTS), key="adm_sort",
                    format_func=lambda k: k.replace("_", " ").capitalize())
 desc = c.toggle("Descending", value=True, key="adm_desc")  # largest, latest or Z first
+page_no = d.number_input("Page", min_value=1, value=1, step=1, key="adm_page")
 try:
-    rows = reports.user_balances(db, search=q, sort=sort, descending=desc)
+    page = reports.user_page(db, search=q, sort=sort, descending=desc, page=int(page_no))
 except WalletError as exc:
     ui.show_error(exc)
-    rows = []
-off = users.list_all(db, disabled=True)
+    page = reports.UserPage([], 0, 1, 1)
+off = users.disabled_accounts(db)
 held = tokens.locked(db)
 access = {u["username"]: "disabled" for u in off} | {r["username"]: "held" for r in held
                                                      if r["username"] not in {u["username"] for u in off}}
-st.caption(f"{ui.plural(len(rows), 'account')}" + (f" matching {q.strip()!r}" if q.strip() else ""))
+more = " (the first found)" if page.more else ""
+found = ui.plural(page.total, "account") + (f" matching {q.strip()!r}{more}" if q.strip() else "")
+st.caption(f"{found} · page {page.page} of {page.pages}")
 ui.money_table([dict(r, role=names.label(names.ROLE, r["role"]), last=ui.when(r["last_activity"]) or "never",
-                     access=names.label(names.ACCESS, access.get(r["username"], "active"))) for r in rows],
+                     access=names.label(names.ACCESS, access.get(r["username"], "active"))) for r in page.rows],
                {"username": "Username", "name": "Name", "balance_paise": "Balance", "available_paise": "Available",
                 "access": "Access", "last": "Last activity", "role": "Role", "email": "E-mail", "phone": "Phone",
                 "held_paise": "Held"}, pinned=("Username", "Balance"))
@@ -40,7 +43,6 @@ def _apply(action, done: str) -> None:
     except WalletError as exc:
         ui.show_error(exc)
     else:
-        ui.invalidate("users")
         ui.flash(done)
         st.rerun()
 

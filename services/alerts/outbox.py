@@ -72,7 +72,8 @@ def get(db, aid: str) -> dict | None:
 
 def due(db, now: datetime, limit: int) -> list[dict]:
     """Pending alerts whose next try is due, oldest crossing first (a wallet's alerts go out in order)."""
-    rows = [a for a in db.alerts.find({"status": PENDING}) if clock.as_utc(a["next_at"]) <= now]
+    # Through the status index: the alerts still pending, not every alert ever sent.
+    rows = [a for a in db.alerts.find({"status": PENDING}).hint([("status", 1)]) if clock.as_utc(a["next_at"]) <= now]
     rows.sort(key=lambda a: (clock.as_utc(a["created_at"]), a["user_id"], int(a.get("n", 0))))
     return rows[:limit]
 

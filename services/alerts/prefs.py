@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from services import checks, clock, config, settings, users
 from services.alerts import addresses
-from services.errors import InvalidInput
+from services.errors import InvalidInput, NotFound
 from services.money import parse_rupees
 
 MAX_THRESHOLDS = 3
@@ -51,9 +51,13 @@ def get(db, user_id: str) -> Prefs:
     return of(db.alert_prefs.find_one({"_id": user_id}), user_id, user["email"])
 
 
-def everyone(db) -> dict[str, dict]:
-    """Every stored preference document by user (one read, for the worker's pass)."""
-    return {d["_id"]: d for d in db.alert_prefs.find({})}
+def of_wallet(db, user_id: str) -> Prefs:
+    """`get` for a wallet that may have no user behind it (then the defaults, and no address)."""
+    try:
+        email = users.get(db, user_id)["email"]
+    except NotFound:
+        email = ""
+    return of(db.alert_prefs.find_one({"_id": user_id}), user_id, email)
 
 
 def thresholds_of(db, p: Prefs) -> tuple[int, ...]:

@@ -43,7 +43,7 @@ def adopt_state(db, old: dict) -> None:
 def _affected(db, changes: list[dict]) -> list[str]:
     own = {c["scope"].partition(":")[2] for c in changes if c["scope"].startswith("user:")}
     if any(not c["scope"].startswith("user:") for c in changes):
-        return [u["username"] for u in users.list_all(db, role="user")]
+        return [u["username"] for u in users.with_role(db, "user")]
     return sorted(own)
 
 

@@ -17,7 +17,12 @@ from services.autorecharge.charges import recent as all_charges
 from services.autorecharge.mandates import all_mandates
 from services.autorecharge.worker import run
 
-COLLECTIONS: dict[str, list] = {"autorecharge_mandates": [], "autorecharge_charges": [], "autorecharge_history": []}
+# Indexes for the worker's step, whose reads follow what is due, not every mandate: states, charges still
+# open, what changed since the planner's last pass (`updated_at`), caps that reopen (`plan_again_at`).
+COLLECTIONS: dict[str, list] = {
+    "autorecharge_mandates": [[("state", 1)], [("in_flight", 1)], [("razorpay_open", 1)], [("updated_at", 1)],
+                              [("plan_again_at", 1)]],
+    "autorecharge_charges": [[("state", 1)]], "autorecharge_history": [], "autorecharge_meta": []}
 
 __all__ = ["all_charges", "all_mandates", "cancel", "configure", "next_charge", "pause", "resume", "run", "skip",
            "status"]

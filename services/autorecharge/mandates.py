@@ -59,12 +59,34 @@ def by_auth_order(db, order_id: str | None) -> dict | None:
 
 
 def in_states(db, states) -> list[dict]:
-    return list(coll(db).find({"state": {"$in": list(states)}}))
+    """The mandates in these states, through the state index (the ended ones are never read)."""
+    return [m for st in states for m in coll(db).find({"state": st}).hint([("state", 1)])]
 
 
 def to_close(db) -> list[dict]:
     """Ended mandates whose token or registration link must still be closed at Razorpay."""
-    return list(coll(db).find({"razorpay_open": True}))
+    return list(coll(db).find({"razorpay_open": True}).hint([("razorpay_open", 1)]))
+
+
+def in_flight(db) -> list[dict]:
+    """Mandates with a charge under way (or one a crash left half-written)."""
+    return list(coll(db).find({"in_flight": {"$gte": ""}}).hint([("in_flight", 1)]))
+
+
+def changed_since(db, t: datetime) -> list[dict]:
+    """Mandates whose own document changed at or after `t` (states, settings, the charge under way)."""
+    return list(coll(db).find({"updated_at": {"$gte": t}}).hint([("updated_at", 1)]))
+
+
+def plan_again(db, now: datetime) -> list[dict]:
+    """Mandates whose caps refused a top-up in a month or day that has ended since (`plan_again_at`)."""
+    return list(coll(db).find({"plan_again_at": {"$lte": now}}).hint([("plan_again_at", 1)]))
+
+
+def set_plan_again(db, m: dict, at: datetime | None) -> None:
+    """When the planner must look at this mandate again though nothing changed (caps reopen); not a change
+    of the mandate itself (`updated_at` stays)."""
+    coll(db).update_one({"_id": m["_id"], "no": m["no"]}, {"$set": {"plan_again_at": at}})
 
 
 # ------------------------------------------------------------------------------------------ create

@@ -79,6 +79,35 @@ def crossing_basis(db, m: dict) -> int:
     return basis
 
 
+# ------------------------------------------------------------------------------------- what to look at
+
+CURSOR = "planner"  # autorecharge_meta/planner: when the last planning pass began (services.ledger.feed)
+
+
+def candidates(db, now: datetime) -> list[dict]:
+    """The live mandates whose decision may have changed since the last pass: their wallet changed (the
+    ledger's feed: a debit, a credit, a hold), the mandate itself changed (activated, resumed, settings, a
+    charge concluded), or a cap that refused has reopened. Nothing else can turn a "no" into a "yes": with
+    the wallet unchanged, both expectations of the forecast only fall as time passes. So a pass costs the
+    wallets that moved, whatever the number of mandates; the first pass reads every active one."""
+    since = (db.autorecharge_meta.find_one({"_id": CURSOR}) or {}).get("since")
+    lo = feed.start(since)
+    if lo is None:
+        return mandates.in_states(db, (mandates.ACTIVE,))
+    found = {m["_id"]: m for m in mandates.changed_since(db, lo) + mandates.plan_again(db, now)}
+    for c in ledger.changed(db, since):
+        if c.user_id not in found:
+            m = mandates.get(db, c.user_id)
+            if m is not None:
+                found[m["_id"]] = m
+    return [m for m in found.values() if m["state"] in mandates.LIVE]
+
+
+def passed(db, started: datetime) -> None:
+    """The pass that began at `started` has looked at every candidate."""
+    db.autorecharge_meta.update_one({"_id": CURSOR}, {"$set": {"since": started}}, upsert=True)
+
+
 def plan(db, m: dict, now: datetime | None = None) -> dict | None:
     """Plan this crossing's charge for an active mandate with nothing in flight, if the forecast says the
     threshold is near and the caps allow it. Returns the new charge, or None."""
@@ -110,16 +139,25 @@ def day_start(now: datetime) -> datetime:
 
 def caps_allow(db, m: dict, now: datetime) -> bool:
     """Room under the monthly (and daily) cap for one more top-up; the customer is told once per month
-    (day) when there is none."""
+    (day) when there is none, and the planner looks again when that month (day) is over."""
     amount, uid = int(m["amount_paise"]), m["user_id"]
     month_used = charges.committed(db, uid, since=month_start(now))
     if month_used + amount > int(m["monthly_cap_paise"]):
         notices.cap_reached(db, m, "month", clock.day_of(now)[:7], month_used)
+        mandates.set_plan_again(db, m, _next_month(now))
         return False
     daily = m.get("daily_cap_paise")
     if daily is not None:
         day_used = charges.committed(db, uid, since=day_start(now))
         if day_used + amount > int(daily):
             notices.cap_reached(db, m, "day", clock.day_of(now), day_used)
+            mandates.set_plan_again(db, m, day_start(now) + timedelta(days=1))
             return False
+    if m.get("plan_again_at") is not None:
+        mandates.set_plan_again(db, m, None)
     return True
+
+
+def _next_month(now: datetime) -> datetime:
+    d = clock.date_of(now)
+    return clock.month_span(d.year + d.month // 12, d.month % 12 + 1)[0]

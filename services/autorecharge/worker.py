@@ -1,5 +1,6 @@
 """The worker's step (`run`): follow pending mandates to their authorisation, read live tokens, close what
-ended at Razorpay, take every open charge one step further, and plan the charges the forecast calls for.
+ended at Razorpay, take every open charge one step further, and plan the charges the forecast calls for
+(for the mandates whose wallet or own document changed since the last pass: services.autorecharge.planner).
 
 A charge's steps (services.autorecharge.charges) run under its lease, each after the checks that make
 it safe: before the order, the mandate must still be active; before the debit, after `payment_after`,
@@ -38,14 +39,19 @@ def run(db) -> dict:
         _guarded(out, setup.close_at_razorpay, db, cfg, m)
     for c in charges.open_charges(db):
         _guarded(out, _advance_counted, db, cfg, c, out)
-    for m in mandates.in_states(db, mandates.LIVE):
-        if m.get("in_flight"):
+    for m in mandates.in_flight(db):
+        if m["state"] in mandates.LIVE:
             _guarded(out, repair, db, m)
-        elif m["state"] == mandates.ACTIVE:
+    for m in planner.candidates(db, now):  # only what may have changed its answer since the last pass
+        if m["state"] == mandates.ACTIVE and not m.get("in_flight"):
+            errors = out["errors"]
             c = _guarded(out, planner.plan, db, m)
+            if out["errors"] > errors:  # looked at, not answered: again next pass
+                mandates.set_plan_again(db, m, now)
             if c is not None:
                 out["planned"] += 1
                 _guarded(out, _advance_counted, db, cfg, c, out)
+    planner.passed(db, now)
     return out
 
 

@@ -136,14 +136,15 @@ def catch_up(db, user_id: str) -> int:
     """Issue the documents of `user_id`'s recharges and refunds that have none yet. Returns how many were looked at."""
     upto = ledger.get_wallet(db, user_id).entries  # read first: entries after it are looked at next time
     done = db.doc_progress.find_one({"_id": user_id}) or {}
-    return _catch_up(db, user_id, int(done.get("n", 0)), upto)
+    return _catch_up(db, user_id, int(done.get("n", 0)), upto)[0]
 
 
-def _catch_up(db, user_id: str, after: int, upto: int) -> int:
+def _catch_up(db, user_id: str, after: int, upto: int) -> tuple[int, bool]:
     """Issue the documents of the recharges numbered above `after`; once all of them up to `upto` (read
-    before looking) have one, remember `upto` so they are not looked at again."""
+    before looking) have one, remember `upto` so they are not looked at again. Returns (recharges looked
+    at, whether every one has its document now)."""
     if upto <= after:
-        return 0
+        return 0, True
     found = sorted(ledger.entries_after(db, user_id, after, category="recharge")
                    + ledger.entries_after(db, user_id, after, category="refund"), key=lambda e: e["n"])
     complete = True
@@ -158,17 +159,29 @@ def _catch_up(db, user_id: str, after: int, upto: int) -> int:
             complete = False  # another process is issuing it: look again next time
     if complete:
         db.doc_progress.update_one({"_id": user_id}, {"$max": {"n": upto}}, upsert=True)
-    return len(found)
+    return len(found), complete
+
+
+FEED = ":feed"  # doc_progress/:feed: when the last sweep began (less what it left for the next one)
 
 
 def sweep(db) -> dict:
-    """Finish interrupted numbering, then issue every recharge's missing document (the worker's step)."""
+    """Finish interrupted numbering, then issue the missing document of every recharge in the wallets that
+    changed since the last sweep began (services.ledger.feed; the first sweep reads every wallet): the
+    worker's step, whose cost follows the wallets that moved, not the customers."""
     out = numbering.recover(db)
-    done = {d["_id"]: int(d.get("n", 0)) for d in db.doc_progress.find({})}
-    looked = 0
-    for uid, n in ledger.entry_counts(db).items():
-        if n > done.get(uid, 0):
-            looked += _catch_up(db, uid, done.get(uid, 0), n)
+    started = clock.now()
+    last = (db.doc_progress.find_one({"_id": FEED}) or {}).get("at")
+    looked, resume = 0, started
+    for c in ledger.changed(db, last):
+        if not c.entries:
+            continue
+        done = int((db.doc_progress.find_one({"_id": c.user_id}) or {}).get("n", 0))
+        seen, complete = _catch_up(db, c.user_id, done, c.entries)
+        looked += seen
+        if not complete and c.updated_at is not None:
+            resume = min(resume, c.updated_at)
+    db.doc_progress.update_one({"_id": FEED}, {"$set": {"at": resume}}, upsert=True)
     return out | {"recharges_looked_at": looked}
 
 

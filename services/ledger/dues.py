@@ -137,8 +137,9 @@ def pay_due(db, user_id: str) -> dict | None:
 
 def amounts_due(db) -> list[Due]:
     """Every wallet with an amount due, largest first."""
+    # Through the `due` index (services.ledger COLLECTIONS): the wallets that owe, not every wallet.
     rows = [Due(w["_id"], due_of(w), int(w.get("balance", 0)), int(w.get("held", 0)))
-            for w in db.wallets.find({"due": {"$gt": 0}}, {"due": 1, "balance": 1, "held": 1})]
+            for w in db.wallets.find({"due": {"$gt": 0}}, {"due": 1, "balance": 1, "held": 1}).hint([("due", 1)])]
     return sorted(rows, key=lambda d: (-d.due, d.user_id))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from services import clock
+from services.db import in_order
 from services.ledger.ids import CALL_CATEGORIES, CREDIT, rollup_id
 from services.ledger.lots import NO_CAMPAIGN
 
@@ -124,9 +125,9 @@ def copy_out(db, w: dict) -> dict:
 
 def day_totals(db, user_id: str, first_day: str, last_day: str, *, wallet: dict | None = None) -> dict:
     """Rollup counters per active day in [first_day, last_day] (ISO dates) of one wallet: the `rollups`
-    collection for closed days, the wallet's own copy for the live ones (it wins where both exist)."""
-    rows = {d["day"]: d for d in db.rollups.find({"user_id": user_id, "day": {"$gte": first_day,
-                                                                           "$lte": last_day}})}
+    collection for closed days (a range of its primary key), the wallet's own copy for the live ones (it
+    wins where both exist)."""
+    rows = archived_days(db, user_id, first_day, last_day + "~")  # "~" sorts after a day: up to it
     w = wallet if wallet is not None else (db.wallets.find_one({"_id": user_id}, {"days": 1}) or {})
     for day, vals in (w.get("days") or {}).items():
         if first_day <= day <= last_day:
@@ -134,16 +135,21 @@ def day_totals(db, user_id: str, first_day: str, last_day: str, *, wallet: dict 
     return rows
 
 
-def days_across(db, first_day: str, last_day: str, fields: dict | None = None):
-    """(user_id, day, counters) for every active (wallet, day) in [first_day, last_day], across users.
-    `fields` projects the counters read from the `rollups` collection (None: all of them)."""
-    seen: dict[tuple[str, str], dict] = {}
-    proj = dict(fields, user_id=1, day=1) if fields else None
-    for d in db.rollups.find({"day": {"$gte": first_day, "$lte": last_day}}, proj):
-        seen[(d["user_id"], d["day"])] = d
-    for w in db.wallets.find({}, {"days": 1}):
-        for day, vals in (w.get("days") or {}).items():
-            if first_day <= day <= last_day:
-                seen[(w["_id"], day)] = vals
-    for (uid, day), vals in seen.items():
-        yield uid, day, vals
+def archived_days(db, user_id: str, first: str, before: str) -> dict[str, dict]:
+    """One wallet's days in the `rollups` collection from `first` up to, not including, `before` (ISO
+    dates; "" for the first): a range of `_id`s (`{user}|{day}`), read in order through the primary key."""
+    lo, hi = rollup_id(user_id, first), rollup_id(user_id, before)
+    return {d["day"]: d for d in db.rollups.find({"_id": {"$gte": lo, "$lt": hi}}).sort("_id", 1).hint("_id_")
+            if d.get("user_id") == user_id}
+
+
+def every_archived_day(db, lo: str | None = None, hi: str | None = None, page: int = 2000):
+    """The documents of the `rollups` collection (with `_id` in [lo, hi], `{user}|{day}`), in `_id` order
+    and in pages (memory stays flat)."""
+    return in_order(db.rollups, "_id", lo=lo, hi=hi, page=page)
+
+
+def recounted_at(db):
+    """When the rollups were last recounted from the ledger (services.ledger.rebuild; None: never). A read
+    model built from rollups before that time counts days that were counted again since."""
+    return clock.as_utc((db.ledger_meta.find_one({"_id": "rollups"}) or {}).get("at"))

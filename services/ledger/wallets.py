@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterator
 
 from services import clock
 from services.db import insert_new
@@ -65,23 +64,6 @@ class WalletView:
 
 
 Wallet = WalletView  # the name callers used before the view grew
-
-
-@dataclass(frozen=True)
-class WalletSummary:
-    """A wallet's numbers for admin lists: balance, held and today's activity."""
-    user_id: str
-    balance: int
-    held: int
-    today_credits: int = 0
-    today_debits: int = 0
-    today_count: int = 0
-    today_recharges: int = 0                              # paid money in today (category recharge)
-    updated_at: datetime | None = None                    # the wallet's last change: its last activity
-
-    @property
-    def available(self) -> int:
-        return self.balance - self.held
 
 
 def new_wallet_doc(user_id: str) -> dict:
@@ -145,12 +127,3 @@ def lot_view(user_id: str, lot) -> LotView:
     return LotView(lot.n, lotmod.KINDS[lot.kind], lot.amount, lot.remaining, lot.held, lotmod.from_epoch(lot.exp),
                    lot.prio, lot.tag, lot.void, ids.entry_id(user_id, lot.n) if lot.n else None)
 
-
-def wallet_summaries(db) -> Iterator[WalletSummary]:
-    """Every wallet's balance, held amount and today's credits, debits and entry count, in one pass."""
-    for w in db.wallets.find({}, {"balance": 1, "held": 1, "days": 1, "updated_at": 1}):
-        d = rollups.today(w)
-        yield WalletSummary(w["_id"], int(w.get("balance", 0)), int(w.get("held", 0)),
-                            int(d.get("credits", 0)), int(d.get("debits", 0)),
-                            int(d.get("credit_count", 0)) + int(d.get("debit_count", 0)),
-                            int((d.get("cat") or {}).get("recharge", 0)), clock.as_utc(w.get("updated_at")))

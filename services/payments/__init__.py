@@ -48,7 +48,7 @@ from services.payments.settlements import run_daily as run_settlements
 COLLECTIONS = {"payment_links": [[("user_id", 1), ("created_at", -1)], [("status", 1)], [("payment_link_id", 1)],
                                  [("order_id", 1)]],
                "payment_events": [[("kind", 1), ("at", -1)]], "payment_link_claims": [], "payment_reconciliations": [],
-               "payment_refunds": [], "refund_requests": [],
+               "payment_refunds": [], "refund_requests": [[("tidy", 1)]],
                # Smart Collect: a virtual account per customer (_id = user id) and the transfers into them
                "virtual_accounts": [[("va_id", 1)], [("status", 1)]],
                "bank_transfers": [[("status", 1)], [("user_id", 1)]],

@@ -19,7 +19,8 @@ import subprocess
 
 PRELOAD = ["tests.support.children.warm", "tests.support.children.ledger", "tests.support.children.calls",
            "tests.support.children.documents", "tests.support.children.worker", "tests.support.children.refund",
-           "tests.support.children.transfer", "tests.support.children.usage",
+           "tests.support.children.staffview", "tests.support.children.transfer",
+           "tests.support.children.usage",
            "scripts.worker", "services.payments", "services.documents", "services.autorecharge",
            "services.alerts", "services.calls", "services.campaigns", "razorpay", "pymongo", "mongoeco",
            "mongoeco.engines", "sqlite3", "asyncio", "numpy", "shapely", "usearch", "jsonschema"]
