@@ -53,9 +53,6 @@ if view == "Make a call":
         except Exception as exc:
             ui.show_error(exc)
         else:
-            if r.get("outcome", "answered") == "answered":  # the platform texts a summary: other services
-                sms = calls.follow_up_sms(db, uid, r["call_id"])
-                r = dict(r, sms_paise=sms["amount"] if sms else None)
             st.session_state["_last_call"] = r
     r = st.session_state.get("_last_call")
     if r:
@@ -67,9 +64,6 @@ if view == "Make a call":
                         f"{mins} min {secs} s billed · "
                         f"cost **{ui.rupees(r.get('cost_paise', 0))}** · balance now "
                         f"**{ui.rupees(r.get('balance_paise', 0))}**")
-            if r.get("sms_paise"):
-                st.caption(f"Follow-up SMS to {r.get('to_number', '')}: {ui.rupees(r['sms_paise'])}, billed as "
-                           "usage.")
             if r.get("cut_off"):
                 st.warning("The call was cut off at its maximum length or when the money ran out. Recharge for "
                            "longer calls.", icon=":material/call_end:")

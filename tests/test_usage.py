@@ -255,15 +255,3 @@ def test_keys_claimed_by_a_process_killed_before_its_compare_and_set_are_adopted
     assert sorted(r.entry["_id"] for r in again) == sorted(r.entry["_id"] for r in first)
     assert ledger.find_entry(db, usage.metering.ledger_key("acme", "a3"))["_id"] == again[3].entry["_id"]
     assert db.ledger.count_documents({"category": "usage"}) == 20 and ledger.audit(db) == []
-
-
-def test_the_simulators_answered_call_sends_one_sms_billed_as_usage(edb):
-    from services import calls
-    ledger.post(edb, "acme", key="seed", type="credit", category="promo_credit", amount=10_000)
-    r = calls.simulate_call(edb, "acme", "+919876543210", "kb1", 2, duration_seconds=60)
-    assert calls.follow_up_sms(edb, "acme", r["call_id"]) is None     # no SMS in the catalogue: the call stands
-    _setup(edb, paise=0)
-    sms = calls.follow_up_sms(edb, "acme", r["call_id"])
-    assert (sms["amount"], sms["meta"]["service"]) == (25, "sms")
-    assert calls.follow_up_sms(edb, "acme", r["call_id"]) == sms                 # once per call
-    assert ledger.get_wallet(edb, "acme").balance == 10_000 - r["cost_paise"] - 25 and ledger.audit(edb) == []

@@ -1,8 +1,7 @@
 """A call driven end to end through a voice backend: start, place, usage updates, end."""
 from __future__ import annotations
 
-from services import telephony, usage
-from services.errors import InsufficientBalance, NotFound, SpendCapReached
+from services import telephony
 from services.calls.authorize import update_call
 from services.calls.billing import end_call, not_placed
 from services.calls.records import check_duration, check_outcome, normalize_number
@@ -72,14 +71,3 @@ def simulate_call(db, user_id: str, to_number: str, kb_id: str, max_minutes: int
     ended = db.calls.find_one({"_id": started["call_id"]}, {"max_duration_seconds": 1})
     return dict(res, to_number=number, kb_id=kb_id, rate_paise=started["rate_paise"], plan=started["plan"],
                 max_duration_seconds=int(ended["max_duration_seconds"]))
-
-
-def follow_up_sms(db, user_id: str, call_id: str) -> dict | None:
-    """The voice platform's SMS after an answered call (a summary to the person called), billed as usage
-    once per call when the catalogue has an `sms` service (`make run` defines it); None when it has none
-    or the wallet cannot pay for it (the call itself is billed whatever happens here)."""
-    try:
-        return usage.record(db, user_id, usage.Event("sms", 1, f"sms-after-{call_id}",
-                                                     metadata={"call_id": call_id}))
-    except (NotFound, InsufficientBalance, SpendCapReached):
-        return None
