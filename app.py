@@ -270,7 +270,8 @@ else:
     # callback's URL) "not found". A hidden home page runs the role's first page script at "/" instead.
     home = st.Page(os.path.join(HERE, PAGES[first][0]), title=PAGES[first][1], icon=PAGES[first][2],
                    url_path="home", default=True, visibility="hidden")
-    page = st.navigation({"": [home], **nav})
+    # expanded: an admin has more pages than the sidebar lists before folding the rest under "View more"
+    page = st.navigation({"": [home], **nav}, expanded=True)
     sidebar(me, acting)
     keep_cookie()
     page.run()

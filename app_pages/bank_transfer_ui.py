@@ -31,7 +31,7 @@ def bank_transfer_section(db, uid: str) -> None:
 
 def upi_qr_section(db, uid: str) -> None:
     with st.expander("Pay by UPI QR code", icon=":material/qr_code_2:"):
-        amount = st.text_input("Amount in rupees", key="qr_amount", placeholder="e.g. 2500")
+        amount = st.text_input("Amount to pay by UPI QR, in rupees", key="qr_amount", placeholder="e.g. 2500")
         if st.button("Make a QR code", key="qr_make", icon=":material/qr_code_2:", disabled=not amount.strip()):
             try:
                 st.session_state["_qr"] = payments.create_upi_qr(db, uid, amount)

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import app_ui as ui
-from services import ledger, reports
+from services import ledger, names, reports
 from services.errors import WalletError
 
 PAGE_SIZE = 25
@@ -62,7 +62,7 @@ else:
         "Category": CATEGORY_LABELS.get(e["category"], e["category"]),
         "Amount": ("+ " if e["type"] == "credit" else "− ") + ui.rupees(e["amount"]),
         "Balance after": ui.rupees(e["balance_after"]),
-        "Details": e.get("note") or e.get("source") or "",
+        "Details": e.get("note") or names.usage_detail(e) or e.get("source") or "",
     } for e in rows])
     ui.table(df, pinned=("When", "Amount"), wrap=("Details",),
              column_config={"Amount": st.column_config.TextColumn(help="+ money in, − money out", pinned=True)})

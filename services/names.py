@@ -86,3 +86,11 @@ def label(names: dict[str, str], key) -> str:
     if key is None or key == "":
         return ""
     return names.get(key) or str(key).replace("_", " ").replace("-", " ").capitalize()
+
+
+def usage_detail(entry: dict) -> str:
+    """What a usage debit billed, as its table row says it ("SMS x 3"); '' for any other entry."""
+    meta = entry.get("meta") or {}
+    if entry.get("category") != "usage" or not meta.get("service"):
+        return ""
+    return f"{meta.get('label') or label({}, meta['service'])} × {meta.get('quantity', 1)}"

@@ -115,7 +115,8 @@ def _group(e: dict) -> str:
 
 def _usage(e: dict) -> dict:
     key = _group(e)
-    service = (e.get("meta") or {}).get("service", "")
+    meta = e.get("meta") or {}
+    service = meta.get("label") or meta.get("service", "")
     label = USAGE.get(key) or (f"{service} (monthly fee)" if e["category"] == "fee" else service)
     return {"label": label, "category": key, "count": 0, "seconds": 0, "amount": 0}
 

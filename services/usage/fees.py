@@ -83,7 +83,8 @@ def _charge(db, sub: dict, now: datetime) -> None:
     if amount > 0:
         e = ledger.debit_owing(db, sub["user_id"], key=f"fee:{sub['_id']}:{period}", amount=amount, category="fee",
                                source=sub["_id"], note=f"{svc.display_name}, {period}", spend=True,
-                               meta={"service": svc.name, "quantity": int(sub["quantity"]), "subscription": sub["_id"],
+                               meta={"service": svc.name, "label": svc.display_name,
+                                     "quantity": int(sub["quantity"]), "subscription": sub["_id"],
                                      "period": period})
         if int(e.get("due_delta") or 0) and sub.get("due_since") is None:
             sets["due_since"] = now

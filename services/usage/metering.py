@@ -81,8 +81,8 @@ def _debit(db, user_id: str, ev: Event, known: dict, key_id: str | None):
     amount = catalogue.price_of(svc, ev.quantity)
     if amount == 0:
         raise InvalidInput(f"{svc.display_name} is free at this quantity: there is nothing to bill.")
-    meta = {"service": svc.name, "quantity": ev.quantity, "price_paise": svc.price_paise,
-            "per_units": svc.per_units}
+    meta = {"service": svc.name, "label": svc.display_name, "quantity": ev.quantity, "price_paise": svc.price_paise,
+            "per_units": svc.per_units}  # the label as priced: statements and tables name what was billed
     if ev.occurred_at is not None:
         meta["occurred_at"] = _when(ev.occurred_at).isoformat()
     if ev.metadata:

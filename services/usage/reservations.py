@@ -39,4 +39,5 @@ def settle(db, user_id: str, reservation_id: str, service: str, quantity: int) -
     svc = catalogue.get(db, service)
     amount = catalogue.price_of(svc, quantity) if quantity else 0
     return ledger.settle(db, user_id, reservation_id, amount, key=f"usage-settle:{reservation_id}",
-                         category="usage", source="usage", meta={"service": svc.name, "quantity": quantity})
+                         category="usage", source="usage", meta={"service": svc.name, "label": svc.display_name,
+                                                             "quantity": quantity})
