@@ -184,8 +184,8 @@ def test_the_monthly_statement_has_one_usage_line_per_service(edb):
     st = documents.monthly(edb, "acme", clock.today().strftime("%Y-%m"))
     by = {u["label"]: (u["count"], u["amount"]) for u in st["usage"]}
     fee = usage.fees.first_month_fee(30_000, clock.now())
-    assert by == {"sms": (3, 75), "llm": (1, 30), "number (monthly fee)": (1, fee)}
-    assert st["used"] == 75 + 30 + fee and "sms: 3" in documents.statement_csv(st)
+    assert by == {"SMS": (3, 75), "LLM tokens": (1, 30), "Phone number (monthly fee)": (1, fee)}  # as priced
+    assert st["used"] == 75 + 30 + fee and "SMS: 3" in documents.statement_csv(st)
 
 
 def test_make_runs_demo_catalogue_has_sms_and_a_number_and_keeps_an_admins_prices(edb):
@@ -223,7 +223,8 @@ def test_a_reservation_for_long_running_usage_is_held_extended_and_billed_once_f
     with pytest.raises(InvalidInput):
         usage.reservations.settle(edb, "acme", r["reservation_id"], "storage", 751)   # more than was set aside
     e = usage.reservations.settle(edb, "acme", r["reservation_id"], "storage", 600)
-    assert (e["amount"], e["category"], e["meta"]) == (1200, "usage", {"service": "storage", "quantity": 600})
+    meta = {"service": "storage", "label": "Recording storage", "quantity": 600}
+    assert (e["amount"], e["category"], e["meta"]) == (1200, "usage", meta)
     assert usage.reservations.settle(edb, "acme", r["reservation_id"], "storage", 600)["_id"] == e["_id"]
     w = ledger.get_wallet(edb, "acme")
     assert (w.balance, w.held) == (100_000 - 1200, 0) and ledger.audit(edb) == []
