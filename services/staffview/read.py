@@ -31,16 +31,18 @@ def day(db, d: date) -> dict:
 
 def days(db, first: date, last: date) -> dict[str, dict]:
     """Each day's totals in [first, last], by ISO day: credits, debits, counts, calls, call seconds,
-    per-category amounts and the wallets active that day."""
+    per-category amounts, free credit by campaign (`grants`: {tag: {granted, spent, expired, voided}}) and
+    the wallets active that day."""
     out = {}
     d = first
     while d <= last:
-        out[d.isoformat()] = {k: 0 for k in rows.COUNTERS} | {"active": 0, "cat": {}}
+        out[d.isoformat()] = {k: 0 for k in rows.COUNTERS} | {"active": 0, "cat": {}, "grants": {}}
         d += timedelta(days=1)
     flt = {"_id": {"$gte": first.isoformat(), "$lte": last.isoformat()}}
     for doc in db.staff_days.find(flt).sort("_id", 1).hint("_id_"):
         out[doc["_id"]] = {k: int(doc.get(k, 0)) for k in rows.COUNTERS + ("active",)} | \
-            {"cat": {c: int(x) for c, x in (doc.get("cat") or {}).items() if int(x)}}
+            {"cat": {c: int(x) for c, x in (doc.get("cat") or {}).items() if int(x)},
+             "grants": {rows.grant_tag(k): g for k, g in rows.nested(doc.get("grants")).items()}}
     return out
 
 
