@@ -100,8 +100,11 @@ def top_spenders(db, first: date, last: date, top: int) -> list[dict]:
                 return _spenders(best[:top])
             spent = rows.summed(r, lo, hi)["spent"]
             if spent > 0:
+                # Only the best `top` are kept: many customers tie at the cut (each re-sort of them all was
+                # quadratic: 5 million key calls for 3,000 tied rows at 100,000 customers).
                 best.append((spent, r["_id"]))
                 best.sort(key=lambda x: (-x[0], x[1]))
+                del best[top:]
         if len(page) < PAGE:
             return _spenders(best[:top])
         skip += PAGE
