@@ -78,7 +78,7 @@ def breakage(_reader: Reporter, db: DB,
     start, end = grants.this_year()
     if first or last:
         start, end = grants.month_range(first or last or "", last or first)
-    rows = grants.breakage(db, start, end)
+    rows = reports.breakage(db, start, end)
     return BreakageOut(rows=[BreakageRow(**r) for r in rows], **grants.breakage_totals(rows))
 
 

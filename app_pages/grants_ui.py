@@ -8,7 +8,7 @@ import streamlit as st
 
 import app_ui as ui
 from app_pages.lots_ui import rows as lot_rows
-from services import clock, csvout, grants, ledger, settings, wallet
+from services import clock, csvout, grants, ledger, reports, settings, wallet
 from services.errors import WalletError
 
 KINDS = {"promo_credit": "Promotional credit", "manual_credit": "Manual credit"}
@@ -113,7 +113,7 @@ def breakage_section(db) -> None:
     """Breakage (admins and analysts): free credit per month and campaign, granted, spent, expired, voided."""
     st.subheader("Free credit: granted, spent, expired")
     first, last = grants.this_year()
-    rows = grants.breakage(db, first, last)
+    rows = reports.breakage(db, first, last)
     tot = grants.breakage_totals(rows)
     m = st.columns(4)
     m[0].metric("Granted, 12 months", ui.rupees(tot["granted_paise"]), border=True)

@@ -129,15 +129,26 @@ BREAKAGE_FIELDS = ("granted", "spent", "expired", "voided")
 
 def breakage(db, first: date, last: date) -> list[dict]:
     """Per business month and campaign in [first, last]: paise of free credit granted, spent, expired and
-    voided, from the daily rollups. Rows sorted by month, then campaign."""
+    voided, recounted from every wallet's daily rollups (O(customers x days): staff pages read the staff
+    views' day totals instead, services.reports.breakage; this is their check). Rows sorted by month, then
+    campaign."""
+    check_months(first, last)
+    return breakage_of((day, vals.get("grants") or {}) for _uid, day, vals in
+                       ledger.days_across(db, first.replace(day=1).isoformat(), last.isoformat(), {"grants": 1}))
+
+
+def check_months(first: date, last: date) -> None:
     if not isinstance(first, date) or not isinstance(last, date) or first > last:
         raise InvalidInput("Pick a first and a last month, in order.")
     if (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:
         raise InvalidInput(f"Pick at most {MAX_MONTHS} months.")
+
+
+def breakage_of(day_grants) -> list[dict]:
+    """The breakage rows of (ISO day, {campaign tag: {granted, spent, expired, voided}}) pairs."""
     rows: dict[tuple[str, str], dict] = {}
-    for _uid, day, vals in ledger.days_across(db, first.replace(day=1).isoformat(), last.isoformat(),
-                                              {"grants": 1}):
-        for tag, g in (vals.get("grants") or {}).items():
+    for day, by_tag in day_grants:
+        for tag, g in by_tag.items():
             r = rows.setdefault((day[:7], tag), {"month": day[:7], "campaign": campaign_name(tag),
                                                   **{f"{k}_paise": 0 for k in BREAKAGE_FIELDS}})
             for k in BREAKAGE_FIELDS:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from services import accounts, calls, clock, csvout, ledger, names, payments, settings, spending, staffview, users
+from services import (accounts, calls, clock, csvout, grants, ledger, names, payments, settings, spending, staffview,
+                      users)
 from services.checks import whole_number
 from services.errors import InvalidInput
 from services.money import to_rupees
@@ -62,6 +63,16 @@ def _low(db, staff: dict, low_at: int, listed: int) -> tuple[list[dict], int]:
            for r in rows]
     staff_low = sum(1 for r in staffview.read.of(db, staff).values() if int(r["available"]) < low_at)
     return low, staffview.read.count_below(db, "available", low_at) - staff_low
+
+
+def breakage(db, first: date, last: date) -> list[dict]:
+    """services.grants' breakage rows from the staff views' day totals: O(days) whatever the customer
+    count (the full recount, grants.breakage, only while the views are first being built)."""
+    grants.check_months(first, last)
+    if _fresh(db) is None:
+        return grants.breakage(db, first, last)
+    days = staffview.read.days(db, first.replace(day=1), last)
+    return grants.breakage_of((d, x["grants"]) for d, x in days.items())
 
 
 USER_SORTS = {"balance": "balance_paise", "available": "available_paise", "last_activity": "last_activity",

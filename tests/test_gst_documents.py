@@ -331,3 +331,21 @@ def test_an_unregistered_recharge_of_rs_50000_asks_for_the_recipient_first(edb, 
     payments.create_payment_link(edb, "bulk", 49_999)                   # below: no details needed
     documents.set_profile(edb, "bulk", name="Bulk Buyer", address="7 Park Street, Kolkata", state="19", by="bulk")
     assert payments.create_order(edb, "bulk", 50_000)["charged_paise"] == 5_900_000
+
+
+def test_the_months_invoices_read_only_wallets_changed_since_it_began(edb, monkeypatch):
+    """The monthly invoices' step asks for the wallets the ledger's feed has changed since the month began
+    (a wallet with usage in it did), not every wallet; a customer quiet since October is not read."""
+    from services.documents import invoices
+    t = [ist(2026, 10, 20, 12, 0)]
+    monkeypatch.setattr(clock, "now", lambda: t[0])
+    for u in ("quiet", "busy"):
+        accounts.create_user(edb, u, "password-1", u.title(), f"{u}@example.com")
+        ledger.post(edb, u, key=f"r-{u}", type="credit", category="recharge", amount=50_000)
+    t[0] = ist(2026, 11, 14, 12, 0)
+    ledger.post(edb, "busy", key="call-1", type="debit", category="call", amount=1_000, meta={"seconds": 60})
+    t[0] = ist(2026, 12, 2, 9, 0)
+    asked: list[str] = []
+    monkeypatch.setattr(invoices, "issue", lambda db, uid, month: asked.append(uid) or invoices.NOTHING)
+    assert invoices.issue_month(edb, "2026-11") == {"invoices": 0}
+    assert asked == ["busy"]

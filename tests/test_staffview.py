@@ -19,7 +19,7 @@ from datetime import timedelta
 
 import pytest
 
-from services import accounts, clock, ledger, reports, settings, spending, staffview, users
+from services import accounts, clock, grants, ledger, reports, settings, spending, staffview, users, wallet
 from services.errors import Conflict, InsufficientBalance
 from services.staffview import batches
 from tests.support import processes
@@ -43,7 +43,8 @@ def _op(db, uid: str, key: str, rnd: random.Random) -> None:
         rnd.choice(["call", "campaign"])
     try:
         if kind == "credit":
-            ledger.post(db, uid, key=key, type="credit", category=category, amount=amount)
+            lot = {"campaign": rnd.choice(["", "diwali", "launch-2"])} if category != "recharge" else None
+            ledger.post(db, uid, key=key, type="credit", category=category, amount=amount, lot=lot)
         elif kind == "debit":
             ledger.post(db, uid, key=key, type="debit", category=category, amount=amount,
                         meta={"seconds": amount % 300})
@@ -129,6 +130,9 @@ def assert_exact(db) -> None:
     todays = [e for e in ledger.iter_entries(db) if clock.day_of(e["created_at"]) == today.isoformat()]
     todays.sort(key=lambda e: (e["created_at"], e["_id"]), reverse=True)
     assert [e["_id"] for e in reports.today_transactions(db)] == [e["_id"] for e in todays[:200]]
+    # Free credit by month and campaign: the day totals' running sums against the recount of every wallet's days.
+    months = (clock.date_of(clock.start_of_day(_iso(first))), today)
+    assert reports.breakage(db, *months) == grants.breakage(db, *months)
     page = reports.user_page(db, sort="available", descending=False, per_page=7)
     assert [r["available_paise"] for r in page.rows] == sorted(w.available for w in want["wallets"].values()
                                                                  if w.user_id in users_of(db))[:7]
@@ -267,6 +271,8 @@ def test_days_pass_windows_slide_and_cut_passes_finish(db, monkeypatch):
             _op(db, rnd.choice(CUSTOMERS), f"d{day}-{i}", rnd)
         if day % 3 == 1:
             ledger.recover(db)  # archives closed days of every wallet
+        if day % 3 == 2:
+            _void_a_grant(db, rnd)
         if rnd.random() < 0.5:
             monkeypatch.setattr(batches, "_spread", _cut_once(batches._spread, monkeypatch))
             with pytest.raises(_Cut):
@@ -276,6 +282,15 @@ def test_days_pass_windows_slide_and_cut_passes_finish(db, monkeypatch):
         staffview.refresh(db)
         if day % 4 == 2 or day == 10:  # a full recomputation is the costly part: every few days, and the last
             assert_exact(db)
+
+
+def _void_a_grant(db, rnd: random.Random) -> None:
+    """An admin voids what is left of one customer's free credit (the breakage report's `voided`)."""
+    for uid in rnd.sample(CUSTOMERS, len(CUSTOMERS)):
+        free = [v for v in wallet.lots(db, uid) if v.kind in ("promo", "manual") and v.remaining and not v.voided]
+        if free:
+            grants.void(db, admin="boss", user_id=uid, lot=free[0].lot, reason="Offer withdrawn")
+            return
 
 
 class _Cut(Exception):

@@ -61,7 +61,10 @@ def issue_month(db, month: str) -> dict:
     if (db.doc_progress.find_one({"_id": f"ti:{month}"}) or {}).get("done"):
         return {"invoices": 0}
     issued, complete = 0, True
-    for uid in sorted(ledger.entry_counts(db)):
+    # A wallet with usage in the month changed after it began: the ledger's feed gives those, through its
+    # index, not every wallet (a quiet platform's first ticks of a month cost what its active customers do).
+    start, _ = clock.month_span(*statements.parse_month(month))
+    for uid in sorted({c.user_id for c in ledger.changed(db, start)}):
         doc = issue(db, uid, month)
         complete &= doc is not None
         issued += doc is not None and doc is not NOTHING

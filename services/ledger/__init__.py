@@ -38,7 +38,7 @@ from services.ledger.migrate import backfill
 from services.ledger.holds import extend, hold, release, settle
 from services.ledger.ids import CALL_CATEGORIES, CATEGORIES, CREDIT, DEBIT, SERVICE_CATEGORIES, entry_id
 from services.ledger.posting import post
-from services.ledger.queries import (entries, entries_after, entry_counts, find_entry, get_entry, iter_entries,
+from services.ledger.queries import (entries, entries_after, find_entry, get_entry, iter_entries,
                                      last_entries)
 from services.ledger.rebuild import rebuild_rollups
 from services.ledger.feed import LATE, Change, changed, changed_newest_first, count_changed, days_across
@@ -55,7 +55,7 @@ COLLECTIONS = {"wallets": [[("updated_at", 1)], [("due", 1)], [("next_expiry", 1
 __all__ = ["CALL_CATEGORIES", "CATEGORIES", "CREDIT", "DEBIT", "Hold", "Wallet", "WalletView",
            "audit", "day_totals", "days_across", "ensure_wallet", "entries", "entry_id", "extend", "find_entry",
            "get_entry", "get_wallet", "hold", "iter_entries", "post", "recover", "recover_changed", "release", "settle",
-           "rebuild_rollups", "entries_after", "entry_counts"]
+           "rebuild_rollups", "entries_after"]
 __all__ += ["Due", "amounts_due", "debit_owing", "pay_due", "LATE", "Change", "changed", "changed_newest_first",
             "count_changed", "archived_days", "every_archived_day", "recounted_at", "last_entries"]
 __all__ += ["Budget", "KeySpend", "spend_of"]

@@ -257,13 +257,6 @@ def iter_entries(db, *, user_id: str | None = None, type: str | None = None, cat
                 yield one
 
 
-def entry_counts(db) -> dict[str, int]:
-    """Every wallet's number of entries, in one pass over the wallets (the monthly invoices' step, days 1-5
-    of a month, until all are issued: it grows with the customers; ledger.changed would read only the
-    wallets active since the month began)."""
-    return {w["_id"]: int(w.get("n", 0)) for w in db.wallets.find({}, {"n": 1})}
-
-
 def last_entries(db, user_id: str, count: int, upto: int | None = None) -> list[dict]:
     """The wallet's last `count` entries up to number `upto` (default: its last), newest first: one range
     of their ids (and `pending` for entries not in the ledger yet)."""

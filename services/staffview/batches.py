@@ -141,6 +141,7 @@ def _add(a: dict | None, b: dict) -> dict:
         return b
     out = {k: a[k] + b[k] for k in rows.COUNTERS + ("active",)}
     out["cat"] = {c: a["cat"].get(c, 0) + b["cat"].get(c, 0) for c in set(a["cat"]) | set(b["cat"])}
+    out["grants"] = rows.nested(a.get("grants"), b.get("grants"))
     return out
 
 
@@ -151,10 +152,12 @@ def _spread(db, batch: dict) -> None:
     for d, delta in batch["days"].items():
         inc = {c: delta[c] for c in rows.COUNTERS + ("active",)}
         inc |= {f"cat.{c}": x for c, x in delta["cat"].items()}
+        inc |= {f"grants.{t}.{f}": x for t, g in (delta.get("grants") or {}).items() for f, x in g.items()}
         if db.staff_days.update_one({"_id": d, "n": {"$lt": k}, "b": b},
                                     {"$inc": inc, "$set": {"n": k}}).matched_count:
             continue
         insert_new(db.staff_days, {"_id": d, "n": k, "b": b, "cat": dict(delta["cat"]),
+                                   "grants": delta.get("grants") or {},
                                    **{c: delta[c] for c in rows.COUNTERS + ("active",)}})
     if batch.get("recent"):
         add_recent(db, batch["today"], batch["recent"], k, b)

@@ -144,6 +144,7 @@ def _plus(a: dict | None, x: dict) -> dict:
     out = {k: a[k] + x[k] for k in rows.COUNTERS}
     out["active"] = a["active"] + 1
     out["cat"] = {c: a["cat"].get(c, 0) + x["cat"].get(c, 0) for c in set(a["cat"]) | set(x["cat"])}
+    out["grants"] = rows.nested(a.get("grants"), x.get("grants"))
     return out
 
 

@@ -28,7 +28,7 @@ NO_DAY = "9999-12-31"  # `upto` of a wallet with no live day: every day it had i
 
 
 HIST = COUNTERS + ("paid", "free", "spent")
-FORMAT = 2  # of rows and totals: views written in another are built again (services.staffview.build)
+FORMAT = 3  # of rows and totals: views written in another are built again (services.staffview.build)
 
 
 def window_field(days: int) -> str:
@@ -39,7 +39,28 @@ def counters(v: dict) -> dict:
     """The counters of a rollup day that the day totals add up (plain ints)."""
     out: dict = {k: int(v.get(k, 0)) for k in COUNTERS}
     out["cat"] = {k: int(x) for k, x in (v.get("cat") or {}).items()}
+    # Free credit by campaign (the breakage report), keyed by the tag in hex: a campaign's name is free text,
+    # and the day totals add to it by a dotted path.
+    out["grants"] = nested({grant_key(t): g for t, g in (v.get("grants") or {}).items()})
     return out
+
+
+def grant_key(tag: str) -> str:
+    return "g" + tag.encode().hex()
+
+
+def grant_tag(key: str) -> str:
+    return bytes.fromhex(key[1:]).decode()
+
+
+def nested(a: dict | None, b: dict | None = None, sign: int = 1) -> dict:
+    """{tag: {field: paise}} maps a + sign*b, with zeros left out."""
+    out: dict = {}
+    for src, k in ((a or {}, 1), (b or {}, sign)):
+        for t, g in src.items():
+            for f, x in g.items():
+                out.setdefault(t, {})[f] = out.get(t, {}).get(f, 0) + k * int(x)
+    return {t: {f: x for f, x in g.items() if x} for t, g in out.items() if any(g.values())}
 
 
 def hist_of(c: dict) -> list[int]:
@@ -81,6 +102,9 @@ def new_row(old: dict | None, change, closed: dict[str, dict], today: date, v: i
             **window_sums(hist, today)}
 
 
+EMPTY = counters({})
+
+
 def day_deltas(old: dict | None, new: dict, closed: dict[str, dict]) -> dict[str, dict]:
     """What moving from the old row to the new one adds to each day's totals (only days that move)."""
     before = (old or {}).get("days") or {}
@@ -90,9 +114,9 @@ def day_deltas(old: dict | None, new: dict, closed: dict[str, dict]) -> dict[str
     for d in set(before) | set(now):
         a, b = before.get(d), now.get(d)
         # A day the wallet no longer holds, missing from `rollups` too, stays as counted.
-        delta = _minus(counters(b if b is not None else a or {}), counters(a or {}))
+        delta = _minus(b if b is not None else a or EMPTY, a or EMPTY)  # both counted already
         delta["active"] = int(a is None)
-        if any(delta[k] for k in COUNTERS) or delta["cat"] or delta["active"]:
+        if any(delta[k] for k in COUNTERS) or delta["cat"] or delta["grants"] or delta["active"]:
             out[d] = delta
     return out
 
@@ -101,6 +125,7 @@ def _minus(b: dict, a: dict) -> dict:
     out = {k: b[k] - a[k] for k in COUNTERS}
     cats = {k: b["cat"].get(k, 0) - a["cat"].get(k, 0) for k in set(a["cat"]) | set(b["cat"])}
     out["cat"] = {k: x for k, x in cats.items() if x}
+    out["grants"] = nested(b.get("grants"), a.get("grants"), -1)
     return out
 
 
