@@ -104,7 +104,11 @@ def _walk(product, owner, invitee, viewport):
     settle(invitee, "Create an API key")
     invitee.get_by_text("Create an API key").click()
     invitee.get_by_label("Name").fill(f"voice-{tag}")
-    invitee.get_by_label("Daily cap (Rs., empty: none)").fill("100")
+    cap = invitee.get_by_label("Daily cap (Rs., empty: none)")
+    cap.fill("100")
+    # Leaving the field hides its "Press Enter to submit" hint and moves the button up: a click that
+    # blurs the field on mouse-down can land where the button was (streamlit/streamlit#8725).
+    cap.blur()
     invitee.get_by_role("button", name="Create key").click()
     settle(invitee, "Copy the key")
     secret = invitee.get_by_test_id("stCode").first.inner_text().strip()
