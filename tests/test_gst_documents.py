@@ -1,9 +1,9 @@
 """GST documents of a prepaid wallet, a month at a time (issue 26; docs/documents.md, "The advance model").
 
 Recharges go through the real payment code against the offline Razorpay sandbox (links in both modes, an
-order, the order record an auto-recharge makes), refunds through the real refund code as the webhook and
-reconciliation report them, calls are ledger debits drawing on lots. Every figure below is worked out by
-hand in the comments, not read back from the code under test.
+order, an auto-recharge by e-mandate through the worker and its 25-hour notice), refunds through the real
+refund code as the webhook and reconciliation report them, calls are ledger debits drawing on lots. Every
+figure below is worked out by hand in the comments, not read back from the code under test.
 """
 from __future__ import annotations
 
@@ -13,22 +13,25 @@ import random
 import re
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
 from api.main import create_app
 
-from services import accounts, clock, documents, ledger, payments, settings, users
+from services import accounts, autorecharge, clock, documents, ledger, payments, settings
+from services.autorecharge import charges, mandates
 from services.documents import gstr1, signing
 from services.errors import InvalidInput
-from services.payments import crediting, gateway, records, refunds
+from services.payments import gateway, refunds
 from tests.support import processes
 from tests.support.children import documents as doc_workers
+from tests.support.autorecharge import wait_for
 from tests.support.payments import control, pay_link
 from tests.support.targets import make_target
 
@@ -79,24 +82,40 @@ def figures(doc: dict) -> tuple:
     return a["taxable"], a["cgst"], a["sgst"], a["igst"], a["total"]
 
 
-def auto_recharge_credit(db, sandbox, user: str, rupees: int) -> dict:
-    """What an auto-recharge debit goes through after the mandate: the order record it makes (no GST on top:
-    services.autorecharge.charges), its order at Razorpay, the payment captured and credited."""
-    cfg = gateway.required()
-    ref = f"ar_{user}0000000001"
-    rec = records.build("order", users.get(db, user), rupees * 100, cfg.mode, ref=ref,
-                        purpose="auto_recharge")
-    assert records.insert_once(db, rec)
-    order = gateway.create_order(cfg, {"amount": rupees * 100, "currency": "INR", "receipt": ref})
-    records.update(db, ref, {"order_id": order["id"]}, status="created")
-    paid = control(sandbox, f"orders/{order['id']}/pay")
-    payments.verify_order_payment(db, user, paid["razorpay_order_id"], paid["razorpay_payment_id"],
-                                  paid["razorpay_signature"])
-    return crediting.credit_entry(db, paid["razorpay_payment_id"])
+def auto_recharge(db, sandbox, t: list, user: str) -> dict:
+    """The customer's e-mandate set up, approved on the hosted page (no authorisation payment for net
+    banking: services.autorecharge.setup.AUTH_AMOUNT) and confirmed by the bank a day later; calls bring
+    the wallet below its threshold, and the worker does the rest as in production: the order and the
+    pre-debit notice, then, the 25-hour notice later, the recurring debit, read back and credited."""
+    autorecharge.configure(db, user, threshold=100, amount=300, monthly_cap=300, method="emandate")
+    url = autorecharge.status(db, user)["mandate"]["authorisation_url"]
+    r = httpx.post(url + "/approve", timeout=10, trust_env=False)
+    assert r.status_code == 200, r.text
+    def worker(step: timedelta):
+        def tick():  # the worker's passes, the clock moving on between them (it waits between checks)
+            t[0] += step
+            autorecharge.run(db)
+        return tick
+
+    token = wait_for(lambda: mandates.get(db, user)["token_id"], tick=worker(timedelta(minutes=1)))
+    t[0] += timedelta(days=1)
+    control(sandbox, f"tokens/{token}/confirm")                         # the bank confirms the e-mandate
+    wait_for(lambda: autorecharge.status(db, user)["state"] == "active", tick=worker(timedelta(hours=1)))
+    calls(db, user, 11, 100)                                            # Rs. 80 left: below Rs. 100
+    autorecharge.run(db)
+    charge = charges.get(db, mandates.get(db, user)["in_flight"])
+    assert charge["state"] == "notified" and charge["amount_paise"] == 30_000
+    assert ledger.get_wallet(db, user).balance == 8_000, "nothing is debited during the notice"
+    t[0] += timedelta(hours=26)
+    # Razorpay debits an e-mandate in the 25th hour after the recurring payment is made (no notification on
+    # its order): the worker reads the outcome as the hours pass.
+    wait_for(lambda: charges.get(db, charge["_id"])["state"] == "credited", tick=worker(timedelta(hours=1)))
+    assert ledger.get_wallet(db, user).balance == 38_000
+    return charges.get(db, charge["_id"])
 
 
-def calls(db, user: str, n: int, rupees: int) -> None:
-    for i in range(n):
+def calls(db, user: str, n: int, rupees: int, first: int = 0) -> None:
+    for i in range(first, first + n):
         ledger.post(db, user, key=f"{user}-call-{i}", type="debit", category="call", amount=rupees * 100,
                     meta={"seconds": 600})
 
@@ -118,7 +137,7 @@ def a_month(db, sandbox, monkeypatch) -> dict:
     payments.verify_order_payment(db, "asha", paid["razorpay_order_id"], paid["razorpay_payment_id"],
                                   paid["razorpay_signature"])
     documents.catch_up(db, "asha")
-    auto_recharge_credit(db, sandbox, "ravi", 300)
+    topup = auto_recharge(db, sandbox, t, "ravi")                      # 11 calls, then 300 two days later
     documents.catch_up(db, "ravi")
     ledger.post(db, "asha", key="asha-promo", type="credit", category="promo_credit", amount=10_000)
     t[0] = ist(2026, 11, 20, 12, 0)
@@ -128,7 +147,7 @@ def a_month(db, sandbox, monkeypatch) -> dict:
         refunds.record(db, refund, {"captured": True}, source="webhook", event=event)
     t[0] = ist(2026, 11, 25, 15, 0)
     calls(db, "asha", 4, 100)     # promotional 100 first, then 300 of the oldest advance (RV 1)
-    calls(db, "ravi", 13, 100)    # 1,180 of RV 2, then 120 of RV 4
+    calls(db, "ravi", 2, 100, 11)  # 13 calls in all: 1,180 of RV 2, then 120 of RV 4
     documents.sweep(db)
     t[0] = ist(2026, 12, 2, 9, 0)
     assert documents.issue_invoices(db) == {"invoices": 2}               # the worker, early in December
@@ -136,7 +155,7 @@ def a_month(db, sandbox, monkeypatch) -> dict:
     invoice = {d["user_id"]: d for d in db.documents.find({"kind": "tax_invoice"})}
     note = documents.credit_note(db, invoice["ravi"]["number"], reason="A dropped call billed twice", by="boss",
                                  amount=11_800)
-    return {"invoice": invoice, "note": note, "docs": {d["number"]: d for d in db.documents.find({})}}
+    return {"invoice": invoice, "note": note, "topup": topup, "docs": {d["number"]: d for d in db.documents.find({})}}
 
 
 def test_a_month_of_advances_invoices_refunds_and_a_correction_to_the_paisa(edb, sandbox, monkeypatch):
@@ -144,6 +163,8 @@ def test_a_month_of_advances_invoices_refunds_and_a_correction_to_the_paisa(edb,
     docs = m["docs"]
     rv = [docs[f"RV/2627/00000{i}"] for i in range(1, 5)]
     assert [d["kind"] for d in rv] == ["receipt_voucher"] * 4
+    assert sum(d["kind"] == "receipt_voucher" for d in docs.values()) == 4
+    assert rv[3]["user_id"] == "ravi" and rv[3]["payment_id"] == m["topup"]["payment_id"], "RV 4: the auto-recharge"
     # Each receipt voucher's GST is the GST on that advance, under the terms it was received with.
     assert figures(rv[0]) == (100_000, 9_000, 9_000, 0, 118_000)       # 1,000 + 18 % on top, intra-State
     assert figures(rv[1]) == (100_000, 0, 0, 18_000, 118_000)          # 1,180 with GST inside, inter-State
