@@ -37,6 +37,7 @@ string `_id` lookups.
    mongoeco called inspect.signature on it for every document read, about 40% of reading a ledger entry.
 9. A read hands its documents from the engine's thread to the caller up to 1,000 at a time (mongoeco: 64;
    the cap of 1 MB per hand-over stays): a page of 1,000 ledger entries is one hand-over, not sixteen.
+10. A value is checked before it is stored without re-walking it at every level (services.bson_check).
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ import inspect
 import os
 import threading
 
-from services import config, index_order
+from services import bson_check, config, index_order
 
 _Patient = None
 READ_BATCH = 1000
@@ -96,6 +97,7 @@ def _build():
     from services.files import private_sqlite
 
     mongoeco_sqlite._ASYNC_SCAN_QUEUE_BATCH_SIZE = READ_BATCH  # 9.
+    bson_check.install()  # 10.
 
     class PatientSQLiteEngine(SQLiteEngine):
         capabilities = dataclasses.replace(SQLiteEngine.capabilities, change_delivery="none")

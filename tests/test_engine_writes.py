@@ -139,3 +139,57 @@ def test_opening_another_connection_keeps_this_process_sqlite_locks(tmp_path):
     holder.close()
     assert probe.stdout.strip() == "locked", probe.stderr
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+# services.bson_check: the same answers as mongoeco's own check, on every kind of value a document holds.
+class _Text(str):
+    pass
+
+
+class _Doc(dict):
+    pass
+
+
+def _bson_values():
+    import decimal
+    import uuid
+    from datetime import datetime, timezone
+    from bson import Decimal128, ObjectId
+    aware = datetime(2026, 12, 7, tzinfo=timezone.utc)
+    naive = aware.replace(tzinfo=None)  # what the engine hands back
+    ok = ["x", "", True, False, None, 0, 1, -1, 2 ** 31, 2 ** 63 - 1, -(2 ** 63), 1.5, float("nan"), float("inf"),
+          aware, naive, b"raw", decimal.Decimal("1.10"), Decimal128("2.5"), uuid.uuid4(), ObjectId(), _Text("sub"),
+          _Doc(a=1), (1, "two"), [1, [2, {"c": 3}]], {"a": {"b": {"c": [1, 2, {"d": None}]}}, "when": naive}]
+    bad = [2 ** 63, -(2 ** 63) - 1, {1: "int key"}, {"a": {"b": {2: "deep int key"}}}, {"s": {1, 2}},
+           [frozenset()], {"a": [2 ** 64]}, _Doc({3: "x"}), {"t": (1, 2 ** 70)}]
+    return ok, bad
+
+
+def _outcome(check, value):
+    try:
+        check(value)
+    except Exception as exc:  # the kind of error is the answer
+        return type(exc)
+    return None
+
+
+def test_the_faster_value_check_answers_as_mongoeco_does():
+    from mongoeco.core import bson_scalars
+    from services import bson_check
+    bson_check.install()
+    ok, bad = _bson_values()
+    for v in ok + bad:
+        assert _outcome(bson_check.validate, v) is _outcome(bson_scalars.validate_bson_value, v), v
+    assert all(_outcome(bson_check.validate, v) is None for v in ok)
+    assert all(_outcome(bson_check.validate, v) is not None for v in bad)
+
+
+def test_values_the_engine_cannot_store_are_still_refused_and_nothing_is_written(edb):
+    db, _ = edb
+    ok, bad = _bson_values()
+    for i, v in enumerate(bad):
+        with pytest.raises((TypeError, OverflowError, ValueError)):
+            db.bson_probe.insert_one({"_id": f"bad{i}", "v": v})
+    assert db.bson_probe.count_documents({}) == 0
+    db.bson_probe.insert_one({"_id": "ok", "v": ok[-1], "n": 2 ** 40})
+    assert db.bson_probe.find_one({"_id": "ok"})["n"] == 2 ** 40
