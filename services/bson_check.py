@@ -6,7 +6,8 @@ and every integer was wrapped in a new BsonInt32 just to learn it is in range. E
 billing a batch of 1,000 usage events (`bench/api.py`). `validate` settles the values that cannot fail
 (text, booleans, null, dates, floats, integers inside int64), walks documents and lists as mongoeco
 does, and hands everything else (Decimals, sets, bytes, subclasses of the leaves...) and every document
-with a key that is not text to mongoeco's own check, so it raises what mongoeco raises. `tests/test_engine_writes.py` holds the two to the same answers.
+with a key that is not text to mongoeco's own check, so it raises what mongoeco raises.
+`tests/test_engine_writes.py` holds the two to the same answers.
 """
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ arrays. `plan` answers such a read from the index entries instead, when that giv
 - the filter is on the hinted field only: $eq, $gt, $gte, $lt or $lte, every value of one type (numbers,
   strings, dates, booleans). A document without the field, or with an array or an object there, matches
   none of these in MongoDB either;
-- the sort, if any, is that field (equal keys come in storage-key order, ascending either way: by id);
+- the sort, if any, is that field, or that field then `_id` ascending (equal keys come in storage-key
+  order, ascending either way: by id);
 - no array was ever stored in the field, and the index is neither sparse, partial nor collated.
 The `_id_` index is the primary key: string ids in the order of their storage keys (`repr` of the id:
 the strings' own order for ids without quotes or backslashes, which is every id this project makes).
@@ -42,10 +43,13 @@ def bounds(query_plan, field: str) -> list[tuple[str, object]] | None:
 
 
 def _order(semantics, field: str) -> str | None:
-    """"ASC"/"DESC" for no sort or a sort on `field` alone; None for any other sort."""
-    sort = semantics.sort
+    """"ASC"/"DESC" for no sort, a sort on `field` alone, or on `field` then `_id` ascending (the order
+    equal keys come in anyway); None for any other sort."""
+    sort = list(semantics.sort or ())
     if not sort:
         return "ASC"
+    if len(sort) == 2 and tuple(sort[1]) == ("_id", 1) and field != "_id":
+        sort = sort[:1]
     if len(sort) != 1 or sort[0][0] != field:
         return None
     return "DESC" if sort[0][1] == -1 else "ASC"

@@ -375,3 +375,31 @@ def test_a_large_database_is_built_in_the_background(edb, monkeypatch):
     while staffview.read.totals(edb) is None and time.monotonic() < deadline:
         time.sleep(0.2)
     assert_exact(edb)
+
+
+def test_top_spenders_cut_inside_a_tie_takes_the_first_names_and_a_stale_window_cannot_enter(db, monkeypatch):
+    """Forty customers spend the same Rs. 30 (a tie across the cut), one spends more, one spent more but
+    eight days ago (its 30-day window still holds it, the 7-day range does not): the lists are the ones a
+    recount gives, largest first then by name, over 7 and 30 days."""
+    t = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: t - timedelta(days=8))
+    accounts.create_user(db, "old", "password-xyz-1", "Old", "old@example.com", "user")
+    ledger.post(db, "old", key="old-in", type="credit", category="recharge", amount=10_000)
+    ledger.post(db, "old", key="old-out", type="debit", category="call", amount=5_000)
+    staffview.refresh(db)  # the worker's pass that day
+    monkeypatch.setattr(clock, "now", lambda: t)
+    names = [f"t{i:02d}" for i in random.Random(3).sample(range(40), 40)]  # created out of name order
+    for u in names + ["big"]:
+        accounts.create_user(db, u, "password-xyz-1", u, f"{u}@example.com", "user")
+        ledger.post(db, u, key=f"{u}-in", type="credit", category="recharge", amount=10_000)
+        ledger.post(db, u, key=f"{u}-out", type="debit", category="call", amount=6_000 if u == "big" else 3_000)
+    staffview.refresh(db)
+    today = clock.today()
+    ties = sorted(names)
+
+    def top(days: int, n: int) -> list[tuple[str, int]]:
+        return [(r["username"], r["spent_paise"]) for r in
+                reports.top_spenders(db, today - timedelta(days=days - 1), today, top=n)]
+    assert top(7, 5) == [("big", 6_000)] + [(u, 3_000) for u in ties[:4]]
+    assert top(30, 3) == [("big", 6_000), ("old", 5_000), (ties[0], 3_000)]
+    assert top(7, 41) == [("big", 6_000)] + [(u, 3_000) for u in ties]
