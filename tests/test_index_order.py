@@ -111,17 +111,24 @@ def test_hinted_reads_answer_what_the_engine_answers_without_a_scan(traced, case
     assert keys == sorted(keys, reverse=sort == -1)
 
 
-@pytest.mark.parametrize("field, flt, direction", [
-    ("v", {"v": {"$gte": -50, "$lte": 50}}, -1), ("v", {"v": {"$lte": 0}}, 1), ("s", {"s": {"$gte": ""}}, -1)])
-def test_a_sort_on_the_field_then_the_id_walks_the_index_and_orders_ties_by_id(traced, field, flt, direction):
+@pytest.mark.parametrize("field, flt, direction, skip, limit", [
+    ("v", {"v": {"$gte": -50, "$lte": 50}}, -1, 3, 400), ("v", {"v": {"$lte": 0}}, 1, 3, 400),
+    ("s", {"s": {"$gte": ""}}, -1, 3, 400), ("s", {"s": {"$gte": ""}}, -1, 0, 1500),
+    ("v", {"v": {"$lte": 0}}, -1, 0, 10), ("v", {"v": {"$lte": 0}}, -1, 40, 100),  # a page inside the run of 0s
+    ("v", {"v": {"$lte": 0}}, -1, 5000, 10)])  # past the end
+def test_a_sort_on_the_field_then_the_id_walks_the_index_and_orders_ties_by_id(traced, field, flt, direction,
+                                                                              skip, limit):
     coll, sql = traced
     order = [(field, direction), ("_id", 1)]
     sql.clear()
-    hinted = [(d[field], d["_id"]) for d in coll.find(flt).sort(order).skip(3).limit(400).hint([(field, 1)])]
+    hinted = [(d[field], d["_id"]) for d in coll.find(flt).sort(order).skip(skip).limit(limit).hint([(field, 1)])]
     assert sql and not _scanned(sql)
-    plain = [(d[field], d["_id"]) for d in coll.find(flt).sort(order).skip(3).limit(400)]
+    plain = [(d[field], d["_id"]) for d in coll.find(flt).sort(order).skip(skip).limit(limit)]
     assert hinted == plain
-    assert len({v for v, _ in hinted}) < len(hinted), "the data has ties, in id order"
+    assert skip >= 1500 or len({v for v, _ in hinted}) < len(hinted), "the data has ties, in id order"
+    # the same page without the explicit tie-break: equal keys still by id
+    assert [(d[field], d["_id"]) for d in coll.find(flt).sort(field, direction).skip(skip).limit(limit)
+            .hint([(field, 1)])] == plain
 
 
 def test_counts_read_the_index(traced):
