@@ -22,7 +22,7 @@ import pytest
 
 from services import accounts, clock, db as dbmod, documents, ledger, payments
 from tests.support.browser import (LAPTOP, PASSWORD, PHONE, WAIT, no_raw_words, playwright_or_skip, run_product,
-                                   settle)
+                                   settle, submit)
 
 pytestmark = pytest.mark.browser
 sync_api = playwright_or_skip()
@@ -356,8 +356,8 @@ def test_a_top_up_made_redundant_by_a_recharge_says_so_and_is_skipped(product, c
     sign_in(page, base, "arun")
     wallet(page, base)
     page.get_by_test_id("stExpander").filter(has_text="Set up auto-recharge").locator("summary").click()
-    page.get_by_test_id("stFormSubmitButton").get_by_role("button", name="Set up auto-recharge").click()
-    settle(page, "authorise the mandate")
+    submit(page, page.get_by_test_id("stFormSubmitButton").get_by_role("button", name="Set up auto-recharge"),
+           "authorise the mandate")
     with page.context.expect_page() as tab:
         page.get_by_role("link", name="Authorise the mandate on Razorpay").click()
     auth = tab.value

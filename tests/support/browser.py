@@ -145,6 +145,24 @@ def settle(page, text: str, timeout: int = WAIT) -> None:
                            timeout=timeout)
 
 
+def submit(page, button, text: str, *, first_wait: int = 20_000) -> None:
+    """Click a form's submit `button` and settle on `text`. A click the page lost (the button redrawn or
+    moved under the mouse between press and release: streamlit/streamlit#8725) leaves the app idle with
+    nothing new; only then is it clicked once more. A click that was received shows the app running, and
+    is waited for, never repeated."""
+    button.click()
+    try:
+        settle(page, text, timeout=first_wait)
+        return
+    except Exception:  # playwright's TimeoutError: is the app still at work, or was the click lost?
+        page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT)
+        if page.get_by_text(text, exact=False).count():
+            return
+    print(f"the click for {text!r} was lost: clicking again")
+    button.click()
+    settle(page, text)
+
+
 def sign_in(page, base: str, username: str) -> None:
     page.goto(base)
     settle(page, "Sign in")
