@@ -31,12 +31,12 @@ REFUNDABLE_KINDS = frozenset("pbtu")
 CATEGORY_KIND = {"recharge": "p", "promo_credit": "r", "manual_credit": "m", "refund": "b", "adjustment": "a"}
 DEFAULT_PRIORITY = {"r": 0, "m": 0}   # others: 1 (lower is spent first)
 NO_CAMPAIGN = "_"                     # the rollups' key for grants without a campaign
-_INF = float("inf")
+_NEVER = 2 ** 63 - 1  # the expiry (epoch seconds) of a lot that never expires, as a sort key: after all
 
 # The burn orders a business may choose between (never per operation): name -> sort key of a lot.
 RULES = {
-    "promo_first": lambda lot: (lot.prio, lot.exp or _INF, lot.n),      # promotional and manual, then soonest
-    "soonest_expiry": lambda lot: (lot.exp or _INF, lot.prio, lot.n),   # expiry, then paid money oldest first
+    "promo_first": lambda lot: (lot.prio, lot.exp or _NEVER, lot.n),      # promotional and manual, then soonest
+    "soonest_expiry": lambda lot: (lot.exp or _NEVER, lot.prio, lot.n),   # expiry, then paid money oldest first
     "oldest_first": lambda lot: (lot.n,),
 }
 DEFAULT_RULE = "promo_first"

@@ -102,7 +102,7 @@ def top_spenders(db, first: date, last: date, top: int) -> list[dict]:
             if len(best) >= top and (int(r[field]), best[top - 1][1]) < (best[top - 1][0], r["_id"]):
                 return _spenders(best[:top])
             spent = rows.summed(r, lo, hi)["spent"]
-            if spent > 0:
+            if spent > 0:  # only the best `top` are kept: re-sorting every tied row was quadratic
                 best.append((spent, r["_id"]))
                 best.sort(key=lambda x: (-x[0], x[1]))
                 del best[top:]
