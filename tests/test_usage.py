@@ -3,10 +3,14 @@ while the wallet can pay, never negative; a batch of 1,000 is a few writes; a cr
 compare-and-set loses nothing and doubles nothing."""
 from __future__ import annotations
 
+import io
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
+from pypdf import PdfReader
 
 from services import auditlog, clock, ledger, usage
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
@@ -256,3 +260,43 @@ def test_keys_claimed_by_a_process_killed_before_its_compare_and_set_are_adopted
     assert sorted(r.entry["_id"] for r in again) == sorted(r.entry["_id"] for r in first)
     assert ledger.find_entry(db, usage.metering.ledger_key("acme", "a3"))["_id"] == again[3].entry["_id"]
     assert db.ledger.count_documents({"category": "usage"}) == 20 and ledger.audit(db) == []
+
+
+def test_the_months_tax_invoice_has_a_line_per_service_with_its_gst_adding_up_to_the_paisa(edb, monkeypatch):
+    """Calls, 1,000 SMS and a month's rented number on one tax invoice: a line each (quantity, unit, amount,
+    its share of the taxable value and GST), the lines adding up to the invoice's figures exactly; GST as
+    the calls' (inside the amount, at the business's rate); the PDF prints each line; GSTR-1 reports it."""
+    from services import accounts, documents
+    from services.documents import gstr1
+    t = [datetime(2026, 11, 10, 12, 0, tzinfo=ZoneInfo("Asia/Kolkata")).astimezone(timezone.utc)]
+    monkeypatch.setattr(clock, "now", lambda: t[0])
+    documents.business.update(edb, {"legal_name": "Vaani Voice AI Pvt Ltd", "address": "12 MG Road\nBengaluru",
+                                    "state": "29", "gstin": "29AABCV1234K1Z9", "pan": "AABCV1234K",
+                                    "gst_mode": "inclusive", "sac": "998599", "signatory": "Asha Rao"}, by="boss")
+    accounts.create_user(edb, "acme", "correct-horse-9", "Acme", "acme@example.com")
+    documents.set_profile(edb, "acme", name="Acme Pvt Ltd", address="Pune", state="27", gstin="", by="acme")
+    _setup(edb, paise=200_000)
+    for i in range(3):
+        ledger.post(edb, "acme", key=f"call-{i}", type="debit", category="call", amount=1_000, meta={"seconds": 60})
+    assert all(r.entry for r in usage.record_batch(edb, "acme", _sms(1000)))
+    usage.define(edb, "root", "number", display_name="Phone number", unit="number·month", price_paise=30_000)
+    usage.subscribe(edb, "acme", "number", key="n1")
+    assert usage.charge_due(edb)["charged"] == 1
+    fee = usage.fees.first_month_fee(30_000, clock.now())
+    t[0] = datetime(2026, 12, 2, 9, 0, tzinfo=ZoneInfo("Asia/Kolkata")).astimezone(timezone.utc)
+    inv = documents.invoices.issue(edb, "acme", "2026-11")
+    assert [(x["label"], x["count"], x["quantity"], x["unit"], x["amount"]) for x in inv["lines"]] == [
+        ("AI voice calls", 3, 0, "", 3_000), ("Phone number (monthly fee)", 1, 1, "number·month", fee),
+        ("SMS", 1000, 1000, "message", 25_000)]
+    a = inv["amounts"]
+    assert a["total"] == 3_000 + fee + 25_000 and inv["discount"] == 0
+    assert sum(x["taxable"] for x in inv["lines"]) == a["taxable"] and sum(x["tax"] for x in inv["lines"]) == a["tax"]
+    for x in inv["lines"]:  # 18 % inside each line's amount, to the paisa its rounding allows
+        assert abs(x["tax"] - x["amount"] * 18 / 118) < 1 and x["taxable"] + x["tax"] in (x["amount"], x["amount"] + 1,
+                                                                                          x["amount"] - 1)
+    assert a["igst"] == a["tax"] and inv["description"] == "AI voice calls and other services supplied in November 2026"
+    words = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(documents.document_pdf(inv))).pages)
+    assert "SMS: quantity 1,000 (message)" in words and "Phone number (monthly fee): quantity 1" in words
+    dec = gstr1.build(edb, "2026-12")  # the recharge was an advance (its GST reported in November): adjusted here
+    assert inv["adjusted"]["tax"] == a["tax"] and inv["payable"]["tax"] == 0 == gstr1.tax_reported(dec)
+    assert sum(Decimal(str(h["txval"])) * 100 for h in dec["hsn"]["data"]) == a["taxable"]

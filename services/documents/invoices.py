@@ -1,5 +1,6 @@
 """Tax invoices (CGST Rule 46): one per customer per business month for what was supplied in it (calls,
-campaign calls), adjusting the advances the usage consumed so no GST is charged twice.
+campaign calls, other services: one line each, with its share of the taxable value and GST), adjusting the
+advances the usage consumed so no GST is charged twice.
 
 Every usage debit records the lots it drew from (services.ledger). Summed per lot over the month:
 - a lot whose recharge had a receipt voucher with GST is an **advance**: the usage it paid is supplied now,
@@ -21,10 +22,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 
-from services import clock, ledger
+from services import clock, ledger, usage
 from services.documents import advances, business, gst, numbering, profiles, receipts, statements
 from services.documents.words import rupees_in_words
-from services.errors import InvalidInput
+from services.errors import InvalidInput, NotFound
 
 USAGE_LABELS = {"call": "AI voice calls", "campaign": "Campaign calls"}
 ISSUE_BY_DAY = 5      # the worker issues last month's invoices on days 1-5 of a month
@@ -87,19 +88,57 @@ def start_day(month: str) -> date:
 
 
 def _usage(db, user_id: str, start, end) -> tuple[dict, dict]:
-    """({category: {count, seconds, amount}}, {lot n: paise drawn}) of the month's usage debits."""
-    cats: dict = defaultdict(lambda: {"count": 0, "seconds": 0, "amount": 0})
+    """({line key: {label, count, seconds, quantity, unit, amount}}, {lot n: paise drawn}) of the month's usage
+    debits: one line per call category and one per other service (its events, or its monthly fee)."""
+    lines: dict[str, dict] = {}
     per_lot: dict[int, int] = defaultdict(int)
+    units: dict[str, str] = {}
     for e in ledger.iter_entries(db, user_id=user_id, type=ledger.DEBIT, start=start, end=end):
-        if e["category"] not in USAGE_LABELS:
+        key = statements.usage_key(e)
+        if not key:
             continue
-        c = cats[e["category"]]
-        c["count"] += 1
-        c["seconds"] += int((e.get("meta") or {}).get("seconds") or 0)
-        c["amount"] += int(e["amount"])
+        line = lines.get(key) or lines.setdefault(key, _line(db, e, key, units))
+        meta = e.get("meta") or {}
+        line["count"] += 1
+        line["seconds"] += int(meta.get("seconds") or 0)
+        line["quantity"] += int(meta.get("quantity") or 0)
+        line["amount"] += int(e["amount"])
         for n, paise in ledger.lot_parts(e.get("lots")) or [(0, int(e["amount"]))]:
             per_lot[n] += paise
-    return cats, per_lot
+    return lines, per_lot
+
+
+def _line(db, e: dict, key: str, units: dict) -> dict:
+    line = statements.usage_line(e)
+    service = (e.get("meta") or {}).get("service")
+    if service and service not in units:
+        try:
+            units[service] = usage.get(db, service).unit
+        except NotFound:  # a service no longer in the catalogue keeps its line, without a unit
+            units[service] = ""
+    return {"category": key, "label": USAGE_LABELS.get(key, line["label"]), "count": 0, "seconds": 0,
+            "quantity": 0, "unit": units.get(service or "", ""), "amount": 0}
+
+
+def _described(lines: dict) -> str:
+    calls = any(k in USAGE_LABELS for k in lines)
+    others = any(k not in USAGE_LABELS for k in lines)
+    return "AI voice calls and other services" if calls and others else "AI voice calls" if calls else "Services"
+
+
+def _with_tax(lines: list[dict], value: dict) -> list[dict]:
+    """Each line with its share of the invoice's taxable value and GST (CGST Rule 46: per line), by its
+    amount, the paise left by rounding down given to the largest remainders: the lines add up exactly."""
+    total = sum(x["amount"] for x in lines)
+    out = [dict(x) for x in lines]
+    for field in ("taxable", "tax"):
+        shares = [divmod(value[field] * x["amount"], total) if total else (0, 0) for x in lines]
+        for i, (q, _) in enumerate(shares):
+            out[i][field] = q
+        left = value[field] - sum(q for q, _ in shares)
+        for i in sorted(range(len(lines)), key=lambda i: (-shares[i][1], i))[:left]:
+            out[i][field] += 1
+    return out
 
 
 def _body(db, user_id: str, month: str, start, end, biz: dict) -> dict | None:
@@ -123,13 +162,14 @@ def _body(db, user_id: str, month: str, start, end, biz: dict) -> dict | None:
     if value["taxable"] == 0:
         return None
     today = clock.today()
-    lines = [{"category": k, "label": USAGE_LABELS[k], **v} for k, v in sorted(cats.items())]
+    order = [k for k in USAGE_LABELS if k in cats] + sorted(k for k in cats if k not in USAGE_LABELS)
+    lines = _with_tax([cats[k] for k in order], value)
     return {"kind": "tax_invoice", "title": "Tax invoice", "user_id": user_id, "month": month,
             "date": today.isoformat(), "paid_at": start, "issued_at": clock.now(),
             "fy": numbering.financial_year(today), "business": business.supplier(biz),
             "customer": {k: customer[k] for k in ("name", "address", "state", "state_name", "gstin", "email")},
             "place_of_supply": supply, "place_of_supply_name": gst.state_name(supply),
-            "description": f"AI voice calls supplied in {start_day(month):%B %Y}",
+            "description": f"{_described(cats)} supplied in {start_day(month):%B %Y}",
             "gst": {"mode": biz["gst_mode"], "rate_bp": biz["gst_rate_bp"], "intra": intra},
             "lines": lines, "discount": discount, "advances": adjusted, "adjusted": gst.add(*adjusted),
             "payable": gst.add(*other), "amounts": value, "words": rupees_in_words(value["total"]),

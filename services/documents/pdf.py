@@ -122,11 +122,20 @@ def _what(p: _Page, doc: dict) -> None:
                         f"GST {format_rupees(line['tax'])}", 8)
     elif kind == "tax_invoice":
         for line in doc["lines"]:
-            p.line_text(f"{line['label']}: {line['count']} calls, {line['seconds'] // 60} min "
-                        f"{line['seconds'] % 60} s    {format_rupees(line['amount'])}", 9)
+            p.line_text(f"{_supplied(line)}    {format_rupees(line['amount'])}"
+                        + (f"    taxable {format_rupees(line['taxable'])}, GST {format_rupees(line['tax'])}"
+                           if "tax" in line else ""), 9)
         if doc["discount"]:
             p.line_text(f"Paid from promotional credit (discount, no value of supply): "
                         f"{format_rupees(doc['discount'])}", 9)
+
+
+def _supplied(line: dict) -> str:
+    """`AI voice calls: 12 calls, 34 min 5 s`, `SMS: quantity 1,000 (message)`."""
+    if line["category"] in ("call", "campaign"):
+        return f"{line['label']}: {line['count']} calls, {line['seconds'] // 60} min {line['seconds'] % 60} s"
+    unit = f" ({line['unit']})" if line.get("unit") else ""
+    return f"{line['label']}: quantity {line.get('quantity') or line['count']:,}{unit}"
 
 
 def _advances(p: _Page, doc: dict) -> None:

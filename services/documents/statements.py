@@ -89,8 +89,8 @@ def _sections(db, user_id: str, entries: list[dict]) -> dict:
         if e["category"] == "recharge":
             recharges.append(_line(e, "Recharge", numbers.get(e["_id"], "")))
             lines.append(recharges[-1])
-        elif _group(e):
-            for group in (usage.setdefault(_group(e), _usage(e)), _grouped(lines, e)):
+        elif usage_key(e):
+            for group in (usage.setdefault(usage_key(e), usage_line(e)), _grouped(lines, e)):
                 group["count"] += 1
                 group["seconds"] += int((e.get("meta") or {}).get("seconds", 0))
                 group["amount"] += amt
@@ -103,7 +103,7 @@ def _sections(db, user_id: str, entries: list[dict]) -> dict:
             "used": sum(u["amount"] for u in usage.values()), "entries": len(entries)}
 
 
-def _group(e: dict) -> str:
+def usage_key(e: dict) -> str:
     """The usage line an entry counts in: its category for calls, one line per service for other services
     (usage events, monthly fees); '' for what is not usage."""
     if e["category"] in USAGE:
@@ -113,8 +113,9 @@ def _group(e: dict) -> str:
     return ""
 
 
-def _usage(e: dict) -> dict:
-    key = _group(e)
+def usage_line(e: dict) -> dict:
+    """A new, empty usage line for the entry `e` (its label and key; nothing counted yet)."""
+    key = usage_key(e)
     meta = e.get("meta") or {}
     service = meta.get("label") or meta.get("service", "")
     label = USAGE.get(key) or (f"{service} (monthly fee)" if e["category"] == "fee" else service)
@@ -125,8 +126,8 @@ def _grouped(lines: list[dict], e: dict) -> dict:
     """The line this usage entry joins: the last one if it is usage of the same category (nothing else
     happened in between), else a new one. Its balance is the balance after its last entry."""
     last = lines[-1] if lines else None
-    if last is None or last.get("category") != _group(e):
-        u = _usage(e)
+    if last is None or last.get("category") != usage_key(e):
+        u = usage_line(e)
         last = dict(_line(e, u["label"], ""), **u, first_at=e["created_at"])
         lines.append(last)
     last.update(at=e["created_at"], balance_after=int(e["balance_after"]), entry_id=e["_id"])
