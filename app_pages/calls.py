@@ -43,13 +43,17 @@ if view == "Make a call":
                               max_value=24 * 3600, value=0, step=1,
                               help="There is no phone network in this demo: the call is simulated.")
         outcome = o_.selectbox("Simulated outcome", calls.OUTCOMES, format_func=lambda o: names.label(names.OUTCOME, o))
+        sms_price = calls.follow_up_price(db)
+        sms = sms_price is not None and st.checkbox(
+            f"Text the person called afterwards (SMS, {ui.rupees(sms_price)}, billed from the wallet)",
+            help="Sent only when the call is answered, once per call.")
         go = st.form_submit_button("Call", type="primary", icon=":material/call:")
     if go:
         st.session_state.pop("_last_call", None)  # the last call's result must not linger under a new error
         try:
             with st.spinner("Calling…"):
                 r = calls.simulate_call(db, uid, number, kb, max_minutes=int(most),
-                                        duration_seconds=int(dur) or None, outcome=outcome)
+                                        duration_seconds=int(dur) or None, outcome=outcome, follow_up_sms=sms)
         except Exception as exc:
             ui.show_error(exc)
         else:
@@ -64,6 +68,12 @@ if view == "Make a call":
                         f"{mins} min {secs} s billed · "
                         f"cost **{ui.rupees(r.get('cost_paise', 0))}** · balance now "
                         f"**{ui.rupees(r.get('balance_paise', 0))}**")
+            if r.get("sms_paise"):
+                st.caption(f"Follow-up SMS to {r.get('to_number', '')}: {ui.rupees(r['sms_paise'])}, billed as usage "
+                           "(SMS in your transactions).")
+            elif r.get("sms_error"):
+                st.caption("The follow-up SMS was not sent:")
+                ui.show_error(r["sms_error"])
             if r.get("cut_off"):
                 st.warning("The call was cut off at its maximum length or when the money ran out. Recharge for "
                            "longer calls.", icon=":material/call_end:")

@@ -4,6 +4,7 @@ compare-and-set loses nothing and doubles nothing."""
 from __future__ import annotations
 
 import io
+import json
 import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -300,3 +301,33 @@ def test_the_months_tax_invoice_has_a_line_per_service_with_its_gst_adding_up_to
     dec = gstr1.build(edb, "2026-12")  # the recharge was an advance (its GST reported in November): adjusted here
     assert inv["adjusted"]["tax"] == a["tax"] and inv["payable"]["tax"] == 0 == gstr1.tax_reported(dec)
     assert sum(Decimal(str(h["txval"])) * 100 for h in dec["hsn"]["data"]) == a["taxable"]
+
+
+def test_the_simulators_follow_up_sms_only_when_asked_once_per_call_and_never_beyond_the_balance(edb):
+    """A call placed from the dashboard texts the person called only when the caller ticked it (a debit the
+    customer did not ask for is a bug): 25 paise as usage, once per call; with no SMS in the catalogue there
+    is nothing to offer; a wallet that cannot pay for the text keeps the call billed and sends nothing."""
+    from services import calls
+    ledger.post(edb, "acme", key="seed", type="credit", category="recharge", amount=10_000)
+    assert calls.follow_up_price(edb) is None
+    first = calls.simulate_call(edb, "acme", "+919876543210", "kb1", 2, duration_seconds=60, follow_up_sms=True)
+    assert isinstance(first["sms_error"], NotFound) and first["sms_paise"] is None  # no SMS in the catalogue
+    _setup(edb, paise=0)
+    assert calls.follow_up_price(edb) == 25
+    quiet = calls.simulate_call(edb, "acme", "+919876543210", "kb1", 2, duration_seconds=60)
+    assert "sms_paise" not in quiet and edb.ledger.count_documents({"category": "usage"}) == 0  # not asked
+    busy = calls.simulate_call(edb, "acme", "+919876543210", "kb1", 2, duration_seconds=60, follow_up_sms=True,
+                               outcome="busy")
+    assert "sms_paise" not in busy                                                # nobody answered: no text
+    r = calls.simulate_call(edb, "acme", "+919876543210", "kb1", 2, duration_seconds=60, follow_up_sms=True)
+    [e] = edb.ledger.find({"category": "usage"})
+    assert (r["sms_paise"], e["meta"]["service"], r["balance_paise"]) == (25, "sms", int(e["balance_after"]))
+    assert json.loads(e["meta"]["metadata"]) == {"call_id": r["call_id"], "to": "+919876543210"}
+    calls_cost = sum(int(c["cost_paise"]) for c in (first, quiet, busy, r))
+    assert ledger.get_wallet(edb, "acme").balance == 10_000 - calls_cost - 25
+    assert calls.simulate_call(edb, "acme", "+919876543210", "kb1", 2, duration_seconds=60, follow_up_sms=True,
+                               )["sms_paise"] == 25 and edb.ledger.count_documents({"category": "usage"}) == 2
+    ledger.post(edb, "poor", key="seed-poor", type="credit", category="recharge", amount=1_000)   # one minute's worth
+    p = calls.simulate_call(edb, "poor", "+919876543210", "kb1", 2, duration_seconds=60, follow_up_sms=True)
+    assert (p["cost_paise"], p["sms_paise"], type(p["sms_error"])) == (1_000, None, InsufficientBalance)
+    assert ledger.get_wallet(edb, "poor").balance == 0 and ledger.audit(edb) == []

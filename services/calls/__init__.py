@@ -21,7 +21,7 @@ request) can finish. docs/calls.md walks through each kill point.
 - `authorize`  update_call: the next slices, or the second the call must end
 - `billing`    end_call: one settlement from the final usage and outcome
 - `recovery`   recover_stale_calls
-- `simulate`   Session (the platform's side), simulate_call
+- `simulate`   Session (the platform's side), simulate_call (and the SMS after it, when asked), follow_up_price
 """
 from services.calls.authorize import update_call
 from services.calls.billing import end_call, not_placed
@@ -32,7 +32,7 @@ from services.calls.records import (ACTIVE, COMPLETED, ENDING, EXPIRED, EXPIRING
                                     check_max_minutes, check_outcome, get_call, list_calls, normalize_number,
                                     of_campaign, stored, stored_many)
 from services.calls.recovery import STARTING_GRACE, recover_stale_calls
-from services.calls.simulate import Session, converse, simulate_call
+from services.calls.simulate import Session, converse, follow_up_price, simulate_call
 from services.calls.start import RETRY_AFTER_SECONDS, start_call
 from services.pricing import ANSWERED, BUSY, NO_ANSWER, OUTCOMES
 
@@ -45,6 +45,6 @@ __all__ = ["ACTIVE", "ANSWERED", "BUSY", "COMPLETED", "ENDING", "EXPIRED", "EXPI
            "MAX_DURATION_SECONDS", "NO_ANSWER", "OUTCOMES", "REFUSED", "RETRY_AFTER_SECONDS", "STARTING",
            "STARTING_GRACE", "Session", "check_duration", "check_kb_id", "check_max_minutes", "check_outcome",
            "converse", "end_call", "get_call", "list_calls", "normalize_number", "not_placed",
-           "recover_stale_calls", "simulate_call", "start_call", "update_call"]
+           "recover_stale_calls", "simulate_call", "start_call", "update_call", "follow_up_price"]
 __all__ += ["HISTORY_STATUSES", "SINGLE", "Filters", "filters", "history", "iter_all", "iter_history"]
 __all__ += ["backfill", "of_campaign", "stored", "stored_many"]
