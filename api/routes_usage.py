@@ -89,12 +89,13 @@ def _sub_out(s: dict) -> SubscriptionOut:
 @router.get("/api/admin/services", response_model=ServicesOut)
 def services(_: Reporter, db: DB):
     """The catalogue of services billed besides calls."""
-    return ServicesOut(services=[ServiceOut(**vars(s)) for s in usage.services(db)])
+    return ServicesOut(services=[ServiceOut.of(s) for s in usage.services(db)])
 
 
 @router.put("/api/admin/services/{name}", response_model=ServiceOut)
 def define(name: Name, body: ServiceIn, admin: AdminUser, db: DB):
     """Create or change a service: every later event is priced by it. Audited."""
     s = usage.define(db, admin["username"], name, display_name=body.display_name, unit=body.unit,
-                     price_paise=body.price_paise, per_units=body.per_units, grace_days=body.grace_days)
-    return ServiceOut(**vars(s))
+                     price_paise=body.price_paise, per_units=body.per_units, grace_days=body.grace_days,
+                     tiers=[(t.after_units, t.price_paise) for t in body.tiers])
+    return ServiceOut.of(s)

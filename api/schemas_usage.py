@@ -8,15 +8,27 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.schemas import MoneyOut, Paise, Strict
 
 
+class TierIn(Strict):
+    after_units: int = Field(description="The units of a month past this many cost `price_paise`")
+    price_paise: int = Field(description="Integer paise per `per_units` units, below the price before it")
+
+
+class TierOut(MoneyOut):
+    after_units: int
+    price_paise: Paise
+
+
 class ServiceIn(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {"display_name": "SMS", "unit": "message", "price_paise": 25, "per_units": 1},
+        {"display_name": "SMS", "unit": "message", "price_paise": 25, "per_units": 1,
+         "tiers": [{"after_units": 10000, "price_paise": 20}, {"after_units": 100000, "price_paise": 15}]},
         {"display_name": "Phone number", "unit": "number·month", "price_paise": 50000, "grace_days": 7}]})
     display_name: str = Field(max_length=80)
     unit: str = Field(max_length=40)
     price_paise: int = Field(description="Integer paise per `per_units` units (each event rounds up)")
     per_units: int = 1
     grace_days: int = Field(7, description="A monthly fee unpaid this long suspends the subscription")
+    tiers: list[TierIn] = Field([], max_length=10, description="Volume tiers per business month (usage events)")
 
 
 class ServiceOut(MoneyOut):
@@ -26,6 +38,11 @@ class ServiceOut(MoneyOut):
     price_paise: Paise
     per_units: int
     grace_days: int
+    tiers: list[TierOut] = []
+
+    @classmethod
+    def of(cls, s) -> "ServiceOut":
+        return cls(**dict(vars(s), tiers=[TierOut(after_units=a, price_paise=p) for a, p in s.tiers]))
 
 
 class ServicesOut(BaseModel):

@@ -73,3 +73,23 @@ def test_subscriptions_are_listed_charged_and_ended(client, edb):
     assert [s["id"] for s in listed] == [sid] and listed[0]["paid_period"]
     assert client.post(f"/api/subscriptions/{sid}/end", headers=h).json()["status"] == "ended"
     assert client.get("/api/subscriptions?active=true", headers=h).json()["subscriptions"] == []
+
+
+def test_an_admin_sets_volume_tiers_and_a_batch_crossing_them_is_priced_per_unit_of_the_month(client, edb):
+    user, h, _, admin = _setup(edb, client, rupees=100)
+    body = {"display_name": "SMS", "unit": "message", "price_paise": 25,
+            "tiers": [{"after_units": 100, "price_paise": 20}, {"after_units": 200, "price_paise": 15}]}
+    r = client.put("/api/admin/services/sms", headers=admin, json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["tiers"] == [{"after_units": 100, "price_paise": 20, "price": 0.2},
+                                 {"after_units": 200, "price_paise": 15, "price": 0.15}]
+    for bad, why in (([{"after_units": 100, "price_paise": 30}], "below the price before"),
+                     ([{"after_units": 100, "price_paise": 20}, {"after_units": 50, "price_paise": 15}],
+                      "starts after more units")):
+        r = client.put("/api/admin/services/sms", headers=admin, json=dict(body, tiers=bad))
+        assert r.status_code == 400 and why in r.text, r.text
+    assert client.get("/api/admin/services", headers=admin).json()["services"][2]["tiers"][1]["after_units"] == 200
+    events = [{"service": "sms", "quantity": 1, "idempotency_key": f"e{i}"} for i in range(250)]
+    r = client.post("/api/usage/batch", headers=h, json={"events": events})
+    assert r.json()["amount_paise"] == 100 * 25 + 100 * 20 + 50 * 15 and ledger.audit(edb) == []
+    assert ledger.get_wallet(edb, user).balance == 10_000 - 5_250

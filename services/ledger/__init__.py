@@ -19,6 +19,7 @@ crash at any point loses nothing and doubles nothing. One module per concern:
 - `dues`      the amount due: `debit_owing` (a refund beyond the balance), credits paying it first, `pay_due`
 - `batch`     `post_batch`: many debits of one wallet (metered usage) in one compare-and-set, once per key each
 - `budgets`   API keys' caps and simultaneous calls, checked in the hold's compare-and-set; `spend_of` a wallet's keys
+- `volumes`   a metered service's units this month, counted in the batch's compare-and-set (volume tiers)
 - `lots`      credit lots (pure): the wallet's encoding, burn orders, draws, reservations, the lot invariants
 - `burn`      the business's burn order (`burn_rule`, `set_burn_rule`);  `expiry` lots leaving: `expire_lots`
               (the worker), `void_lot`;  `history` `balance_at` (balance and lots at a past instant);
@@ -44,6 +45,7 @@ from services.ledger.rebuild import rebuild_rollups
 from services.ledger.feed import LATE, Change, changed, changed_newest_first, count_changed, days_across
 from services.ledger.recovery import recover, recover_changed
 from services.ledger.rollups import archived_days, day_totals, every_archived_day, recounted_at, spent as day_spent
+from services.ledger.volumes import Volume, used_of as volumes_used
 from services.ledger.wallets import (Hold, LotView, Wallet, WalletView, ensure_wallet, get_wallet, in_spend_order)
 
 # wallets: `updated_at` is how readers find the wallets that changed (services.ledger.feed); `due`, those
@@ -61,4 +63,4 @@ __all__ += ["Due", "amounts_due", "debit_owing", "pay_due", "LATE", "Change", "c
 __all__ += ["Budget", "KeySpend", "spend_of"]
 __all__ += ["BURN_RULES", "LotView", "backfill", "balance_at", "burn_rule", "check_campaign", "day_spent",
             "expire_lots", "expiring", "in_spend_order", "lot_parts", "set_burn_rule", "void_lot"]
-__all__ += ["BatchDebit", "MAX_BATCH", "SERVICE_CATEGORIES", "post_batch"]
+__all__ += ["BatchDebit", "MAX_BATCH", "SERVICE_CATEGORIES", "post_batch", "Volume", "volumes_used"]

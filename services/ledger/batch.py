@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pymongo.errors import BulkWriteError
 
 from services import clock, procs
 from services.db import insert_new
 from services.errors import Conflict, InsufficientBalance, SpendCapReached, WalletError
-from services.ledger import budgets, burn, cas, claims, ids, lots as lotmod, packed, queries, rollups, wallets
+from services.ledger import (budgets, burn, cas, claims, ids, lots as lotmod, packed, queries, rollups, volumes,
+                             wallets)
 from services.ledger.record import drew, new_entry
 from services.money import format_rupees, require_paise
 
@@ -38,9 +39,10 @@ MAX_BATCH = 1000
 @dataclass(frozen=True)
 class Debit:
     key: str
-    amount: int
+    amount: int     # with `volume`, the most it may cost (its list price): what a replay of the key compares
     meta: dict | None = None
     body: str = ""  # a fingerprint of what was asked: the same key with another body is a Conflict
+    volume: volumes.Volume | None = None  # priced by the month's units before it, in the compare-and-set
 
 
 Outcome = dict | WalletError  # the entry, or why this debit was not made
@@ -217,6 +219,7 @@ def _apply(db, user_id, bid, debits, mine, adopted, category, source, note, limi
         entries: list[dict] = []
         refused: list[int] = []
         results: dict[int, Outcome] = {}
+        used = volumes.of_wallet(w)
         for i in mine:
             if i in adopted:  # an owner that died may have applied it after all
                 r = next((r for b, p in adopted[i] if isinstance(r := queries.batch_outcome(db, w, b, p), dict)),
@@ -224,7 +227,7 @@ def _apply(db, user_id, bid, debits, mine, adopted, category, source, note, limi
                 if r is not None:
                     results[i] = r
                     continue
-            d = debits[i]
+            d = _priced(debits[i], used)
             no = limits.refusal(w, d, available, cap, key)
             if no is not None:
                 refused.append(i)
@@ -235,6 +238,8 @@ def _apply(db, user_id, bid, debits, mine, adopted, category, source, note, limi
             e.update(created_at=t, day=clock.day_of(t), batch=bid, i=i)
             drew(e, lots, lotmod.draw(lots, d.amount, rule, now_s))
             available, balance, n = available - d.amount, balance - d.amount, n + 1
+            if d.volume is not None:
+                used[d.volume.counter] = used.get(d.volume.counter, 0) + d.volume.quantity
             cap, key = (None if cap is None else cap - d.amount), (None if key is None else key - d.amount)
             entries.append(e)
         if not entries:
@@ -243,10 +248,21 @@ def _apply(db, user_id, bid, debits, mine, adopted, category, source, note, limi
         spent = int(w["balance"]) - balance
         change = cas.Change(balance_delta=-spent, lots=lots, batch=rec, batch_entries=tuple(entries),
                             budgets=budgets.after_settle(w, {"budget": limits.budget.key}, spent) if limits.budget
-                            else None)
+                            else None, volumes=volumes.after(used) if used != volumes.of_wallet(w) else None)
         if cas.commit(db, w, change):
             results.update({e["i"]: queries.clean(e) for e in packed.expand(rec)})
             return rec, results, refused
+
+
+def _priced(d: Debit, used: dict[str, int]) -> Debit:
+    """`d` at its price on the volume `used` so far this month (its amount as it is without a volume)."""
+    if d.volume is None:
+        return d
+    before = used.get(d.volume.counter, 0)
+    amount = d.volume.price(before)
+    if not 0 < amount <= d.amount:  # a price rule that charges more than the list price is a bug: write nothing
+        raise RuntimeError(f"volume price {amount} outside 1..{d.amount} for {d.key}")
+    return replace(d, amount=amount, meta=dict(d.meta or {}, units_before=before))
 
 
 def record_batch(db, rec: dict) -> None:

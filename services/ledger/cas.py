@@ -35,6 +35,7 @@ class Change:
     due_delta: int = 0               # change of the amount due (services.ledger.dues)
     extra: tuple = ()                # entries after `entry` in the same write (a credit paying the due)
     budgets: dict | None = None      # API keys' spend afterwards (services.ledger.budgets)
+    volumes: dict | None = None      # metered services' units this month afterwards (services.ledger.volumes)
     lots: dict | None = None         # the wallet's lots afterwards (services.ledger.lots): required with money
     batch: dict | None = None        # many entries as one packed `pending` record (services.ledger.packed)
     batch_entries: tuple = ()        # ... and those entries, counted in `n` and the days' rollups
@@ -102,6 +103,8 @@ def new_state(w: dict, change: Change, drop: frozenset = frozenset()) -> dict:
         sets["closed_holds"] = change.closed_holds
     if change.budgets is not None:
         sets["budgets"] = change.budgets
+    if change.volumes is not None:
+        sets["volumes"] = change.volumes
     return sets
 
 

@@ -1,7 +1,7 @@
 """Other services billed from the same wallet as calls (issue 29): SMS, rented numbers, tokens, storage.
 
-- `catalogue` the services an admin defines: a unit and an integer price in paise per `per_units` units;
-  `price_of`, THE price rule of usage (rounded up per event); audited
+- `catalogue` the services an admin defines: a unit and an integer price in paise per `per_units` units,
+  optional volume tiers per month; `price_of`, THE price rule of usage (rounded up per event); audited
 - `metering`  `record` one usage event, `record_batch` up to 1,000: debited at once, in order, each once per
   idempotency key, never beyond the available balance (services.ledger.batch)
 - `reservations` long-running usage set aside like a call's hold: `reserve`, `extend`, `settle`

@@ -1,5 +1,6 @@
 """The catalogue of services billed besides calls: each a unit ("message", "1k tokens", "number·month") and
-an integer price in paise per `per_units` units. An admin defines them; every change is audited."""
+an integer price in paise per `per_units` units, with optional volume tiers per month (the units of a month
+beyond 10,000 at a lower price...). An admin defines them; every change is audited."""
 from __future__ import annotations
 
 import re
@@ -12,6 +13,7 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 MAX_PRICE_PAISE = 10_000_000      # Rs. 1,00,000 per block of units: a typo guard, not a business rule
 MAX_PER_UNITS = 1_000_000
 MAX_QUANTITY = 1_000_000_000
+MAX_TIERS = 10
 
 
 @dataclass(frozen=True)
@@ -22,12 +24,42 @@ class Service:
     price_paise: int   # per `per_units` units
     per_units: int
     grace_days: int    # a monthly fee unpaid this long suspends the subscription (services.usage.fees)
+    # Volume tiers: (after_units, price_paise), after_units rising, prices falling: the units of a business
+    # month past `after_units` cost `price_paise` per `per_units` (metered events; services.ledger.volumes).
+    tiers: tuple[tuple[int, int], ...] = ()
 
 
-def price_of(service: Service, quantity: int) -> int:
-    """THE usage price rule: `quantity` units cost ceil(quantity x price / per_units) paise, per event."""
+def price_of(service: Service, quantity: int, before: int = 0) -> int:
+    """THE usage price rule: `quantity` units cost ceil(units x price / per_units) paise, per event; with
+    volume tiers each unit at the price of the tier its place in the month puts it in (`before`: the units
+    the month used already). Never more than the service's own price: tiers only lower it."""
     checks.whole_number(quantity, 1, MAX_QUANTITY, what="Quantity", unit="of units")
-    return -(-quantity * service.price_paise // service.per_units)
+    steps = [(0, service.price_paise), *service.tiers]
+    end, total = before + quantity, 0
+    for k, (after, price) in enumerate(steps):
+        upto = steps[k + 1][0] if k + 1 < len(steps) else end
+        total += max(0, min(end, upto) - max(before, after)) * price
+    return -(-total // service.per_units)
+
+
+def check_tiers(tiers, price_paise: int) -> tuple[tuple[int, int], ...]:
+    """Volume tiers as given (pairs or {after_units, price_paise}): after_units rising from 1, each price at
+    least 1 paisa and below the one before it (a tier is a discount; a free tier would bill nothing)."""
+    if not isinstance(tiers, (list, tuple)) or len(tiers) > MAX_TIERS:
+        raise InvalidInput(f"Volume tiers are a list of at most {MAX_TIERS}.")
+    out: list[tuple[int, int]] = []
+    for t in tiers:
+        after, price = (t.get("after_units"), t.get("price_paise")) if isinstance(t, dict) else \
+            (tuple(t) if isinstance(t, (list, tuple)) and len(t) == 2 else (None, None))
+        after = checks.whole_number(after, 1, MAX_QUANTITY, what="A tier's units", unit="of units")
+        price = checks.whole_number(price, 1, MAX_PRICE_PAISE, what="A tier's price", unit="of paise")
+        last_after, last_price = out[-1] if out else (0, price_paise)
+        if after <= last_after:
+            raise InvalidInput("Each volume tier starts after more units than the one before it.")
+        if price >= last_price:
+            raise InvalidInput("Each volume tier's price is below the price before it (tiers are discounts).")
+        out.append((after, price))
+    return tuple(out)
 
 
 def check_name(name) -> str:
@@ -38,20 +70,23 @@ def check_name(name) -> str:
 
 
 def define(db, admin: str, name: str, *, display_name: str, unit: str, price_paise: int, per_units: int = 1,
-           grace_days: int = 7) -> Service:
+           grace_days: int = 7, tiers=()) -> Service:
     """Create or change a service (every later event is priced by it). Audited; bad input writes nothing."""
+    price = checks.whole_number(price_paise, 0, MAX_PRICE_PAISE, what="Price", unit="of paise")
     svc = Service(check_name(name), checks.text(display_name, what="Display name", least=1, most=80),
-                  checks.text(unit, what="Unit", least=1, most=40),
-                  checks.whole_number(price_paise, 0, MAX_PRICE_PAISE, what="Price", unit="of paise"),
+                  checks.text(unit, what="Unit", least=1, most=40), price,
                   checks.whole_number(per_units, 1, MAX_PER_UNITS, what="Units per price"),
-                  checks.whole_number(grace_days, 0, 365, what="Grace period", unit="of days"))
+                  checks.whole_number(grace_days, 0, 365, what="Grace period", unit="of days"),
+                  check_tiers(tiers, price))
     before = db.usage_services.find_one({"_id": name})
     doc = {"display_name": svc.display_name, "unit": svc.unit, "price_paise": svc.price_paise,
-           "per_units": svc.per_units, "grace_days": svc.grace_days, "updated_at": clock.now(), "updated_by": admin}
+           "per_units": svc.per_units, "grace_days": svc.grace_days, "tiers": [list(t) for t in svc.tiers],
+           "updated_at": clock.now(), "updated_by": admin}
     db.usage_services.update_one({"_id": name}, {"$set": doc}, upsert=True)
     was = "" if before is None else f" (was {before['price_paise']} paise per {before['per_units']})"
+    tiers = "".join(f"; past {a:,} units a month {p} paise" for a, p in svc.tiers)
     auditlog.record(db, admin, "service.define", name,
-                    f"{svc.display_name}: {svc.price_paise} paise per {svc.per_units} {svc.unit}{was}")
+                    f"{svc.display_name}: {svc.price_paise} paise per {svc.per_units} {svc.unit}{tiers}{was}")
     return svc
 
 
@@ -68,7 +103,7 @@ def services(db) -> list[Service]:
 
 def _service(doc: dict) -> Service:
     return Service(doc["_id"], doc["display_name"], doc["unit"], int(doc["price_paise"]), int(doc["per_units"]),
-                   int(doc.get("grace_days", 7)))
+                   int(doc.get("grace_days", 7)), tuple((int(a), int(p)) for a, p in doc.get("tiers") or ()))
 
 
 DEMO = (("sms", "SMS", "message", 25, 1), ("number", "Phone number", "number·month", 50_000, 1))

@@ -1,10 +1,13 @@
 """Metered usage: events of a catalogue service debited from the wallet at once, in order, each once per
 idempotency key (a replay answers the first result; the same key with another body is a Conflict), never
 beyond the available balance (InsufficientBalance per event). One event or up to 1,000 go through the same
-path, services.ledger.batch: a batch is a few writes, not one per event.
+path, services.ledger.batch: a batch is a few writes, not one per event. A service with volume tiers is
+priced there, by the units its month used before each event (services.ledger.volumes): racing batches
+never both take a tier's price.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -91,7 +94,11 @@ def _debit(db, user_id: str, ev: Event, known: dict, key_id: str | None):
         meta["key_id"] = key_id  # spend per API key in the rollups (services.ledger.budgets)
     body = {"service": ev.service, "quantity": ev.quantity, "occurred_at": meta.get("occurred_at"),
             "metadata": ev.metadata or None}
-    return ledger.BatchDebit(ledger_key(user_id, ev.idempotency_key), amount, meta, _fingerprint(body))
+    volume = None
+    if svc.tiers:  # priced in the wallet's compare-and-set by the month's units before it (`amount`: the most)
+        meta["tiers"] = " ".join(f"{a}:{p}" for a, p in svc.tiers)
+        volume = ledger.Volume(svc.name, ev.quantity, functools.partial(catalogue.price_of, svc, ev.quantity))
+    return ledger.BatchDebit(ledger_key(user_id, ev.idempotency_key), amount, meta, _fingerprint(body), volume)
 
 
 def ledger_key(user_id: str, idempotency_key: str) -> str:

@@ -39,3 +39,14 @@ def die_after_claims(spec: dict, user_id: str, events: list) -> None:
 def charge_fees(spec: dict, now: datetime) -> None:
     """The worker's fee step, as the worker runs it."""
     usage.charge_due(open_spec(spec), now)
+
+
+def deliver_batches(spec: dict, user_id: str, batches: list, go, out_q) -> None:
+    """Bill each of `batches` (lists of events) once `go` is set; report the paise debited in all."""
+    try:
+        db = open_spec(spec)
+        go.wait(60)
+        out_q.put(sum(int(r.entry["amount"]) for b in batches for r in usage.record_batch(db, user_id, b) if r.entry))
+    except BaseException as exc:  # tell the parent, or it waits for an answer that never comes
+        out_q.put(f"{type(exc).__name__}: {exc}")
+        raise
