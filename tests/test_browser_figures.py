@@ -369,7 +369,8 @@ def test_a_top_up_made_redundant_by_a_recharge_says_so_and_is_skipped(product, c
     until_on_wallet(page, base, "No top-up planned")
     expect(main).to_contain_text("No top-up planned: no recent spending.")
     call(page, base, 360)  # Rs. 60: about Rs. 91 left, below the Rs. 100 threshold
-    until_on_wallet(page, base, "A top-up of Rs. 500.00 is announced")
+    # Announced first, then its debit time once the notice is out: wait for the second under load.
+    until_on_wallet(page, base, "A top-up of Rs. 500.00 is announced: it will be debited from your mandate on or")
     expect(main).to_contain_text("A top-up of Rs. 500.00 is announced: it will be debited from your mandate "
                                  "on or after")
     expect(metric(page, "Taken this month")).to_contain_text("Rs. 0.00")  # announced is not taken
