@@ -206,7 +206,7 @@ def debit(db, cfg, m: dict, c: dict) -> dict:
     failed = [p for p in pays if p.get("status") == "failed"]
     if failed:
         return fail(db, c, failed[0])
-    user = users.get(db, c["user_id"])
+    user = dict(users.get(db, c["user_id"]), contact=users.phone(db, c["user_id"]))
     try:
         res = gateway.create_recurring_payment(cfg, recurring_body(user, m, c))
     except gateway.RazorpayRefused as exc:
