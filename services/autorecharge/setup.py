@@ -95,6 +95,9 @@ def sync_pending(db, cfg, m: dict) -> None:
         return
     token_id = m.get("token_id") or _token_of_order(cfg, m.get("auth_order_id"))
     if token_id:
+        if not m.get("token_id"):  # learnt from the authorisation payment: its waiting events go first
+            events.learnt_token(db, m, token_id)
+            m = mandates.fresh(db, m["user_id"])
         token = gateway.fetch_token(cfg, m["customer_id"], token_id)
         mandates.apply_token(db, m, token)
     else:
