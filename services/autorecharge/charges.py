@@ -201,7 +201,8 @@ def order_of_receipt(answer: dict, ref: str, *, known: str | None = None) -> dic
     found = [o for o in answer.get("items") or [] if isinstance(o, dict) and o.get("receipt") == ref]
     mine = [o for o in found if known and o.get("id") == known]
     found.sort(key=lambda o: (o.get("created_at") or 0, str(o.get("id"))))
-    return (mine or found or [None])[0]
+    chosen = mine or found
+    return chosen[0] if chosen else None
 
 
 def debit(db, cfg, m: dict, c: dict) -> dict:
