@@ -36,7 +36,8 @@ def put(body: AutoRechargeIn, acct: AutoWrite, db: DB):
     `authorisation_url`; bad input changes nothing."""
     uid = acct.account
     st = autorecharge.configure(db, uid, threshold=body.threshold, amount=body.amount, monthly_cap=body.monthly_cap,
-                                daily_cap=body.daily_cap, method=body.method, accept_afa=body.accept_afa)
+                                daily_cap=body.daily_cap, method=body.method, accept_afa=body.accept_afa,
+                                contact=body.contact)
     if body.paused is True:
         st = autorecharge.pause(db, uid)
     elif body.paused is False and st["state"] == "paused":

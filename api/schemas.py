@@ -779,13 +779,16 @@ class ReceiptsOut(BaseModel):
 class AutoRechargeIn(Strict):
     """Set auto-recharge up (a new mandate, to authorise at `authorisation_url`) or change its terms."""
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {"threshold": 100, "amount": 500, "monthly_cap": 2000, "daily_cap": 1000, "method": "upi"}]})
+        {"threshold": 100, "amount": 500, "monthly_cap": 2000, "daily_cap": 1000, "method": "upi",
+         "contact": "9812345678"}]})
     threshold: AmountIn = Field(description="Top up when the balance is forecast to reach this (rupees)")
     amount: AmountIn = Field(description="Each top-up, in rupees (above Rs. 15,000 only with accept_afa)")
     monthly_cap: AmountIn = Field(description="At most this much of top-ups per calendar month (IST)")
     daily_cap: AmountIn | None = Field(None, description="At most this much per day (IST); null: none")
     method: Literal["upi", "card", "emandate"] = Field("upi", description="The mandate's payment method")
     accept_afa: bool = Field(False, description="You approve each top-up above Rs. 15,000 in your UPI app/bank")
+    contact: str | None = Field(None, max_length=20, description="Your Indian mobile number; needed to set "
+                                "auto-recharge up when none is on file (Razorpay requires one for the mandate)")
     paused: bool | None = Field(None, description="true pauses it, false resumes it; null leaves it")
 
 

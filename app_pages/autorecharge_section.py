@@ -43,7 +43,7 @@ def render(db, uid: str, *, can_change: bool = True) -> None:
             st.caption("Not set up. An owner or the finance team can set it up.")
             return
         with st.expander("Set up auto-recharge", icon=":material/autorenew:"):
-            _terms_form(db, uid, m, "Set up auto-recharge")
+            _terms_form(db, uid, m, "Set up auto-recharge", ask_contact=not s["contact"])
         _charges(s)
         return
     st.markdown(_state_line(s["state"], m))
@@ -128,7 +128,8 @@ def _do(fn, db, uid: str, done: str) -> None:
         st.rerun()
 
 
-def _terms_form(db, uid: str, m: dict | None, label: str) -> None:
+def _terms_form(db, uid: str, m: dict | None, label: str, *, ask_contact: bool = False) -> None:
+    """The terms; `ask_contact`: no mobile number on file yet (Razorpay needs one to register a mandate)."""
     def rs(field: str, default: str) -> str:
         return str(to_rupees(m[field])) if m and m.get(field) is not None else default
 
@@ -143,11 +144,14 @@ def _terms_form(db, uid: str, m: dict | None, label: str) -> None:
                               index=methods.index(m["method"]) if m else 0)
         afa = st.checkbox("I will approve each top-up above Rs. 15,000 in my UPI app or bank",
                           value=bool(m and m.get("afa_accepted")))
+        contact = st.text_input("Mobile number", placeholder="98123 45678",
+                                help="Razorpay sends the mandate's approval request to it.") if ask_contact else None
         go = st.form_submit_button(label, type="primary", icon=":material/autorenew:")
     if go:
         try:
             autorecharge.configure(db, uid, threshold=threshold, amount=amount, monthly_cap=monthly,
-                                   daily_cap=daily.strip() or None, method=method, accept_afa=afa)
+                                   daily_cap=daily.strip() or None, method=method, accept_afa=afa,
+                                   contact=contact)
         except WalletError as exc:
             ui.show_error(exc)
         else:

@@ -211,6 +211,11 @@ def main() -> int:
     args = ap.parse_args()
 
     cfg = config.get()
+    bad = config.problems(cfg)
+    if bad:  # refused before anything starts: nothing half-running on a configuration that must not run
+        for problem in bad:
+            print(f"!! configuration: {problem}", file=sys.stderr, flush=True)
+        return 2
     # The data folder first: a fresh clone has none, and the cookie key is written into it.
     files.private_dir(cfg.data_dir)
     # The children's environment: they read it through services.config like this process.

@@ -58,6 +58,9 @@ def did_something(result) -> bool:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
+    bad = config.problems()
+    if bad:
+        raise SystemExit("!! configuration: " + " ".join(bad))
     db = schema.get_db()
     while True:
         out = tick(db)

@@ -218,6 +218,21 @@ def get() -> Config:
                   predebit_notice_hours=notice, **plain, **ints)
 
 
+LIVE_MIN_NOTICE_HOURS = 24.0  # RBI's e-mandate rule: the pre-debit notice reaches the customer 24 h ahead
+
+
+def problems(cfg: Config | None = None) -> list[str]:
+    """What makes this configuration unfit to start (`make run` and the worker refuse it, saying why).
+    Test and sandbox keys may shorten the pre-debit notice (tests use seconds); live keys may not."""
+    cfg = cfg or get()
+    out = []
+    if cfg.razorpay.mode == "live" and cfg.predebit_notice_hours < LIVE_MIN_NOTICE_HOURS:
+        out.append(f"WALLET_PREDEBIT_NOTICE_HOURS is {cfg.predebit_notice_hours:g}, but with live Razorpay keys "
+                   f"the pre-debit notice must be at least {LIVE_MIN_NOTICE_HOURS:g} hours (RBI's rule for "
+                   "recurring debits). Remove the setting (25 hours) or raise it.")
+    return out
+
+
 def names() -> list[str]:
     """Every variable this module reads (for docs and the newcomer test's clean environment)."""
     out = [var for var, _ in _PLAIN.values()] + [var for var, _, _ in _INTS.values()]

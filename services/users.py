@@ -26,6 +26,8 @@ STAFF_ROLES = ("admin", "analyst")
 NAME_MAX = 80
 _USERNAME = re.compile(r"^[a-z0-9_-]{3,32}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
+_MOBILE = re.compile(r"^(?:\+?91|0)?([6-9][0-9]{9})$")  # an Indian mobile: 10 digits from 6 to 9
+MOBILE_RULE = "Enter a 10-digit Indian mobile number (it starts with 6, 7, 8 or 9), for example 98123 45678."
 USERNAME_RULE = "Username must be 3-32 characters: lowercase letters, digits, '_' or '-'."
 WRONG = "Wrong username or password."
 DISABLED = "This account is disabled: ask an administrator to enable it."
@@ -74,6 +76,30 @@ def check_email(email) -> str:
     if not isinstance(email, str) or not _EMAIL.match(email.strip()):
         raise InvalidInput("Enter a valid email address.")
     return email.strip().lower()
+
+
+def check_mobile(number) -> str:
+    """THE mobile-number rule: an Indian mobile, spaces and dashes allowed, as `+91XXXXXXXXXX`, or
+    InvalidInput."""
+    clean = re.sub(r"[\s-]", "", number) if isinstance(number, str) else ""
+    found = _MOBILE.match(clean)
+    if not found:
+        raise InvalidInput(MOBILE_RULE)
+    return "+91" + found.group(1)
+
+
+def phone(db, username: str) -> str | None:
+    """The user's mobile number on file (None: none yet)."""
+    doc = db.users.find_one({"_id": username}, {"phone": 1}) if isinstance(username, str) else None
+    return (doc or {}).get("phone") or None
+
+
+def set_phone(db, username: str, number) -> str:
+    """Keep the user's mobile number (checked first: a bad one writes nothing). Returns it as stored."""
+    clean = check_mobile(number)
+    if db.users.update_one({"_id": username}, {"$set": {"phone": clean}}).matched_count != 1:
+        raise NotFound(f"No user {username!r}.")
+    return clean
 
 
 def _name_problems(name) -> list[str]:

@@ -227,7 +227,11 @@ def test_paused_resumed_and_cancelled(env):
     assert c["state"] == "notified"
     autorecharge.cancel(db, "asha")  # during the notice: the debit never happens
     token = h.sandbox.tokens[st["mandate"]["token_id"]]
-    assert token["recurring_details"]["status"] == "cancelled"
+    # Razorpay forwards the cancel to NPCI: cancellation_initiated, then token.cancelled once it confirms
+    assert token["recurring_details"]["status"] == "cancellation_initiated"
+    assert mandates.get(db, "asha")["token_status"] == "cancellation_initiated"
+    wait_for(lambda: mandates.get(db, "asha")["token_status"] == "cancelled", timeout=10)
+    assert mandates.get(db, "asha")["cancelled_by"] == "you"  # our own cancel: not told as a bank revocation
     wait_for(lambda: charges.get(db, c["_id"])["state"] == "skipped", tick=tick(db), timeout=10)
     time.sleep(2)
     for _ in range(5):

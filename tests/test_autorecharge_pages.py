@@ -8,7 +8,7 @@ import httpx
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from services import autorecharge, tokens
+from services import autorecharge, tokens, users
 from services.autorecharge import charges, mandates
 from tests.support.autorecharge import active_mandate, sandbox_payments, spend, wait_for
 from tests.support.dashboard import fund, signed_in, texts
@@ -36,7 +36,9 @@ def test_cancel_in_the_dashboard_cancels_the_token_and_no_charge_follows(adb, ho
     assert any(b.label == "Skip this top-up of Rs. 500.00" for b in at.button)
     _button(at, "Cancel auto-recharge").click().run()
     assert not at.exception and "cancelled" in texts(at.success)
-    assert hooked.sandbox.tokens[tid]["recurring_details"]["status"] == "cancelled"
+    # Razorpay's answer: cancellation_initiated, then cancelled when NPCI confirms
+    assert hooked.sandbox.tokens[tid]["recurring_details"]["status"] == "cancellation_initiated"
+    wait_for(lambda: hooked.sandbox.tokens[tid]["recurring_details"]["status"] == "cancelled", timeout=10)
     assert "Cancelled" in _markdown(at)
     time.sleep(2.0)  # past the debit's payment_after
     wait_for(lambda: charges.get(adb, c["_id"])["state"] == "skipped", tick=lambda: autorecharge.run(adb))
@@ -55,8 +57,19 @@ def test_set_up_in_the_dashboard_then_authorise(adb, hooked):
     inputs = {t.label: t for t in at.text_input}
     inputs["Top-up amount (Rs.)"].input("750")
     inputs["Monthly cap (Rs.)"].input("3000")
+    _button(at, "Set up auto-recharge").click().run()  # no mobile number on file, none given: asked for
+    assert "mobile number" in texts(at.error) and mandates.get(adb, "asha") is None
+    for bad in ("12345", "5812345678"):  # not an Indian mobile: refused, nothing kept
+        {t.label: t for t in at.text_input}["Mobile number"].input(bad)
+        _button(at, "Set up auto-recharge").click().run()
+        assert "10-digit Indian mobile" in texts(at.error) and mandates.get(adb, "asha") is None
+        assert users.phone(adb, "asha") is None and not hooked.sandbox.invoices
+    {t.label: t for t in at.text_input}["Mobile number"].input("+91 98123-45678")
     _button(at, "Set up auto-recharge").click().run()
     assert not at.exception and "authorise the mandate" in texts(at.success)
+    assert users.phone(adb, "asha") == "+919812345678"
+    [invoice] = hooked.sandbox.invoices.values()
+    assert invoice["customer_details"]["contact"] == "+919812345678"
     m = mandates.get(adb, "asha")
     assert (m["state"], m["amount_paise"], m["monthly_cap_paise"]) == ("pending", 75_000, 300_000)
     assert any(b.label == "Authorise the mandate on Razorpay" for b in at.get("link_button"))
@@ -91,8 +104,12 @@ def test_the_api_sets_up_pauses_resumes_and_turns_off(adb, hooked):
         assert bad.status_code == 400 and mandates.get(adb, "asha") is None
         assert c.put("/api/auto-recharge", headers=h, json={"threshold": 100, "amount": 5.5,
                                                              "monthly_cap": 100}).status_code == 400
-        r = c.put("/api/auto-recharge", headers=h, json={"threshold": "100", "amount": 500, "monthly_cap": 2000,
-                                                          "daily_cap": 1000})
+        terms = {"threshold": "100", "amount": 500, "monthly_cap": 2000, "daily_cap": 1000}
+        no_phone = c.put("/api/auto-recharge", headers=h, json=terms)
+        assert no_phone.status_code == 400 and "mobile number" in no_phone.text and mandates.get(adb, "asha") is None
+        bad_phone = c.put("/api/auto-recharge", headers=h, json=terms | {"contact": "0123"})
+        assert bad_phone.status_code == 400 and users.phone(adb, "asha") is None
+        r = c.put("/api/auto-recharge", headers=h, json=terms | {"contact": "9812345678"})
         body = r.json()
         assert r.status_code == 200 and body["state"] == "pending" and body["authorisation_url"]
         assert (body["amount_paise"], body["amount"], body["daily_cap_paise"]) == (50_000, 500.0, 100_000)
@@ -112,5 +129,6 @@ def test_the_api_sets_up_pauses_resumes_and_turns_off(adb, hooked):
         off = c.delete("/api/auto-recharge", headers=h).json()
         assert off["state"] == "cancelled"
         tid = mandates.get(adb, "asha")["token_id"]
-        assert hooked.sandbox.tokens[tid]["recurring_details"]["status"] == "cancelled"
+        assert hooked.sandbox.tokens[tid]["recurring_details"]["status"] in ("cancellation_initiated", "cancelled")
+        wait_for(lambda: mandates.get(adb, "asha")["token_status"] == "cancelled")  # token.cancelled, later
         assert c.delete("/api/auto-recharge", headers=h).status_code == 200

@@ -87,7 +87,8 @@ def auto_recharge(db, sandbox, t: list, user: str) -> dict:
     banking: services.autorecharge.setup.AUTH_AMOUNT) and confirmed by the bank a day later; calls bring
     the wallet below its threshold, and the worker does the rest as in production: the order and the
     pre-debit notice, then, the 25-hour notice later, the recurring debit, read back and credited."""
-    autorecharge.configure(db, user, threshold=100, amount=300, monthly_cap=300, method="emandate")
+    autorecharge.configure(db, user, threshold=100, amount=300, monthly_cap=300, method="emandate",
+                           contact="9812345678")
     url = autorecharge.status(db, user)["mandate"]["authorisation_url"]
     r = httpx.post(url + "/approve", timeout=10, trust_env=False)
     assert r.status_code == 200, r.text

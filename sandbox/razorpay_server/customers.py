@@ -4,23 +4,32 @@
 A token is made by an approved authorisation (sandbox/razorpay_server/registration.py). Its state lives
 in `recurring_details.status`, as in Razorpay's UPI webhooks: `initiated` (the bank is registering it),
 `confirmed` (debits may be made), `rejected`, `paused` (by the customer, in their UPI app or bank),
-`cancelled`. Every change emits `token.<status>` with the token entity; a resume emits `token.resumed`
-with status `confirmed` (the wallet reads the entity's status, whatever the event is called).
-Cancelling through the API answers at once with `cancelled` (Razorpay passes through
-`cancellation_initiated` while NPCI confirms; the sandbox skips that step).
+`cancellation_initiated` (the merchant's cancel, until NPCI confirms it), `cancelled`. Only the events
+Razorpay documents are sent: token.confirmed (also when a paused token is resumed: there is no
+token.resumed), token.rejected, token.paused, token.cancelled; their token entity carries no
+`customer_id` (Razorpay's published token webhooks have none: a token is known by its id).
+
+The merchant's cancel answers `cancellation_initiated`; the token becomes `cancelled` (token.cancelled)
+when NPCI confirms: `cancel_delay` seconds later (a setting, 1 s by default; seen by any read once the
+sandbox's clock has passed it), or at once on /sandbox/tokens/{id}/confirm_cancel.
 """
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 from sandbox.razorpay_server.common import NOT_FOUND, ApiError, check_fields, check_notes, check_str, new_id
+
+log = logging.getLogger("sandbox.razorpay")
 
 CUSTOMER_FIELDS = {"name", "email", "contact", "fail_existing", "notes", "gstin"}
 CANCELLABLE = ("initiated", "confirmed", "paused")
 # customer-side actions (the control endpoints): action -> (allowed from, new status, event)
 CUSTOMER_ACTIONS = {"pause": (("confirmed",), "paused", "token.paused"),
-                    "resume": (("paused",), "confirmed", "token.resumed"),
+                    "resume": (("paused",), "confirmed", "token.confirmed"),
                     "cancel": (CANCELLABLE, "cancelled", "token.cancelled"),
+                    "confirm_cancel": (("cancellation_initiated",), "cancelled", "token.cancelled"),
                     "confirm": (("initiated",), "confirmed", "token.confirmed"),
                     "reject": (("initiated",), "rejected", "token.rejected")}
 
@@ -30,6 +39,8 @@ class CustomersMixin:
     def __init__(self, *args, **kwargs):
         self.customers: dict[str, dict] = {}
         self.tokens: dict[str, dict] = {}
+        self.token_cancels: dict[str, float] = {}  # token id -> when NPCI confirms the merchant's cancel
+        self.cancel_delay = 1.0
         super().__init__(*args, **kwargs)
 
     # -- customers
@@ -91,18 +102,30 @@ class CustomersMixin:
     def token_status(self, token: dict) -> str:
         return token["recurring_details"]["status"]
 
-    def _set_token(self, token: dict, status: str, event: str, reason: str | None = None) -> None:
+    def _set_token(self, token: dict, status: str, event: str | None, reason: str | None = None) -> None:
         token["recurring_details"] = {"status": status, "failure_reason": reason}
-        self._emit([(event, {"token": dict(token)})])
+        if event:
+            self._emit([(event, {"token": hook_token(token)})])
         self._save()
+
+    def _settle_cancels(self) -> None:
+        """NPCI confirms the merchant's cancellations whose time has come (the caller holds the lock)."""
+        for tid, due in list(self.token_cancels.items()):
+            if due <= self.clock():
+                self.token_cancels.pop(tid)
+                token = self.tokens.get(tid)
+                if token is not None and self.token_status(token) == "cancellation_initiated":
+                    self._set_token(token, "cancelled", "token.cancelled", "cancelled by the merchant")
 
     def get_token(self, customer_id: str, token_id: str) -> dict:
         with self.lock:
+            self._settle_cancels()
             self._customer(customer_id)
             return dict(self._token(token_id, customer_id))
 
     def customer_tokens(self, customer_id: str) -> dict:
         with self.lock:
+            self._settle_cancels()
             self._customer(customer_id)
             items = [dict(t) for t in self.tokens.values() if t["customer_id"] == customer_id]
         return {"entity": "collection", "count": len(items), "items": items}
@@ -110,12 +133,26 @@ class CustomersMixin:
     def cancel_token(self, customer_id: str, token_id: str) -> dict:
         """The merchant's cancel (`PUT .../cancel`): allowed while initiated, confirmed or paused."""
         with self.lock:
+            self._settle_cancels()
             self._customer(customer_id)
             token = self._token(token_id, customer_id)
             if self.token_status(token) not in CANCELLABLE:
                 raise ApiError(f"Token cannot be cancelled in the {self.token_status(token)} state", "token_id")
-            self._set_token(token, "cancelled", "token.cancelled", "cancelled by the merchant")
+            # Razorpay forwards the cancel to NPCI: cancellation_initiated, not a final state (no event yet)
+            self._set_token(token, "cancellation_initiated", None)
+            self.token_cancels[token_id] = self.clock() + self.cancel_delay
+            self._save()
+            timer = threading.Timer(self.cancel_delay + 0.01, self._settle_quietly)
+            timer.daemon = True
+            timer.start()
             return dict(token)
+
+    def _settle_quietly(self) -> None:
+        try:
+            with self.lock:
+                self._settle_cancels()
+        except Exception:  # a timer thread has nobody to tell; the next read settles it
+            log.exception("token cancellations")
 
     def delete_token(self, customer_id: str, token_id: str) -> dict:
         with self.lock:
@@ -132,12 +169,20 @@ class CustomersMixin:
             raise ApiError(f"action must be one of {', '.join(CUSTOMER_ACTIONS)}", "action", status=404)
         allowed, status, event = CUSTOMER_ACTIONS[action]
         with self.lock:
+            self._settle_cancels()
             token = self._token(token_id)
             if self.token_status(token) not in allowed:
                 raise ApiError(f"cannot {action} a token in the {self.token_status(token)} state", "action")
-            reason = {"cancel": "revoked by the customer", "reject": "rejected by the bank"}.get(action)
+            reason = {"cancel": "revoked by the customer", "reject": "rejected by the bank",
+                      "confirm_cancel": "cancelled by the merchant"}.get(action)
+            self.token_cancels.pop(token_id, None)
             self._set_token(token, status, event, reason)
             return dict(token)
+
+
+def hook_token(token: dict) -> dict:
+    """The token as Razorpay's `token.*` webhooks carry it: no `customer_id`."""
+    return {k: v for k, v in token.items() if k != "customer_id"}
 
 
 def _instrument(method: str, customer: dict) -> dict:

@@ -26,6 +26,7 @@ import os
 import threading
 from datetime import datetime, timezone
 
+from sandbox.razorpay_server.customers import hook_token
 from sandbox.razorpay_server.common import (ApiError, check_amount, check_currency, check_fields, check_notes, hmac_hex,
                                            new_id, require_int)
 
@@ -82,7 +83,7 @@ class RecurringMixin:
 
     def configure(self, body: dict) -> dict:
         body = dict(body)
-        mine = {k: body.pop(k) for k in ("predebit_notice_hours", "debit_delay") if k in body}
+        mine = {k: body.pop(k) for k in ("predebit_notice_hours", "debit_delay", "cancel_delay") if k in body}
         for k, v in mine.items():
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise ApiError(f"{k} must be a non-negative number", k)
@@ -92,7 +93,10 @@ class RecurringMixin:
                 self.notice_hours = float(mine["predebit_notice_hours"])
             if "debit_delay" in mine:
                 self.debit_delay = float(mine["debit_delay"])
-            return dict(out, predebit_notice_hours=self.notice_seconds() / 3600, debit_delay=self.debit_delay)
+            if "cancel_delay" in mine:
+                self.cancel_delay = float(mine["cancel_delay"])
+            return dict(out, predebit_notice_hours=self.notice_seconds() / 3600, debit_delay=self.debit_delay,
+                        cancel_delay=self.cancel_delay)
 
     def reset(self) -> None:
         with self.lock:
@@ -101,7 +105,7 @@ class RecurringMixin:
             self._timers.clear()
             self.debit_plans.clear()
             self.debit_due.clear()
-            self.notice_hours, self.debit_delay = None, 0.2
+            self.notice_hours, self.debit_delay, self.cancel_delay = None, 0.2, 1.0
         super().reset()
 
     def set_debit_outcomes(self, token_id: str, outcomes) -> dict:
@@ -137,6 +141,7 @@ class RecurringMixin:
             raise ApiError("notification must be an object with token_id and payment_after", "notification")
         payment_after = require_int(notification.get("payment_after"), "payment_after")
         with self.lock:
+            self._settle_cancels()
             token = self._token(str(notification.get("token_id")))
             if self.token_status(token) != "confirmed":
                 raise ApiError(f"The token is {self.token_status(token)}: no pre-debit notification can be sent.",
@@ -157,6 +162,7 @@ class RecurringMixin:
         if str(body.get("recurring")) not in ("1", "True", "true"):
             raise ApiError("The recurring field must be 1.", "recurring")
         with self.lock:
+            self._settle_cancels()
             order = self._order(str(body.get("order_id")))
             token = self._token(str(body.get("token")), str(body.get("customer_id")))
             self._check_debit(order, token, amount)
@@ -210,8 +216,9 @@ class RecurringMixin:
             log.exception("recurring debit %s failed", payment_id)
 
     def _run_due(self) -> None:
-        """Debits whose time has come (a timer may have been lost to a restart)."""
+        """Debits (and NPCI's confirmations of cancels) whose time has come (a timer may have been lost)."""
         with self.lock:
+            self._settle_cancels()
             due = [pid for pid, at in self.debit_due.items() if at <= self.clock()]
         for pid in due:
             self._debit(pid)
@@ -269,7 +276,7 @@ class RecurringMixin:
         events = [("payment.failed", {"payment": dict(payment)})]
         if outcome == "mandate_revoked" and self.token_status(token) in ("confirmed", "paused"):
             token["recurring_details"] = {"status": "cancelled", "failure_reason": "revoked by the customer"}
-            events.insert(0, ("token.cancelled", {"token": dict(token)}))
+            events.insert(0, ("token.cancelled", {"token": hook_token(token)}))
         self._emit(events)
         self._save()
 

@@ -17,6 +17,7 @@ import html
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from sandbox.razorpay_server.customers import hook_token
 from sandbox.razorpay_server.common import (NOT_FOUND, ApiError, check_fields, check_notes, check_str, require_int,
                                            rupees)
 
@@ -27,7 +28,9 @@ REGISTRATION_FIELDS = {"method", "max_amount", "expire_at", "frequency", "auth_t
 # UPI Recurring supports only as_presented and monthly (Razorpay's docs); e-mandates debit as presented.
 FREQUENCIES = {"upi": ("as_presented", "monthly"), "card": ("as_presented", "daily", "weekly", "monthly", "yearly"),
                "emandate": ("as_presented",)}
-UPI_MAX = 10_000_000  # Rs. 1,00,000: UPI's ceiling per debit
+# UPI's documented `max_amount` range (Razorpay's UPI authorisation docs): Rs. 1 to Rs. 99,999 per debit, beyond
+# a few financial-services MCCs (Rs. 2,00,000) that a voice-AI platform is not.
+UPI_MIN, UPI_MAX = 100, 9_999_900
 AUTH_FAILURE = {"error_code": "BAD_REQUEST_ERROR", "error_description": "The customer declined the mandate.",
                 "error_source": "customer", "error_step": "payment_authentication",
                 "error_reason": "mandate_rejected"}
@@ -50,6 +53,8 @@ class RegistrationMixin:
         cust = body.get("customer")
         if not isinstance(cust, dict) or not cust.get("name"):
             raise ApiError("The customer name is required.", "customer")
+        if not str(cust.get("contact") or "").strip():  # mandatory at Razorpay for a registration link
+            raise ApiError("The customer contact field is required.", "customer.contact")
         notes = check_notes(body.get("notes"))
         receipt = check_str(body["receipt"], "receipt", 40) if body.get("receipt") is not None else None
         description = check_str(body.get("description") or "", "description", 2048)
@@ -127,11 +132,12 @@ class RegistrationMixin:
                             ("order.paid", {"payment": dict(payment), "order": dict(order)}),
                             ("invoice.paid", {"payment": dict(payment), "order": dict(order),
                                               "invoice": dict(invoice)}),
-                            (f"token.{status}", {"token": dict(token)})], shuffle=True)
+                            (f"token.{status}", {"token": hook_token(token)})], shuffle=True)
             else:
                 token["recurring_details"]["failure_reason"] = AUTH_FAILURE["error_description"]
                 self._order_attempted(order)
-                self._emit([("payment.failed", {"payment": dict(payment)}), ("token.rejected", {"token": dict(token)})])
+                self._emit([("payment.failed", {"payment": dict(payment)}),
+                            ("token.rejected", {"token": hook_token(token)})])
             self._save()
             return {"invoice": dict(invoice), "payment": dict(payment), "token": dict(token)}
 

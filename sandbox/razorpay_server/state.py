@@ -16,5 +16,5 @@ from sandbox.razorpay_server.virtual_accounts import VirtualAccountsMixin
 class Sandbox(QrCodesMixin, SettlementsMixin, VirtualAccountsMixin, RecurringMixin, RegistrationMixin, CustomersMixin,
               LinksMixin, PaymentsMixin, RefundsMixin, SandboxCore):
     """All fake-Razorpay state and its business rules; see each mixin's module."""
-    STORES = SandboxCore.STORES + ("customers", "tokens", "invoices", "virtual_accounts", "bank_transfers",
-                                     "settlements", "recon_items", "qr_codes", "qr_paid")
+    STORES = SandboxCore.STORES + ("customers", "tokens", "token_cancels", "invoices", "virtual_accounts",
+                                     "bank_transfers", "settlements", "recon_items", "qr_codes", "qr_paid")

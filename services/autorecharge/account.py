@@ -16,22 +16,32 @@ from services.money import format_rupees
 from services.payments import gateway
 
 
+CONTACT_NEEDED = ("Enter your mobile number: Razorpay needs it to register the mandate (your bank or UPI app "
+                  "sends the approval request to it).")
 SETUP_LATER = ("Razorpay did not answer, so the authorisation link is not ready yet; nothing was charged. "
                "It will appear here within a few minutes.")
 
 
 def configure(db, user_id: str, *, threshold, amount, monthly_cap, daily_cap=None, method="upi",
-              accept_afa=False) -> dict:
+              accept_afa=False, contact=None) -> dict:
     """Set auto-recharge up (a new mandate, pending until the customer authorises it), or change the
-    terms of the live one. Bad input raises before anything is written. Returns `status`."""
+    terms of the live one. `contact`: the customer's mobile number, needed (Razorpay's registration link
+    requires one) when none is on file yet. Bad input raises before anything is written. Returns `status`."""
     users.get(db, user_id)
     terms = check(db, threshold=threshold, amount=amount, monthly_cap=monthly_cap, daily_cap=daily_cap,
                   method=method, accept_afa=accept_afa)
+    mobile = users.check_mobile(contact) if contact not in (None, "") else None
     m = mandates.get(db, user_id)
     if m is not None and m["state"] in mandates.LIVE:
         _change(db, m, terms)
+        if mobile:
+            users.set_phone(db, user_id, mobile)
         return status(db, user_id)
+    if mobile is None and users.phone(db, user_id) is None:
+        raise InvalidInput(CONTACT_NEEDED)
     cfg = gateway.required()
+    if mobile:
+        users.set_phone(db, user_id, mobile)
     m = mandates.start(db, user_id, terms, auth_amount=setup.AUTH_AMOUNT[terms.method])
     try:
         setup.register(db, cfg, m)
@@ -111,13 +121,15 @@ def status(db, user_id: str) -> dict:
     users.get(db, user_id)
     m = mandates.get(db, user_id)
     notice_hours = config.get().predebit_notice_hours
+    contact = users.phone(db, user_id)  # None: setting up asks for one
     if m is None:
         return {"state": "off", "label": mandates.LABELS["off"], "notice_hours": notice_hours, "mandate": None,
+                "contact": contact,
                 "used_this_month_paise": 0, "used_today_paise": 0, "taken_this_month_paise": 0, "next_charge": None,
                 "charges": []}
     now = clock.now()
     return {"state": m["state"], "label": mandates.LABELS[m["state"]], "notice_hours": notice_hours,
-            "mandate": mandates.public(m),
+            "mandate": mandates.public(m), "contact": contact,
             # used: what counts against the caps (top-ups taken, and the one announced); taken: credited only
             "used_this_month_paise": charges.committed(db, user_id, since=planner.month_start(now)),
             "taken_this_month_paise": charges.taken(db, user_id, since=planner.month_start(now)),

@@ -12,11 +12,13 @@ planned to credited, failed or skipped.
   pre-debit notification leaves with the order, our own notice goes out through the alert channels, and
   the recurring payment is made only after `payment_after` (now + the notice period). Razorpay does not
   retry such a debit, which leaves the one retry of a crossing to us.
-- Crash safety: the order is looked up by its receipt before it is made again (Razorpay refuses a second
-  order with the same receipt anyway), the order's payments are looked at before a recurring payment is
-  made (Razorpay refuses a second one on the order, and on the token while one is in flight), and the
-  notices are keyed. A charge is worked on under a lease (services.procs: a dead holder's lease is taken
-  at once).
+- Crash safety: the record (its receipt) is written before the order is asked for, and a try that finds
+  the record already there looks the order up by its receipt (`GET /v1/orders?receipt=`, preferring the
+  order id kept on the record) before making one: Razorpay accepts a receipt again, so that look-up,
+  under the charge's lease, is what keeps it to one order. The order's payments are looked at before a
+  recurring payment is made (Razorpay refuses a second one on the order, and on the token while one is
+  in flight), and the notices are keyed. A charge is worked on under a lease (services.procs: a dead
+  holder's lease is taken at once).
 """
 from __future__ import annotations
 
@@ -152,15 +154,13 @@ def announce(db, cfg, m: dict, c: dict, notice: timedelta) -> dict:
     user = users.get(db, c["user_id"])
     made_now = records.insert_once(db, records.build("order", user, c["amount_paise"], cfg.mode, ref=c["ref"],
                                                      purpose="auto_recharge"))
-    order = None if made_now else find_order(cfg, c["ref"])
+    # An earlier try (killed, or its answer lost) may have made the order: Razorpay accepts a receipt
+    # again, so it is looked up by its receipt before one is made (never twice: the charge's lease).
+    known = None if made_now else (records.get(db, c["ref"]) or {}).get("order_id")
+    order = None if made_now else find_order(cfg, c["ref"], known=known)
     payment_after = math.ceil((clock.now() + notice).timestamp())
     if order is None:
-        try:
-            order = gateway.create_order(cfg, order_body(m, c, payment_after))
-        except gateway.RazorpayRefused:
-            order = find_order(cfg, c["ref"])  # made by a try whose answer was lost
-            if order is None:
-                raise
+        order = gateway.create_order(cfg, order_body(m, c, payment_after))
     if order.get("receipt") != c["ref"] or to_int(order.get("amount")) != c["amount_paise"]:
         raise gateway.RazorpayDown("order answer does not match the charge")
     records.update(db, c["ref"], {"order_id": order["id"], "last_error": None}, status="created")
@@ -190,10 +190,19 @@ def recurring_body(user: dict, m: dict, c: dict) -> dict:
             "notes": {"user_id": c["user_id"], "reference_id": c["ref"], "auto_recharge": c["_id"]}}
 
 
-def find_order(cfg, ref: str) -> dict | None:
-    found = [o for o in gateway.list_orders(cfg, {"receipt": ref}).get("items") or []
-             if isinstance(o, dict) and o.get("receipt") == ref]
-    return found[0] if found else None
+def find_order(cfg, ref: str, *, known: str | None = None) -> dict | None:
+    """The charge's order at Razorpay (`GET /v1/orders?receipt=`), made by an earlier try."""
+    return order_of_receipt(gateway.list_orders(cfg, {"receipt": ref}), ref, known=known)
+
+
+def order_of_receipt(answer: dict, ref: str, *, known: str | None = None) -> dict | None:
+    """From a list of orders: the one whose id we kept (`known`), else the first made with this receipt
+    (receipts are not unique at Razorpay; under the charge's lease there is one, but be exact)."""
+    found = [o for o in answer.get("items") or [] if isinstance(o, dict) and o.get("receipt") == ref]
+    mine = [o for o in found if known and o.get("id") == known]
+    found.sort(key=lambda o: (o.get("created_at") or 0, str(o.get("id"))))
+    chosen = mine or found
+    return chosen[0] if chosen else None
 
 
 def debit(db, cfg, m: dict, c: dict) -> dict:
@@ -206,7 +215,7 @@ def debit(db, cfg, m: dict, c: dict) -> dict:
     failed = [p for p in pays if p.get("status") == "failed"]
     if failed:
         return fail(db, c, failed[0])
-    user = users.get(db, c["user_id"])
+    user = dict(users.get(db, c["user_id"]), contact=users.phone(db, c["user_id"]))
     try:
         res = gateway.create_recurring_payment(cfg, recurring_body(user, m, c))
     except gateway.RazorpayRefused as exc:

@@ -202,18 +202,6 @@ def token_state(token: dict) -> str | None:
     return details.get("status") or token.get("status")
 
 
-def adopts(m: dict, token: dict) -> bool:
-    """Is this token the one the pending mandate's authorisation made? Known by id, or (from a webhook that
-    came before we learnt the id) the same customer's token, made after our registration link and
-    carrying a registration outcome, never a later state of an older token."""
-    if m.get("token_id"):
-        return m["token_id"] == token.get("id")
-    made = token.get("created_at")
-    return (m["state"] == PENDING and token.get("customer_id") == m.get("customer_id") is not None
-            and isinstance(made, int) and isinstance(m.get("registered_at"), int) and made >= m["registered_at"]
-            and token_state(token) in ("initiated", "confirmed", "rejected"))
-
-
 def apply_token(db, m: dict, token: dict) -> str | None:
     """What Razorpay's token says, applied to its mandate. Returns "revoked" when the customer's bank
     cancelled the mandate (the caller tells them, once per mandate), else None."""

@@ -19,9 +19,11 @@ from datetime import timedelta
 from services import clock, users
 from services.autorecharge import events, mandates, notices
 from services.autorecharge.mandates import ts
+from services.errors import InvalidInput
 from services.payments import gateway, records, webhooks
 
 LINK_VALID = timedelta(days=7)
+CONTACT_MISSING = "Add your mobile number (set auto-recharge up again): Razorpay needs it to register the mandate."
 AUTH_AMOUNT = {"upi": 100, "card": 100, "emandate": 0}
 TOKEN_CHECK = timedelta(hours=1)  # a live mandate's token is read this often (webhooks come first; and
 # it is read again right before every debit)
@@ -30,15 +32,16 @@ TOKEN_CHECK = timedelta(hours=1)  # a live mandate's token is read this often (w
 def register(db, cfg, m: dict) -> dict:
     """Ask Razorpay for the customer and the registration link (again after a failed try: the link is
     looked up by its receipt first). Returns the mandate as now stored."""
-    user = users.get(db, m["user_id"])
-    customer = gateway.create_customer(cfg, {"name": user["name"][:50], "email": user["email"],
-                                             "fail_existing": "0", "notes": {"user_id": m["user_id"]}})
+    user = dict(users.get(db, m["user_id"]), contact=users.phone(db, m["user_id"]))
+    if not user["contact"]:  # set-up asks for it first; a mandate older than that rule waits for one
+        mandates.update(db, m, {"setup_error": CONTACT_MISSING})
+        raise InvalidInput(CONTACT_MISSING)
+    customer = gateway.create_customer(cfg, customer_body(user, m))
     if m["auth_amount_paise"] > 0:
         records.insert_once(db, records.build("order", user, m["auth_amount_paise"], cfg.mode, ref=m["auth_ref"],
                                               purpose="mandate"))
     invoice = _find_link(cfg, m["auth_ref"]) or gateway.create_registration_link(cfg, _link_body(user, m))
-    if not (str(invoice.get("id", "")).startswith("inv_") and invoice.get("receipt") == m["auth_ref"]
-            and isinstance(invoice.get("short_url"), str)):
+    if not link_answer_ok(invoice, m["auth_ref"]):
         raise gateway.RazorpayDown("registration link answer does not match the request")
     m = mandates.registered(db, m, customer_id=invoice.get("customer_id") or customer["id"], invoice=invoice)
     if m["auth_amount_paise"] > 0 and invoice.get("order_id"):
@@ -47,9 +50,23 @@ def register(db, cfg, m: dict) -> dict:
     return m
 
 
+def customer_body(user: dict, m: dict) -> dict:
+    """`POST /v1/customers`: the same customer again if it exists (fail_existing 0), with the mobile number."""
+    return {"name": user["name"][:50], "email": user["email"], "contact": user["contact"], "fail_existing": "0",
+            "notes": {"user_id": m["user_id"]}}
+
+
+def link_answer_ok(invoice: dict, receipt: str) -> bool:
+    """Is Razorpay's answer the registration link we asked for (an invoice with our receipt and a page)?"""
+    return (str(invoice.get("id", "")).startswith("inv_") and invoice.get("receipt") == receipt
+            and isinstance(invoice.get("short_url"), str))
+
+
 def _link_body(user: dict, m: dict) -> dict:
     now = clock.now()
-    return {"customer": {"name": user["name"][:50], "email": user["email"]}, "type": "link",
+    # customer.contact is mandatory for Razorpay's registration links
+    return {"customer": {"name": user["name"][:50], "email": user["email"], "contact": user["contact"]},
+            "type": "link",
             "amount": m["auth_amount_paise"], "currency": "INR",
             "description": f"Wallet auto-recharge for {user['username']}: up to Rs. "
                            f"{m['max_amount_paise'] // 100} per top-up",
@@ -78,6 +95,9 @@ def sync_pending(db, cfg, m: dict) -> None:
         return
     token_id = m.get("token_id") or _token_of_order(cfg, m.get("auth_order_id"))
     if token_id:
+        if not m.get("token_id"):  # learnt from the authorisation payment: its waiting events go first
+            events.learnt_token(db, m, token_id)
+            m = mandates.fresh(db, m["user_id"])
         token = gateway.fetch_token(cfg, m["customer_id"], token_id)
         mandates.apply_token(db, m, token)
     else:

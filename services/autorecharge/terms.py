@@ -18,7 +18,9 @@ METHODS = {"upi": "UPI Autopay", "card": "card", "emandate": "net-banking"}  # "
 AFA_LIMIT = 1_500_000          # Rs. 15,000
 # The additional-authentication rule binds UPI and card mandates; an e-mandate (NACH) allows far larger debits.
 AFA_METHODS = ("upi", "card")
-UPI_LIMIT = 10_000_000         # Rs. 1,00,000: UPI's ceiling per debit
+# A UPI mandate's ceiling per debit is its token's `max_amount`, which Razorpay's UPI docs allow from Rs. 1 to
+# Rs. 99,999 (9999900 paise; Rs. 2,00,000 only for a few financial-services MCCs, not ours).
+UPI_MAX_AMOUNT = 9_999_900
 CAP_MAX = 1_000_000_000        # Rs. 1,00,00,000: a typo guard on caps
 
 
@@ -47,8 +49,9 @@ def check(db, *, threshold, amount, monthly_cap, daily_cap=None, method="upi", a
     threshold_p = parse_rupees(threshold, maximum=s["max_amount_paise"], what="Threshold")
     amount_p = parse_rupees(amount, minimum=s["min_recharge_paise"], maximum=s["max_amount_paise"],
                             what="Recharge amount")
-    if method == "upi" and amount_p > UPI_LIMIT:
-        raise InvalidInput(f"UPI Autopay debits at most {format_rupees(UPI_LIMIT)} at a time.")
+    if method == "upi" and amount_p > UPI_MAX_AMOUNT:
+        raise InvalidInput(f"A UPI Autopay mandate debits at most {format_rupees(UPI_MAX_AMOUNT)} at a time: choose "
+                           "that or less, or a net-banking mandate.")
     if amount_p > AFA_LIMIT and not accept_afa and method in AFA_METHODS:
         raise InvalidInput(f"A top-up above {format_rupees(AFA_LIMIT)} must be approved by you in your UPI app or "
                            f"bank each time (RBI's rule for e-mandates): accept that, or choose "

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 
-from services import clock, payments
+from services import clock, config, payments
 from services.autorecharge import charges, mandates, notices, planner, setup
 from services.autorecharge.charges import CREDITED, DEBITING, FAILED, FINAL, NOTIFIED, PLANNED, SKIPPED
 from services.errors import WalletError
@@ -30,6 +30,11 @@ def run(db) -> dict:
     """One pass; returns counts for the worker's log line. Never raises for one mandate or charge."""
     out = {"pending": 0, "planned": 0, "advanced": 0, "credited": 0, "failed": 0, "errors": 0}
     if payments.mode() == "off":
+        return out
+    bad = config.problems()
+    if bad:  # changed since start (live keys, a short notice): announce and debit nothing until fixed
+        log.error("auto-recharge stopped: %s", " ".join(bad))
+        out["errors"] += 1
         return out
     cfg = gateway.settings()
     now = clock.now()

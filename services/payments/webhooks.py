@@ -133,7 +133,9 @@ def event_keys(payload: dict) -> dict:
     notes = n if isinstance(n := pay.get("notes"), dict) else {}
     return {"payment_link_id": link.get("id") or _link_of(pay), "payment_id": pay.get("id"),
             "reference_id": link.get("reference_id") or notes.get("reference_id") or order.get("receipt"),
-            "order_id": pay.get("order_id") or order.get("id") or link.get("order_id")}
+            "order_id": pay.get("order_id") or order.get("id") or link.get("order_id"),
+            # a token.* event names nothing else (no customer, no order): its token id is what ties it
+            "token_id": (ents.get("token") or {}).get("id") or pay.get("token_id")}
 
 
 def _link_of(pay: dict) -> str | None:
@@ -271,6 +273,16 @@ def adopt_events(db, ref: str, plink: str | None = None, first: FirstLook | None
     so one of the two always sees the other."""
     ors = [{"reference_id": ref}] + ([{"payment_link_id": plink}] if plink else [])
     events = list(db.payment_events.find({"kind": {"$in": list(_WAITING)}, "$or": ors}))
+    for ev in events:
+        process_event(db, ev["_id"], ev["payload"], first)
+    return len(events)
+
+
+def adopt_token_events(db, token_id: str, first: FirstLook | None = None) -> int:
+    """Act on stored `token.*` events of a token whose mandate has just learnt its id (from the
+    authorisation payment): they waited, unmatched, since Razorpay's token payloads name no customer."""
+    events = [ev for ev in db.payment_events.find({"kind": {"$in": list(_WAITING)}, "token_id": token_id})
+              if str(ev.get("event", "")).startswith("token.")]
     for ev in events:
         process_event(db, ev["_id"], ev["payload"], first)
     return len(events)

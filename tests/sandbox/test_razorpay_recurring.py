@@ -30,12 +30,14 @@ def delivered(server, receiver, name=None):
     return [e for e in events_of(receiver.ok_hits()) if name is None or e["event"] == name]
 
 
-def auth_link(client, *, method="upi", frequency="as_presented", amount=100, max_amount=50_000, receipt="wm_1"):
+def auth_link(client, *, method="upi", frequency="as_presented", amount=100, max_amount=50_000, receipt="wm_1",
+              contact="9812345678"):
     reg = {"method": method, "max_amount": max_amount, "expire_at": int(time.time()) + 86400 * 365}
     if frequency:
         reg["frequency"] = frequency
+    customer = {"name": "Asha", "email": "asha@example.com"} | ({"contact": contact} if contact else {})
     return client.registration_link.create({
-        "customer": {"name": "Asha", "email": "asha@example.com"}, "type": "link", "amount": amount,
+        "customer": customer, "type": "link", "amount": amount,
         "currency": "INR", "description": "Auto-recharge", "subscription_registration": reg, "receipt": receipt,
         "notes": {"user_id": "asha"}}, timeout=5)
 
@@ -78,11 +80,33 @@ def test_customers_fail_existing(client):
 
 
 @pytest.mark.parametrize("kw, field", [(dict(frequency="weekly"), "frequency"), (dict(frequency=None), "frequency"),
-                                       (dict(max_amount=10_000_001), "max_amount"), (dict(method="wallet"), "method"),
-                                       (dict(amount=0), "amount")])
+                                       (dict(max_amount=9_999_901), "max_amount"), (dict(method="wallet"), "method"),
+                                       (dict(amount=0), "amount"), (dict(contact=None), "contact")])
 def test_registration_links_are_checked(client, kw, field):
     with pytest.raises(razorpay.errors.BadRequestError, match=field):
         auth_link(client, **kw)
+
+
+def test_a_registration_link_without_customer_contact_is_refused_as_razorpay_does(server, client):
+    r = httpx.post(server.url + "/v1/subscription_registration/auth_links", auth=(client.auth[0], client.auth[1]),
+                   json={"customer": {"name": "Asha", "email": "asha@example.com"}, "type": "link", "amount": 100,
+                         "currency": "INR", "description": "Auto-recharge", "receipt": "wm_nc",
+                         "subscription_registration": {"method": "upi", "frequency": "as_presented",
+                                                       "max_amount": 50_000, "expire_at": int(time.time()) + 86400}})
+    err = r.json()["error"]
+    assert r.status_code == 400 and err["code"] == "BAD_REQUEST_ERROR" and "contact" in err["description"]
+    assert not server.sandbox.invoices and not server.sandbox.orders  # nothing made
+
+
+def test_upi_max_amount_up_to_rs_99999_is_accepted(client):
+    assert auth_link(client, max_amount=9_999_900)["status"] == "issued"
+
+
+def test_order_receipts_may_repeat_as_at_razorpay(client):
+    a = client.order.create({"amount": 50_000, "currency": "INR", "receipt": "wa_same"})
+    b = client.order.create({"amount": 50_000, "currency": "INR", "receipt": "wa_same"})
+    assert a["id"] != b["id"] and a["receipt"] == b["receipt"] == "wa_same"
+    assert {o["id"] for o in client.order.all({"receipt": "wa_same"})["items"]} == {a["id"], b["id"]}
 
 
 def test_approve_on_the_hosted_page_confirms_a_token_with_signed_webhooks(server, client, receiver):
@@ -95,6 +119,12 @@ def test_approve_on_the_hosted_page_confirms_a_token_with_signed_webhooks(server
     assert token["frequency"] == "as_presented" and token["customer_id"] == inv["customer_id"]
     names = {e["event"] for e in delivered(server, receiver)}
     assert {"payment.captured", "order.paid", "invoice.paid", "token.confirmed"} <= names
+    # Razorpay's token webhooks carry no customer_id; the authorisation payment names the token
+    for e in delivered(server, receiver):
+        assert "customer_id" not in e["payload"].get("token", {}).get("entity", {})
+    paid = [e for e in delivered(server, receiver, "payment.captured")
+            if e["payload"]["payment"]["entity"]["order_id"] == inv["order_id"]]
+    assert paid and paid[0]["payload"]["payment"]["entity"]["token_id"] == token["id"]
     for hit in receiver.ok_hits():
         assert hit["headers"]["x-razorpay-signature"] == hmac_hex(WEBHOOK_SECRET, hit["body"])
     assert client.invoice.fetch(inv["id"])["status"] == "paid"
@@ -192,13 +222,30 @@ def test_above_rs_15000_the_customer_authenticates_the_debit(server, client):
     assert control(server, f"recurring/{pid}/approve")["status"] == "captured"
 
 
-def test_tokens_cancelled_paused_and_resumed(server, client, receiver):
+def test_tokens_paused_resumed_and_cancelled_through_cancellation_initiated(server, client, receiver):
+    control(server, "config", cancel_delay=30)  # NPCI confirms on the control call, or once the clock passes it
     inv, token = confirmed_token(server, client)
     assert control(server, f"tokens/{token['id']}/pause")["recurring_details"]["status"] == "paused"
     assert control(server, f"tokens/{token['id']}/resume")["recurring_details"]["status"] == "confirmed"
-    assert client.token.cancel(inv["customer_id"], token["id"])["recurring_details"]["status"] == "cancelled"
+    cancelled = client.token.cancel(inv["customer_id"], token["id"])
+    assert cancelled["recurring_details"]["status"] == "cancellation_initiated"
+    assert client.token.fetch(inv["customer_id"], token["id"])["recurring_details"]["status"] == \
+        "cancellation_initiated"
     with pytest.raises(razorpay.errors.BadRequestError, match="cannot be cancelled"):
         client.token.cancel(inv["customer_id"], token["id"])
+    assert control(server, f"tokens/{token['id']}/confirm_cancel")["recurring_details"]["status"] == "cancelled"
     names = [e["event"] for e in delivered(server, receiver) if e["event"].startswith("token.")]
-    assert names[-3:] == ["token.paused", "token.resumed", "token.cancelled"]
+    # no token.resumed (Razorpay has none: a resumed token is confirmed again), one token.cancelled at the end
+    assert names[-3:] == ["token.paused", "token.confirmed", "token.cancelled"] and "token.resumed" not in names
     assert client.token.delete(inv["customer_id"], token["id"]) == {"deleted": True}
+
+
+def test_a_cancellation_is_confirmed_when_the_clock_passes_ncpis_delay(server, client, receiver):
+    control(server, "config", cancel_delay=3600)
+    inv, token = confirmed_token(server, client)
+    assert client.token.cancel(inv["customer_id"], token["id"])["recurring_details"]["status"] == \
+        "cancellation_initiated"
+    start = time.time()
+    server.sandbox.clock = lambda: start + 3601
+    assert client.token.fetch(inv["customer_id"], token["id"])["recurring_details"]["status"] == "cancelled"
+    assert [e["event"] for e in delivered(server, receiver, "token.cancelled")] == ["token.cancelled"]

@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from services import accounts, autorecharge, ledger
+from services import accounts, autorecharge, ledger, users
 from tests.support.payments import Receiver, point_at
 
 NOTICE_HOURS = "0.0005"  # 1.8 seconds
@@ -27,15 +27,20 @@ def hooked(monkeypatch):
     fwd.stop()
 
 
+MOBILE = "98123 45678"
+
+
 def customer(db, uid: str, rupees: int = 0) -> None:
+    """A customer with a mobile number on file (Razorpay's registration links need one)."""
     accounts.create_user(db, uid, "password-1", uid.title(), f"{uid}@example.com")
+    users.set_phone(db, uid, MOBILE)
     if rupees:
         ledger.post(db, uid, key=f"{uid}-start", type="credit", category="recharge", amount=rupees * 100)
 
 
 def active_mandate(db, h, uid: str, **terms) -> dict:
     """Set auto-recharge up and approve it on the hosted page, as the customer does; wait until active."""
-    terms = {"threshold": 100, "amount": 500, "monthly_cap": 5000} | terms
+    terms = {"threshold": 100, "amount": 500, "monthly_cap": 5000, "contact": MOBILE} | terms
     st = autorecharge.configure(db, uid, **terms)
     assert st["state"] == "pending", st
     r = httpx.post(st["mandate"]["authorisation_url"] + "/approve", timeout=10, trust_env=False)
