@@ -5,15 +5,23 @@ smallest recharge held for an admin like a bank transfer's; a receipt for each c
 from __future__ import annotations
 
 import json
+import random
+import time
 
 import pytest
 
 from services import documents, ledger, payments, razorpay_events, settings, tokens
 from services.errors import InvalidPayment
 from services.payments import fixedqr, transfers
+from scripts import worker
+from tests.support import processes
 from tests.support.api import bearer, make_user
+from tests.support.children import transfer as webhook_child
 from tests.support.dashboard import signed_in
-from tests.support.payments import control, deliveries, race, sdk, settle_webhooks
+from tests.support.payments import control, deliveries, race, sdk, settle_webhooks, setup_db
+from tests.support.targets import make_target
+
+KILLS = 4
 
 
 def _pay(server, qr_id: str, paise: int, vpa: str = "success@razorpay") -> str:
@@ -90,6 +98,50 @@ def test_ten_duplicate_webhooks_racing_reconciliation_credit_a_payment_once(env,
     assert _credits(env, "alice") == [(f"razorpay:{pid}", 200_000)]
     assert {o["status"] for o in outs if "event" in o} <= {"processed", "duplicate"}, outs
     assert ledger.get_wallet(env, "alice").balance == 200_000 and ledger.audit(env) == []
+
+
+def _where(db, event_id: str, payment_id: str) -> str:
+    """How far the killed handler got: nothing stored, the event stored, the payment recorded, credited."""
+    if ledger.find_entry(db, f"razorpay:{payment_id}") is not None:
+        return "credited"
+    if db.bank_transfers.find_one({"_id": payment_id}) is not None:
+        return "payment recorded"
+    return "event stored" if db.payment_events.find_one({"_id": event_id}) else "nothing stored"
+
+
+def test_a_payment_is_credited_once_when_the_webhook_handler_is_killed_mid_way(
+        tmp_path, request, receiver, server, monkeypatch):
+    db, spec = make_target("embedded", tmp_path, request)
+    setup_db(db, receiver, server, monkeypatch, mode="collect")  # the test hands the deliveries over itself
+    pid = _pay(server, payments.fixed_upi_qr(db, "alice")["qr_code_id"], 90_000)
+    settle_webhooks(server)
+    [(body, sig, eid), *_] = deliveries(receiver, "qr_code.credited")
+    rnd, where = random.Random(28), []
+    for run in range(KILLS):  # the API handling the webhook dies (SIGKILL) at a random moment
+        mine, theirs = processes.warm().Pipe()
+        p = processes.start(webhook_child.webhook, spec, body, sig, eid, theirs)
+        try:
+            assert mine.poll(60) and mine.recv() == "ready"
+            if run % 2 == 0:  # aim between the event's arrival and the credit
+                deadline = time.monotonic() + 20
+                while _where(db, eid, pid) == "nothing stored" and p.is_alive() and time.monotonic() < deadline:
+                    time.sleep(0.002)
+            if not mine.poll(rnd.uniform(0.0, 0.05 if run % 2 == 0 else 0.3)) and processes.kill(p):
+                where.append(_where(db, eid, pid))
+        finally:
+            if p.is_alive():
+                p.kill()
+            p.join(10)
+    print("killed at:", where)
+    outs = race(*[lambda e=e: razorpay_events.handle_webhook(db, body, sig, e) for e in [eid] * 3 + ["evt_k1"]],
+                lambda: razorpay_events.reconcile_open(db, due_only=False))
+    for _ in range(2):  # the worker's ticks: recovery of what the kills left half-done, reconciliation, receipts
+        worker.tick(db)
+    assert _credits(db, "alice") == [(f"razorpay:{pid}", 90_000)], (where, outs)
+    assert ledger.get_wallet(db, "alice").balance == 90_000 and ledger.audit(db) == [], where
+    assert any(w in ("event stored", "payment recorded") for w in where), where  # killed mid-way at least once
+    assert [d["amounts"]["total"] for d in documents.list_documents(db, "alice") if d["payment_id"] == pid] == \
+        [90_000], where
 
 
 def test_a_payment_below_the_smallest_recharge_waits_for_an_admin_then_is_credited_once(env, server, client):
