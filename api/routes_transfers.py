@@ -31,7 +31,8 @@ def allowed_payers(body: AllowedPayersIn, acct: Pay, db: DB):
 @router.get("/api/admin/bank-transfers", response_model=list[BankTransferOut], tags=["admin"])
 def held_transfers(_admin: AdminUser, db: DB):
     """Bank transfers waiting for an admin (below the minimum, above the bank-transfer maximum, or from a
-    payer outside the customer's allow-list), oldest first."""
+    payer outside the customer's allow-list), and payments to customers' fixed UPI QR codes (mode "UPI QR",
+    the RRN as bank reference) below the minimum, oldest first."""
     return [BankTransferOut(payment_id=d["_id"], **{k: d.get(k) for k in BankTransferOut.model_fields
                                                    if k != "payment_id"}) for d in transfers.held(db)]
 

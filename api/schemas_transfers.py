@@ -85,3 +85,11 @@ class UpiQrOut(MoneyOut):
     amount_paise: Paise
     status: str
     close_by: datetime | None
+
+
+class FixedUpiQrOut(MoneyOut):
+    """The account's own UPI QR code: pay any amount from any UPI app, as often as you like."""
+    qr_code_id: str
+    image_url: str | None = Field(description="The QR image to show the payer")
+    min_amount_paise: Paise = Field(description="The smallest payment credited at once (smaller ones wait for "
+                                                "an admin)")

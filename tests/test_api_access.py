@@ -104,6 +104,7 @@ ENDPOINTS = {
     "terms": ("GET", "/api/wallet/terms", None, None, everyone(OK)),
     "bank_account": ("GET", "/api/wallet/bank-account", None, None, everyone(OK)),
     "upi_qr": ("POST", "/api/wallet/upi-qr", {"amount": 500}, None, everyone(OK)),
+    "fixed_upi_qr": ("GET", "/api/wallet/upi-qr", None, None, everyone(OK)),
     "allowed_payers": ("PUT", "/api/wallet/bank-account/allowed-payers", {"accounts": ["50200012345678"]}, None,
                        everyone(OK)),
     "held_transfers": ("GET", "/api/admin/bank-transfers", None, None, ADMIN_ONLY),

@@ -41,10 +41,10 @@ else:
     st.download_button("Download CSV", settlements.csv_text(doc), file_name=f"settlements-{doc['day']}.csv",
                        mime="text/csv", icon=":material/download:")
 
-st.subheader("Bank transfers held for you")
+st.subheader("Bank transfers and UPI QR payments held for you")
 held = transfers.held(db)
 if not held:
-    st.caption("None: every bank transfer so far reached its wallet.")
+    st.caption("None: every bank transfer and fixed-QR payment so far reached its wallet.")
 for t in held:
     cols = st.columns([4, 1])
     cols[0].markdown(f"**{ui.rupees(t['amount_paise'])}** to {t['user_id']} by {t['mode']} (UTR "

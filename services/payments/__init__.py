@@ -21,6 +21,8 @@ of the wallet), records (our documents and their status ladder), admin (records 
 from services.payments.admin import ADMIN_KINDS, failed_payments
 from services.payments.bankaccounts import bank_account, set_allowed_payers
 from services.payments.qrcodes import create as create_upi_qr
+from services.payments.fixedqr import existing as existing_fixed_upi_qr
+from services.payments.fixedqr import upi_qr as fixed_upi_qr
 from services.payments.bankaccounts import existing as existing_bank_account
 from services.payments.callbacks import handle_callback
 from services.payments.cancellation import cancel_link
@@ -53,7 +55,9 @@ COLLECTIONS = {"payment_links": [[("user_id", 1), ("created_at", -1)], [("status
                "virtual_accounts": [[("va_id", 1)], [("status", 1)]],
                "bank_transfers": [[("status", 1)], [("user_id", 1)]],
                "settlement_recons": [],  # _id = the day Razorpay settled
-               "qr_codes": [[("qr_id", 1)], [("status", 1)]]}
+               "qr_codes": [[("qr_id", 1)], [("status", 1)]],
+               # a fixed UPI QR per customer (_id = user id); its payments are in bank_transfers
+               "fixed_qr_codes": [[("qr_id", 1)], [("status", 1)]]}
 
 __all__ = ["ADMIN_KINDS", "ALREADY_CREDITED", "CONFIRM_LATER", "CREDITED", "DOWN_MESSAGE", "ForgedWebhook",
            "OFF_MESSAGE", "OPEN", "OUTCOMES", "PENDING", "REFUND_OUTCOMES", "REVIEW", "STATUSES", "cancel_link",
@@ -63,7 +67,7 @@ __all__ = ["ADMIN_KINDS", "ALREADY_CREDITED", "CONFIRM_LATER", "CREDITED", "DOWN
            "verify_order_payment"]
 __all__ += ["recharge_amount"]
 __all__ += ["reconcile_settlements", "run_settlements", "settlement_report"]
-__all__ += ["create_upi_qr"]
+__all__ += ["create_upi_qr", "existing_fixed_upi_qr", "fixed_upi_qr"]
 __all__ += ["bank_account", "existing_bank_account", "set_allowed_payers"]
 __all__ += ["admin_page", "approvals", "approve_refund_request", "list_refund_requests", "recent_reports",
             "recover_refund_requests",

@@ -186,8 +186,12 @@ def create_qr(cfg: Settings, body: dict) -> Answer:
     return _send(cfg, lambda c, o: c.qrcode.create(body, **o))
 
 
-def list_qr_payments(cfg: Settings, qr_id: str) -> Answer:
-    return _send(cfg, lambda c, o: c.qrcode.fetch_all_payments(qr_id, {"count": 100}, **o))
+def list_qr_payments(cfg: Settings, qr_id: str, query: dict | None = None) -> Answer:
+    return _send(cfg, lambda c, o: c.qrcode.fetch_all_payments(qr_id, query or {"count": 100}, **o))
+
+
+def close_qr(cfg: Settings, qr_id: str) -> Answer:
+    return _send(cfg, lambda c, o: c.qrcode.close(qr_id, **o))
 
 
 # ------------------------------------------------------------------------------------ settlements

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from services import clock
 from services.errors import NotFound, PaymentUnavailable
-from services.payments import crediting, gateway, links, qrcodes, records, refunds, transfers, webhooks
+from services.payments import crediting, fixedqr, gateway, links, qrcodes, records, refunds, transfers, webhooks
 from services.payments.admin import suspicious_on
 from services.payments.outcomes import CHECK_LATER, MISMATCH, NEVER_CREATED, NOT_YET, order_settled
 from services.payments.records import OPEN, to_int, valid_id
@@ -46,7 +46,7 @@ def reconcile_open(db, *, due_only: bool = True, first: webhooks.FirstLook | Non
     the scheduled worker: never raises for one bad link; counts it instead."""
     out = {"checked": 0, "credited": 0, "credited_paise": 0, "closed": 0, "errors": 0, "events_retried": 0,
            "refunds_retried": 0, "transfers_credited_paise": 0,
-           "qr_credited_paise": 0}
+           "qr_credited_paise": 0, "fixed_qr_credited_paise": 0}
     cfg = gateway.settings()
     if cfg.mode != "off":
         recs = records.due_records(db, clock.now(), MAX_CHECKS_PER_RUN) if due_only else records.open_records(db)
@@ -55,6 +55,7 @@ def reconcile_open(db, *, due_only: bool = True, first: webhooks.FirstLook | Non
             records.checked_now(db, rec, clock.now())
         out["transfers_credited_paise"] = transfers.reconcile_accounts(db)["credited_paise"]
         out["qr_credited_paise"] = qrcodes.reconcile_open(db)
+        out["fixed_qr_credited_paise"] = fixedqr.reconcile(db)["credited_paise"]
     out["events_retried"] = webhooks.retry_stored(db, first)
     out["refunds_retried"] = refunds.retry_waiting(db)
     return out

@@ -1,6 +1,8 @@
-"""Bank transfers into customers' virtual accounts (Smart Collect): each captured `bank_transfer` payment
-credited to the account's owner once, or held for an admin. The only module that writes `bank_transfers`
-(`_id` = Razorpay's payment id).
+"""Bank transfers into customers' virtual accounts (Smart Collect), and payments to customers' fixed UPI
+QR codes (services.payments.fixedqr): each captured payment credited to its customer once, or held for an
+admin. The only module that writes `bank_transfers` (`_id` = Razorpay's payment id; a fixed-QR payment has
+mode "UPI QR", its `qr_id`, the payment's RRN as `bank_reference` and the payer's UPI id as `payer_name`),
+so the admin's list of held payments and their release are one for both rails.
 
 Two paths, each sufficient alone, in any order and any number of times: the `virtual_account.credited`
 webhook (services.payments.webhooks) and reconciliation through each account's payments list
@@ -10,7 +12,8 @@ point credit it exactly once. The screening is a pure function of the transfer a
 settings, so racing paths agree on whether it is held.
 
 Held (never credited until an admin releases it): below the minimum recharge, above the bank-transfer
-maximum (setting `bank_transfer_max_paise`), or from a payer outside the customer's allow-list.
+maximum (setting `bank_transfer_max_paise`), or from a payer outside the customer's allow-list (bank
+transfers only: a UPI payer has no account number to compare).
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from services.payments.records import to_int, valid_id
 
 CREDITED, HELD, RECEIVED, RELEASED = "credited", "held", "received", "released"
 MODES = ("NEFT", "RTGS", "IMPS", "UPI")
+QR_MODE = "UPI QR"  # a payment to a customer's fixed UPI QR code
 
 
 def settle(db, payment: dict, transfer: dict, *, source: str) -> dict:
@@ -40,6 +44,27 @@ def settle(db, payment: dict, transfer: dict, *, source: str) -> dict:
            "payer_account": str(payer.get("account_number") or "")[:40],
            "payer_ifsc": str(payer.get("ifsc") or "")[:20], "status": RECEIVED, "reason": None,
            "source": source, "received_at": clock.now()}
+    return _settle_doc(db, account, doc)
+
+
+def settle_qr(db, payment: dict, *, user_id: str, qr_id: str, source: str) -> dict:
+    """Credit (or hold) one payment to a customer's fixed UPI QR, as `settle` does a bank transfer."""
+    pid, amount = payment.get("id"), to_int(payment.get("amount"))
+    if not (valid_id(pid) and pid.startswith("pay_") and amount > 0 and crediting.is_captured(payment)
+            and payment.get("method") == "upi" and payment.get("currency", "INR") == "INR"):
+        suspicious(db, "fixed UPI QR payment that does not add up", source=source, user_id=user_id,
+                   payment_id=str(pid)[:64], amount_paise=amount)
+        raise InvalidPayment("The UPI QR payment does not add up.")
+    doc = {"_id": pid, "user_id": user_id, "va_id": None, "qr_id": qr_id, "amount_paise": amount, "mode": QR_MODE,
+           "bank_reference": str((payment.get("acquirer_data") or {}).get("rrn") or "")[:40],
+           "payer_name": str(payment.get("vpa") or "")[:100], "payer_account": "", "payer_ifsc": "",
+           "status": RECEIVED, "reason": None, "source": source, "received_at": clock.now()}
+    return _settle_doc(db, None, doc)
+
+
+def _settle_doc(db, account: dict | None, doc: dict) -> dict:
+    """Record the payment once, screen it (the first record decides for every racing path), credit it."""
+    pid, amount = doc["_id"], doc["amount_paise"]
     insert_new(db.bank_transfers, doc)
     doc = db.bank_transfers.find_one({"_id": pid}) or doc
     if doc["status"] in (RECEIVED, RELEASED):
@@ -65,7 +90,7 @@ def _checked(db, payment: dict, transfer: dict, source: str) -> tuple[str, int]:
     return str(pid), amount
 
 
-def hold_reason(db, account: dict, doc: dict) -> str | None:
+def hold_reason(db, account: dict | None, doc: dict) -> str | None:
     """Why a transfer waits for an admin instead of reaching the wallet, or None."""
     s = settings.get(db)
     amount = doc["amount_paise"]
@@ -73,17 +98,14 @@ def hold_reason(db, account: dict, doc: dict) -> str | None:
         return f"below the smallest recharge ({format_rupees(s['min_recharge_paise'])})"
     if amount > s["bank_transfer_max_paise"]:
         return f"above the bank-transfer maximum ({format_rupees(s['bank_transfer_max_paise'])})"
-    allowed = account.get("allowed_payers") or []
+    allowed = (account or {}).get("allowed_payers") or []
     if allowed and doc["payer_account"] not in allowed:
         return "from a bank account not on the customer's allow-list"
     return None
 
 
 def _credit(db, doc: dict) -> dict:
-    meta = {"virtual_account_id": doc["va_id"], "bank_reference": doc["bank_reference"], "mode": doc["mode"],
-            "payer_name": doc["payer_name"], "payer_account": mask(doc["payer_account"])}
-    note = f"Bank transfer ({doc['mode']}) UTR {doc['bank_reference']}" + \
-        (f" from {doc['payer_name']}" if doc["payer_name"] else "")
+    note, meta = _described(doc)
     t0 = clock.now()
     entry = crediting.post_direct(db, doc["user_id"], doc["_id"], doc["amount_paise"], note=note, meta=meta)
     if entry is None:  # another path is mid-way through this very credit
@@ -94,6 +116,19 @@ def _credit(db, doc: dict) -> dict:
     new = created is None or created >= t0
     return {"status": CREDITED, "payment_id": doc["_id"], "amount_paise": doc["amount_paise"],
             "credited_now": int(entry["amount"]) if new else 0}
+
+
+def _described(doc: dict) -> tuple[str, dict]:
+    """The ledger entry's note and meta. A QR payment's are the single-use QR's (RRN, UPI id): no
+    `bank_reference`, so its receipt does not call it a bank transfer."""
+    if doc.get("qr_id"):
+        return (f"UPI QR payment (RRN {doc['bank_reference']})" + (f" from {doc['payer_name']}" if doc["payer_name"]
+                                                                    else ""),
+                {"qr_code_id": doc["qr_id"], "rrn": doc["bank_reference"], "vpa": doc["payer_name"], "fixed_qr": True})
+    meta = {"virtual_account_id": doc["va_id"], "bank_reference": doc["bank_reference"], "mode": doc["mode"],
+            "payer_name": doc["payer_name"], "payer_account": mask(doc["payer_account"])}
+    return (f"Bank transfer ({doc['mode']}) UTR {doc['bank_reference']}"
+            + (f" from {doc['payer_name']}" if doc["payer_name"] else "")), meta
 
 
 def mask(account: str) -> str:
@@ -139,7 +174,7 @@ def _reconcile_account(db, cfg, account: dict) -> int:
         answer = gateway.list_virtual_account_payments(cfg, account["va_id"], {"count": 100, "skip": skip})
         items = [p for p in answer.get("items") or [] if isinstance(p, dict)]
         for pay in items:
-            if not crediting.is_captured(pay) or _done(db, pay.get("id")):
+            if not crediting.is_captured(pay) or done(db, pay.get("id")):
                 continue
             transfer = gateway.fetch_bank_transfer(cfg, pay["id"])
             credited += settle(db, pay, transfer, source="reconcile")["credited_now"]
@@ -154,6 +189,7 @@ def is_held(db, payment_id) -> bool:
     return doc is not None and doc["status"] in (HELD, RELEASED)
 
 
-def _done(db, payment_id) -> bool:
+def done(db, payment_id) -> bool:
+    """Credited or held already (reconciliation need not fetch it again)."""
     doc = db.bank_transfers.find_one({"_id": payment_id}) if valid_id(payment_id) else None
     return doc is not None and doc["status"] in (CREDITED, HELD)

@@ -21,7 +21,7 @@ from datetime import timedelta
 from services import clock
 from services.db import insert_new
 from services.errors import InvalidInput, InvalidPayment, NotFound, PaymentUnavailable
-from services.payments import crediting, gateway, qrcodes, records, refunds, transfers
+from services.payments import crediting, fixedqr, gateway, qrcodes, records, refunds, transfers
 from services.payments.admin import suspicious_on
 from services.payments.outcomes import DUPLICATE, IGNORED, OFF_MESSAGE, PROCESSED, REJECTED, UNMATCHED
 from services.payments.records import valid_id
@@ -211,12 +211,13 @@ def _transfer_event(db, event_id: str, payload: dict) -> dict:
 
 
 def _qr_event(db, event_id: str, payload: dict) -> dict:
-    """A payment of one of our single-use UPI QR codes."""
+    """A payment of one of our UPI QR codes: a customer's fixed one, or one for a chosen amount."""
     ents, name = entities(payload), payload["event"]
     if ents.get("payment") is None or ents.get("qr_code") is None:
         return _conclude(db, event_id, name, IGNORED, "no payment or QR code in the event")
+    rail = fixedqr if fixedqr.by_qr(db, ents["qr_code"].get("id")) is not None else qrcodes
     try:
-        res = qrcodes.settle(db, ents["payment"], ents["qr_code"], source="webhook")
+        res = rail.settle(db, ents["payment"], ents["qr_code"], source="webhook")
     except NotFound:
         return _conclude(db, event_id, name, UNMATCHED, "no UPI QR code of ours (yet)")
     except InvalidPayment as exc:

@@ -1,7 +1,8 @@
-"""The API's webhook handling of a bank transfer in a child process, for the SIGKILL test
-(tests/test_bank_transfers.py): it opens the database, says "ready" on `conn`, hands the signed
-`virtual_account.credited` delivery to services.razorpay_events as api/routes_payment.py does, and sends
-the outcome. The parent kills it at a random moment."""
+"""The API's webhook handling of a bank transfer (or a fixed UPI QR payment) in a child process, for the
+SIGKILL tests (tests/test_bank_transfers.py, tests/test_fixed_upi_qr.py): it opens the database, says "ready"
+on `conn`, hands the signed `virtual_account.credited` (or `qr_code.credited`) delivery to
+services.razorpay_events as api/routes_payment.py does, and sends the outcome. The parent kills it at a
+random moment."""
 from __future__ import annotations
 
 from services import razorpay_events
