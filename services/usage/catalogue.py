@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from services import auditlog, checks, clock
 from services.errors import InvalidInput, NotFound
+from services.usage import terms
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 MAX_PRICE_PAISE = 10_000_000      # Rs. 1,00,000 per block of units: a typo guard, not a business rule
@@ -67,6 +68,7 @@ def services(db) -> list[Service]:
 
 
 def _service(doc: dict) -> Service:
+    doc = terms.in_effect(doc, clock.now())  # a scheduled price change in effect now (services.usage.prices)
     return Service(doc["_id"], doc["display_name"], doc["unit"], int(doc["price_paise"]), int(doc["per_units"]),
                    int(doc.get("grace_days", 7)))
 
