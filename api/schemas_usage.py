@@ -11,21 +11,34 @@ from api.schemas import MoneyOut, Paise, Strict
 class ServiceIn(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"display_name": "SMS", "unit": "message", "price_paise": 25, "per_units": 1},
-        {"display_name": "Phone number", "unit": "number·month", "price_paise": 50000, "grace_days": 7}]})
+        {"display_name": "Phone number", "unit": "number·month", "price_paise": 50000, "grace_days": 7},
+        {"display_name": "SMS", "unit": "message", "price_paise": 30, "effective_at": "2027-01-01T00:00:00+05:30"}]})
     display_name: str = Field(max_length=80)
     unit: str = Field(max_length=40)
     price_paise: int = Field(description="Integer paise per `per_units` units (each event rounds up)")
     per_units: int = 1
     grace_days: int = Field(7, description="A monthly fee unpaid this long suspends the subscription")
+    effective_at: str | None = Field(None, max_length=40, description=(
+        "ISO 8601 with its zone: the new price_paise and per_units take effect then (customers are told ahead); "
+        "display_name, unit and grace_days must be the service's own. Absent: the whole definition, now"))
+
+
+class ScheduledChangeOut(MoneyOut):
+    id: str
+    effective_at: datetime
+    price_paise: Paise
+    per_units: int
+    scheduled_by: str | None = None
 
 
 class ServiceOut(MoneyOut):
     name: str
     display_name: str
     unit: str
-    price_paise: Paise
+    price_paise: Paise = Field(description="In effect now")
     per_units: int
     grace_days: int
+    scheduled: list[ScheduledChangeOut] = Field([], description="Price changes ahead, soonest first")
 
 
 class ServicesOut(BaseModel):

@@ -32,7 +32,13 @@ def check_terms(price_paise, per_units) -> dict:
 
 
 def check_when(at) -> datetime:
-    """A time with its zone, after now and at most a year ahead (as UTC, to the millisecond)."""
+    """A time with its zone (or its ISO 8601 text, from the API), after now and at most a year ahead (as UTC,
+    to the millisecond)."""
+    if isinstance(at, str):
+        try:
+            at = datetime.fromisoformat(at)
+        except ValueError:
+            raise InvalidInput("effective_at must be an ISO 8601 date and time with its zone.") from None
     if not isinstance(at, datetime) or at.utcoffset() is None:
         raise InvalidInput("The time a price change takes effect must be a date and time with its time zone.")
     try:
@@ -64,6 +70,30 @@ def schedule(db, admin: str, name: str, effective_at: datetime, *, price_paise: 
     auditlog.record(db, admin, "service.schedule", name, f"{doc['display_name']}: {describe(new, doc['unit'])} "
                     f"from {clock.iso(when)} (change {entry['id']})")
     return _change(dict(doc, sched=line), entry)
+
+
+def define_at(db, admin: str, name: str, *, display_name: str, unit: str, price_paise: int, per_units: int = 1,
+              grace_days: int = 7, effective_at=None) -> dict:
+    """What the admin's form and `PUT /api/admin/services/{name}` do: define the service now (no
+    `effective_at`), or schedule its new price. A scheduled change moves the price alone: the name, unit and
+    grace period must be the service's own (a unit changing ahead of its price would misprice every event in
+    between); they change now, without a time. Returns the service and its changes ahead (as `listing`)."""
+    if effective_at is None:
+        catalogue.define(db, admin, name, display_name=display_name, unit=unit, price_paise=price_paise,
+                         per_units=per_units, grace_days=grace_days)
+    else:
+        svc = catalogue.get(db, name)
+        if (display_name, unit, grace_days) != (svc.display_name, svc.unit, svc.grace_days):
+            raise InvalidInput("A scheduled change moves the price only: keep the display name, unit and grace "
+                               "period as they are (change those now, without a time).")
+        schedule(db, admin, name, effective_at, price_paise=price_paise, per_units=per_units)
+    return {"service": catalogue.get(db, name), "ahead": changes_ahead(db, name)}
+
+
+def listing(db) -> list[dict]:
+    """The catalogue as an admin reads it: each service with the terms in effect now and its changes ahead."""
+    ahead = changes_ahead(db)
+    return [{"service": s, "ahead": [c for c in ahead if c["service"] == s.name]} for s in catalogue.services(db)]
 
 
 def cancel(db, admin: str, name: str, change_id: str) -> dict:
