@@ -16,8 +16,9 @@ class ServiceIn(Strict):
     display_name: str = Field(max_length=80)
     unit: str = Field(max_length=40)
     price_paise: int = Field(description="Integer paise per `per_units` units (each event rounds up)")
-    per_units: int = 1
-    grace_days: int = Field(7, description="A monthly fee unpaid this long suspends the subscription")
+    per_units: int | None = Field(None, description="Absent: as the service has it (a new service: 1)")
+    grace_days: int | None = Field(None, description="A monthly fee unpaid this long suspends the subscription "
+                                                     "(absent: as the service has it; a new service: 7)")
     effective_at: str | None = Field(None, max_length=40, description=(
         "ISO 8601 with its zone: the new price_paise and per_units take effect then (customers are told ahead); "
         "display_name, unit and grace_days must be the service's own. Absent: the whole definition, now"))

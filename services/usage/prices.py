@@ -72,21 +72,31 @@ def schedule(db, admin: str, name: str, effective_at: datetime, *, price_paise: 
     return _change(dict(doc, sched=line), entry)
 
 
-def define_at(db, admin: str, name: str, *, display_name: str, unit: str, price_paise: int, per_units: int = 1,
-              grace_days: int = 7, effective_at=None) -> dict:
+def define_at(db, admin: str, name: str, *, price_paise: int, display_name: str | None = None,
+              unit: str | None = None, per_units: int | None = None, grace_days: int | None = None,
+              effective_at=None) -> dict:
     """What the admin's form and `PUT /api/admin/services/{name}` do: define the service now (no
-    `effective_at`), or schedule its new price. A scheduled change moves the price alone: the name, unit and
-    grace period must be the service's own (a unit changing ahead of its price would misprice every event in
-    between); they change now, without a time. Returns the service and its changes ahead (as `listing`)."""
+    `effective_at`), or schedule its new price. A field left None stays as the service has it (a new service
+    needs a display name and a unit). A scheduled change moves the price alone: the display name, unit and grace
+    period must stay the service's own (a unit changing ahead of its price would misprice every event in
+    between); those change now, without a time. Returns the service and its changes ahead (as `listing`)."""
+    old = _current(db, name)
+    if old is not None:
+        display_name = old.display_name if display_name is None else display_name
+        unit = old.unit if unit is None else unit
+        per_units = old.per_units if per_units is None else per_units
+        grace_days = old.grace_days if grace_days is None else grace_days
     if effective_at is None:
-        catalogue.define(db, admin, name, display_name=display_name, unit=unit, price_paise=price_paise,
-                         per_units=per_units, grace_days=grace_days)
+        catalogue.define(db, admin, name, display_name=display_name or "", unit=unit or "", price_paise=price_paise,
+                         per_units=1 if per_units is None else per_units,
+                         grace_days=7 if grace_days is None else grace_days)
+    elif old is None:
+        raise NotFound(f"No service named {name!r} yet: define it now, then schedule its price changes.")
+    elif (display_name, unit, grace_days) != (old.display_name, old.unit, old.grace_days):
+        raise InvalidInput("A scheduled change moves the price only: keep the display name, unit and grace "
+                           "period as they are (change those now, without a time).")
     else:
-        svc = catalogue.get(db, name)
-        if (display_name, unit, grace_days) != (svc.display_name, svc.unit, svc.grace_days):
-            raise InvalidInput("A scheduled change moves the price only: keep the display name, unit and grace "
-                               "period as they are (change those now, without a time).")
-        schedule(db, admin, name, effective_at, price_paise=price_paise, per_units=per_units)
+        schedule(db, admin, name, effective_at, price_paise=price_paise, per_units=per_units or 0)
     return {"service": catalogue.get(db, name), "ahead": changes_ahead(db, name)}
 
 
@@ -151,6 +161,13 @@ def _change(doc: dict, e: dict) -> dict:
     return {"id": e["id"], "service": doc["_id"], "display_name": doc["display_name"], "unit": doc["unit"],
             "at": e["at"], "terms": dict(e["terms"]), "before": {k: before[k] for k in e["terms"]},
             "by": e.get("by"), "description": describe({**before, **e["terms"]}, doc["unit"])}
+
+
+def _current(db, name: str) -> catalogue.Service | None:
+    try:
+        return catalogue.get(db, name)
+    except NotFound:
+        return None
 
 
 def _doc(db, name: str) -> dict:
