@@ -56,3 +56,17 @@ def test_the_admin_services_page_adds_a_service_schedules_and_withdraws_a_price_
     assert not at.exception, at.exception
     assert "Price change withdrawn." in texts(at.success)
     assert usage.prices.changes_ahead(adb) == [] and "None scheduled." in markdown(at)
+
+
+def test_the_wallet_page_tells_a_customer_of_a_price_change_of_a_service_they_use(adb):
+    fund(adb, "asha", 10_000)
+    usage.define(adb, "boss", "sms", display_name="SMS", unit="message", price_paise=25)
+    usage.define(adb, "boss", "number", display_name="Phone number", unit="number·month", price_paise=50_000)
+    usage.record(adb, "asha", usage.Event("sms", 1, "e1"))
+    when = clock.now() + timedelta(days=3)
+    usage.prices.schedule(adb, "boss", "sms", when, price_paise=30)
+    usage.prices.schedule(adb, "boss", "number", when, price_paise=40_000)  # asha rents no number
+    at = signed_in("asha", "user", "wallet")
+    said = " | ".join(i.value for i in at.info)
+    assert f"{clock.fmt(when, '%H:%M on %d %b %Y')} IST SMS costs Rs. 0.30 per message" in said
+    assert "Phone number" not in said
