@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from scripts import worker
 from services import accounts, alerts, clock, ledger, usage
 from services.alerts import notices, service_prices
 from services.usage import prices
@@ -49,8 +50,8 @@ def test_a_service_price_change_is_announced_once_to_its_users_and_subscribers(e
     prices.schedule(edb, "boss", "sms", NEXT_WEEK, price_paise=30)
     prices.schedule(edb, "boss", "number", NEXT_WEEK, price_paise=45_000)
 
-    assert alerts.announce_service_prices(edb) == 2
-    assert alerts.announce_service_prices(edb) == 0  # announced: the next tick does nothing
+    assert worker.tick(edb)["service_price_notices"] == 2  # the worker's step, beside the call price notices
+    assert worker.tick(edb)["service_price_notices"] == 0  # announced: the next tick does nothing
     assert price_notices(edb, "mina") == []  # uses neither
     (n,) = price_notices(edb, "asha")
     assert "12 Dec 2031, 12:00 IST" in n["text"] and "Rs. 0.30 per message" in n["text"]

@@ -88,6 +88,7 @@ def test_a_definition_after_a_change_in_effect_wins_and_a_change_ahead_can_be_wi
         prices.cancel(edb, "root", "sms", first["id"])  # in effect: no longer withdrawable
     usage.define(edb, "root", "sms", display_name="SMS", unit="message", price_paise=20)  # the admin, later
     assert usage.get(edb, "sms").price_paise == 20
+    assert any("was 30 paise" in r["detail"] for r in auditlog.between(edb) if r["action"] == "service.define")
     gone = prices.cancel(edb, "root", "sms", second["id"])
     assert gone["terms"]["price_paise"] == 40 and prices.changes_ahead(edb) == []
     with pytest.raises(NotFound):

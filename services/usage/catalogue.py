@@ -47,6 +47,7 @@ def define(db, admin: str, name: str, *, display_name: str, unit: str, price_pai
                   checks.whole_number(per_units, 1, MAX_PER_UNITS, what="Units per price"),
                   checks.whole_number(grace_days, 0, 365, what="Grace period", unit="of days"))
     before = db.usage_services.find_one({"_id": name})
+    before = before and terms.in_effect(before, clock.now())  # "was": the price it replaces, scheduled or not
     doc = {"display_name": svc.display_name, "unit": svc.unit, "price_paise": svc.price_paise,
            "per_units": svc.per_units, "grace_days": svc.grace_days, "updated_at": clock.now(), "updated_by": admin}
     db.usage_services.update_one({"_id": name}, {"$set": doc}, upsert=True)
