@@ -45,6 +45,7 @@ PAGES = {
     "admin-users": ("app_pages/admin/users.py", "Users", ":material/group:", ("admin",)),
     "admin-credits": ("app_pages/admin/credits.py", "Credits & refunds", ":material/redeem:", ("admin",)),
     "admin-rates": ("app_pages/admin/rates.py", "Call rates", ":material/price_change:", ("admin",)),
+    "admin-services": ("app_pages/admin/services.py", "Services", ":material/sms:", ("admin",)),
     "admin-payments": ("app_pages/admin/payments.py", "Payments", ":material/credit_card_off:", ("admin",)),
     "admin-audit": ("app_pages/admin/audit.py", "Ledger audit", ":material/rule:", ("admin",)),
     "admin-log": ("app_pages/admin/audit_log.py", "Audit log", ":material/history:", ("admin",)),
@@ -60,7 +61,8 @@ PAGES = {
 NEEDS = {"wallet": "balance", "transactions": "transactions", "calls": "usage", "insights": "usage",
          "notifications": "alerts:read", "account": "members:read"}
 SECTIONS = {"Your wallet": ("wallet", "transactions", "calls", "insights", "notifications", "account"),
-            "Admin": ("admin", "admin-users", "admin-credits", "admin-rates", "admin-payments", "admin-audit",
+            "Admin": ("admin", "admin-users", "admin-credits", "admin-rates", "admin-services", "admin-payments",
+                      "admin-audit",
                       "admin-log",
                       "admin-alerts", "admin-documents", "admin-business",
                       "admin-autorecharge", "admin-settlements"),

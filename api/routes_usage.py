@@ -9,14 +9,16 @@ from fastapi import APIRouter, Path
 
 from api.deps import DB, AdminUser, Calls, ExactRoute, Reporter
 from api.errors import status_of
-from api.schemas_usage import (ServiceIn, ServiceOut, ServicesOut, SubscribeIn, SubscriptionOut, SubscriptionsOut,
-                               UsageBatchIn, UsageBatchOut, UsageIn, UsageOut, UsageResultOut)
+from api.schemas_usage import (ScheduledChangeOut, ServiceIn, ServiceOut, ServicesOut, SubscribeIn, SubscriptionOut,
+                               SubscriptionsOut, TierOut, UsageBatchIn, UsageBatchOut, UsageIn, UsageOut,
+                               UsageResultOut)
 from services import accounts, usage
 
 router = APIRouter(tags=["usage"], route_class=ExactRoute)
 
 Name = Annotated[str, Path(max_length=32)]
 SubId = Annotated[str, Path(max_length=40, pattern=r"^sub_[0-9a-f]+$")]
+ChangeId = Annotated[str, Path(max_length=32, pattern=r"^[0-9a-f]+$")]
 
 
 def _event(body: UsageIn) -> usage.Event:
@@ -88,14 +90,36 @@ def _sub_out(s: dict) -> SubscriptionOut:
 
 @router.get("/api/admin/services", response_model=ServicesOut)
 def services(_: Reporter, db: DB):
-    """The catalogue of services billed besides calls."""
-    return ServicesOut(services=[ServiceOut.of(s) for s in usage.services(db)])
+    """The catalogue of services billed besides calls: each with its price now and its changes ahead."""
+    return ServicesOut(services=[_service_out(row) for row in usage.prices.listing(db)])
 
 
 @router.put("/api/admin/services/{name}", response_model=ServiceOut)
 def define(name: Name, body: ServiceIn, admin: AdminUser, db: DB):
-    """Create or change a service: every later event is priced by it. Audited."""
-    s = usage.define(db, admin["username"], name, display_name=body.display_name, unit=body.unit,
-                     price_paise=body.price_paise, per_units=body.per_units, grace_days=body.grace_days,
-                     tiers=[(t.after_units, t.price_paise) for t in body.tiers])
-    return ServiceOut.of(s)
+    """Create or change a service: every later event is priced by it. With `effective_at`, the new price takes
+    effect then, and the customers who use the service are told ahead. Audited."""
+    tiers = None if body.tiers is None else [(t.after_units, t.price_paise) for t in body.tiers]
+    return _service_out(usage.prices.define_at(db, admin["username"], name, display_name=body.display_name,
+                                               unit=body.unit, price_paise=body.price_paise, per_units=body.per_units,
+                                               grace_days=body.grace_days, tiers=tiers, effective_at=body.effective_at))
+
+
+@router.delete("/api/admin/services/{name}/changes/{change_id}", response_model=ScheduledChangeOut)
+def cancel_change(name: Name, change_id: ChangeId, admin: AdminUser, db: DB):
+    """Withdraw a price change not yet in effect (404 once it took effect). Audited."""
+    return _change_out(usage.prices.cancel(db, admin["username"], name, change_id))
+
+
+def _tiers_out(tiers) -> list[TierOut]:
+    return [TierOut(after_units=int(a), price_paise=int(p)) for a, p in tiers or ()]
+
+
+def _service_out(row: dict) -> ServiceOut:
+    s = row["service"]
+    return ServiceOut(**dict(vars(s), tiers=_tiers_out(s.tiers)), scheduled=[_change_out(c) for c in row["ahead"]])
+
+
+def _change_out(c: dict) -> ScheduledChangeOut:
+    return ScheduledChangeOut(id=c["id"], effective_at=c["at"], price_paise=c["terms"]["price_paise"],
+                              per_units=c["terms"]["per_units"], tiers=_tiers_out(c["terms"].get("tiers")),
+                              scheduled_by=c["by"])

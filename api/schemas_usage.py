@@ -22,27 +22,40 @@ class ServiceIn(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"display_name": "SMS", "unit": "message", "price_paise": 25, "per_units": 1,
          "tiers": [{"after_units": 10000, "price_paise": 20}, {"after_units": 100000, "price_paise": 15}]},
-        {"display_name": "Phone number", "unit": "number·month", "price_paise": 50000, "grace_days": 7}]})
+        {"display_name": "Phone number", "unit": "number·month", "price_paise": 50000, "grace_days": 7},
+        {"display_name": "SMS", "unit": "message", "price_paise": 30, "effective_at": "2027-01-01T00:00:00+05:30"}]})
     display_name: str = Field(max_length=80)
     unit: str = Field(max_length=40)
     price_paise: int = Field(description="Integer paise per `per_units` units (each event rounds up)")
-    per_units: int = 1
-    grace_days: int = Field(7, description="A monthly fee unpaid this long suspends the subscription")
-    tiers: list[TierIn] = Field([], max_length=10, description="Volume tiers per business month (usage events)")
+    per_units: int | None = Field(None, description="Absent: as the service has it (a new service: 1)")
+    grace_days: int | None = Field(None, description="A monthly fee unpaid this long suspends the subscription "
+                                                     "(absent: as the service has it; a new service: 7)")
+    tiers: list[TierIn] | None = Field(None, max_length=10, description=(
+        "Volume tiers per business month (usage events), each below the price before it. Absent: as the service "
+        "has them (a new service: none)"))
+    effective_at: str | None = Field(None, max_length=40, description=(
+        "ISO 8601 with its zone: the new price_paise, per_units and tiers take effect then (customers are told "
+        "ahead); display_name, unit and grace_days must be the service's own. Absent: the whole definition, now"))
+
+
+class ScheduledChangeOut(MoneyOut):
+    id: str
+    effective_at: datetime
+    price_paise: Paise
+    per_units: int
+    tiers: list[TierOut] = []
+    scheduled_by: str | None = None
 
 
 class ServiceOut(MoneyOut):
     name: str
     display_name: str
     unit: str
-    price_paise: Paise
+    price_paise: Paise = Field(description="In effect now")
     per_units: int
     grace_days: int
     tiers: list[TierOut] = []
-
-    @classmethod
-    def of(cls, s) -> "ServiceOut":
-        return cls(**dict(vars(s), tiers=[TierOut(after_units=a, price_paise=p) for a, p in s.tiers]))
+    scheduled: list[ScheduledChangeOut] = Field([], description="Price changes ahead, soonest first")
 
 
 class ServicesOut(BaseModel):

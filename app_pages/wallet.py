@@ -9,7 +9,7 @@ import app_ui as ui
 from app_pages import documents_ui
 from app_pages.bank_transfer_ui import bank_transfer_section, upi_qr_section
 from app_pages.lots_ui import lots_section
-from services import clock, names, payments, rates, wallet
+from services import clock, names, payments, rates, usage, wallet
 from services.payments import charge
 from services.errors import WalletError
 
@@ -164,6 +164,9 @@ with outcome:
 for ahead in rates.upcoming(db, uid, limit=2):  # told in advance; a call keeps the rate of its start
     st.info(f"From {ui.when(ahead['effective_at'], '%H:%M on %d %b %Y')} {clock.abbr()} your rate is "
             f"{ahead['description']}.", icon=":material/event:")
+for ch in usage.prices.upcoming_for(db, uid)[:2]:  # a service the account used in 90 days or subscribes to
+    st.info(f"From {ui.when(ch['at'], '%H:%M on %d %b %Y')} {clock.abbr()} {ch['display_name']} costs "
+            f"{ch['description']}.", icon=":material/event:")
 
 # --- What is left of each credit and when it expires, in the order it is spent (app_pages/lots_ui.py)
 lots_section(wallet.lots(db, uid), b.frozen, wallet.burn_rule_label(db))

@@ -36,7 +36,8 @@ def tick(db) -> dict:
                   (payments.recover_refund_requests, "recover_refund_requests"),
                   (payments.run_settlements, "settlements")]  # yesterday's settlement recon, once
         steps += [(autorecharge.run, "autorecharge")]
-    steps += [(alerts.announce_tariffs, "tariff_notices"), (alerts.announce_expiries, "expiry_notices"),
+    steps += [(alerts.announce_tariffs, "tariff_notices"), (alerts.announce_service_prices, "service_price_notices"),
+              (alerts.announce_expiries, "expiry_notices"),
               (alerts.run, "alerts")]
     steps.append((staffview.keep, "staff_views"))  # the totals and lists admins and analysts read
     for fn, name in steps:

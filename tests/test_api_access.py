@@ -204,6 +204,7 @@ ENDPOINTS = {
     "services": ("GET", "/api/admin/services", None, None, REPORTING),
     "service_define": ("PUT", "/api/admin/services/sms", {"display_name": "SMS", "unit": "message",
                                                           "price_paise": 25}, None, ADMIN_ONLY),
+    "service_change_cancel": ("DELETE", "/api/admin/services/sms/changes/{svc_change}", None, None, ADMIN_ONLY),
     "business": ("GET", "/api/admin/business", None, None, REPORTING),
     "business_set": ("PUT", "/api/admin/business", {"signatory": "Matrix Signer"}, None, ADMIN_ONLY),
     # No GSTIN yet: staff are let in and told so (400); customers never get that far.
@@ -244,12 +245,14 @@ def ctx(tmp_path_factory):
     usage.define(db, "root", "sms", display_name="SMS", unit="message", price_paise=25)
     usage.define(db, "root", "number", display_name="Phone number", unit="number·month", price_paise=50_000)
     sub = usage.subscribe(db, "alice", "number", key="matrix")["_id"]
+    svc_change = usage.prices.schedule(db, "root", "sms", clock.now() + timedelta(days=30), price_paise=30)["id"]
     app = create_app(db=db)
     with TestClient(app, raise_server_exceptions=False) as client:
         c = {"db": db, "client": client, "names": names, "link": link, "call": call, "call2": call2,
              "expired": expired, "sandbox": sb, "receipt": receipt}
         c["paths"] = {"link": link, "call": call, "call2": call2, "owner": names["owner"], "receipt": receipt,
                       "key": key, "key2": key2, "invitation": invitation, "sub": sub,
+                      "svc_change": svc_change,
                       "month": clock.today().strftime("%Y-%m"), **_refund_setup(c)}
         yield c
     sb.stop()

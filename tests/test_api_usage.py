@@ -2,7 +2,9 @@
 when the wallet cannot pay; a batch of 1,000 answered per event; subscriptions; the admin's catalogue."""
 from __future__ import annotations
 
-from services import accounts, ledger, usage, wallet
+from datetime import datetime, timedelta, timezone
+
+from services import accounts, clock, ledger, usage, wallet
 from tests.support.api import bearer, make_user
 
 
@@ -93,3 +95,29 @@ def test_an_admin_sets_volume_tiers_and_a_batch_crossing_them_is_priced_per_unit
     r = client.post("/api/usage/batch", headers=h, json={"events": events})
     assert r.json()["amount_paise"] == 100 * 25 + 100 * 20 + 50 * 15 and ledger.audit(edb) == []
     assert ledger.get_wallet(edb, user).balance == 10_000 - 5_250
+
+
+def test_a_price_change_is_scheduled_listed_and_withdrawn_through_the_api(client, edb):
+    user, h, _, admin = _setup(edb, client)
+    sms = {"display_name": "SMS", "unit": "message", "price_paise": 30}
+    when = (clock.now() + timedelta(days=7)).astimezone(timezone(timedelta(hours=5, minutes=30)))
+    r = client.put("/api/admin/services/sms", headers=admin, json=dict(sms, effective_at=when.isoformat()))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["price_paise"], body["price"]) == (25, 0.25)  # in effect now
+    (ch,) = body["scheduled"]
+    assert (ch["price_paise"], ch["price"], ch["per_units"], ch["scheduled_by"]) == (30, 0.3, 1, "boss")
+    assert datetime.fromisoformat(ch["effective_at"].replace("Z", "+00:00")) == when
+    listed = {s["name"]: s for s in client.get("/api/admin/services", headers=admin).json()["services"]}
+    assert [c["id"] for c in listed["sms"]["scheduled"]] == [ch["id"]] and listed["llm"]["scheduled"] == []
+    assert client.post("/api/usage", headers=h, json={"service": "sms", "quantity": 2,
+                                                      "idempotency_key": "now"}).json()["amount_paise"] == 50
+    for bad in ("2027-01-01T00:00:00", "tomorrow", (clock.now() - timedelta(hours=1)).isoformat()):
+        r = client.put("/api/admin/services/sms", headers=admin, json=dict(sms, effective_at=bad))
+        assert r.status_code == 400, (bad, r.text)
+    r = client.put("/api/admin/services/sms", headers=admin,
+                   json=dict(sms, unit="sms", effective_at=when.isoformat()))  # a unit changes now, never ahead
+    assert r.status_code == 400
+    assert client.delete(f"/api/admin/services/sms/changes/{ch['id']}", headers=admin).json()["id"] == ch["id"]
+    assert client.delete(f"/api/admin/services/sms/changes/{ch['id']}", headers=admin).status_code == 404
+    assert client.get("/api/admin/services", headers=admin).json()["services"][2]["scheduled"] == []

@@ -155,7 +155,7 @@ def _flow(product, browser):
     # --- every other admin page answers at its own URL (a bookmark or a shared link), not only via the menu
     for path, text in (("admin-users", "Reset a password"), ("admin-credits", "Every credit needs a reason"),
                        ("admin-rates", "Change history"), ("admin-payments", "Failed and suspicious payments"),
-                       ("admin-audit", "Run ledger audit")):
+                       ("admin-audit", "Run ledger audit"), ("admin-services", "Price changes ahead")):
         page.goto(f"{base}/{path}")
         settle(page, text)
         assert page.url.split("?")[0].rstrip("/").endswith(f"/{path}"), (path, page.url)

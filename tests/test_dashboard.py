@@ -21,7 +21,8 @@ from tests.support import seeding
 from tests.support.dashboard import APP, COOKIE_KEY, PW, ROOT, app, fund, login, markdown, signed_in, texts
 
 # Page scripts under app_pages/, without ".py".
-ADMIN_PAGES = ["admin/overview", "admin/users", "admin/credits", "admin/rates", "admin/payments", "admin/audit"]
+ADMIN_PAGES = ["admin/overview", "admin/users", "admin/credits", "admin/rates", "admin/services", "admin/payments",
+               "admin/audit"]
 ALL_PAGES = ["wallet", "transactions", "calls", "insights", "account", *ADMIN_PAGES, "analyst"]
 ROLE_PAGES = {"user": ["wallet", "transactions", "calls", "insights", "account"], "admin": [*ADMIN_PAGES, "analyst"],
               "analyst": ["analyst"]}

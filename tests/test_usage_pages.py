@@ -1,8 +1,10 @@
 """Other services where the customer reads money (issue 29): Insights shows spend by service."""
 from __future__ import annotations
 
-from services import usage
-from tests.support.dashboard import fund, signed_in
+from datetime import time, timedelta
+
+from services import clock, usage
+from tests.support.dashboard import fund, markdown, signed_in, texts
 
 
 def test_insights_shows_spend_by_service(adb):
@@ -13,3 +15,58 @@ def test_insights_shows_spend_by_service(adb):
     assert "Spend by service" in [h.value for h in at.subheader]
     [table] = [d for d in at.dataframe if "Service" in d.value.columns]
     assert table.value.to_dict("records") == [{"Service": "sms", "Last 30 days": "Rs. 2.00"}]  # 8 x 25 paise
+
+
+def test_the_admin_services_page_adds_a_service_schedules_and_withdraws_a_price_change(adb):
+    at = signed_in("boss", "admin", "admin/services")
+    assert "No services yet" in markdown(at)
+    at.text_input[0].input("sms")
+    at.text_input[1].input("SMS")
+    at.text_input[2].input("message")
+    at.text_input[3].input("0.25")
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert "SMS saved: Rs. 0.25 per message now." in texts(at.success)
+    assert usage.get(adb, "sms").price_paise == 25
+    [table] = at.dataframe
+    assert table.value.iloc[0][["Name", "Price now", "Grace days", "Changes ahead"]].tolist() == [
+        "sms", "Rs. 0.25 per message", 7, "—"]
+
+    # the new price for next week at 10:00 IST; only the name and the price are typed, the rest stays
+    day = clock.today() + timedelta(days=7)
+    at.text_input[0].input("sms")
+    at.text_input[3].input("0.30")
+    at.date_input[0].set_value(day)
+    at.time_input[0].set_value(time(10, 0))
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert f"new price from 10:00 on {day:%d %b %Y} IST" in texts(at.success)
+    assert usage.get(adb, "sms").price_paise == 25  # not yet
+    (ch,) = usage.prices.changes_ahead(adb)
+    assert (ch["at"], ch["terms"]["price_paise"]) == (clock.at_local(day, time(10, 0)), 30)
+    assert at.dataframe[0].value.iloc[0]["Changes ahead"] == f"Rs. 0.30 per message from {day:%d %b %Y}, 10:00"
+    assert "(now Rs. 0.25 per message)" in markdown(at)
+
+    at.text_input[0].input("sms")
+    at.text_input[3].input("abc")  # not rupees: said once, nothing written
+    at.button[0].click().run()
+    assert at.error and len(usage.prices.changes_ahead(adb)) == 1
+
+    next(b for b in at.button if b.label == "Withdraw").click().run()
+    assert not at.exception, at.exception
+    assert "Price change withdrawn." in texts(at.success)
+    assert usage.prices.changes_ahead(adb) == [] and "None scheduled." in markdown(at)
+
+
+def test_the_wallet_page_tells_a_customer_of_a_price_change_of_a_service_they_use(adb):
+    fund(adb, "asha", 10_000)
+    usage.define(adb, "boss", "sms", display_name="SMS", unit="message", price_paise=25)
+    usage.define(adb, "boss", "number", display_name="Phone number", unit="number·month", price_paise=50_000)
+    usage.record(adb, "asha", usage.Event("sms", 1, "e1"))
+    when = clock.now() + timedelta(days=3)
+    usage.prices.schedule(adb, "boss", "sms", when, price_paise=30)
+    usage.prices.schedule(adb, "boss", "number", when, price_paise=40_000)  # asha rents no number
+    at = signed_in("asha", "user", "wallet")
+    said = " | ".join(i.value for i in at.info)
+    assert f"{clock.fmt(when, '%H:%M on %d %b %Y')} IST SMS costs Rs. 0.30 per message" in said
+    assert "Phone number" not in said

@@ -20,7 +20,7 @@ from datetime import timedelta
 import pytest
 
 from services import auditlog, clock, ledger, usage
-from services.errors import InsufficientBalance, InvalidInput
+from services.errors import InsufficientBalance, InvalidAmount, InvalidInput
 from services.usage import catalogue
 from tests.support import processes
 from tests.support.children import usage as children
@@ -147,3 +147,28 @@ def test_kill_9_right_after_a_tiered_batchs_compare_and_set_keeps_count_and_mone
     assert ledger.recover(db)["pending_finished"] >= 1
     assert db.ledger.count_documents({"category": "usage"}) == 400 and ledger.audit(db) == []
     assert [r.entry["amount"] for r in again[:5]] == [20] * 5 and ledger.volumes_used(db, "acme") == {"sms": 400}
+
+
+def test_tiers_are_part_of_a_scheduled_price_change_and_the_admin_types_them_in_rupees(edb, monkeypatch):
+    """A scheduled change carries its tiers (checked against its own price); before it the old terms bill,
+    from it the new; an admin's `10000: 0.20` is 20 paise past 10,000 units; a bad tier writes nothing."""
+    assert catalogue.parse_tiers("100: 0.20; 200: 0.15") == [(100, 20), (200, 15)] == \
+        catalogue.parse_tiers(" 100:0.20 , 200: 0.15 ,")
+    for bad in ("100 0.20", "x: 0.2", "100: 0.201", "100: -1"):
+        with pytest.raises((InvalidInput, InvalidAmount)):
+            catalogue.parse_tiers(bad)
+    _tiered(edb, 100_000)
+    when = clock.now() + timedelta(days=2)
+    with pytest.raises(InvalidInput, match="below the price before"):   # 20 is not below a new price of 18
+        usage.prices.define_at(edb, "root", "sms", price_paise=18, tiers=[(100, 20)], effective_at=when)
+    assert usage.prices.changes_ahead(edb, "sms") == []
+    usage.prices.define_at(edb, "root", "sms", price_paise=18, tiers=[(50, 12)], effective_at=when)
+    [ch] = usage.prices.changes_ahead(edb, "sms")
+    assert ch["description"] == "Rs. 0.18 per message; past 50 a month Rs. 0.12"
+    assert ch["before"]["tiers"] == [[100, 20], [200, 15]]
+    assert sum(r.entry["amount"] for r in usage.record_batch(edb, "acme", _sms(60, "old"))) == 60 * 25
+    real_now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real_now() + timedelta(days=3))
+    assert usage.get(edb, "sms").tiers == ((50, 12),)
+    assert sum(r.entry["amount"] for r in usage.record_batch(edb, "acme", _sms(10, "new"))) == 10 * 12  # 61st on
+    assert ledger.audit(edb) == []

@@ -16,6 +16,7 @@ by e-mail (SMTP) and to the customer's signed webhook, retrying for 24 hours. On
 - `tariffs`     a customer's price change, announced before it takes effect (a notice)
 - `keycaps`     an API key at 80 % and 100 % of its daily or monthly cap (a notice, once per crossing)
 - `expiry`      credit about to expire, announced 7 days and 1 day ahead (a notice)
+- `service_prices` a service's price change (services.usage.prices), announced before it takes effect (a notice)
 """
 from services.alerts.delivery import deliver_due, run
 from services.alerts.derive import derive
@@ -26,13 +27,14 @@ from services.alerts.notices import mail as mail_invitation
 from services.alerts.outbox import counts, of_user, recent
 from services.alerts.prefs import Prefs, rotate_secret, update
 from services.alerts.prefs import get as get_prefs
+from services.alerts.service_prices import announce as announce_service_prices
 from services.alerts.tariffs import announce as announce_tariffs
 from services.alerts.webhooks import delivery_log, send_test, sign, verify
 
 COLLECTIONS = {"alerts": [[("status", 1)]], "alert_cursors": [], "alert_log": [], "alert_prefs": [],
-               "tariff_announcements": []}
+               "tariff_announcements": [], "service_price_announcements": []}
 
 __all__ = ["Prefs", "announce_expiries", "announce_tariffs", "backfill", "counts", "deliver_due", "delivery_log",
            "derive", "get_prefs", "of_user", "recent", "rotate_secret", "run", "send_test", "sign", "sink_messages",
            "update", "verify"]
-__all__ += ["mail_invitation"]
+__all__ += ["announce_service_prices", "mail_invitation"]

@@ -44,7 +44,8 @@ from services.ledger.queries import (entries, entries_after, find_entry, get_ent
 from services.ledger.rebuild import rebuild_rollups
 from services.ledger.feed import LATE, Change, changed, changed_newest_first, count_changed, days_across
 from services.ledger.recovery import recover, recover_changed
-from services.ledger.rollups import archived_days, day_totals, every_archived_day, recounted_at, spent as day_spent
+from services.ledger.rollups import archived_days, day_totals, every_archived_day, recounted_at, service_users
+from services.ledger.rollups import spent as day_spent
 from services.ledger.volumes import Volume, used_of as volumes_used
 from services.ledger.wallets import (Hold, LotView, Wallet, WalletView, ensure_wallet, get_wallet, in_spend_order)
 
@@ -64,3 +65,4 @@ __all__ += ["Budget", "KeySpend", "spend_of"]
 __all__ += ["BURN_RULES", "LotView", "backfill", "balance_at", "burn_rule", "check_campaign", "day_spent",
             "expire_lots", "expiring", "in_spend_order", "lot_parts", "set_burn_rule", "void_lot"]
 __all__ += ["BatchDebit", "MAX_BATCH", "SERVICE_CATEGORIES", "post_batch", "Volume", "volumes_used"]
+__all__ += ["service_users"]

@@ -9,7 +9,7 @@ it is the live one. Charts and admin views read these, never the ledger.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from services import clock
 from services.db import in_order
@@ -133,6 +133,19 @@ def day_totals(db, user_id: str, first_day: str, last_day: str, *, wallet: dict 
         if first_day <= day <= last_day:
             rows[day] = dict(vals, day=day)
     return rows
+
+
+def service_users(db, service: str, first_day: str) -> set[str]:
+    """The wallets that spent on `service` (services.usage) on a business day from `first_day` (ISO) on: closed
+    days from the `rollups` collection (its `day` index), live ones from the wallet documents written since
+    that day began (`updated_at`), which keep the days not yet copied out."""
+    found = {d["user_id"] for d in db.rollups.find({"day": {"$gte": first_day}, f"svc.{service}": {"$exists": True}},
+                                                   {"user_id": 1})}
+    since = clock.start_of_day(date.fromisoformat(first_day))  # an entry's day is that of the write that made it
+    for w in db.wallets.find({"updated_at": {"$gte": since}}, {"days": 1}):
+        if any(day >= first_day and service in (v.get("svc") or {}) for day, v in (w.get("days") or {}).items()):
+            found.add(w["_id"])
+    return found
 
 
 def archived_days(db, user_id: str, first: str, before: str) -> dict[str, dict]:

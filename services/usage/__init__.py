@@ -8,8 +8,10 @@
 - `fees`      subscriptions to a monthly fee (a rented number): `charge_due` (the worker) charges each once
   per business month, prorated for the first; what the wallet cannot pay becomes an amount due, paid first
   from the next recharge; unpaid past the service's grace period, the subscription is suspended
+- `prices`    price changes scheduled ahead (`schedule`, `cancel`, `changes_ahead`), who they concern
+  (`customers_of`, `upcoming_for`); `terms` reads a service's timeline: a debit pays the terms in effect now
 """
-from services.usage import catalogue, fees, metering, reservations
+from services.usage import catalogue, fees, metering, prices, reservations
 from services.usage.catalogue import Service, define, get, price_of, services
 from services.usage.fees import charge_due, end, subscribe, subscriptions
 from services.usage.metering import Event, Result, record, record_batch
@@ -17,4 +19,4 @@ from services.usage.metering import Event, Result, record, record_batch
 COLLECTIONS = {"usage_services": [], "subscriptions": [[("user_id", 1)], [("next_charge", 1)]]}
 
 __all__ = ["Event", "Result", "Service", "catalogue", "charge_due", "define", "end", "fees", "get", "metering",
-           "price_of", "record", "record_batch", "reservations", "services", "subscribe", "subscriptions"]
+           "price_of", "prices", "record", "record_batch", "reservations", "services", "subscribe", "subscriptions"]

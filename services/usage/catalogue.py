@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from services import auditlog, checks, clock
 from services.errors import InvalidInput, NotFound
+from services.money import parse_rupees
+from services.usage import terms
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 MAX_PRICE_PAISE = 10_000_000      # Rs. 1,00,000 per block of units: a typo guard, not a business rule
@@ -62,6 +64,20 @@ def check_tiers(tiers, price_paise: int) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
+def parse_tiers(text: str) -> list[tuple[int, int]]:
+    """Volume tiers as an admin types them: `10000: 0.20, 100000: 0.15` (units past which, rupees per
+    `per_units` units); empty: none. InvalidInput on anything else; `check_tiers` checks the order."""
+    out = []
+    for part in (p.strip() for p in (text or "").replace(";", ",").split(",")):
+        if not part:
+            continue
+        units, sep, rupees = part.partition(":")
+        if not sep or not units.strip().replace("_", "").isdigit():
+            raise InvalidInput("Write volume tiers as 'units: price', e.g. '10000: 0.20, 100000: 0.15'.")
+        out.append((int(units.strip()), parse_rupees(rupees.strip(), what="A tier's price")))
+    return out
+
+
 def check_name(name) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
         raise InvalidInput("A service name is 1-32 lowercase letters, digits, '-' or '_', starting with a "
@@ -79,6 +95,7 @@ def define(db, admin: str, name: str, *, display_name: str, unit: str, price_pai
                   checks.whole_number(grace_days, 0, 365, what="Grace period", unit="of days"),
                   check_tiers(tiers, price))
     before = db.usage_services.find_one({"_id": name})
+    before = before and terms.in_effect(before, clock.now())  # "was": the price it replaces, scheduled or not
     doc = {"display_name": svc.display_name, "unit": svc.unit, "price_paise": svc.price_paise,
            "per_units": svc.per_units, "grace_days": svc.grace_days, "tiers": [list(t) for t in svc.tiers],
            "updated_at": clock.now(), "updated_by": admin}
@@ -102,6 +119,7 @@ def services(db) -> list[Service]:
 
 
 def _service(doc: dict) -> Service:
+    doc = terms.in_effect(doc, clock.now())  # a scheduled price change in effect now (services.usage.prices)
     return Service(doc["_id"], doc["display_name"], doc["unit"], int(doc["price_paise"]), int(doc["per_units"]),
                    int(doc.get("grace_days", 7)), tuple((int(a), int(p)) for a, p in doc.get("tiers") or ()))
 

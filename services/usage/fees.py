@@ -52,6 +52,13 @@ def subscriptions(db, user_id: str, *, active_only: bool = False) -> list[dict]:
     return sorted(rows, key=lambda d: (clock.as_utc(d["started_at"]), d["_id"]))
 
 
+def subscribers(db, service: str) -> set[str]:
+    """Who holds a subscription to `service` not ended (suspended ones resume at the catalogue's price). A
+    full read: subscriptions are few (one per rented number) and this runs once per announced price change."""
+    return {s["user_id"] for s in db.subscriptions.find({"service": service, "status": {"$ne": ENDED}},
+                                                        {"user_id": 1})}
+
+
 def charge_due(db, now: datetime | None = None) -> dict:
     """The worker's step: every active subscription whose month has come is charged for it (each month
     once), then the grace periods are applied. Safe to run twice, or to kill and run again."""
