@@ -117,3 +117,20 @@ def test_who_a_change_concerns_users_of_90_days_and_subscribers(edb, at):
     prices.schedule(edb, "root", "sms", at["t"] + timedelta(days=3), price_paise=30)
     assert [c["service"] for c in prices.upcoming_for(edb, "recent")] == ["sms"]
     assert prices.upcoming_for(edb, "old") == [] and prices.upcoming_for(edb, "sub") == []
+
+
+def test_a_reservation_keeps_the_price_it_was_made_at_through_a_change(edb, at):
+    """Like a call: a reservation made before a price change is extended and billed at its own price; the
+    next one pays the new price; a repeated settlement answers its first entry."""
+    at["t"] = datetime(2031, 11, 10, 6, 0, tzinfo=timezone.utc)
+    usage.define(edb, "root", "storage", display_name="Storage", unit="minute", price_paise=2)
+    ledger.post(edb, "acme", key="seed", type="credit", category="recharge", amount=100_000)
+    r = usage.reservations.reserve(edb, "acme", "storage", 500, key="job-1")
+    prices.schedule(edb, "root", "storage", at["t"] + timedelta(hours=1), price_paise=3)
+    at["t"] += timedelta(hours=2)
+    assert usage.get(edb, "storage").price_paise == 3
+    assert usage.reservations.extend(edb, "acme", r["reservation_id"], "storage", 100, step=1) == 1_200
+    e = usage.reservations.settle(edb, "acme", r["reservation_id"], "storage", 600)
+    assert e["amount"] == 1_200 and usage.reservations.settle(edb, "acme", r["reservation_id"], "storage", 600) == e
+    assert usage.reservations.reserve(edb, "acme", "storage", 100, key="job-2")["held_paise"] == 300
+    assert ledger.audit(edb) == []

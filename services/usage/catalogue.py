@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from services import auditlog, checks, clock
 from services.errors import InvalidInput, NotFound
@@ -107,19 +108,20 @@ def define(db, admin: str, name: str, *, display_name: str, unit: str, price_pai
     return svc
 
 
-def get(db, name: str) -> Service:
+def get(db, name: str, at: datetime | None = None) -> Service:
+    """The service with the terms in effect now (or at `at`: a reservation keeps the price it was made at)."""
     doc = db.usage_services.find_one({"_id": check_name(name)})
     if doc is None:
         raise NotFound(f"No service named {name!r}.")
-    return _service(doc)
+    return _service(doc, at)
 
 
 def services(db) -> list[Service]:
     return sorted((_service(d) for d in db.usage_services.find({})), key=lambda s: s.name)
 
 
-def _service(doc: dict) -> Service:
-    doc = terms.in_effect(doc, clock.now())  # a scheduled price change in effect now (services.usage.prices)
+def _service(doc: dict, at: datetime | None = None) -> Service:
+    doc = terms.in_effect(doc, clock.as_utc(at) if at else clock.now())  # scheduled changes (services.usage.prices)
     return Service(doc["_id"], doc["display_name"], doc["unit"], int(doc["price_paise"]), int(doc["per_units"]),
                    int(doc.get("grace_days", 7)), tuple((int(a), int(p)) for a, p in doc.get("tiers") or ()))
 
