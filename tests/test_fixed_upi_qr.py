@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -195,3 +196,50 @@ def test_the_wallet_page_shows_the_fixed_qr_made_on_first_ask(adb, sandbox):
     again = signed_in("asha", "user")  # made once: shown straight away from then on
     assert qr["qr_code_id"] in [c.value for c in again.code]
     assert "Show my UPI QR code" not in [b.label for b in again.button]
+
+
+def test_reconciliation_reads_each_receivers_payments_since_its_last_complete_pass_less_two_days(
+        env, server, receiver, monkeypatch):
+    """The first pass reads a receiver's whole list; later ones ask Razorpay only for payments created since
+    the start of the last complete pass less `sweeps.LOOKBACK` (`from`), so a tick costs the last days'
+    payments, not all of them; a pass that fails keeps its mark; what is new is still credited once."""
+    from services import clock
+    from services.payments import gateway, sweeps
+    receiver.reset(env, mode="collect")  # reconciliation alone
+    asked: list[tuple[str, dict]] = []
+    for name in ("list_qr_payments", "list_virtual_account_payments"):
+        real = getattr(gateway, name)
+        monkeypatch.setattr(gateway, name, lambda cfg, rid, q, real=real, name=name:
+                            asked.append((name, dict(q))) or real(cfg, rid, q))
+    t = [clock.now()]
+    monkeypatch.setattr(clock, "now", lambda: t[0])
+    server.sandbox.clock = lambda: t[0].timestamp()
+    try:
+        qr = payments.fixed_upi_qr(env, "alice")["qr_code_id"]
+        va = payments.bank_account(env, "bob")["virtual_account_id"]
+        old_qr, old_va = _pay(server, qr, 20_000), control(server, f"virtual_accounts/{va}/credit", amount=30_000,
+                                                           mode="NEFT")["payment_id"]
+        razorpay_events.reconcile_open(env, due_only=False)
+        assert {n for n, q in asked if "from" not in q} == {"list_qr_payments", "list_virtual_account_payments"}
+        first = t[0]
+        t[0] += timedelta(days=5)
+        new_qr = _pay(server, qr, 25_000)
+        server.sandbox.clock = lambda: (first - timedelta(days=3)).timestamp()
+        stale = _pay(server, qr, 7_000)  # listed as made 3 days before the mark: outside the window, not read
+        server.sandbox.clock = lambda: t[0].timestamp()
+        asked.clear()
+        assert razorpay_events.reconcile_open(env, due_only=False)["fixed_qr_credited_paise"] == 25_000
+        assert {q.get("from") for _, q in asked} == {int(first.timestamp()) - sweeps.LOOKBACK}
+        assert not transfers.done(env, stale) and transfers.done(env, new_qr)
+        assert transfers.done(env, old_qr) and transfers.done(env, old_va)
+        second = t[0]
+        t[0] += timedelta(days=3)
+        monkeypatch.setattr(gateway, "list_qr_payments", lambda *a: (_ for _ in ()).throw(gateway.RazorpayDown("x")))
+        assert razorpay_events.reconcile_open(env, due_only=False)["fixed_qr_credited_paise"] == 0
+        def mark(coll, uid):
+            return clock.as_utc(env[coll].find_one({"_id": uid})["reconciled_from"])
+        assert abs(mark("fixed_qr_codes", "alice") - second) < timedelta(seconds=1)  # failed: its mark is kept
+        assert abs(mark("virtual_accounts", "bob") - t[0]) < timedelta(seconds=1)
+        assert sorted(a for _, a in _credits(env, "alice")) == [20_000, 25_000] and ledger.audit(env) == []
+    finally:
+        server.sandbox.clock = time.time

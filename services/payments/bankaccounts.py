@@ -10,7 +10,7 @@ from __future__ import annotations
 from services import clock, users
 from services.db import insert_new
 from services.errors import InvalidInput, PaymentUnavailable
-from services.payments import gateway
+from services.payments import gateway, sweeps
 from services.payments.records import valid_id
 
 # A payer account number as banks write them (the allow-list compares these).
@@ -40,6 +40,11 @@ def bank_account(db, user_id: str) -> dict:
         except gateway.FAILURES:
             pass  # an unseen account: closing it is tidiness, not safety
     return public(db.virtual_accounts.find_one({"_id": user_id}) or {})
+
+
+def reconciled(db, user_id: str, started) -> None:
+    """Reconciliation read this account's payments completely from `started` on (services.payments.sweeps)."""
+    db.virtual_accounts.update_one({"_id": user_id}, {"$set": sweeps.mark(started)})
 
 
 def existing(db, user_id: str) -> dict | None:

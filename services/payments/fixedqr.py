@@ -17,11 +17,10 @@ from __future__ import annotations
 from services import clock, settings, users
 from services.db import insert_new
 from services.errors import InvalidPayment, NotFound, PaymentUnavailable
-from services.payments import crediting, gateway, transfers
+from services.payments import crediting, gateway, sweeps, transfers
 from services.payments.records import valid_id
 
 DOWN = "Your UPI QR code could not be made just now. Please try again in a minute."
-PAGE = 100  # Razorpay's largest page of a QR's payments
 
 
 def upi_qr(db, user_id: str) -> dict:
@@ -96,14 +95,10 @@ def reconcile(db) -> dict:
 
 
 def _reconcile_one(db, cfg, doc: dict) -> int:
-    credited, skip = 0, 0
-    while True:
-        answer = gateway.list_qr_payments(cfg, doc["qr_id"], {"count": PAGE, "skip": skip})
-        items = [p for p in answer.get("items") or [] if isinstance(p, dict)]
-        for pay in items:
-            if crediting.is_captured(pay) and not transfers.done(db, pay.get("id")):
-                credited += transfers.settle_qr(db, pay, user_id=doc["_id"], qr_id=doc["qr_id"],
-                                                source="reconcile")["credited_now"]
-        if len(items) < PAGE:
-            return credited
-        skip += PAGE
+    credited, started = 0, clock.now()
+    for pay in sweeps.payments(lambda q: gateway.list_qr_payments(cfg, doc["qr_id"], q), sweeps.window(doc)):
+        if crediting.is_captured(pay) and not transfers.done(db, pay.get("id")):
+            credited += transfers.settle_qr(db, pay, user_id=doc["_id"], qr_id=doc["qr_id"],
+                                            source="reconcile")["credited_now"]
+    db.fixed_qr_codes.update_one({"_id": doc["_id"]}, {"$set": sweeps.mark(started)})  # a pass that raised nothing
+    return credited

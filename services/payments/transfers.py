@@ -21,7 +21,7 @@ from services import clock, settings
 from services.db import insert_new
 from services.errors import Conflict, InvalidPayment, NotFound
 from services.money import format_rupees
-from services.payments import bankaccounts, crediting, gateway
+from services.payments import bankaccounts, crediting, gateway, sweeps
 from services.payments.admin import suspicious
 from services.payments.records import to_int, valid_id
 
@@ -169,18 +169,15 @@ def reconcile_accounts(db) -> dict:
 
 
 def _reconcile_account(db, cfg, account: dict) -> int:
-    credited, skip = 0, 0
-    while True:
-        answer = gateway.list_virtual_account_payments(cfg, account["va_id"], {"count": 100, "skip": skip})
-        items = [p for p in answer.get("items") or [] if isinstance(p, dict)]
-        for pay in items:
-            if not crediting.is_captured(pay) or done(db, pay.get("id")):
-                continue
-            transfer = gateway.fetch_bank_transfer(cfg, pay["id"])
-            credited += settle(db, pay, transfer, source="reconcile")["credited_now"]
-        if len(items) < 100:
-            return credited
-        skip += 100
+    credited, started = 0, clock.now()
+    for pay in sweeps.payments(lambda q: gateway.list_virtual_account_payments(cfg, account["va_id"], q),
+                               sweeps.window(account)):
+        if not crediting.is_captured(pay) or done(db, pay.get("id")):
+            continue
+        transfer = gateway.fetch_bank_transfer(cfg, pay["id"])
+        credited += settle(db, pay, transfer, source="reconcile")["credited_now"]
+    bankaccounts.reconciled(db, account["_id"], started)  # only after a pass that raised nothing
+    return credited
 
 
 def is_held(db, payment_id) -> bool:
