@@ -1,5 +1,6 @@
 """The hosted payment page (`short_url`): Pay / Fail / Pay partially, the signed redirect back to the
-link's callback_url after a payment, and a failure page that says why and links back to the app."""
+link's callback_url after a payment, and a failure page that says why and links back to the app. Pay takes
+Razorpay's test cards and test UPI ids (sandbox/razorpay_server/testcards.py), prefilled with the paying ones."""
 from __future__ import annotations
 
 import html
@@ -10,6 +11,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from sandbox.razorpay_server.common import METHODS, MIN_AMOUNT, PAYABLE, ApiError, rupees, with_query
 from sandbox.razorpay_server.http import sandbox_of
+from sandbox.razorpay_server import testcards
 
 _PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Razorpay Sandbox</title>
@@ -33,17 +35,27 @@ def _pay_page(link: dict, fee: int) -> HTMLResponse:
         parts.append(f"<p>Convenience fee: ₹{rupees(fee)} (you pay ₹{rupees(due + fee)})</p>")
     if link["status"] in PAYABLE:
         options = "".join(f'<option value="{m}">{m}</option>' for m in METHODS)
-        parts.append(f'<form method="post" action="/pay/{lid}/pay"><select name="method">{options}</select>'
-                     f'<button type="submit">Pay</button></form>'
+        parts.append(f'<p class="hint">{html.escape(testcards.HINT)}</p>'
+                     f'<form method="post" action="/pay/{lid}/pay"><select name="method">{options}</select>'
+                     f'{_instrument_fields()}<button type="submit">Pay</button></form>'
                      f'<form method="post" action="/pay/{lid}/fail"><button type="submit">Fail</button></form>')
         if link["accept_partial"]:
             half = max(MIN_AMOUNT, due // 2)
             parts.append(f'<form method="post" action="/pay/{lid}/partial"><label>Amount (paise) '
                          f'<input type="number" name="amount" min="{MIN_AMOUNT}" max="{due}" value="{half}"></label>'
-                         f'<button type="submit">Pay partially</button></form>')
+                         f'{_instrument_fields()}<button type="submit">Pay partially</button></form>')
     else:
         parts.append("<p>This payment link cannot be paid any more.</p>")
     return _page("".join(parts))
+
+
+def _instrument_fields() -> str:
+    """The card and UPI id inputs, prefilled with the test instruments that pay."""
+    d = {k: html.escape(v) for k, v in testcards.DEFAULTS.items()}
+    return (f'<label>Card number <input name="card_number" value="{d["card_number"]}"></label>'
+            f'<label>Expiry <input name="card_expiry" value="{d["card_expiry"]}" size="5"></label>'
+            f'<label>CVV <input name="card_cvv" value="{d["card_cvv"]}" size="4"></label>'
+            f'<label>UPI id <input name="vpa" value="{d["vpa"]}"></label>')
 
 
 def _failure_page(link: dict, payment: dict) -> HTMLResponse:
@@ -89,7 +101,7 @@ async def pay_page_action(request: Request) -> Response:
     form = await _form(request)
     back = f'<p><a href="/pay/{html.escape(link_id)}">Back to the payment page</a></p>'
     try:
-        if action == "fail":
+        if action == "fail" or not testcards.pays(form, sb.now()):  # Fail, or a declining test instrument
             return _failure_page(*sb.fail_link(link_id, form.get("method", "upi")))
         amount = _partial_amount(sb, link_id, form) if action == "partial" else None
         link, payment = sb.pay_link(link_id, amount, form.get("method", "upi"))

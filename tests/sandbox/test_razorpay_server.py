@@ -470,3 +470,34 @@ def test_cli_starts_and_serves(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.mark.parametrize("form, outcome", [
+    ({"method": "card", "card_number": "4111 1111 1111 1111", "card_expiry": "12/30", "card_cvv": "999"}, "paid"),
+    ({"method": "card", "card_number": "4000-0000-0000-0002", "card_expiry": "01/2031", "card_cvv": "12"}, "refused"),
+    ({"method": "card", "card_number": "4000 0000 0000 0002", "card_expiry": "01/31", "card_cvv": "321"}, "failed"),
+    ({"method": "card", "card_number": "5555 5555 5555 4444", "card_expiry": "12/30", "card_cvv": "123"}, "refused"),
+    ({"method": "card", "card_number": "4111111111111111", "card_expiry": "01/20", "card_cvv": "123"}, "refused"),
+    ({"method": "upi", "vpa": "success@razorpay"}, "paid"), ({"method": "upi", "vpa": "failure@razorpay"}, "failed"),
+    ({"method": "upi", "vpa": "asha@okhdfc"}, "refused"), ({"method": "netbanking"}, "paid")])
+def test_the_pay_page_takes_razorpays_test_cards_and_upi_ids(server, client, form, outcome):
+    """4111 1111 1111 1111 pays and 4000 0000 0000 0002 is declined (any CVV, a future expiry); UPI
+    success@razorpay pays and failure@razorpay fails; any other instrument is refused on the page, nothing
+    paid; the page offers the paying ones prefilled and says which are which."""
+    link = client.payment_link.create(link_body(amount=2500), timeout=5)
+    page = httpx.get(link["short_url"]).text
+    assert 'value="4111 1111 1111 1111"' in page and 'value="success@razorpay"' in page and "is declined" in page
+    def failures() -> int:
+        return sum(p["status"] == "failed" for p in list(server.sandbox.payments.values()))
+
+    before = failures()
+    r = httpx.post(f"{server.url}/pay/{link['id']}/pay", data=form, follow_redirects=False)
+    status = client.payment_link.fetch(link["id"], timeout=5)["status"]
+    if outcome == "paid":
+        assert r.status_code in (200, 303) and status == "paid"
+    elif outcome == "failed":
+        assert r.status_code == 200 and "Payment failed" in r.text and status == "created"
+        assert failures() == before + 1
+    else:
+        assert r.status_code == 400 and "Payment not possible" in r.text and status == "created"
+        assert failures() == before
