@@ -40,7 +40,8 @@ refunded = sum(r["other_out"] for r in trends)
 added = sum(r["credits"] for r in trends)
 recharged = sum(int(r["cat"].get("recharge", 0)) for r in trends)
 m = st.columns(4)
-m[0].metric("Spent on calls", ui.rupees(spent), border=True, help="Calls and campaign calls; refunds are not spending.")
+m[0].metric("Spent (calls and services)", ui.rupees(spent), border=True,
+            help="Calls, campaign calls and other services (SMS, numbers...); refunds are not spending.")
 m[1].metric("Money added", ui.rupees(added), border=True)
 m[2].metric("Calls", f"{sum(r['calls'] for r in trends):,}", border=True)
 m[3].metric(ui.BILLED_TIME, ui.duration(sum(r["call_seconds"] for r in trends)), border=True)
@@ -65,7 +66,7 @@ with c1:
     fig.update_traces(hovertemplate="%{x|%d %b}: %{customdata[0]}<extra></extra>")
     ui.rupee_axis(fig, max([r["spent"] for r in trends] + [0]))
     ui.day_axis(fig, d0, d1)
-    ui.chart(fig, key="an_spent", title="Spent on calls per day", height=320)
+    ui.chart(fig, key="an_spent", title="Spent per day (calls and services)", height=320)
 with c2:
     fig = px.bar(adf, x="day", y="rupees", color="kind", custom_data=["text"], barmode="stack")
     fig.update_traces(hovertemplate="%{x|%d %b}: %{customdata[0]}<extra></extra>")

@@ -190,7 +190,7 @@ def refunded(product, chromium, db):
 
 def test_after_a_refund_spent_is_the_calls_everywhere(product, chromium, db, refunded, shots):
     """Insights' spent equals the sum of the call charges after a Rs. 100 refund, and the runway is
-    computed from them; the admin's top spenders and the analyst's "Spent on calls" say the same."""
+    computed from them; the admin's top spenders and the analyst's "Spent (calls and services)" say the same."""
     base, spent = product["base"], refunded["spent"]
     assert refunded["costs"] == [4_917, 1_500]  # Rs. 10 a minute, rounded up to the paisa
     page = page_of(chromium, shots)
@@ -218,7 +218,8 @@ def test_after_a_refund_spent_is_the_calls_everywhere(product, chromium, db, ref
     sign_in(analyst, base, "analyst")
     analyst.goto(f"{base}/analyst")
     settle(analyst, "Spending trends")
-    expect(metric(analyst, "Spent on calls")).to_contain_text(rupees(spent))  # rita's are the only calls yet
+    # rita's are the only calls yet
+    expect(metric(analyst, "Spent (calls and services)")).to_contain_text(rupees(spent))
     expect(analyst.get_by_text("Refunded to customers' banks")).to_contain_text("Rs. 100.00")
 
 

@@ -453,7 +453,7 @@ def test_admin_overview_totals_lists_and_todays_transactions(adb):
     assert metrics["Credits given today"] == "Rs. 1,030.00" and metrics["Recharges to wallets"] == "Rs. 0.00"
     assert metrics["Money out today"] == "Rs. 17.34"
     tables = [d.value for d in at.dataframe]
-    assert list(tables[0]["Customer"]) == ["asha"] and list(tables[0]["Spent on calls"]) == ["Rs. 17.34"]
+    assert list(tables[0]["Customer"]) == ["asha"] and list(tables[0]["Spent (calls and services)"]) == ["Rs. 17.34"]
     assert "boss" not in set(tables[1]["Customer"])  # staff wallets sit at zero: not a largest balance
     assert list(tables[2]["Customer"]) == ["low_one"]  # below Rs. 20; staff wallets are not listed
     assert "Manual credit" in set(tables[3]["Category"])  # a name, not the key manual_credit
@@ -582,7 +582,7 @@ def test_analyst_trends_summary_and_export(adb):
     at = signed_in("ana", "analyst", "analyst")
     assert not at.exception, at.exception
     m = {x.label: x.value for x in at.metric}
-    assert m["Spent on calls"] == "Rs. 17.34" and m["Money added"] == "Rs. 1,025.00" and m["Calls"] == "2"
+    assert m["Spent (calls and services)"] == "Rs. 17.34" and m["Money added"] == "Rs. 1,025.00" and m["Calls"] == "2"
     assert len(at.get("plotly_chart")) == 3  # spent and added apart: a big recharge hides no spending
     next(b for b in at.button if b.label == "Prepare the transactions export").click().run()
     assert not at.exception, at.exception

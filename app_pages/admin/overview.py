@@ -61,7 +61,7 @@ with c1:
     st.subheader("Top spenders")
     st.selectbox("Over", [1, 7, 30, 90], index=2, key="adm_period",  # fits a third of the page, unlike pills
                  format_func=lambda d: "Today" if d == 1 else f"The last {d} days")
-    ui.money_table(s["top_spenders"], {"username": "Customer", "spent_paise": "Spent on calls"})
+    ui.money_table(s["top_spenders"], {"username": "Customer", "spent_paise": "Spent (calls and services)"})
 with c2:
     st.subheader("Largest balances")
     ui.money_table(s["top_balances"], {"username": "Customer", "balance_paise": "Balance"})
