@@ -141,14 +141,20 @@ def test_must_show_a_2_lakh_neft_credits_once_under_duplicate_webhooks_reconcili
     rnd, kills, where = random.Random(28), 0, []
     for run in range(KILLS):  # the API handling the webhook dies (SIGKILL) at a random moment
         mine, theirs = processes.warm().Pipe()
-        p = processes.start(transfer_child.webhook, spec, body, sig, eid, theirs)
+        # The first run dies by itself right before the credit: mid-way for sure; the others at random.
+        die_at = transfer_child.CREDIT if run == 0 else None
+        p = processes.start(transfer_child.webhook, spec, body, sig, eid, theirs, die_at)
         try:
             assert mine.poll(60) and mine.recv() == "ready"
-            if run % 2 == 0:  # aim between the event's arrival and the credit
+            if run == 0:
+                p.join(60)
+                assert processes.exitcode(p) == -9 and _where(db, eid, pid) == "transfer recorded"
+                where.append("transfer recorded")
+            elif run % 2 == 0:  # aim between the event's arrival and the credit
                 deadline = time.monotonic() + 20
                 while _where(db, eid, pid) == "nothing stored" and p.is_alive() and time.monotonic() < deadline:
                     time.sleep(0.002)
-            if not mine.poll(rnd.uniform(0.0, 0.05 if run % 2 == 0 else 0.3)) and processes.kill(p):
+            if run and not mine.poll(rnd.uniform(0.0, 0.05 if run % 2 == 0 else 0.3)) and processes.kill(p):
                 kills += 1
                 where.append(_where(db, eid, pid))
         finally:

@@ -120,14 +120,20 @@ def test_a_payment_is_credited_once_when_the_webhook_handler_is_killed_mid_way(
     rnd, where = random.Random(28), []
     for run in range(KILLS):  # the API handling the webhook dies (SIGKILL) at a random moment
         mine, theirs = processes.warm().Pipe()
-        p = processes.start(webhook_child.webhook, spec, body, sig, eid, theirs)
+        # The first run dies by itself right before the credit: mid-way for sure; the others at random.
+        die_at = webhook_child.CREDIT if run == 0 else None
+        p = processes.start(webhook_child.webhook, spec, body, sig, eid, theirs, die_at)
         try:
             assert mine.poll(60) and mine.recv() == "ready"
-            if run % 2 == 0:  # aim between the event's arrival and the credit
+            if run == 0:
+                p.join(60)
+                assert processes.exitcode(p) == -9 and _where(db, eid, pid) == "payment recorded"
+                where.append("payment recorded")
+            elif run % 2 == 0:  # aim between the event's arrival and the credit
                 deadline = time.monotonic() + 20
                 while _where(db, eid, pid) == "nothing stored" and p.is_alive() and time.monotonic() < deadline:
                     time.sleep(0.002)
-            if not mine.poll(rnd.uniform(0.0, 0.05 if run % 2 == 0 else 0.3)) and processes.kill(p):
+            if run and not mine.poll(rnd.uniform(0.0, 0.05 if run % 2 == 0 else 0.3)) and processes.kill(p):
                 where.append(_where(db, eid, pid))
         finally:
             if p.is_alive():
