@@ -374,6 +374,7 @@ def test_a_top_up_made_redundant_by_a_recharge_says_so_and_is_skipped(product, c
     call(page, base, 360)  # Rs. 60: about Rs. 91 left, below the Rs. 100 threshold
     # Announced first, then its debit time once the notice is out: wait for the second under load.
     until_on_wallet(page, base, "A top-up of Rs. 500.00 is announced: it will be debited from your mandate on or")
+    until_on_wallet(page, base, "Auto-recharge top-up, debited from your mandate")  # its order, in Your payments
     expect(main).to_contain_text("A top-up of Rs. 500.00 is announced: it will be debited from your mandate "
                                  "on or after")
     expect(metric(page, "Taken this month")).to_contain_text("Rs. 0.00")  # announced is not taken
