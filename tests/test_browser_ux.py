@@ -176,7 +176,8 @@ def _money_traps(product, page):
     sync_api.expect(review).to_contain_text("Demo User")
     sync_api.expect(review).to_contain_text("Rs. 0.00")
     page.get_by_role("button", name="Confirm credit").click()
-    settle(page, "Credited")
+    # the page already says "nothing is credited until you confirm": wait for the success line itself
+    settle(page, "Credited Rs. 75.50 to demo")
     page.goto(f"{base}/admin-log")  # the credit is in the audit log, and in its CSV (the table is a canvas)
     settle(page, f"{1 + len(DEMO_SERVICES)} actions")  # make run's catalogue, priced by "system"
     with page.expect_download(timeout=WAIT) as dl:
