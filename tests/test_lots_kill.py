@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 
 from services import clock, ledger
-from tests.support.children.lots import read_log
+from tests.support import processes
+from tests.support.children import oplog
+from tests.support.children.lots import expire_all, lot_stream, read_log
 from tests.support.targets import make_target
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,28 +97,31 @@ def test_sigkill_at_random_points_of_a_stream_of_lot_operations(tmp_path, reques
     ledger.post(db, "u1", key="seed", type="credit", category="recharge", amount=50000)
     log_path = str(tmp_path / "ops.log")
     rnd = random.Random(11)
-    ops, kills = 300, 0
-    cmd = [sys.executable, "-m", "tests.support.children.lots", "stream", json.dumps(spec), "u1", "3", str(ops),
-           log_path]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        p = subprocess.Popen(cmd, cwd=ROOT, env=env)
-        if kills < 20:
-            time.sleep(rnd.uniform(0.4, 1.2))
-            if p.poll() is None:
-                p.send_signal(signal.SIGKILL)
-                kills += 1
-            p.wait()
-            ledger.recover(db)
-            assert ledger.audit(db) == []
-            continue
-        assert p.wait(300) == 0
-        break
-    assert kills >= 20
+    ops, kills = 1000, 0
+    # Warm children (tests/support/processes.py): each starts at once and is killed a random moment after
+    # it shows progress, so every kill lands mid-stream rather than during an interpreter's imports.
+    while kills < 20:
+        before = os.path.getsize(log_path) if os.path.exists(log_path) else 0
+        p = processes.start(lot_stream, spec, "u1", 3, ops, log_path)
+        deadline = time.time() + 60
+        while p.is_alive() and (os.path.getsize(log_path) if os.path.exists(log_path) else 0) == before:
+            assert time.time() < deadline, "the stream showed no progress"
+            time.sleep(0.01)
+        time.sleep(rnd.uniform(0.02, 0.3))
+        if not processes.kill(p):
+            break  # it finished the stream before the kill: a finished step
+        kills += 1
+        ledger.recover(db)
+        assert ledger.audit(db) == []
+    assert kills >= 20, kills
+    last = processes.start(lot_stream, spec, "u1", 3, ops, log_path)
+    last.join(300)
+    assert last.exitcode == 0
     done, _ = read_log(log_path)
     assert len(done) == ops
-    time.sleep(4.5)                                       # every grant of the stream is past its expiry now
+    # every grant of the stream past its expiry: the latest one asked for, or half a second after the run
+    grants = [r["intent"]["exp"] for r in oplog.records(log_path) if r.get("intent", {}).get("kind") == "grant"]
+    time.sleep(max(0.0, max(grants + [time.time() + 0.5]) + 0.1 - time.time()))
     ledger.expire_lots(db)
     ledger.recover(db)
     assert ledger.audit(db) == []
@@ -144,23 +149,20 @@ def test_kill_9_during_expiry_runs_expires_every_lot_once(tmp_path, request):
                         lot={"expires_at": exp, "campaign": "kill"})
     while clock.now() <= exp:
         time.sleep(0.1)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-m", "tests.support.children.lots", "expire", json.dumps(spec)]
     rnd, kills, seen = random.Random(5), 0, [0]
     for _ in range(6):                                   # runs killed part-way, each picking up where one died
-        p = subprocess.Popen(cmd, cwd=ROOT, env=env)
+        p = processes.start(expire_all, spec)
         target = seen[-1] + rnd.randint(5, 60)           # kill once it has expired a few more lots
-        while p.poll() is None and db.ledger.count_documents({"category": "expiry"}) < target:
+        while p.is_alive() and db.ledger.count_documents({"category": "expiry"}) < target:
             time.sleep(0.02)
-        if p.poll() is None:
-            p.send_signal(signal.SIGKILL)
-            kills += 1
-        p.wait()
+        kills += processes.kill(p)
         seen.append(db.ledger.count_documents({"category": "expiry"}))
         ledger.recover(db)
         assert ledger.audit(db) == []
     assert kills >= 3 and 0 < seen[1] < users * per, seen   # killed mid-run, after some lots had expired
-    assert subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode == 0
+    last = processes.start(expire_all, spec)
+    last.join(300)
+    assert last.exitcode == 0
     ledger.recover(db)
     assert ledger.audit(db) == []
     gone = Counter()

@@ -20,7 +20,7 @@ import subprocess
 PRELOAD = ["tests.support.children.warm", "tests.support.children.ledger", "tests.support.children.calls",
            "tests.support.children.documents", "tests.support.children.worker", "tests.support.children.refund",
            "tests.support.children.staffview", "tests.support.children.transfer",
-           "tests.support.children.usage",
+           "tests.support.children.usage", "tests.support.children.lots",
            "scripts.worker", "services.payments", "services.documents", "services.autorecharge",
            "services.alerts", "services.calls", "services.campaigns", "razorpay", "pymongo", "mongoeco",
            "mongoeco.engines", "sqlite3", "asyncio", "numpy", "shapely", "usearch", "jsonschema"]
