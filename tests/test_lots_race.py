@@ -14,7 +14,6 @@ test asserts they are contiguous, then checks each transition from the outside:
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import threading
 import time
 from datetime import datetime, timezone
@@ -23,6 +22,7 @@ import pytest
 
 from services import ledger
 from services.ledger import lots as lotmod
+from tests.support import processes
 from tests.support.children import lots as workers_lots
 from tests.support.targets import make_target
 
@@ -60,7 +60,7 @@ def test_threads_and_processes_spend_twenty_lots_while_the_worker_expires_them(r
     workers_lots.instrument(sink)
     request.addfinalizer(lambda: setattr(ledger.cas, "_write", real_write))
 
-    ctx = mp.get_context("spawn")
+    ctx = processes.warm()  # forked from the preloaded forkserver: spending begins at once, not after imports
     q, stop = ctx.Queue(), ctx.Event()
     expirer = ctx.Process(target=workers_lots.expire_process, args=(spec, str(tmp_path / "exp.log"), stop, q))
     procs = [ctx.Process(target=workers_lots.spend_process,
