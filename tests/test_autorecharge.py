@@ -3,11 +3,12 @@ SDK; Razorpay's webhooks reach razorpay_events.handle_webhook; the notice period
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import httpx
 import pytest
 
-from services import alerts, autorecharge, ledger, razorpay_events
+from services import alerts, autorecharge, clock, ledger, razorpay_events
 from services.autorecharge import charges, mandates, planner
 from services.errors import Conflict, InvalidAmount, InvalidInput, PaymentUnavailable
 from tests.support.autorecharge import active_mandate, customer, notices_of, sandbox_payments, spend, wait_for
@@ -377,7 +378,8 @@ def test_a_top_up_made_redundant_by_a_recharge_says_so_and_can_be_skipped(env, m
     assert st["next_charge"]["state"] == "forecast" and mandates.get(db, "asha")["in_flight"] is None
     assert payments_status(db, c["ref"]) == "abandoned"  # Your payments no longer lists it as to come
     assert autorecharge.skip(db, "asha")["next_charge"]["state"] == "forecast"  # again: nothing to skip
-    time.sleep(7.5)  # past the debit's payment_after
+    real_now = clock.now  # past the debit's payment_after (7.2 s ahead): the clock moved on, not slept through
+    monkeypatch.setattr(clock, "now", lambda: real_now() + timedelta(seconds=7.5))
     from services.autorecharge import worker
     from services.payments import gateway
     assert worker.advance(db, gateway.settings(), stale)["state"] == "skipped"
