@@ -6,10 +6,34 @@ import sys
 
 import pytest
 
+from services import passwords
 from tests.support.targets import TARGETS, WireServer, make_target
+
+PRODUCT_ROUNDS = passwords.ROUNDS
 
 pytest_plugins = ["tests.support.api", "tests.support.payments", "tests.support.dashboard",
                   "tests.support.alerts", "tests.support.autorecharge", "tests.support.browser"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_bcrypt():
+    """bcrypt at its lowest cost in the test processes: a hash at cost 10 takes 60 ms, and the suite made
+    thousands (15% of the time of the modules that sign people up). Processes the tests start (the API,
+    make run, warm children) keep the real cost; tests that time logins restore it (`real_bcrypt`)."""
+    passwords.ROUNDS = 4
+    passwords._dummy_hash.cache_clear()
+    yield
+    passwords.ROUNDS = PRODUCT_ROUNDS
+    passwords._dummy_hash.cache_clear()
+
+
+@pytest.fixture
+def real_bcrypt(monkeypatch):
+    """The product's bcrypt cost, for a test that compares the time of logins."""
+    monkeypatch.setattr(passwords, "ROUNDS", PRODUCT_ROUNDS)
+    passwords._dummy_hash.cache_clear()
+    yield
+    passwords._dummy_hash.cache_clear()
 
 
 @pytest.fixture(autouse=True)
