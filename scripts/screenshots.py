@@ -44,7 +44,7 @@ def seed(db, sandbox_url: str) -> None:
     from services import accounts, clock, ledger
 
     real_now = clock.now
-    today = real_now().replace(hour=0, minute=0, second=0, microsecond=0)
+    today = clock.start_of_day(clock.date_of(real_now()))  # the business day (IST), not the UTC one
     t = {"now": today - timedelta(days=DAYS, hours=1)}
     clock.now = lambda: t["now"]  # services read the time only through clock.now()
     try:
