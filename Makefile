@@ -39,9 +39,11 @@ run: install
 api: install
 	$(BIN)/python scripts/run.py --only api
 
-# Two workers (pytest-xdist), each test module kept on one worker (its module-scoped fixtures start once):
-# the 40 slowest tests took 622 s instead of 935 s on the 2-core machine. The 25 slowest are printed.
-XDIST := -n 2 --dist loadscope
+# Three workers (pytest-xdist) on the 2-core machine, each test module kept on one worker (its module-scoped
+# fixtures start once): a third of the suite's time is waiting (browsers, servers, kill loops), and a third
+# worker fills it. A clean clone's pytest took 804 s with two, 709 s with three (same machine, quiet).
+# The 25 slowest are printed.
+XDIST := -n 3 --dist loadscope
 
 test: install browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(XDIST) --durations=25 tests
