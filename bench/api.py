@@ -11,18 +11,23 @@ credits minus the costs the API reported for its calls, and the webhook user mus
 per paid link. First, on a database file of its own in the same temp dir, one thread bills calls in process:
 the ledger's complete billed call (hold + settle: entry and rollup included, bench/ledger.py's "billed call")
 is the yardstick, and services.calls start + end (what the API does per call, without HTTP) is printed beside.
+Then, on the same server, 400 calls arrive at half the billed calls/s just measured (an open loop: Poisson
+arrivals, each start timed from its arrival, on 10 wallets of their own): the latency the voice platform
+sees at a normal busy hour, not at saturation. The write transactions of one billed call (start, one usage
+report that grows its hold, end) are counted by the engine in process (services.engine.write_transactions).
 Prints requests/s, billed calls/s, p50/p99 latency of call start; the last line is
-`api_rps=X p99_ms=Y errors=Z api_vs_inprocess=R p99_vs_p50=Q` (p99 and p50 of call start; R = the API's billed
-calls/s over the in-process hold + settle per second). Targets: R >= 0.5, Q <= 5, errors=0.
+`api_rps=X p99_ms=Y errors=Z api_vs_inprocess=R p99_vs_p50=Q writes_per_call=W p99_start_ms_at_half_load=H`
+(p99 and p50 of call start at full load; R = the API's billed calls/s over the in-process hold + settle per
+second). Targets: R >= 0.5, Q <= 5, errors=0, W <= 4, H <= 100 (issue 30).
 
-Then usage events billed per second through POST /api/usage/batch (`usage_run`: one client, the voice
+Before that, usage events billed per second through POST /api/usage/batch (`usage_run`: one client, the voice
 platform's stream, x 10 batches of 1,000 SMS; `usage_events_per_s=X`, target >= 1,000). `--usage-clients 2`
 runs two customers' streams at once, each on its own wallet: the engine has one writer, but much of a
 batch is checking and encoding its documents, which two API workers do side by side when the kernel gives
 the two connections to different workers (it hashes their ports: about half the runs).
 
     .venv/bin/python bench/api.py [--clients 50] [--calls 40] [--wallets 10] [--workers N] [--usage-batches 10]
-                                  [--usage-clients 1] [--usage-only]
+                                  [--usage-clients 1] [--usage-only] [--open-calls 400]
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ import argparse
 import hashlib
 import hmac
 import os
+import queue
 import random
 import socket
 import subprocess
@@ -44,7 +50,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services import calls as callsvc, config, db as dbmod, ledger, schema  # noqa: E402
+from services import calls as callsvc, config, db as dbmod, engine, ledger, schema  # noqa: E402
 
 PASSWORD = "bench-password-1"
 CREDIT_RUPEES = 1000
@@ -112,13 +118,14 @@ def _client(url: str, token: str | None = None) -> httpx.Client:
     return httpx.Client(base_url=url, headers=headers, timeout=60, trust_env=False)
 
 
-def _setup(url: str, wallets: int, webhook_user: bool) -> tuple[list[tuple[str, str]], str, tuple | None]:
+def _setup(url: str, wallets: int, webhook_user: bool, prefix: str = "wallet") -> tuple[list[tuple[str, str]], str,
+                                                                                      tuple | None]:
     with _client(url) as c:
         admin = c.post("/api/auth/login", json={"username": "benchadmin", "password": PASSWORD})
         admin.raise_for_status()
         ah = {"Authorization": f"Bearer {admin.json()['token']}"}
         out = []
-        names = [f"wallet{i:02d}" for i in range(wallets)] + (["hookuser"] if webhook_user else [])
+        names = [f"{prefix}{i:02d}" for i in range(wallets)] + (["hookuser"] if webhook_user else [])
         for name in names:
             r = c.post("/api/auth/signup", json={"username": name, "password": PASSWORD, "name": name.title(),
                                                   "email": f"{name}@example.com"})
@@ -132,9 +139,9 @@ def _setup(url: str, wallets: int, webhook_user: bool) -> tuple[list[tuple[str, 
     return out, admin.json()["token"], hook
 
 
-def in_process(tmp: str, n: int = 200) -> tuple[float, float]:
+def in_process(tmp: str, n: int = 200) -> tuple[float, float, dict]:
     """Billed calls/s of one thread on the same engine, no HTTP: (services.calls start + end, the ledger's
-    hold + settle)."""
+    hold + settle, the write transactions counted per call)."""
     db = dbmod.open_db(uri="", name="inprocess", path=str(Path(tmp) / "inprocess.sqlite"))
     schema.ensure_schema(db)
     ledger.post(db, "inproc", key="seed", type=ledger.CREDIT, category="promo_credit", amount=10**9)
@@ -142,6 +149,7 @@ def in_process(tmp: str, n: int = 200) -> tuple[float, float]:
     for _ in range(5):  # warm: imports, caches, the first pages of the file
         cid = callsvc.start_call(db, "inproc", "+919876543210", "kb_bench", 1)["call_id"]
         callsvc.end_call(db, "inproc", cid, 30)
+    writes = count_writes(db, "inproc")
     t0 = time.perf_counter()
     for _ in range(n):
         cid = callsvc.start_call(db, "inproc", f"+9198{rng.randrange(10**8):08d}", "kb_bench", 1)["call_id"]
@@ -153,7 +161,29 @@ def in_process(tmp: str, n: int = 200) -> tuple[float, float]:
         ledger.settle(db, "inproc", f"raw{i}", min(held, 3_000), key=f"call:raw{i}")
     ledger_rate = n / (time.perf_counter() - t1)
     dbmod.client_of(db).close()
-    return n / elapsed, ledger_rate
+    return n / elapsed, ledger_rate, writes
+
+
+def count_writes(db, user: str, calls: int = 5) -> dict:
+    """Write transactions (each holds the database's one write lock) of a billed call through services.calls:
+    start, one usage report that grows its hold by a slice, end; and of the ledger's bare hold + settle.
+    Counted by the engine over `calls` calls each, not assumed; the figures are the means."""
+    def tally(step) -> float:
+        w0 = engine.write_transactions()
+        for i in range(calls):
+            step(i)
+        return (engine.write_transactions() - w0) / calls
+
+    def call(i):
+        cid = callsvc.start_call(db, user, "+919876543210", "kb_bench", 15)["call_id"]
+        grant = callsvc.update_call(db, user, cid, 290)  # 10 s left of the first 5-minute slice: the next one
+        assert grant["authorized_seconds"] > 300, grant
+        callsvc.end_call(db, user, cid, 400)
+
+    def bare(i):
+        ledger.hold(db, user, f"count{i}", 10_000, min_amount=1_000)
+        ledger.settle(db, user, f"count{i}", 3_000, key=f"call:count{i}")
+    return {"call": tally(call), "ledger": tally(bare)}
 
 
 def _caller(url, token, n_calls, seed, stats, lock):
@@ -198,6 +228,55 @@ def _caller(url, token, n_calls, seed, stats, lock):
         stats["costs"][token] = stats["costs"].get(token, 0) + costs
 
 
+def _open_loop(url: str, accounts: list[tuple[str, str]], rate: float, n: int, seed: int, stats: dict,
+               lock: threading.Lock, threads: int = 50) -> None:
+    """`n` billed calls (start, end) arriving at `rate` per second (Poisson arrivals, as a voice platform's
+    calls come), whatever pace the answers keep: a start's latency counts from its arrival, so a server
+    that falls behind shows as waiting, not as fewer requests (no coordinated omission). `threads` callers
+    take the arrivals in order; the wallets take turns."""
+    rng = random.Random(seed)
+    arrivals, t = queue.Queue(), 0.0
+    for i in range(n):
+        t += rng.expovariate(rate)
+        arrivals.put((i, t))
+    t0 = time.perf_counter() + 0.5
+
+    def caller():
+        lat, errors, costs = [], [], {}
+        with _client(url) as c:
+            while True:
+                try:
+                    i, at = arrivals.get_nowait()
+                except queue.Empty:
+                    break
+                name, token = accounts[i % len(accounts)]
+                h = {"Authorization": f"Bearer {token}"}
+                time.sleep(max(0.0, t0 + at - time.perf_counter()))
+                body = {"to_number": f"+9198{rng.randrange(10**8):08d}", "kb_id": "kb_bench", "max_minutes": 1}
+                try:
+                    r = c.post("/api/call", json=body, headers=h)
+                    lat.append(time.perf_counter() - (t0 + at))
+                    r.raise_for_status()
+                    e = c.post(f"/api/call/{r.json()['call_id']}/end", headers=h,
+                               json={"duration_seconds": 1 + i % 75})
+                    e.raise_for_status()
+                except httpx.HTTPError as exc:
+                    errors.append(f"open loop: {type(exc).__name__}: {exc}"[:200])
+                    continue
+                costs[token] = costs.get(token, 0) + e.json()["cost_paise"]
+        with lock:
+            stats["open_lat"] += lat
+            stats["errors"] += errors
+            for token, paise in costs.items():
+                stats["costs"][token] = stats["costs"].get(token, 0) + paise
+
+    workers = [threading.Thread(target=caller) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+
+
 def _webhooks(url, sandbox, hook_token, stop, n_links, result):
     """Pay links in the sandbox; re-post each event body 3 more times ourselves, timing every answer."""
     from sandbox.razorpay_server import DEFAULT_WEBHOOK_SECRET
@@ -240,8 +319,9 @@ def _webhooks(url, sandbox, hook_token, stop, n_links, result):
                   posts=len(lat) + len(deliveries))
 
 
-def _load(tmp: str, clients: int, calls: int, wallets: int, webhook_links: int, workers: int):
-    """The server, the callers and the webhook thread; returns (accounts, hook, stats, hook_result, elapsed)."""
+def _load(tmp: str, clients: int, calls: int, wallets: int, webhook_links: int, workers: int, open_calls: int):
+    """The server, the callers and the webhook thread at full load, then `open_calls` calls arriving at half the
+    billed calls/s measured, on wallets of their own; returns (accounts, hook, stats, hook_result, elapsed)."""
     from sandbox.razorpay_server import run_in_thread
     sandbox = run_in_thread({"seed": 5}) if webhook_links else None
     server = Server(tmp, sandbox.url if sandbox else None, workers)
@@ -250,7 +330,8 @@ def _load(tmp: str, clients: int, calls: int, wallets: int, webhook_links: int, 
             httpx.post(sandbox.url + "/sandbox/config", json={"webhook_url": server.url + "/api/payment/webhook"},
                        trust_env=False).raise_for_status()
         accounts, _admin, hook = _setup(server.url, wallets, bool(webhook_links))
-        stats = {"lat": [], "start_lat": [], "errors": [], "refused": 0, "calls": 0, "costs": {}}
+        stats = {"lat": [], "start_lat": [], "open_lat": [], "errors": [], "refused": 0, "calls": 0, "costs": {},
+                 "half_rate": 0.0}
         lock, stop, hook_result = threading.Lock(), threading.Event(), {}
         threads = [threading.Thread(target=_caller, args=(server.url, accounts[i % len(accounts)][1], calls, i,
                                                           stats, lock)) for i in range(clients)]
@@ -266,6 +347,11 @@ def _load(tmp: str, clients: int, calls: int, wallets: int, webhook_links: int, 
         stop.set()
         for t in threads[clients:]:
             t.join()
+        if open_calls and stats["calls"]:
+            quiet, _, _ = _setup(server.url, wallets, False, prefix="steady")
+            stats["half_rate"] = stats["calls"] / elapsed / 2
+            _open_loop(server.url, quiet, stats["half_rate"], open_calls, 7, stats, lock, threads=clients)
+            accounts = accounts + quiet
     finally:
         server.stop()
         if sandbox:
@@ -307,12 +393,13 @@ def _webhook_report(db, hook, hook_result, out) -> tuple[int, dict]:
 
 
 def run(clients: int = 50, calls: int = 40, wallets: int = 10, *, webhook_links: int = 10,
-        workers: int | None = None, inprocess_calls: int = 200, out=print) -> dict:
+        workers: int | None = None, inprocess_calls: int = 200, open_calls: int = 400, out=print) -> dict:
     """Run the load; returns the numbers the report prints (tests call this with small sizes)."""
     workers = workers or config.get().api_workers
     tmp = tempfile.mkdtemp(prefix="bench-api-")
-    inproc, ledger_rate = in_process(tmp, inprocess_calls)
-    accounts, hook, stats, hook_result, elapsed = _load(tmp, clients, calls, wallets, webhook_links, workers)
+    inproc, ledger_rate, writes = in_process(tmp, inprocess_calls)
+    accounts, hook, stats, hook_result, elapsed = _load(tmp, clients, calls, wallets, webhook_links, workers,
+                                                        open_calls)
     db, bad_wallets, mismatched = _check(tmp, accounts, stats)
 
     lat, s_lat = stats["lat"], stats["start_lat"]
@@ -336,14 +423,25 @@ def run(clients: int = 50, calls: int = 40, wallets: int = 10, *, webhook_links:
         f"other errors: {len(stats['errors'])}")
     for e in stats["errors"][:5]:
         out(f"    error: {e}")
+    o_lat = stats["open_lat"]
+    h50, h99 = _pct(o_lat, 50) * 1000, _pct(o_lat, 99) * 1000
+    if o_lat:
+        out(f"  at half that load (open loop: {len(o_lat)} calls arriving at {stats['half_rate']:.1f}/s, Poisson, "
+            f"on {wallets} other wallets): call start p50 {h50:.1f} ms, p99 {h99:.1f} ms, from each call's arrival")
+    out(f"  write transactions per billed call (start, one usage report that grows the hold, end; counted): "
+        f"{writes['call']:.1f}; the ledger's bare hold + settle: {writes['ledger']:.1f}")
     out(f"  audit: {'clean' if not bad_wallets else bad_wallets[:3]}; balances = credits - reported costs: "
         f"{'yes' if not mismatched else mismatched[:3]}")
     wh = {}
     if hook:
         more, wh = _webhook_report(db, hook, hook_result, out)
         errors += more
-    out(f"api_rps={rps:.1f} p99_ms={s99:.1f} errors={errors} api_vs_inprocess={ratio:.2f} p99_vs_p50={tail:.2f}")
+    out(f"api_rps={rps:.1f} p99_ms={s99:.1f} errors={errors} api_vs_inprocess={ratio:.2f} p99_vs_p50={tail:.2f} "
+        f"writes_per_call={writes['call']:g} p99_start_ms_at_half_load={h99:.1f}")
     return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "start_p50_ms": s50, "start_p99_ms": s99,
+            "writes_per_call": writes["call"], "writes_per_ledger_call": writes["ledger"],
+            "half_load_rate": stats["half_rate"], "half_load_p50_ms": h50, "half_load_p99_ms": h99,
+            "half_load_calls": len(o_lat),
             "billed_per_s": billed, "inprocess_per_s": inproc, "ledger_per_s": ledger_rate,
             "api_vs_inprocess": ratio, "p99_vs_p50": tail, "workers": workers, "requests": n,
             "calls": stats["calls"], "refused": stats["refused"], "errors": errors,
@@ -440,16 +538,17 @@ def main(argv=None) -> int:
     p.add_argument("--webhook-links", type=int, default=10)
     p.add_argument("--workers", type=int, default=None, help="uvicorn workers (default API_WORKERS: the cores)")
     p.add_argument("--inprocess-calls", type=int, default=200)
+    p.add_argument("--open-calls", type=int, default=400, help="calls of the open-loop run at half load (0: skip)")
     p.add_argument("--usage-batches", type=int, default=10, help="batches of 1,000 usage events (0: skip)")
     p.add_argument("--usage-clients", type=int, default=1, help="usage streams, each on a wallet of its own")
     p.add_argument("--usage-only", action="store_true", help="only the usage batches")
     a = p.parse_args(argv)
     errors = 0
-    if not a.usage_only:
-        errors += run(a.clients, a.calls, a.wallets, webhook_links=a.webhook_links, workers=a.workers,
-                      inprocess_calls=a.inprocess_calls)["errors"]
     if a.usage_batches:
         errors += len(usage_run(a.usage_batches, clients=a.usage_clients, workers=a.workers)["errors"])
+    if not a.usage_only:  # last: its summary is the bench's last line
+        errors += run(a.clients, a.calls, a.wallets, webhook_links=a.webhook_links, workers=a.workers,
+                      inprocess_calls=a.inprocess_calls, open_calls=a.open_calls)["errors"]
     return 1 if errors else 0
 
 

@@ -52,6 +52,7 @@ from services import bson_check, config, index_order
 
 _Patient = None
 READ_BATCH = 1000
+_writes = [0]  # write transactions this process has opened on the embedded engine (write_transactions)
 
 
 def patient_engine():
@@ -60,6 +61,12 @@ def patient_engine():
     if _Patient is None:
         _Patient = _build()
     return _Patient
+
+
+def write_transactions() -> int:
+    """Write transactions this process has opened on embedded databases so far: each holds the file's
+    one write lock, so their count per operation is what bounds its rate (bench/api.py's writes_per_call)."""
+    return _writes[0]
 
 
 def string_id(plan) -> str | None:
@@ -156,6 +163,7 @@ def _build():
             outer = not (conn.in_transaction or self._session_runtime.session_owns_transaction(context))
             if outer:
                 self._writer.acquire()
+                _writes[0] += 1  # a tally, exact when one thread writes (as bench/api.py counts)
             try:
                 super()._begin_write(conn, context)
             except BaseException:

@@ -21,7 +21,7 @@ def _bench():
 @pytest.mark.slow
 def test_small_api_load_run_is_clean():
     lines = []
-    r = _bench().run(clients=5, calls=4, wallets=2, webhook_links=2, workers=2, inprocess_calls=10,
+    r = _bench().run(clients=5, calls=4, wallets=2, webhook_links=2, workers=2, inprocess_calls=10, open_calls=10,
                      out=lines.append)
     report = "\n".join(lines)
     assert r["error_samples"] == [], report
@@ -33,7 +33,14 @@ def test_small_api_load_run_is_clean():
     assert r["errors"] == 0, report
     assert lines[-1].startswith("api_rps=") and " errors=0 " in lines[-1]
     assert {k.split("=")[0] for k in lines[-1].split()} == {"api_rps", "p99_ms", "errors", "api_vs_inprocess",
-                                                           "p99_vs_p50"}, lines[-1]
+                                                           "p99_vs_p50", "writes_per_call",
+                                                           "p99_start_ms_at_half_load"}, lines[-1]
+    # The open loop at half load billed its 10 calls (on wallets of their own, in the audit above).
+    assert r["half_load_calls"] == 10 and r["half_load_rate"] > 0, report
+    # Counted by the engine: a whole number per call (every call does the same steps), more than the ledger's
+    # bare hold + settle that the calls layer wraps.
+    w = r["writes_per_call"]
+    assert w == int(w) and w > r["writes_per_ledger_call"] >= 2, report
 
 
 @pytest.mark.slow
