@@ -38,6 +38,11 @@ string `_id` lookups.
 9. A read hands its documents from the engine's thread to the caller up to 1,000 at a time (mongoeco: 64;
    the cap of 1 MB per hand-over stays): a page of 1,000 ledger entries is one hand-over, not sixteen.
 10. A value is checked before it is stored without re-walking it at every level (services.bson_check).
+11. Processes make indexes one at a time. mongoeco reads a collection's index catalog, then makes what is
+   missing in a write transaction: two processes preparing one new file (uvicorn's workers on a first start)
+   both read "missing", and the second failed with "index ... already exists", in a loaded suite 20 times
+   in a row (services.db.create_index's retries). An exclusive `flock` on `<file>-indexes` now spans the read
+   and the write, and that error also drops the collection's cached catalog before the retry.
 """
 from __future__ import annotations
 
@@ -185,6 +190,21 @@ def _build():
                 if not conn.in_transaction:
                     self._writer.release()
 
+        def _create_index_sync(self, db_name, coll_name, *args, **kwargs):
+            import sqlite3
+            lock = self.__dict__.get("_index_lock")
+            if lock is None:
+                lock = self.__dict__["_index_lock"] = WriterLock(self._path, "-indexes")
+            lock.acquire()  # 11.
+            try:
+                return super()._create_index_sync(db_name, coll_name, *args, **kwargs)
+            except sqlite3.OperationalError as exc:
+                if "already exists" in str(exc):
+                    self._invalidate_index_cache(db_name, coll_name)
+                raise
+            finally:
+                lock.release()
+
         def _by_string_id(self, db_name, coll_name, plan, context=None):
             """(storage key, document) of the one document a string-`_id` filter can match, or None."""
             sid = string_id(plan)
@@ -270,8 +290,8 @@ class WriterLock:
     engine (a no-op for an in-memory database). Releasing what is not held does nothing: a commit that
     fails is followed by a rollback, and both let go."""
 
-    def __init__(self, path: str):
-        self._path = None if path == ":memory:" or str(path).startswith("file:") else f"{path}-writer"
+    def __init__(self, path: str, suffix: str = "-writer"):
+        self._path = None if path == ":memory:" or str(path).startswith("file:") else f"{path}{suffix}"
         self._fd: int | None = None
         self._held = False
         self._guard = threading.Lock()

@@ -45,7 +45,8 @@ def private_sqlite(path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, PRIVATE_FILE))
     except FileExistsError:
         pass
-    for p in (path, path + "-wal", path + "-shm", path + "-writer"):  # -writer: services/engine.py WriterLock
+    # -writer and -indexes: the lock files of services.engine
+    for p in (path, path + "-wal", path + "-shm", path + "-writer", path + "-indexes"):
         try:
             if stat.S_IMODE(os.stat(p).st_mode) != PRIVATE_FILE:
                 os.chmod(p, PRIVATE_FILE)

@@ -100,6 +100,33 @@ def test_a_write_waits_for_the_writer_lock_then_goes_at_once(edb):
     assert not _held_elsewhere(path)
 
 
+def test_an_index_another_process_is_making_is_waited_for_then_found_made(edb, tmp_path):
+    """Point 11: reading the catalog and making the index is one turn per file. Here the other process
+    holds the turn and makes the index meanwhile (a plain mongoeco client: no turns); the wait ends with
+    the index found, not made twice ("index ... already exists" failed a loaded suite)."""
+    from mongoeco.engines import SQLiteEngine
+    db, path = edb
+    db.w.insert_many([{"_id": "a", "k": 1}])
+    db.w.create_index("j")  # this process has read the collection's catalog
+    fd = os.open(path + "-indexes", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    out: list = []
+    t = threading.Thread(target=lambda: out.append(db.w.create_index("k")))
+    t.start()
+    try:
+        assert not t.join(0.5) and not out, "made an index while another process held the turn"
+        other = _client(path, SQLiteEngine)
+        other["t"].w.create_index("k")
+        other.close()
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    t.join(30)
+    assert out == ["k_1"], out  # one attempt, no error
+    assert set(db.w.index_information()) == {"_id_", "j_1", "k_1"}
+    assert stat.S_IMODE(os.stat(path + "-indexes").st_mode) == 0o600
+
+
 def test_a_failed_write_lets_go_of_the_writer_lock(edb):
     db, path = edb
     db.w.insert_many([{"_id": "a", "v": 0}])
