@@ -83,7 +83,9 @@ def run_product(tmp: Path, **extra_env: str):
     env = dict(os.environ, PORT=str(port), API_PORT=str(api_port), SANDBOX_PORT=str(sandbox_port),
                WALLET_DATA_DIR=str(tmp / "data"), WALLET_DEMO_PASSWORD=PASSWORD,
                WALLET_COOKIE_KEY=secrets.token_urlsafe(36)[:48], WORKER_INTERVAL_SECONDS="2",
-               MONGODB_URI="", PYTHONUNBUFFERED="1", **extra_env)
+               # One API process: a browser drives one request at a time, and each more worker is another
+               # interpreter importing the app at every module's start (tests/test_run_side_by_side.py runs two).
+               API_WORKERS="1", MONGODB_URI="", PYTHONUNBUFFERED="1", **extra_env)
     for k in ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET", "RAZORPAY_SANDBOX_URL", "WALLET_PUBLIC_URL",
               "SANDBOX_WEBHOOK_URL", "SANDBOX_STATE"):
         env.pop(k, None)
