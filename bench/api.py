@@ -413,7 +413,7 @@ def run(clients: int = 50, calls: int = 40, wallets: int = 10, *, webhook_links:
     errors = len(stats["errors"]) + len(bad_wallets) + len(mismatched)
     out(f"In process, same engine, one thread: {ledger_rate:.1f} billed calls/s (the ledger's hold + settle); "
         f"through services.calls (start + end) {inproc:.1f}/s")
-    out(f"API load: {clients} clients x {calls} calls over {len(accounts)} wallets, uvicorn {workers} "
+    out(f"API load: {clients} clients x {calls} calls over {wallets} wallets, uvicorn {workers} "
         f"worker{'s' if workers != 1 else ''}, embedded engine")
     out(f"  requests: {n} in {elapsed:.1f} s = {rps:.1f} req/s; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
         f"max {max(lat, default=0) * 1000:.1f} ms")
