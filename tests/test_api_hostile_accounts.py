@@ -11,13 +11,13 @@ import csv
 import io
 import os
 import stat
-import time
 
 import pytest
 from fastapi.testclient import TestClient
 
 from services import accounts, db as dbmod, ledger, wallet
 from tests.support.api import PASSWORD, bearer, make_user
+from tests.support.timing import fastest_of_each
 from tests.support.dashboard import PW, login, texts
 from tests.support.dashboard import app as dashboard
 
@@ -128,15 +128,6 @@ def test_hostile_account_input(client, ctx, name):
         assert ctx["db"].users.count_documents({}) == people  # a refused sign-up stored nobody
 
 
-def _fastest(fn, rounds: int = 7) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def test_row_login_an_unknown_username_answered_faster_than_a_wrong_password(real_bcrypt, client, ctx):
     """The row for "an unknown username takes as long as a wrong password" (measured 14 ms against 184 ms):
     both over HTTP, each attempt from its own address so no throttle answers early; the fastest of 7 each
@@ -152,7 +143,7 @@ def test_row_login_an_unknown_username_answered_faster_than_a_wrong_password(rea
         return run
 
     attempt("nobody-here")()  # warm-up
-    unknown, wrong = _fastest(attempt("nobody-here")), _fastest(attempt(ctx["victim"]))
+    unknown, wrong = fastest_of_each(attempt("nobody-here"), attempt(ctx["victim"]))
     assert 0.5 < unknown / wrong < 2, (unknown, wrong)
 
 

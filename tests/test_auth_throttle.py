@@ -4,7 +4,6 @@ Time is frozen (services.clock.now) so every wait is exact whatever the machine'
 """
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from fastapi.testclient import TestClient
 from services import accounts, clock, tokens
 from services.errors import AuthError, RateLimited
 from tests.support.api import PASSWORD, bearer, make_user
+from tests.support.timing import fastest_of_each
 
 OWNER_HOME = "192.0.2.10"
 
@@ -147,16 +147,6 @@ def test_admins_see_locked_usernames_and_clear_them_over_http(client, edb, now):
     assert client.get("/api/admin/users/locked", headers=bearer(tok)).status_code == 403
 
 
-def _slowest_of_fastest(fn, rounds: int = 7) -> float:
-    """The fastest of `rounds` calls: the machine's load only ever adds time, so the minimum is the cost."""
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def test_an_unknown_username_takes_as_long_as_a_wrong_password(real_bcrypt, asha):
     """Measured 14 ms (unknown) against 184 ms (wrong password) before: the username's existence leaked.
     Now both spend one bcrypt check and the same throttle reads and writes. Each call comes from its own
@@ -171,6 +161,5 @@ def test_an_unknown_username_takes_as_long_as_a_wrong_password(real_bcrypt, asha
         return run
 
     attempt("nobody-here")()  # warm: the dummy hash is made once per process
-    unknown = _slowest_of_fastest(attempt("nobody-here"))
-    wrong = _slowest_of_fastest(attempt("asha"))
+    unknown, wrong = fastest_of_each(attempt("nobody-here"), attempt("asha"))
     assert 0.5 < unknown / wrong < 2, (unknown, wrong)
