@@ -1,4 +1,4 @@
-"""The embedded engine's write path (services/engine.py, points 3-5; services/db.py `_private_sqlite`):
+"""The embedded engine's write path (services/engine.py, points 3-5, 11, 12; services/db.py `_private_sqlite`):
 no change-event outbox, writers queued on a lock file and never left holding it (writes run inline from
 the sync client), and opening another connection never drops this process's SQLite locks."""
 from __future__ import annotations
@@ -220,3 +220,46 @@ def test_values_the_engine_cannot_store_are_still_refused_and_nothing_is_written
     assert db.bson_probe.count_documents({}) == 0
     db.bson_probe.insert_one({"_id": "ok", "v": ok[-1], "n": 2 ** 40})
     assert db.bson_probe.find_one({"_id": "ok"})["n"] == 2 ** 40
+
+
+def _document_indexes(path: str) -> list[str]:
+    with sqlite3.connect(path) as c:
+        return [r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND "
+                                        "tbl_name = 'documents' AND name GLOB 'idx_*'")]
+
+
+def test_indexes_put_no_expression_index_on_the_shared_documents_table_and_reads_still_use_them(edb):
+    """Point 12: an index is its catalog entry and its entry table, not an expression index that every write
+    to any collection recomputes; a hinted, ordered read walks the entries as before."""
+    db, path = edb
+    db.w.create_index("k")
+    db.w.create_index([("u", 1), ("t", -1)])
+    db.w.insert_many([{"_id": f"d{i}", "k": i % 7, "u": "a", "t": i} for i in range(50)])
+    assert _document_indexes(path) == []
+    assert set(db.w.index_information()) == {"_id_", "k_1", "u_1_t_-1"}
+    got = [d["k"] for d in db.w.find({"k": {"$gte": 3}}).sort("k", 1).hint([("k", 1)]).limit(10)]
+    assert got == sorted(i % 7 for i in range(50) if i % 7 >= 3)[:10]
+    assert [d["t"] for d in db.w.find({"u": "a"}).sort("t", -1).hint([("u", 1), ("t", -1)]).limit(3)] == [49, 48, 47]
+    assert list(dbmod.in_order(db.w, "k", lo=6, hi=6))[0]["k"] == 6
+
+
+def test_a_file_made_before_loses_its_document_indexes_once_and_reads_the_same(tmp_path):
+    from mongoeco.engines import SQLiteEngine
+    path = str(tmp_path / "old.sqlite")
+    old = _client(path, SQLiteEngine)
+    old["t"].w.create_index("k")
+    old["t"].w.insert_many([{"_id": f"d{i}", "k": i} for i in range(20)])
+    old.close()
+    assert len(_document_indexes(path)) == 1  # mongoeco's own way
+    new = _client(path, dbmod._patient_engine())
+    try:
+        w = new["t"].w
+        assert set(w.index_information()) == {"_id_", "k_1"}  # the engine opens the file on first use
+        assert _document_indexes(path) == []
+        with sqlite3.connect(path) as c:
+            assert c.execute("SELECT count(*) FROM indexes WHERE physical_name IS NOT NULL").fetchone() == (0,)
+        assert [d["k"] for d in w.find({"k": {"$lt": 5}}).sort("k", -1).hint([("k", 1)])] == [4, 3, 2, 1, 0]
+        w.insert_many([{"_id": "late", "k": -1}])
+        assert w.find_one({"k": -1}, hint=[("k", 1)])["_id"] == "late"
+    finally:
+        new.close()
