@@ -71,7 +71,7 @@ def test_spec_scenario_refused_then_recharged_three_minute_call(db):
     assert (d["amount"], d["category"], d["balance_after"]) == (3000, "call", 7000)
     assert d["meta"] == {"call_id": started["call_id"], "to_number": NUM, "kb_id": KB, "seconds": 180,
                          "rate_paise": 1000, "requested_seconds": 180, "cut_off": False, "outcome": "answered",
-                         "plan": "standard"}
+                         "plan": "standard", "held_paise": 5000, "authorized_seconds": 300}
     today = spending.daily(db, "newbie", reports.today(), reports.today())[0]
     assert (today["debits"], today["calls"], today["call_seconds"]) == (3000, 1, 180)
     assert ledger.audit(db) == []
@@ -412,14 +412,19 @@ def test_crash_after_hold_is_recovered_as_active_then_billed_once(edb, monkeypat
     monkeypatch.undo()
     (doc,) = list(edb.calls.find({"user_id": "c"}))
     assert doc["status"] == "starting" and ledger.get_wallet(edb, "c").held == 3000
-    assert calls.recover_stale_calls(edb, now=_later(2)) == 1
+    # The hold is the activation: the call is on the line, and recovery has nothing to finish.
+    assert calls.recover_stale_calls(edb, now=_later(2)) == 0
     c = calls.get_call(edb, "c", doc["_id"])
     assert (c["status"], c["held_paise"], c["max_duration_seconds"]) == ("active", 3000, 180)
     assert calls.end_call(edb, "c", doc["_id"], 100)["cost_paise"] == 1667
     assert len(debits(edb, "c")) == 1 and ledger.audit(edb) == []
 
 
-def test_crash_between_ending_and_settle_bills_the_recorded_duration_once(edb, monkeypatch):
+def test_a_crash_around_the_settle_bills_once(edb, monkeypatch):
+    """The settle is the end's recovery point. Killed before it, nothing was billed nor acknowledged:
+    the call is still on the line and a retried end bills what it reports. Killed after it, the call
+    reads "ending" and is completed from the settle's entry (by the worker or the retry): the first
+    duration is billed, once."""
     credit(edb, "c", 10000, "rch")
     real = ledger.settle
     for after_settle in (False, True):
@@ -433,15 +438,17 @@ def test_crash_between_ending_and_settle_bills_the_recorded_duration_once(edb, m
         with pytest.raises(Crash):
             calls.end_call(edb, "c", s["call_id"], 90)
         monkeypatch.undo()
-        assert calls.get_call(edb, "c", s["call_id"])["status"] == "ending"
-        if after_settle:  # the worker finishes it
+        assert edb.calls.find_one({"_id": s["call_id"]})["status"] == "starting"  # the call was not written
+        if after_settle:  # the worker finishes it from the entry; a late end gets the first result
+            assert calls.get_call(edb, "c", s["call_id"])["status"] == "ending"
             assert calls.recover_stale_calls(edb) == 1
             assert calls.end_call(edb, "c", s["call_id"], 5)["billed_seconds"] == 90
-        else:  # or the client retries (with another duration: the recorded one wins)
+        else:  # nothing was billed: the client's retry is the end
+            assert calls.get_call(edb, "c", s["call_id"])["status"] == "active"
             r = calls.end_call(edb, "c", s["call_id"], 5)
-            assert (r["billed_seconds"], r["cost_paise"]) == (90, 1500)
+            assert (r["billed_seconds"], r["cost_paise"]) == (5, 84)
         assert calls.get_call(edb, "c", s["call_id"])["status"] == "completed"
-    assert [e["amount"] for e in debits(edb, "c")] == [1500, 1500]
+    assert [e["amount"] for e in debits(edb, "c")] == [84, 1500]
     assert ledger.get_wallet(edb, "c").held == 0 and ledger.audit(edb) == []
 
 
@@ -552,30 +559,32 @@ def test_half_ended_call_is_finished_once_even_after_the_wallet_forgot_its_hold(
     for i in range(70):  # more resolved holds than the wallet keeps (64)
         ledger.hold(edb, "old", f"other_{i}", 100)
         ledger.release(edb, "old", f"other_{i}")
-    assert calls.recover_stale_calls(edb) == 1
+    assert calls.get_call(edb, "old", s["call_id"])["status"] == "starting"  # no hold, none remembered
+    assert calls.recover_stale_calls(edb) == 0  # it may still be starting elsewhere
+    assert calls.recover_stale_calls(edb, now=_later(2)) == 1  # then its entry is found: completed, not failed
     assert calls.get_call(edb, "old", s["call_id"])["status"] == "completed"
     assert [e["amount"] for e in debits(edb, "old")] == [1500]
     assert ledger.get_wallet(edb, "old").balance == 98500 and ledger.audit(edb) == []
 
 
-def test_start_resumes_under_a_new_hold_id_if_its_hold_was_given_back(edb, monkeypatch):
-    """Killed between giving a hold back and recording the refusal: the call is still "starting" and
-    its hold id resolved. Repeating the start continues under the next attempt's hold id."""
+def test_a_free_end_killed_before_its_completion_is_completed_free_not_restarted(edb, monkeypatch):
+    """Killed after an unanswered call's hold was given back (a settle at zero) and before the call
+    was completed: the call reads "ending"; repeating its start or its end completes it free, and it is
+    never placed again under a new hold."""
     credit(edb, "back", 10000, "rch")
-    real_hold = ledger.hold
-
-    def holds_releases_dies(db, uid, hold_id, *a, **k):
-        real_hold(db, uid, hold_id, *a, **k)
-        ledger.release(db, uid, hold_id)
-        raise Crash()
-    monkeypatch.setattr(ledger, "hold", holds_releases_dies)
-    with pytest.raises(Crash):
-        calls.start_call(edb, "back", NUM, KB, max_minutes=2, call_id="k1")
-    monkeypatch.undo()
-    assert calls.get_call(edb, "back", "k1")["status"] == "starting"
     s = calls.start_call(edb, "back", NUM, KB, max_minutes=2, call_id="k1")
-    assert (s["status"], s["held_paise"]) == ("active", 2000)
-    assert edb.calls.find_one({"_id": "k1"})["hold_id"] == "k1:2"
-    assert calls.end_call(edb, "back", "k1", 120)["cost_paise"] == 2000
+    real = ledger.settle
+
+    def settles_then_dies(*a, **k):
+        real(*a, **k)
+        raise Crash()
+    monkeypatch.setattr(ledger, "settle", settles_then_dies)
+    with pytest.raises(Crash):
+        calls.end_call(edb, "back", s["call_id"], 0, calls.NO_ANSWER)
+    monkeypatch.undo()
+    assert calls.get_call(edb, "back", "k1")["status"] == "ending"
+    again = calls.start_call(edb, "back", NUM, KB, max_minutes=2, call_id="k1")
+    assert again["status"] == "completed" and edb.calls.find_one({"_id": "k1"})["hold_id"] is None
+    assert calls.end_call(edb, "back", "k1", 120)["cost_paise"] == 0
     w = ledger.get_wallet(edb, "back")
-    assert (w.balance, w.held) == (8000, 0) and ledger.audit(edb) == []
+    assert (w.balance, w.held) == (10000, 0) and debits(edb, "back") == [] and ledger.audit(edb) == []

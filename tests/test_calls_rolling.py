@@ -119,9 +119,9 @@ def test_an_extension_interrupted_by_a_crash_is_applied_once(edb, monkeypatch):
     with pytest.raises(Crash):
         calls.update_call(edb, "c", s["call_id"], 290)
     monkeypatch.undo()
-    assert ledger.get_wallet(edb, "c").held == 10000  # the ledger took step 1 ...
-    assert calls.get_call(edb, "c", s["call_id"])["authorized_seconds"] == 300  # ... the call does not know
-    g = calls.update_call(edb, "c", s["call_id"], 295)  # the platform retries: step 1 again, not a step 2
+    assert ledger.get_wallet(edb, "c").held == 10000  # the ledger took step 1, and its grant in the same write
+    assert calls.get_call(edb, "c", s["call_id"])["authorized_seconds"] == 600
+    g = calls.update_call(edb, "c", s["call_id"], 295)  # the platform retries: the same grant, not a step 2
     assert (g["authorized_seconds"], g["held_paise"]) == (600, 10000)
     assert ledger.get_wallet(edb, "c").held == 10000
     # Two updates racing for the same step: one extension.
@@ -138,9 +138,10 @@ def test_an_extension_interrupted_by_a_crash_is_applied_once(edb, monkeypatch):
     assert ledger.get_wallet(edb, "c").held == 0 and ledger.audit(edb) == []
 
 
-def test_a_crash_after_the_extension_bills_no_more_than_the_call_was_told(edb, monkeypatch):
-    """The ledger extended the hold but the call never learnt it (nor did its platform): the end bills
-    within the grant the platform had, and the rest of the hold comes back."""
+def test_a_crash_after_the_extension_bills_within_the_grant_the_hold_recorded(edb, monkeypatch):
+    """The ledger extended the hold and recorded its grant in the same write, and the process died
+    before answering: the grant stands (a retried update is told it), the end bills within it, never
+    past what is held, and the rest of the hold comes back."""
     credit(edb, "k", 100000, "rch")
     s = calls.start_call(edb, "k", NUM, KB, max_minutes=30)
     real = ledger.extend
@@ -152,10 +153,12 @@ def test_a_crash_after_the_extension_bills_no_more_than_the_call_was_told(edb, m
     with pytest.raises(Crash):
         calls.update_call(edb, "k", s["call_id"], 290)
     monkeypatch.undo()
-    r = calls.end_call(edb, "k", s["call_id"], 420)
-    assert (r["billed_seconds"], r["cost_paise"], r["cut_off"]) == (300, 5000, True)
+    assert ledger.get_wallet(edb, "k").held == 10000
+    r = calls.end_call(edb, "k", s["call_id"], 720)
+    assert (r["billed_seconds"], r["cost_paise"], r["cut_off"]) == (600, 10000, True)
+    assert calls.end_call(edb, "k", s["call_id"], 5)["cost_paise"] == 10000  # the first result
     w = ledger.get_wallet(edb, "k")
-    assert (w.balance, w.held) == (95000, 0) and ledger.audit(edb) == []
+    assert (w.balance, w.held) == (90000, 0) and ledger.audit(edb) == []
 
 
 def test_simultaneous_call_limit(edb):

@@ -30,20 +30,25 @@ from tests.support.api import bearer, make_user
 # The token, the settings, rate plans, user overrides and the burn order of credit lots come from the process's
 # caches (0); the user is read on every request (1: a role change counts on the next request,
 # tests/test_api_access.py).
-START = 6          # read the user; insert the call (before any hold, for recovery); list it under its day (the call
-                   # history's index: services.calls.days); read the wallet; hold (wallet compare-and-set); activate the
-                   # call (guarded update). Before: 12 (token, user, 6 settings reads); 5 before the day index.
-UPDATE = 5         # read the user; read the call; read the wallet; extend the hold (compare-and-set); record the grant.
-                   # Before: 7 (token, user, the user's overrides).
-QUIET_UPDATE = 2   # an update with nothing new to hold or record: read the user, the call. Before: 3.
-END = 7            # read the user; read the call; record what is billed (active -> ending, before money moves); read
-                   # the wallet; settle (compare-and-set); insert the ledger entry; complete the call. Before: 8.
+START = 5          # read the user; insert the call (before any hold, for recovery); list it under its day (the call
+                   # history's index: services.calls.days); read the wallet; hold (wallet compare-and-set, which keeps
+                   # the grant: the hold is the activation). Before: 12 (token, user, 6 settings reads); 6 with a
+                   # guarded "activate" write.
+UPDATE = 5         # read the user; read the call; read the wallet (the grant lives in the hold); read it again for
+                   # the compare-and-set; extend the hold, with its grant, in that one write. Before: 7 (token, user,
+                   # the user's overrides).
+QUIET_UPDATE = 3   # an update with nothing new to hold or record: read the user, the call, the wallet (its grant).
+                   # 2 when the grant was on the call, which cost an update write per extension.
+END = 7            # read the user; read the call; read the wallet (where it stands); read it for the compare-and-set;
+                   # settle (compare-and-set; the entry carries what is billed: the recovery point); insert the ledger
+                   # entry; complete the call. Before: 8; then 7 with an "ending" write instead of a wallet read.
 BALANCE = 2        # read the user, the wallet (the role comes with the user). Before: 5.
 # Of those, the writes (each holds the embedded engine's one write lock; on MongoDB, a majority round trip).
-# A billed call that starts, reports usage once and ends makes 10 today (issue 30 takes it to 4):
-START_WRITES = 4   # insert the call, list it under its day, hold, activate
-UPDATE_WRITES = 2  # extend the hold, record the grant
-END_WRITES = 4     # ending, settle (compare-and-set), the ledger entry, completed
+# A billed call that starts, reports usage once and ends makes 7 (10 before the grant moved into the hold;
+# issue 30 takes it to 4):
+START_WRITES = 3   # insert the call, list it under its day, hold
+UPDATE_WRITES = 1  # extend the hold (with the grant)
+END_WRITES = 3     # settle (compare-and-set), the ledger entry, completed
 WRITES = ("insert", "update", "delete", "findAndModify")
 # Webhooks (services.payments; budgets as measured on this change, nothing trimmed there yet):
 WEBHOOK_CREDIT = 15     # payment_link.paid: store the event, the link's claim and credit (ledger key, wallet

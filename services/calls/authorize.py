@@ -1,11 +1,14 @@
 """Rolling authorisation: while a call lasts, its platform reports the usage and the hold grows a slice
-at a time, so calls share a balance and none runs a paisa past zero (docs/calls.md, "Update")."""
+at a time, so calls share a balance and none runs a paisa past zero (docs/calls.md, "Update").
+
+The grant lives in the hold (its `state`: the seconds it was asked to cover and the usage reported), so
+an update is one compare-and-set on the wallet: the extension and what it grants are one write.
+"""
 from __future__ import annotations
 
-from services import accounts, clock, ids, ledger, settings
-from services.calls.records import (ACTIVE, COMPLETED, ENDING, authorized, check_duration,
-                                    grant_fields, grant_result, hold_id, max_seconds, own, slice_seconds,
-                                    tariff_of)
+from services import accounts, ids, ledger, settings
+from services.calls.records import (ACTIVE, COMPLETED, ENDING, authorized, check_duration, grant_fields,
+                                    grant_result, hold_id, live, max_seconds, own, slice_seconds, tariff_of)
 from services.errors import Conflict, NotFound
 from services.pricing import call_price
 
@@ -24,33 +27,35 @@ def update_call(db, user_id: str, call_id: str, usage_seconds: int) -> dict:
     ids.check_user_id(user_id)
     ids.check_call_id(call_id)
     usage = check_duration(usage_seconds, "Usage")
-    doc = own(db, user_id, call_id)
     while True:
+        doc = own(db, user_id, call_id)
+        w = ledger.get_wallet(db, user_id)
+        doc = live(db, doc, w)
         if doc["status"] in (ENDING, COMPLETED):
             return grant_result(doc)
         if doc["status"] != ACTIVE:
             raise Conflict("This call is not on the line, so there is nothing to authorise.")
-        out = _step(db, doc, usage)
+        out = _step(db, doc, usage, w.available)
         if out is not None:
             return out
-        doc = own(db, user_id, call_id)  # another update, the end or recovery moved first
+        # the hold was resolved meanwhile (the end or recovery moved first): read the call again
 
 
-def _step(db, doc: dict, usage: int) -> dict | None:
-    """One update on an active call, as read. None if the call changed meanwhile (re-read, retry)."""
+def _step(db, doc: dict, usage: int, available: int) -> dict | None:
+    """One update on an active call, as read. None if its hold was resolved meanwhile."""
     auth = authorized(doc)
     used = max(min(usage, auth), int(doc.get("usage_seconds") or 0))
-    t = clock.now()
-    fields = {"usage_seconds": used, "usage_at": t, "updated_at": t}
-    if _wants_more(doc, auth, used) and _may_grow(db, doc):
-        grown = _extend(db, doc, auth)
-        if grown is None:
-            return None
-        fields.update(grown)
-    elif used == int(doc.get("usage_seconds") or 0):
-        return grant_result(doc)  # nothing new to record
-    res = db.calls.update_one({"_id": doc["_id"], "status": ACTIVE, "steps": doc.get("steps")}, {"$set": fields})
-    return grant_result(dict(doc, **fields)) if res.matched_count == 1 else None
+    # A call already told its end asks the ledger again only while the wallet has money free, so the
+    # updates of a drained wallet's calls write nothing but their usage.
+    try:
+        if _wants_more(doc, auth, used) and (doc.get("end_at_seconds") is None or available > 0):
+            return grant_result(dict(doc, usage_seconds=used, **_extend(db, doc, auth, used)))
+        if used > int(doc.get("usage_seconds") or 0):
+            ledger.note_hold(db, doc["user_id"], hold_id(doc), "usage", used)
+            return grant_result(dict(doc, usage_seconds=used))
+    except (NotFound, Conflict):
+        return None
+    return grant_result(doc)  # nothing new to record
 
 
 def _wants_more(doc: dict, auth: int, used: int) -> bool:
@@ -60,25 +65,16 @@ def _wants_more(doc: dict, auth: int, used: int) -> bool:
     return auth < max_seconds(doc) and used + slice_seconds(doc) > auth
 
 
-def _may_grow(db, doc: dict) -> bool:
-    """A call already told its end asks the ledger again only when the wallet has money free, so the
-    updates of a drained wallet's calls write nothing."""
-    return doc.get("end_at_seconds") is None or ledger.get_wallet(db, doc["user_id"]).available > 0
-
-
-def _extend(db, doc: dict, auth: int) -> dict | None:
-    """Step n+1: hold the next slice, or what is left of it. The ledger applies a step once, so a
-    retry after a crash (or a racing update of the same step) gets the same total."""
+def _extend(db, doc: dict, auth: int, used: int) -> dict:
+    """Step n+1: hold the next slice, or what is left of it, with the grant it makes, in one write. The
+    ledger applies a step once, so a retry after a crash (or a racing update of the same step) gets the
+    same total."""
     tariff = tariff_of(doc)
     step = int(doc.get("steps") or 0) + 1
     target = min(max_seconds(doc), auth + slice_seconds(doc))
-    held = int(doc["held_paise"])
-    more = max(call_price(target, tariff), tariff.attempt_fee_paise) - held
-    if more > 0:
-        cap = settings.user_overrides(db, doc["user_id"]).get("daily_cap_paise")
-        try:
-            held = ledger.extend(db, doc["user_id"], hold_id(doc), more, step=step, min_amount=0, daily_cap=cap,
-                                 budget=accounts.keys.budget_for(db, doc.get("key_id")))
-        except (NotFound, Conflict):
-            return None  # the hold was settled or released: the call has ended
+    more = max(0, max(call_price(target, tariff), tariff.attempt_fee_paise) - int(doc["held_paise"]))
+    cap = settings.user_overrides(db, doc["user_id"]).get("daily_cap_paise")
+    held = ledger.extend(db, doc["user_id"], hold_id(doc), more, step=step, min_amount=0, daily_cap=cap,
+                         budget=accounts.keys.budget_for(db, doc.get("key_id")),
+                         state={"target": target, "usage": used})
     return {"steps": step, **grant_fields(doc, held, target)}

@@ -21,6 +21,7 @@ from services.errors import InvalidInput
 SINGLE = "single"  # the campaign filter's value for calls placed one by one, outside any campaign
 STATUSES = (records.COMPLETED, records.REFUSED, records.FAILED, records.EXPIRED, records.ACTIVE, records.STARTING,
             records.ENDING, records.EXPIRING)
+_ON_THE_LINE = (records.STARTING, records.ACTIVE, records.ENDING)
 _FIRST_WINDOW = timedelta(hours=1)
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -37,7 +38,9 @@ class Filters:
         """The part of the filters the database can apply itself: a rare status, campaign or whole number
         then costs the calls that match, not every call of the window (the rest is checked by `wanted`)."""
         q: dict = {}
-        if self.status is not None:
+        if self.status in _ON_THE_LINE:  # stored "starting": its hold says where it stands (records.live)
+            q["status"] = {"$in": [records.STARTING, self.status]}
+        elif self.status is not None:
             q["status"] = self.status
         if self.campaign_id is not None:
             q["campaign_id"] = None if self.campaign_id == SINGLE else self.campaign_id
@@ -107,6 +110,7 @@ def history(db, user_id: str, f: Filters = Filters(), *, before: str | None = No
     if span is None:
         return [], None
     day, floor = span
+    resolve = records.Resolver(db)
     page: list[dict] = []
     reads = 0
     while day >= floor:
@@ -114,7 +118,7 @@ def history(db, user_id: str, f: Filters = Filters(), *, before: str | None = No
         for e in _listed(db, user_id, day, f, top):
             doc = db.calls.find_one({"_id": e[1]})
             reads += 1
-            if days.matches(doc, e, user_id) and f.wanted(doc):
+            if days.matches(doc, e, user_id) and f.wanted(doc := resolve(doc)):
                 if len(page) == limit:  # one more exists: the page is full and there is a next one
                     return page, _cursor_of(page[-1])
                 page.append(records.public(doc))
@@ -147,8 +151,9 @@ def _listed(db, user_id: str, day: date, f: Filters, top):
 def iter_history(db, user_id: str, f: Filters = Filters()):
     """Every call of the user matching `f`, newest first (for a CSV), reading a window at a time."""
     ids.check_user_id(user_id)
+    resolve = records.Resolver(db)
     for doc in _walk(db, user_id, f):
-        if f.wanted(doc):
+        if f.wanted(doc := resolve(doc)):
             yield records.public(doc)
 
 
@@ -157,6 +162,7 @@ def iter_all(db, start: datetime, end: datetime, *, window: timedelta = timedelt
     time per query (a query other than by `_id` reads the whole collection on the embedded engine, so a
     window costs one pass; memory holds one window's calls)."""
     low, end = clock.as_utc(start), clock.as_utc(end)
+    resolve = records.Resolver(db)
     while low < end:
         high = min(low + window, end)
         docs = list(db.calls.find({"started_at": {"$gte": low, "$lt": high}}))
@@ -164,7 +170,7 @@ def iter_all(db, start: datetime, end: datetime, *, window: timedelta = timedelt
             d["started_at"] = clock.as_utc(d.get("started_at"))
         docs.sort(key=lambda d: (d["started_at"], d["_id"]))
         for d in docs:
-            yield records.public(d)
+            yield records.public(resolve(d))
         low = high
 
 

@@ -1,15 +1,17 @@
 """Call documents: their states, the checks on what comes in, reading them back, and the grant rule.
 
-`calls/{call id}` carries the tariff fixed at the start, the hold (id, amount held so far), the
-authorisation (`authorized_seconds`, `end_at_seconds` once the money runs out, `steps` taken), the last
-reported usage, and at the end the outcome, the billed seconds and the cost.
+`calls/{call id}` carries what the call is (number, knowledge base, the tariff fixed at the start, its
+hold's id) and, once it has ended, the outcome, the billed seconds and the cost. While it is on the line
+its grant lives in its hold (the ledger keeps `state` = {target, usage} and `step` with the money, in the
+same compare-and-set): the document stays "starting" and `live` reads what it stands at from the wallet.
+Calls stored "active" (from before) keep their grant on the document until their hold has a state.
 """
 from __future__ import annotations
 
 import re
 from datetime import timedelta
 
-from services import clock, ids, settings
+from services import clock, ids, ledger, settings
 from services.checks import whole_number
 from services.db import insert_new
 from services.errors import InvalidInput, NotFound
@@ -111,13 +113,49 @@ def hold_id(doc: dict) -> str:
     return doc.get("hold_id") or doc["_id"]
 
 
+# ------------------------------------------------------------------------------- the call as it stands
+
+def live(db, doc: dict, wallet: ledger.WalletView | None = None) -> dict:
+    """The call as it stands. An open call ("starting" stored) is resolved against its wallet: ACTIVE
+    with the grant its hold keeps while the hold is open; ENDING once the hold was resolved (settled or
+    released) but the call not yet completed, `closed` = the settle entry's id ('' if nothing was
+    debited); STARTING while no hold was taken. Other calls are returned as stored."""
+    if doc["status"] not in (STARTING, ACTIVE):
+        return doc
+    w = wallet if wallet is not None else ledger.get_wallet(db, doc["user_id"])
+    h = w.holds.get(hold_id(doc))
+    if h is None:
+        eid = w.resolved(hold_id(doc))
+        return dict(doc, status=ENDING, closed=eid) if eid is not None and doc["status"] == STARTING else doc
+    out = dict(doc, status=ACTIVE, usage_seconds=max(int(doc.get("usage_seconds") or 0), int(h.state.get("usage", 0))))
+    if "target" in h.state:  # calls stored "active" before their first step keep the grant they were told
+        out.update(steps=h.step, **grant_fields(doc, h.amount, int(h.state["target"])))
+    out.setdefault("active_at", h.created_at)
+    return out
+
+
+class Resolver:
+    """`live` for many calls: one wallet read per user."""
+
+    def __init__(self, db):
+        self.db, self._wallets = db, {}
+
+    def __call__(self, doc: dict) -> dict:
+        if doc["status"] not in (STARTING, ACTIVE):
+            return doc
+        uid = doc["user_id"]
+        if uid not in self._wallets:
+            self._wallets[uid] = ledger.get_wallet(self.db, uid)
+        return live(self.db, doc, self._wallets[uid])
+
+
 # ---------------------------------------------------------------------------------------- reading
 
 def get_call(db, user_id: str, call_id: str) -> dict:
     """One of the user's calls (NotFound for an unknown id or another user's call)."""
     ids.check_user_id(user_id)
     ids.check_call_id(call_id)
-    return public(own(db, user_id, call_id))
+    return public(live(db, own(db, user_id, call_id)))
 
 
 def list_calls(db, user_id: str, limit: int = 50) -> list[dict]:
@@ -137,7 +175,8 @@ def list_calls(db, user_id: str, limit: int = 50) -> list[dict]:
         if db.calls.find_one({"user_id": user_id, "started_at": {"$lt": low}}, {"_id": 1}) is None:
             break
         top, span = low, span * 4
-    found = [public(d) for d in found]
+    resolve = Resolver(db)
+    found = [public(resolve(d)) for d in found]
     found.sort(key=lambda d: (d["started_at"], d["call_id"]), reverse=True)
     return found[:limit]
 

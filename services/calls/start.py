@@ -1,14 +1,19 @@
-"""Starting a call: record it, hold its first slice, make it active (docs/calls.md, "Start")."""
+"""Starting a call: record it, hold its first slice (docs/calls.md, "Start").
+
+The hold is the call's activation: it keeps the grant (`state`), so the call document stays "starting"
+and `records.live` reads it as active while the hold is open. Two writes after the day's listing: the
+call, then the hold's compare-and-set.
+"""
 from __future__ import annotations
 
 import uuid
 
 from services import accounts, clock, ids, ledger, rates, settings
 from services.calls import days
-from services.calls.records import (ACTIVE, COMPLETED, ENDING, FAILED, REFUSED, STARTING, check_duration,
-                                    check_kb_id, check_max_minutes, grant_fields,
-                                    grant_result, hold_id, insert, max_seconds, normalize_number, slice_seconds,
-                                    tariff_of)
+from services.calls.billing import finish
+from services.calls.records import (ACTIVE, ENDING, FAILED, REFUSED, STARTING, check_duration, check_kb_id,
+                                    check_max_minutes, grant_fields, grant_result, hold_id, insert, live,
+                                    max_seconds, normalize_number, own, slice_seconds, tariff_of)
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached, TooManyCalls
 from services.money import format_rupees
 from services.pricing import Tariff, affordable_seconds, call_price
@@ -78,7 +83,11 @@ def _again(db, cur: dict, attempt: dict, user_id: str, to_number: str, kb_id: st
         raise NotFound(f"No call {cur['_id']}.")
     if cur["to_number"] != to_number or cur["kb_id"] != kb_id:
         raise Conflict(f"Call {cur['_id']} was started for a different number or knowledge base.")
-    if cur["status"] == STARTING:  # its first start may have died before listing it
+    cur = live(db, cur)
+    if cur["status"] == ENDING and "closed" in cur:  # it ended and was billed; only its completion was lost
+        finish(db, cur)
+        return grant_result(own(db, user_id, cur["_id"]))
+    if cur["status"] == STARTING:  # its first start may have died before listing it, or before its hold
         days.note(db, cur)
         return _take_hold(db, cur, cfg)
     if cur["status"] not in (REFUSED, FAILED):
@@ -114,10 +123,11 @@ def _take_hold(db, doc: dict, cfg: dict) -> dict:
     budget = accounts.keys.budget_for(db, doc.get("key_id"))
     try:
         held = ledger.hold(db, uid, hid, amount, min_amount=floor, daily_cap=limits["daily_cap_paise"],
-                           ref=f"call:{cid}", max_open=limits["max_concurrent_calls"], budget=budget)
+                           ref=f"call:{cid}", max_open=limits["max_concurrent_calls"], budget=budget,
+                           state={"target": first_slice(doc), "usage": 0})
     except Conflict:
-        # This attempt's hold was taken and given back already (an earlier run of this start died
-        # after giving it back): the ledger never reopens it, so continue under the next attempt's id.
+        # This attempt's hold id is resolved already (recovery gave up on a start that seemed dead): the
+        # ledger never reopens it, so continue under the next attempt's id if the call is still starting.
         return _take_hold(db, _next_hold_id(db, doc), cfg)
     except InsufficientBalance as exc:
         avail = exc.available if exc.available is not None else ledger.get_wallet(db, uid).available
@@ -135,7 +145,7 @@ def _take_hold(db, doc: dict, cfg: dict) -> dict:
             f"{exc.message} Try again when one ends."
         _refuse(db, cid, "too_many_calls" if exc.key is None else "key_too_many_calls", msg)
         raise TooManyCalls(msg, limit=exc.limit, retry_after=RETRY_AFTER_SECONDS, key=exc.key) from None
-    return _activate(db, doc, held)
+    return grant_result(dict(doc, **activation(doc, held)))
 
 
 def _next_hold_id(db, doc: dict) -> dict:
@@ -149,23 +159,8 @@ def _next_hold_id(db, doc: dict) -> dict:
 
 
 def activation(doc: dict, held: int) -> dict:
-    """The fields of starting -> active for a first hold of `held` paise."""
-    t = clock.now()
-    return {"status": ACTIVE, **grant_fields(doc, held, first_slice(doc)), "steps": 0, "usage_seconds": 0,
-            "active_at": t, "updated_at": t}
-
-
-def _activate(db, doc: dict, held: int) -> dict:
-    """Guarded starting -> active with the held amount and what it authorises."""
-    fields = activation(doc, held)
-    res = db.calls.update_one({"_id": doc["_id"], "status": STARTING}, {"$set": fields})
-    if res.matched_count != 1:
-        cur = db.calls.find_one({"_id": doc["_id"]})
-        if cur is not None and cur["status"] in (ACTIVE, ENDING, COMPLETED):
-            return grant_result(cur)  # recovery activated it meanwhile: same hold, same call
-        ledger.release(db, doc["user_id"], hold_id(doc))  # recovery gave up on it: give the money back
-        raise Conflict("The call could not be started; please try again.")
-    return grant_result(dict(doc, **fields))
+    """The call as its first hold of `held` paise makes it: active, with what the hold authorises."""
+    return {"status": ACTIVE, **grant_fields(doc, held, first_slice(doc)), "steps": 0, "usage_seconds": 0}
 
 
 def _cap_message(exc: SpendCapReached, tariff: Tariff) -> str:

@@ -7,7 +7,7 @@ crash at any point loses nothing and doubles nothing. One module per concern:
 - `wallets`   wallet documents, `get_wallet` -> WalletView
 - `posting`   `post` (credits, debits) and the idempotency-key claim protocol
 - `holds`     `hold` (with the minimum and the daily cap checked in its compare-and-set), `extend`, `settle`,
-              `release`
+              `release`;  `holdstate` what an operation keeps with its hold (`note_hold`), `void_hold`
 - `cas`       the one compare-and-set write, `new_state`, and step 5 (dropping recorded entries)
 - `record`    building an entry and recording it (ledger insert, claim pointer)
 - `queries`   `find_entry`, `get_entry`, `entries` (pages), `iter_entries` (exports), `entries_after` (sweeps)
@@ -37,6 +37,7 @@ from services.ledger.ids import check_campaign
 from services.ledger.lots import RULE_LABELS as BURN_RULES, parse_parts as lot_parts
 from services.ledger.migrate import backfill
 from services.ledger.holds import extend, hold, release, settle
+from services.ledger.holdstate import note_hold, void_hold
 from services.ledger.ids import CALL_CATEGORIES, CATEGORIES, CREDIT, DEBIT, SERVICE_CATEGORIES, entry_id
 from services.ledger.posting import post
 from services.ledger.queries import (entries, entries_after, find_entry, get_entry, iter_entries,
@@ -65,4 +66,4 @@ __all__ += ["Budget", "KeySpend", "spend_of"]
 __all__ += ["BURN_RULES", "LotView", "backfill", "balance_at", "burn_rule", "check_campaign", "day_spent",
             "expire_lots", "expiring", "in_spend_order", "lot_parts", "set_burn_rule", "void_lot"]
 __all__ += ["BatchDebit", "MAX_BATCH", "SERVICE_CATEGORIES", "post_batch", "Volume", "volumes_used"]
-__all__ += ["service_users"]
+__all__ += ["service_users", "note_hold", "void_hold"]

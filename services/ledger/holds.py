@@ -18,6 +18,7 @@ from services import checks, clock
 from services.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, SpendCapReached, TooManyCalls
 from services.ledger import budgets, burn, cas, ids, lots as lotmod, queries, rollups, wallets
 from services.ledger.record import drew, new_entry, record
+from services.ledger.wallets import closed_of
 from services.money import format_rupees, require_paise
 
 # Resolved holds remembered on the wallet. One string, not a list: on the embedded engine a list field
@@ -27,7 +28,7 @@ CLOSED_HOLDS_KEPT = 64
 
 def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None = None,
          daily_cap: int | None = None, ref: str = "", max_open: int | None = None, lot: int | None = None,
-         budget: budgets.Budget | None = None) -> int:
+         budget: budgets.Budget | None = None, state: dict | None = None) -> int:
     """Reserve funds (available: the free money of lots not past expiry). Returns the amount held.
     Idempotent per hold_id.
 
@@ -40,7 +41,8 @@ def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None 
     `wanted`, `room`); Conflict if the hold id was already resolved. With `lot`, reserves from that lot only
     (a refund of one payment). With `budget`, an API key's caps and simultaneous calls are checked in the
     same compare-and-set (services.ledger.budgets; with `min_amount` the hold shrinks to what the key's caps
-    leave, down to that minimum), before the lots are drawn on.
+    leave, down to that minimum), before the lots are drawn on. `state` (small ints) is kept with the hold:
+    the operation's own record rides in the same write (a call's target and usage: services.calls).
     """
     ids.check_user_id(user_id)
     ids.check_hold_id(hold_id)
@@ -59,7 +61,7 @@ def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None 
             w = wallets.read(db, user_id)
             if hold_id in w["holds"]:
                 return int(w["holds"][hold_id]["amount"])
-            if hold_id in _closed(w):
+            if hold_id in closed_of(w.get("closed_holds") or ""):
                 raise Conflict(f"Hold {hold_id} was already resolved.")
             _check_open(w, max_open)
             lots, now_s = lotmod.of_wallet(w), lotmod.epoch(clock.now())
@@ -67,8 +69,10 @@ def hold(db, user_id: str, hold_id: str, amount: int, *, min_amount: int | None 
             take = budgets.admit(w, budget, take, min_amount)
             parts = lotmod.reserve(lots, take, rule, now_s, only=lot)
             holds = dict(w["holds"])
-            holds[hold_id] = budgets.tag({"amount": take, "ref": ref, "created_at": clock.now(),
-                                          "lots": lotmod.encode_parts(parts)}, budget)
+            rec = {"amount": take, "ref": ref, "created_at": clock.now(), "lots": lotmod.encode_parts(parts)}
+            if state:
+                rec["state"] = dict(state)
+            holds[hold_id] = budgets.tag(rec, budget)
             if cas.commit(db, w, cas.Change(held_delta=take, holds=holds, lots=lots)):
                 return take
 
@@ -106,7 +110,7 @@ def _check_open(w: dict, max_open: int | None) -> None:
 
 
 def extend(db, user_id: str, hold_id: str, more: int, *, step: int, min_amount: int | None = None,
-           daily_cap: int | None = None, budget: budgets.Budget | None = None) -> int:
+           daily_cap: int | None = None, budget: budgets.Budget | None = None, state: dict | None = None) -> int:
     """Add to an open hold (a call's next slice). Returns the hold's total. Idempotent per (hold, step):
     steps apply in increasing order, each once; a step at or below the last applied returns the total.
 
@@ -115,10 +119,11 @@ def extend(db, user_id: str, hold_id: str, more: int, *, step: int, min_amount: 
     checked on the very wallet state the compare-and-set writes over, as `hold` does. Raises
     InsufficientBalance / SpendCapReached when the room is below the minimum, NotFound for a hold that
     is not open (Conflict if it was resolved). With `budget`, the key's caps bound the room as well.
+    `state` replaces the hold's state in the same write (`more` may then be 0: the step only moves it).
     """
     ids.check_user_id(user_id)
     ids.check_hold_id(hold_id)
-    require_paise(more)
+    require_paise(more, allow_zero=state is not None)
     checks.whole_number(step, 1, what="Extension step")
     if min_amount is not None:
         require_paise(min_amount, allow_zero=True)
@@ -130,7 +135,7 @@ def extend(db, user_id: str, hold_id: str, more: int, *, step: int, min_amount: 
             w = wallets.read(db, user_id)
             h = w["holds"].get(hold_id)
             if h is None:
-                if hold_id in _closed(w):
+                if hold_id in closed_of(w.get("closed_holds") or ""):
                     raise Conflict(f"Hold {hold_id} was already resolved.")
                 raise NotFound(f"No open hold {hold_id}.")
             done, total = int(h.get("step", 0)), int(h["amount"])
@@ -142,6 +147,8 @@ def extend(db, user_id: str, hold_id: str, more: int, *, step: int, min_amount: 
             parts = lotmod.merge_parts(lotmod.hold_parts(h), lotmod.reserve(lots, take, rule, now_s))
             holds = dict(w["holds"])
             holds[hold_id] = dict(h, amount=total + take, step=step, lots=lotmod.encode_parts(parts))
+            if state is not None:
+                holds[hold_id]["state"] = dict(state)
             if cas.commit(db, w, cas.Change(held_delta=take, holds=holds, lots=lots)):
                 return total + take
 
@@ -163,12 +170,14 @@ def _admit_more(w: dict, available: int, more: int, min_amount: int | None, dail
 
 
 def settle(db, user_id: str, hold_id: str, amount: int, *, key: str, category: str = "call",
-           source: str = "", note: str = "", meta: dict | None = None) -> dict | None:
+           source: str = "", note: str = "", meta: dict | None = None, expect: dict | None = None) -> dict | None:
     """Debit `amount` (at most the hold) and release the rest of the hold, in one atomic step.
 
     Returns the debit entry (None when `amount` is 0: nothing moved, so nothing to record). Settling a
     resolved hold again returns the first result; a released hold raises Conflict. The hold is the
-    idempotency guard here; `key` is recorded on the entry.
+    idempotency guard here; `key` is recorded on the entry. With `expect` ({"step": n, state key: value}),
+    settles only a hold still as read (else Conflict): a settle decided on a state must not bill over a
+    later one.
     """
     ids.check_user_id(user_id)
     ids.check_hold_id(hold_id)
@@ -176,18 +185,21 @@ def settle(db, user_id: str, hold_id: str, amount: int, *, key: str, category: s
     require_paise(amount, allow_zero=True)
     ids.check_posted_category(category)
     with cas.turn(user_id):
-        entry, fresh = _settle(db, user_id, hold_id, amount, key, category, source, note, meta)
+        entry, fresh = _settle(db, user_id, hold_id, amount, key, category, source, note, meta, expect)
     if fresh and entry is not None:  # fresh: a debit was written now
         record(db, entry)
     return entry
 
 
-def _settle(db, user_id, hold_id, amount, key, category, source, note, meta) -> tuple[dict | None, bool]:
+def _settle(db, user_id, hold_id, amount, key, category, source, note, meta, expect) -> tuple[dict | None, bool]:
     while True:
         w = wallets.read(db, user_id)
         h = w["holds"].get(hold_id)
         if h is None:
             return _settled_before(db, w, hold_id, amount), False
+        if expect is not None and any(({"step": int(h.get("step", 0))} | (h.get("state") or {})).get(k) != v
+                                      for k, v in expect.items()):
+            raise Conflict(f"Hold {hold_id} changed since it was read.")
         held = int(h["amount"])
         if amount > held:
             raise InvalidInput(f"Cannot settle {format_rupees(amount)} against a hold of {format_rupees(held)}.")
@@ -204,7 +216,7 @@ def _settle(db, user_id, hold_id, amount, key, category, source, note, meta) -> 
 
 def _settled_before(db, w: dict, hold_id: str, amount: int) -> dict | None:
     """A settle of a hold that is no longer open: its first result, if it was settled."""
-    closed = _closed(w)
+    closed = closed_of(w.get("closed_holds") or "")
     if hold_id not in closed:
         raise NotFound(f"No open hold {hold_id}.")
     eid = closed[hold_id]
@@ -236,15 +248,6 @@ def release(db, user_id: str, hold_id: str) -> bool:
 
 def without_hold(w: dict, hold_id: str) -> dict:
     return {k: v for k, v in w["holds"].items() if k != hold_id}
-
-
-def _closed(w: dict) -> dict[str, str]:
-    """Resolved holds: hold id -> its settle entry id ('' when released or settled at zero)."""
-    out = {}
-    for tok in (w.get("closed_holds") or "").split():
-        hid, _, eid = tok.partition("=")
-        out[hid] = eid
-    return out
 
 
 def close_hold(w: dict, hold_id: str, eid: str) -> str:

@@ -1,6 +1,6 @@
 """Wallet documents and the typed views every other module reads them through.
 
-`wallets/{user}`: `balance`, `held`, `holds {hold_id: {amount, ref, created_at}}`, `closed_holds`,
+`wallets/{user}`: `balance`, `held`, `holds {hold_id: {amount, ref, created_at, step, state}}`, `closed_holds`,
 `n` (entries so far), `seq` (version), `pending` (applied entries whose ledger insert may not be done),
 `days` (today's and yesterday's rollups), `due` (owed from refunds, absent = 0). Only services.ledger.cas
 writes an existing one.
@@ -21,6 +21,8 @@ class Hold:
     amount: int
     ref: str = ""
     created_at: datetime | None = None
+    step: int = 0                            # extensions applied (services.ledger.holds.extend)
+    state: dict = field(default_factory=dict)  # what the operation keeps with its money (a call: target, usage)
 
 
 @dataclass(frozen=True)
@@ -56,11 +58,26 @@ class WalletView:
     due: int = 0                                          # owed from refunds (services.ledger.dues)
     lots: tuple[LotView, ...] = ()                        # live lots, by number
     frozen: int = 0                                       # in lots past their expiry, leaving at the next sweep
+    closed_holds: str = ""                                # recently resolved holds (services.ledger.holds)
 
     @property
     def available(self) -> int:
         """What may be spent or held now: the balance less every open hold and less lots past expiry."""
         return self.balance - self.held - self.frozen
+
+    def resolved(self, hold_id: str) -> str | None:
+        """How a recently resolved hold ended: its settle entry's id, '' (released, or settled at zero),
+        or None (open, never taken, or resolved too long ago to be remembered)."""
+        return closed_of(self.closed_holds).get(hold_id)
+
+
+def closed_of(closed_holds: str) -> dict[str, str]:
+    """The resolved-holds memory: hold id -> its settle entry id ('' when released or settled at zero)."""
+    out = {}
+    for tok in closed_holds.split():
+        hid, _, eid = tok.partition("=")
+        out[hid] = eid
+    return out
 
 
 Wallet = WalletView  # the name callers used before the view grew
@@ -93,7 +110,7 @@ def read(db, user_id: str) -> dict:
 
 
 _VIEW_FIELDS = {"balance": 1, "held": 1, "seq": 1, "holds": 1, "n": 1, "days": 1, "created_at": 1, "due": 1,
-                "lots": 1}
+                "lots": 1, "closed_holds": 1}
 
 
 def get_wallet(db, user_id: str) -> WalletView:
@@ -105,14 +122,15 @@ def get_wallet(db, user_id: str) -> WalletView:
 
 
 def view(doc: dict) -> WalletView:
-    holds = {hid: Hold(int(h["amount"]), h.get("ref", ""), clock.as_utc(h.get("created_at")))
+    holds = {hid: Hold(int(h["amount"]), h.get("ref", ""), clock.as_utc(h.get("created_at")), int(h.get("step", 0)),
+                       dict(h.get("state") or {}))
              for hid, h in (doc.get("holds") or {}).items()}
     lots = lotmod.of_wallet(doc)
     return WalletView(doc["_id"], int(doc["balance"]), int(doc["held"]), int(doc["seq"]), holds,
                       int(doc.get("n", 0)), rollups.spent(rollups.today(doc)),
                       clock.as_utc(doc.get("created_at")), int(doc.get("due") or 0),
                       tuple(lot_view(doc["_id"], lot) for lot in sorted(lots.values(), key=lambda x: x.n)),
-                      lotmod.frozen(lots, lotmod.epoch(clock.now())))
+                      lotmod.frozen(lots, lotmod.epoch(clock.now())), doc.get("closed_holds") or "")
 
 
 def in_spend_order(views, rule: str) -> tuple[LotView, ...]:
