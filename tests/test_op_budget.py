@@ -34,14 +34,14 @@ START = 5          # read the user; insert the call (before any hold, for recove
                    # history's index: services.calls.days); read the wallet; hold (wallet compare-and-set, which keeps
                    # the grant: the hold is the activation). Before: 12 (token, user, 6 settings reads); 6 with a
                    # guarded "activate" write.
-UPDATE = 5         # read the user; read the call; read the wallet (the grant lives in the hold); read it again for
-                   # the compare-and-set; extend the hold, with its grant, in that one write. Before: 7 (token, user,
-                   # the user's overrides).
+UPDATE = 4         # read the user; read the call; read the wallet (the grant lives in the hold; the compare-and-set
+                   # starts from this read); extend the hold, with its grant, in that one write. Before: 7 (token,
+                   # user, the user's overrides); 5 with the grant on the call.
 QUIET_UPDATE = 3   # an update with nothing new to hold or record: read the user, the call, the wallet (its grant).
                    # 2 when the grant was on the call, which cost an update write per extension.
-END = 7            # read the user; read the call; read the wallet (where it stands); read it for the compare-and-set;
+END = 6            # read the user; read the call; read the wallet (where it stands; the settle starts from it);
                    # settle (compare-and-set; the entry carries what is billed: the recovery point); insert the ledger
-                   # entry; complete the call. Before: 8; then 7 with an "ending" write instead of a wallet read.
+                   # entry; complete the call. Before: 8; then 7 with an "ending" write.
 BALANCE = 2        # read the user, the wallet (the role comes with the user). Before: 5.
 # Of those, the writes (each holds the embedded engine's one write lock; on MongoDB, a majority round trip).
 # A billed call that starts, reports usage once and ends makes 7 (10 before the grant moved into the hold;

@@ -2,17 +2,20 @@
 
 A call holds its first slice at the start, grows the hold a slice at a time while its platform reports
 usage, and is billed once at the end from its final usage at the tariff of its start. A call document
-(`calls`, `_id` = call id) moves through:
+(`calls`, `_id` = call id) is written twice in a billed call's life: inserted "starting", then
+"completed". Between the two its grant lives in its hold (the ledger keeps the hold's state in the same
+compare-and-set that moves the money), and `records.live` reads it:
 
-    starting -> active -> ending -> completed
-    starting -> refused            (balance below the minimum, the daily spend cap, too many calls at once)
-    starting -> failed             (recovery: interrupted before funds were held)
-    active   -> ending -> completed (recovery: silent past its last authorised second; billed the last
-                                     reported usage)
+    starting + its hold open              -> active
+    starting + its hold resolved          -> ending (settled; completed from the settle's entry)
+    starting -> completed                 (the end: settle, then complete; or recovery, for a silent call:
+                                           billed the last reported usage)
+    starting -> refused                   (balance below the minimum, the daily spend cap, too many calls at once)
+    starting -> failed                    (recovery: interrupted before funds were held)
 
-Every step is one guarded single-document update (filter on the state it leaves) plus one idempotent
-ledger step, so a crash at any point leaves a state `recover_stale_calls` (or simply repeating the
-request) can finish. docs/calls.md walks through each kill point.
+Each move is one idempotent ledger step or one single-document update filtered on the state it leaves,
+so a crash at any point leaves a state `recover_stale_calls` (or simply repeating the request) can
+finish. docs/calls.md walks through each kill point.
 
 - `records`    states, input checks (the one phone-number rule), the grant rule, reading calls back
 - `history`    the history with filters, a page at a time (history) or all of it (iter_history); every

@@ -29,29 +29,29 @@ def update_call(db, user_id: str, call_id: str, usage_seconds: int) -> dict:
     usage = check_duration(usage_seconds, "Usage")
     while True:
         doc = own(db, user_id, call_id)
-        w = ledger.get_wallet(db, user_id)
+        w = ledger.get_wallet(db, user_id, whole=True)  # the grant is in its hold; the write starts from it
         doc = live(db, doc, w)
         if doc["status"] in (ENDING, COMPLETED):
             return grant_result(doc)
         if doc["status"] != ACTIVE:
             raise Conflict("This call is not on the line, so there is nothing to authorise.")
-        out = _step(db, doc, usage, w.available)
+        out = _step(db, doc, usage, w)
         if out is not None:
             return out
         # the hold was resolved meanwhile (the end or recovery moved first): read the call again
 
 
-def _step(db, doc: dict, usage: int, available: int) -> dict | None:
+def _step(db, doc: dict, usage: int, w: ledger.WalletView) -> dict | None:
     """One update on an active call, as read. None if its hold was resolved meanwhile."""
     auth = authorized(doc)
     used = max(min(usage, auth), int(doc.get("usage_seconds") or 0))
     # A call already told its end asks the ledger again only while the wallet has money free, so the
     # updates of a drained wallet's calls write nothing but their usage.
     try:
-        if _wants_more(doc, auth, used) and (doc.get("end_at_seconds") is None or available > 0):
-            return grant_result(dict(doc, usage_seconds=used, **_extend(db, doc, auth, used)))
+        if _wants_more(doc, auth, used) and (doc.get("end_at_seconds") is None or w.available > 0):
+            return grant_result(dict(doc, usage_seconds=used, **_extend(db, doc, auth, used, w)))
         if used > int(doc.get("usage_seconds") or 0):
-            ledger.note_hold(db, doc["user_id"], hold_id(doc), "usage", used)
+            ledger.note_hold(db, doc["user_id"], hold_id(doc), "usage", used, seen=w)
             return grant_result(dict(doc, usage_seconds=used))
     except (NotFound, Conflict):
         return None
@@ -65,7 +65,7 @@ def _wants_more(doc: dict, auth: int, used: int) -> bool:
     return auth < max_seconds(doc) and used + slice_seconds(doc) > auth
 
 
-def _extend(db, doc: dict, auth: int, used: int) -> dict:
+def _extend(db, doc: dict, auth: int, used: int, w: ledger.WalletView) -> dict:
     """Step n+1: hold the next slice, or what is left of it, with the grant it makes, in one write. The
     ledger applies a step once, so a retry after a crash (or a racing update of the same step) gets the
     same total."""
@@ -76,5 +76,5 @@ def _extend(db, doc: dict, auth: int, used: int) -> dict:
     cap = settings.user_overrides(db, doc["user_id"]).get("daily_cap_paise")
     held = ledger.extend(db, doc["user_id"], hold_id(doc), more, step=step, min_amount=0, daily_cap=cap,
                          budget=accounts.keys.budget_for(db, doc.get("key_id")),
-                         state={"target": target, "usage": used})
+                         state={"target": target, "usage": used}, seen=w)
     return {"steps": step, **grant_fields(doc, held, target)}

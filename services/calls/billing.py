@@ -30,7 +30,8 @@ def end_call(db, user_id: str, call_id: str, duration_seconds: int, outcome: str
     seconds = check_duration(duration_seconds)
     check_outcome(outcome)
     while True:
-        doc = live(db, own(db, user_id, call_id))
+        w = ledger.get_wallet(db, user_id, whole=True)  # where the call stands; the settle starts from it
+        doc = live(db, own(db, user_id, call_id), w)
         st = doc["status"]
         if st == COMPLETED:
             return end_result(doc)
@@ -38,7 +39,7 @@ def end_call(db, user_id: str, call_id: str, duration_seconds: int, outcome: str
             return finish(db, doc)
         if st == ACTIVE:
             try:
-                return bill(db, dict(doc, **ending_fields(doc, seconds, outcome)))
+                return bill(db, dict(doc, **ending_fields(doc, seconds, outcome)), seen=w)
             except NotFound:
                 continue  # resolved meanwhile (recovery, a racing end): read it again
         if st == STARTING:
@@ -58,7 +59,7 @@ def ending_fields(doc: dict, seconds: int, outcome: str) -> dict:
             "cut_off": answered and seconds > auth}
 
 
-def bill(db, doc: dict, *, expect: dict | None = None) -> dict:
+def bill(db, doc: dict, *, expect: dict | None = None, seen: ledger.WalletView | None = None) -> dict:
     """Settle a call with the fields of `ending_fields` (one debit, none for a free call; the rest of the
     hold released), then complete it. A hold settled before (a repeated end) answers its first result.
     `expect`: settle only a hold still at that step and usage (ledger.settle), else Conflict."""
@@ -73,7 +74,7 @@ def bill(db, doc: dict, *, expect: dict | None = None) -> dict:
     try:
         entry = ledger.settle(db, doc["user_id"], hold_id(doc), int(doc["cost_paise"]), key=f"call:{doc['_id']}",
                               category=doc.get("category") or "call", source="calls", note=_note(doc), meta=meta,
-                              expect=expect)
+                              expect=expect, seen=seen)
     except Conflict:
         if expect is not None:
             raise

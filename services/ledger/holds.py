@@ -110,7 +110,8 @@ def _check_open(w: dict, max_open: int | None) -> None:
 
 
 def extend(db, user_id: str, hold_id: str, more: int, *, step: int, min_amount: int | None = None,
-           daily_cap: int | None = None, budget: budgets.Budget | None = None, state: dict | None = None) -> int:
+           daily_cap: int | None = None, budget: budgets.Budget | None = None, state: dict | None = None,
+           seen: wallets.WalletView | None = None) -> int:
     """Add to an open hold (a call's next slice). Returns the hold's total. Idempotent per (hold, step):
     steps apply in increasing order, each once; a step at or below the last applied returns the total.
 
@@ -120,6 +121,7 @@ def extend(db, user_id: str, hold_id: str, more: int, *, step: int, min_amount: 
     InsufficientBalance / SpendCapReached when the room is below the minimum, NotFound for a hold that
     is not open (Conflict if it was resolved). With `budget`, the key's caps bound the room as well.
     `state` replaces the hold's state in the same write (`more` may then be 0: the step only moves it).
+    `seen`: a whole wallet view just read (get_wallet(whole=True)) to start from.
     """
     ids.check_user_id(user_id)
     ids.check_hold_id(hold_id)
@@ -132,7 +134,7 @@ def extend(db, user_id: str, hold_id: str, more: int, *, step: int, min_amount: 
     rule = burn.Lazy(db)
     with cas.turn(user_id):
         while True:
-            w = wallets.read(db, user_id)
+            w, seen = wallets.first_read(db, user_id, seen), None
             h = w["holds"].get(hold_id)
             if h is None:
                 if hold_id in closed_of(w.get("closed_holds") or ""):
@@ -170,14 +172,15 @@ def _admit_more(w: dict, available: int, more: int, min_amount: int | None, dail
 
 
 def settle(db, user_id: str, hold_id: str, amount: int, *, key: str, category: str = "call",
-           source: str = "", note: str = "", meta: dict | None = None, expect: dict | None = None) -> dict | None:
+           source: str = "", note: str = "", meta: dict | None = None, expect: dict | None = None,
+           seen: wallets.WalletView | None = None) -> dict | None:
     """Debit `amount` (at most the hold) and release the rest of the hold, in one atomic step.
 
     Returns the debit entry (None when `amount` is 0: nothing moved, so nothing to record). Settling a
     resolved hold again returns the first result; a released hold raises Conflict. The hold is the
     idempotency guard here; `key` is recorded on the entry. With `expect` ({"step": n, state key: value}),
     settles only a hold still as read (else Conflict): a settle decided on a state must not bill over a
-    later one.
+    later one. `seen`: a whole wallet view just read (get_wallet(whole=True)) to start from.
     """
     ids.check_user_id(user_id)
     ids.check_hold_id(hold_id)
@@ -185,15 +188,15 @@ def settle(db, user_id: str, hold_id: str, amount: int, *, key: str, category: s
     require_paise(amount, allow_zero=True)
     ids.check_posted_category(category)
     with cas.turn(user_id):
-        entry, fresh = _settle(db, user_id, hold_id, amount, key, category, source, note, meta, expect)
+        entry, fresh = _settle(db, user_id, hold_id, amount, key, category, source, note, meta, expect, seen)
     if fresh and entry is not None:  # fresh: a debit was written now
         record(db, entry)
     return entry
 
 
-def _settle(db, user_id, hold_id, amount, key, category, source, note, meta, expect) -> tuple[dict | None, bool]:
+def _settle(db, user_id, hold_id, amount, key, category, source, note, meta, expect, seen) -> tuple[dict | None, bool]:
     while True:
-        w = wallets.read(db, user_id)
+        w, seen = wallets.first_read(db, user_id, seen), None
         h = w["holds"].get(hold_id)
         if h is None:
             return _settled_before(db, w, hold_id, amount), False

@@ -16,15 +16,16 @@ from services.ledger.holds import close_hold
 from services.ledger.wallets import Hold, closed_of
 
 
-def note_hold(db, user_id: str, hold_id: str, key: str, value: int) -> int:
+def note_hold(db, user_id: str, hold_id: str, key: str, value: int, *, seen: wallets.WalletView | None = None) -> int:
     """Raise the open hold's state `key` to `value` (never lowers it; no write when it is not higher).
-    Returns the value kept. NotFound for a hold that is not open, Conflict if it was resolved."""
+    Returns the value kept. NotFound for a hold that is not open, Conflict if it was resolved. `seen`: a
+    whole wallet view just read to start from."""
     ids.check_user_id(user_id)
     ids.check_hold_id(hold_id)
     checks.whole_number(value, 0, what=key)
     with cas.turn(user_id):
         while True:
-            w = wallets.read(db, user_id)
+            w, seen = wallets.first_read(db, user_id, seen), None
             h = w["holds"].get(hold_id)
             if h is None:
                 if hold_id in closed_of(w.get("closed_holds") or ""):

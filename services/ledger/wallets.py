@@ -7,7 +7,7 @@ writes an existing one.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from services import clock
@@ -59,6 +59,7 @@ class WalletView:
     lots: tuple[LotView, ...] = ()                        # live lots, by number
     frozen: int = 0                                       # in lots past their expiry, leaving at the next sweep
     closed_holds: str = ""                                # recently resolved holds (services.ledger.holds)
+    doc: dict | None = field(default=None, repr=False, compare=False)  # the whole document (get_wallet(whole=True))
 
     @property
     def available(self) -> int:
@@ -113,12 +114,25 @@ _VIEW_FIELDS = {"balance": 1, "held": 1, "seq": 1, "holds": 1, "n": 1, "days": 1
                 "lots": 1, "closed_holds": 1}
 
 
-def get_wallet(db, user_id: str) -> WalletView:
+def get_wallet(db, user_id: str, *, whole: bool = False) -> WalletView:
+    """The wallet's view. `whole`: read the whole document and keep it on the view, so an operation decided
+    on this view (`settle`, `extend`, `note_hold` with `seen=`) starts its compare-and-set from it instead
+    of reading the wallet again (a stale one only costs the CAS a retry)."""
     ids.check_user_id(user_id)
+    if whole:
+        doc = read(db, user_id)
+        return replace(view(doc), doc=doc)
     doc = db.wallets.find_one({"_id": user_id}, _VIEW_FIELDS)
     if doc is None:
         doc = ensure_wallet(db, user_id)
     return view(doc)
+
+
+def first_read(db, user_id: str, seen: WalletView | None) -> dict:
+    """The document a compare-and-set loop starts from: `seen`'s, once, if it is this wallet's whole one."""
+    if seen is not None and seen.doc is not None and seen.user_id == user_id:
+        return seen.doc
+    return read(db, user_id)
 
 
 def view(doc: dict) -> WalletView:
