@@ -49,6 +49,8 @@ string `_id` lookups.
    The engine's reads never use them: a filter tests every document of its collection either way, and an
    ordered read walks the index's own entry table (6.; services.index_order). Indexes are made without
    one, and a file made before has them dropped once, when it is opened (its catalog then names none).
+13. One physical index serves all of mongoeco's index entries (services.engine_indexes): it made one per
+   index over the same columns and rows, so every entry was written into each (48 by issue 29).
 """
 from __future__ import annotations
 
@@ -57,9 +59,10 @@ import dataclasses
 import fcntl
 import inspect
 import os
+import sqlite3
 import threading
 
-from services import bson_check, config, index_order
+from services import bson_check, config, engine_indexes, index_order
 
 _Patient = None
 READ_BATCH = 1000
@@ -157,7 +160,15 @@ def _build():
 
         def _create_sqlite_connection(self):
             private_sqlite(self._path)
-            conn = super()._create_sqlite_connection()
+            # mongoeco's own opening (WAL, synchronous NORMAL), on the connection class of 13.
+            conn = sqlite3.connect(self._path, check_same_thread=False, factory=engine_indexes.connection_class())
+            try:
+                if self._path != ":memory:":
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=NORMAL")
+            except BaseException:
+                conn.close()
+                raise
             conn.execute("PRAGMA busy_timeout = 60000")
             if config.get().sqlite_sync == "full":
                 conn.execute("PRAGMA synchronous = FULL")
@@ -197,7 +208,6 @@ def _build():
                     self._writer.release()
 
         def _create_index_sync(self, db_name, coll_name, *args, **kwargs):
-            import sqlite3
             lock = self.__dict__.get("_index_lock")
             if lock is None:
                 lock = self.__dict__["_index_lock"] = WriterLock(self._path, "-indexes")
@@ -244,6 +254,12 @@ def _build():
         def _physical_index_name(self, db_name, coll_name, index_name):
             return None  # 12. (a hinted read without one scans its collection, as an unhinted one does)
 
+        def _physical_scalar_index_name(self, db_name, coll_name, index_name):
+            return engine_indexes.SHARED_SCALAR  # 13.
+
+        def _physical_multikey_index_name(self, db_name, coll_name, index_name):
+            return engine_indexes.SHARED_MULTIKEY  # 13.
+
         def _backfill_scalar_indexes_sync(self, conn):
             # 12. Run inside the open's own transaction, so a file is migrated whole or not at all.
             stale = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND "
@@ -252,6 +268,7 @@ def _build():
                 conn.execute(f"DROP INDEX IF EXISTS {self._quote_identifier(name)}")
             if stale:
                 conn.execute("UPDATE indexes SET physical_name = NULL WHERE physical_name IS NOT NULL")
+            engine_indexes.migrate(conn)  # 13.
             # 7. Only when a single-field index has no table of entries yet (its name is given with them).
             missing = conn.execute("SELECT 1 FROM indexes WHERE (scalar_physical_name IS NULL OR "
                                    "scalar_physical_name = '') AND json_array_length(fields) = 1 LIMIT 1").fetchone()

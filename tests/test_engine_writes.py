@@ -263,3 +263,55 @@ def test_a_file_made_before_loses_its_document_indexes_once_and_reads_the_same(t
         assert w.find_one({"k": -1}, hint=[("k", 1)])["_id"] == "late"
     finally:
         new.close()
+
+
+def _entry_indexes(path) -> list[str]:
+    with sqlite3.connect(path) as c:
+        return sorted(r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND "
+                                              "(name GLOB 'scidx_*' OR name GLOB 'mkidx_*')"))
+
+
+def test_every_index_shares_one_physical_index_and_a_drop_leaves_it_to_the_others(edb):
+    """Point 13: mongoeco made one physical index per index over the same columns and rows of its entry
+    table, so each entry was written into all of them; one serves every index, and dropping an index (or a
+    collection, as the staff view's rebuild does) deletes its entries but not the index the others read."""
+    db, path = edb
+    db.w.create_index("k")
+    db.w.create_index("j")
+    db.v.create_index("k")
+    db.w.insert_many([{"_id": f"d{i}", "k": i % 5, "j": -i} for i in range(30)])
+    db.v.insert_many([{"_id": f"v{i}", "k": i} for i in range(10)])
+    assert _entry_indexes(path) in (["scidx_shared"], ["mkidx_shared", "scidx_shared"])
+    with sqlite3.connect(path) as c:
+        assert {r[0] for r in c.execute("SELECT scalar_physical_name FROM indexes WHERE name != '_id_'")} == \
+            {"scidx_shared"}
+    db.w.drop_index("k_1")
+    db.v.drop()
+    assert "scidx_shared" in _entry_indexes(path)
+    assert [d["j"] for d in db.w.find({"j": {"$gt": -3}}).sort("j", 1).hint([("j", 1)])] == [-2, -1, 0]
+    assert set(db.w.index_information()) == {"_id_", "j_1"}
+    db.v.create_index("k")
+    db.v.insert_many([{"_id": "x", "k": 3}])
+    assert db.v.find_one({"k": 3}, hint=[("k", 1)])["_id"] == "x"
+
+
+def test_a_file_made_before_keeps_one_entry_index_and_reads_the_same(tmp_path):
+    from mongoeco.engines import SQLiteEngine
+    path = str(tmp_path / "old.sqlite")
+    old = _client(path, SQLiteEngine)
+    old["t"].w.create_index("k")
+    old["t"].w.create_index("j")
+    old["t"].w.insert_many([{"_id": f"d{i}", "k": i, "j": 2 * i} for i in range(20)])
+    old.close()
+    assert len([n for n in _entry_indexes(path) if n.startswith("scidx_")]) == 2  # mongoeco's own way
+    new = _client(path, dbmod._patient_engine())
+    try:
+        w = new["t"].w
+        assert set(w.index_information()) == {"_id_", "k_1", "j_1"}  # the engine opens the file on first use
+        assert [n for n in _entry_indexes(path) if n.startswith("scidx_")] == ["scidx_shared"]
+        assert [d["k"] for d in w.find({"k": {"$lt": 5}}).sort("k", -1).hint([("k", 1)])] == [4, 3, 2, 1, 0]
+        assert [d["j"] for d in w.find({"j": {"$gte": 34}}).sort("j", 1).hint([("j", 1)])] == [34, 36, 38]
+        w.insert_many([{"_id": "late", "k": -1, "j": -1}])
+        assert w.find_one({"k": -1}, hint=[("k", 1)])["_id"] == "late"
+    finally:
+        new.close()
