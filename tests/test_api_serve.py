@@ -51,7 +51,9 @@ def test_workers_share_the_load_restart_and_stop_together(served):
     try:
         assert all(c.get("/api/health").status_code == 200 for c in clients)
         per_worker = {w: sockets(w, port, "01") for w in workers}
-        assert sum(per_worker.values()) == 16 and all(per_worker.values()), per_worker  # 2 x 2^-16 to fail
+        # At least our 16 (a connection the fixture's health check opened may not be closed yet: a clean-clone
+        # run counted 17); each worker holds some of them (all on one: 2 x 2^-16).
+        assert sum(per_worker.values()) >= 16 and all(per_worker.values()), per_worker
     finally:
         for c in clients:
             c.close()
