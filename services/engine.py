@@ -319,9 +319,10 @@ def _build():
 
 
 class WriterLock:
-    """An exclusive `flock` on `<sqlite file>-writer`, held by one write transaction at a time of this
-    engine (a no-op for an in-memory database). Releasing what is not held does nothing: a commit that
-    fails is followed by a rollback, and both let go."""
+    """An exclusive `flock` on `<sqlite file><suffix>`: `-writer`, held by one write transaction at a time
+    of this engine (4.), or `-indexes`, held while an index is made (11.); a no-op for an in-memory
+    database. Releasing what is not held does nothing: a commit that fails is followed by a rollback, and
+    both let go."""
 
     def __init__(self, path: str, suffix: str = "-writer"):
         self._path = None if path == ":memory:" or str(path).startswith("file:") else f"{path}{suffix}"
