@@ -135,11 +135,7 @@ def extend(db, user_id: str, hold_id: str, more: int, *, step: int, min_amount: 
     with cas.turn(user_id):
         while True:
             w, seen = wallets.first_read(db, user_id, seen), None
-            h = w["holds"].get(hold_id)
-            if h is None:
-                if hold_id in closed_of(w.get("closed_holds") or ""):
-                    raise Conflict(f"Hold {hold_id} was already resolved.")
-                raise NotFound(f"No open hold {hold_id}.")
+            h = open_hold(w, hold_id)
             done, total = int(h.get("step", 0)), int(h["amount"])
             if step <= done:
                 return total
@@ -247,6 +243,16 @@ def release(db, user_id: str, hold_id: str) -> bool:
                                 closed_holds=close_hold(w, hold_id, ""), lots=lots)
             if cas.commit(db, w, change):
                 return True
+
+
+def open_hold(w: dict, hold_id: str) -> dict:
+    """The open hold's record on the wallet document `w`; NotFound if it is not open, Conflict if resolved."""
+    h = w["holds"].get(hold_id)
+    if h is None:
+        if hold_id in closed_of(w.get("closed_holds") or ""):
+            raise Conflict(f"Hold {hold_id} was already resolved.")
+        raise NotFound(f"No open hold {hold_id}.")
+    return h
 
 
 def without_hold(w: dict, hold_id: str) -> dict:

@@ -10,9 +10,8 @@ starter, because the hold and the void are one wallet's compare-and-sets, and on
 from __future__ import annotations
 
 from services import checks
-from services.errors import Conflict, NotFound
 from services.ledger import cas, ids, wallets
-from services.ledger.holds import close_hold
+from services.ledger.holds import close_hold, open_hold
 from services.ledger.wallets import Hold, closed_of
 
 
@@ -26,11 +25,7 @@ def note_hold(db, user_id: str, hold_id: str, key: str, value: int, *, seen: wal
     with cas.turn(user_id):
         while True:
             w, seen = wallets.first_read(db, user_id, seen), None
-            h = w["holds"].get(hold_id)
-            if h is None:
-                if hold_id in closed_of(w.get("closed_holds") or ""):
-                    raise Conflict(f"Hold {hold_id} was already resolved.")
-                raise NotFound(f"No open hold {hold_id}.")
+            h = open_hold(w, hold_id)
             state = dict(h.get("state") or {})
             if int(state.get(key, 0)) >= value:
                 return int(state.get(key, 0))
