@@ -61,6 +61,7 @@ import inspect
 import os
 import sqlite3
 import threading
+import time
 
 from services import bson_check, config, engine_indexes, index_order
 
@@ -105,6 +106,22 @@ def _rebound(operation, context, quiet):
     if context is None or getattr(operation, "context", None) is not context:
         return operation
     return dataclasses.replace(operation, context=quiet)
+
+
+_BUSY_SECONDS = 60.0
+
+
+def _with_retries(step, seconds: float = _BUSY_SECONDS):
+    """`step`, again while SQLite answers "database is locked" without waiting (changing the journal mode
+    may: it is refused at once while another connection holds the file), for up to `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _build():
@@ -160,16 +177,18 @@ def _build():
 
         def _create_sqlite_connection(self):
             private_sqlite(self._path)
-            # mongoeco's own opening (WAL, synchronous NORMAL), on the connection class of 13.
-            conn = sqlite3.connect(self._path, check_same_thread=False, factory=engine_indexes.connection_class())
+            # mongoeco's own opening (WAL, synchronous NORMAL), on the connection class of 13, and patient (1.)
+            # from the first statement: its WAL switch ran under SQLite's default 5 s, and a thread opening a new
+            # file beside two processes making its indexes on a loaded machine failed "database is locked".
+            conn = sqlite3.connect(self._path, timeout=_BUSY_SECONDS, check_same_thread=False,
+                                   factory=engine_indexes.connection_class())
             try:
                 if self._path != ":memory:":
-                    conn.execute("PRAGMA journal_mode=WAL")
+                    _with_retries(lambda: conn.execute("PRAGMA journal_mode=WAL"))
                     conn.execute("PRAGMA synchronous=NORMAL")
             except BaseException:
                 conn.close()
                 raise
-            conn.execute("PRAGMA busy_timeout = 60000")
             if config.get().sqlite_sync == "full":
                 conn.execute("PRAGMA synchronous = FULL")
             return conn

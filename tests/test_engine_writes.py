@@ -315,3 +315,27 @@ def test_a_file_made_before_keeps_one_entry_index_and_reads_the_same(tmp_path):
         assert w.find_one({"k": -1}, hint=[("k", 1)])["_id"] == "late"
     finally:
         new.close()
+
+
+def test_opening_waits_out_a_file_locked_by_another_opener():
+    """Point 1 from the first statement: switching a new file to WAL is refused at once ("database is
+    locked") while another connection holds it; the opening tries again instead of failing the process."""
+    from services import engine
+    tries = []
+
+    def switch():
+        tries.append(1)
+        if len(tries) < 3:
+            raise sqlite3.OperationalError("database is locked")
+        return "wal"
+    assert engine._with_retries(switch, seconds=5) == "wal" and len(tries) == 3
+
+    def broken():
+        raise sqlite3.OperationalError("no such table: x")
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        engine._with_retries(broken, seconds=5)
+
+    def always_locked():
+        raise sqlite3.OperationalError("database is locked")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        engine._with_retries(always_locked, seconds=0.2)
