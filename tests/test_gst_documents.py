@@ -285,16 +285,20 @@ def test_every_refund_path_issues_its_refund_voucher_once(edb, sandbox, monkeypa
     assert ledger.get_wallet(edb, "asha").balance == 100_000 - 10_000 - 20_000 - 3_000 - 4_000
 
 
+N_REFUNDS = 60  # of Rs. 10 + GST each, from the Rs. 1,000 recharge refund_setup makes
+
+
 def test_refund_vouchers_survive_kill_9_with_no_gap(tmp_path, request):
-    """A child records 24 refunds (each webhook twice) and issues their vouchers from 3 threads; it is
-    SIGKILLed at random moments 5 times and restarted; then recovery: vouchers 1-24, one per refund."""
+    """A child records 60 refunds (each webhook twice) and issues their vouchers from 3 threads; it is
+    SIGKILLed at random moments 5 times and restarted; then recovery: vouchers 1-60, one per refund. (With 24,
+    a clean-clone run's child finished them all before its third kill once writes got faster.)"""
     edb, spec = make_target("embedded", tmp_path, request)
     business(edb, "exclusive")
     doc_workers.refund_setup(edb)
     rnd = random.Random(26)
     kills = 0
     while kills < 5:
-        p = processes.start(doc_workers.refund_many, spec, list(range(24)), 3)
+        p = processes.start(doc_workers.refund_many, spec, list(range(N_REFUNDS)), 3)
         goal, deadline = edb.documents.count_documents({"kind": "refund_voucher"}) + rnd.randint(1, 3), \
             time.monotonic() + 60
         while p.is_alive() and edb.documents.count_documents({"kind": "refund_voucher"}) < goal:
@@ -305,13 +309,13 @@ def test_refund_vouchers_survive_kill_9_with_no_gap(tmp_path, request):
             break
         kills += 1
     assert kills == 5, f"the burst ended after {kills} kills"
-    last = processes.start(doc_workers.refund_many, spec, list(range(24)), 3)
+    last = processes.start(doc_workers.refund_many, spec, list(range(N_REFUNDS)), 3)
     last.join(120)
     assert last.exitcode == 0
     documents.sweep(edb)
     vouchers = list(edb.documents.find({"kind": "refund_voucher"}))
-    assert sorted(int(d["n"]) for d in vouchers) == list(range(1, 25))
-    assert len({d["entry_id"] for d in vouchers}) == 24 and all(d["amounts"]["total"] == 1_180 for d in vouchers)
+    assert sorted(int(d["n"]) for d in vouchers) == list(range(1, N_REFUNDS + 1))
+    assert len({d["entry_id"] for d in vouchers}) == N_REFUNDS and all(d["amounts"]["total"] == 1_180 for d in vouchers)
     assert ledger.audit(edb) == []
 
 
