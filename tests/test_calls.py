@@ -588,3 +588,27 @@ def test_a_free_end_killed_before_its_completion_is_completed_free_not_restarted
     assert calls.end_call(edb, "back", "k1", 120)["cost_paise"] == 0
     w = ledger.get_wallet(edb, "back")
     assert (w.balance, w.held) == (10000, 0) and debits(edb, "back") == [] and ledger.audit(edb) == []
+
+
+def test_a_settled_call_whose_entry_cannot_be_found_is_never_completed_free(edb, monkeypatch):
+    """The wallet names the settle's entry; if that entry cannot be read even after the ledger's
+    recovery, completing the call would have to invent its figures: it stays "ending" and says why."""
+    credit(edb, "gone", 10000, "rch")
+    s = calls.start_call(edb, "gone", NUM, KB, max_minutes=2)
+    real = ledger.settle
+
+    def settles_then_dies(*a, **k):
+        real(*a, **k)
+        raise Crash()
+    monkeypatch.setattr(ledger, "settle", settles_then_dies)
+    with pytest.raises(Crash):
+        calls.end_call(edb, "gone", s["call_id"], 60)
+    monkeypatch.setattr(ledger, "settle", real)
+    monkeypatch.setattr(ledger, "get_entry", lambda db, eid: None)
+    with pytest.raises(RuntimeError, match="is missing"):
+        calls.end_call(edb, "gone", s["call_id"], 60)
+    monkeypatch.undo()
+    assert calls.get_call(edb, "gone", s["call_id"])["status"] == "ending"
+    r = calls.end_call(edb, "gone", s["call_id"], 5)  # readable again: completed from the entry, billed once
+    assert (r["billed_seconds"], r["cost_paise"]) == (60, 1000)
+    assert len(debits(edb, "gone")) == 1 and ledger.audit(edb) == []

@@ -102,6 +102,8 @@ def finish(db, doc: dict) -> dict:
     if doc["closed"] and entry is None:
         ledger.recover(db, doc["user_id"])  # the entry may still ride in the wallet's `pending`
         entry = ledger.get_entry(db, doc["closed"])
+        if entry is None:  # money was debited: never complete it as free; say so and retry next round
+            raise RuntimeError(f"the settle entry {doc['closed']} of call {doc['_id']} is missing")
     if entry is not None:
         return complete(db, dict(doc, **billed(entry)), entry)
     free = {"outcome": doc.get("outcome") or ANSWERED, "requested_seconds": int(doc.get("usage_seconds") or 0),
